@@ -1,0 +1,163 @@
+/* types.c - type names, widths and schemas. */
+#include "core/types.h"
+
+#include <ctype.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+const int64_t mr_pow10[19] = {
+    1LL, 10LL, 100LL, 1000LL, 10000LL, 100000LL, 1000000LL, 10000000LL,
+    100000000LL, 1000000000LL, 10000000000LL, 100000000000LL,
+    1000000000000LL, 10000000000000LL, 100000000000000LL,
+    1000000000000000LL, 10000000000000000LL, 100000000000000000LL,
+    1000000000000000000LL};
+
+size_t mr_type_width(mr_type t)
+{
+    switch (t.id) {
+    case MR_T_BOOL: return 1;
+    case MR_T_INT32:
+    case MR_T_DATE: return 4;
+    case MR_T_INT64:
+    case MR_T_FLOAT64:
+    case MR_T_DECIMAL:
+    case MR_T_TIMESTAMP: return 8;
+    case MR_T_NULL: return 1;
+    default: return 0;
+    }
+}
+
+int mr_type_equal(mr_type a, mr_type b)
+{
+    if (a.id != b.id)
+        return 0;
+    return a.id != MR_T_DECIMAL || (a.precision == b.precision && a.scale == b.scale);
+}
+
+int mr_type_is_numeric(mr_type t)
+{
+    return t.id == MR_T_INT32 || t.id == MR_T_INT64 || t.id == MR_T_FLOAT64 ||
+           t.id == MR_T_DECIMAL;
+}
+
+const char *mr_type_name(mr_type t, char *buf, size_t cap)
+{
+    const char *n;
+    switch (t.id) {
+    case MR_T_NULL: n = "null"; break;
+    case MR_T_BOOL: n = "bool"; break;
+    case MR_T_INT32: n = "int32"; break;
+    case MR_T_INT64: n = "int64"; break;
+    case MR_T_FLOAT64: n = "float64"; break;
+    case MR_T_STRING: n = "string"; break;
+    case MR_T_DATE: n = "date"; break;
+    case MR_T_TIMESTAMP: n = "timestamp"; break;
+    case MR_T_DECIMAL:
+        snprintf(buf, cap, "decimal(%u,%u)", t.precision, t.scale);
+        return buf;
+    default: n = "?"; break;
+    }
+    snprintf(buf, cap, "%s", n);
+    return buf;
+}
+
+int mr_type_parse(const char *text, mr_type *out, mr_err *err)
+{
+    static const struct { const char *name; mr_type_id id; } names[] = {
+        {"bool", MR_T_BOOL},         {"boolean", MR_T_BOOL},
+        {"int32", MR_T_INT32},       {"int", MR_T_INT32},
+        {"integer", MR_T_INT32},     {"int64", MR_T_INT64},
+        {"bigint", MR_T_INT64},      {"float64", MR_T_FLOAT64},
+        {"double", MR_T_FLOAT64},    {"string", MR_T_STRING},
+        {"text", MR_T_STRING},       {"varchar", MR_T_STRING},
+        {"date", MR_T_DATE},         {"timestamp", MR_T_TIMESTAMP},
+    };
+    char buf[64];
+    size_t n = 0;
+    for (const char *p = text; *p && n + 1 < sizeof buf; p++)
+        if (!isspace((unsigned char)*p))
+            buf[n++] = (char)tolower((unsigned char)*p);
+    buf[n] = '\0';
+    for (size_t i = 0; i < sizeof names / sizeof names[0]; i++)
+        if (strcmp(buf, names[i].name) == 0) {
+            *out = mr_type_make(names[i].id);
+            return 0;
+        }
+    unsigned p, s;
+    char tail;
+    if (strncmp(buf, "decimal(", 8) == 0 || strncmp(buf, "numeric(", 8) == 0) {
+        if (sscanf(buf + 8, "%u,%u%c", &p, &s, &tail) == 3 && tail == ')') {
+            /* decimal(p,s) */
+        } else if (sscanf(buf + 8, "%u%c", &p, &tail) == 2 && tail == ')') {
+            s = 0;
+        } else {
+            return mr_err_set(err, MR_EINVAL, "bad decimal type '%s': write decimal(p,s)", text);
+        }
+        if (p < 1 || p > MR_DECIMAL_MAX_PRECISION || s > p)
+            return mr_err_set(err, MR_EINVAL,
+                              "bad decimal type '%s': need 1 <= p <= 18 and 0 <= s <= p", text);
+        *out = mr_type_decimal((int)p, (int)s);
+        return 0;
+    }
+    return mr_err_set(err, MR_EINVAL,
+                      "unknown type '%s' (types: bool, int32, int64, float64, decimal(p,s), "
+                      "string, date, timestamp)", text);
+}
+
+mr_schema *mr_schema_create(int n)
+{
+    mr_schema *s = calloc(1, sizeof *s);
+    if (!s)
+        return NULL;
+    s->fields = calloc(n > 0 ? (size_t)n : 1, sizeof *s->fields);
+    if (!s->fields) {
+        free(s);
+        return NULL;
+    }
+    s->nfields = n;
+    return s;
+}
+
+int mr_schema_set(mr_schema *s, int i, const char *name, mr_type type)
+{
+    char *copy = strdup(name);
+    if (!copy)
+        return MR_ENOMEM;
+    free(s->fields[i].name);
+    s->fields[i].name = copy;
+    s->fields[i].type = type;
+    return 0;
+}
+
+mr_schema *mr_schema_copy(const mr_schema *s)
+{
+    mr_schema *c = mr_schema_create(s->nfields);
+    if (!c)
+        return NULL;
+    for (int i = 0; i < s->nfields; i++)
+        if (mr_schema_set(c, i, s->fields[i].name, s->fields[i].type) < 0) {
+            mr_schema_destroy(c);
+            return NULL;
+        }
+    return c;
+}
+
+void mr_schema_destroy(mr_schema *s)
+{
+    if (!s)
+        return;
+    for (int i = 0; i < s->nfields; i++)
+        free(s->fields[i].name);
+    free(s->fields);
+    free(s);
+}
+
+int mr_schema_find(const mr_schema *s, const char *name)
+{
+    for (int i = 0; i < s->nfields; i++)
+        if (strcmp(s->fields[i].name, name) == 0)
+            return i;
+    return -1;
+}

@@ -1,0 +1,2 @@
+/* dag module */
+typedef int mr_dag_unit_nonempty;

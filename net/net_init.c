@@ -1,0 +1,2 @@
+/* net module */
+typedef int mr_net_unit_nonempty;

@@ -1,0 +1,2 @@
+/* warehouse module */
+typedef int mr_warehouse_unit_nonempty;
