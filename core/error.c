@@ -32,6 +32,7 @@ int mr_err_set(mr_err *err, int code, const char *fmt, ...)
         va_list ap;
         va_start(ap, fmt);
         err->code = code;
+        err->offset = -1;
         vsnprintf(err->msg, sizeof err->msg, fmt, ap);
         va_end(ap);
     }
@@ -64,6 +65,7 @@ void mr_err_clear(mr_err *err)
 {
     if (err) {
         err->code = 0;
+        err->offset = -1;
         err->msg[0] = '\0';
     }
 }

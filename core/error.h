@@ -32,6 +32,8 @@ enum {
 
 typedef struct mr_err {
     int code;
+    int offset; /* byte offset into the text an error is about (an expression,
+                 * a CSV line), or -1; parsers set it after mr_err_set */
     char msg[MR_ERR_MSG_MAX];
 } mr_err;
 

@@ -1,0 +1,50 @@
+/* agg.h - aggregate functions: parsing "sum(qty * price)", result types, and
+ * the partial/final split used around a shuffle.
+ *
+ * A hash aggregate runs in two halves.  The partial half (before the
+ * shuffle) reduces each map task's rows to one row per group holding
+ * aggregate *states*; the final half (after the shuffle) merges the states of
+ * every map task and produces the values.  States per function:
+ *   count(*), count(x)  -> int64 count
+ *   count(distinct x)   -> the distinct x values themselves: the partial
+ *                          half groups by (keys, x), the final half counts
+ *   sum(x)              -> sum in the result type, NULL when no non-NULL x
+ *   avg(x)              -> sum (float64 or decimal(18,s)) and int64 count
+ *   min(x), max(x)      -> a value of x's type
+ */
+#ifndef MR_AGG_H
+#define MR_AGG_H
+
+#include "core/error.h"
+#include "core/expr.h"
+#include "core/types.h"
+
+typedef enum mr_agg_kind {
+    MR_AGG_COUNT_STAR,
+    MR_AGG_COUNT,
+    MR_AGG_COUNT_DISTINCT,
+    MR_AGG_SUM,
+    MR_AGG_AVG,
+    MR_AGG_MIN,
+    MR_AGG_MAX,
+} mr_agg_kind;
+
+typedef enum mr_agg_mode {
+    MR_AGG_PARTIAL, /* rows -> group keys + states */
+    MR_AGG_FINAL,   /* group keys + states -> group keys + values */
+    MR_AGG_SINGLE,  /* rows -> group keys + values, no shuffle in between */
+} mr_agg_mode;
+
+/* Parses an aggregate expression.  *arg gets the unbound argument
+ * expression (NULL for count(*)); the caller owns it.  0 or MR_EPARSE /
+ * MR_EINVAL ("unknown aggregate 'sums'") with err->offset set. */
+int mr_agg_parse(const char *text, mr_agg_kind *kind, mr_expr **arg, mr_err *err);
+
+/* The result type of kind applied to a value of type arg (ignored for
+ * count(*)): count -> int64; sum of ints -> int64, of decimal(p,s) ->
+ * decimal(18,s), of float64 -> float64; avg of ints/floats -> float64, of
+ * decimals -> decimal(18,6); min/max -> arg.  MR_ETYPE when it does not apply
+ * (sum of a string). */
+int mr_agg_result_type(mr_agg_kind kind, mr_type arg, mr_type *out, mr_err *err);
+
+#endif
