@@ -1,2 +1,0 @@
-/* dag module */
-typedef int mr_dag_unit_nonempty;
