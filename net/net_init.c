@@ -1,2 +1,0 @@
-/* net module */
-typedef int mr_net_unit_nonempty;
