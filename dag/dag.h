@@ -1,0 +1,82 @@
+/* dag.h - the DAG front end: YAML DAG text -> validated, compiled JobPlan.
+ *
+ * mr_dag_compile() is the one entry point: it parses the YAML (keeping every
+ * value's file position), substitutes params, checks the whole file against
+ * the DAG format (docs: spec/dag-format.md), propagates schemas through every
+ * node, and cuts the graph into stages of fused operators at shuffles.  Every
+ * problem it finds is reported at once as a diagnostic with file, line and
+ * column, so a user fixes a file in one round.
+ *
+ * The plan it returns is a protobuf message owned by the caller; the
+ * explain functions render one for people (text) and for the REST API (JSON).
+ */
+#ifndef MR_DAG_H
+#define MR_DAG_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#include "core/error.h"
+#include "core/types.h"
+#include "proto/millrace.pb-c.h"
+
+/* One error found in a DAG.  Line and column are 1-based (column counts
+ * characters); node is the DAG node id it is about, or NULL.  All strings
+ * are owned by the mr_diags that holds the item. */
+typedef struct mr_diag {
+    char *file;
+    int line;
+    int column;
+    char *node;
+    char *message;
+} mr_diag;
+
+/* A growable list of diagnostics; init to {0}, free with mr_diags_free. */
+typedef struct mr_diags {
+    mr_diag *items;
+    size_t n, cap;
+} mr_diags;
+
+/* Frees every item and the array, and resets d to empty.  NULL is a no-op. */
+void mr_diags_free(mr_diags *d);
+/* Prints each as "file:line:column: error: message", one per line. */
+void mr_diags_print(const mr_diags *d, FILE *out);
+
+typedef struct mr_param {
+    const char *key;
+    const char *value;
+} mr_param;
+
+typedef struct mr_dag_options {
+    const char *file;                         /* shown in messages; NULL -> "<dag>" */
+    const mr_param *params;                   /* overrides of the DAG's params */
+    size_t nparams;
+    const char *(*getenv)(const char *name);  /* for ${env:NAME}; NULL means getenv */
+    uint32_t partitions;                      /* shuffle partitions; 0 -> 8 */
+} mr_dag_options;
+
+#define MR_DAG_DEFAULT_PARTITIONS 8
+
+/* Parses, validates and compiles DAG YAML text (len bytes; need not be
+ * NUL-terminated).  opt may be NULL (all defaults).  On success returns 0
+ * and sets *plan, which the caller frees with
+ * millrace__job_plan__free_unpacked(plan, NULL).  On a bad DAG returns
+ * MR_EINVAL with every error found appended to diags (the caller inits
+ * diags to {0} and frees it with mr_diags_free); MR_ENOMEM when memory ran
+ * out.  *plan is NULL whenever the return is not 0. */
+int mr_dag_compile(const char *yaml, size_t len, const mr_dag_options *opt,
+                   Millrace__JobPlan **plan, mr_diags *diags);
+
+/* A human-readable explain of a plan: one block per stage with its task
+ * count, fused operators and shuffle edge or write.  Returns a malloc'd
+ * string the caller frees, or NULL when out of memory. */
+char *mr_plan_explain(const Millrace__JobPlan *plan);
+
+/* The same plan as JSON text (malloc'd; NULL when out of memory), for the
+ * REST API. */
+char *mr_plan_json(const Millrace__JobPlan *plan);
+
+#include "dag/schema_pb.h"
+
+#endif

@@ -1,0 +1,190 @@
+/* dag_int.h - private interfaces shared by the files of the DAG front end.
+ *
+ * One mr_dag_compile() call owns one dag_ctx.  Everything it builds (the
+ * YAML tree, substituted strings, the node model, the plan before packing)
+ * lives in the ctx's arena and is released in one go at the end; only the
+ * diagnostics (owned by the caller's mr_diags), the packed-and-unpacked
+ * plan and the per-node mr_schema objects (destroyed explicitly) are
+ * allocated elsewhere.
+ */
+#ifndef MR_DAG_INT_H
+#define MR_DAG_INT_H
+
+#include <stdarg.h>
+#include <stddef.h>
+
+#include "core/types.h"
+#include "dag/dag.h"
+
+/* ---- arena (arena.c) ---------------------------------------------------- */
+
+typedef struct dag_arena_block dag_arena_block;
+typedef struct dag_arena {
+    dag_arena_block *head;
+    int failed; /* set once an allocation failed; callers check at the end */
+} dag_arena;
+
+/* Zeroed memory that lives until dag_arena_free; NULL (and failed set) when
+ * out of memory. */
+void *dag_arena_alloc(dag_arena *a, size_t n);
+char *dag_arena_strndup(dag_arena *a, const char *s, size_t n);
+char *dag_arena_strdup(dag_arena *a, const char *s);
+char *dag_arena_printf(dag_arena *a, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+void dag_arena_free(dag_arena *a);
+
+/* ---- YAML tree with positions (yaml_tree.c) ----------------------------- */
+
+typedef enum ynode_kind { YN_SCALAR, YN_MAP, YN_SEQ } ynode_kind;
+
+typedef enum ynode_style {
+    YS_PLAIN, YS_SINGLE, YS_DOUBLE, YS_LITERAL, YS_FOLDED, YS_OTHER
+} ynode_style;
+
+typedef struct ynode ynode;
+struct ynode {
+    ynode_kind kind;
+    ynode_style style;
+    int line, col;       /* 1-based start (of the quote or indicator for scalars) */
+    int end_line;        /* 1-based line the node ends on */
+    char *text;          /* scalars: the value, NUL-terminated (after params) */
+    size_t len;
+    const char *raw;     /* scalars: the value as parsed, before params */
+    size_t raw_len;
+    int *srcmap;         /* when params changed text: raw offset of each text byte
+                          * (len + 1 entries); NULL when text == raw */
+    ynode **items;       /* seq: n items; map: n pairs as items[2i] key, items[2i+1] value */
+    size_t n;
+};
+
+/* Parses one YAML document into a tree in arena a.  Anchors are accepted,
+ * aliases are refused (a DAG needs none, and refusing them keeps the tree a
+ * tree).  Returns the root, or NULL with *line, *col and msg (cap bytes) set
+ * to the error. */
+ynode *dag_yaml_load(dag_arena *a, const char *text, size_t len, int *line, int *col,
+                     char *msg, size_t cap);
+
+/* Value of key in a mapping node (NULL if absent or m is not a mapping). */
+const ynode *ymap_get(const ynode *m, const char *key);
+/* Key node of the pair holding key, or NULL. */
+const ynode *ymap_key(const ynode *m, const char *key);
+int yscalar_is_null(const ynode *n); /* empty plain scalar, "~" or "null" */
+const char *ynode_kind_name(const ynode *n); /* "a string", "a mapping", "a list" */
+
+/* ---- context and diagnostics (diag.c) ----------------------------------- */
+
+typedef struct dag_ctx {
+    dag_arena arena;
+    const char *file;
+    const char *src; /* the YAML text and its length, for positions inside values */
+    size_t srclen;
+    mr_diags *diags;
+    int nerrors;
+    int oom;
+    const mr_dag_options *opt;
+    const char *(*getenv)(const char *name);
+} dag_ctx;
+
+/* Records an error at a 1-based line/column about node (may be NULL). */
+void dag_error_at(dag_ctx *c, int line, int col, const char *node, const char *fmt, ...)
+    __attribute__((format(printf, 5, 6)));
+/* Records an error at the start of YAML node n (1:1 when n is NULL). */
+void dag_error(dag_ctx *c, const ynode *n, const char *node, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+/* Records an error at byte offset off of scalar n's text (after params),
+ * mapped back to the file: exact for plain and single-line quoted scalars
+ * and for literal blocks, the scalar's start otherwise. */
+void dag_error_in(dag_ctx *c, const ynode *n, int off, const char *node, const char *fmt, ...)
+    __attribute__((format(printf, 5, 6)));
+/* Sorts ctx's diagnostics by position (stable). */
+void dag_diags_sort(mr_diags *d);
+
+/* The candidate closest to word by edit distance, when close enough to be
+ * a plausible typo; NULL otherwise. */
+const char *dag_suggest(const char *word, const char *const *cands, size_t n);
+/* " (did you mean 'x'?)" or "" — a static or arena string to append. */
+const char *dag_did_you_mean(dag_ctx *c, const char *word, const char *const *cands, size_t n);
+
+/* ---- params (params.c) -------------------------------------------------- */
+
+typedef struct dag_params {
+    const char **keys;
+    const char **values;
+    size_t n;
+} dag_params;
+
+/* Replaces ${name} by a param, ${env:NAME} by getenv(NAME) and $$ by $ in
+ * text (len bytes); a lone $ stays.  On success returns 0 with *out (arena,
+ * NUL-ended, *outlen bytes) and *map (arena; for each out byte the offset
+ * of the text byte it came from, outlen + 1 entries) or *map NULL when
+ * nothing changed.  On error returns MR_EINVAL with *erroff at the '$' and
+ * the message in msg.  params may be NULL (then ${name} is an error, used
+ * for the params' own values). */
+int dag_subst(dag_arena *a, const char *text, size_t len, const dag_params *params,
+              const char *(*getenv_fn)(const char *), char **out, size_t *outlen, int **map,
+              int *erroff, char *msg, size_t cap);
+
+/* ---- the DAG model (validate.c) ----------------------------------------- */
+
+typedef enum dag_op {
+    DOP_READ, DOP_FILTER, DOP_SELECT, DOP_DERIVE, DOP_DROP, DOP_AGGREGATE, DOP_JOIN,
+    DOP_UNION, DOP_DISTINCT, DOP_SORT, DOP_LIMIT, DOP_WRITE, DOP__COUNT
+} dag_op;
+
+extern const char *const dag_op_names[DOP__COUNT];
+
+typedef struct dag_input {
+    const ynode *ref; /* the scalar naming it */
+    int node;         /* index in dag.nodes, or -1 when unresolved */
+} dag_input;
+
+/* A list of (name, text) pairs: projections, aggregates. */
+typedef struct dag_named {
+    const char **names;
+    const char **texts;
+    int n;
+} dag_named;
+
+typedef struct dag_node {
+    const char *id;
+    const ynode *key;  /* the node id in the file */
+    const ynode *body; /* its mapping */
+    int op;            /* dag_op, or -1 when unknown */
+    int ok;            /* keys present and of the right kinds */
+    dag_input *inputs;
+    int ninputs;
+    int nconsumers;
+    mr_schema *out;    /* output schema once propagated; NULL when unknown */
+    /* Lowered forms the stage compiler reads, filled by propagation. */
+    const char *where;   /* filter */
+    dag_named proj;      /* select, derive, drop: output name: expression */
+    const char **group_by; /* aggregate, distinct (as a group_by) */
+    int ngroup_by;
+    dag_named aggs;      /* aggregate */
+} dag_node;
+
+typedef struct dag {
+    const char *name;
+    dag_node *nodes;
+    int n;
+    int *order; /* topological order of the nodes that are not in a cycle */
+    int norder;
+    const char *wh_driver, *wh_path, *wh_dsn, *wh_schema;
+    const char **post_sql;
+    int npost_sql;
+} dag;
+
+/* Parses the YAML tree into d and checks everything; errors go to c.
+ * d's schemas are destroyed by dag_model_free. */
+void dag_validate(dag_ctx *c, const ynode *root, dag *d);
+void dag_model_free(dag *d);
+
+/* ---- stage compiler (compile.c) ----------------------------------------- */
+
+/* Builds the plan of a valid DAG into c's arena; NULL with diagnostics for
+ * constructs this build cannot compile (or when out of memory). */
+Millrace__JobPlan *dag_compile_plan(dag_ctx *c, const dag *d);
+
+/* Quotes a column name as an expression: "a" -> "\"a\"" (doubling quotes). */
+const char *dag_quote_ident(dag_arena *a, const char *name);
+
+#endif
