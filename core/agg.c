@@ -1,0 +1,216 @@
+/* agg.c - parsing aggregate calls ("count(distinct x)", "sum(qty * price)")
+ * and the result type of each aggregate.
+ *
+ * mr_agg_parse peels the function name and the outer parentheses off the
+ * text and hands the argument text to mr_expr_parse, so aggregates are not
+ * part of the expression grammar.  Finding the closing parenthesis skips
+ * string literals ('it''s)') and quoted identifiers ("a)b") so that a
+ * parenthesis inside them does not count.  Error offsets always point into
+ * the whole text the caller gave, not into the argument.
+ */
+#include "core/agg.h"
+
+#include <ctype.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+static const struct {
+    const char *name;
+    mr_agg_kind kind;
+} agg_names[] = {
+    {"count", MR_AGG_COUNT}, {"sum", MR_AGG_SUM}, {"avg", MR_AGG_AVG},
+    {"min", MR_AGG_MIN},     {"max", MR_AGG_MAX},
+};
+
+#define AGG_LIST "count, sum, avg, min, max"
+
+static int is_blank(char c)
+{
+    return c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\f' || c == '\v';
+}
+
+static int is_ident(char c)
+{
+    return isalnum((unsigned char)c) || c == '_';
+}
+
+static int set_at(mr_err *err, int offset, int code)
+{
+    if (err)
+        err->offset = offset;
+    return code;
+}
+
+/* Index of the ')' matching the '(' at open, or -1 when it is missing. */
+static long find_close(const char *text, size_t open)
+{
+    int depth = 0;
+    for (size_t i = open; text[i]; i++) {
+        char c = text[i];
+        if (c == '\'' || c == '"') {
+            /* A doubled quote inside the literal is an escaped quote, which
+             * this loop handles as the end of one literal and the start of
+             * the next: the net effect on depth is the same. */
+            i++;
+            while (text[i] && text[i] != c)
+                i++;
+            if (!text[i])
+                return -1;
+        } else if (c == '(') {
+            depth++;
+        } else if (c == ')') {
+            if (--depth == 0)
+                return (long)i;
+        }
+    }
+    return -1;
+}
+
+/* Parses the argument text text[start..end) with mr_expr_parse, shifting an
+ * error's offset into the whole text. */
+static int parse_arg(const char *text, size_t start, size_t end, mr_expr **arg, mr_err *err)
+{
+    char *sub = malloc(end - start + 1);
+    if (!sub)
+        return mr_err_set(err, MR_ENOMEM, "out of memory parsing an aggregate");
+    memcpy(sub, text + start, end - start);
+    sub[end - start] = '\0';
+    int rc = mr_expr_parse(sub, arg, err);
+    free(sub);
+    if (rc < 0 && err && err->offset >= 0)
+        err->offset += (int)start;
+    return rc;
+}
+
+int mr_agg_parse(const char *text, mr_agg_kind *kind, mr_expr **arg, mr_err *err)
+{
+    *arg = NULL;
+    size_t i = 0;
+    while (is_blank(text[i]))
+        i++;
+    size_t name_start = i;
+    while (is_ident(text[i]))
+        i++;
+    size_t name_len = i - name_start;
+    if (name_len == 0)
+        return set_at(err, (int)name_start,
+                      mr_err_set(err, MR_EPARSE,
+                                 "expected an aggregate call such as sum(x) (one of " AGG_LIST ")"));
+    int found = -1;
+    for (size_t k = 0; k < sizeof agg_names / sizeof agg_names[0]; k++)
+        if (strlen(agg_names[k].name) == name_len &&
+            strncasecmp(agg_names[k].name, text + name_start, name_len) == 0)
+            found = (int)k;
+    while (is_blank(text[i]))
+        i++;
+    if (found < 0) {
+        if (text[i] == '(')
+            mr_err_set(err, MR_EINVAL, "unknown aggregate '%.*s' (expected one of " AGG_LIST ")",
+                       (int)name_len, text + name_start);
+        else
+            mr_err_set(err, MR_EINVAL,
+                       "'%.*s' is not an aggregate call (expected one of " AGG_LIST ", as in sum(x))",
+                       (int)name_len, text + name_start);
+        return set_at(err, (int)name_start, MR_EINVAL);
+    }
+    const char *fname = agg_names[found].name;
+    if (text[i] != '(')
+        return set_at(err, (int)i, mr_err_set(err, MR_EPARSE, "expected '(' after %s", fname));
+    size_t open = i;
+    long close = find_close(text, open);
+    if (close < 0)
+        return set_at(err, (int)strlen(text),
+                      mr_err_set(err, MR_EPARSE, "missing ')' to close %s(", fname));
+    size_t after = (size_t)close + 1;
+    while (is_blank(text[after]))
+        after++;
+    if (text[after])
+        return set_at(err, (int)after,
+                      mr_err_set(err, MR_EPARSE,
+                                 "unexpected text after %s(...): an aggregate must be the whole "
+                                 "expression",
+                                 fname));
+
+    size_t a = open + 1, b = (size_t)close;
+    while (a < b && is_blank(text[a]))
+        a++;
+    while (b > a && is_blank(text[b - 1]))
+        b--;
+    if (a == b)
+        return set_at(err, (int)a, mr_err_set(err, MR_EPARSE, "%s() needs an argument", fname));
+
+    mr_agg_kind k = agg_names[found].kind;
+    if (b - a == 1 && text[a] == '*') {
+        if (k != MR_AGG_COUNT)
+            return set_at(err, (int)a,
+                          mr_err_set(err, MR_EPARSE, "%s(*) is not allowed; only count(*)", fname));
+        *kind = MR_AGG_COUNT_STAR;
+        return 0;
+    }
+    if (b - a > 8 && strncasecmp(text + a, "distinct", 8) == 0 && !is_ident(text[a + 8])) {
+        if (k != MR_AGG_COUNT)
+            return set_at(err, (int)a,
+                          mr_err_set(err, MR_ENOTSUP,
+                                     "%s(distinct ...) is not supported; only count(distinct x)",
+                                     fname));
+        k = MR_AGG_COUNT_DISTINCT;
+        a += 8;
+        while (a < b && is_blank(text[a]))
+            a++;
+    } else if (b - a == 8 && strncasecmp(text + a, "distinct", 8) == 0 && k == MR_AGG_COUNT) {
+        return set_at(err, (int)b,
+                      mr_err_set(err, MR_EPARSE, "count(distinct) needs an argument"));
+    }
+    int rc = parse_arg(text, a, b, arg, err);
+    if (rc < 0)
+        return rc;
+    *kind = k;
+    return 0;
+}
+
+int mr_agg_result_type(mr_agg_kind kind, mr_type arg, mr_type *out, mr_err *err)
+{
+    char tn[48];
+    switch (kind) {
+    case MR_AGG_COUNT_STAR:
+    case MR_AGG_COUNT:
+    case MR_AGG_COUNT_DISTINCT:
+        *out = mr_type_make(MR_T_INT64);
+        return 0;
+    case MR_AGG_SUM:
+        if (arg.id == MR_T_INT32 || arg.id == MR_T_INT64) {
+            *out = mr_type_make(MR_T_INT64);
+            return 0;
+        }
+        if (arg.id == MR_T_DECIMAL) {
+            *out = mr_type_decimal(MR_DECIMAL_MAX_PRECISION, arg.scale);
+            return 0;
+        }
+        if (arg.id == MR_T_FLOAT64) {
+            *out = mr_type_make(MR_T_FLOAT64);
+            return 0;
+        }
+        return mr_err_set(err, MR_ETYPE, "sum() needs a number, not %s",
+                          mr_type_name(arg, tn, sizeof tn));
+    case MR_AGG_AVG:
+        if (arg.id == MR_T_INT32 || arg.id == MR_T_INT64 || arg.id == MR_T_FLOAT64) {
+            *out = mr_type_make(MR_T_FLOAT64);
+            return 0;
+        }
+        if (arg.id == MR_T_DECIMAL) {
+            *out = mr_type_decimal(MR_DECIMAL_MAX_PRECISION, 6);
+            return 0;
+        }
+        return mr_err_set(err, MR_ETYPE, "avg() needs a number, not %s",
+                          mr_type_name(arg, tn, sizeof tn));
+    case MR_AGG_MIN:
+    case MR_AGG_MAX:
+        if (arg.id == MR_T_NULL)
+            return mr_err_set(err, MR_ETYPE, "%s() of an untyped null; add a CAST",
+                              kind == MR_AGG_MIN ? "min" : "max");
+        *out = arg;
+        return 0;
+    }
+    return mr_err_set(err, MR_EINVAL, "unknown aggregate kind %d", (int)kind);
+}
