@@ -1,0 +1,572 @@
+/* csv.c - the CSV record reader (split handling, quoting, positions) and
+ * schema inference.
+ *
+ * Buffering.  The reader keeps one buffer of at least opt.buffer_size bytes
+ * and reads the file with pread in chunks as large as the free space.  The
+ * bytes [beg, end) are read but not yet consumed; beg is always a record
+ * start.  When a record is not complete in [beg, end) the parser gives up
+ * ("need more"), fill() moves the partial record to the front of the
+ * buffer, grows the buffer if it is full, reads more, and the record is
+ * parsed again from its start.  Restarting costs little: it happens once
+ * per buffer, and a record larger than the buffer doubles it, so a record
+ * is parsed at most O(log(size/buffer)) times.  Records longer than
+ * opt.max_record stop the reader with MR_ETOOBIG.
+ *
+ * Parsing.  The fast path finds the line end with memchr, checks with a
+ * second memchr that the line holds no quote character, and cuts fields at
+ * each delimiter with memchr: unquoted fields point into the buffer and
+ * nothing is copied.  A line holding a quote goes through the byte-level
+ * state machine (parse_slow), which handles quoted delimiters, quoted
+ * newlines and doubled quotes.  A quoted field without doubled quotes
+ * still points into the buffer; one with "" is copied, unescaped, into a
+ * per-reader scratch buffer (reused for every record).  Field pointers are
+ * resolved after the record is complete, since the scratch buffer may move
+ * while it grows.
+ *
+ * Positions.  rel_line counts the newlines between the split's first record
+ * and the current one; the line of a record is base_line + rel_line + 1,
+ * where base_line (newlines before the first record) is 0 for the split at
+ * offset 0 and is counted on demand for other splits (see csv.h).
+ *
+ * Ownership: the reader owns its file descriptor, buffers and a copy of the
+ * path; records point into the reader's buffers.
+ */
+#include "core/csv.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "core/batch.h"
+
+/* Lines before a split are counted only when the split starts this early. */
+#define LINE_COUNT_LIMIT (UINT64_C(1) << 30)
+
+/* A field while its record is being parsed: where its bytes are. */
+typedef struct fpos {
+    size_t off;   /* in buf (from buf[0]) or in scratch */
+    size_t len;
+    bool scratch;
+    bool quoted;
+} fpos;
+
+struct mr_csv_reader {
+    int fd;
+    char *path;
+    mr_csv_options opt;
+    uint64_t split_end; /* records starting at or past this belong to the next split */
+
+    char *buf;
+    size_t cap, beg, end;
+    uint64_t buf_off; /* file offset of buf[0] */
+    uint64_t fpos;    /* file offset of the next read */
+    bool eof;         /* the file has no bytes past buf[end] */
+    bool done;
+    bool header_pending;
+
+    fpos *fp;
+    mr_csv_field *fields;
+    size_t fcap, nf;
+    char *scratch;
+    size_t scap, slen;
+    const char *rec_error;
+
+    uint64_t first_off;    /* file offset of the split's first record */
+    uint64_t consumed;     /* bytes consumed from first_off on */
+    int64_t rel_line;      /* newlines from first_off to the next record */
+    uint64_t rec_off;      /* offset of the last record returned / being read */
+    int64_t rec_rel_line;
+    int64_t base_line;     /* newlines before first_off; -1 not counted yet,
+                            * -2 not countable */
+};
+
+void mr_csv_options_init(mr_csv_options *o)
+{
+    memset(o, 0, sizeof *o);
+    o->delimiter = ',';
+    o->quote = '"';
+    o->header = true;
+    o->null_string = NULL;
+    o->on_error = MR_CSV_FAIL;
+    o->max_errors = -1;
+}
+
+const char *mr_csv_reader_path(const mr_csv_reader *r) { return r->path; }
+
+uint64_t mr_csv_reader_bytes(const mr_csv_reader *r) { return r ? r->consumed : 0; }
+
+/* Counts the newlines in the file before byte `upto`.  Returns the count, or
+ * -2 when the file cannot be read. */
+static int64_t count_lines_before(int fd, uint64_t upto)
+{
+    size_t cap = 1u << 20;
+    char *tmp = malloc(cap);
+    if (!tmp)
+        return -2;
+    int64_t lines = 0;
+    uint64_t pos = 0;
+    while (pos < upto) {
+        size_t want = upto - pos < cap ? (size_t)(upto - pos) : cap;
+        ssize_t n = pread(fd, tmp, want, (off_t)pos);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n <= 0) {
+            free(tmp);
+            return -2;
+        }
+        const char *p = tmp, *e = tmp + n;
+        while ((p = memchr(p, '\n', (size_t)(e - p))) != NULL) {
+            lines++;
+            p++;
+        }
+        pos += (uint64_t)n;
+    }
+    free(tmp);
+    return lines;
+}
+
+int64_t mr_csv_reader_line(mr_csv_reader *r)
+{
+    if (r->base_line == -1)
+        r->base_line = r->first_off <= LINE_COUNT_LIMIT ? count_lines_before(r->fd, r->first_off)
+                                                        : -2;
+    if (r->base_line < 0)
+        return -1;
+    return r->base_line + r->rec_rel_line + 1;
+}
+
+const char *mr_csv_reader_where(mr_csv_reader *r, char *buf, size_t cap)
+{
+    int64_t line = mr_csv_reader_line(r);
+    if (line > 0)
+        snprintf(buf, cap, "%s:%lld", r->path, (long long)line);
+    else
+        snprintf(buf, cap, "%s: record at byte %llu", r->path, (unsigned long long)r->rec_off);
+    return buf;
+}
+
+/* Reads more of the file, keeping the unconsumed bytes [beg, end) (moved to
+ * the front).  Sets eof when the file has no more.  0 or a negative code. */
+static int fill(mr_csv_reader *r, mr_err *err)
+{
+    if (r->beg > 0) {
+        memmove(r->buf, r->buf + r->beg, r->end - r->beg);
+        r->buf_off += r->beg;
+        r->end -= r->beg;
+        r->beg = 0;
+    }
+    if (r->end > r->opt.max_record) {
+        char where[512];
+        r->rec_off = r->buf_off;
+        return mr_err_set(err, MR_ETOOBIG, "%s: record longer than %zu bytes (the limit)",
+                          mr_csv_reader_where(r, where, sizeof where), r->opt.max_record);
+    }
+    if (r->end == r->cap) {
+        size_t ncap = r->cap * 2;
+        char *nb = realloc(r->buf, ncap);
+        if (!nb)
+            return mr_err_set(err, MR_ENOMEM, "%s: out of memory growing the read buffer",
+                              r->path);
+        r->buf = nb;
+        r->cap = ncap;
+    }
+    for (;;) {
+        ssize_t n = pread(r->fd, r->buf + r->end, r->cap - r->end, (off_t)r->fpos);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n < 0)
+            return mr_err_set(err, MR_EIO, "%s: read failed: %s", r->path, strerror(errno));
+        if (n == 0)
+            r->eof = true;
+        r->fpos += (uint64_t)n;
+        r->end += (size_t)n;
+        return 0;
+    }
+}
+
+/* Appends a field to the record being parsed. */
+static int push_field(mr_csv_reader *r, size_t off, size_t len, bool scratch, bool quoted)
+{
+    if (r->nf == r->fcap) {
+        size_t ncap = r->fcap ? r->fcap * 2 : 64;
+        fpos *nfp = realloc(r->fp, ncap * sizeof *nfp);
+        if (!nfp)
+            return MR_ENOMEM;
+        r->fp = nfp;
+        mr_csv_field *nfl = realloc(r->fields, ncap * sizeof *nfl);
+        if (!nfl)
+            return MR_ENOMEM;
+        r->fields = nfl;
+        r->fcap = ncap;
+    }
+    fpos *f = &r->fp[r->nf++];
+    f->off = off;
+    f->len = len;
+    f->scratch = scratch;
+    f->quoted = quoted;
+    return 0;
+}
+
+static int scratch_append(mr_csv_reader *r, const char *p, size_t n)
+{
+    if (r->slen + n > r->scap) {
+        size_t ncap = r->scap ? r->scap : 4096;
+        while (ncap < r->slen + n)
+            ncap *= 2;
+        char *ns = realloc(r->scratch, ncap);
+        if (!ns)
+            return MR_ENOMEM;
+        r->scratch = ns;
+        r->scap = ncap;
+    }
+    memcpy(r->scratch + r->slen, p, n);
+    r->slen += n;
+    return 0;
+}
+
+/* Parse results: a record, or not enough bytes yet. */
+enum { PARSE_MORE = 0, PARSE_RECORD = 1 };
+
+/* The state machine for lines that hold a quote character.  On
+ * PARSE_RECORD, *next is the index just past the record's line end and
+ * *raw_end the end of its text.  Returns PARSE_MORE, PARSE_RECORD or
+ * MR_ENOMEM. */
+static int parse_slow(mr_csv_reader *r, size_t *next, size_t *raw_end)
+{
+    const char *b = r->buf;
+    const size_t e = r->end;
+    const char q = r->opt.quote, d = r->opt.delimiter;
+    size_t pos = r->beg;
+    r->nf = 0;
+    r->slen = 0;
+    r->rec_error = NULL;
+    for (;;) {
+        size_t fs = pos;
+        bool junk = false; /* text after a closing quote: already pushed */
+        if (pos < e && b[pos] == q) {
+            size_t cs = pos + 1, sstart = r->slen, fend;
+            bool esc = false;
+            pos = cs;
+            for (;;) {
+                const char *qq = memchr(b + pos, q, e - pos);
+                if (!qq) {
+                    if (!r->eof)
+                        return PARSE_MORE;
+                    r->rec_error = "unterminated quoted field";
+                    if (esc && scratch_append(r, b + pos, e - pos) < 0)
+                        return MR_ENOMEM;
+                    if ((esc ? push_field(r, sstart, r->slen - sstart, true, true)
+                             : push_field(r, cs, e - cs, false, true)) < 0)
+                        return MR_ENOMEM;
+                    *next = *raw_end = e;
+                    return PARSE_RECORD;
+                }
+                size_t qi = (size_t)(qq - b);
+                if (qi + 1 == e && !r->eof)
+                    return PARSE_MORE; /* cannot tell "" from a closing quote yet */
+                if (qi + 1 < e && b[qi + 1] == q) {
+                    /* a doubled quote: keep one */
+                    size_t from = esc ? pos : cs;
+                    esc = true;
+                    if (scratch_append(r, b + from, qi + 1 - from) < 0)
+                        return MR_ENOMEM;
+                    pos = qi + 2;
+                    continue;
+                }
+                if (esc && scratch_append(r, b + pos, qi - pos) < 0)
+                    return MR_ENOMEM;
+                fend = qi;
+                pos = qi + 1;
+                break;
+            }
+            if ((esc ? push_field(r, sstart, r->slen - sstart, true, true)
+                     : push_field(r, cs, fend - cs, false, true)) < 0)
+                return MR_ENOMEM;
+            if (pos == e) { /* only at end of file (checked above) */
+                *next = *raw_end = e;
+                return PARSE_RECORD;
+            }
+            char c = b[pos];
+            if (c == d) {
+                pos++;
+                continue;
+            }
+            if (c == '\n') {
+                *raw_end = pos;
+                *next = pos + 1;
+                return PARSE_RECORD;
+            }
+            if (c == '\r') {
+                if (pos + 1 == e) {
+                    if (!r->eof)
+                        return PARSE_MORE;
+                    *raw_end = pos;
+                    *next = e;
+                    return PARSE_RECORD;
+                }
+                if (b[pos + 1] == '\n') {
+                    *raw_end = pos;
+                    *next = pos + 2;
+                    return PARSE_RECORD;
+                }
+            }
+            r->rec_error = "unexpected text after a closing quote";
+            junk = true;
+        }
+        size_t i = pos;
+        while (i < e && b[i] != d && b[i] != '\n')
+            i++;
+        if (i == e && !r->eof)
+            return PARSE_MORE;
+        size_t fe = i;
+        bool line_end = i == e || b[i] == '\n';
+        if (line_end && fe > fs && b[fe - 1] == '\r')
+            fe--;
+        if (!junk && push_field(r, fs, fe - fs, false, false) < 0)
+            return MR_ENOMEM;
+        if (!line_end) {
+            pos = i + 1;
+            continue;
+        }
+        *raw_end = fe;
+        *next = i < e ? i + 1 : e;
+        return PARSE_RECORD;
+    }
+}
+
+/* Parses the record at beg.  Returns PARSE_MORE, PARSE_RECORD (with *next,
+ * *raw_end and *nls, the newlines inside the record's span) or MR_ENOMEM. */
+static int parse_record(mr_csv_reader *r, size_t *next, size_t *raw_end, int64_t *nls)
+{
+    const char *b = r->buf;
+    const size_t p = r->beg, e = r->end;
+    const char *nl = memchr(b + p, '\n', e - p);
+    if (!nl && !r->eof)
+        return PARSE_MORE;
+    size_t lend = nl ? (size_t)(nl - b) : e;
+    if (r->opt.quote == '\0' || !memchr(b + p, r->opt.quote, lend - p)) {
+        size_t rend = lend;
+        if (rend > p && b[rend - 1] == '\r')
+            rend--;
+        r->nf = 0;
+        r->rec_error = NULL;
+        const char d = r->opt.delimiter;
+        size_t fs = p;
+        for (;;) {
+            const char *dp = memchr(b + fs, d, rend - fs);
+            size_t fe = dp ? (size_t)(dp - b) : rend;
+            if (push_field(r, fs, fe - fs, false, false) < 0)
+                return MR_ENOMEM;
+            if (!dp)
+                break;
+            fs = fe + 1;
+        }
+        *raw_end = rend;
+        *next = nl ? lend + 1 : e;
+        *nls = nl ? 1 : 0;
+        return PARSE_RECORD;
+    }
+    int rc = parse_slow(r, next, raw_end);
+    if (rc != PARSE_RECORD)
+        return rc;
+    int64_t n = 0;
+    for (const char *s = b + p, *end = b + *next; (s = memchr(s, '\n', (size_t)(end - s)));
+         s++)
+        n++;
+    *nls = n;
+    return PARSE_RECORD;
+}
+
+int mr_csv_reader_next(mr_csv_reader *r, mr_csv_record *rec, mr_err *err)
+{
+    for (;;) {
+        if (r->done)
+            return 0;
+        if (r->beg == r->end) {
+            if (r->eof) {
+                r->done = true;
+                return 0;
+            }
+            int rc = fill(r, err);
+            if (rc < 0)
+                return rc;
+            continue;
+        }
+        uint64_t start = r->buf_off + r->beg;
+        if (start >= r->split_end) {
+            r->done = true;
+            return 0;
+        }
+        r->rec_off = start;
+        r->rec_rel_line = r->rel_line;
+        size_t next, raw_end;
+        int64_t nls;
+        int rc = parse_record(r, &next, &raw_end, &nls);
+        if (rc < 0)
+            return mr_err_set(err, MR_ENOMEM, "%s: out of memory parsing a record", r->path);
+        if (rc == PARSE_MORE) {
+            if ((rc = fill(r, err)) < 0)
+                return rc;
+            continue;
+        }
+        size_t beg = r->beg;
+        r->beg = next;
+        r->rel_line += nls;
+        r->consumed += next - beg;
+        if (raw_end - beg > r->opt.max_record) {
+            char where[512];
+            return mr_err_set(err, MR_ETOOBIG, "%s: record longer than %zu bytes (the limit)",
+                              mr_csv_reader_where(r, where, sizeof where), r->opt.max_record);
+        }
+        if (raw_end == beg && r->nf == 1 && !r->fp[0].quoted)
+            continue; /* blank line */
+        if (r->header_pending) {
+            r->header_pending = false;
+            continue;
+        }
+        for (size_t i = 0; i < r->nf; i++) {
+            const fpos *f = &r->fp[i];
+            r->fields[i].p = (f->scratch ? r->scratch : r->buf) + f->off;
+            r->fields[i].len = (uint32_t)f->len;
+            r->fields[i].quoted = f->quoted;
+        }
+        rec->nfields = (int)r->nf;
+        rec->fields = r->fields;
+        rec->raw = r->buf + beg;
+        rec->raw_len = raw_end - beg;
+        rec->offset = start;
+        rec->error = r->rec_error;
+        return 1;
+    }
+}
+
+void mr_csv_reader_close(mr_csv_reader *r)
+{
+    if (!r)
+        return;
+    if (r->fd >= 0)
+        close(r->fd);
+    free(r->path);
+    free(r->buf);
+    free(r->fp);
+    free(r->fields);
+    free(r->scratch);
+    free(r);
+}
+
+int mr_csv_reader_open(const char *path, uint64_t offset, uint64_t length,
+                       const mr_csv_options *opt, mr_csv_reader **out, mr_err *err)
+{
+    *out = NULL;
+    mr_csv_options o;
+    if (opt)
+        o = *opt;
+    else
+        mr_csv_options_init(&o);
+    if (o.delimiter == '\n' || o.delimiter == '\r' || o.delimiter == '\0' ||
+        o.delimiter == o.quote || o.quote == '\n' || o.quote == '\r')
+        return mr_err_set(err, MR_EINVAL,
+                          "csv '%s': delimiter and quote must be distinct and not line ends",
+                          path);
+    if (o.buffer_size == 0)
+        o.buffer_size = MR_CSV_BUFFER_SIZE;
+    if (o.max_record == 0 || o.max_record > (UINT32_MAX >> 1))
+        o.max_record = o.max_record ? (UINT32_MAX >> 1) : MR_CSV_MAX_RECORD;
+    if (o.buffer_size < 64)
+        o.buffer_size = 64;
+
+    mr_csv_reader *r = calloc(1, sizeof *r);
+    if (!r)
+        return mr_err_set(err, MR_ENOMEM, "out of memory opening '%s'", path);
+    r->fd = -1;
+    r->opt = o;
+    r->path = strdup(path);
+    r->cap = o.buffer_size;
+    r->buf = malloc(r->cap);
+    if (!r->path || !r->buf) {
+        mr_csv_reader_close(r);
+        return mr_err_set(err, MR_ENOMEM, "out of memory opening '%s'", path);
+    }
+    r->fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (r->fd < 0) {
+        int e = errno;
+        mr_csv_reader_close(r);
+        return mr_err_set(err, e == ENOENT ? MR_ENOTFOUND : MR_EIO, "cannot open '%s': %s", path,
+                          strerror(e));
+    }
+    r->split_end = length > UINT64_MAX - offset ? UINT64_MAX : offset + length;
+    r->base_line = offset == 0 ? 0 : -1;
+    r->header_pending = offset == 0 && o.header;
+    if (offset == 0) {
+        r->first_off = 0;
+    } else {
+        /* Resynchronise: the first record starts just past the first
+         * newline at or after offset-1. */
+        r->buf_off = r->fpos = offset - 1;
+        for (;;) {
+            int rc = fill(r, err);
+            if (rc < 0) {
+                mr_csv_reader_close(r);
+                return rc;
+            }
+            const char *nl = memchr(r->buf + r->beg, '\n', r->end - r->beg);
+            if (nl) {
+                r->beg = (size_t)(nl - r->buf) + 1;
+                break;
+            }
+            r->beg = r->end;
+            if (r->eof)
+                break;
+        }
+        r->first_off = r->buf_off + r->beg;
+    }
+    r->rec_off = r->first_off;
+    *out = r;
+    return 0;
+}
+
+bool mr_csv_utf8_valid(const char *s, size_t n)
+{
+    const unsigned char *p = (const unsigned char *)s, *e = p + n;
+    while (p < e) {
+        /* ASCII runs eight bytes at a time */
+        while (e - p >= 8) {
+            uint64_t w;
+            memcpy(&w, p, 8);
+            if (w & UINT64_C(0x8080808080808080))
+                break;
+            p += 8;
+        }
+        if (p == e)
+            break;
+        unsigned c = *p;
+        if (c < 0x80) {
+            p++;
+        } else if (c < 0xC2) {
+            return false; /* continuation byte or overlong 2-byte lead */
+        } else if (c < 0xE0) {
+            if (e - p < 2 || (p[1] & 0xC0) != 0x80)
+                return false;
+            p += 2;
+        } else if (c < 0xF0) {
+            if (e - p < 3 || (p[1] & 0xC0) != 0x80 || (p[2] & 0xC0) != 0x80)
+                return false;
+            if ((c == 0xE0 && p[1] < 0xA0) || (c == 0xED && p[1] > 0x9F))
+                return false; /* overlong, or a UTF-16 surrogate */
+            p += 3;
+        } else if (c < 0xF5) {
+            if (e - p < 4 || (p[1] & 0xC0) != 0x80 || (p[2] & 0xC0) != 0x80 ||
+                (p[3] & 0xC0) != 0x80)
+                return false;
+            if ((c == 0xF0 && p[1] < 0x90) || (c == 0xF4 && p[1] > 0x8F))
+                return false; /* overlong, or past U+10FFFF */
+            p += 4;
+        } else {
+            return false;
+        }
+    }
+    return true;
+}

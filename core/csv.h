@@ -1,0 +1,135 @@
+/* csv.h - a fast CSV record reader over a byte range of a file.
+ *
+ * Splits.  A large file is read by several tasks, each over a byte range
+ * [offset, offset+length).  A record belongs to the split in which it
+ * STARTS: the reader at offset 0 starts at byte 0; a reader at offset > 0
+ * starts at the first record that starts after byte offset-1 (just past
+ * the first '\n' at or after offset-1).  It returns every record starting
+ * before offset+length; the last one may run past the range.  So the
+ * splits of a file, taken together, return each record exactly once.
+ * The header line (opt.header) is skipped only by the split at offset 0.
+ *
+ * Known limit: a split boundary that falls inside a quoted field holding a
+ * newline cannot be recognised from the bytes after it (whether a '\n' is
+ * quoted depends on every quote before it), so the next split would
+ * resynchronise in the middle of that field.  Files whose quoted fields
+ * contain newlines must be read as one split (offset 0, whole length);
+ * quoted delimiters and quoted newlines are otherwise fully supported.
+ *
+ * Positions.  Each record carries its byte offset in the file.  Its
+ * 1-based physical line number is counted as the reader goes for the
+ * split at offset 0; a split at offset > 0 only knows lines relative to
+ * its start, and mr_csv_reader_line() counts the newlines before the split
+ * once, lazily, when someone asks (an error path), if the split starts
+ * within the first 1 GiB; beyond that the position is the byte offset
+ * ("file.csv: record at byte 123456").
+ *
+ * Syntax (RFC 4180 with the usual extensions): fields separated by
+ * opt.delimiter; a field starting with opt.quote is quoted and may hold
+ * delimiters, newlines and doubled quotes ("" is one quote); a quote
+ * inside an unquoted field is an ordinary byte; records end at "\n" or
+ * "\r\n", and the last one may lack its line end.  Lines with no bytes
+ * (also "\r" alone) are skipped, so a trailing empty line is not a record.
+ * Text after a closing quote, or a quote never closed, makes the record
+ * malformed (rec.error says why) without stopping the reader.
+ */
+#ifndef MR_CSV_H
+#define MR_CSV_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "core/error.h"
+#include "core/types.h"
+
+/* What a scan does with a bad row. */
+enum { MR_CSV_FAIL = 0, MR_CSV_SKIP = 1, MR_CSV_REJECT = 2 };
+
+#define MR_CSV_BUFFER_SIZE (1u << 20)       /* default read size */
+#define MR_CSV_MAX_RECORD (64u << 20)       /* default record size bound */
+
+typedef struct mr_csv_options {
+    char delimiter;          /* ',' */
+    char quote;              /* '"'; '\0' turns quoting off */
+    bool header;             /* first line holds column names */
+    const char *null_string; /* unquoted field equal to this is NULL; NULL or
+                              * "" means the empty field is NULL */
+    int on_error;            /* MR_CSV_FAIL, MR_CSV_SKIP, MR_CSV_REJECT */
+    int64_t max_errors;      /* skip/reject: fail once more rows than this
+                              * are bad; -1 is unlimited */
+    size_t buffer_size;      /* read size; 0 means MR_CSV_BUFFER_SIZE */
+    size_t max_record;       /* longest record in bytes; 0 means
+                              * MR_CSV_MAX_RECORD */
+} mr_csv_options;
+
+/* Fills o with the defaults: ',', '"', header, empty is NULL, fail, -1. */
+void mr_csv_options_init(mr_csv_options *o);
+
+typedef struct mr_csv_field {
+    const char *p; /* bytes, not NUL-ended; quotes removed and "" undone */
+    uint32_t len;
+    bool quoted;   /* the field was written in quotes */
+} mr_csv_field;
+
+/* One record.  Every pointer stays valid until the next call to
+ * mr_csv_reader_next or mr_csv_reader_close. */
+typedef struct mr_csv_record {
+    int nfields;
+    const mr_csv_field *fields;
+    const char *raw;    /* the record's text, without its line end */
+    size_t raw_len;
+    uint64_t offset;    /* byte offset of the record's start in the file */
+    const char *error;  /* NULL, or why the record is malformed (static) */
+} mr_csv_record;
+
+typedef struct mr_csv_reader mr_csv_reader;
+
+/* Opens path and positions at the first record of the split [offset,
+ * offset+length) (length UINT64_MAX: to the end).  opt is copied (the
+ * null_string pointer is kept and must outlive the reader).  Returns 0 and
+ * *out (free with mr_csv_reader_close), or MR_ENOTFOUND / MR_EIO /
+ * MR_EINVAL / MR_ENOMEM with "cannot open 'path': reason". */
+int mr_csv_reader_open(const char *path, uint64_t offset, uint64_t length,
+                       const mr_csv_options *opt, mr_csv_reader **out, mr_err *err);
+
+/* Reads the next record of the split into *rec.  Returns 1 (a record), 0
+ * (no more), or MR_EIO / MR_ETOOBIG / MR_ENOMEM with a message naming the
+ * file and position.  A malformed record is returned with rec->error set. */
+int mr_csv_reader_next(mr_csv_reader *r, mr_csv_record *rec, mr_err *err);
+
+/* The 1-based physical line on which the last record returned starts, or
+ * -1 when it cannot be known cheaply (see "Positions" above). */
+int64_t mr_csv_reader_line(mr_csv_reader *r);
+
+/* Writes where the last record returned is, for messages:
+ * "path:LINE" or "path: record at byte N".  Returns buf. */
+const char *mr_csv_reader_where(mr_csv_reader *r, char *buf, size_t cap);
+
+/* Bytes of the file this split has consumed: from its first record's start
+ * to the end of the last record returned (line end included; skipped
+ * header and blank lines count).  Over all splits of a file they add up to
+ * the file's size. */
+uint64_t mr_csv_reader_bytes(const mr_csv_reader *r);
+
+const char *mr_csv_reader_path(const mr_csv_reader *r);
+
+void mr_csv_reader_close(mr_csv_reader *r); /* NULL is a no-op */
+
+/* True when s[0..n) is well-formed UTF-8 (no overlongs, no surrogates, no
+ * code points past U+10FFFF). */
+bool mr_csv_utf8_valid(const char *s, size_t n);
+
+/* Infers a schema from the first sample_rows records of path (0 means
+ * 1000).  Column names come from the header, or are c0, c1, ... without
+ * one.  Each column takes the narrowest type that parses every non-NULL
+ * sampled value, trying in order bool, int32, int64, decimal, float64,
+ * date, timestamp, string; a column of only NULLs is string.  Decimals
+ * get the smallest (precision, scale) that holds every sampled value
+ * (integers and decimals mixed widen to decimal; past precision 18 the
+ * column is float64).  Deterministic: the same file gives the same schema.
+ * Returns 0 and *out (caller owns), or a negative code with a message. */
+int mr_csv_infer_schema(const char *path, const mr_csv_options *opt, size_t sample_rows,
+                        mr_schema **out, mr_err *err);
+
+#endif
