@@ -294,26 +294,26 @@ static mr_type avg_sum_type(const agg_def *d)
 }
 
 /* Parses, binds and types the aggregates and resolves the group columns.
- * Messages name the node. */
+ * Messages start with where ("node 'x': ", or "" outside an operator). */
 static int plan_build(plan *p, const mr_schema *in, const char *const *group_by, int ngroup,
                       const char *const *names, const char *const *exprs, int nagg,
-                      const char *node, mr_err *err)
+                      const char *where, mr_err *err)
 {
     memset(p, 0, sizeof *p);
     if (ngroup < 0 || nagg < 0 || ngroup + nagg == 0)
         return mr_err_set(err, MR_EINVAL,
-                          "node '%s': an aggregate needs a group column or an aggregate", node);
+                          "%san aggregate needs a group column or an aggregate", where);
     p->ngroup = ngroup;
     p->nagg = nagg;
     p->group_idx = calloc(ngroup ? (size_t)ngroup : 1, sizeof *p->group_idx);
     p->aggs = calloc(nagg ? (size_t)nagg : 1, sizeof *p->aggs);
     if (!p->group_idx || !p->aggs)
-        return mr_err_set(err, MR_ENOMEM, "node '%s': out of memory", node);
+        return mr_err_set(err, MR_ENOMEM, "%sout of memory", where);
     for (int g = 0; g < ngroup; g++) {
         p->group_idx[g] = mr_schema_find(in, group_by[g]);
         if (p->group_idx[g] < 0)
-            return mr_err_set(err, MR_ENOTFOUND, "node '%s': group_by column '%s' not found",
-                              node, group_by[g]);
+            return mr_err_set(err, MR_ENOTFOUND, "%sgroup_by column '%s' not found",
+                              where, group_by[g]);
     }
     /* Output names: group columns then aggregates, all distinct. */
     for (int i = 0; i < ngroup + nagg; i++) {
@@ -321,8 +321,8 @@ static int plan_build(plan *p, const mr_schema *in, const char *const *group_by,
         for (int j = 0; j < i; j++) {
             const char *b = j < ngroup ? group_by[j] : names[j - ngroup];
             if (strcmp(a, b) == 0)
-                return mr_err_set(err, MR_EINVAL, "node '%s': output column '%s' appears twice",
-                                  node, a);
+                return mr_err_set(err, MR_EINVAL, "%soutput column '%s' appears twice",
+                                  where, a);
         }
     }
     int state_col = ngroup, dkey = ngroup;
@@ -333,13 +333,13 @@ static int plan_build(plan *p, const mr_schema *in, const char *const *group_by,
         d->name = strdup(names[i]);
         d->text = strdup(exprs[i]);
         if (!d->name || !d->text)
-            return mr_err_set(err, MR_ENOMEM, "node '%s': out of memory", node);
+            return mr_err_set(err, MR_ENOMEM, "%sout of memory", where);
         int rc = mr_agg_parse(exprs[i], &d->kind, &d->arg, err);
         if (rc == 0 && d->arg)
             rc = mr_expr_bind(d->arg, in, err);
         if (rc < 0) {
             int off = err ? err->offset : -1;
-            mr_err_prefix(err, "node '%s': aggregate '%s' (%s)", node, d->name, d->text);
+            mr_err_prefix(err, "%saggregate '%s' (%s)", where, d->name, d->text);
             if (err)
                 err->offset = off;
             return rc;
@@ -347,7 +347,7 @@ static int plan_build(plan *p, const mr_schema *in, const char *const *group_by,
         d->arg_type = d->arg ? mr_expr_type(d->arg) : mr_type_make(MR_T_INT64);
         rc = mr_agg_result_type(d->kind, d->arg_type, &d->result, err);
         if (rc < 0) {
-            mr_err_prefix(err, "node '%s': aggregate '%s' (%s)", node, d->name, d->text);
+            mr_err_prefix(err, "%saggregate '%s' (%s)", where, d->name, d->text);
             return rc;
         }
         if (d->arg && mr_expr_column_name(d->arg))
@@ -362,7 +362,7 @@ static int plan_build(plan *p, const mr_schema *in, const char *const *group_by,
 }
 
 /* The state schema of a built plan (see hashagg.h). */
-static mr_schema *plan_state_schema(const plan *p, const mr_schema *in, const char *node,
+static mr_schema *plan_state_schema(const plan *p, const mr_schema *in, const char *where,
                                     mr_err *err)
 {
     int n = p->ngroup;
@@ -405,7 +405,7 @@ static mr_schema *plan_state_schema(const plan *p, const mr_schema *in, const ch
     return s;
 oom:
     mr_schema_destroy(s);
-    mr_err_set(err, MR_ENOMEM, "node '%s': out of memory", node);
+    mr_err_set(err, MR_ENOMEM, "%sout of memory", where);
     return NULL;
 }
 
@@ -923,7 +923,9 @@ static int consume(hashagg_op *h, const mr_batch *in, mr_err *err)
             break;
         case MR_AGG_COUNT_DISTINCT:
             if (h->mode != MR_AGG_PARTIAL && (rc = upd_distinct(h, a, c, gids, n)) < 0)
-                return oom(h, err);
+                return rc == MR_ETOOBIG ? mr_err_set(err, rc, "node '%s': too many distinct values "
+                                                              "in %s", h->op.node, d->text)
+                                        : oom(h, err);
             break;
         case MR_AGG_SUM: upd_sum(rt, c, gids, n); break;
         case MR_AGG_AVG:
@@ -1329,10 +1331,11 @@ mr_op *mr_hashagg_create(mr_op *child, mr_agg_mode mode, const char *const *grou
     mr_op_init(&h->op, &hashagg_vt, child, node);
     h->mode = mode;
     mr_schema *state = NULL;
-    if (plan_build(&h->p, agg_input, group_by, ngroup, agg_names, agg_exprs, nagg, h->op.node,
-                   err) < 0)
+    char where[sizeof h->op.node + 16];
+    snprintf(where, sizeof where, "node '%s': ", h->op.node);
+    if (plan_build(&h->p, agg_input, group_by, ngroup, agg_names, agg_exprs, nagg, where, err) < 0)
         goto fail;
-    state = plan_state_schema(&h->p, agg_input, h->op.node, err);
+    state = plan_state_schema(&h->p, agg_input, where, err);
     if (!state || check_input(&h->op, mode == MR_AGG_FINAL ? state : agg_input, err) < 0)
         goto fail;
     if (mode == MR_AGG_PARTIAL) {

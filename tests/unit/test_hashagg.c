@@ -4,6 +4,7 @@
  * Results are compared as sorted text lines ("k|v1|v2", NULL as "NULL"),
  * which makes expected values easy to read and independent of group order.
  */
+#include <math.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -511,6 +512,82 @@ static void test_max_string_growth(void **state)
     mr_schema_destroy(s);
 }
 
+/* Rows (key, value) of two columns of the given types, built directly. */
+static mr_op *source_f64(const mr_schema *s, const double *k, const double *v, size_t n, feed *f)
+{
+    mr_batch *b = mr_batch_create(s, 0);
+    for (size_t r = 0; r < n; r++) {
+        MR_COL_F64(&b->cols[0])[r] = k[r];
+        MR_COL_F64(&b->cols[1])[r] = v[r];
+        mr_column_set_valid(&b->cols[0], r, true);
+        mr_column_set_valid(&b->cols[1], r, true);
+    }
+    b->nrows = n;
+    feed_add(f, b);
+    return mr_source_create(s, feed_next, feed_close, f, "src");
+}
+
+/* GROUP BY puts 0.0 with -0.0 and NaN with NaN; min/max order NaN above
+ * every number, as PostgreSQL does. */
+static void test_float_keys_and_nan(void **state)
+{
+    (void)state;
+    const char *cn[] = {"k", "v"};
+    mr_type ct[] = {mr_type_make(MR_T_FLOAT64), mr_type_make(MR_T_FLOAT64)};
+    mr_schema *s = schema_of(2, cn, ct);
+    const double k[] = {0.0, -0.0, NAN, NAN, 1.0, 1.0};
+    const double v[] = {1.0, NAN, 2.0, 3.0, -1.0, 5.0};
+    feed f = {0};
+    mr_op *src = source_f64(s, k, v, 6, &f);
+    const char *gb[] = {"k"}, *names[] = {"n", "lo", "hi"},
+               *exprs[] = {"count(*)", "min(v)", "max(v)"};
+    mr_err err;
+    mr_op *op = mr_hashagg_create(src, MR_AGG_SINGLE, gb, 1, names, exprs, 3, s, "g", &err);
+    assert_non_null(op);
+    lines got;
+    assert_int_equal(drain(op, &got, &err), 0);
+    const char *want[] = {"0|2|1|nan", "nan|2|2|3", "1|2|-1|5"};
+    expect_lines(&got, want, N(want));
+    lines_free(&got);
+    mr_op_close(op);
+    mr_schema_destroy(s);
+}
+
+/* avg of decimal(p,0): one 1 (or -1) among 128 rows is 0.0078125, exactly
+ * half way at 6 places: rounds away from zero. */
+static void test_avg_decimal_half(void **state)
+{
+    (void)state;
+    const char *cn[] = {"k", "d"};
+    mr_type ct[] = {mr_type_make(MR_T_INT32), mr_type_decimal(10, 0)};
+    mr_schema *s = schema_of(2, cn, ct);
+    mr_batch *b = mr_batch_create(s, 0);
+    for (size_t r = 0; r < 384; r++) {
+        int g = (int)(r / 128);
+        MR_COL_I32(&b->cols[0])[r] = g;
+        MR_COL_I64(&b->cols[1])[r] = r % 128 ? 0 : (g == 0 ? 1 : g == 1 ? -1 : 3);
+        mr_column_set_valid(&b->cols[0], r, true);
+        mr_column_set_valid(&b->cols[1], r, true);
+    }
+    b->nrows = 384;
+    feed f = {0};
+    feed_add(&f, b);
+    mr_op *src = mr_source_create(s, feed_next, feed_close, &f, "src");
+    const char *gb[] = {"k"}, *names[] = {"a"}, *exprs[] = {"avg(d)"};
+    mr_err err;
+    mr_op *op = mr_hashagg_create(src, MR_AGG_SINGLE, gb, 1, names, exprs, 1, s, "g", &err);
+    assert_non_null(op);
+    assert_true(mr_type_equal(op->schema->fields[1].type, mr_type_decimal(18, 6)));
+    lines got;
+    assert_int_equal(drain(op, &got, &err), 0);
+    /* 3/128 = 0.0234375 -> 0.023438 */
+    const char *want[] = {"0|0.007813", "1|-0.007813", "2|0.023438"};
+    expect_lines(&got, want, N(want));
+    lines_free(&got);
+    mr_op_close(op);
+    mr_schema_destroy(s);
+}
+
 /* ---- Groups ------------------------------------------------------------- */
 
 static void test_empty_input(void **state)
@@ -1000,6 +1077,8 @@ int main(void)
         cmocka_unit_test(test_avg),
         cmocka_unit_test(test_minmax_per_type),
         cmocka_unit_test(test_max_string_growth),
+        cmocka_unit_test(test_float_keys_and_nan),
+        cmocka_unit_test(test_avg_decimal_half),
         cmocka_unit_test(test_empty_input),
         cmocka_unit_test(test_null_and_string_keys),
         cmocka_unit_test(test_multiple_keys),
