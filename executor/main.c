@@ -1,1 +1,453 @@
-int main(void) { return 0; }
+/* main.c - millrace-executor: a stateless worker that runs tasks and
+ * receives the shuffle data pushed to it.
+ *
+ * Threads: the main thread owns every long-lived socket and never blocks on
+ * work.  It talks to the coordinator (DEALER), receives peers' shuffle
+ * messages (ROUTER) into the shuffle store, and collects task results from
+ * worker threads (inproc PULL), forwarding them.  Each task runs in its own
+ * thread with its own sockets; the coordinator sends no more tasks than the
+ * slots this executor announced.
+ *
+ * State: nothing outlives a job but what the coordinator asks for; killing
+ * the process loses only tasks in flight and shuffle data, which the
+ * coordinator knows how to recompute.
+ */
+#include <errno.h>
+#include <getopt.h>
+#include <limits.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "core/log.h"
+#include "executor/shuffle_store.h"
+#include "executor/task.h"
+#include "net/transport.h"
+#include "proto/millrace.pb-c.h"
+
+#define STATUS_ENDPOINT "inproc://task-status"
+
+typedef struct running_task {
+    Millrace__TaskSpec *spec; /* owned */
+    volatile int cancel;
+    int done;
+    pthread_t thread;
+    struct executor *ex;
+    struct running_task *next;
+} running_task;
+
+typedef struct executor {
+    char id[128];
+    char coordinator[256];
+    char bind[256];
+    char advertise[256];
+    char data_root[PATH_MAX];
+    unsigned slots;
+    unsigned long long memory;
+    int heartbeat_ms;
+    mr_net *net;
+    mr_socket *ctl, *data, *status;
+    mr_shuffle_store *store;
+    running_task *tasks;
+    mr_task_env env;
+} executor;
+
+static volatile sig_atomic_t g_stop;
+
+static void on_signal(int sig)
+{
+    (void)sig;
+    g_stop = 1;
+}
+
+static uint64_t now_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+}
+
+static void usage(FILE *out)
+{
+    fprintf(out,
+            "usage: millrace-executor --coordinator ENDPOINT [options]\n"
+            "\n"
+            "A stateless millrace worker: registers with the coordinator, runs the tasks\n"
+            "it is given, and receives the shuffle data other executors push to it.\n"
+            "\n"
+            "  --coordinator ENDPOINT  coordinator control endpoint, e.g. tcp://127.0.0.1:7070\n"
+            "  --bind ENDPOINT         where to receive shuffle data (default tcp://127.0.0.1:*)\n"
+            "  --advertise ENDPOINT    address peers use to reach --bind (default: the bound one)\n"
+            "  --data-root DIR         only read and write below DIR (default /)\n"
+            "  --memory BYTES          memory budget announced to the coordinator (default 1 GiB)\n"
+            "  --slots N               tasks run at once (default: number of cores)\n"
+            "  --id NAME               executor id (default host-pid)\n"
+            "  --help                  this text\n");
+}
+
+static int send_control(executor *ex, const Millrace__Control *c)
+{
+    size_t len = millrace__control__get_packed_size(c);
+    uint8_t *buf = malloc(len ? len : 1);
+    if (!buf)
+        return MR_ENOMEM;
+    millrace__control__pack(c, buf);
+    mr_frame f = {buf, len};
+    mr_err err;
+    int rc = mr_socket_send(ex->ctl, &f, 1, 1000, &err);
+    free(buf);
+    if (rc < 0)
+        mr_log(MR_LOG_WARN, "executor", "id=%s cannot reach coordinator: %s", ex->id, err.msg);
+    return rc;
+}
+
+static void send_register(executor *ex)
+{
+    Millrace__Register reg = MILLRACE__REGISTER__INIT;
+    reg.executor_id = ex->id;
+    reg.data_address = ex->advertise;
+    reg.slots = ex->slots;
+    reg.memory_bytes = ex->memory;
+    Millrace__Control c = MILLRACE__CONTROL__INIT;
+    c.msg_case = MILLRACE__CONTROL__MSG_REGISTER;
+    c.register_ = &reg;
+    send_control(ex, &c);
+}
+
+static void send_heartbeat(executor *ex)
+{
+    unsigned n = 0;
+    for (running_task *t = ex->tasks; t; t = t->next)
+        n += !t->done;
+    Millrace__Heartbeat hb = MILLRACE__HEARTBEAT__INIT;
+    hb.running_tasks = n;
+    Millrace__Control c = MILLRACE__CONTROL__INIT;
+    c.msg_case = MILLRACE__CONTROL__MSG_HEARTBEAT;
+    c.heartbeat = &hb;
+    send_control(ex, &c);
+}
+
+/* Worker thread: runs one task, then reports through the inproc socket. */
+static void *task_thread(void *arg)
+{
+    running_task *t = arg;
+    executor *ex = t->ex;
+    const Millrace__TaskSpec *s = t->spec;
+    mr_err err;
+    mr_err_clear(&err);
+    mr_task_stats stats;
+    uint64_t start = now_ms();
+    int rc = mr_task_run(s, &ex->env, &t->cancel, &stats, &err);
+
+    Millrace__TaskStatus st = MILLRACE__TASK_STATUS__INIT;
+    st.job_id = s->job_id;
+    st.stage_id = s->stage_id;
+    st.partition = s->partition;
+    st.attempt = s->attempt;
+    st.state = rc < 0 ? MILLRACE__TASK_STATE__TASK_FAILED : MILLRACE__TASK_STATE__TASK_SUCCEEDED;
+    st.error = rc < 0 ? err.msg : "";
+    st.code = rc;
+    st.retryable = rc < 0 && mr_task_error_retryable(rc);
+    st.rows_in = stats.rows_in;
+    st.rows_out = stats.rows_out;
+    st.bytes_shuffled = stats.bytes_shuffled;
+    st.bytes_read = stats.bytes_read;
+    if (rc < 0)
+        mr_log(MR_LOG_WARN, "executor", "job=%s stage=%u task=%u attempt=%u failed: %s", s->job_id,
+               s->stage_id, s->partition, s->attempt, err.msg);
+    else
+        mr_log(MR_LOG_INFO, "executor",
+               "job=%s stage=%u task=%u attempt=%u done rows_in=%llu rows_out=%llu in %llu ms",
+               s->job_id, s->stage_id, s->partition, s->attempt, (unsigned long long)stats.rows_in,
+               (unsigned long long)stats.rows_out, (unsigned long long)(now_ms() - start));
+
+    Millrace__Control c = MILLRACE__CONTROL__INIT;
+    c.msg_case = MILLRACE__CONTROL__MSG_STATUS;
+    c.status = &st;
+    size_t len = millrace__control__get_packed_size(&c);
+    uint8_t *buf = malloc(len ? len : 1);
+    mr_socket *push = mr_socket_open(ex->net, MR_SOCK_PUSH, &err);
+    if (buf && push && mr_socket_connect(push, STATUS_ENDPOINT, &err) == 0) {
+        millrace__control__pack(&c, buf);
+        mr_frame f = {buf, len};
+        mr_socket_set_linger(push, -1);
+        mr_socket_send(push, &f, 1, -1, &err);
+    }
+    mr_socket_close(push);
+    free(buf);
+    return NULL;
+}
+
+static void start_task(executor *ex, Millrace__TaskSpec *spec)
+{
+    running_task *t = calloc(1, sizeof *t);
+    if (!t) {
+        millrace__task_spec__free_unpacked(spec, NULL);
+        return;
+    }
+    t->spec = spec;
+    t->ex = ex;
+    mr_log(MR_LOG_INFO, "executor", "job=%s stage=%u task=%u attempt=%u started", spec->job_id,
+           spec->stage_id, spec->partition, spec->attempt);
+    if (pthread_create(&t->thread, NULL, task_thread, t) != 0) {
+        mr_log(MR_LOG_ERROR, "executor", "cannot start a thread for job=%s", spec->job_id);
+        millrace__task_spec__free_unpacked(spec, NULL);
+        free(t);
+        return;
+    }
+    t->next = ex->tasks;
+    ex->tasks = t;
+}
+
+/* Joins finished task threads and frees them. */
+static void reap_tasks(executor *ex, const char *job_id, uint32_t stage, uint32_t part,
+                       uint32_t attempt)
+{
+    for (running_task **pp = &ex->tasks; *pp;) {
+        running_task *t = *pp;
+        const Millrace__TaskSpec *s = t->spec;
+        if (strcmp(s->job_id, job_id) == 0 && s->stage_id == stage && s->partition == part &&
+            s->attempt == attempt) {
+            pthread_join(t->thread, NULL);
+            *pp = t->next;
+            millrace__task_spec__free_unpacked(t->spec, NULL);
+            free(t);
+        } else {
+            pp = &t->next;
+        }
+    }
+}
+
+static void on_control(executor *ex, const mr_frames *m)
+{
+    if (m->n != 1) {
+        mr_log(MR_LOG_WARN, "executor", "ignoring control message of %zu frames", m->n);
+        return;
+    }
+    Millrace__Control *c = millrace__control__unpack(NULL, m->items[0].len, m->items[0].data);
+    if (!c) {
+        mr_log(MR_LOG_WARN, "executor", "ignoring malformed control message");
+        return;
+    }
+    switch (c->msg_case) {
+    case MILLRACE__CONTROL__MSG_TASK:
+        start_task(ex, c->task);
+        c->task = NULL; /* the running task owns it now */
+        c->msg_case = MILLRACE__CONTROL__MSG__NOT_SET;
+        break;
+    case MILLRACE__CONTROL__MSG_CANCEL:
+        for (running_task *t = ex->tasks; t; t = t->next)
+            if (strcmp(t->spec->job_id, c->cancel->job_id) == 0)
+                t->cancel = 1;
+        if (!c->cancel->keep_data)
+            mr_shuffle_store_release(ex->store, c->cancel->job_id);
+        break;
+    case MILLRACE__CONTROL__MSG_WELCOME:
+        mr_log(MR_LOG_INFO, "executor", "id=%s registered with coordinator", ex->id);
+        break;
+    case MILLRACE__CONTROL__MSG_RECONNECT:
+        send_register(ex);
+        break;
+    case MILLRACE__CONTROL__MSG_SHUTDOWN:
+        g_stop = 1;
+        break;
+    default:
+        break;
+    }
+    millrace__control__free_unpacked(c, NULL);
+}
+
+static void on_data(executor *ex, mr_frames *m)
+{
+    /* ROUTER: frame 0 is the sender's identity, then header and columns. */
+    if (m->n < 2) {
+        mr_log(MR_LOG_WARN, "executor", "ignoring shuffle message of %zu frames", m->n);
+        return;
+    }
+    mr_err err;
+    Millrace__BatchHeader *h = NULL;
+    if (mr_wire_decode_header(m->items[1].data, m->items[1].len, &h, &err) < 0) {
+        mr_log(MR_LOG_WARN, "executor", "ignoring malformed shuffle message: %s", err.msg);
+        return;
+    }
+    /* Drop the identity frame; keep header + columns for the reduce task. */
+    free(m->items[0].data);
+    memmove(m->items, m->items + 1, (m->n - 1) * sizeof *m->items);
+    m->n--;
+    mr_shuffle_key k = {h->job_id, h->stage_id, h->partition};
+    if (mr_shuffle_store_put(ex->store, &k, h->map_task, h->attempt, h->eos, m) < 0)
+        mr_log(MR_LOG_ERROR, "executor", "job=%s out of memory storing shuffle data", h->job_id);
+    millrace__batch_header__free_unpacked(h, NULL);
+}
+
+static void on_status(executor *ex, const mr_frames *m)
+{
+    if (m->n != 1)
+        return;
+    Millrace__Control *c = millrace__control__unpack(NULL, m->items[0].len, m->items[0].data);
+    if (!c)
+        return;
+    if (c->msg_case == MILLRACE__CONTROL__MSG_STATUS) {
+        send_control(ex, c);
+        const Millrace__TaskStatus *s = c->status;
+        reap_tasks(ex, s->job_id, s->stage_id, s->partition, s->attempt);
+    }
+    millrace__control__free_unpacked(c, NULL);
+}
+
+static int parse_args(executor *ex, int argc, char **argv)
+{
+    static const struct option opts[] = {
+        {"coordinator", required_argument, 0, 'c'}, {"bind", required_argument, 0, 'b'},
+        {"advertise", required_argument, 0, 'a'},   {"data-root", required_argument, 0, 'r'},
+        {"memory", required_argument, 0, 'm'},      {"slots", required_argument, 0, 's'},
+        {"id", required_argument, 0, 'i'},          {"help", no_argument, 0, 'h'},
+        {0, 0, 0, 0}};
+    snprintf(ex->bind, sizeof ex->bind, "tcp://127.0.0.1:*");
+    snprintf(ex->data_root, sizeof ex->data_root, "/");
+    long cores = sysconf(_SC_NPROCESSORS_ONLN);
+    ex->slots = cores > 0 ? (unsigned)cores : 2;
+    ex->memory = 1ULL << 30;
+    ex->heartbeat_ms = 1000;
+    int c;
+    while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+        char *end;
+        switch (c) {
+        case 'c': snprintf(ex->coordinator, sizeof ex->coordinator, "%s", optarg); break;
+        case 'b': snprintf(ex->bind, sizeof ex->bind, "%s", optarg); break;
+        case 'a': snprintf(ex->advertise, sizeof ex->advertise, "%s", optarg); break;
+        case 'r':
+            if (!realpath(optarg, ex->data_root)) {
+                fprintf(stderr, "millrace-executor: data root '%s': %s\n", optarg, strerror(errno));
+                return 2;
+            }
+            break;
+        case 'm':
+            ex->memory = strtoull(optarg, &end, 10);
+            if (*end || ex->memory == 0) {
+                fprintf(stderr, "millrace-executor: --memory wants a number of bytes\n");
+                return 2;
+            }
+            break;
+        case 's': {
+            long v = strtol(optarg, &end, 10);
+            if (*end || v < 1 || v > 1024) {
+                fprintf(stderr, "millrace-executor: --slots wants a number from 1 to 1024\n");
+                return 2;
+            }
+            ex->slots = (unsigned)v;
+            break;
+        }
+        case 'i': snprintf(ex->id, sizeof ex->id, "%s", optarg); break;
+        case 'h': usage(stdout); exit(0);
+        default: usage(stderr); return 2;
+        }
+    }
+    if (optind < argc) {
+        fprintf(stderr, "millrace-executor: unexpected argument '%s' (see --help)\n", argv[optind]);
+        return 2;
+    }
+    if (!ex->coordinator[0]) {
+        fprintf(stderr, "millrace-executor: --coordinator ENDPOINT is required (see --help)\n");
+        return 2;
+    }
+    if (!ex->id[0]) {
+        char host[64] = "executor";
+        gethostname(host, sizeof host - 1);
+        snprintf(ex->id, sizeof ex->id, "%s-%ld", host, (long)getpid());
+    }
+    return 0;
+}
+
+int main(int argc, char **argv)
+{
+    executor ex;
+    memset(&ex, 0, sizeof ex);
+    int rc = parse_args(&ex, argc, argv);
+    if (rc)
+        return rc;
+    signal(SIGPIPE, SIG_IGN);
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = on_signal;
+    sigaction(SIGTERM, &sa, NULL);
+    sigaction(SIGINT, &sa, NULL);
+
+    mr_err err;
+    mr_err_clear(&err);
+    ex.net = mr_net_create();
+    ex.store = mr_shuffle_store_create();
+    if (!ex.net || !ex.store) {
+        fprintf(stderr, "millrace-executor: out of memory\n");
+        return 1;
+    }
+    char bound[256];
+    if (!(ex.ctl = mr_socket_open(ex.net, MR_SOCK_DEALER, &err)) ||
+        mr_socket_set_identity(ex.ctl, ex.id) < 0 ||
+        mr_socket_connect(ex.ctl, ex.coordinator, &err) < 0 ||
+        !(ex.data = mr_socket_open(ex.net, MR_SOCK_ROUTER, &err)) ||
+        mr_socket_bind(ex.data, ex.bind, bound, sizeof bound, &err) < 0 ||
+        !(ex.status = mr_socket_open(ex.net, MR_SOCK_PULL, &err)) ||
+        mr_socket_bind(ex.status, STATUS_ENDPOINT, NULL, 0, &err) < 0) {
+        fprintf(stderr, "millrace-executor: %s\n", err.msg);
+        return 1;
+    }
+    mr_socket_set_hwm(ex.data, 4096);
+    if (!ex.advertise[0])
+        snprintf(ex.advertise, sizeof ex.advertise, "%s", bound);
+    ex.env.net = ex.net;
+    ex.env.store = ex.store;
+    ex.env.data_root = ex.data_root;
+    ex.env.shuffle_wait_ms = 120000;
+
+    mr_log(MR_LOG_INFO, "executor", "id=%s data=%s coordinator=%s slots=%u", ex.id, ex.advertise,
+           ex.coordinator, ex.slots);
+    send_register(&ex);
+    uint64_t last_hb = now_ms();
+    mr_frames m = {0};
+    mr_socket *socks[3] = {ex.ctl, ex.data, ex.status};
+    while (!g_stop) {
+        int ready[3] = {0, 0, 0};
+        int n = mr_socket_poll(socks, 3, 200, ready);
+        if (n < 0)
+            break;
+        /* Drain each ready socket fully so data never waits behind control. */
+        if (ready[1])
+            while (mr_socket_recv(ex.data, &m, 0, &err) == 1)
+                on_data(&ex, &m);
+        if (ready[2])
+            while (mr_socket_recv(ex.status, &m, 0, &err) == 1)
+                on_status(&ex, &m);
+        if (ready[0])
+            while (mr_socket_recv(ex.ctl, &m, 0, &err) == 1)
+                on_control(&ex, &m);
+        if (now_ms() - last_hb >= (uint64_t)ex.heartbeat_ms) {
+            send_heartbeat(&ex);
+            last_hb = now_ms();
+        }
+    }
+    mr_log(MR_LOG_INFO, "executor", "id=%s stopping", ex.id);
+    for (running_task *t = ex.tasks; t; t = t->next)
+        t->cancel = 1;
+    /* Give running tasks a moment to notice; a task blocked in I/O is left
+     * to process exit rather than holding up shutdown. */
+    for (int i = 0; i < 20 && ex.tasks; i++) {
+        while (mr_socket_recv(ex.status, &m, 0, &err) == 1)
+            on_status(&ex, &m);
+        if (ex.tasks)
+            usleep(100000);
+    }
+    mr_frames_free(&m);
+    if (ex.tasks)
+        _exit(0);
+    mr_socket_close(ex.ctl);
+    mr_socket_close(ex.data);
+    mr_socket_close(ex.status);
+    mr_shuffle_store_destroy(ex.store);
+    mr_net_destroy(ex.net);
+    return 0;
+}

@@ -1,0 +1,38 @@
+/* task.h - running one task (a stage on one split or partition) in an
+ * executor worker thread.
+ */
+#ifndef MR_TASK_H
+#define MR_TASK_H
+
+#include <stdint.h>
+
+#include "core/error.h"
+#include "executor/shuffle_store.h"
+#include "net/transport.h"
+#include "proto/millrace.pb-c.h"
+
+typedef struct mr_task_env {
+    mr_net *net;
+    mr_shuffle_store *store;
+    const char *data_root;      /* absolute, no trailing slash; "/" allows all */
+    int shuffle_wait_ms;        /* how long a reduce task waits for its input */
+} mr_task_env;
+
+typedef struct mr_task_stats {
+    uint64_t rows_in, rows_out, bytes_read, bytes_shuffled;
+} mr_task_stats;
+
+/* Runs spec to the end: builds the stage's operator pipeline, drains it into
+ * the stage's sink (shuffle or warehouse staging).  *cancel is polled
+ * between batches.  0, or a negative code with the task's error in err. */
+int mr_task_run(const Millrace__TaskSpec *spec, const mr_task_env *env, volatile int *cancel,
+                mr_task_stats *stats, mr_err *err);
+
+/* Whether an error code is worth a retry on another attempt (I/O, lost
+ * peers) rather than a property of the data (parse, type, overflow). */
+int mr_task_error_retryable(int code);
+
+/* Checks that path (made absolute) lies below root; 0 or MR_EINVAL. */
+int mr_path_check_root(const char *root, const char *path, mr_err *err);
+
+#endif
