@@ -1,1 +1,251 @@
-int main(void) { return 0; }
+/* main.c - millrace-coordinator: owns job state, schedules tasks on
+ * executors, commits finished jobs, and serves the REST API.
+ */
+#include <errno.h>
+#include <getopt.h>
+#include <limits.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "coordinator/coordinator.h"
+#include "core/log.h"
+
+static volatile sig_atomic_t g_stop;
+
+static void on_signal(int sig)
+{
+    (void)sig;
+    g_stop = 1;
+}
+
+static void usage(FILE *out)
+{
+    fprintf(out,
+            "usage: millrace-coordinator [options]\n"
+            "\n"
+            "Owns job state, compiles submitted DAGs, schedules their tasks on executors,\n"
+            "commits results to the warehouse, and serves the REST API.\n"
+            "\n"
+            "  --http ADDR          REST API address (default 127.0.0.1:8080; port 0 picks one)\n"
+            "  --bind ENDPOINT      control endpoint executors connect to\n"
+            "                       (default tcp://127.0.0.1:7070; tcp://HOST:* picks a port)\n"
+            "  --data-root DIR      jobs read and write only below DIR; relative paths in\n"
+            "                       submitted DAGs resolve here (default: current folder)\n"
+            "  --token-file F       require 'Authorization: Bearer <contents of F>'\n"
+            "                       (MILLRACE_TOKEN in the environment does the same)\n"
+            "  --partitions N       shuffle partitions (default: total executor slots)\n"
+            "  --split-bytes N      input split size in bytes (default 33554432)\n"
+            "  --zstd-level N       shuffle compression level, 0 for none (default 1)\n"
+            "  --lost-after-ms N    declare an executor lost after N ms of silence (default 5000)\n"
+            "  --ready-file F       write the bound addresses as JSON to F once listening\n"
+            "  --help               this text\n");
+}
+
+static char *read_token(const char *path)
+{
+    FILE *f = fopen(path, "r");
+    if (!f)
+        return NULL;
+    char buf[4096];
+    size_t n = fread(buf, 1, sizeof buf - 1, f);
+    fclose(f);
+    buf[n] = '\0';
+    while (n > 0 && (buf[n - 1] == '\n' || buf[n - 1] == '\r' || buf[n - 1] == ' '))
+        buf[--n] = '\0';
+    return n ? strdup(buf) : NULL;
+}
+
+static int parse_num(const char *opt, const char *s, long long lo, long long hi, long long *out)
+{
+    char *end;
+    errno = 0;
+    long long v = strtoll(s, &end, 10);
+    if (errno || *end || v < lo || v > hi) {
+        fprintf(stderr, "millrace-coordinator: %s wants a number from %lld to %lld\n", opt, lo, hi);
+        return -1;
+    }
+    *out = v;
+    return 0;
+}
+
+static int parse_args(mr_coord *c, int argc, char **argv, char *ready_file, size_t rcap)
+{
+    static const struct option opts[] = {
+        {"http", required_argument, 0, 'H'},        {"bind", required_argument, 0, 'b'},
+        {"data-root", required_argument, 0, 'r'},   {"token-file", required_argument, 0, 't'},
+        {"partitions", required_argument, 0, 'p'},  {"split-bytes", required_argument, 0, 's'},
+        {"zstd-level", required_argument, 0, 'z'},  {"lost-after-ms", required_argument, 0, 'l'},
+        {"ready-file", required_argument, 0, 'R'},  {"help", no_argument, 0, 'h'},
+        {0, 0, 0, 0}};
+    snprintf(c->http_addr, sizeof c->http_addr, "127.0.0.1:8080");
+    snprintf(c->bind, sizeof c->bind, "tcp://127.0.0.1:7070");
+    if (!getcwd(c->data_root, sizeof c->data_root))
+        snprintf(c->data_root, sizeof c->data_root, "/");
+    c->zstd_level = 1;
+    c->split_bytes = 32ULL << 20;
+    c->lost_after_ms = 5000;
+    c->max_body = 16u << 20;
+    c->history = 1000;
+    const char *env_token = getenv("MILLRACE_TOKEN");
+    if (env_token && env_token[0])
+        c->token = strdup(env_token);
+    int o;
+    long long v;
+    while ((o = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+        switch (o) {
+        case 'H': snprintf(c->http_addr, sizeof c->http_addr, "%s", optarg); break;
+        case 'b': snprintf(c->bind, sizeof c->bind, "%s", optarg); break;
+        case 'r':
+            if (!realpath(optarg, c->data_root)) {
+                fprintf(stderr, "millrace-coordinator: data root '%s': %s\n", optarg,
+                        strerror(errno));
+                return 2;
+            }
+            break;
+        case 't':
+            free(c->token);
+            c->token = read_token(optarg);
+            if (!c->token) {
+                fprintf(stderr, "millrace-coordinator: cannot read a token from '%s'\n", optarg);
+                return 2;
+            }
+            break;
+        case 'p':
+            if (parse_num("--partitions", optarg, 1, 4096, &v) < 0)
+                return 2;
+            c->partitions = (uint32_t)v;
+            break;
+        case 's':
+            if (parse_num("--split-bytes", optarg, 4096, 1LL << 40, &v) < 0)
+                return 2;
+            c->split_bytes = (uint64_t)v;
+            break;
+        case 'z':
+            if (parse_num("--zstd-level", optarg, 0, 19, &v) < 0)
+                return 2;
+            c->zstd_level = (int)v;
+            break;
+        case 'l':
+            if (parse_num("--lost-after-ms", optarg, 100, 3600000, &v) < 0)
+                return 2;
+            c->lost_after_ms = (int)v;
+            break;
+        case 'R': snprintf(ready_file, rcap, "%s", optarg); break;
+        case 'h': usage(stdout); exit(0);
+        default: usage(stderr); return 2;
+        }
+    }
+    if (optind < argc) {
+        fprintf(stderr, "millrace-coordinator: unexpected argument '%s' (see --help)\n",
+                argv[optind]);
+        return 2;
+    }
+    return 0;
+}
+
+static int write_ready(const char *path, const char *http, const char *bind)
+{
+    char tmp[PATH_MAX];
+    snprintf(tmp, sizeof tmp, "%s.tmp", path);
+    FILE *f = fopen(tmp, "w");
+    if (!f)
+        return -1;
+    fprintf(f, "{\"http\": \"%s\", \"bind\": \"%s\", \"pid\": %ld}\n", http, bind, (long)getpid());
+    if (fclose(f) != 0)
+        return -1;
+    return rename(tmp, path);
+}
+
+static void on_message(mr_coord *c, const mr_frames *m)
+{
+    if (m->n != 2 || m->items[0].len == 0 || m->items[0].len > 255) {
+        mr_log(MR_LOG_WARN, "coordinator", "ignoring control message of %zu frames", m->n);
+        return;
+    }
+    char identity[256];
+    memcpy(identity, m->items[0].data, m->items[0].len);
+    identity[m->items[0].len] = '\0';
+    Millrace__Control *msg = millrace__control__unpack(NULL, m->items[1].len, m->items[1].data);
+    if (!msg) {
+        mr_log(MR_LOG_WARN, "coordinator", "ignoring malformed message from %s", identity);
+        return;
+    }
+    pthread_mutex_lock(&c->mu);
+    switch (msg->msg_case) {
+    case MILLRACE__CONTROL__MSG_REGISTER: coord_on_register(c, identity, msg->register_); break;
+    case MILLRACE__CONTROL__MSG_HEARTBEAT: coord_on_heartbeat(c, identity, msg->heartbeat); break;
+    case MILLRACE__CONTROL__MSG_STATUS: coord_on_status(c, msg->status); break;
+    default:
+        mr_log(MR_LOG_WARN, "coordinator", "unexpected message %d from %s", (int)msg->msg_case,
+               identity);
+        break;
+    }
+    pthread_mutex_unlock(&c->mu);
+    millrace__control__free_unpacked(msg, NULL);
+}
+
+int main(int argc, char **argv)
+{
+    static mr_coord c;
+    char ready_file[PATH_MAX] = "";
+    int rc = parse_args(&c, argc, argv, ready_file, sizeof ready_file);
+    if (rc)
+        return rc;
+    pthread_mutex_init(&c.mu, NULL);
+    signal(SIGPIPE, SIG_IGN);
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = on_signal;
+    sigaction(SIGTERM, &sa, NULL);
+    sigaction(SIGINT, &sa, NULL);
+
+    mr_err err;
+    mr_err_clear(&err);
+    char bound[256];
+    c.net = mr_net_create();
+    if (!c.net || !(c.ctl = mr_socket_open(c.net, MR_SOCK_ROUTER, &err)) ||
+        mr_socket_bind(c.ctl, c.bind, bound, sizeof bound, &err) < 0) {
+        fprintf(stderr, "millrace-coordinator: %s\n", err.msg[0] ? err.msg : "out of memory");
+        return 1;
+    }
+    int port = 0;
+    char errbuf[256];
+    if (coord_http_start(&c, c.http_addr, &port, errbuf, sizeof errbuf) < 0) {
+        fprintf(stderr, "millrace-coordinator: %s\n", errbuf);
+        return 1;
+    }
+    char http[160];
+    snprintf(http, sizeof http, "%.*s:%d", (int)strcspn(c.http_addr, ":"), c.http_addr, port);
+    mr_log(MR_LOG_INFO, "coordinator", "listening http=%s control=%s data_root=%s auth=%s", http,
+           bound, c.data_root, c.token ? "token" : "none");
+    if (ready_file[0] && write_ready(ready_file, http, bound) < 0) {
+        fprintf(stderr, "millrace-coordinator: cannot write %s: %s\n", ready_file, strerror(errno));
+        return 1;
+    }
+
+    mr_frames m = {0};
+    mr_socket *socks[1] = {c.ctl};
+    while (!g_stop) {
+        int ready[1] = {0};
+        if (mr_socket_poll(socks, 1, 50, ready) < 0)
+            break;
+        if (ready[0])
+            while (mr_socket_recv(c.ctl, &m, 0, &err) == 1)
+                on_message(&c, &m);
+        pthread_mutex_lock(&c.mu);
+        coord_check_executors(&c);
+        coord_schedule(&c);
+        coord_commit_ready(&c);
+        pthread_mutex_unlock(&c.mu);
+    }
+    mr_log(MR_LOG_INFO, "coordinator", "stopping");
+    coord_http_stop();
+    mr_frames_free(&m);
+    mr_socket_close(c.ctl);
+    mr_net_destroy(c.net);
+    free(c.token);
+    return 0;
+}

@@ -1,0 +1,126 @@
+/* coordinator.h - the coordinator's state: executors, jobs, stages, tasks.
+ *
+ * One mr_coord per process.  The main thread runs the control loop (ZeroMQ
+ * ROUTER to executors, scheduling, commits); the HTTP server's threads read
+ * and change the same state.  Everything in mr_coord is guarded by `mu`,
+ * except what a function comment says otherwise.  A job's compiled plan is
+ * read-only once the job exists; its runtime state (stage_rt, task_rt) is
+ * kept apart from it, as PostgreSQL keeps plan trees apart from executor
+ * state.
+ */
+#ifndef MR_COORDINATOR_H
+#define MR_COORDINATOR_H
+
+#include <pthread.h>
+#include <stdint.h>
+
+#include "net/transport.h"
+#include "proto/millrace.pb-c.h"
+
+typedef enum { EXEC_ALIVE, EXEC_LOST } exec_state;
+
+typedef struct exec_rt {
+    char *id;
+    char *address; /* data endpoint */
+    unsigned slots, running;
+    uint64_t memory;
+    uint64_t last_heartbeat_ms;
+    exec_state state;
+} exec_rt;
+
+typedef enum { JOB_QUEUED, JOB_RUNNING, JOB_SUCCEEDED, JOB_FAILED, JOB_CANCELLED } job_state;
+typedef enum { TASK_PENDING, TASK_RUNNING, TASK_DONE, TASK_FAILED } task_state;
+typedef enum { STAGE_WAITING, STAGE_RUNNING, STAGE_DONE, STAGE_FAILED } stage_state;
+
+typedef struct task_rt {
+    task_state state;
+    uint32_t attempt;      /* the attempt running or last run */
+    uint32_t ok_attempt;   /* the attempt whose output counts (state DONE) */
+    uint32_t retried;
+    int executor;          /* index in coord.execs, -1 when none */
+    uint64_t rows_in, rows_out, bytes_shuffled, bytes_read;
+    Millrace__Split *split; /* scan stages; owned */
+} task_rt;
+
+typedef struct stage_rt {
+    const Millrace__Stage *plan; /* points into job->plan */
+    stage_state state;
+    uint32_t ntasks;
+    task_rt *tasks;
+    int *owners;   /* shuffle-reading stages: executor index per partition */
+    int consumer;  /* index of the stage reading this one's shuffle, or -1 */
+} stage_rt;
+
+typedef struct job {
+    char id[32];
+    char *name;
+    job_state state;
+    int64_t submitted_at, started_at, finished_at; /* unix ms, 0 = not yet */
+    char *error;
+    char *params_json;  /* the params as submitted (JSON object text) */
+    char *base_dir;     /* relative paths resolve here */
+    Millrace__JobPlan *plan;
+    char *plan_json;
+    stage_rt *stages;
+    uint32_t nstages;
+    int cancel_requested;
+    int committing;
+    uint64_t *output_rows; /* per stage (rows committed by its write) */
+    struct job *next;      /* newest first */
+} job;
+
+typedef struct mr_coord {
+    pthread_mutex_t mu;
+    char data_root[4096];
+    char http_addr[128];
+    char bind[256];
+    char *token;           /* NULL: no auth */
+    int zstd_level;
+    uint32_t partitions;   /* default shuffle partitions; 0: from executor slots */
+    uint64_t split_bytes;
+    int lost_after_ms;
+    size_t max_body;
+    size_t history;        /* finished jobs kept */
+    exec_rt *execs;
+    int nexecs, cap_execs;
+    job *jobs;
+    mr_net *net;
+    mr_socket *ctl;
+    uint64_t job_counter;
+} mr_coord;
+
+/* jobs.c -- job lifecycle and scheduling; call with mu held. */
+job *coord_job_find(mr_coord *c, const char *id);
+/* Adds a job compiled from plan (takes it); returns it queued. */
+job *coord_job_add(mr_coord *c, Millrace__JobPlan *plan, const char *base_dir,
+                   const char *params_json);
+/* Starts queued jobs and hands pending tasks to executors with free slots;
+ * also forgets the oldest finished jobs beyond c->history. */
+void coord_schedule(mr_coord *c);
+void coord_trim_history(mr_coord *c);
+void coord_on_status(mr_coord *c, const Millrace__TaskStatus *st);
+void coord_on_register(mr_coord *c, const char *identity, const Millrace__Register *r);
+void coord_on_heartbeat(mr_coord *c, const char *identity, const Millrace__Heartbeat *h);
+void coord_check_executors(mr_coord *c);
+/* Runs commits of jobs whose tasks all finished; drops mu while it commits. */
+void coord_commit_ready(mr_coord *c);
+void coord_job_cancel(mr_coord *c, job *j);
+const char *coord_job_state_name(job_state s);
+/* Sends a control message to executor identity. */
+int coord_send(mr_coord *c, const char *identity, const Millrace__Control *msg);
+uint64_t coord_now_ms(void);
+int64_t coord_unix_ms(void);
+
+/* inputs.c -- files and splits of read nodes. */
+int coord_resolve_inputs(const char *base_dir, const char *data_root, const char *pattern,
+                         uint64_t split_bytes, Millrace__Split ***splits, size_t *nsplits,
+                         char *errbuf, size_t errcap);
+/* Resolves a (maybe relative) path against base_dir; malloc'd. */
+char *coord_resolve_path(const char *base_dir, const char *path);
+int coord_path_under(const char *root, const char *path);
+
+/* api.c -- the REST API. */
+int coord_http_start(mr_coord *c, const char *addr, int *bound_port, char *errbuf, size_t errcap);
+void coord_http_stop(void);
+
+#endif

@@ -1,0 +1,182 @@
+/* inputs.c - from a read node's path to the list of byte-range splits.
+ *
+ * A path is a file, a folder (every regular file in it, sorted) or a glob.
+ * Files are cut into splits of about split_bytes; the CSV reader aligns each
+ * split to a record boundary, so the cut points need no knowledge of the
+ * data.  Sorting keeps task numbering, and so the result, deterministic.
+ */
+#include "coordinator/coordinator.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <glob.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+char *coord_resolve_path(const char *base_dir, const char *path)
+{
+    char *out;
+    if (path[0] == '/' || !base_dir || !base_dir[0])
+        out = strdup(path);
+    else if (asprintf(&out, "%s/%s", base_dir, path) < 0)
+        out = NULL;
+    return out;
+}
+
+int coord_path_under(const char *root, const char *path)
+{
+    if (!root || !root[0] || strcmp(root, "/") == 0)
+        return 1;
+    char real[PATH_MAX];
+    if (!realpath(path, real))
+        return 0;
+    size_t n = strlen(root);
+    return strncmp(real, root, n) == 0 && (real[n] == '/' || real[n] == '\0');
+}
+
+static int cmp_str(const void *a, const void *b)
+{
+    return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+static int add_splits(const char *file, uint64_t size, uint64_t split_bytes,
+                      Millrace__Split ***splits, size_t *n, size_t *cap)
+{
+    uint64_t off = 0;
+    do {
+        if (*n == *cap) {
+            size_t ncap = *cap ? *cap * 2 : 16;
+            Millrace__Split **p = realloc(*splits, ncap * sizeof *p);
+            if (!p)
+                return -1;
+            *splits = p;
+            *cap = ncap;
+        }
+        Millrace__Split *s = malloc(sizeof *s);
+        if (!s)
+            return -1;
+        millrace__split__init(s);
+        s->path = strdup(file);
+        if (!s->path) {
+            free(s);
+            return -1;
+        }
+        s->offset = off;
+        s->length = size - off < split_bytes ? size - off : split_bytes;
+        s->file_size = size;
+        (*splits)[(*n)++] = s;
+        off += s->length;
+    } while (off < size);
+    return 0;
+}
+
+int coord_resolve_inputs(const char *base_dir, const char *data_root, const char *pattern,
+                         uint64_t split_bytes, Millrace__Split ***splits, size_t *nsplits,
+                         char *errbuf, size_t errcap)
+{
+    *splits = NULL;
+    *nsplits = 0;
+    char *full = coord_resolve_path(base_dir, pattern);
+    if (!full) {
+        snprintf(errbuf, errcap, "out of memory");
+        return -1;
+    }
+    char **files = NULL;
+    size_t nfiles = 0, cap = 0, scap = 0;
+    int rc = -1;
+    struct stat sb;
+    glob_t g;
+    memset(&g, 0, sizeof g);
+    if (stat(full, &sb) == 0 && S_ISDIR(sb.st_mode)) {
+        DIR *d = opendir(full);
+        if (!d) {
+            snprintf(errbuf, errcap, "cannot open folder '%s': %s", pattern, strerror(errno));
+            goto out;
+        }
+        struct dirent *e;
+        while ((e = readdir(d))) {
+            if (e->d_name[0] == '.' || e->d_name[0] == '_')
+                continue;
+            char *p;
+            if (asprintf(&p, "%s/%s", full, e->d_name) < 0)
+                break;
+            struct stat fs;
+            if (stat(p, &fs) != 0 || !S_ISREG(fs.st_mode)) {
+                free(p);
+                continue;
+            }
+            if (nfiles == cap) {
+                cap = cap ? cap * 2 : 16;
+                char **np = realloc(files, cap * sizeof *np);
+                if (!np) {
+                    free(p);
+                    break;
+                }
+                files = np;
+            }
+            files[nfiles++] = p;
+        }
+        closedir(d);
+    } else {
+        int grc = glob(full, GLOB_NOSORT | GLOB_ERR, NULL, &g);
+        if (grc == GLOB_NOMATCH || (grc == 0 && g.gl_pathc == 0)) {
+            if (strpbrk(pattern, "*?["))
+                snprintf(errbuf, errcap, "no input files match '%s'", pattern);
+            else
+                snprintf(errbuf, errcap, "input file '%s' does not exist", pattern);
+            goto out;
+        }
+        if (grc != 0) {
+            snprintf(errbuf, errcap, "cannot list '%s': %s", pattern, strerror(errno));
+            goto out;
+        }
+        files = calloc(g.gl_pathc, sizeof *files);
+        if (!files)
+            goto out;
+        for (size_t i = 0; i < g.gl_pathc; i++) {
+            struct stat fs;
+            if (stat(g.gl_pathv[i], &fs) == 0 && S_ISREG(fs.st_mode))
+                files[nfiles++] = strdup(g.gl_pathv[i]);
+        }
+    }
+    if (nfiles == 0) {
+        snprintf(errbuf, errcap, "no input files in '%s'", pattern);
+        goto out;
+    }
+    qsort(files, nfiles, sizeof *files, cmp_str);
+    for (size_t i = 0; i < nfiles; i++) {
+        if (!files[i])
+            goto out;
+        if (!coord_path_under(data_root, files[i])) {
+            snprintf(errbuf, errcap, "input '%s' is outside the data root", files[i]);
+            goto out;
+        }
+        struct stat fs;
+        if (stat(files[i], &fs) != 0) {
+            snprintf(errbuf, errcap, "cannot read '%s': %s", files[i], strerror(errno));
+            goto out;
+        }
+        if (add_splits(files[i], (uint64_t)fs.st_size, split_bytes, splits, nsplits, &scap) < 0) {
+            snprintf(errbuf, errcap, "out of memory");
+            goto out;
+        }
+    }
+    rc = 0;
+out:
+    if (rc < 0) {
+        for (size_t i = 0; i < *nsplits; i++)
+            millrace__split__free_unpacked((*splits)[i], NULL);
+        free(*splits);
+        *splits = NULL;
+        *nsplits = 0;
+    }
+    for (size_t i = 0; i < nfiles; i++)
+        free(files[i]);
+    free(files);
+    globfree(&g);
+    free(full);
+    return rc;
+}

@@ -1,0 +1,668 @@
+/* jobs.c - job lifecycle, scheduling, task results and the commit.
+ *
+ * A job moves queued -> running -> succeeded | failed | cancelled.  Starting
+ * a job resolves its inputs into splits (a missing file fails the job here,
+ * before any task runs) and lays out one task per split for scan stages and
+ * one per partition for shuffle-reading stages.
+ *
+ * Scheduling is push-based: before the first task of a stage that feeds a
+ * shuffle runs, every partition of the consuming stage gets an owner
+ * executor, and map tasks push each partition's rows straight to it.  The
+ * consuming stage's task p is then run on owners[p] once every map task has
+ * succeeded, reading exactly the successful attempt of each map task.
+ *
+ * Results: a task attempt reports success or failure; a retryable failure
+ * (I/O, a lost peer) is tried again up to MAX_ATTEMPTS, a data error fails
+ * the job with the task's own message.  When every stage is done the job
+ * commits: the staged rows of each write task's successful attempt move
+ * into the target tables, with post_sql, in one warehouse transaction.
+ */
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/random.h>
+#include <time.h>
+
+#include "coordinator/coordinator.h"
+#include "core/log.h"
+#include "dag/schema_pb.h"
+#include "warehouse/warehouse.h"
+
+#define MAX_ATTEMPTS 3
+
+uint64_t coord_now_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+}
+
+int64_t coord_unix_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+const char *coord_job_state_name(job_state s)
+{
+    static const char *names[] = {"queued", "running", "succeeded", "failed", "cancelled"};
+    return names[s];
+}
+
+job *coord_job_find(mr_coord *c, const char *id)
+{
+    for (job *j = c->jobs; j; j = j->next)
+        if (strcmp(j->id, id) == 0)
+            return j;
+    return NULL;
+}
+
+int coord_send(mr_coord *c, const char *identity, const Millrace__Control *msg)
+{
+    size_t len = millrace__control__get_packed_size(msg);
+    uint8_t *buf = malloc(len ? len : 1);
+    if (!buf)
+        return MR_ENOMEM;
+    millrace__control__pack(msg, buf);
+    mr_frame f[2] = {{(void *)identity, strlen(identity)}, {buf, len}};
+    mr_err err;
+    int rc = mr_socket_send(c->ctl, f, 2, 0, &err);
+    free(buf);
+    if (rc < 0)
+        mr_log(MR_LOG_WARN, "coordinator", "executor=%s unreachable: %s", identity, err.msg);
+    return rc;
+}
+
+static void job_free(job *j)
+{
+    for (uint32_t s = 0; s < j->nstages; s++) {
+        stage_rt *st = &j->stages[s];
+        for (uint32_t t = 0; t < st->ntasks; t++)
+            if (st->tasks[t].split)
+                millrace__split__free_unpacked(st->tasks[t].split, NULL);
+        free(st->tasks);
+        free(st->owners);
+    }
+    free(j->stages);
+    free(j->output_rows);
+    free(j->name);
+    free(j->error);
+    free(j->params_json);
+    free(j->base_dir);
+    free(j->plan_json);
+    if (j->plan)
+        millrace__job_plan__free_unpacked(j->plan, NULL);
+    free(j);
+}
+
+void coord_trim_history(mr_coord *c)
+{
+    size_t finished = 0;
+    for (job **pp = &c->jobs; *pp;) {
+        job *j = *pp;
+        int done = j->state >= JOB_SUCCEEDED;
+        if (done && ++finished > c->history) {
+            *pp = j->next;
+            job_free(j);
+        } else {
+            pp = &j->next;
+        }
+    }
+}
+
+job *coord_job_add(mr_coord *c, Millrace__JobPlan *plan, const char *base_dir,
+                   const char *params_json)
+{
+    job *j = calloc(1, sizeof *j);
+    if (!j)
+        return NULL;
+    uint32_t rnd = 0;
+    if (getrandom(&rnd, sizeof rnd, 0) != sizeof rnd)
+        rnd = (uint32_t)coord_now_ms();
+    snprintf(j->id, sizeof j->id, "j%06" PRIu64 "%08x", ++c->job_counter % 1000000, rnd);
+    j->name = strdup(plan->name);
+    j->base_dir = strdup(base_dir ? base_dir : c->data_root);
+    j->params_json = strdup(params_json ? params_json : "{}");
+    j->plan = plan;
+    j->state = JOB_QUEUED;
+    j->submitted_at = coord_unix_ms();
+    j->nstages = (uint32_t)plan->n_stages;
+    j->stages = calloc(j->nstages ? j->nstages : 1, sizeof *j->stages);
+    j->output_rows = calloc(j->nstages ? j->nstages : 1, sizeof *j->output_rows);
+    if (!j->name || !j->base_dir || !j->params_json || !j->stages || !j->output_rows) {
+        j->plan = NULL;
+        job_free(j);
+        return NULL;
+    }
+    for (uint32_t s = 0; s < j->nstages; s++) {
+        j->stages[s].plan = plan->stages[s];
+        j->stages[s].consumer = -1;
+    }
+    for (uint32_t s = 0; s < j->nstages; s++)
+        for (size_t i = 0; i < plan->stages[s]->n_inputs; i++)
+            for (uint32_t p = 0; p < j->nstages; p++)
+                if (plan->stages[p]->id == plan->stages[s]->inputs[i])
+                    j->stages[p].consumer = (int)s;
+    j->next = c->jobs;
+    c->jobs = j;
+    mr_log(MR_LOG_INFO, "coordinator", "job=%s name=%s submitted (%u stages)", j->id, j->name,
+           j->nstages);
+    return j;
+}
+
+static void job_finish(mr_coord *c, job *j, job_state state, const char *error)
+{
+    j->state = state;
+    j->finished_at = coord_unix_ms();
+    if (error) {
+        free(j->error);
+        j->error = strdup(error);
+    }
+    /* Stop what still runs and free every executor's shuffle data. */
+    Millrace__CancelJob cj = MILLRACE__CANCEL_JOB__INIT;
+    cj.job_id = j->id;
+    Millrace__Control msg = MILLRACE__CONTROL__INIT;
+    msg.msg_case = MILLRACE__CONTROL__MSG_CANCEL;
+    msg.cancel = &cj;
+    for (int e = 0; e < c->nexecs; e++)
+        if (c->execs[e].state == EXEC_ALIVE)
+            coord_send(c, c->execs[e].id, &msg);
+    for (uint32_t s = 0; s < j->nstages; s++)
+        for (uint32_t t = 0; t < j->stages[s].ntasks; t++) {
+            task_rt *tk = &j->stages[s].tasks[t];
+            if (tk->state == TASK_RUNNING && tk->executor >= 0 &&
+                c->execs[tk->executor].running > 0)
+                c->execs[tk->executor].running--;
+            if (tk->state == TASK_RUNNING)
+                tk->state = TASK_FAILED;
+        }
+    if (state != JOB_SUCCEEDED && j->plan->warehouse) {
+        const Millrace__Warehouse *w = j->plan->warehouse;
+        mr_wh_config cfg = {w->driver, w->path, w->dsn, w->schema};
+        char prefix[64];
+        snprintf(prefix, sizeof prefix, "s_%s_", j->id);
+        mr_err err;
+        if (mr_wh_drop_staging(&cfg, prefix, &err) < 0)
+            mr_log(MR_LOG_WARN, "coordinator", "job=%s cannot drop staging: %s", j->id, err.msg);
+    }
+    mr_log(state == JOB_SUCCEEDED ? MR_LOG_INFO : MR_LOG_WARN, "coordinator",
+           "job=%s %s%s%s (%" PRId64 " ms)", j->id, coord_job_state_name(state),
+           error ? ": " : "", error ? error : "", j->finished_at - j->started_at);
+}
+
+/* Resolves warehouse paths and input splits; fails the job on bad input. */
+static int job_start(mr_coord *c, job *j)
+{
+    char errbuf[1024];
+    Millrace__Warehouse *w = j->plan->warehouse;
+    if (w && strcmp(w->driver, "sqlite") == 0) {
+        char *p = coord_resolve_path(j->base_dir, w->path && w->path[0] ? w->path : "millrace.db");
+        if (!p) {
+            job_finish(c, j, JOB_FAILED, "out of memory");
+            return -1;
+        }
+        if (w->path && w->path[0])
+            free(w->path);
+        w->path = p;
+    }
+    for (uint32_t s = 0; s < j->nstages; s++) {
+        stage_rt *st = &j->stages[s];
+        const Millrace__Stage *ps = st->plan;
+        const Millrace__OpSpec *first = ps->n_ops ? ps->ops[0] : NULL;
+        if (first && first->kind == MILLRACE__OP_KIND__OP_SCAN) {
+            Millrace__Split **splits;
+            size_t n;
+            if (coord_resolve_inputs(j->base_dir, c->data_root, first->read->path, c->split_bytes,
+                                     &splits, &n, errbuf, sizeof errbuf) < 0) {
+                char msg[1200];
+                snprintf(msg, sizeof msg, "node '%s': %s", first->node, errbuf);
+                job_finish(c, j, JOB_FAILED, msg);
+                return -1;
+            }
+            st->ntasks = (uint32_t)n;
+            st->tasks = calloc(n, sizeof *st->tasks);
+            if (!st->tasks) {
+                for (size_t i = 0; i < n; i++)
+                    millrace__split__free_unpacked(splits[i], NULL);
+                free(splits);
+                job_finish(c, j, JOB_FAILED, "out of memory");
+                return -1;
+            }
+            for (size_t i = 0; i < n; i++)
+                st->tasks[i].split = splits[i];
+            free(splits);
+        } else {
+            st->ntasks = ps->partitions ? ps->partitions : 1;
+            st->tasks = calloc(st->ntasks, sizeof *st->tasks);
+            st->owners = calloc(st->ntasks, sizeof *st->owners);
+            if (!st->tasks || !st->owners) {
+                job_finish(c, j, JOB_FAILED, "out of memory");
+                return -1;
+            }
+            for (uint32_t p = 0; p < st->ntasks; p++)
+                st->owners[p] = -1;
+        }
+        for (uint32_t t = 0; t < st->ntasks; t++)
+            st->tasks[t].executor = -1;
+    }
+    j->state = JOB_RUNNING;
+    j->started_at = coord_unix_ms();
+    mr_log(MR_LOG_INFO, "coordinator", "job=%s started", j->id);
+    return 0;
+}
+
+static int stage_inputs_done(job *j, const stage_rt *st)
+{
+    for (size_t i = 0; i < st->plan->n_inputs; i++)
+        for (uint32_t s = 0; s < j->nstages; s++)
+            if (j->stages[s].plan->id == st->plan->inputs[i] && j->stages[s].state != STAGE_DONE)
+                return 0;
+    return 1;
+}
+
+static stage_rt *stage_by_id(job *j, uint32_t id)
+{
+    for (uint32_t s = 0; s < j->nstages; s++)
+        if (j->stages[s].plan->id == id)
+            return &j->stages[s];
+    return NULL;
+}
+
+/* Gives every partition of the consuming stage an owner, round-robin over
+ * live executors.  Returns 0, or -1 when no executor is alive. */
+static int assign_owners(mr_coord *c, stage_rt *consumer)
+{
+    int alive[256], n = 0;
+    for (int e = 0; e < c->nexecs && n < 256; e++)
+        if (c->execs[e].state == EXEC_ALIVE)
+            alive[n++] = e;
+    if (n == 0)
+        return -1;
+    for (uint32_t p = 0; p < consumer->ntasks; p++)
+        consumer->owners[p] = alive[p % (uint32_t)n];
+    return 0;
+}
+
+static int pick_executor(mr_coord *c)
+{
+    int best = -1;
+    unsigned best_free = 0;
+    for (int e = 0; e < c->nexecs; e++) {
+        exec_rt *x = &c->execs[e];
+        unsigned free_slots = x->slots > x->running ? x->slots - x->running : 0;
+        if (x->state == EXEC_ALIVE && free_slots > best_free) {
+            best = e;
+            best_free = free_slots;
+        }
+    }
+    return best;
+}
+
+static void send_task(mr_coord *c, job *j, stage_rt *st, uint32_t t, int e)
+{
+    task_rt *tk = &st->tasks[t];
+    const Millrace__Stage *ps = st->plan;
+    Millrace__TaskSpec spec = MILLRACE__TASK_SPEC__INIT;
+    spec.job_id = j->id;
+    spec.stage_id = ps->id;
+    spec.partition = t;
+    spec.attempt = tk->attempt;
+    spec.stage = (Millrace__Stage *)ps;
+    spec.split = tk->split;
+    spec.zstd_level = c->zstd_level;
+    spec.warehouse = j->plan->warehouse;
+    char staging[128] = "";
+    char **owners = NULL;
+    Millrace__MapAttempt *ma = NULL, **map = NULL;
+    if (ps->shuffle && st->consumer >= 0) {
+        stage_rt *cons = &j->stages[st->consumer];
+        owners = calloc(cons->ntasks, sizeof *owners);
+        if (!owners)
+            return;
+        for (uint32_t p = 0; p < cons->ntasks; p++)
+            owners[p] = c->execs[cons->owners[p]].address;
+        spec.n_partition_owners = cons->ntasks;
+        spec.partition_owners = owners;
+    }
+    if (ps->n_inputs > 0) {
+        stage_rt *in = stage_by_id(j, ps->inputs[0]);
+        spec.input_stage = ps->inputs[0];
+        ma = calloc(in->ntasks, sizeof *ma);
+        map = calloc(in->ntasks, sizeof *map);
+        if (!ma || !map) {
+            free(owners);
+            free(ma);
+            free(map);
+            return;
+        }
+        for (uint32_t m = 0; m < in->ntasks; m++) {
+            millrace__map_attempt__init(&ma[m]);
+            ma[m].map_task = m;
+            ma[m].attempt = in->tasks[m].ok_attempt;
+            map[m] = &ma[m];
+        }
+        spec.n_inputs = in->ntasks;
+        spec.inputs = map;
+    }
+    if (ps->write) {
+        snprintf(staging, sizeof staging, "s_%s_%u_%u_%u", j->id, ps->id, t, tk->attempt);
+        spec.staging_table = staging;
+    }
+    Millrace__Control msg = MILLRACE__CONTROL__INIT;
+    msg.msg_case = MILLRACE__CONTROL__MSG_TASK;
+    msg.task = &spec;
+    if (coord_send(c, c->execs[e].id, &msg) == 0) {
+        tk->state = TASK_RUNNING;
+        tk->executor = e;
+        c->execs[e].running++;
+        mr_log(MR_LOG_INFO, "coordinator", "job=%s stage=%u task=%u attempt=%u -> executor=%s",
+               j->id, ps->id, t, tk->attempt, c->execs[e].id);
+    }
+    free(owners);
+    free(ma);
+    free(map);
+}
+
+static void schedule_job(mr_coord *c, job *j)
+{
+    for (uint32_t s = 0; s < j->nstages; s++) {
+        stage_rt *st = &j->stages[s];
+        if (st->state == STAGE_DONE || !stage_inputs_done(j, st))
+            continue;
+        if (st->state == STAGE_WAITING) {
+            if (st->plan->shuffle && st->consumer >= 0 &&
+                assign_owners(c, &j->stages[st->consumer]) < 0)
+                return; /* no executor yet: try again later */
+            st->state = STAGE_RUNNING;
+        }
+        for (uint32_t t = 0; t < st->ntasks; t++) {
+            task_rt *tk = &st->tasks[t];
+            if (tk->state != TASK_PENDING)
+                continue;
+            int e;
+            if (st->owners) {
+                e = st->owners[t];
+                if (c->execs[e].running >= c->execs[e].slots)
+                    continue;
+            } else if ((e = pick_executor(c)) < 0) {
+                return;
+            }
+            send_task(c, j, st, t, e);
+        }
+    }
+}
+
+void coord_schedule(mr_coord *c)
+{
+    coord_trim_history(c);
+    /* Oldest job first: jobs are kept newest first, so walk to the end. */
+    job *order[1024];
+    int n = 0;
+    for (job *j = c->jobs; j && n < 1024; j = j->next)
+        if (j->state == JOB_QUEUED || j->state == JOB_RUNNING)
+            order[n++] = j;
+    for (int i = n - 1; i >= 0; i--) {
+        job *j = order[i];
+        if (j->cancel_requested) {
+            job_finish(c, j, JOB_CANCELLED, "cancelled by request");
+            continue;
+        }
+        if (j->committing)
+            continue;
+        if (j->state == JOB_QUEUED && job_start(c, j) < 0)
+            continue;
+        schedule_job(c, j);
+    }
+}
+
+void coord_job_cancel(mr_coord *c, job *j)
+{
+    (void)c;
+    if (j->state == JOB_QUEUED || j->state == JOB_RUNNING)
+        j->cancel_requested = 1;
+}
+
+void coord_on_status(mr_coord *c, const Millrace__TaskStatus *s)
+{
+    job *j = coord_job_find(c, s->job_id);
+    if (!j || j->state != JOB_RUNNING)
+        return;
+    stage_rt *st = stage_by_id(j, s->stage_id);
+    if (!st || s->partition >= st->ntasks)
+        return;
+    task_rt *tk = &st->tasks[s->partition];
+    if (s->attempt != tk->attempt || tk->state != TASK_RUNNING)
+        return; /* a stale attempt */
+    if (tk->executor >= 0 && c->execs[tk->executor].running > 0)
+        c->execs[tk->executor].running--;
+    if (s->state == MILLRACE__TASK_STATE__TASK_SUCCEEDED) {
+        tk->state = TASK_DONE;
+        tk->ok_attempt = s->attempt;
+        tk->rows_in = s->rows_in;
+        tk->rows_out = s->rows_out;
+        tk->bytes_shuffled = s->bytes_shuffled;
+        tk->bytes_read = s->bytes_read;
+        uint32_t done = 0;
+        for (uint32_t t = 0; t < st->ntasks; t++)
+            done += st->tasks[t].state == TASK_DONE;
+        if (done == st->ntasks) {
+            st->state = STAGE_DONE;
+            mr_log(MR_LOG_INFO, "coordinator", "job=%s stage=%u done", j->id, s->stage_id);
+        }
+        return;
+    }
+    if (s->retryable && tk->attempt + 1 < MAX_ATTEMPTS) {
+        mr_log(MR_LOG_WARN, "coordinator", "job=%s stage=%u task=%u attempt=%u failed, retrying: %s",
+               j->id, s->stage_id, s->partition, s->attempt, s->error);
+        tk->attempt++;
+        tk->retried++;
+        tk->state = TASK_PENDING;
+        return;
+    }
+    tk->state = TASK_FAILED;
+    st->state = STAGE_FAILED;
+    job_finish(c, j, JOB_FAILED, s->error && s->error[0] ? s->error : "task failed");
+}
+
+void coord_on_register(mr_coord *c, const char *identity, const Millrace__Register *r)
+{
+    int e;
+    for (e = 0; e < c->nexecs; e++)
+        if (strcmp(c->execs[e].id, identity) == 0)
+            break;
+    if (e == c->nexecs) {
+        if (c->nexecs == c->cap_execs) {
+            int ncap = c->cap_execs ? c->cap_execs * 2 : 8;
+            exec_rt *p = realloc(c->execs, (size_t)ncap * sizeof *p);
+            if (!p)
+                return;
+            c->execs = p;
+            c->cap_execs = ncap;
+        }
+        memset(&c->execs[e], 0, sizeof c->execs[e]);
+        c->execs[e].id = strdup(identity);
+        c->nexecs++;
+    }
+    exec_rt *x = &c->execs[e];
+    free(x->address);
+    x->address = strdup(r->data_address);
+    x->slots = r->slots ? r->slots : 1;
+    x->memory = r->memory_bytes;
+    x->running = 0;
+    x->state = EXEC_ALIVE;
+    x->last_heartbeat_ms = coord_now_ms();
+    mr_log(MR_LOG_INFO, "coordinator", "executor=%s registered data=%s slots=%u", x->id,
+           x->address, x->slots);
+    Millrace__Welcome w = MILLRACE__WELCOME__INIT;
+    w.executor_id = x->id;
+    Millrace__Control msg = MILLRACE__CONTROL__INIT;
+    msg.msg_case = MILLRACE__CONTROL__MSG_WELCOME;
+    msg.welcome = &w;
+    coord_send(c, identity, &msg);
+}
+
+void coord_on_heartbeat(mr_coord *c, const char *identity, const Millrace__Heartbeat *h)
+{
+    (void)h;
+    for (int e = 0; e < c->nexecs; e++)
+        if (strcmp(c->execs[e].id, identity) == 0) {
+            if (c->execs[e].state == EXEC_ALIVE) {
+                c->execs[e].last_heartbeat_ms = coord_now_ms();
+                return;
+            }
+            break;
+        }
+    /* An executor we do not know (we restarted) or have given up on. */
+    Millrace__Reconnect r = MILLRACE__RECONNECT__INIT;
+    Millrace__Control msg = MILLRACE__CONTROL__INIT;
+    msg.msg_case = MILLRACE__CONTROL__MSG_RECONNECT;
+    msg.reconnect = &r;
+    coord_send(c, identity, &msg);
+}
+
+void coord_check_executors(mr_coord *c)
+{
+    uint64_t now = coord_now_ms();
+    for (int e = 0; e < c->nexecs; e++) {
+        exec_rt *x = &c->execs[e];
+        if (x->state != EXEC_ALIVE || now - x->last_heartbeat_ms < (uint64_t)c->lost_after_ms)
+            continue;
+        x->state = EXEC_LOST;
+        x->running = 0;
+        mr_log(MR_LOG_WARN, "coordinator", "executor=%s lost (no heartbeat for %d ms)", x->id,
+               c->lost_after_ms);
+        /* Jobs that had work or shuffle data on it cannot finish correctly
+         * without recomputation, which this version does not do: fail them
+         * with a clear message rather than hang. */
+        for (job *j = c->jobs; j; j = j->next) {
+            if (j->state != JOB_RUNNING)
+                continue;
+            int hit = 0;
+            for (uint32_t s = 0; s < j->nstages && !hit; s++) {
+                stage_rt *st = &j->stages[s];
+                for (uint32_t t = 0; t < st->ntasks && !hit; t++)
+                    hit = (st->tasks[t].state == TASK_RUNNING && st->tasks[t].executor == e) ||
+                          (st->owners && st->owners[t] == e && st->state != STAGE_DONE);
+            }
+            if (hit) {
+                char msg[512];
+                snprintf(msg, sizeof msg, "executor %s was lost while running the job", x->id);
+                job_finish(c, j, JOB_FAILED, msg);
+            }
+        }
+    }
+}
+
+/* Everything the commit needs, copied so it can run without the lock. */
+typedef struct commit_work {
+    job *j;
+    mr_wh_config cfg;
+    mr_wh_target *targets;
+    mr_schema **schemas;
+    char ***staging;
+    uint32_t *target_stage;
+    int ntargets;
+} commit_work;
+
+static void commit_work_free(commit_work *w)
+{
+    for (int i = 0; i < w->ntargets; i++) {
+        mr_schema_destroy(w->schemas[i]);
+        if (w->staging[i])
+            for (int k = 0; k < w->targets[i].nstaging; k++)
+                free(w->staging[i][k]);
+        free(w->staging[i]);
+    }
+    free(w->targets);
+    free(w->schemas);
+    free(w->staging);
+    free(w->target_stage);
+}
+
+static int commit_prepare(job *j, commit_work *w, char *errbuf, size_t cap)
+{
+    memset(w, 0, sizeof *w);
+    w->j = j;
+    const Millrace__Warehouse *wh = j->plan->warehouse;
+    w->cfg.driver = wh ? wh->driver : "sqlite";
+    w->cfg.path = wh ? wh->path : NULL;
+    w->cfg.dsn = wh ? wh->dsn : NULL;
+    w->cfg.schema = wh ? wh->schema : NULL;
+    int n = 0;
+    for (uint32_t s = 0; s < j->nstages; s++)
+        n += j->stages[s].plan->write != NULL;
+    w->targets = calloc((size_t)n + 1, sizeof *w->targets);
+    w->schemas = calloc((size_t)n + 1, sizeof *w->schemas);
+    w->staging = calloc((size_t)n + 1, sizeof *w->staging);
+    w->target_stage = calloc((size_t)n + 1, sizeof *w->target_stage);
+    if (!w->targets || !w->schemas || !w->staging || !w->target_stage)
+        return snprintf(errbuf, cap, "out of memory"), -1;
+    for (uint32_t s = 0; s < j->nstages; s++) {
+        const stage_rt *st = &j->stages[s];
+        const Millrace__WriteSpec *ws = st->plan->write;
+        if (!ws)
+            continue;
+        int i = w->ntargets++;
+        mr_err err;
+        w->schemas[i] = mr_schema_from_pb(ws->schema, &err);
+        w->staging[i] = calloc(st->ntasks + 1, sizeof *w->staging[i]);
+        if (!w->schemas[i] || !w->staging[i])
+            return snprintf(errbuf, cap, "out of memory"), -1;
+        for (uint32_t t = 0; t < st->ntasks; t++)
+            if (asprintf(&w->staging[i][t], "s_%s_%u_%u_%u", j->id, st->plan->id, t,
+                         st->tasks[t].ok_attempt) < 0)
+                return snprintf(errbuf, cap, "out of memory"), -1;
+        w->targets[i].table = ws->table;
+        w->targets[i].mode = ws->mode && ws->mode[0] ? ws->mode : "append";
+        w->targets[i].key = (const char *const *)ws->key;
+        w->targets[i].nkey = (int)ws->n_key;
+        w->targets[i].schema = w->schemas[i];
+        w->targets[i].staging_tables = (const char *const *)w->staging[i];
+        w->targets[i].nstaging = (int)st->ntasks;
+        w->target_stage[i] = s;
+    }
+    return 0;
+}
+
+void coord_commit_ready(mr_coord *c)
+{
+    for (job *j = c->jobs; j; j = j->next) {
+        if (j->state != JOB_RUNNING || j->committing || j->cancel_requested)
+            continue;
+        uint32_t done = 0;
+        for (uint32_t s = 0; s < j->nstages; s++)
+            done += j->stages[s].state == STAGE_DONE;
+        if (done != j->nstages)
+            continue;
+        commit_work w;
+        char errbuf[1024];
+        if (commit_prepare(j, &w, errbuf, sizeof errbuf) < 0) {
+            commit_work_free(&w);
+            job_finish(c, j, JOB_FAILED, errbuf);
+            return;
+        }
+        j->committing = 1;
+        mr_log(MR_LOG_INFO, "coordinator", "job=%s committing %d output(s)", j->id, w.ntargets);
+        pthread_mutex_unlock(&c->mu);
+        mr_err err;
+        mr_err_clear(&err);
+        int rc = mr_wh_commit(&w.cfg, w.targets, w.ntargets,
+                              (const char *const *)j->plan->post_sql, (int)j->plan->n_post_sql,
+                              &err);
+        pthread_mutex_lock(&c->mu);
+        j->committing = 0;
+        if (rc < 0) {
+            char msg[1200];
+            snprintf(msg, sizeof msg, "commit failed: %s", err.msg);
+            job_finish(c, j, JOB_FAILED, msg);
+        } else {
+            for (int i = 0; i < w.ntargets; i++)
+                j->output_rows[w.target_stage[i]] = w.targets[i].rows;
+            job_finish(c, j, JOB_SUCCEEDED, NULL);
+        }
+        commit_work_free(&w);
+        return; /* the job list may have changed while unlocked */
+    }
+}
