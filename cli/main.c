@@ -1,1 +1,584 @@
-int main(void) { return 0; }
+/* main.c - the millrace command: run a DAG on a local cluster, validate and
+ * explain DAGs, and drive a running coordinator through its REST API.
+ *
+ * Exit codes: 0 success, 1 the job (or a request) failed, 2 invalid DAG or
+ * usage.
+ */
+#include <errno.h>
+#include <libgen.h>
+#include <limits.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "cli/cli.h"
+#include "dag/dag.h"
+
+#define MAX_DAG_BYTES (16u << 20)
+#define MAX_PARAMS 64
+
+static volatile int g_interrupted;
+
+static void on_sigint(int sig)
+{
+    (void)sig;
+    g_interrupted = 1;
+}
+
+static const char *usage_text =
+    "usage: millrace COMMAND [options]\n"
+    "\n"
+    "Commands:\n"
+    "  run DAG [--executors N] [--param k=v]...  run a job on a local cluster\n"
+    "  validate DAG [--param k=v]...             check a DAG; print every error\n"
+    "  explain DAG [--param k=v]...              show the compiled stages\n"
+    "  submit DAG [--param k=v]... [--wait]      submit to a running coordinator\n"
+    "  jobs [--state S] [--limit N]              list jobs\n"
+    "  status JOB                                show one job\n"
+    "  cancel JOB                                cancel a job\n"
+    "  executors                                 list executors\n"
+    "\n"
+    "Client commands reach the coordinator at --coordinator URL, or\n"
+    "$MILLRACE_COORDINATOR (default http://127.0.0.1:8080), and send $MILLRACE_TOKEN\n"
+    "as a bearer token when it is set.  'millrace COMMAND --help' tells more.\n"
+    "\n"
+    "Exit status: 0 ok, 1 job failed, 2 invalid DAG or usage.\n";
+
+static const char *run_help =
+    "usage: millrace run DAG [options]\n"
+    "\n"
+    "Starts a coordinator and N executors as processes on this machine, runs the\n"
+    "job with a live progress display, prints a summary, and stops them.\n"
+    "\n"
+    "  --executors N     executors to start (default 2)\n"
+    "  --param k=v       override a DAG param (repeatable)\n"
+    "  --data-root DIR   executors read and write only below DIR (default /)\n"
+    "  --keep-logs       keep the daemons' logs (their folder is printed)\n"
+    "  --verbose         show the daemons' logs on stderr\n";
+
+typedef struct dag_args {
+    const char *path;
+    mr_param params[MAX_PARAMS];
+    size_t nparams;
+} dag_args;
+
+/* Consumes "--param k=v" / "--param=k=v"; returns 1 if argv[*i] was one, 0
+ * if not, -1 on a malformed one. */
+static int take_param(dag_args *a, int argc, char **argv, int *i)
+{
+    const char *v = NULL;
+    if (strcmp(argv[*i], "--param") == 0) {
+        if (*i + 1 >= argc) {
+            fprintf(stderr, "millrace: --param needs k=v\n");
+            return -1;
+        }
+        v = argv[++*i];
+    } else if (strncmp(argv[*i], "--param=", 8) == 0) {
+        v = argv[*i] + 8;
+    } else {
+        return 0;
+    }
+    const char *eq = strchr(v, '=');
+    if (!eq || eq == v) {
+        fprintf(stderr, "millrace: --param '%s': write it as name=value\n", v);
+        return -1;
+    }
+    if (a->nparams == MAX_PARAMS) {
+        fprintf(stderr, "millrace: at most %d --param\n", MAX_PARAMS);
+        return -1;
+    }
+    char *key = strndup(v, (size_t)(eq - v));
+    a->params[a->nparams].key = key;
+    a->params[a->nparams].value = eq + 1;
+    a->nparams++;
+    return 1;
+}
+
+static void free_params(dag_args *a)
+{
+    for (size_t i = 0; i < a->nparams; i++)
+        free((char *)a->params[i].key);
+}
+
+static char *read_file(const char *path, size_t *len)
+{
+    FILE *f = fopen(path, "rb");
+    if (!f) {
+        fprintf(stderr, "millrace: cannot open '%s': %s\n", path, strerror(errno));
+        return NULL;
+    }
+    size_t cap = 65536, n = 0;
+    char *buf = malloc(cap + 1);
+    while (buf) {
+        size_t r = fread(buf + n, 1, cap - n, f);
+        n += r;
+        if (r == 0)
+            break;
+        if (n == cap) {
+            if (cap >= MAX_DAG_BYTES) {
+                fprintf(stderr, "millrace: '%s' is larger than %u bytes\n", path, MAX_DAG_BYTES);
+                free(buf);
+                buf = NULL;
+                break;
+            }
+            cap *= 2;
+            char *nb = realloc(buf, cap + 1);
+            if (!nb) {
+                free(buf);
+                buf = NULL;
+            }
+            buf = nb;
+        }
+    }
+    fclose(f);
+    if (buf) {
+        buf[n] = '\0';
+        *len = n;
+    }
+    return buf;
+}
+
+/* Compiles the DAG locally; prints errors.  Returns the plan or NULL. */
+static Millrace__JobPlan *compile_dag(const dag_args *a, char **text_out, size_t *len_out)
+{
+    size_t len;
+    char *text = read_file(a->path, &len);
+    if (!text)
+        return NULL;
+    mr_dag_options opt = {.file = a->path, .params = a->params, .nparams = a->nparams,
+                          .getenv = NULL, .partitions = 0};
+    Millrace__JobPlan *plan = NULL;
+    mr_diags diags = {0};
+    if (mr_dag_compile(text, len, &opt, &plan, &diags) < 0) {
+        mr_diags_print(&diags, stderr);
+        fprintf(stderr, "millrace: %s: %zu error%s\n", a->path, diags.n, diags.n == 1 ? "" : "s");
+        mr_diags_free(&diags);
+        free(text);
+        return NULL;
+    }
+    mr_diags_free(&diags);
+    if (text_out) {
+        *text_out = text;
+        *len_out = len;
+    } else {
+        free(text);
+    }
+    return plan;
+}
+
+static const char *coordinator_url(const char *flag)
+{
+    if (flag)
+        return flag;
+    const char *e = getenv("MILLRACE_COORDINATOR");
+    return e && e[0] ? e : "http://127.0.0.1:8080";
+}
+
+static double now_s(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+/* Builds the JSON submit body: {"dag", "params", "base_dir"}. */
+static char *submit_body(const char *text, const dag_args *a, const char *base_dir)
+{
+    cJSON *root = cJSON_CreateObject();
+    cJSON_AddStringToObject(root, "dag", text);
+    cJSON *params = cJSON_AddObjectToObject(root, "params");
+    for (size_t i = 0; i < a->nparams; i++)
+        cJSON_AddStringToObject(params, a->params[i].key, a->params[i].value);
+    if (base_dir)
+        cJSON_AddStringToObject(root, "base_dir", base_dir);
+    char *body = cJSON_PrintUnformatted(root);
+    cJSON_Delete(root);
+    return body;
+}
+
+/* Submits; returns the job id (malloc'd) or NULL. */
+static char *submit(const char *url, const char *body)
+{
+    char endpoint[300];
+    snprintf(endpoint, sizeof endpoint, "%s/v1/jobs", url);
+    cli_http_resp r;
+    if (cli_http("POST", endpoint, "application/json", body, strlen(body), 30000, &r) < 0) {
+        fprintf(stderr, "millrace: %s\n", r.error);
+        return NULL;
+    }
+    char *id = NULL;
+    if (r.status == 400) {
+        /* The coordinator found errors the local check did not (e.g. env). */
+        cJSON *j = cJSON_Parse(r.body);
+        const cJSON *e = cJSON_GetObjectItemCaseSensitive(j, "error");
+        const cJSON *errs = cJSON_GetObjectItemCaseSensitive(e, "errors"), *x;
+        cJSON_ArrayForEach(x, errs)
+        {
+            const cJSON *m = cJSON_GetObjectItemCaseSensitive(x, "message");
+            fprintf(stderr, "<submitted>:%d:%d: error: %s\n",
+                    (int)cJSON_GetNumberValue(cJSON_GetObjectItemCaseSensitive(x, "line")),
+                    (int)cJSON_GetNumberValue(cJSON_GetObjectItemCaseSensitive(x, "column")),
+                    cJSON_IsString(m) ? m->valuestring : "?");
+        }
+        if (!cJSON_GetArraySize(errs))
+            cJSON_Delete(cli_http_json(&r, "submit"));
+        cJSON_Delete(j);
+    } else {
+        cJSON *j = cli_http_json(&r, "submit");
+        const cJSON *idv = cJSON_GetObjectItemCaseSensitive(j, "id");
+        if (cJSON_IsString(idv))
+            id = strdup(idv->valuestring);
+        cJSON_Delete(j);
+    }
+    cli_http_resp_free(&r);
+    return id;
+}
+
+static void cancel_job(const char *url, const char *id)
+{
+    char endpoint[300];
+    snprintf(endpoint, sizeof endpoint, "%s/v1/jobs/%s/cancel", url, id);
+    cli_http_resp r;
+    if (cli_http("POST", endpoint, NULL, NULL, 0, 5000, &r) == 0)
+        cli_http_resp_free(&r);
+}
+
+static int cmd_run(int argc, char **argv)
+{
+    dag_args a = {0};
+    int nexec = 2, keep = 0, verbose = 0, rc = 2;
+    const char *data_root = "/";
+    for (int i = 0; i < argc; i++) {
+        int p = take_param(&a, argc, argv, &i);
+        if (p < 0)
+            goto out;
+        if (p)
+            continue;
+        if (strcmp(argv[i], "--help") == 0) {
+            fputs(run_help, stdout);
+            rc = 0;
+            goto out;
+        } else if (strcmp(argv[i], "--executors") == 0 && i + 1 < argc) {
+            char *end;
+            long v = strtol(argv[++i], &end, 10);
+            if (*end || v < 1 || v > 64) {
+                fprintf(stderr, "millrace: --executors wants a number from 1 to 64\n");
+                goto out;
+            }
+            nexec = (int)v;
+        } else if (strcmp(argv[i], "--data-root") == 0 && i + 1 < argc) {
+            data_root = argv[++i];
+        } else if (strcmp(argv[i], "--keep-logs") == 0) {
+            keep = 1;
+        } else if (strcmp(argv[i], "--verbose") == 0) {
+            verbose = 1;
+        } else if (argv[i][0] == '-' || a.path) {
+            fprintf(stderr, "millrace run: unexpected '%s' (see millrace run --help)\n", argv[i]);
+            goto out;
+        } else {
+            a.path = argv[i];
+        }
+    }
+    if (!a.path) {
+        fprintf(stderr, "millrace run: which DAG? (see millrace run --help)\n");
+        goto out;
+    }
+    char *text = NULL;
+    size_t len = 0;
+    Millrace__JobPlan *plan = compile_dag(&a, &text, &len);
+    if (!plan)
+        goto out;
+    millrace__job_plan__free_unpacked(plan, NULL);
+
+    char real[PATH_MAX], base[PATH_MAX];
+    if (!realpath(a.path, real)) {
+        fprintf(stderr, "millrace: %s: %s\n", a.path, strerror(errno));
+        free(text);
+        goto out;
+    }
+    snprintf(base, sizeof base, "%s", dirname(real));
+    signal(SIGINT, on_sigint);
+    signal(SIGTERM, on_sigint);
+    double start = now_s();
+    cli_cluster cl;
+    rc = 1;
+    if (cli_cluster_start(&cl, nexec, data_root, verbose) < 0) {
+        cli_cluster_stop(&cl, 1);
+        free(text);
+        goto out;
+    }
+    char *body = submit_body(text, &a, base);
+    free(text);
+    char *id = body ? submit(cl.url, body) : NULL;
+    free(body);
+    if (!id) {
+        cli_cluster_stop(&cl, keep);
+        goto out;
+    }
+    cJSON *job = cli_follow_job(cl.url, id, &g_interrupted);
+    if (g_interrupted) {
+        fprintf(stderr, "millrace: interrupted; cancelling job %s\n", id);
+        cancel_job(cl.url, id);
+    }
+    if (job) {
+        rc = cli_print_summary(job, now_s() - start);
+        cJSON_Delete(job);
+    }
+    if (rc != 0 && !verbose)
+        keep = 1;
+    cli_cluster_stop(&cl, keep);
+    if (keep && !verbose)
+        fprintf(stderr, "millrace: daemon logs are in %s\n", cl.dir);
+    free(id);
+out:
+    free_params(&a);
+    return rc;
+}
+
+static int cmd_validate_explain(int argc, char **argv, int explain)
+{
+    dag_args a = {0};
+    int rc = 2;
+    for (int i = 0; i < argc; i++) {
+        int p = take_param(&a, argc, argv, &i);
+        if (p < 0)
+            goto out;
+        if (p)
+            continue;
+        if (strcmp(argv[i], "--help") == 0) {
+            printf("usage: millrace %s DAG [--param k=v]...\n\n%s\n", explain ? "explain" : "validate",
+                   explain ? "Prints the compiled plan: stages, their fused operators, partitions\n"
+                             "and shuffle edges.  Exit 0, or 2 with every error when invalid."
+                           : "Checks a DAG and prints every error as file:line:column: error: message.\n"
+                             "Exit 0 when valid, 2 when not.");
+            rc = 0;
+            goto out;
+        }
+        if (argv[i][0] == '-' || a.path) {
+            fprintf(stderr, "millrace: unexpected '%s'\n", argv[i]);
+            goto out;
+        }
+        a.path = argv[i];
+    }
+    if (!a.path) {
+        fprintf(stderr, "millrace: which DAG? (see --help)\n");
+        goto out;
+    }
+    Millrace__JobPlan *plan = compile_dag(&a, NULL, NULL);
+    if (!plan)
+        goto out;
+    if (explain) {
+        char *text = mr_plan_explain(plan);
+        fputs(text ? text : "", stdout);
+        free(text);
+    } else {
+        printf("%s: valid (%zu stage%s)\n", a.path, plan->n_stages, plan->n_stages == 1 ? "" : "s");
+    }
+    millrace__job_plan__free_unpacked(plan, NULL);
+    rc = 0;
+out:
+    free_params(&a);
+    return rc;
+}
+
+static int cmd_submit(int argc, char **argv, const char *url)
+{
+    dag_args a = {0};
+    int wait = 0, rc = 2;
+    for (int i = 0; i < argc; i++) {
+        int p = take_param(&a, argc, argv, &i);
+        if (p < 0)
+            goto out;
+        if (p)
+            continue;
+        if (strcmp(argv[i], "--help") == 0) {
+            printf("usage: millrace submit DAG [--param k=v]... [--wait]\n\n"
+                   "Submits the DAG to the coordinator; prints the job id, or with --wait\n"
+                   "follows the job to its end (exit 0 succeeded, 1 failed).\n");
+            rc = 0;
+            goto out;
+        } else if (strcmp(argv[i], "--wait") == 0) {
+            wait = 1;
+        } else if (argv[i][0] == '-' || a.path) {
+            fprintf(stderr, "millrace submit: unexpected '%s'\n", argv[i]);
+            goto out;
+        } else {
+            a.path = argv[i];
+        }
+    }
+    if (!a.path) {
+        fprintf(stderr, "millrace submit: which DAG? (see --help)\n");
+        goto out;
+    }
+    size_t len;
+    char *text = read_file(a.path, &len);
+    if (!text)
+        goto out;
+    /* Relative paths resolve against the coordinator's data root. */
+    char *body = submit_body(text, &a, NULL);
+    free(text);
+    double start = now_s();
+    char *id = body ? submit(url, body) : NULL;
+    free(body);
+    rc = 1;
+    if (!id)
+        goto out;
+    if (!wait) {
+        printf("%s\n", id);
+        rc = 0;
+    } else {
+        signal(SIGINT, on_sigint);
+        cJSON *job = cli_follow_job(url, id, &g_interrupted);
+        if (job) {
+            rc = cli_print_summary(job, now_s() - start);
+            cJSON_Delete(job);
+        }
+    }
+    free(id);
+out:
+    free_params(&a);
+    return rc;
+}
+
+static int simple_get(const char *url, const char *path, const char *what, cJSON **out)
+{
+    char endpoint[512];
+    snprintf(endpoint, sizeof endpoint, "%s%s", url, path);
+    cli_http_resp r;
+    if (cli_http("GET", endpoint, NULL, NULL, 0, 10000, &r) < 0) {
+        fprintf(stderr, "millrace: %s\n", r.error);
+        return 1;
+    }
+    *out = cli_http_json(&r, what);
+    cli_http_resp_free(&r);
+    return *out ? 0 : 1;
+}
+
+static const char *jstr(const cJSON *o, const char *k)
+{
+    const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, k);
+    return cJSON_IsString(v) ? v->valuestring : "-";
+}
+
+static int cmd_client(const char *cmd, int argc, char **argv, const char *url)
+{
+    cJSON *j = NULL;
+    if (argc > 0 && strcmp(argv[0], "--help") == 0) {
+        printf("usage: millrace %s%s\n", cmd,
+               strcmp(cmd, "jobs") == 0 ? " [--state S] [--limit N]"
+               : strcmp(cmd, "executors") == 0 ? "" : " JOB");
+        return 0;
+    }
+    if (strcmp(cmd, "jobs") == 0) {
+        char path[256] = "/v1/jobs?";
+        for (int i = 0; i + 1 < argc; i += 2) {
+            if (strcmp(argv[i], "--state") && strcmp(argv[i], "--limit")) {
+                fprintf(stderr, "millrace jobs: unexpected '%s'\n", argv[i]);
+                return 2;
+            }
+            size_t n = strlen(path);
+            snprintf(path + n, sizeof path - n, "%s=%s&", argv[i] + 2, argv[i + 1]);
+        }
+        if (argc % 2) {
+            fprintf(stderr, "millrace jobs: '%s' needs a value\n", argv[argc - 1]);
+            return 2;
+        }
+        if (simple_get(url, path, "jobs", &j))
+            return 1;
+        const cJSON *arr = cJSON_GetObjectItemCaseSensitive(j, "jobs"), *x;
+        printf("%-22s %-24s %-10s %s\n", "ID", "NAME", "STATE", "SUBMITTED");
+        cJSON_ArrayForEach(x, arr)
+            printf("%-22s %-24s %-10s %s\n", jstr(x, "id"), jstr(x, "name"), jstr(x, "state"),
+                   jstr(x, "submitted_at"));
+    } else if (strcmp(cmd, "executors") == 0) {
+        if (simple_get(url, "/v1/executors", "executors", &j))
+            return 1;
+        const cJSON *arr = cJSON_GetObjectItemCaseSensitive(j, "executors"), *x;
+        printf("%-28s %-28s %-6s %5s %5s\n", "ID", "ADDRESS", "STATE", "TASKS", "SLOTS");
+        cJSON_ArrayForEach(x, arr)
+            printf("%-28s %-28s %-6s %5d %5d\n", jstr(x, "id"), jstr(x, "address"),
+                   jstr(x, "state"),
+                   (int)cJSON_GetNumberValue(cJSON_GetObjectItemCaseSensitive(x, "running_tasks")),
+                   (int)cJSON_GetNumberValue(cJSON_GetObjectItemCaseSensitive(x, "slots")));
+    } else {
+        if (argc != 1 || argv[0][0] == '-') {
+            fprintf(stderr, "millrace %s: which job? (millrace %s JOB)\n", cmd, cmd);
+            return 2;
+        }
+        if (strlen(argv[0]) > 64 || strspn(argv[0], "abcdefghijklmnopqrstuvwxyz0123456789") !=
+                                        strlen(argv[0])) {
+            fprintf(stderr, "millrace %s: '%s' is not a job id\n", cmd, argv[0]);
+            return 2;
+        }
+        char path[128];
+        if (strcmp(cmd, "cancel") == 0) {
+            char endpoint[512];
+            snprintf(endpoint, sizeof endpoint, "%s/v1/jobs/%s/cancel", url, argv[0]);
+            cli_http_resp r;
+            if (cli_http("POST", endpoint, NULL, NULL, 0, 10000, &r) < 0) {
+                fprintf(stderr, "millrace: %s\n", r.error);
+                return 1;
+            }
+            j = cli_http_json(&r, "cancel");
+            cli_http_resp_free(&r);
+            if (!j)
+                return 1;
+            printf("cancelling %s\n", argv[0]);
+        } else {
+            snprintf(path, sizeof path, "/v1/jobs/%s", argv[0]);
+            if (simple_get(url, path, "status", &j))
+                return 1;
+            char *text = cJSON_Print(j);
+            printf("%s\n", text ? text : "");
+            free(text);
+        }
+    }
+    cJSON_Delete(j);
+    return 0;
+}
+
+int main(int argc, char **argv)
+{
+    if (argc < 2 || strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0 ||
+        strcmp(argv[1], "help") == 0) {
+        fputs(usage_text, argc < 2 ? stderr : stdout);
+        return argc < 2 ? 2 : 0;
+    }
+    const char *cmd = argv[1];
+    /* --coordinator URL may appear anywhere after the command. */
+    const char *coord = NULL;
+    char **rest = calloc((size_t)argc, sizeof *rest);
+    int nrest = 0;
+    if (!rest)
+        return 1;
+    for (int i = 2; i < argc; i++) {
+        if (strcmp(argv[i], "--coordinator") == 0 && i + 1 < argc)
+            coord = argv[++i];
+        else if (strncmp(argv[i], "--coordinator=", 14) == 0)
+            coord = argv[i] + 14;
+        else
+            rest[nrest++] = argv[i];
+    }
+    const char *url = coordinator_url(coord);
+    int rc;
+    if (strcmp(cmd, "run") == 0)
+        rc = cmd_run(nrest, rest);
+    else if (strcmp(cmd, "validate") == 0)
+        rc = cmd_validate_explain(nrest, rest, 0);
+    else if (strcmp(cmd, "explain") == 0)
+        rc = cmd_validate_explain(nrest, rest, 1);
+    else if (strcmp(cmd, "submit") == 0)
+        rc = cmd_submit(nrest, rest, url);
+    else if (strcmp(cmd, "jobs") == 0 || strcmp(cmd, "status") == 0 ||
+             strcmp(cmd, "cancel") == 0 || strcmp(cmd, "executors") == 0)
+        rc = cmd_client(cmd, nrest, rest, url);
+    else {
+        fprintf(stderr, "millrace: unknown command '%s' (see millrace --help)\n", cmd);
+        rc = 2;
+    }
+    free(rest);
+    return rc;
+}

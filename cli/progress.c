@@ -1,0 +1,154 @@
+/* progress.c - following a job: a live display on a terminal, plain lines
+ * in logs and pipes, and the closing summary.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "cli/cli.h"
+
+static double num(const cJSON *o, const char *key)
+{
+    const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, key);
+    return cJSON_IsNumber(v) ? v->valuedouble : 0;
+}
+
+static const char *str(const cJSON *o, const char *key)
+{
+    const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, key);
+    return cJSON_IsString(v) ? v->valuestring : "";
+}
+
+static double now_s(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+/* "1234567" -> "1,234,567" */
+static const char *grouped(double v, char *buf, size_t cap)
+{
+    char raw[32];
+    snprintf(raw, sizeof raw, "%.0f", v);
+    size_t n = strlen(raw), o = 0;
+    for (size_t i = 0; i < n && o + 2 < cap; i++) {
+        if (i > 0 && (n - i) % 3 == 0)
+            buf[o++] = ',';
+        buf[o++] = raw[i];
+    }
+    buf[o] = '\0';
+    return buf;
+}
+
+static void stage_line(const cJSON *st, double elapsed, char *out, size_t cap)
+{
+    const cJSON *tasks = cJSON_GetObjectItemCaseSensitive(st, "tasks");
+    double total = num(tasks, "total"), done = num(tasks, "succeeded");
+    char bar[21];
+    int fill = total > 0 ? (int)(20 * done / total) : 0;
+    for (int i = 0; i < 20; i++)
+        bar[i] = i < fill ? '#' : '-';
+    bar[20] = '\0';
+    double bytes = num(st, "bytes_read") + num(st, "bytes_shuffled");
+    char rows[40];
+    snprintf(out, cap, "stage %-2.0f [%s] %3.0f/%-3.0f tasks %14s rows %8.1f MB/s  %-9s",
+             num(st, "id"), bar, done, total, grouped(num(st, "rows_out"), rows, sizeof rows),
+             elapsed > 0 ? bytes / 1e6 / elapsed : 0.0, str(st, "state"));
+}
+
+cJSON *cli_follow_job(const char *base_url, const char *job_id, volatile int *interrupted)
+{
+    char url[300];
+    snprintf(url, sizeof url, "%s/v1/jobs/%s", base_url, job_id);
+    int tty = isatty(STDOUT_FILENO);
+    int drawn = 0, failures = 0;
+    double start = now_s(), last_plain = 0;
+    char last_states[4096] = "";
+    for (;;) {
+        if (interrupted && *interrupted)
+            return NULL;
+        cli_http_resp r;
+        if (cli_http("GET", url, NULL, NULL, 0, 10000, &r) < 0 || r.status != 200) {
+            cli_http_resp_free(&r);
+            if (++failures >= 25) {
+                fprintf(stderr, "millrace: lost contact with the coordinator: %s\n", r.error);
+                return NULL;
+            }
+            usleep(200000);
+            continue;
+        }
+        failures = 0;
+        cJSON *job = cJSON_Parse(r.body);
+        cli_http_resp_free(&r);
+        if (!job) {
+            usleep(200000);
+            continue;
+        }
+        const char *state = str(job, "state");
+        int finished = strcmp(state, "queued") != 0 && strcmp(state, "running") != 0;
+        double elapsed = now_s() - start;
+        const cJSON *stages = cJSON_GetObjectItemCaseSensitive(job, "stages"), *st;
+        if (tty) {
+            if (drawn)
+                printf("\033[%dA", drawn);
+            drawn = 0;
+            cJSON_ArrayForEach(st, stages)
+            {
+                char line[256];
+                stage_line(st, elapsed, line, sizeof line);
+                printf("\r\033[K%s\n", line);
+                drawn++;
+            }
+            printf("\r\033[Kjob %s %s  %.1fs\n", job_id, state, elapsed);
+            drawn++;
+            fflush(stdout);
+        } else {
+            /* Plain output: a line per stage when its state changes, and
+             * otherwise every few seconds. */
+            char states[4096] = "";
+            cJSON_ArrayForEach(st, stages)
+            {
+                size_t n = strlen(states);
+                snprintf(states + n, sizeof states - n, "%s,", str(st, "state"));
+            }
+            if (strcmp(states, last_states) != 0 || elapsed - last_plain >= 5 || finished) {
+                cJSON_ArrayForEach(st, stages)
+                {
+                    char line[256];
+                    stage_line(st, elapsed, line, sizeof line);
+                    printf("%s\n", line);
+                }
+                snprintf(last_states, sizeof last_states, "%s", states);
+                last_plain = elapsed;
+                fflush(stdout);
+            }
+        }
+        if (finished)
+            return job;
+        cJSON_Delete(job);
+        usleep(tty ? 150000 : 200000);
+    }
+}
+
+int cli_print_summary(const cJSON *job, double seconds)
+{
+    const char *state = str(job, "state");
+    char rows[40];
+    printf("job %s (%s): %s in %.2f s\n", str(job, "name"), str(job, "id"), state, seconds);
+    const cJSON *outputs = cJSON_GetObjectItemCaseSensitive(job, "outputs"), *o;
+    if (strcmp(state, "succeeded") == 0)
+        cJSON_ArrayForEach(o, outputs)
+            printf("  %-20s -> %-32s %s rows\n", str(o, "node"), str(o, "target"),
+                   grouped(num(o, "rows"), rows, sizeof rows));
+    double rejected = num(job, "rejected_rows");
+    if (rejected > 0)
+        printf("  rejected rows: %s\n", grouped(rejected, rows, sizeof rows));
+    if (strcmp(state, "succeeded") != 0) {
+        fprintf(stderr, "millrace: job %s: %s\n", state, str(job, "error"));
+        return 1;
+    }
+    return 0;
+}
