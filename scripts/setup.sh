@@ -1,0 +1,48 @@
+#!/usr/bin/env bash
+# setup.sh - install what millrace needs and build it. Idempotent: quiet and
+# quick when everything is already in place.
+#
+#   scripts/setup.sh            system packages, Python test tools, build/
+#   scripts/setup.sh --no-build packages and tools only
+#
+# System packages come from Debian's archive (apt-get); Python test tools go
+# into a virtualenv in .venv so nothing touches the system Python.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+PACKAGES=(cmake pkg-config make gcc libzmq3-dev libprotobuf-c-dev protobuf-c-compiler
+  libyaml-dev libzstd-dev libsqlite3-dev libpq-dev postgresql libmicrohttpd-dev
+  libcjson-dev libcmocka-dev sqlite3 python3-venv)
+PY_TOOLS=(pytest duckdb requests "psycopg[binary]")
+
+log() { printf 'setup: %s\n' "$*" >&2; }
+
+missing=()
+for p in "${PACKAGES[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if ((${#missing[@]})); then
+  log "installing ${missing[*]}"
+  SUDO=""
+  [ "$(id -u)" -eq 0 ] || SUDO="sudo"
+  export DEBIAN_FRONTEND=noninteractive
+  $SUDO apt-get update -qq >/dev/null
+  $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi
+
+stamp=".venv/.millrace-tools"
+want="${PY_TOOLS[*]}"
+if [ ! -x .venv/bin/python ] || [ "$(cat "$stamp" 2>/dev/null)" != "$want" ]; then
+  log "creating .venv with ${want}"
+  python3 -m venv .venv
+  .venv/bin/pip install -q --disable-pip-version-check "${PY_TOOLS[@]}"
+  printf '%s' "$want" >"$stamp"
+fi
+
+if [ "${1:-}" != "--no-build" ]; then
+  build="${MILLRACE_BUILD_DIR:-build}"
+  if [ ! -f "$build/CMakeCache.txt" ]; then
+    cmake -S . -B "$build" -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
+  fi
+  cmake --build "$build" -j"$(nproc)" >/dev/null || cmake --build "$build" -j1
+fi

@@ -1,0 +1,30 @@
+#!/usr/bin/env bash
+# test.sh - set up, build and run the whole test suite: unit tests (ctest)
+# and end-to-end tests (pytest) on a normal -Werror build, then all of it
+# again on a build with AddressSanitizer and UndefinedBehaviorSanitizer.
+#
+#   scripts/test.sh            everything
+#   scripts/test.sh --quick    the normal build only
+set -euo pipefail
+cd "$(dirname "$0")/.."
+scripts/setup.sh --no-build
+jobs="$(nproc)"
+
+run_suite() {
+  local dir="$1"; shift
+  echo "== build $dir $*"
+  cmake -S . -B "$dir" "$@" >/dev/null
+  cmake --build "$dir" -j"$jobs" >/dev/null || cmake --build "$dir" -j1
+  echo "== unit tests ($dir)"
+  (cd "$dir" && ctest --output-on-failure -j"$jobs")
+  echo "== end-to-end tests ($dir)"
+  MILLRACE_BUILD="$PWD/$dir" .venv/bin/python -m pytest -q tests/e2e
+}
+
+run_suite build -DCMAKE_BUILD_TYPE=RelWithDebInfo -DMR_SANITIZE=OFF
+if [ "${1:-}" != "--quick" ]; then
+  export ASAN_OPTIONS="detect_leaks=1:abort_on_error=0:halt_on_error=1"
+  export UBSAN_OPTIONS="print_stacktrace=1:halt_on_error=1"
+  run_suite build-asan -DCMAKE_BUILD_TYPE=Debug -DMR_SANITIZE=ON
+fi
+echo "== all tests passed"

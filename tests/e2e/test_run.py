@@ -1,0 +1,129 @@
+"""`millrace run`: the TICKIT example end to end on a local cluster, checked
+against DuckDB over the same file; bad DAGs and missing inputs."""
+import decimal
+import re
+import sqlite3
+import subprocess
+from pathlib import Path
+
+import duckdb
+import pytest
+
+from conftest import ROOT, run_cli
+
+DAG = ROOT / "dags" / "tickit.yaml"
+
+SALES_COLUMNS = {
+    "salesid": "INTEGER", "listid": "INTEGER", "sellerid": "INTEGER", "buyerid": "INTEGER",
+    "eventid": "INTEGER", "dateid": "INTEGER", "qtysold": "INTEGER",
+    "pricepaid": "DECIMAL(8,2)", "commission": "DECIMAL(8,2)", "saletime": "TIMESTAMP",
+}
+
+
+def expected_buyers(sales_file):
+    """The same job computed by DuckDB: {buyerid: (tickets, spent, purchases)}."""
+    con = duckdb.connect()
+    rows = con.execute(
+        "SELECT buyerid, sum(qtysold), sum(pricepaid), count(*) "
+        "FROM read_csv(?, delim='|', header=false, columns=?) "
+        "WHERE pricepaid > 0 AND qtysold > 0 GROUP BY buyerid",
+        [str(sales_file), SALES_COLUMNS]).fetchall()
+    return {r[0]: (int(r[1]), decimal.Decimal(r[2]), int(r[3])) for r in rows}
+
+
+def warehouse_buyers(db):
+    con = sqlite3.connect(db)
+    rows = con.execute("SELECT buyerid, tickets, spent, purchases FROM buyer_tickets").fetchall()
+    con.close()
+    return {r[0]: (int(r[1]), decimal.Decimal(str(r[2])), int(r[3])) for r in rows}
+
+
+@pytest.mark.parametrize("executors", [1, 2])
+def test_tickit_matches_duckdb(tickit_data, tmp_path, executors):
+    db = tmp_path / "wh.db"
+    r = run_cli("run", DAG, "--executors", executors, "--param", f"data={tickit_data}",
+                "--param", f"warehouse={db}")
+    assert r.returncode == 0, r.stdout + r.stderr
+    assert re.search(r"load_buyers\s+->\s+warehouse:buyer_tickets\s+[\d,]+ rows", r.stdout), r.stdout
+    got = warehouse_buyers(db)
+    want = expected_buyers(tickit_data / "sales_pipe.txt")
+    assert len(got) == len(want) > 100
+    assert got == want
+    # the summary's row count is the table's
+    n = int(re.search(r"buyer_tickets\s+([\d,]+) rows", r.stdout).group(1).replace(",", ""))
+    assert n == len(want)
+    # post_sql ran in the same commit: the view answers the question
+    con = sqlite3.connect(db)
+    top = con.execute("SELECT buyerid, tickets FROM top_buyers").fetchall()
+    con.close()
+    best = sorted(want.items(), key=lambda kv: (-kv[1][0], kv[0]))[:10]
+    assert top == [(b, v[0]) for b, v in best]
+
+
+def test_rerun_overwrites_not_appends(tickit_data, tmp_path):
+    db = tmp_path / "wh.db"
+    for _ in range(2):
+        r = run_cli("run", DAG, "--param", f"data={tickit_data}", "--param", f"warehouse={db}")
+        assert r.returncode == 0, r.stderr
+    assert warehouse_buyers(db) == expected_buyers(tickit_data / "sales_pipe.txt")
+
+
+def test_malformed_dag_reports_position_and_exits_2(tmp_path):
+    bad = tmp_path / "bad.yaml"
+    bad.write_text(DAG.read_text().replace("op: filter", "op: filtr"))
+    r = run_cli("run", bad)
+    assert r.returncode == 2
+    line = next(i for i, l in enumerate(bad.read_text().splitlines(), 1) if "filtr" in l)
+    assert re.search(rf"{re.escape(str(bad))}:{line}:\d+: error: .*filtr", r.stderr), r.stderr
+    v = run_cli("validate", bad)
+    assert v.returncode == 2 and f"{bad}:{line}:" in v.stderr
+
+
+def test_yaml_syntax_error_exits_2(tmp_path):
+    bad = tmp_path / "syntax.yaml"
+    bad.write_text("version: 1\nname: x\nnodes: [unclosed\n")
+    r = run_cli("validate", bad)
+    assert r.returncode == 2
+    assert re.search(rf"{re.escape(str(bad))}:\d+:\d+: error: ", r.stderr), r.stderr
+
+
+def test_missing_input_file_fails_job_with_exit_1(tmp_path):
+    r = run_cli("run", DAG, "--param", f"data={tmp_path}/nowhere", "--param",
+                f"warehouse={tmp_path}/wh.db")
+    assert r.returncode == 1, r.stdout + r.stderr
+    assert "sales_pipe.txt" in r.stderr and "does not exist" in r.stderr, r.stderr
+    # nothing was written
+    if (tmp_path / "wh.db").exists():
+        con = sqlite3.connect(tmp_path / "wh.db")
+        assert con.execute("SELECT count(*) FROM sqlite_master WHERE name='buyer_tickets'").fetchone()[0] == 0
+
+
+def test_bad_row_fails_job_naming_file_and_line(tmp_path, tickit_data):
+    data = tmp_path / "data"
+    data.mkdir()
+    lines = (tickit_data / "sales_pipe.txt").read_text().splitlines()
+    lines[6] = lines[6].replace("|", "|x", 1)  # listid no longer an integer
+    (data / "sales_pipe.txt").write_text("\n".join(lines) + "\n")
+    r = run_cli("run", DAG, "--param", f"data={data}", "--param", f"warehouse={tmp_path}/wh.db")
+    assert r.returncode == 1
+    assert "sales_pipe.txt" in r.stderr and ":7" in r.stderr, r.stderr
+
+
+def test_explain_and_validate(tickit_data):
+    v = run_cli("validate", DAG)
+    assert v.returncode == 0, v.stderr
+    e = run_cli("explain", DAG)
+    assert e.returncode == 0, e.stderr
+    assert "stage 0" in e.stdout and "stage 1" in e.stdout
+    assert "buyerid" in e.stdout
+
+
+def test_usage_errors_exit_2():
+    assert run_cli().returncode == 2
+    assert run_cli("frobnicate").returncode == 2
+    assert run_cli("run").returncode == 2
+    assert run_cli("run", DAG, "--executors", "0").returncode == 2
+    h = run_cli("--help")
+    assert h.returncode == 0 and "run DAG" in h.stdout
+    for cmd in ("run", "validate", "explain", "submit", "jobs", "status", "cancel", "executors"):
+        assert run_cli(cmd, "--help").returncode == 0, cmd
