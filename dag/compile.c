@@ -255,32 +255,20 @@ static void emit_write(pbuild *b, const dag_node *nd)
     b->cur->write = w;
 }
 
-/* Compiles the chain of nodes ending at write node w.  reported marks
- * nodes already refused, so each gets one diagnostic. */
-static void compile_chain(pbuild *b, int w, int *reported)
+/* Compiles the chain of nodes ending at write node w (every node on it
+ * has one input, checked by the caller). */
+static void compile_chain(pbuild *b, int w)
 {
     const dag *d = b->d;
     int len = 0;
     int *chain = alloc(b, ((size_t)d->n + 1) * sizeof *chain);
     if (!chain)
         return;
-    int ok = 1;
     for (int x = w; x >= 0 && len <= d->n;) {
         chain[len++] = x;
         const dag_node *nd = &d->nodes[x];
-        if (nd->op == DOP_JOIN || nd->op == DOP_UNION || nd->op == DOP_SORT ||
-            nd->op == DOP_LIMIT) {
-            if (!reported[x])
-                dag_error(b->c, nd->key, nd->id, "op '%s' is not supported by this build yet "
-                          "(node '%s' is valid, but cannot run)", dag_op_names[nd->op], nd->id);
-            reported[x] = 1;
-            ok = 0;
-            break;
-        }
         x = nd->ninputs > 0 ? nd->inputs[0].node : -1;
     }
-    if (!ok)
-        return;
     for (int k = len - 1; k >= 0; k--) {
         const dag_node *nd = &d->nodes[chain[k]];
         const mr_schema *in = k + 1 < len ? d->nodes[chain[k + 1]].out : NULL;
@@ -327,16 +315,24 @@ Millrace__JobPlan *dag_compile_plan(dag_ctx *c, const dag *d)
     b.c = c;
     b.d = d;
     b.partitions = c->opt->partitions ? c->opt->partitions : MR_DAG_DEFAULT_PARTITIONS;
-    int *reported = dag_arena_alloc(&c->arena, ((size_t)d->n + 1) * sizeof *reported);
+    for (int i = 0; i < d->n; i++) {
+        const dag_node *nd = &d->nodes[i];
+        if (nd->op == DOP_JOIN || nd->op == DOP_UNION || nd->op == DOP_SORT ||
+            nd->op == DOP_LIMIT)
+            dag_error(c, nd->key, nd->id, "op '%s' is not supported by this build yet "
+                      "(node '%s' is valid, but cannot run)", dag_op_names[nd->op], nd->id);
+    }
+    if (c->nerrors)
+        return NULL;
     Millrace__JobPlan *plan = alloc(&b, sizeof *plan);
     Millrace__Warehouse *wh = alloc(&b, sizeof *wh);
-    if (!reported || !plan || !wh)
+    if (!plan || !wh)
         return NULL;
     millrace__job_plan__init(plan);
     millrace__warehouse__init(wh);
     for (int i = 0; i < d->n; i++)
         if (d->nodes[i].op == DOP_WRITE)
-            compile_chain(&b, i, reported);
+            compile_chain(&b, i);
     plan->name = str(&b, d->name);
     plan->stages = b.stages;
     plan->n_stages = b.nstages;

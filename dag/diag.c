@@ -196,7 +196,8 @@ void dag_error_in(dag_ctx *c, const ynode *n, int off, const char *node, const c
                 last = i + 1;
             }
         line = n->line + 1 + k;
-        long p = src_offset(c, line, 1);
+        /* The block's indentation is that of its first content line. */
+        long p = src_offset(c, n->line + 1, 1);
         int indent = 0;
         while (p >= 0 && (size_t)p + (size_t)indent < c->srclen && c->src[p + indent] == ' ')
             indent++;

@@ -211,6 +211,24 @@ static int check_kind(dag_ctx *c, const ynode *v, kkind k, const char *key, cons
     return -1;
 }
 
+/* Whether some key of map is unknown and looks like a typo of key (it was
+ * reported with a suggestion already, so "missing" would be noise). */
+static int typo_of(const ynode *map, const char *key, const char *const *names, size_t nn)
+{
+    for (size_t i = 0; i < map->n; i++) {
+        const ynode *k = map->items[2 * i];
+        if (k->kind != YN_SCALAR)
+            continue;
+        int known = 0;
+        for (size_t j = 0; j < nn; j++)
+            known |= strcmp(names[j], k->text) == 0;
+        const char *s = known ? NULL : dag_suggest(k->text, names, nn);
+        if (s && strcmp(s, key) == 0)
+            return 1;
+    }
+    return 0;
+}
+
 /* Checks map's keys against specs: unknown keys, missing required keys
  * (reported at missing_at), value kinds.  what names the map in messages
  * ("filter node 'paid'").  Returns 1 when all is well, else 0. */
@@ -238,7 +256,7 @@ static int check_keys(dag_ctx *c, const ynode *map, const keyspec *specs, const 
         }
     }
     for (const keyspec *s = specs; s->key; s++)
-        if (s->required && !ymap_key(map, s->key)) {
+        if (s->required && !ymap_key(map, s->key) && !typo_of(map, s->key, names, nn)) {
             dag_error(c, missing_at, node, "missing required key '%s' in %s", s->key, what);
             ok = 0;
         }
@@ -354,8 +372,7 @@ static void walk_values(dag_ctx *c, ynode *n, const dag_params *p, int top)
 
 static void check_top(dag_ctx *c, const ynode *root, dag *d)
 {
-    check_keys(c, root, top_keys, "the DAG (top-level keys: version, name, description, params, "
-               "warehouse, nodes, post_sql)", root, NULL);
+    check_keys(c, root, top_keys, "the top level of the DAG", root, NULL);
     const ynode *v = ymap_get(root, "version");
     long long ver;
     if (v && parse_int(v, &ver) == 0 && ver != 1)
@@ -628,6 +645,12 @@ static void check_graph(dag_ctx *c, dag *d)
     }
     if (d->norder < d->n)
         report_cycles(c, d, done);
+    /* With a dangling input somewhere, "feeds nothing" is likely the same
+     * mistake seen from the other end: say it once. */
+    for (int i = 0; i < d->n; i++)
+        for (int k = 0; k < d->nodes[i].ninputs; k++)
+            if (d->nodes[i].inputs[k].node < 0)
+                return;
     for (int i = 0; i < d->n; i++) {
         const dag_node *nd = &d->nodes[i];
         if (nd->op >= 0 && nd->op != DOP_WRITE && nd->nconsumers == 0)
@@ -762,8 +785,13 @@ static mr_schema *prop_read(dag_ctx *c, dag_node *nd)
     const ynode *csv = ymap_get(b, "csv");
     if (csv && fmt == 1)
         dag_error(c, ymap_key(b, "csv"), nd->id, "'csv' options apply to format csv only");
-    if (csv && check_keys(c, csv, csv_keys, "csv options", ymap_key(b, "csv"), nd->id)) {
+    if (csv) {
+        check_keys(c, csv, csv_keys, "csv options", ymap_key(b, "csv"), nd->id);
         const ynode *dl = ymap_get(csv, "delimiter"), *qt = ymap_get(csv, "quote");
+        if (dl && dl->kind != YN_SCALAR)
+            dl = NULL;
+        if (qt && qt->kind != YN_SCALAR)
+            qt = NULL;
         if (dl && (dl->len != 1 || dl->text[0] == '\n' || dl->text[0] == '\r'))
             dag_error(c, dl, nd->id, "delimiter must be one character (byte), not '%s'", dl->text);
         if (qt && qt->len != 1)

@@ -1,0 +1,226 @@
+/* test_dag_golden.c - runs the DAG golden corpus in tests/dag/.
+ *
+ * valid/NAME.yaml must compile; mr_plan_explain of its plan must equal
+ * valid/NAME.explain byte for byte, and the plan must hold the structural
+ * invariants the executor relies on (stage order, first operator, shuffle
+ * wiring).  invalid/NAME.yaml must fail with MR_EINVAL, and its diagnostics
+ * printed as "file:line:column: error: message" must equal invalid/NAME.err.
+ * Files are named "valid/NAME.yaml" / "invalid/NAME.yaml" in messages.
+ *
+ * Set MR_GOLDEN_UPDATE=1 to (re)write the expected files instead of
+ * comparing; review the diff before committing.
+ */
+#include <dirent.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "dag/dag.h"
+
+static char *read_file(const char *path, size_t *len)
+{
+    FILE *f = fopen(path, "rb");
+    if (!f)
+        return NULL;
+    fseek(f, 0, SEEK_END);
+    long n = ftell(f);
+    fseek(f, 0, SEEK_SET);
+    char *buf = malloc((size_t)n + 1);
+    assert_non_null(buf);
+    assert_int_equal(fread(buf, 1, (size_t)n, f), (size_t)n);
+    buf[n] = '\0';
+    fclose(f);
+    if (len)
+        *len = (size_t)n;
+    return buf;
+}
+
+static void write_file(const char *path, const char *text)
+{
+    FILE *f = fopen(path, "wb");
+    assert_non_null(f);
+    fputs(text, f);
+    fclose(f);
+}
+
+static const char *test_env(const char *name)
+{
+    if (strcmp(name, "MR_TEST_DSN") == 0)
+        return "host=db user=etl password=secret";
+    if (strcmp(name, "MR_TEST_DATA") == 0)
+        return "/data/in";
+    return NULL;
+}
+
+static int cmp_str(const void *a, const void *b)
+{
+    return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+/* Sorted names of the *.yaml files in dir; returns the count. */
+static size_t list_yaml(const char *dir, char ***out)
+{
+    DIR *d = opendir(dir);
+    assert_non_null(d);
+    char **names = NULL;
+    size_t n = 0;
+    struct dirent *e;
+    while ((e = readdir(d))) {
+        size_t l = strlen(e->d_name);
+        if (l > 5 && strcmp(e->d_name + l - 5, ".yaml") == 0) {
+            names = realloc(names, (n + 1) * sizeof *names);
+            names[n++] = strndup(e->d_name, l - 5);
+        }
+    }
+    closedir(d);
+    qsort(names, n, sizeof *names, cmp_str);
+    *out = names;
+    return n;
+}
+
+static void check_plan_shape(const Millrace__JobPlan *plan, const char *name)
+{
+    assert_true(plan->n_stages > 0);
+    for (size_t s = 0; s < plan->n_stages; s++) {
+        const Millrace__Stage *st = plan->stages[s];
+        assert_int_equal(st->id, s);
+        assert_true(st->n_ops > 0);
+        int scan = st->ops[0]->kind == MILLRACE__OP_KIND__OP_SCAN;
+        if (scan) {
+            assert_int_equal(st->n_inputs, 0);
+            assert_non_null(st->ops[0]->read);
+        } else {
+            assert_int_equal(st->ops[0]->kind, MILLRACE__OP_KIND__OP_SHUFFLE_READ);
+            assert_int_equal(st->n_inputs, 1);
+            assert_true(st->inputs[0] < st->id); /* inputs come first */
+            const Millrace__Stage *prod = plan->stages[st->inputs[0]];
+            assert_non_null(prod->shuffle);
+            assert_int_equal(prod->shuffle->partitions, st->partitions);
+        }
+        for (size_t i = 0; i < st->n_ops; i++) {
+            assert_non_null(st->ops[i]->output);
+            assert_true(st->ops[i]->node[0] != '\0');
+            if (i > 0)
+                assert_int_not_equal(st->ops[i]->kind, MILLRACE__OP_KIND__OP_SCAN);
+        }
+        /* A stage ends in exactly one of: a shuffle or a write. */
+        if (!((st->shuffle != NULL) ^ (st->write != NULL)))
+            fail_msg("%s: stage %zu must end in a shuffle or a write", name, s);
+        if (st->shuffle)
+            assert_int_equal(st->ops[st->n_ops - 1]->kind, MILLRACE__OP_KIND__OP_AGG_PARTIAL);
+    }
+}
+
+static void test_valid(void **state)
+{
+    (void)state;
+    const char *update = getenv("MR_GOLDEN_UPDATE");
+    char dir[1024], path[1200];
+    snprintf(dir, sizeof dir, "%s/tests/dag/valid", MR_SOURCE_DIR);
+    char **names;
+    size_t n = list_yaml(dir, &names);
+    assert_true(n >= 5);
+    for (size_t i = 0; i < n; i++) {
+        snprintf(path, sizeof path, "%s/%s.yaml", dir, names[i]);
+        size_t len;
+        char *yaml = read_file(path, &len);
+        assert_non_null(yaml);
+        char shown[300];
+        snprintf(shown, sizeof shown, "valid/%s.yaml", names[i]);
+        mr_dag_options opt = {.file = shown, .getenv = test_env};
+        Millrace__JobPlan *plan = NULL;
+        mr_diags diags = {0};
+        int rc = mr_dag_compile(yaml, len, &opt, &plan, &diags);
+        if (rc != 0) {
+            mr_diags_print(&diags, stderr);
+            fail_msg("%s: expected to compile, got %d", shown, rc);
+        }
+        assert_int_equal(diags.n, 0);
+        check_plan_shape(plan, shown);
+        char *text = mr_plan_explain(plan);
+        char *json = mr_plan_json(plan);
+        assert_non_null(text);
+        assert_non_null(json);
+        assert_true(json[0] == '{' && json[strlen(json) - 1] == '}');
+        snprintf(path, sizeof path, "%s/%s.explain", dir, names[i]);
+        if (update) {
+            write_file(path, text);
+        } else {
+            char *want = read_file(path, NULL);
+            if (!want)
+                fail_msg("%s: missing expected file %s", shown, path);
+            if (strcmp(want, text) != 0)
+                fail_msg("%s: explain differs.\n--- expected\n%s--- got\n%s", shown, want, text);
+            free(want);
+        }
+        free(text);
+        free(json);
+        millrace__job_plan__free_unpacked(plan, NULL);
+        free(yaml);
+        free(names[i]);
+    }
+    free(names);
+}
+
+static void test_invalid(void **state)
+{
+    (void)state;
+    const char *update = getenv("MR_GOLDEN_UPDATE");
+    char dir[1024], path[1200];
+    snprintf(dir, sizeof dir, "%s/tests/dag/invalid", MR_SOURCE_DIR);
+    char **names;
+    size_t n = list_yaml(dir, &names);
+    assert_true(n >= 10);
+    for (size_t i = 0; i < n; i++) {
+        snprintf(path, sizeof path, "%s/%s.yaml", dir, names[i]);
+        size_t len;
+        char *yaml = read_file(path, &len);
+        assert_non_null(yaml);
+        char shown[300];
+        snprintf(shown, sizeof shown, "invalid/%s.yaml", names[i]);
+        mr_dag_options opt = {.file = shown, .getenv = test_env};
+        Millrace__JobPlan *plan = NULL;
+        mr_diags diags = {0};
+        int rc = mr_dag_compile(yaml, len, &opt, &plan, &diags);
+        if (rc != MR_EINVAL)
+            fail_msg("%s: expected MR_EINVAL, got %d", shown, rc);
+        assert_null(plan);
+        assert_true(diags.n > 0);
+        char *got = NULL;
+        size_t got_len = 0;
+        FILE *mem = open_memstream(&got, &got_len);
+        mr_diags_print(&diags, mem);
+        fclose(mem);
+        snprintf(path, sizeof path, "%s/%s.err", dir, names[i]);
+        if (update) {
+            write_file(path, got);
+        } else {
+            char *want = read_file(path, NULL);
+            if (!want)
+                fail_msg("%s: missing expected file %s", shown, path);
+            if (strcmp(want, got) != 0)
+                fail_msg("%s: errors differ.\n--- expected\n%s--- got\n%s", shown, want, got);
+            free(want);
+        }
+        free(got);
+        mr_diags_free(&diags);
+        free(yaml);
+        free(names[i]);
+    }
+    free(names);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_valid),
+        cmocka_unit_test(test_invalid),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
