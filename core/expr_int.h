@@ -1,0 +1,169 @@
+/* expr_int.h - private parts of the expression module shared by its files.
+ *
+ * The module is split as SQLite splits btree.c: expr_parse.c (text -> tree),
+ * expr.c (binding: names -> column indices, types, implicit casts, constant
+ * folding), expr_eval.c (vectorized evaluation of operators and casts) and
+ * expr_func.c (the scalar function library).
+ *
+ * One struct, expr__node, serves both as the read-only tree built by the
+ * parser and binder and as the holder of its evaluation scratch (the result
+ * column and a few index arrays).  The scratch is why a bound expression may
+ * be evaluated by one thread at a time: each task binds its own copy.
+ */
+#ifndef MR_EXPR_INT_H
+#define MR_EXPR_INT_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "core/batch.h"
+#include "core/expr.h"
+
+/* 128-bit integer for exact decimal intermediates. */
+__extension__ typedef __int128 expr__i128;
+
+typedef enum expr__kind {
+    EN_LIT,      /* a constant; lnull/li/lf/ls hold it */
+    EN_COL,      /* a column reference; name, then col after bind */
+    EN_NEG,      /* unary minus */
+    EN_NOT,
+    EN_ARITH,    /* op: EOP_* */
+    EN_CMP,      /* op: ECMP_* */
+    EN_AND,
+    EN_OR,
+    EN_ISNULL,   /* negate: IS NOT NULL */
+    EN_DISTINCT, /* IS DISTINCT FROM; negate: IS NOT DISTINCT FROM */
+    EN_IN,       /* kids[0] IN (kids[1..]); negate: NOT IN */
+    EN_LIKE,     /* kids[0] LIKE kids[1]; ci: ILIKE; negate: NOT LIKE */
+    EN_CASE,     /* kids: cond, result, cond, result, ... [, else] */
+    EN_CAST,     /* target; try_: try_cast */
+    EN_CONCAT,   /* || */
+    EN_FUNC,     /* fn: EFN_*; name: as written */
+} expr__kind;
+
+enum { EOP_ADD, EOP_SUB, EOP_MUL, EOP_DIV, EOP_MOD };
+enum { ECMP_EQ, ECMP_NE, ECMP_LT, ECMP_LE, ECMP_GT, ECMP_GE };
+
+typedef enum expr__fn {
+    EFN_COALESCE, EFN_NULLIF, EFN_GREATEST, EFN_LEAST, EFN_ABS, EFN_ROUND,
+    EFN_FLOOR, EFN_CEIL, EFN_LOWER, EFN_UPPER, EFN_LENGTH, EFN_TRIM,
+    EFN_LTRIM, EFN_RTRIM, EFN_SUBSTR, EFN_REPLACE, EFN_CONCAT, EFN_SPLIT_PART,
+    EFN_MD5, EFN_DATE_TRUNC, EFN_DATE_PART,
+} expr__fn;
+
+typedef struct expr__node expr__node;
+struct expr__node {
+    int kind;       /* expr__kind */
+    int op;         /* EOP_* / ECMP_* / expr__fn */
+    int off;        /* byte offset of the node's token in the text */
+    bool negate;
+    bool ci;        /* ILIKE */
+    bool try_;      /* try_cast */
+    bool has_else;  /* CASE with an ELSE */
+    bool unknown;   /* a quoted string literal not yet given a type */
+    mr_type type;   /* result type, set by bind (literals: by the parser) */
+    mr_type target; /* CAST target */
+    int nkids;
+    expr__node **kids;
+    char *name;     /* column or function name, owned */
+    int col;        /* column index after bind */
+    int64_t param;  /* per-kind bound parameter (round digits, date unit) */
+
+    /* Literal value. */
+    bool lnull;
+    int64_t li;     /* bool, int32, int64, decimal, date, timestamp */
+    double lf;
+    char *ls;       /* string bytes, owned */
+    size_t lslen;
+
+    /* Evaluation scratch, owned, kept across calls. */
+    mr_column out;
+    bool out_ready;
+    size_t lit_rows; /* literals: rows of out already filled */
+    uint32_t *phys, *pos, *idx;
+    uint16_t *which;
+    size_t scap;
+    mr_column **parts; /* CASE/coalesce: the result column of each branch */
+};
+
+struct mr_expr {
+    expr__node *root;
+    bool bound;
+};
+
+/* ---- expr_parse.c ------------------------------------------------------ */
+expr__node *expr__node_new(int kind, int off);
+/* Appends kid to n->kids; 0 or MR_ENOMEM (kid is freed on failure). */
+int expr__add_kid(expr__node *n, expr__node *kid);
+/* Frees a node, its kids and its scratch; NULL is a no-op. */
+void expr__node_free(expr__node *n);
+/* Deep copy of an unbound subtree, or NULL when out of memory. */
+expr__node *expr__node_clone(const expr__node *n);
+/* Frees the evaluation scratch only. */
+void expr__scratch_free(expr__node *n);
+
+/* ---- expr_eval.c ------------------------------------------------------- */
+/* Evaluates n over the rows sel[0..rows) of in (sel NULL: rows 0..rows-1),
+ * setting *res to a column that holds the results densely (row i for the
+ * i-th selected row).  *res is owned by the tree (or is a column of in) and
+ * stays valid until n is evaluated again. */
+int expr__eval(expr__node *n, const mr_batch *in, const uint32_t *sel, size_t rows,
+               mr_column **res, mr_err *err);
+/* Makes sure n->out is initialised to n->type with room for rows rows. */
+int expr__out_prep(expr__node *n, size_t rows);
+/* Grows n's index arrays to rows entries. */
+int expr__scratch_prep(expr__node *n, size_t rows);
+/* Converts src rows [0, rows) to type dst->type into dst (already prepared).
+ * try_: failures give NULL instead of MR_ECAST. */
+int expr__cast_column(const mr_column *src, mr_column *dst, size_t rows, bool try_,
+                      mr_err *err);
+/* Builds n->out from per-row choices: which[i] is a part number (0xffff
+ * for NULL) and idx[i] the row in n->parts[which[i]]. */
+int expr__gather_parts(expr__node *n, size_t rows, mr_err *err);
+/* Allocates n->parts for nparts parts (once). */
+int expr__parts_prep(expr__node *n, int nparts);
+/* coalesce: each argument evaluated only over the rows still NULL. */
+int expr__eval_coalesce(expr__node *n, const mr_batch *in, const uint32_t *sel, size_t rows,
+                        mr_err *err);
+/* Bytewise comparison of two string rows (memcmp, then length): <0, 0, >0. */
+int expr__strcmp_rows(const mr_column *a, size_t i, const mr_column *b, size_t j);
+/* num / den rounded half away from zero. */
+int64_t expr__div_round(expr__i128 num, expr__i128 den);
+/* Whether a value of type from can be cast to type to. */
+bool expr__castable(mr_type from, mr_type to);
+/* Copies row k of src to row i of dst (same type; strings in row order). */
+int expr__copy_row(mr_column *dst, size_t i, const mr_column *src, size_t k);
+/* Writes the text form of row r of c (valid) into buf (cap >= 48); returns
+ * the length.  Strings are returned by pointer instead via *p. */
+size_t expr__format_value(const mr_column *c, size_t r, char *buf, size_t cap,
+                          const char **p);
+
+/* ---- expr_func.c ------------------------------------------------------- */
+/* Looks a function name up (case-insensitive); its id or -1. */
+int expr__func_lookup(const char *name);
+/* The closest known function name to name, or NULL. */
+const char *expr__func_suggest(const char *name);
+/* Types the call n (kids already bound); may insert casts on kids.
+ * 0 or MR_ETYPE / MR_EINVAL with err->offset set. */
+int expr__func_bind(expr__node *n, mr_err *err);
+/* Evaluates the function node n (its kids evaluated by this call). */
+int expr__func_eval(expr__node *n, const mr_batch *in, const uint32_t *sel, size_t rows,
+                    mr_err *err);
+/* Validates a date_part field / date_trunc unit name; its code or -1. */
+int expr__date_field(const char *s, size_t n);
+int expr__date_unit(const char *s, size_t n);
+
+/* ---- expr.c ------------------------------------------------------------ */
+/* Wraps *slot in a cast to t (folding literals at once); 0 or an error. */
+int expr__coerce(expr__node **slot, mr_type t, mr_err *err);
+/* Common type of a and b for comparison/union purposes; 0 or -1. */
+int expr__common_type(mr_type a, mr_type b, mr_type *out);
+/* Levenshtein distance, for "did you mean" suggestions. */
+int expr__edit_distance(const char *a, const char *b);
+
+/* Error helpers: set the message and the offset. */
+int expr__err_at(mr_err *err, int code, int off, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+
+
+#endif
