@@ -17,12 +17,14 @@
  * in the order they were first seen.
  *
  * Group table (struct ht): open addressing with linear probing over a
- * power-of-two slot array holding entry index + 1 (0 = empty).  Entries are
+ * power-of-two slot array; a slot holds entry index + 1 (0 = empty) and the
+ * high 32 bits of the entry's hash as a tag, so a probe that meets another
+ * key's slot usually moves on without touching the entry.  Entries are
  * append-only: their keys live in columns (one mr_column per key, row e =
- * entry e) next to the entry's full hash, so a probe compares the hash
- * first and the key values only on a hash match, and growing the slot array
+ * entry e) next to the entry's full hash, so a probe compares the full hash
+ * and then the key values only on a tag match, and growing the slot array
  * (doubling at half full) reinserts from the stored hashes without touching
- * keys.  The same structure, keyed on (group id, value), is the per-
+ * keys.  Large tables prefetch the slots of rows a few ahead.  The same structure, keyed on (group id, value), is the per-
  * aggregate set of seen values that count(distinct x) uses in SINGLE and
  * FINAL modes: a value counts when its (group, value) pair is new.
  *
@@ -70,9 +72,18 @@ typedef struct ht {
     mr_column *keys;   /* nkeys columns, row e = key of entry e */
     uint64_t *hashes;  /* hash of entry e */
     size_t n, cap;     /* entries used, and allocated in hashes */
-    uint32_t *slots;   /* entry + 1, or 0 for empty */
+    uint64_t *slots;   /* 0 for empty, else (hash >> 32) << 32 | (entry + 1) */
     size_t mask;       /* slot count - 1 */
 } ht;
+
+#define SLOT_TAG 0xffffffff00000000ULL
+#define HT_PREFETCH 8
+#define HT_PREFETCH_MIN_SLOTS (1u << 16)
+
+static inline uint64_t slot_make(uint64_t h, size_t e)
+{
+    return (h & SLOT_TAG) | (uint64_t)(e + 1);
+}
 
 static void ht_free(ht *t)
 {
@@ -120,7 +131,7 @@ static size_t ht_bytes(const ht *t)
 static int ht_grow_slots(ht *t)
 {
     size_t nslots = (t->mask + 1) * 2;
-    uint32_t *s = calloc(nslots, sizeof *s);
+    uint64_t *s = calloc(nslots, sizeof *s);
     if (!s)
         return MR_ENOMEM;
     size_t mask = nslots - 1;
@@ -128,7 +139,7 @@ static int ht_grow_slots(ht *t)
         size_t pos = t->hashes[e] & mask;
         while (s[pos])
             pos = (pos + 1) & mask;
-        s[pos] = (uint32_t)(e + 1);
+        s[pos] = slot_make(t->hashes[e], e);
     }
     free(t->slots);
     t->slots = s;
@@ -214,25 +225,35 @@ static int ht_probe(ht *t, const mr_batch *kv, const uint64_t *hash, uint32_t *i
                     uint8_t *isnew)
 {
     size_t n = mr_batch_live(kv);
+    /* With many groups the slot array is far bigger than the cache: fetch
+     * the slot a few rows ahead while this row probes.  Small tables stay
+     * cached and the prefetch would only cost. */
+    size_t pf_end = t->mask >= HT_PREFETCH_MIN_SLOTS && n > HT_PREFETCH ? n - HT_PREFETCH : 0;
     for (size_t i = 0; i < n; i++) {
+        if (i < pf_end)
+            __builtin_prefetch(&t->slots[hash[i + HT_PREFETCH] & t->mask]);
         uint32_t r = mr_batch_row(kv, i);
         uint64_t h = hash[i];
+        uint64_t tag = h & SLOT_TAG;
         size_t pos = h & t->mask;
         uint8_t added = 0;
         for (;;) {
-            uint32_t s = t->slots[pos];
+            uint64_t s = t->slots[pos];
             if (!s) {
                 int rc = ht_append(t, kv, r, h);
                 if (rc < 0)
                     return rc;
-                t->slots[pos] = (uint32_t)t->n;
+                t->slots[pos] = slot_make(h, t->n - 1);
                 ids[i] = (uint32_t)(t->n - 1);
                 added = 1;
                 break;
             }
-            if (t->hashes[s - 1] == h && ht_equal(t, s - 1, kv, r)) {
-                ids[i] = s - 1;
-                break;
+            if ((s & SLOT_TAG) == tag) {
+                uint32_t e = (uint32_t)s - 1;
+                if (t->hashes[e] == h && ht_equal(t, e, kv, r)) {
+                    ids[i] = e;
+                    break;
+                }
             }
             pos = (pos + 1) & t->mask;
         }
