@@ -1,0 +1,797 @@
+/* sqlite.c - the SQLite warehouse driver: staging in a side file, one-transaction commit.
+ *
+ * Files.  The warehouse is cfg->path; staging tables live in
+ * "<path>.staging", a WAL-mode database shared by every writer task of every
+ * job (separate processes).  WAL lets readers and one writer proceed
+ * together; writers queue on SQLite's lock with a 60 s busy timeout, and
+ * each mr_wh_stage_append is one short BEGIN IMMEDIATE ... COMMIT so no task
+ * holds the lock while it waits for its next batch.  The staging file uses
+ * synchronous=NORMAL (a commit is durable against a process crash); finish
+ * runs a passive checkpoint, which syncs the WAL, so finished rows survive a
+ * power loss too.
+ *
+ * Commit.  SQLite cannot ATTACH inside a transaction, so the commit opens the
+ * warehouse, ATTACHes the staging file read-only as "mr_staging" (through a
+ * URI with mode=ro: BEGIN IMMEDIATE then takes the write lock of the
+ * warehouse only, and staging writers of other jobs are never blocked),
+ * then BEGIN IMMEDIATE; per target: create or check the table, delete
+ * (overwrite/upsert), INSERT ... SELECT from each staging table; post_sql
+ * under an authorizer that refuses BEGIN/COMMIT/ROLLBACK (one of those
+ * would end the job's transaction early); COMMIT.  Any error: ROLLBACK.  A
+ * second, read-write connection to the staging file, opened first, keeps
+ * its WAL index alive for the read-only attachment and drops the staging
+ * tables at the end.
+ *
+ * Values are written with one prepared INSERT per staging table, rebound per
+ * row (SQLite has no columnar bulk path); text forms of dates and timestamps
+ * are formatted into a per-stage buffer of 48 bytes per column, so nothing
+ * is allocated per row.  Types and value forms are listed in warehouse.h.
+ */
+#include "warehouse/warehouse.h"
+
+#include <sqlite3.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#define BUSY_MS 60000
+#define FMT_W 48 /* bytes per formatted value; mr_format_* never need more */
+#define STAGING_ALIAS "mr_staging"
+
+/* ---- a small string builder (SQL text is built once per statement) ------- */
+
+typedef struct sb {
+    char *p;
+    size_t n, cap;
+    int oom;
+} sb;
+
+static void sb_put(sb *b, const char *s, size_t n)
+{
+    if (b->oom)
+        return;
+    if (b->n + n + 1 > b->cap) {
+        size_t cap = b->cap ? b->cap : 256;
+        while (cap < b->n + n + 1)
+            cap *= 2;
+        char *p = realloc(b->p, cap);
+        if (!p) {
+            b->oom = 1;
+            return;
+        }
+        b->p = p;
+        b->cap = cap;
+    }
+    memcpy(b->p + b->n, s, n);
+    b->n += n;
+    b->p[b->n] = '\0';
+}
+
+static void sb_puts(sb *b, const char *s)
+{
+    sb_put(b, s, strlen(s));
+}
+
+/* Appends name as a quoted SQL identifier: "..." with every '"' doubled. */
+static void sb_ident(sb *b, const char *name)
+{
+    sb_put(b, "\"", 1);
+    for (const char *q; (q = strchr(name, '"')) != NULL; name = q + 1) {
+        sb_put(b, name, (size_t)(q - name) + 1);
+        sb_put(b, "\"", 1);
+    }
+    sb_puts(b, name);
+    sb_put(b, "\"", 1);
+}
+
+static void sb_free(sb *b)
+{
+    free(b->p);
+    memset(b, 0, sizeof *b);
+}
+
+/* ---- connections ------------------------------------------------------------ */
+
+/* Sets err to MR_EWAREHOUSE: the formatted context, then SQLite's message. */
+static int db_fail(sqlite3 *db, mr_err *err, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+static int db_fail(sqlite3 *db, mr_err *err, const char *fmt, ...)
+{
+    char ctx[512];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(ctx, sizeof ctx, fmt, ap);
+    va_end(ap);
+    return mr_err_set(err, MR_EWAREHOUSE, "%s: %s", ctx, db ? sqlite3_errmsg(db) : "out of memory");
+}
+
+static int exec(sqlite3 *db, const char *sql)
+{
+    return sqlite3_exec(db, sql, NULL, NULL, NULL);
+}
+
+static void sleep_ms(long ms)
+{
+    struct timespec ts = {ms / 1000, (ms % 1000) * 1000000L};
+    nanosleep(&ts, NULL);
+}
+
+static char *staging_path(const char *path)
+{
+    size_t n = strlen(path);
+    char *p = malloc(n + sizeof ".staging");
+    if (p) {
+        memcpy(p, path, n);
+        memcpy(p + n, ".staging", sizeof ".staging");
+    }
+    return p;
+}
+
+/* "file:<path, percent-encoded>[?query]", so that any path works as a URI. */
+static char *file_uri(const char *path, const char *query)
+{
+    static const char hex[] = "0123456789ABCDEF";
+    sb b = {0};
+    sb_puts(&b, "file:");
+    for (const unsigned char *p = (const unsigned char *)path; *p; p++) {
+        if ((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') || (*p >= '0' && *p <= '9') ||
+            strchr("/._~-", *p)) {
+            sb_put(&b, (const char *)p, 1);
+        } else {
+            char e[3] = {'%', hex[*p >> 4], hex[*p & 15]};
+            sb_put(&b, e, 3);
+        }
+    }
+    if (query) {
+        sb_put(&b, "?", 1);
+        sb_puts(&b, query);
+    }
+    if (b.oom) {
+        sb_free(&b);
+        return NULL;
+    }
+    return b.p;
+}
+
+static int open_db(const char *file, int flags, const char *what, sqlite3 **out, mr_err *err)
+{
+    sqlite3 *db = NULL;
+    int rc = sqlite3_open_v2(file, &db, flags, NULL);
+    if (rc != SQLITE_OK) {
+        int code = db_fail(db, err, "cannot open the %s", what);
+        sqlite3_close(db);
+        *out = NULL;
+        return code;
+    }
+    sqlite3_busy_timeout(db, BUSY_MS);
+    *out = db;
+    return 0;
+}
+
+/* Opens the staging file for writing, in WAL mode.  With create 0 a missing
+ * staging file is not an error: *out is NULL. */
+static int staging_open(const char *path, int create, sqlite3 **out, mr_err *err)
+{
+    *out = NULL;
+    char *sp = staging_path(path);
+    if (!sp)
+        return mr_err_set(err, MR_ENOMEM, "out of memory opening the staging area");
+    if (!create && access(sp, F_OK) != 0) {
+        free(sp);
+        return 0;
+    }
+    sqlite3 *db;
+    int rc = open_db(sp, SQLITE_OPEN_READWRITE | (create ? SQLITE_OPEN_CREATE : 0),
+                     "staging database", &db, err);
+    free(sp);
+    if (rc < 0)
+        return rc;
+    /* Switching to WAL needs a moment of exclusive access; another process
+     * opening the file at the same time can make it report busy even with
+     * the busy timeout, so retry until the timeout has passed. */
+    for (long waited = 0;; waited += 10) {
+        rc = exec(db, "PRAGMA journal_mode=WAL");
+        if (rc == SQLITE_OK)
+            break;
+        if ((rc & 0xff) != SQLITE_BUSY && (rc & 0xff) != SQLITE_LOCKED)
+            break;
+        if (waited >= BUSY_MS)
+            break;
+        sleep_ms(10);
+    }
+    if (rc == SQLITE_OK)
+        rc = exec(db, "PRAGMA synchronous=NORMAL");
+    if (rc != SQLITE_OK) {
+        int code = db_fail(db, err, "cannot set up the staging database %s.staging", path);
+        sqlite3_close(db);
+        return code;
+    }
+    *out = db;
+    return 0;
+}
+
+/* CREATE TABLE column declaration for t (see warehouse.h). */
+static const char *col_decl(mr_type t, char *buf, size_t cap)
+{
+    switch (t.id) {
+    case MR_T_BOOL: return "BOOLEAN";
+    case MR_T_INT32: return "INTEGER";
+    case MR_T_INT64: return "BIGINT";
+    case MR_T_FLOAT64: return "DOUBLE PRECISION";
+    case MR_T_DECIMAL:
+        snprintf(buf, cap, "NUMERIC(%u,%u)", t.precision, t.scale);
+        return buf;
+    case MR_T_DATE: return "DATE";
+    case MR_T_TIMESTAMP: return "TIMESTAMP";
+    default: return "TEXT";
+    }
+}
+
+/* Appends "(\"a\" TYPE, \"b\" TYPE)" for schema. */
+static void sb_columns_ddl(sb *b, const mr_schema *s)
+{
+    char buf[32];
+    sb_put(b, " (", 2);
+    for (int i = 0; i < s->nfields; i++) {
+        if (i)
+            sb_put(b, ", ", 2);
+        sb_ident(b, s->fields[i].name);
+        sb_put(b, " ", 1);
+        sb_puts(b, col_decl(s->fields[i].type, buf, sizeof buf));
+    }
+    sb_put(b, ")", 1);
+}
+
+/* Appends "\"a\", \"b\"" for the given names. */
+static void sb_name_list(sb *b, const char *const *names, int n)
+{
+    for (int i = 0; i < n; i++) {
+        if (i)
+            sb_put(b, ", ", 2);
+        sb_ident(b, names[i]);
+    }
+}
+
+static void sb_field_list(sb *b, const mr_schema *s)
+{
+    for (int i = 0; i < s->nfields; i++) {
+        if (i)
+            sb_put(b, ", ", 2);
+        sb_ident(b, s->fields[i].name);
+    }
+}
+
+/* ---- staging ------------------------------------------------------------------ */
+
+typedef struct sq_stage {
+    mr_wh_stage base;
+    sqlite3 *db;
+    sqlite3_stmt *ins;
+    char *table;
+    int ncols;
+    mr_type *types;
+    char *fmt; /* FMT_W bytes per column: the current row's text forms */
+} sq_stage;
+
+static void stage_free(sq_stage *s)
+{
+    sqlite3_finalize(s->ins);
+    sqlite3_close(s->db);
+    free(s->table);
+    free(s->types);
+    free(s->fmt);
+    free(s);
+}
+
+/* Drops the stage's table on its own connection, ignoring errors. */
+static void stage_drop(sq_stage *s)
+{
+    sqlite3_reset(s->ins);
+    if (!sqlite3_get_autocommit(s->db))
+        exec(s->db, "ROLLBACK");
+    sb q = {0};
+    sb_puts(&q, "DROP TABLE IF EXISTS ");
+    sb_ident(&q, s->table);
+    if (!q.oom)
+        exec(s->db, q.p);
+    sb_free(&q);
+}
+
+static int sq_stage_open(const mr_wh_config *cfg, const char *staging_table, const mr_schema *schema,
+                         mr_wh_stage **out, mr_err *err)
+{
+    int n = schema->nfields;
+    sq_stage *s = calloc(1, sizeof *s);
+    if (!s)
+        return mr_err_set(err, MR_ENOMEM, "out of memory opening staging table %s", staging_table);
+    s->base.driver = &mr_wh__sqlite;
+    s->ncols = n;
+    s->table = strdup(staging_table);
+    s->types = malloc((size_t)n * sizeof *s->types);
+    s->fmt = malloc((size_t)n * FMT_W);
+    sb q = {0};
+    int rc;
+    if (!s->table || !s->types || !s->fmt) {
+        rc = mr_err_set(err, MR_ENOMEM, "out of memory opening staging table %s", staging_table);
+        goto fail;
+    }
+    for (int i = 0; i < n; i++)
+        s->types[i] = schema->fields[i].type;
+    if ((rc = staging_open(cfg->path, 1, &s->db, err)) < 0)
+        goto fail;
+
+    sb_puts(&q, "DROP TABLE IF EXISTS ");
+    sb_ident(&q, staging_table);
+    sb_puts(&q, "; CREATE TABLE ");
+    sb_ident(&q, staging_table);
+    sb_columns_ddl(&q, schema);
+    if (q.oom) {
+        rc = mr_err_set(err, MR_ENOMEM, "out of memory opening staging table %s", staging_table);
+        goto fail;
+    }
+    if (exec(s->db, "BEGIN IMMEDIATE") != SQLITE_OK || exec(s->db, q.p) != SQLITE_OK ||
+        exec(s->db, "COMMIT") != SQLITE_OK) {
+        rc = db_fail(s->db, err, "cannot create staging table %s", staging_table);
+        if (!sqlite3_get_autocommit(s->db))
+            exec(s->db, "ROLLBACK");
+        goto fail;
+    }
+
+    q.n = 0;
+    sb_puts(&q, "INSERT INTO ");
+    sb_ident(&q, staging_table);
+    sb_puts(&q, " VALUES (");
+    for (int i = 0; i < n; i++)
+        sb_puts(&q, i ? ", ?" : "?");
+    sb_put(&q, ")", 1);
+    if (q.oom) {
+        rc = mr_err_set(err, MR_ENOMEM, "out of memory opening staging table %s", staging_table);
+        goto fail;
+    }
+    if (sqlite3_prepare_v3(s->db, q.p, -1, SQLITE_PREPARE_PERSISTENT, &s->ins, NULL) != SQLITE_OK) {
+        rc = db_fail(s->db, err, "cannot prepare the insert into staging table %s", staging_table);
+        goto fail;
+    }
+    sb_free(&q);
+    *out = &s->base;
+    return 0;
+fail:
+    sb_free(&q);
+    if (s->db)
+        stage_drop(s);
+    stage_free(s);
+    return rc;
+}
+
+/* Binds column c of row r of col to parameter c + 1. */
+static int bind_value(sq_stage *s, int c, const mr_column *col, uint32_t r)
+{
+    sqlite3_stmt *st = s->ins;
+    int p = c + 1;
+    if (!mr_column_is_valid(col, r))
+        return sqlite3_bind_null(st, p);
+    char *buf = s->fmt + (size_t)c * FMT_W;
+    size_t len;
+    switch (col->type.id) {
+    case MR_T_BOOL: return sqlite3_bind_int(st, p, MR_COL_U8(col)[r] != 0);
+    case MR_T_INT32: return sqlite3_bind_int64(st, p, MR_COL_I32(col)[r]);
+    case MR_T_INT64: return sqlite3_bind_int64(st, p, MR_COL_I64(col)[r]);
+    case MR_T_FLOAT64: return sqlite3_bind_double(st, p, MR_COL_F64(col)[r]);
+    case MR_T_DECIMAL:
+        /* one correctly rounded division: the double nearest the decimal */
+        return sqlite3_bind_double(st, p, (double)MR_COL_I64(col)[r] /
+                                              (double)mr_pow10[col->type.scale]);
+    case MR_T_DATE:
+        len = mr_format_date(MR_COL_I32(col)[r], buf, FMT_W);
+        return sqlite3_bind_text(st, p, buf, (int)len, SQLITE_STATIC);
+    case MR_T_TIMESTAMP:
+        len = mr_format_timestamp(MR_COL_I64(col)[r], buf, FMT_W);
+        return sqlite3_bind_text(st, p, buf, (int)len, SQLITE_STATIC);
+    case MR_T_STRING: {
+        const char *str = mr_column_str(col, r, &len);
+        /* a NULL pointer would bind SQL NULL: an empty string must stay one */
+        return sqlite3_bind_text64(st, p, len ? str : "", len, SQLITE_STATIC, SQLITE_UTF8);
+    }
+    default: return SQLITE_MISMATCH;
+    }
+}
+
+static int sq_stage_append(mr_wh_stage *base, const mr_batch *b, mr_err *err)
+{
+    sq_stage *s = (sq_stage *)base;
+    if (b->ncols != s->ncols)
+        return mr_err_set(err, MR_ETYPE, "staging table %s: batch has %d columns, the table %d",
+                          s->table, b->ncols, s->ncols);
+    for (int c = 0; c < s->ncols; c++)
+        if (!mr_type_equal(b->cols[c].type, s->types[c])) {
+            char t1[32], t2[32];
+            return mr_err_set(err, MR_ETYPE, "staging table %s: column %d is %s in the batch, %s in the table",
+                              s->table, c + 1, mr_type_name(b->cols[c].type, t1, sizeof t1),
+                              mr_type_name(s->types[c], t2, sizeof t2));
+        }
+    size_t n = mr_batch_live(b);
+    if (n == 0)
+        return 0;
+    if (exec(s->db, "BEGIN IMMEDIATE") != SQLITE_OK)
+        return db_fail(s->db, err, "staging table %s: cannot begin a write", s->table);
+    for (size_t i = 0; i < n; i++) {
+        uint32_t r = mr_batch_row(b, i);
+        for (int c = 0; c < s->ncols; c++)
+            if (bind_value(s, c, &b->cols[c], r) != SQLITE_OK)
+                goto fail;
+        if (sqlite3_step(s->ins) != SQLITE_DONE)
+            goto fail;
+        sqlite3_reset(s->ins);
+    }
+    if (exec(s->db, "COMMIT") != SQLITE_OK)
+        goto fail;
+    return 0;
+fail:;
+    int rc = db_fail(s->db, err, "staging table %s", s->table);
+    sqlite3_reset(s->ins);
+    if (!sqlite3_get_autocommit(s->db))
+        exec(s->db, "ROLLBACK");
+    return rc;
+}
+
+static int sq_stage_finish(mr_wh_stage *base, mr_err *err)
+{
+    sq_stage *s = (sq_stage *)base;
+    int rc = sqlite3_wal_checkpoint_v2(s->db, "main", SQLITE_CHECKPOINT_PASSIVE, NULL, NULL);
+    if (rc != SQLITE_OK && (rc & 0xff) != SQLITE_BUSY && (rc & 0xff) != SQLITE_LOCKED) {
+        int code = db_fail(s->db, err, "staging table %s: cannot make the rows durable", s->table);
+        stage_drop(s);
+        stage_free(s);
+        return code;
+    }
+    stage_free(s);
+    return 0;
+}
+
+static void sq_stage_abort(mr_wh_stage *base)
+{
+    sq_stage *s = (sq_stage *)base;
+    stage_drop(s);
+    stage_free(s);
+}
+
+/* ---- commit ------------------------------------------------------------------- */
+
+/* The table name within the warehouse: SQLite has no schemas, so a
+ * "schema." prefix is dropped (see warehouse.h). */
+static const char *table_name(const char *t)
+{
+    const char *dot = strchr(t, '.');
+    return dot ? dot + 1 : t;
+}
+
+/* Runs one statement; on failure sets err naming the table. */
+static int run(sqlite3 *db, const char *sql, const char *table, mr_err *err)
+{
+    if (exec(db, sql) != SQLITE_OK)
+        return db_fail(db, err, "warehouse commit: table %s", table);
+    return 0;
+}
+
+/* Creates the target table, or checks that the existing one has the
+ * schema's column names (any order, ASCII case-insensitive) and count. */
+static int ensure_table(sqlite3 *db, const mr_wh_target *t, const char *name, mr_err *err)
+{
+    const mr_schema *s = t->schema;
+    sqlite3_stmt *st = NULL;
+    sb have = {0}, q = {0};
+    int rc = 0, ncols = 0, missing = -1;
+    if (sqlite3_prepare_v2(db, "SELECT name FROM pragma_table_info(?1, 'main')", -1, &st, NULL) !=
+            SQLITE_OK ||
+        sqlite3_bind_text(st, 1, name, -1, SQLITE_STATIC) != SQLITE_OK) {
+        rc = db_fail(db, err, "warehouse commit: table %s: cannot read its columns", t->table);
+        goto out;
+    }
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+        const char *col = (const char *)sqlite3_column_text(st, 0);
+        if (ncols++)
+            sb_put(&have, ", ", 2);
+        sb_puts(&have, col ? col : "");
+    }
+    if (rc != SQLITE_DONE) {
+        rc = db_fail(db, err, "warehouse commit: table %s: cannot read its columns", t->table);
+        goto out;
+    }
+    rc = 0;
+    if (ncols == 0) {
+        sb_puts(&q, "CREATE TABLE main.");
+        sb_ident(&q, name);
+        sb_columns_ddl(&q, s);
+        rc = q.oom ? mr_err_set(err, MR_ENOMEM, "out of memory") : run(db, q.p, t->table, err);
+        goto out;
+    }
+    for (int i = 0; i < s->nfields && missing < 0; i++) {
+        int found = 0;
+        sqlite3_reset(st);
+        while (!found && sqlite3_step(st) == SQLITE_ROW) {
+            const char *col = (const char *)sqlite3_column_text(st, 0);
+            found = col && sqlite3_stricmp(col, s->fields[i].name) == 0;
+        }
+        if (!found)
+            missing = i;
+    }
+    if (ncols != s->nfields || missing >= 0) {
+        sb want = {0};
+        sb_field_list(&want, s);
+        if (ncols != s->nfields)
+            rc = mr_err_set(err, MR_EWAREHOUSE,
+                            "warehouse commit: table %s exists and has %d column%s (%s) but the write "
+                            "has %d (%s)",
+                            t->table, ncols, ncols == 1 ? "" : "s", have.p ? have.p : "", s->nfields,
+                            want.p ? want.p : "");
+        else
+            rc = mr_err_set(err, MR_EWAREHOUSE,
+                            "warehouse commit: table %s exists without column \"%s\": it has (%s), the "
+                            "write has (%s)",
+                            t->table, s->fields[missing].name, have.p ? have.p : "", want.p ? want.p : "");
+        sb_free(&want);
+    }
+out:
+    sqlite3_finalize(st);
+    sb_free(&have);
+    sb_free(&q);
+    return rc;
+}
+
+static int commit_target(sqlite3 *db, mr_wh_target *t, mr_err *err)
+{
+    const char *name = table_name(t->table);
+    const char *mode = t->mode ? t->mode : "append";
+    if (!*name)
+        return mr_err_set(err, MR_EINVAL, "warehouse commit: table %s: empty table name", t->table);
+    int rc = ensure_table(db, t, name, err);
+    if (rc < 0)
+        return rc;
+    sb q = {0};
+    if (strcmp(mode, "overwrite") == 0) {
+        sb_puts(&q, "DELETE FROM main.");
+        sb_ident(&q, name);
+        if (q.oom || (rc = run(db, q.p, t->table, err)) < 0)
+            goto out;
+    } else if (strcmp(mode, "upsert") == 0) {
+        /* All deletes before any insert, so rows staged by one task are
+         * never deleted because another task staged the same key. */
+        for (int i = 0; i < t->nstaging; i++) {
+            q.n = 0;
+            sb_puts(&q, "DELETE FROM main.");
+            sb_ident(&q, name);
+            sb_puts(&q, " WHERE (");
+            sb_name_list(&q, t->key, t->nkey);
+            sb_puts(&q, ") IN (SELECT ");
+            sb_name_list(&q, t->key, t->nkey);
+            sb_puts(&q, " FROM " STAGING_ALIAS ".");
+            sb_ident(&q, t->staging_tables[i]);
+            sb_put(&q, ")", 1);
+            if (q.oom || (rc = run(db, q.p, t->table, err)) < 0)
+                goto out;
+        }
+    }
+    for (int i = 0; i < t->nstaging; i++) {
+        q.n = 0;
+        sb_puts(&q, "INSERT INTO main.");
+        sb_ident(&q, name);
+        sb_puts(&q, " (");
+        sb_field_list(&q, t->schema);
+        sb_puts(&q, ") SELECT ");
+        sb_field_list(&q, t->schema);
+        sb_puts(&q, " FROM " STAGING_ALIAS ".");
+        sb_ident(&q, t->staging_tables[i]);
+        if (q.oom || (rc = run(db, q.p, t->table, err)) < 0)
+            goto out;
+        t->rows += (uint64_t)sqlite3_changes64(db);
+    }
+out:
+    if (q.oom && rc == 0)
+        rc = mr_err_set(err, MR_ENOMEM, "out of memory committing table %s", t->table);
+    sb_free(&q);
+    return rc;
+}
+
+/* Authorizer for post_sql: a BEGIN, COMMIT or ROLLBACK there would end the
+ * job's transaction early and break the all-or-nothing promise. */
+static int deny_txn(void *flag, int action, const char *a, const char *b, const char *c,
+                    const char *d)
+{
+    (void)a, (void)b, (void)c, (void)d;
+    if (action == SQLITE_TRANSACTION || action == SQLITE_DETACH || action == SQLITE_ATTACH) {
+        *(int *)flag = 1;
+        return SQLITE_DENY;
+    }
+    return SQLITE_OK;
+}
+
+static int run_post_sql(sqlite3 *db, const char *const *post_sql, int npost, mr_err *err)
+{
+    int denied = 0, rc = 0;
+    sqlite3_set_authorizer(db, deny_txn, &denied);
+    for (int i = 0; i < npost && rc == 0; i++) {
+        char *msg = NULL;
+        if (sqlite3_exec(db, post_sql[i], NULL, NULL, &msg) != SQLITE_OK) {
+            if (denied)
+                rc = mr_err_set(err, MR_EWAREHOUSE,
+                                "post_sql statement %d: BEGIN, COMMIT, ROLLBACK, ATTACH and DETACH are "
+                                "not allowed (post_sql runs inside the job's commit)",
+                                i + 1);
+            else
+                rc = mr_err_set(err, MR_EWAREHOUSE, "post_sql statement %d: %s", i + 1,
+                                msg ? msg : sqlite3_errmsg(db));
+        }
+        sqlite3_free(msg);
+    }
+    sqlite3_set_authorizer(db, NULL, NULL);
+    return rc;
+}
+
+/* Drops the staging tables the targets name, in one transaction; errors are
+ * ignored (the coordinator's prefix cleanup catches leftovers). */
+static void drop_tables(sqlite3 *st, const mr_wh_target *targets, int ntargets)
+{
+    if (!st || exec(st, "BEGIN IMMEDIATE") != SQLITE_OK)
+        return;
+    sb q = {0};
+    for (int i = 0; i < ntargets; i++)
+        for (int k = 0; k < targets[i].nstaging; k++) {
+            q.n = 0;
+            sb_puts(&q, "DROP TABLE IF EXISTS ");
+            sb_ident(&q, targets[i].staging_tables[k]);
+            if (!q.oom)
+                exec(st, q.p);
+        }
+    sb_free(&q);
+    if (exec(st, "COMMIT") != SQLITE_OK)
+        exec(st, "ROLLBACK");
+}
+
+static void sq_drop_named(const mr_wh_config *cfg, const mr_wh_target *targets, int ntargets)
+{
+    sqlite3 *st = NULL;
+    if (staging_open(cfg->path, 0, &st, NULL) == 0 && st) {
+        drop_tables(st, targets, ntargets);
+        sqlite3_close(st);
+    }
+}
+
+static int attach_staging(sqlite3 *db, const char *path, mr_err *err)
+{
+    char *sp = staging_path(path);
+    char *uri = sp ? file_uri(sp, "mode=ro") : NULL;
+    free(sp);
+    if (!uri)
+        return mr_err_set(err, MR_ENOMEM, "out of memory attaching the staging area");
+    sqlite3_stmt *st = NULL;
+    int rc = 0;
+    if (sqlite3_prepare_v2(db, "ATTACH DATABASE ?1 AS " STAGING_ALIAS, -1, &st, NULL) != SQLITE_OK ||
+        sqlite3_bind_text(st, 1, uri, -1, SQLITE_STATIC) != SQLITE_OK ||
+        sqlite3_step(st) != SQLITE_DONE)
+        rc = db_fail(db, err, "warehouse commit: cannot attach the staging database %s.staging", path);
+    sqlite3_finalize(st);
+    free(uri);
+    return rc;
+}
+
+static int sq_commit(const mr_wh_config *cfg, mr_wh_target *targets, int ntargets,
+                     const char *const *post_sql, int npost, mr_err *err)
+{
+    sqlite3 *st = NULL, *db = NULL;
+    char *uri = NULL;
+    int rc = staging_open(cfg->path, 1, &st, err);
+    if (rc < 0)
+        goto out;
+    if (!(uri = file_uri(cfg->path, NULL))) {
+        rc = mr_err_set(err, MR_ENOMEM, "out of memory opening the warehouse");
+        goto out;
+    }
+    if ((rc = open_db(uri, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_URI,
+                      "warehouse database", &db, err)) < 0)
+        goto out;
+    if ((rc = attach_staging(db, cfg->path, err)) < 0)
+        goto out;
+    if (exec(db, "BEGIN IMMEDIATE") != SQLITE_OK) {
+        rc = db_fail(db, err, "warehouse commit: cannot begin the transaction on %s", cfg->path);
+        goto out;
+    }
+    for (int i = 0; i < ntargets; i++)
+        if ((rc = commit_target(db, &targets[i], err)) < 0)
+            goto out;
+    if ((rc = run_post_sql(db, post_sql, npost, err)) < 0)
+        goto out;
+    if (exec(db, "COMMIT") != SQLITE_OK)
+        rc = db_fail(db, err, "warehouse commit: COMMIT failed on %s", cfg->path);
+out:
+    if (db) {
+        if (!sqlite3_get_autocommit(db))
+            exec(db, "ROLLBACK");
+        exec(db, "DETACH DATABASE " STAGING_ALIAS);
+        sqlite3_close(db);
+    }
+    if (rc < 0)
+        for (int i = 0; i < ntargets; i++)
+            targets[i].rows = 0;
+    drop_tables(st, targets, ntargets);
+    sqlite3_close(st);
+    free(uri);
+    return rc;
+}
+
+static int sq_drop_staging(const mr_wh_config *cfg, const char *prefix, mr_err *err)
+{
+    sqlite3 *st = NULL;
+    int rc = staging_open(cfg->path, 0, &st, err);
+    if (rc < 0 || !st)
+        return rc;
+    sqlite3_stmt *sel = NULL;
+    sb names = {0}, q = {0};
+    if (sqlite3_prepare_v2(st,
+                           "SELECT name FROM sqlite_master WHERE type = 'table' AND "
+                           "substr(name, 1, length(?1)) = ?1 AND name NOT LIKE 'sqlite\\_%' ESCAPE '\\'",
+                           -1, &sel, NULL) != SQLITE_OK ||
+        sqlite3_bind_text(sel, 1, prefix, -1, SQLITE_STATIC) != SQLITE_OK) {
+        rc = db_fail(st, err, "cannot list staging tables");
+        goto out;
+    }
+    if (exec(st, "BEGIN IMMEDIATE") != SQLITE_OK) {
+        rc = db_fail(st, err, "cannot drop staging tables");
+        goto out;
+    }
+    /* names are collected first: dropping while the SELECT runs is not allowed */
+    int s;
+    while ((s = sqlite3_step(sel)) == SQLITE_ROW) {
+        const char *name = (const char *)sqlite3_column_text(sel, 0);
+        sb_ident(&names, name ? name : "");
+        sb_put(&names, "", 1); /* NUL-separated: a name may hold any other byte */
+    }
+    sqlite3_reset(sel);
+    if (s != SQLITE_DONE) {
+        rc = db_fail(st, err, "cannot list staging tables");
+        goto out;
+    }
+    if (names.oom) {
+        rc = mr_err_set(err, MR_ENOMEM, "out of memory dropping staging tables");
+        goto out;
+    }
+    for (size_t pos = 0; pos < names.n;) {
+        const char *line = names.p + pos;
+        size_t len = strlen(line);
+        pos += len + 1;
+        q.n = 0;
+        sb_puts(&q, "DROP TABLE ");
+        sb_put(&q, line, len);
+        if (q.oom) {
+            rc = mr_err_set(err, MR_ENOMEM, "out of memory dropping staging tables");
+            goto out;
+        }
+        if (exec(st, q.p) != SQLITE_OK) {
+            rc = db_fail(st, err, "cannot drop staging table %s", line);
+            goto out;
+        }
+    }
+    if (exec(st, "COMMIT") != SQLITE_OK)
+        rc = db_fail(st, err, "cannot drop staging tables");
+out:
+    sqlite3_finalize(sel);
+    if (!sqlite3_get_autocommit(st))
+        exec(st, "ROLLBACK");
+    sqlite3_close(st);
+    sb_free(&names);
+    sb_free(&q);
+    return rc;
+}
+
+const mr_wh__driver mr_wh__sqlite = {
+    .name = "sqlite",
+    .stage_open = sq_stage_open,
+    .stage_append = sq_stage_append,
+    .stage_finish = sq_stage_finish,
+    .stage_abort = sq_stage_abort,
+    .commit = sq_commit,
+    .drop_staging = sq_drop_staging,
+    .drop_named = sq_drop_named,
+};

@@ -1,0 +1,127 @@
+/* warehouse.c - the driver-neutral front: picks the driver by name and checks
+ * the arguments every driver relies on, so drivers only do database work. */
+#include "warehouse/warehouse.h"
+
+#include <string.h>
+#include <strings.h>
+
+static int pick(const mr_wh_config *cfg, const mr_wh__driver **out, mr_err *err)
+{
+    if (!cfg)
+        return mr_err_set(err, MR_EINVAL, "warehouse: no configuration");
+    const char *d = cfg->driver && *cfg->driver ? cfg->driver : "sqlite";
+    if (strcasecmp(d, "sqlite") == 0) {
+        if (!cfg->path || !*cfg->path)
+            return mr_err_set(err, MR_EINVAL, "warehouse: the sqlite driver needs a database path");
+        *out = &mr_wh__sqlite;
+        return 0;
+    }
+    if (strcasecmp(d, "postgres") == 0)
+        return mr_err_set(err, MR_ENOTSUP, "warehouse: the postgres driver is not built into this millrace");
+    return mr_err_set(err, MR_EINVAL, "warehouse: unknown driver '%s' (drivers: sqlite, postgres)", d);
+}
+
+static int check_schema(const mr_schema *s, const char *what, mr_err *err)
+{
+    if (!s || s->nfields < 1)
+        return mr_err_set(err, MR_EINVAL, "warehouse: %s has no columns", what);
+    for (int i = 0; i < s->nfields; i++)
+        if (!s->fields[i].name || !*s->fields[i].name)
+            return mr_err_set(err, MR_EINVAL, "warehouse: %s: column %d has no name", what, i + 1);
+    return 0;
+}
+
+int mr_wh_stage_open(const mr_wh_config *cfg, const char *staging_table, const mr_schema *schema,
+                     mr_wh_stage **out, mr_err *err)
+{
+    *out = NULL;
+    const mr_wh__driver *d;
+    int rc = pick(cfg, &d, err);
+    if (rc < 0)
+        return rc;
+    if (!staging_table || !*staging_table)
+        return mr_err_set(err, MR_EINVAL, "warehouse: no staging table name");
+    if ((rc = check_schema(schema, staging_table, err)) < 0)
+        return rc;
+    return d->stage_open(cfg, staging_table, schema, out, err);
+}
+
+int mr_wh_stage_append(mr_wh_stage *s, const mr_batch *b, mr_err *err)
+{
+    return s->driver->stage_append(s, b, err);
+}
+
+int mr_wh_stage_finish(mr_wh_stage *s, mr_err *err)
+{
+    return s->driver->stage_finish(s, err);
+}
+
+void mr_wh_stage_abort(mr_wh_stage *s)
+{
+    if (s)
+        s->driver->stage_abort(s);
+}
+
+static int check_target(const mr_wh_target *t, mr_err *err)
+{
+    if (!t->table || !*t->table)
+        return mr_err_set(err, MR_EINVAL, "warehouse commit: a target has no table name");
+    int rc = check_schema(t->schema, t->table, err);
+    if (rc < 0)
+        return rc;
+    const char *m = t->mode ? t->mode : "append";
+    if (strcmp(m, "append") && strcmp(m, "overwrite") && strcmp(m, "upsert"))
+        return mr_err_set(err, MR_EINVAL,
+                          "warehouse commit: table %s: unknown write mode '%s' (append, overwrite, upsert)",
+                          t->table, m);
+    if (strcmp(m, "upsert") == 0) {
+        if (t->nkey < 1 || !t->key)
+            return mr_err_set(err, MR_EINVAL, "warehouse commit: table %s: upsert needs a key", t->table);
+        for (int k = 0; k < t->nkey; k++)
+            if (!t->key[k] || mr_schema_find(t->schema, t->key[k]) < 0)
+                return mr_err_set(err, MR_EINVAL,
+                                  "warehouse commit: table %s: upsert key '%s' is not a written column",
+                                  t->table, t->key[k] ? t->key[k] : "(null)");
+    }
+    if (t->nstaging < 0 || (t->nstaging > 0 && !t->staging_tables))
+        return mr_err_set(err, MR_EINVAL, "warehouse commit: table %s: bad staging table list", t->table);
+    for (int i = 0; i < t->nstaging; i++)
+        if (!t->staging_tables[i] || !*t->staging_tables[i])
+            return mr_err_set(err, MR_EINVAL, "warehouse commit: table %s: empty staging table name",
+                              t->table);
+    return 0;
+}
+
+int mr_wh_commit(const mr_wh_config *cfg, mr_wh_target *targets, int ntargets,
+                 const char *const *post_sql, int npost, mr_err *err)
+{
+    for (int i = 0; i < ntargets; i++)
+        targets[i].rows = 0;
+    const mr_wh__driver *d;
+    int rc = pick(cfg, &d, err);
+    if (rc < 0)
+        return rc;
+    for (int i = 0; i < ntargets && rc == 0; i++)
+        rc = check_target(&targets[i], err);
+    for (int i = 0; i < npost && rc == 0; i++)
+        if (!post_sql[i])
+            rc = mr_err_set(err, MR_EINVAL, "warehouse commit: post_sql statement %d is missing", i + 1);
+    if (rc < 0) {
+        /* the contract: staging tables go away whatever the outcome */
+        for (int i = 0; i < ntargets; i++)
+            if (targets[i].nstaging > 0 && !targets[i].staging_tables)
+                return rc;
+        d->drop_named(cfg, targets, ntargets);
+        return rc;
+    }
+    return d->commit(cfg, targets, ntargets, post_sql, npost, err);
+}
+
+int mr_wh_drop_staging(const mr_wh_config *cfg, const char *prefix, mr_err *err)
+{
+    const mr_wh__driver *d;
+    int rc = pick(cfg, &d, err);
+    if (rc < 0)
+        return rc;
+    return d->drop_staging(cfg, prefix ? prefix : "", err);
+}

@@ -1,0 +1,163 @@
+/* warehouse.h - staging writes and the atomic job commit, behind one
+ * driver-neutral interface (SQLite now; PostgreSQL plugs into the same
+ * mr_wh__driver table).
+ *
+ * Model.  Every task attempt that writes to the warehouse stages its rows in
+ * its own staging table (mr_wh_stage_*).  When the whole job has succeeded,
+ * the coordinator calls mr_wh_commit once: in ONE warehouse transaction it
+ * moves the staged rows of the chosen attempt of every task into the target
+ * tables (creating, emptying or upserting as the write mode says), runs the
+ * job's post_sql, and commits.  A failure anywhere rolls everything back, so
+ * a failed job leaves every target table as it was.  Staging tables of
+ * failed attempts or crashed jobs are removed with mr_wh_drop_staging.
+ *
+ * Drivers.  cfg->driver selects one: NULL, "" or "sqlite" is SQLite;
+ * "postgres" is reserved for the PostgreSQL driver (MR_ENOTSUP until it is
+ * built in); anything else is MR_EINVAL.
+ *
+ * SQLite specifics:
+ *   - The warehouse is the file cfg->path.  Staging tables live in a separate
+ *     file, "<path>.staging" (WAL mode, 60 s busy timeout), so the user's
+ *     file never sees them.  Concurrent writer tasks, in separate processes,
+ *     share that staging file: each append is one short write transaction.
+ *     The commit attaches the staging file read-only (so it never blocks
+ *     staging writers of other jobs), takes the warehouse write lock with
+ *     BEGIN IMMEDIATE, and copies with INSERT ... SELECT.
+ *   - SQLite has no schemas: for a table written "schema.table" the part
+ *     before the first dot is ignored unless it is "main" (the warehouse
+ *     file, the only attached database a user can mean), and cfg->schema is
+ *     ignored.
+ *   - Column types (what CREATE TABLE declares, and how values are stored):
+ *       bool          BOOLEAN           integer 0 / 1
+ *       int32         INTEGER           integer
+ *       int64         BIGINT            integer
+ *       float64       DOUBLE PRECISION  real (NaN is stored as NULL, as
+ *                                        SQLite does for any NaN)
+ *       decimal(p,s)  NUMERIC(p,s)      real: the double nearest to the exact
+ *                                        value (integral values become
+ *                                        integers by NUMERIC affinity), so
+ *                                        numbers compare, sort and sum as
+ *                                        numbers in SQL.  Exact, i.e.
+ *                                        round(x * 10^s) gives back the
+ *                                        decimal, for values of at most 15
+ *                                        significant digits (every
+ *                                        decimal(p,s) with p <= 15); larger
+ *                                        values are rounded to 15-17 digits,
+ *                                        as SQLite does for any NUMERIC.
+ *                                        Why not text: a TEXT column holding
+ *                                        '100.00' compares below 20 and sorts
+ *                                        lexically, silently breaking
+ *                                        post_sql such as WHERE x > 20.
+ *       string        TEXT              text (UTF-8; empty string and NULL
+ *                                        stay distinct)
+ *       date          DATE              text 'YYYY-MM-DD'
+ *       timestamp     TIMESTAMP         text 'YYYY-MM-DD HH:MM:SS[.ffffff]'
+ *                                        (fraction without trailing zeros)
+ *     Dates and timestamps are the ISO forms SQLite's date functions read;
+ *     they compare and sort correctly as text for years 0000-9999.
+ *   - Identifiers are always double-quoted with '"' doubled, so any table or
+ *     column name is taken literally.
+ */
+#ifndef MR_WAREHOUSE_H
+#define MR_WAREHOUSE_H
+
+#include <stdint.h>
+
+#include "core/batch.h"
+#include "core/error.h"
+#include "core/types.h"
+
+typedef struct mr_wh_config {
+    const char *driver; /* "sqlite" (default when NULL or "") | "postgres" */
+    const char *path;   /* sqlite: the warehouse database file */
+    const char *dsn;    /* postgres: libpq connection string */
+    const char *schema; /* postgres: schema of unqualified tables */
+} mr_wh_config;
+
+/* An open staging table being written by one task attempt. */
+typedef struct mr_wh_stage mr_wh_stage;
+
+/* Creates staging table staging_table (replacing a leftover of the same
+ * name) with the columns of schema, in the staging area of the warehouse,
+ * and returns a handle to append to in *out (owned by the caller until
+ * mr_wh_stage_finish or mr_wh_stage_abort).  cfg and schema are not kept.
+ * Returns 0, MR_EINVAL (bad config or arguments), MR_ENOTSUP (driver not
+ * built in), MR_ENOMEM or MR_EWAREHOUSE with the database's message. */
+int mr_wh_stage_open(const mr_wh_config *cfg, const char *staging_table, const mr_schema *schema,
+                     mr_wh_stage **out, mr_err *err);
+
+/* Appends the live rows of b (honouring its selection vector) in one
+ * transaction, through a prepared statement.  b must have the schema's
+ * column count and types (MR_ETYPE otherwise).  Returns 0 or MR_EWAREHOUSE
+ * (nothing of b staged); the handle stays usable either way. */
+int mr_wh_stage_append(mr_wh_stage *s, const mr_batch *b, mr_err *err);
+
+/* Makes the staged rows durable and frees s.  After it returns 0 the rows
+ * are visible to mr_wh_commit.  On failure the staging table is dropped
+ * (best effort) and s is freed as well. */
+int mr_wh_stage_finish(mr_wh_stage *s, mr_err *err);
+
+/* Drops what was staged and frees s.  NULL is a no-op. */
+void mr_wh_stage_abort(mr_wh_stage *s);
+
+/* One target table of a commit.  Everything but rows is input. */
+typedef struct mr_wh_target {
+    const char *table;             /* [schema.]table */
+    const char *mode;              /* append (also NULL) | overwrite | upsert */
+    const char *const *key;        /* upsert: key column names */
+    int nkey;
+    const mr_schema *schema;       /* the columns written (names and types) */
+    const char *const *staging_tables; /* the chosen attempt of every task */
+    int nstaging;
+    uint64_t rows;                 /* out: rows moved into the table (0 on failure) */
+} mr_wh_target;
+
+/* The job commit, in one transaction: for each target, create the table
+ * from schema if it is missing, or check that the existing table has the
+ * same column names (in any order, case-insensitively as SQL does) and
+ * count; then overwrite deletes every row, upsert deletes the rows whose key
+ * equals the key of any staged row (NULL keys match nothing), append keeps
+ * them; then every staging table's rows are inserted.  Then post_sql[0..npost)
+ * runs in order (transaction control statements in it are refused), then
+ * COMMIT.  Any failure rolls back (every target table as it was) and returns
+ * MR_EWAREHOUSE with a message naming the table or the post_sql statement's
+ * 1-based index and the database's message; MR_EINVAL for a bad target (no
+ * schema, unknown mode, upsert without a valid key).  Afterwards, whatever
+ * the outcome, the named staging tables are dropped (best effort: a failed
+ * drop does not change the result; mr_wh_drop_staging cleans up later).
+ * Duplicate keys among the staged rows of an upsert are all inserted. */
+int mr_wh_commit(const mr_wh_config *cfg, mr_wh_target *targets, int ntargets,
+                 const char *const *post_sql, int npost, mr_err *err);
+
+/* Drops every staging table whose name starts with prefix (e.g.
+ * "s_<jobid>_" after a failed job, or "s_" when the coordinator starts, to
+ * clean up after a crash).  An empty prefix drops every staging table.
+ * Returns 0 (also when there is no staging area yet) or MR_EWAREHOUSE. */
+int mr_wh_drop_staging(const mr_wh_config *cfg, const char *prefix, mr_err *err);
+
+/* ---- for drivers (warehouse/<driver>.c) -----------------------------------
+ * A driver fills one mr_wh__driver; the front (warehouse.c) picks it by
+ * name and checks arguments common to all drivers.  A driver's stage handle
+ * starts with struct mr_wh_stage, so the front can find the driver. */
+typedef struct mr_wh__driver {
+    const char *name;
+    int (*stage_open)(const mr_wh_config *cfg, const char *staging_table, const mr_schema *schema,
+                      mr_wh_stage **out, mr_err *err);
+    int (*stage_append)(mr_wh_stage *s, const mr_batch *b, mr_err *err);
+    int (*stage_finish)(mr_wh_stage *s, mr_err *err);
+    void (*stage_abort)(mr_wh_stage *s);
+    int (*commit)(const mr_wh_config *cfg, mr_wh_target *targets, int ntargets,
+                  const char *const *post_sql, int npost, mr_err *err);
+    int (*drop_staging)(const mr_wh_config *cfg, const char *prefix, mr_err *err);
+    /* Drops the staging tables the targets name, ignoring failures (used by
+     * the front when it refuses a commit's arguments). */
+    void (*drop_named)(const mr_wh_config *cfg, const mr_wh_target *targets, int ntargets);
+} mr_wh__driver;
+
+struct mr_wh_stage {
+    const mr_wh__driver *driver;
+};
+
+extern const mr_wh__driver mr_wh__sqlite;
+
+#endif

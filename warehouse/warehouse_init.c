@@ -1,2 +1,0 @@
-/* warehouse module */
-typedef int mr_warehouse_unit_nonempty;
