@@ -839,7 +839,10 @@ static mr_schema *prop_read(dag_ctx *c, dag_node *nd)
                       "decimal(p,s), string, date, timestamp)", k->text);
             ok = 0;
         } else if (mr_type_parse(t->text, &ty, &err) != 0) {
-            dag_error(c, t, nd->id, "column '%s': %s", k->text, err.msg);
+            /* In a {flow} mapping an unquoted decimal(8,2) splits at the comma. */
+            int split = strchr(t->text, '(') && !strchr(t->text, ')') && t->style == YS_PLAIN;
+            dag_error(c, t, nd->id, "column '%s': %s%s", k->text, err.msg,
+                      split ? " (inside { } quote it: \"decimal(8,2)\")" : "");
             ok = 0;
         } else {
             sb_add(c, &sb, k->text, ty);

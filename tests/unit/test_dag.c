@@ -1,0 +1,372 @@
+/* test_dag.c - unit tests of the DAG front end: param substitution, schema
+ * conversion, the compiled plan's exact contents, options and output forms. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "dag/dag.h"
+#include "dag/dag_int.h"
+
+static const char *fake_env(const char *name)
+{
+    return strcmp(name, "HOME_DIR") == 0 ? "/home/x" : NULL;
+}
+
+/* ---- dag_subst ---------------------------------------------------------- */
+
+static void test_subst(void **state)
+{
+    (void)state;
+    dag_arena a = {0};
+    const char *keys[] = {"data", "n"};
+    const char *vals[] = {"/srv/data", "42"};
+    dag_params p = {keys, vals, 2};
+    char *out, msg[256];
+    size_t len;
+    int *map, off;
+
+    /* No '$': copied, no map. */
+    assert_int_equal(dag_subst(&a, "plain", 5, &p, fake_env, &out, &len, &map, &off, msg, 256), 0);
+    assert_string_equal(out, "plain");
+    assert_null(map);
+
+    const char *t = "${data}/x_${n}.csv $$ $5 ${env:HOME_DIR}";
+    assert_int_equal(dag_subst(&a, t, strlen(t), &p, fake_env, &out, &len, &map, &off, msg, 256), 0);
+    assert_string_equal(out, "/srv/data/x_42.csv $ $5 /home/x");
+    assert_int_equal(len, strlen(out));
+    assert_non_null(map);
+    assert_int_equal(map[0], 0);  /* inside ${data}: its '$' */
+    assert_int_equal(map[8], 0);
+    assert_int_equal(map[9], 7);  /* the '/' after ${data} */
+    assert_int_equal(map[12], 10); /* 4 of 42 maps to the '$' of ${n} */
+    assert_int_equal(map[len], (int)strlen(t));
+
+    /* Unknown param: error at its '$', with a suggestion. */
+    t = "x ${dta}";
+    assert_int_equal(dag_subst(&a, t, strlen(t), &p, fake_env, &out, &len, &map, &off, msg, 256),
+                     MR_EINVAL);
+    assert_int_equal(off, 2);
+    assert_string_equal(msg, "unknown param 'dta' (did you mean 'data'?)");
+
+    t = "${env:NOT_THERE}";
+    assert_int_equal(dag_subst(&a, t, strlen(t), &p, fake_env, &out, &len, &map, &off, msg, 256),
+                     MR_EINVAL);
+    assert_int_equal(off, 0);
+    assert_string_equal(msg, "environment variable 'NOT_THERE' is not set");
+
+    t = "ok ${data";
+    assert_int_equal(dag_subst(&a, t, strlen(t), &p, fake_env, &out, &len, &map, &off, msg, 256),
+                     MR_EINVAL);
+    assert_int_equal(off, 3);
+
+    t = "${a b}";
+    assert_int_equal(dag_subst(&a, t, strlen(t), &p, fake_env, &out, &len, &map, &off, msg, 256),
+                     MR_EINVAL);
+
+    /* Without params (params' own values), ${name} is refused. */
+    t = "${data}";
+    assert_int_equal(dag_subst(&a, t, strlen(t), NULL, fake_env, &out, &len, &map, &off, msg, 256),
+                     MR_EINVAL);
+
+    /* A param's value is not substituted again. */
+    const char *k2[] = {"x"};
+    const char *v2[] = {"${y}"};
+    dag_params p2 = {k2, v2, 1};
+    t = "${x}";
+    assert_int_equal(dag_subst(&a, t, strlen(t), &p2, fake_env, &out, &len, &map, &off, msg, 256), 0);
+    assert_string_equal(out, "${y}");
+    dag_arena_free(&a);
+}
+
+static void test_suggest(void **state)
+{
+    (void)state;
+    const char *c[] = {"filter", "select", "format", "aggregate"};
+    assert_string_equal(dag_suggest("fliter", c, 4), "filter");
+    assert_string_equal(dag_suggest("fromat", c, 4), "format");
+    assert_string_equal(dag_suggest("agregate", c, 4), "aggregate");
+    assert_string_equal(dag_suggest("FILTER", c, 4), "filter");
+    assert_null(dag_suggest("zzz", c, 4));
+    assert_null(dag_suggest("x", c, 4));
+}
+
+/* ---- schema conversion --------------------------------------------------- */
+
+static void test_schema_round_trip(void **state)
+{
+    (void)state;
+    mr_schema *s = mr_schema_create(4);
+    assert_int_equal(mr_schema_set(s, 0, "id", mr_type_make(MR_T_INT64)), 0);
+    assert_int_equal(mr_schema_set(s, 1, "price", mr_type_decimal(8, 2)), 0);
+    assert_int_equal(mr_schema_set(s, 2, "Any \"Name\"", mr_type_make(MR_T_STRING)), 0);
+    assert_int_equal(mr_schema_set(s, 3, "at", mr_type_make(MR_T_TIMESTAMP)), 0);
+    Millrace__Schema *pb = mr_schema_to_pb(s);
+    assert_non_null(pb);
+    assert_int_equal(pb->n_fields, 4);
+    assert_int_equal(pb->fields[1]->type->id, MILLRACE__TYPE_ID__TYPE_DECIMAL);
+    assert_int_equal(pb->fields[1]->type->precision, 8);
+
+    /* Through the wire and back. */
+    size_t n = millrace__schema__get_packed_size(pb);
+    uint8_t *buf = malloc(n);
+    millrace__schema__pack(pb, buf);
+    Millrace__Schema *un = millrace__schema__unpack(NULL, n, buf);
+    assert_non_null(un);
+    mr_err err;
+    mr_err_clear(&err);
+    mr_schema *back = mr_schema_from_pb(un, &err);
+    assert_non_null(back);
+    assert_int_equal(back->nfields, 4);
+    for (int i = 0; i < 4; i++) {
+        assert_string_equal(back->fields[i].name, s->fields[i].name);
+        assert_true(mr_type_equal(back->fields[i].type, s->fields[i].type));
+    }
+    mr_schema_destroy(back);
+    millrace__schema__free_unpacked(un, NULL);
+    free(buf);
+
+    /* Bad messages are refused with a message. */
+    pb->fields[1]->type->precision = 19;
+    assert_null(mr_schema_from_pb(pb, &err));
+    assert_int_equal(err.code, MR_EPROTO);
+    assert_non_null(strstr(err.msg, "price"));
+    pb->fields[1]->type->precision = 8;
+    pb->fields[0]->type->id = 77;
+    assert_null(mr_schema_from_pb(pb, &err));
+    pb->fields[0]->type->id = MILLRACE__TYPE_ID__TYPE_NULL;
+    assert_null(mr_schema_from_pb(pb, &err));
+    pb->fields[0]->type->id = MILLRACE__TYPE_ID__TYPE_INT64;
+    pb->fields[3]->name[0] = '\0';
+    assert_null(mr_schema_from_pb(pb, &err));
+    assert_non_null(strstr(err.msg, "no name"));
+    mr_schema_pb_free(pb);
+
+    /* Empty and NULL. */
+    mr_schema *empty = mr_schema_from_pb(NULL, &err);
+    assert_non_null(empty);
+    assert_int_equal(empty->nfields, 0);
+    pb = mr_schema_to_pb(empty);
+    assert_non_null(pb);
+    assert_int_equal(pb->n_fields, 0);
+    mr_schema_pb_free(pb);
+    mr_schema_pb_free(NULL);
+    mr_schema_destroy(empty);
+    mr_schema_destroy(s);
+}
+
+/* ---- compiled plans ------------------------------------------------------ */
+
+static const char *const etl =
+    "version: 1\n"
+    "name: etl\n"
+    "params: {dir: in}\n"
+    "nodes:\n"
+    "  src:\n"
+    "    op: read\n"
+    "    format: csv\n"
+    "    path: ${dir}/x.csv\n"
+    "    schema: {id: int64, name: string, amount: \"decimal(8,2)\"}\n"
+    "    csv: {header: false, delimiter: ';', 'null': NA}\n"
+    "    on_error: skip\n"
+    "    max_errors: 7\n"
+    "  d: {op: derive, input: src, columns: {name: upper(name), big: amount > 100}}\n"
+    "  dr: {op: drop, input: d, columns: [amount]}\n"
+    "  agg: {op: aggregate, input: dr, group_by: [big], aggregates: {n: count(*)}}\n"
+    "  out: {op: write, input: agg, to: warehouse, table: s.t}\n";
+
+static Millrace__JobPlan *compile_ok(const char *yaml, const mr_dag_options *opt)
+{
+    Millrace__JobPlan *plan = NULL;
+    mr_diags d = {0};
+    int rc = mr_dag_compile(yaml, strlen(yaml), opt, &plan, &d);
+    if (rc != 0) {
+        mr_diags_print(&d, stderr);
+        fail_msg("compile failed: %d", rc);
+    }
+    mr_diags_free(&d);
+    return plan;
+}
+
+static void test_plan_contents(void **state)
+{
+    (void)state;
+    mr_param over = {"dir", "/abs/in"};
+    mr_dag_options opt = {.file = "x.yaml", .params = &over, .nparams = 1, .partitions = 3};
+    Millrace__JobPlan *plan = compile_ok(etl, &opt);
+    assert_string_equal(plan->name, "etl");
+    assert_int_equal(plan->n_stages, 2);
+    const Millrace__Stage *s0 = plan->stages[0], *s1 = plan->stages[1];
+    assert_int_equal(s0->n_ops, 4);
+    const Millrace__OpSpec *scan = s0->ops[0];
+    assert_int_equal(scan->kind, MILLRACE__OP_KIND__OP_SCAN);
+    assert_string_equal(scan->node, "src");
+    assert_string_equal(scan->read->path, "/abs/in/x.csv");
+    assert_string_equal(scan->read->format, "csv");
+    assert_false(scan->read->csv->header);
+    assert_string_equal(scan->read->csv->delimiter, ";");
+    assert_string_equal(scan->read->csv->quote, "\"");
+    assert_string_equal(scan->read->csv->null_string, "NA");
+    assert_int_equal(scan->read->on_error, MILLRACE__ON_ERROR__ON_ERROR_SKIP);
+    assert_int_equal(scan->read->max_errors, 7);
+    assert_int_equal(scan->read->schema->n_fields, 3);
+
+    /* derive: every input column, replaced in place, then new ones. */
+    const Millrace__OpSpec *d = s0->ops[1];
+    assert_int_equal(d->kind, MILLRACE__OP_KIND__OP_PROJECT);
+    assert_int_equal(d->n_exprs, 4);
+    assert_string_equal(d->exprs[0]->name, "id");
+    assert_string_equal(d->exprs[0]->expr, "\"id\"");
+    assert_string_equal(d->exprs[1]->name, "name");
+    assert_string_equal(d->exprs[1]->expr, "upper(name)");
+    assert_string_equal(d->exprs[2]->expr, "\"amount\"");
+    assert_string_equal(d->exprs[3]->name, "big");
+    assert_int_equal(d->output->fields[3]->type->id, MILLRACE__TYPE_ID__TYPE_BOOL);
+
+    const Millrace__OpSpec *dr = s0->ops[2];
+    assert_int_equal(dr->n_exprs, 3);
+    assert_string_equal(dr->exprs[2]->name, "big");
+
+    const Millrace__OpSpec *part = s0->ops[3];
+    assert_int_equal(part->kind, MILLRACE__OP_KIND__OP_AGG_PARTIAL);
+    assert_int_equal(part->n_group_by, 1);
+    assert_string_equal(part->group_by[0], "big");
+    assert_string_equal(part->aggregates[0]->name, "n");
+    assert_string_equal(part->aggregates[0]->expr, "count(*)");
+    assert_int_equal(part->input->n_fields, 3);
+    assert_int_equal(s0->shuffle->partitions, 3);
+    assert_string_equal(s0->shuffle->keys[0], "big");
+    assert_null(s0->write);
+
+    assert_int_equal(s1->partitions, 3);
+    assert_int_equal(s1->n_inputs, 1);
+    assert_int_equal(s1->inputs[0], 0);
+    assert_int_equal(s1->ops[0]->kind, MILLRACE__OP_KIND__OP_SHUFFLE_READ);
+    assert_int_equal(s1->ops[1]->kind, MILLRACE__OP_KIND__OP_AGG_FINAL);
+    assert_int_equal(s1->ops[1]->input->n_fields, 3);
+    assert_int_equal(s1->ops[1]->output->n_fields, 2);
+    assert_string_equal(s1->ops[1]->output->fields[1]->name, "n");
+    assert_int_equal(s1->ops[1]->output->fields[1]->type->id, MILLRACE__TYPE_ID__TYPE_INT64);
+    assert_string_equal(s1->write->node, "out");
+    assert_string_equal(s1->write->target, "warehouse");
+    assert_string_equal(s1->write->table, "s.t");
+    assert_string_equal(s1->write->mode, "append");
+    assert_int_equal(s1->write->schema->n_fields, 2);
+    assert_string_equal(plan->warehouse->driver, "sqlite");
+    assert_string_equal(plan->warehouse->path, "millrace.db");
+
+    char *json = mr_plan_json(plan);
+    assert_non_null(strstr(json, "\"path\":\"/abs/in/x.csv\""));
+    assert_non_null(strstr(json, "\"expr\":\"\\\"id\\\"\"")); /* quotes escaped */
+    free(json);
+    millrace__job_plan__free_unpacked(plan, NULL);
+}
+
+static void test_options_and_errors(void **state)
+{
+    (void)state;
+    /* NULL options: defaults (8 partitions, file "<dag>"). */
+    Millrace__JobPlan *plan = compile_ok(etl, NULL);
+    assert_int_equal(plan->stages[0]->shuffle->partitions, 8);
+    millrace__job_plan__free_unpacked(plan, NULL);
+
+    /* An override of a param the DAG does not declare is an error. */
+    mr_param over = {"dri", "x"};
+    mr_dag_options opt = {.params = &over, .nparams = 1, .getenv = fake_env};
+    mr_diags d = {0};
+    plan = (Millrace__JobPlan *)1;
+    assert_int_equal(mr_dag_compile(etl, strlen(etl), &opt, &plan, &d), MR_EINVAL);
+    assert_null(plan);
+    assert_int_equal(d.n, 1);
+    assert_string_equal(d.items[0].file, "<dag>");
+    assert_int_equal(d.items[0].line, 3);
+    assert_int_equal(d.items[0].column, 1);
+    assert_null(d.items[0].node);
+    assert_string_equal(d.items[0].message,
+                        "param 'dri' was given but the DAG declares no such param (did you mean 'dir'?)");
+    char *text = NULL;
+    size_t n = 0;
+    FILE *f = open_memstream(&text, &n);
+    mr_diags_print(&d, f);
+    fclose(f);
+    assert_string_equal(text, "<dag>:3:1: error: param 'dri' was given but the DAG declares no such "
+                              "param (did you mean 'dir'?)\n");
+    free(text);
+    mr_diags_free(&d);
+    assert_int_equal(d.n, 0);
+    mr_diags_free(NULL);
+
+    /* Node ids are carried on diagnostics; the text need not end in NUL. */
+    const char *bad = "version: 1\nname: x\nnodes:\n  a: {op: reed}\nXXXX";
+    assert_int_equal(mr_dag_compile(bad, strlen(bad) - 4, NULL, &plan, &d), MR_EINVAL);
+    assert_int_equal(d.n, 1);
+    assert_string_equal(d.items[0].node, "a");
+    assert_int_equal(d.items[0].line, 4);
+    assert_int_equal(d.items[0].column, 11);
+    mr_diags_free(&d);
+
+    /* Empty and NULL input. */
+    assert_int_equal(mr_dag_compile(NULL, 0, NULL, &plan, &d), MR_EINVAL);
+    assert_int_equal(d.n, 1);
+    mr_diags_free(&d);
+}
+
+static void test_explain_text(void **state)
+{
+    (void)state;
+    Millrace__JobPlan *plan = compile_ok(etl, NULL);
+    char *t = mr_plan_explain(plan);
+    assert_string_equal(t,
+        "job etl: 2 stages\n"
+        "stage 0  [one task per input split]  read src (csv) -> project d -> project dr -> "
+        "partial aggregate agg\n"
+        "  shuffle -> stage 1: hash(big) into 8 partitions\n"
+        "stage 1  [8 tasks]  shuffle read <- stage 0 -> final aggregate agg -> write out "
+        "(warehouse table s.t, append)\n"
+        "  columns: big bool, n int64\n"
+        "warehouse: sqlite millrace.db\n");
+    free(t);
+    millrace__job_plan__free_unpacked(plan, NULL);
+}
+
+/* Every prefix of a valid DAG must be handled without crashing or leaking
+ * (a cheap stand-in for the fuzzer in tests/fuzz/fuzz_dag.c). */
+static void test_prefixes(void **state)
+{
+    (void)state;
+    size_t len = strlen(etl);
+    for (size_t i = 0; i <= len; i++) {
+        Millrace__JobPlan *plan = NULL;
+        mr_diags d = {0};
+        int rc = mr_dag_compile(etl, i, NULL, &plan, &d);
+        if (rc == 0) {
+            assert_non_null(plan);
+            millrace__job_plan__free_unpacked(plan, NULL);
+        } else {
+            assert_int_equal(rc, MR_EINVAL);
+            assert_true(d.n > 0);
+            for (size_t k = 0; k < d.n; k++)
+                assert_true(d.items[k].line >= 1 && d.items[k].column >= 1);
+        }
+        mr_diags_free(&d);
+    }
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_subst),
+        cmocka_unit_test(test_suggest),
+        cmocka_unit_test(test_schema_round_trip),
+        cmocka_unit_test(test_plan_contents),
+        cmocka_unit_test(test_options_and_errors),
+        cmocka_unit_test(test_explain_text),
+        cmocka_unit_test(test_prefixes),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
