@@ -570,3 +570,231 @@ bool mr_csv_utf8_valid(const char *s, size_t n)
     }
     return true;
 }
+
+/* ---- schema inference ---------------------------------------------------- */
+
+/* Candidate types, narrowest first; a column's type is the first candidate
+ * every sampled value parses as. */
+enum {
+    CAND_BOOL = 1 << 0,
+    CAND_INT32 = 1 << 1,
+    CAND_INT64 = 1 << 2,
+    CAND_DECIMAL = 1 << 3,
+    CAND_FLOAT64 = 1 << 4,
+    CAND_DATE = 1 << 5,
+    CAND_TIMESTAMP = 1 << 6,
+    CAND_ALL = (1 << 7) - 1,
+};
+
+typedef struct infer_col {
+    unsigned cand;   /* CAND_* still possible */
+    int int_digits;  /* decimals: most digits before the point (no leading zeros) */
+    int scale;       /* decimals: most digits after the point */
+    bool seen;       /* a non-NULL value was sampled */
+} infer_col;
+
+/* Measures a plain decimal literal ([+-]digits[.digits], no exponent).
+ * Returns false when s is not one. */
+static bool decimal_shape(const char *s, size_t n, int *int_digits, int *scale)
+{
+    size_t i = 0;
+    if (n > 0 && (s[0] == '-' || s[0] == '+'))
+        i = 1;
+    size_t lead = i;
+    while (i < n && s[i] == '0')
+        i++;
+    size_t istart = i;
+    while (i < n && s[i] >= '0' && s[i] <= '9')
+        i++;
+    size_t nint = i - istart, any = i - lead;
+    size_t nfrac = 0;
+    if (i < n && s[i] == '.') {
+        size_t f = ++i;
+        while (i < n && s[i] >= '0' && s[i] <= '9')
+            i++;
+        nfrac = i - f;
+    }
+    if (i != n || any + nfrac == 0 || nint > 64 || nfrac > 64)
+        return false;
+    *int_digits = (int)nint;
+    *scale = (int)nfrac;
+    return true;
+}
+
+static void infer_value(infer_col *c, const char *p, size_t n)
+{
+    while (n > 0 && (*p == ' ' || *p == '\t')) {
+        p++;
+        n--;
+    }
+    while (n > 0 && (p[n - 1] == ' ' || p[n - 1] == '\t'))
+        n--;
+    if (n == 0)
+        return; /* NULL for every non-string type */
+    c->seen = true;
+    uint8_t b;
+    int32_t i32;
+    int64_t i64;
+    double f;
+    if ((c->cand & CAND_BOOL) && mr_parse_bool(p, n, &b, NULL) < 0)
+        c->cand &= ~(unsigned)CAND_BOOL;
+    if ((c->cand & CAND_INT32) && mr_parse_int32(p, n, &i32, NULL) < 0)
+        c->cand &= ~(unsigned)CAND_INT32;
+    if ((c->cand & CAND_INT64) && mr_parse_int64(p, n, &i64, NULL) < 0)
+        c->cand &= ~(unsigned)CAND_INT64;
+    if (c->cand & CAND_DECIMAL) {
+        int id, sc;
+        if (!decimal_shape(p, n, &id, &sc)) {
+            c->cand &= ~(unsigned)CAND_DECIMAL;
+        } else {
+            if (id > c->int_digits)
+                c->int_digits = id;
+            if (sc > c->scale)
+                c->scale = sc;
+            if (c->int_digits + c->scale > MR_DECIMAL_MAX_PRECISION)
+                c->cand &= ~(unsigned)CAND_DECIMAL;
+        }
+    }
+    if ((c->cand & CAND_FLOAT64) && mr_parse_float64(p, n, &f, NULL) < 0)
+        c->cand &= ~(unsigned)CAND_FLOAT64;
+    if ((c->cand & CAND_DATE) && mr_parse_date(p, n, &i32, NULL) < 0)
+        c->cand &= ~(unsigned)CAND_DATE;
+    if ((c->cand & CAND_TIMESTAMP) && mr_parse_timestamp(p, n, &i64, NULL) < 0)
+        c->cand &= ~(unsigned)CAND_TIMESTAMP;
+}
+
+static mr_type infer_type(const infer_col *c)
+{
+    if (!c->seen)
+        return mr_type_make(MR_T_STRING);
+    if (c->cand & CAND_BOOL)
+        return mr_type_make(MR_T_BOOL);
+    if (c->cand & CAND_INT32)
+        return mr_type_make(MR_T_INT32);
+    if (c->cand & CAND_INT64)
+        return mr_type_make(MR_T_INT64);
+    if (c->cand & CAND_DECIMAL) {
+        int p = c->int_digits + c->scale;
+        return mr_type_decimal(p < 1 ? 1 : p, c->scale);
+    }
+    if (c->cand & CAND_FLOAT64)
+        return mr_type_make(MR_T_FLOAT64);
+    if (c->cand & CAND_DATE)
+        return mr_type_make(MR_T_DATE);
+    if (c->cand & CAND_TIMESTAMP)
+        return mr_type_make(MR_T_TIMESTAMP);
+    return mr_type_make(MR_T_STRING);
+}
+
+/* Sets column i's name: the header text, or cI when there is no header or
+ * the header field is empty, not UTF-8, or repeats an earlier name. */
+static int infer_name(mr_schema *s, int i, const mr_csv_field *f, mr_type t)
+{
+    char name[256];
+    bool use = f && f->len > 0 && f->len < sizeof name && mr_csv_utf8_valid(f->p, f->len);
+    if (use) {
+        memcpy(name, f->p, f->len);
+        name[f->len] = '\0';
+        use = memchr(name, '\0', f->len) == NULL;
+        for (int k = 0; use && k < i; k++)
+            if (strcmp(s->fields[k].name, name) == 0)
+                use = false;
+    }
+    if (!use)
+        snprintf(name, sizeof name, "c%d", i);
+    return mr_schema_set(s, i, name, t);
+}
+
+int mr_csv_infer_schema(const char *path, const mr_csv_options *opt, size_t sample_rows,
+                        mr_schema **out, mr_err *err)
+{
+    *out = NULL;
+    mr_csv_options o;
+    if (opt)
+        o = *opt;
+    else
+        mr_csv_options_init(&o);
+    const bool header = o.header;
+    o.header = false;
+    const char *null_s = o.null_string && o.null_string[0] ? o.null_string : NULL;
+    if (sample_rows == 0)
+        sample_rows = 1000;
+
+    mr_csv_reader *r;
+    int rc = mr_csv_reader_open(path, 0, UINT64_MAX, &o, &r, err);
+    if (rc < 0)
+        return rc;
+    mr_csv_record rec;
+    rc = mr_csv_reader_next(r, &rec, err);
+    if (rc <= 0) {
+        mr_csv_reader_close(r);
+        return rc < 0 ? rc
+                      : mr_err_set(err, MR_EINVAL,
+                                   "%s: cannot infer a schema from an empty file; give a schema",
+                                   path);
+    }
+    const int ncols = rec.nfields;
+    mr_schema *s = mr_schema_create(ncols);
+    infer_col *cols = calloc((size_t)ncols, sizeof *cols);
+    mr_csv_field *names = NULL;
+    char *name_bytes = NULL;
+    if (!s || !cols) {
+        rc = mr_err_set(err, MR_ENOMEM, "%s: out of memory inferring a schema", path);
+        goto done;
+    }
+    for (int i = 0; i < ncols; i++)
+        cols[i].cand = CAND_ALL;
+    if (header) {
+        /* Keep the names: the reader's buffers move on with the next record. */
+        size_t total = 0;
+        for (int i = 0; i < ncols; i++)
+            total += rec.fields[i].len;
+        names = malloc((size_t)ncols * sizeof *names);
+        name_bytes = malloc(total + 1);
+        if (!names || !name_bytes) {
+            rc = mr_err_set(err, MR_ENOMEM, "%s: out of memory inferring a schema", path);
+            goto done;
+        }
+        size_t pos = 0;
+        for (int i = 0; i < ncols; i++) {
+            memcpy(name_bytes + pos, rec.fields[i].p, rec.fields[i].len);
+            names[i] = rec.fields[i];
+            names[i].p = name_bytes + pos;
+            pos += rec.fields[i].len;
+        }
+        rc = mr_csv_reader_next(r, &rec, err);
+    } else {
+        rc = 1;
+    }
+    for (size_t seen = 0; rc == 1 && seen < sample_rows; seen++) {
+        /* Malformed records and records of another width say nothing
+         * reliable about the columns: they will be bad rows at scan time. */
+        if (!rec.error && rec.nfields == ncols)
+            for (int i = 0; i < ncols; i++) {
+                const mr_csv_field *f = &rec.fields[i];
+                if (null_s && !f->quoted && f->len == strlen(null_s) &&
+                    memcmp(f->p, null_s, f->len) == 0)
+                    continue;
+                infer_value(&cols[i], f->p, f->len);
+            }
+        if (seen + 1 < sample_rows)
+            rc = mr_csv_reader_next(r, &rec, err);
+    }
+    if (rc < 0)
+        goto done;
+    for (int i = 0; i < ncols; i++)
+        if (infer_name(s, i, names ? &names[i] : NULL, infer_type(&cols[i])) < 0) {
+            rc = mr_err_set(err, MR_ENOMEM, "%s: out of memory inferring a schema", path);
+            goto done;
+        }
+    *out = s;
+    s = NULL;
+    rc = 0;
+done:
+    mr_schema_destroy(s);
+    free(cols);
+    free(names);
+    free(name_bytes);
+    mr_csv_reader_close(r);
+    return rc;
+}

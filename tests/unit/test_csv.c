@@ -728,6 +728,66 @@ static void test_scan_create_errors(void **state)
     assert_int_equal(mr_scan_csv_bytes_read(NULL), 0);
 }
 
+
+static void check_infer(const char *csv, const mr_csv_options *o, size_t sample, const char *want)
+{
+    const char *path = write_str("infer.csv", csv);
+    mr_schema *s;
+    mr_err err;
+    int rc = mr_csv_infer_schema(path, o, sample, &s, &err);
+    if (rc != 0)
+        fail_msg("infer: rc %d: %s", rc, err.msg);
+    char got[1024] = "", tb[64];
+    for (int i = 0; i < s->nfields; i++) {
+        size_t n = strlen(got);
+        snprintf(got + n, sizeof got - n, "%s%s:%s", i ? ";" : "", s->fields[i].name,
+                 mr_type_name(s->fields[i].type, tb, sizeof tb));
+    }
+    if (strcmp(got, want) != 0)
+        fail_msg("infer:\n%s\ngot  %s\nwant %s", csv, got, want);
+    mr_schema_destroy(s);
+}
+
+static void test_infer(void **state)
+{
+    (void)state;
+    mr_csv_options o;
+    mr_csv_options_init(&o);
+    check_infer("flag,small,big,price,ratio,day,at,name,empty\n"
+                "true,1,3000000000,12.5,1e3,2024-01-01,2024-01-01 10:00:00,x,\n"
+                "no,-7,-1,-0.125,2.5,2024-02-29,2024-02-29,\"y\",\n"
+                ",,,,,,,,\n",
+                &o, 0,
+                "flag:bool;small:int32;big:int64;price:decimal(5,3);ratio:float64;day:date;"
+                "at:timestamp;name:string;empty:string");
+    /* widening: 0/1 is bool until a 2 appears; ints and decimals mix to
+     * decimal; too many digits for a decimal is float64; dates with a
+     * timestamp are timestamps; anything else is a string */
+    check_infer("a,b,c,d,e\n0,1,1,2024-01-01,1\n1,2.25,12345678901234567890.5,2024-01-01 00:00:01,x\n"
+                "1,3,2,2024-01-02,2\n",
+                &o, 0, "a:bool;b:decimal(3,2);c:float64;d:timestamp;e:string");
+    /* the sample bounds what is read */
+    check_infer("a\n1\n2\nx\n", &o, 2, "a:int32");
+    check_infer("a\n1\n2\nx\n", &o, 3, "a:string");
+    /* bad records are ignored; header only gives strings */
+    check_infer("a,b\n5,2\n1,2,3\nq\n", &o, 0, "a:int32;b:int32");
+    check_infer("a,b\n", &o, 0, "a:string;b:string");
+    /* without a header: c0, c1, ...; repeated or empty names are replaced */
+    o.header = false;
+    check_infer("1,x\n2,y\n", &o, 0, "c0:int32;c1:string");
+    o.header = true;
+    check_infer("a,a,\n4,2,3\n", &o, 0, "a:int32;c1:int32;c2:int32");
+    /* the null string is ignored */
+    o.null_string = "NA";
+    check_infer("a\n7\nNA\n", &o, 0, "a:int32");
+    mr_schema *s;
+    mr_err err;
+    const char *path = write_str("empty.csv", "");
+    assert_int_equal(mr_csv_infer_schema(path, &o, 0, &s, &err), MR_EINVAL);
+    assert_non_null(strstr(err.msg, "empty file"));
+    assert_null(s);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -743,6 +803,7 @@ int main(void)
         cmocka_unit_test(test_scan_many_batches),
         cmocka_unit_test(test_scan_bad_rows),
         cmocka_unit_test(test_scan_create_errors),
+        cmocka_unit_test(test_infer),
     };
     return cmocka_run_group_tests(tests, setup_dir, remove_dir);
 }
