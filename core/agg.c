@@ -83,9 +83,11 @@ static int parse_arg(const char *text, size_t start, size_t end, mr_expr **arg, 
     return rc;
 }
 
-int mr_agg_parse(const char *text, mr_agg_kind *kind, mr_expr **arg, mr_err *err)
+/* Finds the function and its argument text[*arg_start..*arg_end) (empty
+ * for count(*)); 0 or an error with err->offset set. */
+static int agg_locate(const char *text, mr_agg_kind *kind, size_t *arg_start, size_t *arg_end,
+                      mr_err *err)
 {
-    *arg = NULL;
     size_t i = 0;
     while (is_blank(text[i]))
         i++;
@@ -146,6 +148,7 @@ int mr_agg_parse(const char *text, mr_agg_kind *kind, mr_expr **arg, mr_err *err
             return set_at(err, (int)a,
                           mr_err_set(err, MR_EPARSE, "%s(*) is not allowed; only count(*)", fname));
         *kind = MR_AGG_COUNT_STAR;
+        *arg_start = *arg_end = a;
         return 0;
     }
     if (b - a > 8 && strncasecmp(text + a, "distinct", 8) == 0 && !is_ident(text[a + 8])) {
@@ -162,11 +165,36 @@ int mr_agg_parse(const char *text, mr_agg_kind *kind, mr_expr **arg, mr_err *err
         return set_at(err, (int)b,
                       mr_err_set(err, MR_EPARSE, "count(distinct) needs an argument"));
     }
-    int rc = parse_arg(text, a, b, arg, err);
+    *kind = k;
+    *arg_start = a;
+    *arg_end = b;
+    return 0;
+}
+
+int mr_agg_parse(const char *text, mr_agg_kind *kind, mr_expr **arg, mr_err *err)
+{
+    *arg = NULL;
+    size_t a, b;
+    mr_agg_kind k;
+    int rc = agg_locate(text, &k, &a, &b, err);
     if (rc < 0)
         return rc;
+    if (k != MR_AGG_COUNT_STAR) {
+        rc = parse_arg(text, a, b, arg, err);
+        if (rc < 0)
+            return rc;
+    }
     *kind = k;
     return 0;
+}
+
+int mr_agg_arg_offset(const char *text)
+{
+    size_t a, b;
+    mr_agg_kind k;
+    if (agg_locate(text, &k, &a, &b, NULL) < 0 || k == MR_AGG_COUNT_STAR)
+        return -1;
+    return (int)a;
 }
 
 int mr_agg_result_type(mr_agg_kind kind, mr_type arg, mr_type *out, mr_err *err)

@@ -40,6 +40,12 @@ typedef enum mr_agg_mode {
  * MR_EINVAL ("unknown aggregate 'sums'") with err->offset set. */
 int mr_agg_parse(const char *text, mr_agg_kind *kind, mr_expr **arg, mr_err *err);
 
+/* Byte offset in text where the argument of a well-formed aggregate call
+ * starts (after "distinct" for count(distinct x)), or -1 for count(*) or a
+ * text mr_agg_parse rejects.  Adding it to an offset from mr_expr_bind on
+ * the parsed argument gives an offset into the whole text. */
+int mr_agg_arg_offset(const char *text);
+
 /* The result type of kind applied to a value of type arg (ignored for
  * count(*)): count -> int64; sum of ints -> int64, of decimal(p,s) ->
  * decimal(18,s), of float64 -> float64; avg of ints/floats -> float64, of

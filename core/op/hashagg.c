@@ -356,8 +356,12 @@ static int plan_build(plan *p, const mr_schema *in, const char *const *group_by,
         if (!d->name || !d->text)
             return mr_err_set(err, MR_ENOMEM, "%sout of memory", where);
         int rc = mr_agg_parse(exprs[i], &d->kind, &d->arg, err);
-        if (rc == 0 && d->arg)
+        if (rc == 0 && d->arg) {
             rc = mr_expr_bind(d->arg, in, err);
+            /* bind offsets are into the argument; make them whole-text */
+            if (rc < 0 && err && err->offset >= 0)
+                err->offset += mr_agg_arg_offset(exprs[i]);
+        }
         if (rc < 0) {
             int off = err ? err->offset : -1;
             mr_err_prefix(err, "%saggregate '%s' (%s)", where, d->name, d->text);

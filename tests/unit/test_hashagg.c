@@ -286,6 +286,7 @@ static void test_agg_parse(void **state)
     parse_ok("avg(x)", MR_AGG_AVG);
     parse_ok("min(name)", MR_AGG_MIN);
     parse_ok("\tmax((a || ')('))\n", MR_AGG_MAX);
+    parse_ok("max(coalesce(a, ')'))", MR_AGG_MAX);
     parse_ok("min(\"we)ird\")", MR_AGG_MIN);
     parse_ok("count(distinct\"x\")", MR_AGG_COUNT_DISTINCT);
 
@@ -306,6 +307,10 @@ static void test_agg_parse(void **state)
     assert_int_equal(parse_bad("sum(distinct x)", &off, msg), MR_ENOTSUP);
     assert_int_equal(parse_bad("count(distinct)", &off, msg), MR_EPARSE);
     assert_int_equal(parse_bad("", &off, msg), MR_EPARSE);
+    assert_int_equal(mr_agg_arg_offset("sum(x)"), 4);
+    assert_int_equal(mr_agg_arg_offset(" count( distinct  yy ) "), 18);
+    assert_int_equal(mr_agg_arg_offset("count(*)"), -1);
+    assert_int_equal(mr_agg_arg_offset("sums(x)"), -1);
     /* an error inside the argument points into the whole text */
     assert_int_equal(parse_bad("  sum(  a + )", &off, msg), MR_EPARSE);
     assert_true(off >= 8 && off <= 12);
@@ -1006,6 +1011,10 @@ static void test_bad_plans(void **state)
     assert_non_null(strstr(err.msg, "unknown aggregate 'sums'"));
     assert_int_equal(run_error(s, NULL, 0, MR_AGG_SINGLE, gb, 1, "sum(name)", &err), MR_ETYPE);
     assert_int_equal(run_error(s, NULL, 0, MR_AGG_SINGLE, gb, 1, "max(nosuch)", &err), MR_ENOTFOUND);
+    assert_int_equal(err.offset, 4); /* into the aggregate text, not the argument */
+    assert_int_equal(run_error(s, NULL, 0, MR_AGG_SINGLE, gb, 1, "count(distinct k + nosuch)", &err),
+                     MR_ENOTFOUND);
+    assert_int_equal(err.offset, 19);
     /* an output name clashing with a group column */
     const char *names[] = {"k"}, *exprs[] = {"count(*)"};
     feed f = {0};
