@@ -409,7 +409,7 @@ static int bind_case(expr__node *n, mr_err *err)
 static int bind_col(expr__node *n, const mr_schema *s, mr_err *err)
 {
     int idx = mr_schema_find(s, n->name);
-    if (idx < 0) {
+    if (idx < 0 && !n->quoted) {
         int hits = 0;
         for (int i = 0; i < s->nfields; i++)
             if (strcasecmp(s->fields[i].name, n->name) == 0) {

@@ -61,6 +61,7 @@ struct expr__node {
     bool try_;      /* try_cast */
     bool has_else;  /* CASE with an ELSE */
     bool unknown;   /* a quoted string literal not yet given a type */
+    bool quoted;    /* a "quoted" column name: matched exactly */
     mr_type type;   /* result type, set by bind (literals: by the parser) */
     mr_type target; /* CAST target */
     int nkids;

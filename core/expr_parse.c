@@ -627,6 +627,7 @@ static int parse_primary(parser *p, expr__node **out)
         if (!n)
             return MR_ENOMEM;
         size_t len;
+        n->quoted = true;
         if (!(n->name = unquote(&t, &len))) {
             expr__node_free(n);
             return mr_err_set(p->err, MR_ENOMEM, "out of memory parsing an expression");
