@@ -323,7 +323,8 @@ static int enc_string(enc *e, const mr_batch *b, const mr_column *c, size_t n,
     for (size_t i = 0; i < n; i++) {
         uint32_t r = b->sel[i];
         size_t l = off[r + 1] - off[r];
-        memcpy(cd + pos, c->chars + off[r], l);
+        if (l) /* chars may still be NULL when every string is empty or NULL */
+            memcpy(cd + pos, c->chars + off[r], l);
         pos += l;
     }
     return enc_emit(e, cd, total, owned, bhc);

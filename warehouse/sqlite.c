@@ -390,11 +390,12 @@ static int bind_value(sq_stage *s, int c, const mr_column *col, uint32_t r)
     case MR_T_TIMESTAMP:
         len = mr_format_timestamp(MR_COL_I64(col)[r], buf, FMT_W);
         return sqlite3_bind_text(st, p, buf, (int)len, SQLITE_STATIC);
-    case MR_T_STRING: {
-        const char *str = mr_column_str(col, r, &len);
-        /* a NULL pointer would bind SQL NULL: an empty string must stay one */
-        return sqlite3_bind_text64(st, p, len ? str : "", len, SQLITE_STATIC, SQLITE_UTF8);
-    }
+    case MR_T_STRING:
+        /* chars may be NULL when every string so far is empty, and a NULL
+         * pointer would bind SQL NULL: an empty string must stay one */
+        len = col->offsets[r + 1] - col->offsets[r];
+        return sqlite3_bind_text64(st, p, len ? col->chars + col->offsets[r] : "", len,
+                                   SQLITE_STATIC, SQLITE_UTF8);
     default: return SQLITE_MISMATCH;
     }
 }

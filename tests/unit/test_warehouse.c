@@ -415,6 +415,31 @@ static void test_selection_vector(void **state)
     mr_batch_destroy(b);
 }
 
+/* Empty strings in a column whose chars buffer was never allocated must be
+ * stored as '' (a NULL pointer would bind SQL NULL). */
+static void test_empty_strings_without_chars(void **state)
+{
+    fx *f = *state;
+    mr_batch *b = mr_batch_create(f->schema, 4);
+    for (size_t r = 0; r < 2; r++) {
+        MR_COL_I64(&b->cols[0])[r] = (int64_t)r;
+        mr_column_set_valid(&b->cols[0], r, true);
+        b->cols[1].offsets[r + 1] = 0;
+        mr_column_set_valid(&b->cols[1], r, r == 0);
+        mr_column_set_valid(&b->cols[2], r, false);
+    }
+    b->nrows = 2;
+    assert_null(b->cols[1].chars);
+    mr_err err;
+    mr_wh_stage *s = NULL;
+    assert_int_equal(mr_wh_stage_open(&f->cfg, "s_e", f->schema, &s, &err), 0);
+    assert_int_equal(mr_wh_stage_append(s, b, &err), 0);
+    assert_int_equal(mr_wh_stage_finish(s, &err), 0);
+    assert_dump(staging_file(f), "SELECT id, typeof(name), quote(name), typeof(price) FROM s_e ORDER BY id",
+                "0|text|''|null\n1|null|NULL|null\n");
+    mr_batch_destroy(b);
+}
+
 static void test_post_sql(void **state)
 {
     fx *f = *state;
@@ -626,6 +651,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_upsert, setup, teardown),
         cmocka_unit_test_setup_teardown(test_type_roundtrip, setup, teardown),
         cmocka_unit_test_setup_teardown(test_selection_vector, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_empty_strings_without_chars, setup, teardown),
         cmocka_unit_test_setup_teardown(test_post_sql, setup, teardown),
         cmocka_unit_test_setup_teardown(test_post_sql_failure_rolls_back, setup, teardown),
         cmocka_unit_test_setup_teardown(test_mismatching_table, setup, teardown),

@@ -179,6 +179,27 @@ static void test_roundtrip_empty(void **state)
     roundtrip(b, 0);
     roundtrip(b, 3);
     mr_batch_destroy(b);
+    /* strings that are all NULL or empty: the chars buffer was never
+     * allocated; with and without a selection */
+    mr_type t = mr_type_make(MR_T_STRING);
+    b = mr_batch_create_types(&t, 1, 8);
+    for (size_t r = 0; r < 6; r++) {
+        if (r % 2)
+            mr_column_set_str_null(&b->cols[0], r);
+        else
+            b->cols[0].offsets[r + 1] = b->cols[0].offsets[r], mr_column_set_valid(&b->cols[0], r, true);
+    }
+    b->nrows = 6;
+    assert_null(b->cols[0].chars);
+    roundtrip(b, 0);
+    roundtrip(b, 3);
+    b->sel_buf[0] = 1;
+    b->sel_buf[1] = 4;
+    b->sel = b->sel_buf;
+    b->nsel = 2;
+    roundtrip(b, 0);
+    roundtrip(b, 3);
+    mr_batch_destroy(b);
 }
 
 static void test_decode_reuses_batch(void **state)
