@@ -289,6 +289,19 @@ static char *unquote(const tok *t, size_t *len)
 
 static int parse_expr(parser *p, int min, expr__node **out);
 
+/* Moves past the node's last token and hands the node out; frees it when
+ * the next token is bad. */
+static int finish(parser *p, expr__node *n, expr__node **out)
+{
+    int rc = lex(p);
+    if (rc < 0) {
+        expr__node_free(n);
+        return rc;
+    }
+    *out = n;
+    return 0;
+}
+
 static expr__node *mk(parser *p, int kind, int off)
 {
     expr__node *n = expr__node_new(kind, off);
@@ -386,8 +399,7 @@ static int parse_number(parser *p, bool neg, int off, expr__node **out)
         expr__node_free(n);
         return rc;
     }
-    *out = n;
-    return lex(p);
+    return finish(p, n, out);
 }
 
 /* Reads a type name as written after AS or :: and parses it. */
@@ -619,8 +631,7 @@ static int parse_primary(parser *p, expr__node **out)
         }
         n->type = mr_type_make(MR_T_STRING);
         n->unknown = true;
-        *out = n;
-        return lex(p);
+        return finish(p, n, out);
     }
     if (t.kind == TK_QIDENT) {
         expr__node *n = mk(p, EN_COL, t.off);
@@ -632,8 +643,7 @@ static int parse_primary(parser *p, expr__node **out)
             expr__node_free(n);
             return mr_err_set(p->err, MR_ENOMEM, "out of memory parsing an expression");
         }
-        *out = n;
-        return lex(p);
+        return finish(p, n, out);
     }
     if (t.kind == TK_OP && is_op(p, "(")) {
         if ((rc = lex(p)) < 0 || (rc = parse_expr(p, 0, out)) < 0)
@@ -656,8 +666,7 @@ static int parse_primary(parser *p, expr__node **out)
                 n->type = mr_type_make(MR_T_BOOL);
                 n->li = is_kw(&t, "true");
             }
-            *out = n;
-            return lex(p);
+            return finish(p, n, out);
         }
         if ((is_kw(&t, "date") || is_kw(&t, "timestamp")) && nx.kind == TK_STR) {
             bool date = is_kw(&t, "date");
@@ -690,8 +699,7 @@ static int parse_primary(parser *p, expr__node **out)
                 return rc;
             }
             free(s);
-            *out = n;
-            return lex(p);
+            return finish(p, n, out);
         }
         if (is_kw(&t, "case"))
             return parse_case(p, t.off, out);
@@ -711,8 +719,7 @@ static int parse_primary(parser *p, expr__node **out)
             expr__node_free(n);
             return mr_err_set(p->err, MR_ENOMEM, "out of memory parsing an expression");
         }
-        *out = n;
-        return lex(p);
+        return finish(p, n, out);
     }
     if (t.kind == TK_EOF)
         return perr(p, t.off, "unexpected end of expression%s", "", 0);
