@@ -11,6 +11,7 @@
 #include "executor/task.h"
 
 #include <limits.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
