@@ -33,7 +33,11 @@ int mr_expr_bind(mr_expr *e, const mr_schema *schema, mr_err *err);
 /* The result type of a bound expression. */
 mr_type mr_expr_type(const mr_expr *e);
 
-/* Evaluates a bound expression over the live rows of in.  out must have been
+/* Evaluates a bound expression over the live rows of in.  The expression
+ * keeps its evaluation scratch (result columns, index arrays) inside e, so
+ * steady-state evaluation allocates nothing; for the same reason a given
+ * mr_expr may be evaluated by one thread at a time (each task binds its
+ * own).  out must have been
  * set up with mr_column_init(out, mr_expr_type(e), ...); it is grown as
  * needed and filled densely: out row i is the value for the i-th live row of
  * in (mr_batch_row(in, i)).  Errors (overflow, division by zero, failed cast)
