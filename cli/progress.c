@@ -55,7 +55,7 @@ static void stage_line(const cJSON *st, double elapsed, char *out, size_t cap)
     double bytes = num(st, "bytes_read") + num(st, "bytes_shuffled");
     char rows[40];
     snprintf(out, cap, "stage %-2.0f [%s] %3.0f/%-3.0f tasks %14s rows %8.1f MB/s  %-9s",
-             num(st, "id"), bar, done, total, grouped(num(st, "rows_out"), rows, sizeof rows),
+             num(st, "id"), bar, done, total, grouped(num(st, "rows_in"), rows, sizeof rows),
              elapsed > 0 ? bytes / 1e6 / elapsed : 0.0, str(st, "state"));
 }
 

@@ -120,7 +120,11 @@ def main():
         lst = listings[rnd.randrange(n_listings)]
         qty = rnd.randint(1, min(8, lst[4]))
         paid = round(float(lst[5]) * qty, 2)
-        buyer = int(rnd.paretovariate(1.1) * 7) % n_users + 1
+        # most buyers buy now and then; a few hundred keen ones buy a lot
+        if rnd.random() < 0.25:
+            buyer = int(rnd.paretovariate(1.3) * 3) % max(1, n_users // 100) + 1
+        else:
+            buyer = rnd.randint(1, n_users)
         day = min(365, lst[3] - 1827 + rnd.randint(0, 30))
         st = dt.datetime(2008, 1, 1) + dt.timedelta(days=day, seconds=rnd.randrange(86400))
         sales.append((sid, lst[0], lst[1], buyer, lst[2], 1827 + day, qty, f"{paid:.2f}",
