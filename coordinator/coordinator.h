@@ -14,6 +14,7 @@
 #include <pthread.h>
 #include <stdint.h>
 
+#include "coordinator/metrics.h"
 #include "net/transport.h"
 #include "proto/millrace.pb-c.h"
 
@@ -40,6 +41,7 @@ typedef struct task_rt {
     int executor;          /* index in coord.execs, -1 when none */
     uint64_t rows_in, rows_out, bytes_shuffled, bytes_read;
     Millrace__Split *split; /* scan stages; owned */
+    uint64_t dispatched_ms; /* coord_now_ms() when the attempt was sent (metrics) */
 } task_rt;
 
 typedef struct stage_rt {
@@ -50,6 +52,13 @@ typedef struct stage_rt {
     int *owners;   /* shuffle-reading stages: executor index per partition */
     int consumer;  /* index of the stage reading this one's shuffle, or -1 */
 } stage_rt;
+
+/* One rejected input row, as GET /v1/jobs/ID/rejects shows it.  Strings
+ * are owned by the job (freed with it); any of them may be NULL. */
+typedef struct job_reject {
+    char *node, *file, *reason, *raw;
+    uint64_t line;
+} job_reject;
 
 typedef struct job {
     char id[32];
@@ -66,6 +75,12 @@ typedef struct job {
     int cancel_requested;
     int committing;
     uint64_t *output_rows; /* per stage (rows committed by its write) */
+    /* Rejected rows: rejected_rows counts them all; rejects keeps a sample
+     * of nrejects of them.  Nothing fills these yet (executors do not report
+     * rejects to the coordinator), so both are empty. */
+    uint64_t rejected_rows;
+    job_reject *rejects;
+    uint32_t nrejects;
     struct job *next;      /* newest first */
 } job;
 
@@ -81,6 +96,8 @@ typedef struct mr_coord {
     int lost_after_ms;
     size_t max_body;
     size_t history;        /* finished jobs kept */
+    unsigned http_timeout_s; /* idle HTTP connections are closed after this; 0: 30 */
+    coord_metrics metrics; /* see metrics.h */
     exec_rt *execs;
     int nexecs, cap_execs;
     job *jobs;

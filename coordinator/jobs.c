@@ -87,6 +87,13 @@ static void job_free(job *j)
     }
     free(j->stages);
     free(j->output_rows);
+    for (uint32_t r = 0; r < j->nrejects; r++) {
+        free(j->rejects[r].node);
+        free(j->rejects[r].file);
+        free(j->rejects[r].reason);
+        free(j->rejects[r].raw);
+    }
+    free(j->rejects);
     free(j->name);
     free(j->error);
     free(j->params_json);
@@ -160,6 +167,11 @@ static void job_finish(mr_coord *c, job *j, job_state state, const char *error)
         free(j->error);
         j->error = strdup(error);
     }
+    uint64_t written = 0;
+    for (uint32_t s = 0; s < j->nstages; s++)
+        written += j->output_rows[s];
+    coord_metrics_job(&c->metrics, state, (double)(j->finished_at - j->submitted_at) / 1000.0,
+                      written);
     /* Stop what still runs and free every executor's shuffle data. */
     Millrace__CancelJob cj = MILLRACE__CANCEL_JOB__INIT;
     cj.job_id = j->id;
@@ -356,6 +368,7 @@ static void send_task(mr_coord *c, job *j, stage_rt *st, uint32_t t, int e)
     if (coord_send(c, c->execs[e].id, &msg) == 0) {
         tk->state = TASK_RUNNING;
         tk->executor = e;
+        tk->dispatched_ms = coord_now_ms();
         c->execs[e].running++;
         mr_log(MR_LOG_INFO, "coordinator", "job=%s stage=%u task=%u attempt=%u -> executor=%s",
                j->id, ps->id, t, tk->attempt, c->execs[e].id);
@@ -437,7 +450,12 @@ void coord_on_status(mr_coord *c, const Millrace__TaskStatus *s)
         return; /* a stale attempt */
     if (tk->executor >= 0 && c->execs[tk->executor].running > 0)
         c->execs[tk->executor].running--;
+    double secs = (double)(coord_now_ms() - tk->dispatched_ms) / 1000.0;
+    const Millrace__Stage *ps = st->plan;
+    int scan = ps->n_ops && ps->ops[0]->kind == MILLRACE__OP_KIND__OP_SCAN;
     if (s->state == MILLRACE__TASK_STATE__TASK_SUCCEEDED) {
+        coord_metrics_task(&c->metrics, COORD_TASK_SUCCEEDED, secs, scan ? s->rows_in : 0,
+                           s->bytes_read, s->bytes_shuffled);
         tk->state = TASK_DONE;
         tk->ok_attempt = s->attempt;
         tk->rows_in = s->rows_in;
@@ -456,11 +474,13 @@ void coord_on_status(mr_coord *c, const Millrace__TaskStatus *s)
     if (s->retryable && tk->attempt + 1 < MAX_ATTEMPTS) {
         mr_log(MR_LOG_WARN, "coordinator", "job=%s stage=%u task=%u attempt=%u failed, retrying: %s",
                j->id, s->stage_id, s->partition, s->attempt, s->error);
+        coord_metrics_task(&c->metrics, COORD_TASK_RETRIED, secs, 0, 0, 0);
         tk->attempt++;
         tk->retried++;
         tk->state = TASK_PENDING;
         return;
     }
+    coord_metrics_task(&c->metrics, COORD_TASK_FAILED, secs, 0, 0, 0);
     tk->state = TASK_FAILED;
     st->state = STAGE_FAILED;
     job_finish(c, j, JOB_FAILED, s->error && s->error[0] ? s->error : "task failed");
