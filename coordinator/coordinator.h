@@ -37,7 +37,8 @@ typedef struct task_rt {
     task_state state;
     uint32_t attempt;      /* the attempt running or last run */
     uint32_t ok_attempt;   /* the attempt whose output counts (state DONE) */
-    uint32_t retried;
+    uint32_t retried;      /* attempts started again (failure or lost executor) */
+    uint32_t failures;     /* attempts that failed with a retryable error */
     int executor;          /* index in coord.execs, -1 when none */
     uint64_t rows_in, rows_out, bytes_shuffled, bytes_read;
     Millrace__Split *split; /* scan stages; owned */
@@ -94,6 +95,8 @@ typedef struct mr_coord {
     uint32_t partitions;   /* default shuffle partitions; 0: from executor slots */
     uint64_t split_bytes;
     int lost_after_ms;
+    int no_executor_fail_ms; /* fail running jobs after this long with no executor */
+    uint64_t last_alive_ms;  /* last time at least one executor was alive */
     size_t max_body;
     size_t history;        /* finished jobs kept */
     unsigned http_timeout_s; /* idle HTTP connections are closed after this; 0: 30 */

@@ -13,7 +13,17 @@
  *
  * Results: a task attempt reports success or failure; a retryable failure
  * (I/O, a lost peer) is tried again up to MAX_ATTEMPTS, a data error fails
- * the job with the task's own message.  When every stage is done the job
+ * the job with the task's own message.
+ *
+ * Recovery (lineage).  Every task is deterministic and re-runnable from its
+ * inputs.  When an executor is lost, its running tasks start again
+ * elsewhere, and every unfinished shuffle partition it owned gets a new
+ * owner; since the rows pushed to it are gone, every task of the stage that
+ * produced them runs again (a new attempt, pushing to the new owner), and
+ * so on up the plan wherever an input partition lived on the lost executor.
+ * Consumers read exactly one attempt of each map task and the commit takes
+ * exactly one attempt of each write task, so re-runs never duplicate rows.
+ * Superseded attempts still running elsewhere are told to stop.  When every stage is done the job
  * commits: the staged rows of each write task's successful attempt move
  * into the target tables, with post_sql, in one warehouse transaction.
  */
@@ -30,6 +40,9 @@
 #include "warehouse/warehouse.h"
 
 #define MAX_ATTEMPTS 3
+
+static int exec_alive(const mr_coord *c, int e);
+static int live_owner(const mr_coord *c, uint32_t p);
 
 uint64_t coord_now_ms(void)
 {
@@ -390,6 +403,16 @@ static void schedule_job(mr_coord *c, job *j)
                 return; /* no executor yet: try again later */
             st->state = STAGE_RUNNING;
         }
+        if (st->plan->shuffle && st->consumer >= 0) {
+            /* a partition whose owner was lost while nobody was alive */
+            stage_rt *cons = &j->stages[st->consumer];
+            int ok = 1;
+            for (uint32_t p = 0; p < cons->ntasks && ok; p++)
+                if (!exec_alive(c, cons->owners[p]))
+                    ok = (cons->owners[p] = live_owner(c, p)) >= 0;
+            if (!ok)
+                return;
+        }
         for (uint32_t t = 0; t < st->ntasks; t++) {
             task_rt *tk = &st->tasks[t];
             if (tk->state != TASK_PENDING)
@@ -397,7 +420,7 @@ static void schedule_job(mr_coord *c, job *j)
             int e;
             if (st->owners) {
                 e = st->owners[t];
-                if (c->execs[e].running >= c->execs[e].slots)
+                if (!exec_alive(c, e) || c->execs[e].running >= c->execs[e].slots)
                     continue;
             } else if ((e = pick_executor(c)) < 0) {
                 return;
@@ -471,7 +494,8 @@ void coord_on_status(mr_coord *c, const Millrace__TaskStatus *s)
         }
         return;
     }
-    if (s->retryable && tk->attempt + 1 < MAX_ATTEMPTS) {
+    if (s->retryable && tk->failures + 1 < MAX_ATTEMPTS) {
+        tk->failures++;
         mr_log(MR_LOG_WARN, "coordinator", "job=%s stage=%u task=%u attempt=%u failed, retrying: %s",
                j->id, s->stage_id, s->partition, s->attempt, s->error);
         coord_metrics_task(&c->metrics, COORD_TASK_RETRIED, secs, 0, 0, 0);
@@ -542,37 +566,149 @@ void coord_on_heartbeat(mr_coord *c, const char *identity, const Millrace__Heart
     coord_send(c, identity, &msg);
 }
 
+/* Tells the executor running an attempt that it has been superseded. */
+static void cancel_attempt(mr_coord *c, job *j, const stage_rt *st, uint32_t t)
+{
+    const task_rt *tk = &st->tasks[t];
+    if (tk->executor < 0 || c->execs[tk->executor].state != EXEC_ALIVE)
+        return;
+    Millrace__CancelJob cj = MILLRACE__CANCEL_JOB__INIT;
+    cj.job_id = j->id;
+    cj.has_task = 1;
+    cj.stage_id = st->plan->id;
+    cj.partition = t;
+    cj.attempt = tk->attempt;
+    Millrace__Control msg = MILLRACE__CONTROL__INIT;
+    msg.msg_case = MILLRACE__CONTROL__MSG_CANCEL;
+    msg.cancel = &cj;
+    coord_send(c, c->execs[tk->executor].id, &msg);
+}
+
+/* Puts task t back to pending as a new attempt. */
+static void task_restart(mr_coord *c, job *j, stage_rt *st, uint32_t t)
+{
+    task_rt *tk = &st->tasks[t];
+    if (tk->state == TASK_RUNNING) {
+        cancel_attempt(c, j, st, t);
+        if (tk->executor >= 0 && c->execs[tk->executor].running > 0)
+            c->execs[tk->executor].running--;
+    }
+    tk->attempt++;
+    tk->retried++;
+    tk->state = TASK_PENDING;
+    tk->executor = -1;
+    if (st->state == STAGE_DONE)
+        st->state = STAGE_RUNNING;
+}
+
+static int exec_alive(const mr_coord *c, int e)
+{
+    return e >= 0 && e < c->nexecs && c->execs[e].state == EXEC_ALIVE;
+}
+
+/* Picks a live executor for a partition, spreading by partition number. */
+static int live_owner(const mr_coord *c, uint32_t p)
+{
+    int alive = 0;
+    for (int e = 0; e < c->nexecs; e++)
+        alive += c->execs[e].state == EXEC_ALIVE;
+    if (alive == 0)
+        return -1;
+    int k = (int)(p % (uint32_t)alive);
+    for (int e = 0; e < c->nexecs; e++)
+        if (c->execs[e].state == EXEC_ALIVE && k-- == 0)
+            return e;
+    return -1;
+}
+
+static void stage_rerun(mr_coord *c, job *j, stage_rt *st, int depth);
+
+/* A partition of a shuffle-reading stage lost its input (its owner died):
+ * give it a live owner and re-run the stages that feed it. */
+static void partition_lost(mr_coord *c, job *j, stage_rt *st, uint32_t p, int depth)
+{
+    st->owners[p] = live_owner(c, p);
+    for (size_t i = 0; i < st->plan->n_inputs; i++)
+        for (uint32_t s = 0; s < j->nstages; s++)
+            if (j->stages[s].plan->id == st->plan->inputs[i])
+                stage_rerun(c, j, &j->stages[s], depth + 1);
+}
+
+/* Every task of st runs again (its output must be pushed anew); tasks
+ * whose own shuffle input lived on a lost executor need their producers
+ * re-run first. */
+static void stage_rerun(mr_coord *c, job *j, stage_rt *st, int depth)
+{
+    if (depth > 64)
+        return;
+    for (uint32_t t = 0; t < st->ntasks; t++) {
+        if (st->tasks[t].state != TASK_PENDING) /* pending ones run fresh anyway */
+            task_restart(c, j, st, t);
+        if (st->owners && !exec_alive(c, st->owners[t]))
+            partition_lost(c, j, st, t, depth);
+    }
+}
+
+static void executor_lost(mr_coord *c, int e)
+{
+    for (job *j = c->jobs; j; j = j->next) {
+        if (j->state != JOB_RUNNING || j->committing)
+            continue;
+        int touched = 0;
+        for (uint32_t s = 0; s < j->nstages; s++) {
+            stage_rt *st = &j->stages[s];
+            for (uint32_t t = 0; t < st->ntasks; t++) {
+                task_rt *tk = &st->tasks[t];
+                if (st->owners && st->owners[t] == e && tk->state != TASK_DONE) {
+                    if (tk->state == TASK_RUNNING)
+                        task_restart(c, j, st, t);
+                    partition_lost(c, j, st, t, 0);
+                    touched = 1;
+                } else if (tk->state == TASK_RUNNING && tk->executor == e) {
+                    task_restart(c, j, st, t);
+                    touched = 1;
+                }
+            }
+        }
+        if (touched)
+            mr_log(MR_LOG_WARN, "coordinator", "job=%s recomputing the work lost with executor=%s",
+                   j->id, c->execs[e].id);
+    }
+}
+
 void coord_check_executors(mr_coord *c)
 {
     uint64_t now = coord_now_ms();
+    int alive = 0;
     for (int e = 0; e < c->nexecs; e++) {
         exec_rt *x = &c->execs[e];
-        if (x->state != EXEC_ALIVE || now - x->last_heartbeat_ms < (uint64_t)c->lost_after_ms)
+        if (x->state != EXEC_ALIVE)
             continue;
+        if (now - x->last_heartbeat_ms < (uint64_t)c->lost_after_ms) {
+            alive++;
+            continue;
+        }
         x->state = EXEC_LOST;
         x->running = 0;
         mr_log(MR_LOG_WARN, "coordinator", "executor=%s lost (no heartbeat for %d ms)", x->id,
                c->lost_after_ms);
-        /* Jobs that had work or shuffle data on it cannot finish correctly
-         * without recomputation, which this version does not do: fail them
-         * with a clear message rather than hang. */
-        for (job *j = c->jobs; j; j = j->next) {
-            if (j->state != JOB_RUNNING)
-                continue;
-            int hit = 0;
-            for (uint32_t s = 0; s < j->nstages && !hit; s++) {
-                stage_rt *st = &j->stages[s];
-                for (uint32_t t = 0; t < st->ntasks && !hit; t++)
-                    hit = (st->tasks[t].state == TASK_RUNNING && st->tasks[t].executor == e) ||
-                          (st->owners && st->owners[t] == e && st->state != STAGE_DONE);
-            }
-            if (hit) {
-                char msg[512];
-                snprintf(msg, sizeof msg, "executor %s was lost while running the job", x->id);
-                job_finish(c, j, JOB_FAILED, msg);
-            }
-        }
+        executor_lost(c, e);
     }
+    if (alive > 0 || c->last_alive_ms == 0) {
+        c->last_alive_ms = now;
+        return;
+    }
+    /* Nobody left to run anything: fail running jobs after a grace period
+     * rather than hang (queued jobs wait for executors to come). */
+    if (now - c->last_alive_ms < (uint64_t)c->no_executor_fail_ms)
+        return;
+    for (job *j = c->jobs; j; j = j->next)
+        if (j->state == JOB_RUNNING && !j->committing) {
+            char msg[200];
+            snprintf(msg, sizeof msg, "no executor has been alive for %d s",
+                     c->no_executor_fail_ms / 1000);
+            job_finish(c, j, JOB_FAILED, msg);
+        }
 }
 
 /* Everything the commit needs, copied so it can run without the lock. */

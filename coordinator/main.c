@@ -40,6 +40,9 @@ static void usage(FILE *out)
             "  --split-bytes N      input split size in bytes (default 33554432)\n"
             "  --zstd-level N       shuffle compression level, 0 for none (default 1)\n"
             "  --lost-after-ms N    declare an executor lost after N ms of silence (default 5000)\n"
+            "  --no-executor-timeout-ms N\n"
+            "                       fail running jobs when no executor has been alive for N ms\n"
+            "                       (default 30000); queued jobs keep waiting\n"
             "  --ready-file F       write the bound addresses as JSON to F once listening\n"
             "  --help               this text\n");
 }
@@ -79,6 +82,7 @@ static int parse_args(mr_coord *c, int argc, char **argv, char *ready_file, size
         {"partitions", required_argument, 0, 'p'},  {"split-bytes", required_argument, 0, 's'},
         {"zstd-level", required_argument, 0, 'z'},  {"lost-after-ms", required_argument, 0, 'l'},
         {"ready-file", required_argument, 0, 'R'},  {"help", no_argument, 0, 'h'},
+        {"no-executor-timeout-ms", required_argument, 0, 'N'},
         {0, 0, 0, 0}};
     snprintf(c->http_addr, sizeof c->http_addr, "127.0.0.1:8080");
     snprintf(c->bind, sizeof c->bind, "tcp://127.0.0.1:7070");
@@ -87,6 +91,7 @@ static int parse_args(mr_coord *c, int argc, char **argv, char *ready_file, size
     c->zstd_level = 1;
     c->split_bytes = 32ULL << 20;
     c->lost_after_ms = 5000;
+    c->no_executor_fail_ms = 30000;
     c->max_body = 16u << 20;
     c->history = 1000;
     const char *env_token = getenv("MILLRACE_TOKEN");
@@ -132,6 +137,11 @@ static int parse_args(mr_coord *c, int argc, char **argv, char *ready_file, size
             if (parse_num("--lost-after-ms", optarg, 100, 3600000, &v) < 0)
                 return 2;
             c->lost_after_ms = (int)v;
+            break;
+        case 'N':
+            if (parse_num("--no-executor-timeout-ms", optarg, 100, 86400000, &v) < 0)
+                return 2;
+            c->no_executor_fail_ms = (int)v;
             break;
         case 'R': snprintf(ready_file, rcap, "%s", optarg); break;
         case 'h': usage(stdout); exit(0);

@@ -22,6 +22,7 @@ const char *mr_strerror(int code)
     case MR_ECAST: return "invalid cast";
     case MR_EWAREHOUSE: return "warehouse error";
     case MR_ETOOBIG: return "too large";
+    case MR_ETIMEDOUT: return "timed out";
     default: return "unknown error";
     }
 }

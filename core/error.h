@@ -26,6 +26,7 @@ enum {
     MR_ECAST = -12,     /* a CAST failed */
     MR_EWAREHOUSE = -13,/* the warehouse refused a statement */
     MR_ETOOBIG = -14,   /* input over a size limit */
+    MR_ETIMEDOUT = -15, /* an operation gave up after its time limit */
 };
 
 #define MR_ERR_MSG_MAX 1024

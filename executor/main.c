@@ -24,6 +24,7 @@
 #include <unistd.h>
 
 #include "core/log.h"
+#include "executor/shuffle_send.h"
 #include "executor/shuffle_store.h"
 #include "executor/task.h"
 #include "net/transport.h"
@@ -239,13 +240,20 @@ static void on_control(executor *ex, const mr_frames *m)
         c->task = NULL; /* the running task owns it now */
         c->msg_case = MILLRACE__CONTROL__MSG__NOT_SET;
         break;
-    case MILLRACE__CONTROL__MSG_CANCEL:
-        for (running_task *t = ex->tasks; t; t = t->next)
-            if (strcmp(t->spec->job_id, c->cancel->job_id) == 0)
+    case MILLRACE__CONTROL__MSG_CANCEL: {
+        const Millrace__CancelJob *cj = c->cancel;
+        for (running_task *t = ex->tasks; t; t = t->next) {
+            const Millrace__TaskSpec *s = t->spec;
+            if (strcmp(s->job_id, cj->job_id) != 0)
+                continue;
+            if (!cj->has_task || (s->stage_id == cj->stage_id && s->partition == cj->partition &&
+                                  s->attempt == cj->attempt))
                 t->cancel = 1;
-        if (!c->cancel->keep_data)
-            mr_shuffle_store_release(ex->store, c->cancel->job_id);
+        }
+        if (!cj->has_task && !cj->keep_data)
+            mr_shuffle_store_release(ex->store, cj->job_id);
         break;
+    }
     case MILLRACE__CONTROL__MSG_WELCOME:
         mr_log(MR_LOG_INFO, "executor", "id=%s registered with coordinator", ex->id);
         break;
@@ -274,13 +282,21 @@ static void on_data(executor *ex, mr_frames *m)
         mr_log(MR_LOG_WARN, "executor", "ignoring malformed shuffle message: %s", err.msg);
         return;
     }
-    /* Drop the identity frame; keep header + columns for the reduce task. */
-    free(m->items[0].data);
+    mr_shuffle_key k = {h->job_id, h->stage_id, h->partition};
+    /* Keep the sender's identity to confirm an end-of-stream marker. */
+    mr_frame ident = m->items[0];
     memmove(m->items, m->items + 1, (m->n - 1) * sizeof *m->items);
     m->n--;
-    mr_shuffle_key k = {h->job_id, h->stage_id, h->partition};
-    if (mr_shuffle_store_put(ex->store, &k, h->map_task, h->attempt, h->eos, m) < 0)
+    int eos = h->eos;
+    if (mr_shuffle_store_put(ex->store, &k, h->map_task, h->attempt, eos, m) < 0)
         mr_log(MR_LOG_ERROR, "executor", "job=%s out of memory storing shuffle data", h->job_id);
+    else if (eos) {
+        mr_frame reply[2] = {ident, {(void *)MR_SHUFFLE_ACK, strlen(MR_SHUFFLE_ACK)}};
+        if (mr_socket_send(ex->data, reply, 2, 0, &err) < 0)
+            mr_log(MR_LOG_WARN, "executor", "job=%s cannot confirm a shuffle stream: %s",
+                   h->job_id, err.msg);
+    }
+    free(ident.data);
     millrace__batch_header__free_unpacked(h, NULL);
 }
 
@@ -403,6 +419,9 @@ int main(int argc, char **argv)
     ex.env.store = ex.store;
     ex.env.data_root = ex.data_root;
     ex.env.shuffle_wait_ms = 120000;
+    const char *delay = getenv("MILLRACE_TEST_BATCH_DELAY_MS");
+    if (delay)
+        ex.env.batch_delay_ms = atoi(delay);
 
     mr_log(MR_LOG_INFO, "executor", "id=%s data=%s coordinator=%s slots=%u", ex.id, ex.advertise,
            ex.coordinator, ex.slots);

@@ -9,16 +9,22 @@
  * attempt) so the receiver can file it.
  *
  * Sends block when the destination's queue is full (ZeroMQ high-water
- * mark), which is what keeps a fast map task from outrunning the network.
+ * mark), which is what keeps a fast map task from outrunning the network;
+ * they wait in short slices so a cancelled or superseded task stops
+ * promptly even when its peer has died.  At the end every owner confirms
+ * the end-of-stream marker, so a map task reports success only once its
+ * output is safely at the owners.
  */
 #include "executor/shuffle_send.h"
 
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "core/hash.h"
 
 #define SEND_TIMEOUT_MS (10 * 60 * 1000)
+#define SEND_SLICE_MS 200
 
 struct mr_shuffle_out {
     const Millrace__TaskSpec *spec;
@@ -35,6 +41,7 @@ struct mr_shuffle_out {
     size_t cap;
     mr_frames frames;
     uint64_t bytes;
+    volatile int *cancel;
 };
 
 void mr_shuffle_out_destroy(mr_shuffle_out *so)
@@ -58,13 +65,15 @@ void mr_shuffle_out_destroy(mr_shuffle_out *so)
 }
 
 mr_shuffle_out *mr_shuffle_out_create(mr_net *net, const Millrace__TaskSpec *spec,
-                                      const mr_schema *schema, mr_err *err)
+                                      const mr_schema *schema, volatile int *cancel,
+                                      mr_err *err)
 {
     const Millrace__ShuffleOut *sh = spec->stage->shuffle;
     mr_shuffle_out *so = calloc(1, sizeof *so);
     if (!so)
         goto nomem;
     so->spec = spec;
+    so->cancel = cancel;
     so->nparts = sh->partitions;
     if (so->nparts == 0 || spec->n_partition_owners != so->nparts) {
         mr_err_set(err, MR_EPROTO, "task has %zu partition owners for %u partitions",
@@ -118,19 +127,29 @@ fail:
 
 static int send_bucket(mr_shuffle_out *so, const mr_batch *b, uint32_t p, int eos, mr_err *err)
 {
+    int rc;
     const Millrace__TaskSpec *t = so->spec;
     mr_batch_meta meta = {
         .job_id = t->job_id, .stage_id = t->stage_id, .partition = p,
         .map_task = t->partition, .attempt = t->attempt, .seq = so->seq[p]++, .eos = eos,
     };
     mr_frames_clear(&so->frames);
-    int rc = mr_wire_encode(b, &meta, t->zstd_level, &so->frames, err);
+    rc = mr_wire_encode(b, &meta, t->zstd_level, &so->frames, err);
     if (rc < 0)
         return rc;
     for (size_t i = 0; i < so->frames.n; i++)
         so->bytes += so->frames.items[i].len;
-    return mr_socket_send(so->socks[so->part_sock[p]], so->frames.items, so->frames.n,
-                          SEND_TIMEOUT_MS, err);
+    mr_socket *sock = so->socks[so->part_sock[p]];
+    for (int waited = 0;; waited += SEND_SLICE_MS) {
+        rc = mr_socket_send(sock, so->frames.items, so->frames.n, SEND_SLICE_MS, err);
+        if (rc != MR_ETIMEDOUT)
+            return rc;
+        if (so->cancel && *so->cancel)
+            return mr_err_set(err, MR_ECANCELLED, "task cancelled while sending shuffle data");
+        if (waited >= SEND_TIMEOUT_MS)
+            return mr_err_set(err, MR_EIO, "partition %u owner %s accepted nothing for %d s", p,
+                              t->partition_owners[p], SEND_TIMEOUT_MS / 1000);
+    }
 }
 
 static int grow(mr_shuffle_out *so, size_t rows)
@@ -179,14 +198,50 @@ int mr_shuffle_out_write(mr_shuffle_out *so, mr_batch *b, mr_err *err)
     return rc;
 }
 
-int mr_shuffle_out_finish(mr_shuffle_out *so, mr_err *err)
+static uint64_t now_ms(void)
 {
-    for (uint32_t p = 0; p < so->nparts; p++) {
-        int rc = send_bucket(so, NULL, p, 1, err);
-        if (rc < 0)
-            return rc;
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+}
+
+int mr_shuffle_out_finish(mr_shuffle_out *so, int ack_timeout_ms, mr_err *err)
+{
+    size_t *pending = calloc(so->nsocks ? so->nsocks : 1, sizeof *pending);
+    if (!pending)
+        return mr_err_set(err, MR_ENOMEM, "out of memory");
+    int rc = 0;
+    for (uint32_t p = 0; p < so->nparts && rc == 0; p++) {
+        rc = send_bucket(so, NULL, p, 1, err);
+        pending[so->part_sock[p]]++;
     }
-    return 0;
+    uint64_t deadline = now_ms() + (uint64_t)ack_timeout_ms;
+    mr_frames reply = {0};
+    for (size_t i = 0; i < so->nsocks && rc == 0; i++) {
+        while (pending[i] > 0) {
+            int got = mr_socket_recv(so->socks[i], &reply, SEND_SLICE_MS, err);
+            if (got < 0) {
+                rc = got;
+                break;
+            }
+            if (got == 1 && reply.n == 1 && reply.items[0].len == strlen(MR_SHUFFLE_ACK) &&
+                memcmp(reply.items[0].data, MR_SHUFFLE_ACK, reply.items[0].len) == 0)
+                pending[i]--;
+            if (so->cancel && *so->cancel) {
+                rc = mr_err_set(err, MR_ECANCELLED, "task cancelled while finishing its shuffle");
+                break;
+            }
+            if (pending[i] > 0 && now_ms() > deadline) {
+                rc = mr_err_set(err, MR_ETIMEDOUT,
+                                "a shuffle owner did not confirm receipt within %d ms",
+                                ack_timeout_ms);
+                break;
+            }
+        }
+    }
+    mr_frames_free(&reply);
+    free(pending);
+    return rc;
 }
 
 uint64_t mr_shuffle_out_bytes(const mr_shuffle_out *so)

@@ -11,6 +11,7 @@
 #include "executor/task.h"
 
 #include <limits.h>
+#include <time.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -30,7 +31,8 @@
 
 int mr_task_error_retryable(int code)
 {
-    return code == MR_EIO || code == MR_ENOMEM || code == MR_EPROTO || code == MR_EWAREHOUSE;
+    return code == MR_EIO || code == MR_ENOMEM || code == MR_EPROTO || code == MR_EWAREHOUSE ||
+           code == MR_ETIMEDOUT;
 }
 
 int mr_path_check_root(const char *root, const char *path, mr_err *err)
@@ -273,25 +275,36 @@ static mr_op *build_pipeline(const Millrace__TaskSpec *spec, const mr_task_env *
     return op;
 }
 
-static int drain_to_shuffle(mr_op *top, const Millrace__TaskSpec *spec, const mr_task_env *env,
-                            mr_task_stats *stats, mr_err *err)
+static void batch_pause(const mr_task_env *env)
 {
-    mr_shuffle_out *so = mr_shuffle_out_create(env->net, spec, top->schema, err);
+    if (env->batch_delay_ms > 0) {
+        struct timespec ts = {env->batch_delay_ms / 1000, (long)(env->batch_delay_ms % 1000) * 1000000L};
+        nanosleep(&ts, NULL);
+    }
+}
+
+static int drain_to_shuffle(mr_op *top, const Millrace__TaskSpec *spec, const mr_task_env *env,
+                            volatile int *cancel, mr_task_stats *stats, mr_err *err)
+{
+    mr_shuffle_out *so = mr_shuffle_out_create(env->net, spec, top->schema, cancel, err);
     if (!so)
         return err->code ? err->code : MR_EIO;
     int rc;
     mr_batch *b;
-    while ((rc = mr_op_next(top, &b, err)) == MR_NEXT_BATCH)
+    while ((rc = mr_op_next(top, &b, err)) == MR_NEXT_BATCH) {
         if ((rc = mr_shuffle_out_write(so, b, err)) < 0)
             break;
+        batch_pause(env);
+    }
     if (rc == MR_NEXT_DONE)
-        rc = mr_shuffle_out_finish(so, err);
+        rc = mr_shuffle_out_finish(so, env->shuffle_wait_ms, err);
     stats->bytes_shuffled = mr_shuffle_out_bytes(so);
     mr_shuffle_out_destroy(so);
     return rc < 0 ? rc : 0;
 }
 
-static int drain_to_warehouse(mr_op *top, const Millrace__TaskSpec *spec, mr_err *err)
+static int drain_to_warehouse(mr_op *top, const Millrace__TaskSpec *spec, const mr_task_env *env,
+                              mr_err *err)
 {
     const Millrace__Warehouse *w = spec->warehouse;
     if (!w || !spec->staging_table || !spec->staging_table[0])
@@ -302,9 +315,11 @@ static int drain_to_warehouse(mr_op *top, const Millrace__TaskSpec *spec, mr_err
     if (rc < 0)
         return rc;
     mr_batch *b;
-    while ((rc = mr_op_next(top, &b, err)) == MR_NEXT_BATCH)
+    while ((rc = mr_op_next(top, &b, err)) == MR_NEXT_BATCH) {
         if ((rc = mr_wh_stage_append(stage, b, err)) < 0)
             break;
+        batch_pause(env);
+    }
     if (rc == MR_NEXT_DONE)
         return mr_wh_stage_finish(stage, err);
     mr_wh_stage_abort(stage);
@@ -323,9 +338,9 @@ int mr_task_run(const Millrace__TaskSpec *spec, const mr_task_env *env, volatile
     if (rc >= 0) {
         const Millrace__Stage *st = spec->stage;
         if (st->shuffle)
-            rc = drain_to_shuffle(top, spec, env, stats, err);
+            rc = drain_to_shuffle(top, spec, env, cancel, stats, err);
         else if (st->write && strcmp(st->write->target, "warehouse") == 0)
-            rc = drain_to_warehouse(top, spec, err);
+            rc = drain_to_warehouse(top, spec, env, err);
         else
             rc = mr_err_set(err, MR_ENOTSUP, "stage %u: output target '%s' is not supported yet",
                             st->id, st->write ? st->write->target : "(none)");

@@ -16,6 +16,8 @@ typedef struct mr_task_env {
     mr_shuffle_store *store;
     const char *data_root;      /* absolute, no trailing slash; "/" allows all */
     int shuffle_wait_ms;        /* how long a reduce task waits for its input */
+    int batch_delay_ms;         /* test hook: sleep after each batch (0: none), so
+                                 * fault tests can stop a process mid-task */
 } mr_task_env;
 
 typedef struct mr_task_stats {

@@ -123,8 +123,10 @@ int mr_socket_send(mr_socket *s, const mr_frame *frames, size_t n, int timeout_m
         while (rc < 0 && zmq_errno() == EINTR);
         if (rc < 0) {
             int e = zmq_errno();
-            if (e == EAGAIN)
-                return mr_err_set(err, MR_EIO, "send timed out after %d ms", timeout_ms);
+            /* ZeroMQ applies the high-water mark to whole messages, so only
+             * the first frame can time out and nothing was sent then. */
+            if (e == EAGAIN && i == 0)
+                return mr_err_set(err, MR_ETIMEDOUT, "send timed out after %d ms", timeout_ms);
             return mr_err_set(err, MR_EIO, "send failed: %s", zmq_strerror(e));
         }
     }

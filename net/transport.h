@@ -46,8 +46,8 @@ int mr_socket_set_linger(mr_socket *s, int ms);
 int mr_socket_set_hwm(mr_socket *s, int msgs);
 
 /* Sends frames as one multipart message; blocks while the peer's queue is
- * full unless timeout_ms >= 0 elapses (MR_EIO "send timed out").  Returns 0
- * or a negative code. */
+ * full unless timeout_ms >= 0 elapses: then MR_ETIMEDOUT, and nothing of the
+ * message was sent, so it may be sent again.  Returns 0 or a negative code. */
 int mr_socket_send(mr_socket *s, const mr_frame *frames, size_t n, int timeout_ms, mr_err *err);
 /* Receives one multipart message into out (reset first; frames owned by
  * out).  Returns 1 when a message arrived, 0 after timeout_ms (-1: wait
