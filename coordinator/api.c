@@ -2,10 +2,24 @@
  *
  * Requests are served on MHD's own threads; each handler takes the
  * coordinator lock only to read or change job state, never while parsing
- * or compiling a DAG.  Bodies are accumulated up to c->max_body bytes
- * (413 beyond).  With a token configured, every route but /healthz needs
- * "Authorization: Bearer TOKEN", compared in constant time.  Error bodies
- * are {"error": {"code", "message", ...}}.
+ * or compiling a DAG.  docs/api.md describes the API for people and
+ * docs/openapi.json (embedded at build time, served at /v1/openapi.json)
+ * for programs; this file implements exactly that document.
+ *
+ * A request goes through four gates before its handler runs, in this
+ * order: authentication (every route but /healthz needs the bearer token
+ * when one is configured; compared in constant time, never logged), the
+ * route (404 for unknown paths), the method (405 with an Allow header),
+ * and the body limit (413 beyond c->max_body bytes).  The first call for a
+ * request only sees headers: it decides whether the body is worth keeping
+ * (POST, authorized, not declared too large), so an unauthenticated or
+ * oversized upload is read and dropped instead of buffered.  Slow or
+ * half-open clients are closed by MHD after c->http_timeout_s idle
+ * seconds.
+ *
+ * Error bodies are {"error": {"code", "message", ...}}; strings that come
+ * from clients (ids, DAG text quoted in messages, names, params) are made
+ * valid UTF-8 before they go into a response, so every response parses.
  */
 #include <arpa/inet.h>
 #include <cjson/cJSON.h>
@@ -13,46 +27,110 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <time.h>
 
 #include "coordinator/coordinator.h"
+#include "coordinator/metrics.h"
 #include "core/log.h"
 #include "dag/dag.h"
 
 static struct MHD_Daemon *g_daemon;
 static mr_coord *g_coord;
 
+/* Per-request state, created at the first call for a request. */
 typedef struct req_body {
     char *buf;
     size_t len, cap;
-    int too_big;
+    int keep;     /* store the body (else it is read and dropped) */
+    int too_big;  /* over c->max_body, declared or seen */
+    int authorized;
 } req_body;
 
-static enum MHD_Result reply(struct MHD_Connection *con, unsigned status, char *json,
-                             const char *location)
+/* ---- responses ---- */
+
+static enum MHD_Result reply_raw(struct MHD_Connection *con, unsigned status, char *text,
+                                 size_t len, const char *content_type, const char *hname,
+                                 const char *hvalue)
 {
-    struct MHD_Response *r =
-        MHD_create_response_from_buffer(strlen(json), json, MHD_RESPMEM_MUST_FREE);
+    struct MHD_Response *r = MHD_create_response_from_buffer(len, text, MHD_RESPMEM_MUST_FREE);
     if (!r) {
-        free(json);
+        free(text);
         return MHD_NO;
     }
-    MHD_add_response_header(r, "Content-Type", "application/json");
-    if (location)
-        MHD_add_response_header(r, "Location", location);
+    MHD_add_response_header(r, "Content-Type", content_type);
+    if (hname)
+        MHD_add_response_header(r, hname, hvalue);
     enum MHD_Result ret = MHD_queue_response(con, status, r);
     MHD_destroy_response(r);
     return ret;
 }
 
-static enum MHD_Result reply_json(struct MHD_Connection *con, unsigned status, cJSON *obj,
-                                  const char *location)
+/* Sends obj (consumed) as JSON with an optional extra header. */
+static enum MHD_Result reply_json_h(struct MHD_Connection *con, unsigned status, cJSON *obj,
+                                    const char *hname, const char *hvalue)
 {
     char *text = cJSON_PrintUnformatted(obj);
     cJSON_Delete(obj);
     if (!text)
         return MHD_NO;
-    return reply(con, status, text, location);
+    return reply_raw(con, status, text, strlen(text), "application/json", hname, hvalue);
+}
+
+static enum MHD_Result reply_json(struct MHD_Connection *con, unsigned status, cJSON *obj)
+{
+    return reply_json_h(con, status, obj, NULL, NULL);
+}
+
+/* A copy of s (malloc'd; NULL when out of memory) in which every byte
+ * that is not part of valid UTF-8 is replaced by '?'.  cJSON escapes
+ * control characters itself but passes other bytes through as they are. */
+static char *utf8_clean(const char *s)
+{
+    size_t n = strlen(s);
+    char *out = malloc(n + 1);
+    if (!out)
+        return NULL;
+    const unsigned char *p = (const unsigned char *)s;
+    size_t i = 0;
+    while (i < n) {
+        unsigned c = p[i];
+        size_t len = c < 0x80 ? 1 : (c >> 5) == 6 ? 2 : (c >> 4) == 14 ? 3 : (c >> 3) == 30 ? 4 : 0;
+        int ok = len > 0 && i + len <= n;
+        for (size_t k = 1; ok && k < len; k++)
+            ok = (p[i + k] & 0xC0) == 0x80;
+        if (ok && len == 2)
+            ok = c >= 0xC2; /* no overlong forms */
+        if (ok && len == 3) {
+            unsigned cp = ((c & 0x0Fu) << 12) | ((p[i + 1] & 0x3Fu) << 6) | (p[i + 2] & 0x3Fu);
+            ok = cp >= 0x800 && (cp < 0xD800 || cp > 0xDFFF);
+        }
+        if (ok && len == 4) {
+            unsigned cp = ((c & 0x07u) << 18) | ((p[i + 1] & 0x3Fu) << 12) |
+                          ((p[i + 2] & 0x3Fu) << 6) | (p[i + 3] & 0x3Fu);
+            ok = cp >= 0x10000 && cp <= 0x10FFFF;
+        }
+        if (!ok) {
+            out[i++] = '?';
+            continue;
+        }
+        memcpy(out + i, p + i, len);
+        i += len;
+    }
+    out[n] = '\0';
+    return out;
+}
+
+/* Adds key: s (NULL: null) to o, cleaned to valid UTF-8. */
+static void add_str(cJSON *o, const char *key, const char *s)
+{
+    if (!s) {
+        cJSON_AddNullToObject(o, key);
+        return;
+    }
+    char *c = utf8_clean(s);
+    cJSON_AddStringToObject(o, key, c ? c : "");
+    free(c);
 }
 
 static cJSON *error_obj(const char *code, const char *message)
@@ -60,15 +138,24 @@ static cJSON *error_obj(const char *code, const char *message)
     cJSON *root = cJSON_CreateObject();
     cJSON *e = cJSON_AddObjectToObject(root, "error");
     cJSON_AddStringToObject(e, "code", code);
-    cJSON_AddStringToObject(e, "message", message);
+    add_str(e, "message", message);
     return root;
 }
 
 static enum MHD_Result reply_error(struct MHD_Connection *con, unsigned status, const char *code,
                                    const char *message)
 {
-    return reply_json(con, status, error_obj(code, message), NULL);
+    return reply_json(con, status, error_obj(code, message));
 }
+
+static enum MHD_Result reply_405(struct MHD_Connection *con, const char *allow)
+{
+    char msg[96];
+    snprintf(msg, sizeof msg, "method not allowed here: use %s", allow);
+    return reply_json_h(con, 405, error_obj("method_not_allowed", msg), "Allow", allow);
+}
+
+/* ---- the job as the API shows it ---- */
 
 static void add_time(cJSON *o, const char *key, int64_t unix_ms)
 {
@@ -105,81 +192,99 @@ static const char *op_kind_name(Millrace__OpKind k)
     }
 }
 
-/* The job as the API shows it; call with the lock held. */
+static void add_operator(cJSON *ops, const char *kind, const char *node)
+{
+    char buf[200];
+    snprintf(buf, sizeof buf, "%s %s", kind, node);
+    char *c = utf8_clean(buf);
+    cJSON_AddItemToArray(ops, cJSON_CreateString(c ? c : ""));
+    free(c);
+}
+
+static cJSON *stage_json(const job *j, uint32_t s)
+{
+    const stage_rt *st = &j->stages[s];
+    cJSON *so = cJSON_CreateObject();
+    cJSON_AddNumberToObject(so, "id", st->plan->id);
+    cJSON *ops = cJSON_AddArrayToObject(so, "operators");
+    for (size_t i = 0; i < st->plan->n_ops; i++)
+        add_operator(ops, op_kind_name(st->plan->ops[i]->kind), st->plan->ops[i]->node);
+    if (st->plan->write)
+        add_operator(ops, "write", st->plan->write->node);
+    unsigned counts[4] = {0, 0, 0, 0}, retried = 0;
+    uint64_t rows_in = 0, rows_out = 0, shuffled = 0, read = 0;
+    for (uint32_t t = 0; t < st->ntasks; t++) {
+        counts[st->tasks[t].state]++;
+        retried += st->tasks[t].retried;
+        rows_in += st->tasks[t].rows_in;
+        rows_out += st->tasks[t].rows_out;
+        shuffled += st->tasks[t].bytes_shuffled;
+        read += st->tasks[t].bytes_read;
+    }
+    cJSON_AddNumberToObject(so, "partitions", st->ntasks);
+    cJSON *tasks = cJSON_AddObjectToObject(so, "tasks");
+    cJSON_AddNumberToObject(tasks, "total", st->ntasks);
+    cJSON_AddNumberToObject(tasks, "running", counts[TASK_RUNNING]);
+    cJSON_AddNumberToObject(tasks, "succeeded", counts[TASK_DONE]);
+    cJSON_AddNumberToObject(tasks, "failed", counts[TASK_FAILED]);
+    cJSON_AddNumberToObject(tasks, "retried", retried);
+    cJSON_AddNumberToObject(so, "rows_in", (double)rows_in);
+    cJSON_AddNumberToObject(so, "rows_out", (double)rows_out);
+    cJSON_AddNumberToObject(so, "bytes_read", (double)read);
+    cJSON_AddNumberToObject(so, "bytes_shuffled", (double)shuffled);
+    cJSON_AddStringToObject(so, "state", stage_state_name(st->state));
+    return so;
+}
+
+/* The job as the API shows it: the summary, or with full, its params,
+ * stages and outputs too.  Call with the lock held. */
 static cJSON *job_json(const job *j, int full)
 {
     cJSON *o = cJSON_CreateObject();
     cJSON_AddStringToObject(o, "id", j->id);
-    cJSON_AddStringToObject(o, "name", j->name);
+    add_str(o, "name", j->name);
     cJSON_AddStringToObject(o, "state", coord_job_state_name(j->state));
     add_time(o, "submitted_at", j->submitted_at);
     add_time(o, "started_at", j->started_at);
     add_time(o, "finished_at", j->finished_at);
-    if (j->error)
-        cJSON_AddStringToObject(o, "error", j->error);
-    else
-        cJSON_AddNullToObject(o, "error");
+    add_str(o, "error", j->error);
     if (!full)
         return o;
-    cJSON *params = cJSON_Parse(j->params_json);
-    cJSON_AddItemToObject(o, "params", params ? params : cJSON_CreateObject());
+    cJSON *params = cJSON_CreateObject();
+    cJSON *given = cJSON_Parse(j->params_json), *p;
+    cJSON_ArrayForEach(p, given)
+    {
+        if (!cJSON_IsString(p))
+            continue;
+        char *k = utf8_clean(p->string);
+        add_str(params, k ? k : "", p->valuestring);
+        free(k);
+    }
+    cJSON_Delete(given);
+    cJSON_AddItemToObject(o, "params", params);
     cJSON *stages = cJSON_AddArrayToObject(o, "stages");
     cJSON *outputs = cJSON_AddArrayToObject(o, "outputs");
     for (uint32_t s = 0; s < j->nstages; s++) {
-        const stage_rt *st = &j->stages[s];
-        cJSON *so = cJSON_CreateObject();
-        cJSON_AddNumberToObject(so, "id", st->plan->id);
-        cJSON *ops = cJSON_AddArrayToObject(so, "operators");
-        for (size_t i = 0; i < st->plan->n_ops; i++) {
-            char buf[160];
-            snprintf(buf, sizeof buf, "%s %s", op_kind_name(st->plan->ops[i]->kind),
-                     st->plan->ops[i]->node);
-            cJSON_AddItemToArray(ops, cJSON_CreateString(buf));
-        }
-        if (st->plan->write) {
-            char buf[160];
-            snprintf(buf, sizeof buf, "write %s", st->plan->write->node);
-            cJSON_AddItemToArray(ops, cJSON_CreateString(buf));
-        }
-        unsigned counts[4] = {0, 0, 0, 0}, retried = 0;
-        uint64_t rows_in = 0, rows_out = 0, shuffled = 0, read = 0;
-        for (uint32_t t = 0; t < st->ntasks; t++) {
-            counts[st->tasks[t].state]++;
-            retried += st->tasks[t].retried;
-            rows_in += st->tasks[t].rows_in;
-            rows_out += st->tasks[t].rows_out;
-            shuffled += st->tasks[t].bytes_shuffled;
-            read += st->tasks[t].bytes_read;
-        }
-        cJSON_AddNumberToObject(so, "partitions", st->ntasks);
-        cJSON *tasks = cJSON_AddObjectToObject(so, "tasks");
-        cJSON_AddNumberToObject(tasks, "total", st->ntasks);
-        cJSON_AddNumberToObject(tasks, "running", counts[TASK_RUNNING]);
-        cJSON_AddNumberToObject(tasks, "succeeded", counts[TASK_DONE]);
-        cJSON_AddNumberToObject(tasks, "failed", counts[TASK_FAILED]);
-        cJSON_AddNumberToObject(tasks, "retried", retried);
-        cJSON_AddNumberToObject(so, "rows_in", (double)rows_in);
-        cJSON_AddNumberToObject(so, "rows_out", (double)rows_out);
-        cJSON_AddNumberToObject(so, "bytes_read", (double)read);
-        cJSON_AddNumberToObject(so, "bytes_shuffled", (double)shuffled);
-        cJSON_AddStringToObject(so, "state", stage_state_name(st->state));
-        cJSON_AddItemToArray(stages, so);
-        if (st->plan->write) {
+        cJSON_AddItemToArray(stages, stage_json(j, s));
+        const Millrace__WriteSpec *w = j->stages[s].plan->write;
+        if (w) {
             cJSON *out = cJSON_CreateObject();
-            const Millrace__WriteSpec *w = st->plan->write;
             char target[600];
             snprintf(target, sizeof target, "%s:%s", w->target, w->table);
-            cJSON_AddStringToObject(out, "node", w->node);
-            cJSON_AddStringToObject(out, "target", target);
+            add_str(out, "node", w->node);
+            add_str(out, "target", target);
             cJSON_AddNumberToObject(out, "rows", (double)j->output_rows[s]);
             cJSON_AddItemToArray(outputs, out);
         }
     }
-    cJSON_AddNumberToObject(o, "rejected_rows", 0);
+    cJSON_AddNumberToObject(o, "rejected_rows", (double)j->rejected_rows);
     return o;
 }
 
-/* Constant-time comparison so a wrong token leaks nothing through timing. */
+/* ---- auth ---- */
+
+/* Constant-time comparison so a wrong token leaks nothing through timing
+ * (only the length of the configured token, which the loop always walks). */
 static int token_ok(struct MHD_Connection *con)
 {
     const char *tok = g_coord->token;
@@ -196,8 +301,9 @@ static int token_ok(struct MHD_Connection *con)
     return diff == 0;
 }
 
-/* Splits a submit/validate body into YAML text and params.  Returns 0, or
- * a negative value after queueing an error reply into *ret. */
+/* ---- submit and validate ---- */
+
+/* Splits a submit/validate body into YAML text and params. */
 typedef struct submit_req {
     const char *yaml;
     size_t yaml_len;
@@ -208,60 +314,90 @@ typedef struct submit_req {
     const char *base_dir;
 } submit_req;
 
+/* 400 for malformed JSON, saying where (byte, line, column). */
+static enum MHD_Result reply_bad_json(struct MHD_Connection *con, const req_body *b,
+                                      const char *end)
+{
+    size_t off = end && b->buf && end >= b->buf ? (size_t)(end - b->buf) : 0;
+    if (off > b->len)
+        off = b->len;
+    unsigned line = 1, col = 1;
+    for (size_t i = 0; i < off; i++) {
+        if (b->buf[i] == '\n') {
+            line++;
+            col = 1;
+        } else {
+            col++;
+        }
+    }
+    char msg[200];
+    snprintf(msg, sizeof msg, "malformed JSON body at line %u, column %u (byte %zu)", line, col,
+             off);
+    cJSON *root = error_obj("bad_request", msg);
+    cJSON *e = cJSON_GetObjectItem(root, "error");
+    cJSON_AddNumberToObject(e, "line", line);
+    cJSON_AddNumberToObject(e, "column", col);
+    return reply_json(con, 400, root);
+}
+
+/* Returns 0, or -1 after queueing an error reply into *ret. */
 static int parse_submit(struct MHD_Connection *con, const req_body *b, submit_req *r,
                         enum MHD_Result *ret)
 {
     memset(r, 0, sizeof *r);
     const char *ct = MHD_lookup_connection_value(con, MHD_HEADER_KIND, "Content-Type");
-    if (ct && strncmp(ct, "application/json", 16) == 0) {
-        const char *end = NULL;
-        r->json = cJSON_ParseWithLengthOpts(b->buf ? b->buf : "", b->len, &end, 0);
-        if (!r->json || !cJSON_IsObject(r->json)) {
-            char msg[200];
-            snprintf(msg, sizeof msg, "malformed JSON body near byte %ld",
-                     end && b->buf ? (long)(end - b->buf) : 0L);
-            *ret = reply_error(con, 400, "bad_request", msg);
-            return -1;
-        }
-        cJSON *dag = cJSON_GetObjectItemCaseSensitive(r->json, "dag");
-        if (!cJSON_IsString(dag)) {
-            *ret = reply_error(con, 400, "bad_request", "JSON body needs a \"dag\" string");
-            return -1;
-        }
-        r->yaml = dag->valuestring;
-        r->yaml_len = strlen(dag->valuestring);
-        cJSON *params = cJSON_GetObjectItemCaseSensitive(r->json, "params");
-        if (params && !cJSON_IsNull(params)) {
-            if (!cJSON_IsObject(params)) {
-                *ret = reply_error(con, 400, "bad_request", "\"params\" must be an object");
-                return -1;
-            }
-            cJSON *p;
-            cJSON_ArrayForEach(p, params)
-            {
-                if (!cJSON_IsString(p) || r->nparams == 64) {
-                    *ret = reply_error(con, 400, "bad_request",
-                                       "\"params\" values must be strings (at most 64)");
-                    return -1;
-                }
-                r->params[r->nparams].key = p->string;
-                r->params[r->nparams].value = p->valuestring;
-                r->nparams++;
-            }
-            r->params_json = cJSON_PrintUnformatted(params);
-        }
-        cJSON *bd = cJSON_GetObjectItemCaseSensitive(r->json, "base_dir");
-        if (bd && cJSON_IsString(bd)) {
-            if (bd->valuestring[0] != '/' || !coord_path_under(g_coord->data_root, bd->valuestring)) {
-                *ret = reply_error(con, 400, "bad_request",
-                                   "\"base_dir\" must be an absolute folder under the data root");
-                return -1;
-            }
-            r->base_dir = bd->valuestring;
-        }
-    } else {
+    if (!ct || strncasecmp(ct, "application/json", 16) != 0) {
         r->yaml = b->buf ? b->buf : "";
         r->yaml_len = b->len;
+        return 0;
+    }
+    const char *end = NULL;
+    /* len + 1 takes in the terminating NUL, so trailing junk is an error. */
+    r->json = b->buf ? cJSON_ParseWithLengthOpts(b->buf, b->len + 1, &end, 1) : NULL;
+    if (!r->json) {
+        *ret = reply_bad_json(con, b, end);
+        return -1;
+    }
+    if (!cJSON_IsObject(r->json)) {
+        *ret = reply_error(con, 400, "bad_request", "the JSON body must be an object with \"dag\"");
+        return -1;
+    }
+    cJSON *dag = cJSON_GetObjectItemCaseSensitive(r->json, "dag");
+    if (!cJSON_IsString(dag)) {
+        *ret = reply_error(con, 400, "bad_request", "the JSON body needs a \"dag\" string");
+        return -1;
+    }
+    r->yaml = dag->valuestring;
+    r->yaml_len = strlen(dag->valuestring);
+    cJSON *params = cJSON_GetObjectItemCaseSensitive(r->json, "params");
+    if (params && !cJSON_IsNull(params)) {
+        if (!cJSON_IsObject(params)) {
+            *ret = reply_error(con, 400, "bad_request", "\"params\" must be an object");
+            return -1;
+        }
+        cJSON *p;
+        cJSON_ArrayForEach(p, params)
+        {
+            if (!cJSON_IsString(p) || r->nparams == 64) {
+                *ret = reply_error(con, 400, "bad_request",
+                                   "\"params\" values must be strings (at most 64)");
+                return -1;
+            }
+            r->params[r->nparams].key = p->string;
+            r->params[r->nparams].value = p->valuestring;
+            r->nparams++;
+        }
+        r->params_json = cJSON_PrintUnformatted(params);
+    }
+    cJSON *bd = cJSON_GetObjectItemCaseSensitive(r->json, "base_dir");
+    if (bd && !cJSON_IsNull(bd)) {
+        if (!cJSON_IsString(bd) || bd->valuestring[0] != '/' ||
+            !coord_path_under(g_coord->data_root, bd->valuestring)) {
+            *ret = reply_error(con, 400, "bad_request",
+                               "\"base_dir\" must be an absolute folder under the data root");
+            return -1;
+        }
+        r->base_dir = bd->valuestring;
     }
     return 0;
 }
@@ -287,23 +423,18 @@ static uint32_t default_partitions(void)
 
 static enum MHD_Result reply_diags(struct MHD_Connection *con, const mr_diags *d)
 {
-    cJSON *root = error_obj("invalid_dag", "the DAG is invalid");
+    cJSON *root = error_obj("invalid_dag", d->n > 0 ? d->items[0].message : "the DAG is invalid");
     cJSON *e = cJSON_GetObjectItem(root, "error");
     cJSON *errs = cJSON_AddArrayToObject(e, "errors");
     for (size_t i = 0; i < d->n; i++) {
         cJSON *x = cJSON_CreateObject();
         cJSON_AddNumberToObject(x, "line", d->items[i].line);
         cJSON_AddNumberToObject(x, "column", d->items[i].column);
-        if (d->items[i].node)
-            cJSON_AddStringToObject(x, "node", d->items[i].node);
-        else
-            cJSON_AddNullToObject(x, "node");
-        cJSON_AddStringToObject(x, "message", d->items[i].message);
+        add_str(x, "node", d->items[i].node);
+        add_str(x, "message", d->items[i].message);
         cJSON_AddItemToArray(errs, x);
     }
-    if (d->n > 0)
-        cJSON_ReplaceItemInObject(e, "message", cJSON_CreateString(d->items[0].message));
-    return reply_json(con, 400, root, NULL);
+    return reply_json(con, 400, root);
 }
 
 static enum MHD_Result handle_submit(struct MHD_Connection *con, const req_body *b, int validate)
@@ -325,18 +456,17 @@ static enum MHD_Result handle_submit(struct MHD_Connection *con, const req_body 
         return ret;
     }
     mr_diags_free(&diags);
+    char *plan_json = mr_plan_json(plan);
     if (validate) {
-        char *pj = mr_plan_json(plan);
         millrace__job_plan__free_unpacked(plan, NULL);
         cJSON *root = cJSON_CreateObject();
         cJSON_AddBoolToObject(root, "valid", 1);
-        cJSON *pl = pj ? cJSON_Parse(pj) : NULL;
-        free(pj);
-        cJSON_AddItemToObject(root, "plan", pl ? pl : cJSON_CreateNull());
+        cJSON *pl = plan_json ? cJSON_Parse(plan_json) : NULL;
+        free(plan_json);
+        cJSON_AddItemToObject(root, "plan", pl ? pl : cJSON_CreateObject());
         submit_free(&r);
-        return reply_json(con, 200, root, NULL);
+        return reply_json(con, 200, root);
     }
-    char *plan_json = mr_plan_json(plan);
     pthread_mutex_lock(&g_coord->mu);
     job *j = coord_job_add(g_coord, plan, r.base_dir, r.params_json);
     if (!j) {
@@ -352,155 +482,291 @@ static enum MHD_Result handle_submit(struct MHD_Connection *con, const req_body 
     snprintf(location, sizeof location, "/v1/jobs/%s", j->id);
     pthread_mutex_unlock(&g_coord->mu);
     submit_free(&r);
-    return reply_json(con, 201, o, location);
+    return reply_json_h(con, 201, o, "Location", location);
+}
+
+/* ---- reading endpoints ---- */
+
+/* Parses ?limit= (1..10000, default dflt); -1 when malformed. */
+static long query_limit(struct MHD_Connection *con, long dflt)
+{
+    const char *lim = MHD_lookup_connection_value(con, MHD_GET_ARGUMENT_KIND, "limit");
+    if (!lim)
+        return dflt;
+    char *end;
+    long v = strtol(lim, &end, 10);
+    return end == lim || *end || v < 1 || v > 10000 ? -1 : v;
 }
 
 static enum MHD_Result handle_jobs_list(struct MHD_Connection *con)
 {
     const char *state = MHD_lookup_connection_value(con, MHD_GET_ARGUMENT_KIND, "state");
-    const char *lim = MHD_lookup_connection_value(con, MHD_GET_ARGUMENT_KIND, "limit");
-    long limit = 100;
-    if (lim) {
-        char *end;
-        limit = strtol(lim, &end, 10);
-        if (*end || limit < 1 || limit > 10000)
-            return reply_error(con, 400, "bad_request", "limit must be a number from 1 to 10000");
+    long limit = query_limit(con, 100);
+    if (limit < 0)
+        return reply_error(con, 400, "bad_request", "limit must be a number from 1 to 10000");
+    int want = -1;
+    if (state) {
+        for (int s = JOB_QUEUED; s <= JOB_CANCELLED; s++)
+            if (strcmp(state, coord_job_state_name(s)) == 0)
+                want = s;
+        if (want < 0)
+            return reply_error(con, 400, "bad_request",
+                               "state must be queued, running, succeeded, failed or cancelled");
     }
-    if (state && strcmp(state, "queued") && strcmp(state, "running") &&
-        strcmp(state, "succeeded") && strcmp(state, "failed") && strcmp(state, "cancelled"))
-        return reply_error(con, 400, "bad_request",
-                           "state must be queued, running, succeeded, failed or cancelled");
     cJSON *root = cJSON_CreateObject();
     cJSON *arr = cJSON_AddArrayToObject(root, "jobs");
     pthread_mutex_lock(&g_coord->mu);
     long n = 0;
     for (job *j = g_coord->jobs; j && n < limit; j = j->next)
-        if (!state || strcmp(state, coord_job_state_name(j->state)) == 0) {
+        if (want < 0 || (int)j->state == want) {
             cJSON_AddItemToArray(arr, job_json(j, 0));
             n++;
         }
     pthread_mutex_unlock(&g_coord->mu);
-    return reply_json(con, 200, root, NULL);
+    return reply_json(con, 200, root);
 }
 
-static enum MHD_Result handle_job(struct MHD_Connection *con, const char *method, const char *id,
-                                  const char *sub)
+static cJSON *rejects_json(const job *j, long limit)
 {
+    cJSON *root = cJSON_CreateObject();
+    cJSON *arr = cJSON_AddArrayToObject(root, "rejects");
+    for (uint32_t r = 0; r < j->nrejects && (long)r < limit; r++) {
+        const job_reject *x = &j->rejects[r];
+        cJSON *o = cJSON_CreateObject();
+        add_str(o, "node", x->node);
+        add_str(o, "file", x->file);
+        cJSON_AddNumberToObject(o, "line", (double)x->line);
+        add_str(o, "reason", x->reason);
+        add_str(o, "raw", x->raw);
+        cJSON_AddItemToArray(arr, o);
+    }
+    cJSON_AddNumberToObject(root, "rejected_rows", (double)j->rejected_rows);
+    return root;
+}
+
+typedef enum { SUB_JOB, SUB_PLAN, SUB_REJECTS, SUB_CANCEL } job_sub;
+
+static enum MHD_Result handle_job(struct MHD_Connection *con, const char *id, job_sub sub)
+{
+    long limit = sub == SUB_REJECTS ? query_limit(con, 100) : 0;
+    if (limit < 0)
+        return reply_error(con, 400, "bad_request", "limit must be a number from 1 to 10000");
     pthread_mutex_lock(&g_coord->mu);
     job *j = coord_job_find(g_coord, id);
     if (!j) {
         pthread_mutex_unlock(&g_coord->mu);
         char msg[200];
-        snprintf(msg, sizeof msg, "no job '%.64s'", id);
+        snprintf(msg, sizeof msg, "no job '%.64s' (finished jobs beyond the history are forgotten)",
+                 id);
         return reply_error(con, 404, "not_found", msg);
     }
     cJSON *o = NULL;
     unsigned status = 200;
-    const char *err_code = NULL, *err_msg = NULL;
-    if (!sub[0]) {
-        if (strcmp(method, "GET") == 0)
-            o = job_json(j, 1);
-        else
-            status = 405;
-    } else if (strcmp(sub, "/plan") == 0) {
-        if (strcmp(method, "GET") == 0)
-            o = j->plan_json ? cJSON_Parse(j->plan_json) : cJSON_CreateObject();
-        else
-            status = 405;
-    } else if (strcmp(sub, "/cancel") == 0) {
-        if (strcmp(method, "POST") != 0) {
-            status = 405;
-        } else if (j->state >= JOB_SUCCEEDED) {
+    switch (sub) {
+    case SUB_JOB: o = job_json(j, 1); break;
+    case SUB_PLAN: o = j->plan_json ? cJSON_Parse(j->plan_json) : NULL; break;
+    case SUB_REJECTS: o = rejects_json(j, limit); break;
+    case SUB_CANCEL:
+        if (j->state >= JOB_SUCCEEDED) {
+            char msg[120];
+            snprintf(msg, sizeof msg, "job %s has already finished (%s)", j->id,
+                     coord_job_state_name(j->state));
+            o = error_obj("conflict", msg);
             status = 409;
-            err_code = "conflict";
-            err_msg = "the job has already finished";
         } else {
             coord_job_cancel(g_coord, j);
-            status = 202;
             o = job_json(j, 0);
+            status = 202;
         }
-    } else {
-        status = 404;
-        err_code = "not_found";
-        err_msg = "no such resource";
+        break;
     }
     pthread_mutex_unlock(&g_coord->mu);
-    if (status == 405)
-        return reply_error(con, 405, "method_not_allowed", "method not allowed on this resource");
-    if (err_code)
-        return reply_error(con, status, err_code, err_msg);
-    return reply_json(con, status, o ? o : cJSON_CreateObject(), NULL);
+    return reply_json(con, status, o ? o : cJSON_CreateObject());
 }
 
 static enum MHD_Result handle_executors(struct MHD_Connection *con)
 {
     cJSON *root = cJSON_CreateObject();
     cJSON *arr = cJSON_AddArrayToObject(root, "executors");
-    uint64_t now = coord_now_ms();
     pthread_mutex_lock(&g_coord->mu);
+    uint64_t now = coord_now_ms();
     for (int e = 0; e < g_coord->nexecs; e++) {
         const exec_rt *x = &g_coord->execs[e];
         cJSON *o = cJSON_CreateObject();
-        cJSON_AddStringToObject(o, "id", x->id);
-        cJSON_AddStringToObject(o, "address", x->address);
+        add_str(o, "id", x->id);
+        add_str(o, "address", x->address ? x->address : "");
         cJSON_AddStringToObject(o, "state", x->state == EXEC_ALIVE ? "alive" : "lost");
-        cJSON_AddNumberToObject(o, "last_heartbeat_ms", (double)(now - x->last_heartbeat_ms));
+        uint64_t since = now > x->last_heartbeat_ms ? now - x->last_heartbeat_ms : 0;
+        cJSON_AddNumberToObject(o, "last_heartbeat_ms", (double)since);
         cJSON_AddNumberToObject(o, "running_tasks", x->running);
         cJSON_AddNumberToObject(o, "slots", x->slots);
         cJSON_AddNumberToObject(o, "memory_bytes", (double)x->memory);
         cJSON_AddItemToArray(arr, o);
     }
     pthread_mutex_unlock(&g_coord->mu);
-    return reply_json(con, 200, root, NULL);
+    return reply_json(con, 200, root);
+}
+
+static enum MHD_Result handle_metrics(struct MHD_Connection *con)
+{
+    pthread_mutex_lock(&g_coord->mu);
+    char *text = coord_metrics_render(g_coord);
+    pthread_mutex_unlock(&g_coord->mu);
+    if (!text)
+        return reply_error(con, 500, "internal", "out of memory");
+    return reply_raw(con, 200, text, strlen(text), "text/plain; version=0.0.4; charset=utf-8",
+                     NULL, NULL);
+}
+
+static enum MHD_Result handle_openapi(struct MHD_Connection *con)
+{
+    char *text = strdup(coord_openapi_json);
+    if (!text)
+        return reply_error(con, 500, "internal", "out of memory");
+    return reply_raw(con, 200, text, strlen(text), "application/json", NULL, NULL);
+}
+
+/* ---- routing ---- */
+
+typedef enum {
+    R_NONE, R_HEALTH, R_OPENAPI, R_METRICS, R_JOBS, R_VALIDATE, R_EXECUTORS,
+    R_JOB, R_PLAN, R_REJECTS, R_CANCEL
+} route_id;
+
+/* Maps a path to its route and the methods it allows; job routes copy the
+ * id into id (cap bytes). */
+static route_id route_match(const char *url, const char **allow, char *id, size_t cap)
+{
+    static const struct {
+        const char *path;
+        route_id r;
+        const char *allow;
+    } fixed[] = {{"/healthz", R_HEALTH, "GET"},        {"/v1/openapi.json", R_OPENAPI, "GET"},
+                 {"/metrics", R_METRICS, "GET"},       {"/v1/jobs", R_JOBS, "GET, POST"},
+                 {"/v1/validate", R_VALIDATE, "POST"}, {"/v1/executors", R_EXECUTORS, "GET"}};
+    for (size_t i = 0; i < sizeof fixed / sizeof fixed[0]; i++)
+        if (strcmp(url, fixed[i].path) == 0) {
+            *allow = fixed[i].allow;
+            return fixed[i].r;
+        }
+    if (strncmp(url, "/v1/jobs/", 9) != 0)
+        return R_NONE;
+    const char *p = url + 9;
+    size_t n = strcspn(p, "/");
+    if (n == 0 || n >= cap)
+        return R_NONE;
+    memcpy(id, p, n);
+    id[n] = '\0';
+    const char *sub = p + n;
+    *allow = "GET";
+    if (!sub[0])
+        return R_JOB;
+    if (strcmp(sub, "/plan") == 0)
+        return R_PLAN;
+    if (strcmp(sub, "/rejects") == 0)
+        return R_REJECTS;
+    if (strcmp(sub, "/cancel") == 0) {
+        *allow = "POST";
+        return R_CANCEL;
+    }
+    return R_NONE;
+}
+
+static int method_allowed(const char *method, const char *allow)
+{
+    size_t n = strlen(method);
+    for (const char *p = allow; (p = strstr(p, method)) != NULL; p += n)
+        if ((p == allow || p[-1] == ' ') && (p[n] == ',' || p[n] == '\0'))
+            return 1;
+    return 0;
 }
 
 static enum MHD_Result route(struct MHD_Connection *con, const char *url, const char *method,
                              const req_body *b)
 {
-    int get = strcmp(method, "GET") == 0, post = strcmp(method, "POST") == 0;
-    if (strcmp(url, "/healthz") == 0) {
-        if (!get)
-            return reply_error(con, 405, "method_not_allowed", "use GET");
-        cJSON *o = cJSON_CreateObject();
-        cJSON_AddStringToObject(o, "status", "ok");
-        return reply_json(con, 200, o, NULL);
-    }
-    if (!token_ok(con))
+    const char *allow = NULL;
+    char id[64];
+    route_id r = route_match(url, &allow, id, sizeof id);
+    if (r != R_HEALTH && !b->authorized)
         return reply_error(con, 401, "unauthorized",
                            "missing or wrong token: send Authorization: Bearer TOKEN");
+    if (r == R_NONE)
+        return reply_error(con, 404, "not_found", "no such resource (see /v1/openapi.json)");
+    if (!method_allowed(method, allow))
+        return reply_405(con, allow);
     if (b->too_big) {
         char msg[120];
         snprintf(msg, sizeof msg, "request body over the limit of %zu bytes", g_coord->max_body);
         return reply_error(con, 413, "too_large", msg);
     }
-    if (strcmp(url, "/v1/jobs") == 0) {
-        if (post)
-            return handle_submit(con, b, 0);
-        if (get)
-            return handle_jobs_list(con);
-        return reply_error(con, 405, "method_not_allowed", "use GET or POST");
+    int post = strcmp(method, "POST") == 0;
+    switch (r) {
+    case R_HEALTH: {
+        cJSON *o = cJSON_CreateObject();
+        cJSON_AddStringToObject(o, "status", "ok");
+        return reply_json(con, 200, o);
     }
-    if (strcmp(url, "/v1/validate") == 0) {
-        if (!post)
-            return reply_error(con, 405, "method_not_allowed", "use POST");
-        return handle_submit(con, b, 1);
-    }
-    if (strcmp(url, "/v1/executors") == 0) {
-        if (!get)
-            return reply_error(con, 405, "method_not_allowed", "use GET");
-        return handle_executors(con);
-    }
-    if (strncmp(url, "/v1/jobs/", 9) == 0) {
-        char id[64];
-        const char *p = url + 9;
-        size_t n = strcspn(p, "/");
-        if (n == 0 || n >= sizeof id)
-            return reply_error(con, 404, "not_found", "no such job");
-        memcpy(id, p, n);
-        id[n] = '\0';
-        return handle_job(con, method, id, p + n);
+    case R_OPENAPI: return handle_openapi(con);
+    case R_METRICS: return handle_metrics(con);
+    case R_JOBS: return post ? handle_submit(con, b, 0) : handle_jobs_list(con);
+    case R_VALIDATE: return handle_submit(con, b, 1);
+    case R_EXECUTORS: return handle_executors(con);
+    case R_JOB: return handle_job(con, id, SUB_JOB);
+    case R_PLAN: return handle_job(con, id, SUB_PLAN);
+    case R_REJECTS: return handle_job(con, id, SUB_REJECTS);
+    case R_CANCEL: return handle_job(con, id, SUB_CANCEL);
+    case R_NONE: break;
     }
     return reply_error(con, 404, "not_found", "no such resource");
+}
+
+/* The first call for a request: headers only.  Decides what to do with
+ * the body before any of it arrives. */
+static req_body *request_begin(struct MHD_Connection *con, const char *method)
+{
+    req_body *b = calloc(1, sizeof *b);
+    if (!b)
+        return NULL;
+    b->authorized = token_ok(con);
+    b->keep = b->authorized && strcmp(method, "POST") == 0;
+    const char *cl = MHD_lookup_connection_value(con, MHD_HEADER_KIND, "Content-Length");
+    if (cl) {
+        char *end;
+        unsigned long long v = strtoull(cl, &end, 10);
+        if (end != cl && v > g_coord->max_body)
+            b->too_big = 1;
+    }
+    if (b->too_big)
+        b->keep = 0;
+    return b;
+}
+
+/* Appends an upload chunk, or notes the body went over the limit. */
+static int request_append(req_body *b, const char *data, size_t n)
+{
+    if (b->len + n > g_coord->max_body) {
+        b->too_big = 1;
+        b->keep = 0;
+        free(b->buf);
+        b->buf = NULL;
+        b->len = b->cap = 0;
+    }
+    if (!b->keep)
+        return 0;
+    if (b->len + n + 1 > b->cap) {
+        size_t ncap = b->cap ? b->cap : 4096;
+        while (ncap < b->len + n + 1)
+            ncap *= 2;
+        char *p = realloc(b->buf, ncap);
+        if (!p)
+            return -1;
+        b->buf = p;
+        b->cap = ncap;
+    }
+    memcpy(b->buf + b->len, data, n);
+    b->len += n;
+    b->buf[b->len] = '\0';
+    return 0;
 }
 
 static enum MHD_Result on_request(void *cls, struct MHD_Connection *con, const char *url,
@@ -511,35 +777,15 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *con, const c
     (void)version;
     req_body *b = *con_cls;
     if (!b) {
-        b = calloc(1, sizeof *b);
+        b = request_begin(con, method);
         if (!b)
             return MHD_NO;
         *con_cls = b;
         return MHD_YES;
     }
     if (*upload_size) {
-        if (!b->too_big) {
-            if (b->len + *upload_size > g_coord->max_body) {
-                b->too_big = 1;
-                free(b->buf);
-                b->buf = NULL;
-                b->len = 0;
-            } else {
-                if (b->len + *upload_size + 1 > b->cap) {
-                    size_t ncap = b->cap ? b->cap : 4096;
-                    while (ncap < b->len + *upload_size + 1)
-                        ncap *= 2;
-                    char *p = realloc(b->buf, ncap);
-                    if (!p)
-                        return MHD_NO;
-                    b->buf = p;
-                    b->cap = ncap;
-                }
-                memcpy(b->buf + b->len, upload, *upload_size);
-                b->len += *upload_size;
-                b->buf[b->len] = '\0';
-            }
-        }
+        if (request_append(b, upload, *upload_size) < 0)
+            return MHD_NO;
         *upload_size = 0;
         return MHD_YES;
     }
@@ -579,15 +825,17 @@ int coord_http_start(mr_coord *c, const char *addr, int *bound_port, char *errbu
     memset(&sa, 0, sizeof sa);
     sa.sin_family = AF_INET;
     sa.sin_port = htons((uint16_t)port);
-    if (*end || port < 0 || port > 65535 || inet_pton(AF_INET, host, &sa.sin_addr) != 1) {
+    if (end == port_s || *end || port < 0 || port > 65535 ||
+        inet_pton(AF_INET, host, &sa.sin_addr) != 1) {
         snprintf(errbuf, errcap, "bad --http address '%s': want HOST:PORT, e.g. 127.0.0.1:8080",
                  addr);
         return -1;
     }
+    unsigned timeout = c->http_timeout_s ? c->http_timeout_s : 30;
     g_daemon = MHD_start_daemon(
         MHD_USE_AUTO_INTERNAL_THREAD | MHD_USE_ERROR_LOG, (uint16_t)port, NULL, NULL, on_request,
         NULL, MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&sa, MHD_OPTION_THREAD_POOL_SIZE, 4,
-        MHD_OPTION_CONNECTION_TIMEOUT, 30u, MHD_OPTION_CONNECTION_LIMIT, 512u,
+        MHD_OPTION_CONNECTION_TIMEOUT, timeout, MHD_OPTION_CONNECTION_LIMIT, 512u,
         MHD_OPTION_NOTIFY_COMPLETED, on_completed, NULL, MHD_OPTION_END);
     if (!g_daemon) {
         snprintf(errbuf, errcap, "cannot listen on %s (address in use?)", addr);

@@ -139,7 +139,9 @@ int coord_resolve_inputs(const char *base_dir, const char *data_root, const char
 char *coord_resolve_path(const char *base_dir, const char *path);
 int coord_path_under(const char *root, const char *path);
 
-/* api.c -- the REST API. */
+/* api.c -- the REST API, described by docs/openapi.json, which the build
+ * embeds as the NUL-terminated coord_openapi_json (see CMakeLists.txt). */
+extern const char coord_openapi_json[];
 int coord_http_start(mr_coord *c, const char *addr, int *bound_port, char *errbuf, size_t errcap);
 void coord_http_stop(void);
 

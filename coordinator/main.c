@@ -43,6 +43,9 @@ static void usage(FILE *out)
             "  --no-executor-timeout-ms N\n"
             "                       fail running jobs when no executor has been alive for N ms\n"
             "                       (default 30000); queued jobs keep waiting\n"
+            "  --max-body-bytes N   largest request body accepted, 413 beyond (default 16777216)\n"
+            "  --http-timeout S     close HTTP connections idle for S seconds (default 30)\n"
+            "  --history N          finished jobs kept for the API (default 1000)\n"
             "  --ready-file F       write the bound addresses as JSON to F once listening\n"
             "  --help               this text\n");
 }
@@ -82,6 +85,8 @@ static int parse_args(mr_coord *c, int argc, char **argv, char *ready_file, size
         {"partitions", required_argument, 0, 'p'},  {"split-bytes", required_argument, 0, 's'},
         {"zstd-level", required_argument, 0, 'z'},  {"lost-after-ms", required_argument, 0, 'l'},
         {"ready-file", required_argument, 0, 'R'},  {"help", no_argument, 0, 'h'},
+        {"max-body-bytes", required_argument, 0, 'M'}, {"http-timeout", required_argument, 0, 'T'},
+        {"history", required_argument, 0, 'Y'},
         {"no-executor-timeout-ms", required_argument, 0, 'N'},
         {0, 0, 0, 0}};
     snprintf(c->http_addr, sizeof c->http_addr, "127.0.0.1:8080");
@@ -94,6 +99,7 @@ static int parse_args(mr_coord *c, int argc, char **argv, char *ready_file, size
     c->no_executor_fail_ms = 30000;
     c->max_body = 16u << 20;
     c->history = 1000;
+    c->http_timeout_s = 30;
     const char *env_token = getenv("MILLRACE_TOKEN");
     if (env_token && env_token[0])
         c->token = strdup(env_token);
@@ -142,6 +148,21 @@ static int parse_args(mr_coord *c, int argc, char **argv, char *ready_file, size
             if (parse_num("--no-executor-timeout-ms", optarg, 100, 86400000, &v) < 0)
                 return 2;
             c->no_executor_fail_ms = (int)v;
+            break;
+        case 'M':
+            if (parse_num("--max-body-bytes", optarg, 1024, 1LL << 32, &v) < 0)
+                return 2;
+            c->max_body = (size_t)v;
+            break;
+        case 'T':
+            if (parse_num("--http-timeout", optarg, 1, 3600, &v) < 0)
+                return 2;
+            c->http_timeout_s = (unsigned)v;
+            break;
+        case 'Y':
+            if (parse_num("--history", optarg, 0, 1000000, &v) < 0)
+                return 2;
+            c->history = (size_t)v;
             break;
         case 'R': snprintf(ready_file, rcap, "%s", optarg); break;
         case 'h': usage(stdout); exit(0);
