@@ -447,7 +447,8 @@ void coord_schedule(mr_coord *c)
         }
         if (j->committing)
             continue;
-        if (j->state == JOB_QUEUED && job_start(c, j) < 0)
+        /* A job stays queued until some executor has a free slot. */
+        if (j->state == JOB_QUEUED && (pick_executor(c) < 0 || job_start(c, j) < 0))
             continue;
         schedule_job(c, j);
     }
