@@ -1,0 +1,797 @@
+/* hashjoin.c - hash join: build a table on the right input, stream the left
+ * input through it (inner, left, right, full, semi, anti).
+ *
+ * Plan (built at create, read-only after): the key column indices on each
+ * side, the common type of every key pair (core/keys.h) and whether a side
+ * must be converted to it, and one descriptor per output column saying
+ * where its values come from: a left column, a right column, or a merged
+ * USING key (see hashjoin.h for the semantics).
+ *
+ * Build (open): the right input is drained into columnar storage, one
+ * mr_column per right column that the output or the keys need (semi and
+ * anti joins keep only the keys).  Rows that can never be output are not
+ * stored: a NULL-key row of an inner, left, semi or anti join matches
+ * nothing and is not preserved.  When the input is done, keys that need a
+ * conversion are converted once, all stored rows are hashed in one
+ * mr_hash_columns call, and the table is built: a power-of-two array of
+ * bucket heads (at least twice the row count) and a `next` link per row,
+ * both 32-bit row numbers + 1 (0 ends a chain).  Rows are linked in reverse
+ * so every chain lists its rows in input order, which makes the output
+ * order deterministic.  Rows with a NULL key (kept for right and full
+ * joins) are stored but never linked.
+ *
+ * Probe (next): per left batch, in passes over the whole batch: make the
+ * key columns dense and of the common type (a shallow copy of the batch's
+ * column when it has no selection and needs no conversion, else a gathered
+ * copy), hash them with mr_hash_columns, flag rows with a NULL key, and
+ * look up every row's bucket head (prefetching ahead on large tables).
+ * Then the rows walk their chains, comparing the full hash before the key
+ * values, and write (left row, right row) pairs into three index lists;
+ * when MR_BATCH_ROWS pairs are collected, every output column is gathered
+ * in one pass per column (mr_keys_gather) and the batch is returned.  The
+ * position (left row, next chain entry, whether the row matched yet) is
+ * kept, so one left batch with many matches becomes several output
+ * batches.  Left and full joins add a pair with no right row for a left row
+ * that matched nothing.  Right and full joins set a byte per right row when
+ * it matches, and after the left input is done emit the unmatched right
+ * rows with NULL left columns.  Semi and anti joins write no pairs: they
+ * narrow the left batch with a selection vector of the rows that have
+ * (semi) or lack (anti) a match, and hand the batch out as a view.
+ *
+ * Memory: the operator owns both children, the stored right rows, the
+ * table, the scratch and the output batch; close() frees them.  Nothing is
+ * allocated per row: storage and scratch grow by doubling.  The whole
+ * right input lives in memory; spilling it (partitioned, Grace-style) is
+ * future work, and mr_hashjoin_memory() reports what a budget would count.
+ * Limits: at most 2^32 - 2 stored right rows and 4 GiB of text per stored
+ * string column (MR_ETOOBIG with a message).
+ */
+#include "core/op/hashjoin.h"
+
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/hash.h"
+#include "core/keys.h"
+
+#define PREFETCH_AHEAD 8
+#define PREFETCH_MIN_SLOTS (1u << 16)
+
+/* ---- Plan: keys and output columns --------------------------------------- */
+
+typedef enum { OUT_LEFT, OUT_RIGHT, OUT_KEY } out_kind;
+
+typedef struct out_col {
+    out_kind kind;
+    int col; /* left or right column index, or key pair index for OUT_KEY */
+} out_col;
+
+typedef struct jplan {
+    mr_join_type how;
+    int nkeys;
+    int *lk, *rk;   /* key column indices in the left / right schema */
+    mr_type *ktype; /* common type per key pair */
+    bool *lconv, *rconv;
+    int nout;
+    out_col *oc;
+    mr_schema *schema;
+} jplan;
+
+static void plan_free(jplan *p)
+{
+    free(p->lk);
+    free(p->rk);
+    free(p->ktype);
+    free(p->lconv);
+    free(p->rconv);
+    free(p->oc);
+    mr_schema_destroy(p->schema);
+    memset(p, 0, sizeof *p);
+}
+
+/* Writes "a, b, c" (cut short with "...") into buf. */
+static const char *column_list(const mr_schema *s, char *buf, size_t cap)
+{
+    size_t used = 0;
+    buf[0] = '\0';
+    for (int i = 0; i < s->nfields && used < cap; i++) {
+        int n = snprintf(buf + used, cap - used, "%s%s", i ? ", " : "", s->fields[i].name);
+        if (n < 0 || (size_t)n >= cap - used) {
+            if (cap > 4)
+                memcpy(buf + cap - 4, "...", 4);
+            break;
+        }
+        used += (size_t)n;
+    }
+    return buf;
+}
+
+static int find_key(const mr_schema *s, const char *name, const char *side, const char *node,
+                    mr_err *err)
+{
+    int i = name ? mr_schema_find(s, name) : -1;
+    if (i < 0) {
+        char cols[256];
+        mr_err_set(err, MR_ENOTFOUND, "node '%s': join key '%s' not found in the %s input (columns: %s)",
+                   node, name ? name : "(null)", side, column_list(s, cols, sizeof cols));
+    }
+    return i;
+}
+
+static bool is_merged(const jplan *p, const char *const *lkeys, const char *const *rkeys, int k)
+{
+    return p->how != MR_JOIN_SEMI && p->how != MR_JOIN_ANTI && strcmp(lkeys[k], rkeys[k]) == 0;
+}
+
+static int plan_build(jplan *p, const mr_schema *left, const mr_schema *right, mr_join_type how,
+                      const char *const *lkeys, const char *const *rkeys, int nkeys,
+                      const char *prefix, const char *node, mr_err *err)
+{
+    memset(p, 0, sizeof *p);
+    p->how = how;
+    if ((int)how < MR_JOIN_INNER || how > MR_JOIN_ANTI)
+        return mr_err_set(err, MR_EINVAL, "node '%s': unknown join type %d", node, (int)how);
+    if (nkeys <= 0 || !lkeys || !rkeys)
+        return mr_err_set(err, MR_EINVAL, "node '%s': a join needs at least one key pair in 'on'",
+                          node);
+    if (!prefix)
+        prefix = "";
+    p->nkeys = nkeys;
+    size_t nk = (size_t)nkeys;
+    p->lk = malloc(nk * sizeof *p->lk);
+    p->rk = malloc(nk * sizeof *p->rk);
+    p->ktype = malloc(nk * sizeof *p->ktype);
+    p->lconv = calloc(nk, sizeof *p->lconv);
+    p->rconv = calloc(nk, sizeof *p->rconv);
+    p->oc = malloc((size_t)(left->nfields + right->nfields + 1) * sizeof *p->oc);
+    if (!p->lk || !p->rk || !p->ktype || !p->lconv || !p->rconv || !p->oc)
+        return mr_err_set(err, MR_ENOMEM, "node '%s': out of memory", node);
+    for (int k = 0; k < nkeys; k++) {
+        if ((p->lk[k] = find_key(left, lkeys[k], "left", node, err)) < 0 ||
+            (p->rk[k] = find_key(right, rkeys[k], "right", node, err)) < 0)
+            return MR_ENOTFOUND;
+        mr_type lt = left->fields[p->lk[k]].type, rt = right->fields[p->rk[k]].type;
+        if (mr_keys_common_type(lt, rt, &p->ktype[k], err) < 0) {
+            mr_err_prefix(err, "node '%s': join keys '%s' (left) and '%s' (right)", node,
+                          lkeys[k], rkeys[k]);
+            return MR_ETYPE;
+        }
+        p->lconv[k] = mr_keys_needs_convert(lt, p->ktype[k]);
+        p->rconv[k] = mr_keys_needs_convert(rt, p->ktype[k]);
+    }
+    /* Output columns: left (a merged key takes its pair's common type),
+     * then right columns that are not merged keys. */
+    int n = 0;
+    for (int c = 0; c < left->nfields; c++) {
+        p->oc[n].kind = OUT_LEFT;
+        p->oc[n].col = c;
+        for (int k = 0; k < nkeys; k++)
+            if (p->lk[k] == c && is_merged(p, lkeys, rkeys, k)) {
+                p->oc[n].kind = OUT_KEY;
+                p->oc[n].col = k;
+                break;
+            }
+        n++;
+    }
+    if (how != MR_JOIN_SEMI && how != MR_JOIN_ANTI)
+        for (int c = 0; c < right->nfields; c++) {
+            bool skip = false;
+            for (int k = 0; k < nkeys && !skip; k++)
+                skip = p->rk[k] == c && is_merged(p, lkeys, rkeys, k);
+            if (!skip) {
+                p->oc[n].kind = OUT_RIGHT;
+                p->oc[n].col = c;
+                n++;
+            }
+        }
+    p->nout = n;
+    p->schema = mr_schema_create(n);
+    if (!p->schema)
+        return mr_err_set(err, MR_ENOMEM, "node '%s': out of memory", node);
+    size_t plen = strlen(prefix);
+    for (int o = 0; o < n; o++) {
+        const out_col *oc = &p->oc[o];
+        int rc;
+        if (oc->kind == OUT_RIGHT) {
+            const mr_field *f = &right->fields[oc->col];
+            size_t len = plen + strlen(f->name) + 1;
+            char *name = malloc(len);
+            if (!name)
+                return mr_err_set(err, MR_ENOMEM, "node '%s': out of memory", node);
+            snprintf(name, len, "%s%s", prefix, f->name);
+            rc = mr_schema_set(p->schema, o, name, f->type);
+            free(name);
+        } else {
+            const mr_field *f = &left->fields[oc->kind == OUT_KEY ? p->lk[oc->col] : oc->col];
+            rc = mr_schema_set(p->schema, o, f->name,
+                               oc->kind == OUT_KEY ? p->ktype[oc->col] : f->type);
+        }
+        if (rc < 0)
+            return mr_err_set(err, MR_ENOMEM, "node '%s': out of memory", node);
+    }
+    for (int o = 0; o < n; o++)
+        for (int q = 0; q < o; q++)
+            if (strcmp(p->schema->fields[o].name, p->schema->fields[q].name) == 0) {
+                if (p->oc[o].kind == OUT_RIGHT && p->oc[q].kind != OUT_RIGHT)
+                    return mr_err_set(err, MR_EINVAL,
+                                      "node '%s': output column '%s' comes from both the left and "
+                                      "the right input; set right_prefix, rename one of them or "
+                                      "join on it",
+                                      node, p->schema->fields[o].name);
+                return mr_err_set(err, MR_EINVAL, "node '%s': output column '%s' appears twice",
+                                  node, p->schema->fields[o].name);
+            }
+    return 0;
+}
+
+mr_schema *mr_hashjoin_schema(const mr_schema *left, const mr_schema *right, mr_join_type how,
+                              const char *const *left_keys, const char *const *right_keys,
+                              int nkeys, const char *right_prefix, const char *node, mr_err *err)
+{
+    jplan p;
+    mr_schema *s = NULL;
+    if (plan_build(&p, left, right, how, left_keys, right_keys, nkeys, right_prefix,
+                   node ? node : "", err) == 0) {
+        s = p.schema;
+        p.schema = NULL;
+    }
+    plan_free(&p);
+    return s;
+}
+
+static const char *const join_names[] = {"inner", "left", "right", "full", "semi", "anti"};
+
+int mr_join_type_parse(const char *text, mr_join_type *out, mr_err *err)
+{
+    for (int i = 0; i <= MR_JOIN_ANTI; i++)
+        if (text && strcmp(text, join_names[i]) == 0) {
+            *out = (mr_join_type)i;
+            return 0;
+        }
+    return mr_err_set(err, MR_EINVAL,
+                      "unknown join type '%s' (expected inner, left, right, full, semi or anti)",
+                      text ? text : "(null)");
+}
+
+const char *mr_join_type_name(mr_join_type how)
+{
+    return (int)how >= 0 && how <= MR_JOIN_ANTI ? join_names[how] : "?";
+}
+
+/* ---- Running state ------------------------------------------------------- */
+
+enum { PH_PROBE, PH_TAIL, PH_DONE };
+
+typedef struct hashjoin_op {
+    mr_op op;      /* op.child is the probe (left) input */
+    mr_op *build;  /* the right input */
+    jplan p;
+    int *kidx;     /* 0..nkeys-1, for mr_hash_columns */
+    bool opened;
+    /* build side */
+    int nbcols;
+    bool *bneed;        /* right column c is stored */
+    mr_column *bcols;   /* stored right columns (initialised where bneed) */
+    mr_column *bconv;   /* per key: converted stored key, when rconv */
+    mr_column *bkeys;   /* per key: shallow copy of its stored key column */
+    size_t bn;          /* stored rows */
+    uint64_t *bhash;
+    uint32_t *bnext;
+    uint32_t *heads;
+    size_t mask;
+    uint8_t *matched;   /* right and full joins: per stored row */
+    /* probe side, for the current left batch */
+    mr_batch *pb;
+    size_t plive;
+    mr_column *kvown;   /* per key: dense converted/gathered copy */
+    mr_column *kv;      /* per key: the dense key column in use */
+    mr_batch kvb;       /* view over kv, for hashing */
+    size_t pcap;        /* capacity of the per-row scratch below */
+    uint64_t *phash;
+    uint32_t *pfirst;   /* bucket head of each row (0: no candidates) */
+    uint32_t *rows;     /* build: rows to store; semi/anti: the selection */
+    size_t pi;          /* next live row to finish */
+    uint32_t pe;        /* next chain entry of row pi, + 1 */
+    bool started, pmatched;
+    int phase;
+    size_t tail_pos;
+    /* output */
+    uint32_t *lrow, *lidx, *brow; /* pairs: left physical row, left live index, right row */
+    mr_batch *out;
+    mr_batch view;      /* semi/anti: the left batch with our selection */
+} hashjoin_op;
+
+static const mr_op_vtable hashjoin_vt;
+
+static int oom(hashjoin_op *j, mr_err *err)
+{
+    return mr_err_set(err, MR_ENOMEM, "node '%s': out of memory", j->op.node);
+}
+
+/* Grows the per-row scratch to n rows. */
+static int scratch_reserve(hashjoin_op *j, size_t n)
+{
+    if (n <= j->pcap)
+        return 0;
+    size_t cap = j->pcap ? j->pcap : MR_BATCH_ROWS;
+    while (cap < n)
+        cap *= 2;
+    void *a;
+    if (!(a = realloc(j->phash, cap * sizeof *j->phash)))
+        return MR_ENOMEM;
+    j->phash = a;
+    if (!(a = realloc(j->pfirst, cap * sizeof *j->pfirst)))
+        return MR_ENOMEM;
+    j->pfirst = a;
+    if (!(a = realloc(j->rows, cap * sizeof *j->rows)))
+        return MR_ENOMEM;
+    j->rows = a;
+    j->pcap = cap;
+    return 0;
+}
+
+static bool drops_null_keys(mr_join_type how)
+{
+    return how != MR_JOIN_RIGHT && how != MR_JOIN_FULL;
+}
+
+/* Appends the live rows of one right batch to storage. */
+static int build_add(hashjoin_op *j, const mr_batch *b, mr_err *err)
+{
+    size_t live = mr_batch_live(b), m = 0;
+    if (scratch_reserve(j, live) < 0)
+        return oom(j, err);
+    if (drops_null_keys(j->p.how)) {
+        for (size_t i = 0; i < live; i++) {
+            uint32_t r = mr_batch_row(b, i);
+            bool ok = true;
+            for (int k = 0; k < j->p.nkeys && ok; k++)
+                ok = mr_column_is_valid(&b->cols[j->p.rk[k]], r);
+            j->rows[m] = r;
+            m += ok;
+        }
+    } else {
+        for (size_t i = 0; i < live; i++)
+            j->rows[i] = mr_batch_row(b, i);
+        m = live;
+    }
+    if (m == 0)
+        return 0;
+    if (j->bn + m >= UINT32_MAX - 1)
+        return mr_err_set(err, MR_ETOOBIG,
+                          "node '%s': the right input of the join has more than %u rows; "
+                          "build-side spilling is not implemented",
+                          j->op.node, UINT32_MAX - 2);
+    for (int c = 0; c < j->nbcols; c++) {
+        if (!j->bneed[c])
+            continue;
+        int rc = mr_keys_gather(&j->bcols[c], j->bn, &b->cols[c], j->rows, m);
+        if (rc == MR_ETOOBIG)
+            return mr_err_set(err, MR_ETOOBIG,
+                              "node '%s': right column '%s' holds more than 4 GiB of text; "
+                              "build-side spilling is not implemented",
+                              j->op.node, j->build->schema->fields[c].name);
+        if (rc < 0)
+            return oom(j, err);
+    }
+    j->bn += m;
+    return 0;
+}
+
+/* After the right input is stored: converts keys, hashes rows, links the
+ * table and allocates the match flags. */
+static int build_finish(hashjoin_op *j, mr_err *err)
+{
+    const jplan *p = &j->p;
+    for (int k = 0; k < p->nkeys; k++) {
+        const mr_column *src = &j->bcols[p->rk[k]];
+        if (p->rconv[k]) {
+            int rc = mr_keys_convert(&j->bconv[k], src, NULL, j->bn, p->ktype[k]);
+            if (rc == MR_EOVERFLOW)
+                return mr_err_set(err, MR_EOVERFLOW,
+                                  "node '%s': right key '%s' holds a value out of the range of "
+                                  "its type",
+                                  j->op.node, j->build->schema->fields[p->rk[k]].name);
+            if (rc < 0)
+                return oom(j, err);
+            src = &j->bconv[k];
+        }
+        j->bkeys[k] = *src;
+    }
+    size_t n = j->bn;
+    size_t nslots = 16;
+    while (nslots < 2 * n)
+        nslots *= 2;
+    j->bhash = malloc((n ? n : 1) * sizeof *j->bhash);
+    j->bnext = malloc((n ? n : 1) * sizeof *j->bnext);
+    j->heads = calloc(nslots, sizeof *j->heads);
+    if (!j->bhash || !j->bnext || !j->heads)
+        return oom(j, err);
+    j->mask = nslots - 1;
+    mr_batch hb = {.ncols = p->nkeys, .cols = j->bkeys, .nrows = n, .cap = n};
+    mr_hash_columns(&hb, j->kidx, p->nkeys, j->bhash);
+    for (size_t e = n; e-- > 0;) {
+        bool ok = true;
+        for (int k = 0; k < p->nkeys && ok; k++)
+            ok = mr_column_is_valid(&j->bkeys[k], e);
+        if (!ok) {
+            j->bnext[e] = 0;
+            continue;
+        }
+        uint32_t *head = &j->heads[j->bhash[e] & j->mask];
+        j->bnext[e] = *head;
+        *head = (uint32_t)e + 1;
+    }
+    if (!drops_null_keys(p->how) && !(j->matched = calloc(n ? n : 1, 1)))
+        return oom(j, err);
+    return 0;
+}
+
+static int hashjoin_open(mr_op *op, mr_err *err)
+{
+    hashjoin_op *j = (hashjoin_op *)op;
+    const jplan *p = &j->p;
+    size_t nk = (size_t)p->nkeys;
+    j->opened = true;
+    j->nbcols = j->build->schema->nfields;
+    j->bneed = calloc((size_t)j->nbcols + 1, sizeof *j->bneed);
+    j->bcols = calloc((size_t)j->nbcols + 1, sizeof *j->bcols);
+    j->bconv = calloc(nk, sizeof *j->bconv);
+    j->bkeys = calloc(nk, sizeof *j->bkeys);
+    j->kvown = calloc(nk, sizeof *j->kvown);
+    j->kv = calloc(nk, sizeof *j->kv);
+    j->lrow = malloc(MR_BATCH_ROWS * sizeof *j->lrow);
+    j->lidx = malloc(MR_BATCH_ROWS * sizeof *j->lidx);
+    j->brow = malloc(MR_BATCH_ROWS * sizeof *j->brow);
+    if (!j->bneed || !j->bcols || !j->bconv || !j->bkeys || !j->kvown || !j->kv || !j->lrow ||
+        !j->lidx || !j->brow || scratch_reserve(j, MR_BATCH_ROWS) < 0)
+        return oom(j, err);
+    for (int k = 0; k < p->nkeys; k++)
+        j->bneed[p->rk[k]] = true;
+    for (int o = 0; o < p->nout; o++)
+        if (p->oc[o].kind == OUT_RIGHT)
+            j->bneed[p->oc[o].col] = true;
+    for (int c = 0; c < j->nbcols; c++)
+        if (j->bneed[c] && mr_column_init(&j->bcols[c], j->build->schema->fields[c].type, 0) < 0)
+            return oom(j, err);
+    for (int k = 0; k < p->nkeys; k++) {
+        if (p->rconv[k] && mr_column_init(&j->bconv[k], p->ktype[k], 0) < 0)
+            return oom(j, err);
+        if (mr_column_init(&j->kvown[k], p->ktype[k], 0) < 0)
+            return oom(j, err);
+    }
+    if (p->how != MR_JOIN_SEMI && p->how != MR_JOIN_ANTI && !(j->out = mr_batch_create(op->schema, 0)))
+        return oom(j, err);
+    int rc = mr_op_open(j->build, err);
+    if (rc < 0)
+        return rc;
+    for (;;) {
+        mr_batch *b = NULL;
+        rc = mr_op_next(j->build, &b, err);
+        if (rc < 0)
+            return rc;
+        if (rc == MR_NEXT_DONE)
+            break;
+        if ((rc = build_add(j, b, err)) < 0)
+            return rc;
+    }
+    if ((rc = build_finish(j, err)) < 0)
+        return rc;
+    j->phase = PH_PROBE;
+    return mr_op_open(op->child, err);
+}
+
+/* Prepares a new left batch: dense keys, hashes, bucket heads. */
+static int probe_begin(hashjoin_op *j, mr_batch *b, mr_err *err)
+{
+    const jplan *p = &j->p;
+    size_t live = mr_batch_live(b);
+    /* nrows >= live: the selection handed out by semi/anti may be narrowed
+     * in place downstream, which needs room for every physical row */
+    if (scratch_reserve(j, b->nrows) < 0)
+        return oom(j, err);
+    for (int k = 0; k < p->nkeys; k++) {
+        const mr_column *src = &b->cols[p->lk[k]];
+        if (!p->lconv[k] && !b->sel) {
+            j->kv[k] = *src;
+            continue;
+        }
+        int rc = mr_keys_convert(&j->kvown[k], src, b->sel, live, p->ktype[k]);
+        if (rc == MR_EOVERFLOW)
+            return mr_err_set(err, MR_EOVERFLOW,
+                              "node '%s': left key '%s' holds a value out of the range of its type",
+                              j->op.node, j->op.child->schema->fields[p->lk[k]].name);
+        if (rc < 0)
+            return oom(j, err);
+        j->kv[k] = j->kvown[k];
+    }
+    j->kvb.ncols = p->nkeys;
+    j->kvb.cols = j->kv;
+    j->kvb.nrows = live;
+    j->kvb.cap = live;
+    mr_hash_columns(&j->kvb, j->kidx, p->nkeys, j->phash);
+    /* bucket heads; 0 for a row with a NULL key */
+    uint32_t *first = j->pfirst;
+    const size_t mask = j->mask;
+    const bool pf = mask + 1 >= PREFETCH_MIN_SLOTS;
+    for (size_t i = 0; i < live; i++) {
+        if (pf && i + PREFETCH_AHEAD < live)
+            __builtin_prefetch(&j->heads[j->phash[i + PREFETCH_AHEAD] & mask]);
+        first[i] = j->heads[j->phash[i] & mask];
+    }
+    for (int k = 0; k < p->nkeys; k++) {
+        const mr_column *c = &j->kv[k];
+        for (size_t i = 0; i < live; i++)
+            if (!mr_column_is_valid(c, i))
+                first[i] = 0;
+    }
+    j->pb = b;
+    j->plive = live;
+    j->pi = 0;
+    j->started = false;
+    return 0;
+}
+
+/* Semi and anti: the left rows with (semi) or without (anti) a match, as a
+ * selection over the left batch. */
+static size_t probe_semi_anti(hashjoin_op *j)
+{
+    const bool want = j->p.how == MR_JOIN_SEMI;
+    const int nkeys = j->p.nkeys;
+    size_t m = 0;
+    for (size_t i = 0; i < j->plive; i++) {
+        bool found = false;
+        uint64_t h = j->phash[i];
+        for (uint32_t e = j->pfirst[i]; e && !found; e = j->bnext[e - 1])
+            found = j->bhash[e - 1] == h && mr_keys_row_equal(j->bkeys, e - 1, j->kv, i, nkeys);
+        j->rows[m] = mr_batch_row(j->pb, i);
+        m += found == want;
+    }
+    return m;
+}
+
+/* Collects up to MR_BATCH_ROWS (left, right) pairs from the current left
+ * batch, resuming where the last call stopped. */
+static size_t probe_pairs(hashjoin_op *j)
+{
+    const bool keep_left = j->p.how == MR_JOIN_LEFT || j->p.how == MR_JOIN_FULL;
+    uint8_t *const matched = j->matched;
+    const int nkeys = j->p.nkeys;
+    size_t n = 0;
+    while (j->pi < j->plive) {
+        size_t i = j->pi;
+        if (!j->started) {
+            j->pe = j->pfirst[i];
+            j->pmatched = false;
+            j->started = true;
+        }
+        uint64_t h = j->phash[i];
+        uint32_t lr = mr_batch_row(j->pb, i);
+        while (j->pe) {
+            if (n == MR_BATCH_ROWS)
+                return n;
+            uint32_t e = j->pe - 1;
+            j->pe = j->bnext[e];
+            if (j->bhash[e] == h && mr_keys_row_equal(j->bkeys, e, j->kv, i, nkeys)) {
+                j->lrow[n] = lr;
+                j->lidx[n] = (uint32_t)i;
+                j->brow[n] = e;
+                n++;
+                j->pmatched = true;
+                if (matched)
+                    matched[e] = 1;
+            }
+        }
+        if (!j->pmatched && keep_left) {
+            if (n == MR_BATCH_ROWS)
+                return n;
+            j->lrow[n] = lr;
+            j->lidx[n] = (uint32_t)i;
+            j->brow[n] = MR_KEYS_NULL_ROW;
+            n++;
+        }
+        j->pi++;
+        j->started = false;
+    }
+    return n;
+}
+
+/* Fills the output batch from the n pairs (tail: right rows only). */
+static int emit(hashjoin_op *j, size_t n, bool tail, mr_batch **out, mr_err *err)
+{
+    const jplan *p = &j->p;
+    mr_batch *o = j->out;
+    mr_batch_reset(o);
+    for (int c = 0; c < p->nout; c++) {
+        mr_column *dst = &o->cols[c];
+        const out_col *oc = &p->oc[c];
+        int rc;
+        switch (oc->kind) {
+        case OUT_LEFT:
+            rc = tail ? mr_keys_set_null(dst, 0, n)
+                      : mr_keys_gather(dst, 0, &j->pb->cols[oc->col], j->lrow, n);
+            break;
+        case OUT_RIGHT: rc = mr_keys_gather(dst, 0, &j->bcols[oc->col], j->brow, n); break;
+        default:
+            rc = tail ? mr_keys_gather(dst, 0, &j->bkeys[oc->col], j->brow, n)
+                      : mr_keys_gather(dst, 0, &j->kv[oc->col], j->lidx, n);
+            break;
+        }
+        if (rc < 0)
+            return oom(j, err);
+    }
+    o->nrows = n;
+    *out = o;
+    return MR_NEXT_BATCH;
+}
+
+static int hashjoin_next(mr_op *op, mr_batch **out, mr_err *err)
+{
+    hashjoin_op *j = (hashjoin_op *)op;
+    const mr_join_type how = j->p.how;
+    while (j->phase == PH_PROBE) {
+        if (!j->pb) {
+            mr_batch *b = NULL;
+            int rc = mr_op_next(op->child, &b, err);
+            if (rc < 0)
+                return rc;
+            if (rc == MR_NEXT_DONE) {
+                j->phase = j->matched ? PH_TAIL : PH_DONE;
+                break;
+            }
+            if (mr_batch_live(b) == 0)
+                continue;
+            if ((rc = probe_begin(j, b, err)) < 0)
+                return rc;
+        }
+        if (how == MR_JOIN_SEMI || how == MR_JOIN_ANTI) {
+            size_t m = probe_semi_anti(j);
+            mr_batch *b = j->pb;
+            j->pb = NULL;
+            if (m == 0)
+                continue;
+            mr_batch *v = &j->view;
+            v->ncols = b->ncols;
+            v->cols = b->cols;
+            v->nrows = b->nrows;
+            v->cap = b->nrows;
+            v->sel_buf = j->rows;
+            v->sel = j->rows;
+            v->nsel = m;
+            *out = v;
+            return MR_NEXT_BATCH;
+        }
+        size_t n = probe_pairs(j);
+        int rc = n ? emit(j, n, false, out, err) : MR_NEXT_DONE;
+        if (j->pi >= j->plive)
+            j->pb = NULL; /* the output gathered its rows: the batch may go */
+        if (n)
+            return rc;
+    }
+    if (j->phase == PH_TAIL) {
+        size_t n = 0;
+        while (j->tail_pos < j->bn && n < MR_BATCH_ROWS) {
+            j->brow[n] = (uint32_t)j->tail_pos;
+            n += !j->matched[j->tail_pos];
+            j->tail_pos++;
+        }
+        if (n)
+            return emit(j, n, true, out, err);
+        j->phase = PH_DONE;
+    }
+    return MR_NEXT_DONE;
+}
+
+static void hashjoin_close(mr_op *op)
+{
+    hashjoin_op *j = (hashjoin_op *)op;
+    if (j->bcols)
+        for (int c = 0; c < j->nbcols; c++)
+            mr_column_free(&j->bcols[c]);
+    if (j->bconv)
+        for (int k = 0; k < j->p.nkeys; k++)
+            mr_column_free(&j->bconv[k]);
+    if (j->kvown)
+        for (int k = 0; k < j->p.nkeys; k++)
+            mr_column_free(&j->kvown[k]);
+    free(j->bneed);
+    free(j->bcols);
+    free(j->bconv);
+    free(j->bkeys);
+    free(j->kvown);
+    free(j->kv);
+    free(j->bhash);
+    free(j->bnext);
+    free(j->heads);
+    free(j->matched);
+    free(j->phash);
+    free(j->pfirst);
+    free(j->rows);
+    free(j->lrow);
+    free(j->lidx);
+    free(j->brow);
+    free(j->kidx);
+    mr_batch_destroy(j->out);
+    op->schema = NULL; /* owned by the plan */
+    plan_free(&j->p);
+    mr_op_close(j->build);
+    mr_op_close(op->child);
+    free(j);
+}
+
+static const mr_op_vtable hashjoin_vt = {"hashjoin", hashjoin_open, hashjoin_next, hashjoin_close};
+
+mr_op *mr_hashjoin_create(mr_op *build, mr_op *probe, mr_join_type how,
+                          const char *const *left_keys, const char *const *right_keys, int nkeys,
+                          const char *right_prefix, const char *node, mr_err *err)
+{
+    const char *nd = node ? node : "";
+    if (!build || !probe) {
+        mr_op_close(build);
+        mr_op_close(probe);
+        mr_err_set(err, MR_EINVAL, "node '%s': a join needs a left and a right input", nd);
+        return NULL;
+    }
+    hashjoin_op *j = calloc(1, sizeof *j);
+    if (!j) {
+        mr_op_close(build);
+        mr_op_close(probe);
+        mr_err_set(err, MR_ENOMEM, "node '%s': out of memory", nd);
+        return NULL;
+    }
+    mr_op_init(&j->op, &hashjoin_vt, probe, node);
+    j->build = build;
+    if (!j->op.cancel)
+        j->op.cancel = build->cancel;
+    if (plan_build(&j->p, probe->schema, build->schema, how, left_keys, right_keys, nkeys,
+                   right_prefix, j->op.node, err) < 0)
+        goto fail;
+    j->kidx = malloc((size_t)nkeys * sizeof *j->kidx);
+    if (!j->kidx) {
+        mr_err_set(err, MR_ENOMEM, "node '%s': out of memory", j->op.node);
+        goto fail;
+    }
+    for (int k = 0; k < nkeys; k++)
+        j->kidx[k] = k;
+    j->op.schema = j->p.schema;
+    return &j->op;
+fail:
+    hashjoin_close(&j->op);
+    return NULL;
+}
+
+size_t mr_hashjoin_memory(const mr_op *op)
+{
+    if (!op || op->vt != &hashjoin_vt)
+        return 0;
+    const hashjoin_op *j = (const hashjoin_op *)op;
+    if (!j->opened || !j->bcols)
+        return 0;
+    size_t b = 0;
+    for (int c = 0; c < j->nbcols; c++)
+        if (j->bneed[c])
+            b += mr_keys_column_bytes(&j->bcols[c]);
+    for (int k = 0; k < j->p.nkeys; k++) {
+        if (j->p.rconv[k])
+            b += mr_keys_column_bytes(&j->bconv[k]);
+        b += mr_keys_column_bytes(&j->kvown[k]);
+    }
+    if (j->heads)
+        b += j->bn * (sizeof *j->bhash + sizeof *j->bnext) + (j->mask + 1) * sizeof *j->heads;
+    if (j->matched)
+        b += j->bn;
+    b += j->pcap * (sizeof *j->phash + sizeof *j->pfirst + sizeof *j->rows);
+    b += 3 * MR_BATCH_ROWS * sizeof *j->lrow;
+    if (j->out)
+        b += mr_batch_bytes(j->out);
+    return b;
+}
+
+size_t mr_hashjoin_build_rows(const mr_op *op)
+{
+    if (!op || op->vt != &hashjoin_vt)
+        return 0;
+    return ((const hashjoin_op *)op)->bn;
+}
