@@ -1,0 +1,66 @@
+# Dockerfile - the millrace image: one image for the coordinator and the
+# executors (the first argument picks which; see docker/entrypoint.sh).
+#
+# Two stages. "build" installs the -dev packages and compiles the three
+# programs with CMake; the final stage holds only the shared libraries they
+# link at run time, the stripped programs and the entrypoint, and runs as the
+# unprivileged user "millrace" (uid 10001).
+#
+# Layer order keeps rebuilds quick: packages first (they change rarely), then
+# CMakeLists.txt and the source folders, so editing code only reruns the
+# compile. A new top-level source folder in CMakeLists.txt needs a COPY line
+# here too.
+#
+# Both stages start FROM debian:bookworm-slim. With registry access that is
+# the official image; without, docker/build-base-image.sh builds one locally
+# under the same name.
+ARG BASE_IMAGE=debian:bookworm-slim
+
+FROM ${BASE_IMAGE} AS build
+ENV DEBIAN_FRONTEND=noninteractive
+RUN apt-get update -qq \
+ && apt-get install -y -qq --no-install-recommends \
+      cmake pkg-config make gcc libc6-dev \
+      libzmq3-dev libprotobuf-c-dev protobuf-c-compiler libyaml-dev libzstd-dev \
+      libsqlite3-dev libpq-dev libmicrohttpd-dev libcjson-dev \
+ && rm -rf /var/lib/apt/lists/*
+WORKDIR /src
+COPY CMakeLists.txt ./
+COPY proto proto
+COPY core core
+COPY net net
+COPY dag dag
+COPY warehouse warehouse
+COPY coordinator coordinator
+COPY executor executor
+COPY cli cli
+RUN cmake -S . -B build -DCMAKE_BUILD_TYPE=RelWithDebInfo -DMR_SANITIZE=OFF >/dev/null \
+ && cmake --build build -j"$(nproc)" --target millrace-coordinator millrace-executor millrace \
+ && mkdir -p /out \
+ && for p in millrace-coordinator millrace-executor millrace; do \
+      strip -o "/out/$p" "build/$p"; \
+    done
+
+FROM ${BASE_IMAGE}
+ENV DEBIAN_FRONTEND=noninteractive
+RUN apt-get update -qq \
+ && apt-get install -y -qq --no-install-recommends \
+      libzmq5 libprotobuf-c1 libyaml-0-2 libzstd1 libsqlite3-0 libpq5 \
+      libmicrohttpd12 libcjson1 \
+ && rm -rf /var/lib/apt/lists/* \
+ && groupadd --system --gid 10001 millrace \
+ && useradd --system --uid 10001 --gid millrace --home-dir /data --no-create-home \
+      --shell /usr/sbin/nologin millrace \
+ && mkdir -p /data/dags /data/data \
+ && chown millrace:millrace /data
+COPY --from=build /out/ /usr/local/bin/
+COPY docker/entrypoint.sh /usr/local/bin/millrace-entrypoint
+# Fail at build time, not at start, if a run-time library is missing.
+RUN ! ldd /usr/local/bin/millrace-coordinator /usr/local/bin/millrace-executor \
+      /usr/local/bin/millrace | grep 'not found'
+USER millrace
+WORKDIR /data
+# 8080: REST API (coordinator); 7070: control (coordinator); 7071: shuffle (executor)
+EXPOSE 8080 7070 7071
+ENTRYPOINT ["millrace-entrypoint"]
+CMD ["coordinator"]
