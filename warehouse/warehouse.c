@@ -16,8 +16,13 @@ static int pick(const mr_wh_config *cfg, const mr_wh__driver **out, mr_err *err)
         *out = &mr_wh__sqlite;
         return 0;
     }
-    if (strcasecmp(d, "postgres") == 0)
-        return mr_err_set(err, MR_ENOTSUP, "warehouse: the postgres driver is not built into this millrace");
+    if (strcasecmp(d, "postgres") == 0) {
+        if (!cfg->dsn || !*cfg->dsn)
+            return mr_err_set(err, MR_EINVAL,
+                              "warehouse: the postgres driver needs a dsn (a libpq connection string)");
+        *out = &mr_wh__postgres;
+        return 0;
+    }
     return mr_err_set(err, MR_EINVAL, "warehouse: unknown driver '%s' (drivers: sqlite, postgres)", d);
 }
 

@@ -12,8 +12,8 @@
  * failed attempts or crashed jobs are removed with mr_wh_drop_staging.
  *
  * Drivers.  cfg->driver selects one: NULL, "" or "sqlite" is SQLite;
- * "postgres" is reserved for the PostgreSQL driver (MR_ENOTSUP until it is
- * built in); anything else is MR_EINVAL.
+ * "postgres" is PostgreSQL through libpq (cfg->dsn required); anything else
+ * is MR_EINVAL.
  *
  * SQLite specifics:
  *   - The warehouse is the file cfg->path.  Staging tables live in a separate
@@ -57,6 +57,32 @@
  *     they compare and sort correctly as text for years 0000-9999.
  *   - Identifiers are always double-quoted with '"' doubled, so any table or
  *     column name is taken literally.
+ *
+ * PostgreSQL specifics (warehouse/postgres.c; docs/warehouse.md has more):
+ *   - cfg->dsn is a libpq connection string (key=value or postgresql://).
+ *     Errors never echo it: they name host, port, database and user only.
+ *   - Each stage is one connection and one transaction: an UNLOGGED table in
+ *     the schema "millrace_staging" (created if missing), filled by one
+ *     COPY ... FROM STDIN (binary; MILLRACE_PG_COPY_FORMAT=text switches to
+ *     the text format) that streams across appends.  Server-side data errors
+ *     are therefore reported by mr_wh_stage_finish, and after a failed
+ *     append only mr_wh_stage_abort is useful.  A writer that dies leaves no
+ *     staging table behind.  Finish records the row count with the table;
+ *     the commit refuses a staging table that was never finished or lost
+ *     rows (UNLOGGED tables are emptied by a server crash).
+ *   - Table names are "table" (in cfg->schema when set, else the server's
+ *     search_path) or "schema.table"; a named schema is created if missing.
+ *     Names longer than 63 bytes are refused (PostgreSQL would truncate).
+ *   - Types: bool BOOLEAN, int32 INTEGER, int64 BIGINT, float64 DOUBLE
+ *     PRECISION, decimal(p,s) NUMERIC(p,s) (exact), string TEXT, date DATE,
+ *     timestamp TIMESTAMP (microseconds).  An existing table must have
+ *     exactly the write's column names (case-sensitive) and types that hold
+ *     the values (the same or wider: int32 into BIGINT, string into VARCHAR,
+ *     decimal into a NUMERIC with as many integer and fraction digits).
+ *   - overwrite is DELETE FROM (MVCC-safe for concurrent readers, unlike
+ *     TRUNCATE); upsert is DELETE ... USING the staged rows on the key, then
+ *     INSERT (no ON CONFLICT, so no unique index is needed and the SQL runs
+ *     on Redshift too).  Each post_sql entry must be a single statement.
  */
 #ifndef MR_WAREHOUSE_H
 #define MR_WAREHOUSE_H
@@ -159,5 +185,6 @@ struct mr_wh_stage {
 };
 
 extern const mr_wh__driver mr_wh__sqlite;
+extern const mr_wh__driver mr_wh__postgres;
 
 #endif

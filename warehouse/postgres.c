@@ -1,0 +1,1317 @@
+/* postgres.c - the PostgreSQL warehouse driver: COPY into UNLOGGED staging tables, one-transaction commit.
+ *
+ * Staging.  Every task attempt opens its own libpq connection (so writing
+ * tasks load in parallel, one server backend each) and, in ONE transaction,
+ * creates its staging table as an UNLOGGED table in the schema
+ * "millrace_staging", streams its rows with COPY ... FROM STDIN (FORMAT
+ * binary, FREEZE), and at mr_wh_stage_finish records the row count the
+ * server reported as the table's comment ('millrace rows=N') and commits.
+ * So a writer that dies mid-COPY leaves nothing behind (its transaction
+ * aborts when the connection drops), and a staging table without a row
+ * count comment was never finished.  UNLOGGED tables skip the WAL (the
+ * staged rows are written once, not twice) but are emptied if the server
+ * crashes; the commit therefore compares the rows it moves with the recorded
+ * count and fails rather than commit a silently shortened table.
+ *
+ * Rows are encoded client-side into a buffer (no allocation per row: the
+ * buffer grows once per batch to a computed upper bound) and handed to libpq
+ * in chunks of about 1 MiB.  COPY streams across appends, so errors the
+ * server finds in the data (an encoding error, a NUL byte in a string, a
+ * decimal over the column's precision) are reported by mr_wh_stage_finish;
+ * an append that fails to send marks the stage failed, and later calls
+ * return that error.  The text format (MILLRACE_PG_COPY_FORMAT=text) is kept
+ * as the documented alternative; docs/warehouse.md gives the measured
+ * figures that made binary the default.
+ *
+ * Commit.  One connection, one transaction (READ COMMITTED).  First every
+ * target is prepared: a transaction-scoped advisory lock on its name (two
+ * jobs committing the same table queue instead of racing on CREATE TABLE),
+ * its schema created if missing, the table created from the write's schema
+ * or an existing one checked (column names exactly, types compatible), and
+ * every staging table's recorded row count read.  Only then does data move:
+ * overwrite is DELETE FROM (not TRUNCATE, which takes an ACCESS EXCLUSIVE
+ * lock and is not MVCC-safe: a concurrent reader with an older snapshot
+ * would see an empty table), upsert is DELETE ... USING each staging table
+ * on the key, both before any INSERT ... SELECT.  Then post_sql, one
+ * statement per entry through the extended protocol (which refuses several
+ * statements in one string), with transaction control refused because it
+ * would end the job's transaction early; COMMIT.  Any error: ROLLBACK.
+ * Afterwards, whatever the outcome, the named staging tables are dropped.
+ *
+ * Every statement is written to be Redshift-compatible where Redshift has
+ * the feature (quoted identifiers, NUMERIC(p,s), DELETE USING, no ON
+ * CONFLICT); docs/warehouse.md says what differs.
+ *
+ * Passwords.  Errors never contain the DSN: connection failures name host,
+ * port, database and user, and any occurrence of the password in libpq's
+ * message is replaced by "***".
+ */
+#include "warehouse/warehouse.h"
+
+#include <libpq-fe.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#define STAGING_SCHEMA "millrace_staging"
+#define IDENT_MAX 63            /* PostgreSQL truncates longer names (NAMEDATALEN - 1) */
+#define COPY_CHUNK (1u << 20)   /* bytes buffered before handing them to libpq */
+#define FMT_W 48                /* bytes of any formatted scalar (see mr_format_*) */
+#define PG_EPOCH_DAYS 10957     /* 2000-01-01 in days since 1970-01-01 */
+#define PG_EPOCH_MICROS (10957LL * 86400000000LL)
+
+/* PostgreSQL type OIDs (pg_type.dat; fixed since forever). */
+enum {
+    OID_BOOL = 16, OID_INT8 = 20, OID_INT4 = 23, OID_TEXT = 25, OID_FLOAT8 = 701,
+    OID_VARCHAR = 1043, OID_DATE = 1082, OID_TIMESTAMP = 1114, OID_NUMERIC = 1700,
+};
+
+/* ---- a growable byte buffer (SQL text and COPY data) ---------------------- */
+
+typedef struct buf {
+    char *p;
+    size_t n, cap;
+    int oom;
+} buf;
+
+/* Makes room for extra more bytes (plus a NUL); 0 or -1 (and oom set). */
+static int buf_reserve(buf *b, size_t extra)
+{
+    if (b->oom)
+        return -1;
+    if (b->n + extra + 1 <= b->cap)
+        return 0;
+    size_t cap = b->cap ? b->cap : 256;
+    while (cap < b->n + extra + 1)
+        cap *= 2;
+    char *p = realloc(b->p, cap);
+    if (!p) {
+        b->oom = 1;
+        return -1;
+    }
+    b->p = p;
+    b->cap = cap;
+    return 0;
+}
+
+static void buf_put(buf *b, const char *s, size_t n)
+{
+    if (buf_reserve(b, n) < 0)
+        return;
+    memcpy(b->p + b->n, s, n);
+    b->n += n;
+    b->p[b->n] = '\0';
+}
+
+static void buf_puts(buf *b, const char *s)
+{
+    buf_put(b, s, strlen(s));
+}
+
+/* Appends name as a quoted identifier: "..." with every '"' doubled, so any
+ * name is taken literally and cannot end the identifier early. */
+static void buf_ident(buf *b, const char *name)
+{
+    buf_put(b, "\"", 1);
+    for (const char *q; (q = strchr(name, '"')) != NULL; name = q + 1) {
+        buf_put(b, name, (size_t)(q - name) + 1);
+        buf_put(b, "\"", 1);
+    }
+    buf_puts(b, name);
+    buf_put(b, "\"", 1);
+}
+
+/* Appends name as a quoted string literal ('...' with '\'' doubled; the
+ * server runs with standard_conforming_strings, the default since 9.1). */
+static void buf_literal(buf *b, const char *s)
+{
+    buf_put(b, "'", 1);
+    for (const char *q; (q = strchr(s, '\'')) != NULL; s = q + 1) {
+        buf_put(b, s, (size_t)(q - s) + 1);
+        buf_put(b, "'", 1);
+    }
+    buf_puts(b, s);
+    buf_put(b, "'", 1);
+}
+
+static void buf_free(buf *b)
+{
+    free(b->p);
+    memset(b, 0, sizeof *b);
+}
+
+/* ---- connections and messages ---------------------------------------------- */
+
+static void notice_quiet(void *arg, const char *msg)
+{
+    (void)arg, (void)msg; /* "table does not exist, skipping" and the like */
+}
+
+/* Copies src into dst (cap bytes) with every occurrence of secret replaced
+ * by "***" and trailing blanks removed. */
+static void scrub(const char *src, const char *secret, char *dst, size_t cap)
+{
+    size_t n = 0, sl = secret ? strlen(secret) : 0;
+    while (*src && n + 4 < cap) {
+        if (sl && strncmp(src, secret, sl) == 0) {
+            memcpy(dst + n, "***", 3);
+            n += 3;
+            src += sl;
+        } else {
+            dst[n++] = *src++;
+        }
+    }
+    while (n > 0 && (dst[n - 1] == '\n' || dst[n - 1] == ' ' || dst[n - 1] == '\r'))
+        n--;
+    dst[n] = '\0';
+}
+
+/* PostgreSQL's message for a failed result (primary message, detail and
+ * context), or the connection's message when there is no result. */
+static const char *pg_message(PGconn *c, const PGresult *r, char *out, size_t cap)
+{
+    const char *primary = r ? PQresultErrorField(r, PG_DIAG_MESSAGE_PRIMARY) : NULL;
+    if (!primary) {
+        scrub(c ? PQerrorMessage(c) : "out of memory", NULL, out, cap);
+        if (!*out)
+            snprintf(out, cap, "unknown error");
+        return out;
+    }
+    const char *detail = PQresultErrorField(r, PG_DIAG_MESSAGE_DETAIL);
+    const char *context = PQresultErrorField(r, PG_DIAG_CONTEXT);
+    snprintf(out, cap, "%s%s%s%s%s", primary, detail ? " (" : "", detail ? detail : "",
+             detail ? ")" : "", "");
+    if (context) {
+        size_t n = strlen(out);
+        snprintf(out + n, cap - n, " [%s]", context);
+    }
+    return out;
+}
+
+/* Sets err to MR_EWAREHOUSE: the formatted context, then PostgreSQL's message. */
+static int pg_fail(PGconn *c, const PGresult *r, mr_err *err, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+static int pg_fail(PGconn *c, const PGresult *r, mr_err *err, const char *fmt, ...)
+{
+    char ctx[512], msg[768];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(ctx, sizeof ctx, fmt, ap);
+    va_end(ap);
+    return mr_err_set(err, MR_EWAREHOUSE, "%s: %s", ctx, pg_message(c, r, msg, sizeof msg));
+}
+
+/* Connects to cfg->dsn (client encoding UTF-8, notices silenced).  On
+ * failure the message names host, port, database and user, never the
+ * password.  Returns 0, MR_EINVAL (unparsable dsn), MR_ENOMEM or
+ * MR_EWAREHOUSE. */
+static int pg_connect(const mr_wh_config *cfg, PGconn **out, mr_err *err)
+{
+    *out = NULL;
+    char *perr = NULL;
+    PQconninfoOption *opts = PQconninfoParse(cfg->dsn, &perr);
+    if (!opts) {
+        /* libpq's parse message may quote a piece of the dsn: only the
+         * "invalid option" form is known to quote a keyword, not a value */
+        int show = perr && strncmp(perr, "invalid connection option", 25) == 0;
+        char m[256];
+        scrub(show ? perr : "", NULL, m, sizeof m);
+        PQfreemem(perr);
+        return mr_err_set(err, MR_EINVAL,
+                          "warehouse: the postgres dsn is not a valid libpq connection string "
+                          "(key=value pairs or a postgresql:// URI)%s%s",
+                          *m ? ": " : "", m);
+    }
+    char where[384] = "", password[256] = "";
+    size_t wn = 0;
+    for (PQconninfoOption *o = opts; o->keyword; o++) {
+        if (!o->val || !*o->val)
+            continue;
+        if (strcmp(o->keyword, "password") == 0)
+            snprintf(password, sizeof password, "%s", o->val);
+        else if (wn < sizeof where &&
+                 (!strcmp(o->keyword, "host") || !strcmp(o->keyword, "hostaddr") ||
+                  !strcmp(o->keyword, "port") || !strcmp(o->keyword, "dbname") ||
+                  !strcmp(o->keyword, "user")))
+            wn += (size_t)snprintf(where + wn, sizeof where - wn, "%s%s=%s", wn ? " " : "",
+                                   o->keyword, o->val);
+    }
+    PQconninfoFree(opts);
+    const char *kw[] = {"dbname", "client_encoding", "fallback_application_name", NULL};
+    const char *val[] = {cfg->dsn, "UTF8", "millrace", NULL};
+    PGconn *c = PQconnectdbParams(kw, val, 1);
+    if (!c)
+        return mr_err_set(err, MR_ENOMEM, "out of memory connecting to the PostgreSQL warehouse");
+    if (PQstatus(c) != CONNECTION_OK) {
+        char m[768];
+        scrub(PQerrorMessage(c), password, m, sizeof m);
+        PQfinish(c);
+        return mr_err_set(err, MR_EWAREHOUSE, "cannot connect to the PostgreSQL warehouse (%s): %s",
+                          *where ? where : "libpq defaults", m);
+    }
+    PQsetNoticeProcessor(c, notice_quiet, NULL);
+    *out = c;
+    return 0;
+}
+
+/* Runs sql (no parameters, possibly several statements); 0 or MR_EWAREHOUSE
+ * with "<what>: <PostgreSQL's message>". */
+static int pg_exec(PGconn *c, const char *sql, mr_err *err, const char *what)
+{
+    PGresult *r = PQexec(c, sql);
+    int st = PQresultStatus(r);
+    int rc = 0;
+    if (st != PGRES_COMMAND_OK && st != PGRES_TUPLES_OK)
+        rc = pg_fail(c, r, err, "%s", what);
+    PQclear(r);
+    return rc;
+}
+
+/* Same as pg_exec for SQL built in b: MR_ENOMEM if building ran out. */
+static int pg_exec_buf(PGconn *c, const buf *b, mr_err *err, const char *what)
+{
+    if (b->oom)
+        return mr_err_set(err, MR_ENOMEM, "out of memory building SQL (%s)", what);
+    return pg_exec(c, b->p, err, what);
+}
+
+/* Runs sql with text parameters; returns the result (caller PQclears) when
+ * its status is ok, else NULL with err set. */
+static PGresult *pg_query(PGconn *c, const char *sql, int n, const char *const *params,
+                          mr_err *err, const char *what)
+{
+    PGresult *r = PQexecParams(c, sql, n, NULL, params, NULL, NULL, 0);
+    int st = PQresultStatus(r);
+    if (st == PGRES_COMMAND_OK || st == PGRES_TUPLES_OK)
+        return r;
+    pg_fail(c, r, err, "%s", what);
+    PQclear(r);
+    return NULL;
+}
+
+static int check_ident(const char *name, const char *what, mr_err *err)
+{
+    if (!*name)
+        return mr_err_set(err, MR_EINVAL, "warehouse: %s has an empty name", what);
+    if (strlen(name) > IDENT_MAX)
+        return mr_err_set(err, MR_EINVAL,
+                          "warehouse: %s name '%s' is longer than PostgreSQL's %d bytes", what, name,
+                          IDENT_MAX);
+    return 0;
+}
+
+/* Creates schema name unless it exists.  CREATE SCHEMA IF NOT EXISTS alone
+ * races (two sessions may both insert the catalog row and one fails), so a
+ * transaction-scoped advisory lock on the name serializes creators; c must
+ * be inside a transaction, which keeps the lock until it ends. */
+static int ensure_schema(PGconn *c, const char *name, mr_err *err)
+{
+    const char *p[1] = {name};
+    PGresult *r = pg_query(c, "SELECT 1 FROM pg_namespace WHERE nspname = $1", 1, p, err,
+                           "cannot look up a schema");
+    if (!r)
+        return err->code;
+    int have = PQntuples(r) > 0;
+    PQclear(r);
+    if (have)
+        return 0;
+    r = pg_query(c, "SELECT pg_advisory_xact_lock(hashtext('millrace schema ' || $1))", 1, p, err,
+                 "cannot lock schema creation");
+    if (!r)
+        return err->code;
+    PQclear(r);
+    buf q = {0};
+    buf_puts(&q, "CREATE SCHEMA IF NOT EXISTS ");
+    buf_ident(&q, name);
+    char what[160];
+    snprintf(what, sizeof what, "cannot create schema %s", name);
+    int rc = pg_exec_buf(c, &q, err, what);
+    buf_free(&q);
+    return rc;
+}
+
+/* ---- column types -------------------------------------------------------- */
+
+/* CREATE TABLE column declaration for t (see warehouse.h). */
+static const char *col_decl(mr_type t, char *out, size_t cap)
+{
+    switch (t.id) {
+    case MR_T_BOOL: return "BOOLEAN";
+    case MR_T_INT32: return "INTEGER";
+    case MR_T_INT64: return "BIGINT";
+    case MR_T_FLOAT64: return "DOUBLE PRECISION";
+    case MR_T_DECIMAL:
+        snprintf(out, cap, "NUMERIC(%u,%u)", t.precision, t.scale);
+        return out;
+    case MR_T_DATE: return "DATE";
+    case MR_T_TIMESTAMP: return "TIMESTAMP";
+    default: return "TEXT";
+    }
+}
+
+/* Appends " (\"a\" TYPE, ...)" for s. */
+static void buf_columns_ddl(buf *b, const mr_schema *s)
+{
+    char tmp[32];
+    buf_puts(b, " (");
+    for (int i = 0; i < s->nfields; i++) {
+        if (i)
+            buf_puts(b, ", ");
+        buf_ident(b, s->fields[i].name);
+        buf_puts(b, " ");
+        buf_puts(b, col_decl(s->fields[i].type, tmp, sizeof tmp));
+    }
+    buf_puts(b, ")");
+}
+
+/* Appends "\"a\", \"b\"" (with "alias." before each when alias is set). */
+static void buf_field_list(buf *b, const mr_schema *s, const char *alias)
+{
+    for (int i = 0; i < s->nfields; i++) {
+        if (i)
+            buf_puts(b, ", ");
+        if (alias) {
+            buf_puts(b, alias);
+            buf_puts(b, ".");
+        }
+        buf_ident(b, s->fields[i].name);
+    }
+}
+
+/* Whether an existing column of type oid/typmod can take values of t
+ * without loss: the same type, or a wider one. */
+static int type_fits(mr_type t, unsigned oid, int typmod)
+{
+    int prec = -1, scale = 0; /* numeric: -1 = unconstrained */
+    if (oid == OID_NUMERIC && typmod >= 4) {
+        prec = ((typmod - 4) >> 16) & 0xffff;
+        scale = (int16_t)(((typmod - 4) & 0x7ff) << 5) >> 5; /* 11-bit signed (PG 15) */
+    }
+    switch (t.id) {
+    case MR_T_BOOL: return oid == OID_BOOL;
+    case MR_T_INT32:
+        return oid == OID_INT4 || oid == OID_INT8 ||
+               (oid == OID_NUMERIC && (prec < 0 || prec - scale >= 10));
+    case MR_T_INT64:
+        return oid == OID_INT8 || (oid == OID_NUMERIC && (prec < 0 || prec - scale >= 19));
+    case MR_T_FLOAT64: return oid == OID_FLOAT8;
+    case MR_T_DECIMAL:
+        return oid == OID_NUMERIC &&
+               (prec < 0 || (scale >= t.scale && prec - scale >= t.precision - t.scale));
+    case MR_T_STRING: return oid == OID_TEXT || oid == OID_VARCHAR;
+    case MR_T_DATE: return oid == OID_DATE;
+    case MR_T_TIMESTAMP: return oid == OID_TIMESTAMP;
+    default: return 0;
+    }
+}
+
+/* ---- COPY encoders ------------------------------------------------------- *
+ * Both write row after row into a buffer sized beforehand to an upper bound
+ * for the whole batch, so the inner loops do no bounds checks and no
+ * allocation. */
+
+static inline char *put16(char *p, uint16_t v)
+{
+    p[0] = (char)(v >> 8);
+    p[1] = (char)v;
+    return p + 2;
+}
+
+static inline char *put32(char *p, uint32_t v)
+{
+    p[0] = (char)(v >> 24);
+    p[1] = (char)(v >> 16);
+    p[2] = (char)(v >> 8);
+    p[3] = (char)v;
+    return p + 4;
+}
+
+static inline char *put64(char *p, uint64_t v)
+{
+    p = put32(p, (uint32_t)(v >> 32));
+    return put32(p, (uint32_t)v);
+}
+
+/* NUMERIC's binary form of v / 10^scale: int16 ndigits, weight, sign,
+ * dscale, then ndigits base-10000 digits, most significant first; the value
+ * is sum(digit[i] * 10000^(weight - i)).  Leading and trailing zero digits
+ * are left out, as the server itself stores numbers.  At most 8 + 2 * 10
+ * bytes (|v| < 2^63 needs 5 integer and 5 fractional digit groups). */
+static char *put_numeric(char *p, int64_t v, int scale)
+{
+    uint64_t a = v < 0 ? 0 - (uint64_t)v : (uint64_t)v;
+    uint64_t ip = a / (uint64_t)mr_pow10[scale], fp = a % (uint64_t)mr_pow10[scale];
+    uint16_t d[10];
+    int n = 0, weight;
+    uint16_t ig[5];
+    int ni = 0;
+    for (; ip; ip /= 10000)
+        ig[ni++] = (uint16_t)(ip % 10000);
+    for (int i = ni - 1; i >= 0; i--)
+        d[n++] = ig[i];
+    weight = ni - 1;
+    int nf = (scale + 3) / 4, pad = nf * 4 - scale;
+    for (int k = nf - 1; k >= 0; k--) {
+        int nd = k == nf - 1 ? 4 - pad : 4; /* the last group is padded on the right */
+        d[n + k] = (uint16_t)((fp % (uint64_t)mr_pow10[nd]) * (uint64_t)mr_pow10[4 - nd]);
+        fp /= (uint64_t)mr_pow10[nd];
+    }
+    n += nf;
+    int first = 0;
+    if (ni == 0)
+        while (first < n && d[first] == 0) {
+            first++;
+            weight--;
+        }
+    while (n > first && d[n - 1] == 0)
+        n--;
+    int nd = n - first;
+    if (nd == 0)
+        weight = 0;
+    p = put32(p, (uint32_t)(8 + 2 * nd));
+    p = put16(p, (uint16_t)nd);
+    p = put16(p, (uint16_t)(int16_t)weight);
+    p = put16(p, v < 0 && nd ? 0x4000 : 0x0000);
+    p = put16(p, (uint16_t)scale);
+    for (int i = first; i < n; i++)
+        p = put16(p, d[i]);
+    return p;
+}
+
+/* Bytes a batch's live rows can take in COPY binary: per row the field
+ * count, per value a length word and at most the widest form; strings by
+ * their total length. */
+static size_t bound_binary(const mr_batch *b, size_t live)
+{
+    size_t row = 2, chars = 0;
+    for (int c = 0; c < b->ncols; c++) {
+        const mr_column *col = &b->cols[c];
+        switch (col->type.id) {
+        case MR_T_BOOL: row += 4 + 1; break;
+        case MR_T_INT32:
+        case MR_T_DATE: row += 4 + 4; break;
+        case MR_T_DECIMAL: row += 4 + 28; break;
+        case MR_T_STRING:
+            row += 4;
+            chars += col->offsets[b->nrows];
+            break;
+        default: row += 4 + 8; break;
+        }
+    }
+    return row * live + chars;
+}
+
+static char *encode_binary(char *p, const mr_batch *b, size_t live)
+{
+    for (size_t i = 0; i < live; i++) {
+        uint32_t r = mr_batch_row(b, i);
+        p = put16(p, (uint16_t)b->ncols);
+        for (int c = 0; c < b->ncols; c++) {
+            const mr_column *col = &b->cols[c];
+            if (!mr_column_is_valid(col, r)) {
+                p = put32(p, 0xffffffffu);
+                continue;
+            }
+            switch (col->type.id) {
+            case MR_T_BOOL:
+                p = put32(p, 1);
+                *p++ = (char)(MR_COL_U8(col)[r] != 0);
+                break;
+            case MR_T_INT32:
+                p = put32(p, 4);
+                p = put32(p, (uint32_t)MR_COL_I32(col)[r]);
+                break;
+            case MR_T_INT64:
+                p = put32(p, 8);
+                p = put64(p, (uint64_t)MR_COL_I64(col)[r]);
+                break;
+            case MR_T_FLOAT64: {
+                uint64_t bits;
+                memcpy(&bits, &MR_COL_F64(col)[r], 8);
+                p = put32(p, 8);
+                p = put64(p, bits);
+                break;
+            }
+            case MR_T_DECIMAL: p = put_numeric(p, MR_COL_I64(col)[r], col->type.scale); break;
+            case MR_T_DATE:
+                p = put32(p, 4);
+                p = put32(p, (uint32_t)(MR_COL_I32(col)[r] - PG_EPOCH_DAYS));
+                break;
+            case MR_T_TIMESTAMP:
+                p = put32(p, 8);
+                p = put64(p, (uint64_t)(MR_COL_I64(col)[r] - PG_EPOCH_MICROS));
+                break;
+            case MR_T_STRING: {
+                uint32_t len = col->offsets[r + 1] - col->offsets[r];
+                p = put32(p, len);
+                if (len)
+                    memcpy(p, col->chars + col->offsets[r], len);
+                p += len;
+                break;
+            }
+            }
+        }
+    }
+    return p;
+}
+
+/* Writes v in decimal; returns the end. */
+static char *put_int(char *p, int64_t v)
+{
+    char tmp[24];
+    char *e = tmp + sizeof tmp, *q = e;
+    uint64_t a = v < 0 ? 0 - (uint64_t)v : (uint64_t)v;
+    do {
+        *--q = (char)('0' + a % 10);
+        a /= 10;
+    } while (a);
+    if (v < 0)
+        *--q = '-';
+    memcpy(p, q, (size_t)(e - q));
+    return p + (e - q);
+}
+
+/* COPY text: every string byte may double (\\, \t, \n, \r); NULL is \N. */
+static size_t bound_text(const mr_batch *b, size_t live)
+{
+    size_t row = 0, chars = 0;
+    for (int c = 0; c < b->ncols; c++) {
+        row += FMT_W + 1;
+        if (b->cols[c].type.id == MR_T_STRING)
+            chars += 2 * (size_t)b->cols[c].offsets[b->nrows];
+    }
+    return row * live + chars;
+}
+
+static char *encode_text(char *p, const mr_batch *b, size_t live)
+{
+    for (size_t i = 0; i < live; i++) {
+        uint32_t r = mr_batch_row(b, i);
+        for (int c = 0; c < b->ncols; c++) {
+            const mr_column *col = &b->cols[c];
+            if (c)
+                *p++ = '\t';
+            if (!mr_column_is_valid(col, r)) {
+                *p++ = '\\';
+                *p++ = 'N';
+                continue;
+            }
+            switch (col->type.id) {
+            case MR_T_BOOL: *p++ = MR_COL_U8(col)[r] ? 't' : 'f'; break;
+            case MR_T_INT32: p = put_int(p, MR_COL_I32(col)[r]); break;
+            case MR_T_INT64: p = put_int(p, MR_COL_I64(col)[r]); break;
+            case MR_T_FLOAT64: p += mr_format_float64(MR_COL_F64(col)[r], p, FMT_W); break;
+            case MR_T_DECIMAL:
+                p += mr_format_decimal(MR_COL_I64(col)[r], col->type.scale, p, FMT_W);
+                break;
+            case MR_T_DATE: p += mr_format_date(MR_COL_I32(col)[r], p, FMT_W); break;
+            case MR_T_TIMESTAMP: p += mr_format_timestamp(MR_COL_I64(col)[r], p, FMT_W); break;
+            case MR_T_STRING: {
+                const char *s = col->chars + col->offsets[r];
+                const char *e = col->chars + col->offsets[r + 1];
+                for (; s < e; s++) {
+                    char ch = *s;
+                    if (ch == '\\' || ch == '\t' || ch == '\n' || ch == '\r') {
+                        *p++ = '\\';
+                        ch = ch == '\t' ? 't' : ch == '\n' ? 'n' : ch == '\r' ? 'r' : '\\';
+                    }
+                    *p++ = ch;
+                }
+                break;
+            }
+            }
+        }
+        *p++ = '\n';
+    }
+    return p;
+}
+
+/* ---- staging ------------------------------------------------------------- */
+
+typedef struct pg_stage {
+    mr_wh_stage base;
+    PGconn *conn;
+    char *table;   /* the staging table's name (in STAGING_SCHEMA) */
+    int ncols;
+    mr_type *types;
+    int binary;    /* COPY format */
+    int in_copy;   /* the COPY is open */
+    mr_err failed; /* code != 0: a send failed; every later call returns it */
+    buf out;       /* encoded rows not yet handed to libpq */
+} pg_stage;
+
+static void stage_free(pg_stage *s)
+{
+    PQfinish(s->conn);
+    free(s->table);
+    free(s->types);
+    buf_free(&s->out);
+    free(s);
+}
+
+/* Ends an open COPY with an error (the server aborts it), then rolls back
+ * the stage's transaction, which removes the staging table: it was created
+ * in that transaction.  Best effort: a broken connection is just closed. */
+static void stage_rollback(pg_stage *s)
+{
+    if (s->in_copy) {
+        PQputCopyEnd(s->conn, "millrace: staging aborted");
+        s->in_copy = 0;
+    }
+    PGresult *r;
+    while ((r = PQgetResult(s->conn)) != NULL)
+        PQclear(r);
+    if (PQstatus(s->conn) == CONNECTION_OK)
+        PQclear(PQexec(s->conn, "ROLLBACK"));
+}
+
+/* Hands the buffered bytes to libpq; on failure the stage is failed. */
+static int stage_flush(pg_stage *s, mr_err *err)
+{
+    if (s->out.n == 0)
+        return 0;
+    if (PQputCopyData(s->conn, s->out.p, (int)s->out.n) != 1) {
+        pg_fail(s->conn, NULL, &s->failed, "staging table %s: sending rows failed", s->table);
+        *err = s->failed;
+        return err->code;
+    }
+    s->out.n = 0;
+    return 0;
+}
+
+static int copy_format(int *binary, mr_err *err)
+{
+    const char *f = getenv("MILLRACE_PG_COPY_FORMAT");
+    *binary = 1;
+    if (!f || !*f || strcmp(f, "binary") == 0)
+        return 0;
+    if (strcmp(f, "text") == 0) {
+        *binary = 0;
+        return 0;
+    }
+    return mr_err_set(err, MR_EINVAL, "MILLRACE_PG_COPY_FORMAT is '%s': write text or binary", f);
+}
+
+static int pg_stage_open(const mr_wh_config *cfg, const char *staging_table, const mr_schema *schema,
+                         mr_wh_stage **out, mr_err *err)
+{
+    int n = schema->nfields, rc;
+    if ((rc = check_ident(staging_table, "staging table", err)) < 0)
+        return rc;
+    for (int i = 0; i < n; i++)
+        if ((rc = check_ident(schema->fields[i].name, "column", err)) < 0)
+            return rc;
+    pg_stage *s = calloc(1, sizeof *s);
+    if (!s)
+        return mr_err_set(err, MR_ENOMEM, "out of memory opening staging table %s", staging_table);
+    s->base.driver = &mr_wh__postgres;
+    s->ncols = n;
+    s->table = strdup(staging_table);
+    s->types = malloc((size_t)n * sizeof *s->types);
+    buf q = {0};
+    if (!s->table || !s->types) {
+        rc = mr_err_set(err, MR_ENOMEM, "out of memory opening staging table %s", staging_table);
+        goto fail;
+    }
+    for (int i = 0; i < n; i++)
+        s->types[i] = schema->fields[i].type;
+    if ((rc = copy_format(&s->binary, err)) < 0 || (rc = pg_connect(cfg, &s->conn, err)) < 0)
+        goto fail;
+    char what[160];
+    snprintf(what, sizeof what, "staging table %s", staging_table);
+    /* the staging schema, in a short transaction of its own (it keeps the
+     * creation lock until its end) */
+    if ((rc = pg_exec(s->conn, "BEGIN", err, what)) < 0 ||
+        (rc = ensure_schema(s->conn, STAGING_SCHEMA, err)) < 0 ||
+        (rc = pg_exec(s->conn, "COMMIT", err, what)) < 0)
+        goto fail;
+    /* table and rows in one transaction: nothing is left if we die */
+    buf_puts(&q, "BEGIN; DROP TABLE IF EXISTS " STAGING_SCHEMA ".");
+    buf_ident(&q, staging_table);
+    buf_puts(&q, "; CREATE UNLOGGED TABLE " STAGING_SCHEMA ".");
+    buf_ident(&q, staging_table);
+    buf_columns_ddl(&q, schema);
+    if ((rc = pg_exec_buf(s->conn, &q, err, what)) < 0)
+        goto fail;
+    q.n = 0;
+    buf_puts(&q, "COPY " STAGING_SCHEMA ".");
+    buf_ident(&q, staging_table);
+    buf_puts(&q, s->binary ? " FROM STDIN (FORMAT binary, FREEZE true)" : " FROM STDIN (FREEZE true)");
+    if (q.oom) {
+        rc = mr_err_set(err, MR_ENOMEM, "out of memory opening staging table %s", staging_table);
+        goto fail;
+    }
+    PGresult *r = PQexec(s->conn, q.p);
+    if (PQresultStatus(r) != PGRES_COPY_IN) {
+        rc = pg_fail(s->conn, r, err, "staging table %s: cannot start COPY", staging_table);
+        PQclear(r);
+        goto fail;
+    }
+    PQclear(r);
+    s->in_copy = 1;
+    if (s->binary) {
+        /* signature, flags, header extension length */
+        static const char head[19] = "PGCOPY\n\377\r\n\0\0\0\0\0\0\0\0\0";
+        buf_put(&s->out, head, sizeof head);
+    }
+    buf_free(&q);
+    *out = &s->base;
+    return 0;
+fail:
+    buf_free(&q);
+    if (s->conn)
+        stage_rollback(s);
+    stage_free(s);
+    return rc;
+}
+
+static int pg_stage_append(mr_wh_stage *base, const mr_batch *b, mr_err *err)
+{
+    pg_stage *s = (pg_stage *)base;
+    if (b->ncols != s->ncols)
+        return mr_err_set(err, MR_ETYPE, "staging table %s: batch has %d columns, the table %d",
+                          s->table, b->ncols, s->ncols);
+    for (int c = 0; c < s->ncols; c++)
+        if (!mr_type_equal(b->cols[c].type, s->types[c])) {
+            char t1[32], t2[32];
+            return mr_err_set(err, MR_ETYPE, "staging table %s: column %d is %s in the batch, %s in the table",
+                              s->table, c + 1, mr_type_name(b->cols[c].type, t1, sizeof t1),
+                              mr_type_name(s->types[c], t2, sizeof t2));
+        }
+    if (s->failed.code) {
+        *err = s->failed;
+        return err->code;
+    }
+    size_t live = mr_batch_live(b);
+    if (live == 0)
+        return 0;
+    size_t need = s->binary ? bound_binary(b, live) : bound_text(b, live);
+    if (buf_reserve(&s->out, need) < 0) {
+        s->out.oom = 0;
+        return mr_err_set(err, MR_ENOMEM, "staging table %s: out of memory for %zu rows", s->table, live);
+    }
+    char *p = s->out.p + s->out.n;
+    char *e = s->binary ? encode_binary(p, b, live) : encode_text(p, b, live);
+    s->out.n += (size_t)(e - p);
+    return s->out.n >= COPY_CHUNK ? stage_flush(s, err) : 0;
+}
+
+static int pg_stage_finish(mr_wh_stage *base, mr_err *err)
+{
+    pg_stage *s = (pg_stage *)base;
+    int rc = 0;
+    PGresult *r = NULL;
+    buf q = {0};
+    if (s->failed.code) {
+        *err = s->failed;
+        rc = err->code;
+        goto fail;
+    }
+    if (s->binary)
+        buf_put(&s->out, "\377\377", 2); /* the trailer: field count -1 */
+    if (s->out.oom) {
+        rc = mr_err_set(err, MR_ENOMEM, "out of memory");
+        goto fail;
+    }
+    if ((rc = stage_flush(s, err)) < 0)
+        goto fail;
+    s->in_copy = 0;
+    if (PQputCopyEnd(s->conn, NULL) != 1) {
+        rc = pg_fail(s->conn, NULL, err, "staging table %s: ending COPY failed", s->table);
+        goto fail;
+    }
+    r = PQgetResult(s->conn);
+    if (PQresultStatus(r) != PGRES_COMMAND_OK) {
+        rc = pg_fail(s->conn, r, err, "staging table %s", s->table);
+        goto fail;
+    }
+    unsigned long long rows = strtoull(PQcmdTuples(r), NULL, 10);
+    PQclear(r);
+    while ((r = PQgetResult(s->conn)) != NULL)
+        PQclear(r);
+    /* the row count travels with the table, committed with its rows */
+    char note[64];
+    snprintf(note, sizeof note, "millrace rows=%llu", rows);
+    buf_puts(&q, "COMMENT ON TABLE " STAGING_SCHEMA ".");
+    buf_ident(&q, s->table);
+    buf_puts(&q, " IS ");
+    buf_literal(&q, note);
+    buf_puts(&q, "; COMMIT");
+    char what[160];
+    snprintf(what, sizeof what, "staging table %s: cannot commit the staged rows", s->table);
+    if ((rc = pg_exec_buf(s->conn, &q, err, what)) < 0)
+        goto fail;
+    buf_free(&q);
+    stage_free(s);
+    return 0;
+fail:
+    PQclear(r);
+    buf_free(&q);
+    stage_rollback(s);
+    stage_free(s);
+    return rc;
+}
+
+static void pg_stage_abort(mr_wh_stage *base)
+{
+    pg_stage *s = (pg_stage *)base;
+    stage_rollback(s);
+    stage_free(s);
+}
+
+/* ---- commit -------------------------------------------------------------- */
+
+/* A target's name split at its first dot; schema is NULL when unqualified
+ * and there is no default schema (the server's search_path decides). */
+typedef struct qname {
+    const char *schema;
+    char schema_buf[IDENT_MAX + 1];
+    char table[IDENT_MAX + 1];
+} qname;
+
+static int qname_parse(const mr_wh_config *cfg, const char *full, qname *q, mr_err *err)
+{
+    const char *dot = strchr(full, '.');
+    const char *t = dot ? dot + 1 : full;
+    size_t sl = dot ? (size_t)(dot - full) : 0;
+    if (!*t || (dot && sl == 0))
+        return mr_err_set(err, MR_EINVAL, "warehouse commit: table '%s': write [schema.]table", full);
+    if (strlen(t) > IDENT_MAX || sl > IDENT_MAX)
+        return mr_err_set(err, MR_EINVAL,
+                          "warehouse commit: table '%s': a name is longer than PostgreSQL's %d bytes",
+                          full, IDENT_MAX);
+    strcpy(q->table, t);
+    q->schema = NULL;
+    if (dot) {
+        memcpy(q->schema_buf, full, sl);
+        q->schema_buf[sl] = '\0';
+        q->schema = q->schema_buf;
+    } else if (cfg->schema && *cfg->schema) {
+        if (strlen(cfg->schema) > IDENT_MAX)
+            return mr_err_set(err, MR_EINVAL, "warehouse: schema name '%s' is longer than %d bytes",
+                              cfg->schema, IDENT_MAX);
+        strcpy(q->schema_buf, cfg->schema);
+        q->schema = q->schema_buf;
+    }
+    return 0;
+}
+
+static void buf_qname(buf *b, const qname *q)
+{
+    if (q->schema) {
+        buf_ident(b, q->schema);
+        buf_puts(b, ".");
+    }
+    buf_ident(b, q->table);
+}
+
+static void buf_staging(buf *b, const char *name)
+{
+    buf_puts(b, STAGING_SCHEMA ".");
+    buf_ident(b, name);
+}
+
+/* Creates the target table from t->schema, or checks the existing one: it
+ * must be a table with exactly the write's column names (PostgreSQL names
+ * are case-sensitive once quoted) and types that fit (type_fits). */
+static int ensure_table(PGconn *c, const mr_wh_target *t, const qname *qn, mr_err *err)
+{
+    buf q = {0}, have = {0};
+    buf_qname(&q, qn);
+    if (q.oom)
+        return mr_err_set(err, MR_ENOMEM, "out of memory");
+    const char *p[1] = {q.p};
+    PGresult *r = pg_query(c,
+                           "SELECT c.relkind, a.attname, a.atttypid, a.atttypmod, "
+                           "format_type(a.atttypid, a.atttypmod) FROM pg_class c "
+                           "LEFT JOIN pg_attribute a ON a.attrelid = c.oid AND a.attnum > 0 "
+                           "AND NOT a.attisdropped WHERE c.oid = to_regclass($1) ORDER BY a.attnum",
+                           1, p, err, "warehouse commit: cannot read the target's columns");
+    int rc = 0;
+    if (!r) {
+        mr_err_prefix(err, "table %s", t->table);
+        rc = err->code;
+        goto out;
+    }
+    const mr_schema *s = t->schema;
+    int n = PQntuples(r);
+    if (n == 0) {
+        q.n = 0;
+        buf_puts(&q, "CREATE TABLE ");
+        buf_qname(&q, qn);
+        buf_columns_ddl(&q, s);
+        char what[160];
+        snprintf(what, sizeof what, "warehouse commit: cannot create table %s", t->table);
+        rc = pg_exec_buf(c, &q, err, what);
+        goto out;
+    }
+    const char *kind = PQgetvalue(r, 0, 0);
+    if (strcmp(kind, "r") != 0 && strcmp(kind, "p") != 0) {
+        rc = mr_err_set(err, MR_EWAREHOUSE, "warehouse commit: %s exists and is not a table (relkind %s)",
+                        t->table, kind);
+        goto out;
+    }
+    int ncols = PQgetisnull(r, 0, 1) ? 0 : n;
+    for (int i = 0; i < ncols; i++) {
+        if (i)
+            buf_puts(&have, ", ");
+        buf_puts(&have, PQgetvalue(r, i, 1));
+        buf_puts(&have, " ");
+        buf_puts(&have, PQgetvalue(r, i, 4));
+    }
+    for (int f = 0; f < s->nfields && rc == 0; f++) {
+        int row = -1;
+        for (int i = 0; i < ncols && row < 0; i++)
+            if (strcmp(PQgetvalue(r, i, 1), s->fields[f].name) == 0)
+                row = i;
+        char tn[32];
+        if (row < 0)
+            rc = mr_err_set(err, MR_EWAREHOUSE,
+                            "warehouse commit: table %s exists without column \"%s\" (names are "
+                            "case-sensitive): it has (%s)",
+                            t->table, s->fields[f].name, have.p ? have.p : "");
+        else if (!type_fits(s->fields[f].type, (unsigned)strtoul(PQgetvalue(r, row, 2), NULL, 10),
+                            atoi(PQgetvalue(r, row, 3))))
+            rc = mr_err_set(err, MR_EWAREHOUSE,
+                            "warehouse commit: table %s: column \"%s\" is %s, which cannot hold the "
+                            "write's %s",
+                            t->table, s->fields[f].name, PQgetvalue(r, row, 4),
+                            mr_type_name(s->fields[f].type, tn, sizeof tn));
+    }
+    if (rc == 0 && ncols != s->nfields)
+        rc = mr_err_set(err, MR_EWAREHOUSE,
+                        "warehouse commit: table %s exists and has %d columns (%s) but the write has %d",
+                        t->table, ncols, have.p ? have.p : "", s->nfields);
+out:
+    PQclear(r);
+    buf_free(&q);
+    buf_free(&have);
+    return rc;
+}
+
+/* Reads the row count a finished stage recorded; MR_EWAREHOUSE when the
+ * staging table is missing or was never finished. */
+static int staged_rows(PGconn *c, const char *table, unsigned long long *rows, mr_err *err)
+{
+    buf q = {0};
+    buf_staging(&q, table);
+    if (q.oom)
+        return mr_err_set(err, MR_ENOMEM, "out of memory");
+    const char *p[1] = {q.p};
+    PGresult *r = pg_query(c, "SELECT to_regclass($1) IS NOT NULL, obj_description(to_regclass($1), 'pg_class')",
+                           1, p, err, "warehouse commit: cannot read a staging table's row count");
+    buf_free(&q);
+    if (!r)
+        return err->code;
+    int rc = 0;
+    if (strcmp(PQgetvalue(r, 0, 0), "t") != 0)
+        rc = mr_err_set(err, MR_EWAREHOUSE, "warehouse commit: staging table %s is missing", table);
+    else if (PQgetisnull(r, 0, 1) || sscanf(PQgetvalue(r, 0, 1), "millrace rows=%llu", rows) != 1)
+        rc = mr_err_set(err, MR_EWAREHOUSE,
+                        "warehouse commit: staging table %s was never finished by its task", table);
+    PQclear(r);
+    return rc;
+}
+
+/* Locks, creates or checks one target, and reads its staging row counts
+ * into counts[0..nstaging). */
+static int prepare_target(PGconn *c, const mr_wh_config *cfg, const mr_wh_target *t, qname *qn,
+                          unsigned long long *counts, mr_err *err)
+{
+    int rc = qname_parse(cfg, t->table, qn, err);
+    for (int i = 0; i < t->schema->nfields && rc == 0; i++)
+        rc = check_ident(t->schema->fields[i].name, "column", err);
+    for (int i = 0; i < t->nstaging && rc == 0; i++)
+        rc = check_ident(t->staging_tables[i], "staging table", err);
+    if (rc < 0)
+        return rc;
+    buf q = {0};
+    buf_qname(&q, qn);
+    const char *p[1] = {q.p};
+    PGresult *r = q.oom ? NULL
+                        : pg_query(c, "SELECT pg_advisory_xact_lock(hashtext('millrace table ' || $1))",
+                                   1, p, err, "warehouse commit: cannot lock the target");
+    buf_free(&q);
+    if (!r)
+        return err->code ? err->code : mr_err_set(err, MR_ENOMEM, "out of memory");
+    PQclear(r);
+    if (qn->schema && (rc = ensure_schema(c, qn->schema, err)) < 0)
+        return rc;
+    if ((rc = ensure_table(c, t, qn, err)) < 0)
+        return rc;
+    for (int i = 0; i < t->nstaging && rc == 0; i++)
+        rc = staged_rows(c, t->staging_tables[i], &counts[i], err);
+    return rc;
+}
+
+/* Moves one target's staged rows (the table is ready). */
+static int move_target(PGconn *c, mr_wh_target *t, const qname *qn, const unsigned long long *counts,
+                       mr_err *err)
+{
+    const char *mode = t->mode ? t->mode : "append";
+    char what[160];
+    snprintf(what, sizeof what, "warehouse commit: table %s", t->table);
+    buf q = {0};
+    int rc = 0;
+    if (strcmp(mode, "overwrite") == 0) {
+        buf_puts(&q, "DELETE FROM ");
+        buf_qname(&q, qn);
+        if ((rc = pg_exec_buf(c, &q, err, what)) < 0)
+            goto out;
+    } else if (strcmp(mode, "upsert") == 0) {
+        /* every delete before any insert: a key staged by two tasks keeps
+         * both rows, as on SQLite */
+        for (int i = 0; i < t->nstaging; i++) {
+            q.n = 0;
+            buf_puts(&q, "DELETE FROM ");
+            buf_qname(&q, qn);
+            buf_puts(&q, " AS mr_t USING ");
+            buf_staging(&q, t->staging_tables[i]);
+            buf_puts(&q, " AS mr_s WHERE ");
+            for (int k = 0; k < t->nkey; k++) {
+                buf_puts(&q, k ? " AND mr_t." : "mr_t.");
+                buf_ident(&q, t->key[k]);
+                buf_puts(&q, " = mr_s.");
+                buf_ident(&q, t->key[k]);
+            }
+            if ((rc = pg_exec_buf(c, &q, err, what)) < 0)
+                goto out;
+        }
+    }
+    for (int i = 0; i < t->nstaging; i++) {
+        q.n = 0;
+        buf_puts(&q, "INSERT INTO ");
+        buf_qname(&q, qn);
+        buf_puts(&q, " (");
+        buf_field_list(&q, t->schema, NULL);
+        buf_puts(&q, ") SELECT ");
+        buf_field_list(&q, t->schema, NULL);
+        buf_puts(&q, " FROM ");
+        buf_staging(&q, t->staging_tables[i]);
+        if (q.oom) {
+            rc = mr_err_set(err, MR_ENOMEM, "out of memory");
+            goto out;
+        }
+        PGresult *r = PQexec(c, q.p);
+        if (PQresultStatus(r) != PGRES_COMMAND_OK) {
+            rc = pg_fail(c, r, err, "%s", what);
+            PQclear(r);
+            goto out;
+        }
+        unsigned long long n = strtoull(PQcmdTuples(r), NULL, 10);
+        PQclear(r);
+        if (n != counts[i]) {
+            rc = mr_err_set(err, MR_EWAREHOUSE,
+                            "warehouse commit: table %s: staging table %s holds %llu rows but its task "
+                            "staged %llu (the PostgreSQL server restarted since? staging tables are "
+                            "UNLOGGED and emptied by a crash); run the job again",
+                            t->table, t->staging_tables[i], n, counts[i]);
+            goto out;
+        }
+        t->rows += n;
+    }
+out:
+    buf_free(&q);
+    return rc;
+}
+
+/* Whether sql starts (after blanks and comments) with a transaction control
+ * keyword: such a statement would end the job's transaction early. */
+static int is_txn_control(const char *sql)
+{
+    const char *p = sql;
+    for (;;) {
+        while (*p == ' ' || *p == '\t' || *p == '\n' || *p == '\r' || *p == '(')
+            p++;
+        if (p[0] == '-' && p[1] == '-') {
+            while (*p && *p != '\n')
+                p++;
+        } else if (p[0] == '/' && p[1] == '*') {
+            int depth = 0; /* PostgreSQL's block comments nest */
+            do {
+                if (p[0] == '/' && p[1] == '*')
+                    depth++, p += 2;
+                else if (p[0] == '*' && p[1] == '/')
+                    depth--, p += 2;
+                else
+                    p++;
+            } while (*p && depth > 0);
+        } else {
+            break;
+        }
+    }
+    static const char *const words[] = {"BEGIN", "START", "COMMIT", "END", "ROLLBACK", "ABORT",
+                                        "SAVEPOINT", "RELEASE", NULL};
+    size_t n = 0;
+    while ((p[n] >= 'a' && p[n] <= 'z') || (p[n] >= 'A' && p[n] <= 'Z') || p[n] == '_')
+        n++;
+    for (int i = 0; words[i]; i++)
+        if (strlen(words[i]) == n && strncasecmp(p, words[i], n) == 0)
+            return 1;
+    if (n == 7 && strncasecmp(p, "PREPARE", 7) == 0) {
+        const char *w = p + 7;
+        while (*w == ' ' || *w == '\t' || *w == '\n' || *w == '\r')
+            w++;
+        return strncasecmp(w, "TRANSACTION", 11) == 0;
+    }
+    return 0;
+}
+
+static int run_post_sql(PGconn *c, const char *const *post_sql, int npost, mr_err *err)
+{
+    for (int i = 0; i < npost; i++) {
+        if (is_txn_control(post_sql[i]))
+            return mr_err_set(err, MR_EWAREHOUSE,
+                              "post_sql statement %d: BEGIN, COMMIT, ROLLBACK, SAVEPOINT and the like "
+                              "are not allowed (post_sql runs inside the job's commit)",
+                              i + 1);
+        /* extended protocol: exactly one statement per entry */
+        PGresult *r = PQexecParams(c, post_sql[i], 0, NULL, NULL, NULL, NULL, 0);
+        int st = PQresultStatus(r);
+        int bad = st != PGRES_COMMAND_OK && st != PGRES_TUPLES_OK;
+        if (bad) {
+            char m[768];
+            mr_err_set(err, MR_EWAREHOUSE, "post_sql statement %d: %s", i + 1,
+                       pg_message(c, r, m, sizeof m));
+        }
+        PQclear(r);
+        if (bad)
+            return err->code;
+        if (PQtransactionStatus(c) != PQTRANS_INTRANS)
+            return mr_err_set(err, MR_EWAREHOUSE,
+                              "post_sql statement %d ended the job's transaction", i + 1);
+    }
+    return 0;
+}
+
+/* Drops the named staging tables, one statement each so that one failure
+ * does not keep the others; failures are ignored (prefix cleanup catches
+ * leftovers). */
+static void drop_tables(PGconn *c, const mr_wh_target *targets, int ntargets)
+{
+    buf q = {0};
+    for (int i = 0; i < ntargets; i++)
+        for (int k = 0; k < targets[i].nstaging; k++) {
+            if (!targets[i].staging_tables[k] || strlen(targets[i].staging_tables[k]) > IDENT_MAX)
+                continue;
+            q.n = 0;
+            buf_puts(&q, "DROP TABLE IF EXISTS ");
+            buf_staging(&q, targets[i].staging_tables[k]);
+            if (!q.oom)
+                PQclear(PQexec(c, q.p));
+        }
+    buf_free(&q);
+}
+
+static void pg_drop_named(const mr_wh_config *cfg, const mr_wh_target *targets, int ntargets)
+{
+    PGconn *c;
+    if (pg_connect(cfg, &c, NULL) == 0) {
+        drop_tables(c, targets, ntargets);
+        PQfinish(c);
+    }
+}
+
+static int pg_commit(const mr_wh_config *cfg, mr_wh_target *targets, int ntargets,
+                     const char *const *post_sql, int npost, mr_err *err)
+{
+    PGconn *c = NULL;
+    qname *qn = calloc((size_t)ntargets + 1, sizeof *qn);
+    unsigned long long **counts = calloc((size_t)ntargets + 1, sizeof *counts);
+    int rc = 0;
+    if (!qn || !counts) {
+        rc = mr_err_set(err, MR_ENOMEM, "out of memory committing");
+        goto out;
+    }
+    for (int i = 0; i < ntargets; i++)
+        if (!(counts[i] = calloc((size_t)targets[i].nstaging + 1, sizeof **counts))) {
+            rc = mr_err_set(err, MR_ENOMEM, "out of memory committing");
+            goto out;
+        }
+    if ((rc = pg_connect(cfg, &c, err)) < 0)
+        goto out;
+    if ((rc = pg_exec(c, "BEGIN", err, "warehouse commit: cannot begin the transaction")) < 0)
+        goto out;
+    for (int i = 0; i < ntargets; i++)
+        if ((rc = prepare_target(c, cfg, &targets[i], &qn[i], counts[i], err)) < 0)
+            goto out;
+    for (int i = 0; i < ntargets; i++)
+        if ((rc = move_target(c, &targets[i], &qn[i], counts[i], err)) < 0)
+            goto out;
+    if ((rc = run_post_sql(c, post_sql, npost, err)) < 0)
+        goto out;
+    rc = pg_exec(c, "COMMIT", err, "warehouse commit: COMMIT failed");
+out:
+    if (c && PQtransactionStatus(c) != PQTRANS_IDLE)
+        PQclear(PQexec(c, "ROLLBACK"));
+    if (rc < 0)
+        for (int i = 0; i < ntargets; i++)
+            targets[i].rows = 0;
+    if (c)
+        drop_tables(c, targets, ntargets);
+    else
+        pg_drop_named(cfg, targets, ntargets);
+    PQfinish(c);
+    if (counts)
+        for (int i = 0; i < ntargets; i++)
+            free(counts[i]);
+    free(counts);
+    free(qn);
+    return rc;
+}
+
+/* Drops every staging table whose name starts with prefix.  Each DROP waits
+ * at most 5 s for locks: a table still being loaded by a live task (whose
+ * job is being cancelled) is skipped and reported, never waited on forever;
+ * the task's own abort drops it. */
+static int pg_drop_staging(const mr_wh_config *cfg, const char *prefix, mr_err *err)
+{
+    PGconn *c;
+    int rc = pg_connect(cfg, &c, err);
+    if (rc < 0)
+        return rc;
+    const char *p[1] = {prefix};
+    PGresult *r = pg_query(c,
+                           "SELECT c.relname FROM pg_class c JOIN pg_namespace n ON n.oid = "
+                           "c.relnamespace WHERE n.nspname = '" STAGING_SCHEMA "' AND c.relkind = 'r' "
+                           "AND left(c.relname, length($1)) = $1 ORDER BY 1",
+                           1, p, err, "cannot list staging tables");
+    if (!r || (rc = pg_exec(c, "SET lock_timeout = '5s'", err, "cannot drop staging tables")) < 0) {
+        rc = err->code;
+        goto out;
+    }
+    buf q = {0};
+    int failed = 0;
+    for (int i = 0; i < PQntuples(r); i++) {
+        q.n = 0;
+        buf_puts(&q, "DROP TABLE IF EXISTS ");
+        buf_staging(&q, PQgetvalue(r, i, 0));
+        char what[160];
+        snprintf(what, sizeof what, "cannot drop staging table %s", PQgetvalue(r, i, 0));
+        mr_err e1;
+        if (pg_exec_buf(c, &q, failed ? &e1 : err, what) < 0)
+            failed++;
+    }
+    buf_free(&q);
+    if (failed) {
+        mr_err_prefix(err, "%d staging table%s left", failed, failed == 1 ? "" : "s");
+        rc = err->code;
+    }
+out:
+    PQclear(r);
+    PQfinish(c);
+    return rc;
+}
+
+const mr_wh__driver mr_wh__postgres = {
+    .name = "postgres",
+    .stage_open = pg_stage_open,
+    .stage_append = pg_stage_append,
+    .stage_finish = pg_stage_finish,
+    .stage_abort = pg_stage_abort,
+    .commit = pg_commit,
+    .drop_staging = pg_drop_staging,
+    .drop_named = pg_drop_named,
+};
