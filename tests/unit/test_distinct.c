@@ -1,0 +1,539 @@
+/* test_distinct.c - the distinct operator: all columns and a subset, NULLs,
+ * strings, floats, many batches against a sort-based reference, selection
+ * vectors, streaming, the partial/final split and bad column lists.
+ *
+ * Rows are compared as text lines ("a|b", NULL as "NULL").
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "core/batch.h"
+#include "core/op/distinct.h"
+#include "core/op/source.h"
+
+/* ---- Helpers ------------------------------------------------------------ */
+
+typedef struct feed {
+    mr_batch **b;
+    int n, i;
+    int *closed;
+} feed;
+
+static int feed_next(void *ctx, mr_batch **out, mr_err *err)
+{
+    (void)err;
+    feed *f = ctx;
+    if (f->i >= f->n)
+        return MR_NEXT_DONE;
+    *out = f->b[f->i++];
+    return MR_NEXT_BATCH;
+}
+
+static void feed_close(void *ctx)
+{
+    feed *f = ctx;
+    for (int i = 0; i < f->n; i++)
+        mr_batch_destroy(f->b[i]);
+    free(f->b);
+    if (f->closed)
+        (*f->closed)++;
+    free(f);
+}
+
+static mr_schema *schema_of(int n, const char *const *names, const mr_type *types)
+{
+    mr_schema *s = mr_schema_create(n);
+    assert_non_null(s);
+    for (int i = 0; i < n; i++)
+        assert_int_equal(mr_schema_set(s, i, names[i], types[i]), 0);
+    return s;
+}
+
+/* Appends "v1|v2|..." ("NULL" for NULL) to b. */
+static void add_row(mr_batch *b, const char *line)
+{
+    size_t r = b->nrows;
+    assert_int_equal(mr_batch_reserve(b, r + 1), 0);
+    const char *p = line;
+    for (int c = 0; c < b->ncols; c++) {
+        const char *e = strchr(p, '|');
+        size_t n = e ? (size_t)(e - p) : strlen(p);
+        mr_column *col = &b->cols[c];
+        mr_err err;
+        if (n == 4 && memcmp(p, "NULL", 4) == 0) {
+            if (col->type.id == MR_T_STRING)
+                mr_column_set_str_null(col, r);
+            else
+                mr_column_set_valid(col, r, false);
+        } else {
+            int rc = 0;
+            switch (col->type.id) {
+            case MR_T_STRING: rc = mr_column_set_str(col, r, p, n); break;
+            case MR_T_INT64: rc = mr_parse_int64(p, n, &MR_COL_I64(col)[r], &err); break;
+            case MR_T_FLOAT64: rc = mr_parse_float64(p, n, &MR_COL_F64(col)[r], &err); break;
+            case MR_T_BOOL: rc = mr_parse_bool(p, n, &MR_COL_U8(col)[r], &err); break;
+            default: fail_msg("type not supported by the test helper");
+            }
+            assert_int_equal(rc, 0);
+            mr_column_set_valid(col, r, true);
+        }
+        p = e ? e + 1 : p + n;
+    }
+    b->nrows = r + 1;
+}
+
+/* A source over the given batches (it takes them). */
+static mr_op *source_batches(const mr_schema *s, mr_batch **bs, int n, feed **fp)
+{
+    feed *f = calloc(1, sizeof *f);
+    assert_non_null(f);
+    f->b = calloc((size_t)n + 1, sizeof *f->b);
+    for (int i = 0; i < n; i++)
+        f->b[i] = bs[i];
+    f->n = n;
+    if (fp)
+        *fp = f;
+    mr_op *op = mr_source_create(s, feed_next, feed_close, f, "src");
+    assert_non_null(op);
+    return op;
+}
+
+/* A source of rows; a NULL entry starts a new batch. */
+static mr_op *source_rows(const mr_schema *s, const char *const *rows, int n)
+{
+    mr_batch *bs[64];
+    int nb = 0;
+    mr_batch *b = NULL;
+    for (int i = 0; i <= n; i++) {
+        if (i == n || !rows[i]) {
+            if (b)
+                bs[nb++] = b;
+            b = NULL;
+            continue;
+        }
+        if (!b)
+            assert_non_null(b = mr_batch_create(s, 0));
+        add_row(b, rows[i]);
+    }
+    return source_batches(s, bs, nb, NULL);
+}
+
+static void fmt_value(const mr_column *c, size_t r, char *buf, size_t cap)
+{
+    if (!mr_column_is_valid(c, r)) {
+        snprintf(buf, cap, "NULL");
+        return;
+    }
+    switch (c->type.id) {
+    case MR_T_STRING: {
+        size_t n;
+        const char *s = mr_column_str(c, r, &n);
+        snprintf(buf, cap, "%.*s", (int)n, s);
+        break;
+    }
+    case MR_T_INT64: snprintf(buf, cap, "%lld", (long long)MR_COL_I64(c)[r]); break;
+    case MR_T_FLOAT64: snprintf(buf, cap, "%g", MR_COL_F64(c)[r]); break;
+    case MR_T_BOOL: snprintf(buf, cap, "%s", MR_COL_U8(c)[r] ? "true" : "false"); break;
+    default: snprintf(buf, cap, "?");
+    }
+}
+
+typedef struct lines {
+    char **v;
+    size_t n, cap;
+} lines;
+
+static void lines_add(lines *l, const char *s)
+{
+    if (l->n == l->cap) {
+        l->cap = l->cap ? l->cap * 2 : 64;
+        l->v = realloc(l->v, l->cap * sizeof *l->v);
+        assert_non_null(l->v);
+    }
+    l->v[l->n++] = strdup(s);
+}
+
+static void lines_free(lines *l)
+{
+    for (size_t i = 0; i < l->n; i++)
+        free(l->v[i]);
+    free(l->v);
+    memset(l, 0, sizeof *l);
+}
+
+static int cmp_str(const void *a, const void *b)
+{
+    return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+static void lines_sort(lines *l)
+{
+    if (l->n)
+        qsort(l->v, l->n, sizeof *l->v, cmp_str);
+}
+
+static void batch_lines(const mr_batch *b, lines *out)
+{
+    for (size_t i = 0; i < mr_batch_live(b); i++) {
+        uint32_t r = mr_batch_row(b, i);
+        char line[512] = "", v[160];
+        for (int c = 0; c < b->ncols; c++) {
+            fmt_value(&b->cols[c], r, v, sizeof v);
+            strcat(line, c ? "|" : "");
+            strcat(line, v);
+        }
+        lines_add(out, line);
+    }
+}
+
+/* Opens, drains (in output order, not sorted) and closes op. */
+static int drain(mr_op *op, lines *out, mr_err *err)
+{
+    int rc = mr_op_open(op, err);
+    while (rc >= 0) {
+        mr_batch *b;
+        rc = mr_op_next(op, &b, err);
+        if (rc != MR_NEXT_BATCH)
+            break;
+        assert_int_equal(b->ncols, op->schema->nfields);
+        assert_true(mr_batch_live(b) > 0);
+        for (int c = 0; c < b->ncols; c++)
+            assert_true(mr_type_equal(b->cols[c].type, op->schema->fields[c].type));
+        batch_lines(b, out);
+    }
+    mr_op_close(op);
+    return rc;
+}
+
+static void expect_lines(const lines *got, const char *const *want, size_t n)
+{
+    if (got->n != n)
+        for (size_t i = 0; i < got->n; i++)
+            print_message("got: %s\n", got->v[i]);
+    assert_int_equal(got->n, n);
+    for (size_t i = 0; i < n; i++)
+        assert_string_equal(got->v[i], want[i]);
+}
+
+static const char *names3[] = {"a", "s", "f"};
+static mr_type types3[3];
+
+static int setup(void **state)
+{
+    (void)state;
+    types3[0] = mr_type_make(MR_T_INT64);
+    types3[1] = mr_type_make(MR_T_STRING);
+    types3[2] = mr_type_make(MR_T_FLOAT64);
+    return 0;
+}
+
+static const char *rows3[] = {
+    "1|x|1.5", "1|x|1.5", "NULL|x|1.5", "1|NULL|1.5", "NULL|x|1.5", NULL,
+    "1|x|1.5", "2|x|1.5", "1|NULL|1.5", "1||1.5",     "1||1.5",     "1|x|-0",
+    "1|x|0",   NULL,      "NULL|NULL|NULL", "NULL|NULL|NULL", "1|x|nan", "1|x|nan",
+};
+
+/* ---- Tests --------------------------------------------------------------- */
+
+static void test_all_columns(void **state)
+{
+    (void)state;
+    mr_schema *s = schema_of(3, names3, types3);
+    mr_err err;
+    mr_op *d = mr_distinct_create(source_rows(s, rows3, 18), NULL, 0, "d", &err);
+    assert_non_null(d);
+    assert_int_equal(d->schema->nfields, 3);
+    lines got = {0};
+    assert_int_equal(drain(d, &got, &err), MR_NEXT_DONE);
+    /* first occurrences, in input order: NULL equals NULL, "" is a value,
+     * -0 equals 0 (the first, -0, is kept), NaN equals NaN */
+    const char *want[] = {"1|x|1.5", "NULL|x|1.5", "1|NULL|1.5", "2|x|1.5",
+                          "1||1.5",  "1|x|-0",     "NULL|NULL|NULL", "1|x|nan"};
+    expect_lines(&got, want, 8);
+    lines_free(&got);
+    mr_schema_destroy(s);
+}
+
+static void test_subset(void **state)
+{
+    (void)state;
+    mr_schema *s = schema_of(3, names3, types3);
+    const char *cols[] = {"s", "a"};
+    mr_err err;
+    mr_op *d = mr_distinct_create(source_rows(s, rows3, 18), cols, 2, "d", &err);
+    assert_non_null(d);
+    assert_int_equal(d->schema->nfields, 2);
+    assert_string_equal(d->schema->fields[0].name, "s");
+    assert_string_equal(d->schema->fields[1].name, "a");
+    assert_int_equal(d->schema->fields[0].type.id, MR_T_STRING);
+    lines got = {0};
+    assert_int_equal(drain(d, &got, &err), MR_NEXT_DONE);
+    const char *want[] = {"x|1", "x|NULL", "NULL|1", "x|2", "|1", "NULL|NULL"};
+    expect_lines(&got, want, 6);
+    lines_free(&got);
+    /* one bool column: at most three rows */
+    const char *bn[] = {"b"};
+    mr_type bt = mr_type_make(MR_T_BOOL);
+    mr_schema *bs = schema_of(1, bn, &bt);
+    const char *brows[] = {"true", "false", "true", NULL, "NULL", "false", "NULL", "true"};
+    d = mr_distinct_create(source_rows(bs, brows, 8), bn, 1, "d", &err);
+    assert_non_null(d);
+    memset(&got, 0, sizeof got);
+    assert_int_equal(drain(d, &got, &err), MR_NEXT_DONE);
+    const char *bwant[] = {"true", "false", "NULL"};
+    expect_lines(&got, bwant, 3);
+    lines_free(&got);
+    mr_schema_destroy(bs);
+    mr_schema_destroy(s);
+}
+
+static void test_streaming(void **state)
+{
+    (void)state;
+    /* each batch's new rows come out before the next batch is read */
+    mr_schema *s = schema_of(3, names3, types3);
+    mr_batch *bs[3];
+    const char *b0[] = {"1|a|1", "2|b|2", "1|a|1"}, *b1[] = {"1|a|1", "2|b|2"},
+               *b2[] = {"3|c|3", "2|b|2"};
+    const char *const *src[3] = {b0, b1, b2};
+    const int cnt[3] = {3, 2, 2};
+    for (int i = 0; i < 3; i++) {
+        bs[i] = mr_batch_create(s, 0);
+        for (int r = 0; r < cnt[i]; r++)
+            add_row(bs[i], src[i][r]);
+    }
+    feed *f;
+    mr_err err;
+    mr_op *d = mr_distinct_create(source_batches(s, bs, 3, &f), NULL, 0, "d", &err);
+    assert_non_null(d);
+    assert_int_equal(mr_op_open(d, &err), 0);
+    mr_batch *b;
+    assert_int_equal(mr_op_next(d, &b, &err), MR_NEXT_BATCH);
+    assert_int_equal(f->i, 1);
+    assert_int_equal(mr_batch_live(b), 2);
+    /* batch 1 has nothing new: skipped; batch 2 gives one row */
+    assert_int_equal(mr_op_next(d, &b, &err), MR_NEXT_BATCH);
+    assert_int_equal(f->i, 3);
+    assert_int_equal(mr_batch_live(b), 1);
+    assert_non_null(b->sel);
+    assert_int_equal(b->sel[0], 0);
+    assert_int_equal(mr_op_next(d, &b, &err), MR_NEXT_DONE);
+    assert_int_equal(mr_distinct_count(d), 3);
+    assert_true(mr_distinct_memory(d) > 0);
+    mr_op_close(d);
+    mr_schema_destroy(s);
+}
+
+static void test_selection_vector(void **state)
+{
+    (void)state;
+    mr_schema *s = schema_of(3, names3, types3);
+    mr_batch *b = mr_batch_create(s, 0);
+    const char *rows[] = {"1|a|1", "1|a|1", "2|b|2", "3|c|3", "2|b|2", "4|d|4"};
+    for (int i = 0; i < 6; i++)
+        add_row(b, rows[i]);
+    /* live rows: 1, 3, 4, 5 -> values 1, 3, 2, 4 (row 0 and 2 are hidden) */
+    b->sel = b->sel_buf;
+    b->sel[0] = 1, b->sel[1] = 3, b->sel[2] = 4, b->sel[3] = 5;
+    b->nsel = 4;
+    mr_batch *b2 = mr_batch_create(s, 0);
+    add_row(b2, "2|b|2");
+    add_row(b2, "5|e|5");
+    add_row(b2, "1|a|1");
+    b2->sel = b2->sel_buf;
+    b2->sel[0] = 1, b2->sel[1] = 2;
+    b2->nsel = 2;
+    mr_batch *bs[2] = {b, b2};
+    const char *cols[] = {"a"};
+    mr_err err;
+    mr_op *d = mr_distinct_create(source_batches(s, bs, 2, NULL), cols, 1, "d", &err);
+    assert_non_null(d);
+    lines got = {0};
+    assert_int_equal(drain(d, &got, &err), MR_NEXT_DONE);
+    const char *want[] = {"1", "3", "2", "4", "5"};
+    expect_lines(&got, want, 5);
+    lines_free(&got);
+    mr_schema_destroy(s);
+}
+
+/* ---- Many batches against a reference ------------------------------------ */
+
+static uint64_t rnd(uint64_t *s)
+{
+    *s ^= *s << 13;
+    *s ^= *s >> 7;
+    *s ^= *s << 17;
+    return *s;
+}
+
+static const char *words[] = {"", "a", "b", "héllo", "a string longer than sixteen bytes"};
+
+/* n random rows (few distinct values, NULLs) in batches of random sizes,
+ * some with selection vectors; the live rows' lines go into live. */
+static mr_op *rand_source(const mr_schema *s, size_t n, uint64_t *seed, int mod, lines *live)
+{
+    mr_batch *bs[512];
+    int nb = 0;
+    size_t done = 0;
+    while (done < n) {
+        size_t m = 1 + rnd(seed) % 300;
+        if (m > n - done)
+            m = n - done;
+        mr_batch *b = mr_batch_create(s, 0);
+        assert_non_null(b);
+        bool use_sel = rnd(seed) % 3 == 0;
+        for (size_t r = 0; r < m; r++) {
+            mr_column *a = &b->cols[0], *w = &b->cols[1], *f = &b->cols[2];
+            MR_COL_I64(a)[r] = (int64_t)(rnd(seed) % (uint64_t)mod) - mod / 2;
+            mr_column_set_valid(a, r, rnd(seed) % 11 != 0);
+            if (rnd(seed) % 9 == 0)
+                mr_column_set_str_null(w, r);
+            else {
+                const char *x = words[rnd(seed) % 5];
+                assert_int_equal(mr_column_set_str(w, r, x, strlen(x)), 0);
+            }
+            MR_COL_F64(f)[r] = (double)(rnd(seed) % 3) / 2;
+            mr_column_set_valid(f, r, rnd(seed) % 13 != 0);
+        }
+        b->nrows = m;
+        if (use_sel) {
+            b->sel = b->sel_buf;
+            for (size_t r = 0; r < m; r++)
+                if (rnd(seed) % 3)
+                    b->sel[b->nsel++] = (uint32_t)r;
+        }
+        batch_lines(b, live);
+        assert_true(nb < 512);
+        bs[nb++] = b;
+        done += m;
+    }
+    return source_batches(s, bs, nb, NULL);
+}
+
+/* Sorted unique lines of l (after sorting it). */
+static void unique_lines(lines *l, lines *out)
+{
+    lines_sort(l);
+    for (size_t i = 0; i < l->n; i++)
+        if (i == 0 || strcmp(l->v[i], l->v[i - 1]) != 0)
+            lines_add(out, l->v[i]);
+}
+
+static void test_many_batches(void **state)
+{
+    (void)state;
+    mr_schema *s = schema_of(3, names3, types3);
+    uint64_t seed = 0x243f6a8885a308d3ULL;
+    const int mods[] = {4, 50, 100000};
+    for (int round = 0; round < 3; round++) {
+        lines all = {0}, want = {0}, got = {0};
+        mr_err err;
+        mr_op *d = mr_distinct_create(rand_source(s, 30000, &seed, mods[round], &all), NULL, 0,
+                                      "d", &err);
+        assert_non_null(d);
+        assert_int_equal(drain(d, &got, &err), MR_NEXT_DONE);
+        /* output has no duplicate, and as a set equals the input's */
+        lines_sort(&got);
+        unique_lines(&all, &want);
+        assert_int_equal(got.n, want.n);
+        for (size_t i = 0; i < got.n; i++)
+            assert_string_equal(got.v[i], want.v[i]);
+        lines_free(&all);
+        lines_free(&want);
+        lines_free(&got);
+    }
+    mr_schema_destroy(s);
+}
+
+/* The same operator as the partial half in two "map tasks" and as the
+ * final half over their outputs gives the distinct rows of all input. */
+static void test_partial_final(void **state)
+{
+    (void)state;
+    mr_schema *s = schema_of(3, names3, types3);
+    uint64_t seed = 77;
+    lines all = {0}, want = {0}, got = {0}, g1 = {0}, g2 = {0};
+    mr_err err;
+    mr_op *p1 = mr_distinct_create(rand_source(s, 5000, &seed, 30, &all), NULL, 0, "p", &err);
+    mr_op *p2 = mr_distinct_create(rand_source(s, 7000, &seed, 30, &all), NULL, 0, "p", &err);
+    assert_non_null(p1);
+    assert_non_null(p2);
+    assert_int_equal(drain(p1, &g1, &err), MR_NEXT_DONE);
+    assert_int_equal(drain(p2, &g2, &err), MR_NEXT_DONE);
+    /* the "shuffle" delivers both partial outputs to one final task */
+    mr_batch *b = mr_batch_create(s, 0);
+    for (size_t i = 0; i < g1.n; i++)
+        add_row(b, g1.v[i]);
+    for (size_t i = 0; i < g2.n; i++)
+        add_row(b, g2.v[i]);
+    mr_op *fin = mr_distinct_create(source_batches(s, &b, 1, NULL), NULL, 0, "f", &err);
+    assert_non_null(fin);
+    assert_int_equal(drain(fin, &got, &err), MR_NEXT_DONE);
+    lines_sort(&got);
+    unique_lines(&all, &want);
+    assert_int_equal(got.n, want.n);
+    for (size_t i = 0; i < got.n; i++)
+        assert_string_equal(got.v[i], want.v[i]);
+    /* each partial half removed its own duplicates; together they overlap */
+    assert_true(g1.n <= want.n && g2.n <= want.n);
+    assert_true(g1.n + g2.n > want.n);
+    lines_free(&g1);
+    lines_free(&g2);
+    lines_free(&all);
+    lines_free(&want);
+    lines_free(&got);
+    mr_schema_destroy(s);
+}
+
+static void test_bad_columns(void **state)
+{
+    (void)state;
+    mr_schema *s = schema_of(3, names3, types3);
+    mr_err err;
+    const char *bad[] = {"a", "zz"};
+    int closed = 0;
+    feed *f;
+    mr_op *src = source_batches(s, NULL, 0, &f);
+    f->closed = &closed;
+    assert_null(mr_distinct_create(src, bad, 2, "d", &err));
+    assert_int_equal(err.code, MR_ENOTFOUND);
+    assert_non_null(strstr(err.msg, "node 'd'"));
+    assert_non_null(strstr(err.msg, "'zz'"));
+    assert_non_null(strstr(err.msg, "a, s, f"));
+    assert_int_equal(closed, 1);
+    const char *twice[] = {"s", "s"};
+    assert_null(mr_distinct_create(source_batches(s, NULL, 0, NULL), twice, 2, "d", &err));
+    assert_int_equal(err.code, MR_EINVAL);
+    assert_non_null(strstr(err.msg, "twice"));
+    assert_null(mr_distinct_create(NULL, NULL, 0, "d", &err));
+    /* empty input: no batch at all; close without open */
+    lines got = {0};
+    assert_int_equal(drain(mr_distinct_create(source_batches(s, NULL, 0, NULL), NULL, 0, "d", &err),
+                           &got, &err),
+                     MR_NEXT_DONE);
+    assert_int_equal(got.n, 0);
+    mr_op_close(mr_distinct_create(source_batches(s, NULL, 0, NULL), NULL, 0, "d", &err));
+    assert_int_equal(mr_distinct_memory(NULL), 0);
+    mr_schema_destroy(s);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test_setup(test_all_columns, setup),
+        cmocka_unit_test_setup(test_subset, setup),
+        cmocka_unit_test_setup(test_streaming, setup),
+        cmocka_unit_test_setup(test_selection_vector, setup),
+        cmocka_unit_test_setup(test_many_batches, setup),
+        cmocka_unit_test_setup(test_partial_final, setup),
+        cmocka_unit_test_setup(test_bad_columns, setup),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
