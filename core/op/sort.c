@@ -209,7 +209,8 @@ static int gather(mr_column *dst, size_t at, const mr_column *src, const uint32_
             return rc;
         for (size_t i = 0; i < m; i++) {
             uint32_t s = src->offsets[rows[i]], len = src->offsets[rows[i] + 1] - s;
-            memcpy(dst->chars + used, src->chars + s, len);
+            if (len)
+                memcpy(dst->chars + used, src->chars + s, len);
             used += len;
             dst->offsets[at + i + 1] = (uint32_t)used;
         }
