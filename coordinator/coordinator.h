@@ -42,6 +42,7 @@ typedef struct task_rt {
     int executor;          /* index in coord.execs, -1 when none */
     uint64_t rows_in, rows_out, bytes_shuffled, bytes_read;
     Millrace__Split *split; /* scan stages; owned */
+    uint32_t scan_op;       /* which OP_SCAN of the stage the split is for */
     uint64_t dispatched_ms; /* coord_now_ms() when the attempt was sent (metrics) */
 } task_rt;
 
@@ -50,8 +51,7 @@ typedef struct stage_rt {
     stage_state state;
     uint32_t ntasks;
     task_rt *tasks;
-    int *owners;   /* shuffle-reading stages: executor index per partition */
-    int consumer;  /* index of the stage reading this one's shuffle, or -1 */
+    int reads_shuffle; /* tasks are partitions, run on the partitions' owners */
 } stage_rt;
 
 /* One rejected input row, as GET /v1/jobs/ID/rejects shows it.  Strings
@@ -73,6 +73,11 @@ typedef struct job {
     char *plan_json;
     stage_rt *stages;
     uint32_t nstages;
+    /* Every shuffle of a job has the same owners: partition p of every
+     * stage's output lives on executor owners[p], and every task p of a
+     * shuffle-reading stage runs there (so joins are co-partitioned). */
+    int *owners;
+    uint32_t nparts;
     int cancel_requested;
     int committing;
     uint64_t *output_rows; /* per stage (rows committed by its write) */

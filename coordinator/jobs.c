@@ -96,8 +96,8 @@ static void job_free(job *j)
             if (st->tasks[t].split)
                 millrace__split__free_unpacked(st->tasks[t].split, NULL);
         free(st->tasks);
-        free(st->owners);
     }
+    free(j->owners);
     free(j->stages);
     free(j->output_rows);
     for (uint32_t r = 0; r < j->nrejects; r++) {
@@ -157,14 +157,25 @@ job *coord_job_add(mr_coord *c, Millrace__JobPlan *plan, const char *base_dir,
         return NULL;
     }
     for (uint32_t s = 0; s < j->nstages; s++) {
-        j->stages[s].plan = plan->stages[s];
-        j->stages[s].consumer = -1;
+        const Millrace__Stage *ps = plan->stages[s];
+        j->stages[s].plan = ps;
+        j->stages[s].reads_shuffle = ps->n_inputs > 0;
+        uint32_t np = ps->n_inputs > 0 && ps->partitions ? ps->partitions : 1;
+        if (ps->shuffle && ps->shuffle->partitions > np)
+            np = ps->shuffle->partitions;
+        if (np > j->nparts)
+            j->nparts = np;
     }
-    for (uint32_t s = 0; s < j->nstages; s++)
-        for (size_t i = 0; i < plan->stages[s]->n_inputs; i++)
-            for (uint32_t p = 0; p < j->nstages; p++)
-                if (plan->stages[p]->id == plan->stages[s]->inputs[i])
-                    j->stages[p].consumer = (int)s;
+    if (j->nparts == 0)
+        j->nparts = 1;
+    j->owners = malloc(j->nparts * sizeof *j->owners);
+    if (!j->owners) {
+        j->plan = NULL;
+        job_free(j);
+        return NULL;
+    }
+    for (uint32_t p = 0; p < j->nparts; p++)
+        j->owners[p] = -1;
     j->next = c->jobs;
     c->jobs = j;
     mr_log(MR_LOG_INFO, "coordinator", "job=%s name=%s submitted (%u stages)", j->id, j->name,
@@ -235,39 +246,44 @@ static int job_start(mr_coord *c, job *j)
     for (uint32_t s = 0; s < j->nstages; s++) {
         stage_rt *st = &j->stages[s];
         const Millrace__Stage *ps = st->plan;
-        const Millrace__OpSpec *first = ps->n_ops ? ps->ops[0] : NULL;
-        if (first && first->kind == MILLRACE__OP_KIND__OP_SCAN) {
+        if (st->reads_shuffle) {
+            st->ntasks = ps->partitions ? ps->partitions : 1;
+            st->tasks = calloc(st->ntasks, sizeof *st->tasks);
+            if (!st->tasks) {
+                job_finish(c, j, JOB_FAILED, "out of memory");
+                return -1;
+            }
+        }
+        /* One task per split of every read in the stage, read by read. */
+        for (size_t o = 0; o < ps->n_ops && !st->reads_shuffle; o++) {
+            const Millrace__OpSpec *op = ps->ops[o];
+            if (op->kind != MILLRACE__OP_KIND__OP_SCAN)
+                continue;
             Millrace__Split **splits;
             size_t n;
-            if (coord_resolve_inputs(j->base_dir, c->data_root, first->read->path, c->split_bytes,
+            if (coord_resolve_inputs(j->base_dir, c->data_root, op->read->path, c->split_bytes,
                                      &splits, &n, errbuf, sizeof errbuf) < 0) {
                 char msg[1200];
-                snprintf(msg, sizeof msg, "node '%s': %s", first->node, errbuf);
+                snprintf(msg, sizeof msg, "node '%s': %s", op->node, errbuf);
                 job_finish(c, j, JOB_FAILED, msg);
                 return -1;
             }
-            st->ntasks = (uint32_t)n;
-            st->tasks = calloc(n, sizeof *st->tasks);
-            if (!st->tasks) {
+            task_rt *grown = realloc(st->tasks, (st->ntasks + n) * sizeof *grown);
+            if (!grown) {
                 for (size_t i = 0; i < n; i++)
                     millrace__split__free_unpacked(splits[i], NULL);
                 free(splits);
                 job_finish(c, j, JOB_FAILED, "out of memory");
                 return -1;
             }
-            for (size_t i = 0; i < n; i++)
-                st->tasks[i].split = splits[i];
-            free(splits);
-        } else {
-            st->ntasks = ps->partitions ? ps->partitions : 1;
-            st->tasks = calloc(st->ntasks, sizeof *st->tasks);
-            st->owners = calloc(st->ntasks, sizeof *st->owners);
-            if (!st->tasks || !st->owners) {
-                job_finish(c, j, JOB_FAILED, "out of memory");
-                return -1;
+            st->tasks = grown;
+            for (size_t i = 0; i < n; i++) {
+                memset(&st->tasks[st->ntasks + i], 0, sizeof *st->tasks);
+                st->tasks[st->ntasks + i].split = splits[i];
+                st->tasks[st->ntasks + i].scan_op = (uint32_t)o;
             }
-            for (uint32_t p = 0; p < st->ntasks; p++)
-                st->owners[p] = -1;
+            st->ntasks += (uint32_t)n;
+            free(splits);
         }
         for (uint32_t t = 0; t < st->ntasks; t++)
             st->tasks[t].executor = -1;
@@ -295,18 +311,13 @@ static stage_rt *stage_by_id(job *j, uint32_t id)
     return NULL;
 }
 
-/* Gives every partition of the consuming stage an owner, round-robin over
- * live executors.  Returns 0, or -1 when no executor is alive. */
-static int assign_owners(mr_coord *c, stage_rt *consumer)
+/* Makes sure every partition of the job has a live owner, spreading them
+ * round-robin.  Returns 0, or -1 when no executor is alive. */
+static int ensure_owners(mr_coord *c, job *j)
 {
-    int alive[256], n = 0;
-    for (int e = 0; e < c->nexecs && n < 256; e++)
-        if (c->execs[e].state == EXEC_ALIVE)
-            alive[n++] = e;
-    if (n == 0)
-        return -1;
-    for (uint32_t p = 0; p < consumer->ntasks; p++)
-        consumer->owners[p] = alive[p % (uint32_t)n];
+    for (uint32_t p = 0; p < j->nparts; p++)
+        if (!exec_alive(c, j->owners[p]) && (j->owners[p] = live_owner(c, p)) < 0)
+            return -1;
     return 0;
 }
 
@@ -338,39 +349,45 @@ static void send_task(mr_coord *c, job *j, stage_rt *st, uint32_t t, int e)
     spec.split = tk->split;
     spec.zstd_level = c->zstd_level;
     spec.warehouse = j->plan->warehouse;
+    spec.scan_op = tk->scan_op;
     char staging[128] = "";
     char **owners = NULL;
-    Millrace__MapAttempt *ma = NULL, **map = NULL;
-    if (ps->shuffle && st->consumer >= 0) {
-        stage_rt *cons = &j->stages[st->consumer];
-        owners = calloc(cons->ntasks, sizeof *owners);
-        if (!owners)
-            return;
-        for (uint32_t p = 0; p < cons->ntasks; p++)
-            owners[p] = c->execs[cons->owners[p]].address;
-        spec.n_partition_owners = cons->ntasks;
+    size_t nin = ps->n_inputs, total = 0;
+    Millrace__ShuffleInput *ins = calloc(nin + 1, sizeof *ins);
+    Millrace__ShuffleInput **inp = calloc(nin + 1, sizeof *inp);
+    for (size_t i = 0; i < nin; i++) {
+        stage_rt *in = stage_by_id(j, ps->inputs[i]);
+        total += in ? in->ntasks : 0;
+    }
+    Millrace__MapAttempt *ma = calloc(total + 1, sizeof *ma);
+    Millrace__MapAttempt **map = calloc(total + 1, sizeof *map);
+    if (ps->shuffle)
+        owners = calloc(ps->shuffle->partitions + 1, sizeof *owners);
+    if (!ins || !inp || !ma || !map || (ps->shuffle && !owners))
+        goto out;
+    if (ps->shuffle) {
+        for (uint32_t p = 0; p < ps->shuffle->partitions; p++)
+            owners[p] = c->execs[j->owners[p]].address;
+        spec.n_partition_owners = ps->shuffle->partitions;
         spec.partition_owners = owners;
     }
-    if (ps->n_inputs > 0) {
-        stage_rt *in = stage_by_id(j, ps->inputs[0]);
-        spec.input_stage = ps->inputs[0];
-        ma = calloc(in->ntasks, sizeof *ma);
-        map = calloc(in->ntasks, sizeof *map);
-        if (!ma || !map) {
-            free(owners);
-            free(ma);
-            free(map);
-            return;
+    size_t k = 0;
+    for (size_t i = 0; i < nin; i++) {
+        stage_rt *in = stage_by_id(j, ps->inputs[i]);
+        millrace__shuffle_input__init(&ins[i]);
+        ins[i].stage_id = ps->inputs[i];
+        ins[i].attempts = &map[k];
+        for (uint32_t m = 0; in && m < in->ntasks; m++, k++) {
+            millrace__map_attempt__init(&ma[k]);
+            ma[k].map_task = m;
+            ma[k].attempt = in->tasks[m].ok_attempt;
+            map[k] = &ma[k];
+            ins[i].n_attempts++;
         }
-        for (uint32_t m = 0; m < in->ntasks; m++) {
-            millrace__map_attempt__init(&ma[m]);
-            ma[m].map_task = m;
-            ma[m].attempt = in->tasks[m].ok_attempt;
-            map[m] = &ma[m];
-        }
-        spec.n_inputs = in->ntasks;
-        spec.inputs = map;
+        inp[i] = &ins[i];
     }
+    spec.n_shuffle_inputs = nin;
+    spec.shuffle_inputs = inp;
     if (ps->write) {
         snprintf(staging, sizeof staging, "s_%s_%u_%u_%u", j->id, ps->id, t, tk->attempt);
         spec.staging_table = staging;
@@ -386,9 +403,12 @@ static void send_task(mr_coord *c, job *j, stage_rt *st, uint32_t t, int e)
         mr_log(MR_LOG_INFO, "coordinator", "job=%s stage=%u task=%u attempt=%u -> executor=%s",
                j->id, ps->id, t, tk->attempt, c->execs[e].id);
     }
+out:
     free(owners);
     free(ma);
     free(map);
+    free(ins);
+    free(inp);
 }
 
 static void schedule_job(mr_coord *c, job *j)
@@ -397,29 +417,19 @@ static void schedule_job(mr_coord *c, job *j)
         stage_rt *st = &j->stages[s];
         if (st->state == STAGE_DONE || !stage_inputs_done(j, st))
             continue;
-        if (st->state == STAGE_WAITING) {
-            if (st->plan->shuffle && st->consumer >= 0 &&
-                assign_owners(c, &j->stages[st->consumer]) < 0)
-                return; /* no executor yet: try again later */
+        /* Owners are fixed before the first task that pushes to them runs;
+         * one lost while nobody was alive gets a new one here. */
+        if ((st->plan->shuffle || st->reads_shuffle) && ensure_owners(c, j) < 0)
+            return;
+        if (st->state == STAGE_WAITING)
             st->state = STAGE_RUNNING;
-        }
-        if (st->plan->shuffle && st->consumer >= 0) {
-            /* a partition whose owner was lost while nobody was alive */
-            stage_rt *cons = &j->stages[st->consumer];
-            int ok = 1;
-            for (uint32_t p = 0; p < cons->ntasks && ok; p++)
-                if (!exec_alive(c, cons->owners[p]))
-                    ok = (cons->owners[p] = live_owner(c, p)) >= 0;
-            if (!ok)
-                return;
-        }
         for (uint32_t t = 0; t < st->ntasks; t++) {
             task_rt *tk = &st->tasks[t];
             if (tk->state != TASK_PENDING)
                 continue;
             int e;
-            if (st->owners) {
-                e = st->owners[t];
+            if (st->reads_shuffle) {
+                e = j->owners[t];
                 if (!exec_alive(c, e) || c->execs[e].running >= c->execs[e].slots)
                     continue;
             } else if ((e = pick_executor(c)) < 0) {
@@ -622,32 +632,32 @@ static int live_owner(const mr_coord *c, uint32_t p)
     return -1;
 }
 
-static void stage_rerun(mr_coord *c, job *j, stage_rt *st, int depth);
+static void stage_rerun(mr_coord *c, job *j, stage_rt *st, const uint8_t *lost, int depth);
 
-/* A partition of a shuffle-reading stage lost its input (its owner died):
- * give it a live owner and re-run the stages that feed it. */
-static void partition_lost(mr_coord *c, job *j, stage_rt *st, uint32_t p, int depth)
+/* Re-runs the stages that feed st. */
+static void producers_rerun(mr_coord *c, job *j, stage_rt *st, const uint8_t *lost, int depth)
 {
-    st->owners[p] = live_owner(c, p);
     for (size_t i = 0; i < st->plan->n_inputs; i++)
         for (uint32_t s = 0; s < j->nstages; s++)
             if (j->stages[s].plan->id == st->plan->inputs[i])
-                stage_rerun(c, j, &j->stages[s], depth + 1);
+                stage_rerun(c, j, &j->stages[s], lost, depth + 1);
 }
 
-/* Every task of st runs again (its output must be pushed anew); tasks
- * whose own shuffle input lived on a lost executor need their producers
+/* Every task of st runs again (its output must be pushed anew); a task
+ * whose own shuffle input was on the lost executor needs its producers
  * re-run first. */
-static void stage_rerun(mr_coord *c, job *j, stage_rt *st, int depth)
+static void stage_rerun(mr_coord *c, job *j, stage_rt *st, const uint8_t *lost, int depth)
 {
     if (depth > 64)
         return;
+    int input_lost = 0;
     for (uint32_t t = 0; t < st->ntasks; t++) {
         if (st->tasks[t].state != TASK_PENDING) /* pending ones run fresh anyway */
             task_restart(c, j, st, t);
-        if (st->owners && !exec_alive(c, st->owners[t]))
-            partition_lost(c, j, st, t, depth);
+        input_lost |= st->reads_shuffle && lost[t];
     }
+    if (input_lost)
+        producers_rerun(c, j, st, lost, depth);
 }
 
 static void executor_lost(mr_coord *c, int e)
@@ -655,22 +665,36 @@ static void executor_lost(mr_coord *c, int e)
     for (job *j = c->jobs; j; j = j->next) {
         if (j->state != JOB_RUNNING || j->committing)
             continue;
-        int touched = 0;
+        uint8_t *lost = calloc(j->nparts, 1);
+        if (!lost)
+            continue;
+        int touched = 0, any_lost = 0;
+        for (uint32_t p = 0; p < j->nparts; p++)
+            if (j->owners[p] == e) {
+                lost[p] = 1;
+                any_lost = 1;
+                j->owners[p] = live_owner(c, p);
+            }
         for (uint32_t s = 0; s < j->nstages; s++) {
             stage_rt *st = &j->stages[s];
+            int input_lost = 0;
             for (uint32_t t = 0; t < st->ntasks; t++) {
                 task_rt *tk = &st->tasks[t];
-                if (st->owners && st->owners[t] == e && tk->state != TASK_DONE) {
-                    if (tk->state == TASK_RUNNING)
-                        task_restart(c, j, st, t);
-                    partition_lost(c, j, st, t, 0);
-                    touched = 1;
-                } else if (tk->state == TASK_RUNNING && tk->executor == e) {
+                if (tk->state == TASK_RUNNING && tk->executor == e) {
                     task_restart(c, j, st, t);
                     touched = 1;
                 }
+                /* an unfinished partition whose input was filed there */
+                if (st->reads_shuffle && lost[t] && tk->state != TASK_DONE)
+                    input_lost = 1;
+            }
+            if (input_lost) {
+                producers_rerun(c, j, st, lost, 0);
+                touched = 1;
             }
         }
+        (void)any_lost;
+        free(lost);
         if (touched)
             mr_log(MR_LOG_WARN, "coordinator", "job=%s recomputing the work lost with executor=%s",
                    j->id, c->execs[e].id);

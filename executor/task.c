@@ -1,8 +1,10 @@
 /* task.c - build a stage's operator pipeline from its plan and drain it.
  *
- * A stage plan (proto Stage) is a list of fused operators: a source
- * (OP_SCAN over one byte-range split, or OP_SHUFFLE_READ over this task's
- * partition) followed by narrow operators and aggregate halves.  The task
+ * A stage plan (proto Stage) is a tree of fused operators kept as a list
+ * (each operator names its inputs by index; a plain pipeline needs none):
+ * sources (OP_SCAN over this task's byte-range split, or OP_SHUFFLE_READ of
+ * this task's partition of an input stage), then narrow operators, joins,
+ * unions and aggregate halves.  It is built recursively from the root.  The task
  * pulls batches from the last operator and hands them to the sink: the
  * shuffle sender for a stage that feeds a shuffle, or a warehouse staging
  * table for a stage that writes.  Each task attempt stages under its own
@@ -23,7 +25,13 @@
 #include "core/op/filter.h"
 #include "core/op/hashagg.h"
 #include "core/op/project.h"
+#include "core/op/distinct.h"
+#include "core/op/hashjoin.h"
+#include "core/op/limit.h"
 #include "core/op/scan_csv.h"
+#include "core/op/scan_jsonl.h"
+#include "core/op/sort.h"
+#include "core/op/union.h"
 #include "core/op/source.h"
 #include "dag/schema_pb.h"
 #include "executor/shuffle_send.h"
@@ -95,40 +103,111 @@ static void shuffle_src_close(void *ctx)
     free(s);
 }
 
-static mr_op *open_shuffle_read(const Millrace__TaskSpec *spec, const Millrace__OpSpec *op,
-                                const Millrace__OpSpec *after, const mr_task_env *env,
-                                volatile int *cancel, mr_err *err)
+/* What building one task's operator tree needs to carry around. */
+typedef struct build_ctx {
+    const Millrace__TaskSpec *spec;
+    const Millrace__Stage *st;
+    const mr_task_env *env;
+    volatile int *cancel;
+    mr_op *sources[64]; /* for counters: every source built */
+    int nsources;
+    mr_op *scan;        /* the scan that reads this task's split, if any */
+} build_ctx;
+
+/* Indices of op idx's inputs: its `children`, or the op before it when it
+ * lists none and is not a source.  Children must come before their parent,
+ * which also rules out cycles. */
+static int op_children(const Millrace__Stage *st, size_t idx, uint32_t *out, size_t cap,
+                       mr_err *err)
 {
-    mr_schema *schema = NULL;
-    if (after && after->kind == MILLRACE__OP_KIND__OP_AGG_FINAL) {
-        /* The wire carries the partial aggregate's state layout; rebuild it
-         * from the aggregate's own description so both halves agree. */
-        mr_schema *in = mr_schema_from_pb(after->input, err);
-        if (!in)
-            return NULL;
-        const char **aggn = calloc(after->n_aggregates + 1, sizeof *aggn);
-        const char **agge = calloc(after->n_aggregates + 1, sizeof *agge);
-        if (aggn && agge)
-            for (size_t i = 0; i < after->n_aggregates; i++) {
-                aggn[i] = after->aggregates[i]->name;
-                agge[i] = after->aggregates[i]->expr;
-            }
-        if (aggn && agge)
-            schema = mr_hashagg_state_schema(in, (const char *const *)after->group_by,
-                                             (int)after->n_group_by, aggn, agge,
-                                             (int)after->n_aggregates, err);
-        else
-            mr_err_set(err, MR_ENOMEM, "out of memory");
-        free(aggn);
-        free(agge);
-        mr_schema_destroy(in);
-    } else {
-        schema = mr_schema_from_pb(op->input, err);
+    const Millrace__OpSpec *o = st->ops[idx];
+    if (o->kind == MILLRACE__OP_KIND__OP_SCAN || o->kind == MILLRACE__OP_KIND__OP_SHUFFLE_READ)
+        return 0;
+    if (o->n_children == 0) {
+        if (idx == 0)
+            return mr_err_set(err, MR_EPROTO, "operator %zu has no input", idx);
+        out[0] = (uint32_t)idx - 1;
+        return 1;
     }
+    if (o->n_children > cap)
+        return mr_err_set(err, MR_EPROTO, "operator %zu has too many inputs", idx);
+    for (size_t i = 0; i < o->n_children; i++) {
+        if (o->children[i] >= idx)
+            return mr_err_set(err, MR_EPROTO, "operator %zu reads a later operator", idx);
+        out[i] = o->children[i];
+    }
+    return (int)o->n_children;
+}
+
+/* The operator that reads op idx, or NULL. */
+static const Millrace__OpSpec *op_parent(const Millrace__Stage *st, size_t idx)
+{
+    for (size_t i = idx + 1; i < st->n_ops; i++) {
+        const Millrace__OpSpec *o = st->ops[i];
+        if (o->n_children == 0 && i == idx + 1 && o->kind != MILLRACE__OP_KIND__OP_SCAN &&
+            o->kind != MILLRACE__OP_KIND__OP_SHUFFLE_READ)
+            return o;
+        for (size_t k = 0; k < o->n_children; k++)
+            if (o->children[k] == idx)
+                return o;
+    }
+    return NULL;
+}
+
+static int empty_next(void *ctx, mr_batch **out, mr_err *err)
+{
+    (void)ctx;
+    (void)out;
+    (void)err;
+    return MR_NEXT_DONE;
+}
+
+/* The schema an aggregate's partial half sends over the wire. */
+static mr_schema *agg_state_schema(const Millrace__OpSpec *agg, mr_err *err)
+{
+    mr_schema *in = mr_schema_from_pb(agg->input, err), *schema = NULL;
+    if (!in)
+        return NULL;
+    const char **aggn = calloc(agg->n_aggregates + 1, sizeof *aggn);
+    const char **agge = calloc(agg->n_aggregates + 1, sizeof *agge);
+    if (aggn && agge) {
+        for (size_t i = 0; i < agg->n_aggregates; i++) {
+            aggn[i] = agg->aggregates[i]->name;
+            agge[i] = agg->aggregates[i]->expr;
+        }
+        schema = mr_hashagg_state_schema(in, (const char *const *)agg->group_by,
+                                         (int)agg->n_group_by, aggn, agge,
+                                         (int)agg->n_aggregates, err);
+    } else {
+        mr_err_set(err, MR_ENOMEM, "out of memory");
+    }
+    free(aggn);
+    free(agge);
+    mr_schema_destroy(in);
+    return schema;
+}
+
+static mr_op *open_shuffle_read(build_ctx *bc, size_t idx, mr_err *err)
+{
+    const Millrace__OpSpec *op = bc->st->ops[idx];
+    const Millrace__OpSpec *parent = op_parent(bc->st, idx);
+    const Millrace__TaskSpec *spec = bc->spec;
+    uint32_t stage_id = bc->st->n_inputs == 1 ? bc->st->inputs[0] : op->input_stage;
+    const Millrace__ShuffleInput *in = NULL;
+    for (size_t i = 0; i < spec->n_shuffle_inputs; i++)
+        if (spec->shuffle_inputs[i]->stage_id == stage_id)
+            in = spec->shuffle_inputs[i];
+    if (!in)
+        return mr_err_set(err, MR_EPROTO, "task has no shuffle input for stage %u", stage_id), NULL;
+
+    /* The wire carries the partial aggregate's state layout; rebuild it from
+     * the aggregate's own description so both halves agree. */
+    mr_schema *schema = parent && parent->kind == MILLRACE__OP_KIND__OP_AGG_FINAL
+                            ? agg_state_schema(parent, err)
+                            : mr_schema_from_pb(op->input, err);
     if (!schema)
         return NULL;
-
-    size_t n = spec->n_inputs;
+    size_t n = in->n_attempts;
     uint32_t *tasks = calloc(n + 1, sizeof *tasks), *attempts = calloc(n + 1, sizeof *attempts);
     shuffle_src *src = calloc(1, sizeof *src);
     mr_op *result = NULL;
@@ -137,12 +216,12 @@ static mr_op *open_shuffle_read(const Millrace__TaskSpec *spec, const Millrace__
         goto out;
     }
     for (size_t i = 0; i < n; i++) {
-        tasks[i] = spec->inputs[i]->map_task;
-        attempts[i] = spec->inputs[i]->attempt;
+        tasks[i] = in->attempts[i]->map_task;
+        attempts[i] = in->attempts[i]->attempt;
     }
-    mr_shuffle_key key = {spec->job_id, spec->input_stage, spec->partition};
-    if (mr_shuffle_store_open(env->store, &key, tasks, attempts, n, env->shuffle_wait_ms, cancel,
-                              &src->reader, err) < 0)
+    mr_shuffle_key key = {spec->job_id, stage_id, spec->partition};
+    if (mr_shuffle_store_open(bc->env->store, &key, tasks, attempts, n, bc->env->shuffle_wait_ms,
+                              bc->cancel, &src->reader, err) < 0)
         goto out;
     result = mr_source_create(schema, shuffle_src_next, shuffle_src_close, src, op->node);
     if (!result)
@@ -160,32 +239,53 @@ out:
     return result;
 }
 
-static mr_op *open_scan(const Millrace__TaskSpec *spec, const Millrace__OpSpec *op,
-                        const mr_task_env *env, mr_err *err)
+static mr_op *open_scan(build_ctx *bc, size_t idx, mr_err *err)
 {
+    const Millrace__OpSpec *op = bc->st->ops[idx];
     const Millrace__ReadSpec *rd = op->read;
-    const Millrace__Split *sp = spec->split;
-    if (!rd || !sp)
-        return mr_err_set(err, MR_EPROTO, "scan task without read spec or split"), NULL;
-    if (strcmp(rd->format, "csv") != 0)
-        return mr_err_set(err, MR_ENOTSUP, "node '%s': format '%s' is not supported yet",
-                          op->node, rd->format), NULL;
-    if (mr_path_check_root(env->data_root, sp->path, err) < 0)
-        return mr_err_prefix(err, "node '%s'", op->node), NULL;
+    const Millrace__Split *sp = bc->spec->split;
+    if (!rd)
+        return mr_err_set(err, MR_EPROTO, "scan without a read spec"), NULL;
     mr_schema *schema = mr_schema_from_pb(rd->schema, err);
     if (!schema)
         return NULL;
+    mr_op *scan = NULL;
+    if (idx != bc->spec->scan_op || !sp) {
+        /* another read of this stage: this task reads nothing of it */
+        scan = mr_source_create(schema, empty_next, NULL, NULL, op->node);
+        if (!scan)
+            mr_err_set(err, MR_ENOMEM, "out of memory");
+        mr_schema_destroy(schema);
+        return scan;
+    }
+    if (mr_path_check_root(bc->env->data_root, sp->path, err) < 0) {
+        mr_err_prefix(err, "node '%s'", op->node);
+        mr_schema_destroy(schema);
+        return NULL;
+    }
     mr_csv_options o;
-    memset(&o, 0, sizeof o);
+    mr_csv_options_init(&o);
     const Millrace__CsvOptions *c = rd->csv;
-    o.header = c ? c->header : true;
-    o.delimiter = c && c->delimiter && c->delimiter[0] ? c->delimiter[0] : ',';
-    o.quote = c && c->quote && c->quote[0] ? c->quote[0] : '"';
-    o.null_string = c ? c->null_string : "";
+    if (c) {
+        o.header = c->header;
+        if (c->delimiter && c->delimiter[0])
+            o.delimiter = c->delimiter[0];
+        if (c->quote && c->quote[0])
+            o.quote = c->quote[0];
+        o.null_string = c->null_string;
+    }
     o.on_error = (int)rd->on_error;
     o.max_errors = rd->max_errors;
-    mr_op *scan = mr_scan_csv_create(sp->path, sp->offset, sp->length, schema, &o, op->node, err);
+    if (strcmp(rd->format, "csv") == 0)
+        scan = mr_scan_csv_create(sp->path, sp->offset, sp->length, schema, &o, op->node, err);
+    else if (strcmp(rd->format, "jsonl") == 0)
+        scan = mr_scan_jsonl_create(sp->path, sp->offset, sp->length, schema, &o, op->node, err);
+    else
+        mr_err_set(err, MR_ENOTSUP, "node '%s': format '%s' is not supported", op->node,
+                   rd->format);
     mr_schema_destroy(schema);
+    if (scan)
+        bc->scan = scan;
     return scan;
 }
 
@@ -234,45 +334,133 @@ static mr_op *open_project(mr_op *child, const Millrace__OpSpec *op, mr_err *err
     return p;
 }
 
-/* Builds the pipeline; returns the last operator (owning the chain) and
- * the source through *source (for counters). */
-static mr_op *build_pipeline(const Millrace__TaskSpec *spec, const mr_task_env *env,
-                             volatile int *cancel, mr_op **source, mr_err *err)
+static int join_type(const char *name, mr_join_type *out)
 {
-    const Millrace__Stage *st = spec->stage;
-    if (!st || st->n_ops == 0)
-        return mr_err_set(err, MR_EPROTO, "task without operators"), NULL;
-    const Millrace__OpSpec *first = st->ops[0];
-    mr_op *op;
-    if (first->kind == MILLRACE__OP_KIND__OP_SCAN)
-        op = open_scan(spec, first, env, err);
-    else if (first->kind == MILLRACE__OP_KIND__OP_SHUFFLE_READ)
-        op = open_shuffle_read(spec, first, st->n_ops > 1 ? st->ops[1] : NULL, env, cancel, err);
-    else
-        return mr_err_set(err, MR_EPROTO, "stage does not start with a source"), NULL;
-    if (!op)
+    static const struct { const char *name; mr_join_type t; } types[] = {
+        {"", MR_JOIN_INNER},     {"inner", MR_JOIN_INNER}, {"left", MR_JOIN_LEFT},
+        {"right", MR_JOIN_RIGHT}, {"full", MR_JOIN_FULL},   {"semi", MR_JOIN_SEMI},
+        {"anti", MR_JOIN_ANTI},
+    };
+    for (size_t i = 0; i < sizeof types / sizeof types[0]; i++)
+        if (strcmp(name ? name : "", types[i].name) == 0) {
+            *out = types[i].t;
+            return 0;
+        }
+    return -1;
+}
+
+static mr_op *open_sort(mr_op *child, const Millrace__OpSpec *op, mr_err *err)
+{
+    size_t n = op->n_sort_keys;
+    char **cols = calloc(n + 1, sizeof *cols);
+    int *desc = calloc(n + 1, sizeof *desc), *nf = calloc(n + 1, sizeof *nf);
+    mr_op *s = NULL;
+    size_t parsed = 0;
+    if (!cols || !desc || !nf) {
+        mr_err_set(err, MR_ENOMEM, "out of memory");
+        mr_op_close(child);
+        goto out;
+    }
+    for (; parsed < n; parsed++)
+        if (mr_sort_key_parse(op->sort_keys[parsed], &cols[parsed], &desc[parsed], &nf[parsed],
+                              err) < 0) {
+            mr_op_close(child);
+            goto out;
+        }
+    s = mr_sort_create(child, (const char *const *)cols, desc, nf, (int)n, op->limit, op->node,
+                       err);
+out:
+    for (size_t i = 0; i < parsed; i++)
+        free(cols[i]);
+    free(cols);
+    free(desc);
+    free(nf);
+    return s;
+}
+
+/* Builds op idx and, first, its inputs; returns it owning them. */
+static mr_op *build_op(build_ctx *bc, size_t idx, int depth, mr_err *err)
+{
+    const Millrace__OpSpec *o = bc->st->ops[idx];
+    if (depth > 256)
+        return mr_err_set(err, MR_EPROTO, "operator tree too deep"), NULL;
+    if (o->kind == MILLRACE__OP_KIND__OP_SCAN || o->kind == MILLRACE__OP_KIND__OP_SHUFFLE_READ) {
+        if (bc->nsources == (int)(sizeof bc->sources / sizeof bc->sources[0]))
+            return mr_err_set(err, MR_EPROTO, "too many sources in one stage"), NULL;
+        mr_op *src = o->kind == MILLRACE__OP_KIND__OP_SCAN ? open_scan(bc, idx, err)
+                                                           : open_shuffle_read(bc, idx, err);
+        if (src) {
+            src->cancel = bc->cancel;
+            bc->sources[bc->nsources++] = src;
+        }
+        return src;
+    }
+    uint32_t ci[64];
+    int nc = op_children(bc->st, idx, ci, 64, err);
+    if (nc < 0)
         return NULL;
-    op->cancel = cancel;
-    *source = op;
-    for (size_t i = 1; i < st->n_ops && op; i++) {
-        const Millrace__OpSpec *o = st->ops[i];
-        switch (o->kind) {
-        case MILLRACE__OP_KIND__OP_FILTER:
-            if (o->n_exprs != 1) {
-                mr_op_close(op);
-                return mr_err_set(err, MR_EPROTO, "filter without a predicate"), NULL;
-            }
-            op = mr_filter_create(op, o->exprs[0]->expr, o->node, err);
-            break;
-        case MILLRACE__OP_KIND__OP_PROJECT: op = open_project(op, o, err); break;
-        case MILLRACE__OP_KIND__OP_AGG_PARTIAL: op = open_agg(op, o, MR_AGG_PARTIAL, err); break;
-        case MILLRACE__OP_KIND__OP_AGG_FINAL: op = open_agg(op, o, MR_AGG_FINAL, err); break;
-        default:
-            mr_op_close(op);
-            return mr_err_set(err, MR_EPROTO, "unknown operator kind %d", (int)o->kind), NULL;
+    mr_op *kids[64];
+    for (int i = 0; i < nc; i++) {
+        kids[i] = build_op(bc, ci[i], depth + 1, err);
+        if (!kids[i]) {
+            for (int k = 0; k < i; k++)
+                mr_op_close(kids[k]);
+            return NULL;
         }
     }
-    return op;
+    int want = o->kind == MILLRACE__OP_KIND__OP_HASHJOIN ? 2
+               : o->kind == MILLRACE__OP_KIND__OP_UNION  ? -1
+                                                         : 1;
+    if ((want > 0 && nc != want) || (want < 0 && nc < 1)) {
+        for (int k = 0; k < nc; k++)
+            mr_op_close(kids[k]);
+        return mr_err_set(err, MR_EPROTO, "operator %zu has %d inputs", idx, nc), NULL;
+    }
+    mr_op *child = kids[0];
+    switch (o->kind) {
+    case MILLRACE__OP_KIND__OP_FILTER:
+        if (o->n_exprs != 1) {
+            mr_op_close(child);
+            return mr_err_set(err, MR_EPROTO, "filter without a predicate"), NULL;
+        }
+        return mr_filter_create(child, o->exprs[0]->expr, o->node, err);
+    case MILLRACE__OP_KIND__OP_PROJECT: return open_project(child, o, err);
+    case MILLRACE__OP_KIND__OP_AGG_PARTIAL: return open_agg(child, o, MR_AGG_PARTIAL, err);
+    case MILLRACE__OP_KIND__OP_AGG_FINAL: return open_agg(child, o, MR_AGG_FINAL, err);
+    case MILLRACE__OP_KIND__OP_DISTINCT:
+        return mr_distinct_create(child, (const char *const *)o->columns, (int)o->n_columns,
+                                  o->node, err);
+    case MILLRACE__OP_KIND__OP_SORT: return open_sort(child, o, err);
+    case MILLRACE__OP_KIND__OP_LIMIT: return mr_limit_create(child, o->limit, o->node, err);
+    case MILLRACE__OP_KIND__OP_UNION: return mr_union_create(kids, nc, o->distinct, o->node, err);
+    case MILLRACE__OP_KIND__OP_HASHJOIN: {
+        mr_join_type how;
+        if (join_type(o->join_type, &how) < 0 || o->n_left_keys != o->n_right_keys) {
+            mr_op_close(kids[0]);
+            mr_op_close(kids[1]);
+            return mr_err_set(err, MR_EPROTO, "node '%s': bad join spec", o->node), NULL;
+        }
+        return mr_hashjoin_create(kids[1], kids[0], how, (const char *const *)o->left_keys,
+                                  (const char *const *)o->right_keys, (int)o->n_left_keys,
+                                  o->right_prefix, o->node, err);
+    }
+    default:
+        for (int k = 0; k < nc; k++)
+            mr_op_close(kids[k]);
+        return mr_err_set(err, MR_EPROTO, "unknown operator kind %d", (int)o->kind), NULL;
+    }
+}
+
+/* Builds the stage's operator tree; returns its root. */
+static mr_op *build_pipeline(build_ctx *bc, mr_err *err)
+{
+    const Millrace__Stage *st = bc->st;
+    if (!st || st->n_ops == 0)
+        return mr_err_set(err, MR_EPROTO, "task without operators"), NULL;
+    mr_op *root = build_op(bc, st->n_ops - 1, 0, err);
+    if (root)
+        root->cancel = bc->cancel;
+    return root;
 }
 
 static void batch_pause(const mr_task_env *env)
@@ -330,8 +518,8 @@ int mr_task_run(const Millrace__TaskSpec *spec, const mr_task_env *env, volatile
                 mr_task_stats *stats, mr_err *err)
 {
     memset(stats, 0, sizeof *stats);
-    mr_op *source = NULL;
-    mr_op *top = build_pipeline(spec, env, cancel, &source, err);
+    build_ctx bc = {.spec = spec, .st = spec->stage, .env = env, .cancel = cancel};
+    mr_op *top = build_pipeline(&bc, err);
     if (!top)
         return err->code ? err->code : MR_EINVAL;
     int rc = mr_op_open(top, err);
@@ -345,10 +533,11 @@ int mr_task_run(const Millrace__TaskSpec *spec, const mr_task_env *env, volatile
             rc = mr_err_set(err, MR_ENOTSUP, "stage %u: output target '%s' is not supported yet",
                             st->id, st->write ? st->write->target : "(none)");
     }
-    stats->rows_in = source->rows_out;
+    for (int i = 0; i < bc.nsources; i++)
+        stats->rows_in += bc.sources[i]->rows_out;
     stats->rows_out = top->rows_out;
-    if (spec->stage->ops[0]->kind == MILLRACE__OP_KIND__OP_SCAN)
-        stats->bytes_read = mr_scan_csv_bytes_read(source);
+    if (bc.scan && strcmp(spec->stage->ops[spec->scan_op]->read->format, "csv") == 0)
+        stats->bytes_read = mr_scan_csv_bytes_read(bc.scan);
     mr_op_close(top);
     return rc < 0 ? rc : 0;
 }
