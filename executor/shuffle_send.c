@@ -42,6 +42,8 @@ struct mr_shuffle_out {
     mr_frames frames;
     uint64_t bytes;
     volatile int *cancel;
+    int round_robin;   /* spread rows evenly instead of hashing keys */
+    uint64_t next_row; /* round robin: rows sent so far */
 };
 
 void mr_shuffle_out_destroy(mr_shuffle_out *so)
@@ -81,6 +83,7 @@ mr_shuffle_out *mr_shuffle_out_create(mr_net *net, const Millrace__TaskSpec *spe
         goto fail;
     }
     so->nkeys = (int)sh->n_keys;
+    so->round_robin = sh->round_robin;
     so->keys = calloc(sh->n_keys + 1, sizeof *so->keys);
     so->part_sock = calloc(so->nparts, sizeof *so->part_sock);
     so->socks = calloc(so->nparts, sizeof *so->socks);
@@ -177,11 +180,19 @@ int mr_shuffle_out_write(mr_shuffle_out *so, mr_batch *b, mr_err *err)
         return 0;
     if (grow(so, n) < 0)
         return mr_err_set(err, MR_ENOMEM, "out of memory partitioning a batch");
-    mr_hash_columns(b, so->keys, so->nkeys, so->hashes);
     memset(so->counts, 0, so->nparts * sizeof *so->counts);
-    for (size_t i = 0; i < n; i++) {
-        uint32_t p = (uint32_t)(so->hashes[i] % so->nparts);
-        so->buckets[p][so->counts[p]++] = mr_batch_row(b, i);
+    if (so->round_robin) {
+        /* Deterministic: the same split gives the same partitions. */
+        for (size_t i = 0; i < n; i++) {
+            uint32_t p = (uint32_t)(so->next_row++ % so->nparts);
+            so->buckets[p][so->counts[p]++] = mr_batch_row(b, i);
+        }
+    } else {
+        mr_hash_columns(b, so->keys, so->nkeys, so->hashes);
+        for (size_t i = 0; i < n; i++) {
+            uint32_t p = (uint32_t)(so->hashes[i] % so->nparts);
+            so->buckets[p][so->counts[p]++] = mr_batch_row(b, i);
+        }
     }
     uint32_t *saved_sel = b->sel;
     size_t saved_nsel = b->nsel;
