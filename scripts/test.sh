@@ -10,6 +10,16 @@ cd "$(dirname "$0")/.."
 scripts/setup.sh --no-build
 jobs="$(nproc)"
 
+# PostgreSQL for the warehouse tests (test_warehouse_pg, tests/e2e/test_postgres.py):
+# one throwaway server for both passes, stopped when this script exits.  A
+# server already named by MILLRACE_TEST_PG_DSN is used as it is.
+if [ -z "${MILLRACE_TEST_PG_DSN:-}" ]; then
+  pg_dir="$(mktemp -d /tmp/millrace-pg.XXXXXX)"
+  trap 'scripts/pg_test_server.sh stop "$pg_dir"' EXIT
+  pg_line="$(scripts/pg_test_server.sh start "$pg_dir")"
+  export MILLRACE_TEST_PG_DSN="${pg_line#MILLRACE_TEST_PG_DSN=}"
+fi
+
 run_suite() {
   local dir="$1"; shift
   echo "== build $dir $*"
