@@ -1,0 +1,826 @@
+/* jsonl.c - JSON Lines: the one-object-per-line parser, the split line
+ * reader and schema inference (see jsonl.h for the rules).
+ *
+ * Parser.  A single left-to-right pass over the line with an index; every
+ * top-level member becomes an mr_jsonl_field.  Strings are scanned in a
+ * tight loop until a quote, a backslash or a control byte; a string with no
+ * escape is returned as a pointer into the line, one with escapes is decoded
+ * into the scratch buffer.  Decoding never makes a string longer than its
+ * source text, so a scratch of the line's length always suffices: it is
+ * sized once per line (growing only for a longer line than ever before),
+ * and pointers into it stay valid for the whole line.  Nested values are
+ * validated by a recursive skip bounded by MR_JSONL_MAX_DEPTH and returned
+ * as raw text.  UTF-8 is checked once over the whole line up front.
+ *
+ * Reader.  A buffer of MR_JSONL_BUFFER_SIZE bytes refilled with read(2);
+ * lines are found with memchr.  A line longer than the buffer makes it grow
+ * by doubling up to MR_JSONL_MAX_LINE.  Lines are numbered as they are read;
+ * a split at offset > 0 learns how many lines precede it only when asked
+ * (an error message), by counting newlines once.
+ */
+#include "core/jsonl.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "core/csv.h"
+
+struct mr_jsonl_parser {
+    mr_jsonl_field *fields;
+    size_t fcap;
+    char *scratch;
+    size_t scap;
+};
+
+typedef struct jctx {
+    const char *s;
+    size_t n, i;
+    char *scratch;
+    size_t sp;
+    mr_err *err;
+} jctx;
+
+mr_jsonl_parser *mr_jsonl_parser_create(void)
+{
+    return calloc(1, sizeof(mr_jsonl_parser));
+}
+
+void mr_jsonl_parser_destroy(mr_jsonl_parser *p)
+{
+    if (!p)
+        return;
+    free(p->fields);
+    free(p->scratch);
+    free(p);
+}
+
+const char *mr_json_kind_name(int kind)
+{
+    switch (kind) {
+    case MR_JSON_NULL: return "null";
+    case MR_JSON_FALSE:
+    case MR_JSON_TRUE: return "boolean";
+    case MR_JSON_NUMBER: return "number";
+    case MR_JSON_STRING: return "string";
+    case MR_JSON_OBJECT: return "object";
+    case MR_JSON_ARRAY: return "array";
+    default: return "value";
+    }
+}
+
+static int jfail(jctx *c, size_t at, const char *what)
+{
+    mr_err_set(c->err, MR_EPARSE, "invalid JSON: %s at byte %zu", what, at + 1);
+    if (c->err)
+        c->err->offset = (int)(at > (size_t)INT32_MAX ? INT32_MAX : at);
+    return MR_EPARSE;
+}
+
+static inline void skip_ws(jctx *c)
+{
+    while (c->i < c->n) {
+        char ch = c->s[c->i];
+        if (ch != ' ' && ch != '\t' && ch != '\n' && ch != '\r')
+            break;
+        c->i++;
+    }
+}
+
+static int hex4(jctx *c, size_t at, unsigned *out)
+{
+    if (at + 4 > c->n)
+        return jfail(c, at, "truncated \\u escape");
+    unsigned v = 0;
+    for (size_t k = 0; k < 4; k++) {
+        char h = c->s[at + k];
+        v <<= 4;
+        if (h >= '0' && h <= '9')
+            v |= (unsigned)(h - '0');
+        else if (h >= 'a' && h <= 'f')
+            v |= (unsigned)(h - 'a' + 10);
+        else if (h >= 'A' && h <= 'F')
+            v |= (unsigned)(h - 'A' + 10);
+        else
+            return jfail(c, at, "bad hex digit in \\u escape");
+    }
+    *out = v;
+    return 0;
+}
+
+static size_t put_utf8(char *o, unsigned cp)
+{
+    if (cp < 0x80) {
+        o[0] = (char)cp;
+        return 1;
+    }
+    if (cp < 0x800) {
+        o[0] = (char)(0xc0 | (cp >> 6));
+        o[1] = (char)(0x80 | (cp & 0x3f));
+        return 2;
+    }
+    if (cp < 0x10000) {
+        o[0] = (char)(0xe0 | (cp >> 12));
+        o[1] = (char)(0x80 | ((cp >> 6) & 0x3f));
+        o[2] = (char)(0x80 | (cp & 0x3f));
+        return 3;
+    }
+    o[0] = (char)(0xf0 | (cp >> 18));
+    o[1] = (char)(0x80 | ((cp >> 12) & 0x3f));
+    o[2] = (char)(0x80 | ((cp >> 6) & 0x3f));
+    o[3] = (char)(0x80 | (cp & 0x3f));
+    return 4;
+}
+
+/* Parses the string at c->i (a '"').  With out != NULL returns the
+ * unescaped bytes; with out == NULL only validates (nested values).  Leaves
+ * c->i after the closing quote. */
+static int parse_string(jctx *c, const char **out, uint32_t *len)
+{
+    size_t start = ++c->i;
+    const char *s = c->s;
+    size_t i = start;
+    while (i < c->n) {
+        unsigned char ch = (unsigned char)s[i];
+        if (ch == '"' || ch == '\\' || ch < 0x20)
+            break;
+        i++;
+    }
+    if (i >= c->n)
+        return jfail(c, start - 1, "unterminated string");
+    if (s[i] == '"') {
+        if (out) {
+            *out = s + start;
+            *len = (uint32_t)(i - start);
+        }
+        c->i = i + 1;
+        return 0;
+    }
+    char *o = out ? c->scratch + c->sp : NULL;
+    size_t olen = 0;
+    if (o) {
+        memcpy(o, s + start, i - start);
+        olen = i - start;
+    }
+    while (i < c->n) {
+        unsigned char ch = (unsigned char)s[i];
+        if (ch == '"') {
+            if (out) {
+                *out = o;
+                *len = (uint32_t)olen;
+                c->sp += olen;
+            }
+            c->i = i + 1;
+            return 0;
+        }
+        if (ch < 0x20)
+            return jfail(c, i, "control character in string (escape it)");
+        if (ch != '\\') {
+            if (o)
+                o[olen] = (char)ch;
+            olen++;
+            i++;
+            continue;
+        }
+        if (i + 1 >= c->n)
+            return jfail(c, i, "unterminated string");
+        char e = s[i + 1], d;
+        switch (e) {
+        case '"': d = '"'; break;
+        case '\\': d = '\\'; break;
+        case '/': d = '/'; break;
+        case 'b': d = '\b'; break;
+        case 'f': d = '\f'; break;
+        case 'n': d = '\n'; break;
+        case 'r': d = '\r'; break;
+        case 't': d = '\t'; break;
+        case 'u': {
+            unsigned cp;
+            if (hex4(c, i + 2, &cp) < 0)
+                return MR_EPARSE;
+            size_t used = 6;
+            if (cp >= 0xdc00 && cp <= 0xdfff)
+                return jfail(c, i, "lone low surrogate in \\u escape");
+            if (cp >= 0xd800 && cp <= 0xdbff) {
+                unsigned lo;
+                if (i + 8 > c->n || s[i + 6] != '\\' || s[i + 7] != 'u')
+                    return jfail(c, i, "high surrogate not followed by a low one");
+                if (hex4(c, i + 8, &lo) < 0)
+                    return MR_EPARSE;
+                if (lo < 0xdc00 || lo > 0xdfff)
+                    return jfail(c, i, "high surrogate not followed by a low one");
+                cp = 0x10000 + ((cp - 0xd800) << 10) + (lo - 0xdc00);
+                used = 12;
+            }
+            if (cp == 0)
+                return jfail(c, i, "\\u0000 is not allowed in text");
+            if (o)
+                olen += put_utf8(o + olen, cp);
+            i += used;
+            continue;
+        }
+        default: return jfail(c, i, "unknown escape");
+        }
+        if (o)
+            o[olen] = d;
+        olen++;
+        i += 2;
+    }
+    return jfail(c, start - 1, "unterminated string");
+}
+
+static inline bool is_digit(char ch) { return ch >= '0' && ch <= '9'; }
+
+static int parse_number(jctx *c, bool *is_int)
+{
+    const char *s = c->s;
+    size_t i = c->i, st = i;
+    if (i < c->n && s[i] == '-')
+        i++;
+    if (i >= c->n || !is_digit(s[i]))
+        return jfail(c, st, "bad number");
+    if (s[i] == '0') {
+        i++;
+        if (i < c->n && is_digit(s[i]))
+            return jfail(c, st, "leading zero in number");
+    } else {
+        while (i < c->n && is_digit(s[i]))
+            i++;
+    }
+    *is_int = true;
+    if (i < c->n && s[i] == '.') {
+        i++;
+        if (i >= c->n || !is_digit(s[i]))
+            return jfail(c, st, "bad number");
+        while (i < c->n && is_digit(s[i]))
+            i++;
+        *is_int = false;
+    }
+    if (i < c->n && (s[i] == 'e' || s[i] == 'E')) {
+        i++;
+        if (i < c->n && (s[i] == '+' || s[i] == '-'))
+            i++;
+        if (i >= c->n || !is_digit(s[i]))
+            return jfail(c, st, "bad number");
+        while (i < c->n && is_digit(s[i]))
+            i++;
+        *is_int = false;
+    }
+    c->i = i;
+    return 0;
+}
+
+static int literal(jctx *c, const char *word)
+{
+    size_t n = strlen(word);
+    if (c->i + n > c->n || memcmp(c->s + c->i, word, n) != 0)
+        return jfail(c, c->i, "unexpected character");
+    c->i += n;
+    return 0;
+}
+
+/* Validates and skips any value at c->i; depth counts enclosing levels. */
+static int skip_value(jctx *c, int depth)
+{
+    if (c->i >= c->n)
+        return jfail(c, c->i, "missing value");
+    char ch = c->s[c->i];
+    bool b;
+    switch (ch) {
+    case '"': return parse_string(c, NULL, NULL);
+    case 't': return literal(c, "true");
+    case 'f': return literal(c, "false");
+    case 'n': return literal(c, "null");
+    case '{':
+    case '[': {
+        if (depth >= MR_JSONL_MAX_DEPTH)
+            return jfail(c, c->i, "nesting deeper than 64 levels");
+        const char close = ch == '{' ? '}' : ']';
+        c->i++;
+        skip_ws(c);
+        if (c->i < c->n && c->s[c->i] == close) {
+            c->i++;
+            return 0;
+        }
+        for (;;) {
+            if (ch == '{') {
+                if (c->i >= c->n || c->s[c->i] != '"')
+                    return jfail(c, c->i, "expected a string key");
+                if (parse_string(c, NULL, NULL) < 0)
+                    return MR_EPARSE;
+                skip_ws(c);
+                if (c->i >= c->n || c->s[c->i] != ':')
+                    return jfail(c, c->i, "expected ':' after the key");
+                c->i++;
+                skip_ws(c);
+            }
+            if (skip_value(c, depth + 1) < 0)
+                return MR_EPARSE;
+            skip_ws(c);
+            if (c->i < c->n && c->s[c->i] == ',') {
+                c->i++;
+                skip_ws(c);
+                continue;
+            }
+            if (c->i < c->n && c->s[c->i] == close) {
+                c->i++;
+                return 0;
+            }
+            return jfail(c, c->i, ch == '{' ? "expected ',' or '}'" : "expected ',' or ']'");
+        }
+    }
+    default:
+        if (ch == '-' || is_digit(ch))
+            return parse_number(c, &b);
+        return jfail(c, c->i, "unexpected character");
+    }
+}
+
+/* Offset of the first byte that breaks UTF-8 in s[0..n), or n. */
+static size_t utf8_bad_at(const char *s, size_t n)
+{
+    size_t i = 0;
+    while (i < n) {
+        /* fast path over ASCII, 8 bytes at a time */
+        while (i + 8 <= n) {
+            uint64_t w;
+            memcpy(&w, s + i, 8);
+            if (w & 0x8080808080808080ULL)
+                break;
+            i += 8;
+        }
+        if (i >= n)
+            break;
+        if ((unsigned char)s[i] < 0x80) {
+            i++;
+            continue;
+        }
+        size_t k = i + 1;
+        while (k < n && k < i + 4 && ((unsigned char)s[k] & 0xc0) == 0x80)
+            k++;
+        if (!mr_csv_utf8_valid(s + i, k - i))
+            return i;
+        i = k;
+    }
+    return n;
+}
+
+int mr_jsonl_parse(mr_jsonl_parser *p, const char *line, size_t n, const mr_jsonl_field **fields,
+                   mr_err *err)
+{
+    *fields = NULL;
+    if (n > UINT32_MAX)
+        return mr_err_set(err, MR_ETOOBIG, "line longer than 4 GiB");
+    if (n > p->scap) {
+        size_t ncap = p->scap ? p->scap : 256;
+        while (ncap < n)
+            ncap *= 2;
+        char *sc = realloc(p->scratch, ncap);
+        if (!sc)
+            return mr_err_set(err, MR_ENOMEM, "out of memory");
+        p->scratch = sc;
+        p->scap = ncap;
+    }
+    jctx c = {line, n, 0, p->scratch, 0, err};
+    size_t bad = utf8_bad_at(line, n);
+    if (bad < n)
+        return jfail(&c, bad, "invalid UTF-8");
+    skip_ws(&c);
+    if (c.i >= n || line[c.i] != '{')
+        return jfail(&c, c.i, "a line must hold one JSON object");
+    c.i++;
+    skip_ws(&c);
+    size_t nf = 0;
+    if (c.i < n && line[c.i] == '}') {
+        c.i++;
+    } else {
+        for (;;) {
+            if (c.i >= n || line[c.i] != '"')
+                return jfail(&c, c.i, "expected a string key");
+            if (nf == p->fcap) {
+                size_t ncap = p->fcap ? p->fcap * 2 : 32;
+                mr_jsonl_field *f = realloc(p->fields, ncap * sizeof *f);
+                if (!f)
+                    return mr_err_set(err, MR_ENOMEM, "out of memory");
+                p->fields = f;
+                p->fcap = ncap;
+            }
+            mr_jsonl_field *f = &p->fields[nf];
+            if (parse_string(&c, &f->key, &f->key_len) < 0)
+                return MR_EPARSE;
+            skip_ws(&c);
+            if (c.i >= n || line[c.i] != ':')
+                return jfail(&c, c.i, "expected ':' after the key");
+            c.i++;
+            skip_ws(&c);
+            if (c.i >= n)
+                return jfail(&c, c.i, "missing value");
+            size_t vs = c.i;
+            char ch = line[c.i];
+            f->is_integer = false;
+            int rc;
+            if (ch == '"') {
+                f->kind = MR_JSON_STRING;
+                rc = parse_string(&c, &f->val, &f->val_len);
+            } else {
+                f->kind = ch == '{'   ? MR_JSON_OBJECT
+                          : ch == '[' ? MR_JSON_ARRAY
+                          : ch == 't' ? MR_JSON_TRUE
+                          : ch == 'f' ? MR_JSON_FALSE
+                          : ch == 'n' ? MR_JSON_NULL
+                                      : MR_JSON_NUMBER;
+                if (f->kind == MR_JSON_NUMBER && ch != '-' && !is_digit(ch))
+                    return jfail(&c, c.i, "unexpected character");
+                if (f->kind == MR_JSON_NUMBER)
+                    rc = parse_number(&c, &f->is_integer);
+                else
+                    rc = skip_value(&c, 0);
+                f->val = line + vs;
+                f->val_len = (uint32_t)(c.i - vs);
+            }
+            if (rc < 0)
+                return rc;
+            nf++;
+            skip_ws(&c);
+            if (c.i < n && line[c.i] == ',') {
+                c.i++;
+                skip_ws(&c);
+                continue;
+            }
+            if (c.i < n && line[c.i] == '}') {
+                c.i++;
+                break;
+            }
+            return jfail(&c, c.i, "expected ',' or '}'");
+        }
+    }
+    skip_ws(&c);
+    if (c.i != n)
+        return jfail(&c, c.i, "text after the object");
+    *fields = p->fields;
+    return (int)nf;
+}
+
+/* ---- Line reader --------------------------------------------------------- */
+
+struct mr_jsonl_reader {
+    int fd;
+    char *path;
+    char *buf;
+    size_t cap, pos, end; /* buf[pos..end) not yet consumed */
+    uint64_t buf_off;     /* file offset of buf[0] */
+    uint64_t start;       /* offset of the split's first line */
+    uint64_t limit;       /* lines must start before this */
+    uint64_t consumed;    /* offset just past the last line returned */
+    bool eof;
+    int64_t rel_line;  /* physical lines read in this split */
+    int64_t base_line; /* lines before the split; -2 not yet counted, -1 unknown */
+};
+
+/* Moves the unread bytes to the front and reads more.  Returns 1 when bytes
+ * were added, 0 at end of file, or a negative code. */
+static int reader_fill(mr_jsonl_reader *r, mr_err *err)
+{
+    if (r->eof)
+        return 0;
+    if (r->pos > 0) {
+        memmove(r->buf, r->buf + r->pos, r->end - r->pos);
+        r->buf_off += r->pos;
+        r->end -= r->pos;
+        r->pos = 0;
+    }
+    if (r->end == r->cap) {
+        if (r->cap > MR_JSONL_MAX_LINE)
+            return mr_err_set(err, MR_ETOOBIG,
+                              "%s: line at byte %llu is longer than %u bytes", r->path,
+                              (unsigned long long)r->buf_off, MR_JSONL_MAX_LINE);
+        char *nb = realloc(r->buf, r->cap * 2);
+        if (!nb)
+            return mr_err_set(err, MR_ENOMEM, "%s: out of memory", r->path);
+        r->buf = nb;
+        r->cap *= 2;
+    }
+    for (;;) {
+        ssize_t got = read(r->fd, r->buf + r->end, r->cap - r->end);
+        if (got < 0 && errno == EINTR)
+            continue;
+        if (got < 0)
+            return mr_err_set(err, MR_EIO, "%s: read failed: %s", r->path, strerror(errno));
+        if (got == 0) {
+            r->eof = true;
+            return 0;
+        }
+        r->end += (size_t)got;
+        return 1;
+    }
+}
+
+void mr_jsonl_reader_close(mr_jsonl_reader *r)
+{
+    if (!r)
+        return;
+    if (r->fd >= 0)
+        close(r->fd);
+    free(r->buf);
+    free(r->path);
+    free(r);
+}
+
+int mr_jsonl_reader_open(const char *path, uint64_t offset, uint64_t length,
+                         mr_jsonl_reader **out, mr_err *err)
+{
+    *out = NULL;
+    mr_jsonl_reader *r = calloc(1, sizeof *r);
+    if (!r)
+        return mr_err_set(err, MR_ENOMEM, "out of memory");
+    r->fd = -1;
+    r->path = strdup(path);
+    if (!r->path) {
+        mr_jsonl_reader_close(r);
+        return mr_err_set(err, MR_ENOMEM, "out of memory");
+    }
+    r->fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (r->fd < 0) {
+        int e = errno;
+        mr_jsonl_reader_close(r);
+        return mr_err_set(err, e == ENOENT ? MR_ENOTFOUND : MR_EIO, "cannot open '%s': %s", path,
+                          strerror(e));
+    }
+    /* A small file or the tail of one needs no full-size buffer. */
+    struct stat st;
+    r->cap = MR_JSONL_BUFFER_SIZE;
+    if (fstat(r->fd, &st) == 0 && S_ISREG(st.st_mode)) {
+        uint64_t left = (uint64_t)st.st_size > offset ? (uint64_t)st.st_size - offset : 0;
+        if (left + 2 < r->cap)
+            r->cap = left + 2 < 4096 ? 4096 : (size_t)left + 2;
+    }
+    r->buf = malloc(r->cap);
+    if (!r->buf) {
+        mr_jsonl_reader_close(r);
+        return mr_err_set(err, MR_ENOMEM, "out of memory");
+    }
+    r->limit = length == UINT64_MAX || offset + length < offset ? UINT64_MAX : offset + length;
+    r->base_line = offset == 0 ? 0 : -2;
+    if (offset > 0) {
+        if (lseek(r->fd, (off_t)(offset - 1), SEEK_SET) < 0) {
+            int e = errno;
+            mr_jsonl_reader_close(r);
+            return mr_err_set(err, MR_EIO, "cannot seek in '%s': %s", path, strerror(e));
+        }
+        r->buf_off = offset - 1;
+        /* skip through the first newline at or after offset-1 */
+        for (;;) {
+            char *nl = memchr(r->buf + r->pos, '\n', r->end - r->pos);
+            if (nl) {
+                r->pos = (size_t)(nl - r->buf) + 1;
+                break;
+            }
+            r->pos = r->end;
+            int rc = reader_fill(r, err);
+            if (rc < 0) {
+                mr_jsonl_reader_close(r);
+                return rc;
+            }
+            if (rc == 0)
+                break;
+        }
+    }
+    r->start = r->consumed = r->buf_off + r->pos;
+    *out = r;
+    return 0;
+}
+
+int mr_jsonl_reader_next(mr_jsonl_reader *r, const char **line, size_t *n, uint64_t *off,
+                         mr_err *err)
+{
+    for (;;) {
+        if (r->buf_off + r->pos >= r->limit)
+            return 0;
+        char *nl = memchr(r->buf + r->pos, '\n', r->end - r->pos);
+        size_t ls = r->pos, le;
+        if (nl) {
+            le = (size_t)(nl - r->buf);
+            r->pos = le + 1;
+        } else {
+            int rc = reader_fill(r, err);
+            if (rc < 0)
+                return rc;
+            if (rc > 0)
+                continue;
+            if (r->pos == r->end)
+                return 0;
+            ls = r->pos;
+            le = r->end;
+            r->pos = r->end;
+        }
+        r->rel_line++;
+        r->consumed = r->buf_off + r->pos;
+        if (le - ls > MR_JSONL_MAX_LINE)
+            return mr_err_set(err, MR_ETOOBIG, "%s: line at byte %llu is longer than %u bytes",
+                              r->path, (unsigned long long)(r->buf_off + ls), MR_JSONL_MAX_LINE);
+        if (le > ls && r->buf[le - 1] == '\r')
+            le--;
+        size_t k = ls;
+        while (k < le && (r->buf[k] == ' ' || r->buf[k] == '\t' || r->buf[k] == '\r'))
+            k++;
+        if (k == le)
+            continue; /* blank line */
+        *line = r->buf + ls;
+        *n = le - ls;
+        *off = r->buf_off + ls;
+        return 1;
+    }
+}
+
+int64_t mr_jsonl_reader_line(mr_jsonl_reader *r)
+{
+    if (r->base_line == -2) {
+        r->base_line = -1;
+        if (r->start <= (1ull << 30)) {
+            char tmp[65536];
+            uint64_t pos = 0, lines = 0;
+            while (pos < r->start) {
+                size_t want = r->start - pos < sizeof tmp ? (size_t)(r->start - pos) : sizeof tmp;
+                ssize_t got = pread(r->fd, tmp, want, (off_t)pos);
+                if (got <= 0)
+                    return -1;
+                for (ssize_t i = 0; i < got; i++)
+                    lines += tmp[i] == '\n';
+                pos += (uint64_t)got;
+            }
+            r->base_line = (int64_t)lines;
+        }
+    }
+    return r->base_line < 0 ? -1 : r->base_line + r->rel_line;
+}
+
+const char *mr_jsonl_reader_where(mr_jsonl_reader *r, char *buf, size_t cap)
+{
+    int64_t line = mr_jsonl_reader_line(r);
+    if (line >= 0)
+        snprintf(buf, cap, "%s:%lld", r->path, (long long)line);
+    else
+        snprintf(buf, cap, "%s: line at byte %llu", r->path, (unsigned long long)r->consumed);
+    return buf;
+}
+
+uint64_t mr_jsonl_reader_bytes(const mr_jsonl_reader *r)
+{
+    return r ? r->consumed - r->start : 0;
+}
+
+/* ---- Inference ----------------------------------------------------------- */
+
+enum {
+    SEEN_BOOL = 1,
+    SEEN_INT32 = 2,
+    SEEN_INT64 = 4,
+    SEEN_FLOAT = 8,
+    SEEN_STRING = 16,
+    SEEN_NESTED = 32,
+    STR_NOT_DATE = 64,
+    STR_NOT_TS = 128,
+};
+
+typedef struct infer_col {
+    char *name;
+    size_t len;
+    unsigned seen;
+} infer_col;
+
+static mr_type infer_type(unsigned f)
+{
+    unsigned kinds = f & (SEEN_BOOL | SEEN_INT32 | SEEN_INT64 | SEEN_FLOAT | SEEN_STRING |
+                          SEEN_NESTED);
+    if (kinds == SEEN_BOOL)
+        return mr_type_make(MR_T_BOOL);
+    if (kinds == SEEN_INT32)
+        return mr_type_make(MR_T_INT32);
+    if (kinds && !(kinds & ~(SEEN_INT32 | SEEN_INT64)))
+        return mr_type_make(MR_T_INT64);
+    if (kinds && !(kinds & ~(SEEN_INT32 | SEEN_INT64 | SEEN_FLOAT)))
+        return mr_type_make(MR_T_FLOAT64);
+    if (kinds == SEEN_STRING && !(f & STR_NOT_DATE))
+        return mr_type_make(MR_T_DATE);
+    if (kinds == SEEN_STRING && !(f & STR_NOT_TS))
+        return mr_type_make(MR_T_TIMESTAMP);
+    return mr_type_make(MR_T_STRING);
+}
+
+static unsigned classify(const mr_jsonl_field *f)
+{
+    switch (f->kind) {
+    case MR_JSON_TRUE:
+    case MR_JSON_FALSE: return SEEN_BOOL;
+    case MR_JSON_NUMBER: {
+        if (!f->is_integer)
+            return SEEN_FLOAT;
+        int64_t v;
+        if (mr_parse_int64(f->val, f->val_len, &v, NULL) < 0)
+            return SEEN_FLOAT;
+        return v >= INT32_MIN && v <= INT32_MAX ? SEEN_INT32 : SEEN_INT64;
+    }
+    case MR_JSON_STRING: {
+        unsigned r = SEEN_STRING;
+        int32_t d;
+        int64_t t;
+        if (mr_parse_date(f->val, f->val_len, &d, NULL) < 0)
+            r |= STR_NOT_DATE;
+        if (mr_parse_timestamp(f->val, f->val_len, &t, NULL) < 0)
+            r |= STR_NOT_TS;
+        return r;
+    }
+    case MR_JSON_OBJECT:
+    case MR_JSON_ARRAY: return SEEN_NESTED;
+    default: return 0;
+    }
+}
+
+int mr_jsonl_infer_schema(const char *path, size_t sample_rows, mr_schema **out, mr_err *err)
+{
+    *out = NULL;
+    if (sample_rows == 0)
+        sample_rows = 1000;
+    mr_jsonl_reader *r;
+    int rc = mr_jsonl_reader_open(path, 0, UINT64_MAX, &r, err);
+    if (rc < 0)
+        return rc;
+    mr_jsonl_parser *p = mr_jsonl_parser_create();
+    infer_col *cols = NULL;
+    size_t ncols = 0, ccap = 0;
+    if (!p) {
+        rc = mr_err_set(err, MR_ENOMEM, "out of memory");
+        goto done;
+    }
+    for (size_t row = 0; row < sample_rows;) {
+        const char *line;
+        size_t n;
+        uint64_t off;
+        rc = mr_jsonl_reader_next(r, &line, &n, &off, err);
+        if (rc < 0)
+            goto done;
+        if (rc == 0)
+            break;
+        const mr_jsonl_field *f;
+        int nf = mr_jsonl_parse(p, line, n, &f, NULL);
+        if (nf < 0)
+            continue;
+        row++;
+        for (int i = 0; i < nf; i++) {
+            size_t c = 0;
+            while (c < ncols && !(cols[c].len == f[i].key_len &&
+                                  memcmp(cols[c].name, f[i].key, f[i].key_len) == 0))
+                c++;
+            if (c == ncols) {
+                if (ncols == ccap) {
+                    size_t nc = ccap ? ccap * 2 : 16;
+                    infer_col *g = realloc(cols, nc * sizeof *g);
+                    if (!g) {
+                        rc = mr_err_set(err, MR_ENOMEM, "out of memory");
+                        goto done;
+                    }
+                    cols = g;
+                    ccap = nc;
+                }
+                cols[c].name = strndup(f[i].key, f[i].key_len);
+                if (!cols[c].name) {
+                    rc = mr_err_set(err, MR_ENOMEM, "out of memory");
+                    goto done;
+                }
+                cols[c].len = f[i].key_len;
+                cols[c].seen = 0;
+                ncols++;
+            }
+            cols[c].seen |= classify(&f[i]);
+        }
+    }
+    if (ncols == 0) {
+        rc = mr_err_set(err, MR_EPARSE, "%s: no JSON object with a key in the first %zu lines",
+                        path, sample_rows);
+        goto done;
+    }
+    mr_schema *s = mr_schema_create((int)ncols);
+    if (!s) {
+        rc = mr_err_set(err, MR_ENOMEM, "out of memory");
+        goto done;
+    }
+    for (size_t c = 0; c < ncols; c++)
+        if (mr_schema_set(s, (int)c, cols[c].name, infer_type(cols[c].seen)) < 0) {
+            mr_schema_destroy(s);
+            rc = mr_err_set(err, MR_ENOMEM, "out of memory");
+            goto done;
+        }
+    *out = s;
+    rc = 0;
+done:
+    for (size_t c = 0; c < ncols; c++)
+        free(cols[c].name);
+    free(cols);
+    mr_jsonl_parser_destroy(p);
+    mr_jsonl_reader_close(r);
+    return rc;
+}
