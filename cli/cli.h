@@ -4,6 +4,7 @@
 
 #include <cjson/cJSON.h>
 #include <stddef.h>
+#include <stdio.h>
 #include <sys/types.h>
 
 /* ---- http.c: a small blocking HTTP/1.1 client for the REST API ---- */
@@ -49,5 +50,8 @@ void cli_cluster_stop(cli_cluster *cl, int keep);
 cJSON *cli_follow_job(const char *base_url, const char *job_id, volatile int *interrupted);
 /* Prints the summary of a finished job; returns the exit code (0 or 1). */
 int cli_print_summary(const cJSON *job, double seconds);
+/* Prints a job (GET /v1/jobs/ID) for people: state, times, params, a line
+ * per stage with its operators, outputs, rejects and the error. */
+void cli_print_job(const cJSON *job, FILE *out);
 
 #endif

@@ -36,10 +36,10 @@ static const char *usage_text =
     "  validate DAG [--param k=v]...             check a DAG; print every error\n"
     "  explain DAG [--param k=v]...              show the compiled stages\n"
     "  submit DAG [--param k=v]... [--wait]      submit to a running coordinator\n"
-    "  jobs [--state S] [--limit N]              list jobs\n"
-    "  status JOB                                show one job\n"
+    "  jobs [--state S] [--limit N] [--json]     list jobs\n"
+    "  status JOB [--json]                       show one job\n"
     "  cancel JOB                                cancel a job\n"
-    "  executors                                 list executors\n"
+    "  executors [--json]                        list executors\n"
     "\n"
     "Client commands reach the coordinator at --coordinator URL, or\n"
     "$MILLRACE_COORDINATOR (default http://127.0.0.1:8080), and send $MILLRACE_TOKEN\n"
@@ -463,81 +463,186 @@ static const char *jstr(const cJSON *o, const char *k)
     return cJSON_IsString(v) ? v->valuestring : "-";
 }
 
-static int cmd_client(const char *cmd, int argc, char **argv, const char *url)
+static const char *client_help(const char *cmd)
 {
-    cJSON *j = NULL;
-    if (argc > 0 && strcmp(argv[0], "--help") == 0) {
-        printf("usage: millrace %s%s\n", cmd,
-               strcmp(cmd, "jobs") == 0 ? " [--state S] [--limit N]"
-               : strcmp(cmd, "executors") == 0 ? "" : " JOB");
+    if (strcmp(cmd, "jobs") == 0)
+        return "usage: millrace jobs [--state S] [--limit N] [--json]\n\n"
+               "Lists jobs, newest first; S is queued, running, succeeded, failed or\n"
+               "cancelled; N from 1 to 10000 (default 100).  Exit 0, or 1 when the\n"
+               "coordinator refuses or cannot be reached.\n";
+    if (strcmp(cmd, "status") == 0)
+        return "usage: millrace status JOB [--json]\n\n"
+               "Shows a job: state, times, params, each stage with its operators and\n"
+               "progress, outputs and the error if it failed.  --json prints the API's\n"
+               "document as it is.  Exit 0, or 1 when the request fails (e.g. no such job).\n";
+    if (strcmp(cmd, "cancel") == 0)
+        return "usage: millrace cancel JOB\n\n"
+               "Asks the coordinator to cancel a queued or running job.  Exit 0, or 1 when\n"
+               "the job is unknown or has already finished.\n";
+    return "usage: millrace executors [--json]\n\n"
+           "Lists the executors that registered: state, running tasks, slots, memory.\n";
+}
+
+static void print_json(const cJSON *j)
+{
+    char *text = cJSON_Print(j);
+    printf("%s\n", text ? text : "");
+    free(text);
+}
+
+static int valid_job_id(const char *cmd, const char *id)
+{
+    size_t n = strlen(id);
+    if (n == 0 || n > 64 || strspn(id, "abcdefghijklmnopqrstuvwxyz0123456789") != n) {
+        fprintf(stderr, "millrace %s: '%s' is not a job id (see millrace jobs)\n", cmd, id);
         return 0;
     }
-    if (strcmp(cmd, "jobs") == 0) {
-        char path[256] = "/v1/jobs?";
-        for (int i = 0; i + 1 < argc; i += 2) {
-            if (strcmp(argv[i], "--state") && strcmp(argv[i], "--limit")) {
-                fprintf(stderr, "millrace jobs: unexpected '%s'\n", argv[i]);
-                return 2;
-            }
-            size_t n = strlen(path);
-            snprintf(path + n, sizeof path - n, "%s=%s&", argv[i] + 2, argv[i + 1]);
+    return 1;
+}
+
+static int cmd_jobs(int argc, char **argv, const char *url)
+{
+    char path[256] = "/v1/jobs";
+    int json = 0;
+    char sep = '?';
+    for (int i = 0; i < argc; i++) {
+        if (strcmp(argv[i], "--json") == 0) {
+            json = 1;
+            continue;
         }
-        if (argc % 2) {
-            fprintf(stderr, "millrace jobs: '%s' needs a value\n", argv[argc - 1]);
+        if (strcmp(argv[i], "--state") && strcmp(argv[i], "--limit")) {
+            fprintf(stderr, "millrace jobs: unexpected '%s' (see millrace jobs --help)\n", argv[i]);
             return 2;
         }
-        if (simple_get(url, path, "jobs", &j))
-            return 1;
-        const cJSON *arr = cJSON_GetObjectItemCaseSensitive(j, "jobs"), *x;
-        printf("%-22s %-24s %-10s %s\n", "ID", "NAME", "STATE", "SUBMITTED");
-        cJSON_ArrayForEach(x, arr)
-            printf("%-22s %-24s %-10s %s\n", jstr(x, "id"), jstr(x, "name"), jstr(x, "state"),
-                   jstr(x, "submitted_at"));
-    } else if (strcmp(cmd, "executors") == 0) {
-        if (simple_get(url, "/v1/executors", "executors", &j))
-            return 1;
-        const cJSON *arr = cJSON_GetObjectItemCaseSensitive(j, "executors"), *x;
-        printf("%-28s %-28s %-6s %5s %5s\n", "ID", "ADDRESS", "STATE", "TASKS", "SLOTS");
-        cJSON_ArrayForEach(x, arr)
-            printf("%-28s %-28s %-6s %5d %5d\n", jstr(x, "id"), jstr(x, "address"),
-                   jstr(x, "state"),
-                   (int)cJSON_GetNumberValue(cJSON_GetObjectItemCaseSensitive(x, "running_tasks")),
-                   (int)cJSON_GetNumberValue(cJSON_GetObjectItemCaseSensitive(x, "slots")));
+        if (i + 1 >= argc || argv[i + 1][0] == '-') {
+            fprintf(stderr, "millrace jobs: %s needs a value\n", argv[i]);
+            return 2;
+        }
+        const char *v = argv[++i];
+        if (strspn(v, "abcdefghijklmnopqrstuvwxyz0123456789") != strlen(v)) {
+            fprintf(stderr, "millrace jobs: bad %s '%s'\n", argv[i - 1], v);
+            return 2;
+        }
+        size_t n = strlen(path);
+        snprintf(path + n, sizeof path - n, "%c%s=%.40s", sep, argv[i - 1] + 2, v);
+        sep = '&';
+    }
+    cJSON *j = NULL;
+    if (simple_get(url, path, "jobs", &j))
+        return 1;
+    if (json) {
+        print_json(j);
     } else {
-        if (argc != 1 || argv[0][0] == '-') {
-            fprintf(stderr, "millrace %s: which job? (millrace %s JOB)\n", cmd, cmd);
-            return 2;
-        }
-        if (strlen(argv[0]) > 64 || strspn(argv[0], "abcdefghijklmnopqrstuvwxyz0123456789") !=
-                                        strlen(argv[0])) {
-            fprintf(stderr, "millrace %s: '%s' is not a job id\n", cmd, argv[0]);
-            return 2;
-        }
-        char path[128];
-        if (strcmp(cmd, "cancel") == 0) {
-            char endpoint[512];
-            snprintf(endpoint, sizeof endpoint, "%s/v1/jobs/%s/cancel", url, argv[0]);
-            cli_http_resp r;
-            if (cli_http("POST", endpoint, NULL, NULL, 0, 10000, &r) < 0) {
-                fprintf(stderr, "millrace: %s\n", r.error);
-                return 1;
-            }
-            j = cli_http_json(&r, "cancel");
-            cli_http_resp_free(&r);
-            if (!j)
-                return 1;
-            printf("cancelling %s\n", argv[0]);
-        } else {
-            snprintf(path, sizeof path, "/v1/jobs/%s", argv[0]);
-            if (simple_get(url, path, "status", &j))
-                return 1;
-            char *text = cJSON_Print(j);
-            printf("%s\n", text ? text : "");
-            free(text);
+        const cJSON *arr = cJSON_GetObjectItemCaseSensitive(j, "jobs"), *x;
+        printf("%-18s %-20s %-10s %-24s %s\n", "ID", "NAME", "STATE", "SUBMITTED", "ERROR");
+        cJSON_ArrayForEach(x, arr)
+        {
+            const char *err = jstr(x, "error");
+            printf("%-18s %-20s %-10s %-24s %.60s\n", jstr(x, "id"), jstr(x, "name"),
+                   jstr(x, "state"), jstr(x, "submitted_at"), strcmp(err, "-") ? err : "");
         }
     }
     cJSON_Delete(j);
     return 0;
+}
+
+static int cmd_executors(int argc, char **argv, const char *url)
+{
+    int json = 0;
+    for (int i = 0; i < argc; i++) {
+        if (strcmp(argv[i], "--json") != 0) {
+            fprintf(stderr, "millrace executors: unexpected '%s'\n", argv[i]);
+            return 2;
+        }
+        json = 1;
+    }
+    cJSON *j = NULL;
+    if (simple_get(url, "/v1/executors", "executors", &j))
+        return 1;
+    if (json) {
+        print_json(j);
+    } else {
+        const cJSON *arr = cJSON_GetObjectItemCaseSensitive(j, "executors"), *x;
+        printf("%-28s %-28s %-6s %5s %5s %10s %9s\n", "ID", "ADDRESS", "STATE", "TASKS", "SLOTS",
+               "MEMORY_MB", "HEARTBEAT");
+        cJSON_ArrayForEach(x, arr)
+        {
+            double mem = cJSON_GetNumberValue(cJSON_GetObjectItemCaseSensitive(x, "memory_bytes"));
+            double hb = cJSON_GetNumberValue(cJSON_GetObjectItemCaseSensitive(x, "last_heartbeat_ms"));
+            printf("%-28s %-28s %-6s %5d %5d %10.0f %7.1fs\n", jstr(x, "id"), jstr(x, "address"),
+                   jstr(x, "state"),
+                   (int)cJSON_GetNumberValue(cJSON_GetObjectItemCaseSensitive(x, "running_tasks")),
+                   (int)cJSON_GetNumberValue(cJSON_GetObjectItemCaseSensitive(x, "slots")),
+                   mem == mem ? mem / 1048576.0 : 0.0, hb == hb ? hb / 1000.0 : 0.0);
+        }
+    }
+    cJSON_Delete(j);
+    return 0;
+}
+
+/* status and cancel: one job id, and for status an optional --json. */
+static int cmd_job(const char *cmd, int argc, char **argv, const char *url)
+{
+    int json = 0;
+    const char *id = NULL;
+    for (int i = 0; i < argc; i++) {
+        if (strcmp(argv[i], "--json") == 0 && strcmp(cmd, "status") == 0) {
+            json = 1;
+        } else if (argv[i][0] == '-' || id) {
+            fprintf(stderr, "millrace %s: unexpected '%s' (see millrace %s --help)\n", cmd, argv[i],
+                    cmd);
+            return 2;
+        } else {
+            id = argv[i];
+        }
+    }
+    if (!id) {
+        fprintf(stderr, "millrace %s: which job? (millrace %s JOB; millrace jobs lists them)\n", cmd,
+                cmd);
+        return 2;
+    }
+    if (!valid_job_id(cmd, id))
+        return 2;
+    cJSON *j = NULL;
+    if (strcmp(cmd, "cancel") == 0) {
+        char endpoint[512];
+        snprintf(endpoint, sizeof endpoint, "%s/v1/jobs/%s/cancel", url, id);
+        cli_http_resp r;
+        if (cli_http("POST", endpoint, NULL, NULL, 0, 10000, &r) < 0) {
+            fprintf(stderr, "millrace: %s\n", r.error);
+            return 1;
+        }
+        j = cli_http_json(&r, "cancel");
+        cli_http_resp_free(&r);
+        if (!j)
+            return 1;
+        printf("cancelling %s (it was %s)\n", id, jstr(j, "state"));
+    } else {
+        char path[128];
+        snprintf(path, sizeof path, "/v1/jobs/%s", id);
+        if (simple_get(url, path, "status", &j))
+            return 1;
+        if (json)
+            print_json(j);
+        else
+            cli_print_job(j, stdout);
+    }
+    cJSON_Delete(j);
+    return 0;
+}
+
+static int cmd_client(const char *cmd, int argc, char **argv, const char *url)
+{
+    for (int i = 0; i < argc; i++)
+        if (strcmp(argv[i], "--help") == 0) {
+            fputs(client_help(cmd), stdout);
+            return 0;
+        }
+    if (strcmp(cmd, "jobs") == 0)
+        return cmd_jobs(argc, argv, url);
+    if (strcmp(cmd, "executors") == 0)
+        return cmd_executors(argc, argv, url);
+    return cmd_job(cmd, argc, argv, url);
 }
 
 int main(int argc, char **argv)

@@ -54,9 +54,9 @@ static void stage_line(const cJSON *st, double elapsed, char *out, size_t cap)
     bar[20] = '\0';
     double bytes = num(st, "bytes_read") + num(st, "bytes_shuffled");
     char rows[40];
-    snprintf(out, cap, "stage %-2.0f [%s] %3.0f/%-3.0f tasks %14s rows %8.1f MB/s  %-9s",
+    snprintf(out, cap, "stage %-2.0f [%s] %3.0f/%-3.0f tasks %14s rows %8.1f MB/s  %-9s %7.1fs",
              num(st, "id"), bar, done, total, grouped(num(st, "rows_in"), rows, sizeof rows),
-             elapsed > 0 ? bytes / 1e6 / elapsed : 0.0, str(st, "state"));
+             elapsed > 0 ? bytes / 1e6 / elapsed : 0.0, str(st, "state"), elapsed);
 }
 
 cJSON *cli_follow_job(const char *base_url, const char *job_id, volatile int *interrupted)
@@ -151,4 +151,76 @@ int cli_print_summary(const cJSON *job, double seconds)
         return 1;
     }
     return 0;
+}
+
+/* Seconds between two of the API's timestamps ("2026-01-02T03:04:05.678Z"),
+ * or -1 when either is missing. */
+static double span_s(const cJSON *job, const char *from, const char *to)
+{
+    const char *a = str(job, from), *b = str(job, to);
+    struct tm ta, tb;
+    int ma = 0, mb = 0;
+    memset(&ta, 0, sizeof ta);
+    memset(&tb, 0, sizeof tb);
+    if (sscanf(a, "%d-%d-%dT%d:%d:%d.%dZ", &ta.tm_year, &ta.tm_mon, &ta.tm_mday, &ta.tm_hour,
+               &ta.tm_min, &ta.tm_sec, &ma) != 7 ||
+        sscanf(b, "%d-%d-%dT%d:%d:%d.%dZ", &tb.tm_year, &tb.tm_mon, &tb.tm_mday, &tb.tm_hour,
+               &tb.tm_min, &tb.tm_sec, &mb) != 7)
+        return -1;
+    ta.tm_year -= 1900;
+    tb.tm_year -= 1900;
+    ta.tm_mon--;
+    tb.tm_mon--;
+    return difftime(timegm(&tb), timegm(&ta)) + (mb - ma) / 1000.0;
+}
+
+void cli_print_job(const cJSON *job, FILE *out)
+{
+    char rows[40];
+    const char *state = str(job, "state");
+    fprintf(out, "job %s (%s): %s\n", str(job, "id"), str(job, "name"), state);
+    fprintf(out, "  submitted %s", str(job, "submitted_at"));
+    if (str(job, "started_at")[0])
+        fprintf(out, ", started %s", str(job, "started_at"));
+    if (str(job, "finished_at")[0])
+        fprintf(out, ", finished %s", str(job, "finished_at"));
+    double took = span_s(job, "submitted_at", "finished_at");
+    if (took >= 0)
+        fprintf(out, " (%.2f s)", took);
+    fputc('\n', out);
+    const cJSON *params = cJSON_GetObjectItemCaseSensitive(job, "params"), *x;
+    if (cJSON_GetArraySize(params) > 0) {
+        fputs("  params:", out);
+        cJSON_ArrayForEach(x, params)
+            fprintf(out, " %s=%s", x->string, cJSON_IsString(x) ? x->valuestring : "?");
+        fputc('\n', out);
+    }
+    double elapsed = took >= 0 ? span_s(job, "started_at", "finished_at") : 0;
+    cJSON_ArrayForEach(x, cJSON_GetObjectItemCaseSensitive(job, "stages"))
+    {
+        char line[256];
+        stage_line(x, elapsed > 0 ? elapsed : 0, line, sizeof line);
+        fprintf(out, "  %s\n", line);
+        const cJSON *op;
+        fputs("           ", out);
+        int first = 1;
+        cJSON_ArrayForEach(op, cJSON_GetObjectItemCaseSensitive(x, "operators"))
+        {
+            fprintf(out, "%s%s", first ? "" : " -> ", cJSON_IsString(op) ? op->valuestring : "?");
+            first = 0;
+        }
+        const cJSON *tasks = cJSON_GetObjectItemCaseSensitive(x, "tasks");
+        if (num(tasks, "failed") > 0 || num(tasks, "retried") > 0)
+            fprintf(out, "  (%.0f failed, %.0f retried)", num(tasks, "failed"),
+                    num(tasks, "retried"));
+        fputc('\n', out);
+    }
+    const cJSON *outputs = cJSON_GetObjectItemCaseSensitive(job, "outputs");
+    cJSON_ArrayForEach(x, outputs)
+        fprintf(out, "  output %s -> %s: %s rows\n", str(x, "node"), str(x, "target"),
+                grouped(num(x, "rows"), rows, sizeof rows));
+    if (num(job, "rejected_rows") > 0)
+        fprintf(out, "  rejected rows: %s\n", grouped(num(job, "rejected_rows"), rows, sizeof rows));
+    if (str(job, "error")[0])
+        fprintf(out, "  error: %s\n", str(job, "error"));
 }

@@ -331,7 +331,7 @@ static enum MHD_Result reply_bad_json(struct MHD_Connection *con, const req_body
         }
     }
     char msg[200];
-    snprintf(msg, sizeof msg, "malformed JSON body at line %u, column %u (byte %zu)", line, col,
+    snprintf(msg, sizeof msg, "malformed JSON body near line %u, column %u (byte %zu)", line, col,
              off);
     cJSON *root = error_obj("bad_request", msg);
     cJSON *e = cJSON_GetObjectItem(root, "error");
