@@ -12,7 +12,7 @@ cd "$(dirname "$0")/.."
 
 PACKAGES=(cmake pkg-config make gcc libzmq3-dev libprotobuf-c-dev protobuf-c-compiler
   libyaml-dev libzstd-dev libsqlite3-dev libpq-dev postgresql libmicrohttpd-dev
-  libcjson-dev libcmocka-dev sqlite3 python3-venv)
+  libcjson-dev libcmocka-dev sqlite3 python3-venv clang)
 PY_TOOLS=(pytest duckdb requests "psycopg[binary]")
 
 log() { printf 'setup: %s\n' "$*" >&2; }

@@ -1,10 +1,11 @@
 #!/usr/bin/env bash
 # test.sh - set up, build and run the whole test suite: unit tests (ctest)
 # and end-to-end tests (pytest) on a normal -Werror build, then all of it
-# again on a build with AddressSanitizer and UndefinedBehaviorSanitizer.
+# again on a build with AddressSanitizer and UndefinedBehaviorSanitizer,
+# then a short run of every libFuzzer target (scripts/fuzz.sh).
 #
 #   scripts/test.sh            everything
-#   scripts/test.sh --quick    the normal build only
+#   scripts/test.sh --quick    the normal build only (no sanitizers, no fuzzing)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/setup.sh --no-build
@@ -36,5 +37,7 @@ if [ "${1:-}" != "--quick" ]; then
   export ASAN_OPTIONS="detect_leaks=1:abort_on_error=0:halt_on_error=1"
   export UBSAN_OPTIONS="print_stacktrace=1:halt_on_error=1"
   run_suite build-asan -DCMAKE_BUILD_TYPE=Debug -DMR_SANITIZE=ON
+  echo "== fuzz: every parser's libFuzzer target (tests/fuzz/) for ${FUZZ_SECONDS:-15}s each"
+  scripts/fuzz.sh
 fi
 echo "== all tests passed"
