@@ -6,7 +6,7 @@
  */
 // clang -g -O1 -fsanitize=fuzzer,address,undefined -D_GNU_SOURCE -I. \
 //   tests/fuzz/fuzz_expr.c core/[a-z]*.c -lm -lpthread -o fuzz_expr
-// ./fuzz_expr -max_total_time=60 -dict=tests/fuzz/expr.dict tests/fuzz/corpus/fuzz_expr
+// ./fuzz_expr -max_total_time=60 -dict=tests/fuzz/corpus/fuzz_expr.dict tests/fuzz/corpus/fuzz_expr
 /*
  * The input is the expression text (NUL bytes end it early, as they would
  * in a YAML string).  Checks beyond the sanitizers:
