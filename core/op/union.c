@@ -10,10 +10,15 @@
  * float64, int or decimal -> a decimal of larger scale with an overflow
  * check, decimal -> float64, date -> timestamp).
  *
+ * UNION (distinct) is this operator under core/op/distinct.c's operator,
+ * which keeps the first occurrence of every row.
+ *
  * Ownership: the union owns its inputs and closes them all; the batch it
  * returns is either an input's (valid until the next call) or its own.
  */
 #include "core/op/union.h"
+
+#include "core/op/distinct.h"
 
 #include <stdbool.h>
 #include <stdio.h>
@@ -308,12 +313,6 @@ mr_op *mr_union_create(mr_op **inputs, int n, int distinct, const char *node, mr
         rc = mr_err_set(err, MR_EINVAL, "node '%s': union needs at least 2 inputs, got %d", nd, n);
         goto fail;
     }
-    if (distinct) {
-        rc = mr_err_set(err, MR_ENOTSUP,
-                        "node '%s': union distinct is a union followed by a distinct operator",
-                        nd);
-        goto fail;
-    }
     u = calloc(1, sizeof *u);
     schemas = malloc((size_t)n * sizeof *schemas);
     if (!u || !schemas) {
@@ -354,6 +353,8 @@ mr_op *mr_union_create(mr_op **inputs, int n, int distinct, const char *node, mr
         u->aligned[i] = al;
     }
     free(schemas);
+    if (distinct)
+        return mr_distinct_create(&u->op, NULL, 0, nd, err); /* owns u, also on failure */
     return &u->op;
 fail:
     (void)rc;

@@ -16,10 +16,11 @@
  * value that does not fit the wider decimal (an int64 into decimal(18,4),
  * say) fails the job with MR_EOVERFLOW naming the node and column.
  *
- * distinct: UNION (without ALL) is not done here: the DAG compiler stacks a
- * distinct operator (core/op/distinct.h) over the union, which also lets
- * the distinct run after a shuffle when the union spans tasks.  Passing
- * distinct=1 to mr_union_create is refused with MR_ENOTSUP.
+ * distinct: mr_union_create(..., distinct=1, ...) returns the union under a
+ * distinct operator over all columns (core/op/distinct.h): UNION without
+ * ALL, within one task.  When the union's inputs are spread over tasks the
+ * DAG compiler must still put a distinct after the shuffle (the distinct
+ * operator is built for running on both sides of one).
  */
 #ifndef MR_OP_UNION_H
 #define MR_OP_UNION_H
@@ -38,7 +39,8 @@ int mr_union_schema(const mr_schema *const *inputs, int n, mr_schema **out, mr_e
  * input (closed with the union, also when creation fails; the inputs array
  * itself stays the caller's).  Batches of an input whose columns are already
  * in output order and type pass through untouched; others are reordered and
- * widened into the union's own batch.  Returns the operator (free with
+ * widened into the union's own batch.  With distinct, the returned operator
+ * is a distinct over the union (see above).  Returns the operator (free with
  * mr_op_close) or NULL with err set as for mr_union_schema, prefixed with
  * the node. */
 mr_op *mr_union_create(mr_op **inputs, int n, int distinct, const char *node, mr_err *err);

@@ -237,12 +237,61 @@ static void test_union_overflow_and_errors(void **state)
     assert_int_equal(err.code, MR_ETYPE);
     assert_non_null(strstr(err.msg, "node 'u'"));
     in[0] = source(schema_of("v:string"), NULL);
-    in[1] = source(schema_of("v:string"), NULL);
-    assert_null(mr_union_create(in, 2, 1, "u", &err));
-    assert_int_equal(err.code, MR_ENOTSUP);
-    in[0] = source(schema_of("v:string"), NULL);
     assert_null(mr_union_create(in, 1, 0, "u", &err));
     assert_int_equal(err.code, MR_EINVAL);
+}
+
+/* distinct=1: duplicates within and across inputs go, widening first
+ * (int32 7 and int64 7 are the same value), NULL equals NULL. */
+static void test_union_distinct(void **state)
+{
+    (void)state;
+    mr_schema *s1 = schema_of("v:int32;w:string");
+    mr_schema *s2 = schema_of("w:string;v:int64");
+    mr_batch *b1 = mr_batch_create(s1, 0), *b2 = mr_batch_create(s2, 0);
+    const int v1[5] = {7, 7, 8, 0, 0};
+    const char *w1[5] = {"a", "a", "a", NULL, NULL};
+    for (int r = 0; r < 5; r++) {
+        MR_COL_I32(&b1->cols[0])[r] = v1[r];
+        mr_column_set_valid(&b1->cols[0], (size_t)r, r < 3);
+        if (w1[r])
+            mr_column_set_str(&b1->cols[1], (size_t)r, w1[r], 1);
+        else
+            mr_column_set_str_null(&b1->cols[1], (size_t)r);
+    }
+    b1->nrows = 5;
+    const int64_t v2[3] = {7, 9, 8};
+    const char *w2[3] = {"a", "a", "b"};
+    for (int r = 0; r < 3; r++) {
+        mr_column_set_str(&b2->cols[0], (size_t)r, w2[r], 1);
+        MR_COL_I64(&b2->cols[1])[r] = v2[r];
+        mr_column_set_valid(&b2->cols[1], (size_t)r, true);
+    }
+    b2->nrows = 3;
+    mr_op *in[2] = {source(s1, b1), source(s2, b2)};
+    mr_err err;
+    mr_op *u = mr_union_create(in, 2, 1, "u", &err);
+    assert_non_null(u);
+    assert_int_equal(mr_op_open(u, &err), 0);
+    char got[256] = "";
+    size_t o = 0;
+    mr_batch *b;
+    int rc;
+    while ((rc = mr_op_next(u, &b, &err)) == MR_NEXT_BATCH)
+        for (size_t i = 0; i < mr_batch_live(b); i++) {
+            uint32_t r = mr_batch_row(b, i);
+            size_t n;
+            const char *w = mr_column_str(&b->cols[1], r, &n);
+            o += (size_t)snprintf(got + o, sizeof got - o, "%lld:%.*s ",
+                                  mr_column_is_valid(&b->cols[0], r)
+                                      ? (long long)MR_COL_I64(&b->cols[0])[r]
+                                      : -1LL,
+                                  mr_column_is_valid(&b->cols[1], r) ? (int)n : 4,
+                                  mr_column_is_valid(&b->cols[1], r) ? w : "NULL");
+        }
+    assert_int_equal(rc, MR_NEXT_DONE);
+    assert_string_equal(got, "7:a 8:a -1:NULL 9:a 8:b ");
+    mr_op_close(u);
 }
 
 int main(void)
@@ -251,6 +300,7 @@ int main(void)
         cmocka_unit_test(test_union_schema),
         cmocka_unit_test(test_union_rows),
         cmocka_unit_test(test_union_overflow_and_errors),
+        cmocka_unit_test(test_union_distinct),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
