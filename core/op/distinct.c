@@ -143,9 +143,9 @@ static long probe(distinct_op *d, const mr_batch *b, size_t live)
         for (uint64_t s; (s = d->slots[pos]) != 0; pos = (pos + 1) & d->mask) {
             if ((s & SLOT_TAG) != tag)
                 continue;
+            /* the tag and the slot position already agree on most hash
+             * bits: compare values without loading the stored hash */
             size_t e = (uint32_t)s - 1;
-            if (d->hashes[e] != h)
-                continue;
             dup = e < base ? mr_keys_row_equal(d->keys, e, d->kv, i, d->n)
                            : mr_keys_row_equal(d->kv, d->pend[e - base], d->kv, i, d->n);
             if (dup)

@@ -14,8 +14,11 @@
  * nothing and is not preserved.  When the input is done, keys that need a
  * conversion are converted once, all stored rows are hashed in one
  * mr_hash_columns call, and the table is built: a power-of-two array of
- * bucket heads (at least twice the row count) and a `next` link per row,
- * both 32-bit row numbers + 1 (0 ends a chain).  Rows are linked in reverse
+ * bucket heads (at least as many as rows) and, per row, an entry holding
+ * its hash and the `next` row of its chain (row numbers + 1; 0 ends a
+ * chain).  A head also holds a 32-bit filter with one bit set per linked
+ * row (picked by high hash bits), so most probes without a partner stop at
+ * the head without touching any row.  Rows are linked in reverse
  * so every chain lists its rows in input order, which makes the output
  * order deterministic.  Rows with a NULL key (kept for right and full
  * joins) are stored but never linked.
@@ -24,8 +27,9 @@
  * key columns dense and of the common type (a shallow copy of the batch's
  * column when it has no selection and needs no conversion, else a gathered
  * copy), hash them with mr_hash_columns, flag rows with a NULL key, and
- * look up every row's bucket head (prefetching ahead on large tables).
- * Then the rows walk their chains, comparing the full hash before the key
+ * look up every row's bucket head and filter (prefetching ahead on large
+ * tables).  Then the rows walk their chains (again prefetching the first
+ * entry and key of a row a few ahead), comparing the full hash before the key
  * values, and write (left row, right row) pairs into three index lists;
  * when MR_BATCH_ROWS pairs are collected, every output column is gathered
  * in one pass per column (mr_keys_gather) and the batch is returned.  The
@@ -58,6 +62,15 @@
 
 #define PREFETCH_AHEAD 8
 #define PREFETCH_MIN_SLOTS (1u << 16)
+#define FILTER_MASK 0xffffffff00000000ULL
+
+/* A bucket's filter: one of 32 bits per linked row, chosen by hash bits the
+ * bucket index does not use.  A probe whose bit is unset in its bucket has
+ * no candidate, and is rejected without touching any stored row. */
+static inline uint64_t filter_bit(uint64_t h)
+{
+    return 1ULL << (32 + (h >> 59));
+}
 
 /* ---- Plan: keys and output columns --------------------------------------- */
 
@@ -264,6 +277,13 @@ const char *mr_join_type_name(mr_join_type how)
 
 enum { PH_PROBE, PH_TAIL, PH_DONE };
 
+/* A stored row's hash and the next row of its chain (+ 1; 0 ends it), side
+ * by side so that walking a chain costs one cache line per row. */
+typedef struct bentry {
+    uint64_t hash;
+    uint64_t next;
+} bentry;
+
 typedef struct hashjoin_op {
     mr_op op;      /* op.child is the probe (left) input */
     mr_op *build;  /* the right input */
@@ -277,9 +297,8 @@ typedef struct hashjoin_op {
     mr_column *bconv;   /* per key: converted stored key, when rconv */
     mr_column *bkeys;   /* per key: shallow copy of its stored key column */
     size_t bn;          /* stored rows */
-    uint64_t *bhash;
-    uint32_t *bnext;
-    uint32_t *heads;
+    bentry *bent;       /* per stored row: hash and chain link */
+    uint64_t *heads;    /* per bucket: filter bits << 32 | first row + 1 */
     size_t mask;
     uint8_t *matched;   /* right and full joins: per stored row */
     /* probe side, for the current left batch */
@@ -297,6 +316,7 @@ typedef struct hashjoin_op {
     bool started, pmatched;
     int phase;
     size_t tail_pos;
+    bool pf;            /* the table is big enough for prefetching to pay */
     /* output */
     uint32_t *lrow, *lidx, *brow; /* pairs: left physical row, left live index, right row */
     mr_batch *out;
@@ -402,28 +422,32 @@ static int build_finish(hashjoin_op *j, mr_err *err)
     }
     size_t n = j->bn;
     size_t nslots = 16;
-    while (nslots < 2 * n)
+    while (nslots < n)
         nslots *= 2;
-    j->bhash = malloc((n ? n : 1) * sizeof *j->bhash);
-    j->bnext = malloc((n ? n : 1) * sizeof *j->bnext);
+    uint64_t *hash = malloc((n ? n : 1) * sizeof *hash);
+    j->bent = malloc((n ? n : 1) * sizeof *j->bent);
     j->heads = calloc(nslots, sizeof *j->heads);
-    if (!j->bhash || !j->bnext || !j->heads)
+    if (!hash || !j->bent || !j->heads) {
+        free(hash);
         return oom(j, err);
+    }
     j->mask = nslots - 1;
     mr_batch hb = {.ncols = p->nkeys, .cols = j->bkeys, .nrows = n, .cap = n};
-    mr_hash_columns(&hb, j->kidx, p->nkeys, j->bhash);
+    mr_hash_columns(&hb, j->kidx, p->nkeys, hash);
     for (size_t e = n; e-- > 0;) {
         bool ok = true;
         for (int k = 0; k < p->nkeys && ok; k++)
             ok = mr_column_is_valid(&j->bkeys[k], e);
-        if (!ok) {
-            j->bnext[e] = 0;
+        j->bent[e].hash = hash[e];
+        j->bent[e].next = 0;
+        if (!ok)
             continue;
-        }
-        uint32_t *head = &j->heads[j->bhash[e] & j->mask];
-        j->bnext[e] = *head;
-        *head = (uint32_t)e + 1;
+        uint64_t *head = &j->heads[hash[e] & j->mask];
+        j->bent[e].next = (uint32_t)*head;
+        *head = (*head & FILTER_MASK) | filter_bit(hash[e]) | ((uint64_t)e + 1);
     }
+    free(hash);
+    j->pf = nslots >= PREFETCH_MIN_SLOTS;
     if (!drops_null_keys(p->how) && !(j->matched = calloc(n ? n : 1, 1)))
         return oom(j, err);
     return 0;
@@ -515,11 +539,12 @@ static int probe_begin(hashjoin_op *j, mr_batch *b, mr_err *err)
     /* bucket heads; 0 for a row with a NULL key */
     uint32_t *first = j->pfirst;
     const size_t mask = j->mask;
-    const bool pf = mask + 1 >= PREFETCH_MIN_SLOTS;
+    const bool pf = j->pf;
     for (size_t i = 0; i < live; i++) {
         if (pf && i + PREFETCH_AHEAD < live)
             __builtin_prefetch(&j->heads[j->phash[i + PREFETCH_AHEAD] & mask]);
-        first[i] = j->heads[j->phash[i] & mask];
+        uint64_t hd = j->heads[j->phash[i] & mask];
+        first[i] = hd & filter_bit(j->phash[i]) ? (uint32_t)hd : 0;
     }
     for (int k = 0; k < p->nkeys; k++) {
         const mr_column *c = &j->kv[k];
@@ -534,6 +559,20 @@ static int probe_begin(hashjoin_op *j, mr_batch *b, mr_err *err)
     return 0;
 }
 
+/* Asks for the cache lines that visiting stored row e + 1 (0: none) will
+ * read: its entry and its first key value. */
+static inline void prefetch_row(const hashjoin_op *j, uint32_t e)
+{
+    if (!e)
+        return;
+    __builtin_prefetch(&j->bent[e - 1]);
+    const mr_column *c = &j->bkeys[0];
+    if (c->type.id == MR_T_STRING)
+        __builtin_prefetch(&c->offsets[e - 1]);
+    else
+        __builtin_prefetch((const char *)c->data + (size_t)(e - 1) * mr_type_width(c->type));
+}
+
 /* Semi and anti: the left rows with (semi) or without (anti) a match, as a
  * selection over the left batch. */
 static size_t probe_semi_anti(hashjoin_op *j)
@@ -544,8 +583,11 @@ static size_t probe_semi_anti(hashjoin_op *j)
     for (size_t i = 0; i < j->plive; i++) {
         bool found = false;
         uint64_t h = j->phash[i];
-        for (uint32_t e = j->pfirst[i]; e && !found; e = j->bnext[e - 1])
-            found = j->bhash[e - 1] == h && mr_keys_row_equal(j->bkeys, e - 1, j->kv, i, nkeys);
+        if (j->pf && i + PREFETCH_AHEAD < j->plive)
+            prefetch_row(j, j->pfirst[i + PREFETCH_AHEAD]);
+        for (uint32_t e = j->pfirst[i]; e && !found; e = (uint32_t)j->bent[e - 1].next)
+            found = j->bent[e - 1].hash == h &&
+                    mr_keys_row_equal(j->bkeys, e - 1, j->kv, i, nkeys);
         j->rows[m] = mr_batch_row(j->pb, i);
         m += found == want;
     }
@@ -563,6 +605,8 @@ static size_t probe_pairs(hashjoin_op *j)
     while (j->pi < j->plive) {
         size_t i = j->pi;
         if (!j->started) {
+            if (j->pf && i + PREFETCH_AHEAD < j->plive)
+                prefetch_row(j, j->pfirst[i + PREFETCH_AHEAD]);
             j->pe = j->pfirst[i];
             j->pmatched = false;
             j->started = true;
@@ -573,8 +617,8 @@ static size_t probe_pairs(hashjoin_op *j)
             if (n == MR_BATCH_ROWS)
                 return n;
             uint32_t e = j->pe - 1;
-            j->pe = j->bnext[e];
-            if (j->bhash[e] == h && mr_keys_row_equal(j->bkeys, e, j->kv, i, nkeys)) {
+            j->pe = (uint32_t)j->bent[e].next;
+            if (j->bent[e].hash == h && mr_keys_row_equal(j->bkeys, e, j->kv, i, nkeys)) {
                 j->lrow[n] = lr;
                 j->lidx[n] = (uint32_t)i;
                 j->brow[n] = e;
@@ -658,8 +702,9 @@ static int hashjoin_next(mr_op *op, mr_batch **out, mr_err *err)
             v->nrows = b->nrows;
             v->cap = b->nrows;
             v->sel_buf = j->rows;
-            v->sel = j->rows;
-            v->nsel = m;
+            bool all = !b->sel && m == b->nrows; /* keep the no-selection fast path */
+            v->sel = all ? NULL : j->rows;
+            v->nsel = all ? 0 : m;
             *out = v;
             return MR_NEXT_BATCH;
         }
@@ -702,8 +747,7 @@ static void hashjoin_close(mr_op *op)
     free(j->bkeys);
     free(j->kvown);
     free(j->kv);
-    free(j->bhash);
-    free(j->bnext);
+    free(j->bent);
     free(j->heads);
     free(j->matched);
     free(j->phash);
@@ -779,7 +823,7 @@ size_t mr_hashjoin_memory(const mr_op *op)
         b += mr_keys_column_bytes(&j->kvown[k]);
     }
     if (j->heads)
-        b += j->bn * (sizeof *j->bhash + sizeof *j->bnext) + (j->mask + 1) * sizeof *j->heads;
+        b += j->bn * sizeof *j->bent + (j->mask + 1) * sizeof *j->heads;
     if (j->matched)
         b += j->bn;
     b += j->pcap * (sizeof *j->phash + sizeof *j->pfirst + sizeof *j->rows);
