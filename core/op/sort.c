@@ -560,7 +560,8 @@ static int add_batch(sort_op *s, const mr_batch *b)
         if ((rc = gather(&s->cols[c], s->n, &b->cols[c], s->rows, m)) < 0)
             return rc;
     s->n += m;
-    if (s->limit >= 0 && s->n >= 2 * (size_t)s->limit + MR_BATCH_ROWS)
+    if (s->limit >= 0 && s->limit < (INT64_C(1) << 40) &&
+        s->n >= 2 * (size_t)s->limit + MR_BATCH_ROWS)
         return cut_store(s);
     return 0;
 }
