@@ -43,6 +43,9 @@ typedef struct task_rt {
     uint64_t rows_in, rows_out, bytes_shuffled, bytes_read;
     Millrace__Split *split; /* scan stages; owned */
     uint32_t scan_op;       /* which OP_SCAN of the stage the split is for */
+    uint64_t rejected;      /* rows its read rejected (staged as its reject table) */
+    uint64_t skipped;       /* rows its read skipped */
+    int sampled;            /* its rejects are already in the job's sample */
     uint64_t dispatched_ms; /* coord_now_ms() when the attempt was sent (metrics) */
 } task_rt;
 
@@ -81,10 +84,11 @@ typedef struct job {
     int cancel_requested;
     int committing;
     uint64_t *output_rows; /* per stage (rows committed by its write) */
-    /* Rejected rows: rejected_rows counts them all; rejects keeps a sample
-     * of nrejects of them.  Nothing fills these yet (executors do not report
-     * rejects to the coordinator), so both are empty. */
+    /* Rejected rows: rejected_rows counts them all (the successful attempt
+     * of each task); rejects keeps the first nrejects of them for the API
+     * (every one lands in the warehouse table millrace_rejects). */
     uint64_t rejected_rows;
+    uint64_t skipped_rows;
     job_reject *rejects;
     uint32_t nrejects;
     struct job *next;      /* newest first */

@@ -214,14 +214,19 @@ static void job_finish(mr_coord *c, job *j, job_state state, const char *error)
             if (tk->state == TASK_RUNNING)
                 tk->state = TASK_FAILED;
         }
-    if (state != JOB_SUCCEEDED && j->plan->warehouse) {
+    /* Staging left by the job: everything when it failed, and after a commit
+     * whatever superseded attempts staged. */
+    if (j->plan->warehouse) {
         const Millrace__Warehouse *w = j->plan->warehouse;
         mr_wh_config cfg = {w->driver, w->path, w->dsn, w->schema};
         char prefix[64];
-        snprintf(prefix, sizeof prefix, "s_%s_", j->id);
         mr_err err;
-        if (mr_wh_drop_staging(&cfg, prefix, &err) < 0)
-            mr_log(MR_LOG_WARN, "coordinator", "job=%s cannot drop staging: %s", j->id, err.msg);
+        for (const char *k = "sr"; *k; k++) {
+            snprintf(prefix, sizeof prefix, "%c_%s_", *k, j->id);
+            if (mr_wh_drop_staging(&cfg, prefix, &err) < 0)
+                mr_log(MR_LOG_WARN, "coordinator", "job=%s cannot drop staging: %s", j->id,
+                       err.msg);
+        }
     }
     mr_log(state == JOB_SUCCEEDED ? MR_LOG_INFO : MR_LOG_WARN, "coordinator",
            "job=%s %s%s%s (%" PRId64 " ms)", j->id, coord_job_state_name(state),
@@ -389,7 +394,7 @@ static void send_task(mr_coord *c, job *j, stage_rt *st, uint32_t t, int e)
     spec.n_shuffle_inputs = nin;
     spec.shuffle_inputs = inp;
     if (ps->write) {
-        snprintf(staging, sizeof staging, "s_%s_%u_%u_%u", j->id, ps->id, t, tk->attempt);
+        mr_wh_staging_name(staging, sizeof staging, 's', j->id, ps->id, t, tk->attempt);
         spec.staging_table = staging;
     }
     Millrace__Control msg = MILLRACE__CONTROL__INIT;
@@ -471,6 +476,38 @@ void coord_job_cancel(mr_coord *c, job *j)
         j->cancel_requested = 1;
 }
 
+#define JOB_REJECT_SAMPLE 1000
+
+/* Recounts the job's rejected and skipped rows, and keeps the task's first
+ * rejects for the API (a re-run attempt rejects the same rows, so a task is
+ * sampled once). */
+static void job_count_rejects(job *j, task_rt *tk, const Millrace__TaskStatus *s)
+{
+    j->rejected_rows = j->skipped_rows = 0;
+    for (uint32_t st = 0; st < j->nstages; st++)
+        for (uint32_t t = 0; t < j->stages[st].ntasks; t++)
+            if (j->stages[st].tasks[t].state == TASK_DONE) {
+                j->rejected_rows += j->stages[st].tasks[t].rejected;
+                j->skipped_rows += j->stages[st].tasks[t].skipped;
+            }
+    if (tk->sampled || s->n_rejects == 0)
+        return;
+    tk->sampled = 1;
+    for (size_t i = 0; i < s->n_rejects && j->nrejects < JOB_REJECT_SAMPLE; i++) {
+        job_reject *grown = realloc(j->rejects, (j->nrejects + 1) * sizeof *grown);
+        if (!grown)
+            return;
+        j->rejects = grown;
+        const Millrace__Reject *r = s->rejects[i];
+        job_reject *x = &j->rejects[j->nrejects++];
+        x->node = strdup(r->node);
+        x->file = strdup(r->file);
+        x->reason = strdup(r->reason);
+        x->raw = strdup(r->raw);
+        x->line = r->line < 0 ? 0 : (uint64_t)r->line;
+    }
+}
+
 void coord_on_status(mr_coord *c, const Millrace__TaskStatus *s)
 {
     job *j = coord_job_find(c, s->job_id);
@@ -496,6 +533,9 @@ void coord_on_status(mr_coord *c, const Millrace__TaskStatus *s)
         tk->rows_out = s->rows_out;
         tk->bytes_shuffled = s->bytes_shuffled;
         tk->bytes_read = s->bytes_read;
+        tk->rejected = s->rejected_rows;
+        tk->skipped = s->skipped_rows;
+        job_count_rejects(j, tk, s);
         uint32_t done = 0;
         for (uint32_t t = 0; t < st->ntasks; t++)
             done += st->tasks[t].state == TASK_DONE;
@@ -771,7 +811,7 @@ static int commit_prepare(job *j, commit_work *w, char *errbuf, size_t cap)
     w->cfg.path = wh ? wh->path : NULL;
     w->cfg.dsn = wh ? wh->dsn : NULL;
     w->cfg.schema = wh ? wh->schema : NULL;
-    int n = 0;
+    int n = 1; /* room for the rejects target */
     for (uint32_t s = 0; s < j->nstages; s++)
         n += j->stages[s].plan->write != NULL;
     w->targets = calloc((size_t)n + 1, sizeof *w->targets);
@@ -791,10 +831,13 @@ static int commit_prepare(job *j, commit_work *w, char *errbuf, size_t cap)
         w->staging[i] = calloc(st->ntasks + 1, sizeof *w->staging[i]);
         if (!w->schemas[i] || !w->staging[i])
             return snprintf(errbuf, cap, "out of memory"), -1;
-        for (uint32_t t = 0; t < st->ntasks; t++)
-            if (asprintf(&w->staging[i][t], "s_%s_%u_%u_%u", j->id, st->plan->id, t,
-                         st->tasks[t].ok_attempt) < 0)
+        for (uint32_t t = 0; t < st->ntasks; t++) {
+            char name[160];
+            mr_wh_staging_name(name, sizeof name, 's', j->id, st->plan->id, t,
+                               st->tasks[t].ok_attempt);
+            if (!(w->staging[i][t] = strdup(name)))
                 return snprintf(errbuf, cap, "out of memory"), -1;
+        }
         w->targets[i].table = ws->table;
         w->targets[i].mode = ws->mode && ws->mode[0] ? ws->mode : "append";
         w->targets[i].key = (const char *const *)ws->key;
@@ -803,6 +846,37 @@ static int commit_prepare(job *j, commit_work *w, char *errbuf, size_t cap)
         w->targets[i].staging_tables = (const char *const *)w->staging[i];
         w->targets[i].nstaging = (int)st->ntasks;
         w->target_stage[i] = s;
+    }
+    if (j->rejected_rows > 0) {
+        /* Rejected rows land in millrace_rejects in the same transaction. */
+        int i = w->ntargets;
+        uint32_t ntab = 0;
+        for (uint32_t s = 0; s < j->nstages; s++)
+            for (uint32_t t = 0; t < j->stages[s].ntasks; t++)
+                ntab += j->stages[s].tasks[t].rejected > 0;
+        w->schemas[i] = mr_wh_rejects_schema();
+        w->staging[i] = calloc(ntab + 1, sizeof *w->staging[i]);
+        if (!w->schemas[i] || !w->staging[i])
+            return snprintf(errbuf, cap, "out of memory"), -1;
+        w->ntargets++;
+        uint32_t k = 0;
+        for (uint32_t s = 0; s < j->nstages; s++)
+            for (uint32_t t = 0; t < j->stages[s].ntasks; t++) {
+                const task_rt *tk = &j->stages[s].tasks[t];
+                if (tk->rejected == 0)
+                    continue;
+                char name[160];
+                mr_wh_staging_name(name, sizeof name, 'r', j->id, j->stages[s].plan->id, t,
+                                   tk->ok_attempt);
+                if (!(w->staging[i][k++] = strdup(name)))
+                    return snprintf(errbuf, cap, "out of memory"), -1;
+            }
+        w->targets[i].table = MR_WH_REJECTS_TABLE;
+        w->targets[i].mode = "append";
+        w->targets[i].schema = w->schemas[i];
+        w->targets[i].staging_tables = (const char *const *)w->staging[i];
+        w->targets[i].nstaging = (int)k;
+        w->target_stage[i] = UINT32_MAX;
     }
     return 0;
 }
@@ -840,7 +914,8 @@ void coord_commit_ready(mr_coord *c)
             job_finish(c, j, JOB_FAILED, msg);
         } else {
             for (int i = 0; i < w.ntargets; i++)
-                j->output_rows[w.target_stage[i]] = w.targets[i].rows;
+                if (w.target_stage[i] != UINT32_MAX)
+                    j->output_rows[w.target_stage[i]] = w.targets[i].rows;
             job_finish(c, j, JOB_SUCCEEDED, NULL);
         }
         commit_work_free(&w);

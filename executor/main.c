@@ -157,6 +157,20 @@ static void *task_thread(void *arg)
     st.rows_out = stats.rows_out;
     st.bytes_shuffled = stats.bytes_shuffled;
     st.bytes_read = stats.bytes_read;
+    st.rejected_rows = stats.rejected_rows;
+    st.skipped_rows = stats.skipped_rows;
+    Millrace__Reject rj[MR_TASK_REJECT_SAMPLE], *rjp[MR_TASK_REJECT_SAMPLE];
+    for (int i = 0; i < stats.nsample; i++) {
+        millrace__reject__init(&rj[i]);
+        rj[i].node = stats.sample[i].node ? stats.sample[i].node : "";
+        rj[i].file = stats.sample[i].file ? stats.sample[i].file : "";
+        rj[i].reason = stats.sample[i].reason ? stats.sample[i].reason : "";
+        rj[i].raw = stats.sample[i].raw ? stats.sample[i].raw : "";
+        rj[i].line = stats.sample[i].line;
+        rjp[i] = &rj[i];
+    }
+    st.n_rejects = (size_t)stats.nsample;
+    st.rejects = rjp;
     if (rc < 0)
         mr_log(MR_LOG_WARN, "executor", "job=%s stage=%u task=%u attempt=%u failed: %s", s->job_id,
                s->stage_id, s->partition, s->attempt, err.msg);
@@ -180,6 +194,7 @@ static void *task_thread(void *arg)
     }
     mr_socket_close(push);
     free(buf);
+    mr_task_stats_free(&stats);
     return NULL;
 }
 

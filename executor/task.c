@@ -514,6 +514,113 @@ static int drain_to_warehouse(mr_op *top, const Millrace__TaskSpec *spec, const 
     return rc;
 }
 
+void mr_task_stats_free(mr_task_stats *stats)
+{
+    for (int i = 0; i < stats->nsample; i++) {
+        free(stats->sample[i].node);
+        free(stats->sample[i].file);
+        free(stats->sample[i].reason);
+        free(stats->sample[i].raw);
+    }
+    stats->nsample = 0;
+}
+
+/* A copy of s (n bytes) that is valid UTF-8: each byte that does not start
+ * a valid sequence becomes U+FFFD.  A rejected row's raw text may be what
+ * was wrong with it, and warehouses and JSON want valid text. */
+static char *utf8_clean(const char *s)
+{
+    size_t n = strlen(s);
+    char *out = malloc(n * 3 + 1), *o = out;
+    if (!out)
+        return NULL;
+    for (size_t i = 0; i < n;) {
+        unsigned char c = (unsigned char)s[i];
+        size_t len = c < 0x80 ? 1 : (c >> 5) == 6 ? 2 : (c >> 4) == 14 ? 3 : (c >> 3) == 30 ? 4 : 0;
+        if (len > 0 && i + len <= n && mr_csv_utf8_valid(s + i, len)) {
+            memcpy(o, s + i, len);
+            o += len;
+            i += len;
+        } else {
+            memcpy(o, "\xEF\xBF\xBD", 3);
+            o += 3;
+            i++;
+        }
+    }
+    *o = '\0';
+    return out;
+}
+
+/* Stages the rejected rows of the task's scan as its reject table, and
+ * copies the first few into stats for the coordinator. */
+static int stage_rejects(const Millrace__TaskSpec *spec, const build_ctx *bc,
+                         mr_task_stats *stats, mr_err *err)
+{
+    const Millrace__OpSpec *op = spec->stage->ops[spec->scan_op];
+    const mr_reject *rows = NULL;
+    size_t n = 0;
+    if (strcmp(op->read->format, "csv") == 0) {
+        mr_scan_csv_rejects(bc->scan, &rows, &n);
+        stats->skipped_rows = mr_scan_csv_bad_rows(bc->scan) - n;
+    } else {
+        mr_scan_jsonl_rejects(bc->scan, &rows, &n);
+        stats->skipped_rows = mr_scan_jsonl_bad_rows(bc->scan) - n;
+    }
+    stats->rejected_rows = n;
+    for (size_t i = 0; i < n && stats->nsample < MR_TASK_REJECT_SAMPLE; i++) {
+        mr_task_reject *r = &stats->sample[stats->nsample++];
+        r->node = strdup(op->node);
+        r->file = strdup(rows[i].file);
+        r->reason = utf8_clean(rows[i].reason);
+        r->raw = utf8_clean(rows[i].raw);
+        r->line = rows[i].line;
+    }
+    if (n == 0 || !spec->warehouse)
+        return 0;
+    const Millrace__Warehouse *w = spec->warehouse;
+    mr_wh_config cfg = {w->driver, w->path, w->dsn, w->schema};
+    char name[160];
+    mr_wh_staging_name(name, sizeof name, 'r', spec->job_id, spec->stage_id, spec->partition,
+                       spec->attempt);
+    mr_schema *schema = mr_wh_rejects_schema();
+    mr_batch *b = schema ? mr_batch_create(schema, 0) : NULL;
+    mr_wh_stage *st = NULL;
+    int rc = !b ? mr_err_set(err, MR_ENOMEM, "out of memory staging rejects")
+                : mr_wh_stage_open(&cfg, name, schema, &st, err);
+    for (size_t i = 0; i < n && rc >= 0; i += b->cap) {
+        size_t k = n - i < b->cap ? n - i : b->cap;
+        mr_batch_reset(b);
+        for (size_t r = 0; r < k && rc >= 0; r++) {
+            const mr_reject *x = &rows[i + r];
+            char *reason = utf8_clean(x->reason), *raw = utf8_clean(x->raw);
+            const char *vals[6] = {spec->job_id, op->node, x->file, NULL, reason, raw};
+            if (!reason || !raw)
+                rc = MR_ENOMEM;
+            for (int c = 0; c < 6 && rc >= 0; c++)
+                if (c == 3) {
+                    MR_COL_I64(&b->cols[c])[r] = x->line;
+                    mr_column_set_valid(&b->cols[c], r, x->line >= 0);
+                } else {
+                    rc = mr_column_set_str(&b->cols[c], r, vals[c], strlen(vals[c]));
+                }
+            free(reason);
+            free(raw);
+        }
+        b->nrows = k;
+        if (rc >= 0)
+            rc = mr_wh_stage_append(st, b, err);
+    }
+    if (rc >= 0 && st)
+        rc = mr_wh_stage_finish(st, err);
+    else if (st)
+        mr_wh_stage_abort(st);
+    if (rc == MR_ENOMEM && !err->msg[0])
+        mr_err_set(err, MR_ENOMEM, "out of memory staging rejects");
+    mr_batch_destroy(b);
+    mr_schema_destroy(schema);
+    return rc < 0 ? rc : 0;
+}
+
 int mr_task_run(const Millrace__TaskSpec *spec, const mr_task_env *env, volatile int *cancel,
                 mr_task_stats *stats, mr_err *err)
 {
@@ -533,6 +640,8 @@ int mr_task_run(const Millrace__TaskSpec *spec, const mr_task_env *env, volatile
             rc = mr_err_set(err, MR_ENOTSUP, "stage %u: output target '%s' is not supported yet",
                             st->id, st->write ? st->write->target : "(none)");
     }
+    if (rc >= 0 && bc.scan)
+        rc = stage_rejects(spec, &bc, stats, err);
     for (int i = 0; i < bc.nsources; i++)
         stats->rows_in += bc.sources[i]->rows_out;
     stats->rows_out = top->rows_out;

@@ -20,13 +20,30 @@ typedef struct mr_task_env {
                                  * fault tests can stop a process mid-task */
 } mr_task_env;
 
+#define MR_TASK_REJECT_SAMPLE 20
+
+/* A rejected row copied out of the scan (strings owned by the stats). */
+typedef struct mr_task_reject {
+    char *node, *file, *reason, *raw;
+    int64_t line;
+} mr_task_reject;
+
 typedef struct mr_task_stats {
     uint64_t rows_in, rows_out, bytes_read, bytes_shuffled;
+    uint64_t rejected_rows, skipped_rows;
+    mr_task_reject sample[MR_TASK_REJECT_SAMPLE]; /* the first rejected rows */
+    int nsample;
 } mr_task_stats;
 
+/* Frees the reject sample. */
+void mr_task_stats_free(mr_task_stats *stats);
+
 /* Runs spec to the end: builds the stage's operator pipeline, drains it into
- * the stage's sink (shuffle or warehouse staging).  *cancel is polled
- * between batches.  0, or a negative code with the task's error in err. */
+ * the stage's sink (shuffle or warehouse staging), and stages the rows its
+ * read rejected (on_error: reject) in the warehouse under the attempt's
+ * reject table.  *cancel is polled between batches.  0, or a negative code
+ * with the task's error in err; stats are filled either way (free them with
+ * mr_task_stats_free). */
 int mr_task_run(const Millrace__TaskSpec *spec, const mr_task_env *env, volatile int *cancel,
                 mr_task_stats *stats, mr_err *err);
 

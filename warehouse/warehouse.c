@@ -2,6 +2,8 @@
  * the arguments every driver relies on, so drivers only do database work. */
 #include "warehouse/warehouse.h"
 
+#include <stdio.h>
+
 #include <string.h>
 #include <strings.h>
 
@@ -129,4 +131,24 @@ int mr_wh_drop_staging(const mr_wh_config *cfg, const char *prefix, mr_err *err)
     if (rc < 0)
         return rc;
     return d->drop_staging(cfg, prefix ? prefix : "", err);
+}
+
+void mr_wh_staging_name(char *buf, size_t cap, char kind, const char *job_id, uint32_t stage,
+                        uint32_t task, uint32_t attempt)
+{
+    snprintf(buf, cap, "%c_%s_%u_%u_%u", kind, job_id, stage, task, attempt);
+}
+
+mr_schema *mr_wh_rejects_schema(void)
+{
+    static const char *names[] = {"job_id", "node", "file", "line", "reason", "raw"};
+    mr_schema *s = mr_schema_create(6);
+    if (!s)
+        return NULL;
+    for (int i = 0; i < 6; i++)
+        if (mr_schema_set(s, i, names[i], mr_type_make(i == 3 ? MR_T_INT64 : MR_T_STRING)) < 0) {
+            mr_schema_destroy(s);
+            return NULL;
+        }
+    return s;
 }

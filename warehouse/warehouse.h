@@ -161,6 +161,19 @@ int mr_wh_commit(const mr_wh_config *cfg, mr_wh_target *targets, int ntargets,
  * Returns 0 (also when there is no staging area yet) or MR_EWAREHOUSE. */
 int mr_wh_drop_staging(const mr_wh_config *cfg, const char *prefix, mr_err *err);
 
+/* The staging table of one task attempt: kind 's' for its rows, 'r' for the
+ * rows its reads rejected.  Executors write under this name and the
+ * coordinator commits from it, so both use this one function.  Every job's
+ * staging tables start with "s_<job>_" or "r_<job>_". */
+void mr_wh_staging_name(char *buf, size_t cap, char kind, const char *job_id, uint32_t stage,
+                        uint32_t task, uint32_t attempt);
+
+/* The table rejected rows land in, and its columns: job_id, node, file,
+ * line, reason, raw. */
+#define MR_WH_REJECTS_TABLE "millrace_rejects"
+/* A new schema (caller destroys) of MR_WH_REJECTS_TABLE. */
+mr_schema *mr_wh_rejects_schema(void);
+
 /* ---- for drivers (warehouse/<driver>.c) -----------------------------------
  * A driver fills one mr_wh__driver; the front (warehouse.c) picks it by
  * name and checks arguments common to all drivers.  A driver's stage handle
