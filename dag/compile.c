@@ -1,21 +1,40 @@
 /* compile.c - the stage compiler and mr_dag_compile, the front end's entry.
  *
- * A stage is a pipeline of fused operators that runs as independent tasks:
- * it starts at a read (OP_SCAN, one task per input split) or after a
- * shuffle (OP_SHUFFLE_READ, one task per partition), takes every narrow
- * node (filter, select, derive, drop) as one more operator, and ends at a
- * write or where rows must move between tasks.  An aggregate (and a
- * distinct, which is an aggregate over its columns without aggregates)
- * splits in two around a shuffle: OP_AGG_PARTIAL ends the producing stage,
- * whose output is hash-partitioned on the group columns, and a new stage
- * starts with OP_SHUFFLE_READ, OP_AGG_FINAL.
+ * A stage is a tree of fused operators that runs as independent tasks: its
+ * sources are reads (OP_SCAN; one task per input split of every read in the
+ * stage) or shuffle inputs (OP_SHUFFLE_READ; one task per partition, never
+ * mixed with reads), narrow nodes (filter, select, derive, drop) are one
+ * more operator each, and it ends where rows must move between tasks (a
+ * shuffle) or at a write.
  *
- * This build compiles chains: each write is compiled from its read along
- * the single-input path that leads to it.  A node feeding several nodes is
- * compiled once per path through it (its upstream work is repeated in each
- * path's stages, which gives the same rows because reads and operators are
- * deterministic).  join, union, sort and limit are validated but refused
- * here with a diagnostic at the node.
+ * The compiler builds, node by node from each write backwards, a FRAGMENT:
+ * operators not yet cut into a stage, with the stage inputs and partition
+ * count they imply.  Fragments combine (a narrow op is appended; a union
+ * of fragments of the same kind concatenates them under an OP_UNION) until
+ * a wide node seals one into a stage with a shuffle and starts a new
+ * fragment at an OP_SHUFFLE_READ of it:
+ *   aggregate   partial | hash(group columns), or 1 partition without any | final
+ *   distinct    distinct | hash(distinct columns) | distinct
+ *   join        left | hash(left keys);  right | hash(right keys);  then
+ *               [read L, read R, hash join(children L, R)] - co-partitioned
+ *               because every shuffle of a job has the same partition owners
+ *   union       reads-only inputs: one scan stage, union over the chain tips;
+ *               shuffle-fed inputs with one partition count: one stage over
+ *               their shuffle reads; otherwise each input is sealed with a
+ *               round-robin shuffle first.  distinct: true adds a distinct,
+ *               hash(all columns), distinct (core/op/union.h has no distinct)
+ *   sort        sort (top-N when a limit is its only consumer) | 1 partition
+ *               | sort: the final merge runs in one task, which the write
+ *               keeps in order
+ *   limit       limit | 1 partition | limit (folded into the sort after one)
+ * A fragment that already runs in one partition needs no second shuffle
+ * for a sort or a limit.  A node read by several nodes (nconsumers > 1) is
+ * computed once: its fragment is sealed with a round-robin shuffle (keeping
+ * its partition count) and every consumer starts from a shuffle read of it.
+ *
+ * Within a fragment an operator lists its inputs in `children` only when it
+ * has several (join, union); otherwise it reads the operator before it.
+ * Concatenating fragments offsets the explicit indices.
  *
  * The plan is built from arena memory, then packed to bytes and unpacked
  * with protobuf-c's default allocator, so the caller frees it with
@@ -28,14 +47,25 @@
 
 #include "dag/schema_pb.h"
 
+/* Operators not yet cut into a stage. */
+typedef struct frag {
+    Millrace__OpSpec **ops;
+    size_t n, cap;
+    int shuffled;        /* sources are shuffle reads (else scans) */
+    uint32_t partitions; /* tasks, when shuffled */
+    uint32_t *inputs;    /* producer stages, when shuffled */
+    size_t ninputs, icap;
+} frag;
+
 typedef struct pbuild {
     dag_ctx *c;
     const dag *d;
     Millrace__Stage **stages;
     size_t nstages, cap;
-    Millrace__Stage *cur;
-    size_t cur_cap;
     uint32_t partitions;
+    int *shared;  /* node -> stage id + 1 of its shared output, 0 when not yet */
+    int *folded;  /* node: a limit folded into the sort it reads */
+    int64_t *topn; /* node: a sort's top N (-1: all) */
 } pbuild;
 
 static void *alloc(pbuild *b, size_t n)
@@ -99,53 +129,131 @@ static char **pb_strings(pbuild *b, const char *const *s, int n)
     return v;
 }
 
-/* Appends an operator of kind for node nd to the current stage. */
-static Millrace__OpSpec *add_op(pbuild *b, Millrace__OpKind kind, const dag_node *nd,
-                                const mr_schema *out)
+static int grow(pbuild *b, void **v, size_t *cap, size_t need, size_t size)
 {
-    Millrace__Stage *st = b->cur;
-    if (st->n_ops == b->cur_cap) {
-        size_t cap = b->cur_cap ? b->cur_cap * 2 : 8;
-        Millrace__OpSpec **ops = alloc(b, cap * sizeof *ops);
-        if (!ops)
-            return NULL;
-        if (st->n_ops)
-            memcpy(ops, st->ops, st->n_ops * sizeof *ops);
-        st->ops = ops;
-        b->cur_cap = cap;
-    }
+    if (need <= *cap)
+        return 0;
+    size_t ncap = *cap ? *cap * 2 : 8;
+    while (ncap < need)
+        ncap *= 2;
+    void *nv = alloc(b, ncap * size);
+    if (!nv)
+        return -1;
+    if (*v && *cap)
+        memcpy(nv, *v, *cap * size);
+    *v = nv;
+    *cap = ncap;
+    return 0;
+}
+
+/* Appends a new operator of kind for node nd with output schema out. */
+static Millrace__OpSpec *op_new(pbuild *b, frag *f, Millrace__OpKind kind, const dag_node *nd,
+                                Millrace__Schema *out)
+{
+    if (grow(b, (void **)&f->ops, &f->cap, f->n + 1, sizeof *f->ops) < 0)
+        return NULL;
     Millrace__OpSpec *op = alloc(b, sizeof *op);
     if (!op)
         return NULL;
     millrace__op_spec__init(op);
     op->kind = kind;
     op->node = str(b, nd ? nd->id : "");
-    op->output = pb_schema(b, out);
-    st->ops[st->n_ops++] = op;
+    op->output = out;
+    op->limit = -1;
+    f->ops[f->n++] = op;
     return op;
 }
 
-static Millrace__Stage *new_stage(pbuild *b)
+static Millrace__Schema *root_schema(const frag *f)
 {
-    if (b->nstages == b->cap) {
-        size_t cap = b->cap ? b->cap * 2 : 8;
-        Millrace__Stage **v = alloc(b, cap * sizeof *v);
-        if (!v)
-            return NULL;
-        if (b->nstages)
-            memcpy(v, b->stages, b->nstages * sizeof *v);
-        b->stages = v;
-        b->cap = cap;
+    return f->n ? f->ops[f->n - 1]->output : NULL;
+}
+
+static void add_input(pbuild *b, frag *f, uint32_t stage)
+{
+    for (size_t i = 0; i < f->ninputs; i++)
+        if (f->inputs[i] == stage)
+            return;
+    if (grow(b, (void **)&f->inputs, &f->icap, f->ninputs + 1, sizeof *f->inputs) == 0)
+        f->inputs[f->ninputs++] = stage;
+}
+
+/* Moves src's operators to the end of dst (offsetting explicit children)
+ * and returns the index of src's root in dst. */
+static uint32_t concat(pbuild *b, frag *dst, const frag *src)
+{
+    uint32_t off = (uint32_t)dst->n;
+    if (grow(b, (void **)&dst->ops, &dst->cap, dst->n + src->n, sizeof *dst->ops) < 0)
+        return 0;
+    for (size_t i = 0; i < src->n; i++) {
+        Millrace__OpSpec *op = src->ops[i];
+        for (size_t k = 0; k < op->n_children; k++)
+            op->children[k] += off;
+        dst->ops[dst->n++] = op;
     }
+    for (size_t i = 0; i < src->ninputs; i++)
+        add_input(b, dst, src->inputs[i]);
+    dst->shuffled = src->shuffled;
+    dst->partitions = src->partitions;
+    return off + (uint32_t)src->n - 1;
+}
+
+/* Cuts f into a new stage; returns it (NULL when out of memory). */
+static Millrace__Stage *seal(pbuild *b, frag *f)
+{
+    if (grow(b, (void **)&b->stages, &b->cap, b->nstages + 1, sizeof *b->stages) < 0)
+        return NULL;
     Millrace__Stage *st = alloc(b, sizeof *st);
     if (!st)
         return NULL;
     millrace__stage__init(st);
     st->id = (uint32_t)b->nstages;
+    st->ops = f->ops;
+    st->n_ops = f->n;
+    if (f->shuffled) {
+        st->inputs = f->inputs;
+        st->n_inputs = f->ninputs;
+        st->partitions = f->partitions;
+    }
     b->stages[b->nstages++] = st;
-    b->cur = st;
-    b->cur_cap = 0;
     return st;
+}
+
+/* Seals f with a shuffle (hash on keys, round robin, or neither for one
+ * partition) and replaces it by a fragment that reads that shuffle. */
+static void seal_shuffle(pbuild *b, frag *f, const dag_node *nd, uint32_t partitions,
+                         char **keys, size_t nkeys, int round_robin)
+{
+    Millrace__Schema *wire = root_schema(f);
+    Millrace__Stage *st = seal(b, f);
+    Millrace__ShuffleOut *sh = alloc(b, sizeof *sh);
+    if (!st || !sh)
+        return;
+    millrace__shuffle_out__init(sh);
+    sh->partitions = partitions;
+    sh->keys = keys;
+    sh->n_keys = nkeys;
+    sh->round_robin = round_robin;
+    st->shuffle = sh;
+    memset(f, 0, sizeof *f);
+    f->shuffled = 1;
+    f->partitions = partitions;
+    add_input(b, f, st->id);
+    Millrace__OpSpec *r = op_new(b, f, MILLRACE__OP_KIND__OP_SHUFFLE_READ, nd, wire);
+    if (r) {
+        r->input = wire;
+        r->input_stage = st->id;
+    }
+}
+
+/* Column names of a schema, for shuffle keys over every column. */
+static char **schema_names(pbuild *b, const Millrace__Schema *s, size_t *n)
+{
+    *n = s ? s->n_fields : 0;
+    char **v = alloc(b, (*n + 1) * sizeof *v);
+    for (size_t i = 0; v && i < *n; i++)
+        v[i] = s->fields[i]->name;
+    return v;
 }
 
 static const char *body_str(const dag_node *nd, const char *key, const char *dflt)
@@ -154,11 +262,9 @@ static const char *body_str(const dag_node *nd, const char *key, const char *dfl
     return v && v->kind == YN_SCALAR ? v->text : dflt;
 }
 
-static void emit_scan(pbuild *b, const dag_node *nd)
+static void emit_scan(pbuild *b, frag *f, const dag_node *nd)
 {
-    if (!new_stage(b))
-        return;
-    Millrace__OpSpec *op = add_op(b, MILLRACE__OP_KIND__OP_SCAN, nd, nd->out);
+    Millrace__OpSpec *op = op_new(b, f, MILLRACE__OP_KIND__OP_SCAN, nd, pb_schema(b, nd->out));
     Millrace__ReadSpec *r = alloc(b, sizeof *r);
     Millrace__CsvOptions *csv = alloc(b, sizeof *csv);
     if (!op || !r || !csv)
@@ -167,7 +273,7 @@ static void emit_scan(pbuild *b, const dag_node *nd)
     millrace__csv_options__init(csv);
     r->format = str(b, body_str(nd, "format", "csv"));
     r->path = str(b, body_str(nd, "path", ""));
-    r->schema = pb_schema(b, nd->out);
+    r->schema = op->output;
     const ynode *co = ymap_get(nd->body, "csv");
     const ynode *h = ymap_get(co, "header");
     csv->header = !(h && (strcmp(h->text, "false") == 0 || strcmp(h->text, "False") == 0 ||
@@ -186,53 +292,64 @@ static void emit_scan(pbuild *b, const dag_node *nd)
     op->read = r;
 }
 
-/* An aggregate over group_by with aggs (none for a distinct): partial,
- * shuffle on the group columns, then final in a new stage. */
-static void emit_aggregate(pbuild *b, const dag_node *nd, const mr_schema *in)
+/* partial | hash(group columns) or one partition | final. */
+static void emit_aggregate(pbuild *b, frag *f, const dag_node *nd)
 {
-    Millrace__OpSpec *p = add_op(b, MILLRACE__OP_KIND__OP_AGG_PARTIAL, nd, NULL);
+    Millrace__Schema *in = root_schema(f);
+    Millrace__OpSpec *p = op_new(b, f, MILLRACE__OP_KIND__OP_AGG_PARTIAL, nd, pb_schema(b, NULL));
     if (!p)
         return;
     p->group_by = pb_strings(b, nd->group_by, nd->ngroup_by);
     p->n_group_by = (size_t)nd->ngroup_by;
     p->aggregates = pb_named(b, nd->aggs.names, nd->aggs.texts, nd->aggs.n);
     p->n_aggregates = (size_t)nd->aggs.n;
-    p->input = pb_schema(b, in);
-    Millrace__Stage *prev = b->cur;
-    Millrace__ShuffleOut *sh = alloc(b, sizeof *sh);
-    if (!sh)
+    p->input = in;
+    /* The wire schema is the partial's output (group columns and states),
+     * whose layout the executor's aggregate defines: left empty here. */
+    seal_shuffle(b, f, nd, nd->ngroup_by > 0 ? b->partitions : 1, p->group_by, p->n_group_by, 0);
+    Millrace__OpSpec *fin = op_new(b, f, MILLRACE__OP_KIND__OP_AGG_FINAL, nd, pb_schema(b, nd->out));
+    if (!fin)
         return;
-    millrace__shuffle_out__init(sh);
-    sh->partitions = nd->ngroup_by > 0 ? b->partitions : 1;
-    sh->keys = p->group_by;
-    sh->n_keys = p->n_group_by;
-    prev->shuffle = sh;
-
-    Millrace__Stage *st = new_stage(b);
-    if (!st)
-        return;
-    st->inputs = alloc(b, sizeof *st->inputs);
-    if (!st->inputs)
-        return;
-    st->inputs[0] = prev->id;
-    st->n_inputs = 1;
-    st->partitions = sh->partitions;
-    Millrace__OpSpec *r = add_op(b, MILLRACE__OP_KIND__OP_SHUFFLE_READ, nd, NULL);
-    Millrace__OpSpec *f = add_op(b, MILLRACE__OP_KIND__OP_AGG_FINAL, nd, nd->out);
-    if (!r || !f)
-        return;
-    /* The wire schema is the partial's output: group columns and states,
-     * whose layout the executor's aggregate defines (so left empty here). */
-    r->input = p->output;
-    r->output = p->output;
-    f->group_by = p->group_by;
-    f->n_group_by = p->n_group_by;
-    f->aggregates = p->aggregates;
-    f->n_aggregates = p->n_aggregates;
-    f->input = p->input;
+    fin->group_by = p->group_by;
+    fin->n_group_by = p->n_group_by;
+    fin->aggregates = p->aggregates;
+    fin->n_aggregates = p->n_aggregates;
+    fin->input = in;
 }
 
-static void emit_write(pbuild *b, const dag_node *nd)
+/* distinct over cols (n == 0: every column) | hash(those) | distinct. */
+static void emit_distinct(pbuild *b, frag *f, const dag_node *nd, char **cols, size_t n,
+                          Millrace__Schema *out)
+{
+    Millrace__OpSpec *d = op_new(b, f, MILLRACE__OP_KIND__OP_DISTINCT, nd, out);
+    if (!d)
+        return;
+    d->columns = cols;
+    d->n_columns = n;
+    size_t nk;
+    char **keys = schema_names(b, out, &nk);
+    seal_shuffle(b, f, nd, b->partitions, keys, nk, 0);
+    op_new(b, f, MILLRACE__OP_KIND__OP_DISTINCT, nd, out);
+}
+
+/* One partition already, or op | one partition | op again. */
+static void emit_global(pbuild *b, frag *f, const dag_node *nd, Millrace__OpKind kind,
+                        char **sort_keys, size_t nsort, int64_t limit)
+{
+    int single = f->shuffled && f->partitions == 1;
+    for (int pass = single ? 1 : 0; pass < 2; pass++) {
+        Millrace__OpSpec *op = op_new(b, f, kind, nd, root_schema(f));
+        if (!op)
+            return;
+        op->sort_keys = sort_keys;
+        op->n_sort_keys = nsort;
+        op->limit = limit;
+        if (pass == 0)
+            seal_shuffle(b, f, nd, 1, NULL, 0, 0);
+    }
+}
+
+static void emit_write(pbuild *b, frag *f, const dag_node *nd)
 {
     Millrace__WriteSpec *w = alloc(b, sizeof *w);
     if (!w)
@@ -252,60 +369,173 @@ static void emit_write(pbuild *b, const dag_node *nd)
         for (size_t i = 0; w->key && i < key->n; i++)
             w->key[w->n_key++] = str(b, key->items[i]->text);
     }
-    b->cur->write = w;
+    Millrace__Stage *st = seal(b, f);
+    if (st)
+        st->write = w;
 }
 
-/* Compiles the chain of nodes ending at write node w (every node on it
- * has one input, checked by the caller). */
-static void compile_chain(pbuild *b, int w)
+static void build(pbuild *b, int idx, frag *f, int depth);
+
+/* The union of nd's inputs into f. */
+static void emit_union(pbuild *b, frag *f, const dag_node *nd)
 {
-    const dag *d = b->d;
-    int len = 0;
-    int *chain = alloc(b, ((size_t)d->n + 1) * sizeof *chain);
-    if (!chain)
+    int n = nd->ninputs;
+    frag *in = alloc(b, ((size_t)n + 1) * sizeof *in);
+    uint32_t *tips = alloc(b, ((size_t)n + 1) * sizeof *tips);
+    if (!in || !tips)
         return;
-    for (int x = w; x >= 0 && len <= d->n;) {
-        chain[len++] = x;
-        const dag_node *nd = &d->nodes[x];
-        x = nd->ninputs > 0 ? nd->inputs[0].node : -1;
+    int scans = 0;
+    uint32_t common = 0;
+    for (int k = 0; k < n; k++) {
+        build(b, nd->inputs[k].node, &in[k], 1);
+        if (!in[k].shuffled)
+            scans++;
+        else if (common == 0 || common == in[k].partitions)
+            common = in[k].partitions;
+        else
+            common = UINT32_MAX;
     }
-    for (int k = len - 1; k >= 0; k--) {
-        const dag_node *nd = &d->nodes[chain[k]];
-        const mr_schema *in = k + 1 < len ? d->nodes[chain[k + 1]].out : NULL;
-        Millrace__OpSpec *op;
-        switch (nd->op) {
-        case DOP_READ:
-            emit_scan(b, nd);
-            break;
-        case DOP_FILTER:
-            op = add_op(b, MILLRACE__OP_KIND__OP_FILTER, nd, nd->out);
-            if (op) {
-                static const char *const empty = "";
-                op->exprs = pb_named(b, &empty, &nd->where, 1);
-                op->n_exprs = 1;
-            }
-            break;
-        case DOP_SELECT:
-        case DOP_DERIVE:
-        case DOP_DROP:
-            op = add_op(b, MILLRACE__OP_KIND__OP_PROJECT, nd, nd->out);
-            if (op) {
-                op->exprs = pb_named(b, nd->proj.names, nd->proj.texts, nd->proj.n);
-                op->n_exprs = (size_t)nd->proj.n;
-            }
-            break;
-        case DOP_AGGREGATE:
-        case DOP_DISTINCT:
-            emit_aggregate(b, nd, in);
-            break;
-        case DOP_WRITE:
-            emit_write(b, nd);
-            break;
-        default:
-            break;
+    if (b->c->arena.failed)
+        return;
+    /* Mixed sources cannot share a stage: bring every input to shuffle
+     * reads of one partition count. */
+    if (scans > 0 && scans < n) {
+        uint32_t p = common == UINT32_MAX ? b->partitions : common;
+        for (int k = 0; k < n; k++)
+            if (!in[k].shuffled || in[k].partitions != p)
+                seal_shuffle(b, &in[k], nd, p, NULL, 0, 1);
+    } else if (scans == 0 && common == UINT32_MAX) {
+        for (int k = 0; k < n; k++)
+            if (in[k].partitions != b->partitions)
+                seal_shuffle(b, &in[k], nd, b->partitions, NULL, 0, 1);
+    }
+    memset(f, 0, sizeof *f);
+    for (int k = 0; k < n; k++)
+        tips[k] = concat(b, f, &in[k]);
+    Millrace__OpSpec *u = op_new(b, f, MILLRACE__OP_KIND__OP_UNION, nd, pb_schema(b, nd->out));
+    if (!u)
+        return;
+    u->children = tips;
+    u->n_children = (size_t)n;
+    const ynode *dv = ymap_get(nd->body, "distinct");
+    if (dv && (strcmp(dv->text, "true") == 0 || strcmp(dv->text, "True") == 0 ||
+               strcmp(dv->text, "TRUE") == 0 || strcmp(dv->text, "yes") == 0 ||
+               strcmp(dv->text, "Yes") == 0 || strcmp(dv->text, "on") == 0))
+        emit_distinct(b, f, nd, NULL, 0, u->output);
+}
+
+/* Join: each side hash-partitioned on its keys, then one stage joining
+ * partition p of both. */
+static void emit_join(pbuild *b, frag *f, const dag_node *nd)
+{
+    frag side[2];
+    char **keys[2] = {pb_strings(b, nd->left_keys, nd->nkeys),
+                      pb_strings(b, nd->right_keys, nd->nkeys)};
+    for (int s = 0; s < 2; s++) {
+        build(b, nd->inputs[s].node, &side[s], 1);
+        seal_shuffle(b, &side[s], nd, b->partitions, keys[s], (size_t)nd->nkeys, 0);
+    }
+    memset(f, 0, sizeof *f);
+    uint32_t l = concat(b, f, &side[0]), r = concat(b, f, &side[1]);
+    Millrace__OpSpec *j = op_new(b, f, MILLRACE__OP_KIND__OP_HASHJOIN, nd, pb_schema(b, nd->out));
+    uint32_t *kids = alloc(b, 2 * sizeof *kids);
+    if (!j || !kids)
+        return;
+    kids[0] = l;
+    kids[1] = r;
+    j->children = kids;
+    j->n_children = 2;
+    j->join_type = str(b, body_str(nd, "how", "inner"));
+    j->left_keys = keys[0];
+    j->right_keys = keys[1];
+    j->n_left_keys = j->n_right_keys = (size_t)nd->nkeys;
+    j->right_prefix = str(b, body_str(nd, "right_prefix", ""));
+}
+
+/* Builds node idx's output as a fragment in f. */
+static void build(pbuild *b, int idx, frag *f, int depth)
+{
+    const dag_node *nd = &b->d->nodes[idx];
+    memset(f, 0, sizeof *f);
+    if (b->c->arena.failed || depth > b->d->n + 1)
+        return;
+    if (b->shared[idx]) {
+        const Millrace__Stage *st = b->stages[b->shared[idx] - 1];
+        f->shuffled = 1;
+        f->partitions = st->shuffle->partitions;
+        add_input(b, f, st->id);
+        Millrace__Schema *wire = st->ops[st->n_ops - 1]->output;
+        Millrace__OpSpec *r = op_new(b, f, MILLRACE__OP_KIND__OP_SHUFFLE_READ, nd, wire);
+        if (r) {
+            r->input = wire;
+            r->input_stage = st->id;
         }
-        if (b->c->arena.failed)
-            return;
+        return;
+    }
+    if (nd->op != DOP_READ && nd->op != DOP_JOIN && nd->op != DOP_UNION)
+        build(b, nd->inputs[0].node, f, depth + 1);
+    Millrace__OpSpec *op;
+    switch (nd->op) {
+    case DOP_READ:
+        emit_scan(b, f, nd);
+        break;
+    case DOP_FILTER:
+        op = op_new(b, f, MILLRACE__OP_KIND__OP_FILTER, nd, pb_schema(b, nd->out));
+        if (op) {
+            static const char *const empty = "";
+            op->exprs = pb_named(b, &empty, &nd->where, 1);
+            op->n_exprs = 1;
+        }
+        break;
+    case DOP_SELECT:
+    case DOP_DERIVE:
+    case DOP_DROP:
+        op = op_new(b, f, MILLRACE__OP_KIND__OP_PROJECT, nd, pb_schema(b, nd->out));
+        if (op) {
+            op->exprs = pb_named(b, nd->proj.names, nd->proj.texts, nd->proj.n);
+            op->n_exprs = (size_t)nd->proj.n;
+        }
+        break;
+    case DOP_AGGREGATE:
+        emit_aggregate(b, f, nd);
+        break;
+    case DOP_DISTINCT: {
+        int all = !ymap_get(nd->body, "columns");
+        emit_distinct(b, f, nd, all ? NULL : pb_strings(b, nd->group_by, nd->ngroup_by),
+                      all ? 0 : (size_t)nd->ngroup_by, pb_schema(b, nd->out));
+        break;
+    }
+    case DOP_JOIN:
+        emit_join(b, f, nd);
+        break;
+    case DOP_UNION:
+        emit_union(b, f, nd);
+        break;
+    case DOP_SORT: {
+        const ynode *by = ymap_get(nd->body, "by");
+        char **keys = alloc(b, (by->n + 1) * sizeof *keys);
+        for (size_t i = 0; keys && i < by->n; i++)
+            keys[i] = str(b, by->items[i]->text);
+        emit_global(b, f, nd, MILLRACE__OP_KIND__OP_SORT, keys, by->n, b->topn[idx]);
+        break;
+    }
+    case DOP_LIMIT:
+        if (!b->folded[idx])
+            emit_global(b, f, nd, MILLRACE__OP_KIND__OP_LIMIT, NULL, 0,
+                        strtoll(body_str(nd, "n", "0"), NULL, 10));
+        break;
+    case DOP_WRITE:
+        emit_write(b, f, nd);
+        return;
+    default:
+        break;
+    }
+    /* Computed once for all its readers: share through a round-robin
+     * shuffle that keeps the partition count (and so a sorted order). */
+    if (nd->nconsumers > 1 && !b->c->arena.failed) {
+        seal_shuffle(b, f, nd, f->shuffled ? f->partitions : b->partitions, NULL, 0, 1);
+        b->shared[idx] = (int)b->nstages;
+        build(b, idx, f, depth);
     }
 }
 
@@ -315,24 +545,32 @@ Millrace__JobPlan *dag_compile_plan(dag_ctx *c, const dag *d)
     b.c = c;
     b.d = d;
     b.partitions = c->opt->partitions ? c->opt->partitions : MR_DAG_DEFAULT_PARTITIONS;
-    for (int i = 0; i < d->n; i++) {
-        const dag_node *nd = &d->nodes[i];
-        if (nd->op == DOP_JOIN || nd->op == DOP_UNION || nd->op == DOP_SORT ||
-            nd->op == DOP_LIMIT)
-            dag_error(c, nd->key, nd->id, "op '%s' is not supported by this build yet "
-                      "(node '%s' is valid, but cannot run)", dag_op_names[nd->op], nd->id);
-    }
-    if (c->nerrors)
-        return NULL;
+    b.shared = alloc(&b, ((size_t)d->n + 1) * sizeof *b.shared);
+    b.folded = alloc(&b, ((size_t)d->n + 1) * sizeof *b.folded);
+    b.topn = alloc(&b, ((size_t)d->n + 1) * sizeof *b.topn);
     Millrace__JobPlan *plan = alloc(&b, sizeof *plan);
     Millrace__Warehouse *wh = alloc(&b, sizeof *wh);
-    if (!plan || !wh)
+    if (!plan || !wh || !b.shared || !b.folded || !b.topn)
         return NULL;
+    /* A limit that is the only reader of a sort becomes the sort's top N. */
+    for (int i = 0; i < d->n; i++)
+        b.topn[i] = -1;
+    for (int i = 0; i < d->n; i++) {
+        const dag_node *nd = &d->nodes[i];
+        if (nd->op != DOP_LIMIT)
+            continue;
+        int s = nd->inputs[0].node;
+        if (d->nodes[s].op == DOP_SORT && d->nodes[s].nconsumers == 1) {
+            b.folded[i] = 1;
+            b.topn[s] = strtoll(body_str(nd, "n", "0"), NULL, 10);
+        }
+    }
     millrace__job_plan__init(plan);
     millrace__warehouse__init(wh);
+    frag f;
     for (int i = 0; i < d->n; i++)
         if (d->nodes[i].op == DOP_WRITE)
-            compile_chain(&b, i);
+            build(&b, i, &f, 0);
     plan->name = str(&b, d->name);
     plan->stages = b.stages;
     plan->n_stages = b.nstages;

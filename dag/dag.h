@@ -54,6 +54,11 @@ typedef struct mr_dag_options {
     size_t nparams;
     const char *(*getenv)(const char *name);  /* for ${env:NAME}; NULL means getenv */
     uint32_t partitions;                      /* shuffle partitions; 0 -> 8 */
+    /* Folder that relative read paths resolve against when a read without
+     * a schema has its schema inferred from its first file at compile time
+     * (the DAG file's folder for `millrace run`, the data root or the
+     * request's base_dir for the API); NULL means the current directory. */
+    const char *base_dir;
 } mr_dag_options;
 
 #define MR_DAG_DEFAULT_PARTITIONS 8

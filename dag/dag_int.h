@@ -160,6 +160,8 @@ typedef struct dag_node {
     const char **group_by; /* aggregate, distinct (as a group_by) */
     int ngroup_by;
     dag_named aggs;      /* aggregate */
+    const char **left_keys, **right_keys; /* join: key pairs */
+    int nkeys;
 } dag_node;
 
 typedef struct dag {

@@ -109,24 +109,94 @@ static void explain_write(tbuf *b, const Millrace__WriteSpec *w)
     tb_printf(b, ")");
 }
 
-static void explain_op(tbuf *b, const Millrace__Stage *st, const Millrace__OpSpec *op, size_t i)
+static void tb_list(tbuf *b, char *const *v, size_t n)
 {
-    if (i > 0)
-        tb_printf(b, " -> ");
+    for (size_t i = 0; i < n; i++)
+        tb_printf(b, "%s%s", i ? ", " : "", v[i]);
+}
+
+/* One operator's label: its kind, node and what it does. */
+static void explain_label(tbuf *b, const Millrace__OpSpec *op)
+{
     switch (op->kind) {
     case MILLRACE__OP_KIND__OP_SCAN:
         tb_printf(b, "read %s (%s)", op->node, op->read ? op->read->format : "?");
         break;
     case MILLRACE__OP_KIND__OP_SHUFFLE_READ:
-        tb_printf(b, "shuffle read <- stage");
-        for (size_t k = 0; k < st->n_inputs; k++)
-            tb_printf(b, "%s %u", k ? "," : "", st->inputs[k]);
+        tb_printf(b, "shuffle read <- stage %u", op->input_stage);
         break;
     case MILLRACE__OP_KIND__OP_FILTER: tb_printf(b, "filter %s", op->node); break;
     case MILLRACE__OP_KIND__OP_PROJECT: tb_printf(b, "project %s", op->node); break;
     case MILLRACE__OP_KIND__OP_AGG_PARTIAL: tb_printf(b, "partial aggregate %s", op->node); break;
     case MILLRACE__OP_KIND__OP_AGG_FINAL: tb_printf(b, "final aggregate %s", op->node); break;
+    case MILLRACE__OP_KIND__OP_HASHJOIN:
+        tb_printf(b, "join %s (%s on ", op->node, op->join_type);
+        for (size_t k = 0; k < op->n_left_keys && k < op->n_right_keys; k++) {
+            tb_printf(b, "%s%s", k ? ", " : "", op->left_keys[k]);
+            if (strcmp(op->left_keys[k], op->right_keys[k]) != 0)
+                tb_printf(b, " = %s", op->right_keys[k]);
+        }
+        if (op->right_prefix && op->right_prefix[0])
+            tb_printf(b, ", right_prefix %s", op->right_prefix);
+        tb_printf(b, ")");
+        break;
+    case MILLRACE__OP_KIND__OP_UNION: tb_printf(b, "union %s", op->node); break;
+    case MILLRACE__OP_KIND__OP_DISTINCT:
+        tb_printf(b, "distinct %s", op->node);
+        if (op->n_columns) {
+            tb_printf(b, " (");
+            tb_list(b, op->columns, op->n_columns);
+            tb_printf(b, ")");
+        }
+        break;
+    case MILLRACE__OP_KIND__OP_SORT:
+        tb_printf(b, "sort %s (", op->node);
+        tb_list(b, op->sort_keys, op->n_sort_keys);
+        tb_printf(b, ")");
+        if (op->limit >= 0)
+            tb_printf(b, " top %lld", (long long)op->limit);
+        break;
+    case MILLRACE__OP_KIND__OP_LIMIT:
+        tb_printf(b, "limit %s (%lld)", op->node, (long long)op->limit);
+        break;
     default: tb_printf(b, "op%d %s", (int)op->kind, op->node); break;
+    }
+}
+
+/* Operator idx and its inputs: a chain reads left to right
+ * ("read a (csv) -> filter b"); an operator with several inputs lists
+ * them: "join j (...) <- [input 1, input 2]". */
+static void explain_tree(tbuf *b, const Millrace__Stage *st, size_t idx, int depth)
+{
+    const Millrace__OpSpec *op = st->ops[idx];
+    int source = op->kind == MILLRACE__OP_KIND__OP_SCAN ||
+                 op->kind == MILLRACE__OP_KIND__OP_SHUFFLE_READ;
+    if (depth > 64) {
+        tb_printf(b, "...");
+        return;
+    }
+    if (source || (op->n_children == 0 && idx == 0)) {
+        explain_label(b, op);
+    } else if (op->n_children == 0) {
+        explain_tree(b, st, idx - 1, depth + 1);
+        tb_printf(b, " -> ");
+        explain_label(b, op);
+    } else if (op->n_children == 1 && op->children[0] < idx) {
+        explain_tree(b, st, op->children[0], depth + 1);
+        tb_printf(b, " -> ");
+        explain_label(b, op);
+    } else {
+        explain_label(b, op);
+        tb_printf(b, " <- [");
+        for (size_t k = 0; k < op->n_children; k++) {
+            if (k)
+                tb_printf(b, ", ");
+            if (op->children[k] < idx)
+                explain_tree(b, st, op->children[k], depth + 1);
+            else
+                tb_printf(b, "?");
+        }
+        tb_printf(b, "]");
     }
 }
 
@@ -153,26 +223,31 @@ char *mr_plan_explain(const Millrace__JobPlan *plan)
         else
             tb_printf(&b, "stage %u  [%u task%s]  ", st->id, st->partitions,
                       st->partitions == 1 ? "" : "s");
-        for (size_t i = 0; i < st->n_ops; i++)
-            explain_op(&b, st, st->ops[i], i);
+        if (st->n_ops)
+            explain_tree(&b, st, st->n_ops - 1, 0);
         if (st->write)
             explain_write(&b, st->write);
         tb_printf(&b, "\n");
         if (st->shuffle) {
-            tb_printf(&b, "  shuffle ->");
+            size_t readers = 0;
+            for (size_t t = 0; t < plan->n_stages; t++)
+                for (size_t k = 0; k < plan->stages[t]->n_inputs; k++)
+                    readers += plan->stages[t]->inputs[k] == st->id;
+            tb_printf(&b, "  shuffle -> stage%s", readers > 1 ? "s" : "");
+            readers = 0;
             for (size_t t = 0; t < plan->n_stages; t++)
                 for (size_t k = 0; k < plan->stages[t]->n_inputs; k++)
                     if (plan->stages[t]->inputs[k] == st->id)
-                        tb_printf(&b, " stage %u", plan->stages[t]->id);
-            if (st->shuffle->n_keys == 0) {
-                tb_printf(&b, ": all rows into %u partition%s\n", st->shuffle->partitions,
-                          st->shuffle->partitions == 1 ? "" : "s");
+                        tb_printf(&b, "%s %u", readers++ ? "," : "", plan->stages[t]->id);
+            uint32_t np = st->shuffle->partitions;
+            if (st->shuffle->round_robin) {
+                tb_printf(&b, ": round robin into %u partition%s\n", np, np == 1 ? "" : "s");
+            } else if (st->shuffle->n_keys == 0) {
+                tb_printf(&b, ": all rows into %u partition%s\n", np, np == 1 ? "" : "s");
             } else {
                 tb_printf(&b, ": hash(");
-                for (size_t k = 0; k < st->shuffle->n_keys; k++)
-                    tb_printf(&b, "%s%s", k ? ", " : "", st->shuffle->keys[k]);
-                tb_printf(&b, ") into %u partition%s\n", st->shuffle->partitions,
-                          st->shuffle->partitions == 1 ? "" : "s");
+                tb_list(&b, st->shuffle->keys, st->shuffle->n_keys);
+                tb_printf(&b, ") into %u partition%s\n", np, np == 1 ? "" : "s");
             }
         }
         if (st->write)
@@ -270,6 +345,11 @@ static const char *kind_name(Millrace__OpKind k)
     case MILLRACE__OP_KIND__OP_PROJECT: return "project";
     case MILLRACE__OP_KIND__OP_AGG_PARTIAL: return "agg_partial";
     case MILLRACE__OP_KIND__OP_AGG_FINAL: return "agg_final";
+    case MILLRACE__OP_KIND__OP_HASHJOIN: return "hashjoin";
+    case MILLRACE__OP_KIND__OP_UNION: return "union";
+    case MILLRACE__OP_KIND__OP_DISTINCT: return "distinct";
+    case MILLRACE__OP_KIND__OP_SORT: return "sort";
+    case MILLRACE__OP_KIND__OP_LIMIT: return "limit";
     default: return "unknown";
     }
 }
@@ -324,6 +404,50 @@ static void js_op(tbuf *b, const Millrace__OpSpec *op)
         js_key(b, "aggregates");
         js_named(b, op->aggregates, op->n_aggregates);
     }
+    if (op->n_children) {
+        tb_put(b, ",\"children\":[", 13);
+        for (size_t i = 0; i < op->n_children; i++)
+            tb_printf(b, "%s%u", i ? "," : "", op->children[i]);
+        tb_put(b, "]", 1);
+    }
+    switch (op->kind) {
+    case MILLRACE__OP_KIND__OP_SHUFFLE_READ:
+        tb_printf(b, ",\"input_stage\":%u", op->input_stage);
+        break;
+    case MILLRACE__OP_KIND__OP_HASHJOIN:
+        tb_put(b, ",", 1);
+        js_key(b, "join_type");
+        js_str(b, op->join_type);
+        tb_put(b, ",", 1);
+        js_key(b, "left_keys");
+        js_strings(b, op->left_keys, op->n_left_keys);
+        tb_put(b, ",", 1);
+        js_key(b, "right_keys");
+        js_strings(b, op->right_keys, op->n_right_keys);
+        tb_put(b, ",", 1);
+        js_key(b, "right_prefix");
+        js_str(b, op->right_prefix);
+        break;
+    case MILLRACE__OP_KIND__OP_SORT:
+        tb_put(b, ",", 1);
+        js_key(b, "sort_keys");
+        js_strings(b, op->sort_keys, op->n_sort_keys);
+        tb_printf(b, ",\"limit\":%lld", (long long)op->limit);
+        break;
+    case MILLRACE__OP_KIND__OP_LIMIT:
+        tb_printf(b, ",\"limit\":%lld", (long long)op->limit);
+        break;
+    case MILLRACE__OP_KIND__OP_DISTINCT:
+        tb_put(b, ",", 1);
+        js_key(b, "columns");
+        js_strings(b, op->columns, op->n_columns);
+        break;
+    case MILLRACE__OP_KIND__OP_UNION:
+        tb_printf(b, ",\"distinct\":%s", op->distinct ? "true" : "false");
+        break;
+    default:
+        break;
+    }
     if (op->read)
         js_read(b, op->read);
     tb_put(b, "}", 1);
@@ -370,7 +494,7 @@ char *mr_plan_json(const Millrace__JobPlan *plan)
         if (st->shuffle) {
             tb_printf(&b, "{\"partitions\":%u,\"keys\":", st->shuffle->partitions);
             js_strings(&b, st->shuffle->keys, st->shuffle->n_keys);
-            tb_put(&b, "}", 1);
+            tb_printf(&b, ",\"round_robin\":%s}", st->shuffle->round_robin ? "true" : "false");
         } else {
             tb_put(&b, "null", 4);
         }

@@ -25,13 +25,20 @@
 #include "dag/dag_int.h"
 
 #include <ctype.h>
+#include <dirent.h>
+#include <glob.h>
+#include <sys/stat.h>
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 
 #include "core/agg.h"
+#include "core/csv.h"
+#include "core/jsonl.h"
 #include "core/expr.h"
+#include "core/op/hashjoin.h"
+#include "core/op/union.h"
 
 const char *const dag_op_names[DOP__COUNT] = {
     "read", "filter", "select", "derive", "drop", "aggregate",
@@ -776,6 +783,110 @@ static int no_null_type(dag_ctx *c, const ynode *v, mr_type t, const char *col, 
     return -1;
 }
 
+/* The first file (in sorted order) that path names: the file itself, the
+ * first regular file of a folder (hidden and '_' names skipped, as the
+ * coordinator does), or the first match of a glob.  Returns a malloc'd
+ * path or NULL. */
+static char *first_file(const char *full)
+{
+    struct stat sb;
+    char *best = NULL;
+    if (stat(full, &sb) == 0 && S_ISREG(sb.st_mode))
+        return strdup(full);
+    if (stat(full, &sb) == 0 && S_ISDIR(sb.st_mode)) {
+        DIR *dir = opendir(full);
+        struct dirent *e;
+        while (dir && (e = readdir(dir))) {
+            if (e->d_name[0] == '.' || e->d_name[0] == '_')
+                continue;
+            char *p;
+            if (asprintf(&p, "%s/%s", full, e->d_name) < 0)
+                break;
+            if (stat(p, &sb) == 0 && S_ISREG(sb.st_mode) && (!best || strcmp(p, best) < 0)) {
+                free(best);
+                best = p;
+            } else {
+                free(p);
+            }
+        }
+        if (dir)
+            closedir(dir);
+        return best;
+    }
+    glob_t g;
+    memset(&g, 0, sizeof g);
+    if (glob(full, 0, NULL, &g) == 0) /* sorted */
+        for (size_t i = 0; i < g.gl_pathc && !best; i++)
+            if (stat(g.gl_pathv[i], &sb) == 0 && S_ISREG(sb.st_mode))
+                best = strdup(g.gl_pathv[i]);
+    globfree(&g);
+    return best;
+}
+
+/* A read without a schema: infer it from its first file at compile time
+ * (core/csv.h, core/jsonl.h), so the plan carries a fixed schema that every
+ * task and the warehouse agree on. */
+static mr_schema *infer_schema(dag_ctx *c, dag_node *nd, int fmt, const ynode *csv)
+{
+    const ynode *path = ymap_get(nd->body, "path");
+    if (!path || path->kind != YN_SCALAR)
+        return NULL;
+    const char *base = c->opt->base_dir;
+    char *full = NULL;
+    if (path->text[0] == '/' || !base || !base[0])
+        full = strdup(path->text);
+    else if (asprintf(&full, "%s/%s", base, path->text) < 0)
+        full = NULL;
+    if (!full) {
+        c->oom = 1;
+        return NULL;
+    }
+    char *file = first_file(full);
+    free(full);
+    if (!file) {
+        dag_error(c, path, nd->id, "cannot infer a schema: no file matches '%s'%s%s; give a "
+                  "'schema'", path->text, path->text[0] != '/' && base ? " under " : "",
+                  path->text[0] != '/' && base ? base : "");
+        return NULL;
+    }
+    mr_schema *out = NULL;
+    mr_err err;
+    mr_err_clear(&err);
+    int rc;
+    if (fmt == 0) {
+        mr_csv_options o;
+        mr_csv_options_init(&o);
+        const ynode *v;
+        int h;
+        if ((v = ymap_get(csv, "header")) && parse_bool(v, &h) == 0)
+            o.header = h;
+        if ((v = ymap_get(csv, "delimiter")) && v->kind == YN_SCALAR && v->len == 1)
+            o.delimiter = v->text[0];
+        if ((v = ymap_get(csv, "quote")) && v->kind == YN_SCALAR && v->len == 1)
+            o.quote = v->text[0];
+        if ((v = ymap_get(csv, "null")) && v->kind == YN_SCALAR)
+            o.null_string = v->text;
+        rc = mr_csv_infer_schema(file, &o, 0, &out, &err);
+    } else {
+        rc = mr_jsonl_infer_schema(file, 0, &out, &err);
+    }
+    if (rc != 0) {
+        if (err.code == MR_ENOMEM)
+            c->oom = 1;
+        else
+            dag_error(c, path, nd->id, "cannot infer a schema from '%s': %s; give a 'schema'",
+                      file, err.msg);
+        out = NULL;
+    } else if (out->nfields == 0) {
+        dag_error(c, path, nd->id, "cannot infer a schema from '%s': it has no columns; give a "
+                  "'schema'", file);
+        mr_schema_destroy(out);
+        out = NULL;
+    }
+    free(file);
+    return out;
+}
+
 static mr_schema *prop_read(dag_ctx *c, dag_node *nd)
 {
     static const char *const formats[] = {"csv", "jsonl", NULL};
@@ -810,11 +921,8 @@ static mr_schema *prop_read(dag_ctx *c, dag_node *nd)
             dag_error(c, v, nd->id, "max_errors applies only with on_error skip or reject");
     }
     const ynode *sch = ymap_get(b, "schema");
-    if (!sch) {
-        dag_error(c, nd->key, nd->id, "read node '%s' needs a 'schema' (column: type); schema "
-                  "inference is not supported by this build yet", nd->id);
-        return NULL;
-    }
+    if (!sch)
+        return fmt < 0 ? NULL : infer_schema(c, nd, fmt, csv);
     if (sch->kind != YN_MAP)
         return NULL;
     if (sch->n == 0) {
@@ -1119,6 +1227,17 @@ static int common_type(mr_type a, mr_type b, mr_type *out)
     return *out = mr_type_decimal(p, s), 1;
 }
 
+/* Types whose equal values hash equal share a class (core/hash.c hashes
+ * int32, int64 and decimals by their integer, decimals scaled). */
+static int hash_class(mr_type t)
+{
+    if (t.id == MR_T_INT32 || t.id == MR_T_INT64 || (t.id == MR_T_DECIMAL && t.scale == 0))
+        return 0;
+    if (t.id == MR_T_DECIMAL)
+        return 100 + t.scale;
+    return t.id + 1;
+}
+
 static mr_schema *prop_join(dag_ctx *c, dag_node *nd, const mr_schema *l, const mr_schema *r)
 {
     static const char *const hows[] = {"inner", "left", "right", "full", "semi", "anti", NULL};
@@ -1127,7 +1246,7 @@ static mr_schema *prop_join(dag_ctx *c, dag_node *nd, const mr_schema *l, const 
     const ynode *pre = ymap_get(b, "right_prefix");
     const char *prefix = pre ? pre->text : "";
     const ynode *on = ymap_get(b, "on");
-    int ok = how >= 0;
+    int ok = how >= 0, hash_bad = 0;
     if (on->n == 0) {
         dag_error(c, on, nd->id, "'on' is empty: list the join columns");
         return NULL;
@@ -1165,10 +1284,42 @@ static mr_schema *prop_join(dag_ctx *c, dag_node *nd, const mr_schema *l, const 
                       "the right", lv->text, type_str(c, l->fields[li].type), rv->text,
                       type_str(c, r->fields[ri].type));
             ok = 0;
+        } else if (l && r && hash_class(l->fields[li].type) != hash_class(r->fields[ri].type)) {
+            /* Both sides are hash-partitioned on their own key values, so
+             * equal keys must hash equal (core/hash.c): int32 and int64 do,
+             * decimals only at the same scale. */
+            dag_error(c, e, nd->id, "join key %s (%s) and %s (%s) compare but do not hash "
+                      "alike, so equal keys could land in different partitions: cast one "
+                      "side to the other's type first (a derive with CAST(%s AS %s))",
+                      lv->text, type_str(c, l->fields[li].type), rv->text,
+                      type_str(c, r->fields[ri].type), rv->text,
+                      type_str(c, l->fields[li].type));
+            hash_bad = 1;
         }
     }
     if (!ok || !l || !r)
         return NULL;
+    nd->left_keys = lk;
+    nd->right_keys = rk;
+    nd->nkeys = (int)on->n;
+    /* The output schema is the operator's own (core/op/hashjoin.h), so the
+     * plan and the runtime cannot disagree. */
+    mr_err err;
+    mr_err_clear(&err);
+    {
+        mr_schema *out = mr_hashjoin_schema(l, r, (mr_join_type)how, lk, rk, (int)on->n, prefix,
+                                            nd->id, &err);
+        if (out && hash_bad) {
+            mr_schema_destroy(out);
+            return NULL;
+        }
+        if (out || err.code == MR_ENOMEM) {
+            if (!out)
+                c->oom = 1;
+            return out;
+        }
+        /* A clash: reported below with a hint, as before. */
+    }
     sbuild sb = {0};
     for (int f = 0; f < l->nfields; f++) {
         mr_type t = l->fields[f].type;
@@ -1197,7 +1348,18 @@ static mr_schema *prop_join(dag_ctx *c, dag_node *nd, const mr_schema *l, const 
             sb_add(c, &sb, out, r->fields[f].type);
         }
     }
-    return ok ? sb_finish(c, &sb) : NULL;
+    if (ok && !hash_bad)
+        dag_error(c, nd->key, nd->id, "%s", err.msg);
+    return NULL;
+}
+
+/* Whether a union can widen a and b to one type (the exact type comes from
+ * mr_union_schema; this only finds the column to blame). */
+static int union_widens(mr_type a, mr_type b, mr_type *out)
+{
+    if ((a.id == MR_T_DATE || a.id == MR_T_TIMESTAMP) && (b.id == MR_T_DATE || b.id == MR_T_TIMESTAMP))
+        return *out = mr_type_make(MR_T_TIMESTAMP), 1;
+    return common_type(a, b, out);
 }
 
 static mr_schema *prop_union(dag_ctx *c, dag_node *nd, mr_schema *const *ins)
@@ -1224,7 +1386,7 @@ static mr_schema *prop_union(dag_ctx *c, dag_node *nd, mr_schema *const *ins)
                 dag_error(c, at, nd->id, "union input '%s' has column '%s' that '%s' lacks",
                           at->text, s->fields[f].name, nd->inputs[0].ref->text);
                 ok = 0;
-            } else if (j < sb.n && !common_type(sb.types[j], s->fields[f].type, &sb.types[j])) {
+            } else if (j < sb.n && !union_widens(sb.types[j], s->fields[f].type, &sb.types[j])) {
                 dag_error(c, at, nd->id, "union column '%s' is %s in '%s' but %s in '%s'",
                           s->fields[f].name, type_str(c, first->fields[j].type),
                           nd->inputs[0].ref->text, type_str(c, s->fields[f].type), at->text);
@@ -1238,7 +1400,20 @@ static mr_schema *prop_union(dag_ctx *c, dag_node *nd, mr_schema *const *ins)
                 ok = 0;
             }
     }
-    return ok ? sb_finish(c, &sb) : NULL;
+    if (!ok)
+        return NULL;
+    /* Types: the operator's own widening rules (core/op/union.h). */
+    mr_schema *out = NULL;
+    mr_err err;
+    mr_err_clear(&err);
+    if (mr_union_schema((const mr_schema *const *)ins, nd->ninputs, &out, &err) != 0) {
+        if (err.code == MR_ENOMEM)
+            c->oom = 1;
+        else
+            dag_error(c, list, nd->id, "%s", err.msg);
+        return NULL;
+    }
+    return out;
 }
 
 static mr_schema *prop_distinct(dag_ctx *c, dag_node *nd, const mr_schema *in)

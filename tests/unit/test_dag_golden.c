@@ -84,6 +84,7 @@ static size_t list_yaml(const char *dir, char ***out)
     return n;
 }
 
+/* The invariants executor/task.c and the coordinator rely on. */
 static void check_plan_shape(const Millrace__JobPlan *plan, const char *name)
 {
     assert_true(plan->n_stages > 0);
@@ -91,29 +92,55 @@ static void check_plan_shape(const Millrace__JobPlan *plan, const char *name)
         const Millrace__Stage *st = plan->stages[s];
         assert_int_equal(st->id, s);
         assert_true(st->n_ops > 0);
-        int scan = st->ops[0]->kind == MILLRACE__OP_KIND__OP_SCAN;
-        if (scan) {
-            assert_int_equal(st->n_inputs, 0);
-            assert_non_null(st->ops[0]->read);
-        } else {
-            assert_int_equal(st->ops[0]->kind, MILLRACE__OP_KIND__OP_SHUFFLE_READ);
-            assert_int_equal(st->n_inputs, 1);
-            assert_true(st->inputs[0] < st->id); /* inputs come first */
-            const Millrace__Stage *prod = plan->stages[st->inputs[0]];
-            assert_non_null(prod->shuffle);
-            assert_int_equal(prod->shuffle->partitions, st->partitions);
-        }
+        size_t scans = 0, reads = 0;
         for (size_t i = 0; i < st->n_ops; i++) {
-            assert_non_null(st->ops[i]->output);
-            assert_true(st->ops[i]->node[0] != '\0');
-            if (i > 0)
-                assert_int_not_equal(st->ops[i]->kind, MILLRACE__OP_KIND__OP_SCAN);
+            const Millrace__OpSpec *op = st->ops[i];
+            assert_non_null(op->output);
+            assert_true(op->node[0] != '\0');
+            for (size_t k = 0; k < op->n_children; k++)
+                if (op->children[k] >= i)
+                    fail_msg("%s: stage %zu op %zu reads a later op", name, s, i);
+            if (op->kind == MILLRACE__OP_KIND__OP_SCAN) {
+                scans++;
+                assert_non_null(op->read);
+            } else if (op->kind == MILLRACE__OP_KIND__OP_SHUFFLE_READ) {
+                reads++;
+                assert_true(op->input_stage < st->id); /* inputs come first */
+                int listed = 0;
+                for (size_t k = 0; k < st->n_inputs; k++)
+                    listed |= st->inputs[k] == op->input_stage;
+                if (!listed)
+                    fail_msg("%s: stage %zu reads stage %u without listing it", name, s,
+                             op->input_stage);
+                const Millrace__Stage *prod = plan->stages[op->input_stage];
+                assert_non_null(prod->shuffle);
+                assert_int_equal(prod->shuffle->partitions, st->partitions);
+            } else if (op->n_children == 0) {
+                assert_true(i > 0);
+            }
+            if (op->kind == MILLRACE__OP_KIND__OP_HASHJOIN)
+                assert_int_equal(op->n_children, 2);
+            if (op->kind == MILLRACE__OP_KIND__OP_UNION)
+                assert_true(op->n_children >= 2);
         }
+        if (scans && reads)
+            fail_msg("%s: stage %zu mixes reads and shuffle reads", name, s);
+        assert_true(scans + reads > 0);
+        assert_int_equal(st->n_inputs > 0, reads > 0);
+        if (reads)
+            assert_true(st->partitions > 0);
         /* A stage ends in exactly one of: a shuffle or a write. */
         if (!((st->shuffle != NULL) ^ (st->write != NULL)))
             fail_msg("%s: stage %zu must end in a shuffle or a write", name, s);
-        if (st->shuffle)
-            assert_int_equal(st->ops[st->n_ops - 1]->kind, MILLRACE__OP_KIND__OP_AGG_PARTIAL);
+        if (st->shuffle && st->shuffle->round_robin)
+            assert_int_equal(st->shuffle->n_keys, 0);
+        /* Every shuffle is read by some later stage. */
+        int read_by = 0;
+        for (size_t t = s + 1; st->shuffle && t < plan->n_stages; t++)
+            for (size_t k = 0; k < plan->stages[t]->n_inputs; k++)
+                read_by |= plan->stages[t]->inputs[k] == st->id;
+        if (st->shuffle && !read_by)
+            fail_msg("%s: stage %zu's shuffle is read by no stage", name, s);
     }
 }
 
