@@ -181,8 +181,8 @@ static const char *pg_message(PGconn *c, const PGresult *r, char *out, size_t ca
     }
     const char *detail = PQresultErrorField(r, PG_DIAG_MESSAGE_DETAIL);
     const char *context = PQresultErrorField(r, PG_DIAG_CONTEXT);
-    snprintf(out, cap, "%s%s%s%s%s", primary, detail ? " (" : "", detail ? detail : "",
-             detail ? ")" : "", "");
+    snprintf(out, cap, "%s%s%s%s", primary, detail ? " (" : "", detail ? detail : "",
+             detail ? ")" : "");
     if (context) {
         size_t n = strlen(out);
         snprintf(out + n, cap - n, " [%s]", context);
@@ -387,7 +387,7 @@ static int type_fits(mr_type t, unsigned oid, int typmod)
     int prec = -1, scale = 0; /* numeric: -1 = unconstrained */
     if (oid == OID_NUMERIC && typmod >= 4) {
         prec = ((typmod - 4) >> 16) & 0xffff;
-        scale = (int16_t)(((typmod - 4) & 0x7ff) << 5) >> 5; /* 11-bit signed (PG 15) */
+        scale = (((typmod - 4) & 0x7ff) ^ 1024) - 1024; /* 11-bit signed since PG 15 */
     }
     switch (t.id) {
     case MR_T_BOOL: return oid == OID_BOOL;
@@ -667,15 +667,18 @@ static void stage_rollback(pg_stage *s)
         PQclear(PQexec(s->conn, "ROLLBACK"));
 }
 
-/* Hands the buffered bytes to libpq; on failure the stage is failed. */
+/* Hands the buffered bytes to libpq (in pieces below its int length limit);
+ * on failure the stage is failed. */
 static int stage_flush(pg_stage *s, mr_err *err)
 {
-    if (s->out.n == 0)
-        return 0;
-    if (PQputCopyData(s->conn, s->out.p, (int)s->out.n) != 1) {
-        pg_fail(s->conn, NULL, &s->failed, "staging table %s: sending rows failed", s->table);
-        *err = s->failed;
-        return err->code;
+    for (size_t off = 0; off < s->out.n;) {
+        size_t n = s->out.n - off < (1u << 30) ? s->out.n - off : (1u << 30);
+        if (PQputCopyData(s->conn, s->out.p + off, (int)n) != 1) {
+            pg_fail(s->conn, NULL, &s->failed, "staging table %s: sending rows failed", s->table);
+            *err = s->failed;
+            return err->code;
+        }
+        off += n;
     }
     s->out.n = 0;
     return 0;
