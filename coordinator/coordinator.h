@@ -154,4 +154,17 @@ extern const char coord_openapi_json[];
 int coord_http_start(mr_coord *c, const char *addr, int *bound_port, char *errbuf, size_t errcap);
 void coord_http_stop(void);
 
+/* files.c -- file outputs: temporary folder, prepare, publish, abort. */
+const char *coord_file_ext(const char *target);
+void coord_files_tmpdir(const char *target_path, const char *job_id, char *out, size_t cap);
+/* Checks the target per mode and creates the job's temporary folder. */
+int coord_files_start(const char *target_path, const char *mode, const char *job_id, char *err,
+                      size_t cap);
+/* Names the chosen attempt of each task part-NNNNN and writes _SUCCESS. */
+int coord_files_prepare(const char *target_path, const char *target, const char *job_id,
+                        const uint32_t *ok_attempts, uint32_t ntasks, char *err, size_t cap);
+/* Renames the temporary folder onto the target (replacing it). */
+int coord_files_publish(const char *target_path, const char *job_id, char *err, size_t cap);
+void coord_files_abort(const char *target_path, const char *job_id);
+
 #endif

@@ -32,6 +32,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/random.h>
+#include <sys/stat.h>
 #include <time.h>
 
 #include "coordinator/coordinator.h"
@@ -42,6 +43,12 @@
 #define MAX_ATTEMPTS 3
 
 static int exec_alive(const mr_coord *c, int e);
+
+/* A write node that lands in files rather than the warehouse. */
+static int is_file_write(const Millrace__WriteSpec *w)
+{
+    return w && strcmp(w->target, "warehouse") != 0;
+}
 static int live_owner(const mr_coord *c, uint32_t p);
 
 uint64_t coord_now_ms(void)
@@ -214,6 +221,12 @@ static void job_finish(mr_coord *c, job *j, job_state state, const char *error)
             if (tk->state == TASK_RUNNING)
                 tk->state = TASK_FAILED;
         }
+    if (state != JOB_SUCCEEDED) /* paths are absolute once job_start resolved them */
+        for (uint32_t s = 0; s < j->nstages; s++) {
+            const Millrace__WriteSpec *ws = j->plan->stages[s]->write;
+            if (is_file_write(ws) && ws->path[0] == '/')
+                coord_files_abort(ws->path, j->id);
+        }
     /* Staging left by the job: everything when it failed, and after a commit
      * whatever superseded attempts staged. */
     if (j->plan->warehouse) {
@@ -247,6 +260,40 @@ static int job_start(mr_coord *c, job *j)
         if (w->path && w->path[0])
             free(w->path);
         w->path = p;
+    }
+    for (uint32_t s = 0; s < j->nstages; s++) {
+        Millrace__WriteSpec *ws = j->plan->stages[s]->write;
+        if (!is_file_write(ws))
+            continue;
+        char *p = coord_resolve_path(j->base_dir, ws->path);
+        /* the nearest folder that exists must be under the data root */
+        char parent[4096];
+        snprintf(parent, sizeof parent, "%s", p ? p : "");
+        struct stat sb;
+        char *slash;
+        while ((slash = strrchr(parent, '/')) && slash != parent) {
+            *slash = '\0';
+            if (stat(parent, &sb) == 0)
+                break;
+        }
+        if (!p || strstr(p, "/../") || !coord_path_under(c->data_root, parent)) {
+            char msg[1200];
+            snprintf(msg, sizeof msg, "node '%s': output '%s' is outside the data root", ws->node,
+                     ws->path);
+            free(p);
+            job_finish(c, j, JOB_FAILED, msg);
+            return -1;
+        }
+        if (ws->path && ws->path[0])
+            free(ws->path);
+        ws->path = p;
+        if (coord_files_start(p, ws->mode && ws->mode[0] ? ws->mode : "error_if_exists", j->id,
+                              errbuf, sizeof errbuf) < 0) {
+            char msg[1200];
+            snprintf(msg, sizeof msg, "node '%s': %s", ws->node, errbuf);
+            job_finish(c, j, JOB_FAILED, msg);
+            return -1;
+        }
     }
     for (uint32_t s = 0; s < j->nstages; s++) {
         stage_rt *st = &j->stages[s];
@@ -813,7 +860,7 @@ static int commit_prepare(job *j, commit_work *w, char *errbuf, size_t cap)
     w->cfg.schema = wh ? wh->schema : NULL;
     int n = 1; /* room for the rejects target */
     for (uint32_t s = 0; s < j->nstages; s++)
-        n += j->stages[s].plan->write != NULL;
+        n += j->stages[s].plan->write != NULL && !is_file_write(j->stages[s].plan->write);
     w->targets = calloc((size_t)n + 1, sizeof *w->targets);
     w->schemas = calloc((size_t)n + 1, sizeof *w->schemas);
     w->staging = calloc((size_t)n + 1, sizeof *w->staging);
@@ -823,7 +870,7 @@ static int commit_prepare(job *j, commit_work *w, char *errbuf, size_t cap)
     for (uint32_t s = 0; s < j->nstages; s++) {
         const stage_rt *st = &j->stages[s];
         const Millrace__WriteSpec *ws = st->plan->write;
-        if (!ws)
+        if (!ws || is_file_write(ws))
             continue;
         int i = w->ntargets++;
         mr_err err;
@@ -881,6 +928,41 @@ static int commit_prepare(job *j, commit_work *w, char *errbuf, size_t cap)
     return 0;
 }
 
+/* Puts every file output's parts in place inside its temporary folder. */
+static int files_prepare(job *j, char *errbuf, size_t cap)
+{
+    for (uint32_t s = 0; s < j->nstages; s++) {
+        stage_rt *st = &j->stages[s];
+        const Millrace__WriteSpec *ws = st->plan->write;
+        if (!is_file_write(ws))
+            continue;
+        uint32_t *ok = calloc(st->ntasks + 1, sizeof *ok);
+        if (!ok)
+            return snprintf(errbuf, cap, "out of memory"), -1;
+        uint64_t rows = 0;
+        for (uint32_t t = 0; t < st->ntasks; t++) {
+            ok[t] = st->tasks[t].ok_attempt;
+            rows += st->tasks[t].rows_out;
+        }
+        int rc = coord_files_prepare(ws->path, ws->target, j->id, ok, st->ntasks, errbuf, cap);
+        free(ok);
+        if (rc < 0)
+            return -1;
+        j->output_rows[s] = rows;
+    }
+    return 0;
+}
+
+static int files_publish(job *j, char *errbuf, size_t cap)
+{
+    for (uint32_t s = 0; s < j->nstages; s++) {
+        const Millrace__WriteSpec *ws = j->stages[s].plan->write;
+        if (is_file_write(ws) && coord_files_publish(ws->path, j->id, errbuf, cap) < 0)
+            return -1;
+    }
+    return 0;
+}
+
 void coord_commit_ready(mr_coord *c)
 {
     for (job *j = c->jobs; j; j = j->next) {
@@ -898,6 +980,11 @@ void coord_commit_ready(mr_coord *c)
             job_finish(c, j, JOB_FAILED, errbuf);
             return;
         }
+        if (files_prepare(j, errbuf, sizeof errbuf) < 0) {
+            commit_work_free(&w);
+            job_finish(c, j, JOB_FAILED, errbuf);
+            return;
+        }
         j->committing = 1;
         mr_log(MR_LOG_INFO, "coordinator", "job=%s committing %d output(s)", j->id, w.ntargets);
         pthread_mutex_unlock(&c->mu);
@@ -911,6 +998,11 @@ void coord_commit_ready(mr_coord *c)
         if (rc < 0) {
             char msg[1200];
             snprintf(msg, sizeof msg, "commit failed: %s", err.msg);
+            job_finish(c, j, JOB_FAILED, msg);
+        } else if (files_publish(j, errbuf, sizeof errbuf) < 0) {
+            char msg[1200];
+            snprintf(msg, sizeof msg, "the warehouse committed but a file output did not: %s",
+                     errbuf);
             job_finish(c, j, JOB_FAILED, msg);
         } else {
             for (int i = 0; i < w.ntargets; i++)

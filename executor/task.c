@@ -20,6 +20,7 @@
 
 #include "core/agg.h"
 #include "core/csv.h"
+#include "core/filewriter.h"
 #include "core/log.h"
 #include "core/op.h"
 #include "core/op/filter.h"
@@ -621,6 +622,37 @@ static int stage_rejects(const Millrace__TaskSpec *spec, const build_ctx *bc,
     return rc < 0 ? rc : 0;
 }
 
+/* File outputs: this attempt's part file in the job's temporary folder
+ * (coordinator/files.c names and publishes them). */
+static int drain_to_file(mr_op *top, const Millrace__TaskSpec *spec, const mr_task_env *env,
+                         mr_err *err)
+{
+    const Millrace__WriteSpec *ws = spec->stage->write;
+    const char *ext = strcmp(ws->target, "jsonl") == 0 ? "jsonl" : "csv";
+    char path[4096];
+    if (snprintf(path, sizeof path, "%s.millrace-tmp-%s/part-%u-a%u.%s", ws->path, spec->job_id,
+                 spec->partition, spec->attempt, ext) >= (int)sizeof path)
+        return mr_err_set(err, MR_EINVAL, "node '%s': output path too long", ws->node);
+    if (mr_path_check_root(env->data_root, path, err) < 0) {
+        mr_err_prefix(err, "node '%s'", ws->node);
+        return err->code;
+    }
+    mr_filewriter *fw = mr_filewriter_open(path, ext, top->schema, 1, err);
+    if (!fw)
+        return err->code ? err->code : MR_EIO;
+    int rc;
+    mr_batch *b;
+    while ((rc = mr_op_next(top, &b, err)) == MR_NEXT_BATCH) {
+        if ((rc = mr_filewriter_write(fw, b, err)) < 0)
+            break;
+        batch_pause(env);
+    }
+    if (rc == MR_NEXT_DONE)
+        return mr_filewriter_close(fw, err);
+    mr_filewriter_abort(fw);
+    return rc;
+}
+
 int mr_task_run(const Millrace__TaskSpec *spec, const mr_task_env *env, volatile int *cancel,
                 mr_task_stats *stats, mr_err *err)
 {
@@ -636,6 +668,9 @@ int mr_task_run(const Millrace__TaskSpec *spec, const mr_task_env *env, volatile
             rc = drain_to_shuffle(top, spec, env, cancel, stats, err);
         else if (st->write && strcmp(st->write->target, "warehouse") == 0)
             rc = drain_to_warehouse(top, spec, env, err);
+        else if (st->write && (strcmp(st->write->target, "csv") == 0 ||
+                               strcmp(st->write->target, "jsonl") == 0))
+            rc = drain_to_file(top, spec, env, err);
         else
             rc = mr_err_set(err, MR_ENOTSUP, "stage %u: output target '%s' is not supported yet",
                             st->id, st->write ? st->write->target : "(none)");

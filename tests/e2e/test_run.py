@@ -127,3 +127,61 @@ def test_usage_errors_exit_2():
     assert h.returncode == 0 and "run DAG" in h.stdout
     for cmd in ("run", "validate", "explain", "submit", "jobs", "status", "cancel", "executors"):
         assert run_cli(cmd, "--help").returncode == 0, cmd
+
+
+def _file_dag(tmp_path, fmt, mode):
+    text = DAG.read_text()
+    text = text.replace("    to: warehouse\n    table: buyer_tickets\n    mode: overwrite",
+                        f"    to: {fmt}\n    path: out/buyers\n    mode: {mode}")
+    text = text[:text.index("post_sql:")]
+    p = tmp_path / f"files_{fmt}.yaml"
+    p.write_text(text)
+    return p
+
+
+@pytest.mark.parametrize("fmt", ["csv", "jsonl"])
+def test_file_output_parts_and_success(tickit_data, tmp_path, fmt):
+    import json
+    dag = _file_dag(tmp_path, fmt, "error_if_exists")
+    r = run_cli("run", dag, "--param", f"data={tickit_data}", "--param", f"warehouse={tmp_path}/w.db")
+    assert r.returncode == 0, r.stderr
+    out = tmp_path / "out" / "buyers"
+    names = sorted(p.name for p in out.iterdir())
+    assert names[0] == "_SUCCESS" and all(re.fullmatch(rf"part-\d{{5}}\.{fmt}", n) for n in names[1:])
+    got = {}
+    for part in out.glob(f"part-*.{fmt}"):
+        if fmt == "csv":
+            lines = part.read_text().splitlines()
+            assert lines[0] == "buyerid,tickets,spent,purchases"
+            rows = [l.split(",") for l in lines[1:]]
+        else:
+            rows = [list(json.loads(l).values()) for l in part.read_text().splitlines()]
+        for b, t, s, p in rows:
+            got[int(b)] = (int(t), decimal.Decimal(str(s)), int(p))
+    assert got == expected_buyers(tickit_data / "sales_pipe.txt")
+    # error_if_exists: a second run fails and leaves the output as it was
+    before = {p.name: p.read_bytes() for p in out.iterdir()}
+    r2 = run_cli("run", dag, "--param", f"data={tickit_data}", "--param", f"warehouse={tmp_path}/w.db")
+    assert r2.returncode == 1 and "already exists" in r2.stderr
+    assert {p.name: p.read_bytes() for p in out.iterdir()} == before
+    assert not [p for p in (tmp_path / "out").iterdir() if "millrace-tmp" in p.name]
+
+
+def test_file_output_overwrite_replaces(tickit_data, tmp_path):
+    out = tmp_path / "out" / "buyers"
+    out.mkdir(parents=True)
+    (out / "stale.csv").write_text("old\n")
+    dag = _file_dag(tmp_path, "csv", "overwrite")
+    r = run_cli("run", dag, "--param", f"data={tickit_data}", "--param", f"warehouse={tmp_path}/w.db")
+    assert r.returncode == 0, r.stderr
+    assert not (out / "stale.csv").exists() and (out / "_SUCCESS").exists()
+    assert sorted(p.name for p in (tmp_path / "out").iterdir()) == ["buyers"]
+
+
+def test_failed_job_leaves_no_file_output(tmp_path):
+    dag = _file_dag(tmp_path, "csv", "overwrite")
+    r = run_cli("run", dag, "--param", f"data={tmp_path}/missing", "--param", f"warehouse={tmp_path}/w.db")
+    assert r.returncode == 1
+    assert not (tmp_path / "out" / "buyers").exists()
+    leftovers = [p for p in (tmp_path / "out").iterdir()] if (tmp_path / "out").exists() else []
+    assert leftovers == []
