@@ -270,7 +270,8 @@ static cJSON *job_json(const job *j, int full)
         if (w) {
             cJSON *out = cJSON_CreateObject();
             char target[600];
-            snprintf(target, sizeof target, "%s:%s", w->target, w->table);
+            snprintf(target, sizeof target, "%s:%s", w->target,
+                     strcmp(w->target, "warehouse") == 0 ? w->table : w->path);
             add_str(out, "node", w->node);
             add_str(out, "target", target);
             cJSON_AddNumberToObject(out, "rows", (double)j->output_rows[s]);
