@@ -1,23 +1,27 @@
 #!/usr/bin/env bash
 # fuzz.sh - build every libFuzzer target in tests/fuzz/ with clang (ASan +
 # UBSan + libFuzzer) and run each for a short while; exit non-zero, naming
-# the target, if any input crashes, leaks, trips a sanitizer or breaks a
-# target's own checks.
+# the target, if a target does not build or any input crashes, leaks, trips
+# a sanitizer or breaks a target's own checks.
 #
 #   scripts/fuzz.sh                 every tests/fuzz/fuzz_*.c
 #   scripts/fuzz.sh fuzz_csv ...    only these
 #   FUZZ_SECONDS=60 scripts/fuzz.sh longer runs (default 15 s per target)
 #
 # Installs nothing (scripts/setup.sh installs clang).  Not part of CMake: the
-# project's sources (core/, core/op/, dag/, net/wire.c, and the protobuf-c
-# code generated into build-fuzz/gen/proto) are compiled once into
-# build-fuzz/obj with the fuzzing flags, incrementally (make, with header
-# dependencies), and each target links against all of them.
+# project's sources a target names in its "// fuzz-sources:" line (folders
+# such as core or dag, single files such as net/wire.c, and "proto" for the
+# protobuf-c code generated into build-fuzz/gen/proto; without the line,
+# everything but the ZeroMQ transport) are compiled into build-fuzz/obj with
+# the fuzzing flags, incrementally (make, with header dependencies), and
+# linked into build-fuzz/bin/<target>.  Each target builds on its own, so a
+# module that is mid-change only stops the targets that use it.
 #
 # Corpora: each target starts from its seeds in tests/fuzz/corpus/<target>/
-# (fuzz_dag also from tests/dag/) and keeps what it finds in
-# build-fuzz/corpus/<target>/, so later runs go deeper.  A crashing input is
-# saved as build-fuzz/artifacts/<target>-crash-*; reproduce with
+# (fuzz_dag also from tests/dag/; a tests/fuzz/corpus/<target>.dict is
+# passed as -dict) and keeps what it finds in build-fuzz/corpus/<target>/, so
+# later runs go deeper.  A crashing input is saved as
+# build-fuzz/artifacts/<target>-crash-*; reproduce it with
 #   build-fuzz/bin/<target> <that file>
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -37,8 +41,7 @@ if (($#)); then
 else
   targets=()
   for f in tests/fuzz/fuzz_*.c; do
-    t="$(basename "$f" .c)"
-    targets+=("$t")
+    targets+=("$(basename "$f" .c)")
   done
 fi
 
@@ -48,15 +51,29 @@ if [ ! -f "$OUT/gen/proto/millrace.pb-c.c" ] || [ proto/millrace.proto -nt "$OUT
   protoc-c --proto_path=proto --c_out="$OUT/gen/proto" proto/millrace.proto
 fi
 
-echo "== fuzz: building ${targets[*]} with $CC"
-make -s -j"$jobs" -f - OUT="$OUT" CC="$CC" TARGETS="${targets[*]}" <<'EOF'
+# The .c files target $1 links, from its "// fuzz-sources:" line.
+sources_of() {
+  local line s out=()
+  line="$(sed -n 's|^// fuzz-sources:||p' "tests/fuzz/$1.c" | head -n 1)"
+  [ -n "$line" ] || line="core core/op dag net/wire.c proto"
+  for s in $line; do
+    case "$s" in
+      proto) out+=("$OUT/gen/proto/millrace.pb-c.c") ;;
+      *.c) out+=("$s") ;;
+      *) out+=("$s"/*.c) ;;
+    esac
+  done
+  echo "${out[@]}"
+}
+
+# One make run per target; FLAGS match the sanitizer build of CMake.
+MAKEFILE='
 FLAGS := -g -O1 -fno-omit-frame-pointer -D_GNU_SOURCE -std=gnu11 -I. -I$(OUT)/gen
 SAN := -fsanitize=address,undefined -fno-sanitize-recover=undefined
-LIB_SRC := $(wildcard core/*.c core/op/*.c dag/*.c) net/wire.c $(OUT)/gen/proto/millrace.pb-c.c
-LIB_OBJ := $(patsubst %.c,$(OUT)/obj/%.o,$(patsubst $(OUT)/%,%,$(LIB_SRC)))
+OBJ := $(patsubst %.c,$(OUT)/obj/%.o,$(patsubst $(OUT)/%,%,$(SRC)))
 LIBS := -lprotobuf-c -lzstd -lyaml -lm -lpthread
 
-all: $(addprefix $(OUT)/bin/,$(TARGETS))
+all: $(OUT)/bin/$(T)
 
 $(OUT)/obj/gen/%.o: $(OUT)/gen/%.c
 	@mkdir -p $(dir $@)
@@ -66,26 +83,39 @@ $(OUT)/obj/%.o: %.c
 	@mkdir -p $(dir $@)
 	$(CC) $(FLAGS) $(SAN) -fsanitize=fuzzer-no-link -MMD -MP -c $< -o $@
 
-# The targets themselves are ours: warnings are errors there.
-$(OUT)/bin/%: tests/fuzz/%.c $(LIB_OBJ)
-	$(CC) $(FLAGS) $(SAN) -fsanitize=fuzzer -Wall -Wextra -Werror -MMD -MP -MF $(OUT)/obj/$*.d \
-	  $< $(LIB_OBJ) $(LIBS) -o $@
+# The targets are ours: warnings are errors there.
+$(OUT)/bin/$(T): tests/fuzz/$(T).c $(OBJ)
+	$(CC) $(FLAGS) $(SAN) -fsanitize=fuzzer -Wall -Wextra -Werror -MMD -MP -MF $(OUT)/obj/$(T).d $< $(OBJ) $(LIBS) -o $@
 
--include $(LIB_OBJ:.o=.d) $(addprefix $(OUT)/obj/,$(addsuffix .d,$(TARGETS)))
-EOF
+-include $(OBJ:.o=.d) $(OUT)/obj/$(T).d
+'
+
+failed=()
+built=()
+for t in "${targets[@]}"; do
+  if [ ! -f "tests/fuzz/$t.c" ]; then
+    echo "!! fuzz: no tests/fuzz/$t.c" >&2
+    failed+=("$t")
+    continue
+  fi
+  echo "== fuzz: building $t with $CC"
+  if printf '%s' "$MAKEFILE" | make -s -j"$jobs" -f - OUT="$OUT" CC="$CC" T="$t" SRC="$(sources_of "$t")"; then
+    built+=("$t")
+  else
+    echo "!! fuzz: $t does not build" >&2
+    failed+=("$t")
+  fi
+done
 
 export ASAN_OPTIONS="${ASAN_OPTIONS:+$ASAN_OPTIONS:}detect_leaks=1:allocator_may_return_null=1"
 export UBSAN_OPTIONS="${UBSAN_OPTIONS:+$UBSAN_OPTIONS:}print_stacktrace=1:halt_on_error=1"
 
-failed=()
-for t in "${targets[@]}"; do
+for t in "${built[@]}"; do
   corpus="$OUT/corpus/$t"
   mkdir -p "$corpus"
   seeds=()
   [ -d "tests/fuzz/corpus/$t" ] && seeds+=("tests/fuzz/corpus/$t")
-  if [ "$t" = fuzz_dag ]; then
-    seeds+=(tests/dag/valid tests/dag/invalid)
-  fi
+  [ "$t" = fuzz_dag ] && seeds+=(tests/dag/valid tests/dag/invalid)
   extra=()
   [ -f "tests/fuzz/corpus/$t.dict" ] && extra+=("-dict=tests/fuzz/corpus/$t.dict")
   log="$OUT/$t.log"
@@ -95,7 +125,7 @@ for t in "${targets[@]}"; do
   if "$OUT/bin/$t" -max_total_time="$SECONDS_PER" -timeout=10 -rss_limit_mb=2048 \
       -artifact_prefix="$OUT/artifacts/$t-" -print_final_stats=1 "${extra[@]}" \
       "$corpus" "${seeds[@]}" >"$log" 2>&1; then
-    runs="$(grep -o 'stat::number_of_executed_units: *[0-9]*' "$log" | grep -o '[0-9]*$' || true)"
+    runs="$(sed -n 's/^stat::number_of_executed_units: *//p' "$log")"
     echo "   ok: ${runs:-?} inputs, corpus $(find "$corpus" -type f | wc -l) files"
   else
     echo "!! fuzz: $t FAILED; the end of $log:" >&2
