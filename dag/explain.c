@@ -9,8 +9,13 @@
  *   stage 0  [one task per input split]  read a (csv) -> filter b -> partial aggregate c
  *     shuffle -> stage 1: hash(k) into 8 partitions
  *   stage 1  [8 tasks]  shuffle read <- stage 0 -> final aggregate c -> write d (...)
- *     columns: k int64, n int64
+ *     columns: k string, n int64
+ *   stage 4  [8 tasks]  join j (inner on id = pid) <- [shuffle read <- stage 2,
+ *                        shuffle read <- stage 3] -> write e (...)      (one line)
  *
+ * A stage's operators are printed from its root: a chain left to right, an
+ * operator with several inputs (join, union) as "op <- [input, input]".
+ * Shuffle edges are hash(keys), round robin, or all rows into 1 partition.
  * The warehouse DSN is never printed: it usually holds a password.
  */
 #include "dag/dag.h"
