@@ -199,9 +199,11 @@ static char *submit_body(const char *text, const dag_args *a, const char *base_d
     return body;
 }
 
-/* Submits; returns the job id (malloc'd) or NULL. */
-static char *submit(const char *url, const char *body)
+/* Submits; returns the job id (malloc'd), or NULL with *invalid set when
+ * the coordinator found the DAG invalid (errors printed). */
+static char *submit(const char *url, const char *body, int *invalid)
 {
+    *invalid = 0;
     char endpoint[300];
     snprintf(endpoint, sizeof endpoint, "%s/v1/jobs", url);
     cli_http_resp r;
@@ -212,6 +214,7 @@ static char *submit(const char *url, const char *body)
     char *id = NULL;
     if (r.status == 400) {
         /* The coordinator found errors the local check did not (e.g. env). */
+        *invalid = 1;
         cJSON *j = cJSON_Parse(r.body);
         const cJSON *e = cJSON_GetObjectItemCaseSensitive(j, "error");
         const cJSON *errs = cJSON_GetObjectItemCaseSensitive(e, "errors"), *x;
@@ -312,9 +315,12 @@ static int cmd_run(int argc, char **argv)
     }
     char *body = submit_body(text, &a, base);
     free(text);
-    char *id = body ? submit(cl.url, body) : NULL;
+    int invalid = 0;
+    char *id = body ? submit(cl.url, body, &invalid) : NULL;
     free(body);
     if (!id) {
+        if (invalid)
+            rc = 2;
         cli_cluster_stop(&cl, keep);
         goto out;
     }
@@ -421,9 +427,10 @@ static int cmd_submit(int argc, char **argv, const char *url)
     char *body = submit_body(text, &a, NULL);
     free(text);
     double start = now_s();
-    char *id = body ? submit(url, body) : NULL;
+    int invalid = 0;
+    char *id = body ? submit(url, body, &invalid) : NULL;
     free(body);
-    rc = 1;
+    rc = invalid ? 2 : 1;
     if (!id)
         goto out;
     if (!wait) {

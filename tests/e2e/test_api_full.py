@@ -506,6 +506,15 @@ def test_cli_client_commands(cluster_factory, tmp_path):
     r = run_cli("executors", "--json", "--coordinator", c.url)
     assert len(json.loads(r.stdout)["executors"]) == 1
 
+    # submit: 2 for a DAG the coordinator finds invalid, 1 for a job that fails
+    (tmp_path / "invalid.yaml").write_text(TINY_DAG.replace("input: items\n", "input: itemz\n"))
+    r = run_cli("submit", tmp_path / "invalid.yaml", "--coordinator", c.url)
+    assert r.returncode == 2 and "itemz" in r.stderr, r.stderr
+    r = run_cli("submit", tmp_path / "tiny.yaml", "--param", "input=bad.csv", "--wait",
+                "--coordinator", c.url)
+    assert r.returncode == 1 and "notanumber" in r.stderr, r.stdout + r.stderr
+    assert "stage 0" in r.stdout  # plain progress lines when not on a terminal
+
     # exit codes: 1 for a failed request, 2 for usage
     assert run_cli("status", "jnosuchjob", "--coordinator", c.url).returncode == 1
     assert run_cli("jobs", "--state", "bogus", "--coordinator", c.url).returncode == 1
