@@ -13,5 +13,8 @@ if [ ! -f data/tickit/.scale ] || [ "$(cat data/tickit/.scale)" != "$scale" ]; t
 fi
 build/millrace run dags/tickit.yaml
 echo
-echo "Top buyers (warehouse millrace.db, view top_buyers):"
+echo "Who buys the most tickets (millrace.db, view top_buyers):"
 sqlite3 -header -column millrace.db "SELECT * FROM top_buyers"
+echo
+echo "Which genre sells best (millrace.db, view top_genres):"
+sqlite3 -header -column millrace.db "SELECT * FROM top_genres"

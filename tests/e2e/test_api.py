@@ -9,7 +9,7 @@ import requests
 from conftest import ROOT
 from test_run import expected_buyers, warehouse_buyers
 
-DAG_TEXT = (ROOT / "dags" / "tickit.yaml").read_text()
+DAG_TEXT = (ROOT / "dags" / "tickit_sales.yaml").read_text()
 
 
 def stage_data(tmp_path, tickit_data):
@@ -36,7 +36,7 @@ def test_submit_json_runs_to_success(cluster_factory, tmp_path, tickit_data):
     assert r.status_code == 201, r.text
     job = r.json()
     assert r.headers["Location"] == f"/v1/jobs/{job['id']}"
-    assert job["state"] in ("queued", "running") and job["name"] == "tickit"
+    assert job["state"] in ("queued", "running") and job["name"] == "tickit_sales"
     assert job["params"] == {"data": "data", "warehouse": "wh.db"}
     done = c.wait_job(job["id"])
     assert done["state"] == "succeeded", done

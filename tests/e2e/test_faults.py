@@ -15,7 +15,7 @@ import pytest
 from conftest import ROOT
 from test_run import expected_buyers, warehouse_buyers
 
-DAG_TEXT = (ROOT / "dags" / "tickit.yaml").read_text()
+DAG_TEXT = (ROOT / "dags" / "tickit_sales.yaml").read_text()
 COORD_ARGS = ("--lost-after-ms", "1000", "--split-bytes", "200000", "--partitions", "6")
 
 

@@ -19,7 +19,7 @@ import pg
 from conftest import ROOT, run_cli
 from test_run import expected_buyers
 
-TICKIT = ROOT / "dags" / "tickit.yaml"
+TICKIT = ROOT / "dags" / "tickit_sales.yaml"
 PG_WAREHOUSE = 'warehouse:\n  driver: postgres\n  dsn: "${env:MILLRACE_WAREHOUSE_DSN}"\n'
 
 
@@ -36,10 +36,10 @@ def pg_db(pg_server):
 
 
 def tickit_on_postgres(tmp_path, post_sql=None):
-    """dags/tickit.yaml with a postgres warehouse block (and other post_sql)."""
+    """dags/tickit_sales.yaml with a postgres warehouse block (and other post_sql)."""
     text = TICKIT.read_text()
     text, n = re.subn(r"warehouse:\n  driver: sqlite\n  path: \$\{warehouse\}\n", PG_WAREHOUSE, text)
-    assert n == 1, "dags/tickit.yaml's warehouse block changed: update this test"
+    assert n == 1, "dags/tickit_sales.yaml's warehouse block changed: update this test"
     if post_sql is not None:
         text = text[:text.index("post_sql:")] + "post_sql:\n" + "".join(
             f"  - {s}\n" for s in post_sql)

@@ -9,7 +9,7 @@ from test_run import SALES_COLUMNS
 
 import duckdb
 
-DAG = (ROOT / "dags" / "tickit.yaml").read_text()
+DAG = (ROOT / "dags" / "tickit_sales.yaml").read_text()
 
 
 def make_data(tmp_path, tickit_data):

@@ -11,7 +11,7 @@ import pytest
 
 from conftest import ROOT, run_cli
 
-DAG = ROOT / "dags" / "tickit.yaml"
+DAG = ROOT / "dags" / "tickit_sales.yaml"
 
 SALES_COLUMNS = {
     "salesid": "INTEGER", "listid": "INTEGER", "sellerid": "INTEGER", "buyerid": "INTEGER",
