@@ -7,9 +7,10 @@
 # unprivileged user "millrace" (uid 10001).
 #
 # Layer order keeps rebuilds quick: packages first (they change rarely), then
-# CMakeLists.txt and the source folders, so editing code only reruns the
-# compile. A new top-level source folder in CMakeLists.txt needs a COPY line
-# here too.
+# the sources, so editing code only reruns the compile. The sources are the
+# whole build context less what .dockerignore leaves out (build folders,
+# data, tests, docs but docs/openapi.json, DAGs, scripts), so a new source
+# folder or a file CMakeLists.txt reads needs no change here.
 #
 # Both stages start FROM debian:bookworm-slim. With registry access that is
 # the official image; without, docker/build-base-image.sh builds one locally
@@ -25,15 +26,7 @@ RUN apt-get update -qq \
       libsqlite3-dev libpq-dev libmicrohttpd-dev libcjson-dev \
  && rm -rf /var/lib/apt/lists/*
 WORKDIR /src
-COPY CMakeLists.txt ./
-COPY proto proto
-COPY core core
-COPY net net
-COPY dag dag
-COPY warehouse warehouse
-COPY coordinator coordinator
-COPY executor executor
-COPY cli cli
+COPY . .
 RUN cmake -S . -B build -DCMAKE_BUILD_TYPE=RelWithDebInfo -DMR_SANITIZE=OFF >/dev/null \
  && cmake --build build -j"$(nproc)" --target millrace-coordinator millrace-executor millrace \
  && mkdir -p /out \
