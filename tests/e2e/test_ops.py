@@ -340,3 +340,30 @@ def test_schema_inferred_union(tmp_path):
         f"SELECT * FROM read_csv('{tmp_path}/parts/*.csv', header=true) WHERE k >= 0 "
         f"UNION ALL SELECT * FROM read_csv('{tmp_path}/parts/*.csv', header=true)").fetchall()
     assert Counter(norm_rows(table(tmp_path / "wh.db", "u")[1])) == Counter(norm_rows(want))
+
+
+def test_tickit_top_events_example(tickit_data, tmp_path):
+    """dags/tickit_top_events.yaml (aggregate, join, sort + limit) matches
+    DuckDB, in order."""
+    from conftest import ROOT
+    db = tmp_path / "wh.db"
+    r = run_cli("run", ROOT / "dags" / "tickit_top_events.yaml", "--executors", 2,
+                "--param", f"data={tickit_data}", "--param", f"warehouse={db}")
+    assert r.returncode == 0, r.stdout + r.stderr
+    con = duckdb.connect()
+    sales = ("read_csv('{}', delim='|', header=false, columns={{'salesid': 'INTEGER', "
+             "'listid': 'INTEGER', 'sellerid': 'INTEGER', 'buyerid': 'INTEGER', "
+             "'eventid': 'INTEGER', 'dateid': 'INTEGER', 'qtysold': 'INTEGER', "
+             "'pricepaid': 'DECIMAL(8,2)', 'commission': 'DECIMAL(8,2)', "
+             "'saletime': 'TIMESTAMP'}})").format(tickit_data / "sales_pipe.txt")
+    events = ("read_csv('{}', delim='|', header=false, quote='', columns={{'eventid': 'INTEGER', "
+              "'venueid': 'INTEGER', 'catid': 'INTEGER', 'dateid': 'INTEGER', "
+              "'eventname': 'VARCHAR', 'starttime': 'TIMESTAMP'}})"
+              ).format(tickit_data / "allevents_pipe.txt")
+    want = con.execute(
+        f"SELECT s.eventid, e.eventname, s.revenue, s.tickets FROM "
+        f"(SELECT eventid, sum(pricepaid) AS revenue, sum(qtysold) AS tickets FROM {sales} "
+        f"GROUP BY eventid) s JOIN {events} e USING (eventid) "
+        f"ORDER BY revenue DESC NULLS FIRST, eventid LIMIT 10").fetchall()
+    assert len(want) == 10
+    assert norm_rows(table(db, "top_events")[1]) == norm_rows(want)

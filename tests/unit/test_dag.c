@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <cmocka.h>
 
@@ -267,6 +268,187 @@ static void test_plan_contents(void **state)
     millrace__job_plan__free_unpacked(plan, NULL);
 }
 
+/* ---- wide ops: the plan's exact structure --------------------------------- */
+
+#define K(x) MILLRACE__OP_KIND__OP_##x
+
+static const char *const wide =
+    "version: 1\n"
+    "name: wide\n"
+    "nodes:\n"
+    "  a: {op: read, format: csv, path: a.csv, schema: {id: int64, v: string}}\n"
+    "  b: {op: read, format: csv, path: b.csv, schema: {id: int32, w: float64}}\n"
+    "  j: {op: join, left: a, right: b, on: [id], how: semi}\n"
+    "  s: {op: sort, input: j, by: [v desc, id]}\n"
+    "  l: {op: limit, input: s, n: 4}\n"
+    "  o: {op: write, input: l, to: warehouse, table: t}\n"
+    "  c: {op: read, format: csv, path: c.csv, schema: {v: string, id: int64}}\n"
+    "  d: {op: read, format: csv, path: d.csv, schema: {id: int64, v: string}}\n"
+    "  df: {op: filter, input: d, where: id > 1}\n"
+    "  u: {op: union, inputs: [c, df], distinct: true}\n"
+    "  ul: {op: limit, input: u, n: 2}\n"
+    "  o2: {op: write, input: ul, to: warehouse, table: t2}\n";
+
+static void test_plan_wide(void **state)
+{
+    (void)state;
+    mr_dag_options opt = {.partitions = 5};
+    Millrace__JobPlan *plan = compile_ok(wide, &opt);
+    assert_int_equal(plan->n_stages, 7);
+    Millrace__Stage *const *st = plan->stages;
+    /* join: each side hash-partitioned on its own key into 5 partitions */
+    assert_int_equal(st[0]->ops[0]->kind, K(SCAN));
+    assert_string_equal(st[0]->shuffle->keys[0], "id");
+    assert_int_equal(st[0]->shuffle->partitions, 5);
+    assert_false(st[0]->shuffle->round_robin);
+    assert_int_equal(st[1]->shuffle->partitions, 5);
+    const Millrace__Stage *js = st[2];
+    assert_int_equal(js->partitions, 5);
+    assert_int_equal(js->n_inputs, 2);
+    assert_int_equal(js->inputs[0], 0);
+    assert_int_equal(js->inputs[1], 1);
+    assert_int_equal(js->n_ops, 4);
+    assert_int_equal(js->ops[0]->kind, K(SHUFFLE_READ));
+    assert_int_equal(js->ops[0]->input_stage, 0);
+    assert_int_equal(js->ops[0]->input->n_fields, 2);
+    assert_int_equal(js->ops[1]->input_stage, 1);
+    assert_string_equal(js->ops[1]->input->fields[1]->name, "w");
+    const Millrace__OpSpec *j = js->ops[2];
+    assert_int_equal(j->kind, K(HASHJOIN));
+    assert_int_equal(j->n_children, 2);
+    assert_int_equal(j->children[0], 0);
+    assert_int_equal(j->children[1], 1);
+    assert_string_equal(j->join_type, "semi");
+    assert_string_equal(j->left_keys[0], "id");
+    assert_string_equal(j->right_keys[0], "id");
+    assert_int_equal(j->output->n_fields, 2); /* semi: left columns only */
+    /* sort + limit: top-N on both sides of a one-partition shuffle */
+    assert_int_equal(js->ops[3]->kind, K(SORT));
+    assert_int_equal(js->ops[3]->limit, 4);
+    assert_string_equal(js->ops[3]->sort_keys[0], "v desc");
+    assert_int_equal(js->shuffle->partitions, 1);
+    assert_int_equal(js->shuffle->n_keys, 0);
+    assert_int_equal(st[3]->partitions, 1);
+    assert_int_equal(st[3]->n_ops, 2);
+    assert_int_equal(st[3]->ops[1]->kind, K(SORT));
+    assert_int_equal(st[3]->ops[1]->limit, 4);
+    /* union of two read chains: one scan stage, union over the chain tips,
+     * then distinct | hash(all columns) | distinct */
+    const Millrace__Stage *us = st[4];
+    assert_int_equal(us->n_inputs, 0);
+    assert_int_equal(us->ops[0]->kind, K(SCAN));
+    assert_int_equal(us->ops[1]->kind, K(SCAN));
+    assert_int_equal(us->ops[2]->kind, K(FILTER));
+    assert_int_equal(us->ops[2]->n_children, 0); /* reads the op before it */
+    const Millrace__OpSpec *u = us->ops[3];
+    assert_int_equal(u->kind, K(UNION));
+    assert_false(u->distinct);
+    assert_int_equal(u->n_children, 2);
+    assert_int_equal(u->children[0], 0);
+    assert_int_equal(u->children[1], 2);
+    assert_string_equal(u->output->fields[0]->name, "v");
+    assert_int_equal(us->ops[4]->kind, K(DISTINCT));
+    assert_int_equal(us->ops[4]->n_columns, 0);
+    assert_int_equal(us->n_ops, 5);
+    assert_int_equal(us->shuffle->n_keys, 2);
+    assert_string_equal(us->shuffle->keys[0], "v");
+    assert_string_equal(us->shuffle->keys[1], "id");
+    assert_int_equal(st[5]->ops[1]->kind, K(DISTINCT));
+    /* limit without a sort: limit | one partition | limit */
+    assert_int_equal(st[5]->ops[2]->kind, K(LIMIT));
+    assert_int_equal(st[5]->ops[2]->limit, 2);
+    assert_int_equal(st[5]->shuffle->partitions, 1);
+    assert_int_equal(st[6]->ops[1]->kind, K(LIMIT));
+    assert_int_equal(st[6]->ops[1]->limit, 2);
+    assert_int_equal(st[6]->partitions, 1);
+    assert_int_equal(st[6]->n_ops, 2);
+    assert_string_equal(st[6]->write->table, "t2");
+    char *t = mr_plan_explain(plan);
+    assert_non_null(strstr(t, "join j (semi on id) <- [shuffle read <- stage 0, shuffle read <- "
+                              "stage 1] -> sort s (v desc, id) top 4\n"));
+    assert_non_null(strstr(t, "union u <- [read c (csv), read d (csv) -> filter df] -> "
+                              "distinct u\n"));
+    free(t);
+    char *json = mr_plan_json(plan);
+    assert_non_null(strstr(json, "\"kind\":\"hashjoin\""));
+    assert_non_null(strstr(json, "\"children\":[0,1]"));
+    assert_non_null(strstr(json, "\"sort_keys\":[\"v desc\",\"id\"],\"limit\":4"));
+    assert_non_null(strstr(json, "\"input_stage\":1"));
+    free(json);
+    millrace__job_plan__free_unpacked(plan, NULL);
+}
+
+/* A node read by two nodes is computed once, behind a round-robin shuffle. */
+static void test_plan_shared(void **state)
+{
+    (void)state;
+    const char *y =
+        "version: 1\nname: sh\nnodes:\n"
+        "  a: {op: read, format: csv, path: a.csv, schema: {id: int64}}\n"
+        "  g: {op: aggregate, input: a, aggregates: {n: count(*)}}\n"
+        "  o1: {op: write, input: g, to: warehouse, table: t1}\n"
+        "  o2: {op: write, input: g, to: warehouse, table: t2}\n";
+    Millrace__JobPlan *plan = compile_ok(y, NULL);
+    assert_int_equal(plan->n_stages, 4);
+    /* the global aggregate runs in one partition; sharing keeps that */
+    assert_true(plan->stages[1]->shuffle->round_robin);
+    assert_int_equal(plan->stages[1]->shuffle->partitions, 1);
+    for (int s = 2; s < 4; s++) {
+        assert_int_equal(plan->stages[s]->n_inputs, 1);
+        assert_int_equal(plan->stages[s]->inputs[0], 1);
+        assert_int_equal(plan->stages[s]->partitions, 1);
+        assert_int_equal(plan->stages[s]->ops[0]->input_stage, 1);
+        assert_int_equal(plan->stages[s]->ops[0]->input->n_fields, 1);
+    }
+    millrace__job_plan__free_unpacked(plan, NULL);
+}
+
+/* A read without a schema infers it from its first file under base_dir;
+ * with no file it is an error at the path. */
+static void test_infer_schema(void **state)
+{
+    (void)state;
+    char dir[] = "/tmp/mr_dag_inferXXXXXX";
+    assert_non_null(mkdtemp(dir));
+    char path[256];
+    snprintf(path, sizeof path, "%s/b.csv", dir);
+    FILE *f = fopen(path, "w");
+    fputs("k,v\n1,x\n2,y\n", f);
+    fclose(f);
+    snprintf(path, sizeof path, "%s/a.csv", dir);
+    f = fopen(path, "w");
+    fputs("k,when,p\n1,2024-01-02,1.5\n-7,2024-02-03,\n", f);
+    fclose(f);
+    const char *y = "version: 1\nname: inf\nnodes:\n"
+                    "  r: {op: read, format: csv, path: \"*.csv\"}\n"
+                    "  o: {op: write, input: r, to: warehouse, table: t}\n";
+    mr_dag_options opt = {.base_dir = dir};
+    Millrace__JobPlan *plan = compile_ok(y, &opt);
+    const Millrace__Schema *sc = plan->stages[0]->ops[0]->read->schema;
+    assert_int_equal(sc->n_fields, 3); /* from a.csv, the first in order */
+    assert_string_equal(sc->fields[1]->name, "when");
+    assert_int_equal(sc->fields[0]->type->id, MILLRACE__TYPE_ID__TYPE_INT32);
+    assert_int_equal(sc->fields[1]->type->id, MILLRACE__TYPE_ID__TYPE_DATE);
+    assert_int_equal(plan->stages[0]->write->schema->n_fields, 3);
+    millrace__job_plan__free_unpacked(plan, NULL);
+
+    const char *none = "version: 1\nname: inf\nnodes:\n"
+                       "  r: {op: read, format: csv, path: \"nope/*.csv\"}\n"
+                       "  o: {op: write, input: r, to: warehouse, table: t}\n";
+    mr_diags d = {0};
+    assert_int_equal(mr_dag_compile(none, strlen(none), &opt, &plan, &d), MR_EINVAL);
+    assert_int_equal(d.n, 1);
+    assert_int_equal(d.items[0].line, 4);
+    assert_int_equal(d.items[0].column, 36);
+    assert_non_null(strstr(d.items[0].message, "cannot infer a schema: no file matches "
+                                               "'nope/*.csv'"));
+    mr_diags_free(&d);
+    unlink(path);
+    snprintf(path, sizeof path, "%s/b.csv", dir);
+    unlink(path);
+    rmdir(dir);
+}
+
 static void test_options_and_errors(void **state)
 {
     (void)state;
@@ -364,6 +546,9 @@ int main(void)
         cmocka_unit_test(test_suggest),
         cmocka_unit_test(test_schema_round_trip),
         cmocka_unit_test(test_plan_contents),
+        cmocka_unit_test(test_plan_wide),
+        cmocka_unit_test(test_plan_shared),
+        cmocka_unit_test(test_infer_schema),
         cmocka_unit_test(test_options_and_errors),
         cmocka_unit_test(test_explain_text),
         cmocka_unit_test(test_prefixes),
