@@ -2,10 +2,12 @@
 # test.sh - set up, build and run the whole test suite: unit tests (ctest)
 # and end-to-end tests (pytest) on a normal -Werror build, then all of it
 # again on a build with AddressSanitizer and UndefinedBehaviorSanitizer,
-# then a short run of every libFuzzer target (scripts/fuzz.sh).
+# then a short run of every libFuzzer target (scripts/fuzz.sh), then the
+# docker-compose cluster test when a Docker engine is present.
 #
 #   scripts/test.sh            everything
-#   scripts/test.sh --quick    the normal build only (no sanitizers, no fuzzing)
+#   scripts/test.sh --quick    the normal build only (no sanitizers, no fuzzing,
+#                              no cluster test)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/setup.sh --no-build
@@ -39,5 +41,26 @@ if [ "${1:-}" != "--quick" ]; then
   run_suite build-asan -DCMAKE_BUILD_TYPE=Debug -DMR_SANITIZE=ON
   echo "== fuzz: every parser's libFuzzer target (tests/fuzz/) for ${FUZZ_SECONDS:-15}s each"
   scripts/fuzz.sh
+fi
+# The docker-compose cluster (tests/cluster): real images, a real cluster.
+# Runs whenever a Docker engine and the Compose tool are usable; says why not
+# otherwise. MILLRACE_SKIP_CLUSTER=1 skips it on purpose.
+cluster_skip=""
+if [ "${1:-}" = "--quick" ]; then
+  cluster_skip="--quick"
+elif [ -n "${MILLRACE_SKIP_CLUSTER:-}" ]; then
+  cluster_skip="MILLRACE_SKIP_CLUSTER is set"
+elif ! command -v docker >/dev/null; then
+  cluster_skip="no docker command"
+elif ! docker info >/dev/null 2>&1; then
+  cluster_skip="\`docker info\` fails: no Docker engine reachable"
+elif ! docker compose version >/dev/null 2>&1 && ! command -v docker-compose >/dev/null; then
+  cluster_skip="no Compose tool (docker compose or docker-compose)"
+fi
+if [ -z "$cluster_skip" ]; then
+  echo "== cluster test: docker-compose.yml with real Docker (tests/cluster)"
+  .venv/bin/python -m pytest -q -s tests/cluster
+else
+  echo "== cluster test skipped: $cluster_skip"
 fi
 echo "== all tests passed"
