@@ -224,6 +224,25 @@ def test_cancel_a_queued_job_then_409(cluster_factory, tmp_path):
     assert m(vals, "millrace_tasks_total", state="succeeded") == 0
 
 
+def test_rejected_rows_through_the_api(cluster_factory, tmp_path):
+    (tmp_path / "rej.csv").write_text("k,v\n1,2\n3,notanumber\n4,x5\n2,7\n")
+    dag = TINY_DAG.replace("    csv: {header: true}\n", "    csv: {header: true}\n    on_error: reject\n")
+    c = cluster_factory(executors=1)
+    job = submit(c, dag, input="rej.csv", warehouse="rej.db")
+    done = c.wait_job(job["id"])
+    assert done["state"] == "succeeded" and done["rejected_rows"] == 2, done
+    assert done["outputs"][0]["rows"] == 2
+    r = c.get(f"/v1/jobs/{job['id']}/rejects")
+    body = check_openapi(r, "/v1/jobs/{id}/rejects")
+    assert body["rejected_rows"] == 2
+    got = sorted((x["line"], x["raw"], x["node"]) for x in body["rejects"])
+    assert got == [(3, "3,notanumber", "items"), (4, "4,x5", "items")]
+    for x in body["rejects"]:
+        assert x["file"].endswith("rej.csv") and "invalid int64" in x["reason"]
+    one = c.get(f"/v1/jobs/{job['id']}/rejects?limit=1").json()
+    assert len(one["rejects"]) == 1 and one["rejected_rows"] == 2
+
+
 # ----------------------------------------------------------- every endpoint
 
 
