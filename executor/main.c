@@ -11,15 +11,32 @@
  * State: nothing outlives a job but what the coordinator asks for; killing
  * the process loses only tasks in flight and shuffle data, which the
  * coordinator knows how to recompute.
+ *
+ * Shuffle receive path: the main thread files every message it receives
+ * into the shuffle store, which keeps up to --memory bytes in memory and
+ * spills the rest to a folder of this process below --spill-dir (removed
+ * at exit; a job's files go when the job is released).  After filing it
+ * grants the sender credit on the same connection: one reply per
+ * CREDIT_BATCH messages, and whatever is owed whenever the socket has been
+ * drained, so a sender with a window smaller than CREDIT_BATCH never
+ * waits for a grant that is not coming.  End-of-stream markers are
+ * confirmed one by one ("eos-ack").
+ *
+ * Heartbeats carry each running task's progress (rows taken in and handed
+ * on, and whether it waits for shuffle input) for the coordinator's task
+ * timeout, and the bytes the shuffle store holds and has spilled.
  */
 #include <errno.h>
+#include <ftw.h>
 #include <getopt.h>
 #include <limits.h>
 #include <pthread.h>
 #include <signal.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -31,10 +48,19 @@
 #include "proto/millrace.pb-c.h"
 
 #define STATUS_ENDPOINT "inproc://task-status"
+/* Filed messages acknowledged per credit reply (see the top comment). */
+#define CREDIT_BATCH 4
+
+/* Credit owed to one sender (identified by its ROUTER routing id). */
+typedef struct credit_owed {
+    mr_frame ident; /* owned */
+    uint32_t n;
+} credit_owed;
 
 typedef struct running_task {
     Millrace__TaskSpec *spec; /* owned */
     volatile int cancel;
+    mr_task_progress progress;
     int done;
     pthread_t thread;
     struct executor *ex;
@@ -49,6 +75,13 @@ typedef struct executor {
     char data_root[PATH_MAX];
     unsigned slots;
     unsigned long long memory;
+    char spill_base[PATH_MAX]; /* --spill-dir, or $TMPDIR, or /tmp */
+    char spill_dir[PATH_MAX];  /* this process's folder below it */
+    int shuffle_window;
+    int delay_attempts;        /* test hook: delay only attempts below this (-1: all) */
+    credit_owed *owed;
+    size_t nowed, cap_owed;
+    uint64_t spilled_logged;   /* spilled_total at the last log line */
     int heartbeat_ms;
     mr_net *net;
     mr_socket *ctl, *data, *status;
@@ -84,7 +117,12 @@ static void usage(FILE *out)
             "  --bind ENDPOINT         where to receive shuffle data (default tcp://127.0.0.1:*)\n"
             "  --advertise ENDPOINT    address peers use to reach --bind (default: the bound one)\n"
             "  --data-root DIR         only read and write below DIR (default /)\n"
-            "  --memory BYTES          memory budget announced to the coordinator (default 1 GiB)\n"
+            "  --memory BYTES          memory budget (default 1 GiB): shuffle data received\n"
+            "                          beyond it is spilled to disk\n"
+            "  --spill-dir DIR         where spill files go: a folder of this process is made\n"
+            "                          below DIR and removed at exit (default $TMPDIR or /tmp)\n"
+            "  --shuffle-window N      shuffle messages a task may have unfiled at one executor\n"
+            "                          before it waits for credit (default 16, at most 256)\n"
             "  --slots N               tasks run at once (default: number of cores)\n"
             "  --id NAME               executor id (default host-pid)\n"
             "  --help                  this text\n");
@@ -126,10 +164,46 @@ static void send_heartbeat(executor *ex)
         n += !t->done;
     Millrace__Heartbeat hb = MILLRACE__HEARTBEAT__INIT;
     hb.running_tasks = n;
+    Millrace__TaskProgress *tp = calloc(n + 1, sizeof *tp);
+    Millrace__TaskProgress **tpp = calloc(n + 1, sizeof *tpp);
+    if (tp && tpp) {
+        size_t k = 0;
+        for (running_task *t = ex->tasks; t && k < n; t = t->next) {
+            if (t->done)
+                continue;
+            const Millrace__TaskSpec *s = t->spec;
+            millrace__task_progress__init(&tp[k]);
+            tp[k].job_id = s->job_id;
+            tp[k].stage_id = s->stage_id;
+            tp[k].partition = s->partition;
+            tp[k].attempt = s->attempt;
+            tp[k].rows = atomic_load(&t->progress.rows_in) + atomic_load(&t->progress.rows_out);
+            tp[k].waiting = atomic_load(&t->progress.waiting) != 0;
+            tpp[k] = &tp[k];
+            k++;
+        }
+        hb.n_tasks = k;
+        hb.tasks = tpp;
+    }
+    mr_shuffle_store_stats ss;
+    mr_shuffle_store_get_stats(ex->store, &ss);
+    hb.shuffle_bytes_held = ss.bytes_held;
+    hb.shuffle_bytes_spilled = ss.bytes_spilled;
+    if (ss.spilled_total != ex->spilled_logged) {
+        mr_log(MR_LOG_INFO, "executor",
+               "id=%s shuffle store: %llu bytes in memory (budget %llu), %llu bytes in %llu spill "
+               "files, %llu bytes spilled in all",
+               ex->id, (unsigned long long)ss.bytes_held, ex->memory,
+               (unsigned long long)ss.bytes_spilled, (unsigned long long)ss.spill_files,
+               (unsigned long long)ss.spilled_total);
+        ex->spilled_logged = ss.spilled_total;
+    }
     Millrace__Control c = MILLRACE__CONTROL__INIT;
     c.msg_case = MILLRACE__CONTROL__MSG_HEARTBEAT;
     c.heartbeat = &hb;
     send_control(ex, &c);
+    free(tp);
+    free(tpp);
 }
 
 /* Worker thread: runs one task, then reports through the inproc socket. */
@@ -142,7 +216,11 @@ static void *task_thread(void *arg)
     mr_err_clear(&err);
     mr_task_stats stats;
     uint64_t start = now_ms();
-    int rc = mr_task_run(s, &ex->env, &t->cancel, &stats, &err);
+    mr_task_env env = ex->env;
+    env.progress = &t->progress;
+    if (ex->delay_attempts >= 0 && s->attempt >= (uint32_t)ex->delay_attempts)
+        env.batch_delay_ms = 0;
+    int rc = mr_task_run(s, &env, &t->cancel, &stats, &err);
 
     Millrace__TaskStatus st = MILLRACE__TASK_STATUS__INIT;
     st.job_id = s->job_id;
@@ -265,8 +343,19 @@ static void on_control(executor *ex, const mr_frames *m)
                                   s->attempt == cj->attempt))
                 t->cancel = 1;
         }
-        if (!cj->has_task && !cj->keep_data)
+        if (!cj->has_task && !cj->keep_data) {
+            mr_shuffle_store_stats before, after;
+            mr_shuffle_store_get_stats(ex->store, &before);
             mr_shuffle_store_release(ex->store, cj->job_id);
+            mr_shuffle_store_get_stats(ex->store, &after);
+            if (before.bytes_held != after.bytes_held || before.spill_files != after.spill_files)
+                mr_log(MR_LOG_INFO, "executor",
+                       "job=%s released: %llu bytes of memory, %llu spill files (%llu bytes) "
+                       "deleted",
+                       cj->job_id, (unsigned long long)(before.bytes_held - after.bytes_held),
+                       (unsigned long long)(before.spill_files - after.spill_files),
+                       (unsigned long long)(before.bytes_spilled - after.bytes_spilled));
+        }
         break;
     }
     case MILLRACE__CONTROL__MSG_WELCOME:
@@ -284,6 +373,57 @@ static void on_control(executor *ex, const mr_frames *m)
     millrace__control__free_unpacked(c, NULL);
 }
 
+/* Sends sender i the credit owed to it and forgets the entry. */
+static void credit_flush(executor *ex, size_t i)
+{
+    credit_owed *o = &ex->owed[i];
+    uint8_t buf[4];
+    mr_frame reply[3];
+    reply[0] = o->ident;
+    mr_shuffle_credit_frames(o->n, buf, reply + 1);
+    mr_err err;
+    if (mr_socket_send(ex->data, reply, 3, 0, &err) < 0)
+        mr_log(MR_LOG_DEBUG, "executor", "cannot grant shuffle credit (sender gone?): %s",
+               err.msg);
+    free(o->ident.data);
+    ex->owed[i] = ex->owed[--ex->nowed];
+}
+
+/* One more message of the sender ident filed: owes it credit, granted
+ * every CREDIT_BATCH messages. */
+static void credit_add(executor *ex, const mr_frame *ident)
+{
+    size_t i;
+    for (i = 0; i < ex->nowed; i++)
+        if (ex->owed[i].ident.len == ident->len &&
+            memcmp(ex->owed[i].ident.data, ident->data, ident->len) == 0)
+            break;
+    if (i == ex->nowed) {
+        if (ex->nowed == ex->cap_owed) {
+            size_t ncap = ex->cap_owed ? ex->cap_owed * 2 : 16;
+            credit_owed *p = realloc(ex->owed, ncap * sizeof *p);
+            if (!p)
+                return; /* the sender times out and its task is retried */
+            ex->owed = p;
+            ex->cap_owed = ncap;
+        }
+        void *copy = malloc(ident->len ? ident->len : 1);
+        if (!copy)
+            return;
+        memcpy(copy, ident->data, ident->len);
+        ex->owed[i] = (credit_owed){{copy, ident->len}, 0};
+        ex->nowed++;
+    }
+    if (++ex->owed[i].n >= CREDIT_BATCH)
+        credit_flush(ex, i);
+}
+
+static void credit_flush_all(executor *ex)
+{
+    while (ex->nowed > 0)
+        credit_flush(ex, ex->nowed - 1);
+}
+
 static void on_data(executor *ex, mr_frames *m)
 {
     /* ROUTER: frame 0 is the sender's identity, then header and columns. */
@@ -298,14 +438,20 @@ static void on_data(executor *ex, mr_frames *m)
         return;
     }
     mr_shuffle_key k = {h->job_id, h->stage_id, h->partition};
-    /* Keep the sender's identity to confirm an end-of-stream marker. */
+    /* Keep the sender's identity to grant credit and confirm markers. */
     mr_frame ident = m->items[0];
     memmove(m->items, m->items + 1, (m->n - 1) * sizeof *m->items);
     m->n--;
     int eos = h->eos;
-    if (mr_shuffle_store_put(ex->store, &k, h->map_task, h->attempt, eos, m) < 0)
-        mr_log(MR_LOG_ERROR, "executor", "job=%s out of memory storing shuffle data", h->job_id);
-    else if (eos) {
+    int rc = mr_shuffle_store_put(ex->store, &k, h->map_task, h->attempt, eos, m, &err);
+    if (rc < 0)
+        mr_log(MR_LOG_ERROR, "executor", "job=%s stage=%u partition=%u map task=%u attempt=%u: %s",
+               h->job_id, h->stage_id, h->partition, h->map_task, h->attempt, err.msg);
+    if (!eos) {
+        /* Credit even when filing failed: the message is consumed, and the
+         * broken stream fails its reader instead. */
+        credit_add(ex, &ident);
+    } else if (rc == 0) {
         mr_frame reply[2] = {ident, {(void *)MR_SHUFFLE_ACK, strlen(MR_SHUFFLE_ACK)}};
         if (mr_socket_send(ex->data, reply, 2, 0, &err) < 0)
             mr_log(MR_LOG_WARN, "executor", "job=%s cannot confirm a shuffle stream: %s",
@@ -337,6 +483,7 @@ static int parse_args(executor *ex, int argc, char **argv)
         {"advertise", required_argument, 0, 'a'},   {"data-root", required_argument, 0, 'r'},
         {"memory", required_argument, 0, 'm'},      {"slots", required_argument, 0, 's'},
         {"id", required_argument, 0, 'i'},          {"help", no_argument, 0, 'h'},
+        {"spill-dir", required_argument, 0, 'S'},   {"shuffle-window", required_argument, 0, 'W'},
         {0, 0, 0, 0}};
     snprintf(ex->bind, sizeof ex->bind, "tcp://127.0.0.1:*");
     snprintf(ex->data_root, sizeof ex->data_root, "/");
@@ -344,6 +491,9 @@ static int parse_args(executor *ex, int argc, char **argv)
     ex->slots = cores > 0 ? (unsigned)cores : 2;
     ex->memory = 1ULL << 30;
     ex->heartbeat_ms = 1000;
+    ex->shuffle_window = MR_SHUFFLE_WINDOW;
+    const char *tmp = getenv("TMPDIR");
+    snprintf(ex->spill_base, sizeof ex->spill_base, "%s", tmp && tmp[0] ? tmp : "/tmp");
     int c;
     while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
         char *end;
@@ -374,6 +524,17 @@ static int parse_args(executor *ex, int argc, char **argv)
             break;
         }
         case 'i': snprintf(ex->id, sizeof ex->id, "%s", optarg); break;
+        case 'S': snprintf(ex->spill_base, sizeof ex->spill_base, "%s", optarg); break;
+        case 'W': {
+            long v = strtol(optarg, &end, 10);
+            if (*end || v < 1 || v > MR_SHUFFLE_WINDOW_MAX) {
+                fprintf(stderr, "millrace-executor: --shuffle-window wants a number from 1 to %d\n",
+                        MR_SHUFFLE_WINDOW_MAX);
+                return 2;
+            }
+            ex->shuffle_window = (int)v;
+            break;
+        }
         case 'h': usage(stdout); exit(0);
         default: usage(stderr); return 2;
         }
@@ -392,6 +553,40 @@ static int parse_args(executor *ex, int argc, char **argv)
         snprintf(ex->id, sizeof ex->id, "%s-%ld", host, (long)getpid());
     }
     return 0;
+}
+
+static int remove_entry(const char *path, const struct stat *sb, int flag, struct FTW *ftw)
+{
+    (void)sb;
+    (void)flag;
+    (void)ftw;
+    remove(path);
+    return 0;
+}
+
+/* Makes this process's spill folder below spill_base. */
+static int spill_dir_make(executor *ex)
+{
+    if (mkdir(ex->spill_base, 0700) < 0 && errno != EEXIST) {
+        fprintf(stderr, "millrace-executor: spill folder %s: %s\n", ex->spill_base,
+                strerror(errno));
+        return -1;
+    }
+    if (snprintf(ex->spill_dir, sizeof ex->spill_dir, "%.3900s/millrace-spill-%ld-XXXXXX",
+                 ex->spill_base, (long)getpid()) >= (int)sizeof ex->spill_dir ||
+        !mkdtemp(ex->spill_dir)) {
+        fprintf(stderr, "millrace-executor: cannot make a spill folder in %s: %s\n",
+                ex->spill_base, strerror(errno));
+        return -1;
+    }
+    return 0;
+}
+
+/* Removes the spill folder and whatever is left in it. */
+static void spill_dir_remove(executor *ex)
+{
+    if (ex->spill_dir[0])
+        nftw(ex->spill_dir, remove_entry, 16, FTW_DEPTH | FTW_PHYS);
 }
 
 int main(int argc, char **argv)
@@ -416,6 +611,11 @@ int main(int argc, char **argv)
         fprintf(stderr, "millrace-executor: out of memory\n");
         return 1;
     }
+    if (spill_dir_make(&ex) < 0 ||
+        mr_shuffle_store_set_spill(ex.store, ex.memory, ex.spill_dir, &err) < 0) {
+        spill_dir_remove(&ex);
+        return 1;
+    }
     char bound[256];
     if (!(ex.ctl = mr_socket_open(ex.net, MR_SOCK_DEALER, &err)) ||
         mr_socket_set_identity(ex.ctl, ex.id) < 0 ||
@@ -434,12 +634,17 @@ int main(int argc, char **argv)
     ex.env.store = ex.store;
     ex.env.data_root = ex.data_root;
     ex.env.shuffle_wait_ms = 120000;
+    ex.env.shuffle_window = ex.shuffle_window;
     const char *delay = getenv("MILLRACE_TEST_BATCH_DELAY_MS");
     if (delay)
         ex.env.batch_delay_ms = atoi(delay);
+    /* test hook: delay only the first N attempts of each task */
+    const char *delay_attempts = getenv("MILLRACE_TEST_DELAY_ATTEMPTS");
+    ex.delay_attempts = delay_attempts ? atoi(delay_attempts) : -1;
 
-    mr_log(MR_LOG_INFO, "executor", "id=%s data=%s coordinator=%s slots=%u", ex.id, ex.advertise,
-           ex.coordinator, ex.slots);
+    mr_log(MR_LOG_INFO, "executor",
+           "id=%s data=%s coordinator=%s slots=%u memory=%llu spill=%s window=%d", ex.id,
+           ex.advertise, ex.coordinator, ex.slots, ex.memory, ex.spill_dir, ex.shuffle_window);
     send_register(&ex);
     uint64_t last_hb = now_ms();
     mr_frames m = {0};
@@ -450,9 +655,11 @@ int main(int argc, char **argv)
         if (n < 0)
             break;
         /* Drain each ready socket fully so data never waits behind control. */
-        if (ready[1])
+        if (ready[1]) {
             while (mr_socket_recv(ex.data, &m, 0, &err) == 1)
                 on_data(&ex, &m);
+            credit_flush_all(&ex);
+        }
         if (ready[2])
             while (mr_socket_recv(ex.status, &m, 0, &err) == 1)
                 on_status(&ex, &m);
@@ -476,12 +683,18 @@ int main(int argc, char **argv)
             usleep(100000);
     }
     mr_frames_free(&m);
-    if (ex.tasks)
+    if (ex.tasks) {
+        spill_dir_remove(&ex);
         _exit(0);
+    }
     mr_socket_close(ex.ctl);
     mr_socket_close(ex.data);
     mr_socket_close(ex.status);
     mr_shuffle_store_destroy(ex.store);
+    spill_dir_remove(&ex);
+    for (size_t i = 0; i < ex.nowed; i++)
+        free(ex.owed[i].ident.data);
+    free(ex.owed);
     mr_net_destroy(ex.net);
     return 0;
 }

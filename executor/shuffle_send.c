@@ -8,11 +8,19 @@
  * executor; every message carries (job, stage, partition, map task,
  * attempt) so the receiver can file it.
  *
- * Sends block when the destination's queue is full (ZeroMQ high-water
- * mark), which is what keeps a fast map task from outrunning the network;
- * they wait in short slices so a cancelled or superseded task stops
- * promptly even when its peer has died.  At the end every owner confirms
- * the end-of-stream marker, so a map task reports success only once its
+ * Flow control is credit-based, per destination executor: a sender may
+ * have at most `window` data messages there that the executor has not yet
+ * filed (in memory or in a spill file).  The executor's receive loop
+ * answers on the same connection (its ROUTER replies to this DEALER) with
+ * credit grants carrying how many messages it filed; the sender counts
+ * messages sent minus credits received and, at the window, waits for
+ * credit in short slices, so a cancelled or superseded task stops promptly
+ * and a destination that stops answering fails the task after the stall
+ * timeout instead of hanging it.  Without credit a fast map task would
+ * fill ZeroMQ's queues (high-water marks, which remain as a second bound)
+ * and the receiver's memory with messages it cannot file yet.  End-of-stream
+ * markers are not counted: there is one per partition.  At the end every
+ * owner confirms each marker, so a map task reports success only once its
  * output is safely at the owners.
  */
 #include "executor/shuffle_send.h"
@@ -44,6 +52,12 @@ struct mr_shuffle_out {
     volatile int *cancel;
     int round_robin;   /* spread rows evenly instead of hashing keys */
     uint64_t next_row; /* round robin: rows sent so far */
+    int window;        /* most unfiled data messages per destination */
+    int stall_ms;      /* longest wait for credit */
+    int *outstanding;  /* per socket: data messages sent minus credit received */
+    size_t *acks;      /* per socket: end-of-stream confirmations received early */
+    int max_outstanding;
+    mr_frames reply;
 };
 
 void mr_shuffle_out_destroy(mr_shuffle_out *so)
@@ -62,7 +76,10 @@ void mr_shuffle_out_destroy(mr_shuffle_out *so)
     free(so->part_sock);
     free(so->socks);
     free(so->keys);
+    free(so->outstanding);
+    free(so->acks);
     mr_frames_free(&so->frames);
+    mr_frames_free(&so->reply);
     free(so);
 }
 
@@ -90,7 +107,12 @@ mr_shuffle_out *mr_shuffle_out_create(mr_net *net, const Millrace__TaskSpec *spe
     so->seq = calloc(so->nparts, sizeof *so->seq);
     so->counts = calloc(so->nparts, sizeof *so->counts);
     so->buckets = calloc(so->nparts, sizeof *so->buckets);
-    if (!so->keys || !so->part_sock || !so->socks || !so->seq || !so->counts || !so->buckets)
+    so->outstanding = calloc(so->nparts, sizeof *so->outstanding);
+    so->acks = calloc(so->nparts, sizeof *so->acks);
+    so->window = MR_SHUFFLE_WINDOW;
+    so->stall_ms = SEND_TIMEOUT_MS;
+    if (!so->keys || !so->part_sock || !so->socks || !so->seq || !so->counts || !so->buckets ||
+        !so->outstanding || !so->acks)
         goto nomem;
     for (size_t k = 0; k < sh->n_keys; k++) {
         so->keys[k] = mr_schema_find(schema, sh->keys[k]);
@@ -128,6 +150,92 @@ fail:
     return NULL;
 }
 
+void mr_shuffle_out_set_flow(mr_shuffle_out *so, int window, int stall_ms)
+{
+    so->window = window < 1 ? 1 : window > MR_SHUFFLE_WINDOW_MAX ? MR_SHUFFLE_WINDOW_MAX : window;
+    so->stall_ms = stall_ms > 0 ? stall_ms : SEND_TIMEOUT_MS;
+}
+
+int mr_shuffle_out_max_outstanding(const mr_shuffle_out *so)
+{
+    return so->max_outstanding;
+}
+
+int mr_shuffle_reply_parse(const mr_frames *m, uint32_t *credit)
+{
+    size_t clen = strlen(MR_SHUFFLE_CREDIT), alen = strlen(MR_SHUFFLE_ACK);
+    if (m->n == 2 && m->items[0].len == clen && m->items[1].len == 4 &&
+        memcmp(m->items[0].data, MR_SHUFFLE_CREDIT, clen) == 0) {
+        const uint8_t *b = m->items[1].data;
+        *credit = (uint32_t)b[0] | (uint32_t)b[1] << 8 | (uint32_t)b[2] << 16 |
+                  (uint32_t)b[3] << 24;
+        return 1;
+    }
+    if (m->n == 1 && m->items[0].len == alen && memcmp(m->items[0].data, MR_SHUFFLE_ACK, alen) == 0)
+        return 2;
+    return 0;
+}
+
+void mr_shuffle_credit_frames(uint32_t count, uint8_t buf[4], mr_frame out[2])
+{
+    buf[0] = (uint8_t)count;
+    buf[1] = (uint8_t)(count >> 8);
+    buf[2] = (uint8_t)(count >> 16);
+    buf[3] = (uint8_t)(count >> 24);
+    out[0] = (mr_frame){(void *)MR_SHUFFLE_CREDIT, strlen(MR_SHUFFLE_CREDIT)};
+    out[1] = (mr_frame){buf, 4};
+}
+
+/* Takes replies waiting on socket i (for up to timeout_ms for the first):
+ * credit lowers the outstanding count, confirmations are counted for
+ * finish().  Returns how many replies were read, or a negative code. */
+static int take_replies(mr_shuffle_out *so, size_t i, int timeout_ms, mr_err *err)
+{
+    int got = 0;
+    for (;;) {
+        int rc = mr_socket_recv(so->socks[i], &so->reply, got ? 0 : timeout_ms, err);
+        if (rc <= 0)
+            return rc < 0 ? rc : got;
+        got++;
+        uint32_t credit = 0;
+        int kind = mr_shuffle_reply_parse(&so->reply, &credit);
+        if (kind == 1)
+            so->outstanding[i] -= credit > (uint32_t)so->outstanding[i] ? so->outstanding[i]
+                                                                         : (int)credit;
+        else if (kind == 2)
+            so->acks[i]++;
+    }
+}
+
+static uint64_t now_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+}
+
+/* Waits until socket i may take another data message. */
+static int wait_credit(mr_shuffle_out *so, uint32_t p, mr_err *err)
+{
+    size_t i = (size_t)so->part_sock[p];
+    if (so->outstanding[i] < so->window)
+        return 0;
+    uint64_t start = now_ms();
+    for (;;) {
+        int rc = take_replies(so, i, SEND_SLICE_MS, err);
+        if (rc < 0)
+            return rc;
+        if (so->outstanding[i] < so->window)
+            return 0;
+        if (so->cancel && *so->cancel)
+            return mr_err_set(err, MR_ECANCELLED, "task cancelled while waiting for shuffle credit");
+        if (now_ms() - start >= (uint64_t)so->stall_ms)
+            return mr_err_set(err, MR_ETIMEDOUT,
+                              "partition %u owner %s filed none of %d messages for %d ms", p,
+                              so->spec->partition_owners[p], so->outstanding[i], so->stall_ms);
+    }
+}
+
 static int send_bucket(mr_shuffle_out *so, const mr_batch *b, uint32_t p, int eos, mr_err *err)
 {
     int rc;
@@ -142,9 +250,14 @@ static int send_bucket(mr_shuffle_out *so, const mr_batch *b, uint32_t p, int eo
         return rc;
     for (size_t i = 0; i < so->frames.n; i++)
         so->bytes += so->frames.items[i].len;
+    if (!eos && (rc = wait_credit(so, p, err)) < 0)
+        return rc;
+    int *out = &so->outstanding[so->part_sock[p]];
     mr_socket *sock = so->socks[so->part_sock[p]];
     for (int waited = 0;; waited += SEND_SLICE_MS) {
         rc = mr_socket_send(sock, so->frames.items, so->frames.n, SEND_SLICE_MS, err);
+        if (rc == 0 && !eos && ++*out > so->max_outstanding)
+            so->max_outstanding = *out;
         if (rc != MR_ETIMEDOUT)
             return rc;
         if (so->cancel && *so->cancel)
@@ -209,13 +322,6 @@ int mr_shuffle_out_write(mr_shuffle_out *so, mr_batch *b, mr_err *err)
     return rc;
 }
 
-static uint64_t now_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
-}
-
 int mr_shuffle_out_finish(mr_shuffle_out *so, int ack_timeout_ms, mr_err *err)
 {
     size_t *pending = calloc(so->nsocks ? so->nsocks : 1, sizeof *pending);
@@ -227,22 +333,18 @@ int mr_shuffle_out_finish(mr_shuffle_out *so, int ack_timeout_ms, mr_err *err)
         pending[so->part_sock[p]]++;
     }
     uint64_t deadline = now_ms() + (uint64_t)ack_timeout_ms;
-    mr_frames reply = {0};
     for (size_t i = 0; i < so->nsocks && rc == 0; i++) {
-        while (pending[i] > 0) {
-            int got = mr_socket_recv(so->socks[i], &reply, SEND_SLICE_MS, err);
+        while (so->acks[i] < pending[i]) {
+            int got = take_replies(so, i, SEND_SLICE_MS, err);
             if (got < 0) {
                 rc = got;
                 break;
             }
-            if (got == 1 && reply.n == 1 && reply.items[0].len == strlen(MR_SHUFFLE_ACK) &&
-                memcmp(reply.items[0].data, MR_SHUFFLE_ACK, reply.items[0].len) == 0)
-                pending[i]--;
             if (so->cancel && *so->cancel) {
                 rc = mr_err_set(err, MR_ECANCELLED, "task cancelled while finishing its shuffle");
                 break;
             }
-            if (pending[i] > 0 && now_ms() > deadline) {
+            if (so->acks[i] < pending[i] && now_ms() > deadline) {
                 rc = mr_err_set(err, MR_ETIMEDOUT,
                                 "a shuffle owner did not confirm receipt within %d ms",
                                 ack_timeout_ms);
@@ -250,7 +352,6 @@ int mr_shuffle_out_finish(mr_shuffle_out *so, int ack_timeout_ms, mr_err *err)
             }
         }
     }
-    mr_frames_free(&reply);
     free(pending);
     return rc;
 }

@@ -10,12 +10,20 @@
  * attempts that were not chosen are never read: a re-run map task never
  * contributes twice.
  *
- * Messages are kept as received (compressed frames); decoding happens in the
- * reduce task's thread.  Data stays until the job is released, so a retried
- * reduce task on this executor can read it again.
+ * Memory budget and spill: with mr_shuffle_store_set_spill, the bytes of
+ * messages kept in memory stay within a budget; a message that would go
+ * beyond it is appended to the spill file of its partition instead (one file
+ * per (job, stage, partition) in a folder per job below the spill folder).
+ * A stream may hold messages in memory and on disk side by side: each
+ * message remembers where it lives, so a reader returns them in arrival
+ * order whatever their place.  Messages are kept as received (compressed
+ * frames); decoding happens in the reduce task's thread.  Data stays until
+ * the job is released, so a retried reduce task on this executor can read
+ * it again; release deletes the job's spill files at once and frees the
+ * memory as soon as no reader uses it any more.
  *
  * Thread-safety: all calls are safe from any thread (one mutex, one
- * condition variable).
+ * condition variable); a reader belongs to one thread.
  */
 #ifndef MR_SHUFFLE_STORE_H
 #define MR_SHUFFLE_STORE_H
@@ -34,31 +42,60 @@ typedef struct mr_shuffle_key {
     uint32_t partition;
 } mr_shuffle_key;
 
-mr_shuffle_store *mr_shuffle_store_create(void);
-void mr_shuffle_store_destroy(mr_shuffle_store *st); /* NULL is a no-op */
+/* What the store holds right now (and has spilled since it was created). */
+typedef struct mr_shuffle_store_stats {
+    uint64_t bytes_held;     /* message bytes in memory */
+    uint64_t bytes_spilled;  /* message bytes in spill files now */
+    uint64_t spill_files;    /* spill files open now */
+    uint64_t spilled_total;  /* message bytes ever written to spill files */
+} mr_shuffle_store_stats;
 
-/* Files one received message; takes the frames (f is left empty).  eos marks
- * the end of (map_task, attempt)'s stream for the partition. */
+/* A store without a budget (everything in memory).  NULL when out of
+ * memory. */
+mr_shuffle_store *mr_shuffle_store_create(void);
+/* Frees everything and deletes every spill file.  NULL is a no-op. */
+void mr_shuffle_store_destroy(mr_shuffle_store *st);
+
+/* Keeps at most budget bytes of messages in memory and spills the rest to
+ * files below dir (which must exist; the store creates and removes one
+ * folder per job in it).  budget 0 or dir NULL turns spilling off.  The
+ * store keeps a copy of dir.  0 or MR_ENOMEM. */
+int mr_shuffle_store_set_spill(mr_shuffle_store *st, uint64_t budget, const char *dir,
+                               mr_err *err);
+
+/* Files one received message; takes the frames (f is left empty either
+ * way).  eos marks the end of (map_task, attempt)'s stream for the
+ * partition.  Messages for a job released recently are dropped (0): they
+ * come from tasks that have not yet noticed the job ended.  On failure
+ * (MR_ENOMEM, MR_EIO writing the spill file, MR_EPROTO for data after the
+ * stream's end) err says why and the stream is marked broken, so a reader
+ * that chooses it fails instead of reading a stream with a hole. */
 int mr_shuffle_store_put(mr_shuffle_store *st, const mr_shuffle_key *k, uint32_t map_task,
-                         uint32_t attempt, int eos, mr_frames *f);
+                         uint32_t attempt, int eos, mr_frames *f, mr_err *err);
 
 /* A reader over the chosen streams of one partition. */
 typedef struct mr_shuffle_reader mr_shuffle_reader;
 
 /* Waits until every (map_tasks[i], attempts[i]) stream of the partition has
- * ended, then returns a reader.  Gives up with MR_EIO after timeout_ms, or
- * MR_ECANCELLED when *cancel becomes non-zero. */
+ * ended, then returns a reader (the caller closes it).  Gives up with MR_EIO
+ * after timeout_ms or when a chosen stream is broken, or MR_ECANCELLED when
+ * *cancel becomes non-zero. */
 int mr_shuffle_store_open(mr_shuffle_store *st, const mr_shuffle_key *k, const uint32_t *map_tasks,
                           const uint32_t *attempts, size_t n, int timeout_ms,
                           volatile int *cancel, mr_shuffle_reader **out, mr_err *err);
-/* The next message's frames (header first; owned by the store, valid until
- * the job is released), or NULL at the end. */
-const mr_frames *mr_shuffle_reader_next(mr_shuffle_reader *r);
+/* The next message: 1 with *out set to its frames (header first; owned by
+ * the reader or the store, valid until the next call on this reader or its
+ * close), 0 at the end (and every call after), or MR_EIO when a spilled
+ * message cannot be read back. */
+int mr_shuffle_reader_next(mr_shuffle_reader *r, const mr_frames **out, mr_err *err);
+/* NULL is a no-op. */
 void mr_shuffle_reader_close(mr_shuffle_reader *r);
 
-/* Frees everything kept for job_id. */
+/* Forgets everything kept for job_id: its spill files are deleted now, its
+ * memory once the last open reader closes. */
 void mr_shuffle_store_release(mr_shuffle_store *st, const char *job_id);
-/* Bytes of message data currently held. */
+/* Bytes of message data currently held in memory. */
 size_t mr_shuffle_store_bytes(mr_shuffle_store *st);
+void mr_shuffle_store_get_stats(mr_shuffle_store *st, mr_shuffle_store_stats *out);
 
 #endif

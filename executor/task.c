@@ -13,6 +13,7 @@
 #include "executor/task.h"
 
 #include <limits.h>
+#include <stdatomic.h>
 #include <time.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -72,12 +73,21 @@ typedef struct shuffle_src {
     mr_batch *batch;
 } shuffle_src;
 
+/* The running task's progress and cancel flag, for the per-batch hooks
+ * (a task runs in one thread). */
+static _Thread_local mr_task_progress *tl_progress;
+static _Thread_local volatile int *tl_cancel;
+static _Thread_local mr_op *tl_root;
+
 static int shuffle_src_next(void *ctx, mr_batch **out, mr_err *err)
 {
     shuffle_src *s = ctx;
     for (;;) {
-        const mr_frames *m = mr_shuffle_reader_next(s->reader);
-        if (!m)
+        const mr_frames *m;
+        int got = mr_shuffle_reader_next(s->reader, &m, err);
+        if (got < 0)
+            return got;
+        if (got == 0)
             return MR_NEXT_DONE;
         if (m->n < 1)
             return mr_err_set(err, MR_EPROTO, "empty shuffle message");
@@ -91,6 +101,8 @@ static int shuffle_src_next(void *ctx, mr_batch **out, mr_err *err)
             return rc;
         if (mr_batch_live(s->batch) == 0)
             continue;
+        if (tl_progress)
+            atomic_fetch_add(&tl_progress->rows_in, mr_batch_live(s->batch));
         *out = s->batch;
         return MR_NEXT_BATCH;
     }
@@ -221,8 +233,14 @@ static mr_op *open_shuffle_read(build_ctx *bc, size_t idx, mr_err *err)
         attempts[i] = in->attempts[i]->attempt;
     }
     mr_shuffle_key key = {spec->job_id, stage_id, spec->partition};
-    if (mr_shuffle_store_open(bc->env->store, &key, tasks, attempts, n, bc->env->shuffle_wait_ms,
-                              bc->cancel, &src->reader, err) < 0)
+    /* waiting for producers is not being stuck (see docs/runtime.md) */
+    if (bc->env->progress)
+        atomic_store(&bc->env->progress->waiting, 1);
+    int orc = mr_shuffle_store_open(bc->env->store, &key, tasks, attempts, n,
+                                    bc->env->shuffle_wait_ms, bc->cancel, &src->reader, err);
+    if (bc->env->progress)
+        atomic_store(&bc->env->progress->waiting, 0);
+    if (orc < 0)
         goto out;
     result = mr_source_create(schema, shuffle_src_next, shuffle_src_close, src, op->node);
     if (!result)
@@ -464,10 +482,15 @@ static mr_op *build_pipeline(build_ctx *bc, mr_err *err)
     return root;
 }
 
+/* After each batch the sink took: records progress, then (test hook)
+ * sleeps batch_delay_ms in short slices, stopping early on cancel. */
 static void batch_pause(const mr_task_env *env)
 {
-    if (env->batch_delay_ms > 0) {
-        struct timespec ts = {env->batch_delay_ms / 1000, (long)(env->batch_delay_ms % 1000) * 1000000L};
+    if (tl_progress && tl_root)
+        atomic_store(&tl_progress->rows_out, tl_root->rows_out);
+    for (int left = env->batch_delay_ms; left > 0 && !(tl_cancel && *tl_cancel); left -= 50) {
+        int ms = left < 50 ? left : 50;
+        struct timespec ts = {0, (long)ms * 1000000L};
         nanosleep(&ts, NULL);
     }
 }
@@ -478,6 +501,8 @@ static int drain_to_shuffle(mr_op *top, const Millrace__TaskSpec *spec, const mr
     mr_shuffle_out *so = mr_shuffle_out_create(env->net, spec, top->schema, cancel, err);
     if (!so)
         return err->code ? err->code : MR_EIO;
+    if (env->shuffle_window > 0)
+        mr_shuffle_out_set_flow(so, env->shuffle_window, 0);
     int rc;
     mr_batch *b;
     while ((rc = mr_op_next(top, &b, err)) == MR_NEXT_BATCH) {
@@ -657,10 +682,14 @@ int mr_task_run(const Millrace__TaskSpec *spec, const mr_task_env *env, volatile
                 mr_task_stats *stats, mr_err *err)
 {
     memset(stats, 0, sizeof *stats);
+    tl_progress = env->progress;
+    tl_cancel = cancel;
+    tl_root = NULL;
     build_ctx bc = {.spec = spec, .st = spec->stage, .env = env, .cancel = cancel};
     mr_op *top = build_pipeline(&bc, err);
     if (!top)
         return err->code ? err->code : MR_EINVAL;
+    tl_root = top;
     int rc = mr_op_open(top, err);
     if (rc >= 0) {
         const Millrace__Stage *st = spec->stage;
@@ -683,5 +712,7 @@ int mr_task_run(const Millrace__TaskSpec *spec, const mr_task_env *env, volatile
     if (bc.scan && strcmp(spec->stage->ops[spec->scan_op]->read->format, "csv") == 0)
         stats->bytes_read = mr_scan_csv_bytes_read(bc.scan);
     mr_op_close(top);
+    tl_root = NULL;
+    tl_progress = NULL;
     return rc < 0 ? rc : 0;
 }

@@ -11,6 +11,14 @@
 #include "net/transport.h"
 #include "proto/millrace.pb-c.h"
 
+/* How far a running task has come, written by its thread and read by the
+ * executor's main thread for heartbeats. */
+typedef struct mr_task_progress {
+    _Atomic uint64_t rows_in;  /* rows taken from shuffle input */
+    _Atomic uint64_t rows_out; /* rows handed to the stage's sink */
+    _Atomic int waiting;       /* blocked until its shuffle input is complete */
+} mr_task_progress;
+
 typedef struct mr_task_env {
     mr_net *net;
     mr_shuffle_store *store;
@@ -18,6 +26,8 @@ typedef struct mr_task_env {
     int shuffle_wait_ms;        /* how long a reduce task waits for its input */
     int batch_delay_ms;         /* test hook: sleep after each batch (0: none), so
                                  * fault tests can stop a process mid-task */
+    int shuffle_window;         /* credit window per destination (0: default) */
+    mr_task_progress *progress; /* this task's progress, or NULL */
 } mr_task_env;
 
 #define MR_TASK_REJECT_SAMPLE 20

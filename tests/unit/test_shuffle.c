@@ -59,7 +59,8 @@ static void put(mr_shuffle_store *st, const char *job, uint32_t stage, uint32_t 
     mr_shuffle_key k = {job, stage, part};
     mr_frames f = {0};
     assert_int_equal(mr_frames_push(&f, text, strlen(text)), 0);
-    assert_int_equal(mr_shuffle_store_put(st, &k, map_task, attempt, eos, &f), 0);
+    mr_err err = {0};
+    assert_int_equal(mr_shuffle_store_put(st, &k, map_task, attempt, eos, &f, &err), 0);
     /* the store took the frames */
     assert_int_equal(f.n, 0);
     mr_frames_free(&f);
@@ -71,15 +72,19 @@ static void read_all(mr_shuffle_reader *r, char *out, size_t cap)
     out[0] = '\0';
     size_t len = 0;
     const mr_frames *m;
-    while ((m = mr_shuffle_reader_next(r))) {
+    mr_err err = {0};
+    int got;
+    while ((got = mr_shuffle_reader_next(r, &m, &err)) == 1) {
         assert_int_equal(m->n, 1);
         int n = snprintf(out + len, cap - len, "%s%.*s", len ? "," : "", (int)m->items[0].len,
                          (const char *)m->items[0].data);
         assert_true(n > 0 && (size_t)n < cap - len);
         len += (size_t)n;
     }
+    assert_int_equal(got, 0);
+    assert_null(m);
     /* the end stays the end */
-    assert_null(mr_shuffle_reader_next(r));
+    assert_int_equal(mr_shuffle_reader_next(r, &m, &err), 0);
 }
 
 static int open_read(mr_shuffle_store *st, const char *job, uint32_t stage, uint32_t part,
@@ -157,10 +162,11 @@ static void *late_put_main(void *arg)
     }
     mr_shuffle_key k = {"j1", 1, 0};
     mr_frames f = {0};
+    mr_err err;
     mr_frames_push(&f, "late", 4);
-    mr_shuffle_store_put(lp->st, &k, 1, 0, 0, &f);
+    mr_shuffle_store_put(lp->st, &k, 1, 0, 0, &f, &err);
     mr_frames_free(&f);
-    mr_shuffle_store_put(lp->st, &k, 1, 0, 1, &f);
+    mr_shuffle_store_put(lp->st, &k, 1, 0, 1, &f, &err);
     return NULL;
 }
 
@@ -244,6 +250,7 @@ static void test_store_release(void **state)
     (void)state;
     mr_shuffle_store *st = mr_shuffle_store_create();
     assert_int_equal(mr_shuffle_store_bytes(st), 0);
+    mr_err err = {0};
     put(st, "j1", 1, 0, 0, 0, 0, "12345");
     put(st, "j1", 1, 1, 0, 0, 0, "123");
     put(st, "j1", 2, 0, 4, 1, 0, "1");
@@ -254,7 +261,7 @@ static void test_store_release(void **state)
     mr_frames f = {0};
     mr_frames_push(&f, "ab", 2);
     mr_frames_push(&f, "cde", 3);
-    assert_int_equal(mr_shuffle_store_put(st, &k, 5, 0, 0, &f), 0);
+    assert_int_equal(mr_shuffle_store_put(st, &k, 5, 0, 0, &f, &err), 0);
     assert_int_equal(mr_shuffle_store_bytes(st), 5 + 3 + 1 + 7 + 5);
     mr_shuffle_store_release(st, "j1");
     assert_int_equal(mr_shuffle_store_bytes(st), 7 + 5);
@@ -262,7 +269,6 @@ static void test_store_release(void **state)
     assert_int_equal(mr_shuffle_store_bytes(st), 7 + 5);
     /* j2 is still readable */
     char got[64];
-    mr_err err = {0};
     const uint32_t zero = 0;
     assert_int_equal(open_read(st, "j2", 1, 0, &zero, &zero, 1, 100, NULL, got, sizeof got, &err), 0);
     assert_string_equal(got, "1234567");
@@ -335,7 +341,7 @@ static void *receiver_main(void *arg)
             m.n--;
             mr_shuffle_key k = {h->job_id, h->stage_id, h->partition};
             int eos = h->eos;
-            if (mr_shuffle_store_put(rv->store, &k, h->map_task, h->attempt, eos, &m) < 0)
+            if (mr_shuffle_store_put(rv->store, &k, h->map_task, h->attempt, eos, &m, &err) < 0)
                 rv->bad++;
             if (eos) {
                 rv->eos[h->partition]++;
@@ -416,7 +422,7 @@ static void check_partition(expect *ex, mr_shuffle_store *st, uint32_t p)
         fail_msg("partition %u: %s", p, err.msg);
     mr_batch *b = NULL;
     const mr_frames *m;
-    while ((m = mr_shuffle_reader_next(r))) {
+    while (mr_shuffle_reader_next(r, &m, &err) == 1) {
         Millrace__BatchHeader *h = NULL;
         if (mr_wire_decode_header(m->items[0].data, m->items[0].len, &h, &err) != 0)
             fail_msg("partition %u: %s", p, err.msg);
