@@ -33,9 +33,7 @@ typedef struct scan_csv {
     mr_csv_reader *rd;
     mr_batch *batch;
     bool done;
-    uint64_t bad_rows;
-    mr_reject *rejects;
-    size_t nrejects, rcap;
+    mr_badrows bad;
 } scan_csv;
 
 static const mr_op_vtable scan_csv_vt;
@@ -112,52 +110,14 @@ static int put_field(const scan_csv *s, mr_column *c, const char *colname, size_
     return 0;
 }
 
-static int add_reject(scan_csv *s, const mr_csv_record *rec, const char *why)
-{
-    if (s->nrejects == s->rcap) {
-        size_t ncap = s->rcap ? s->rcap * 2 : 16;
-        mr_reject *nr = realloc(s->rejects, ncap * sizeof *nr);
-        if (!nr)
-            return MR_ENOMEM;
-        s->rejects = nr;
-        s->rcap = ncap;
-    }
-    size_t rawn = rec->raw_len < MR_REJECT_RAW_MAX ? rec->raw_len : MR_REJECT_RAW_MAX;
-    char *raw = malloc(rawn + 1);
-    char *reason = strdup(why);
-    if (!raw || !reason) {
-        free(raw);
-        free(reason);
-        return MR_ENOMEM;
-    }
-    memcpy(raw, rec->raw, rawn);
-    raw[rawn] = '\0';
-    mr_reject *r = &s->rejects[s->nrejects++];
-    r->file = s->path;
-    r->line = mr_csv_reader_line(s->rd);
-    r->offset = rec->offset;
-    r->reason = reason;
-    r->raw = raw;
-    return 0;
-}
-
 /* Applies on_error to a bad row.  0 to go on, or a negative code. */
 static int bad_row(scan_csv *s, const mr_csv_record *rec, const char *why, mr_err *err)
 {
     char where[600];
-    if (s->opt.on_error == MR_CSV_FAIL)
-        return mr_err_set(err, MR_EPARSE, "node '%s': %s: %s", s->op.node,
-                          mr_csv_reader_where(s->rd, where, sizeof where), why);
-    s->bad_rows++;
-    if (s->opt.on_error == MR_CSV_REJECT && add_reject(s, rec, why) < 0)
-        return mr_err_set(err, MR_ENOMEM, "node '%s': out of memory keeping a rejected row",
-                          s->op.node);
-    if (s->opt.max_errors >= 0 && s->bad_rows > (uint64_t)s->opt.max_errors)
-        return mr_err_set(err, MR_EPARSE,
-                          "node '%s': more than max_errors (%lld) bad rows; the last, at %s: %s",
-                          s->op.node, (long long)s->opt.max_errors,
-                          mr_csv_reader_where(s->rd, where, sizeof where), why);
-    return 0;
+    mr_csv_reader_where(s->rd, where, sizeof where);
+    return mr_badrows_handle(&s->bad, s->op.node, where, why, rec->raw, rec->raw_len,
+                             s->opt.on_error == MR_CSV_REJECT ? mr_csv_reader_line(s->rd) : -1,
+                             rec->offset, err);
 }
 
 static int scan_csv_next(mr_op *op, mr_batch **out, mr_err *err)
@@ -214,11 +174,7 @@ static void scan_csv_close(mr_op *op)
     scan_csv *s = (scan_csv *)op;
     mr_csv_reader_close(s->rd);
     mr_batch_destroy(s->batch);
-    for (size_t i = 0; i < s->nrejects; i++) {
-        free(s->rejects[i].reason);
-        free(s->rejects[i].raw);
-    }
-    free(s->rejects);
+    mr_badrows_free(&s->bad);
     mr_schema_destroy(op->schema);
     free(s->null_string);
     free(s->path);
@@ -252,6 +208,7 @@ mr_op *mr_scan_csv_create(const char *path, uint64_t offset, uint64_t length,
     else
         mr_csv_options_init(&s->opt);
     s->path = strdup(path);
+    mr_badrows_init(&s->bad, s->opt.on_error, s->opt.max_errors, s->path);
     s->op.schema = mr_schema_copy(schema);
     if (s->opt.null_string && s->opt.null_string[0])
         s->null_string = strdup(s->opt.null_string);
@@ -276,8 +233,8 @@ int mr_scan_csv_rejects(mr_op *op, const mr_reject **rows, size_t *n)
     if (!op || op->vt != &scan_csv_vt)
         return MR_EINVAL;
     scan_csv *s = (scan_csv *)op;
-    *rows = s->rejects;
-    *n = s->nrejects;
+    *rows = s->bad.rejects;
+    *n = s->bad.n;
     return 0;
 }
 
@@ -292,5 +249,5 @@ uint64_t mr_scan_csv_bad_rows(const mr_op *op)
 {
     if (!op || op->vt != &scan_csv_vt)
         return 0;
-    return ((const scan_csv *)op)->bad_rows;
+    return ((const scan_csv *)op)->bad.count;
 }

@@ -6,24 +6,12 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "core/badrows.h"
 #include "core/csv.h"
 #include "core/error.h"
 #include "core/op.h"
 #include "core/types.h"
 
-/* Longest raw text kept for a rejected row; longer rows are cut there. */
-#define MR_REJECT_RAW_MAX (64u << 10)
-
-/* One rejected row (on_error: reject). */
-typedef struct mr_reject {
-    const char *file; /* the scanned path */
-    int64_t line;     /* 1-based physical line of the row, or -1 when it
-                       * cannot be known cheaply (see core/csv.h) */
-    uint64_t offset;  /* byte offset of the row in the file */
-    char *reason;     /* "column 'qty': invalid int64 'x'", ... */
-    char *raw;        /* the row's text without its line end, NUL-ended,
-                       * at most MR_REJECT_RAW_MAX bytes */
-} mr_reject;
 
 /* Creates a scan of the records that start in [offset, offset+length) of
  * path (length UINT64_MAX: to the end; see core/csv.h for split rules),

@@ -26,8 +26,6 @@
 typedef struct scan_jsonl {
     mr_op op;
     char *path;
-    int on_error;
-    int64_t max_errors;
     mr_jsonl_reader *rd;
     mr_jsonl_parser *parser;
     mr_batch *batch;
@@ -36,9 +34,7 @@ typedef struct scan_jsonl {
     size_t *namelen; /* per column */
     size_t mask;
     bool done;
-    uint64_t bad_rows;
-    mr_reject *rejects;
-    size_t nrejects, rcap;
+    mr_badrows bad;
 } scan_jsonl;
 
 static const mr_op_vtable scan_jsonl_vt;
@@ -119,52 +115,15 @@ static int put_value(mr_column *c, const char *colname, size_t row, const mr_jso
     return 0;
 }
 
-static int add_reject(scan_jsonl *s, const char *line, size_t n, uint64_t off, const char *why)
-{
-    if (s->nrejects == s->rcap) {
-        size_t ncap = s->rcap ? s->rcap * 2 : 16;
-        mr_reject *nr = realloc(s->rejects, ncap * sizeof *nr);
-        if (!nr)
-            return MR_ENOMEM;
-        s->rejects = nr;
-        s->rcap = ncap;
-    }
-    size_t rawn = n < MR_REJECT_RAW_MAX ? n : MR_REJECT_RAW_MAX;
-    char *raw = malloc(rawn + 1);
-    char *reason = strdup(why);
-    if (!raw || !reason) {
-        free(raw);
-        free(reason);
-        return MR_ENOMEM;
-    }
-    memcpy(raw, line, rawn);
-    raw[rawn] = '\0';
-    mr_reject *r = &s->rejects[s->nrejects++];
-    r->file = s->path;
-    r->line = mr_jsonl_reader_line(s->rd);
-    r->offset = off;
-    r->reason = reason;
-    r->raw = raw;
-    return 0;
-}
-
+/* Applies on_error to a bad line.  0 to go on, or a negative code. */
 static int bad_row(scan_jsonl *s, const char *line, size_t n, uint64_t off, const char *why,
                    mr_err *err)
 {
     char where[600];
-    if (s->on_error == MR_CSV_FAIL)
-        return mr_err_set(err, MR_EPARSE, "node '%s': %s: %s", s->op.node,
-                          mr_jsonl_reader_where(s->rd, where, sizeof where), why);
-    s->bad_rows++;
-    if (s->on_error == MR_CSV_REJECT && add_reject(s, line, n, off, why) < 0)
-        return mr_err_set(err, MR_ENOMEM, "node '%s': out of memory keeping a rejected row",
-                          s->op.node);
-    if (s->max_errors >= 0 && s->bad_rows > (uint64_t)s->max_errors)
-        return mr_err_set(err, MR_EPARSE,
-                          "node '%s': more than max_errors (%lld) bad rows; the last, at %s: %s",
-                          s->op.node, (long long)s->max_errors,
-                          mr_jsonl_reader_where(s->rd, where, sizeof where), why);
-    return 0;
+    mr_jsonl_reader_where(s->rd, where, sizeof where);
+    return mr_badrows_handle(&s->bad, s->op.node, where, why, line, n,
+                             s->bad.on_error == MR_CSV_REJECT ? mr_jsonl_reader_line(s->rd) : -1,
+                             off, err);
 }
 
 static int scan_jsonl_open(mr_op *op, mr_err *err)
@@ -244,11 +203,7 @@ static void scan_jsonl_close(mr_op *op)
     mr_jsonl_reader_close(s->rd);
     mr_jsonl_parser_destroy(s->parser);
     mr_batch_destroy(s->batch);
-    for (size_t i = 0; i < s->nrejects; i++) {
-        free(s->rejects[i].reason);
-        free(s->rejects[i].raw);
-    }
-    free(s->rejects);
+    mr_badrows_free(&s->bad);
     free(s->member);
     free(s->slots);
     free(s->namelen);
@@ -279,9 +234,9 @@ mr_op *mr_scan_jsonl_create(const char *path, uint64_t offset, uint64_t length,
         return NULL;
     }
     mr_op_init(&s->op, &scan_jsonl_vt, NULL, nd);
-    s->on_error = opt ? opt->on_error : MR_CSV_FAIL;
-    s->max_errors = opt ? opt->max_errors : -1;
     s->path = strdup(path);
+    mr_badrows_init(&s->bad, opt ? opt->on_error : MR_CSV_FAIL, opt ? opt->max_errors : -1,
+                    s->path);
     s->op.schema = mr_schema_copy(schema);
     s->parser = mr_jsonl_parser_create();
     const size_t nc = (size_t)schema->nfields;
@@ -319,8 +274,8 @@ int mr_scan_jsonl_rejects(mr_op *op, const mr_reject **rows, size_t *n)
     if (!op || op->vt != &scan_jsonl_vt)
         return MR_EINVAL;
     scan_jsonl *s = (scan_jsonl *)op;
-    *rows = s->rejects;
-    *n = s->nrejects;
+    *rows = s->bad.rejects;
+    *n = s->bad.n;
     return 0;
 }
 
@@ -335,5 +290,5 @@ uint64_t mr_scan_jsonl_bad_rows(const mr_op *op)
 {
     if (!op || op->vt != &scan_jsonl_vt)
         return 0;
-    return ((const scan_jsonl *)op)->bad_rows;
+    return ((const scan_jsonl *)op)->bad.count;
 }
