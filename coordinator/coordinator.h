@@ -47,6 +47,8 @@ typedef struct task_rt {
     uint64_t skipped;       /* rows its read skipped */
     int sampled;            /* its rejects are already in the job's sample */
     uint64_t dispatched_ms; /* coord_now_ms() when the attempt was sent (metrics) */
+    uint64_t progress_rows; /* the attempt's progress as its executor last reported it */
+    uint64_t progress_ms;   /* coord_now_ms() when that progress last changed */
 } task_rt;
 
 typedef struct stage_rt {
@@ -105,6 +107,7 @@ typedef struct mr_coord {
     uint64_t split_bytes;
     int lost_after_ms;
     int no_executor_fail_ms; /* fail running jobs after this long with no executor */
+    int task_timeout_ms;     /* restart an attempt without progress this long; 0: never */
     uint64_t last_alive_ms;  /* last time at least one executor was alive */
     size_t max_body;
     size_t history;        /* finished jobs kept */
@@ -131,6 +134,10 @@ void coord_on_status(mr_coord *c, const Millrace__TaskStatus *st);
 void coord_on_register(mr_coord *c, const char *identity, const Millrace__Register *r);
 void coord_on_heartbeat(mr_coord *c, const char *identity, const Millrace__Heartbeat *h);
 void coord_check_executors(mr_coord *c);
+/* Restarts running attempts whose progress has not changed for
+ * c->task_timeout_ms (a retryable failure; the job fails once a task has
+ * used its attempts). */
+void coord_check_tasks(mr_coord *c);
 /* Runs commits of jobs whose tasks all finished; drops mu while it commits. */
 void coord_commit_ready(mr_coord *c);
 void coord_job_cancel(mr_coord *c, job *j);

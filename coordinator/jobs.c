@@ -451,6 +451,8 @@ static void send_task(mr_coord *c, job *j, stage_rt *st, uint32_t t, int e)
         tk->state = TASK_RUNNING;
         tk->executor = e;
         tk->dispatched_ms = coord_now_ms();
+        tk->progress_ms = tk->dispatched_ms;
+        tk->progress_rows = 0;
         c->execs[e].running++;
         mr_log(MR_LOG_INFO, "coordinator", "job=%s stage=%u task=%u attempt=%u -> executor=%s",
                j->id, ps->id, t, tk->attempt, c->execs[e].id);
@@ -645,13 +647,34 @@ void coord_on_register(mr_coord *c, const char *identity, const Millrace__Regist
     coord_send(c, identity, &msg);
 }
 
+/* Notes the progress an executor reports for its running attempts: a
+ * change, or waiting for shuffle input, restarts the task's timeout. */
+static void note_progress(mr_coord *c, int e, const Millrace__Heartbeat *h)
+{
+    uint64_t now = coord_now_ms();
+    for (size_t i = 0; i < h->n_tasks; i++) {
+        const Millrace__TaskProgress *p = h->tasks[i];
+        job *j = coord_job_find(c, p->job_id);
+        stage_rt *st = j && j->state == JOB_RUNNING ? stage_by_id(j, p->stage_id) : NULL;
+        if (!st || p->partition >= st->ntasks)
+            continue;
+        task_rt *tk = &st->tasks[p->partition];
+        if (tk->state != TASK_RUNNING || tk->attempt != p->attempt || tk->executor != e)
+            continue;
+        if (p->waiting || p->rows != tk->progress_rows) {
+            tk->progress_rows = p->rows;
+            tk->progress_ms = now;
+        }
+    }
+}
+
 void coord_on_heartbeat(mr_coord *c, const char *identity, const Millrace__Heartbeat *h)
 {
-    (void)h;
     for (int e = 0; e < c->nexecs; e++)
         if (strcmp(c->execs[e].id, identity) == 0) {
             if (c->execs[e].state == EXEC_ALIVE) {
                 c->execs[e].last_heartbeat_ms = coord_now_ms();
+                note_progress(c, e, h);
                 return;
             }
             break;
@@ -821,6 +844,46 @@ void coord_check_executors(mr_coord *c)
                      c->no_executor_fail_ms / 1000);
             job_finish(c, j, JOB_FAILED, msg);
         }
+}
+
+void coord_check_tasks(mr_coord *c)
+{
+    if (c->task_timeout_ms <= 0)
+        return;
+    uint64_t now = coord_now_ms();
+    for (job *j = c->jobs; j; j = j->next) {
+        if (j->state != JOB_RUNNING || j->committing)
+            continue;
+        for (uint32_t s = 0; s < j->nstages && j->state == JOB_RUNNING; s++) {
+            stage_rt *st = &j->stages[s];
+            for (uint32_t t = 0; t < st->ntasks; t++) {
+                task_rt *tk = &st->tasks[t];
+                if (tk->state != TASK_RUNNING || now - tk->progress_ms < (uint64_t)c->task_timeout_ms)
+                    continue;
+                char msg[256];
+                snprintf(msg, sizeof msg, "stage %u task %u: task made no progress for %g s",
+                         st->plan->id, t, c->task_timeout_ms / 1000.0);
+                const char *ex = tk->executor >= 0 ? c->execs[tk->executor].id : "?";
+                double secs = (double)(now - tk->dispatched_ms) / 1000.0;
+                if (tk->failures + 1 < MAX_ATTEMPTS) {
+                    tk->failures++;
+                    mr_log(MR_LOG_WARN, "coordinator",
+                           "job=%s stage=%u task=%u attempt=%u executor=%s timed out, retrying: %s",
+                           j->id, st->plan->id, t, tk->attempt, ex, msg);
+                    coord_metrics_task(&c->metrics, COORD_TASK_RETRIED, secs, 0, 0, 0);
+                    task_restart(c, j, st, t);
+                    continue;
+                }
+                mr_log(MR_LOG_WARN, "coordinator",
+                       "job=%s stage=%u task=%u attempt=%u executor=%s timed out: %s", j->id,
+                       st->plan->id, t, tk->attempt, ex, msg);
+                coord_metrics_task(&c->metrics, COORD_TASK_FAILED, secs, 0, 0, 0);
+                st->state = STAGE_FAILED;
+                job_finish(c, j, JOB_FAILED, msg);
+                break;
+            }
+        }
+    }
 }
 
 /* Everything the commit needs, copied so it can run without the lock. */

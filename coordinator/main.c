@@ -43,6 +43,8 @@ static void usage(FILE *out)
             "  --no-executor-timeout-ms N\n"
             "                       fail running jobs when no executor has been alive for N ms\n"
             "                       (default 30000); queued jobs keep waiting\n"
+            "  --task-timeout-ms N  restart a task attempt whose progress has not changed for N ms\n"
+            "                       (default 600000; waiting for shuffle input does not count)\n"
             "  --max-body-bytes N   largest request body accepted, 413 beyond (default 16777216)\n"
             "  --http-timeout S     close HTTP connections idle for S seconds (default 30)\n"
             "  --history N          finished jobs kept for the API (default 1000)\n"
@@ -88,6 +90,7 @@ static int parse_args(mr_coord *c, int argc, char **argv, char *ready_file, size
         {"max-body-bytes", required_argument, 0, 'M'}, {"http-timeout", required_argument, 0, 'T'},
         {"history", required_argument, 0, 'Y'},
         {"no-executor-timeout-ms", required_argument, 0, 'N'},
+        {"task-timeout-ms", required_argument, 0, 'K'},
         {0, 0, 0, 0}};
     snprintf(c->http_addr, sizeof c->http_addr, "127.0.0.1:8080");
     snprintf(c->bind, sizeof c->bind, "tcp://127.0.0.1:7070");
@@ -97,6 +100,7 @@ static int parse_args(mr_coord *c, int argc, char **argv, char *ready_file, size
     c->split_bytes = 32ULL << 20;
     c->lost_after_ms = 5000;
     c->no_executor_fail_ms = 30000;
+    c->task_timeout_ms = 600000;
     c->max_body = 16u << 20;
     c->history = 1000;
     c->http_timeout_s = 30;
@@ -148,6 +152,11 @@ static int parse_args(mr_coord *c, int argc, char **argv, char *ready_file, size
             if (parse_num("--no-executor-timeout-ms", optarg, 100, 86400000, &v) < 0)
                 return 2;
             c->no_executor_fail_ms = (int)v;
+            break;
+        case 'K':
+            if (parse_num("--task-timeout-ms", optarg, 100, 86400000, &v) < 0)
+                return 2;
+            c->task_timeout_ms = (int)v;
             break;
         case 'M':
             if (parse_num("--max-body-bytes", optarg, 1024, 1LL << 32, &v) < 0)
@@ -268,6 +277,7 @@ int main(int argc, char **argv)
                 on_message(&c, &m);
         pthread_mutex_lock(&c.mu);
         coord_check_executors(&c);
+        coord_check_tasks(&c);
         coord_schedule(&c);
         coord_commit_ready(&c);
         pthread_mutex_unlock(&c.mu);
