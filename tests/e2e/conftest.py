@@ -67,14 +67,18 @@ class Cluster:
         if token:
             env["MILLRACE_TOKEN"] = token
         self.coord_log = open(self.workdir / "coordinator.log", "w")
-        self.coordinator = subprocess.Popen(args, stdout=self.coord_log, stderr=subprocess.STDOUT,
-                                            env=env)
-        self.procs.append(self.coordinator)
-        self.wait_healthy()
         self.executors = []
-        for i in range(executors):
-            self.add_executor()
-        self.wait_executors(executors)
+        try:
+            self.coordinator = subprocess.Popen(args, stdout=self.coord_log,
+                                                stderr=subprocess.STDOUT, env=env)
+            self.procs.append(self.coordinator)
+            self.wait_healthy()
+            for i in range(executors):
+                self.add_executor()
+            self.wait_executors(executors)
+        except BaseException:
+            self.stop()  # leave no process behind when start-up fails
+            raise
 
     def add_executor(self):
         i = len(self.executors)
