@@ -250,7 +250,9 @@ def cluster(request, data_dir):
     say(ensure_image(BASE_IMAGE, "build-base-image.sh"))
     say(ensure_image(PG_IMAGE, "build-postgres-image.sh"))
     t = time.time()
-    c.run("build", timeout=1800)
+    # docker-compose (v1) drives the legacy builder, which keeps a failed
+    # step's container unless told otherwise
+    c.run("build", *(["--force-rm"] if c.compose == ["docker-compose"] else []), timeout=1800)
     say(f"millrace image built in {time.time() - t:.0f}s")
     t = time.time()
     c.run("up", "-d")
