@@ -3,16 +3,30 @@
 TICKIT sample (users, venue, category, date, event, listing, sales) in the
 sample's layout: pipe-delimited text files with no header.
 
-Deterministic: the same --scale and --seed give byte-identical files.
+Deterministic: the same --scale and --seed give byte-identical files (with
+the same numpy release: values are drawn from numpy's PCG64 generator).
 Scale 1 has the sample's row counts (49,990 users, 8,798 events, 192,497
 listings, 172,456 sales); other scales multiply users, events, listings and
-sales. Timestamps are written as 'YYYY-MM-DD HH:MM:SS'.
+sales. Timestamps are written as 'YYYY-MM-DD HH:MM:SS', prices with two
+fraction digits, empty fields are NULLs.
+
+Distributions: events' categories are skewed (some genres sell far more),
+listings pick events with a Pareto popularity, a quarter of the sales go to a
+few hundred keen buyers (Pareto again), the rest to any user; listings come
+up to 60 days before their event and sales up to 30 days after the listing.
+
+Rows are made a column at a time with numpy (scripts/gen_text.py), so large
+scales take seconds: scale 10 (1.7 million sales) is a few seconds' work.
 """
 import argparse
 import datetime as dt
 import os
-import random
 import sys
+
+import numpy as np
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from gen_text import Rows, digits, vocab  # noqa: E402
 
 CATEGORIES = [
     (1, "Sports", "MLB", "Major League Baseball"),
@@ -38,11 +52,35 @@ WORDS = ["Night", "Phantom", "Opera", "Blues", "Symphony", "Kings", "Giants", "E
          "Summer", "Jazz", "Rock", "Stars", "Hamlet", "Carmen", "Wicked", "Fever", "Dream"]
 
 
+CHUNK = 200_000
+DAY0 = dt.date(2008, 1, 1)
+DATEID0 = 1827
+
+
 def write(path, rows):
+    """Small tables: Python tuples, None for NULL."""
     with open(path, "w", encoding="utf-8", newline="\n") as f:
         for r in rows:
             f.write("|".join("" if v is None else str(v) for v in r))
             f.write("\n")
+
+
+def write_chunks(path, n, build):
+    """Large tables: build(lo, hi) gives the Rows of records [lo, hi)."""
+    with open(path, "wb") as f:
+        for lo in range(0, n, CHUNK):
+            f.write(build(lo, min(n, lo + CHUNK)).tobytes())
+
+
+DATES = vocab((DAY0 + dt.timedelta(days=d)).isoformat() for d in range(400))
+
+
+def timestamp(day, seconds):
+    """'YYYY-MM-DD HH:MM:SS' pieces for add_concat: days since 2008-01-01 and
+    seconds into the day."""
+    mat, lens = DATES
+    return ((mat[day], lens[day]), " ", digits(seconds // 3600, 2), ":",
+            digits(seconds // 60 % 60, 2), ":", digits(seconds % 60, 2))
 
 
 def main():
@@ -53,83 +91,131 @@ def main():
     a = ap.parse_args()
     if a.scale <= 0:
         sys.exit("gen_tickit: --scale must be positive")
-    rnd = random.Random(a.seed)
+    rng = np.random.default_rng(a.seed)
     os.makedirs(a.out, exist_ok=True)
     n_users = max(10, int(49990 * a.scale))
     n_events = max(5, int(8798 * a.scale))
     n_listings = max(10, int(192497 * a.scale))
     n_sales = max(10, int(172456 * a.scale))
 
-    def yn():
-        return rnd.choice(["t", "f", "f", None])
+    # ---- users ----
+    first = rng.integers(0, len(FIRST), n_users)
+    last = rng.integers(0, len(LAST), n_users)
+    city = rng.integers(0, len(CITIES), n_users)
+    phone = rng.integers([200, 200, 0], [1000, 1000, 10000], (n_users, 3))
+    likes = rng.integers(0, 4, (n_users, 10))
+    yn = vocab(["t", "f", "f", None])
+    firsts, lasts = vocab(FIRST), vocab(LAST)
+    prefixes = vocab(f[:3].upper() for f in FIRST)
+    lowers = vocab(f.lower() + "." for f in FIRST)
+    cities, states = vocab(c for c, _ in CITIES), vocab(s for _, s in CITIES)
 
-    users = []
-    for uid in range(1, n_users + 1):
-        first, last = rnd.choice(FIRST), rnd.choice(LAST)
-        city, state = rnd.choice(CITIES)
-        users.append((uid, f"{first[:3].upper()}{uid:05d}", first, last, city, state,
-                      f"{first.lower()}.{uid}@example.com",
-                      f"({rnd.randint(200, 999)}) {rnd.randint(200, 999)}-{rnd.randint(0, 9999):04d}",
-                      *[yn() for _ in range(10)]))
-    write(os.path.join(a.out, "allusers_pipe.txt"), users)
+    def users(lo, hi):
+        r = Rows(hi - lo)
+        uid = np.arange(lo + 1, hi + 1)
+        f = first[lo:hi]
+        r.add_int(uid)
+        r.add_concat((prefixes[0][f], prefixes[1][f]), digits(uid, 5))
+        r.add_lookup(firsts, f)
+        r.add_lookup(lasts, last[lo:hi])
+        r.add_lookup(cities, city[lo:hi])
+        r.add_lookup(states, city[lo:hi])
+        r.add_concat((lowers[0][f], lowers[1][f]), digits(uid), "@example.com")
+        p = phone[lo:hi]
+        r.add_concat("(", digits(p[:, 0]), ") ", digits(p[:, 1]), "-", digits(p[:, 2], 4))
+        for k in range(10):
+            r.add_lookup(yn, likes[lo:hi, k])
+        return r
+    write_chunks(os.path.join(a.out, "allusers_pipe.txt"), n_users, users)
 
+    # ---- the small tables ----
     venues = []
     for vid in range(1, 203):
-        city, state = rnd.choice(CITIES)
-        seats = rnd.choice([0, None, rnd.randint(1000, 80000)])
-        venues.append((vid, f"{rnd.choice(WORDS)} {rnd.choice(['Arena', 'Stadium', 'Theatre', 'Hall'])} {vid}",
-                       city, state, seats if seats is not None else None))
+        c = int(rng.integers(len(CITIES)))
+        kind = int(rng.integers(3))
+        seats = [0, None, int(rng.integers(1000, 80001))][kind]
+        name = f"{WORDS[int(rng.integers(len(WORDS)))]} {['Arena', 'Stadium', 'Theatre', 'Hall'][int(rng.integers(4))]} {vid}"
+        venues.append((vid, name, CITIES[c][0], CITIES[c][1], seats))
     write(os.path.join(a.out, "venue_pipe.txt"), venues)
     write(os.path.join(a.out, "category_pipe.txt"), CATEGORIES)
 
-    start = dt.date(2008, 1, 1)
     dates = []
     holidays = {dt.date(2008, 1, 1), dt.date(2008, 7, 4), dt.date(2008, 12, 25), dt.date(2008, 11, 27)}
     for i in range(366):
-        d = start + dt.timedelta(days=i)
-        dates.append((1827 + i, d.isoformat(), d.strftime("%a").upper()[:3], d.isocalendar()[1],
+        d = DAY0 + dt.timedelta(days=i)
+        dates.append((DATEID0 + i, d.isoformat(), d.strftime("%a").upper()[:3], d.isocalendar()[1],
                       d.strftime("%b").upper(), f"{(d.month - 1) // 3 + 1}", d.year,
                       "true" if d in holidays else "false"))
     write(os.path.join(a.out, "date2008_pipe.txt"), dates)
 
-    events = []
-    # A skewed popularity: some categories and events sell far more.
-    cat_weights = [8, 3, 4, 5, 2, 9, 6, 3, 7, 2, 4]
-    for eid in range(1, n_events + 1):
-        catid = rnd.choices(range(1, 12), weights=cat_weights)[0]
-        day = rnd.randrange(366)
-        t = dt.datetime(2008, 1, 1) + dt.timedelta(days=day, hours=rnd.choice([14, 15, 19, 20]),
-                                                   minutes=rnd.choice([0, 30]))
-        events.append((eid, rnd.randint(1, 202), catid, 1827 + day,
-                       f"{rnd.choice(WORDS)} {rnd.choice(WORDS)}", t.strftime("%Y-%m-%d %H:%M:%S")))
-    write(os.path.join(a.out, "allevents_pipe.txt"), events)
+    # ---- events: a skewed popularity, some categories sell far more ----
+    cat_weights = np.array([8, 3, 4, 5, 2, 9, 6, 3, 7, 2, 4], dtype=np.float64)
+    ev_cat = rng.choice(11, n_events, p=cat_weights / cat_weights.sum()) + 1
+    ev_day = rng.integers(0, 366, n_events)
+    ev_secs = (rng.choice([14, 15, 19, 20], n_events) * 3600 + rng.choice([0, 30], n_events) * 60)
+    ev_venue = rng.integers(1, 203, n_events)
+    ev_name = rng.integers(0, len(WORDS), (n_events, 2))
+    words = vocab(WORDS)
 
-    listings = []
-    for lid in range(1, n_listings + 1):
-        ev = events[int(rnd.paretovariate(1.2)) % n_events]
-        numtickets = rnd.randint(1, 30)
-        price = rnd.randint(2000, 250000) / 100
-        day = max(0, ev[3] - 1827 - rnd.randint(0, 60))
-        lt = dt.datetime(2008, 1, 1) + dt.timedelta(days=day, seconds=rnd.randrange(86400))
-        listings.append((lid, rnd.randint(1, n_users), ev[0], 1827 + day, numtickets,
-                         f"{price:.2f}", f"{price * numtickets:.2f}", lt.strftime("%Y-%m-%d %H:%M:%S")))
-    write(os.path.join(a.out, "listings_pipe.txt"), listings)
+    def events(lo, hi):
+        r = Rows(hi - lo)
+        r.add_int(np.arange(lo + 1, hi + 1))
+        r.add_int(ev_venue[lo:hi])
+        r.add_int(ev_cat[lo:hi])
+        r.add_int(DATEID0 + ev_day[lo:hi])
+        w = ev_name[lo:hi]
+        r.add_concat((words[0][w[:, 0]], words[1][w[:, 0]]), " ", (words[0][w[:, 1]], words[1][w[:, 1]]))
+        r.add_concat(*timestamp(ev_day[lo:hi], ev_secs[lo:hi]))
+        return r
+    write_chunks(os.path.join(a.out, "allevents_pipe.txt"), n_events, events)
 
-    sales = []
-    for sid in range(1, n_sales + 1):
-        lst = listings[rnd.randrange(n_listings)]
-        qty = rnd.randint(1, min(8, lst[4]))
-        paid = round(float(lst[5]) * qty, 2)
-        # most buyers buy now and then; a few hundred keen ones buy a lot
-        if rnd.random() < 0.25:
-            buyer = int(rnd.paretovariate(1.3) * 3) % max(1, n_users // 100) + 1
-        else:
-            buyer = rnd.randint(1, n_users)
-        day = min(365, lst[3] - 1827 + rnd.randint(0, 30))
-        st = dt.datetime(2008, 1, 1) + dt.timedelta(days=day, seconds=rnd.randrange(86400))
-        sales.append((sid, lst[0], lst[1], buyer, lst[2], 1827 + day, qty, f"{paid:.2f}",
-                      f"{paid * 0.15:.2f}", st.strftime("%Y-%m-%d %H:%M:%S")))
-    write(os.path.join(a.out, "sales_pipe.txt"), sales)
+    # ---- listings: popular events (Pareto) listed up to 60 days ahead ----
+    li_event = (rng.pareto(1.2, n_listings) + 1).astype(np.int64) % n_events
+    li_seller = rng.integers(1, n_users + 1, n_listings)
+    li_tickets = rng.integers(1, 31, n_listings)
+    li_price = rng.integers(2000, 250001, n_listings)  # cents
+    li_day = np.maximum(0, ev_day[li_event] - rng.integers(0, 61, n_listings))
+    li_secs = rng.integers(0, 86400, n_listings)
+
+    def listings(lo, hi):
+        r = Rows(hi - lo)
+        r.add_int(np.arange(lo + 1, hi + 1))
+        r.add_int(li_seller[lo:hi])
+        r.add_int(li_event[lo:hi] + 1)
+        r.add_int(DATEID0 + li_day[lo:hi])
+        r.add_int(li_tickets[lo:hi])
+        r.add_decimal(li_price[lo:hi])
+        r.add_decimal(li_price[lo:hi] * li_tickets[lo:hi])
+        r.add_concat(*timestamp(li_day[lo:hi], li_secs[lo:hi]))
+        return r
+    write_chunks(os.path.join(a.out, "listings_pipe.txt"), n_listings, listings)
+
+    # ---- sales: most buyers buy now and then; a few hundred keen ones buy a lot ----
+    sa_list = rng.integers(0, n_listings, n_sales)
+    sa_qty = 1 + (rng.random(n_sales) * np.minimum(8, li_tickets[sa_list])).astype(np.int64)
+    sa_paid = li_price[sa_list] * sa_qty
+    keen = rng.random(n_sales) < 0.25
+    keen_buyer = ((rng.pareto(1.3, n_sales) + 1) * 3).astype(np.int64) % max(1, n_users // 100) + 1
+    sa_buyer = np.where(keen, keen_buyer, rng.integers(1, n_users + 1, n_sales))
+    sa_day = np.minimum(365, li_day[sa_list] + rng.integers(0, 31, n_sales))
+    sa_secs = rng.integers(0, 86400, n_sales)
+
+    def sales(lo, hi):
+        r = Rows(hi - lo)
+        lst = sa_list[lo:hi]
+        paid = sa_paid[lo:hi]
+        r.add_int(np.arange(lo + 1, hi + 1))
+        r.add_int(lst + 1)
+        r.add_int(li_seller[lst])
+        r.add_int(sa_buyer[lo:hi])
+        r.add_int(li_event[lst] + 1)
+        r.add_int(DATEID0 + sa_day[lo:hi])
+        r.add_int(sa_qty[lo:hi])
+        r.add_decimal(paid)
+        r.add_decimal((paid * 15 + 50) // 100)
+        r.add_concat(*timestamp(sa_day[lo:hi], sa_secs[lo:hi]))
+        return r
+    write_chunks(os.path.join(a.out, "sales_pipe.txt"), n_sales, sales)
     print(f"gen_tickit: wrote {n_users} users, {n_events} events, {n_listings} listings, "
           f"{n_sales} sales to {a.out}", file=sys.stderr)
 
