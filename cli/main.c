@@ -148,8 +148,16 @@ static Millrace__JobPlan *compile_dag(const dag_args *a, char **text_out, size_t
     char *text = read_file(a->path, &len);
     if (!text)
         return NULL;
+    /* Relative paths (and files sampled for schema inference) resolve
+     * against the DAG's own folder, as in `millrace run`. */
+    char real[PATH_MAX], dir[PATH_MAX];
+    const char *base = NULL;
+    if (realpath(a->path, real)) {
+        snprintf(dir, sizeof dir, "%s", dirname(real));
+        base = dir;
+    }
     mr_dag_options opt = {.file = a->path, .params = a->params, .nparams = a->nparams,
-                          .getenv = NULL, .partitions = 0};
+                          .getenv = NULL, .partitions = 0, .base_dir = base};
     Millrace__JobPlan *plan = NULL;
     mr_diags diags = {0};
     if (mr_dag_compile(text, len, &opt, &plan, &diags) < 0) {

@@ -185,3 +185,22 @@ def test_failed_job_leaves_no_file_output(tmp_path):
     assert not (tmp_path / "out" / "buyers").exists()
     leftovers = [p for p in (tmp_path / "out").iterdir()] if (tmp_path / "out").exists() else []
     assert leftovers == []
+
+
+def test_schema_inferred_relative_to_the_dag(tmp_path):
+    """A read without a schema is typed from a sample of its file, found
+    relative to the DAG's folder whatever the current directory is."""
+    (tmp_path / "x.csv").write_text("id,name,amount\n1,a,2.50\n2,b,3.25\n3,,-1.00\n")
+    (tmp_path / "j.yaml").write_text(
+        "version: 1\nname: infer\nwarehouse: {path: w.db}\nnodes:\n"
+        "  x: {op: read, format: csv, path: x.csv}\n"
+        "  s: {op: aggregate, input: x, group_by: [], aggregates: {total: sum(amount), n: 'count(name)'}}\n"
+        "  w: {op: write, input: s, to: warehouse, table: t, mode: overwrite}\n")
+    e = run_cli("explain", tmp_path / "j.yaml", cwd="/")
+    assert e.returncode == 0, e.stderr
+    assert "total decimal(18,2)" in e.stdout
+    r = run_cli("run", tmp_path / "j.yaml", cwd="/")
+    assert r.returncode == 0, r.stderr
+    con = sqlite3.connect(tmp_path / "w.db")
+    total, n = con.execute("SELECT total, n FROM t").fetchone()
+    assert decimal.Decimal(str(total)) == decimal.Decimal("4.75") and n == 2
