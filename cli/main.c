@@ -16,6 +16,7 @@
 
 #include "cli/cli.h"
 #include "dag/dag.h"
+#include "warehouse/warehouse.h"
 
 #define MAX_DAG_BYTES (16u << 20)
 #define MAX_PARAMS 64
@@ -352,6 +353,67 @@ out:
     return rc;
 }
 
+/* 1-based line of "<node>:" as a key in the DAG text, or 1. */
+static int node_line(const char *text, const char *node)
+{
+    int line = 1;
+    size_t n = strlen(node);
+    for (const char *p = text; *p; line++) {
+        const char *q = p;
+        while (*q == ' ')
+            q++;
+        if (q > p && strncmp(q, node, n) == 0 && q[n] == ':')
+            return line;
+        const char *nl = strchr(p, '\n');
+        if (!nl)
+            break;
+        p = nl + 1;
+    }
+    return 1;
+}
+
+/* When the warehouse can be reached, checks the tables the DAG writes
+ * against their existing definitions (the commit's own check, rolled back).
+ * Prints an error and returns -1 when one does not fit. */
+static int check_warehouse(const dag_args *a, const Millrace__JobPlan *plan)
+{
+    const Millrace__Warehouse *w = plan->warehouse;
+    char real[PATH_MAX], path[PATH_MAX * 2];
+    mr_wh_config cfg = {w ? w->driver : "sqlite", NULL, w ? w->dsn : NULL, w ? w->schema : NULL};
+    if (!cfg.driver || !cfg.driver[0] || strcmp(cfg.driver, "sqlite") == 0) {
+        const char *p = w && w->path && w->path[0] ? w->path : "millrace.db";
+        if (p[0] != '/' && realpath(a->path, real))
+            snprintf(path, sizeof path, "%s/%s", dirname(real), p);
+        else
+            snprintf(path, sizeof path, "%s", p);
+        cfg.path = path;
+    }
+    mr_err err;
+    mr_err_clear(&err);
+    int rc = mr_wh_check_plan(plan, &cfg, &err);
+    if (rc == MR_EIO) {
+        fprintf(stderr, "%s: note: the warehouse cannot be reached, so existing tables were not "
+                        "checked: %s\n", a->path, err.msg);
+        return 0;
+    }
+    if (rc == 0)
+        return 0;
+    /* point at the write node of the table named in the message */
+    int line = 1;
+    size_t len;
+    char *text = read_file(a->path, &len);
+    for (size_t s = 0; text && s < plan->n_stages; s++) {
+        const Millrace__WriteSpec *ws = plan->stages[s]->write;
+        if (ws && ws->table[0] && strstr(err.msg, ws->table)) {
+            line = node_line(text, ws->node);
+            break;
+        }
+    }
+    free(text);
+    fprintf(stderr, "%s:%d:3: error: %s\n", a->path, line, err.msg);
+    return -1;
+}
+
 static int cmd_validate_explain(int argc, char **argv, int explain)
 {
     dag_args a = {0};
@@ -384,6 +446,10 @@ static int cmd_validate_explain(int argc, char **argv, int explain)
     Millrace__JobPlan *plan = compile_dag(&a, NULL, NULL);
     if (!plan)
         goto out;
+    if (!explain && check_warehouse(&a, plan) < 0) {
+        millrace__job_plan__free_unpacked(plan, NULL);
+        goto out;
+    }
     if (explain) {
         char *text = mr_plan_explain(plan);
         fputs(text ? text : "", stdout);

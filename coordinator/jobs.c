@@ -37,12 +37,13 @@
 
 #include "coordinator/coordinator.h"
 #include "core/log.h"
-#include "dag/schema_pb.h"
+#include "proto/schema_pb.h"
 #include "warehouse/warehouse.h"
 
 #define MAX_ATTEMPTS 3
 
 static int exec_alive(const mr_coord *c, int e);
+static int check_targets(job *j, char *errbuf, size_t cap);
 
 /* A write node that lands in files rather than the warehouse. */
 static int is_file_write(const Millrace__WriteSpec *w)
@@ -340,9 +341,29 @@ static int job_start(mr_coord *c, job *j)
         for (uint32_t t = 0; t < st->ntasks; t++)
             st->tasks[t].executor = -1;
     }
+    if (check_targets(j, errbuf, sizeof errbuf) < 0) {
+        job_finish(c, j, JOB_FAILED, errbuf);
+        return -1;
+    }
     j->state = JOB_RUNNING;
     j->started_at = coord_unix_ms();
     mr_log(MR_LOG_INFO, "coordinator", "job=%s started", j->id);
+    return 0;
+}
+
+/* Refuses, before any data moves, a write whose existing table does not fit
+ * its schema (the check the commit would make, rolled back). */
+static int check_targets(job *j, char *errbuf, size_t cap)
+{
+    const Millrace__Warehouse *wh = j->plan->warehouse;
+    mr_wh_config cfg = {wh ? wh->driver : "sqlite", wh ? wh->path : NULL, wh ? wh->dsn : NULL,
+                        wh ? wh->schema : NULL};
+    mr_err err;
+    mr_err_clear(&err);
+    if (mr_wh_check_plan(j->plan, &cfg, &err) < 0) {
+        snprintf(errbuf, cap, "%s", err.msg);
+        return -1;
+    }
     return 0;
 }
 

@@ -45,7 +45,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "dag/schema_pb.h"
+#include "proto/schema_pb.h"
 
 /* Operators not yet cut into a stage. */
 typedef struct frag {

@@ -82,6 +82,6 @@ char *mr_plan_explain(const Millrace__JobPlan *plan);
  * REST API. */
 char *mr_plan_json(const Millrace__JobPlan *plan);
 
-#include "dag/schema_pb.h"
+#include "proto/schema_pb.h"
 
 #endif

@@ -35,7 +35,7 @@
 #include "core/op/sort.h"
 #include "core/op/union.h"
 #include "core/op/source.h"
-#include "dag/schema_pb.h"
+#include "proto/schema_pb.h"
 #include "executor/shuffle_send.h"
 #include "warehouse/warehouse.h"
 

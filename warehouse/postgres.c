@@ -1265,6 +1265,30 @@ out:
     return rc;
 }
 
+static int pg_check(const mr_wh_config *cfg, const mr_wh_target *targets, int ntargets,
+                    mr_err *err)
+{
+    PGconn *c = NULL;
+    int rc = pg_connect(cfg, &c, err);
+    if (rc < 0) {
+        PQfinish(c);
+        return err->code = MR_EIO; /* unreachable, as opposed to a table that does not fit */
+    }
+    rc = pg_exec(c, "BEGIN", err, "warehouse check: cannot begin the transaction");
+    for (int i = 0; i < ntargets && rc == 0; i++) {
+        qname qn;
+        rc = qname_parse(cfg, targets[i].table, &qn, err);
+        if (rc == 0 && qn.schema)
+            rc = ensure_schema(c, qn.schema, err);
+        if (rc == 0)
+            rc = ensure_table(c, &targets[i], &qn, err);
+    }
+    if (c && PQtransactionStatus(c) != PQTRANS_IDLE)
+        PQclear(PQexec(c, "ROLLBACK"));
+    PQfinish(c);
+    return rc;
+}
+
 /* Drops every staging table whose name starts with prefix.  Each DROP waits
  * at most 5 s for locks: a table still being loaded by a live task (whose
  * job is being cancelled) is skipped and reported, never waited on forever;
@@ -1317,4 +1341,5 @@ const mr_wh__driver mr_wh__postgres = {
     .commit = pg_commit,
     .drop_staging = pg_drop_staging,
     .drop_named = pg_drop_named,
+    .check = pg_check,
 };

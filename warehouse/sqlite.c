@@ -722,6 +722,26 @@ out:
     return rc;
 }
 
+static int sq_check(const mr_wh_config *cfg, const mr_wh_target *targets, int ntargets,
+                    mr_err *err)
+{
+    if (access(cfg->path, F_OK) != 0)
+        return 0; /* a new warehouse: every table will be created */
+    sqlite3 *db = NULL;
+    int rc = open_db(cfg->path, SQLITE_OPEN_READWRITE, "warehouse", &db, err);
+    if (rc < 0)
+        return rc;
+    if (exec(db, "BEGIN") != SQLITE_OK)
+        rc = db_fail(db, err, "warehouse check: cannot begin");
+    for (int i = 0; i < ntargets && rc == 0; i++)
+        rc = ensure_table(db, &targets[i], table_name(targets[i].table), err);
+    exec(db, "ROLLBACK");
+    sqlite3_close(db);
+    if (rc < 0 && strncmp(err->msg, "warehouse commit: ", 18) == 0)
+        memmove(err->msg + 10, err->msg + 17, strlen(err->msg + 17) + 1); /* say "warehouse: " */
+    return rc;
+}
+
 static int sq_drop_staging(const mr_wh_config *cfg, const char *prefix, mr_err *err)
 {
     sqlite3 *st = NULL;
@@ -795,4 +815,5 @@ const mr_wh__driver mr_wh__sqlite = {
     .commit = sq_commit,
     .drop_staging = sq_drop_staging,
     .drop_named = sq_drop_named,
+    .check = sq_check,
 };

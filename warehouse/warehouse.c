@@ -2,7 +2,10 @@
  * the arguments every driver relies on, so drivers only do database work. */
 #include "warehouse/warehouse.h"
 
+#include "proto/schema_pb.h"
+
 #include <stdio.h>
+#include <stdlib.h>
 
 #include <string.h>
 #include <strings.h>
@@ -131,6 +134,55 @@ int mr_wh_drop_staging(const mr_wh_config *cfg, const char *prefix, mr_err *err)
     if (rc < 0)
         return rc;
     return d->drop_staging(cfg, prefix ? prefix : "", err);
+}
+
+int mr_wh_check(const mr_wh_config *cfg, const mr_wh_target *targets, int ntargets, mr_err *err)
+{
+    const mr_wh__driver *d;
+    int rc = pick(cfg, &d, err);
+    if (rc < 0)
+        return rc;
+    for (int i = 0; i < ntargets; i++)
+        if (!targets[i].table || !targets[i].table[0] || !targets[i].schema)
+            return mr_err_set(err, MR_EINVAL, "warehouse check: target %d has no table or schema", i);
+    return ntargets > 0 ? d->check(cfg, targets, ntargets, err) : 0;
+}
+
+int mr_wh_check_plan(const Millrace__JobPlan *plan, const mr_wh_config *cfg, mr_err *err)
+{
+    size_t n = 0;
+    for (size_t s = 0; s < plan->n_stages; s++) {
+        const Millrace__WriteSpec *w = plan->stages[s]->write;
+        n += w && strcmp(w->target, "warehouse") == 0;
+    }
+    if (n == 0)
+        return 0;
+    mr_wh_target *t = calloc(n, sizeof *t);
+    if (!t)
+        return mr_err_set(err, MR_ENOMEM, "out of memory");
+    int k = 0, rc = 0;
+    for (size_t s = 0; s < plan->n_stages && rc == 0; s++) {
+        const Millrace__WriteSpec *w = plan->stages[s]->write;
+        if (!w || strcmp(w->target, "warehouse") != 0)
+            continue;
+        mr_schema *schema = mr_schema_from_pb(w->schema, err);
+        if (!schema) {
+            rc = err->code ? err->code : MR_ENOMEM;
+            break;
+        }
+        t[k].table = w->table;
+        t[k].mode = w->mode;
+        t[k].key = (const char *const *)w->key;
+        t[k].nkey = (int)w->n_key;
+        t[k].schema = schema;
+        k++;
+    }
+    if (rc == 0)
+        rc = mr_wh_check(cfg, t, k, err);
+    for (int i = 0; i < k; i++)
+        mr_schema_destroy((mr_schema *)t[i].schema);
+    free(t);
+    return rc;
 }
 
 void mr_wh_staging_name(char *buf, size_t cap, char kind, const char *job_id, uint32_t stage,

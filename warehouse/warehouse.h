@@ -92,6 +92,7 @@
 #include "core/batch.h"
 #include "core/error.h"
 #include "core/types.h"
+#include "proto/millrace.pb-c.h"
 
 typedef struct mr_wh_config {
     const char *driver; /* "sqlite" (default when NULL or "") | "postgres" */
@@ -161,6 +162,19 @@ int mr_wh_commit(const mr_wh_config *cfg, mr_wh_target *targets, int ntargets,
  * Returns 0 (also when there is no staging area yet) or MR_EWAREHOUSE. */
 int mr_wh_drop_staging(const mr_wh_config *cfg, const char *prefix, mr_err *err);
 
+/* Checks, before any data moves, that every target either does not exist
+ * yet or has columns the commit accepts (the very check mr_wh_commit makes,
+ * run in a transaction that is rolled back, so nothing is created).  Only
+ * table, schema and key of each target are read.  0, MR_EWAREHOUSE naming
+ * the table and the mismatch, or MR_EIO when the warehouse cannot be
+ * reached.  An SQLite warehouse
+ * file that does not exist yet passes (and is not created). */
+int mr_wh_check(const mr_wh_config *cfg, const mr_wh_target *targets, int ntargets, mr_err *err);
+
+/* mr_wh_check for every warehouse write of a compiled plan (file outputs
+ * are skipped).  cfg says where the warehouse is (paths resolved). */
+int mr_wh_check_plan(const Millrace__JobPlan *plan, const mr_wh_config *cfg, mr_err *err);
+
 /* The staging table of one task attempt: kind 's' for its rows, 'r' for the
  * rows its reads rejected.  Executors write under this name and the
  * coordinator commits from it, so both use this one function.  Every job's
@@ -191,6 +205,8 @@ typedef struct mr_wh__driver {
     /* Drops the staging tables the targets name, ignoring failures (used by
      * the front when it refuses a commit's arguments). */
     void (*drop_named)(const mr_wh_config *cfg, const mr_wh_target *targets, int ntargets);
+    /* The commit's own table checks, in a transaction that is rolled back. */
+    int (*check)(const mr_wh_config *cfg, const mr_wh_target *targets, int ntargets, mr_err *err);
 } mr_wh__driver;
 
 struct mr_wh_stage {

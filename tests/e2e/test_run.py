@@ -204,3 +204,20 @@ def test_schema_inferred_relative_to_the_dag(tmp_path):
     con = sqlite3.connect(tmp_path / "w.db")
     total, n = con.execute("SELECT total, n FROM t").fetchone()
     assert decimal.Decimal(str(total)) == decimal.Decimal("4.75") and n == 2
+
+
+def test_mismatching_table_fails_before_any_task(tickit_data, tmp_path):
+    """An existing table whose columns do not fit the write fails the job
+    before any data moves, and validate says so when the warehouse is there."""
+    db = tmp_path / "wh.db"
+    con = sqlite3.connect(db)
+    con.execute("CREATE TABLE buyer_tickets (buyerid INTEGER, something_else TEXT)")
+    con.execute("INSERT INTO buyer_tickets VALUES (1, 'keep me')")
+    con.commit()
+    con.close()
+    v = run_cli("validate", DAG, "--param", f"data={tickit_data}", "--param", f"warehouse={db}")
+    assert v.returncode == 2 and "buyer_tickets" in v.stderr and "error:" in v.stderr, v.stderr
+    r = run_cli("run", DAG, "--param", f"data={tickit_data}", "--param", f"warehouse={db}")
+    assert r.returncode == 1 and "buyer_tickets" in r.stderr, r.stderr
+    con = sqlite3.connect(db)
+    assert con.execute("SELECT * FROM buyer_tickets").fetchall() == [(1, "keep me")]

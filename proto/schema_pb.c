@@ -4,7 +4,7 @@
  * source.  The protobuf side is built with plain malloc so that its owner
  * can free it with mr_schema_pb_free without knowing how it was made.
  */
-#include "dag/schema_pb.h"
+#include "proto/schema_pb.h"
 
 #include <stdlib.h>
 #include <string.h>
