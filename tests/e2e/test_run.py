@@ -221,3 +221,14 @@ def test_mismatching_table_fails_before_any_task(tickit_data, tmp_path):
     assert r.returncode == 1 and "buyer_tickets" in r.stderr, r.stderr
     con = sqlite3.connect(db)
     assert con.execute("SELECT * FROM buyer_tickets").fetchall() == [(1, "keep me")]
+
+
+def test_every_example_dag_explains():
+    """Every DAG shipped in dags/ validates and explains its stages."""
+    env = {"MILLRACE_WAREHOUSE_DSN": "host=127.0.0.1 port=1 dbname=none"}
+    dags = sorted((ROOT / "dags").glob("*.yaml"))
+    assert len(dags) >= 3
+    for d in dags:
+        e = run_cli("explain", d, env=env)
+        assert e.returncode == 0, f"{d}: {e.stderr}"
+        assert re.search(r"^stage 0 ", e.stdout, re.M), d
