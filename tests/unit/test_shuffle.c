@@ -280,6 +280,182 @@ static void test_store_release(void **state)
     mr_shuffle_store_destroy(st);
 }
 
+
+/* ---- memory budget and spill ------------------------------------------- */
+
+#include <dirent.h>
+#include <sys/stat.h>
+
+/* Files (not folders) below dir, recursively. */
+static int count_files(const char *dir)
+{
+    DIR *d = opendir(dir);
+    if (!d)
+        return 0;
+    int n = 0;
+    struct dirent *e;
+    while ((e = readdir(d))) {
+        if (strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0)
+            continue;
+        char path[4096];
+        snprintf(path, sizeof path, "%s/%s", dir, e->d_name);
+        struct stat sb;
+        if (stat(path, &sb) == 0 && S_ISDIR(sb.st_mode))
+            n += count_files(path);
+        else
+            n++;
+    }
+    closedir(d);
+    return n;
+}
+
+static void make_tmpdir(char *out, size_t cap)
+{
+    snprintf(out, cap, "/tmp/test_shuffle_spill-XXXXXX");
+    assert_non_null(mkdtemp(out));
+}
+
+/* A budget of 10 bytes: the first messages stay in memory, the rest go to
+ * spill files, streams interleaved; every reader sees its stream whole and
+ * in order, two frames per message kept apart; release deletes the files at
+ * once; late messages for the released job are dropped. */
+static void test_store_spill_order(void **state)
+{
+    (void)state;
+    char dir[64];
+    make_tmpdir(dir, sizeof dir);
+    mr_shuffle_store *st = mr_shuffle_store_create();
+    mr_err err = {0};
+    assert_int_equal(mr_shuffle_store_set_spill(st, 10, dir, &err), 0);
+    char want0[512] = "", want1[512] = "";
+    for (int i = 0; i < 40; i++) {
+        char text[16];
+        snprintf(text, sizeof text, "m%d", i);
+        int task = i % 3 == 0;
+        put(st, "j/../x", 1, 0, (uint32_t)task, 0, 0, text);
+        char *w = task ? want1 : want0;
+        snprintf(w + strlen(w), 512 - strlen(w), "%s%s", w[0] ? "," : "", text);
+    }
+    /* a two-frame message goes to disk too and comes back as two frames */
+    mr_shuffle_key k = {"j/../x", 1, 1};
+    mr_frames f = {0};
+    mr_frames_push(&f, "head", 4);
+    mr_frames_push(&f, "", 0);
+    mr_frames_push(&f, "tail!", 5);
+    assert_int_equal(mr_shuffle_store_put(st, &k, 0, 0, 0, &f, &err), 0);
+    put(st, "j/../x", 1, 0, 0, 0, 1, "");
+    put(st, "j/../x", 1, 0, 1, 0, 1, "");
+    put(st, "j/../x", 1, 1, 0, 0, 1, "");
+
+    mr_shuffle_store_stats ss;
+    mr_shuffle_store_get_stats(st, &ss);
+    assert_true(ss.bytes_held <= 10);
+    assert_true(ss.bytes_held > 0);
+    assert_true(ss.bytes_spilled > 0);
+    assert_int_equal(ss.spill_files, 2);
+    assert_int_equal(ss.spilled_total, ss.bytes_spilled);
+    assert_int_equal(count_files(dir), 2);
+
+    char got[512];
+    const uint32_t t0 = 0, t1 = 1, a0 = 0;
+    assert_int_equal(open_read(st, "j/../x", 1, 0, &t0, &a0, 1, 100, NULL, got, sizeof got, &err), 0);
+    assert_string_equal(got, want0);
+    assert_int_equal(open_read(st, "j/../x", 1, 0, &t1, &a0, 1, 100, NULL, got, sizeof got, &err), 0);
+    assert_string_equal(got, want1);
+    mr_shuffle_key k1 = {"j/../x", 1, 1};
+    mr_shuffle_reader *r = NULL;
+    assert_int_equal(mr_shuffle_store_open(st, &k1, &t0, &a0, 1, 100, NULL, &r, &err), 0);
+    const mr_frames *m;
+    assert_int_equal(mr_shuffle_reader_next(r, &m, &err), 1);
+    assert_int_equal(m->n, 3);
+    assert_memory_equal(m->items[0].data, "head", 4);
+    assert_int_equal(m->items[1].len, 0);
+    assert_int_equal(m->items[2].len, 5);
+    assert_memory_equal(m->items[2].data, "tail!", 5);
+    assert_int_equal(mr_shuffle_reader_next(r, &m, &err), 0);
+    mr_shuffle_reader_close(r);
+
+    /* release: the files go at once (the job's folder too), nothing in memory */
+    mr_shuffle_store_release(st, "j/../x");
+    mr_shuffle_store_get_stats(st, &ss);
+    assert_int_equal(ss.bytes_held, 0);
+    assert_int_equal(ss.bytes_spilled, 0);
+    assert_int_equal(ss.spill_files, 0);
+    assert_int_equal(count_files(dir), 0);
+    /* a late message of the released job is dropped, not kept again */
+    put(st, "j/../x", 1, 0, 7, 0, 0, "late and big enough to spill");
+    mr_shuffle_store_get_stats(st, &ss);
+    assert_int_equal(ss.bytes_held + ss.bytes_spilled, 0);
+    assert_int_equal(count_files(dir), 0);
+    mr_shuffle_store_destroy(st);
+    assert_int_equal(rmdir(dir), 0); /* empty: nothing was left behind */
+}
+
+/* A job released while its reader is open: the reader finishes from memory
+ * and from the deleted (still open) spill file; closing it frees the rest. */
+static void test_store_release_while_reading(void **state)
+{
+    (void)state;
+    char dir[64];
+    make_tmpdir(dir, sizeof dir);
+    mr_shuffle_store *st = mr_shuffle_store_create();
+    mr_err err = {0};
+    assert_int_equal(mr_shuffle_store_set_spill(st, 4, dir, &err), 0);
+    put(st, "j1", 1, 0, 0, 0, 0, "abc");   /* memory */
+    put(st, "j1", 1, 0, 0, 0, 0, "defgh"); /* spilled */
+    put(st, "j1", 1, 0, 0, 0, 0, "i");     /* memory again: it fits */
+    put(st, "j1", 1, 0, 0, 0, 1, "");
+    mr_shuffle_key k = {"j1", 1, 0};
+    const uint32_t zero = 0;
+    mr_shuffle_reader *r = NULL;
+    assert_int_equal(mr_shuffle_store_open(st, &k, &zero, &zero, 1, 100, NULL, &r, &err), 0);
+    mr_shuffle_store_release(st, "j1");
+    assert_int_equal(count_files(dir), 0);
+    char got[64];
+    read_all(r, got, sizeof got);
+    assert_string_equal(got, "abc,defgh,i");
+    mr_shuffle_reader_close(r);
+    mr_shuffle_store_destroy(st);
+    rmdir(dir);
+}
+
+/* A message that cannot be kept (the spill folder is gone) breaks its
+ * stream: the put says why, and a reader choosing the stream fails rather
+ * than read a stream with a hole; data after a stream's end is refused. */
+static void test_store_broken_stream(void **state)
+{
+    (void)state;
+    char dir[64];
+    make_tmpdir(dir, sizeof dir);
+    mr_shuffle_store *st = mr_shuffle_store_create();
+    mr_err err = {0};
+    assert_int_equal(mr_shuffle_store_set_spill(st, 4, dir, &err), 0);
+    assert_int_equal(rmdir(dir), 0);
+    put(st, "j1", 1, 0, 0, 0, 0, "ok");
+    mr_shuffle_key k = {"j1", 1, 0};
+    mr_frames f = {0};
+    mr_frames_push(&f, "too big for memory", 18);
+    assert_int_equal(mr_shuffle_store_put(st, &k, 0, 0, 0, &f, &err), MR_EIO);
+    assert_non_null(strstr(err.msg, "spill folder"));
+    assert_int_equal(f.n, 0); /* taken (and freed) even so */
+    put(st, "j1", 1, 0, 0, 0, 1, "");
+    char got[64];
+    const uint32_t zero = 0;
+    assert_int_equal(open_read(st, "j1", 1, 0, &zero, &zero, 1, 1000, NULL, got, sizeof got, &err),
+                     MR_EIO);
+    assert_non_null(strstr(err.msg, "map task 0 attempt 0 was not kept"));
+    /* another stream of the partition is fine; data after its end is not */
+    put(st, "j1", 1, 0, 1, 0, 0, "x");
+    put(st, "j1", 1, 0, 1, 0, 1, "");
+    mr_frames_push(&f, "y", 1);
+    assert_int_equal(mr_shuffle_store_put(st, &k, 1, 0, 0, &f, &err), MR_EPROTO);
+    assert_non_null(strstr(err.msg, "after its end of stream"));
+    const uint32_t one = 1;
+    assert_int_equal(open_read(st, "j1", 1, 0, &one, &zero, 1, 100, NULL, got, sizeof got, &err),
+                     MR_EIO);
+    mr_shuffle_store_destroy(st);
+}
+
 /* ---- shuffle send ------------------------------------------------------- */
 
 #define NPARTS 4
@@ -290,25 +466,52 @@ static void test_store_release(void **state)
 #define ATTEMPT 2
 
 /* Plays the two executors owning the partitions: receives on both ROUTERs,
- * files messages in a store, confirms end-of-stream markers. */
+ * files messages in a store, grants credit after filing (every
+ * credit_every messages and whatever is owed once a socket is drained, as
+ * executor/main.c does), confirms end-of-stream markers. */
 typedef struct receiver {
     mr_socket *routers[NOWNERS];
     mr_shuffle_store *store;
     int ack;              /* confirm markers */
+    int credit;           /* grant credit */
+    int credit_every;     /* messages per grant (0: 4) */
+    int file_delay_ms;    /* a slow receiver: sleep before filing each message */
     int eos[NPARTS];      /* markers seen per partition */
     int wrong_owner;      /* messages for a partition at the other socket */
     int bad;              /* undecodable messages */
     uint64_t next_seq[NPARTS];
     int bad_seq, bad_meta;
     int stop_after_ms;
+    int received[NOWNERS]; /* data messages received per socket */
+    int granted[NOWNERS];  /* credit granted per socket */
+    int pause_ms;          /* receive nothing at first, for this long */
+    int before_grant[NOWNERS]; /* data messages that were there before the first grant */
 } receiver;
+
+static void grant(receiver *rv, int o, const mr_frame *ident, int *owed)
+{
+    if (*owed == 0 || !rv->credit)
+        return;
+    uint8_t buf[4];
+    mr_frame reply[3];
+    reply[0] = *ident;
+    mr_shuffle_credit_frames((uint32_t)*owed, buf, reply + 1);
+    mr_err err;
+    if (mr_socket_send(rv->routers[o], reply, 3, 1000, &err) == 0)
+        rv->granted[o] += *owed;
+    *owed = 0;
+}
 
 static void *receiver_main(void *arg)
 {
     receiver *rv = arg;
     mr_frames m = {0};
+    mr_frame idents[NOWNERS] = {{0}};
+    int owed[NOWNERS] = {0};
+    int every = rv->credit_every > 0 ? rv->credit_every : 4;
     uint64_t deadline = now_ms() + (uint64_t)rv->stop_after_ms;
     int total_eos = 0;
+    sleep_ms(rv->pause_ms);
     while (total_eos < NPARTS && now_ms() < deadline) {
         int ready[NOWNERS];
         if (mr_socket_poll(rv->routers, NOWNERS, 50, ready) <= 0)
@@ -317,45 +520,58 @@ static void *receiver_main(void *arg)
             if (!ready[o])
                 continue;
             mr_err err;
-            if (mr_socket_recv(rv->routers[o], &m, 0, &err) != 1)
-                continue;
-            Millrace__BatchHeader *h = NULL;
-            if (m.n < 2 || mr_wire_decode_header(m.items[1].data, m.items[1].len, &h, &err) < 0) {
-                rv->bad++;
-                continue;
-            }
-            if (h->partition >= NPARTS) {
-                rv->bad++;
-                millrace__batch_header__free_unpacked(h, NULL);
-                continue;
-            }
-            if ((int)(h->partition % NOWNERS) != o)
-                rv->wrong_owner++;
-            if (strcmp(h->job_id, JOB) != 0 || h->stage_id != STAGE || h->map_task != MAP_TASK ||
-                h->attempt != ATTEMPT)
-                rv->bad_meta++;
-            if (h->seq != rv->next_seq[h->partition]++)
-                rv->bad_seq++;
-            mr_frame ident = m.items[0];
-            memmove(m.items, m.items + 1, (m.n - 1) * sizeof *m.items);
-            m.n--;
-            mr_shuffle_key k = {h->job_id, h->stage_id, h->partition};
-            int eos = h->eos;
-            if (mr_shuffle_store_put(rv->store, &k, h->map_task, h->attempt, eos, &m, &err) < 0)
-                rv->bad++;
-            if (eos) {
-                rv->eos[h->partition]++;
-                total_eos++;
-                if (rv->ack) {
-                    mr_frame reply[2] = {ident, {(void *)MR_SHUFFLE_ACK, strlen(MR_SHUFFLE_ACK)}};
-                    mr_socket_send(rv->routers[o], reply, 2, 1000, &err);
+            while (mr_socket_recv(rv->routers[o], &m, 0, &err) == 1) {
+                Millrace__BatchHeader *h = NULL;
+                if (m.n < 2 ||
+                    mr_wire_decode_header(m.items[1].data, m.items[1].len, &h, &err) < 0) {
+                    rv->bad++;
+                    continue;
                 }
+                if (h->partition >= NPARTS) {
+                    rv->bad++;
+                    millrace__batch_header__free_unpacked(h, NULL);
+                    continue;
+                }
+                if ((int)(h->partition % NOWNERS) != o)
+                    rv->wrong_owner++;
+                if (strcmp(h->job_id, JOB) != 0 || h->stage_id != STAGE ||
+                    h->map_task != MAP_TASK || h->attempt != ATTEMPT)
+                    rv->bad_meta++;
+                if (h->seq != rv->next_seq[h->partition]++)
+                    rv->bad_seq++;
+                free(idents[o].data);
+                idents[o] = m.items[0];
+                memmove(m.items, m.items + 1, (m.n - 1) * sizeof *m.items);
+                m.n--;
+                mr_shuffle_key k = {h->job_id, h->stage_id, h->partition};
+                int eos = h->eos;
+                if (!eos) {
+                    rv->received[o]++;
+                    rv->before_grant[o] += rv->granted[o] == 0;
+                    if (rv->file_delay_ms)
+                        sleep_ms(rv->file_delay_ms);
+                }
+                if (mr_shuffle_store_put(rv->store, &k, h->map_task, h->attempt, eos, &m, &err) < 0)
+                    rv->bad++;
+                if (!eos && ++owed[o] >= every)
+                    grant(rv, o, &idents[o], &owed[o]);
+                if (eos) {
+                    rv->eos[h->partition]++;
+                    total_eos++;
+                    if (rv->ack) {
+                        mr_frame reply[2] = {idents[o],
+                                             {(void *)MR_SHUFFLE_ACK, strlen(MR_SHUFFLE_ACK)}};
+                        mr_socket_send(rv->routers[o], reply, 2, 1000, &err);
+                    }
+                }
+                mr_frames_free(&m);
+                millrace__batch_header__free_unpacked(h, NULL);
             }
-            free(ident.data);
-            mr_frames_free(&m);
-            millrace__batch_header__free_unpacked(h, NULL);
+            grant(rv, o, &idents[o], &owed[o]); /* drained: what is owed */
         }
     }
+    for (int o = 0; o < NOWNERS; o++)
+        free(idents[o].data);
     mr_frames_free(&m);
     mr_wire_thread_release();
     return NULL;
@@ -521,7 +737,7 @@ static void run_send(send_fixture *f, int nkeys, int zstd_level, int with_sel)
     f->spec.zstd_level = zstd_level;
     mr_schema *schema = send_schema();
     mr_shuffle_store *store = mr_shuffle_store_create();
-    receiver rv = {.store = store, .ack = 1, .stop_after_ms = 5000};
+    receiver rv = {.store = store, .ack = 1, .credit = 1, .stop_after_ms = 5000};
     for (int o = 0; o < NOWNERS; o++)
         rv.routers[o] = f->routers[o];
 
@@ -645,7 +861,7 @@ static void test_send_no_ack(void **state)
     send_fixture *f = *state;
     mr_schema *schema = send_schema();
     mr_shuffle_store *store = mr_shuffle_store_create();
-    receiver rv = {.store = store, .ack = 0, .stop_after_ms = 3000};
+    receiver rv = {.store = store, .ack = 0, .credit = 1, .stop_after_ms = 3000};
     for (int o = 0; o < NOWNERS; o++)
         rv.routers[o] = f->routers[o];
     f->shuffle.n_keys = 1;
@@ -672,6 +888,129 @@ static void test_send_no_ack(void **state)
     mr_schema_destroy(schema);
 }
 
+/* Sends nbatches batches of 500 rows (4 messages each, two per owner). */
+static int send_many(mr_shuffle_out *so, const mr_schema *schema, int nbatches, mr_err *err)
+{
+    int rc = 0;
+    for (int i = 0; i < nbatches && rc == 0; i++) {
+        mr_batch *b = send_batch(schema, 500, (size_t)i * 500);
+        rc = mr_shuffle_out_write(so, b, err);
+        mr_batch_destroy(b);
+    }
+    return rc;
+}
+
+/* A receiver that takes nothing for 300 ms, then files slowly (3 ms a
+ * message) and grants credit every 4 messages or when drained (a window
+ * smaller than the grant batch must not stall).  A sender with a window of
+ * 3 has exactly 3 messages queued at each owner when the receiver starts
+ * (without credit it would have queued all 80), never more than 3
+ * unconfirmed afterwards, and still gets everything through. */
+static void test_flow_slow_receiver(void **state)
+{
+    send_fixture *f = *state;
+    f->shuffle.n_keys = 1;
+    mr_schema *schema = send_schema();
+    mr_shuffle_store *store = mr_shuffle_store_create();
+    receiver rv = {.store = store, .ack = 1, .credit = 1, .credit_every = 4, .file_delay_ms = 3,
+                   .pause_ms = 300, .stop_after_ms = 10000};
+    for (int o = 0; o < NOWNERS; o++)
+        rv.routers[o] = f->routers[o];
+    mr_err err = {0};
+    mr_shuffle_out *so = mr_shuffle_out_create(f->net, &f->spec, schema, NULL, &err);
+    assert_non_null(so);
+    mr_shuffle_out_set_flow(so, 3, 5000);
+    pthread_t th;
+    assert_int_equal(pthread_create(&th, NULL, receiver_main, &rv), 0);
+    int rc = send_many(so, schema, 40, &err);
+    if (rc == 0)
+        rc = mr_shuffle_out_finish(so, 5000, &err);
+    pthread_join(th, NULL);
+    int max_out = mr_shuffle_out_max_outstanding(so);
+    /* close the sockets before asserting, or a failure hangs the teardown */
+    mr_shuffle_out_destroy(so);
+    if (rc)
+        fail_msg("send failed: %s", err.msg);
+    assert_int_equal(rv.received[0] + rv.received[1], 160);
+    assert_int_equal(rv.before_grant[0], 3);
+    assert_int_equal(rv.before_grant[1], 3);
+    assert_int_equal(max_out, 3);
+    for (int p = 0; p < NPARTS; p++)
+        assert_int_equal(rv.eos[p], 1);
+    assert_int_equal(rv.bad + rv.bad_seq + rv.wrong_owner, 0);
+    mr_shuffle_store_destroy(store);
+    mr_schema_destroy(schema);
+}
+
+/* A receiver that files but never grants credit: the sender stops at its
+ * window and gives up after the stall timeout with a message naming the
+ * owner; with the cancel flag raised it stops at once instead. */
+static void test_flow_no_credit(void **state)
+{
+    send_fixture *f = *state;
+    f->shuffle.n_keys = 1;
+    mr_schema *schema = send_schema();
+    mr_shuffle_store *store = mr_shuffle_store_create();
+    receiver rv = {.store = store, .ack = 1, .credit = 0, .stop_after_ms = 1500};
+    for (int o = 0; o < NOWNERS; o++)
+        rv.routers[o] = f->routers[o];
+    mr_err err = {0};
+    volatile int cancel = 0;
+    mr_shuffle_out *so = mr_shuffle_out_create(f->net, &f->spec, schema, &cancel, &err);
+    assert_non_null(so);
+    mr_shuffle_out_set_flow(so, 2, 300);
+    pthread_t th;
+    assert_int_equal(pthread_create(&th, NULL, receiver_main, &rv), 0);
+    uint64_t t0 = now_ms();
+    int rc = send_many(so, schema, 10, &err);
+    uint64_t dt = now_ms() - t0;
+    char msg[sizeof err.msg];
+    memcpy(msg, err.msg, sizeof msg);
+    cancel = 1;
+    uint64_t t1 = now_ms();
+    int rc2 = send_many(so, schema, 1, &err);
+    uint64_t dt2 = now_ms() - t1;
+    pthread_join(th, NULL);
+    int max_out = mr_shuffle_out_max_outstanding(so);
+    mr_shuffle_out_destroy(so); /* before asserting: see above */
+    assert_int_equal(rc, MR_ETIMEDOUT);
+    assert_non_null(strstr(msg, "filed none of 2 messages for 300 ms"));
+    assert_true(strstr(msg, f->eps[0]) || strstr(msg, f->eps[1]));
+    assert_true(dt >= 290 && dt < 3000);
+    assert_int_equal(max_out, 2);
+    assert_int_equal(rc2, MR_ECANCELLED);
+    assert_true(dt2 < 1000);
+    assert_true(rv.received[0] <= 2 && rv.received[1] <= 2);
+    mr_shuffle_store_destroy(store);
+    mr_schema_destroy(schema);
+}
+
+/* Reply parsing: credit counts round-trip; anything else is nothing. */
+static void test_flow_reply_parse(void **state)
+{
+    (void)state;
+    uint8_t buf[4];
+    mr_frame fr[2];
+    mr_shuffle_credit_frames(70000, buf, fr);
+    mr_frames m = {0};
+    mr_frames_push(&m, fr[0].data, fr[0].len);
+    mr_frames_push(&m, fr[1].data, fr[1].len);
+    uint32_t credit = 0;
+    assert_int_equal(mr_shuffle_reply_parse(&m, &credit), 1);
+    assert_int_equal(credit, 70000);
+    mr_frames_clear(&m);
+    mr_frames_push(&m, MR_SHUFFLE_ACK, strlen(MR_SHUFFLE_ACK));
+    assert_int_equal(mr_shuffle_reply_parse(&m, &credit), 2);
+    mr_frames_clear(&m);
+    mr_frames_push(&m, "credit", 6);
+    mr_frames_push(&m, "abc", 3); /* wrong size */
+    assert_int_equal(mr_shuffle_reply_parse(&m, &credit), 0);
+    mr_frames_clear(&m);
+    mr_frames_push(&m, "eos-ac", 6);
+    assert_int_equal(mr_shuffle_reply_parse(&m, &credit), 0);
+    mr_frames_free(&m);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -680,11 +1019,17 @@ int main(void)
         cmocka_unit_test(test_store_timeout),
         cmocka_unit_test(test_store_cancel),
         cmocka_unit_test(test_store_release),
+        cmocka_unit_test(test_store_spill_order),
+        cmocka_unit_test(test_store_release_while_reading),
+        cmocka_unit_test(test_store_broken_stream),
+        cmocka_unit_test(test_flow_reply_parse),
         cmocka_unit_test_setup_teardown(test_send_one_key_sel_raw, send_setup, send_teardown),
         cmocka_unit_test_setup_teardown(test_send_two_keys_zstd, send_setup, send_teardown),
         cmocka_unit_test_setup_teardown(test_send_two_keys_sel_zstd, send_setup, send_teardown),
         cmocka_unit_test_setup_teardown(test_send_errors, send_setup, send_teardown),
         cmocka_unit_test_setup_teardown(test_send_no_ack, send_setup, send_teardown),
+        cmocka_unit_test_setup_teardown(test_flow_slow_receiver, send_setup, send_teardown),
+        cmocka_unit_test_setup_teardown(test_flow_no_credit, send_setup, send_teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
