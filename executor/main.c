@@ -122,7 +122,7 @@ static void usage(FILE *out)
             "  --spill-dir DIR         where spill files go: a folder of this process is made\n"
             "                          below DIR and removed at exit (default $TMPDIR or /tmp)\n"
             "  --shuffle-window N      shuffle messages a task may have unfiled at one executor\n"
-            "                          before it waits for credit (default 16, at most 256)\n"
+            "                          before it waits for credit (default 64, at most 256)\n"
             "  --slots N               tasks run at once (default: number of cores)\n"
             "  --id NAME               executor id (default host-pid)\n"
             "  --help                  this text\n");

@@ -15,7 +15,7 @@
 /* Data messages a sender may have unconfirmed per destination by default,
  * and the most it may be given (the replies that confirm them must fit in
  * the sender socket's receive queue). */
-#define MR_SHUFFLE_WINDOW 16
+#define MR_SHUFFLE_WINDOW 64
 #define MR_SHUFFLE_WINDOW_MAX 256
 
 #include "core/batch.h"
