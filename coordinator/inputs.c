@@ -84,6 +84,9 @@ int coord_resolve_inputs(const char *base_dir, const char *data_root, const char
         snprintf(errbuf, errcap, "out of memory");
         return -1;
     }
+    size_t flen = strlen(full);
+    while (flen > 1 && full[flen - 1] == '/')
+        full[--flen] = '\0'; /* "dir/" lists as "dir", without "dir//a.csv" */
     char **files = NULL;
     size_t nfiles = 0, cap = 0, scap = 0;
     int rc = -1;
@@ -137,8 +140,14 @@ int coord_resolve_inputs(const char *base_dir, const char *data_root, const char
         if (!files)
             goto out;
         for (size_t i = 0; i < g.gl_pathc; i++) {
+            /* like a folder, a wildcard skips hidden and _-prefixed files
+             * (_SUCCESS, a writer's temporaries); a file named outright is
+             * read whatever its name */
+            const char *base = strrchr(g.gl_pathv[i], '/');
+            base = base ? base + 1 : g.gl_pathv[i];
+            int hidden = (base[0] == '.' || base[0] == '_') && strpbrk(pattern, "*?[");
             struct stat fs;
-            if (stat(g.gl_pathv[i], &fs) == 0 && S_ISREG(fs.st_mode))
+            if (!hidden && stat(g.gl_pathv[i], &fs) == 0 && S_ISREG(fs.st_mode))
                 files[nfiles++] = strdup(g.gl_pathv[i]);
         }
     }

@@ -99,7 +99,8 @@ void mr_column_set_str_null(mr_column *c, size_t row);
 static inline const char *mr_column_str(const mr_column *c, size_t row, size_t *len)
 {
     *len = c->offsets[row + 1] - c->offsets[row];
-    return c->chars + c->offsets[row];
+    /* a column of only empty strings and NULLs may never have had chars */
+    return c->chars ? c->chars + c->offsets[row] : "";
 }
 /* Copies row src_row of src into row dst_row of dst (same type; for strings
  * dst rows must be filled in order).  0 or MR_ENOMEM. */

@@ -63,6 +63,26 @@ const char *mr_type_name(mr_type t, char *buf, size_t cap)
     return buf;
 }
 
+/* Reads an unsigned number of at most 3 digits at *p, skipping blanks
+ * around it; -1 when there is none. */
+static int read_small(const char **p)
+{
+    const char *q = *p;
+    while (isspace((unsigned char)*q))
+        q++;
+    int v = 0, digits = 0;
+    while (*q >= '0' && *q <= '9' && digits < 4) {
+        v = v * 10 + (*q++ - '0');
+        digits++;
+    }
+    if (digits == 0 || digits > 3)
+        return -1;
+    while (isspace((unsigned char)*q))
+        q++;
+    *p = q;
+    return v;
+}
+
 int mr_type_parse(const char *text, mr_type *out, mr_err *err)
 {
     static const struct { const char *name; mr_type_id id; } names[] = {
@@ -74,31 +94,47 @@ int mr_type_parse(const char *text, mr_type *out, mr_err *err)
         {"text", MR_T_STRING},       {"varchar", MR_T_STRING},
         {"date", MR_T_DATE},         {"timestamp", MR_T_TIMESTAMP},
     };
-    char buf[64];
+    const char *p = text;
+    while (isspace((unsigned char)*p))
+        p++;
+    char name[16];
     size_t n = 0;
-    for (const char *p = text; *p && n + 1 < sizeof buf; p++)
-        if (!isspace((unsigned char)*p))
-            buf[n++] = (char)tolower((unsigned char)*p);
-    buf[n] = '\0';
-    for (size_t i = 0; i < sizeof names / sizeof names[0]; i++)
-        if (strcmp(buf, names[i].name) == 0) {
-            *out = mr_type_make(names[i].id);
-            return 0;
+    while (isalnum((unsigned char)*p) && n + 1 < sizeof name)
+        name[n++] = (char)tolower((unsigned char)*p++);
+    name[n] = '\0';
+    const char *rest = p;
+    while (isspace((unsigned char)*rest))
+        rest++;
+    if (strcmp(name, "double") == 0 && strncasecmp(rest, "precision", 9) == 0) {
+        rest += 9; /* PostgreSQL's spelling */
+        while (isspace((unsigned char)*rest))
+            rest++;
+    }
+    if (*rest == '\0') {
+        for (size_t i = 0; i < sizeof names / sizeof names[0]; i++)
+            if (strcmp(name, names[i].name) == 0) {
+                *out = mr_type_make(names[i].id);
+                return 0;
+            }
+    } else if (*rest == '(' && (strcmp(name, "decimal") == 0 || strcmp(name, "numeric") == 0)) {
+        const char *q = rest + 1;
+        int prec = read_small(&q), scale = 0;
+        if (prec >= 0 && *q == ',') {
+            q++;
+            scale = read_small(&q);
         }
-    unsigned p, s;
-    char tail;
-    if (strncmp(buf, "decimal(", 8) == 0 || strncmp(buf, "numeric(", 8) == 0) {
-        if (sscanf(buf + 8, "%u,%u%c", &p, &s, &tail) == 3 && tail == ')') {
-            /* decimal(p,s) */
-        } else if (sscanf(buf + 8, "%u%c", &p, &tail) == 2 && tail == ')') {
-            s = 0;
-        } else {
+        if (prec < 0 || scale < 0 || *q != ')')
             return mr_err_set(err, MR_EINVAL, "bad decimal type '%s': write decimal(p,s)", text);
-        }
-        if (p < 1 || p > MR_DECIMAL_MAX_PRECISION || s > p)
+        q++;
+        while (isspace((unsigned char)*q))
+            q++;
+        if (*q)
+            return mr_err_set(err, MR_EINVAL, "bad decimal type '%s': unexpected text after ')'",
+                              text);
+        if (prec < 1 || prec > MR_DECIMAL_MAX_PRECISION || scale > prec)
             return mr_err_set(err, MR_EINVAL,
                               "bad decimal type '%s': need 1 <= p <= 18 and 0 <= s <= p", text);
-        *out = mr_type_decimal((int)p, (int)s);
+        *out = mr_type_decimal(prec, scale);
         return 0;
     }
     return mr_err_set(err, MR_EINVAL,

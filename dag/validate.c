@@ -1369,6 +1369,8 @@ static mr_schema *prop_union(dag_ctx *c, dag_node *nd, mr_schema *const *ins)
         dag_error(c, list, nd->id, "union needs 2 or more inputs, got %zu", list->n);
         return NULL;
     }
+    if (nd->ninputs < 2) /* inputs that were not names were reported already */
+        return NULL;
     for (int k = 0; k < nd->ninputs; k++)
         if (!ins[k])
             return NULL;

@@ -351,6 +351,7 @@ static void test_type_parse_names(void **state)
         {"string", MR_T_STRING},   {"text", MR_T_STRING},      {"varchar", MR_T_STRING},
         {"date", MR_T_DATE},       {"timestamp", MR_T_TIMESTAMP},
         {"INT64", MR_T_INT64},     {"  Timestamp ", MR_T_TIMESTAMP}, {"\tDate\n", MR_T_DATE},
+        {"double precision", MR_T_FLOAT64},
     };
     for (size_t i = 0; i < sizeof ok / sizeof ok[0]; i++) {
         mr_type t = {0, 0, 0};
@@ -402,6 +403,11 @@ static void test_type_parse_decimal(void **state)
         {"decimal()", "decimal(p,s)"},     {"decimal(8,2", "decimal(p,s)"},
         {"decimal(a,b)", "decimal(p,s)"},  {"decimal(8;2)", "decimal(p,s)"},
         {"decimal(100,2)", "1 <= p <= 18"},
+        /* found by fuzzing: trailing text, wrap-around, blanks inside a name */
+        {"decimal(8,2)x", "after ')'"},    {"decimal(8)(", "after ')'"},
+        {"decimal(4294967304,2)", "decimal(p,s)"}, {"decimal(+8,2)", "decimal(p,s)"},
+        {"decimal(8,)", "decimal(p,s)"},   {"in t64", "unknown type"},
+        {"int64 x", "unknown type"},       {"", "unknown type"},
     };
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
         mr_type t;

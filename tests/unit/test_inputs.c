@@ -215,17 +215,24 @@ static void test_glob(void **state)
     fixture *f = *state;
     result r = resolve(f, f->root, "in/*.csv", 1 << 20);
     assert_int_equal(r.rc, 0);
-    /* glob skips dotfiles by itself but '_tmp.csv' matches '*.csv' */
+    /* a wildcard skips dotfiles and '_tmp.csv' like a folder read does */
     size_t nz = 0;
     for (size_t i = 0; i < r.n; i++) {
         assert_true(strstr(base(&r, i), ".csv") != NULL);
         assert_true(base(&r, i)[0] != '.');
+        assert_true(base(&r, i)[0] != '_');
         if (i)
             assert_true(strcmp(r.splits[i - 1]->path, r.splits[i]->path) <= 0);
         nz += strcmp(base(&r, i), "z.csv") == 0;
     }
     assert_int_equal(nz, 1);
     assert_string_equal(base(&r, r.n - 1), "z.csv");
+    result_free(&r);
+    /* a trailing slash on a folder does not double the separator */
+    r = resolve(f, f->root, "in/", 1 << 20);
+    assert_int_equal(r.rc, 0);
+    for (size_t i = 0; i < r.n; i++)
+        assert_null(strstr(r.splits[i]->path, "//"));
     result_free(&r);
     r = resolve(f, f->root, "in/[ab].csv", 1 << 20);
     assert_int_equal(r.rc, 0);
