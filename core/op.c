@@ -10,6 +10,8 @@ void mr_op_init(mr_op *op, const mr_op_vtable *vt, mr_op *child, const char *nod
     op->vt = vt;
     op->child = child;
     snprintf(op->node, sizeof op->node, "%s", node ? node : "");
-    if (child)
+    if (child) {
         op->cancel = child->cancel;
+        op->ctx = child->ctx;
+    }
 }

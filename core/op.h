@@ -14,6 +14,7 @@
 #ifndef MR_OP_H
 #define MR_OP_H
 
+#include <stddef.h>
 #include <stdint.h>
 
 #include "core/batch.h"
@@ -23,6 +24,22 @@
 enum { MR_NEXT_DONE = 0, MR_NEXT_BATCH = 1 };
 
 typedef struct mr_op mr_op;
+
+/* What the task running a pipeline lends its operators: a memory budget
+ * for each stateful operator (hash aggregate, hash join build side, sort,
+ * distinct), the folder their spill files go to, and counters of what they
+ * spilled.  One per task, owned by whoever runs the task (the executor sets
+ * it on the sources; operators inherit it from their child, like cancel).
+ * memory_budget 0 means unlimited: nothing spills (unit tests, no
+ * executor).  The budget is soft: an operator checks it between batches,
+ * so it may pass it by about one batch and by fixed-size scratch.
+ * Operators of one task run in one thread, so the counters are plain. */
+typedef struct mr_exec_ctx {
+    size_t memory_budget;  /* bytes per stateful operator, 0 = unlimited */
+    const char *spill_dir; /* folder for spill files; NULL = $TMPDIR or /tmp */
+    uint64_t spill_bytes;  /* bytes written to spill files so far */
+    uint64_t spill_files;  /* spill files created so far */
+} mr_exec_ctx;
 
 typedef struct mr_op_vtable {
     const char *name;
@@ -41,6 +58,7 @@ struct mr_op {
     char node[64];       /* DAG node id, for error messages */
     uint64_t rows_out;   /* live rows returned so far */
     volatile int *cancel;/* when set and non-zero, next() returns MR_ECANCELLED */
+    mr_exec_ctx *ctx;    /* budget and spill folder, or NULL (unlimited) */
 };
 
 static inline int mr_op_open(mr_op *op, mr_err *err) { return op->vt->open(op, err); }
@@ -60,7 +78,8 @@ static inline void mr_op_close(mr_op *op)
         op->vt->close(op);
 }
 
-/* Helper for operator constructors: fills the common header. */
+/* Helper for operator constructors: fills the common header; cancel and
+ * ctx are inherited from child. */
 void mr_op_init(mr_op *op, const mr_op_vtable *vt, mr_op *child, const char *node);
 
 #endif

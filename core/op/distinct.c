@@ -25,9 +25,17 @@
  *
  * Memory: the operator owns its child, the set, the scratch and the view
  * (whose columns are shallow copies of the child's: never freed here).
- * Nothing is allocated per row.  The set holds every distinct row ever
- * seen; spilling it to disk is not implemented yet (mr_distinct_memory
- * reports its size).
+ * Nothing is allocated per row.
+ *
+ * Spilling (with a budget in the task's mr_exec_ctx): once the set holds
+ * MIN_ROWS rows and mr_distinct_memory passes the budget, the set stops
+ * growing.  Rows found in it are dropped as before; the others cannot have
+ * been output yet (every output row is in the set), so they are written,
+ * as dense distinct columns, to MR_SPILL_FANOUT partitions by hash.  When
+ * the child ends, each partition goes through a new distinct operator one
+ * depth deeper (which may spill again, up to MR_SPILL_MAX_DEPTH), whose
+ * rows are output.  The output rows are the same as without a budget;
+ * rows from partitions come at the end.
  */
 #include "core/op/distinct.h"
 
@@ -38,6 +46,7 @@
 
 #include "core/hash.h"
 #include "core/keys.h"
+#include "core/spill.h"
 
 #define SLOT_TAG 0xffffffff00000000ULL
 #define PREFETCH_AHEAD 8
@@ -66,6 +75,12 @@ typedef struct distinct_op {
     uint32_t *sel;     /* output selection */
     mr_column *vcols;  /* output view's columns: shallow copies */
     mr_batch view;
+    /* spilling (see the header comment) */
+    int depth;            /* recursion depth, 0 for the DAG's operator */
+    bool spilling;
+    mr_spill_parts parts; /* rows not in the set, by hash */
+    int part_next;
+    mr_op *inner;         /* the distinct of the partition being read */
 } distinct_op;
 
 static const mr_op_vtable distinct_vt;
@@ -194,12 +209,86 @@ static int distinct_open(mr_op *op, mr_err *err)
     return mr_op_open(op->child, err);
 }
 
+/* Rows the set holds before it may spill, whatever the budget: each spill
+ * level must finish enough rows for the recursion to end in a few levels. */
+#define MIN_ROWS 1024
+
+/* Spilling: rows already in the set are dropped, the others (duplicates
+ * among them included) go to their partition, as dense key columns.  0 or
+ * a negative code. */
+static int spill_batch(distinct_op *d, size_t live, mr_err *err)
+{
+    size_t m = 0;
+    for (size_t i = 0; i < live; i++) {
+        uint64_t h = d->phash[i], tag = h & SLOT_TAG;
+        bool dup = false;
+        for (size_t pos = h & d->mask, sl; !dup && (sl = d->slots[pos]) != 0;
+             pos = (pos + 1) & d->mask)
+            dup = (sl & SLOT_TAG) == tag &&
+                  mr_keys_row_equal(d->keys, (uint32_t)sl - 1, d->kv, i, d->n);
+        if (dup)
+            continue;
+        d->phash[m] = h; /* m <= i: compacting in place */
+        d->pend[m++] = (uint32_t)i;
+    }
+    return mr_spill_parts_write(&d->parts, d->kv, d->pend, d->phash, m, err);
+}
+
+static int start_spilling(distinct_op *d, mr_err *err)
+{
+    mr_type *t = malloc((size_t)d->n * sizeof *t);
+    if (!t)
+        return oom(d, err);
+    for (int k = 0; k < d->n; k++)
+        t[k] = d->op.schema->fields[k].type;
+    int rc = mr_spill_parts_create(&d->parts, d->op.ctx, t, d->n, d->depth, d->op.node, err);
+    free(t);
+    d->spilling = rc == 0;
+    return rc;
+}
+
+/* After the input: the distinct rows of each partition in turn. */
+static int parts_next(distinct_op *d, mr_batch **out, mr_err *err)
+{
+    for (;;) {
+        int rc;
+        if (d->inner) {
+            if ((rc = mr_op_next(d->inner, out, err)) != MR_NEXT_DONE)
+                return rc;
+            mr_op_close(d->inner);
+            d->inner = NULL;
+        }
+        if (d->part_next >= d->parts.n) {
+            mr_spill_parts_free(&d->parts);
+            return MR_NEXT_DONE;
+        }
+        int i = d->part_next++;
+        if (mr_spill_parts_rows(&d->parts, i) == 0)
+            continue;
+        mr_op *src = mr_spill_parts_source(&d->parts, i, d->op.schema, d->op.ctx, d->op.cancel,
+                                           d->op.node, err);
+        mr_op *in = src ? mr_distinct_create(src, NULL, 0, d->op.node, err) : NULL;
+        if (!in)
+            return err ? err->code : MR_ENOMEM;
+        ((distinct_op *)in)->depth = d->depth + 1;
+        d->inner = in;
+        if ((rc = mr_op_open(in, err)) < 0)
+            return rc;
+    }
+}
+
 static int distinct_next(mr_op *op, mr_batch **out, mr_err *err)
 {
     distinct_op *d = (distinct_op *)op;
     for (;;) {
         mr_batch *b = NULL;
+        if (d->inner || d->part_next > 0)
+            return parts_next(d, out, err);
         int rc = mr_op_next(op->child, &b, err);
+        if (rc == MR_NEXT_DONE && d->spilling) {
+            d->spilling = false;
+            return parts_next(d, out, err);
+        }
         if (rc != MR_NEXT_BATCH)
             return rc;
         size_t live = mr_batch_live(b);
@@ -224,14 +313,24 @@ static int distinct_next(mr_op *op, mr_batch **out, mr_err *err)
         d->kvb.nrows = live;
         d->kvb.cap = live;
         mr_hash_columns(&d->kvb, d->kidx, d->n, d->phash);
+        if (d->spilling) {
+            if ((rc = spill_batch(d, live, err)) < 0)
+                return rc;
+            continue;
+        }
         long m = probe(d, b, live);
         if (m == MR_ETOOBIG)
             return mr_err_set(err, MR_ETOOBIG,
                               "node '%s': more than %u distinct rows, or more than 4 GiB of "
-                              "distinct text in one column; spilling is not implemented",
+                              "distinct text in one column in memory; give the executor a memory "
+                              "budget (--memory) so that it spills",
                               op->node, UINT32_MAX - 2);
         if (m < 0)
             return oom(d, err);
+        const mr_exec_ctx *x = op->ctx;
+        if (x && x->memory_budget && d->depth < MR_SPILL_MAX_DEPTH && d->cnt >= MIN_ROWS &&
+            mr_distinct_memory(op) > x->memory_budget && (rc = start_spilling(d, err)) < 0)
+            return rc;
         if (m == 0)
             continue;
         for (int k = 0; k < d->n; k++)
@@ -253,6 +352,8 @@ static int distinct_next(mr_op *op, mr_batch **out, mr_err *err)
 static void distinct_close(mr_op *op)
 {
     distinct_op *d = (distinct_op *)op;
+    mr_op_close(d->inner);
+    mr_spill_parts_free(&d->parts);
     for (int k = 0; k < d->n; k++) {
         if (d->keys)
             mr_column_free(&d->keys[k]);

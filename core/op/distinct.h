@@ -32,8 +32,9 @@
 mr_op *mr_distinct_create(mr_op *child, const char *const *columns, int ncols, const char *node,
                           mr_err *err);
 
-/* Bytes held by the set of seen rows and the scratch (0 before open). The
- * whole set lives in memory; spilling it is not implemented yet. */
+/* Bytes held by the set of seen rows and the scratch (0 before open);
+ * compared with the task's memory budget (op->ctx) to decide when to spill
+ * (distinct.c). */
 size_t mr_distinct_memory(const mr_op *op);
 
 /* Distinct rows seen so far. */

@@ -48,8 +48,30 @@
  * Memory: the operator owns its child, the group table, the states, the
  * scratch columns and the output batch; close() frees them all.  No
  * allocation happens per row: stored keys, states and scratch grow by
- * doubling.  mr_hashagg_memory() reports the bytes held so a later spill can
- * compare them with a budget.
+ * doubling.  mr_hashagg_memory() reports the bytes held.
+ *
+ * Spilling (when the task's mr_exec_ctx has a budget).  After each input
+ * batch the table's bytes are compared with the budget, once it holds at
+ * least MIN_GROUPS groups (an empty table already has room for that many).
+ *   PARTIAL: over budget, the table is emitted as it is and started afresh.
+ *     That is a valid partial aggregate: the same group may leave a map
+ *     task in several rows, and the final half merges them.
+ *   FINAL and SINGLE (hybrid hash aggregation): over budget, the table
+ *     stops taking new groups.  Rows of groups already in it are still
+ *     aggregated; rows of other groups are written, as they came from the
+ *     child, to one of MR_SPILL_FANOUT partitions picked by their key hash
+ *     remixed per depth (core/spill.h), so the partitions split on other
+ *     bits than the table's slots.  A group is thus either wholly in the
+ *     table or wholly in one partition, which is what keeps every
+ *     aggregate, count(distinct) included, exact; rows keep their order,
+ *     so even float sums add up in the same order as without a budget.
+ *     After the child ends the table is emitted and freed, and each
+ *     partition is aggregated by a new operator of the same mode and
+ *     arguments over a spill source, one depth deeper; it may spill again.
+ *     At MR_SPILL_MAX_DEPTH the operator no longer spills (it can only get
+ *     there when groups are so large that MIN_GROUPS of them pass the
+ *     budget) and works over budget.  Known limit: count(distinct) sets
+ *     and string min/max grow within existing groups and are not bounded.
  */
 #include "core/op/hashagg.h"
 
@@ -60,6 +82,7 @@
 #include <string.h>
 
 #include "core/hash.h"
+#include "core/spill.h"
 
 __extension__ typedef __int128 i128;
 
@@ -268,6 +291,28 @@ static int ht_probe(ht *t, const mr_batch *kv, const uint64_t *hash, uint32_t *i
     return 0;
 }
 
+/* Looks up every live row of kv without adding: ids[i] is its entry, or
+ * UINT32_MAX when its key is not in the table. */
+static void ht_find(const ht *t, const mr_batch *kv, const uint64_t *hash, uint32_t *ids)
+{
+    size_t n = mr_batch_live(kv);
+    for (size_t i = 0; i < n; i++) {
+        uint32_t r = mr_batch_row(kv, i);
+        uint64_t h = hash[i], tag = h & SLOT_TAG;
+        size_t pos = h & t->mask;
+        ids[i] = UINT32_MAX;
+        for (uint64_t sl; (sl = t->slots[pos]) != 0; pos = (pos + 1) & t->mask) {
+            if ((sl & SLOT_TAG) != tag)
+                continue;
+            uint32_t e = (uint32_t)sl - 1;
+            if (t->hashes[e] == h && ht_equal(t, e, kv, r)) {
+                ids[i] = e;
+                break;
+            }
+        }
+    }
+}
+
 /* ---- Plan: parsed aggregates and schemas --------------------------------- */
 
 typedef struct agg_def {
@@ -469,12 +514,32 @@ typedef struct agg_rt {
     bool has_eval;
 } agg_rt;
 
+/* The constructor's arguments, kept to build the operator that aggregates
+ * one spilled partition. */
+typedef struct agg_args {
+    char **group_by, **names, **exprs;
+    int ngroup, nagg;
+    mr_schema *input;
+} agg_args;
+
+/* Where next() is (see "Spilling" in the header comment). */
+enum { ST_DRAIN, ST_FLUSH, ST_EMIT, ST_PARTS, ST_DONE };
+
 typedef struct hashagg_op {
     mr_op op;
     mr_agg_mode mode;
     plan p;
+    agg_args args_copy;
+    int state;
+    int depth;            /* spill recursion depth: 0 for the DAG's operator */
+    bool spilling;        /* new groups go to the partitions, not the table */
+    mr_spill_parts parts; /* FINAL/SINGLE: the spilled input rows */
+    int part_next;        /* next partition to aggregate */
+    mr_op *inner;         /* the aggregate of the partition being read */
+    mr_type *ktypes;      /* key column types of the group table */
+    uint32_t *hits, *miss;/* spilling: rows of known / new groups */
     mr_schema *in_schema; /* child's schema */
-    bool opened, drained;
+    bool opened;
     ht groups;
     int nkeys;            /* key columns of the group table */
     agg_rt *rt;
@@ -574,6 +639,12 @@ static int scratch_reserve(hashagg_op *h, size_t n)
     if (!a)
         return MR_ENOMEM;
     h->hashes = a;
+    if (!(a = realloc(h->hits, cap * sizeof *h->hits)))
+        return MR_ENOMEM;
+    h->hits = a;
+    if (!(a = realloc(h->miss, cap * sizeof *h->miss)))
+        return MR_ENOMEM;
+    h->miss = a;
     if (!(a = realloc(h->gids, cap * sizeof *h->gids)))
         return MR_ENOMEM;
     h->gids = a;
@@ -1231,10 +1302,10 @@ static int hashagg_open(mr_op *op, mr_err *err)
     h->out = mr_batch_create(op->schema, 0);
     if (!h->out)
         goto oom;
-    free(types);
+    h->ktypes = types;
     return mr_op_open(op->child, err);
 oom:
-    free(types);
+    h->ktypes = types;
     return oom(h, err);
 }
 
@@ -1250,29 +1321,256 @@ static int add_empty_group(hashagg_op *h, mr_err *err)
     return 0;
 }
 
+/* ---- Spilling ------------------------------------------------------------ */
+
+/* Frees the states and the group table and starts them afresh (PARTIAL
+ * after an early flush; FINAL/SINGLE before reading partitions). */
+static int table_reset(hashagg_op *h)
+{
+    for (int a = 0; a < h->p.nagg; a++) {
+        agg_rt *rt = &h->rt[a];
+        free(rt->count);
+        free(rt->isum);
+        free(rt->fsum);
+        free(rt->has);
+        free(rt->mm);
+        free(rt->str.buf);
+        free(rt->str.off);
+        free(rt->str.len);
+        rt->count = NULL;
+        rt->isum = NULL;
+        rt->fsum = NULL;
+        rt->has = NULL;
+        rt->mm = NULL;
+        memset(&rt->str, 0, sizeof rt->str);
+        if (rt->has_dset) {
+            mr_type dt[2] = {mr_type_make(MR_T_INT64), h->p.aggs[a].arg_type};
+            ht_free(&rt->dset);
+            rt->has_dset = false;
+            if (ht_init(&rt->dset, dt, 2) < 0)
+                return MR_ENOMEM;
+            rt->has_dset = true;
+        }
+    }
+    h->state_cap = 0;
+    h->emit_pos = 0;
+    ht_free(&h->groups);
+    return ht_init(&h->groups, h->ktypes, h->nkeys);
+}
+
+/* Groups a table holds before it may spill or flush, whatever the budget:
+ * an empty table already holds room for this many, and each spill level
+ * must finish enough groups for the recursion to end in a few levels. */
+#define MIN_GROUPS 1024
+
+/* Whether the table is over the task's budget (never without a budget). */
+static bool over_budget(const hashagg_op *h)
+{
+    const mr_exec_ctx *x = h->op.ctx;
+    return x && x->memory_budget && h->groups.n >= MIN_GROUPS &&
+           mr_hashagg_memory(&h->op) > x->memory_budget;
+}
+
+/* While spilling: rows of groups already in the table are aggregated as
+ * usual; the others go to the partition their key hash picks. */
+static int consume_spilling(hashagg_op *h, const mr_batch *in, mr_err *err)
+{
+    size_t n = mr_batch_live(in);
+    if (n == 0)
+        return 0;
+    if (scratch_reserve(h, n) < 0)
+        return oom(h, err);
+    const plan *p = &h->p;
+    for (int k = 0; k < p->ngroup; k++) {
+        const mr_column *c = dense_col(h, in, h->mode == MR_AGG_FINAL ? k : p->group_idx[k]);
+        if (!c)
+            return oom(h, err);
+        h->kvcols[k] = *c;
+    }
+    h->kv.nrows = n;
+    h->kv.cap = n;
+    mr_hash_columns(&h->kv, h->kvidx, h->nkeys, h->hashes);
+    ht_find(&h->groups, &h->kv, h->hashes, h->gids);
+    size_t nh = 0, nm = 0;
+    for (size_t i = 0; i < n; i++) {
+        uint32_t r = mr_batch_row(in, i);
+        if (h->gids[i] != UINT32_MAX) {
+            h->hits[nh++] = r;
+        } else {
+            h->hashes[nm] = h->hashes[i]; /* nm <= i: compacting in place */
+            h->miss[nm++] = r;
+        }
+    }
+    int rc = mr_spill_parts_write(&h->parts, in->cols, h->miss, h->hashes, nm, err);
+    if (rc < 0 || nh == 0)
+        return rc;
+    mr_batch view = *in;
+    view.sel = h->hits;
+    view.nsel = nh;
+    return consume(h, &view, err);
+}
+
+/* FINAL/SINGLE over budget: from now on new groups spill. */
+static int start_spilling(hashagg_op *h, mr_err *err)
+{
+    const mr_schema *cs = h->op.child->schema;
+    mr_type *types = malloc((cs->nfields ? (size_t)cs->nfields : 1) * sizeof *types);
+    if (!types)
+        return oom(h, err);
+    for (int c = 0; c < cs->nfields; c++)
+        types[c] = cs->fields[c].type;
+    int rc = mr_spill_parts_create(&h->parts, h->op.ctx, types, cs->nfields, h->depth, h->op.node,
+                                   err);
+    free(types);
+    if (rc == 0)
+        h->spilling = true;
+    return rc;
+}
+
+/* Builds the aggregate over spilled partition i (none when it is empty);
+ * 0 or a negative code. */
+static int open_partition(hashagg_op *h, int i, mr_err *err)
+{
+    if (mr_spill_parts_rows(&h->parts, i) == 0)
+        return 0;
+    mr_op *src = mr_spill_parts_source(&h->parts, i, h->op.child->schema, h->op.ctx, h->op.cancel,
+                                       h->op.node, err);
+    if (!src)
+        return err ? err->code : MR_ENOMEM;
+    const agg_args *a = &h->args_copy;
+    mr_op *inner = mr_hashagg_create(src, h->mode, (const char *const *)a->group_by, a->ngroup,
+                                     (const char *const *)a->names, (const char *const *)a->exprs,
+                                     a->nagg, a->input, h->op.node, err);
+    if (!inner)
+        return err ? err->code : MR_ENOMEM;
+    ((hashagg_op *)inner)->depth = h->depth + 1;
+    h->inner = inner;
+    return mr_op_open(inner, err);
+}
+
+/* Pulls child batches into the table until the input ends (ST_EMIT) or,
+ * in PARTIAL mode, the table is over budget (ST_FLUSH). */
+static int drain(hashagg_op *h, mr_err *err)
+{
+    for (;;) {
+        mr_batch *b = NULL;
+        int rc = mr_op_next(h->op.child, &b, err);
+        if (rc < 0)
+            return rc;
+        if (rc == MR_NEXT_DONE)
+            break;
+        rc = h->spilling ? consume_spilling(h, b, err) : consume(h, b, err);
+        if (rc < 0)
+            return rc;
+        if (h->spilling || !over_budget(h))
+            continue;
+        if (h->mode == MR_AGG_PARTIAL) {
+            h->state = ST_FLUSH;
+            return 0;
+        }
+        if (h->p.ngroup > 0 && h->depth < MR_SPILL_MAX_DEPTH && (rc = start_spilling(h, err)) < 0)
+            return rc;
+    }
+    if (h->mode != MR_AGG_PARTIAL && h->p.ngroup == 0 && h->groups.n == 0) {
+        int rc = add_empty_group(h, err);
+        if (rc < 0)
+            return rc;
+    }
+    h->state = ST_EMIT;
+    return 0;
+}
+
+/* The state machine: DRAIN -> (PARTIAL over budget: FLUSH -> DRAIN) ->
+ * EMIT -> (spilled: PARTS, one partition after the other) -> DONE. */
 static int hashagg_next(mr_op *op, mr_batch **out, mr_err *err)
 {
     hashagg_op *h = (hashagg_op *)op;
-    if (!h->drained) {
-        for (;;) {
-            mr_batch *b = NULL;
-            int rc = mr_op_next(op->child, &b, err);
-            if (rc < 0)
+    for (;;) {
+        int rc;
+        switch (h->state) {
+        case ST_DRAIN:
+            if ((rc = drain(h, err)) < 0)
                 return rc;
-            if (rc == MR_NEXT_DONE)
-                break;
-            rc = consume(h, b, err);
-            if (rc < 0)
+            break;
+        case ST_FLUSH:
+        case ST_EMIT:
+            if ((rc = emit(h, out, err)) != MR_NEXT_DONE)
                 return rc;
-        }
-        h->drained = true;
-        if (h->mode != MR_AGG_PARTIAL && h->p.ngroup == 0 && h->groups.n == 0) {
-            int rc = add_empty_group(h, err);
-            if (rc < 0)
-                return rc;
+            if (h->state == ST_FLUSH) {
+                if (table_reset(h) < 0)
+                    return oom(h, err);
+                h->state = ST_DRAIN;
+            } else if (h->spilling) {
+                if (table_reset(h) < 0) /* give the memory back for the partitions */
+                    return oom(h, err);
+                h->state = ST_PARTS;
+            } else {
+                h->state = ST_DONE;
+            }
+            break;
+        case ST_PARTS:
+            if (h->inner) {
+                if ((rc = mr_op_next(h->inner, out, err)) != MR_NEXT_DONE)
+                    return rc;
+                mr_op_close(h->inner);
+                h->inner = NULL;
+            } else if (h->part_next < h->parts.n) {
+                if ((rc = open_partition(h, h->part_next++, err)) < 0)
+                    return rc;
+            } else {
+                mr_spill_parts_free(&h->parts);
+                h->state = ST_DONE;
+            }
+            break;
+        default: return MR_NEXT_DONE;
         }
     }
-    return emit(h, out, err);
+}
+
+static void args_free(agg_args *a)
+{
+    for (int i = 0; a->group_by && i < a->ngroup; i++)
+        free(a->group_by[i]);
+    for (int i = 0; a->names && i < a->nagg; i++)
+        free(a->names[i]);
+    for (int i = 0; a->exprs && i < a->nagg; i++)
+        free(a->exprs[i]);
+    free(a->group_by);
+    free(a->names);
+    free(a->exprs);
+    mr_schema_destroy(a->input);
+    memset(a, 0, sizeof *a);
+}
+
+static char **strs_copy(const char *const *v, int n)
+{
+    char **c = calloc(n > 0 ? (size_t)n : 1, sizeof *c);
+    for (int i = 0; c && i < n; i++)
+        if (!(c[i] = strdup(v[i] ? v[i] : ""))) {
+            for (int k = 0; k < i; k++)
+                free(c[k]);
+            free(c);
+            return NULL;
+        }
+    return c;
+}
+
+static int args_copy(agg_args *a, const char *const *group_by, int ngroup,
+                     const char *const *names, const char *const *exprs, int nagg,
+                     const mr_schema *input)
+{
+    memset(a, 0, sizeof *a);
+    a->ngroup = ngroup; /* args_free skips an array that is NULL */
+    a->nagg = nagg;
+    a->group_by = strs_copy(group_by, ngroup);
+    a->names = strs_copy(names, nagg);
+    a->exprs = strs_copy(exprs, nagg);
+    a->input = mr_schema_copy(input);
+    if (!a->group_by || !a->names || !a->exprs || !a->input) {
+        args_free(a);
+        return MR_ENOMEM;
+    }
+    return 0;
 }
 
 static void rt_free(agg_rt *rt)
@@ -1294,6 +1592,12 @@ static void rt_free(agg_rt *rt)
 static void hashagg_close(mr_op *op)
 {
     hashagg_op *h = (hashagg_op *)op;
+    mr_op_close(h->inner);
+    mr_spill_parts_free(&h->parts);
+    args_free(&h->args_copy);
+    free(h->ktypes);
+    free(h->hits);
+    free(h->miss);
     if (h->rt)
         for (int a = 0; a < h->p.nagg; a++)
             rt_free(&h->rt[a]);
@@ -1360,6 +1664,8 @@ mr_op *mr_hashagg_create(mr_op *child, mr_agg_mode mode, const char *const *grou
     snprintf(where, sizeof where, "node '%s': ", h->op.node);
     if (plan_build(&h->p, agg_input, group_by, ngroup, agg_names, agg_exprs, nagg, where, err) < 0)
         goto fail;
+    if (args_copy(&h->args_copy, group_by, ngroup, agg_names, agg_exprs, nagg, agg_input) < 0)
+        goto oom;
     state = plan_state_schema(&h->p, agg_input, where, err);
     if (!state || check_input(&h->op, mode == MR_AGG_FINAL ? state : agg_input, err) < 0)
         goto fail;

@@ -55,7 +55,10 @@ mr_schema *mr_hashagg_state_schema(const mr_schema *agg_input, const char *const
                                    const char *const *agg_exprs, int nagg, mr_err *err);
 
 /* Bytes held by the operator's hash table, stored keys and states (0 before
- * open).  Spilling will use it against a budget. */
+ * open); compared with the task's memory budget (op->ctx) to decide when
+ * to spill (PARTIAL: flush early; FINAL, SINGLE: hybrid hash spilling, see
+ * hashagg.c).  Output rows are the same with or without a budget; their
+ * order is not, and PARTIAL may emit one group in several rows. */
 size_t mr_hashagg_memory(const mr_op *op);
 
 #endif

@@ -44,9 +44,27 @@
  *
  * Memory: the operator owns both children, the stored right rows, the
  * table, the scratch and the output batch; close() frees them.  Nothing is
- * allocated per row: storage and scratch grow by doubling.  The whole
- * right input lives in memory; spilling it (partitioned, Grace-style) is
- * future work, and mr_hashjoin_memory() reports what a budget would count.
+ * allocated per row: storage and scratch grow by doubling.
+ *
+ * Grace mode (when the task's mr_exec_ctx has a budget).  After each right
+ * batch the bytes of the stored rows (in use, plus what their table will
+ * take) are compared with the budget.  Over it, the stored rows are
+ * written to MR_SPILL_FANOUT partitions by the hash of their keys in the
+ * common type, remixed per depth (core/spill.h), and freed; the rest of
+ * the right input follows them, and next() then partitions the whole left
+ * input the same way.  Equal keys land in the same partition on both
+ * sides, so joining partition i of the right with partition i of the left
+ * (by a new join operator over two spill sources, one depth deeper, which
+ * may go Grace again) and concatenating gives exactly the join: rows
+ * without a match stay without one in their partition, so left, right,
+ * full, semi and anti semantics hold per partition.  Rows with a NULL key
+ * hash alike and travel together; they never match.  A partition that
+ * cannot produce a row (no left rows for an inner/left/semi/anti join, no
+ * right rows for inner/right/semi) is skipped.  A partition holding every
+ * spilled right row did not split (one hot key): its join builds in memory
+ * over the budget instead of copying it again; so does any join at
+ * MR_SPILL_MAX_DEPTH.  A single key whose rows do not fit in memory at all
+ * fails with MR_ENOMEM naming the node.
  * Limits: at most 2^32 - 2 stored right rows and 4 GiB of text per stored
  * string column (MR_ETOOBIG with a message).
  */
@@ -59,6 +77,7 @@
 
 #include "core/hash.h"
 #include "core/keys.h"
+#include "core/spill.h"
 
 #define PREFETCH_AHEAD 8
 #define PREFETCH_MIN_SLOTS (1u << 16)
@@ -275,7 +294,7 @@ const char *mr_join_type_name(mr_join_type how)
 
 /* ---- Running state ------------------------------------------------------- */
 
-enum { PH_PROBE, PH_TAIL, PH_DONE };
+enum { PH_PROBE, PH_TAIL, PH_DONE, PH_PARTITION, PH_PARTS };
 
 /* A stored row's hash and the next row of its chain (+ 1; 0 ends it), side
  * by side so that walking a chain costs one cache line per row. */
@@ -321,6 +340,15 @@ typedef struct hashjoin_op {
     uint32_t *lrow, *lidx, *brow; /* pairs: left physical row, left live index, right row */
     mr_batch *out;
     mr_batch view;      /* semi/anti: the left batch with our selection */
+    /* Grace mode: both inputs partitioned to disk, joined partition by
+     * partition by an inner join over the two files */
+    char **lkeys, **rkeys, *prefix; /* constructor arguments, for the inner joins */
+    int depth;          /* spill recursion depth, 0 for the DAG's join */
+    bool grace;
+    mr_spill_parts bparts, pparts;
+    uint64_t brows_spilled;
+    int part_next;
+    mr_op *inner;
 } hashjoin_op;
 
 static const mr_op_vtable hashjoin_vt;
@@ -381,8 +409,8 @@ static int build_add(hashjoin_op *j, const mr_batch *b, mr_err *err)
         return 0;
     if (j->bn + m >= UINT32_MAX - 1)
         return mr_err_set(err, MR_ETOOBIG,
-                          "node '%s': the right input of the join has more than %u rows; "
-                          "build-side spilling is not implemented",
+                          "node '%s': the right input of the join has more than %u rows in "
+                          "memory; give the executor a memory budget so that it spills",
                           j->op.node, UINT32_MAX - 2);
     for (int c = 0; c < j->nbcols; c++) {
         if (!j->bneed[c])
@@ -390,8 +418,8 @@ static int build_add(hashjoin_op *j, const mr_batch *b, mr_err *err)
         int rc = mr_keys_gather(&j->bcols[c], j->bn, &b->cols[c], j->rows, m);
         if (rc == MR_ETOOBIG)
             return mr_err_set(err, MR_ETOOBIG,
-                              "node '%s': right column '%s' holds more than 4 GiB of text; "
-                              "build-side spilling is not implemented",
+                              "node '%s': right column '%s' holds more than 4 GiB of text in "
+                              "memory; give the executor a memory budget so that it spills",
                               j->op.node, j->build->schema->fields[c].name);
         if (rc < 0)
             return oom(j, err);
@@ -453,6 +481,205 @@ static int build_finish(hashjoin_op *j, mr_err *err)
     return 0;
 }
 
+/* ---- Grace mode ---------------------------------------------------------- */
+
+/* Bytes the stored build rows use (not the columns' capacity: an empty
+ * column already has room for a batch) plus what their table will take. */
+static size_t build_bytes(const hashjoin_op *j)
+{
+    size_t n = j->bn;
+    size_t b = n * (sizeof(bentry) + 2 * sizeof(uint64_t));
+    for (int c = 0; c < j->nbcols; c++) {
+        if (!j->bneed[c])
+            continue;
+        const mr_column *col = &j->bcols[c];
+        b += (n + 7) / 8;
+        b += col->type.id == MR_T_STRING ? n * sizeof *col->offsets + col->offsets[n]
+                                         : n * mr_type_width(col->type);
+    }
+    return b;
+}
+
+static bool build_over_budget(const hashjoin_op *j)
+{
+    const mr_exec_ctx *x = j->op.ctx;
+    return x && x->memory_budget && j->depth < MR_SPILL_MAX_DEPTH && j->bn > 0 &&
+           build_bytes(j) > x->memory_budget;
+}
+
+/* Hashes the keys of rows rows[0..n) (physical; NULL: 0..n) of cols (the
+ * left or right key columns keyidx[]) in their common types into
+ * j->phash, as probe_begin does, so equal keys of both sides agree. */
+static int hash_keys(hashjoin_op *j, const mr_column *cols, const int *keyidx,
+                     const uint32_t *rows, size_t n, mr_err *err)
+{
+    if (scratch_reserve(j, n) < 0)
+        return oom(j, err);
+    for (int k = 0; k < j->p.nkeys; k++) {
+        int rc = mr_keys_convert(&j->kvown[k], &cols[keyidx[k]], rows, n, j->p.ktype[k]);
+        if (rc == MR_EOVERFLOW)
+            return mr_err_set(err, MR_EOVERFLOW,
+                              "node '%s': a join key holds a value out of the range of its type",
+                              j->op.node);
+        if (rc < 0)
+            return oom(j, err);
+        j->kv[k] = j->kvown[k];
+    }
+    mr_batch kb = {.ncols = j->p.nkeys, .cols = j->kv, .nrows = n, .cap = n};
+    mr_hash_columns(&kb, j->kidx, j->p.nkeys, j->phash);
+    return 0;
+}
+
+static int schema_types(const mr_schema *s, mr_type **out)
+{
+    *out = malloc((s->nfields ? (size_t)s->nfields : 1) * sizeof **out);
+    if (!*out)
+        return MR_ENOMEM;
+    for (int c = 0; c < s->nfields; c++)
+        (*out)[c] = s->fields[c].type;
+    return 0;
+}
+
+/* The build side went over budget: partition the stored rows to disk and
+ * free them; the rest of the build input follows them (grace_add). */
+static int grace_start(hashjoin_op *j, mr_err *err)
+{
+    mr_type *bt = NULL, *pt = NULL;
+    int rc = 0;
+    if (schema_types(j->build->schema, &bt) < 0 || schema_types(j->op.child->schema, &pt) < 0)
+        rc = oom(j, err);
+    if (rc == 0)
+        rc = mr_spill_parts_create(&j->bparts, j->op.ctx, bt, j->nbcols, j->depth, j->op.node, err);
+    if (rc == 0)
+        rc = mr_spill_parts_create(&j->pparts, j->op.ctx, pt, j->op.child->schema->nfields,
+                                   j->depth, j->op.node, err);
+    free(bt);
+    free(pt);
+    if (rc < 0)
+        return rc;
+    j->grace = true;
+    /* the stored rows in pieces of a batch, to keep the scratch small */
+    for (size_t at = 0; at < j->bn; at += MR_BATCH_ROWS) {
+        size_t m = j->bn - at < MR_BATCH_ROWS ? j->bn - at : MR_BATCH_ROWS;
+        if (scratch_reserve(j, m) < 0)
+            return oom(j, err);
+        for (size_t i = 0; i < m; i++)
+            j->rows[i] = (uint32_t)(at + i);
+        /* hash_keys converts into kvown and uses phash; rows lives apart */
+        if ((rc = hash_keys(j, j->bcols, j->p.rk, j->rows, m, err)) < 0 ||
+            (rc = mr_spill_parts_write(&j->bparts, j->bcols, j->rows, j->phash, m, err)) < 0)
+            return rc;
+    }
+    for (int c = 0; c < j->nbcols; c++)
+        if (j->bneed[c]) {
+            mr_column_free(&j->bcols[c]);
+            if (mr_column_init(&j->bcols[c], j->build->schema->fields[c].type, 0) < 0)
+                return oom(j, err);
+        }
+    j->brows_spilled = j->bn;
+    j->bn = 0;
+    return 0;
+}
+
+/* Grace mode: partitions one right batch (rows that can never be output
+ * are dropped as build_add drops them). */
+static int grace_add(hashjoin_op *j, const mr_batch *b, mr_err *err)
+{
+    size_t live = mr_batch_live(b), m = 0;
+    if (scratch_reserve(j, live) < 0)
+        return oom(j, err);
+    bool drop = drops_null_keys(j->p.how);
+    for (size_t i = 0; i < live; i++) {
+        uint32_t r = mr_batch_row(b, i);
+        bool ok = true;
+        for (int k = 0; k < j->p.nkeys && ok && drop; k++)
+            ok = mr_column_is_valid(&b->cols[j->p.rk[k]], r);
+        j->rows[m] = r;
+        m += ok;
+    }
+    int rc = hash_keys(j, b->cols, j->p.rk, j->rows, m, err);
+    if (rc == 0)
+        rc = mr_spill_parts_write(&j->bparts, b->cols, j->rows, j->phash, m, err);
+    j->brows_spilled += m;
+    return rc;
+}
+
+/* Grace mode: partitions the whole left input. */
+static int grace_probe_all(hashjoin_op *j, mr_err *err)
+{
+    for (;;) {
+        mr_batch *b = NULL;
+        int rc = mr_op_next(j->op.child, &b, err);
+        if (rc <= 0)
+            return rc;
+        size_t live = mr_batch_live(b);
+        if ((rc = hash_keys(j, b->cols, j->p.lk, b->sel, live, err)) < 0 ||
+            (rc = mr_spill_parts_write(&j->pparts, b->cols, b->sel, j->phash, live, err)) < 0)
+            return rc;
+    }
+}
+
+/* Opens the join of partition i, or leaves j->inner NULL when that
+ * partition cannot produce a row. */
+static int grace_open_part(hashjoin_op *j, int i, mr_err *err)
+{
+    mr_join_type how = j->p.how;
+    bool keeps_build = how == MR_JOIN_RIGHT || how == MR_JOIN_FULL;
+    bool keeps_probe = how == MR_JOIN_LEFT || how == MR_JOIN_FULL || how == MR_JOIN_ANTI;
+    uint64_t nb = mr_spill_parts_rows(&j->bparts, i), np = mr_spill_parts_rows(&j->pparts, i);
+    if ((np == 0 && !keeps_build) || (nb == 0 && !keeps_probe) || (nb == 0 && np == 0))
+        return 0;
+    /* A partition holding every spilled build row did not split (one key,
+     * or keys the hash cannot tell apart): spilling it again would only
+     * copy it, so its join builds in memory, over budget if it must. */
+    bool unsplit = nb == j->brows_spilled;
+    mr_op *sb = mr_spill_parts_source(&j->bparts, i, j->build->schema, j->op.ctx, j->op.cancel,
+                                      j->op.node, err);
+    if (!sb)
+        return err ? err->code : MR_ENOMEM;
+    mr_op *sp = mr_spill_parts_source(&j->pparts, i, j->op.child->schema, j->op.ctx,
+                                      j->op.cancel, j->op.node, err);
+    if (!sp) {
+        mr_op_close(sb);
+        return err ? err->code : MR_ENOMEM;
+    }
+    mr_op *in = mr_hashjoin_create(sb, sp, how, (const char *const *)j->lkeys,
+                                   (const char *const *)j->rkeys, j->p.nkeys, j->prefix,
+                                   j->op.node, err);
+    if (!in)
+        return err ? err->code : MR_ENOMEM;
+    ((hashjoin_op *)in)->depth = unsplit ? MR_SPILL_MAX_DEPTH : j->depth + 1;
+    j->inner = in;
+    return mr_op_open(in, err);
+}
+
+/* Grace mode's next(): the partitions' joins one after the other. */
+static int grace_next(hashjoin_op *j, mr_batch **out, mr_err *err)
+{
+    for (;;) {
+        int rc;
+        if (j->phase == PH_PARTITION) {
+            if ((rc = mr_op_open(j->op.child, err)) < 0 || (rc = grace_probe_all(j, err)) < 0)
+                return rc;
+            j->phase = PH_PARTS;
+        }
+        if (j->inner) {
+            if ((rc = mr_op_next(j->inner, out, err)) != MR_NEXT_DONE)
+                return rc;
+            mr_op_close(j->inner);
+            j->inner = NULL;
+        }
+        if (j->part_next >= j->bparts.n) {
+            mr_spill_parts_free(&j->bparts);
+            mr_spill_parts_free(&j->pparts);
+            j->phase = PH_DONE;
+            return MR_NEXT_DONE;
+        }
+        if ((rc = grace_open_part(j, j->part_next++, err)) < 0)
+            return rc;
+    }
+}
+
 static int hashjoin_open(mr_op *op, mr_err *err)
 {
     hashjoin_op *j = (hashjoin_op *)op;
@@ -498,8 +725,19 @@ static int hashjoin_open(mr_op *op, mr_err *err)
             return rc;
         if (rc == MR_NEXT_DONE)
             break;
+        if (j->grace) {
+            if ((rc = grace_add(j, b, err)) < 0)
+                return rc;
+            continue;
+        }
         if ((rc = build_add(j, b, err)) < 0)
             return rc;
+        if (build_over_budget(j) && (rc = grace_start(j, err)) < 0)
+            return rc;
+    }
+    if (j->grace) {
+        j->phase = PH_PARTITION; /* the left input is opened by next() */
+        return 0;
     }
     if ((rc = build_finish(j, err)) < 0)
         return rc;
@@ -675,6 +913,8 @@ static int hashjoin_next(mr_op *op, mr_batch **out, mr_err *err)
 {
     hashjoin_op *j = (hashjoin_op *)op;
     const mr_join_type how = j->p.how;
+    if (j->grace)
+        return j->phase == PH_DONE ? MR_NEXT_DONE : grace_next(j, out, err);
     while (j->phase == PH_PROBE) {
         if (!j->pb) {
             mr_batch *b = NULL;
@@ -732,6 +972,18 @@ static int hashjoin_next(mr_op *op, mr_batch **out, mr_err *err)
 static void hashjoin_close(mr_op *op)
 {
     hashjoin_op *j = (hashjoin_op *)op;
+    mr_op_close(j->inner);
+    mr_spill_parts_free(&j->bparts);
+    mr_spill_parts_free(&j->pparts);
+    for (int k = 0; k < j->p.nkeys; k++) {
+        if (j->lkeys)
+            free(j->lkeys[k]);
+        if (j->rkeys)
+            free(j->rkeys[k]);
+    }
+    free(j->lkeys);
+    free(j->rkeys);
+    free(j->prefix);
     if (j->bcols)
         for (int c = 0; c < j->nbcols; c++)
             mr_column_free(&j->bcols[c]);
@@ -789,6 +1041,8 @@ mr_op *mr_hashjoin_create(mr_op *build, mr_op *probe, mr_join_type how,
     j->build = build;
     if (!j->op.cancel)
         j->op.cancel = build->cancel;
+    if (!j->op.ctx)
+        j->op.ctx = build->ctx;
     if (plan_build(&j->p, probe->schema, build->schema, how, left_keys, right_keys, nkeys,
                    right_prefix, j->op.node, err) < 0)
         goto fail;
@@ -799,6 +1053,16 @@ mr_op *mr_hashjoin_create(mr_op *build, mr_op *probe, mr_join_type how,
     }
     for (int k = 0; k < nkeys; k++)
         j->kidx[k] = k;
+    j->lkeys = calloc((size_t)nkeys, sizeof *j->lkeys);
+    j->rkeys = calloc((size_t)nkeys, sizeof *j->rkeys);
+    j->prefix = strdup(right_prefix ? right_prefix : "");
+    bool ok = j->lkeys && j->rkeys && j->prefix;
+    for (int k = 0; k < nkeys && ok; k++)
+        ok = (j->lkeys[k] = strdup(left_keys[k])) && (j->rkeys[k] = strdup(right_keys[k]));
+    if (!ok) {
+        mr_err_set(err, MR_ENOMEM, "node '%s': out of memory", j->op.node);
+        goto fail;
+    }
     j->op.schema = j->p.schema;
     return &j->op;
 fail:

@@ -4,9 +4,10 @@
  * Sides.  In the DAG, a join has a `left` and a `right` input.  The
  * operator builds its hash table from the right input (the build side) and
  * streams the left input (the probe side) through it, so the left side may
- * be arbitrarily large and the right side must fit in memory (spilling the
- * build side to disk is not implemented yet: the whole right input is held
- * in memory; mr_hashjoin_memory reports how much).
+ * be arbitrarily large.  The right side is held in memory unless the
+ * task's memory budget (mr_exec_ctx) is exceeded: then both sides are
+ * partitioned to disk and joined partition by partition (Grace hash join,
+ * hashjoin.c); the output rows are the same, their order is not.
  *
  * Output columns: every left column, then every right column except keys
  * named the same on both sides (a USING key appears once, at the left
@@ -81,7 +82,7 @@ mr_op *mr_hashjoin_create(mr_op *build, mr_op *probe, mr_join_type how,
                           const char *right_prefix, const char *node, mr_err *err);
 
 /* Bytes held by the build side (stored rows, hashes, table, match flags)
- * and scratch; 0 before open.  Spilling will compare it with a budget. */
+ * and scratch; 0 before open. */
 size_t mr_hashjoin_memory(const mr_op *op);
 
 /* Rows stored from the build side (after dropping rows that can never be

@@ -41,7 +41,23 @@
  *
  * Memory: the store, the key bytes and offsets, the permutation and the
  * output batch belong to the operator and are freed by close(); they grow
- * by doubling, nothing is allocated per row.  No spilling yet (sort.h).
+ * by doubling, nothing is allocated per row.
+ *
+ * External sort (with a budget in the task's mr_exec_ctx).  After each
+ * input batch the bytes the store uses (rows and keys, not capacity) are
+ * compared with the budget; over it, the store is sorted (top-N: cut) and
+ * written as a run: a spill file of chunks of RUN_CHUNK rows holding the
+ * columns plus the normalized key as one more string column, so merging
+ * compares keys with memcmp and never re-encodes.  The store then starts
+ * afresh.  At the end the rest becomes the last run; while more than
+ * MERGE_FANIN runs exist, every MERGE_FANIN consecutive runs are merged
+ * into one; the final merge feeds next().  Merging pops from a binary heap
+ * ordered by (key, run number): runs are in input order, so equal keys
+ * still come out in input order and the result is exactly that of the
+ * in-memory sort.  A run file is closed (its disk freed) as soon as it is
+ * consumed.  Top-N keeps its threshold across runs (the n-th key among a
+ * subset bounds the n-th key of all rows), merges stop after n rows, and a
+ * top-N with n <= MR_BATCH_ROWS never spills (its store is bounded).
  */
 #include "core/op/sort.h"
 
@@ -51,6 +67,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+
+#include "core/spill.h"
 
 #define FLAG_NULL_FIRST 0x00
 #define FLAG_VALUE 0x01
@@ -90,6 +108,11 @@ typedef struct sort_op {
     size_t ents_cap;
     size_t nout, emitted;
     mr_batch *out;
+    /* external sort: sorted runs on disk, merged at the end */
+    mr_spill_file **runs;
+    int nruns, runs_cap;
+    mr_batch *runbuf;  /* a run chunk: the columns, then the key bytes */
+    struct merger *mg; /* the final merge, once built */
 } sort_op;
 
 static const mr_op_vtable sort_vt;
@@ -566,6 +589,337 @@ static int add_batch(sort_op *s, const mr_batch *b)
     return 0;
 }
 
+/* ---- External sort ------------------------------------------------------- */
+
+#define RUN_CHUNK 256   /* rows per run chunk: what a merge holds per run */
+#define MERGE_FANIN 16  /* runs merged at once */
+
+/* One run being merged: its file and the chunk read last. */
+typedef struct run_rd {
+    mr_spill_file *f;
+    mr_batch *b;
+    size_t pos;
+} run_rd;
+
+/* A k-way merge: a binary heap of run numbers ordered by each run's
+ * current key and then by run number, so equal keys come out in run order
+ * (runs are in input order, which keeps the sort stable). */
+typedef struct merger {
+    run_rd *rd;
+    int n;
+    int *heap;
+    int hn;
+    int keycol;
+} merger;
+
+static void merger_free(merger *m)
+{
+    if (!m)
+        return;
+    for (int i = 0; i < m->n; i++) {
+        mr_spill_destroy(m->rd[i].f);
+        mr_batch_destroy(m->rd[i].b);
+    }
+    free(m->rd);
+    free(m->heap);
+    free(m);
+}
+
+static int run_less(const merger *m, int a, int b)
+{
+    size_t la, lb;
+    const char *ka = mr_column_str(&m->rd[a].b->cols[m->keycol], m->rd[a].pos, &la);
+    const char *kb = mr_column_str(&m->rd[b].b->cols[m->keycol], m->rd[b].pos, &lb);
+    int c = key_cmp((const uint8_t *)ka, la, (const uint8_t *)kb, lb);
+    return c ? c < 0 : a < b;
+}
+
+static void heap_down(merger *m, int i)
+{
+    for (;;) {
+        int l = 2 * i + 1, r = l + 1, best = i;
+        if (l < m->hn && run_less(m, m->heap[l], m->heap[best]))
+            best = l;
+        if (r < m->hn && run_less(m, m->heap[r], m->heap[best]))
+            best = r;
+        if (best == i)
+            return;
+        int t = m->heap[i];
+        m->heap[i] = m->heap[best];
+        m->heap[best] = t;
+        i = best;
+    }
+}
+
+/* Takes ownership of runs[0..n) (destroyed as they are consumed, or by
+ * merger_free).  Returns the merger or NULL with err set. */
+static merger *merger_open(sort_op *s, mr_spill_file **runs, int n, mr_err *err)
+{
+    merger *m = calloc(1, sizeof *m);
+    if (m) {
+        m->rd = calloc((size_t)n, sizeof *m->rd);
+        m->heap = malloc((size_t)n * sizeof *m->heap);
+    }
+    if (!m || !m->rd || !m->heap) {
+        for (int i = 0; i < n; i++)
+            mr_spill_destroy(runs[i]);
+        merger_free(m);
+        mr_err_set(err, MR_ENOMEM, "node '%s': out of memory", s->op.node);
+        return NULL;
+    }
+    m->n = n;
+    m->keycol = s->ncols;
+    for (int i = 0; i < n; i++)
+        m->rd[i].f = runs[i];
+    for (int i = 0; i < n; i++) {
+        int rc;
+        mr_type *types = malloc((size_t)(s->ncols + 1) * sizeof *types);
+        if (types) {
+            for (int c = 0; c < s->ncols; c++)
+                types[c] = s->op.schema->fields[c].type;
+            types[s->ncols] = mr_type_make(MR_T_STRING);
+            m->rd[i].b = mr_batch_create_types(types, s->ncols + 1, RUN_CHUNK);
+            free(types);
+        }
+        if (!m->rd[i].b) {
+            merger_free(m);
+            mr_err_set(err, MR_ENOMEM, "node '%s': out of memory", s->op.node);
+            return NULL;
+        }
+        if ((rc = mr_spill_rewind(m->rd[i].f, err)) < 0 ||
+            (rc = mr_spill_read(m->rd[i].f, m->rd[i].b, err)) < 0) {
+            merger_free(m);
+            return NULL;
+        }
+        if (rc == MR_NEXT_BATCH)
+            m->heap[m->hn++] = i;
+    }
+    for (int i = m->hn / 2; i-- > 0;)
+        heap_down(m, i);
+    return m;
+}
+
+/* Moves past the top row; 0 or a negative code. */
+static int merger_advance(merger *m, mr_err *err)
+{
+    int top = m->heap[0];
+    run_rd *r = &m->rd[top];
+    if (++r->pos >= r->b->nrows) {
+        int rc = mr_spill_read(r->f, r->b, err);
+        if (rc < 0)
+            return rc;
+        r->pos = 0;
+        if (rc == MR_NEXT_DONE) {
+            mr_spill_destroy(r->f); /* consumed: free its disk at once */
+            r->f = NULL;
+            m->heap[0] = m->heap[--m->hn];
+        }
+    }
+    if (m->hn > 0)
+        heap_down(m, 0);
+    return 0;
+}
+
+/* Copies up to max merged rows into dst (ncols columns, plus the key when
+ * with_key); returns the number copied or a negative code. */
+static long merger_fill(merger *m, mr_batch *dst, int ncols, bool with_key, size_t max, mr_err *err)
+{
+    mr_batch_reset(dst);
+    size_t j = 0;
+    while (j < max && m->hn > 0) {
+        const run_rd *r = &m->rd[m->heap[0]];
+        int nc = with_key ? ncols + 1 : ncols;
+        for (int c = 0; c < nc; c++)
+            if (mr_column_copy_value(&dst->cols[c], j, &r->b->cols[c], r->pos) < 0)
+                return MR_ENOMEM;
+        j++;
+        int rc = merger_advance(m, err);
+        if (rc < 0)
+            return rc;
+    }
+    dst->nrows = j;
+    return (long)j;
+}
+
+static int add_run(sort_op *s, mr_spill_file *f, int at)
+{
+    if (s->nruns == s->runs_cap) {
+        int cap = s->runs_cap ? s->runs_cap * 2 : 16;
+        mr_spill_file **r = realloc(s->runs, (size_t)cap * sizeof *r);
+        if (!r)
+            return MR_ENOMEM;
+        s->runs = r;
+        s->runs_cap = cap;
+    }
+    memmove(s->runs + at + 1, s->runs + at, (size_t)(s->nruns - at) * sizeof *s->runs);
+    s->runs[at] = f;
+    s->nruns++;
+    return 0;
+}
+
+static int run_file(sort_op *s, mr_spill_file **f, mr_err *err)
+{
+    if (!s->runbuf) {
+        mr_type *types = malloc((size_t)(s->ncols + 1) * sizeof *types);
+        if (!types)
+            return MR_ENOMEM;
+        for (int c = 0; c < s->ncols; c++)
+            types[c] = s->op.schema->fields[c].type;
+        types[s->ncols] = mr_type_make(MR_T_STRING);
+        s->runbuf = mr_batch_create_types(types, s->ncols + 1, RUN_CHUNK);
+        free(types);
+        if (!s->runbuf)
+            return MR_ENOMEM;
+    }
+    mr_type *types = malloc((size_t)(s->ncols + 1) * sizeof *types);
+    if (!types)
+        return MR_ENOMEM;
+    for (int c = 0; c <= s->ncols; c++)
+        types[c] = s->runbuf->cols[c].type;
+    int rc = mr_spill_create(s->op.ctx, types, s->ncols + 1, s->op.node, f, err);
+    free(types);
+    return rc;
+}
+
+/* Frees the row store and starts an empty one. */
+static int store_reset(sort_op *s)
+{
+    for (int c = 0; c < s->ncols; c++) {
+        mr_column_free(&s->cols[c]);
+        if (mr_column_init(&s->cols[c], s->op.schema->fields[c].type, MR_BATCH_ROWS) < 0)
+            return MR_ENOMEM;
+    }
+    free(s->kbuf);
+    free(s->koff);
+    free(s->ents);
+    s->kbuf = NULL;
+    s->koff = NULL;
+    s->ents = NULL;
+    s->kcap = s->koff_cap = s->ents_cap = 0;
+    s->n = 0;
+    return ensure_keys(s, 0, 0);
+}
+
+/* Sorts the store (top-N: cuts it to its first limit rows), writes it as
+ * the next run, and empties it. */
+static int write_run(sort_op *s, mr_err *err)
+{
+    int rc = s->limit >= 0 ? cut_store(s) : sort_store(s);
+    mr_spill_file *f = NULL;
+    if (rc < 0 || (rc = run_file(s, &f, err)) < 0 || (rc = ensure_scratch(s, RUN_CHUNK)) < 0)
+        goto fail;
+    mr_batch *rb = s->runbuf;
+    for (size_t i = 0; i < s->n; i += RUN_CHUNK) {
+        size_t m = s->n - i < RUN_CHUNK ? s->n - i : RUN_CHUNK;
+        for (size_t j = 0; j < m; j++)
+            s->rows[j] = s->limit >= 0 ? (uint32_t)(i + j) : s->ents[i + j].row;
+        mr_batch_reset(rb);
+        for (int c = 0; c < s->ncols && rc == 0; c++)
+            rc = gather(&rb->cols[c], 0, &s->cols[c], s->rows, m);
+        mr_column *kc = &rb->cols[s->ncols];
+        for (size_t j = 0; j < m && rc == 0; j++) {
+            uint32_t r = s->rows[j];
+            rc = mr_column_set_str(kc, j, (const char *)s->kbuf + s->koff[r],
+                                   s->koff[r + 1] - s->koff[r]);
+        }
+        rb->nrows = m;
+        if (rc < 0 || (rc = mr_spill_write_batch(f, rb, err)) < 0)
+            goto fail;
+    }
+    if ((rc = add_run(s, f, s->nruns)) < 0)
+        goto fail;
+    return store_reset(s);
+fail:
+    mr_spill_destroy(f);
+    return rc;
+}
+
+/* Merges runs[from..from + n) into one run written to *out. */
+static int merge_group(sort_op *s, int from, int n, mr_spill_file **out, mr_err *err)
+{
+    int rc = run_file(s, out, err);
+    if (rc < 0)
+        return rc;
+    merger *m = merger_open(s, s->runs + from, n, err);
+    for (int i = 0; i < n; i++)
+        s->runs[from + i] = NULL; /* the merger owns them now */
+    if (!m)
+        return err ? err->code : MR_ENOMEM;
+    uint64_t left = s->limit >= 0 ? (uint64_t)s->limit : UINT64_MAX;
+    while (left > 0) {
+        long got = merger_fill(m, s->runbuf, s->ncols, true, left < RUN_CHUNK ? left : RUN_CHUNK,
+                               err);
+        if (got <= 0) {
+            rc = (int)got;
+            break;
+        }
+        left -= (uint64_t)got;
+        if ((rc = mr_spill_write_batch(*out, s->runbuf, err)) < 0)
+            break;
+    }
+    merger_free(m);
+    return rc;
+}
+
+/* Merge passes: each merges every MERGE_FANIN consecutive runs into one
+ * (consecutive, so equal keys keep their run order), until at most
+ * MERGE_FANIN runs are left for the final merge. */
+static int merge_passes(sort_op *s, mr_err *err)
+{
+    while (s->nruns > MERGE_FANIN) {
+        int out = 0;
+        for (int from = 0; from < s->nruns; from += MERGE_FANIN, out++) {
+            int n = s->nruns - from < MERGE_FANIN ? s->nruns - from : MERGE_FANIN;
+            mr_spill_file *f = NULL;
+            int rc = n == 1 ? 0 : merge_group(s, from, n, &f, err);
+            if (n == 1) {
+                f = s->runs[from];
+                s->runs[from] = NULL;
+            }
+            s->runs[out] = f; /* out <= from: that slot is consumed already */
+            if (rc < 0)
+                return rc; /* consumed slots are NULL: close() frees the rest */
+        }
+        s->nruns = out;
+    }
+    return 0;
+}
+
+/* Whether the store is over the task's budget (never without a budget). */
+static bool sort_over_budget(const sort_op *s)
+{
+    const mr_exec_ctx *x = s->op.ctx;
+    if (s->limit >= 0 && s->limit <= MR_BATCH_ROWS)
+        return false; /* a small top-N is bounded already */
+    if (!x || !x->memory_budget || s->n == 0)
+        return false;
+    /* bytes in use, not capacity: an empty store has room for a batch */
+    size_t n = s->n, b = s->koff[n] + n * (sizeof(size_t) + sizeof(sort_ent));
+    for (int c = 0; c < s->ncols; c++) {
+        const mr_column *col = &s->cols[c];
+        b += (n + 7) / 8;
+        b += col->type.id == MR_T_STRING ? n * sizeof *col->offsets + col->offsets[n]
+                                         : n * mr_type_width(col->type);
+    }
+    return b > x->memory_budget;
+}
+
+/* After the input: the last run, merge passes, and the final merger. */
+static int start_merge(sort_op *s, mr_err *err)
+{
+    int rc = 0;
+    if (s->n > 0 && (rc = write_run(s, err)) < 0)
+        return rc;
+    if ((rc = merge_passes(s, err)) < 0)
+        return rc;
+    s->mg = merger_open(s, s->runs, s->nruns, err);
+    s->nruns = 0;
+    if (!s->mg)
+        return err ? err->code : MR_ENOMEM;
+    s->nout = s->limit >= 0 ? (size_t)s->limit : SIZE_MAX;
+    return 0;
+}
+
 /* ---- Lifecycle ----------------------------------------------------------- */
 
 static int sort_fail(sort_op *s, int rc, mr_err *err)
@@ -573,7 +927,8 @@ static int sort_fail(sort_op *s, int rc, mr_err *err)
     if (rc == MR_ETOOBIG)
         return mr_err_set(err, rc,
                           "node '%s': sort input too large (more than 4 GiB of one string "
-                          "column or 2^32 rows); external sort is not implemented yet",
+                          "column or 2^32 rows in memory); give the executor a memory budget so "
+                          "that it spills",
                           s->op.node);
     return mr_err_set(err, rc, "node '%s': out of memory sorting %zu rows", s->op.node, s->n);
 }
@@ -609,7 +964,16 @@ static int sort_build(sort_op *s, mr_err *err)
                 break;
             if ((rc = add_batch(s, b)) < 0)
                 return sort_fail(s, rc, err);
+            if (sort_over_budget(s) && (rc = write_run(s, err)) < 0)
+                return rc == MR_ENOMEM || rc == MR_ETOOBIG ? sort_fail(s, rc, err) : rc;
         }
+    }
+    if (s->nruns > 0) {
+        int rc = start_merge(s, err);
+        if (rc < 0)
+            return rc == MR_ENOMEM || rc == MR_ETOOBIG ? sort_fail(s, rc, err) : rc;
+        s->built = true;
+        return 0;
     }
     int rc = s->limit >= 0 ? cut_store(s) : sort_store(s);
     if (rc < 0)
@@ -634,6 +998,17 @@ static int sort_next(mr_op *op, mr_batch **out, mr_err *err)
         return rc;
     if (s->emitted >= s->nout)
         return MR_NEXT_DONE;
+    if (s->mg) {
+        size_t want = s->nout - s->emitted < MR_BATCH_ROWS ? s->nout - s->emitted : MR_BATCH_ROWS;
+        long got = merger_fill(s->mg, s->out, s->ncols, false, want, err);
+        if (got < 0)
+            return got == MR_ENOMEM ? sort_fail(s, (int)got, err) : (int)got;
+        if (got == 0)
+            return MR_NEXT_DONE;
+        s->emitted += (size_t)got;
+        *out = s->out;
+        return MR_NEXT_BATCH;
+    }
     size_t m = s->nout - s->emitted;
     if (m > MR_BATCH_ROWS)
         m = MR_BATCH_ROWS;
@@ -667,6 +1042,11 @@ static void sort_close(mr_op *op)
     free(s->thr);
     free(s->ents);
     mr_batch_destroy(s->out);
+    merger_free(s->mg);
+    for (int i = 0; i < s->nruns; i++)
+        mr_spill_destroy(s->runs[i]);
+    free(s->runs);
+    mr_batch_destroy(s->runbuf);
     free(s->keycol);
     free(s->desc);
     free(s->nfirst);

@@ -11,9 +11,11 @@
  *
  * Memory: the operator materializes its input (all of it, or for top-N at
  * most about 2n + one batch of rows) and reports what it holds through
- * mr_sort_memory.  It does not spill yet: an input larger than memory
- * fails with MR_ENOMEM, and string data of one column is limited to 4 GiB
- * (MR_ETOOBIG); an external merge sort is a later step.
+ * mr_sort_memory.  With a memory budget in the task's mr_exec_ctx it
+ * becomes an external merge sort: sorted runs go to spill files and are
+ * merged (sort.c), with the same output, order included.  Without a
+ * budget an input larger than memory fails with MR_ENOMEM; string data of
+ * one column in memory is limited to 4 GiB (MR_ETOOBIG).
  */
 #ifndef MR_OP_SORT_H
 #define MR_OP_SORT_H
