@@ -118,7 +118,9 @@ static void usage(FILE *out)
             "  --advertise ENDPOINT    address peers use to reach --bind (default: the bound one)\n"
             "  --data-root DIR         only read and write below DIR (default /)\n"
             "  --memory BYTES          memory budget (default 1 GiB): shuffle data received\n"
-            "                          beyond it is spilled to disk\n"
+            "                          beyond it is spilled to disk; each stateful operator\n"
+            "                          (aggregate, join, sort, distinct) of a task spills\n"
+            "                          beyond --memory / --slots\n"
             "  --spill-dir DIR         where spill files go: a folder of this process is made\n"
             "                          below DIR and removed at exit (default $TMPDIR or /tmp)\n"
             "  --shuffle-window N      shuffle messages a task may have unfiled at one executor\n"
@@ -635,6 +637,9 @@ int main(int argc, char **argv)
     ex.env.data_root = ex.data_root;
     ex.env.shuffle_wait_ms = 120000;
     ex.env.shuffle_window = ex.shuffle_window;
+    /* each running task's stateful operators get an equal share of --memory */
+    ex.env.op_memory = (size_t)(ex.memory / (ex.slots ? ex.slots : 1));
+    ex.env.op_spill_dir = ex.spill_dir;
     const char *delay = getenv("MILLRACE_TEST_BATCH_DELAY_MS");
     if (delay)
         ex.env.batch_delay_ms = atoi(delay);

@@ -122,6 +122,7 @@ typedef struct build_ctx {
     const Millrace__Stage *st;
     const mr_task_env *env;
     volatile int *cancel;
+    mr_exec_ctx *exec;  /* memory budget and spill folder for the operators */
     mr_op *sources[64]; /* for counters: every source built */
     int nsources;
     mr_op *scan;        /* the scan that reads this task's split, if any */
@@ -410,6 +411,7 @@ static mr_op *build_op(build_ctx *bc, size_t idx, int depth, mr_err *err)
                                                            : open_shuffle_read(bc, idx, err);
         if (src) {
             src->cancel = bc->cancel;
+            src->ctx = bc->exec; /* operators built on it inherit it */
             bc->sources[bc->nsources++] = src;
         }
         return src;
@@ -685,7 +687,8 @@ int mr_task_run(const Millrace__TaskSpec *spec, const mr_task_env *env, volatile
     tl_progress = env->progress;
     tl_cancel = cancel;
     tl_root = NULL;
-    build_ctx bc = {.spec = spec, .st = spec->stage, .env = env, .cancel = cancel};
+    mr_exec_ctx exec = {.memory_budget = env->op_memory, .spill_dir = env->op_spill_dir};
+    build_ctx bc = {.spec = spec, .st = spec->stage, .env = env, .cancel = cancel, .exec = &exec};
     mr_op *top = build_pipeline(&bc, err);
     if (!top)
         return err->code ? err->code : MR_EINVAL;
@@ -712,6 +715,15 @@ int mr_task_run(const Millrace__TaskSpec *spec, const mr_task_env *env, volatile
     if (bc.scan && strcmp(spec->stage->ops[spec->scan_op]->read->format, "csv") == 0)
         stats->bytes_read = mr_scan_csv_bytes_read(bc.scan);
     mr_op_close(top);
+    stats->spill_bytes = exec.spill_bytes;
+    stats->spill_files = exec.spill_files;
+    if (exec.spill_files)
+        mr_log(MR_LOG_INFO, "executor",
+               "job=%s stage=%u task=%u attempt=%u operators spilled %llu bytes in %llu files "
+               "(budget %zu bytes per operator)",
+               spec->job_id, spec->stage_id, spec->partition, spec->attempt,
+               (unsigned long long)exec.spill_bytes, (unsigned long long)exec.spill_files,
+               exec.memory_budget);
     tl_root = NULL;
     tl_progress = NULL;
     return rc < 0 ? rc : 0;

@@ -28,6 +28,10 @@ typedef struct mr_task_env {
                                  * fault tests can stop a process mid-task */
     int shuffle_window;         /* credit window per destination (0: default) */
     mr_task_progress *progress; /* this task's progress, or NULL */
+    size_t op_memory;           /* memory budget of each stateful operator of a
+                                 * task (aggregate, join, sort, distinct) before
+                                 * it spills; 0: unlimited */
+    const char *op_spill_dir;   /* where operators spill (NULL: $TMPDIR or /tmp) */
 } mr_task_env;
 
 #define MR_TASK_REJECT_SAMPLE 20
@@ -41,6 +45,7 @@ typedef struct mr_task_reject {
 typedef struct mr_task_stats {
     uint64_t rows_in, rows_out, bytes_read, bytes_shuffled;
     uint64_t rejected_rows, skipped_rows;
+    uint64_t spill_bytes, spill_files; /* what the task's operators spilled */
     mr_task_reject sample[MR_TASK_REJECT_SAMPLE]; /* the first rejected rows */
     int nsample;
 } mr_task_stats;
