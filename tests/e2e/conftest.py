@@ -53,8 +53,11 @@ def free_port():
 class Cluster:
     """A coordinator and executors started by hand, as an operator would."""
 
-    def __init__(self, workdir, executors=2, token=None, extra=()):
+    def __init__(self, workdir, executors=2, token=None, extra=(), executor_args=()):
+        """extra: more coordinator arguments; executor_args: more arguments
+        for every executor (e.g. ("--memory", "262144"))."""
         self.workdir = Path(workdir)
+        self.executor_args = list(executor_args)
         self.procs = []
         self.http_port = free_port()
         self.ctl_port = free_port()
@@ -85,7 +88,7 @@ class Cluster:
         log = open(self.workdir / f"executor-{i}.log", "w")
         p = subprocess.Popen([binary("millrace-executor"), "--coordinator",
                               f"tcp://127.0.0.1:{self.ctl_port}", "--data-root", str(self.workdir),
-                              "--id", f"e2e-{i}-{os.getpid()}"],
+                              "--id", f"e2e-{i}-{os.getpid()}", *self.executor_args],
                              stdout=log, stderr=subprocess.STDOUT)
         self.executors.append(p)
         self.procs.append(p)
