@@ -522,6 +522,34 @@ int mr_csv_reader_open(const char *path, uint64_t offset, uint64_t length,
                 break;
         }
         r->first_off = r->buf_off + r->beg;
+        /* The header is the file's first non-blank line.  When everything
+         * before this split is blank lines, no earlier split has met it,
+         * so this one skips it.  (Stops at the first other byte: normally
+         * byte 0.) */
+        if (o.header) {
+            /* blank lines are exactly "\n" and "\r\n" (a lone '\r' is data) */
+            char chunk[4096];
+            uint64_t pos = 0;
+            int blank = 1, cr = 0;
+            while (blank && pos < r->first_off) {
+                size_t want = r->first_off - pos < sizeof chunk ? (size_t)(r->first_off - pos)
+                                                                : sizeof chunk;
+                ssize_t got = pread(r->fd, chunk, want, (off_t)pos);
+                if (got <= 0)
+                    break;
+                for (ssize_t i = 0; i < got && blank; i++) {
+                    if (chunk[i] == '\n')
+                        cr = 0;
+                    else if (chunk[i] == '\r' && !cr)
+                        cr = 1;
+                    else
+                        blank = 0;
+                }
+                pos += (uint64_t)got;
+            }
+            blank = blank && !cr;
+            r->header_pending = blank && pos >= r->first_off;
+        }
     }
     r->rec_off = r->first_off;
     *out = r;
