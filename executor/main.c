@@ -26,6 +26,7 @@
  * on, and whether it waits for shuffle input) for the coordinator's task
  * timeout, and the bytes the shuffle store holds and has spilled.
  */
+#include <dirent.h>
 #include <errno.h>
 #include <ftw.h>
 #include <getopt.h>
@@ -566,6 +567,31 @@ static int remove_entry(const char *path, const struct stat *sb, int flag, struc
     return 0;
 }
 
+/* Removes the spill folders below spill_base of executors that are gone
+ * (killed with SIGKILL: nothing ran to remove them).  A folder is named
+ * millrace-spill-PID-XXXXXX; one whose PID is no live process is stale. */
+static void spill_dir_sweep(const executor *ex)
+{
+    DIR *d = opendir(ex->spill_base);
+    if (!d)
+        return;
+    struct dirent *e;
+    while ((e = readdir(d))) {
+        long pid;
+        char tail[16];
+        if (sscanf(e->d_name, "millrace-spill-%ld-%15s", &pid, tail) != 2 || pid <= 0 ||
+            pid == (long)getpid() || kill((pid_t)pid, 0) == 0 || errno != ESRCH)
+            continue;
+        char path[PATH_MAX];
+        if (snprintf(path, sizeof path, "%s/%s", ex->spill_base, e->d_name) < (int)sizeof path) {
+            nftw(path, remove_entry, 16, FTW_DEPTH | FTW_PHYS);
+            mr_log(MR_LOG_INFO, "executor", "id=%s removed the stale spill folder %s", ex->id,
+                   path);
+        }
+    }
+    closedir(d);
+}
+
 /* Makes this process's spill folder below spill_base. */
 static int spill_dir_make(executor *ex)
 {
@@ -574,6 +600,7 @@ static int spill_dir_make(executor *ex)
                 strerror(errno));
         return -1;
     }
+    spill_dir_sweep(ex);
     if (snprintf(ex->spill_dir, sizeof ex->spill_dir, "%.3900s/millrace-spill-%ld-XXXXXX",
                  ex->spill_base, (long)getpid()) >= (int)sizeof ex->spill_dir ||
         !mkdtemp(ex->spill_dir)) {
