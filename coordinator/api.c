@@ -603,6 +603,8 @@ static enum MHD_Result handle_executors(struct MHD_Connection *con)
         cJSON_AddNumberToObject(o, "running_tasks", x->running);
         cJSON_AddNumberToObject(o, "slots", x->slots);
         cJSON_AddNumberToObject(o, "memory_bytes", (double)x->memory);
+        cJSON_AddNumberToObject(o, "shuffle_bytes_held", (double)x->shuffle_bytes_held);
+        cJSON_AddNumberToObject(o, "shuffle_bytes_spilled", (double)x->shuffle_bytes_spilled);
         cJSON_AddItemToArray(arr, o);
     }
     pthread_mutex_unlock(&g_coord->mu);

@@ -695,6 +695,8 @@ void coord_on_heartbeat(mr_coord *c, const char *identity, const Millrace__Heart
         if (strcmp(c->execs[e].id, identity) == 0) {
             if (c->execs[e].state == EXEC_ALIVE) {
                 c->execs[e].last_heartbeat_ms = coord_now_ms();
+                c->execs[e].shuffle_bytes_held = h->shuffle_bytes_held;
+                c->execs[e].shuffle_bytes_spilled = h->shuffle_bytes_spilled;
                 note_progress(c, e, h);
                 return;
             }

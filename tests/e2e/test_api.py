@@ -27,6 +27,7 @@ def test_healthz_and_executors(cluster_factory):
     assert len(ex) == 2
     for e in ex:
         assert e["state"] == "alive" and e["slots"] >= 1 and e["address"].startswith("tcp://")
+        assert e["shuffle_bytes_held"] >= 0 and e["shuffle_bytes_spilled"] >= 0
 
 
 def test_submit_json_runs_to_success(cluster_factory, tmp_path, tickit_data):
