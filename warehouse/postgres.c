@@ -48,6 +48,9 @@
  */
 #include "warehouse/warehouse.h"
 
+#include "core/strbuf.h"
+#include "warehouse/sql.h"
+
 #include <libpq-fe.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -68,78 +71,13 @@ enum {
     OID_VARCHAR = 1043, OID_DATE = 1082, OID_TIMESTAMP = 1114, OID_NUMERIC = 1700,
 };
 
-/* ---- a growable byte buffer (SQL text and COPY data) ---------------------- */
+/* SQL text and COPY data are built in mr_strbufs (warehouse/sql.h). */
 
-typedef struct buf {
-    char *p;
-    size_t n, cap;
-    int oom;
-} buf;
-
-/* Makes room for extra more bytes (plus a NUL); 0 or -1 (and oom set). */
-static int buf_reserve(buf *b, size_t extra)
-{
-    if (b->oom)
-        return -1;
-    if (b->n + extra + 1 <= b->cap)
-        return 0;
-    size_t cap = b->cap ? b->cap : 256;
-    while (cap < b->n + extra + 1)
-        cap *= 2;
-    char *p = realloc(b->p, cap);
-    if (!p) {
-        b->oom = 1;
-        return -1;
-    }
-    b->p = p;
-    b->cap = cap;
-    return 0;
-}
-
-static void buf_put(buf *b, const char *s, size_t n)
-{
-    if (buf_reserve(b, n) < 0)
-        return;
-    memcpy(b->p + b->n, s, n);
-    b->n += n;
-    b->p[b->n] = '\0';
-}
-
-static void buf_puts(buf *b, const char *s)
-{
-    buf_put(b, s, strlen(s));
-}
-
-/* Appends name as a quoted identifier: "..." with every '"' doubled, so any
- * name is taken literally and cannot end the identifier early. */
-static void buf_ident(buf *b, const char *name)
-{
-    buf_put(b, "\"", 1);
-    for (const char *q; (q = strchr(name, '"')) != NULL; name = q + 1) {
-        buf_put(b, name, (size_t)(q - name) + 1);
-        buf_put(b, "\"", 1);
-    }
-    buf_puts(b, name);
-    buf_put(b, "\"", 1);
-}
-
-/* Appends name as a quoted string literal ('...' with '\'' doubled; the
+/* Appends s as a quoted string literal ('...' with '\'' doubled; the
  * server runs with standard_conforming_strings, the default since 9.1). */
-static void buf_literal(buf *b, const char *s)
+static void buf_literal(mr_strbuf *b, const char *s)
 {
-    buf_put(b, "'", 1);
-    for (const char *q; (q = strchr(s, '\'')) != NULL; s = q + 1) {
-        buf_put(b, s, (size_t)(q - s) + 1);
-        buf_put(b, "'", 1);
-    }
-    buf_puts(b, s);
-    buf_put(b, "'", 1);
-}
-
-static void buf_free(buf *b)
-{
-    free(b->p);
-    memset(b, 0, sizeof *b);
+    mr_strbuf_quoted(b, s, '\'');
 }
 
 /* ---- connections and messages ---------------------------------------------- */
@@ -270,7 +208,7 @@ static int pg_exec(PGconn *c, const char *sql, mr_err *err, const char *what)
 }
 
 /* Same as pg_exec for SQL built in b: MR_ENOMEM if building ran out. */
-static int pg_exec_buf(PGconn *c, const buf *b, mr_err *err, const char *what)
+static int pg_exec_buf(PGconn *c, const mr_strbuf *b, mr_err *err, const char *what)
 {
     if (b->oom)
         return mr_err_set(err, MR_ENOMEM, "out of memory building SQL (%s)", what);
@@ -322,63 +260,20 @@ static int ensure_schema(PGconn *c, const char *name, mr_err *err)
     if (!r)
         return err->code;
     PQclear(r);
-    buf q = {0};
-    buf_puts(&q, "CREATE SCHEMA IF NOT EXISTS ");
-    buf_ident(&q, name);
+    mr_strbuf q = {0};
+    mr_strbuf_puts(&q, "CREATE SCHEMA IF NOT EXISTS ");
+    mr_wh__ident(&q, name);
     char what[160];
     snprintf(what, sizeof what, "cannot create schema %s", name);
     int rc = pg_exec_buf(c, &q, err, what);
-    buf_free(&q);
+    mr_strbuf_free(&q);
     return rc;
 }
 
 /* ---- column types -------------------------------------------------------- */
 
-/* CREATE TABLE column declaration for t (see warehouse.h). */
-static const char *col_decl(mr_type t, char *out, size_t cap)
-{
-    switch (t.id) {
-    case MR_T_BOOL: return "BOOLEAN";
-    case MR_T_INT32: return "INTEGER";
-    case MR_T_INT64: return "BIGINT";
-    case MR_T_FLOAT64: return "DOUBLE PRECISION";
-    case MR_T_DECIMAL:
-        snprintf(out, cap, "NUMERIC(%u,%u)", t.precision, t.scale);
-        return out;
-    case MR_T_DATE: return "DATE";
-    case MR_T_TIMESTAMP: return "TIMESTAMP";
-    default: return "TEXT";
-    }
-}
 
-/* Appends " (\"a\" TYPE, ...)" for s. */
-static void buf_columns_ddl(buf *b, const mr_schema *s)
-{
-    char tmp[32];
-    buf_puts(b, " (");
-    for (int i = 0; i < s->nfields; i++) {
-        if (i)
-            buf_puts(b, ", ");
-        buf_ident(b, s->fields[i].name);
-        buf_puts(b, " ");
-        buf_puts(b, col_decl(s->fields[i].type, tmp, sizeof tmp));
-    }
-    buf_puts(b, ")");
-}
 
-/* Appends "\"a\", \"b\"" (with "alias." before each when alias is set). */
-static void buf_field_list(buf *b, const mr_schema *s, const char *alias)
-{
-    for (int i = 0; i < s->nfields; i++) {
-        if (i)
-            buf_puts(b, ", ");
-        if (alias) {
-            buf_puts(b, alias);
-            buf_puts(b, ".");
-        }
-        buf_ident(b, s->fields[i].name);
-    }
-}
 
 /* Whether an existing column of type oid/typmod can take values of t
  * without loss: the same type, or a wider one. */
@@ -639,7 +534,7 @@ typedef struct pg_stage {
     int binary;    /* COPY format */
     int in_copy;   /* the COPY is open */
     mr_err failed; /* code != 0: a send failed; every later call returns it */
-    buf out;       /* encoded rows not yet handed to libpq */
+    mr_strbuf out;       /* encoded rows not yet handed to libpq */
 } pg_stage;
 
 static void stage_free(pg_stage *s)
@@ -647,7 +542,7 @@ static void stage_free(pg_stage *s)
     PQfinish(s->conn);
     free(s->table);
     free(s->types);
-    buf_free(&s->out);
+    mr_strbuf_free(&s->out);
     free(s);
 }
 
@@ -713,7 +608,7 @@ static int pg_stage_open(const mr_wh_config *cfg, const char *staging_table, con
     s->ncols = n;
     s->table = strdup(staging_table);
     s->types = malloc((size_t)n * sizeof *s->types);
-    buf q = {0};
+    mr_strbuf q = {0};
     if (!s->table || !s->types) {
         rc = mr_err_set(err, MR_ENOMEM, "out of memory opening staging table %s", staging_table);
         goto fail;
@@ -731,17 +626,17 @@ static int pg_stage_open(const mr_wh_config *cfg, const char *staging_table, con
         (rc = pg_exec(s->conn, "COMMIT", err, what)) < 0)
         goto fail;
     /* table and rows in one transaction: nothing is left if we die */
-    buf_puts(&q, "BEGIN; DROP TABLE IF EXISTS " STAGING_SCHEMA ".");
-    buf_ident(&q, staging_table);
-    buf_puts(&q, "; CREATE UNLOGGED TABLE " STAGING_SCHEMA ".");
-    buf_ident(&q, staging_table);
-    buf_columns_ddl(&q, schema);
+    mr_strbuf_puts(&q, "BEGIN; DROP TABLE IF EXISTS " STAGING_SCHEMA ".");
+    mr_wh__ident(&q, staging_table);
+    mr_strbuf_puts(&q, "; CREATE UNLOGGED TABLE " STAGING_SCHEMA ".");
+    mr_wh__ident(&q, staging_table);
+    mr_wh__columns_ddl(&q, schema);
     if ((rc = pg_exec_buf(s->conn, &q, err, what)) < 0)
         goto fail;
     q.n = 0;
-    buf_puts(&q, "COPY " STAGING_SCHEMA ".");
-    buf_ident(&q, staging_table);
-    buf_puts(&q, s->binary ? " FROM STDIN (FORMAT binary, FREEZE true)" : " FROM STDIN (FREEZE true)");
+    mr_strbuf_puts(&q, "COPY " STAGING_SCHEMA ".");
+    mr_wh__ident(&q, staging_table);
+    mr_strbuf_puts(&q, s->binary ? " FROM STDIN (FORMAT binary, FREEZE true)" : " FROM STDIN (FREEZE true)");
     if (q.oom) {
         rc = mr_err_set(err, MR_ENOMEM, "out of memory opening staging table %s", staging_table);
         goto fail;
@@ -757,13 +652,13 @@ static int pg_stage_open(const mr_wh_config *cfg, const char *staging_table, con
     if (s->binary) {
         /* signature, flags, header extension length */
         static const char head[19] = "PGCOPY\n\377\r\n\0\0\0\0\0\0\0\0\0";
-        buf_put(&s->out, head, sizeof head);
+        mr_strbuf_put(&s->out, head, sizeof head);
     }
-    buf_free(&q);
+    mr_strbuf_free(&q);
     *out = &s->base;
     return 0;
 fail:
-    buf_free(&q);
+    mr_strbuf_free(&q);
     if (s->conn)
         stage_rollback(s);
     stage_free(s);
@@ -791,7 +686,7 @@ static int pg_stage_append(mr_wh_stage *base, const mr_batch *b, mr_err *err)
     if (live == 0)
         return 0;
     size_t need = s->binary ? bound_binary(b, live) : bound_text(b, live);
-    if (buf_reserve(&s->out, need) < 0) {
+    if (mr_strbuf_reserve(&s->out, need) < 0) {
         s->out.oom = 0;
         return mr_err_set(err, MR_ENOMEM, "staging table %s: out of memory for %zu rows", s->table, live);
     }
@@ -806,14 +701,14 @@ static int pg_stage_finish(mr_wh_stage *base, mr_err *err)
     pg_stage *s = (pg_stage *)base;
     int rc = 0;
     PGresult *r = NULL;
-    buf q = {0};
+    mr_strbuf q = {0};
     if (s->failed.code) {
         *err = s->failed;
         rc = err->code;
         goto fail;
     }
     if (s->binary)
-        buf_put(&s->out, "\377\377", 2); /* the trailer: field count -1 */
+        mr_strbuf_put(&s->out, "\377\377", 2); /* the trailer: field count -1 */
     if (s->out.oom) {
         rc = mr_err_set(err, MR_ENOMEM, "out of memory");
         goto fail;
@@ -837,21 +732,21 @@ static int pg_stage_finish(mr_wh_stage *base, mr_err *err)
     /* the row count travels with the table, committed with its rows */
     char note[64];
     snprintf(note, sizeof note, "millrace rows=%llu", rows);
-    buf_puts(&q, "COMMENT ON TABLE " STAGING_SCHEMA ".");
-    buf_ident(&q, s->table);
-    buf_puts(&q, " IS ");
+    mr_strbuf_puts(&q, "COMMENT ON TABLE " STAGING_SCHEMA ".");
+    mr_wh__ident(&q, s->table);
+    mr_strbuf_puts(&q, " IS ");
     buf_literal(&q, note);
-    buf_puts(&q, "; COMMIT");
+    mr_strbuf_puts(&q, "; COMMIT");
     char what[160];
     snprintf(what, sizeof what, "staging table %s: cannot commit the staged rows", s->table);
     if ((rc = pg_exec_buf(s->conn, &q, err, what)) < 0)
         goto fail;
-    buf_free(&q);
+    mr_strbuf_free(&q);
     stage_free(s);
     return 0;
 fail:
     PQclear(r);
-    buf_free(&q);
+    mr_strbuf_free(&q);
     stage_rollback(s);
     stage_free(s);
     return rc;
@@ -901,19 +796,19 @@ static int qname_parse(const mr_wh_config *cfg, const char *full, qname *q, mr_e
     return 0;
 }
 
-static void buf_qname(buf *b, const qname *q)
+static void buf_qname(mr_strbuf *b, const qname *q)
 {
     if (q->schema) {
-        buf_ident(b, q->schema);
-        buf_puts(b, ".");
+        mr_wh__ident(b, q->schema);
+        mr_strbuf_puts(b, ".");
     }
-    buf_ident(b, q->table);
+    mr_wh__ident(b, q->table);
 }
 
-static void buf_staging(buf *b, const char *name)
+static void buf_staging(mr_strbuf *b, const char *name)
 {
-    buf_puts(b, STAGING_SCHEMA ".");
-    buf_ident(b, name);
+    mr_strbuf_puts(b, STAGING_SCHEMA ".");
+    mr_wh__ident(b, name);
 }
 
 /* Creates the target table from t->schema, or checks the existing one: it
@@ -921,7 +816,7 @@ static void buf_staging(buf *b, const char *name)
  * are case-sensitive once quoted) and types that fit (type_fits). */
 static int ensure_table(PGconn *c, const mr_wh_target *t, const qname *qn, mr_err *err)
 {
-    buf q = {0}, have = {0};
+    mr_strbuf q = {0}, have = {0};
     buf_qname(&q, qn);
     if (q.oom)
         return mr_err_set(err, MR_ENOMEM, "out of memory");
@@ -942,9 +837,9 @@ static int ensure_table(PGconn *c, const mr_wh_target *t, const qname *qn, mr_er
     int n = PQntuples(r);
     if (n == 0) {
         q.n = 0;
-        buf_puts(&q, "CREATE TABLE ");
+        mr_strbuf_puts(&q, "CREATE TABLE ");
         buf_qname(&q, qn);
-        buf_columns_ddl(&q, s);
+        mr_wh__columns_ddl(&q, s);
         char what[160];
         snprintf(what, sizeof what, "warehouse commit: cannot create table %s", t->table);
         rc = pg_exec_buf(c, &q, err, what);
@@ -959,10 +854,10 @@ static int ensure_table(PGconn *c, const mr_wh_target *t, const qname *qn, mr_er
     int ncols = PQgetisnull(r, 0, 1) ? 0 : n;
     for (int i = 0; i < ncols; i++) {
         if (i)
-            buf_puts(&have, ", ");
-        buf_puts(&have, PQgetvalue(r, i, 1));
-        buf_puts(&have, " ");
-        buf_puts(&have, PQgetvalue(r, i, 4));
+            mr_strbuf_puts(&have, ", ");
+        mr_strbuf_puts(&have, PQgetvalue(r, i, 1));
+        mr_strbuf_puts(&have, " ");
+        mr_strbuf_puts(&have, PQgetvalue(r, i, 4));
     }
     for (int f = 0; f < s->nfields && rc == 0; f++) {
         int row = -1;
@@ -989,8 +884,8 @@ static int ensure_table(PGconn *c, const mr_wh_target *t, const qname *qn, mr_er
                         t->table, ncols, have.p ? have.p : "", s->nfields);
 out:
     PQclear(r);
-    buf_free(&q);
-    buf_free(&have);
+    mr_strbuf_free(&q);
+    mr_strbuf_free(&have);
     return rc;
 }
 
@@ -998,14 +893,14 @@ out:
  * staging table is missing or was never finished. */
 static int staged_rows(PGconn *c, const char *table, unsigned long long *rows, mr_err *err)
 {
-    buf q = {0};
+    mr_strbuf q = {0};
     buf_staging(&q, table);
     if (q.oom)
         return mr_err_set(err, MR_ENOMEM, "out of memory");
     const char *p[1] = {q.p};
     PGresult *r = pg_query(c, "SELECT to_regclass($1) IS NOT NULL, obj_description(to_regclass($1), 'pg_class')",
                            1, p, err, "warehouse commit: cannot read a staging table's row count");
-    buf_free(&q);
+    mr_strbuf_free(&q);
     if (!r)
         return err->code;
     int rc = 0;
@@ -1030,13 +925,13 @@ static int prepare_target(PGconn *c, const mr_wh_config *cfg, const mr_wh_target
         rc = check_ident(t->staging_tables[i], "staging table", err);
     if (rc < 0)
         return rc;
-    buf q = {0};
+    mr_strbuf q = {0};
     buf_qname(&q, qn);
     const char *p[1] = {q.p};
     PGresult *r = q.oom ? NULL
                         : pg_query(c, "SELECT pg_advisory_xact_lock(hashtext('millrace table ' || $1))",
                                    1, p, err, "warehouse commit: cannot lock the target");
-    buf_free(&q);
+    mr_strbuf_free(&q);
     if (!r)
         return err->code ? err->code : mr_err_set(err, MR_ENOMEM, "out of memory");
     PQclear(r);
@@ -1056,10 +951,10 @@ static int move_target(PGconn *c, mr_wh_target *t, const qname *qn, const unsign
     const char *mode = t->mode ? t->mode : "append";
     char what[160];
     snprintf(what, sizeof what, "warehouse commit: table %s", t->table);
-    buf q = {0};
+    mr_strbuf q = {0};
     int rc = 0;
     if (strcmp(mode, "overwrite") == 0) {
-        buf_puts(&q, "DELETE FROM ");
+        mr_strbuf_puts(&q, "DELETE FROM ");
         buf_qname(&q, qn);
         if ((rc = pg_exec_buf(c, &q, err, what)) < 0)
             goto out;
@@ -1068,16 +963,16 @@ static int move_target(PGconn *c, mr_wh_target *t, const qname *qn, const unsign
          * both rows, as on SQLite */
         for (int i = 0; i < t->nstaging; i++) {
             q.n = 0;
-            buf_puts(&q, "DELETE FROM ");
+            mr_strbuf_puts(&q, "DELETE FROM ");
             buf_qname(&q, qn);
-            buf_puts(&q, " AS mr_t USING ");
+            mr_strbuf_puts(&q, " AS mr_t USING ");
             buf_staging(&q, t->staging_tables[i]);
-            buf_puts(&q, " AS mr_s WHERE ");
+            mr_strbuf_puts(&q, " AS mr_s WHERE ");
             for (int k = 0; k < t->nkey; k++) {
-                buf_puts(&q, k ? " AND mr_t." : "mr_t.");
-                buf_ident(&q, t->key[k]);
-                buf_puts(&q, " = mr_s.");
-                buf_ident(&q, t->key[k]);
+                mr_strbuf_puts(&q, k ? " AND mr_t." : "mr_t.");
+                mr_wh__ident(&q, t->key[k]);
+                mr_strbuf_puts(&q, " = mr_s.");
+                mr_wh__ident(&q, t->key[k]);
             }
             if ((rc = pg_exec_buf(c, &q, err, what)) < 0)
                 goto out;
@@ -1085,13 +980,13 @@ static int move_target(PGconn *c, mr_wh_target *t, const qname *qn, const unsign
     }
     for (int i = 0; i < t->nstaging; i++) {
         q.n = 0;
-        buf_puts(&q, "INSERT INTO ");
+        mr_strbuf_puts(&q, "INSERT INTO ");
         buf_qname(&q, qn);
-        buf_puts(&q, " (");
-        buf_field_list(&q, t->schema, NULL);
-        buf_puts(&q, ") SELECT ");
-        buf_field_list(&q, t->schema, NULL);
-        buf_puts(&q, " FROM ");
+        mr_strbuf_puts(&q, " (");
+        mr_wh__field_list(&q, t->schema, NULL);
+        mr_strbuf_puts(&q, ") SELECT ");
+        mr_wh__field_list(&q, t->schema, NULL);
+        mr_strbuf_puts(&q, " FROM ");
         buf_staging(&q, t->staging_tables[i]);
         if (q.oom) {
             rc = mr_err_set(err, MR_ENOMEM, "out of memory");
@@ -1116,7 +1011,7 @@ static int move_target(PGconn *c, mr_wh_target *t, const qname *qn, const unsign
         t->rows += n;
     }
 out:
-    buf_free(&q);
+    mr_strbuf_free(&q);
     return rc;
 }
 
@@ -1194,18 +1089,18 @@ static int run_post_sql(PGconn *c, const char *const *post_sql, int npost, mr_er
  * leftovers). */
 static void drop_tables(PGconn *c, const mr_wh_target *targets, int ntargets)
 {
-    buf q = {0};
+    mr_strbuf q = {0};
     for (int i = 0; i < ntargets; i++)
         for (int k = 0; k < targets[i].nstaging; k++) {
             if (!targets[i].staging_tables[k] || strlen(targets[i].staging_tables[k]) > IDENT_MAX)
                 continue;
             q.n = 0;
-            buf_puts(&q, "DROP TABLE IF EXISTS ");
+            mr_strbuf_puts(&q, "DROP TABLE IF EXISTS ");
             buf_staging(&q, targets[i].staging_tables[k]);
             if (!q.oom)
                 PQclear(PQexec(c, q.p));
         }
-    buf_free(&q);
+    mr_strbuf_free(&q);
 }
 
 static void pg_drop_named(const mr_wh_config *cfg, const mr_wh_target *targets, int ntargets)
@@ -1309,11 +1204,11 @@ static int pg_drop_staging(const mr_wh_config *cfg, const char *prefix, mr_err *
         rc = err->code;
         goto out;
     }
-    buf q = {0};
+    mr_strbuf q = {0};
     int failed = 0;
     for (int i = 0; i < PQntuples(r); i++) {
         q.n = 0;
-        buf_puts(&q, "DROP TABLE IF EXISTS ");
+        mr_strbuf_puts(&q, "DROP TABLE IF EXISTS ");
         buf_staging(&q, PQgetvalue(r, i, 0));
         char what[160];
         snprintf(what, sizeof what, "cannot drop staging table %s", PQgetvalue(r, i, 0));
@@ -1321,7 +1216,7 @@ static int pg_drop_staging(const mr_wh_config *cfg, const char *prefix, mr_err *
         if (pg_exec_buf(c, &q, failed ? &e1 : err, what) < 0)
             failed++;
     }
-    buf_free(&q);
+    mr_strbuf_free(&q);
     if (failed) {
         mr_err_prefix(err, "%d staging table%s left", failed, failed == 1 ? "" : "s");
         rc = err->code;

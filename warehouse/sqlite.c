@@ -29,6 +29,9 @@
  */
 #include "warehouse/warehouse.h"
 
+#include "core/strbuf.h"
+#include "warehouse/sql.h"
+
 #include <sqlite3.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -41,57 +44,7 @@
 #define FMT_W 48 /* bytes per formatted value; mr_format_* never need more */
 #define STAGING_ALIAS "mr_staging"
 
-/* ---- a small string builder (SQL text is built once per statement) ------- */
-
-typedef struct sb {
-    char *p;
-    size_t n, cap;
-    int oom;
-} sb;
-
-static void sb_put(sb *b, const char *s, size_t n)
-{
-    if (b->oom)
-        return;
-    if (b->n + n + 1 > b->cap) {
-        size_t cap = b->cap ? b->cap : 256;
-        while (cap < b->n + n + 1)
-            cap *= 2;
-        char *p = realloc(b->p, cap);
-        if (!p) {
-            b->oom = 1;
-            return;
-        }
-        b->p = p;
-        b->cap = cap;
-    }
-    memcpy(b->p + b->n, s, n);
-    b->n += n;
-    b->p[b->n] = '\0';
-}
-
-static void sb_puts(sb *b, const char *s)
-{
-    sb_put(b, s, strlen(s));
-}
-
-/* Appends name as a quoted SQL identifier: "..." with every '"' doubled. */
-static void sb_ident(sb *b, const char *name)
-{
-    sb_put(b, "\"", 1);
-    for (const char *q; (q = strchr(name, '"')) != NULL; name = q + 1) {
-        sb_put(b, name, (size_t)(q - name) + 1);
-        sb_put(b, "\"", 1);
-    }
-    sb_puts(b, name);
-    sb_put(b, "\"", 1);
-}
-
-static void sb_free(sb *b)
-{
-    free(b->p);
-    memset(b, 0, sizeof *b);
-}
+/* SQL text is built once per statement, in an mr_strbuf (warehouse/sql.h). */
 
 /* ---- connections ------------------------------------------------------------ */
 
@@ -134,23 +87,23 @@ static char *staging_path(const char *path)
 static char *file_uri(const char *path, const char *query)
 {
     static const char hex[] = "0123456789ABCDEF";
-    sb b = {0};
-    sb_puts(&b, "file:");
+    mr_strbuf b = {0};
+    mr_strbuf_puts(&b, "file:");
     for (const unsigned char *p = (const unsigned char *)path; *p; p++) {
         if ((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') || (*p >= '0' && *p <= '9') ||
             strchr("/._~-", *p)) {
-            sb_put(&b, (const char *)p, 1);
+            mr_strbuf_put(&b, (const char *)p, 1);
         } else {
             char e[3] = {'%', hex[*p >> 4], hex[*p & 15]};
-            sb_put(&b, e, 3);
+            mr_strbuf_put(&b, e, 3);
         }
     }
     if (query) {
-        sb_put(&b, "?", 1);
-        sb_puts(&b, query);
+        mr_strbuf_put(&b, "?", 1);
+        mr_strbuf_puts(&b, query);
     }
     if (b.oom) {
-        sb_free(&b);
+        mr_strbuf_free(&b);
         return NULL;
     }
     return b.p;
@@ -217,56 +170,9 @@ static int staging_open(const char *path, int create, sqlite3 **out, mr_err *err
     return 0;
 }
 
-/* CREATE TABLE column declaration for t (see warehouse.h). */
-static const char *col_decl(mr_type t, char *buf, size_t cap)
-{
-    switch (t.id) {
-    case MR_T_BOOL: return "BOOLEAN";
-    case MR_T_INT32: return "INTEGER";
-    case MR_T_INT64: return "BIGINT";
-    case MR_T_FLOAT64: return "DOUBLE PRECISION";
-    case MR_T_DECIMAL:
-        snprintf(buf, cap, "NUMERIC(%u,%u)", t.precision, t.scale);
-        return buf;
-    case MR_T_DATE: return "DATE";
-    case MR_T_TIMESTAMP: return "TIMESTAMP";
-    default: return "TEXT";
-    }
-}
 
-/* Appends "(\"a\" TYPE, \"b\" TYPE)" for schema. */
-static void sb_columns_ddl(sb *b, const mr_schema *s)
-{
-    char buf[32];
-    sb_put(b, " (", 2);
-    for (int i = 0; i < s->nfields; i++) {
-        if (i)
-            sb_put(b, ", ", 2);
-        sb_ident(b, s->fields[i].name);
-        sb_put(b, " ", 1);
-        sb_puts(b, col_decl(s->fields[i].type, buf, sizeof buf));
-    }
-    sb_put(b, ")", 1);
-}
 
-/* Appends "\"a\", \"b\"" for the given names. */
-static void sb_name_list(sb *b, const char *const *names, int n)
-{
-    for (int i = 0; i < n; i++) {
-        if (i)
-            sb_put(b, ", ", 2);
-        sb_ident(b, names[i]);
-    }
-}
 
-static void sb_field_list(sb *b, const mr_schema *s)
-{
-    for (int i = 0; i < s->nfields; i++) {
-        if (i)
-            sb_put(b, ", ", 2);
-        sb_ident(b, s->fields[i].name);
-    }
-}
 
 /* ---- staging ------------------------------------------------------------------ */
 
@@ -296,12 +202,12 @@ static void stage_drop(sq_stage *s)
     sqlite3_reset(s->ins);
     if (!sqlite3_get_autocommit(s->db))
         exec(s->db, "ROLLBACK");
-    sb q = {0};
-    sb_puts(&q, "DROP TABLE IF EXISTS ");
-    sb_ident(&q, s->table);
+    mr_strbuf q = {0};
+    mr_strbuf_puts(&q, "DROP TABLE IF EXISTS ");
+    mr_wh__ident(&q, s->table);
     if (!q.oom)
         exec(s->db, q.p);
-    sb_free(&q);
+    mr_strbuf_free(&q);
 }
 
 static int sq_stage_open(const mr_wh_config *cfg, const char *staging_table, const mr_schema *schema,
@@ -316,7 +222,7 @@ static int sq_stage_open(const mr_wh_config *cfg, const char *staging_table, con
     s->table = strdup(staging_table);
     s->types = malloc((size_t)n * sizeof *s->types);
     s->fmt = malloc((size_t)n * FMT_W);
-    sb q = {0};
+    mr_strbuf q = {0};
     int rc;
     if (!s->table || !s->types || !s->fmt) {
         rc = mr_err_set(err, MR_ENOMEM, "out of memory opening staging table %s", staging_table);
@@ -327,11 +233,11 @@ static int sq_stage_open(const mr_wh_config *cfg, const char *staging_table, con
     if ((rc = staging_open(cfg->path, 1, &s->db, err)) < 0)
         goto fail;
 
-    sb_puts(&q, "DROP TABLE IF EXISTS ");
-    sb_ident(&q, staging_table);
-    sb_puts(&q, "; CREATE TABLE ");
-    sb_ident(&q, staging_table);
-    sb_columns_ddl(&q, schema);
+    mr_strbuf_puts(&q, "DROP TABLE IF EXISTS ");
+    mr_wh__ident(&q, staging_table);
+    mr_strbuf_puts(&q, "; CREATE TABLE ");
+    mr_wh__ident(&q, staging_table);
+    mr_wh__columns_ddl(&q, schema);
     if (q.oom) {
         rc = mr_err_set(err, MR_ENOMEM, "out of memory opening staging table %s", staging_table);
         goto fail;
@@ -345,12 +251,12 @@ static int sq_stage_open(const mr_wh_config *cfg, const char *staging_table, con
     }
 
     q.n = 0;
-    sb_puts(&q, "INSERT INTO ");
-    sb_ident(&q, staging_table);
-    sb_puts(&q, " VALUES (");
+    mr_strbuf_puts(&q, "INSERT INTO ");
+    mr_wh__ident(&q, staging_table);
+    mr_strbuf_puts(&q, " VALUES (");
     for (int i = 0; i < n; i++)
-        sb_puts(&q, i ? ", ?" : "?");
-    sb_put(&q, ")", 1);
+        mr_strbuf_puts(&q, i ? ", ?" : "?");
+    mr_strbuf_put(&q, ")", 1);
     if (q.oom) {
         rc = mr_err_set(err, MR_ENOMEM, "out of memory opening staging table %s", staging_table);
         goto fail;
@@ -359,11 +265,11 @@ static int sq_stage_open(const mr_wh_config *cfg, const char *staging_table, con
         rc = db_fail(s->db, err, "cannot prepare the insert into staging table %s", staging_table);
         goto fail;
     }
-    sb_free(&q);
+    mr_strbuf_free(&q);
     *out = &s->base;
     return 0;
 fail:
-    sb_free(&q);
+    mr_strbuf_free(&q);
     if (s->db)
         stage_drop(s);
     stage_free(s);
@@ -487,7 +393,7 @@ static int ensure_table(sqlite3 *db, const mr_wh_target *t, const char *name, mr
 {
     const mr_schema *s = t->schema;
     sqlite3_stmt *st = NULL;
-    sb have = {0}, q = {0};
+    mr_strbuf have = {0}, q = {0};
     int rc = 0, ncols = 0, missing = -1;
     if (sqlite3_prepare_v2(db, "SELECT name FROM pragma_table_info(?1, 'main')", -1, &st, NULL) !=
             SQLITE_OK ||
@@ -498,8 +404,8 @@ static int ensure_table(sqlite3 *db, const mr_wh_target *t, const char *name, mr
     while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
         const char *col = (const char *)sqlite3_column_text(st, 0);
         if (ncols++)
-            sb_put(&have, ", ", 2);
-        sb_puts(&have, col ? col : "");
+            mr_strbuf_put(&have, ", ", 2);
+        mr_strbuf_puts(&have, col ? col : "");
     }
     if (rc != SQLITE_DONE) {
         rc = db_fail(db, err, "warehouse commit: table %s: cannot read its columns", t->table);
@@ -507,9 +413,9 @@ static int ensure_table(sqlite3 *db, const mr_wh_target *t, const char *name, mr
     }
     rc = 0;
     if (ncols == 0) {
-        sb_puts(&q, "CREATE TABLE main.");
-        sb_ident(&q, name);
-        sb_columns_ddl(&q, s);
+        mr_strbuf_puts(&q, "CREATE TABLE main.");
+        mr_wh__ident(&q, name);
+        mr_wh__columns_ddl(&q, s);
         rc = q.oom ? mr_err_set(err, MR_ENOMEM, "out of memory") : run(db, q.p, t->table, err);
         goto out;
     }
@@ -524,8 +430,8 @@ static int ensure_table(sqlite3 *db, const mr_wh_target *t, const char *name, mr
             missing = i;
     }
     if (ncols != s->nfields || missing >= 0) {
-        sb want = {0};
-        sb_field_list(&want, s);
+        mr_strbuf want = {0};
+        mr_wh__field_list(&want, s, NULL);
         if (ncols != s->nfields)
             rc = mr_err_set(err, MR_EWAREHOUSE,
                             "warehouse commit: table %s exists and has %d column%s (%s) but the write "
@@ -537,12 +443,12 @@ static int ensure_table(sqlite3 *db, const mr_wh_target *t, const char *name, mr
                             "warehouse commit: table %s exists without column \"%s\": it has (%s), the "
                             "write has (%s)",
                             t->table, s->fields[missing].name, have.p ? have.p : "", want.p ? want.p : "");
-        sb_free(&want);
+        mr_strbuf_free(&want);
     }
 out:
     sqlite3_finalize(st);
-    sb_free(&have);
-    sb_free(&q);
+    mr_strbuf_free(&have);
+    mr_strbuf_free(&q);
     return rc;
 }
 
@@ -555,10 +461,10 @@ static int commit_target(sqlite3 *db, mr_wh_target *t, mr_err *err)
     int rc = ensure_table(db, t, name, err);
     if (rc < 0)
         return rc;
-    sb q = {0};
+    mr_strbuf q = {0};
     if (strcmp(mode, "overwrite") == 0) {
-        sb_puts(&q, "DELETE FROM main.");
-        sb_ident(&q, name);
+        mr_strbuf_puts(&q, "DELETE FROM main.");
+        mr_wh__ident(&q, name);
         if (q.oom || (rc = run(db, q.p, t->table, err)) < 0)
             goto out;
     } else if (strcmp(mode, "upsert") == 0) {
@@ -566,29 +472,29 @@ static int commit_target(sqlite3 *db, mr_wh_target *t, mr_err *err)
          * never deleted because another task staged the same key. */
         for (int i = 0; i < t->nstaging; i++) {
             q.n = 0;
-            sb_puts(&q, "DELETE FROM main.");
-            sb_ident(&q, name);
-            sb_puts(&q, " WHERE (");
-            sb_name_list(&q, t->key, t->nkey);
-            sb_puts(&q, ") IN (SELECT ");
-            sb_name_list(&q, t->key, t->nkey);
-            sb_puts(&q, " FROM " STAGING_ALIAS ".");
-            sb_ident(&q, t->staging_tables[i]);
-            sb_put(&q, ")", 1);
+            mr_strbuf_puts(&q, "DELETE FROM main.");
+            mr_wh__ident(&q, name);
+            mr_strbuf_puts(&q, " WHERE (");
+            mr_wh__name_list(&q, t->key, t->nkey);
+            mr_strbuf_puts(&q, ") IN (SELECT ");
+            mr_wh__name_list(&q, t->key, t->nkey);
+            mr_strbuf_puts(&q, " FROM " STAGING_ALIAS ".");
+            mr_wh__ident(&q, t->staging_tables[i]);
+            mr_strbuf_put(&q, ")", 1);
             if (q.oom || (rc = run(db, q.p, t->table, err)) < 0)
                 goto out;
         }
     }
     for (int i = 0; i < t->nstaging; i++) {
         q.n = 0;
-        sb_puts(&q, "INSERT INTO main.");
-        sb_ident(&q, name);
-        sb_puts(&q, " (");
-        sb_field_list(&q, t->schema);
-        sb_puts(&q, ") SELECT ");
-        sb_field_list(&q, t->schema);
-        sb_puts(&q, " FROM " STAGING_ALIAS ".");
-        sb_ident(&q, t->staging_tables[i]);
+        mr_strbuf_puts(&q, "INSERT INTO main.");
+        mr_wh__ident(&q, name);
+        mr_strbuf_puts(&q, " (");
+        mr_wh__field_list(&q, t->schema, NULL);
+        mr_strbuf_puts(&q, ") SELECT ");
+        mr_wh__field_list(&q, t->schema, NULL);
+        mr_strbuf_puts(&q, " FROM " STAGING_ALIAS ".");
+        mr_wh__ident(&q, t->staging_tables[i]);
         if (q.oom || (rc = run(db, q.p, t->table, err)) < 0)
             goto out;
         t->rows += (uint64_t)sqlite3_changes64(db);
@@ -596,7 +502,7 @@ static int commit_target(sqlite3 *db, mr_wh_target *t, mr_err *err)
 out:
     if (q.oom && rc == 0)
         rc = mr_err_set(err, MR_ENOMEM, "out of memory committing table %s", t->table);
-    sb_free(&q);
+    mr_strbuf_free(&q);
     return rc;
 }
 
@@ -641,16 +547,16 @@ static void drop_tables(sqlite3 *st, const mr_wh_target *targets, int ntargets)
 {
     if (!st || exec(st, "BEGIN IMMEDIATE") != SQLITE_OK)
         return;
-    sb q = {0};
+    mr_strbuf q = {0};
     for (int i = 0; i < ntargets; i++)
         for (int k = 0; k < targets[i].nstaging; k++) {
             q.n = 0;
-            sb_puts(&q, "DROP TABLE IF EXISTS ");
-            sb_ident(&q, targets[i].staging_tables[k]);
+            mr_strbuf_puts(&q, "DROP TABLE IF EXISTS ");
+            mr_wh__ident(&q, targets[i].staging_tables[k]);
             if (!q.oom)
                 exec(st, q.p);
         }
-    sb_free(&q);
+    mr_strbuf_free(&q);
     if (exec(st, "COMMIT") != SQLITE_OK)
         exec(st, "ROLLBACK");
 }
@@ -753,7 +659,7 @@ static int sq_drop_staging(const mr_wh_config *cfg, const char *prefix, mr_err *
     if (rc < 0 || !st)
         return rc;
     sqlite3_stmt *sel = NULL;
-    sb names = {0}, q = {0};
+    mr_strbuf names = {0}, q = {0};
     if (sqlite3_prepare_v2(st,
                            "SELECT name FROM sqlite_master WHERE type = 'table' AND "
                            "substr(name, 1, length(?1)) = ?1 AND name NOT LIKE 'sqlite\\_%' ESCAPE '\\'",
@@ -770,8 +676,8 @@ static int sq_drop_staging(const mr_wh_config *cfg, const char *prefix, mr_err *
     int s;
     while ((s = sqlite3_step(sel)) == SQLITE_ROW) {
         const char *name = (const char *)sqlite3_column_text(sel, 0);
-        sb_ident(&names, name ? name : "");
-        sb_put(&names, "", 1); /* NUL-separated: a name may hold any other byte */
+        mr_wh__ident(&names, name ? name : "");
+        mr_strbuf_put(&names, "", 1); /* NUL-separated: a name may hold any other byte */
     }
     sqlite3_reset(sel);
     if (s != SQLITE_DONE) {
@@ -787,8 +693,8 @@ static int sq_drop_staging(const mr_wh_config *cfg, const char *prefix, mr_err *
         size_t len = strlen(line);
         pos += len + 1;
         q.n = 0;
-        sb_puts(&q, "DROP TABLE ");
-        sb_put(&q, line, len);
+        mr_strbuf_puts(&q, "DROP TABLE ");
+        mr_strbuf_put(&q, line, len);
         if (q.oom) {
             rc = mr_err_set(err, MR_ENOMEM, "out of memory dropping staging tables");
             goto out;
@@ -805,8 +711,8 @@ out:
     if (!sqlite3_get_autocommit(st))
         exec(st, "ROLLBACK");
     sqlite3_close(st);
-    sb_free(&names);
-    sb_free(&q);
+    mr_strbuf_free(&names);
+    mr_strbuf_free(&q);
     return rc;
 }
 
