@@ -111,8 +111,19 @@ def machine():
             "kernel": platform.release(), "python": platform.python_version(),
             "duckdb": duckdb.__version__, "pyspark": spark, "numpy": numpy.__version__,
             "java": version(["java", "-version"]), "psql": version(["psql", "--version"]),
-            "millrace": subprocess.run(["git", "-C", str(ROOT), "rev-parse", "--short", "HEAD"],
-                                       capture_output=True, text=True).stdout.strip()}
+            "millrace": built_from()}
+
+
+def built_from():
+    """The commit build-bench was made from (bench/setup.sh), '+ working tree'
+    when it was the working tree."""
+    src = ROOT / "build-bench-src" / ".rev"
+    build_src = ROOT / "build-bench" / ".src"
+    if build_src.exists() and build_src.read_text().strip() == "build-bench-src" and src.exists():
+        return src.read_text().strip()[:12]
+    head = subprocess.run(["git", "-C", str(ROOT), "rev-parse", "--short=12", "HEAD"],
+                          capture_output=True, text=True).stdout.strip()
+    return f"{head} + working tree"
 
 
 def loadavg():
@@ -240,12 +251,15 @@ def breakdown(logdir):
         out["cluster_start"] = sub - first
     if start and commit:
         out["stages"] = commit - start
-        prev = start
+        # each stage from its first task dispatched to its end
+        first = {}
         for t, msg in events:
-            m = re.search(r"stage=(\d+) done", msg)
+            m = re.search(r"stage=(\d+) task=\d+ attempt=\d+ ->", msg)
             if m:
-                out[f"stage_{m.group(1)}"] = t - prev
-                prev = t
+                first.setdefault(m.group(1), t)
+            m = re.search(r"stage=(\d+) done", msg)
+            if m and m.group(1) in first:
+                out[f"stage_{m.group(1)}"] = t - first[m.group(1)]
     if commit and done:
         out["commit"] = done - commit
     if done and stop:

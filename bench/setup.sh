@@ -6,6 +6,10 @@
 #
 #   bash bench/setup.sh            everything, then build build-bench/
 #   bash bench/setup.sh --no-build packages only
+#
+# build-bench/ builds the working tree as it is, or, with MILLRACE_BENCH_REV
+# set (a commit, e.g. HEAD), exactly that commit: exported with git archive
+# into build-bench-src/, so uncommitted edits are not measured.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -30,8 +34,22 @@ fi
 
 if [ "${1:-}" != "--no-build" ]; then
   build="${MILLRACE_BENCH_BUILD:-build-bench}"
+  src=.
+  if [ -n "${MILLRACE_BENCH_REV:-}" ]; then
+    src=build-bench-src
+    rev="$(git rev-parse --verify "$MILLRACE_BENCH_REV^{commit}")"
+    if [ "$(cat "$src/.rev" 2>/dev/null)" != "$rev" ]; then
+      rm -rf "$src" && mkdir -p "$src"
+      git archive "$rev" | tar -x -C "$src"
+      echo "$rev" >"$src/.rev"
+    fi
+  fi
+  if [ "$(cat "$build/.src" 2>/dev/null)" != "$src" ]; then
+    rm -rf "$build"
+  fi
   if [ ! -f "$build/CMakeCache.txt" ]; then
-    cmake -S . -B "$build" -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
+    cmake -S "$src" -B "$build" -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
+    echo "$src" >"$build/.src"
   fi
   cmake --build "$build" -j"$(nproc)" --target millrace millrace-coordinator millrace-executor >/dev/null
 fi
