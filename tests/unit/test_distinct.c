@@ -17,93 +17,9 @@
 #include "core/batch.h"
 #include "core/op/distinct.h"
 #include "core/op/source.h"
+#include "testutil.h"
 
 /* ---- Helpers ------------------------------------------------------------ */
-
-typedef struct feed {
-    mr_batch **b;
-    int n, i;
-    int *closed;
-} feed;
-
-static int feed_next(void *ctx, mr_batch **out, mr_err *err)
-{
-    (void)err;
-    feed *f = ctx;
-    if (f->i >= f->n)
-        return MR_NEXT_DONE;
-    *out = f->b[f->i++];
-    return MR_NEXT_BATCH;
-}
-
-static void feed_close(void *ctx)
-{
-    feed *f = ctx;
-    for (int i = 0; i < f->n; i++)
-        mr_batch_destroy(f->b[i]);
-    free(f->b);
-    if (f->closed)
-        (*f->closed)++;
-    free(f);
-}
-
-static mr_schema *schema_of(int n, const char *const *names, const mr_type *types)
-{
-    mr_schema *s = mr_schema_create(n);
-    assert_non_null(s);
-    for (int i = 0; i < n; i++)
-        assert_int_equal(mr_schema_set(s, i, names[i], types[i]), 0);
-    return s;
-}
-
-/* Appends "v1|v2|..." ("NULL" for NULL) to b. */
-static void add_row(mr_batch *b, const char *line)
-{
-    size_t r = b->nrows;
-    assert_int_equal(mr_batch_reserve(b, r + 1), 0);
-    const char *p = line;
-    for (int c = 0; c < b->ncols; c++) {
-        const char *e = strchr(p, '|');
-        size_t n = e ? (size_t)(e - p) : strlen(p);
-        mr_column *col = &b->cols[c];
-        mr_err err;
-        if (n == 4 && memcmp(p, "NULL", 4) == 0) {
-            if (col->type.id == MR_T_STRING)
-                mr_column_set_str_null(col, r);
-            else
-                mr_column_set_valid(col, r, false);
-        } else {
-            int rc = 0;
-            switch (col->type.id) {
-            case MR_T_STRING: rc = mr_column_set_str(col, r, p, n); break;
-            case MR_T_INT64: rc = mr_parse_int64(p, n, &MR_COL_I64(col)[r], &err); break;
-            case MR_T_FLOAT64: rc = mr_parse_float64(p, n, &MR_COL_F64(col)[r], &err); break;
-            case MR_T_BOOL: rc = mr_parse_bool(p, n, &MR_COL_U8(col)[r], &err); break;
-            default: fail_msg("type not supported by the test helper");
-            }
-            assert_int_equal(rc, 0);
-            mr_column_set_valid(col, r, true);
-        }
-        p = e ? e + 1 : p + n;
-    }
-    b->nrows = r + 1;
-}
-
-/* A source over the given batches (it takes them). */
-static mr_op *source_batches(const mr_schema *s, mr_batch **bs, int n, feed **fp)
-{
-    feed *f = calloc(1, sizeof *f);
-    assert_non_null(f);
-    f->b = calloc((size_t)n + 1, sizeof *f->b);
-    for (int i = 0; i < n; i++)
-        f->b[i] = bs[i];
-    f->n = n;
-    if (fp)
-        *fp = f;
-    mr_op *op = mr_source_create(s, feed_next, feed_close, f, "src");
-    assert_non_null(op);
-    return op;
-}
 
 /* A source of rows; a NULL entry starts a new batch. */
 static mr_op *source_rows(const mr_schema *s, const char *const *rows, int n)
@@ -120,9 +36,9 @@ static mr_op *source_rows(const mr_schema *s, const char *const *rows, int n)
         }
         if (!b)
             assert_non_null(b = mr_batch_create(s, 0));
-        add_row(b, rows[i]);
+        tu_add_row(b, rows[i]);
     }
-    return source_batches(s, bs, nb, NULL);
+    return tu_source_batches(s, bs, nb, NULL);
 }
 
 static void fmt_value(const mr_column *c, size_t r, char *buf, size_t cap)
@@ -245,7 +161,7 @@ static const char *rows3[] = {
 static void test_all_columns(void **state)
 {
     (void)state;
-    mr_schema *s = schema_of(3, names3, types3);
+    mr_schema *s = tu_schema(3, names3, types3);
     mr_err err;
     mr_op *d = mr_distinct_create(source_rows(s, rows3, 18), NULL, 0, "d", &err);
     assert_non_null(d);
@@ -264,7 +180,7 @@ static void test_all_columns(void **state)
 static void test_subset(void **state)
 {
     (void)state;
-    mr_schema *s = schema_of(3, names3, types3);
+    mr_schema *s = tu_schema(3, names3, types3);
     const char *cols[] = {"s", "a"};
     mr_err err;
     mr_op *d = mr_distinct_create(source_rows(s, rows3, 18), cols, 2, "d", &err);
@@ -281,7 +197,7 @@ static void test_subset(void **state)
     /* one bool column: at most three rows */
     const char *bn[] = {"b"};
     mr_type bt = mr_type_make(MR_T_BOOL);
-    mr_schema *bs = schema_of(1, bn, &bt);
+    mr_schema *bs = tu_schema(1, bn, &bt);
     const char *brows[] = {"true", "false", "true", NULL, "NULL", "false", "NULL", "true"};
     d = mr_distinct_create(source_rows(bs, brows, 8), bn, 1, "d", &err);
     assert_non_null(d);
@@ -298,7 +214,7 @@ static void test_streaming(void **state)
 {
     (void)state;
     /* each batch's new rows come out before the next batch is read */
-    mr_schema *s = schema_of(3, names3, types3);
+    mr_schema *s = tu_schema(3, names3, types3);
     mr_batch *bs[3];
     const char *b0[] = {"1|a|1", "2|b|2", "1|a|1"}, *b1[] = {"1|a|1", "2|b|2"},
                *b2[] = {"3|c|3", "2|b|2"};
@@ -307,11 +223,11 @@ static void test_streaming(void **state)
     for (int i = 0; i < 3; i++) {
         bs[i] = mr_batch_create(s, 0);
         for (int r = 0; r < cnt[i]; r++)
-            add_row(bs[i], src[i][r]);
+            tu_add_row(bs[i], src[i][r]);
     }
-    feed *f;
+    tu_feed *f;
     mr_err err;
-    mr_op *d = mr_distinct_create(source_batches(s, bs, 3, &f), NULL, 0, "d", &err);
+    mr_op *d = mr_distinct_create(tu_source_batches(s, bs, 3, &f), NULL, 0, "d", &err);
     assert_non_null(d);
     assert_int_equal(mr_op_open(d, &err), 0);
     mr_batch *b;
@@ -334,26 +250,26 @@ static void test_streaming(void **state)
 static void test_selection_vector(void **state)
 {
     (void)state;
-    mr_schema *s = schema_of(3, names3, types3);
+    mr_schema *s = tu_schema(3, names3, types3);
     mr_batch *b = mr_batch_create(s, 0);
     const char *rows[] = {"1|a|1", "1|a|1", "2|b|2", "3|c|3", "2|b|2", "4|d|4"};
     for (int i = 0; i < 6; i++)
-        add_row(b, rows[i]);
+        tu_add_row(b, rows[i]);
     /* live rows: 1, 3, 4, 5 -> values 1, 3, 2, 4 (row 0 and 2 are hidden) */
     b->sel = b->sel_buf;
     b->sel[0] = 1, b->sel[1] = 3, b->sel[2] = 4, b->sel[3] = 5;
     b->nsel = 4;
     mr_batch *b2 = mr_batch_create(s, 0);
-    add_row(b2, "2|b|2");
-    add_row(b2, "5|e|5");
-    add_row(b2, "1|a|1");
+    tu_add_row(b2, "2|b|2");
+    tu_add_row(b2, "5|e|5");
+    tu_add_row(b2, "1|a|1");
     b2->sel = b2->sel_buf;
     b2->sel[0] = 1, b2->sel[1] = 2;
     b2->nsel = 2;
     mr_batch *bs[2] = {b, b2};
     const char *cols[] = {"a"};
     mr_err err;
-    mr_op *d = mr_distinct_create(source_batches(s, bs, 2, NULL), cols, 1, "d", &err);
+    mr_op *d = mr_distinct_create(tu_source_batches(s, bs, 2, NULL), cols, 1, "d", &err);
     assert_non_null(d);
     lines got = {0};
     assert_int_equal(drain(d, &got, &err), MR_NEXT_DONE);
@@ -414,7 +330,7 @@ static mr_op *rand_source(const mr_schema *s, size_t n, uint64_t *seed, int mod,
         bs[nb++] = b;
         done += m;
     }
-    return source_batches(s, bs, nb, NULL);
+    return tu_source_batches(s, bs, nb, NULL);
 }
 
 /* Sorted unique lines of l (after sorting it). */
@@ -429,7 +345,7 @@ static void unique_lines(lines *l, lines *out)
 static void test_many_batches(void **state)
 {
     (void)state;
-    mr_schema *s = schema_of(3, names3, types3);
+    mr_schema *s = tu_schema(3, names3, types3);
     uint64_t seed = 0x243f6a8885a308d3ULL;
     const int mods[] = {4, 50, 100000};
     for (int round = 0; round < 3; round++) {
@@ -457,7 +373,7 @@ static void test_many_batches(void **state)
 static void test_partial_final(void **state)
 {
     (void)state;
-    mr_schema *s = schema_of(3, names3, types3);
+    mr_schema *s = tu_schema(3, names3, types3);
     uint64_t seed = 77;
     lines all = {0}, want = {0}, got = {0}, g1 = {0}, g2 = {0};
     mr_err err;
@@ -470,10 +386,10 @@ static void test_partial_final(void **state)
     /* the "shuffle" delivers both partial outputs to one final task */
     mr_batch *b = mr_batch_create(s, 0);
     for (size_t i = 0; i < g1.n; i++)
-        add_row(b, g1.v[i]);
+        tu_add_row(b, g1.v[i]);
     for (size_t i = 0; i < g2.n; i++)
-        add_row(b, g2.v[i]);
-    mr_op *fin = mr_distinct_create(source_batches(s, &b, 1, NULL), NULL, 0, "f", &err);
+        tu_add_row(b, g2.v[i]);
+    mr_op *fin = mr_distinct_create(tu_source_batches(s, &b, 1, NULL), NULL, 0, "f", &err);
     assert_non_null(fin);
     assert_int_equal(drain(fin, &got, &err), MR_NEXT_DONE);
     lines_sort(&got);
@@ -495,12 +411,12 @@ static void test_partial_final(void **state)
 static void test_bad_columns(void **state)
 {
     (void)state;
-    mr_schema *s = schema_of(3, names3, types3);
+    mr_schema *s = tu_schema(3, names3, types3);
     mr_err err;
     const char *bad[] = {"a", "zz"};
     int closed = 0;
-    feed *f;
-    mr_op *src = source_batches(s, NULL, 0, &f);
+    tu_feed *f;
+    mr_op *src = tu_source_batches(s, NULL, 0, &f);
     f->closed = &closed;
     assert_null(mr_distinct_create(src, bad, 2, "d", &err));
     assert_int_equal(err.code, MR_ENOTFOUND);
@@ -509,17 +425,17 @@ static void test_bad_columns(void **state)
     assert_non_null(strstr(err.msg, "a, s, f"));
     assert_int_equal(closed, 1);
     const char *twice[] = {"s", "s"};
-    assert_null(mr_distinct_create(source_batches(s, NULL, 0, NULL), twice, 2, "d", &err));
+    assert_null(mr_distinct_create(tu_source_batches(s, NULL, 0, NULL), twice, 2, "d", &err));
     assert_int_equal(err.code, MR_EINVAL);
     assert_non_null(strstr(err.msg, "twice"));
     assert_null(mr_distinct_create(NULL, NULL, 0, "d", &err));
     /* empty input: no batch at all; close without open */
     lines got = {0};
-    assert_int_equal(drain(mr_distinct_create(source_batches(s, NULL, 0, NULL), NULL, 0, "d", &err),
+    assert_int_equal(drain(mr_distinct_create(tu_source_batches(s, NULL, 0, NULL), NULL, 0, "d", &err),
                            &got, &err),
                      MR_NEXT_DONE);
     assert_int_equal(got.n, 0);
-    mr_op_close(mr_distinct_create(source_batches(s, NULL, 0, NULL), NULL, 0, "d", &err));
+    mr_op_close(mr_distinct_create(tu_source_batches(s, NULL, 0, NULL), NULL, 0, "d", &err));
     assert_int_equal(mr_distinct_memory(NULL), 0);
     mr_schema_destroy(s);
 }

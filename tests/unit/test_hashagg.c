@@ -20,6 +20,7 @@
 #include "core/expr.h"
 #include "core/op/hashagg.h"
 #include "core/op/source.h"
+#include "testutil.h"
 
 /* ---- Helpers ------------------------------------------------------------ */
 
@@ -57,61 +58,14 @@ static void feed_add(feed *f, mr_batch *b)
     f->b[f->n++] = b;
 }
 
-static mr_schema *schema_of(int n, const char *const *names, const mr_type *types)
-{
-    mr_schema *s = mr_schema_create(n);
-    assert_non_null(s);
-    for (int i = 0; i < n; i++)
-        assert_int_equal(mr_schema_set(s, i, names[i], types[i]), 0);
-    return s;
-}
 
-/* Appends one row from a text description: fields separated by '|', "NULL"
- * for NULL, numbers and decimals and dates in their text forms. */
-static void add_row(mr_batch *b, const char *line)
-{
-    size_t r = b->nrows;
-    assert_int_equal(mr_batch_reserve(b, r + 1), 0);
-    const char *p = line;
-    for (int c = 0; c < b->ncols; c++) {
-        const char *e = strchr(p, '|');
-        size_t n = e ? (size_t)(e - p) : strlen(p);
-        mr_column *col = &b->cols[c];
-        mr_err err;
-        if (n == 4 && memcmp(p, "NULL", 4) == 0) {
-            if (col->type.id == MR_T_STRING)
-                mr_column_set_str_null(col, r);
-            else
-                mr_column_set_valid(col, r, false);
-        } else {
-            int rc = 0;
-            switch (col->type.id) {
-            case MR_T_STRING: rc = mr_column_set_str(col, r, p, n); break;
-            case MR_T_BOOL: rc = mr_parse_bool(p, n, &MR_COL_U8(col)[r], &err); break;
-            case MR_T_INT32: rc = mr_parse_int32(p, n, &MR_COL_I32(col)[r], &err); break;
-            case MR_T_DATE: rc = mr_parse_date(p, n, &MR_COL_I32(col)[r], &err); break;
-            case MR_T_INT64: rc = mr_parse_int64(p, n, &MR_COL_I64(col)[r], &err); break;
-            case MR_T_TIMESTAMP: rc = mr_parse_timestamp(p, n, &MR_COL_I64(col)[r], &err); break;
-            case MR_T_FLOAT64: rc = mr_parse_float64(p, n, &MR_COL_F64(col)[r], &err); break;
-            case MR_T_DECIMAL:
-                rc = mr_parse_decimal(p, n, col->type.precision, col->type.scale,
-                                      &MR_COL_I64(col)[r], &err);
-                break;
-            }
-            assert_int_equal(rc, 0);
-            mr_column_set_valid(col, r, true);
-        }
-        p = e ? e + 1 : p + n;
-    }
-    b->nrows = r + 1;
-}
 
 static mr_batch *batch_of(const mr_schema *s, const char *const *rows, int n)
 {
     mr_batch *b = mr_batch_create(s, 0);
     assert_non_null(b);
     for (int i = 0; i < n; i++)
-        add_row(b, rows[i]);
+        tu_add_row(b, rows[i]);
     return b;
 }
 
@@ -350,7 +304,7 @@ static void test_source_checks_types(void **state)
     (void)state;
     const char *names[] = {"a"};
     mr_type want[] = {mr_type_make(MR_T_INT64)}, have[] = {mr_type_make(MR_T_STRING)};
-    mr_schema *s = schema_of(1, names, want), *bad = schema_of(1, names, have);
+    mr_schema *s = tu_schema(1, names, want), *bad = tu_schema(1, names, have);
     feed f = {0};
     feed_add(&f, mr_batch_create(bad, 0));
     mr_op *src = mr_source_create(s, feed_next, feed_close, &f, "shuffle_in");
@@ -374,7 +328,7 @@ static void test_counts(void **state)
     (void)state;
     const char *cn[] = {"k", "x"};
     mr_type ct[] = {mr_type_make(MR_T_STRING), mr_type_make(MR_T_INT32)};
-    mr_schema *s = schema_of(2, cn, ct);
+    mr_schema *s = tu_schema(2, cn, ct);
     const char *rows[] = {"a|1", "a|NULL", "a|1", "a|2", "b|NULL", "b|NULL", "c|5"};
     const char *gb[] = {"k"};
     const char *names[] = {"n", "nx", "nd"};
@@ -390,7 +344,7 @@ static void test_sum_per_type(void **state)
     const char *cn[] = {"k", "i32", "i64", "d", "f"};
     mr_type ct[] = {mr_type_make(MR_T_INT32), mr_type_make(MR_T_INT32), mr_type_make(MR_T_INT64),
                     mr_type_decimal(10, 2), mr_type_make(MR_T_FLOAT64)};
-    mr_schema *s = schema_of(5, cn, ct);
+    mr_schema *s = tu_schema(5, cn, ct);
     const char *rows[] = {
         "1|2147483647|9000000000000000000|12.50|1.5",
         "1|2147483647|NULL|-0.25|NULL",
@@ -413,7 +367,7 @@ static void test_avg(void **state)
     const char *cn[] = {"k", "i", "f", "d", "d7"};
     mr_type ct[] = {mr_type_make(MR_T_STRING), mr_type_make(MR_T_INT64),
                     mr_type_make(MR_T_FLOAT64), mr_type_decimal(10, 2), mr_type_decimal(12, 7)};
-    mr_schema *s = schema_of(5, cn, ct);
+    mr_schema *s = tu_schema(5, cn, ct);
     const char *rows[] = {
         /* 1.00, 2.00, 2.00 -> 1.666667; -> the 7th digit rounds */
         "a|1|1|1.00|0.0000005", "a|2|NULL|2.00|NULL", "a|NULL|2|2.00|NULL",
@@ -441,7 +395,7 @@ static void test_minmax_per_type(void **state)
                     mr_type_make(MR_T_FLOAT64), mr_type_decimal(6, 3),
                     mr_type_make(MR_T_STRING),  mr_type_make(MR_T_DATE),
                     mr_type_make(MR_T_TIMESTAMP)};
-    mr_schema *s = schema_of(9, cn, ct);
+    mr_schema *s = tu_schema(9, cn, ct);
     const char *rows[] = {
         "1|true|5|-9|2.5|1.250|pear|2024-01-31|2024-01-31 12:00:00",
         "1|false|-3|7|-0.5|-1.000|apple|2023-12-01|2024-01-31 11:59:59.999999",
@@ -475,7 +429,7 @@ static void test_max_string_growth(void **state)
     (void)state;
     const char *cn[] = {"k", "s"};
     mr_type ct[] = {mr_type_make(MR_T_INT32), mr_type_make(MR_T_STRING)};
-    mr_schema *s = schema_of(2, cn, ct);
+    mr_schema *s = tu_schema(2, cn, ct);
     feed f = {0};
     mr_batch *b = mr_batch_create(s, 0);
     char buf[600];
@@ -539,7 +493,7 @@ static void test_float_keys_and_nan(void **state)
     (void)state;
     const char *cn[] = {"k", "v"};
     mr_type ct[] = {mr_type_make(MR_T_FLOAT64), mr_type_make(MR_T_FLOAT64)};
-    mr_schema *s = schema_of(2, cn, ct);
+    mr_schema *s = tu_schema(2, cn, ct);
     const double k[] = {0.0, -0.0, NAN, NAN, 1.0, 1.0};
     const double v[] = {1.0, NAN, 2.0, 3.0, -1.0, 5.0};
     feed f = {0};
@@ -565,7 +519,7 @@ static void test_avg_decimal_half(void **state)
     (void)state;
     const char *cn[] = {"k", "d"};
     mr_type ct[] = {mr_type_make(MR_T_INT32), mr_type_decimal(10, 0)};
-    mr_schema *s = schema_of(2, cn, ct);
+    mr_schema *s = tu_schema(2, cn, ct);
     mr_batch *b = mr_batch_create(s, 0);
     for (size_t r = 0; r < 384; r++) {
         int g = (int)(r / 128);
@@ -600,7 +554,7 @@ static void test_empty_input(void **state)
     (void)state;
     const char *cn[] = {"k", "x"};
     mr_type ct[] = {mr_type_make(MR_T_STRING), mr_type_make(MR_T_INT64)};
-    mr_schema *s = schema_of(2, cn, ct);
+    mr_schema *s = tu_schema(2, cn, ct);
     const char *names[] = {"n", "nx", "sx", "ax", "mx", "dx"};
     const char *exprs[] = {"count(*)", "count(x)", "sum(x)", "avg(x)", "max(x)", "count(distinct x)"};
     const char *gb[] = {"k"};
@@ -638,7 +592,7 @@ static void test_null_and_string_keys(void **state)
     (void)state;
     const char *cn[] = {"k", "x"};
     mr_type ct[] = {mr_type_make(MR_T_STRING), mr_type_make(MR_T_INT32)};
-    mr_schema *s = schema_of(2, cn, ct);
+    mr_schema *s = tu_schema(2, cn, ct);
     /* NULL keys form one group, apart from the empty string */
     const char *rows[] = {"NULL|1", "|2", "NULL|3", "ab|4", "abc|5", "ab|6", "|7",
                           "a longer key that is not short|8", "a longer key that is not short|9"};
@@ -655,7 +609,7 @@ static void test_multiple_keys(void **state)
     const char *cn[] = {"region", "day", "flag", "amt"};
     mr_type ct[] = {mr_type_make(MR_T_STRING), mr_type_make(MR_T_DATE), mr_type_make(MR_T_BOOL),
                     mr_type_decimal(8, 2)};
-    mr_schema *s = schema_of(4, cn, ct);
+    mr_schema *s = tu_schema(4, cn, ct);
     const char *rows[] = {
         "eu|2024-01-01|true|1.00",  "eu|2024-01-01|true|2.00", "eu|2024-01-01|false|4.00",
         "eu|2024-01-02|true|8.00",  "us|2024-01-01|true|16.00", "NULL|NULL|NULL|32.00",
@@ -677,7 +631,7 @@ static void test_many_groups(void **state)
     (void)state;
     const char *cn[] = {"k", "v"};
     mr_type ct[] = {mr_type_make(MR_T_INT64), mr_type_make(MR_T_INT64)};
-    mr_schema *s = schema_of(2, cn, ct);
+    mr_schema *s = tu_schema(2, cn, ct);
     enum { G = 100000 };
     feed f = {0};
     mr_batch *b = NULL;
@@ -738,7 +692,7 @@ static void test_selection_vector(void **state)
     (void)state;
     const char *cn[] = {"k", "s", "x"};
     mr_type ct[] = {mr_type_make(MR_T_INT32), mr_type_make(MR_T_STRING), mr_type_make(MR_T_INT64)};
-    mr_schema *s = schema_of(3, cn, ct);
+    mr_schema *s = tu_schema(3, cn, ct);
     const char *rows[] = {"1|a|10", "1|zz|20", "2|b|30", "1|c|40", "2|zzz|50"};
     mr_batch *b = batch_of(s, rows, N(rows));
     b->sel = b->sel_buf;
@@ -850,7 +804,7 @@ static void split_check(const char *const *gb, int ngroup, const char *const *na
     mr_type ct[] = {mr_type_make(MR_T_STRING),  mr_type_make(MR_T_INT32),
                     mr_type_make(MR_T_INT32),   mr_type_decimal(9, 2),
                     mr_type_make(MR_T_FLOAT64), mr_type_make(MR_T_STRING)};
-    mr_schema *s = schema_of(6, cn, ct);
+    mr_schema *s = tu_schema(6, cn, ct);
     uint64_t seed = 42;
     enum { NB = 6 };
     mr_batch *all[NB];
@@ -925,7 +879,7 @@ static void test_state_schema(void **state)
     (void)state;
     const char *cn[] = {"k", "x", "d"};
     mr_type ct[] = {mr_type_make(MR_T_STRING), mr_type_make(MR_T_INT32), mr_type_decimal(7, 3)};
-    mr_schema *s = schema_of(3, cn, ct);
+    mr_schema *s = tu_schema(3, cn, ct);
     const char *gb[] = {"k"};
     const char *names[] = {"n", "u", "t", "a", "m"};
     const char *exprs[] = {"count(*)", "count(distinct x)", "sum(x)", "avg(d)", "max(d)"};
@@ -970,7 +924,7 @@ static void test_overflow(void **state)
     const char *cn[] = {"k", "qty", "price", "big"};
     mr_type ct[] = {mr_type_make(MR_T_INT32), mr_type_make(MR_T_INT64), mr_type_decimal(18, 2),
                     mr_type_decimal(18, 0)};
-    mr_schema *s = schema_of(4, cn, ct);
+    mr_schema *s = tu_schema(4, cn, ct);
     const char *gb[] = {"k"};
     mr_err err;
     const char *rows[] = {"1|9223372036854775807|9999999999999999.99|100000000000000000",
@@ -999,7 +953,7 @@ static void test_bad_plans(void **state)
     (void)state;
     const char *cn[] = {"k", "name"};
     mr_type ct[] = {mr_type_make(MR_T_INT32), mr_type_make(MR_T_STRING)};
-    mr_schema *s = schema_of(2, cn, ct);
+    mr_schema *s = tu_schema(2, cn, ct);
     mr_err err;
     const char *gb[] = {"k"}, *badgb[] = {"kk"}, *dupgb[] = {"k", "k"};
     assert_int_equal(run_error(s, NULL, 0, MR_AGG_SINGLE, badgb, 1, "count(*)", &err), MR_ENOTFOUND);
@@ -1037,7 +991,7 @@ static void test_expression_args(void **state)
     (void)state;
     const char *cn[] = {"k", "qty", "price"};
     mr_type ct[] = {mr_type_make(MR_T_STRING), mr_type_make(MR_T_INT64), mr_type_decimal(8, 2)};
-    mr_schema *s = schema_of(3, cn, ct);
+    mr_schema *s = tu_schema(3, cn, ct);
     const char *rows[] = {"a|2|1.50", "a|3|2.00", "b|NULL|4.00", "b|1|NULL", "c|5|0.10"};
     const char *gb[] = {"k"}, *names[] = {"rev", "q2", "mx"},
                *exprs[] = {"sum(qty * price)", "sum(qty + 1)", "max(qty * 2)"};

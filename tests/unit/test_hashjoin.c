@@ -22,86 +22,14 @@
 #include "core/keys.h"
 #include "core/op/hashjoin.h"
 #include "core/op/source.h"
+#include "testutil.h"
 
 /* ---- Helpers ------------------------------------------------------------ */
-
-typedef struct feed {
-    mr_batch **b;
-    int n, i;
-    int *closed; /* incremented on close, when set */
-} feed;
-
-static int feed_next(void *ctx, mr_batch **out, mr_err *err)
-{
-    (void)err;
-    feed *f = ctx;
-    if (f->i >= f->n)
-        return MR_NEXT_DONE;
-    *out = f->b[f->i++];
-    return MR_NEXT_BATCH;
-}
-
-static void feed_close(void *ctx)
-{
-    feed *f = ctx;
-    for (int i = 0; i < f->n; i++)
-        mr_batch_destroy(f->b[i]);
-    free(f->b);
-    if (f->closed)
-        (*f->closed)++;
-    free(f);
-}
-
-static mr_schema *schema_of(int n, const char *const *names, const mr_type *types)
-{
-    mr_schema *s = mr_schema_create(n);
-    assert_non_null(s);
-    for (int i = 0; i < n; i++)
-        assert_int_equal(mr_schema_set(s, i, names[i], types[i]), 0);
-    return s;
-}
-
-/* Appends one row written as "v1|v2|..." ("NULL" for NULL). */
-static void add_row(mr_batch *b, const char *line)
-{
-    size_t r = b->nrows;
-    assert_int_equal(mr_batch_reserve(b, r + 1), 0);
-    const char *p = line;
-    for (int c = 0; c < b->ncols; c++) {
-        const char *e = strchr(p, '|');
-        size_t n = e ? (size_t)(e - p) : strlen(p);
-        mr_column *col = &b->cols[c];
-        mr_err err;
-        if (n == 4 && memcmp(p, "NULL", 4) == 0) {
-            if (col->type.id == MR_T_STRING)
-                mr_column_set_str_null(col, r);
-            else
-                mr_column_set_valid(col, r, false);
-        } else {
-            int rc = 0;
-            switch (col->type.id) {
-            case MR_T_STRING: rc = mr_column_set_str(col, r, p, n); break;
-            case MR_T_INT32: rc = mr_parse_int32(p, n, &MR_COL_I32(col)[r], &err); break;
-            case MR_T_INT64: rc = mr_parse_int64(p, n, &MR_COL_I64(col)[r], &err); break;
-            case MR_T_FLOAT64: rc = mr_parse_float64(p, n, &MR_COL_F64(col)[r], &err); break;
-            case MR_T_DECIMAL:
-                rc = mr_parse_decimal(p, n, col->type.precision, col->type.scale,
-                                      &MR_COL_I64(col)[r], &err);
-                break;
-            default: fail_msg("type not supported by the test helper");
-            }
-            assert_int_equal(rc, 0);
-            mr_column_set_valid(col, r, true);
-        }
-        p = e ? e + 1 : p + n;
-    }
-    b->nrows = r + 1;
-}
 
 /* A source over batches made of rows; rows == NULL separates batches. */
 static mr_op *source_rows(const mr_schema *s, const char *const *rows, int n, int *closed)
 {
-    feed *f = calloc(1, sizeof *f);
+    tu_feed *f = calloc(1, sizeof *f);
     assert_non_null(f);
     f->closed = closed;
     mr_batch *b = NULL;
@@ -116,26 +44,13 @@ static mr_op *source_rows(const mr_schema *s, const char *const *rows, int n, in
         }
         if (!b)
             assert_non_null(b = mr_batch_create(s, 0));
-        add_row(b, rows[i]);
+        tu_add_row(b, rows[i]);
     }
-    mr_op *op = mr_source_create(s, feed_next, feed_close, f, "src");
+    mr_op *op = mr_source_create(s, tu_feed_next, tu_feed_close, f, "src");
     assert_non_null(op);
     return op;
 }
 
-/* A source handing out the given batches (it takes them). */
-static mr_op *source_batches(const mr_schema *s, mr_batch **bs, int n)
-{
-    feed *f = calloc(1, sizeof *f);
-    assert_non_null(f);
-    f->b = calloc((size_t)n + 1, sizeof *f->b);
-    for (int i = 0; i < n; i++)
-        f->b[i] = bs[i];
-    f->n = n;
-    mr_op *op = mr_source_create(s, feed_next, feed_close, f, "src");
-    assert_non_null(op);
-    return op;
-}
 
 static void fmt_value(const mr_column *c, size_t r, char *buf, size_t cap)
 {
@@ -266,7 +181,7 @@ static const char *R_rows[] = {"2|b|200", "2|b|201", "3|x|300", NULL, "5|e|500",
 static void run_join(mr_join_type how, const char *const *lk, const char *const *rk, int nk,
                      const char *prefix, const char *const *want, size_t nwant)
 {
-    mr_schema *ls = schema_of(3, ln, t3), *rs = schema_of(3, rn, t3);
+    mr_schema *ls = tu_schema(3, ln, t3), *rs = tu_schema(3, rn, t3);
     mr_op *l = source_rows(ls, L_rows, 7, NULL);
     mr_op *r = source_rows(rs, R_rows, 7, NULL);
     mr_err err;
@@ -345,7 +260,7 @@ static void test_semi_anti(void **state)
 
 static void run_empty(mr_join_type how, bool empty_build, size_t want_rows)
 {
-    mr_schema *ls = schema_of(3, ln, t3), *rs = schema_of(3, rn, t3);
+    mr_schema *ls = tu_schema(3, ln, t3), *rs = tu_schema(3, rn, t3);
     mr_op *l = empty_build ? source_rows(ls, L_rows, 7, NULL) : source_rows(ls, NULL, 0, NULL);
     mr_op *r = empty_build ? source_rows(rs, NULL, 0, NULL) : source_rows(rs, R_rows, 7, NULL);
     mr_err err;
@@ -398,7 +313,7 @@ static void test_using_full_coalesce(void **state)
     (void)state;
     const char *n1[] = {"id", "a"}, *n2[] = {"id", "b"};
     mr_type t[2] = {mr_type_make(MR_T_INT64), mr_type_make(MR_T_STRING)};
-    mr_schema *ls = schema_of(2, n1, t), *rs = schema_of(2, n2, t);
+    mr_schema *ls = tu_schema(2, n1, t), *rs = tu_schema(2, n2, t);
     const char *lrows[] = {"1|l1", "2|l2", "NULL|l3"};
     const char *rrows[] = {"2|r2", "3|r3", "NULL|r4"};
     const char *id[] = {"id"};
@@ -424,7 +339,7 @@ static void test_right_prefix(void **state)
     (void)state;
     const char *n1[] = {"id", "name"}, *n2[] = {"uid", "name"};
     mr_type t[2] = {mr_type_make(MR_T_INT64), mr_type_make(MR_T_STRING)};
-    mr_schema *ls = schema_of(2, n1, t), *rs = schema_of(2, n2, t);
+    mr_schema *ls = tu_schema(2, n1, t), *rs = tu_schema(2, n2, t);
     const char *lk[] = {"id"}, *rk[] = {"uid"};
     mr_err err;
     /* differently named keys both appear; the prefix goes on every right column */
@@ -454,7 +369,7 @@ static void test_right_prefix(void **state)
     mr_schema_destroy(s);
     /* a prefix that recreates a left name still clashes */
     const char *n3[] = {"id", "r_x"}, *n4[] = {"uid", "x"};
-    mr_schema *ls2 = schema_of(2, n3, t), *rs2 = schema_of(2, n4, t);
+    mr_schema *ls2 = tu_schema(2, n3, t), *rs2 = tu_schema(2, n4, t);
     assert_null(mr_hashjoin_schema(ls2, rs2, MR_JOIN_INNER, lk, rk, 1, "r_", "j", &err));
     assert_non_null(strstr(err.msg, "'r_x'"));
     mr_schema_destroy(ls2);
@@ -466,7 +381,7 @@ static void test_right_prefix(void **state)
 static void test_key_errors(void **state)
 {
     (void)state;
-    mr_schema *ls = schema_of(3, ln, t3), *rs = schema_of(3, rn, t3);
+    mr_schema *ls = tu_schema(3, ln, t3), *rs = tu_schema(3, rn, t3);
     mr_err err;
     const char *bad[] = {"nope"}, *lv[] = {"lv"}, *s[] = {"s"};
     assert_null(mr_hashjoin_schema(ls, rs, MR_JOIN_INNER, bad, K1, 1, NULL, "j", &err));
@@ -486,7 +401,7 @@ static void test_key_errors(void **state)
     /* decimals that cannot be compared within 18 digits */
     const char *d[] = {"d"};
     mr_type d1 = mr_type_decimal(18, 0), d2 = mr_type_decimal(10, 4);
-    mr_schema *a = schema_of(1, d, &d1), *b = schema_of(1, d, &d2);
+    mr_schema *a = tu_schema(1, d, &d1), *b = tu_schema(1, d, &d2);
     assert_null(mr_hashjoin_schema(a, b, MR_JOIN_INNER, d, d, 1, NULL, "j", &err));
     assert_int_equal(err.code, MR_ETYPE);
     assert_non_null(strstr(err.msg, "decimal(22,4)"));
@@ -516,7 +431,7 @@ static void test_widening_keys(void **state)
     const char *n1[] = {"k", "a"}, *n2[] = {"k", "b"};
     mr_type lt[2] = {mr_type_make(MR_T_INT32), mr_type_make(MR_T_STRING)};
     mr_type rt[2] = {mr_type_make(MR_T_INT64), mr_type_make(MR_T_STRING)};
-    mr_schema *ls = schema_of(2, n1, lt), *rs = schema_of(2, n2, rt);
+    mr_schema *ls = tu_schema(2, n1, lt), *rs = tu_schema(2, n2, rt);
     const char *lrows[] = {"1|a1", "-7|a2", "2147483647|a3", "NULL|a4"};
     const char *rrows[] = {"1|b1", "-7|b2", "2147483647|b3", "4294967297|b4"};
     mr_err err;
@@ -536,8 +451,8 @@ static void test_widening_keys(void **state)
     /* decimal(8,1) with decimal(10,2): compared at scale 2, 1.5 = 1.50 */
     mr_type dl[2] = {mr_type_decimal(8, 1), mr_type_make(MR_T_STRING)};
     mr_type dr[2] = {mr_type_decimal(10, 2), mr_type_make(MR_T_STRING)};
-    ls = schema_of(2, n1, dl);
-    rs = schema_of(2, n2, dr);
+    ls = tu_schema(2, n1, dl);
+    rs = tu_schema(2, n2, dr);
     const char *dlr[] = {"1.5|x", "-2.0|y", "3.1|z"};
     const char *drr[] = {"1.50|p", "-2.00|q", "3.15|r"};
     j = mr_hashjoin_create(source_rows(rs, drr, 3, NULL), source_rows(ls, dlr, 3, NULL),
@@ -560,7 +475,7 @@ static void test_float_and_string_keys(void **state)
     const char *n1[] = {"f", "s", "a"}, *n2[] = {"f", "s", "b"};
     mr_type t[3] = {mr_type_make(MR_T_FLOAT64), mr_type_make(MR_T_STRING),
                     mr_type_make(MR_T_INT64)};
-    mr_schema *ls = schema_of(3, n1, t), *rs = schema_of(3, n2, t);
+    mr_schema *ls = tu_schema(3, n1, t), *rs = tu_schema(3, n2, t);
     const char *lrows[] = {"-0|x|1", "1.5||2", "2|héllo|3", "2|hello|4", "3|abcdefghijklmnopq|5"};
     const char *rrows[] = {"0|x|10", "1.5||20", "2|héllo|30", "3|abcdefghijklmnopr|40"};
     const char *keys[] = {"f", "s"};
@@ -605,7 +520,7 @@ static void test_large_build(void **state)
     (void)state;
     const char *n1[] = {"k", "a"}, *n2[] = {"k", "b"};
     mr_type t[2] = {mr_type_make(MR_T_INT64), mr_type_make(MR_T_INT64)};
-    mr_schema *ls = schema_of(2, n1, t), *rs = schema_of(2, n2, t);
+    mr_schema *ls = tu_schema(2, n1, t), *rs = tu_schema(2, n2, t);
     /* build: keys 0..99999 (b = 2k) in batches of 4096; probe: 50000..149999 */
     mr_batch *rb[32], *lb[32];
     int nr = 0, nl = 0;
@@ -616,7 +531,7 @@ static void test_large_build(void **state)
     for (g_base = 50000; g_base < 150000; g_base += 10000)
         lb[nl++] = int_batch(ls, 10000, k_id, v_id);
     mr_err err;
-    mr_op *j = mr_hashjoin_create(source_batches(rs, rb, nr), source_batches(ls, lb, nl),
+    mr_op *j = mr_hashjoin_create(tu_source_batches(rs, rb, nr, NULL), tu_source_batches(ls, lb, nl, NULL),
                                   MR_JOIN_LEFT, K1, K1, 1, NULL, "j", &err);
     assert_non_null(j);
     assert_int_equal(mr_hashjoin_memory(j), 0);
@@ -655,7 +570,7 @@ static void test_output_overflow(void **state)
     (void)state;
     const char *n1[] = {"k", "a"}, *n2[] = {"k", "b"};
     mr_type t[2] = {mr_type_make(MR_T_INT64), mr_type_make(MR_T_INT64)};
-    mr_schema *ls = schema_of(2, n1, t), *rs = schema_of(2, n2, t);
+    mr_schema *ls = tu_schema(2, n1, t), *rs = tu_schema(2, n2, t);
     for (int how = MR_JOIN_INNER; how <= MR_JOIN_FULL; how++) {
         /* 150 x 100 rows of key 1: 15000 pairs from one probe batch; one
          * extra probe row with key 2 finds no partner */
@@ -663,7 +578,7 @@ static void test_output_overflow(void **state)
         mr_batch *lb = int_batch(ls, 151, k_one, v_id);
         MR_COL_I64(&lb->cols[0])[150] = 2;
         mr_err err;
-        mr_op *j = mr_hashjoin_create(source_batches(rs, &rb, 1), source_batches(ls, &lb, 1),
+        mr_op *j = mr_hashjoin_create(tu_source_batches(rs, &rb, 1, NULL), tu_source_batches(ls, &lb, 1, NULL),
                                       (mr_join_type)how, K1, K1, 1, NULL, "j", &err);
         assert_non_null(j);
         lines got = {0};
@@ -696,14 +611,14 @@ static void test_output_overflow(void **state)
 static void test_selection_vectors(void **state)
 {
     (void)state;
-    mr_schema *ls = schema_of(3, ln, t3), *rs = schema_of(3, rn, t3);
+    mr_schema *ls = tu_schema(3, ln, t3), *rs = tu_schema(3, rn, t3);
     const char *lrows[] = {"1|a|1", "2|b|2", "3|c|3", "4|d|4", "5|e|5", "6|f|6"};
     const char *rrows[] = {"1|a|10", "2|b|20", "3|c|30", "4|d|40", "5|e|50", "6|f|60"};
     for (int how = MR_JOIN_INNER; how <= MR_JOIN_ANTI; how++) {
         mr_batch *lb = mr_batch_create(ls, 0), *rb = mr_batch_create(rs, 0);
         for (int i = 0; i < 6; i++) {
-            add_row(lb, lrows[i]);
-            add_row(rb, rrows[i]);
+            tu_add_row(lb, lrows[i]);
+            tu_add_row(rb, rrows[i]);
         }
         /* left keeps 1, 3, 5, 6; right keeps 1, 2, 3 */
         lb->sel = lb->sel_buf;
@@ -713,7 +628,7 @@ static void test_selection_vectors(void **state)
         rb->sel[0] = 0, rb->sel[1] = 1, rb->sel[2] = 2;
         rb->nsel = 3;
         mr_err err;
-        mr_op *j = mr_hashjoin_create(source_batches(rs, &rb, 1), source_batches(ls, &lb, 1),
+        mr_op *j = mr_hashjoin_create(tu_source_batches(rs, &rb, 1, NULL), tu_source_batches(ls, &lb, 1, NULL),
                                       (mr_join_type)how, KS, KS, 2, NULL, "j", &err);
         assert_non_null(j);
         lines got = {0};
@@ -801,7 +716,7 @@ static mr_op *rand_source(const mr_schema *s, rrow *rows, size_t n, uint64_t *se
         bs[nb++] = b;
         i += m;
     }
-    return source_batches(s, bs, nb);
+    return tu_source_batches(s, bs, nb, NULL);
 }
 
 static void fmt_rrow_key(const rrow *x, char *buf, size_t cap)
@@ -862,7 +777,7 @@ static void nested_loop(mr_join_type how, rrow *l, size_t nl, rrow *r, size_t nr
 static void test_random_vs_nested_loop(void **state)
 {
     (void)state;
-    mr_schema *ls = schema_of(3, ln, t3), *rs = schema_of(3, rn, t3);
+    mr_schema *ls = tu_schema(3, ln, t3), *rs = tu_schema(3, rn, t3);
     uint64_t seed = 0x9e3779b97f4a7c15ULL;
     enum { NL = 1500, NR = 700 };
     rrow *l = malloc(NL * sizeof *l), *r = malloc(NR * sizeof *r);
@@ -905,7 +820,7 @@ static int fail_next(void *ctx, mr_batch **out, mr_err *err)
 static void test_child_errors(void **state)
 {
     (void)state;
-    mr_schema *ls = schema_of(3, ln, t3), *rs = schema_of(3, rn, t3);
+    mr_schema *ls = tu_schema(3, ln, t3), *rs = tu_schema(3, rn, t3);
     mr_err err;
     mr_op *j = mr_hashjoin_create(mr_source_create(rs, fail_next, NULL, NULL, "r"),
                                   source_rows(ls, L_rows, 7, NULL), MR_JOIN_INNER, K1, K1, 1,
