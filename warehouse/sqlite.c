@@ -3,7 +3,7 @@
  * Files.  The warehouse is cfg->path; staging tables live in
  * "<path>.staging", a WAL-mode database shared by every writer task of every
  * job (separate processes).  WAL lets readers and one writer proceed
- * together; writers queue on SQLite's lock with a 60 s busy timeout, and
+ * together; writers queue on SQLite's lock (polled every 1 ms, up to 60 s), and
  * each mr_wh_stage_append is one short BEGIN IMMEDIATE ... COMMIT so no task
  * holds the lock while it waits for its next batch.  The staging file uses
  * synchronous=NORMAL (a commit is durable against a process crash); finish
@@ -109,6 +109,19 @@ static char *file_uri(const char *path, const char *query)
     return b.p;
 }
 
+/* Waits for another connection's write lock in 1 ms steps, up to BUSY_MS.
+ * SQLite's own busy timeout backs off to 100 ms sleeps, which can leave a
+ * staging writer idle long after the lock is free; writers take turns once
+ * per batch. */
+static int busy_wait(void *arg, int count)
+{
+    (void)arg;
+    if (count >= BUSY_MS)
+        return 0;
+    sleep_ms(1);
+    return 1;
+}
+
 static int open_db(const char *file, int flags, const char *what, sqlite3 **out, mr_err *err)
 {
     sqlite3 *db = NULL;
@@ -119,7 +132,7 @@ static int open_db(const char *file, int flags, const char *what, sqlite3 **out,
         *out = NULL;
         return code;
     }
-    sqlite3_busy_timeout(db, BUSY_MS);
+    sqlite3_busy_handler(db, busy_wait, NULL);
     /* A commit moves whole tables: with SQLite's default 2 MB page cache
      * every few thousand rows spill dirty pages, each spill syncing the
      * journal twice.  Allow up to 256 MB (a limit, not an allocation). */
