@@ -36,6 +36,7 @@
 #include <time.h>
 
 #include "coordinator/coordinator.h"
+#include "core/csv.h"
 #include "core/log.h"
 #include "proto/schema_pb.h"
 #include "warehouse/warehouse.h"
@@ -44,6 +45,8 @@
 
 static int exec_alive(const mr_coord *c, int e);
 static int check_targets(job *j, char *errbuf, size_t cap);
+static int mark_quoted_splits(const Millrace__ReadSpec *rd, Millrace__Split **splits, size_t n,
+                              char *errbuf, size_t cap);
 
 /* A write node that lands in files rather than the warehouse. */
 static int is_file_write(const Millrace__WriteSpec *w)
@@ -321,6 +324,16 @@ static int job_start(mr_coord *c, job *j)
                 job_finish(c, j, JOB_FAILED, msg);
                 return -1;
             }
+            if (strcmp(op->read->format, "csv") == 0 &&
+                mark_quoted_splits(op->read, splits, n, errbuf, sizeof errbuf) < 0) {
+                char msg[1200];
+                snprintf(msg, sizeof msg, "node '%s': %s", op->node, errbuf);
+                for (size_t i = 0; i < n; i++)
+                    millrace__split__free_unpacked(splits[i], NULL);
+                free(splits);
+                job_finish(c, j, JOB_FAILED, msg);
+                return -1;
+            }
             task_rt *grown = realloc(st->tasks, (st->ntasks + n) * sizeof *grown);
             if (!grown) {
                 for (size_t i = 0; i < n; i++)
@@ -348,6 +361,40 @@ static int job_start(mr_coord *c, job *j)
     j->state = JOB_RUNNING;
     j->started_at = coord_unix_ms();
     mr_log(MR_LOG_INFO, "coordinator", "job=%s started", j->id);
+    return 0;
+}
+
+/* Tells every split of a CSV file after the first whether it starts inside
+ * a quoted field, so a quoted newline across a boundary is read right (one
+ * pass over each file that has several splits; see core/csv.h). */
+static int mark_quoted_splits(const Millrace__ReadSpec *rd, Millrace__Split **splits, size_t n,
+                              char *errbuf, size_t cap)
+{
+    char quote = rd->csv && rd->csv->quote && rd->csv->quote[0] ? rd->csv->quote[0] : '"';
+    for (size_t i = 0; i < n;) {
+        size_t k = i + 1;
+        while (k < n && strcmp(splits[k]->path, splits[i]->path) == 0)
+            k++;
+        if (k - i > 1) {
+            uint64_t *offs = calloc(k - i, sizeof *offs);
+            bool *inq = calloc(k - i, sizeof *inq);
+            mr_err err;
+            int rc = offs && inq ? 0 : mr_err_set(&err, MR_ENOMEM, "out of memory");
+            for (size_t x = i; x < k && rc == 0; x++)
+                offs[x - i] = splits[x]->offset;
+            if (rc == 0)
+                rc = mr_csv_quote_parity(splits[i]->path, quote, offs, k - i, inq, &err);
+            for (size_t x = i; x < k && rc == 0; x++)
+                splits[x]->in_quote = inq[x - i];
+            free(offs);
+            free(inq);
+            if (rc < 0) {
+                snprintf(errbuf, cap, "%s", err.msg);
+                return -1;
+            }
+        }
+        i = k;
+    }
     return 0;
 }
 

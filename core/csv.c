@@ -504,21 +504,34 @@ int mr_csv_reader_open(const char *path, uint64_t offset, uint64_t length,
         r->first_off = 0;
     } else {
         /* Resynchronise: the first record starts just past the first
-         * newline at or after offset-1. */
+         * newline at or after offset-1 that is outside quotes (the quote
+         * parity at offset-1 comes from the caller). */
         r->buf_off = r->fpos = offset - 1;
-        for (;;) {
+        bool in_quote = o.quote && o.start_in_quote;
+        for (int found = 0; !found;) {
             int rc = fill(r, err);
             if (rc < 0) {
                 mr_csv_reader_close(r);
                 return rc;
             }
-            const char *nl = memchr(r->buf + r->beg, '\n', r->end - r->beg);
-            if (nl) {
-                r->beg = (size_t)(nl - r->buf) + 1;
-                break;
+            while (r->beg < r->end) {
+                const char *p = r->buf + r->beg, *e = r->buf + r->end;
+                /* outside quotes the next newline or quote decides; inside,
+                 * only the closing quote does */
+                const char *nl = in_quote ? NULL : memchr(p, '\n', (size_t)(e - p));
+                const char *q = o.quote ? memchr(p, o.quote, (size_t)((nl ? nl : e) - p)) : NULL;
+                if (q) {
+                    in_quote = !in_quote;
+                    r->beg = (size_t)(q - r->buf) + 1;
+                } else if (nl) {
+                    r->beg = (size_t)(nl - r->buf) + 1;
+                    found = 1;
+                    break;
+                } else {
+                    r->beg = r->end;
+                }
             }
-            r->beg = r->end;
-            if (r->eof)
+            if (!found && r->eof)
                 break;
         }
         r->first_off = r->buf_off + r->beg;
@@ -554,6 +567,45 @@ int mr_csv_reader_open(const char *path, uint64_t offset, uint64_t length,
     r->rec_off = r->first_off;
     *out = r;
     return 0;
+}
+
+int mr_csv_quote_parity(const char *path, char quote, const uint64_t *offsets, size_t n,
+                        bool *in_quote, mr_err *err)
+{
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return mr_err_set(err, MR_EIO, "cannot open '%s': %s", path, strerror(errno));
+    char *buf = malloc(1 << 20);
+    if (!buf) {
+        close(fd);
+        return mr_err_set(err, MR_ENOMEM, "out of memory reading '%s'", path);
+    }
+    uint64_t pos = 0; /* bytes counted so far */
+    int parity = 0, rc = 0;
+    for (size_t i = 0; i < n && rc == 0;) {
+        uint64_t stop = offsets[i] ? offsets[i] - 1 : 0;
+        if (pos >= stop) {
+            in_quote[i++] = parity;
+            continue;
+        }
+        size_t want = stop - pos < (1u << 20) ? (size_t)(stop - pos) : (1u << 20);
+        ssize_t got = pread(fd, buf, want, (off_t)pos);
+        if (got < 0) {
+            rc = mr_err_set(err, MR_EIO, "cannot read '%s': %s", path, strerror(errno));
+            break;
+        }
+        if (got == 0) { /* the file shrank: the rest start outside quotes */
+            pos = stop;
+            continue;
+        }
+        for (const char *p = buf, *e = buf + got; quote && (p = memchr(p, quote, (size_t)(e - p)));
+             p++)
+            parity ^= 1;
+        pos += (uint64_t)got;
+    }
+    free(buf);
+    close(fd);
+    return rc;
 }
 
 bool mr_csv_utf8_valid(const char *s, size_t n)

@@ -4,17 +4,20 @@
  * [offset, offset+length).  A record belongs to the split in which it
  * STARTS: the reader at offset 0 starts at byte 0; a reader at offset > 0
  * starts at the first record that starts after byte offset-1 (just past
- * the first '\n' at or after offset-1).  It returns every record starting
- * before offset+length; the last one may run past the range.  So the
- * splits of a file, taken together, return each record exactly once.
- * The header line (opt.header) is skipped only by the split at offset 0.
+ * the first '\n' at or after offset-1 that is not inside a quoted field).
+ * It returns every record starting before offset+length; the last one may
+ * run past the range.  So the splits of a file, taken together, return each
+ * record exactly once.  The header line (opt.header) is skipped by the
+ * split that meets it first.
  *
- * Known limit: a split boundary that falls inside a quoted field holding a
- * newline cannot be recognised from the bytes after it (whether a '\n' is
- * quoted depends on every quote before it), so the next split would
- * resynchronise in the middle of that field.  Files whose quoted fields
- * contain newlines must be read as one split (offset 0, whole length);
- * quoted delimiters and quoted newlines are otherwise fully supported.
+ * Quoted newlines across a boundary: whether a '\n' after offset-1 is data
+ * depends on every quote before it, which the bytes after the boundary
+ * cannot tell.  So the caller says: opt.start_in_quote is whether an odd
+ * number of quote characters precede offset-1 (mr_csv_quote_parity counts
+ * them for all the splits of a file in one pass; the coordinator does this
+ * when it plans splits).  Doubled quotes inside a quoted field count twice,
+ * so the parity is exact for well-formed CSV; a quote character inside an
+ * UNquoted field (malformed CSV) can misalign the next split.
  *
  * Positions.  Each record carries its byte offset in the file.  Its
  * 1-based physical line number is counted as the reader goes for the
@@ -61,10 +64,21 @@ typedef struct mr_csv_options {
     size_t buffer_size;      /* read size; 0 means MR_CSV_BUFFER_SIZE */
     size_t max_record;       /* longest record in bytes; 0 means
                               * MR_CSV_MAX_RECORD */
+    bool start_in_quote;     /* for a split at offset > 0: byte offset-1 lies
+                              * inside a quoted field (an odd number of quote
+                              * characters comes before it); see
+                              * mr_csv_quote_parity */
 } mr_csv_options;
 
 /* Fills o with the defaults: ',', '"', header, empty is NULL, fail, -1. */
 void mr_csv_options_init(mr_csv_options *o);
+
+/* For each of offsets[0..n) (ascending, > 0), sets in_quote[i] to whether
+ * the bytes [0, offsets[i] - 1) of the file hold an odd number of quote
+ * characters: whether a split starting there begins inside a quoted field.
+ * One sequential pass over the file (memchr speed).  0, or MR_EIO. */
+int mr_csv_quote_parity(const char *path, char quote, const uint64_t *offsets, size_t n,
+                        bool *in_quote, mr_err *err);
 
 typedef struct mr_csv_field {
     const char *p; /* bytes, not NUL-ended; quotes removed and "" undone */
