@@ -41,76 +41,8 @@ static mr_op *source_rows(const mr_schema *s, const char *const *rows, int n)
     return tu_source_batches(s, bs, nb, NULL);
 }
 
-static void fmt_value(const mr_column *c, size_t r, char *buf, size_t cap)
-{
-    if (!mr_column_is_valid(c, r)) {
-        snprintf(buf, cap, "NULL");
-        return;
-    }
-    switch (c->type.id) {
-    case MR_T_STRING: {
-        size_t n;
-        const char *s = mr_column_str(c, r, &n);
-        snprintf(buf, cap, "%.*s", (int)n, s);
-        break;
-    }
-    case MR_T_INT64: snprintf(buf, cap, "%lld", (long long)MR_COL_I64(c)[r]); break;
-    case MR_T_FLOAT64: snprintf(buf, cap, "%g", MR_COL_F64(c)[r]); break;
-    case MR_T_BOOL: snprintf(buf, cap, "%s", MR_COL_U8(c)[r] ? "true" : "false"); break;
-    default: snprintf(buf, cap, "?");
-    }
-}
-
-typedef struct lines {
-    char **v;
-    size_t n, cap;
-} lines;
-
-static void lines_add(lines *l, const char *s)
-{
-    if (l->n == l->cap) {
-        l->cap = l->cap ? l->cap * 2 : 64;
-        l->v = realloc(l->v, l->cap * sizeof *l->v);
-        assert_non_null(l->v);
-    }
-    l->v[l->n++] = strdup(s);
-}
-
-static void lines_free(lines *l)
-{
-    for (size_t i = 0; i < l->n; i++)
-        free(l->v[i]);
-    free(l->v);
-    memset(l, 0, sizeof *l);
-}
-
-static int cmp_str(const void *a, const void *b)
-{
-    return strcmp(*(char *const *)a, *(char *const *)b);
-}
-
-static void lines_sort(lines *l)
-{
-    if (l->n)
-        qsort(l->v, l->n, sizeof *l->v, cmp_str);
-}
-
-static void batch_lines(const mr_batch *b, lines *out)
-{
-    for (size_t i = 0; i < mr_batch_live(b); i++) {
-        uint32_t r = mr_batch_row(b, i);
-        char line[512] = "", v[160];
-        for (int c = 0; c < b->ncols; c++) {
-            fmt_value(&b->cols[c], r, v, sizeof v);
-            strcat(line, c ? "|" : "");
-            strcat(line, v);
-        }
-        lines_add(out, line);
-    }
-}
-
 /* Opens, drains (in output order, not sorted) and closes op. */
-static int drain(mr_op *op, lines *out, mr_err *err)
+static int drain(mr_op *op, tu_lines *out, mr_err *err)
 {
     int rc = mr_op_open(op, err);
     while (rc >= 0) {
@@ -122,13 +54,13 @@ static int drain(mr_op *op, lines *out, mr_err *err)
         assert_true(mr_batch_live(b) > 0);
         for (int c = 0; c < b->ncols; c++)
             assert_true(mr_type_equal(b->cols[c].type, op->schema->fields[c].type));
-        batch_lines(b, out);
+        tu_lines_add_batch(out, b);
     }
     mr_op_close(op);
     return rc;
 }
 
-static void expect_lines(const lines *got, const char *const *want, size_t n)
+static void expect_lines(const tu_lines *got, const char *const *want, size_t n)
 {
     if (got->n != n)
         for (size_t i = 0; i < got->n; i++)
@@ -166,14 +98,14 @@ static void test_all_columns(void **state)
     mr_op *d = mr_distinct_create(source_rows(s, rows3, 18), NULL, 0, "d", &err);
     assert_non_null(d);
     assert_int_equal(d->schema->nfields, 3);
-    lines got = {0};
+    tu_lines got = {0};
     assert_int_equal(drain(d, &got, &err), MR_NEXT_DONE);
     /* first occurrences, in input order: NULL equals NULL, "" is a value,
      * -0 equals 0 (the first, -0, is kept), NaN equals NaN */
     const char *want[] = {"1|x|1.5", "NULL|x|1.5", "1|NULL|1.5", "2|x|1.5",
                           "1||1.5",  "1|x|-0",     "NULL|NULL|NULL", "1|x|nan"};
     expect_lines(&got, want, 8);
-    lines_free(&got);
+    tu_lines_free(&got);
     mr_schema_destroy(s);
 }
 
@@ -189,11 +121,11 @@ static void test_subset(void **state)
     assert_string_equal(d->schema->fields[0].name, "s");
     assert_string_equal(d->schema->fields[1].name, "a");
     assert_int_equal(d->schema->fields[0].type.id, MR_T_STRING);
-    lines got = {0};
+    tu_lines got = {0};
     assert_int_equal(drain(d, &got, &err), MR_NEXT_DONE);
     const char *want[] = {"x|1", "x|NULL", "NULL|1", "x|2", "|1", "NULL|NULL"};
     expect_lines(&got, want, 6);
-    lines_free(&got);
+    tu_lines_free(&got);
     /* one bool column: at most three rows */
     const char *bn[] = {"b"};
     mr_type bt = mr_type_make(MR_T_BOOL);
@@ -205,7 +137,7 @@ static void test_subset(void **state)
     assert_int_equal(drain(d, &got, &err), MR_NEXT_DONE);
     const char *bwant[] = {"true", "false", "NULL"};
     expect_lines(&got, bwant, 3);
-    lines_free(&got);
+    tu_lines_free(&got);
     mr_schema_destroy(bs);
     mr_schema_destroy(s);
 }
@@ -271,11 +203,11 @@ static void test_selection_vector(void **state)
     mr_err err;
     mr_op *d = mr_distinct_create(tu_source_batches(s, bs, 2, NULL), cols, 1, "d", &err);
     assert_non_null(d);
-    lines got = {0};
+    tu_lines got = {0};
     assert_int_equal(drain(d, &got, &err), MR_NEXT_DONE);
     const char *want[] = {"1", "3", "2", "4", "5"};
     expect_lines(&got, want, 5);
-    lines_free(&got);
+    tu_lines_free(&got);
     mr_schema_destroy(s);
 }
 
@@ -292,8 +224,8 @@ static uint64_t rnd(uint64_t *s)
 static const char *words[] = {"", "a", "b", "héllo", "a string longer than sixteen bytes"};
 
 /* n random rows (few distinct values, NULLs) in batches of random sizes,
- * some with selection vectors; the live rows' lines go into live. */
-static mr_op *rand_source(const mr_schema *s, size_t n, uint64_t *seed, int mod, lines *live)
+ * some with selection vectors; the live rows' tu_lines go into live. */
+static mr_op *rand_source(const mr_schema *s, size_t n, uint64_t *seed, int mod, tu_lines *live)
 {
     mr_batch *bs[512];
     int nb = 0;
@@ -325,7 +257,7 @@ static mr_op *rand_source(const mr_schema *s, size_t n, uint64_t *seed, int mod,
                 if (rnd(seed) % 3)
                     b->sel[b->nsel++] = (uint32_t)r;
         }
-        batch_lines(b, live);
+        tu_lines_add_batch(live, b);
         assert_true(nb < 512);
         bs[nb++] = b;
         done += m;
@@ -333,13 +265,13 @@ static mr_op *rand_source(const mr_schema *s, size_t n, uint64_t *seed, int mod,
     return tu_source_batches(s, bs, nb, NULL);
 }
 
-/* Sorted unique lines of l (after sorting it). */
-static void unique_lines(lines *l, lines *out)
+/* Sorted unique tu_lines of l (after sorting it). */
+static void unique_lines(tu_lines *l, tu_lines *out)
 {
-    lines_sort(l);
+    tu_lines_sort(l);
     for (size_t i = 0; i < l->n; i++)
         if (i == 0 || strcmp(l->v[i], l->v[i - 1]) != 0)
-            lines_add(out, l->v[i]);
+            tu_lines_add(out, l->v[i]);
 }
 
 static void test_many_batches(void **state)
@@ -349,21 +281,21 @@ static void test_many_batches(void **state)
     uint64_t seed = 0x243f6a8885a308d3ULL;
     const int mods[] = {4, 50, 100000};
     for (int round = 0; round < 3; round++) {
-        lines all = {0}, want = {0}, got = {0};
+        tu_lines all = {0}, want = {0}, got = {0};
         mr_err err;
         mr_op *d = mr_distinct_create(rand_source(s, 30000, &seed, mods[round], &all), NULL, 0,
                                       "d", &err);
         assert_non_null(d);
         assert_int_equal(drain(d, &got, &err), MR_NEXT_DONE);
         /* output has no duplicate, and as a set equals the input's */
-        lines_sort(&got);
+        tu_lines_sort(&got);
         unique_lines(&all, &want);
         assert_int_equal(got.n, want.n);
         for (size_t i = 0; i < got.n; i++)
             assert_string_equal(got.v[i], want.v[i]);
-        lines_free(&all);
-        lines_free(&want);
-        lines_free(&got);
+        tu_lines_free(&all);
+        tu_lines_free(&want);
+        tu_lines_free(&got);
     }
     mr_schema_destroy(s);
 }
@@ -375,7 +307,7 @@ static void test_partial_final(void **state)
     (void)state;
     mr_schema *s = tu_schema(3, names3, types3);
     uint64_t seed = 77;
-    lines all = {0}, want = {0}, got = {0}, g1 = {0}, g2 = {0};
+    tu_lines all = {0}, want = {0}, got = {0}, g1 = {0}, g2 = {0};
     mr_err err;
     mr_op *p1 = mr_distinct_create(rand_source(s, 5000, &seed, 30, &all), NULL, 0, "p", &err);
     mr_op *p2 = mr_distinct_create(rand_source(s, 7000, &seed, 30, &all), NULL, 0, "p", &err);
@@ -392,7 +324,7 @@ static void test_partial_final(void **state)
     mr_op *fin = mr_distinct_create(tu_source_batches(s, &b, 1, NULL), NULL, 0, "f", &err);
     assert_non_null(fin);
     assert_int_equal(drain(fin, &got, &err), MR_NEXT_DONE);
-    lines_sort(&got);
+    tu_lines_sort(&got);
     unique_lines(&all, &want);
     assert_int_equal(got.n, want.n);
     for (size_t i = 0; i < got.n; i++)
@@ -400,11 +332,11 @@ static void test_partial_final(void **state)
     /* each partial half removed its own duplicates; together they overlap */
     assert_true(g1.n <= want.n && g2.n <= want.n);
     assert_true(g1.n + g2.n > want.n);
-    lines_free(&g1);
-    lines_free(&g2);
-    lines_free(&all);
-    lines_free(&want);
-    lines_free(&got);
+    tu_lines_free(&g1);
+    tu_lines_free(&g2);
+    tu_lines_free(&all);
+    tu_lines_free(&want);
+    tu_lines_free(&got);
     mr_schema_destroy(s);
 }
 
@@ -430,7 +362,7 @@ static void test_bad_columns(void **state)
     assert_non_null(strstr(err.msg, "twice"));
     assert_null(mr_distinct_create(NULL, NULL, 0, "d", &err));
     /* empty input: no batch at all; close without open */
-    lines got = {0};
+    tu_lines got = {0};
     assert_int_equal(drain(mr_distinct_create(tu_source_batches(s, NULL, 0, NULL), NULL, 0, "d", &err),
                            &got, &err),
                      MR_NEXT_DONE);

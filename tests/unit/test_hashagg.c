@@ -58,8 +58,6 @@ static void feed_add(feed *f, mr_batch *b)
     f->b[f->n++] = b;
 }
 
-
-
 static mr_batch *batch_of(const mr_schema *s, const char *const *rows, int n)
 {
     mr_batch *b = mr_batch_create(s, 0);
@@ -69,70 +67,9 @@ static mr_batch *batch_of(const mr_schema *s, const char *const *rows, int n)
     return b;
 }
 
-static void fmt_value(const mr_column *c, size_t r, char *buf, size_t cap)
-{
-    if (!mr_column_is_valid(c, r)) {
-        snprintf(buf, cap, "NULL");
-        return;
-    }
-    switch (c->type.id) {
-    case MR_T_STRING: {
-        size_t n;
-        const char *s = mr_column_str(c, r, &n);
-        snprintf(buf, cap, "%.*s", (int)n, s);
-        break;
-    }
-    case MR_T_BOOL: snprintf(buf, cap, "%s", MR_COL_U8(c)[r] ? "true" : "false"); break;
-    case MR_T_INT32: snprintf(buf, cap, "%d", MR_COL_I32(c)[r]); break;
-    case MR_T_DATE: mr_format_date(MR_COL_I32(c)[r], buf, cap); break;
-    case MR_T_INT64: snprintf(buf, cap, "%lld", (long long)MR_COL_I64(c)[r]); break;
-    case MR_T_TIMESTAMP: mr_format_timestamp(MR_COL_I64(c)[r], buf, cap); break;
-    case MR_T_FLOAT64: snprintf(buf, cap, "%.10g", MR_COL_F64(c)[r]); break;
-    case MR_T_DECIMAL: mr_format_decimal(MR_COL_I64(c)[r], c->type.scale, buf, cap); break;
-    default: snprintf(buf, cap, "?");
-    }
-}
-
-typedef struct lines {
-    char **v;
-    size_t n;
-} lines;
-
-static void lines_free(lines *l)
-{
-    for (size_t i = 0; i < l->n; i++)
-        free(l->v[i]);
-    free(l->v);
-    l->v = NULL;
-    l->n = 0;
-}
-
-static int cmp_str(const void *a, const void *b)
-{
-    return strcmp(*(char *const *)a, *(char *const *)b);
-}
-
-static void lines_add_batch(lines *l, const mr_batch *b)
-{
-    size_t live = mr_batch_live(b);
-    l->v = realloc(l->v, (l->n + live + 1) * sizeof *l->v);
-    assert_non_null(l->v);
-    for (size_t i = 0; i < live; i++) {
-        uint32_t r = mr_batch_row(b, i);
-        char line[1024] = "", val[256];
-        for (int c = 0; c < b->ncols; c++) {
-            fmt_value(&b->cols[c], r, val, sizeof val);
-            if (c)
-                strcat(line, "|");
-            strcat(line, val);
-        }
-        l->v[l->n++] = strdup(line);
-    }
-}
-
 /* Runs op to completion; returns the rc of the first failure or 0, with the
  * output rows sorted in *out. */
-static int drain(mr_op *op, lines *out, mr_err *err)
+static int drain(mr_op *op, tu_lines *out, mr_err *err)
 {
     memset(out, 0, sizeof *out);
     int rc = mr_op_open(op, err);
@@ -146,20 +83,20 @@ static int drain(mr_op *op, lines *out, mr_err *err)
         if (rc == MR_NEXT_DONE)
             break;
         assert_true(mr_batch_live(b) <= MR_BATCH_ROWS);
-        lines_add_batch(out, b);
+        tu_lines_add_batch(out, b);
     }
     if (out->n)
-        qsort(out->v, out->n, sizeof *out->v, cmp_str);
+        qsort(out->v, out->n, sizeof *out->v, tu_cmp_str);
     return 0;
 }
 
-static void expect_lines(const lines *got, const char *const *want, size_t n)
+static void expect_lines(const tu_lines *got, const char *const *want, size_t n)
 {
     char **w = malloc((n + 1) * sizeof *w);
     for (size_t i = 0; i < n; i++)
         w[i] = (char *)want[i];
     if (n)
-        qsort(w, n, sizeof *w, cmp_str);
+        qsort(w, n, sizeof *w, tu_cmp_str);
     for (size_t i = 0; i < n && i < got->n; i++)
         if (strcmp(got->v[i], w[i]) != 0)
             fail_msg("row %zu: got '%s', want '%s'", i, got->v[i], w[i]);
@@ -182,12 +119,12 @@ static void run_single(const mr_schema *s, const char *const *rows, int nrows,
                                   "agg", &err);
     if (!op)
         fail_msg("create: %s", err.msg);
-    lines got;
+    tu_lines got;
     int rc = drain(op, &got, &err);
     if (rc < 0)
         fail_msg("run: %s", err.msg);
     expect_lines(&got, want, nwant);
-    lines_free(&got);
+    tu_lines_free(&got);
     mr_op_close(op);
     assert_int_equal(f.closed, 1);
 }
@@ -503,11 +440,11 @@ static void test_float_keys_and_nan(void **state)
     mr_err err;
     mr_op *op = mr_hashagg_create(src, MR_AGG_SINGLE, gb, 1, names, exprs, 3, s, "g", &err);
     assert_non_null(op);
-    lines got;
+    tu_lines got;
     assert_int_equal(drain(op, &got, &err), 0);
     const char *want[] = {"0|2|1|nan", "nan|2|2|3", "1|2|-1|5"};
     expect_lines(&got, want, N(want));
-    lines_free(&got);
+    tu_lines_free(&got);
     mr_op_close(op);
     mr_schema_destroy(s);
 }
@@ -537,12 +474,12 @@ static void test_avg_decimal_half(void **state)
     mr_op *op = mr_hashagg_create(src, MR_AGG_SINGLE, gb, 1, names, exprs, 1, s, "g", &err);
     assert_non_null(op);
     assert_true(mr_type_equal(op->schema->fields[1].type, mr_type_decimal(18, 6)));
-    lines got;
+    tu_lines got;
     assert_int_equal(drain(op, &got, &err), 0);
     /* 3/128 = 0.0234375 -> 0.023438 */
     const char *want[] = {"0|0.007813", "1|-0.007813", "2|0.023438"};
     expect_lines(&got, want, N(want));
-    lines_free(&got);
+    tu_lines_free(&got);
     mr_op_close(op);
     mr_schema_destroy(s);
 }
@@ -570,7 +507,7 @@ static void test_empty_input(void **state)
     mr_op *src = mr_source_create(s, feed_next, feed_close, &f, "src");
     mr_op *op = mr_hashagg_create(src, MR_AGG_PARTIAL, NULL, 0, names, exprs, 6, s, "p", &err);
     assert_non_null(op);
-    lines got;
+    tu_lines got;
     assert_int_equal(drain(op, &got, &err), 0);
     assert_int_equal(got.n, 0);
     mr_schema *st = mr_schema_copy(op->schema);
@@ -581,7 +518,7 @@ static void test_empty_input(void **state)
     assert_non_null(op);
     assert_int_equal(drain(op, &got, &err), 0);
     expect_lines(&got, want1, 1);
-    lines_free(&got);
+    tu_lines_free(&got);
     mr_op_close(op);
     mr_schema_destroy(st);
     mr_schema_destroy(s);
@@ -708,11 +645,11 @@ static void test_selection_vector(void **state)
     mr_err err;
     mr_op *op = mr_hashagg_create(src, MR_AGG_SINGLE, gb, 1, names, exprs, 3, s, "g", &err);
     assert_non_null(op);
-    lines got;
+    tu_lines got;
     assert_int_equal(drain(op, &got, &err), 0);
     const char *want[] = {"1|2|50|c", "2|1|30|b"};
     expect_lines(&got, want, N(want));
-    lines_free(&got);
+    tu_lines_free(&got);
     mr_op_close(op);
     mr_schema_destroy(s);
 }
@@ -766,11 +703,11 @@ static void fill_random(mr_batch *b, uint64_t *seed, size_t n)
     b->nrows = n;
 }
 
-/* Runs mode over the given batches (copied), returning sorted lines and,
+/* Runs mode over the given batches (copied), returning sorted tu_lines and,
  * for PARTIAL, the output batches in *parts (copied). */
 static void run_mode(mr_agg_mode mode, const mr_schema *in, const mr_schema *agg_input,
                      mr_batch **batches, int nb, const char *const *gb, int ngroup,
-                     const char *const *names, const char *const *exprs, int nagg, lines *out,
+                     const char *const *names, const char *const *exprs, int nagg, tu_lines *out,
                      feed *parts)
 {
     feed f = {0};
@@ -786,14 +723,14 @@ static void run_mode(mr_agg_mode mode, const mr_schema *in, const mr_schema *agg
     mr_batch *b;
     int rc;
     while ((rc = mr_op_next(op, &b, &err)) == MR_NEXT_BATCH) {
-        lines_add_batch(out, b);
+        tu_lines_add_batch(out, b);
         if (parts)
             feed_add(parts, copy_batch(b));
     }
     if (rc < 0)
         fail_msg("run: %s", err.msg);
     if (out->n)
-        qsort(out->v, out->n, sizeof *out->v, cmp_str);
+        qsort(out->v, out->n, sizeof *out->v, tu_cmp_str);
     mr_op_close(op);
 }
 
@@ -812,7 +749,7 @@ static void split_check(const char *const *gb, int ngroup, const char *const *na
         all[i] = mr_batch_create(s, 0);
         fill_random(all[i], &seed, i == 3 ? 17 : MR_BATCH_ROWS - (size_t)i);
     }
-    lines single, fin;
+    tu_lines single, fin;
     run_mode(MR_AGG_SINGLE, s, s, all, NB, gb, ngroup, names, exprs, nagg, &single, NULL);
 
     /* three map tasks: batches {0,1}, {2,3}, {4,5} */
@@ -822,10 +759,10 @@ static void split_check(const char *const *gb, int ngroup, const char *const *na
     assert_non_null(st);
     size_t partial_rows = 0;
     for (int t = 0; t < 3; t++) {
-        lines pl;
+        tu_lines pl;
         run_mode(MR_AGG_PARTIAL, s, s, all + 2 * t, 2, gb, ngroup, names, exprs, nagg, &pl, &parts);
         partial_rows += pl.n;
-        lines_free(&pl);
+        tu_lines_free(&pl);
     }
     assert_true(partial_rows > 0);
     run_mode(MR_AGG_FINAL, st, s, parts.b, parts.n, gb, ngroup, names, exprs, nagg, &fin, NULL);
@@ -837,8 +774,8 @@ static void split_check(const char *const *gb, int ngroup, const char *const *na
     assert_int_equal(fin.n, single.n);
     for (size_t i = 0; i < single.n; i++)
         assert_string_equal(fin.v[i], single.v[i]);
-    lines_free(&single);
-    lines_free(&fin);
+    tu_lines_free(&single);
+    tu_lines_free(&fin);
     for (int i = 0; i < NB; i++)
         mr_batch_destroy(all[i]);
     mr_schema_destroy(st);
@@ -911,9 +848,9 @@ static int run_error(const mr_schema *s, const char *const *rows, int nrows, mr_
     mr_op *op = mr_hashagg_create(src, mode, gb, ngroup, names, &expr, 1, s, "by_event", err);
     if (!op)
         return err->code;
-    lines got;
+    tu_lines got;
     int rc = drain(op, &got, err);
-    lines_free(&got);
+    tu_lines_free(&got);
     mr_op_close(op);
     return rc;
 }
@@ -1002,7 +939,7 @@ static void test_expression_args(void **state)
     mr_op *op = mr_hashagg_create(src, MR_AGG_SINGLE, gb, 1, names, exprs, 3, s, "g", &err);
     if (!op)
         fail_msg("create: %s", err.msg);
-    lines got;
+    tu_lines got;
     assert_int_equal(drain(op, &got, &err), 0);
     assert_int_equal(got.n, 3);
     /* the decimal scale of qty * price is the expression module's choice;
@@ -1020,7 +957,7 @@ static void test_expression_args(void **state)
             assert_true(strtod(rev, NULL) == wrev[i]);
         assert_string_equal(rest, wrest[i]);
     }
-    lines_free(&got);
+    tu_lines_free(&got);
     mr_op_close(op);
 
     const char *zero[] = {"a|0|1.00"};

@@ -51,65 +51,9 @@ static mr_op *source_rows(const mr_schema *s, const char *const *rows, int n, in
     return op;
 }
 
-
-static void fmt_value(const mr_column *c, size_t r, char *buf, size_t cap)
-{
-    if (!mr_column_is_valid(c, r)) {
-        snprintf(buf, cap, "NULL");
-        return;
-    }
-    switch (c->type.id) {
-    case MR_T_STRING: {
-        size_t n;
-        const char *s = mr_column_str(c, r, &n);
-        snprintf(buf, cap, "%.*s", (int)n, s);
-        break;
-    }
-    case MR_T_INT32: snprintf(buf, cap, "%d", MR_COL_I32(c)[r]); break;
-    case MR_T_INT64: snprintf(buf, cap, "%lld", (long long)MR_COL_I64(c)[r]); break;
-    case MR_T_FLOAT64: snprintf(buf, cap, "%g", MR_COL_F64(c)[r]); break;
-    case MR_T_DECIMAL: mr_format_decimal(MR_COL_I64(c)[r], c->type.scale, buf, cap); break;
-    default: snprintf(buf, cap, "?");
-    }
-}
-
-typedef struct lines {
-    char **v;
-    size_t n, cap;
-} lines;
-
-static void lines_add(lines *l, const char *s)
-{
-    if (l->n == l->cap) {
-        l->cap = l->cap ? l->cap * 2 : 64;
-        l->v = realloc(l->v, l->cap * sizeof *l->v);
-        assert_non_null(l->v);
-    }
-    l->v[l->n++] = strdup(s);
-}
-
-static void lines_free(lines *l)
-{
-    for (size_t i = 0; i < l->n; i++)
-        free(l->v[i]);
-    free(l->v);
-    memset(l, 0, sizeof *l);
-}
-
-static int cmp_str(const void *a, const void *b)
-{
-    return strcmp(*(char *const *)a, *(char *const *)b);
-}
-
-static void lines_sort(lines *l)
-{
-    if (l->n)
-        qsort(l->v, l->n, sizeof *l->v, cmp_str);
-}
-
 /* Opens op, drains it into sorted lines (freeing it), returns the status.
  * *maxrows gets the largest live row count of a batch. */
-static int drain(mr_op *op, lines *out, size_t *maxrows, mr_err *err)
+static int drain(mr_op *op, tu_lines *out, size_t *maxrows, mr_err *err)
 {
     int rc = mr_op_open(op, err);
     size_t mx = 0;
@@ -127,26 +71,26 @@ static int drain(mr_op *op, lines *out, size_t *maxrows, mr_err *err)
             char line[512] = "", v[128];
             for (int c = 0; c < b->ncols; c++) {
                 assert_true(mr_type_equal(b->cols[c].type, op->schema->fields[c].type));
-                fmt_value(&b->cols[c], r, v, sizeof v);
+                tu_fmt_value(&b->cols[c], r, v, sizeof v);
                 strcat(line, c ? "|" : "");
                 strcat(line, v);
             }
-            lines_add(out, line);
+            tu_lines_add(out, line);
         }
     }
     mr_op_close(op);
-    lines_sort(out);
+    tu_lines_sort(out);
     if (maxrows)
         *maxrows = mx;
     return rc;
 }
 
-static void expect_lines(lines *got, const char *const *want, size_t n)
+static void expect_lines(tu_lines *got, const char *const *want, size_t n)
 {
-    lines w = {0};
+    tu_lines w = {0};
     for (size_t i = 0; i < n; i++)
-        lines_add(&w, want[i]);
-    lines_sort(&w);
+        tu_lines_add(&w, want[i]);
+    tu_lines_sort(&w);
     if (got->n != n) {
         for (size_t i = 0; i < got->n; i++)
             print_message("got: %s\n", got->v[i]);
@@ -154,7 +98,7 @@ static void expect_lines(lines *got, const char *const *want, size_t n)
     assert_int_equal(got->n, n);
     for (size_t i = 0; i < n; i++)
         assert_string_equal(got->v[i], w.v[i]);
-    lines_free(&w);
+    tu_lines_free(&w);
 }
 
 /* Standard test inputs: L(k int64, s string, lv int64), R(k int64, s string,
@@ -188,12 +132,12 @@ static void run_join(mr_join_type how, const char *const *lk, const char *const 
     mr_op *j = mr_hashjoin_create(r, l, how, lk, rk, nk, prefix, "j", &err);
     if (!j)
         fail_msg("create: %s", err.msg);
-    lines got = {0};
+    tu_lines got = {0};
     int rc = drain(j, &got, NULL, &err);
     if (rc < 0)
         fail_msg("join: %s", err.msg);
     expect_lines(&got, want, nwant);
-    lines_free(&got);
+    tu_lines_free(&got);
     mr_schema_destroy(ls);
     mr_schema_destroy(rs);
 }
@@ -266,7 +210,7 @@ static void run_empty(mr_join_type how, bool empty_build, size_t want_rows)
     mr_err err;
     mr_op *j = mr_hashjoin_create(r, l, how, KS, KS, 2, NULL, "j", &err);
     assert_non_null(j);
-    lines got = {0};
+    tu_lines got = {0};
     assert_int_equal(drain(j, &got, NULL, &err), MR_NEXT_DONE);
     assert_int_equal(got.n, want_rows);
     /* the missing side is all NULL */
@@ -279,7 +223,7 @@ static void run_empty(mr_join_type how, bool empty_build, size_t want_rows)
         else
             assert_non_null(strstr(got.v[i], "|NULL|"));
     }
-    lines_free(&got);
+    tu_lines_free(&got);
     mr_schema_destroy(ls);
     mr_schema_destroy(rs);
 }
@@ -325,11 +269,11 @@ static void test_using_full_coalesce(void **state)
     assert_string_equal(j->schema->fields[0].name, "id");
     assert_string_equal(j->schema->fields[1].name, "a");
     assert_string_equal(j->schema->fields[2].name, "b");
-    lines got = {0};
+    tu_lines got = {0};
     assert_int_equal(drain(j, &got, NULL, &err), MR_NEXT_DONE);
     const char *want[] = {"1|l1|NULL", "2|l2|r2", "NULL|l3|NULL", "3|NULL|r3", "NULL|NULL|r4"};
     expect_lines(&got, want, 5);
-    lines_free(&got);
+    tu_lines_free(&got);
     mr_schema_destroy(ls);
     mr_schema_destroy(rs);
 }
@@ -439,12 +383,12 @@ static void test_widening_keys(void **state)
                                   MR_JOIN_FULL, K1, K1, 1, NULL, "j", &err);
     assert_non_null(j);
     assert_int_equal(j->schema->fields[0].type.id, MR_T_INT64);
-    lines got = {0};
+    tu_lines got = {0};
     assert_int_equal(drain(j, &got, NULL, &err), MR_NEXT_DONE);
     const char *want[] = {"1|a1|b1", "-7|a2|b2", "2147483647|a3|b3", "NULL|a4|NULL",
                           "4294967297|NULL|b4"};
     expect_lines(&got, want, 5);
-    lines_free(&got);
+    tu_lines_free(&got);
     mr_schema_destroy(ls);
     mr_schema_destroy(rs);
 
@@ -464,7 +408,7 @@ static void test_widening_keys(void **state)
     assert_int_equal(drain(j, &got, NULL, &err), MR_NEXT_DONE);
     const char *want2[] = {"1.50|x|p", "-2.00|y|q", "3.10|z|NULL"};
     expect_lines(&got, want2, 3);
-    lines_free(&got);
+    tu_lines_free(&got);
     mr_schema_destroy(ls);
     mr_schema_destroy(rs);
 }
@@ -483,12 +427,12 @@ static void test_float_and_string_keys(void **state)
     mr_op *j = mr_hashjoin_create(source_rows(rs, rrows, 4, NULL), source_rows(ls, lrows, 5, NULL),
                                   MR_JOIN_INNER, keys, keys, 2, NULL, "j", &err);
     assert_non_null(j);
-    lines got = {0};
+    tu_lines got = {0};
     assert_int_equal(drain(j, &got, NULL, &err), MR_NEXT_DONE);
     /* -0.0 matches 0.0; the empty string is a value (not NULL) and matches */
     const char *want[] = {"-0|x|1|10", "1.5||2|20", "2|héllo|3|30"};
     expect_lines(&got, want, 3);
-    lines_free(&got);
+    tu_lines_free(&got);
     mr_schema_destroy(ls);
     mr_schema_destroy(rs);
 }
@@ -581,7 +525,7 @@ static void test_output_overflow(void **state)
         mr_op *j = mr_hashjoin_create(tu_source_batches(rs, &rb, 1, NULL), tu_source_batches(ls, &lb, 1, NULL),
                                       (mr_join_type)how, K1, K1, 1, NULL, "j", &err);
         assert_non_null(j);
-        lines got = {0};
+        tu_lines got = {0};
         size_t mx = 0;
         assert_int_equal(drain(j, &got, &mx, &err), MR_NEXT_DONE);
         bool keep = how == MR_JOIN_LEFT || how == MR_JOIN_FULL;
@@ -602,7 +546,7 @@ static void test_output_overflow(void **state)
                 assert_string_not_equal(got.v[i], got.v[i - 1]);
         }
         assert_int_equal(pairs, 15000);
-        lines_free(&got);
+        tu_lines_free(&got);
     }
     mr_schema_destroy(ls);
     mr_schema_destroy(rs);
@@ -631,7 +575,7 @@ static void test_selection_vectors(void **state)
         mr_op *j = mr_hashjoin_create(tu_source_batches(rs, &rb, 1, NULL), tu_source_batches(ls, &lb, 1, NULL),
                                       (mr_join_type)how, KS, KS, 2, NULL, "j", &err);
         assert_non_null(j);
-        lines got = {0};
+        tu_lines got = {0};
         assert_int_equal(drain(j, &got, NULL, &err), MR_NEXT_DONE);
         static const char *want[6][6] = {
             {"1|a|1|10", "3|c|3|30"},
@@ -643,7 +587,7 @@ static void test_selection_vectors(void **state)
         };
         static const size_t nwant[6] = {2, 4, 3, 5, 2, 2};
         expect_lines(&got, want[how], nwant[how]);
-        lines_free(&got);
+        tu_lines_free(&got);
     }
     mr_schema_destroy(ls);
     mr_schema_destroy(rs);
@@ -734,7 +678,7 @@ static bool rrow_match(const rrow *a, const rrow *b)
     return !a->knull && !b->knull && a->s >= 0 && b->s >= 0 && a->k == b->k && a->s == b->s;
 }
 
-static void nested_loop(mr_join_type how, rrow *l, size_t nl, rrow *r, size_t nr, lines *out)
+static void nested_loop(mr_join_type how, rrow *l, size_t nl, rrow *r, size_t nr, tu_lines *out)
 {
     bool *rm = calloc(nr + 1, 1);
     char line[256], key[128];
@@ -750,16 +694,16 @@ static void nested_loop(mr_join_type how, rrow *l, size_t nl, rrow *r, size_t nr
             rm[j] = true;
             if (how <= MR_JOIN_FULL) {
                 snprintf(line, sizeof line, "%s|%lld|%lld", key, (long long)l[i].v, (long long)r[j].v);
-                lines_add(out, line);
+                tu_lines_add(out, line);
             }
         }
         if ((how == MR_JOIN_SEMI && any) || (how == MR_JOIN_ANTI && !any)) {
             snprintf(line, sizeof line, "%s|%lld", key, (long long)l[i].v);
-            lines_add(out, line);
+            tu_lines_add(out, line);
         }
         if (!any && (how == MR_JOIN_LEFT || how == MR_JOIN_FULL)) {
             snprintf(line, sizeof line, "%s|%lld|NULL", key, (long long)l[i].v);
-            lines_add(out, line);
+            tu_lines_add(out, line);
         }
     }
     if (how == MR_JOIN_RIGHT || how == MR_JOIN_FULL)
@@ -768,10 +712,10 @@ static void nested_loop(mr_join_type how, rrow *l, size_t nl, rrow *r, size_t nr
                 continue;
             fmt_rrow_key(&r[j], key, sizeof key);
             snprintf(line, sizeof line, "%s|NULL|%lld", key, (long long)r[j].v);
-            lines_add(out, line);
+            tu_lines_add(out, line);
         }
     free(rm);
-    lines_sort(out);
+    tu_lines_sort(out);
 }
 
 static void test_random_vs_nested_loop(void **state)
@@ -793,14 +737,14 @@ static void test_random_vs_nested_loop(void **state)
             mr_op *j = mr_hashjoin_create(rand_source(rs, r, nr, &s2), rand_source(ls, l, nl, &s2),
                                           (mr_join_type)how, KS, KS, 2, NULL, "j", &err);
             assert_non_null(j);
-            lines got = {0}, want = {0};
+            tu_lines got = {0}, want = {0};
             assert_int_equal(drain(j, &got, NULL, &err), MR_NEXT_DONE);
             nested_loop((mr_join_type)how, l, nl, r, nr, &want);
             assert_int_equal(got.n, want.n);
             for (size_t i = 0; i < got.n; i++)
                 assert_string_equal(got.v[i], want.v[i]);
-            lines_free(&got);
-            lines_free(&want);
+            tu_lines_free(&got);
+            tu_lines_free(&want);
         }
     }
     free(l);

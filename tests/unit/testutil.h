@@ -6,6 +6,7 @@
 #ifndef MR_TESTUTIL_H
 #define MR_TESTUTIL_H
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -108,6 +109,82 @@ static inline mr_op *tu_source_batches(const mr_schema *s, mr_batch **bs, int n,
     mr_op *op = mr_source_create(s, tu_feed_next, tu_feed_close, f, "src");
     assert_non_null(op);
     return op;
+}
+
+/* Writes row r of c in text form ("NULL" for NULL; floats to 10 digits). */
+static inline void tu_fmt_value(const mr_column *c, size_t r, char *buf, size_t cap)
+{
+    if (!mr_column_is_valid(c, r)) {
+        snprintf(buf, cap, "NULL");
+        return;
+    }
+    switch (c->type.id) {
+    case MR_T_STRING: {
+        size_t n;
+        const char *s = mr_column_str(c, r, &n);
+        snprintf(buf, cap, "%.*s", (int)n, s);
+        break;
+    }
+    case MR_T_BOOL: snprintf(buf, cap, "%s", MR_COL_U8(c)[r] ? "true" : "false"); break;
+    case MR_T_INT32: snprintf(buf, cap, "%d", MR_COL_I32(c)[r]); break;
+    case MR_T_DATE: mr_format_date(MR_COL_I32(c)[r], buf, cap); break;
+    case MR_T_INT64: snprintf(buf, cap, "%lld", (long long)MR_COL_I64(c)[r]); break;
+    case MR_T_TIMESTAMP: mr_format_timestamp(MR_COL_I64(c)[r], buf, cap); break;
+    case MR_T_FLOAT64: snprintf(buf, cap, "%.10g", MR_COL_F64(c)[r]); break;
+    case MR_T_DECIMAL: mr_format_decimal(MR_COL_I64(c)[r], c->type.scale, buf, cap); break;
+    default: snprintf(buf, cap, "?");
+    }
+}
+
+/* Rows as text lines ("v1|v2|..."), to compare outputs as multisets. */
+typedef struct tu_lines {
+    char **v;
+    size_t n, cap;
+} tu_lines;
+
+static inline void tu_lines_add(tu_lines *l, const char *s)
+{
+    if (l->n == l->cap) {
+        l->cap = l->cap ? l->cap * 2 : 64;
+        l->v = realloc(l->v, l->cap * sizeof *l->v);
+        assert_non_null(l->v);
+    }
+    l->v[l->n++] = strdup(s);
+}
+
+/* Appends every live row of b. */
+static inline void tu_lines_add_batch(tu_lines *l, const mr_batch *b)
+{
+    for (size_t i = 0; i < mr_batch_live(b); i++) {
+        uint32_t r = mr_batch_row(b, i);
+        char line[1024] = "", v[256];
+        for (int c = 0; c < b->ncols; c++) {
+            tu_fmt_value(&b->cols[c], r, v, sizeof v);
+            if (c)
+                strcat(line, "|");
+            strncat(line, v, sizeof line - strlen(line) - 1);
+        }
+        tu_lines_add(l, line);
+    }
+}
+
+static inline int tu_cmp_str(const void *a, const void *b)
+{
+    return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+static inline void tu_lines_sort(tu_lines *l)
+{
+    if (l->n)
+        qsort(l->v, l->n, sizeof *l->v, tu_cmp_str);
+}
+
+static inline void tu_lines_free(tu_lines *l)
+{
+    for (size_t i = 0; i < l->n; i++)
+        free(l->v[i]);
+    free(l->v);
+    memset(l, 0, sizeof *l);
 }
 
 #endif
