@@ -39,6 +39,7 @@
 #include "core/expr.h"
 #include "core/op/hashjoin.h"
 #include "core/op/union.h"
+#include "core/sortkey.h"
 
 const char *const dag_op_names[DOP__COUNT] = {
     "read", "filter", "select", "derive", "drop", "aggregate",
@@ -342,6 +343,7 @@ static void walk_values(dag_ctx *c, ynode *n, const dag_params *p, int top)
                            &erroff, msg, sizeof msg);
         if (rc == MR_EINVAL) {
             dag_error_in(c, n, erroff, NULL, "%s", msg);
+            n->subst_failed = 1;
         } else if (rc == 0) {
             n->text = out;
             n->len = outlen;
@@ -492,6 +494,14 @@ static void parse_nodes(dag_ctx *c, const ynode *root, dag *d)
     for (size_t i = 0; i < nodes->n; i++) {
         const ynode *k = nodes->items[2 * i], *body = nodes->items[2 * i + 1];
         if (k->kind != YN_SCALAR)
+            continue;
+        /* A second node of the same id was reported as a duplicate key by
+         * the tree walk; leaving it out keeps it from also "feeding
+         * nothing" or shadowing the first one's checks. */
+        int dup = 0;
+        for (int j = 0; j < d->n && !dup; j++)
+            dup = strcmp(d->nodes[j].id, k->text) == 0;
+        if (dup)
             continue;
         dag_node *nd = &d->nodes[d->n++];
         nd->id = k->text;
@@ -743,6 +753,73 @@ static const char *type_str(dag_ctx *c, mr_type t)
     return s ? s : "?";
 }
 
+/* Placeholders: a select or derive column whose expression failed keeps
+ * its place in the node's output schema with the type NULL (no real
+ * column has it; see no_null_type), so later nodes are still checked
+ * against the other columns.  An expression that uses a placeholder is
+ * not checked: its error would only repeat the first one. */
+static int has_placeholder(const mr_schema *s)
+{
+    for (int i = 0; s && i < s->nfields; i++)
+        if (s->fields[i].type.id == MR_T_NULL)
+            return 1;
+    return 0;
+}
+
+/* Whether the column name that starts at byte off of text (bare or
+ * "quoted") is a placeholder of s. */
+static int names_placeholder(const char *text, int off, const mr_schema *s)
+{
+    if (off < 0 || (size_t)off >= strlen(text))
+        return 0;
+    const char *p = text + off;
+    char name[256];
+    size_t n = 0;
+    if (*p == '"') {
+        for (p++; *p && n + 1 < sizeof name; p++) {
+            if (*p == '"' && p[1] != '"')
+                break;
+            if (*p == '"')
+                p++;
+            name[n++] = *p;
+        }
+    } else {
+        while ((isalnum((unsigned char)*p) || *p == '_' || (unsigned char)*p >= 0x80) &&
+               n + 1 < sizeof name)
+            name[n++] = *p++;
+    }
+    name[n] = '\0';
+    int i = mr_schema_find(s, name);
+    return i >= 0 && s->fields[i].type.id == MR_T_NULL;
+}
+
+/* Binds e against in, placeholders aside.  Returns 1 when bound, 0 when e
+ * uses a placeholder (nothing to report), -1 with err set. */
+static int bind_expr(dag_ctx *c, mr_expr *e, const char *text, int text_off, const mr_schema *in,
+                     mr_err *err)
+{
+    if (!has_placeholder(in))
+        return mr_expr_bind(e, in, err) == 0 ? 1 : -1;
+    int n = 0, bad = 0;
+    for (int i = 0; i < in->nfields; i++)
+        n += in->fields[i].type.id != MR_T_NULL;
+    mr_schema *known = mr_schema_create(n);
+    for (int i = 0, k = 0; known && i < in->nfields; i++)
+        if (in->fields[i].type.id != MR_T_NULL)
+            bad |= mr_schema_set(known, k++, in->fields[i].name, in->fields[i].type) != 0;
+    if (!known || bad) {
+        mr_schema_destroy(known);
+        c->oom = 1;
+        mr_err_set(err, MR_ENOMEM, "out of memory");
+        return -1;
+    }
+    int rc = mr_expr_bind(e, known, err) == 0 ? 1 : -1;
+    if (rc < 0 && err->code == MR_ENOTFOUND && names_placeholder(text, err->offset + text_off, in))
+        rc = 0;
+    mr_schema_destroy(known);
+    return rc;
+}
+
 /* Parses v's text as an expression and, when in is known, binds it.
  * Returns 1 with *t set when typed, 0 when not checked (in NULL), -1 after
  * reporting an error.  what is put in front of the message ("where"). */
@@ -760,14 +837,13 @@ static int check_expr(dag_ctx *c, const ynode *v, const mr_schema *in, const cha
     }
     int rc = 0;
     if (in) {
-        if (mr_expr_bind(e, in, &err) != 0) {
+        rc = bind_expr(c, e, v->text, 0, in, &err);
+        if (rc < 0) {
             if (err.code == MR_ENOMEM)
                 c->oom = 1;
             dag_error_in(c, v, err.offset, node, "in %s: %s", what, err.msg);
-            rc = -1;
-        } else {
+        } else if (rc > 0) {
             *t = mr_expr_type(e);
-            rc = 1;
         }
     }
     mr_expr_destroy(e);
@@ -823,6 +899,59 @@ static char *first_file(const char *full)
     return best;
 }
 
+/* Resolves a read's path against the base folder (malloc'd; NULL when out
+ * of memory, with c->oom set). */
+static char *resolve_read_path(dag_ctx *c, const char *path)
+{
+    const char *base = c->opt->base_dir;
+    char *full = NULL;
+    if (path[0] == '/' || !base || !base[0])
+        full = strdup(path);
+    else if (asprintf(&full, "%s/%s", base, path) < 0)
+        full = NULL;
+    if (!full)
+        c->oom = 1;
+    return full;
+}
+
+/* Reports that a read's path names no file: the path as written, as
+ * resolved, and the folder relative paths resolve against. */
+static void report_no_input(dag_ctx *c, const dag_node *nd, const ynode *path, const char *full,
+                            const char *then)
+{
+    const char *base = c->opt->base_dir;
+    struct stat sb;
+    const char *what = stat(full, &sb) == 0 && S_ISDIR(sb.st_mode) ? "folder '%s' holds no input file"
+                       : strpbrk(path->text, "*?[")              ? "no input file matches '%s'"
+                                                                 : "input file '%s' does not exist";
+    const char *head = dag_arena_printf(&c->arena, what, path->text);
+    if (!head)
+        return;
+    if (path->text[0] == '/' || !base || !base[0])
+        dag_error(c, path, nd->id, "%s%s", head, then);
+    else
+        dag_error(c, path, nd->id, "%s (resolved to '%s'; relative paths resolve against '%s')%s",
+                  head, full, base, then);
+}
+
+/* A read with a schema, when inputs are checked: its path must name a
+ * file now (a file, a folder holding one, or a glob matching one). */
+static void check_input_exists(dag_ctx *c, dag_node *nd)
+{
+    const ynode *path = ymap_get(nd->body, "path");
+    if (!c->opt->check_inputs || !path || path->kind != YN_SCALAR || path->subst_failed ||
+        yscalar_is_null(path))
+        return;
+    char *full = resolve_read_path(c, path->text);
+    if (!full)
+        return;
+    char *file = first_file(full);
+    if (!file)
+        report_no_input(c, nd, path, full, "");
+    free(file);
+    free(full);
+}
+
 /* A read without a schema: infer it from its first file at compile time
  * (core/csv.h, core/jsonl.h), so the plan carries a fixed schema that every
  * task and the warehouse agree on. */
@@ -831,24 +960,17 @@ static mr_schema *infer_schema(dag_ctx *c, dag_node *nd, int fmt, const ynode *c
     const ynode *path = ymap_get(nd->body, "path");
     if (!path || path->kind != YN_SCALAR)
         return NULL;
-    const char *base = c->opt->base_dir;
-    char *full = NULL;
-    if (path->text[0] == '/' || !base || !base[0])
-        full = strdup(path->text);
-    else if (asprintf(&full, "%s/%s", base, path->text) < 0)
-        full = NULL;
-    if (!full) {
-        c->oom = 1;
+    char *full = resolve_read_path(c, path->text);
+    if (!full)
         return NULL;
-    }
     char *file = first_file(full);
-    free(full);
     if (!file) {
-        dag_error(c, path, nd->id, "cannot infer a schema: no file matches '%s'%s%s; give a "
-                  "'schema'", path->text, path->text[0] != '/' && base ? " under " : "",
-                  path->text[0] != '/' && base ? base : "");
+        report_no_input(c, nd, path, full, ", so its schema cannot be inferred (or give a "
+                        "'schema')");
+        free(full);
         return NULL;
     }
+    free(full);
     mr_schema *out = NULL;
     mr_err err;
     mr_err_clear(&err);
@@ -915,14 +1037,19 @@ static mr_schema *prop_read(dag_ctx *c, dag_node *nd)
     int onerr = (v = ymap_get(b, "on_error")) ? pick(c, v, on_errors, "on_error", nd->id) : 0;
     long long me;
     if ((v = ymap_get(b, "max_errors")) && parse_int(v, &me) == 0) {
+        /* on_error fail tolerates no bad row, which max_errors 0 says too:
+         * only a positive limit contradicts it. */
         if (me < 0)
             dag_error(c, v, nd->id, "max_errors must be 0 or more, not %lld", me);
-        else if (onerr == 0)
-            dag_error(c, v, nd->id, "max_errors applies only with on_error skip or reject");
+        else if (onerr == 0 && me > 0)
+            dag_error(c, v, nd->id, "max_errors %lld contradicts on_error fail (which stops at "
+                      "the first bad row); use on_error skip or reject, or leave max_errors out",
+                      me);
     }
     const ynode *sch = ymap_get(b, "schema");
     if (!sch)
         return fmt < 0 ? NULL : infer_schema(c, nd, fmt, csv);
+    check_input_exists(c, nd);
     if (sch->kind != YN_MAP)
         return NULL;
     if (sch->n == 0) {
@@ -965,14 +1092,12 @@ static mr_schema *prop_filter(dag_ctx *c, dag_node *nd, const mr_schema *in)
     mr_type t;
     int rc = check_expr(c, w, in, "where", nd->id, &t);
     nd->where = w->text;
-    if (rc <= 0)
-        return NULL;
-    if (t.id != MR_T_BOOL) {
+    if (rc > 0 && t.id != MR_T_BOOL)
         dag_error(c, w, nd->id, "where must be a boolean expression; this one is %s",
                   type_str(c, t));
-        return NULL;
-    }
-    return mr_schema_copy(in);
+    /* A filter keeps its input's columns whatever its condition, so the
+     * nodes after it are still checked after an error in the condition. */
+    return in ? mr_schema_copy(in) : NULL;
 }
 
 static void named_alloc(dag_ctx *c, dag_named *nm, size_t cap)
@@ -1019,9 +1144,10 @@ static mr_schema *prop_project(dag_ctx *c, dag_node *nd, const mr_schema *in)
         }
         char what[160];
         snprintf(what, sizeof what, "column '%.100s'", k->text);
+        types[i] = mr_type_make(MR_T_NULL); /* a placeholder unless typed below */
         int rc = check_expr(c, v, in, what, nd->id, &types[i]);
-        if (rc < 0 || (rc > 0 && no_null_type(c, v, types[i], k->text, nd->id) != 0))
-            ok = 0;
+        if (rc > 0 && no_null_type(c, v, types[i], k->text, nd->id) != 0)
+            types[i] = mr_type_make(MR_T_NULL);
     }
     if (!ok || !in)
         return NULL;
@@ -1177,23 +1303,28 @@ static mr_schema *prop_aggregate(dag_ctx *c, dag_node *nd, const mr_schema *in)
         mr_expr *arg = NULL;
         mr_err err;
         mr_err_clear(&err);
+        /* A bad aggregate expression leaves a placeholder (see
+         * has_placeholder), so the nodes after this one are still checked. */
         if (mr_agg_parse(v->text, &kind, &arg, &err) != 0) {
             dag_error_in(c, v, err.offset, nd->id, "in aggregate '%s': %s", k->text, err.msg);
-            ok = 0;
+            sb_add(c, &sb, k->text, mr_type_make(MR_T_NULL));
             continue;
         }
         mr_type at = mr_type_make(MR_T_INT64), rt;
-        if (in && arg && mr_expr_bind(arg, in, &err) != 0) {
+        int bound = in && arg ? bind_expr(c, arg, v->text, agg_arg_offset(v->text), in, &err) : 1;
+        if (in && bound < 0) {
             int off = err.offset >= 0 ? err.offset + agg_arg_offset(v->text) : -1;
             dag_error_in(c, v, off, nd->id, "in aggregate '%s': %s", k->text, err.msg);
-            ok = 0;
+            sb_add(c, &sb, k->text, mr_type_make(MR_T_NULL));
+        } else if (in && bound == 0) {
+            sb_add(c, &sb, k->text, mr_type_make(MR_T_NULL));
         } else if (in) {
             if (arg)
                 at = mr_expr_type(arg);
             if (mr_agg_result_type(kind, at, &rt, &err) != 0) {
                 dag_error_in(c, v, agg_arg_offset(v->text), nd->id, "in aggregate '%s': %s",
                              k->text, err.msg);
-                ok = 0;
+                sb_add(c, &sb, k->text, mr_type_make(MR_T_NULL));
             } else {
                 sb_add(c, &sb, k->text, rt);
             }
@@ -1279,6 +1410,9 @@ static mr_schema *prop_join(dag_ctx *c, dag_node *nd, const mr_schema *l, const 
         mr_type ct;
         if (li < 0 || ri < 0)
             ok = 0;
+        else if (l && r && (l->fields[li].type.id == MR_T_NULL ||
+                            r->fields[ri].type.id == MR_T_NULL))
+            ; /* a placeholder (see has_placeholder): nothing to compare */
         else if (l && r && !common_type(l->fields[li].type, r->fields[ri].type, &ct)) {
             dag_error(c, e, nd->id, "join key types differ: %s is %s on the left, %s is %s on "
                       "the right", lv->text, type_str(c, l->fields[li].type), rv->text,
@@ -1297,7 +1431,7 @@ static mr_schema *prop_join(dag_ctx *c, dag_node *nd, const mr_schema *l, const 
             hash_bad = 1;
         }
     }
-    if (!ok || !l || !r)
+    if (!ok || !l || !r || has_placeholder(l) || has_placeholder(r))
         return NULL;
     nd->left_keys = lk;
     nd->right_keys = rk;
@@ -1372,7 +1506,7 @@ static mr_schema *prop_union(dag_ctx *c, dag_node *nd, mr_schema *const *ins)
     if (nd->ninputs < 2) /* inputs that were not names were reported already */
         return NULL;
     for (int k = 0; k < nd->ninputs; k++)
-        if (!ins[k])
+        if (!ins[k] || has_placeholder(ins[k]))
             return NULL;
     const mr_schema *first = ins[0];
     sbuild sb = {0};
@@ -1444,52 +1578,29 @@ static mr_schema *prop_distinct(dag_ctx *c, dag_node *nd, const mr_schema *in)
     return sb_finish(c, &sb);
 }
 
-/* "col [asc|desc] [nulls first|last]"; col may be "quoted". */
+/* One sort key, parsed by the parser the sort operator uses
+ * (core/sortkey.h), so validate accepts exactly what runs. */
 static int check_sort_key(dag_ctx *c, dag_node *nd, const ynode *v, const mr_schema *in)
 {
-    const char *s = v->text;
-    char col[256];
-    size_t n = 0;
-    while (isspace((unsigned char)*s))
-        s++;
-    if (*s == '"') {
-        s++;
-        while (*s && *s != '"' && n + 1 < sizeof col)
-            col[n++] = *s++;
-        if (*s != '"') {
-            dag_error(c, v, nd->id, "unterminated quoted column name in sort key '%s'", v->text);
-            return -1;
-        }
-        s++;
-    } else {
-        while (*s && !isspace((unsigned char)*s) && n + 1 < sizeof col)
-            col[n++] = *s++;
-    }
-    col[n] = '\0';
-    const char *words[4];
-    int nw = 0;
-    char buf[256];
-    snprintf(buf, sizeof buf, "%s", s);
-    for (char *tok = strtok(buf, " \t"); tok; tok = strtok(NULL, " \t"))
-        words[nw < 4 ? nw : 3] = tok, nw++;
-    int i = 0, bad = n == 0 || nw > 3;
-    if (!bad && i < nw && (strcasecmp(words[i], "asc") == 0 || strcasecmp(words[i], "desc") == 0))
-        i++;
-    if (!bad && i < nw) {
-        bad = !(i + 2 == nw && strcasecmp(words[i], "nulls") == 0 &&
-                (strcasecmp(words[i + 1], "first") == 0 || strcasecmp(words[i + 1], "last") == 0));
-    }
-    if (bad) {
-        dag_error(c, v, nd->id, "bad sort key '%s': write \"column [asc|desc] [nulls "
-                  "first|last]\"", v->text);
+    char *col = NULL;
+    int desc, nulls_first;
+    mr_err err;
+    mr_err_clear(&err);
+    if (mr_sort_key_parse(v->text, &col, &desc, &nulls_first, &err) != 0) {
+        if (err.code == MR_ENOMEM)
+            c->oom = 1;
+        else
+            dag_error_in(c, v, err.offset, nd->id, "%s", err.msg);
         return -1;
     }
+    int rc = 0;
     if (in && mr_schema_find(in, col) < 0) {
         ynode tmp = *v;
         tmp.text = col;
-        return find_column(c, in, &tmp, nd->id, "the input of the sort") < 0 ? -1 : 0;
+        rc = find_column(c, in, &tmp, nd->id, "the input of the sort") < 0 ? -1 : 0;
     }
-    return 0;
+    free(col);
+    return rc;
 }
 
 static mr_schema *prop_sort(dag_ctx *c, dag_node *nd, const mr_schema *in)
@@ -1508,17 +1619,16 @@ static mr_schema *prop_sort(dag_ctx *c, dag_node *nd, const mr_schema *in)
             ok = 0;
         }
     }
-    return ok && in ? mr_schema_copy(in) : NULL;
+    (void)ok; /* keys do not change the columns: later nodes are still checked */
+    return in ? mr_schema_copy(in) : NULL;
 }
 
 static mr_schema *prop_limit(dag_ctx *c, dag_node *nd, const mr_schema *in)
 {
     const ynode *v = ymap_get(nd->body, "n");
     long long n;
-    if (parse_int(v, &n) == 0 && n < 0) {
+    if (parse_int(v, &n) == 0 && n < 0)
         dag_error(c, v, nd->id, "limit n must be 0 or more, not %lld", n);
-        return NULL;
-    }
     return in ? mr_schema_copy(in) : NULL;
 }
 
@@ -1608,6 +1718,63 @@ static void propagate(dag_ctx *c, dag_node *nd, mr_schema *const *ins)
     }
 }
 
+/* "(a int64, b string)" in the arena, for messages. */
+static const char *schema_str(dag_ctx *c, const mr_schema *s)
+{
+    char buf[1024];
+    size_t off = 0;
+    buf[0] = '\0';
+    for (int i = 0; i < s->nfields && off < sizeof buf - 1; i++) {
+        char t[48];
+        off += (size_t)snprintf(buf + off, sizeof buf - off, "%s%s %s", i ? ", " : "",
+                                s->fields[i].name, mr_type_name(s->fields[i].type, t, sizeof t));
+    }
+    const char *r = dag_arena_printf(&c->arena, "(%s)", buf);
+    return r ? r : "(?)";
+}
+
+static int same_columns(const mr_schema *a, const mr_schema *b)
+{
+    if (a->nfields != b->nfields)
+        return 0;
+    for (int i = 0; i < a->nfields; i++)
+        if (strcmp(a->fields[i].name, b->fields[i].name) != 0 ||
+            !mr_type_equal(a->fields[i].type, b->fields[i].type))
+            return 0;
+    return 1;
+}
+
+/* Two warehouse writes to one table share its definition, so their rows
+ * must have the same columns and types; otherwise the commit would fail
+ * after every task ran.  Table names compare as the warehouses do
+ * (unquoted names ignore case). */
+static void check_shared_tables(dag_ctx *c, const dag *d)
+{
+    for (int i = 0; i < d->n; i++) {
+        const dag_node *a = &d->nodes[i];
+        const ynode *ta = a->op == DOP_WRITE ? ymap_get(a->body, "table") : NULL;
+        const ynode *to = a->op == DOP_WRITE ? ymap_get(a->body, "to") : NULL;
+        if (!ta || ta->kind != YN_SCALAR || !a->out || has_placeholder(a->out) ||
+            (to && to->kind == YN_SCALAR && strcmp(to->text, "warehouse") != 0))
+            continue;
+        for (int j = 0; j < i; j++) {
+            const dag_node *b = &d->nodes[j];
+            const ynode *tb = b->op == DOP_WRITE ? ymap_get(b->body, "table") : NULL;
+            const ynode *tob = b->op == DOP_WRITE ? ymap_get(b->body, "to") : NULL;
+            if (!tb || tb->kind != YN_SCALAR || !b->out || has_placeholder(b->out) ||
+                (tob && tob->kind == YN_SCALAR && strcmp(tob->text, "warehouse") != 0) ||
+                strcasecmp(ta->text, tb->text) != 0)
+                continue;
+            if (!same_columns(a->out, b->out))
+                dag_error(c, ta, a->id, "table '%s' is also written by node '%s' (line %d) with "
+                          "other columns: %s there, %s here; writes to one table need the same "
+                          "columns and types", ta->text, b->id, b->key->line,
+                          schema_str(c, b->out), schema_str(c, a->out));
+            break;
+        }
+    }
+}
+
 static void propagate_all(dag_ctx *c, dag *d)
 {
     int *seen = dag_arena_alloc(&c->arena, ((size_t)d->n + 1) * sizeof *seen);
@@ -1652,6 +1819,8 @@ void dag_validate(dag_ctx *c, const ynode *root, dag *d)
     parse_nodes(c, root, d);
     check_graph(c, d);
     propagate_all(c, d);
+    if (!c->oom)
+        check_shared_tables(c, d);
 }
 
 void dag_model_free(dag *d)

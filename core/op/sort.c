@@ -61,7 +61,6 @@
  */
 #include "core/op/sort.h"
 
-#include <ctype.h>
 #include <math.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -116,100 +115,6 @@ typedef struct sort_op {
 } sort_op;
 
 static const mr_op_vtable sort_vt;
-
-/* ---- Key parsing --------------------------------------------------------- */
-
-static bool word_eq(const char *p, size_t n, const char *w)
-{
-    return strlen(w) == n && strncasecmp(p, w, n) == 0;
-}
-
-int mr_sort_key_parse(const char *text, char **col, int *desc, int *nulls_first, mr_err *err)
-{
-    *col = NULL;
-    const char *p = text ? text : "";
-    while (isspace((unsigned char)*p))
-        p++;
-    char *name = NULL;
-    if (*p == '"') {
-        size_t len = strlen(p);
-        name = malloc(len + 1);
-        if (!name)
-            return mr_err_set(err, MR_ENOMEM, "out of memory");
-        size_t o = 0;
-        p++;
-        for (;;) {
-            if (!*p) {
-                free(name);
-                return mr_err_set(err, MR_EINVAL, "sort key '%s': unterminated quoted name", text);
-            }
-            if (*p == '"') {
-                if (p[1] != '"')
-                    break;
-                p++;
-            }
-            name[o++] = *p++;
-        }
-        p++;
-        name[o] = '\0';
-        if (o == 0) {
-            free(name);
-            return mr_err_set(err, MR_EINVAL, "sort key '%s': empty column name", text);
-        }
-    } else {
-        const char *s = p;
-        while (*p && !isspace((unsigned char)*p))
-            p++;
-        if (p == s)
-            return mr_err_set(err, MR_EINVAL, "sort key '%s': no column name", text);
-        name = strndup(s, (size_t)(p - s));
-        if (!name)
-            return mr_err_set(err, MR_ENOMEM, "out of memory");
-    }
-    /* Then up to three words: [asc|desc] [nulls first|last]. */
-    const char *w[4];
-    size_t wn[4];
-    int nw = 0;
-    for (;;) {
-        while (isspace((unsigned char)*p))
-            p++;
-        if (!*p)
-            break;
-        if (nw == 4) {
-            nw++;
-            break;
-        }
-        w[nw] = p;
-        while (*p && !isspace((unsigned char)*p))
-            p++;
-        wn[nw] = (size_t)(p - w[nw]);
-        nw++;
-    }
-    int d = 0, nf = -1, i = 0;
-    if (i < nw && word_eq(w[i], wn[i], "asc"))
-        i++;
-    else if (i < nw && word_eq(w[i], wn[i], "desc"))
-        d = 1, i++;
-    if (i + 1 < nw && word_eq(w[i], wn[i], "nulls")) {
-        if (word_eq(w[i + 1], wn[i + 1], "first"))
-            nf = 1;
-        else if (word_eq(w[i + 1], wn[i + 1], "last"))
-            nf = 0;
-        else
-            i = nw + 1; /* error below */
-        i += 2;
-    }
-    if (i != nw) {
-        free(name);
-        return mr_err_set(err, MR_EINVAL,
-                          "sort key '%s': expected \"column [asc|desc] [nulls first|last]\"",
-                          text);
-    }
-    *col = name;
-    *desc = d;
-    *nulls_first = nf < 0 ? d : nf;
-    return 0;
-}
 
 /* ---- Row store ----------------------------------------------------------- */
 

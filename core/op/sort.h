@@ -24,14 +24,7 @@
 #include <stdint.h>
 
 #include "core/op.h"
-
-/* Parses one sort key as written in a DAG's `by` list:
- * "col [asc|desc] [nulls first|nulls last]" (keywords case-insensitive;
- * col is a bare name or a double-quoted "Any Name" with "" for a quote).
- * The default null order is PostgreSQL's: nulls last for asc, nulls first
- * for desc.  Returns 0 with *col (caller frees), *desc and *nulls_first
- * set, or MR_EINVAL / MR_ENOMEM with a message naming the text. */
-int mr_sort_key_parse(const char *text, char **col, int *desc, int *nulls_first, mr_err *err);
+#include "core/sortkey.h" /* mr_sort_key_parse */
 
 /* Creates a sort of child's rows by the nkeys (>= 1) columns keys[] of
  * child->schema, with desc[i] and nulls_first[i] per key (0/1).  limit -1

@@ -346,6 +346,33 @@ static void test_key_parse(void **state)
     assert_int_equal(mr_sort_key_parse("qty asc desc", &col, &d, &nf, &err), MR_EINVAL);
     assert_int_equal(mr_sort_key_parse("\"open", &col, &d, &nf, &err), MR_EINVAL);
     assert_null(col);
+    /* the key the docs show: a doubled quote inside a quoted name */
+    assert_int_equal(mr_sort_key_parse("\"x\"\"y\" desc", &col, &d, &nf, &err), 0);
+    assert_string_equal(col, "x\"y");
+    assert_int_equal(d, 1);
+    assert_int_equal(nf, 1);
+    free(col);
+    assert_int_equal(mr_sort_key_parse("\"a b\" NULLS last", &col, &d, &nf, &err), 0);
+    assert_string_equal(col, "a b");
+    assert_int_equal(d, 0);
+    assert_int_equal(nf, 0);
+    free(col);
+    /* errors point at the byte where the key stops fitting */
+    assert_int_equal(mr_sort_key_parse("qty  up", &col, &d, &nf, &err), MR_EINVAL);
+    assert_int_equal(err.offset, 5);
+    assert_int_equal(mr_sort_key_parse("qty desc nulls middle", &col, &d, &nf, &err), MR_EINVAL);
+    assert_int_equal(err.offset, 15);
+    assert_non_null(strstr(err.msg, "FIRST or LAST"));
+    assert_int_equal(mr_sort_key_parse("qty nulls", &col, &d, &nf, &err), MR_EINVAL);
+    assert_int_equal(err.offset, 9);
+    assert_int_equal(mr_sort_key_parse(" \"x\"y desc", &col, &d, &nf, &err), MR_EINVAL);
+    assert_int_equal(err.offset, 4);
+    assert_int_equal(mr_sort_key_parse("  \"open", &col, &d, &nf, &err), MR_EINVAL);
+    assert_int_equal(err.offset, 2);
+    assert_int_equal(mr_sort_key_parse("\"\" asc", &col, &d, &nf, &err), MR_EINVAL);
+    assert_non_null(strstr(err.msg, "empty column name"));
+    assert_int_equal(mr_sort_key_parse("q nulls first desc", &col, &d, &nf, &err), MR_EINVAL);
+    assert_int_equal(err.offset, 14);
 }
 
 static void test_every_type(void **state)
