@@ -158,7 +158,8 @@ static Millrace__JobPlan *compile_dag(const dag_args *a, char **text_out, size_t
         base = dir;
     }
     mr_dag_options opt = {.file = a->path, .params = a->params, .nparams = a->nparams,
-                          .getenv = NULL, .partitions = 0, .base_dir = base};
+                          .getenv = NULL, .partitions = 0, .base_dir = base,
+                          .check_inputs = 1};
     Millrace__JobPlan *plan = NULL;
     mr_diags diags = {0};
     if (mr_dag_compile(text, len, &opt, &plan, &diags) < 0) {

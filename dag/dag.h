@@ -59,6 +59,10 @@ typedef struct mr_dag_options {
      * (the DAG file's folder for `millrace run`, the data root or the
      * request's base_dir for the API); NULL means the current directory. */
     const char *base_dir;
+    /* Non-zero: a read whose path names no file is an error (the CLI's
+     * validate, explain and run, where the files are local).  The API
+     * leaves it 0, since a queued job's input may land before it runs. */
+    int check_inputs;
 } mr_dag_options;
 
 #define MR_DAG_DEFAULT_PARTITIONS 8

@@ -52,6 +52,8 @@ struct ynode {
     size_t raw_len;
     int *srcmap;         /* when params changed text: raw offset of each text byte
                           * (len + 1 entries); NULL when text == raw */
+    int subst_failed;    /* params substitution failed (reported): text is raw, so
+                          * every other error about this value is left out */
     ynode **items;       /* seq: n items; map: n pairs as items[2i] key, items[2i+1] value */
     size_t n;
 };

@@ -90,6 +90,8 @@ void dag_error_at(dag_ctx *c, int line, int col, const char *node, const char *f
 
 void dag_error(dag_ctx *c, const ynode *n, const char *node, const char *fmt, ...)
 {
+    if (n && n->subst_failed)
+        return; /* a consequence of the params error already reported there */
     va_list ap;
     va_start(ap, fmt);
     diag_vadd(c, n ? n->line : 1, n ? n->col : 1, node, fmt, ap);
@@ -172,6 +174,8 @@ static int quoted_column(const dag_ctx *c, long p, int col, ynode_style style, s
 
 void dag_error_in(dag_ctx *c, const ynode *n, int off, const char *node, const char *fmt, ...)
 {
+    if (n->subst_failed)
+        return; /* see dag_error */
     int line = n->line, col = n->col;
     size_t ro = off < 0 ? 0 : (size_t)off;
     if (ro > n->len)
