@@ -297,8 +297,13 @@ int expr__func_bind(expr__node *n, mr_err *err)
         expr__node *k = n->kids[0];
         int code = trunc ? expr__date_unit(k->ls, k->lslen) : expr__date_field(k->ls, k->lslen);
         if (code < 0)
-            return expr__err_at(err, MR_EINVAL, k->off, "%s() does not know the %s '%s'",
-                                n->name, trunc ? "unit" : "field", k->ls);
+            return expr__err_at(err, MR_EINVAL, k->off, "%s() does not know the %s '%s' "
+                                "(valid: %s)", n->name, trunc ? "unit" : "field", k->ls,
+                                trunc ? "microseconds, milliseconds, second, minute, hour, day, "
+                                        "week, month, quarter, year, decade, century, millennium"
+                                      : "year, quarter, month, week, day, dow, isodow, doy, "
+                                        "hour, minute, second, milliseconds, microseconds, "
+                                        "epoch, isoyear, decade, century, millennium");
         n->param = code;
         if ((rc = need_type(n, 1, MR_T_TIMESTAMP, err)) < 0)
             return rc;

@@ -202,6 +202,8 @@ static int lex(parser *p)
     } else {
         static const char *const two[] = {"<>", "!=", "<=", ">=", "||", "::"};
         p->t.kind = TK_OP;
+        if (c == '=' && s[i + 1] == '=')
+            return perr(p, (int)st, "'==' is not an operator: write '=' to compare%s", "", 0);
         i++;
         for (size_t k = 0; k < sizeof two / sizeof two[0]; k++)
             if (s[st] == two[k][0] && s[st + 1] == two[k][1]) {
@@ -500,7 +502,17 @@ static int parse_case(parser *p, int off, expr__node **out)
             goto fail;
         n->has_else = true;
     }
-    if ((rc = expect_kw(p, "end")) < 0)
+    if (!is_kw(&p->t, "end")) {
+        /* The usual slip is a CASE left open: say so, not just "expected". */
+        if (p->t.kind == TK_EOF)
+            rc = perr(p, p->t.off, "CASE without END: close it with END (CASE WHEN ... THEN "
+                                   "... [ELSE ...] END)%s", "", 0);
+        else
+            rc = perr(p, p->t.off, "CASE without END: expected END before '%s' (CASE WHEN ... "
+                                   "THEN ... [ELSE ...] END)", p->t.s, p->t.len);
+        goto fail;
+    }
+    if ((rc = lex(p)) < 0)
         goto fail;
     expr__node_free(subject);
     *out = n;
@@ -701,6 +713,10 @@ static int parse_primary(parser *p, expr__node **out)
             free(s);
             return finish(p, n, out);
         }
+        if (is_kw(&t, "interval") && (nx.kind == TK_STR || nx.kind == TK_NUM))
+            return perr(p, t.off, "INTERVAL is not supported yet: add or subtract days as an "
+                                  "integer (date + 7, date - 1), subtract dates for days "
+                                  "between them, or use date_trunc / date_part%s", "", 0);
         if (is_kw(&t, "case"))
             return parse_case(p, t.off, out);
         if ((is_kw(&t, "cast") || is_kw(&t, "try_cast")) && nx.kind == TK_OP &&

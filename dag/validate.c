@@ -1178,6 +1178,16 @@ static mr_schema *prop_project(dag_ctx *c, dag_node *nd, const mr_schema *in)
     return sb_finish(c, &sb);
 }
 
+/* Whether a name in a column list is rather an expression (a call, an
+ * operator, a cast): anything but letters, digits, '_' and blanks. */
+static int looks_like_expr(const char *s)
+{
+    for (; *s; s++)
+        if (strchr("()+-*/%|:<>=", *s))
+            return 1;
+    return 0;
+}
+
 /* Checks a list of column names against in; fills names/n (arena).  Returns
  * 0 when all are known and distinct. */
 static int column_list(dag_ctx *c, dag_node *nd, const ynode *list, const mr_schema *in,
@@ -1200,8 +1210,14 @@ static int column_list(dag_ctx *c, dag_node *nd, const ynode *list, const mr_sch
                 dag_error(c, v, nd->id, "column '%s' is listed twice", v->text);
                 ok = 0;
             }
-        if (in && find_column(c, in, v, nd->id, side) < 0)
+        if (in && mr_schema_find(in, v->text) < 0 && looks_like_expr(v->text)) {
+            dag_error(c, v, nd->id, "'%s' is an expression, and %s takes column names: compute "
+                      "it in a derive node before this one and list the new column", v->text,
+                      ymap_key(nd->body, "group_by") ? "group_by" : "this list");
             ok = 0;
+        } else if (in && find_column(c, in, v, nd->id, side) < 0) {
+            ok = 0;
+        }
         (*names)[(*n)++] = v->text;
     }
     return ok ? 0 : -1;

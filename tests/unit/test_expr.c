@@ -560,7 +560,13 @@ static void test_parse_errors(void **state)
         {"sum(x)", MR_EPARSE, 0, NULL},
         {"CAST(a AS blob)", MR_EPARSE, 10, NULL},
         {"CAST(a blob)", MR_EPARSE, 7, "expected as"},
-        {"CASE WHEN a THEN b", MR_EPARSE, 18, "expected end"},
+        {"CASE WHEN a THEN b", MR_EPARSE, 18,
+         "CASE without END: close it with END (CASE WHEN ... THEN ... [ELSE ...] END)"},
+        {"(CASE WHEN a THEN b ELSE c) + 1", MR_EPARSE, 26,
+         "CASE without END: expected END before ')' (CASE WHEN ... THEN ... [ELSE ...] END)"},
+        {"a == 1", MR_EPARSE, 2, "'==' is not an operator: write '=' to compare"},
+        {"dt + INTERVAL '1 day'", MR_EPARSE, 5, NULL},
+        {"dt - interval 3", MR_EPARSE, 5, NULL},
         {"CASE END", MR_EPARSE, 5, "unexpected keyword 'END'"},
         {"CASE x END", MR_EPARSE, 7, "expected WHEN in CASE"},
         {"a IS 3", MR_EPARSE, 5, NULL},
@@ -581,6 +587,15 @@ static void test_parse_errors(void **state)
         if (cases[k].msg)
             assert_string_equal(err.msg, cases[k].msg);
     }
+    /* the hints name the way out */
+    mr_expr *h = NULL;
+    mr_err herr;
+    assert_int_equal(mr_expr_parse("dt + INTERVAL '1 day'", &h, &herr), MR_EPARSE);
+    assert_non_null(strstr(herr.msg, "INTERVAL is not supported yet"));
+    assert_non_null(strstr(herr.msg, "date + 7"));
+    /* a column named interval is still a column */
+    assert_int_equal(mr_expr_parse("interval + 1", &h, &herr), 0);
+    mr_expr_destroy(h);
     /* deep nesting is refused, not a stack overflow */
     char deep[2100];
     memset(deep, '(', 1000);
@@ -603,6 +618,13 @@ static void test_bind_errors(void **state)
     assert_string_equal(ev("coalesce(i, s)"), "ERR -5 @12");
     assert_string_equal(ev("nullif(i)"), "ERR -5 @0");
     assert_string_equal(last_err.msg, "nullif() takes 2 arguments, got 1");
+    /* an unknown date unit lists the known ones */
+    assert_string_equal(ev("date_trunc('fortnight', ts)"), "ERR -2 @11");
+    assert_non_null(strstr(last_err.msg, "date_trunc() does not know the unit 'fortnight' "
+                                         "(valid: microseconds, milliseconds, second, minute, "
+                                         "hour, day, week, month"));
+    assert_string_equal(ev("date_part('fortnight', ts)"), "ERR -2 @10");
+    assert_non_null(strstr(last_err.msg, "(valid: year, quarter, month"));
     /* a bound expression cannot be bound twice */
     mr_expr *e;
     mr_err err;
