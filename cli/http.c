@@ -181,6 +181,19 @@ cJSON *cli_http_json(const cli_http_resp *r, const char *what)
     cJSON *j = r->body ? cJSON_Parse(r->body) : NULL;
     if (r->status >= 200 && r->status < 300 && j)
         return j;
+    if (r->status == 401) {
+        /* Say what to do, not only that it was refused. */
+        const char *t = getenv("MILLRACE_TOKEN");
+        if (t && t[0])
+            fprintf(stderr, "millrace: %s: the coordinator refused the token in MILLRACE_TOKEN: "
+                            "set it to the contents of the coordinator's --token-file "
+                            "(HTTP 401)\n", what);
+        else
+            fprintf(stderr, "millrace: %s: the coordinator needs a token: set MILLRACE_TOKEN to "
+                            "the contents of its --token-file (HTTP 401)\n", what);
+        cJSON_Delete(j);
+        return NULL;
+    }
     const cJSON *e = j ? cJSON_GetObjectItemCaseSensitive(j, "error") : NULL;
     const cJSON *m = e ? cJSON_GetObjectItemCaseSensitive(e, "message") : NULL;
     fprintf(stderr, "millrace: %s: %s (HTTP %d)\n", what,

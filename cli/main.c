@@ -142,8 +142,11 @@ static char *read_file(const char *path, size_t *len)
     return buf;
 }
 
-/* Compiles the DAG locally; prints errors.  Returns the plan or NULL. */
-static Millrace__JobPlan *compile_dag(const dag_args *a, char **text_out, size_t *len_out)
+/* Compiles the DAG locally; prints errors.  check_inputs: reads must name
+ * existing files (validate, run); partitions 0 means the library default.
+ * Returns the plan or NULL. */
+static Millrace__JobPlan *compile_dag(const dag_args *a, char **text_out, size_t *len_out,
+                                      int check_inputs, uint32_t partitions)
 {
     size_t len;
     char *text = read_file(a->path, &len);
@@ -158,8 +161,8 @@ static Millrace__JobPlan *compile_dag(const dag_args *a, char **text_out, size_t
         base = dir;
     }
     mr_dag_options opt = {.file = a->path, .params = a->params, .nparams = a->nparams,
-                          .getenv = NULL, .partitions = 0, .base_dir = base,
-                          .check_inputs = 1};
+                          .getenv = NULL, .partitions = partitions, .base_dir = base,
+                          .check_inputs = check_inputs};
     Millrace__JobPlan *plan = NULL;
     mr_diags diags = {0};
     if (mr_dag_compile(text, len, &opt, &plan, &diags) < 0) {
@@ -210,8 +213,9 @@ static char *submit_body(const char *text, const dag_args *a, const char *base_d
 }
 
 /* Submits; returns the job id (malloc'd), or NULL with *invalid set when
- * the coordinator found the DAG invalid (errors printed). */
-static char *submit(const char *url, const char *body, int *invalid)
+ * the coordinator found the DAG invalid (errors printed as file:line:column
+ * with file the DAG's path, as validate prints them). */
+static char *submit(const char *url, const char *body, const char *file, int *invalid)
 {
     *invalid = 0;
     char endpoint[300];
@@ -231,7 +235,7 @@ static char *submit(const char *url, const char *body, int *invalid)
         cJSON_ArrayForEach(x, errs)
         {
             const cJSON *m = cJSON_GetObjectItemCaseSensitive(x, "message");
-            fprintf(stderr, "<submitted>:%d:%d: error: %s\n",
+            fprintf(stderr, "%s:%d:%d: error: %s\n", file,
                     (int)cJSON_GetNumberValue(cJSON_GetObjectItemCaseSensitive(x, "line")),
                     (int)cJSON_GetNumberValue(cJSON_GetObjectItemCaseSensitive(x, "column")),
                     cJSON_IsString(m) ? m->valuestring : "?");
@@ -301,7 +305,7 @@ static int cmd_run(int argc, char **argv)
     }
     char *text = NULL;
     size_t len = 0;
-    Millrace__JobPlan *plan = compile_dag(&a, &text, &len);
+    Millrace__JobPlan *plan = compile_dag(&a, &text, &len, 1, 0);
     if (!plan)
         goto out;
     millrace__job_plan__free_unpacked(plan, NULL);
@@ -326,7 +330,7 @@ static int cmd_run(int argc, char **argv)
     char *body = submit_body(text, &a, base);
     free(text);
     int invalid = 0;
-    char *id = body ? submit(cl.url, body, &invalid) : NULL;
+    char *id = body ? submit(cl.url, body, a.path, &invalid) : NULL;
     free(body);
     if (!id) {
         if (invalid)
@@ -415,10 +419,19 @@ static int check_warehouse(const dag_args *a, const Millrace__JobPlan *plan)
     return -1;
 }
 
+/* Executor slots on this machine: what a `millrace-executor` started
+ * without --slots announces (executor/main.c). */
+static unsigned local_slots(void)
+{
+    long cores = sysconf(_SC_NPROCESSORS_ONLN);
+    return cores > 0 ? (unsigned)cores : 2;
+}
+
 static int cmd_validate_explain(int argc, char **argv, int explain)
 {
     dag_args a = {0};
     int rc = 2;
+    long nexec = 2, nparts = 0;
     for (int i = 0; i < argc; i++) {
         int p = take_param(&a, argc, argv, &i);
         if (p < 0)
@@ -426,13 +439,39 @@ static int cmd_validate_explain(int argc, char **argv, int explain)
         if (p)
             continue;
         if (strcmp(argv[i], "--help") == 0) {
-            printf("usage: millrace %s DAG [--param k=v]...\n\n%s\n", explain ? "explain" : "validate",
-                   explain ? "Prints the compiled plan: stages, their fused operators, partitions\n"
-                             "and shuffle edges.  Exit 0, or 2 with every error when invalid."
-                           : "Checks a DAG and prints every error as file:line:column: error: message.\n"
-                             "Exit 0 when valid, 2 when not.");
+            if (explain)
+                printf("usage: millrace explain DAG [--param k=v]... [--executors N | "
+                       "--partitions N]\n\n"
+                       "Prints the compiled plan: stages, their fused operators, the tasks each\n"
+                       "runs and the shuffle edges.  A stage that reads files runs one task per\n"
+                       "input split (files are cut into splits, so that depends on the data);\n"
+                       "a stage after a shuffle runs one task per partition.  The partitions\n"
+                       "are those `millrace run --executors N` uses: one per executor slot\n"
+                       "(N executors x this machine's cores, at least 4, at most 64; default\n"
+                       "N = 2).  A running coordinator counts its own executors' slots, or uses\n"
+                       "its --partitions: give that with --partitions.\n"
+                       "Exit 0, or 2 with every error when invalid.\n");
+            else
+                printf("usage: millrace validate DAG [--param k=v]...\n\n"
+                       "Checks a DAG and prints every error as file:line:column: error: message.\n"
+                       "Read paths must name files that exist (relative paths resolve against\n"
+                       "the DAG's folder).  Exit 0 when valid, 2 when not.\n");
             rc = 0;
             goto out;
+        }
+        if (explain && (strcmp(argv[i], "--executors") == 0 ||
+                        strcmp(argv[i], "--partitions") == 0)) {
+            int ex = argv[i][2] == 'e';
+            char *end = NULL;
+            long v = i + 1 < argc ? strtol(argv[i + 1], &end, 10) : 0;
+            if (!end || *end || v < 1 || v > (ex ? 64 : 4096)) {
+                fprintf(stderr, "millrace: %s wants a number from 1 to %d\n", argv[i],
+                        ex ? 64 : 4096);
+                goto out;
+            }
+            *(ex ? &nexec : &nparts) = v;
+            i++;
+            continue;
         }
         if (argv[i][0] == '-' || a.path) {
             fprintf(stderr, "millrace: unexpected '%s'\n", argv[i]);
@@ -444,7 +483,9 @@ static int cmd_validate_explain(int argc, char **argv, int explain)
         fprintf(stderr, "millrace: which DAG? (see --help)\n");
         goto out;
     }
-    Millrace__JobPlan *plan = compile_dag(&a, NULL, NULL);
+    uint32_t parts = nparts ? (uint32_t)nparts
+                            : mr_dag_partitions_for_slots((unsigned)nexec * local_slots());
+    Millrace__JobPlan *plan = compile_dag(&a, NULL, NULL, !explain, explain ? parts : 0);
     if (!plan)
         goto out;
     if (!explain && check_warehouse(&a, plan) < 0) {
@@ -455,6 +496,12 @@ static int cmd_validate_explain(int argc, char **argv, int explain)
         char *text = mr_plan_explain(plan);
         fputs(text ? text : "", stdout);
         free(text);
+        if (nparts)
+            printf("partitions: %u (--partitions)\n", parts);
+        else
+            printf("partitions: %u (one per executor slot, as `millrace run --executors %ld` "
+                   "runs it: %ld x %u slots, at least 4, at most 64; a running coordinator "
+                   "counts its own executors' slots)\n", parts, nexec, nexec, local_slots());
     } else {
         printf("%s: valid (%zu stage%s)\n", a.path, plan->n_stages, plan->n_stages == 1 ? "" : "s");
     }
@@ -503,7 +550,7 @@ static int cmd_submit(int argc, char **argv, const char *url)
     free(text);
     double start = now_s();
     int invalid = 0;
-    char *id = body ? submit(url, body, &invalid) : NULL;
+    char *id = body ? submit(url, body, a.path, &invalid) : NULL;
     free(body);
     rc = invalid ? 2 : 1;
     if (!id)

@@ -65,16 +65,28 @@ cJSON *cli_follow_job(const char *base_url, const char *job_id, volatile int *in
     snprintf(url, sizeof url, "%s/v1/jobs/%s", base_url, job_id);
     int tty = isatty(STDOUT_FILENO);
     int drawn = 0, failures = 0;
-    double start = now_s(), last_plain = 0;
-    char last_states[4096] = "";
+    double start = now_s();
+    char(*seen)[64] = NULL; /* per stage: what its last plain line showed */
+    int nseen = 0;
+    char last_state[32] = "";
     for (;;) {
-        if (interrupted && *interrupted)
+        if (interrupted && *interrupted) {
+            free(seen);
             return NULL;
+        }
         cli_http_resp r;
-        if (cli_http("GET", url, NULL, NULL, 0, 10000, &r) < 0 || r.status != 200) {
+        int got = cli_http("GET", url, NULL, NULL, 0, 10000, &r);
+        if (got == 0 && r.status == 401) { /* waiting will not help: say what to set */
+            cJSON_Delete(cli_http_json(&r, "status"));
+            cli_http_resp_free(&r);
+            free(seen);
+            return NULL;
+        }
+        if (got < 0 || r.status != 200) {
             cli_http_resp_free(&r);
             if (++failures >= 25) {
                 fprintf(stderr, "millrace: lost contact with the coordinator: %s\n", r.error);
+                free(seen);
                 return NULL;
             }
             usleep(200000);
@@ -106,28 +118,41 @@ cJSON *cli_follow_job(const char *base_url, const char *job_id, volatile int *in
             drawn++;
             fflush(stdout);
         } else {
-            /* Plain output: a line per stage when its state changes, and
-             * otherwise every few seconds. */
-            char states[4096] = "";
+            /* Plain output (logs, pipes): a stage's line only when its
+             * state or its finished tasks changed, and the job's line when
+             * its state did, so a log grows with events, not with time. */
+            int i = 0;
             cJSON_ArrayForEach(st, stages)
             {
-                size_t n = strlen(states);
-                snprintf(states + n, sizeof states - n, "%s,", str(st, "state"));
-            }
-            if (strcmp(states, last_states) != 0 || elapsed - last_plain >= 5 || finished) {
-                cJSON_ArrayForEach(st, stages)
-                {
+                char key[64];
+                const cJSON *tasks = cJSON_GetObjectItemCaseSensitive(st, "tasks");
+                snprintf(key, sizeof key, "%s %.0f/%.0f", str(st, "state"),
+                         num(tasks, "succeeded"), num(tasks, "total"));
+                if (i >= nseen) {
+                    char(*grown)[64] = realloc(seen, (size_t)(i + 1) * sizeof *seen);
+                    if (!grown)
+                        break;
+                    seen = grown;
+                    seen[nseen++][0] = '\0';
+                }
+                if (strcmp(seen[i], key) != 0) {
                     char line[256];
                     stage_line(st, elapsed, line, sizeof line);
                     printf("%s\n", line);
+                    snprintf(seen[i], sizeof seen[i], "%s", key);
                 }
-                snprintf(last_states, sizeof last_states, "%s", states);
-                last_plain = elapsed;
-                fflush(stdout);
+                i++;
             }
+            if (strcmp(state, last_state) != 0) {
+                printf("job %s %s  %.1fs\n", job_id, state, elapsed);
+                snprintf(last_state, sizeof last_state, "%s", state);
+            }
+            fflush(stdout);
         }
-        if (finished)
+        if (finished) {
+            free(seen);
             return job;
+        }
         cJSON_Delete(job);
         usleep(tty ? 150000 : 200000);
     }

@@ -419,7 +419,7 @@ static uint32_t default_partitions(void)
         if (g_coord->execs[e].state == EXEC_ALIVE)
             slots += g_coord->execs[e].slots;
     pthread_mutex_unlock(&g_coord->mu);
-    return slots < 2 ? 4 : slots > 64 ? 64 : slots;
+    return mr_dag_partitions_for_slots(slots);
 }
 
 static enum MHD_Result reply_diags(struct MHD_Connection *con, const mr_diags *d)

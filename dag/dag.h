@@ -67,6 +67,15 @@ typedef struct mr_dag_options {
 
 #define MR_DAG_DEFAULT_PARTITIONS 8
 
+/* The shuffle partitions a coordinator without --partitions compiles a job
+ * with: one per executor slot alive at submit, at least 4 and at most 64.
+ * `millrace explain` uses the same rule for the executors `run` starts, so
+ * the tasks it shows are the tasks that run. */
+static inline uint32_t mr_dag_partitions_for_slots(unsigned slots)
+{
+    return slots < 2 ? 4 : slots > 64 ? 64 : slots;
+}
+
 /* Parses, validates and compiles DAG YAML text (len bytes; need not be
  * NUL-terminated).  opt may be NULL (all defaults).  On success returns 0
  * and sets *plan, which the caller frees with
