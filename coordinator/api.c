@@ -175,7 +175,7 @@ static void add_time(cJSON *o, const char *key, int64_t unix_ms)
 
 static const char *stage_state_name(stage_state s)
 {
-    static const char *names[] = {"waiting", "running", "succeeded", "failed"};
+    static const char *names[] = {"waiting", "running", "succeeded", "failed", "cancelled"};
     return names[s];
 }
 

@@ -126,10 +126,14 @@ int coord_resolve_inputs(const char *base_dir, const char *data_root, const char
     } else {
         int grc = glob(full, GLOB_NOSORT | GLOB_ERR, NULL, &g);
         if (grc == GLOB_NOMATCH || (grc == 0 && g.gl_pathc == 0)) {
+            /* the path as written, where it led, and the root it had to be
+             * under: enough to see a wrong base folder or data root */
             if (strpbrk(pattern, "*?["))
-                snprintf(errbuf, errcap, "no input files match '%s'", pattern);
+                snprintf(errbuf, errcap, "no input files match '%s' (resolved to '%s'; data root "
+                         "'%s')", pattern, full, data_root);
             else
-                snprintf(errbuf, errcap, "input file '%s' does not exist", pattern);
+                snprintf(errbuf, errcap, "input file '%s' does not exist (resolved to '%s'; data "
+                         "root '%s')", pattern, full, data_root);
             goto out;
         }
         if (grc != 0) {
@@ -152,7 +156,8 @@ int coord_resolve_inputs(const char *base_dir, const char *data_root, const char
         }
     }
     if (nfiles == 0) {
-        snprintf(errbuf, errcap, "no input files in '%s'", pattern);
+        snprintf(errbuf, errcap, "no input files in '%s' (resolved to '%s'; data root '%s')",
+                 pattern, full, data_root);
         goto out;
     }
     qsort(files, nfiles, sizeof *files, cmp_str);

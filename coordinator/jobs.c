@@ -225,6 +225,9 @@ static void job_finish(mr_coord *c, job *j, job_state state, const char *error)
             if (tk->state == TASK_RUNNING)
                 tk->state = TASK_FAILED;
         }
+    for (uint32_t s = 0; s < j->nstages && state != JOB_SUCCEEDED; s++)
+        if (j->stages[s].state == STAGE_WAITING || j->stages[s].state == STAGE_RUNNING)
+            j->stages[s].state = STAGE_CANCELLED;
     if (state != JOB_SUCCEEDED) /* paths are absolute once job_start resolved them */
         for (uint32_t s = 0; s < j->nstages; s++) {
             const Millrace__WriteSpec *ws = j->plan->stages[s]->write;
@@ -247,7 +250,9 @@ static void job_finish(mr_coord *c, job *j, job_state state, const char *error)
     }
     mr_log(state == JOB_SUCCEEDED ? MR_LOG_INFO : MR_LOG_WARN, "coordinator",
            "job=%s %s%s%s (%" PRId64 " ms)", j->id, coord_job_state_name(state),
-           error ? ": " : "", error ? error : "", j->finished_at - j->started_at);
+           error ? ": " : "", error ? error : "",
+           /* a job that ends before it starts counts from its submission */
+           j->finished_at - (j->started_at ? j->started_at : j->submitted_at));
 }
 
 /* Resolves warehouse paths and input splits; fails the job on bad input. */

@@ -256,6 +256,10 @@ static void test_missing(void **state)
     r = resolve(f, f->root, "in/nope.csv", 1 << 20);
     assert_true(r.rc < 0);
     assert_non_null(strstr(r.err, "input file 'in/nope.csv' does not exist"));
+    /* the message shows where the path led and the data root */
+    char want[8400];
+    snprintf(want, sizeof want, "(resolved to '%s/in/nope.csv'; data root '%s')", f->root, f->root);
+    assert_non_null(strstr(r.err, want));
     r = resolve(f, f->root, "no/such/folder/", 1 << 20);
     assert_true(r.rc < 0);
     assert_non_null(strstr(r.err, "does not exist"));
