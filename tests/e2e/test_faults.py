@@ -139,6 +139,9 @@ def test_cancel_mid_shuffle_leaves_nothing(cluster_factory, tmp_path, big_sales)
     assert r.status_code == 202
     done = c.wait_job(job_id, timeout=30)
     assert done["state"] == "cancelled"
+    # the stages that had not finished were stopped: none still says running
+    states = [s["state"] for s in done["stages"]]
+    assert "running" not in states and "waiting" not in states and "cancelled" in states, states
     assert c.post(f"/v1/jobs/{job_id}/cancel").status_code == 409
     # executors go idle and stay up
     end = time.time() + 10

@@ -87,11 +87,12 @@ def test_yaml_syntax_error_exits_2(tmp_path):
     assert re.search(rf"{re.escape(str(bad))}:\d+:\d+: error: ", r.stderr), r.stderr
 
 
-def test_missing_input_file_fails_job_with_exit_1(tmp_path):
+def test_missing_input_file_is_an_invalid_dag_exit_2(tmp_path):
+    """run checks its inputs as validate does, before starting anything."""
     r = run_cli("run", DAG, "--param", f"data={tmp_path}/nowhere", "--param",
                 f"warehouse={tmp_path}/wh.db")
-    assert r.returncode == 1, r.stdout + r.stderr
-    assert "sales_pipe.txt" in r.stderr and "does not exist" in r.stderr, r.stderr
+    assert r.returncode == 2, r.stdout + r.stderr
+    assert f"input file '{tmp_path}/nowhere/sales_pipe.txt' does not exist" in r.stderr, r.stderr
     # nothing was written
     if (tmp_path / "wh.db").exists():
         con = sqlite3.connect(tmp_path / "wh.db")
@@ -109,10 +110,13 @@ def test_bad_row_fails_job_naming_file_and_line(tmp_path, tickit_data):
     assert "sales_pipe.txt" in r.stderr and ":7" in r.stderr, r.stderr
 
 
-def test_explain_and_validate(tickit_data):
-    v = run_cli("validate", DAG)
+def test_explain_and_validate(tickit_data, tmp_path):
+    v = run_cli("validate", DAG, "--param", f"data={tickit_data}")
     assert v.returncode == 0, v.stderr
-    e = run_cli("explain", DAG)
+    # validate checks that the inputs are there; explain shows the plan anyway
+    v = run_cli("validate", DAG, "--param", f"data={tmp_path}/nowhere")
+    assert v.returncode == 2 and "sales_pipe.txt' does not exist" in v.stderr, v.stderr
+    e = run_cli("explain", DAG, "--param", f"data={tmp_path}/nowhere")
     assert e.returncode == 0, e.stderr
     assert "stage 0" in e.stdout and "stage 1" in e.stdout
     assert "buyerid" in e.stdout
@@ -180,8 +184,11 @@ def test_file_output_overwrite_replaces(tickit_data, tmp_path):
 
 def test_failed_job_leaves_no_file_output(tmp_path):
     dag = _file_dag(tmp_path, "csv", "overwrite")
-    r = run_cli("run", dag, "--param", f"data={tmp_path}/missing", "--param", f"warehouse={tmp_path}/w.db")
-    assert r.returncode == 1
+    data = tmp_path / "bad"  # a row that fails the job once it runs
+    data.mkdir()
+    (data / "sales_pipe.txt").write_text("1|x|2|3|4|5|6|7|8.00|9.00|2008-01-01 00:00:00\n")
+    r = run_cli("run", dag, "--param", f"data={data}", "--param", f"warehouse={tmp_path}/w.db")
+    assert r.returncode == 1, r.stdout + r.stderr
     assert not (tmp_path / "out" / "buyers").exists()
     leftovers = [p for p in (tmp_path / "out").iterdir()] if (tmp_path / "out").exists() else []
     assert leftovers == []
