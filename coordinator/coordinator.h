@@ -34,7 +34,9 @@ typedef enum { JOB_QUEUED, JOB_RUNNING, JOB_SUCCEEDED, JOB_FAILED, JOB_CANCELLED
 typedef enum { TASK_PENDING, TASK_RUNNING, TASK_DONE, TASK_FAILED } task_state;
 /* A stage still waiting or running when its job ends (cancelled, or failed
  * elsewhere) is STAGE_CANCELLED: it was stopped, it did not fail. */
-typedef enum { STAGE_WAITING, STAGE_RUNNING, STAGE_DONE, STAGE_FAILED, STAGE_CANCELLED } stage_state;
+typedef enum {
+    STAGE_WAITING, STAGE_RUNNING, STAGE_DONE, STAGE_FAILED, STAGE_CANCELLED
+} stage_state;
 
 typedef struct task_rt {
     task_state state;

@@ -921,9 +921,10 @@ static void report_no_input(dag_ctx *c, const dag_node *nd, const ynode *path, c
 {
     const char *base = c->opt->base_dir;
     struct stat sb;
-    const char *what = stat(full, &sb) == 0 && S_ISDIR(sb.st_mode) ? "folder '%s' holds no input file"
-                       : strpbrk(path->text, "*?[")              ? "no input file matches '%s'"
-                                                                 : "input file '%s' does not exist";
+    int dir = stat(full, &sb) == 0 && S_ISDIR(sb.st_mode);
+    const char *what = dir                          ? "folder '%s' holds no input file"
+                       : strpbrk(path->text, "*?[") ? "no input file matches '%s'"
+                                                    : "input file '%s' does not exist";
     const char *head = dag_arena_printf(&c->arena, what, path->text);
     if (!head)
         return;
