@@ -814,7 +814,8 @@ static int bind_expr(dag_ctx *c, mr_expr *e, const char *text, int text_off, con
         return -1;
     }
     int rc = mr_expr_bind(e, known, err) == 0 ? 1 : -1;
-    if (rc < 0 && err->code == MR_ENOTFOUND && names_placeholder(text, err->offset + text_off, in))
+    if (rc < 0 && err->code == MR_ENOTFOUND && err->offset >= 0 &&
+        names_placeholder(text, err->offset + text_off, in))
         rc = 0;
     mr_schema_destroy(known);
     return rc;
@@ -1179,12 +1180,13 @@ static mr_schema *prop_project(dag_ctx *c, dag_node *nd, const mr_schema *in)
     return sb_finish(c, &sb);
 }
 
-/* Whether a name in a column list is rather an expression (a call, an
- * operator, a cast): anything but letters, digits, '_' and blanks. */
+/* Whether a name in a column list that is no column is rather an
+ * expression: it holds a call's parentheses, an operator or a cast ('-' is
+ * left out, as column names often hold one). */
 static int looks_like_expr(const char *s)
 {
     for (; *s; s++)
-        if (strchr("()+-*/%|:<>=", *s))
+        if (strchr("()+*/%|:<>=", *s))
             return 1;
     return 0;
 }
