@@ -35,7 +35,7 @@ static const char *usage_text =
     "Commands:\n"
     "  run DAG [--executors N] [--param k=v]...  run a job on a local cluster\n"
     "  validate DAG [--param k=v]...             check a DAG; print every error\n"
-    "  explain DAG [--param k=v]...              show the compiled stages\n"
+    "  explain DAG [--param k=v]...              show the compiled stages and their tasks\n"
     "  submit DAG [--param k=v]... [--wait]      submit to a running coordinator\n"
     "  jobs [--state S] [--limit N] [--json]     list jobs\n"
     "  status JOB [--json]                       show one job\n"
