@@ -68,7 +68,8 @@ typedef struct mr_dag_options {
 #define MR_DAG_DEFAULT_PARTITIONS 8
 
 /* The shuffle partitions a coordinator without --partitions compiles a job
- * with: one per executor slot alive at submit, at least 4 and at most 64.
+ * with: one per executor slot alive at submit, at most 64; 4 while fewer
+ * than two slots are known (nothing has registered yet).
  * `millrace explain` uses the same rule for the executors `run` starts, so
  * the tasks it shows are the tasks that run. */
 static inline uint32_t mr_dag_partitions_for_slots(unsigned slots)
