@@ -448,7 +448,8 @@ static enum MHD_Result handle_submit(struct MHD_Connection *con, const req_body 
     }
     mr_dag_options opt = {.file = "<request>", .params = r.params, .nparams = r.nparams,
                           .getenv = NULL, .partitions = default_partitions(),
-                          .base_dir = r.base_dir ? r.base_dir : g_coord->data_root};
+                          .base_dir = r.base_dir ? r.base_dir : g_coord->data_root,
+                          .data_root = g_coord->data_root};
     Millrace__JobPlan *plan = NULL;
     mr_diags diags = {0};
     if (mr_dag_compile(r.yaml, r.yaml_len, &opt, &plan, &diags) < 0) {

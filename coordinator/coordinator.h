@@ -163,6 +163,13 @@ int coord_http_start(mr_coord *c, const char *addr, int *bound_port, char *errbu
 void coord_http_stop(void);
 
 /* files.c -- file outputs: temporary folder, prepare, publish, abort. */
+/* Whether an output path (absolute, maybe not existing yet) stays under
+ * root: no ".." component, and the file itself (symlinks followed) or else
+ * its nearest existing folder resolves below root.  "/" allows all. */
+int coord_output_under(const char *root, const char *path);
+/* The same for a SQLite warehouse file and the side files SQLite and
+ * staging create beside it. */
+int coord_warehouse_under(const char *root, const char *db_path);
 const char *coord_file_ext(const char *target);
 void coord_files_tmpdir(const char *target_path, const char *job_id, char *out, size_t cap);
 /* Checks the target per mode and creates the job's temporary folder. */

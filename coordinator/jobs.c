@@ -261,6 +261,14 @@ static int job_start(mr_coord *c, job *j)
             job_finish(c, j, JOB_FAILED, "out of memory");
             return -1;
         }
+        if (!coord_warehouse_under(c->data_root, p)) {
+            char msg[1200];
+            snprintf(msg, sizeof msg, "warehouse path '%s' is outside the data root",
+                     w->path && w->path[0] ? w->path : "millrace.db");
+            free(p);
+            job_finish(c, j, JOB_FAILED, msg);
+            return -1;
+        }
         if (w->path && w->path[0])
             free(w->path);
         w->path = p;
@@ -270,17 +278,7 @@ static int job_start(mr_coord *c, job *j)
         if (!is_file_write(ws))
             continue;
         char *p = coord_resolve_path(j->base_dir, ws->path);
-        /* the nearest folder that exists must be under the data root */
-        char parent[4096];
-        snprintf(parent, sizeof parent, "%s", p ? p : "");
-        struct stat sb;
-        char *slash;
-        while ((slash = strrchr(parent, '/')) && slash != parent) {
-            *slash = '\0';
-            if (stat(parent, &sb) == 0)
-                break;
-        }
-        if (!p || strstr(p, "/../") || !coord_path_under(c->data_root, parent)) {
+        if (!p || !coord_output_under(c->data_root, p)) {
             char msg[1200];
             snprintf(msg, sizeof msg, "node '%s': output '%s' is outside the data root", ws->node,
                      ws->path);

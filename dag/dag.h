@@ -59,6 +59,14 @@ typedef struct mr_dag_options {
      * (the DAG file's folder for `millrace run`, the data root or the
      * request's base_dir for the API); NULL means the current directory. */
     const char *base_dir;
+    /* Every file the compile reads (schema inference) must resolve, symlinks
+     * followed, below this folder (absolute, no trailing slash); NULL or "/"
+     * means anywhere (the CLI's local commands). */
+    const char *data_root;
+    /* Glob patterns (fnmatch) of the environment variables ${env:NAME} may
+     * read; NULL means MILLRACE_DAG_* only.  Others are an error. */
+    const char *const *allow_env;
+    size_t nallow_env;
 } mr_dag_options;
 
 #define MR_DAG_DEFAULT_PARTITIONS 8

@@ -27,6 +27,8 @@
 #include <ctype.h>
 #include <dirent.h>
 #include <glob.h>
+#include <limits.h>
+#include <unistd.h>
 #include <sys/stat.h>
 #include <errno.h>
 #include <stdlib.h>
@@ -823,6 +825,33 @@ static char *first_file(const char *full)
     return best;
 }
 
+/* Whether path resolves (symlinks followed) below root; NULL or "/" allow
+ * all.  A path that does not exist is left to the caller's "no file". */
+static int under_root(const char *root, const char *path)
+{
+    if (!root || !root[0] || strcmp(root, "/") == 0)
+        return 1;
+    char real[PATH_MAX];
+    if (!realpath(path, real))
+        return 0;
+    size_t n = strlen(root);
+    return strncmp(real, root, n) == 0 && (real[n] == '/' || real[n] == '\0');
+}
+
+/* The folder a path or glob names files in: up to the last '/' before the
+ * first glob character (the path itself when it has none). */
+static char *static_prefix(const char *full)
+{
+    size_t g = strcspn(full, "*?[");
+    if (!full[g])
+        return strdup(full);
+    char *p = strndup(full, g);
+    char *slash = p ? strrchr(p, '/') : NULL;
+    if (slash)
+        *(slash == p ? slash + 1 : slash) = '\0';
+    return p;
+}
+
 /* A read without a schema: infer it from its first file at compile time
  * (core/csv.h, core/jsonl.h), so the plan carries a fixed schema that every
  * task and the warehouse agree on. */
@@ -841,8 +870,23 @@ static mr_schema *infer_schema(dag_ctx *c, dag_node *nd, int fmt, const ynode *c
         c->oom = 1;
         return NULL;
     }
-    char *file = first_file(full);
+    /* Inference reads files as the runtime does: only below the data root. */
+    const char *root = c->opt->data_root;
+    char *dir = static_prefix(full);
+    int inside = dir && (under_root(root, dir) || access(dir, F_OK) != 0);
+    free(dir);
+    char *file = inside ? first_file(full) : NULL;
     free(full);
+    if (file && !under_root(root, file)) {
+        free(file);
+        file = NULL;
+        inside = 0;
+    }
+    if (!inside) {
+        dag_error(c, path, nd->id, "cannot infer a schema: '%s' is outside the data root",
+                  path->text);
+        return NULL;
+    }
     if (!file) {
         dag_error(c, path, nd->id, "cannot infer a schema: no file matches '%s'%s%s; give a "
                   "'schema'", path->text, path->text[0] != '/' && base ? " under " : "",
