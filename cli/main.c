@@ -143,6 +143,10 @@ static char *read_file(const char *path, size_t *len)
 }
 
 /* Compiles the DAG locally; prints errors.  Returns the plan or NULL. */
+/* What the last compile substituted from the environment or took from
+ * secret-looking params: masked in what explain prints. */
+static mr_dag_secrets g_secrets;
+
 static Millrace__JobPlan *compile_dag(const dag_args *a, char **text_out, size_t *len_out)
 {
     size_t len;
@@ -157,8 +161,11 @@ static Millrace__JobPlan *compile_dag(const dag_args *a, char **text_out, size_t
         snprintf(dir, sizeof dir, "%s", dirname(real));
         base = dir;
     }
+    /* Local commands: the user's DAG and environment, so any ${env:NAME}. */
+    static const char *const any_env[] = {"*"};
     mr_dag_options opt = {.file = a->path, .params = a->params, .nparams = a->nparams,
-                          .getenv = NULL, .partitions = 0, .base_dir = base};
+                          .getenv = NULL, .partitions = 0, .base_dir = base,
+                          .allow_env = any_env, .nallow_env = 1, .secrets = &g_secrets};
     Millrace__JobPlan *plan = NULL;
     mr_diags diags = {0};
     if (mr_dag_compile(text, len, &opt, &plan, &diags) < 0) {
@@ -451,7 +458,7 @@ static int cmd_validate_explain(int argc, char **argv, int explain)
         goto out;
     }
     if (explain) {
-        char *text = mr_plan_explain(plan);
+        char *text = mr_plan_redact(plan, &g_secrets) == 0 ? mr_plan_explain(plan) : NULL;
         fputs(text ? text : "", stdout);
         free(text);
     } else {
@@ -460,6 +467,7 @@ static int cmd_validate_explain(int argc, char **argv, int explain)
     millrace__job_plan__free_unpacked(plan, NULL);
     rc = 0;
 out:
+    mr_dag_secrets_free(&g_secrets);
     free_params(&a);
     return rc;
 }

@@ -15,6 +15,7 @@
 #include <stdint.h>
 
 #include "coordinator/metrics.h"
+#include "dag/dag.h"
 #include "net/transport.h"
 #include "proto/millrace.pb-c.h"
 
@@ -73,7 +74,8 @@ typedef struct job {
     job_state state;
     int64_t submitted_at, started_at, finished_at; /* unix ms, 0 = not yet */
     char *error;
-    char *params_json;  /* the params as submitted (JSON object text) */
+    char *params_json;  /* the params as shown: secret values masked (JSON object text) */
+    mr_dag_secrets secrets; /* values masked wherever the job is shown or logged */
     char *base_dir;     /* relative paths resolve here */
     Millrace__JobPlan *plan;
     char *plan_json;
@@ -113,6 +115,16 @@ typedef struct mr_coord {
     size_t max_body;
     size_t history;        /* finished jobs kept */
     unsigned http_timeout_s; /* idle HTTP connections are closed after this; 0: 30 */
+    /* --allow-env, --allow-host, --allow-origin (docs/api.md): glob patterns
+     * of ${env:NAME} a DAG may read (none given: MILLRACE_DAG_*), extra Host
+     * names and browser origins the API answers. */
+    const char **allow_env;
+    size_t nallow_env;
+    const char **allow_hosts;
+    size_t nallow_hosts;
+    const char **allow_origins;
+    size_t nallow_origins;
+    size_t max_nodes;        /* nodes per DAG; 0: MR_DAG_MAX_NODES */
     coord_metrics metrics; /* see metrics.h */
     exec_rt *execs;
     int nexecs, cap_execs;

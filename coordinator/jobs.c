@@ -121,6 +121,7 @@ static void job_free(job *j)
     free(j->name);
     free(j->error);
     free(j->params_json);
+    mr_dag_secrets_free(&j->secrets);
     free(j->base_dir);
     free(j->plan_json);
     if (j->plan)
@@ -200,7 +201,10 @@ static void job_finish(mr_coord *c, job *j, job_state state, const char *error)
     j->finished_at = coord_unix_ms();
     if (error) {
         free(j->error);
-        j->error = strdup(error);
+        j->error = mr_redact(error, &j->secrets); /* shown and logged */
+        if (!j->error)
+            j->error = strdup("failed (out of memory describing the error)");
+        error = j->error;
     }
     uint64_t written = 0;
     for (uint32_t s = 0; s < j->nstages; s++)
@@ -662,8 +666,10 @@ void coord_on_status(mr_coord *c, const Millrace__TaskStatus *s)
     }
     if (s->retryable && tk->failures + 1 < MAX_ATTEMPTS) {
         tk->failures++;
+        char *shown = mr_redact(s->error, &j->secrets);
         mr_log(MR_LOG_WARN, "coordinator", "job=%s stage=%u task=%u attempt=%u failed, retrying: %s",
-               j->id, s->stage_id, s->partition, s->attempt, s->error);
+               j->id, s->stage_id, s->partition, s->attempt, shown ? shown : "(error)");
+        free(shown);
         coord_metrics_task(&c->metrics, COORD_TASK_RETRIED, secs, 0, 0, 0);
         tk->attempt++;
         tk->retried++;

@@ -586,11 +586,6 @@ Millrace__JobPlan *dag_compile_plan(dag_ctx *c, const dag *d)
     return plan;
 }
 
-static const char *env_lookup(const char *name)
-{
-    return getenv(name);
-}
-
 int mr_dag_compile(const char *yaml, size_t len, const mr_dag_options *opt,
                    Millrace__JobPlan **plan, mr_diags *diags)
 {
@@ -605,16 +600,34 @@ int mr_dag_compile(const char *yaml, size_t len, const mr_dag_options *opt,
     c.srclen = yaml ? len : 0;
     c.diags = diags;
     c.opt = opt;
-    c.getenv = opt->getenv ? opt->getenv : env_lookup;
+    /* Secrets: what ${env:} reads and secret-looking params; diagnostics are
+     * masked before they leave, and the caller may keep the list to mask
+     * the plan and the job when it shows them. */
+    mr_dag_secrets own = {0};
+    mr_dag_secrets *secrets = opt->secrets ? opt->secrets : &own;
+    dag_env_policy env = {opt->getenv, opt->allow_env, opt->nallow_env, secrets, 0};
+    for (size_t i = 0; i < opt->nparams; i++)
+        if (mr_param_is_secret(opt->params[i].key, opt->params[i].value) &&
+            mr_dag_secrets_add(secrets, opt->params[i].value) < 0)
+            env.oom = 1;
+    dag_env_begin(&env);
+    c.getenv = dag_env_get;
 
     int rc = 0, line, col;
     char msg[1024];
+    size_t max_nodes = opt->max_nodes ? opt->max_nodes : MR_DAG_MAX_NODES;
     ynode *root = dag_yaml_load(&c.arena, c.src, c.srclen, &line, &col, msg, sizeof msg);
+    const ynode *nodes = root ? ymap_get(root, "nodes") : NULL;
     if (!root) {
         if (c.arena.failed)
             rc = MR_ENOMEM;
         else
             dag_error_at(&c, line, col, NULL, "%s", msg);
+    } else if (nodes && nodes->kind == YN_MAP && nodes->n > max_nodes) {
+        /* Checked before any work that grows with the graph. */
+        dag_error(&c, ymap_key(root, "nodes"), NULL,
+                  "the DAG has %zu nodes, over the limit of %zu (the coordinator's --max-nodes)",
+                  nodes->n, max_nodes);
     } else {
         dag d;
         dag_validate(&c, root, &d);
@@ -634,9 +647,18 @@ int mr_dag_compile(const char *yaml, size_t len, const mr_dag_options *opt,
         }
         dag_model_free(&d);
     }
-    if (c.oom || c.arena.failed)
+    dag_env_end();
+    if (c.oom || c.arena.failed || env.oom)
         rc = MR_ENOMEM;
     dag_arena_free(&c.arena);
+    for (size_t i = 0; i < diags->n; i++) {
+        char *shown = mr_redact(diags->items[i].message, secrets);
+        if (shown) {
+            free(diags->items[i].message);
+            diags->items[i].message = shown;
+        }
+    }
+    mr_dag_secrets_free(&own);
     dag_diags_sort(diags);
     if (rc == 0 && c.nerrors > 0)
         rc = MR_EINVAL;

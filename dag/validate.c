@@ -356,20 +356,15 @@ static void walk_values(dag_ctx *c, ynode *n, const dag_params *p, int top)
             walk_values(c, n->items[i], p, 0);
         return;
     }
+    const size_t *dup = ymap_dups(&c->arena, n);
     for (size_t i = 0; i < n->n; i++) {
         const ynode *k = n->items[2 * i];
         ynode *v = n->items[2 * i + 1];
         if (k->kind != YN_SCALAR) {
             dag_error(c, k, NULL, "mapping keys must be strings, not %s", ynode_kind_name(k));
-        } else {
-            for (size_t j = 0; j < i; j++) {
-                const ynode *prev = n->items[2 * j];
-                if (prev->kind == YN_SCALAR && strcmp(prev->text, k->text) == 0) {
-                    dag_error(c, k, NULL, "duplicate key '%s' (first at line %d)", k->text,
-                              prev->line);
-                    break;
-                }
-            }
+        } else if (dup && dup[i] != YMAP_NO_DUP) {
+            dag_error(c, k, NULL, "duplicate key '%s' (first at line %d)", k->text,
+                      n->items[2 * dup[i]]->line);
         }
         if (top && k->kind == YN_SCALAR && strcmp(k->text, "params") == 0)
             continue;
@@ -535,12 +530,31 @@ static void parse_nodes(dag_ctx *c, const ynode *root, dag *d)
 
 /* ---- pass 5: the graph ------------------------------------------------------------ */
 
-static int find_node(const dag *d, const char *id)
+typedef struct id_at {
+    const char *id;
+    int i;
+} id_at;
+
+static int id_at_cmp(const void *a, const void *b)
 {
-    for (int i = 0; i < d->n; i++)
-        if (strcmp(d->nodes[i].id, id) == 0)
-            return i;
-    return -1;
+    const id_at *x = a, *y = b;
+    int c = strcmp(x->id, y->id);
+    return c ? c : (x->i > y->i) - (x->i < y->i);
+}
+
+/* The first node named id, by binary search in byid (the nodes sorted by
+ * id, then position): looking inputs up one by one was n^2. */
+static int find_node(const id_at *byid, int n, const char *id)
+{
+    int lo = 0, hi = n;
+    while (lo < hi) {
+        int mid = lo + (hi - lo) / 2;
+        if (strcmp(byid[mid].id, id) < 0)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    return lo < n && strcmp(byid[lo].id, id) == 0 ? byid[lo].i : -1;
 }
 
 static void report_cycles(dag_ctx *c, dag *d, const int *done)
@@ -602,13 +616,19 @@ static void check_graph(dag_ctx *c, dag *d)
     d->order = dag_arena_alloc(&c->arena, ((size_t)d->n + 1) * sizeof *d->order);
     if (!ids || !indeg || !done || !d->order)
         return;
-    for (int i = 0; i < d->n; i++)
+    id_at *byid = dag_arena_alloc(&c->arena, ((size_t)d->n + 1) * sizeof *byid);
+    if (!byid)
+        return;
+    for (int i = 0; i < d->n; i++) {
         ids[i] = d->nodes[i].id;
+        byid[i] = (id_at){d->nodes[i].id, i};
+    }
+    qsort(byid, (size_t)d->n, sizeof *byid, id_at_cmp);
     for (int i = 0; i < d->n; i++) {
         dag_node *nd = &d->nodes[i];
         for (int k = 0; k < nd->ninputs; k++) {
             dag_input *in = &nd->inputs[k];
-            int j = find_node(d, in->ref->text);
+            int j = find_node(byid, d->n, in->ref->text);
             if (j < 0) {
                 dag_error(c, in->ref, nd->id, "unknown input '%s' in node '%s'%s", in->ref->text,
                           nd->id, dag_did_you_mean(c, in->ref->text, ids, (size_t)d->n));
