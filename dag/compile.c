@@ -605,7 +605,7 @@ int mr_dag_compile(const char *yaml, size_t len, const mr_dag_options *opt,
      * the plan and the job when it shows them. */
     mr_dag_secrets own = {0};
     mr_dag_secrets *secrets = opt->secrets ? opt->secrets : &own;
-    dag_env_policy env = {opt->getenv, opt->allow_env, opt->nallow_env, secrets, 0};
+    dag_env_policy env = {opt->getenv, opt->allow_env, opt->nallow_env, secrets, {0}, 0};
     for (size_t i = 0; i < opt->nparams; i++)
         if (mr_param_is_secret(opt->params[i].key, opt->params[i].value) &&
             mr_dag_secrets_add(secrets, opt->params[i].value) < 0)
@@ -652,13 +652,15 @@ int mr_dag_compile(const char *yaml, size_t len, const mr_dag_options *opt,
         rc = MR_ENOMEM;
     dag_arena_free(&c.arena);
     for (size_t i = 0; i < diags->n; i++) {
-        char *shown = mr_redact(diags->items[i].message, secrets);
+        /* an expression error may quote a piece of a substituted value */
+        char *shown = mr_redact_fragments(diags->items[i].message, &env.env_values, secrets);
         if (shown) {
             free(diags->items[i].message);
             diags->items[i].message = shown;
         }
     }
     mr_dag_secrets_free(&own);
+    mr_dag_secrets_free(&env.env_values);
     dag_diags_sort(diags);
     if (rc == 0 && c.nerrors > 0)
         rc = MR_EINVAL;

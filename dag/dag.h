@@ -62,7 +62,8 @@ int mr_dag_secrets_add(mr_dag_secrets *s, const char *v);
 
 /* Whether a param's value is a secret: its key contains password, passwd,
  * secret, token, key, dsn, credential or auth (any case), or its value
- * holds a DSN password ("password=..." or "scheme://user:pass@"). */
+ * (when not NULL) holds a DSN password ("password=..." or
+ * "scheme://user:pass@"). */
 int mr_param_is_secret(const char *key, const char *value);
 
 /* A copy of text (malloc'd; NULL when out of memory) with every secret of
@@ -74,6 +75,11 @@ char *mr_redact(const char *text, const mr_dag_secrets *s);
 /* Applies mr_redact to every string of plan, in place (a plan meant for
  * showing: redact a copy, not the one that runs).  MR_ENOMEM or 0. */
 int mr_plan_redact(Millrace__JobPlan *plan, const mr_dag_secrets *s);
+
+/* For messages about the text itself (a DAG's diagnostics), where a parser
+ * may quote a piece of a value: mr_redact, and first every run of 4 or
+ * more bytes that also occurs in one of frag's values.  malloc'd or NULL. */
+char *mr_redact_fragments(const char *text, const mr_dag_secrets *frag, const mr_dag_secrets *s);
 
 /* The most nodes a DAG may have unless mr_dag_options.max_nodes says. */
 #define MR_DAG_MAX_NODES 10000

@@ -137,6 +137,7 @@ typedef struct dag_env_policy {
     const char *const *allow;                /* NULL: MILLRACE_DAG_* */
     size_t nallow;
     mr_dag_secrets *secrets;
+    mr_dag_secrets env_values; /* just what ${env:} read, for diagnostics */
     int oom;
 } dag_env_policy;
 

@@ -224,7 +224,8 @@ const char *dag_env_get(const char *name)
     if (!env_allowed(p, name))
         return dag_env_denied;
     const char *v = p->getenv ? p->getenv(name) : getenv(name);
-    if (v && p->secrets && mr_dag_secrets_add(p->secrets, v) < 0)
+    if (v && ((p->secrets && mr_dag_secrets_add(p->secrets, v) < 0) ||
+              mr_dag_secrets_add(&p->env_values, v) < 0))
         p->oom = 1;
     return v;
 }
@@ -477,4 +478,39 @@ static int redact_msg(ProtobufCMessage *m, const mr_dag_secrets *s)
 int mr_plan_redact(Millrace__JobPlan *plan, const mr_dag_secrets *s)
 {
     return plan ? redact_msg(&plan->base, s) : 0;
+}
+
+char *mr_redact_fragments(const char *text, const mr_dag_secrets *frag, const mr_dag_secrets *s)
+{
+    if (!text)
+        return NULL;
+    char *out = NULL;
+    size_t len = 0, cap = 0, n = strlen(text);
+    int fail = buf_put(&out, &len, &cap, "", 0);
+    for (size_t i = 0; i < n && !fail;) {
+        /* the longest run from i found in any value */
+        size_t best = 0;
+        for (size_t k = 0; frag && k < frag->n; k++)
+            for (const char *v = frag->items[k]; *v; v++) {
+                size_t l = 0;
+                while (i + l < n && v[l] && v[l] == text[i + l])
+                    l++;
+                if (l > best)
+                    best = l;
+            }
+        if (best >= 4) {
+            fail = buf_put(&out, &len, &cap, "***", 3);
+            i += best;
+        } else {
+            fail = buf_put(&out, &len, &cap, text + i, 1);
+            i++;
+        }
+    }
+    if (fail) {
+        free(out);
+        return NULL;
+    }
+    char *r = mr_redact(out, s);
+    free(out);
+    return r;
 }
