@@ -144,3 +144,31 @@ def test_schema_inference_inside_root_works(cluster, layout):
     r = cluster.post("/v1/validate", json={"dag": INFER.format(path="in/people.csv")})
     assert r.status_code == 200, r.text
     assert "name" in r.text
+
+
+def test_executor_checks_the_warehouse_against_its_own_root(tmp_path):
+    """An executor trusts no task spec: with a narrower data root than the
+    coordinator's, it refuses to stage into a warehouse outside it."""
+    from conftest import Cluster
+    root = tmp_path / "root"
+    sub = root / "sub"
+    (sub / "in").mkdir(parents=True)
+    (sub / "in" / "people.csv").write_text("id,name\n1,ann\n")
+    c = Cluster(root, executors=1, executor_args=["--data-root", str(sub)])
+    try:
+        dag = DAG.format(wh="wh.db").replace("path: in/people.csv", "path: sub/in/people.csv") \
+                 .replace('post_sql: ["DELETE FROM users"]\n', "")
+        r = c.post("/v1/jobs", json={"dag": dag})
+        assert r.status_code == 201, r.text
+        done = c.wait_job(r.json()["id"])
+        assert done["state"] == "failed", done
+        assert "warehouse" in done["error"] and "outside the data root" in done["error"], done
+        assert not (root / "wh.db.staging").exists()
+        # the same DAG with the warehouse inside the executor's root runs
+        r = c.post("/v1/jobs", json={"dag": dag.replace("path: wh.db", "path: sub/wh.db")})
+        done = c.wait_job(r.json()["id"])
+        assert done["state"] == "succeeded", done
+        with sqlite3.connect(sub / "wh.db") as db:
+            assert db.execute("SELECT id, name FROM people").fetchall() == [(1, "ann")]
+    finally:
+        c.stop()
