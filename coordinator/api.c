@@ -35,6 +35,7 @@
 #include <fnmatch.h>
 #include <microhttpd.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -82,7 +83,7 @@ static pthread_mutex_t g_conn_mu = PTHREAD_MUTEX_INITIALIZER;
 static conn_slot *g_conns;
 static pthread_t g_reaper;
 static int g_reaper_on;
-static volatile int g_reaper_stop;
+static atomic_int g_reaper_stop;
 
 static conn_slot *slot_of(struct MHD_Connection *con)
 {
@@ -147,7 +148,7 @@ static void on_connection(void *cls, struct MHD_Connection *con, void **socket_c
 static void *reaper_main(void *arg)
 {
     uint64_t limit_ms = (uint64_t)(uintptr_t)arg;
-    while (!g_reaper_stop) {
+    while (!atomic_load(&g_reaper_stop)) {
         struct timespec ts = {0, 200 * 1000000L};
         nanosleep(&ts, NULL);
         uint64_t now = coord_now_ms();
@@ -1116,7 +1117,7 @@ int coord_http_start(mr_coord *c, const char *addr, int *bound_port, char *errbu
         snprintf(errbuf, errcap, "cannot listen on %s (address in use?)", addr);
         return -1;
     }
-    g_reaper_stop = 0;
+    atomic_store(&g_reaper_stop, 0);
     g_reaper_on = pthread_create(&g_reaper, NULL, reaper_main,
                                  (void *)(uintptr_t)(timeout * 1000ull)) == 0;
     const union MHD_DaemonInfo *info = MHD_get_daemon_info(g_daemon, MHD_DAEMON_INFO_BIND_PORT);
@@ -1127,7 +1128,7 @@ int coord_http_start(mr_coord *c, const char *addr, int *bound_port, char *errbu
 void coord_http_stop(void)
 {
     if (g_reaper_on) {
-        g_reaper_stop = 1;
+        atomic_store(&g_reaper_stop, 1);
         pthread_join(g_reaper, NULL);
         g_reaper_on = 0;
     }

@@ -270,6 +270,9 @@ static int job_start(mr_coord *c, job *j)
             snprintf(msg, sizeof msg, "warehouse path '%s' is outside the data root",
                      w->path && w->path[0] ? w->path : "millrace.db");
             free(p);
+            /* nothing may open it, not even the cleanup of staging */
+            millrace__warehouse__free_unpacked(w, NULL);
+            j->plan->warehouse = NULL;
             job_finish(c, j, JOB_FAILED, msg);
             return -1;
         }

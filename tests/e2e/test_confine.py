@@ -83,6 +83,8 @@ def test_warehouse_staging_symlink_outside_is_refused(cluster, layout):
     assert done["state"] == "failed" and "outside the data root" in done["error"], done
     assert users(outside / "victim.db") == 3
     assert not (root / "wh.db").exists()
+    # not even the cleanup of a failed job opened it
+    assert sorted(os.listdir(outside)) == ["secret.csv", "victim.db"]
 
 
 def test_warehouse_path_inside_the_root_runs(cluster, layout):
