@@ -694,7 +694,8 @@ static enum MHD_Result handle_submit(struct MHD_Connection *con, const req_body 
                           .allow_env = g_coord->nallow_env ? g_coord->allow_env : NULL,
                           .nallow_env = g_coord->nallow_env,
                           .secrets = &secrets,
-                          .max_nodes = g_coord->max_nodes};
+                          .max_nodes = g_coord->max_nodes,
+                          .max_compile_ms = g_coord->max_compile_ms};
     Millrace__JobPlan *plan = NULL;
     mr_diags diags = {0};
     if (mr_dag_compile(r.yaml, r.yaml_len, &opt, &plan, &diags) < 0) {

@@ -125,6 +125,7 @@ typedef struct mr_coord {
     const char **allow_origins;
     size_t nallow_origins;
     size_t max_nodes;        /* nodes per DAG; 0: MR_DAG_MAX_NODES */
+    unsigned max_compile_ms; /* compile time per DAG; 0: MR_DAG_MAX_COMPILE_MS */
     coord_metrics metrics; /* see metrics.h */
     exec_rt *execs;
     int nexecs, cap_execs;

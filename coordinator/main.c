@@ -55,6 +55,7 @@ static void usage(FILE *out)
             "  --allow-origin O     also answer browser requests from origin O, e.g.\n"
             "                       https://ui.example.com (repeatable)\n"
             "  --max-nodes N        largest DAG accepted, in nodes (default 10000)\n"
+            "  --max-compile-ms N   a DAG taking longer to compile is refused (default 10000)\n"
             "  --history N          finished jobs kept for the API (default 1000)\n"
             "  --ready-file F       write the bound addresses as JSON to F once listening\n"
             "  --help               this text\n");
@@ -114,6 +115,7 @@ static int parse_args(mr_coord *c, int argc, char **argv, char *ready_file, size
         {"task-timeout-ms", required_argument, 0, 'K'},
         {"allow-env", required_argument, 0, 'E'},  {"allow-host", required_argument, 0, 'A'},
         {"allow-origin", required_argument, 0, 'O'}, {"max-nodes", required_argument, 0, 'n'},
+        {"max-compile-ms", required_argument, 0, 'C'},
         {0, 0, 0, 0}};
     snprintf(c->http_addr, sizeof c->http_addr, "127.0.0.1:8080");
     snprintf(c->bind, sizeof c->bind, "tcp://127.0.0.1:7070");
@@ -212,6 +214,11 @@ static int parse_args(mr_coord *c, int argc, char **argv, char *ready_file, size
             if (parse_num("--max-nodes", optarg, 1, 1000000, &v) < 0)
                 return 2;
             c->max_nodes = (size_t)v;
+            break;
+        case 'C':
+            if (parse_num("--max-compile-ms", optarg, 1, 3600000, &v) < 0)
+                return 2;
+            c->max_compile_ms = (unsigned)v;
             break;
         case 'R': snprintf(ready_file, rcap, "%s", optarg); break;
         case 'h': usage(stdout); exit(0);

@@ -43,6 +43,7 @@
 #include "dag/dag_int.h"
 
 #include <stdlib.h>
+#include <time.h>
 #include <string.h>
 
 #include "proto/schema_pb.h"
@@ -586,6 +587,26 @@ Millrace__JobPlan *dag_compile_plan(dag_ctx *c, const dag *d)
     return plan;
 }
 
+static uint64_t mono_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
+}
+
+int dag_over_time(dag_ctx *c, const ynode *n, const char *node)
+{
+    if (c->timed_out)
+        return 1;
+    if (!c->deadline_ms || mono_ms() < c->deadline_ms)
+        return 0;
+    c->timed_out = 1;
+    unsigned ms = c->opt->max_compile_ms ? c->opt->max_compile_ms : MR_DAG_MAX_COMPILE_MS;
+    dag_error(c, n, node, "compiling this DAG took over %u ms, the limit; it stopped here "
+              "(make the DAG smaller, or split it)", ms);
+    return 1;
+}
+
 int mr_dag_compile(const char *yaml, size_t len, const mr_dag_options *opt,
                    Millrace__JobPlan **plan, mr_diags *diags)
 {
@@ -612,6 +633,7 @@ int mr_dag_compile(const char *yaml, size_t len, const mr_dag_options *opt,
             env.oom = 1;
     dag_env_begin(&env);
     c.getenv = dag_env_get;
+    c.deadline_ms = mono_ms() + (opt->max_compile_ms ? opt->max_compile_ms : MR_DAG_MAX_COMPILE_MS);
 
     int rc = 0, line, col;
     char msg[1024];

@@ -83,6 +83,8 @@ char *mr_redact_fragments(const char *text, const mr_dag_secrets *frag, const mr
 
 /* The most nodes a DAG may have unless mr_dag_options.max_nodes says. */
 #define MR_DAG_MAX_NODES 10000
+/* The longest a compile may take unless mr_dag_options.max_compile_ms says. */
+#define MR_DAG_MAX_COMPILE_MS 10000
 
 typedef struct mr_dag_options {
     const char *file;                         /* shown in messages; NULL -> "<dag>" */
@@ -107,6 +109,7 @@ typedef struct mr_dag_options {
      * errors or the job are shown; diagnostics come back masked already. */
     mr_dag_secrets *secrets;
     size_t max_nodes; /* 0 -> MR_DAG_MAX_NODES */
+    unsigned max_compile_ms; /* 0 -> MR_DAG_MAX_COMPILE_MS; past it: an error */
 } mr_dag_options;
 
 #define MR_DAG_DEFAULT_PARTITIONS 8

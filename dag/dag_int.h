@@ -12,6 +12,7 @@
 
 #include <stdarg.h>
 #include <stddef.h>
+#include <stdint.h>
 
 #include "core/types.h"
 #include "dag/dag.h"
@@ -87,7 +88,14 @@ typedef struct dag_ctx {
     int oom;
     const mr_dag_options *opt;
     const char *(*getenv)(const char *name);
+    uint64_t deadline_ms; /* monotonic; see dag_over_time */
+    int timed_out;
 } dag_ctx;
+
+/* Whether the compile has run past its deadline (mr_dag_options.max_compile_ms);
+ * the first call that finds it so records one error at n.  Work that grows
+ * with the DAG checks it and stops, so no DAG holds a thread for long. */
+int dag_over_time(dag_ctx *c, const ynode *n, const char *node);
 
 /* Records an error at a 1-based line/column about node (may be NULL). */
 void dag_error_at(dag_ctx *c, int line, int col, const char *node, const char *fmt, ...)

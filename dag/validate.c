@@ -748,6 +748,8 @@ static int find_column(dag_ctx *c, const mr_schema *s, const ynode *v, const cha
     int i = mr_schema_find(s, v->text);
     if (i >= 0)
         return i;
+    if (dag_over_time(c, v, node))
+        return -1;
     const char **names = dag_arena_alloc(&c->arena, ((size_t)s->nfields + 1) * sizeof *names);
     if (!names)
         return -1;
@@ -774,6 +776,8 @@ static int check_expr(dag_ctx *c, const ynode *v, const mr_schema *in, const cha
     mr_err err;
     mr_err_clear(&err);
     mr_expr *e = NULL;
+    if (dag_over_time(c, v, node))
+        return -1;
     if (mr_expr_parse(v->text, &e, &err) != 0) {
         if (err.code == MR_ENOMEM)
             c->oom = 1;

@@ -266,6 +266,21 @@ def test_dag_over_the_node_bound_is_refused(cluster_factory, tmp_path):
     c = cluster_factory(executors=0, extra=["--max-nodes", "100"])
     r = yaml_post(c, "/v1/validate", chain(101))
     assert r.status_code == 400 and "over the limit of 100" in r.text
+    c.stop()
+
+
+def test_compile_time_is_bounded(cluster_factory, tmp_path):
+    # A DAG under the node bound can still be slow (thousands of columns,
+    # each expression looked up among all of them): the compile stops at
+    # its deadline with an error.  1 ms is always over by the first
+    # expression of a 5,000-node DAG.
+    people(tmp_path)
+    c = cluster_factory(executors=0, extra=["--max-compile-ms", "1"])
+    r = yaml_post(c, "/v1/validate", chain(5000))
+    assert r.status_code == 400, r.text[:300]
+    e = r.json()["error"]["errors"]
+    assert len(e) == 1 and "took over 1 ms" in e[0]["message"], e
+    assert requests.get(c.url + "/healthz", timeout=10).status_code == 200
 
 
 # ------------------------------------------------------------ slow clients
