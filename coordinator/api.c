@@ -554,7 +554,7 @@ static char *params_shown(const cJSON *params)
     cJSON_ArrayForEach(p, params)
     {
         char *v = mr_param_is_secret(p->string, NULL) ? strdup("***")
-                                                                : mr_redact(p->valuestring, NULL);
+                                                      : mr_redact(p->valuestring, NULL);
         cJSON_AddStringToObject(o, p->string, v ? v : "***");
         free(v);
     }
