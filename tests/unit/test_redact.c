@@ -139,6 +139,7 @@ static void test_env_allowlist(void **state)
     assert_null(strstr(d.items[0].message, "orders_2024"));
     assert_non_null(strstr(d.items[0].message, "***"));
     mr_diags_free(&d);
+    mr_dag_secrets_free(&s); /* the caller's, filled on failure too */
 }
 
 static void test_bounds(void **state)
