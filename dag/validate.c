@@ -897,7 +897,12 @@ static mr_schema *infer_schema(dag_ctx *c, dag_node *nd, int fmt, const ynode *c
     /* Inference reads files as the runtime does: only below the data root. */
     const char *root = c->opt->data_root;
     char *dir = static_prefix(full);
-    int inside = dir && (under_root(root, dir) || access(dir, F_OK) != 0);
+    if (!dir) {
+        free(full);
+        c->oom = 1;
+        return NULL;
+    }
+    int inside = under_root(root, dir) || access(dir, F_OK) != 0;
     free(dir);
     char *file = inside ? first_file(full) : NULL;
     free(full);
