@@ -126,8 +126,11 @@ int cli_cluster_start(cli_cluster *cl, int nexec, const char *data_root, int ver
     bin_path("millrace-executor", exec_bin, sizeof exec_bin);
     snprintf(ready, sizeof ready, "%s/coordinator.json", cl->dir);
     snprintf(log, sizeof log, "%s/coordinator.log", cl->dir);
+    /* The DAG is the user's own, run with their own environment: any
+     * ${env:NAME} may be read (values stay masked in what is shown). */
     char *cargv[] = {coord_bin, "--http", "127.0.0.1:0", "--bind", "tcp://127.0.0.1:*",
-                     "--data-root", (char *)data_root, "--ready-file", ready, NULL};
+                     "--data-root", (char *)data_root, "--ready-file", ready,
+                     "--allow-env", "*", NULL};
     cl->coordinator = spawn(cargv, log, verbose);
     if (cl->coordinator < 0)
         return -1;

@@ -142,6 +142,10 @@ static char *read_file(const char *path, size_t *len)
     return buf;
 }
 
+/* What the last compile substituted from the environment or took from
+ * secret-looking params: masked in what explain prints. */
+static mr_dag_secrets g_secrets;
+
 /* Compiles the DAG locally; prints errors.  check_inputs: reads must name
  * existing files (validate, run); partitions 0 means the library default.
  * Returns the plan or NULL. */
@@ -160,9 +164,12 @@ static Millrace__JobPlan *compile_dag(const dag_args *a, char **text_out, size_t
         snprintf(dir, sizeof dir, "%s", dirname(real));
         base = dir;
     }
+    /* Local commands: the user's DAG and environment, so any ${env:NAME}. */
+    static const char *const any_env[] = {"*"};
     mr_dag_options opt = {.file = a->path, .params = a->params, .nparams = a->nparams,
                           .getenv = NULL, .partitions = partitions, .base_dir = base,
-                          .check_inputs = check_inputs};
+                          .check_inputs = check_inputs, .allow_env = any_env, .nallow_env = 1,
+                          .secrets = &g_secrets};
     Millrace__JobPlan *plan = NULL;
     mr_diags diags = {0};
     if (mr_dag_compile(text, len, &opt, &plan, &diags) < 0) {
@@ -493,7 +500,7 @@ static int cmd_validate_explain(int argc, char **argv, int explain)
         goto out;
     }
     if (explain) {
-        char *text = mr_plan_explain(plan);
+        char *text = mr_plan_redact(plan, &g_secrets) == 0 ? mr_plan_explain(plan) : NULL;
         fputs(text ? text : "", stdout);
         free(text);
         if (nparts)
@@ -508,6 +515,7 @@ static int cmd_validate_explain(int argc, char **argv, int explain)
     millrace__job_plan__free_unpacked(plan, NULL);
     rc = 0;
 out:
+    mr_dag_secrets_free(&g_secrets);
     free_params(&a);
     return rc;
 }

@@ -6,16 +6,25 @@
  * docs/openapi.json (embedded at build time, served at /v1/openapi.json)
  * for programs; this file implements exactly that document.
  *
- * A request goes through four gates before its handler runs, in this
- * order: authentication (every route but /healthz needs the bearer token
- * when one is configured; compared in constant time, never logged), the
- * route (404 for unknown paths), the method (405 with an Allow header),
- * and the body limit (413 beyond c->max_body bytes).  The first call for a
- * request only sees headers: it decides whether the body is worth keeping
- * (POST, authorized, not declared too large), so an unauthenticated or
- * oversized upload is read and dropped instead of buffered.  Slow or
- * half-open clients are closed by MHD after c->http_timeout_s idle
- * seconds.
+ * A request goes through these gates before its handler runs, in this
+ * order: the Host (a name a browser could have been rebound to is refused:
+ * only IP addresses, localhost and --allow-host names), the Origin (a
+ * browser request from another site is refused, so a web page cannot
+ * submit jobs), authentication (every route but /healthz needs the bearer
+ * token when one is configured; the scheme in any case, the token compared
+ * in constant time, never logged), the route (404 for unknown paths), the
+ * method (405 with an Allow header), the body limit (413 beyond
+ * c->max_body bytes) and, for a body, its Content-Type (415 unless JSON or
+ * YAML: a form or text/plain post is what a page can send without asking).
+ * The first call for a request only sees headers: it decides whether the
+ * body is worth keeping (POST, allowed, not declared too large), so a
+ * refused or oversized upload is read and dropped instead of buffered.
+ *
+ * Slow clients: MHD closes a connection idle for c->http_timeout_s
+ * seconds, and a reaper thread closes one whose request has not fully
+ * arrived c->http_timeout_s seconds after it began (a client trickling a
+ * header line now and then is never idle); one address holds at most
+ * HTTP_PER_IP connections of the HTTP_CONNECTIONS there are.
  *
  * Error bodies are {"error": {"code", "message", ...}}; strings that come
  * from clients (ids, DAG text quoted in messages, names, params) are made
@@ -23,17 +32,25 @@
  */
 #include <arpa/inet.h>
 #include <cjson/cJSON.h>
+#include <fnmatch.h>
 #include <microhttpd.h>
+#include <pthread.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/socket.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "coordinator/coordinator.h"
 #include "coordinator/metrics.h"
 #include "core/log.h"
 #include "dag/dag.h"
+
+#define HTTP_CONNECTIONS 512u
+#define HTTP_PER_IP 128u /* loopback is one address: the CLI and local tools share it */
 
 static struct MHD_Daemon *g_daemon;
 static mr_coord *g_coord;
@@ -45,7 +62,106 @@ typedef struct req_body {
     int keep;     /* store the body (else it is read and dropped) */
     int too_big;  /* over c->max_body, declared or seen */
     int authorized;
+    const char *refused_code; /* a Host or Origin refusal: 403 with this code */
+    char refused[200];
 } req_body;
+
+/* ---- connection deadlines ---- */
+
+/* One open connection, for the reaper: when its current request began
+ * (the connection opened or the previous request ended) and whether a
+ * handler is working on it (a compile is not the client's slowness). */
+typedef struct conn_slot {
+    int fd;
+    uint64_t since_ms;
+    int busy;
+    int reaped;
+    struct conn_slot *prev, *next;
+} conn_slot;
+
+static pthread_mutex_t g_conn_mu = PTHREAD_MUTEX_INITIALIZER;
+static conn_slot *g_conns;
+static pthread_t g_reaper;
+static int g_reaper_on;
+static atomic_int g_reaper_stop;
+
+static conn_slot *slot_of(struct MHD_Connection *con)
+{
+    const union MHD_ConnectionInfo *ci =
+        MHD_get_connection_info(con, MHD_CONNECTION_INFO_SOCKET_CONTEXT);
+    return ci ? ci->socket_context : NULL;
+}
+
+static void slot_mark(struct MHD_Connection *con, int busy)
+{
+    conn_slot *s = slot_of(con);
+    if (!s)
+        return;
+    pthread_mutex_lock(&g_conn_mu);
+    s->busy = busy;
+    if (!busy)
+        s->since_ms = coord_now_ms();
+    pthread_mutex_unlock(&g_conn_mu);
+}
+
+static void on_connection(void *cls, struct MHD_Connection *con, void **socket_context,
+                          enum MHD_ConnectionNotificationCode code)
+{
+    (void)cls;
+    if (code == MHD_CONNECTION_NOTIFY_STARTED) {
+        const union MHD_ConnectionInfo *ci =
+            MHD_get_connection_info(con, MHD_CONNECTION_INFO_CONNECTION_FD);
+        conn_slot *s = ci ? calloc(1, sizeof *s) : NULL;
+        if (!s)
+            return; /* only unwatched: MHD's idle timeout still applies */
+        s->fd = ci->connect_fd;
+        s->since_ms = coord_now_ms();
+        pthread_mutex_lock(&g_conn_mu);
+        s->next = g_conns;
+        if (g_conns)
+            g_conns->prev = s;
+        g_conns = s;
+        pthread_mutex_unlock(&g_conn_mu);
+        *socket_context = s;
+        return;
+    }
+    /* closed: MHD closes the socket after this returns, so the reaper,
+     * which only touches listed slots under the lock, never shuts down a
+     * reused descriptor. */
+    conn_slot *s = *socket_context;
+    if (!s)
+        return;
+    pthread_mutex_lock(&g_conn_mu);
+    if (s->prev)
+        s->prev->next = s->next;
+    else
+        g_conns = s->next;
+    if (s->next)
+        s->next->prev = s->prev;
+    pthread_mutex_unlock(&g_conn_mu);
+    free(s);
+    *socket_context = NULL;
+}
+
+/* Shuts down connections whose request is overdue; MHD then sees the
+ * socket closed and cleans up in its own thread. */
+static void *reaper_main(void *arg)
+{
+    uint64_t limit_ms = (uint64_t)(uintptr_t)arg;
+    while (!atomic_load(&g_reaper_stop)) {
+        struct timespec ts = {0, 200 * 1000000L};
+        nanosleep(&ts, NULL);
+        uint64_t now = coord_now_ms();
+        pthread_mutex_lock(&g_conn_mu);
+        for (conn_slot *s = g_conns; s; s = s->next)
+            if (!s->busy && !s->reaped && now - s->since_ms > limit_ms) {
+                shutdown(s->fd, SHUT_RDWR);
+                s->reaped = 1;
+            }
+        pthread_mutex_unlock(&g_conn_mu);
+    }
+    return NULL;
+}
 
 /* ---- responses ---- */
 
@@ -242,7 +358,9 @@ static cJSON *job_json(const job *j, int full)
 {
     cJSON *o = cJSON_CreateObject();
     cJSON_AddStringToObject(o, "id", j->id);
-    add_str(o, "name", j->name);
+    char *name = j->name ? mr_redact(j->name, &j->secrets) : NULL;
+    add_str(o, "name", name ? name : j->name ? "***" : NULL);
+    free(name);
     cJSON_AddStringToObject(o, "state", coord_job_state_name(j->state));
     add_time(o, "submitted_at", j->submitted_at);
     add_time(o, "started_at", j->started_at);
@@ -272,8 +390,10 @@ static cJSON *job_json(const job *j, int full)
             char target[600];
             snprintf(target, sizeof target, "%s:%s", w->target,
                      strcmp(w->target, "warehouse") == 0 ? w->table : w->path);
+            char *shown = mr_redact(target, &j->secrets);
             add_str(out, "node", w->node);
-            add_str(out, "target", target);
+            add_str(out, "target", shown ? shown : "***");
+            free(shown);
             cJSON_AddNumberToObject(out, "rows", (double)j->output_rows[s]);
             cJSON_AddItemToArray(outputs, out);
         }
@@ -292,14 +412,96 @@ static int token_ok(struct MHD_Connection *con)
     if (!tok)
         return 1;
     const char *h = MHD_lookup_connection_value(con, MHD_HEADER_KIND, "Authorization");
-    if (!h || strncmp(h, "Bearer ", 7) != 0)
+    if (!h || strncasecmp(h, "Bearer ", 7) != 0)
         return 0;
     h += 7;
+    while (*h == ' ')
+        h++;
     size_t a = strlen(h), b = strlen(tok);
     unsigned char diff = (unsigned char)(a != b);
     for (size_t i = 0; i < b; i++)
         diff |= (unsigned char)(tok[i] ^ (i < a ? h[i] : 0));
     return diff == 0;
+}
+
+/* Whether a Host header names this server in a way no web page can
+ * choose: an IP address or localhost (any port: containers and proxies
+ * remap ports), or a name given with --allow-host.  A browser sends the
+ * name of the site it loaded, so DNS rebinding shows up here as the
+ * attacker's name.  No Host (HTTP/1.0) is not a browser. */
+static int host_ok(const char *host)
+{
+    if (!host)
+        return 1;
+    char name[256];
+    const char *rest;
+    if (host[0] == '[') {
+        const char *e = strchr(host, ']');
+        if (!e || (size_t)(e - host - 1) >= sizeof name)
+            return 0;
+        memcpy(name, host + 1, (size_t)(e - host - 1));
+        name[e - host - 1] = '\0';
+        struct in6_addr a6;
+        if (inet_pton(AF_INET6, name, &a6) != 1)
+            return 0;
+        rest = e + 1;
+        return rest[0] == '\0' || (rest[0] == ':' && strspn(rest + 1, "0123456789") == strlen(rest + 1));
+    }
+    size_t n = strcspn(host, ":");
+    if (n >= sizeof name)
+        return 0;
+    memcpy(name, host, n);
+    name[n] = '\0';
+    rest = host + n;
+    if (rest[0] && (rest[0] != ':' || strspn(rest + 1, "0123456789") != strlen(rest + 1)))
+        return 0;
+    struct in_addr a4;
+    if (strcasecmp(name, "localhost") == 0 || inet_pton(AF_INET, name, &a4) == 1)
+        return 1;
+    for (size_t i = 0; i < g_coord->nallow_hosts; i++)
+        if (strcmp(g_coord->allow_hosts[i], "*") == 0 ||
+            strcasecmp(g_coord->allow_hosts[i], name) == 0 ||
+            strcasecmp(g_coord->allow_hosts[i], host) == 0)
+            return 1;
+    return 0;
+}
+
+/* A browser names the page's origin on cross-site requests (and on every
+ * POST); programs send none.  Refused unless it is this server itself (the
+ * origin of the Host asked for) or an --allow-origin. */
+static int origin_ok(const char *origin, const char *host)
+{
+    if (!origin)
+        return 1;
+    for (size_t i = 0; i < g_coord->nallow_origins; i++)
+        if (strcmp(g_coord->allow_origins[i], "*") == 0 ||
+            strcasecmp(g_coord->allow_origins[i], origin) == 0)
+            return 1;
+    if (host) {
+        char self[300];
+        snprintf(self, sizeof self, "http://%s", host);
+        if (strcasecmp(self, origin) == 0)
+            return 1;
+    }
+    return 0;
+}
+
+/* A submit or validate body must say it is JSON or YAML.  Forms and
+ * text/plain (what a web page may post without asking the server first)
+ * are refused, so a page cannot submit a DAG even with no token set. */
+static int content_type_ok(const char *ct)
+{
+    static const char *const ok[] = {"application/json", "application/yaml",
+                                     "application/x-yaml", "text/yaml", NULL};
+    if (!ct)
+        return 0;
+    while (*ct == ' ')
+        ct++;
+    size_t n = strcspn(ct, "; \t");
+    for (int i = 0; ok[i]; i++)
+        if (strlen(ok[i]) == n && strncasecmp(ct, ok[i], n) == 0)
+            return 1;
+    return 0;
 }
 
 /* ---- submit and validate ---- */
@@ -339,6 +541,26 @@ static enum MHD_Result reply_bad_json(struct MHD_Connection *con, const req_body
     cJSON_AddNumberToObject(e, "line", line);
     cJSON_AddNumberToObject(e, "column", col);
     return reply_json(con, 400, root);
+}
+
+/* The params as a job document keeps and shows them: the value of a
+ * secret-looking param (mr_param_is_secret) is "***", and DSN passwords
+ * are masked in the others.  A job is kept for --history jobs; its
+ * params must not carry a password that long. */
+static char *params_shown(const cJSON *params)
+{
+    cJSON *o = cJSON_CreateObject();
+    const cJSON *p;
+    cJSON_ArrayForEach(p, params)
+    {
+        char *v = mr_param_is_secret(p->string, NULL) ? strdup("***")
+                                                      : mr_redact(p->valuestring, NULL);
+        cJSON_AddStringToObject(o, p->string, v ? v : "***");
+        free(v);
+    }
+    char *text = cJSON_PrintUnformatted(o);
+    cJSON_Delete(o);
+    return text;
 }
 
 /* Returns 0, or -1 after queueing an error reply into *ret. */
@@ -388,7 +610,7 @@ static int parse_submit(struct MHD_Connection *con, const req_body *b, submit_re
             r->params[r->nparams].value = p->valuestring;
             r->nparams++;
         }
-        r->params_json = cJSON_PrintUnformatted(params);
+        r->params_json = params_shown(params);
     }
     cJSON *bd = cJSON_GetObjectItemCaseSensitive(r->json, "base_dir");
     if (bd && !cJSON_IsNull(bd)) {
@@ -438,29 +660,56 @@ static enum MHD_Result reply_diags(struct MHD_Connection *con, const mr_diags *d
     return reply_json(con, 400, root);
 }
 
+/* The plan as the API shows it (validate, GET /v1/jobs/ID/plan): JSON of
+ * a copy with secrets and DSN passwords masked; the plan that runs keeps
+ * the real values.  NULL when out of memory. */
+static char *plan_json_shown(const Millrace__JobPlan *plan, const mr_dag_secrets *secrets)
+{
+    size_t size = millrace__job_plan__get_packed_size(plan);
+    uint8_t *buf = malloc(size ? size : 1);
+    if (!buf)
+        return NULL;
+    millrace__job_plan__pack(plan, buf);
+    Millrace__JobPlan *copy = millrace__job_plan__unpack(NULL, size, buf);
+    free(buf);
+    char *text = copy && mr_plan_redact(copy, secrets) == 0 ? mr_plan_json(copy) : NULL;
+    if (copy)
+        millrace__job_plan__free_unpacked(copy, NULL);
+    return text;
+}
+
 static enum MHD_Result handle_submit(struct MHD_Connection *con, const req_body *b, int validate)
 {
     enum MHD_Result ret = MHD_NO;
     submit_req r;
+    mr_dag_secrets secrets = {0};
     if (parse_submit(con, b, &r, &ret) < 0) {
         submit_free(&r);
         return ret;
     }
     mr_dag_options opt = {.file = "<request>", .params = r.params, .nparams = r.nparams,
                           .getenv = NULL, .partitions = default_partitions(),
-                          .base_dir = r.base_dir ? r.base_dir : g_coord->data_root};
+                          .base_dir = r.base_dir ? r.base_dir : g_coord->data_root,
+                          .data_root = g_coord->data_root,
+                          .allow_env = g_coord->nallow_env ? g_coord->allow_env : NULL,
+                          .nallow_env = g_coord->nallow_env,
+                          .secrets = &secrets,
+                          .max_nodes = g_coord->max_nodes,
+                          .max_compile_ms = g_coord->max_compile_ms};
     Millrace__JobPlan *plan = NULL;
     mr_diags diags = {0};
     if (mr_dag_compile(r.yaml, r.yaml_len, &opt, &plan, &diags) < 0) {
         ret = reply_diags(con, &diags);
         mr_diags_free(&diags);
+        mr_dag_secrets_free(&secrets);
         submit_free(&r);
         return ret;
     }
     mr_diags_free(&diags);
-    char *plan_json = mr_plan_json(plan);
+    char *plan_json = plan_json_shown(plan, &secrets);
     if (validate) {
         millrace__job_plan__free_unpacked(plan, NULL);
+        mr_dag_secrets_free(&secrets);
         cJSON *root = cJSON_CreateObject();
         cJSON_AddBoolToObject(root, "valid", 1);
         cJSON *pl = plan_json ? cJSON_Parse(plan_json) : NULL;
@@ -474,11 +723,13 @@ static enum MHD_Result handle_submit(struct MHD_Connection *con, const req_body 
     if (!j) {
         pthread_mutex_unlock(&g_coord->mu);
         millrace__job_plan__free_unpacked(plan, NULL);
+        mr_dag_secrets_free(&secrets);
         free(plan_json);
         submit_free(&r);
         return reply_error(con, 500, "internal", "out of memory");
     }
     j->plan_json = plan_json;
+    j->secrets = secrets; /* the job owns them now */
     cJSON *o = job_json(j, 1);
     char location[80];
     snprintf(location, sizeof location, "/v1/jobs/%s", j->id);
@@ -691,6 +942,8 @@ static enum MHD_Result route(struct MHD_Connection *con, const char *url, const 
     const char *allow = NULL;
     char id[64];
     route_id r = route_match(url, &allow, id, sizeof id);
+    if (b->refused_code)
+        return reply_error(con, 403, b->refused_code, b->refused);
     if (r != R_HEALTH && !b->authorized)
         return reply_error(con, 401, "unauthorized",
                            "missing or wrong token: send Authorization: Bearer TOKEN");
@@ -704,6 +957,11 @@ static enum MHD_Result route(struct MHD_Connection *con, const char *url, const 
         return reply_error(con, 413, "too_large", msg);
     }
     int post = strcmp(method, "POST") == 0;
+    if (post && (r == R_JOBS || r == R_VALIDATE) &&
+        !content_type_ok(MHD_lookup_connection_value(con, MHD_HEADER_KIND, "Content-Type")))
+        return reply_error(con, 415, "unsupported_media_type",
+                           "send the DAG with Content-Type: application/yaml, or as JSON "
+                           "{\"dag\": ...} with Content-Type: application/json");
     switch (r) {
     case R_HEALTH: {
         cJSON *o = cJSON_CreateObject();
@@ -732,7 +990,20 @@ static req_body *request_begin(struct MHD_Connection *con, const char *method)
     if (!b)
         return NULL;
     b->authorized = token_ok(con);
-    b->keep = b->authorized && strcmp(method, "POST") == 0;
+    const char *host = MHD_lookup_connection_value(con, MHD_HEADER_KIND, "Host");
+    const char *origin = MHD_lookup_connection_value(con, MHD_HEADER_KIND, "Origin");
+    if (!host_ok(host)) {
+        b->refused_code = "host_not_allowed";
+        snprintf(b->refused, sizeof b->refused,
+                 "Host '%.64s' is not this server: use its IP address or localhost, or start "
+                 "the coordinator with --allow-host NAME", host);
+    } else if (!origin_ok(origin, host)) {
+        b->refused_code = "origin_not_allowed";
+        snprintf(b->refused, sizeof b->refused,
+                 "requests from the web page at '%.64s' are refused (start the coordinator "
+                 "with --allow-origin to allow it)", origin);
+    }
+    b->keep = b->authorized && !b->refused_code && strcmp(method, "POST") == 0;
     const char *cl = MHD_lookup_connection_value(con, MHD_HEADER_KIND, "Content-Length");
     if (cl) {
         char *end;
@@ -793,6 +1064,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *con, const c
         *upload_size = 0;
         return MHD_YES;
     }
+    slot_mark(con, 1);
     return route(con, url, method, b);
 }
 
@@ -800,8 +1072,8 @@ static void on_completed(void *cls, struct MHD_Connection *con, void **con_cls,
                          enum MHD_RequestTerminationCode toe)
 {
     (void)cls;
-    (void)con;
     (void)toe;
+    slot_mark(con, 0); /* the next request on this connection starts now */
     req_body *b = *con_cls;
     if (b) {
         free(b->buf);
@@ -839,12 +1111,16 @@ int coord_http_start(mr_coord *c, const char *addr, int *bound_port, char *errbu
     g_daemon = MHD_start_daemon(
         MHD_USE_AUTO_INTERNAL_THREAD | MHD_USE_ERROR_LOG, (uint16_t)port, NULL, NULL, on_request,
         NULL, MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&sa, MHD_OPTION_THREAD_POOL_SIZE, 4,
-        MHD_OPTION_CONNECTION_TIMEOUT, timeout, MHD_OPTION_CONNECTION_LIMIT, 512u,
-        MHD_OPTION_NOTIFY_COMPLETED, on_completed, NULL, MHD_OPTION_END);
+        MHD_OPTION_CONNECTION_TIMEOUT, timeout, MHD_OPTION_CONNECTION_LIMIT, HTTP_CONNECTIONS,
+        MHD_OPTION_PER_IP_CONNECTION_LIMIT, HTTP_PER_IP, MHD_OPTION_NOTIFY_CONNECTION,
+        on_connection, NULL, MHD_OPTION_NOTIFY_COMPLETED, on_completed, NULL, MHD_OPTION_END);
     if (!g_daemon) {
         snprintf(errbuf, errcap, "cannot listen on %s (address in use?)", addr);
         return -1;
     }
+    atomic_store(&g_reaper_stop, 0);
+    g_reaper_on = pthread_create(&g_reaper, NULL, reaper_main,
+                                 (void *)(uintptr_t)(timeout * 1000ull)) == 0;
     const union MHD_DaemonInfo *info = MHD_get_daemon_info(g_daemon, MHD_DAEMON_INFO_BIND_PORT);
     *bound_port = info ? info->port : (int)port;
     return 0;
@@ -852,6 +1128,11 @@ int coord_http_start(mr_coord *c, const char *addr, int *bound_port, char *errbu
 
 void coord_http_stop(void)
 {
+    if (g_reaper_on) {
+        atomic_store(&g_reaper_stop, 1);
+        pthread_join(g_reaper, NULL);
+        g_reaper_on = 0;
+    }
     if (g_daemon)
         MHD_stop_daemon(g_daemon);
     g_daemon = NULL;

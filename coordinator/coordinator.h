@@ -15,6 +15,7 @@
 #include <stdint.h>
 
 #include "coordinator/metrics.h"
+#include "dag/dag.h"
 #include "net/transport.h"
 #include "proto/millrace.pb-c.h"
 
@@ -77,7 +78,8 @@ typedef struct job {
     job_state state;
     int64_t submitted_at, started_at, finished_at; /* unix ms, 0 = not yet */
     char *error;
-    char *params_json;  /* the params as submitted (JSON object text) */
+    char *params_json;  /* the params as shown: secret values masked (JSON object text) */
+    mr_dag_secrets secrets; /* values masked wherever the job is shown or logged */
     char *base_dir;     /* relative paths resolve here */
     Millrace__JobPlan *plan;
     char *plan_json;
@@ -117,6 +119,17 @@ typedef struct mr_coord {
     size_t max_body;
     size_t history;        /* finished jobs kept */
     unsigned http_timeout_s; /* idle HTTP connections are closed after this; 0: 30 */
+    /* --allow-env, --allow-host, --allow-origin (docs/api.md): glob patterns
+     * of ${env:NAME} a DAG may read (none given: MILLRACE_DAG_*), extra Host
+     * names and browser origins the API answers. */
+    const char **allow_env;
+    size_t nallow_env;
+    const char **allow_hosts;
+    size_t nallow_hosts;
+    const char **allow_origins;
+    size_t nallow_origins;
+    size_t max_nodes;        /* nodes per DAG; 0: MR_DAG_MAX_NODES */
+    unsigned max_compile_ms; /* compile time per DAG; 0: MR_DAG_MAX_COMPILE_MS */
     coord_metrics metrics; /* see metrics.h */
     exec_rt *execs;
     int nexecs, cap_execs;
@@ -167,6 +180,13 @@ int coord_http_start(mr_coord *c, const char *addr, int *bound_port, char *errbu
 void coord_http_stop(void);
 
 /* files.c -- file outputs: temporary folder, prepare, publish, abort. */
+/* Whether an output path (absolute, maybe not existing yet) stays under
+ * root: no ".." component, and the file itself (symlinks followed) or else
+ * its nearest existing folder resolves below root.  "/" allows all. */
+int coord_output_under(const char *root, const char *path);
+/* The same for a SQLite warehouse file and the side files SQLite and
+ * staging create beside it. */
+int coord_warehouse_under(const char *root, const char *db_path);
 const char *coord_file_ext(const char *target);
 void coord_files_tmpdir(const char *target_path, const char *job_id, char *out, size_t cap);
 /* Checks the target per mode and creates the job's temporary folder. */

@@ -26,6 +26,62 @@
 
 #include "coordinator/coordinator.h"
 
+#include <limits.h>
+
+/* Whether real (an absolute, resolved path) is root or below it. */
+static int real_under(const char *root, const char *real)
+{
+    size_t n = strlen(root);
+    return strncmp(real, root, n) == 0 && (real[n] == '/' || real[n] == '\0');
+}
+
+int coord_output_under(const char *root, const char *path)
+{
+    if (!root || !root[0] || strcmp(root, "/") == 0)
+        return 1;
+    if (!path || path[0] != '/')
+        return 0;
+    /* ".." is refused outright: the folders it climbs out of may not exist
+     * yet, and realpath cannot judge what does not exist. */
+    for (const char *p = path; (p = strstr(p, "..")) != NULL; p += 2)
+        if ((p == path || p[-1] == '/') && (p[2] == '/' || p[2] == '\0'))
+            return 0;
+    char real[PATH_MAX];
+    struct stat sb;
+    if (lstat(path, &sb) == 0) /* exists (a symlink too): where it really is */
+        return realpath(path, real) && real_under(root, real);
+    /* Not there yet: the nearest folder that exists decides. */
+    char parent[PATH_MAX];
+    if (snprintf(parent, sizeof parent, "%s", path) >= (int)sizeof parent)
+        return 0;
+    char *slash;
+    while ((slash = strrchr(parent, '/')) != NULL) {
+        if (slash == parent) {
+            parent[1] = '\0';
+            break;
+        }
+        *slash = '\0';
+        if (lstat(parent, &sb) == 0)
+            break;
+    }
+    return realpath(parent, real) && real_under(root, real);
+}
+
+int coord_warehouse_under(const char *root, const char *db_path)
+{
+    /* SQLite creates these beside the warehouse file; a symlink planted
+     * under one of these names must not lead a write elsewhere. */
+    static const char *const sides[] = {"", "-journal", "-wal", "-shm", ".staging",
+                                        ".staging-journal", ".staging-wal", ".staging-shm"};
+    char p[PATH_MAX + 32];
+    for (size_t i = 0; i < sizeof sides / sizeof *sides; i++) {
+        snprintf(p, sizeof p, "%s%s", db_path, sides[i]);
+        if (!coord_output_under(root, p))
+            return 0;
+    }
+    return 1;
+}
+
 const char *coord_file_ext(const char *target)
 {
     return strcmp(target, "jsonl") == 0 ? "jsonl" : "csv";

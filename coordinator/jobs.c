@@ -121,6 +121,7 @@ static void job_free(job *j)
     free(j->name);
     free(j->error);
     free(j->params_json);
+    mr_dag_secrets_free(&j->secrets);
     free(j->base_dir);
     free(j->plan_json);
     if (j->plan)
@@ -200,7 +201,10 @@ static void job_finish(mr_coord *c, job *j, job_state state, const char *error)
     j->finished_at = coord_unix_ms();
     if (error) {
         free(j->error);
-        j->error = strdup(error);
+        j->error = mr_redact(error, &j->secrets); /* shown and logged */
+        if (!j->error)
+            j->error = strdup("failed (out of memory describing the error)");
+        error = j->error;
     }
     uint64_t written = 0;
     for (uint32_t s = 0; s < j->nstages; s++)
@@ -266,6 +270,17 @@ static int job_start(mr_coord *c, job *j)
             job_finish(c, j, JOB_FAILED, "out of memory");
             return -1;
         }
+        if (!coord_warehouse_under(c->data_root, p)) {
+            char msg[1200];
+            snprintf(msg, sizeof msg, "warehouse path '%s' is outside the data root",
+                     w->path && w->path[0] ? w->path : "millrace.db");
+            free(p);
+            /* nothing may open it, not even the cleanup of staging */
+            millrace__warehouse__free_unpacked(w, NULL);
+            j->plan->warehouse = NULL;
+            job_finish(c, j, JOB_FAILED, msg);
+            return -1;
+        }
         if (w->path && w->path[0])
             free(w->path);
         w->path = p;
@@ -275,17 +290,7 @@ static int job_start(mr_coord *c, job *j)
         if (!is_file_write(ws))
             continue;
         char *p = coord_resolve_path(j->base_dir, ws->path);
-        /* the nearest folder that exists must be under the data root */
-        char parent[4096];
-        snprintf(parent, sizeof parent, "%s", p ? p : "");
-        struct stat sb;
-        char *slash;
-        while ((slash = strrchr(parent, '/')) && slash != parent) {
-            *slash = '\0';
-            if (stat(parent, &sb) == 0)
-                break;
-        }
-        if (!p || strstr(p, "/../") || !coord_path_under(c->data_root, parent)) {
+        if (!p || !coord_output_under(c->data_root, p)) {
             char msg[1200];
             snprintf(msg, sizeof msg, "node '%s': output '%s' is outside the data root", ws->node,
                      ws->path);
@@ -669,8 +674,10 @@ void coord_on_status(mr_coord *c, const Millrace__TaskStatus *s)
     }
     if (s->retryable && tk->failures + 1 < MAX_ATTEMPTS) {
         tk->failures++;
+        char *shown = mr_redact(s->error, &j->secrets);
         mr_log(MR_LOG_WARN, "coordinator", "job=%s stage=%u task=%u attempt=%u failed, retrying: %s",
-               j->id, s->stage_id, s->partition, s->attempt, s->error);
+               j->id, s->stage_id, s->partition, s->attempt, shown ? shown : "(error)");
+        free(shown);
         coord_metrics_task(&c->metrics, COORD_TASK_RETRIED, secs, 0, 0, 0);
         tk->attempt++;
         tk->retried++;

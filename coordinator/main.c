@@ -46,7 +46,16 @@ static void usage(FILE *out)
             "  --task-timeout-ms N  restart a task attempt whose progress has not changed for N ms\n"
             "                       (default 600000; waiting for shuffle input does not count)\n"
             "  --max-body-bytes N   largest request body accepted, 413 beyond (default 16777216)\n"
-            "  --http-timeout S     close HTTP connections idle for S seconds (default 30)\n"
+            "  --http-timeout S     close HTTP connections idle for S seconds, or whose request\n"
+            "                       has not fully arrived S seconds after it began (default 30)\n"
+            "  --allow-env PATTERN  environment variables a DAG's ${env:NAME} may read (glob;\n"
+            "                       repeatable; default MILLRACE_DAG_*)\n"
+            "  --allow-host NAME    also answer requests whose Host is NAME (repeatable; IP\n"
+            "                       addresses and localhost are always answered; '*' for any)\n"
+            "  --allow-origin O     also answer browser requests from origin O, e.g.\n"
+            "                       https://ui.example.com (repeatable)\n"
+            "  --max-nodes N        largest DAG accepted, in nodes (default 10000)\n"
+            "  --max-compile-ms N   a DAG taking longer to compile is refused (default 10000)\n"
             "  --history N          finished jobs kept for the API (default 1000)\n"
             "  --ready-file F       write the bound addresses as JSON to F once listening\n"
             "  --help               this text\n");
@@ -79,6 +88,19 @@ static int parse_num(const char *opt, const char *s, long long lo, long long hi,
     return 0;
 }
 
+/* Appends optarg (it lives as long as argv) to a repeatable flag's list. */
+static int add_str(const char ***list, size_t *n, const char *v)
+{
+    const char **p = realloc(*list, (*n + 1) * sizeof *p);
+    if (!p) {
+        fprintf(stderr, "millrace-coordinator: out of memory\n");
+        return -1;
+    }
+    p[(*n)++] = v;
+    *list = p;
+    return 0;
+}
+
 static int parse_args(mr_coord *c, int argc, char **argv, char *ready_file, size_t rcap)
 {
     static const struct option opts[] = {
@@ -91,6 +113,9 @@ static int parse_args(mr_coord *c, int argc, char **argv, char *ready_file, size
         {"history", required_argument, 0, 'Y'},
         {"no-executor-timeout-ms", required_argument, 0, 'N'},
         {"task-timeout-ms", required_argument, 0, 'K'},
+        {"allow-env", required_argument, 0, 'E'},  {"allow-host", required_argument, 0, 'A'},
+        {"allow-origin", required_argument, 0, 'O'}, {"max-nodes", required_argument, 0, 'n'},
+        {"max-compile-ms", required_argument, 0, 'C'},
         {0, 0, 0, 0}};
     snprintf(c->http_addr, sizeof c->http_addr, "127.0.0.1:8080");
     snprintf(c->bind, sizeof c->bind, "tcp://127.0.0.1:7070");
@@ -172,6 +197,28 @@ static int parse_args(mr_coord *c, int argc, char **argv, char *ready_file, size
             if (parse_num("--history", optarg, 0, 1000000, &v) < 0)
                 return 2;
             c->history = (size_t)v;
+            break;
+        case 'E':
+            if (add_str(&c->allow_env, &c->nallow_env, optarg) < 0)
+                return 2;
+            break;
+        case 'A':
+            if (add_str(&c->allow_hosts, &c->nallow_hosts, optarg) < 0)
+                return 2;
+            break;
+        case 'O':
+            if (add_str(&c->allow_origins, &c->nallow_origins, optarg) < 0)
+                return 2;
+            break;
+        case 'n':
+            if (parse_num("--max-nodes", optarg, 1, 1000000, &v) < 0)
+                return 2;
+            c->max_nodes = (size_t)v;
+            break;
+        case 'C':
+            if (parse_num("--max-compile-ms", optarg, 1, 3600000, &v) < 0)
+                return 2;
+            c->max_compile_ms = (unsigned)v;
             break;
         case 'R': snprintf(ready_file, rcap, "%s", optarg); break;
         case 'h': usage(stdout); exit(0);
@@ -288,5 +335,8 @@ int main(int argc, char **argv)
     mr_socket_close(c.ctl);
     mr_net_destroy(c.net);
     free(c.token);
+    free(c.allow_env);
+    free(c.allow_hosts);
+    free(c.allow_origins);
     return 0;
 }

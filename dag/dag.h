@@ -48,6 +48,44 @@ typedef struct mr_param {
     const char *value;
 } mr_param;
 
+/* Values that must never be shown: every value a ${env:NAME} substituted
+ * and every secret-looking param (mr_param_is_secret).  Init to {0}, free
+ * with mr_dag_secrets_free. */
+typedef struct mr_dag_secrets {
+    char **items;
+    size_t n;
+} mr_dag_secrets;
+
+void mr_dag_secrets_free(mr_dag_secrets *s);
+/* Adds a copy of v (no duplicates, empty ignored); MR_ENOMEM or 0. */
+int mr_dag_secrets_add(mr_dag_secrets *s, const char *v);
+
+/* Whether a param's value is a secret: its key contains password, passwd,
+ * secret, token, key, dsn, credential or auth (any case), or its value
+ * (when not NULL) holds a DSN password ("password=..." or
+ * "scheme://user:pass@"). */
+int mr_param_is_secret(const char *key, const char *value);
+
+/* A copy of text (malloc'd; NULL when out of memory) with every secret of
+ * s (may be NULL) replaced by "***" -- values of 4 bytes or more wherever
+ * they occur, shorter ones only when they are the whole text -- and every
+ * DSN password masked: "password=***", "scheme://user:***@host". */
+char *mr_redact(const char *text, const mr_dag_secrets *s);
+
+/* Applies mr_redact to every string of plan, in place (a plan meant for
+ * showing: redact a copy, not the one that runs).  MR_ENOMEM or 0. */
+int mr_plan_redact(Millrace__JobPlan *plan, const mr_dag_secrets *s);
+
+/* For messages about the text itself (a DAG's diagnostics), where a parser
+ * may quote a piece of a value: mr_redact, and first every run of 4 or
+ * more bytes that also occurs in one of frag's values.  malloc'd or NULL. */
+char *mr_redact_fragments(const char *text, const mr_dag_secrets *frag, const mr_dag_secrets *s);
+
+/* The most nodes a DAG may have unless mr_dag_options.max_nodes says. */
+#define MR_DAG_MAX_NODES 10000
+/* The longest a compile may take unless mr_dag_options.max_compile_ms says. */
+#define MR_DAG_MAX_COMPILE_MS 10000
+
 typedef struct mr_dag_options {
     const char *file;                         /* shown in messages; NULL -> "<dag>" */
     const mr_param *params;                   /* overrides of the DAG's params */
@@ -63,6 +101,19 @@ typedef struct mr_dag_options {
      * validate, explain and run, where the files are local).  The API
      * leaves it 0, since a queued job's input may land before it runs. */
     int check_inputs;
+    /* Every file the compile reads (schema inference) must resolve, symlinks
+     * followed, below this folder (absolute, no trailing slash); NULL or "/"
+     * means anywhere (the CLI's local commands). */
+    const char *data_root;
+    /* Glob patterns (fnmatch) of the environment variables ${env:NAME} may
+     * read; NULL means MILLRACE_DAG_* only.  Others are an error. */
+    const char *const *allow_env;
+    size_t nallow_env;
+    /* Filled (when not NULL) with the values to mask wherever the plan,
+     * errors or the job are shown; diagnostics come back masked already. */
+    mr_dag_secrets *secrets;
+    size_t max_nodes; /* 0 -> MR_DAG_MAX_NODES */
+    unsigned max_compile_ms; /* 0 -> MR_DAG_MAX_COMPILE_MS; past it: an error */
 } mr_dag_options;
 
 #define MR_DAG_DEFAULT_PARTITIONS 8

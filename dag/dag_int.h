@@ -12,6 +12,7 @@
 
 #include <stdarg.h>
 #include <stddef.h>
+#include <stdint.h>
 
 #include "core/types.h"
 #include "dag/dag.h"
@@ -69,6 +70,11 @@ ynode *dag_yaml_load(dag_arena *a, const char *text, size_t len, int *line, int 
 const ynode *ymap_get(const ynode *m, const char *key);
 /* Key node of the pair holding key, or NULL. */
 const ynode *ymap_key(const ynode *m, const char *key);
+/* For each pair of mapping m, the index of the first earlier pair with the
+ * same (scalar) key, or YMAP_NO_DUP; an arena array of m->n entries, NULL
+ * when m is empty or memory ran out.  n log n. */
+#define YMAP_NO_DUP ((size_t)-1)
+size_t *ymap_dups(dag_arena *a, const ynode *m);
 int yscalar_is_null(const ynode *n); /* empty plain scalar, "~" or "null" */
 const char *ynode_kind_name(const ynode *n); /* "a string", "a mapping", "a list" */
 
@@ -84,7 +90,14 @@ typedef struct dag_ctx {
     int oom;
     const mr_dag_options *opt;
     const char *(*getenv)(const char *name);
+    uint64_t deadline_ms; /* monotonic; see dag_over_time */
+    int timed_out;
 } dag_ctx;
+
+/* Whether the compile has run past its deadline (mr_dag_options.max_compile_ms);
+ * the first call that finds it so records one error at n.  Work that grows
+ * with the DAG checks it and stops, so no DAG holds a thread for long. */
+int dag_over_time(dag_ctx *c, const ynode *n, const char *node);
 
 /* Records an error at a 1-based line/column about node (may be NULL). */
 void dag_error_at(dag_ctx *c, int line, int col, const char *node, const char *fmt, ...)
@@ -124,6 +137,24 @@ typedef struct dag_params {
 int dag_subst(dag_arena *a, const char *text, size_t len, const dag_params *params,
               const char *(*getenv_fn)(const char *), char **out, size_t *outlen, int **map,
               int *erroff, char *msg, size_t cap);
+
+/* The environment policy of one compile: set around it on the compiling
+ * thread (dag_env_begin/end); dag_env_get is the ctx's getenv.  It returns
+ * dag_env_denied (compare the pointer) for a name the policy refuses, and
+ * records every value it returns in secrets. */
+typedef struct dag_env_policy {
+    const char *(*getenv)(const char *name); /* NULL: getenv */
+    const char *const *allow;                /* NULL: MILLRACE_DAG_* */
+    size_t nallow;
+    mr_dag_secrets *secrets;
+    mr_dag_secrets env_values; /* just what ${env:} read, for diagnostics */
+    int oom;
+} dag_env_policy;
+
+extern const char dag_env_denied[];
+void dag_env_begin(dag_env_policy *p);
+void dag_env_end(void);
+const char *dag_env_get(const char *name);
 
 /* ---- the DAG model (validate.c) ----------------------------------------- */
 

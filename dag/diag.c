@@ -273,8 +273,15 @@ const char *dag_suggest(const char *word, const char *const *cands, size_t n)
     return bestd <= limit && bestd < len ? best : NULL;
 }
 
+#define DAG_SUGGEST_ERRORS 100
+
 const char *dag_did_you_mean(dag_ctx *c, const char *word, const char *const *cands, size_t n)
 {
+    /* Each suggestion costs an edit distance per candidate: past the first
+     * DAG_SUGGEST_ERRORS errors a hostile file (thousands of misspelt
+     * inputs among thousands of nodes) would make that n^2. */
+    if (c->nerrors >= DAG_SUGGEST_ERRORS)
+        return "";
     const char *s = dag_suggest(word, cands, n);
     if (!s)
         return "";

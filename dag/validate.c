@@ -27,6 +27,8 @@
 #include <ctype.h>
 #include <dirent.h>
 #include <glob.h>
+#include <limits.h>
+#include <unistd.h>
 #include <sys/stat.h>
 #include <errno.h>
 #include <stdlib.h>
@@ -356,20 +358,15 @@ static void walk_values(dag_ctx *c, ynode *n, const dag_params *p, int top)
             walk_values(c, n->items[i], p, 0);
         return;
     }
+    const size_t *dup = ymap_dups(&c->arena, n);
     for (size_t i = 0; i < n->n; i++) {
         const ynode *k = n->items[2 * i];
         ynode *v = n->items[2 * i + 1];
         if (k->kind != YN_SCALAR) {
             dag_error(c, k, NULL, "mapping keys must be strings, not %s", ynode_kind_name(k));
-        } else {
-            for (size_t j = 0; j < i; j++) {
-                const ynode *prev = n->items[2 * j];
-                if (prev->kind == YN_SCALAR && strcmp(prev->text, k->text) == 0) {
-                    dag_error(c, k, NULL, "duplicate key '%s' (first at line %d)", k->text,
-                              prev->line);
-                    break;
-                }
-            }
+        } else if (dup && dup[i] != YMAP_NO_DUP) {
+            dag_error(c, k, NULL, "duplicate key '%s' (first at line %d)", k->text,
+                      n->items[2 * dup[i]]->line);
         }
         if (top && k->kind == YN_SCALAR && strcmp(k->text, "params") == 0)
             continue;
@@ -543,12 +540,31 @@ static void parse_nodes(dag_ctx *c, const ynode *root, dag *d)
 
 /* ---- pass 5: the graph ------------------------------------------------------------ */
 
-static int find_node(const dag *d, const char *id)
+typedef struct id_at {
+    const char *id;
+    int i;
+} id_at;
+
+static int id_at_cmp(const void *a, const void *b)
 {
-    for (int i = 0; i < d->n; i++)
-        if (strcmp(d->nodes[i].id, id) == 0)
-            return i;
-    return -1;
+    const id_at *x = a, *y = b;
+    int c = strcmp(x->id, y->id);
+    return c ? c : (x->i > y->i) - (x->i < y->i);
+}
+
+/* The first node named id, by binary search in byid (the nodes sorted by
+ * id, then position): looking inputs up one by one was n^2. */
+static int find_node(const id_at *byid, int n, const char *id)
+{
+    int lo = 0, hi = n;
+    while (lo < hi) {
+        int mid = lo + (hi - lo) / 2;
+        if (strcmp(byid[mid].id, id) < 0)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    return lo < n && strcmp(byid[lo].id, id) == 0 ? byid[lo].i : -1;
 }
 
 static void report_cycles(dag_ctx *c, dag *d, const int *done)
@@ -610,13 +626,19 @@ static void check_graph(dag_ctx *c, dag *d)
     d->order = dag_arena_alloc(&c->arena, ((size_t)d->n + 1) * sizeof *d->order);
     if (!ids || !indeg || !done || !d->order)
         return;
-    for (int i = 0; i < d->n; i++)
+    id_at *byid = dag_arena_alloc(&c->arena, ((size_t)d->n + 1) * sizeof *byid);
+    if (!byid)
+        return;
+    for (int i = 0; i < d->n; i++) {
         ids[i] = d->nodes[i].id;
+        byid[i] = (id_at){d->nodes[i].id, i};
+    }
+    qsort(byid, (size_t)d->n, sizeof *byid, id_at_cmp);
     for (int i = 0; i < d->n; i++) {
         dag_node *nd = &d->nodes[i];
         for (int k = 0; k < nd->ninputs; k++) {
             dag_input *in = &nd->inputs[k];
-            int j = find_node(d, in->ref->text);
+            int j = find_node(byid, d->n, in->ref->text);
             if (j < 0) {
                 dag_error(c, in->ref, nd->id, "unknown input '%s' in node '%s'%s", in->ref->text,
                           nd->id, dag_did_you_mean(c, in->ref->text, ids, (size_t)d->n));
@@ -736,6 +758,8 @@ static int find_column(dag_ctx *c, const mr_schema *s, const ynode *v, const cha
     int i = mr_schema_find(s, v->text);
     if (i >= 0)
         return i;
+    if (dag_over_time(c, v, node))
+        return -1;
     const char **names = dag_arena_alloc(&c->arena, ((size_t)s->nfields + 1) * sizeof *names);
     if (!names)
         return -1;
@@ -830,6 +854,8 @@ static int check_expr(dag_ctx *c, const ynode *v, const mr_schema *in, const cha
     mr_err err;
     mr_err_clear(&err);
     mr_expr *e = NULL;
+    if (dag_over_time(c, v, node))
+        return -1;
     if (mr_expr_parse(v->text, &e, &err) != 0) {
         if (err.code == MR_ENOMEM)
             c->oom = 1;
@@ -954,6 +980,33 @@ static void check_input_exists(dag_ctx *c, dag_node *nd)
     free(full);
 }
 
+/* Whether path resolves (symlinks followed) below root; NULL or "/" allow
+ * all.  A path that does not exist is left to the caller's "no file". */
+static int under_root(const char *root, const char *path)
+{
+    if (!root || !root[0] || strcmp(root, "/") == 0)
+        return 1;
+    char real[PATH_MAX];
+    if (!realpath(path, real))
+        return 0;
+    size_t n = strlen(root);
+    return strncmp(real, root, n) == 0 && (real[n] == '/' || real[n] == '\0');
+}
+
+/* The folder a path or glob names files in: up to the last '/' before the
+ * first glob character (the path itself when it has none). */
+static char *static_prefix(const char *full)
+{
+    size_t g = strcspn(full, "*?[");
+    if (!full[g])
+        return strdup(full);
+    char *p = strndup(full, g);
+    char *slash = p ? strrchr(p, '/') : NULL;
+    if (slash)
+        *(slash == p ? slash + 1 : slash) = '\0';
+    return p;
+}
+
 /* A read without a schema: infer it from its first file at compile time
  * (core/csv.h, core/jsonl.h), so the plan carries a fixed schema that every
  * task and the warehouse agree on. */
@@ -965,7 +1018,28 @@ static mr_schema *infer_schema(dag_ctx *c, dag_node *nd, int fmt, const ynode *c
     char *full = resolve_read_path(c, path->text);
     if (!full)
         return NULL;
-    char *file = first_file(full);
+    /* Inference reads files as the runtime does: only below the data root. */
+    const char *root = c->opt->data_root;
+    char *dir = static_prefix(full);
+    if (!dir) {
+        free(full);
+        c->oom = 1;
+        return NULL;
+    }
+    int inside = under_root(root, dir) || access(dir, F_OK) != 0;
+    free(dir);
+    char *file = inside ? first_file(full) : NULL;
+    if (file && !under_root(root, file)) {
+        free(file);
+        file = NULL;
+        inside = 0;
+    }
+    if (!inside) {
+        dag_error(c, path, nd->id, "cannot infer a schema: '%s' is outside the data root",
+                  path->text);
+        free(full);
+        return NULL;
+    }
     if (!file) {
         report_no_input(c, nd, path, full, ", so its schema cannot be inferred (or give a "
                         "'schema')");

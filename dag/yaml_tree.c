@@ -217,6 +217,48 @@ const ynode *ymap_key(const ynode *m, const char *key)
     return NULL;
 }
 
+typedef struct key_at {
+    const char *text;
+    size_t i;
+} key_at;
+
+static int key_at_cmp(const void *a, const void *b)
+{
+    const key_at *x = a, *y = b;
+    int c = strcmp(x->text, y->text);
+    return c ? c : (x->i > y->i) - (x->i < y->i);
+}
+
+size_t *ymap_dups(dag_arena *a, const ynode *m)
+{
+    if (!m || m->kind != YN_MAP || m->n == 0)
+        return NULL;
+    size_t *dup = dag_arena_alloc(a, m->n * sizeof *dup);
+    key_at *keys = malloc(m->n * sizeof *keys);
+    if (!dup || !keys) {
+        free(keys);
+        return NULL;
+    }
+    size_t nk = 0;
+    for (size_t i = 0; i < m->n; i++) {
+        dup[i] = YMAP_NO_DUP;
+        if (m->items[2 * i]->kind == YN_SCALAR)
+            keys[nk++] = (key_at){m->items[2 * i]->text, i};
+    }
+    /* Sorting by (key, position) puts each key's first pair ahead of its
+     * repeats: n log n where comparing every pair was n^2 (a DAG's nodes
+     * mapping may hold thousands of keys). */
+    qsort(keys, nk, sizeof *keys, key_at_cmp);
+    for (size_t k = 1, first = 0; k < nk; k++) {
+        if (strcmp(keys[k].text, keys[first].text) == 0)
+            dup[keys[k].i] = keys[first].i;
+        else
+            first = k;
+    }
+    free(keys);
+    return dup;
+}
+
 const ynode *ymap_get(const ynode *m, const char *key)
 {
     if (!m || m->kind != YN_MAP)

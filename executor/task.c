@@ -18,6 +18,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "core/agg.h"
 #include "core/csv.h"
@@ -50,8 +51,13 @@ int mr_path_check_root(const char *root, const char *path, mr_err *err)
     if (!root || strcmp(root, "/") == 0)
         return 0;
     char real[PATH_MAX];
-    /* The file may not exist yet (an output); check its folder then. */
+    struct stat sb;
+    /* The file may not exist yet (an output); check its folder then.  A
+     * symlink that leads nowhere is refused: creating the file would
+     * follow it wherever it points. */
     if (!realpath(path, real)) {
+        if (lstat(path, &sb) == 0)
+            return mr_err_set(err, MR_EINVAL, "'%s' is a symlink to nothing", path);
         char dir[PATH_MAX];
         snprintf(dir, sizeof dir, "%s", path);
         char *slash = strrchr(dir, '/');
@@ -64,6 +70,25 @@ int mr_path_check_root(const char *root, const char *path, mr_err *err)
     if (strncmp(real, root, n) != 0 || (real[n] != '/' && real[n] != '\0'))
         return mr_err_set(err, MR_EINVAL, "'%s' is outside the data root '%s'", path, root);
     return 0;
+}
+
+/* A SQLite warehouse file and the staging file beside it must both stay
+ * under the data root (the coordinator checks too; an executor trusts no
+ * task spec with its file system). */
+static int check_warehouse_root(const mr_task_env *env, const Millrace__Warehouse *w, mr_err *err)
+{
+    if (!w || !w->driver || strcmp(w->driver, "sqlite") != 0)
+        return 0;
+    if (!w->path || !w->path[0])
+        return mr_err_set(err, MR_EPROTO, "SQLite warehouse without a path");
+    char staging[PATH_MAX + 16];
+    snprintf(staging, sizeof staging, "%s.staging", w->path);
+    int rc = mr_path_check_root(env->data_root, w->path, err);
+    if (rc >= 0)
+        rc = mr_path_check_root(env->data_root, staging, err);
+    if (rc < 0)
+        mr_err_prefix(err, "warehouse");
+    return rc;
 }
 
 /* ---- shuffle input as an operator source ---- */
@@ -528,7 +553,10 @@ static int drain_to_warehouse(mr_op *top, const Millrace__TaskSpec *spec, const 
         return mr_err_set(err, MR_EPROTO, "write task without warehouse or staging table");
     mr_wh_config cfg = {w->driver, w->path, w->dsn, w->schema};
     mr_wh_stage *stage = NULL;
-    int rc = mr_wh_stage_open(&cfg, spec->staging_table, top->schema, &stage, err);
+    int rc = check_warehouse_root(env, w, err);
+    if (rc < 0)
+        return rc;
+    rc = mr_wh_stage_open(&cfg, spec->staging_table, top->schema, &stage, err);
     if (rc < 0)
         return rc;
     mr_batch *b;
@@ -607,6 +635,8 @@ static int stage_rejects(const Millrace__TaskSpec *spec, const build_ctx *bc,
     if (n == 0 || !spec->warehouse)
         return 0;
     const Millrace__Warehouse *w = spec->warehouse;
+    if (check_warehouse_root(bc->env, w, err) < 0)
+        return err->code;
     mr_wh_config cfg = {w->driver, w->path, w->dsn, w->schema};
     char name[160];
     mr_wh_staging_name(name, sizeof name, 'r', spec->job_id, spec->stage_id, spec->partition,
