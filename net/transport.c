@@ -13,8 +13,11 @@
  * 200 with the client's Z85 public key as User-Id (so received messages
  * carry it) when the key is authorized, 400 otherwise, and logs refusals
  * (at most one line per key and address every 10 s, so a peer retrying in
- * a loop cannot flood the log).  mr_net_destroy shuts the context down,
- * which ends the handler's blocking receive with ETERM.
+ * a loop cannot flood the log).  A peer without CURVE, or with a wrong
+ * server key, never reaches ZAP: the handshake fails first.  Those are
+ * seen by a monitor thread per server socket (ZeroMQ's socket monitor,
+ * handshake failures only) and logged the same way.  mr_net_destroy shuts
+ * the context down, which ends the threads' blocking receives with ETERM.
  */
 #include "net/transport.h"
 
@@ -43,11 +46,15 @@ struct mr_curve_keys {
     size_t nauth;
 };
 
+#define MAX_MONITORS 4
+
 struct mr_net {
     void *ctx;
     mr_curve_keys *curve; /* NULL: CURVE off */
     pthread_t zap;
     int zap_running;
+    pthread_t monitors[MAX_MONITORS]; /* one per CURVE server socket */
+    int nmonitors;
     char component[32];
 };
 
@@ -74,8 +81,10 @@ void mr_net_destroy(mr_net *net)
     if (!net)
         return;
     if (net->zap_running) {
-        zmq_ctx_shutdown(net->ctx); /* ends the handler's receive with ETERM */
+        zmq_ctx_shutdown(net->ctx); /* ends the threads' receives with ETERM */
         pthread_join(net->zap, NULL);
+        for (int i = 0; i < net->nmonitors; i++)
+            pthread_join(net->monitors[i], NULL);
     }
     zmq_ctx_term(net->ctx);
     mr_curve_free(net->curve);
@@ -578,11 +587,96 @@ const mr_curve_keys *mr_net_curve(const mr_net *net)
     return net->curve;
 }
 
+typedef struct monitor_state {
+    mr_net *net;
+    void *sock;
+} monitor_state;
+
+/* Logs the handshake failures a server socket's monitor reports. */
+static void *monitor_thread(void *arg)
+{
+    monitor_state *m = arg;
+    uint64_t last_s = 0;
+    unsigned quiet = 0;
+    for (;;) {
+        zmq_msg_t ev, ep;
+        zmq_msg_init(&ev);
+        zmq_msg_init(&ep);
+        if (zmq_msg_recv(&ev, m->sock, 0) < 0 || zmq_msg_recv(&ep, m->sock, 0) < 0) {
+            int e = zmq_errno();
+            zmq_msg_close(&ev);
+            zmq_msg_close(&ep);
+            if (e == EINTR)
+                continue;
+            break;
+        }
+        uint16_t id = 0;
+        if (zmq_msg_size(&ev) >= 2)
+            memcpy(&id, zmq_msg_data(&ev), sizeof id);
+        uint64_t now = mono_s();
+        if (now - last_s >= 10) {
+            size_t el = zmq_msg_size(&ep);
+            char more[64] = "";
+            if (quiet)
+                snprintf(more, sizeof more, " (and %u more since the last line)", quiet);
+            mr_log(MR_LOG_WARN, m->net->component, "refused a connection on %.*s: the peer %s%s",
+                   (int)(el < 200 ? el : 200), (char *)zmq_msg_data(&ep),
+                   id == ZMQ_EVENT_HANDSHAKE_FAILED_PROTOCOL
+                       ? "does not speak CURVE with this server's key"
+                       : "failed the CURVE handshake",
+                   more);
+            last_s = now;
+            quiet = 0;
+        } else {
+            quiet++;
+        }
+        zmq_msg_close(&ev);
+        zmq_msg_close(&ep);
+    }
+    zmq_close(m->sock);
+    free(m);
+    return NULL;
+}
+
+/* Watches s for failed handshakes (best effort: without it refusals of
+ * peers without CURVE are just not logged). */
+static void monitor_start(mr_socket *s)
+{
+    mr_net *net = s->net;
+    if (net->nmonitors == MAX_MONITORS)
+        return;
+    char ep[64];
+    snprintf(ep, sizeof ep, "inproc://mr-monitor-%d", net->nmonitors);
+    if (zmq_socket_monitor(s->zs, ep,
+                           ZMQ_EVENT_HANDSHAKE_FAILED_PROTOCOL |
+                               ZMQ_EVENT_HANDSHAKE_FAILED_NO_DETAIL) != 0)
+        return;
+    monitor_state *m = calloc(1, sizeof *m);
+    void *pair = zmq_socket(net->ctx, ZMQ_PAIR);
+    if (!m || !pair || zmq_connect(pair, ep) != 0) {
+        if (pair)
+            zmq_close(pair);
+        free(m);
+        return;
+    }
+    int zero = 0;
+    zmq_setsockopt(pair, ZMQ_LINGER, &zero, sizeof zero);
+    m->net = net;
+    m->sock = pair;
+    if (pthread_create(&net->monitors[net->nmonitors], NULL, monitor_thread, m) != 0) {
+        zmq_close(pair);
+        free(m);
+        return;
+    }
+    net->nmonitors++;
+}
+
 int mr_socket_set_curve_server(mr_socket *s, mr_err *err)
 {
     const mr_curve_keys *k = s->net->curve;
     if (!k)
         return 0;
+    monitor_start(s);
     int one = 1;
     if (zmq_setsockopt(s->zs, ZMQ_ZAP_DOMAIN, ZAP_DOMAIN, strlen(ZAP_DOMAIN)) != 0 ||
         zmq_setsockopt(s->zs, ZMQ_CURVE_SERVER, &one, sizeof one) != 0 ||

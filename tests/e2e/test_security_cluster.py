@@ -187,6 +187,7 @@ def test_curve_job_matches_duckdb_and_strangers_are_refused(curve_cluster, tmp_p
     assert f"refused a connection from 127.0.0.1: CURVE key {rpub.decode()} is not authorized" \
         in text
     assert f"CURVE key {spub} is not authorized" in text
+    assert wait_until(lambda: "does not speak CURVE with this server's key" in log.read_text())
     # a rogue with a CURVE key can also not feed an executor's shuffle port
     ex = c.get("/v1/executors").json()["executors"][0]
     data = zctx.socket(zmq.DEALER)
