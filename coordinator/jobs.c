@@ -503,8 +503,9 @@ static void send_task(mr_coord *c, job *j, stage_rt *st, uint32_t t, int e)
         goto out;
     if (ps->shuffle) {
         for (uint32_t p = 0; p < ps->shuffle->partitions; p++) {
-            owners[p] = c->execs[j->owners[p]].address;
-            owner_keys[p] = c->execs[j->owners[p]].public_key ? c->execs[j->owners[p]].public_key : "";
+            const exec_rt *x = &c->execs[j->owners[p]];
+            owners[p] = x->address;
+            owner_keys[p] = x->public_key ? x->public_key : "";
         }
         spec.n_partition_owners = ps->shuffle->partitions;
         spec.partition_owners = owners;

@@ -559,7 +559,8 @@ static int parse_args(executor *ex, int argc, char **argv)
         {"memory", required_argument, 0, 'm'},      {"slots", required_argument, 0, 's'},
         {"id", required_argument, 0, 'i'},          {"help", no_argument, 0, 'h'},
         {"spill-dir", required_argument, 0, 'S'},   {"shuffle-window", required_argument, 0, 'W'},
-        {"curve-keys", required_argument, 0, 'C'},  {"max-message-bytes", required_argument, 0, 'X'},
+        {"curve-keys", required_argument, 0, 'C'},
+        {"max-message-bytes", required_argument, 0, 'X'},
         {0, 0, 0, 0}};
     snprintf(ex->bind, sizeof ex->bind, "tcp://127.0.0.1:*");
     snprintf(ex->data_root, sizeof ex->data_root, "/");
