@@ -212,21 +212,17 @@ def test_curve_job_matches_duckdb_and_strangers_are_refused(curve_cluster, tmp_p
 def test_run_uses_curve_with_keys_of_its_own(tickit_data, tmp_path):
     """`millrace run` makes a key pair for the run and removes it after."""
     db = tmp_path / "wh.db"
-    before = set(os.listdir(os.environ.get("TMPDIR", "/tmp")))
+    tmp = tmp_path / "tmp"
+    tmp.mkdir()
     r = run_cli("run", DAG, "--param", f"data={tickit_data}", "--param", f"warehouse={db}",
-                "--keep-logs")
+                "--keep-logs", env={"TMPDIR": str(tmp)})
     assert r.returncode == 0, r.stdout + r.stderr
     assert warehouse_buyers(db) == expected_buyers(tickit_data / "sales_pipe.txt")
-    tmp = os.environ.get("TMPDIR", "/tmp")
-    new = [d for d in set(os.listdir(tmp)) - before if d.startswith("millrace-run-")]
-    assert new, r.stderr
-    run_dir = os.path.join(tmp, new[0])
-    try:
-        coord = open(os.path.join(run_dir, "coordinator.log")).read()
-        assert "CURVE on" in coord and "curve=on" in coord
-        assert not os.path.exists(os.path.join(run_dir, "keys")), "the run's keys were left behind"
-    finally:
-        shutil.rmtree(run_dir, ignore_errors=True)
+    runs = [d for d in tmp.iterdir() if d.name.startswith("millrace-run-")]
+    assert len(runs) == 1, r.stderr
+    coord = (runs[0] / "coordinator.log").read_text()
+    assert "CURVE on" in coord and "curve=on" in coord
+    assert not (runs[0] / "keys").exists(), "the run's keys were left behind"
 
 
 # ---- without CURVE: checks that hold anyway --------------------------------
