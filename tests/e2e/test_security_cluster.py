@@ -282,9 +282,6 @@ def test_shuffle_flood_for_unknown_jobs_is_bounded(cluster_factory, tmp_path, sa
     assert wait_until(lambda: held_bytes(c, name) > 0, 5)
     held = held_bytes(c, name)
     assert held <= 8 << 20, f"{held} bytes held for jobs nobody announced"
-    rss_kb = int(next(l.split()[1] for l in open(f"/proc/{c.executors[0].pid}/status")
-                      if l.startswith("VmRSS")))
-    assert rss_kb < 200 << 10, f"executor RSS {rss_kb} kB after the flood"
     # still serves real jobs
     job = c.wait_job(submit_sales(c))
     assert job["state"] == "succeeded", job.get("error")
