@@ -44,8 +44,9 @@ RUN apt-get update -qq \
  && groupadd --system --gid 10001 millrace \
  && useradd --system --uid 10001 --gid millrace --home-dir /data --no-create-home \
       --shell /usr/sbin/nologin millrace \
- && mkdir -p /data/dags /data/data \
- && chown millrace:millrace /data
+ && mkdir -p /data/dags /data/data /keys \
+ && chown millrace:millrace /data /keys \
+ && chmod 700 /keys
 COPY --from=build /out/ /usr/local/bin/
 COPY docker/entrypoint.sh /usr/local/bin/millrace-entrypoint
 # Fail at build time, not at start, if a run-time library is missing.
@@ -53,6 +54,7 @@ RUN ! ldd /usr/local/bin/millrace-coordinator /usr/local/bin/millrace-executor \
       /usr/local/bin/millrace | grep 'not found'
 USER millrace
 WORKDIR /data
+# /keys: the CURVE key folder (a volume; a new one takes this owner and mode).
 # 8080: REST API (coordinator); 7070: control (coordinator); 7071: shuffle (executor)
 EXPOSE 8080 7070 7071
 ENTRYPOINT ["millrace-entrypoint"]

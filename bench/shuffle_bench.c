@@ -23,7 +23,13 @@
  * the wire size after compression is printed beside them.  Built and run
  * by bench/shuffle_bench.py; not part of the build or the tests.
  *
- *   [SHUFFLE_BENCH_WINDOW=N] shuffle_bench EXECUTOR_BINARY MEGABYTES LEVEL...
+ * --curve runs everything over ZeroMQ CURVE (encrypted, authenticated), as
+ * a cluster started with --curve-keys does: one key pair made for the run
+ * in a private temporary folder, shared by the harness and the executor;
+ * the raw ZeroMQ figure is then CURVE too.  Each run's shuffle is announced
+ * to the executor first (ShuffleExpect), as the coordinator does.
+ *
+ *   [SHUFFLE_BENCH_WINDOW=N] shuffle_bench [--curve] EXECUTOR_BINARY MEGABYTES LEVEL...
  */
 #include <fcntl.h>
 #include <pthread.h>
@@ -32,6 +38,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -94,7 +101,11 @@ typedef struct bench {
     mr_schema *schema;
     mr_batch *batches[NBATCH];
     int window; /* credit window ($SHUFFLE_BENCH_WINDOW; 0: the default) */
+    char keys[256]; /* --curve: the key folder, "" otherwise */
+    char pub[MR_CURVE_KEY_LEN + 1];
 } bench;
+
+static char *g_owner_keys[NPARTS]; /* --curve: the executor's key per partition */
 
 static void spec_init(Millrace__TaskSpec *spec, Millrace__Stage *st, Millrace__ShuffleOut *sh,
                       char **keys, char **owners, const char *job, int level)
@@ -114,6 +125,37 @@ static void spec_init(Millrace__TaskSpec *spec, Millrace__Stage *st, Millrace__S
     spec->partition_owners = owners;
     spec->n_partition_owners = NPARTS;
     spec->zstd_level = level;
+    if (g_owner_keys[0]) {
+        spec->partition_owner_keys = g_owner_keys;
+        spec->n_partition_owner_keys = NPARTS;
+    }
+}
+
+/* Sends the executor one control message, as its coordinator. */
+static void to_executor(bench *b, const Millrace__Control *c, const char *what)
+{
+    size_t len = millrace__control__get_packed_size(c);
+    uint8_t *buf = malloc(len);
+    millrace__control__pack(c, buf);
+    mr_frame f[2] = {{b->exec_id, strlen(b->exec_id)}, {buf, len}};
+    mr_err err;
+    if (mr_socket_send(b->coord, f, 2, 1000, &err) < 0)
+        die(what, &err);
+    free(buf);
+}
+
+/* Announces a run's shuffle (stage 1 of job), as the coordinator does. */
+static void announce(bench *b, const char *job)
+{
+    uint32_t stage = 1;
+    Millrace__ShuffleExpect ex = MILLRACE__SHUFFLE_EXPECT__INIT;
+    ex.job_id = (char *)job;
+    ex.n_stage_ids = 1;
+    ex.stage_ids = &stage;
+    Millrace__Control c = MILLRACE__CONTROL__INIT;
+    c.msg_case = MILLRACE__CONTROL__MSG_EXPECT;
+    c.expect = &ex;
+    to_executor(b, &c, "announce");
 }
 
 /* Pushes nbatches batches through mr_shuffle_out to owner; returns seconds
@@ -129,6 +171,7 @@ static double shuffle_run(bench *b, const char *owner, const char *job, int leve
         owners[p] = (char *)owner;
     spec_init(&spec, &st, &sh, keys, owners, job, level);
     mr_err err;
+    announce(b, job);
     mr_shuffle_out *so = mr_shuffle_out_create(b->net, &spec, b->schema, NULL, &err);
     if (!so)
         die("shuffle_out_create", &err);
@@ -154,14 +197,7 @@ static void release(bench *b, const char *job)
     Millrace__Control c = MILLRACE__CONTROL__INIT;
     c.msg_case = MILLRACE__CONTROL__MSG_CANCEL;
     c.cancel = &cj;
-    size_t len = millrace__control__get_packed_size(&c);
-    uint8_t *buf = malloc(len);
-    millrace__control__pack(&c, buf);
-    mr_frame f[2] = {{b->exec_id, strlen(b->exec_id)}, {buf, len}};
-    mr_err err;
-    if (mr_socket_send(b->coord, f, 2, 1000, &err) < 0)
-        die("release", &err);
-    free(buf);
+    to_executor(b, &c, "release");
 }
 
 /* ---- raw ZeroMQ ---------------------------------------------------------- */
@@ -177,7 +213,8 @@ static void capture(bench *b, msgset *out)
     mr_err err;
     mr_socket *r = mr_socket_open(b->net, MR_SOCK_ROUTER, &err);
     char ep[256];
-    if (!r || mr_socket_bind(r, "tcp://127.0.0.1:*", ep, sizeof ep, &err) < 0)
+    if (!r || mr_socket_set_curve_server(r, &err) < 0 ||
+        mr_socket_bind(r, "tcp://127.0.0.1:*", ep, sizeof ep, &err) < 0)
         die("capture socket", &err);
     Millrace__TaskSpec spec;
     Millrace__Stage st;
@@ -237,7 +274,9 @@ static double raw_run(bench *b, const msgset *ms, size_t nmsgs)
     mr_socket *router = mr_socket_open(b->net, MR_SOCK_ROUTER, &err);
     mr_socket *dealer = mr_socket_open(b->net, MR_SOCK_DEALER, &err);
     char ep[256];
-    if (!router || !dealer || mr_socket_bind(router, "tcp://127.0.0.1:*", ep, sizeof ep, &err) < 0 ||
+    if (!router || !dealer || mr_socket_set_curve_server(router, &err) < 0 ||
+        mr_socket_bind(router, "tcp://127.0.0.1:*", ep, sizeof ep, &err) < 0 ||
+        mr_socket_set_curve_client(dealer, b->keys[0] ? b->pub : NULL, &err) < 0 ||
         mr_socket_connect(dealer, ep, &err) < 0)
         die("raw sockets", &err);
     mr_socket_set_hwm(router, 4096); /* as the executor's data socket */
@@ -268,7 +307,8 @@ static pid_t start_executor(bench *b, const char *binary, const char *coord_ep)
 {
     snprintf(b->exec_id, sizeof b->exec_id, "bench-exec-%ld", (long)getpid());
     char *argv[] = {(char *)binary, "--coordinator", (char *)coord_ep, "--id", b->exec_id,
-                    "--memory", "8589934592", "--slots", "1", NULL};
+                    "--memory", "8589934592", "--slots", "1",
+                    b->keys[0] ? "--curve-keys" : NULL, b->keys, NULL};
     posix_spawn_file_actions_t fa;
     posix_spawn_file_actions_init(&fa);
     posix_spawn_file_actions_addopen(&fa, 2, "/dev/null", O_WRONLY, 0);
@@ -298,21 +338,70 @@ static pid_t start_executor(bench *b, const char *binary, const char *coord_ep)
     return pid;
 }
 
+/* --curve: a key pair for the run, authorized for both ends. */
+static void curve_setup(bench *b)
+{
+    char dir[] = "/tmp/shuffle-bench-keys-XXXXXX";
+    if (!mkdtemp(dir))
+        die("cannot make a key folder", NULL);
+    snprintf(b->keys, sizeof b->keys, "%s/k", dir);
+    mr_err err;
+    if (mr_curve_keygen(b->keys, &err) < 0)
+        die("keygen", &err);
+    mr_curve_keys *k = mr_curve_load(b->keys, &err);
+    if (!k)
+        die("keys", &err);
+    snprintf(b->pub, sizeof b->pub, "%s", mr_curve_public(k));
+    mr_curve_free(k);
+    char path[400];
+    snprintf(path, sizeof path, "%s/authorized", b->keys);
+    mkdir(path, 0700);
+    snprintf(path, sizeof path, "%s/authorized/bench.key", b->keys);
+    FILE *f = fopen(path, "w");
+    if (!f)
+        die("cannot authorize the key", NULL);
+    fprintf(f, "%s\n", b->pub);
+    fclose(f);
+    if (!(k = mr_curve_load(b->keys, &err)) || mr_net_set_curve(b->net, k, "bench", &err) < 0)
+        die("curve", &err);
+    for (int p = 0; p < NPARTS; p++)
+        g_owner_keys[p] = b->pub;
+}
+
+static void curve_cleanup(const bench *b)
+{
+    if (!b->keys[0])
+        return;
+    char cmd[600];
+    snprintf(cmd, sizeof cmd, "rm -rf '%.*s'", (int)(strlen(b->keys) - 2), b->keys);
+    if (system(cmd) != 0)
+        fprintf(stderr, "shuffle_bench: cannot remove %s\n", b->keys);
+}
+
 int main(int argc, char **argv)
 {
-    if (argc < 4) {
-        fprintf(stderr, "usage: shuffle_bench EXECUTOR_BINARY MEGABYTES LEVEL...\n");
-        return 2;
-    }
     bench b;
     memset(&b, 0, sizeof b);
+    int curve = argc > 1 && strcmp(argv[1], "--curve") == 0;
+    if (curve) {
+        argv++;
+        argc--;
+    }
+    if (argc < 4) {
+        fprintf(stderr, "usage: shuffle_bench [--curve] EXECUTOR_BINARY MEGABYTES LEVEL...\n");
+        return 2;
+    }
     mr_err err;
     b.net = mr_net_create();
+    if (curve)
+        curve_setup(&b);
+    printf("curve %s\n", curve ? "on" : "off");
     const char *w = getenv("SHUFFLE_BENCH_WINDOW");
     b.window = w ? atoi(w) : 0;
     printf("credit window %d\n", b.window ? b.window : MR_SHUFFLE_WINDOW);
     char coord_ep[256];
     if (!(b.coord = mr_socket_open(b.net, MR_SOCK_ROUTER, &err)) ||
+        mr_socket_set_curve_server(b.coord, &err) < 0 ||
         mr_socket_bind(b.coord, "tcp://127.0.0.1:*", coord_ep, sizeof coord_ep, &err) < 0)
         die("coordinator socket", &err);
     b.schema = mr_schema_create(5);
@@ -381,5 +470,6 @@ int main(int argc, char **argv)
     mr_socket_close(b.coord);
     mr_wire_thread_release();
     mr_net_destroy(b.net);
+    curve_cleanup(&b);
     return 0;
 }

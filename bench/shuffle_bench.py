@@ -4,7 +4,10 @@ libraries and runs it: shuffle throughput between a real executor and a map
 task on loopback at zstd levels 0, 1 and 3, against raw ZeroMQ throughput of
 the same messages (see the C file's header).  Prints the machine first.
 
-    .venv/bin/python bench/shuffle_bench.py [--build build] [--mb 400]
+    .venv/bin/python bench/shuffle_bench.py [--build build] [--mb 400] [--curve]
+
+--curve runs both paths over ZeroMQ CURVE, as a cluster with --curve-keys
+(docs/security.md gives the measured cost).
 """
 import argparse
 import os
@@ -32,6 +35,7 @@ def main():
     ap.add_argument("--build", default=str(ROOT / "build"))
     ap.add_argument("--mb", default="400", help="logical megabytes per run")
     ap.add_argument("--levels", default="0,1,3")
+    ap.add_argument("--curve", action="store_true", help="encrypt and authenticate with CURVE")
     a = ap.parse_args()
     build = Path(a.build)
     exe = build / "shuffle_bench"
@@ -42,8 +46,8 @@ def main():
     subprocess.run(cmd, check=True)
     print(machine())
     sys.stdout.flush()
-    subprocess.run([str(exe), str(build / "millrace-executor"), a.mb, *a.levels.split(",")],
-                   check=True)
+    subprocess.run([str(exe), *(["--curve"] if a.curve else []), str(build / "millrace-executor"),
+                    a.mb, *a.levels.split(",")], check=True)
 
 
 if __name__ == "__main__":

@@ -40,8 +40,11 @@ typedef struct cli_cluster {
  * message printed. */
 int cli_cluster_start(cli_cluster *cl, int nexec, const char *data_root, int verbose);
 /* Stops every process (TERM, then KILL after a grace period) and removes
- * the temporary folder unless keep. */
+ * the temporary folder unless keep (its CURVE keys go either way). */
 void cli_cluster_stop(cli_cluster *cl, int keep);
+/* Makes a CURVE key pair in dir (millrace-coordinator --keygen prints why
+ * not on stderr).  0 or -1. */
+int cli_keygen(const char *dir);
 
 /* ---- progress.c: following a job to its end ---- */
 /* Polls the job until it finishes, drawing progress on a terminal or

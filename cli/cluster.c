@@ -1,6 +1,12 @@
 /* cluster.c - a local millrace cluster for `millrace run`: one coordinator
  * and N executors as child processes on loopback, with ports chosen by the
  * OS so that several runs can share a machine.
+ *
+ * The cluster always runs with ZeroMQ CURVE: one key pair is made per run
+ * in the run's private temporary folder (mode 0700, removed at the end),
+ * authorized for every daemon, so nothing else on the machine can join the
+ * cluster, read its shuffle traffic or feed it data.  Keys are made by
+ * `millrace-coordinator --keygen` (the CLI does not link ZeroMQ).
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -59,6 +65,48 @@ static void sleep_ms(int ms)
 {
     struct timespec ts = {ms / 1000, (long)(ms % 1000) * 1000000L};
     nanosleep(&ts, NULL);
+}
+
+int cli_keygen(const char *dir)
+{
+    char bin[PATH_MAX];
+    bin_path("millrace-coordinator", bin, sizeof bin);
+    pid_t pid = fork();
+    if (pid < 0)
+        return -1;
+    if (pid == 0) {
+        char *argv[] = {bin, "--keygen", (char *)dir, NULL};
+        execv(bin, argv);
+        fprintf(stderr, "millrace: cannot start %s: %s\n", bin, strerror(errno));
+        _exit(127);
+    }
+    int status;
+    if (waitpid(pid, &status, 0) != pid || !WIFEXITED(status) || WEXITSTATUS(status) != 0)
+        return -1;
+    return 0;
+}
+
+/* Makes the run's key pair in dir/keys and authorizes it (one pair shared
+ * by the coordinator and every executor). */
+static int make_keys(const cli_cluster *cl, char *keys, size_t cap)
+{
+    char auth[PATH_MAX + 32], src[PATH_MAX + 32], dst[PATH_MAX + 64];
+    snprintf(keys, cap, "%s/keys", cl->dir);
+    if (cli_keygen(keys) < 0)
+        return -1;
+    snprintf(auth, sizeof auth, "%s/authorized", keys);
+    snprintf(src, sizeof src, "%s/public.key", keys);
+    snprintf(dst, sizeof dst, "%s/run.key", auth);
+    if (mkdir(auth, 0700) < 0)
+        return -1;
+    FILE *in = fopen(src, "r"), *out = fopen(dst, "w");
+    char line[128] = "";
+    int ok = in && out && fgets(line, sizeof line, in) && fputs(line, out) >= 0;
+    if (in)
+        fclose(in);
+    if (out && fclose(out) != 0)
+        ok = 0;
+    return ok ? 0 : -1;
 }
 
 static int read_ready(const char *path, cli_cluster *cl)
@@ -121,16 +169,20 @@ int cli_cluster_start(cli_cluster *cl, int nexec, const char *data_root, int ver
     cl->executors = calloc((size_t)nexec, sizeof *cl->executors);
     if (!cl->executors)
         return -1;
-    char coord_bin[PATH_MAX], exec_bin[PATH_MAX], ready[512], log[512];
+    char coord_bin[PATH_MAX], exec_bin[PATH_MAX], ready[512], log[512], keys[PATH_MAX];
     bin_path("millrace-coordinator", coord_bin, sizeof coord_bin);
     bin_path("millrace-executor", exec_bin, sizeof exec_bin);
     snprintf(ready, sizeof ready, "%s/coordinator.json", cl->dir);
     snprintf(log, sizeof log, "%s/coordinator.log", cl->dir);
+    if (make_keys(cl, keys, sizeof keys) < 0) {
+        fprintf(stderr, "millrace: cannot make the cluster's CURVE keys in %s\n", cl->dir);
+        return -1;
+    }
     /* The DAG is the user's own, run with their own environment: any
      * ${env:NAME} may be read (values stay masked in what is shown). */
     char *cargv[] = {coord_bin, "--http", "127.0.0.1:0", "--bind", "tcp://127.0.0.1:*",
                      "--data-root", (char *)data_root, "--ready-file", ready,
-                     "--allow-env", "*", NULL};
+                     "--allow-env", "*", "--curve-keys", keys, NULL};
     cl->coordinator = spawn(cargv, log, verbose);
     if (cl->coordinator < 0)
         return -1;
@@ -151,7 +203,7 @@ int cli_cluster_start(cli_cluster *cl, int nexec, const char *data_root, int ver
         snprintf(id, sizeof id, "local-%d-%ld", i, (long)getpid());
         snprintf(log, sizeof log, "%s/executor-%d.log", cl->dir, i);
         char *eargv[] = {exec_bin, "--coordinator", cl->control, "--bind", "tcp://127.0.0.1:*",
-                         "--data-root", (char *)data_root, "--id", id, NULL};
+                         "--data-root", (char *)data_root, "--id", id, "--curve-keys", keys, NULL};
         cl->executors[i] = spawn(eargv, log, verbose);
         cl->nexec++;
     }
@@ -179,11 +231,24 @@ static void stop_pid(pid_t pid)
     waitpid(pid, NULL, 0);
 }
 
+/* The run's keys go with the run, even when its logs are kept. */
+static void remove_keys(const char *dir)
+{
+    const char *names[] = {"keys/authorized/run.key", "keys/authorized", "keys/public.key",
+                           "keys/secret.key", "keys"};
+    char p[512];
+    for (size_t i = 0; i < sizeof names / sizeof *names; i++) {
+        snprintf(p, sizeof p, "%s/%s", dir, names[i]);
+        if (unlink(p) != 0 && errno == EISDIR)
+            rmdir(p);
+    }
+}
+
 static void remove_dir(const char *dir)
 {
     const char *names[] = {"coordinator.json", "coordinator.log"};
     char p[512];
-    for (size_t i = 0; i < 2; i++) {
+    for (size_t i = 0; i < sizeof names / sizeof *names; i++) {
         snprintf(p, sizeof p, "%s/%s", dir, names[i]);
         unlink(p);
     }
@@ -202,6 +267,8 @@ void cli_cluster_stop(cli_cluster *cl, int keep)
     stop_pid(cl->coordinator);
     free(cl->executors);
     cl->executors = NULL;
+    if (cl->dir[0])
+        remove_keys(cl->dir);
     if (!keep && cl->dir[0])
         remove_dir(cl->dir);
 }

@@ -41,6 +41,7 @@ static const char *usage_text =
     "  status JOB [--json]                       show one job\n"
     "  cancel JOB                                cancel a job\n"
     "  executors [--json]                        list executors\n"
+    "  keygen DIR                                make a CURVE key pair for the daemons\n"
     "\n"
     "Client commands reach the coordinator at --coordinator URL, or\n"
     "$MILLRACE_COORDINATOR (default http://127.0.0.1:8080), and send $MILLRACE_TOKEN\n"
@@ -315,6 +316,11 @@ static int cmd_run(int argc, char **argv)
     Millrace__JobPlan *plan = compile_dag(&a, &text, &len, 1, 0);
     if (!plan)
         goto out;
+    /* Task specs carry no warehouse password: the local executors take it
+     * from their environment, which they inherit from here. */
+    if (plan->warehouse && plan->warehouse->driver &&
+        strcmp(plan->warehouse->driver, "postgres") == 0 && plan->warehouse->dsn)
+        setenv("MILLRACE_WAREHOUSE_DSN", plan->warehouse->dsn, 1);
     millrace__job_plan__free_unpacked(plan, NULL);
 
     char real[PATH_MAX], base[PATH_MAX];
@@ -768,6 +774,30 @@ static int cmd_job(const char *cmd, int argc, char **argv, const char *url)
     return 0;
 }
 
+static const char *keygen_help =
+    "usage: millrace keygen DIR\n"
+    "\n"
+    "Makes a ZeroMQ CURVE key pair for --curve-keys: DIR/public.key and\n"
+    "DIR/secret.key (Z85 text; the secret readable by its owner only). DIR is\n"
+    "created when missing; an existing pair is never overwritten. Copy public\n"
+    "keys into the peers' DIR/authorized/ folders (docs/security.md).\n";
+
+static int cmd_keygen(int argc, char **argv)
+{
+    if (argc == 1 && strcmp(argv[0], "--help") == 0) {
+        fputs(keygen_help, stdout);
+        return 0;
+    }
+    if (argc != 1 || argv[0][0] == '-') {
+        fputs(keygen_help, stderr);
+        return 2;
+    }
+    if (cli_keygen(argv[0]) < 0)
+        return 1;
+    printf("%s/public.key\n%s/secret.key\n", argv[0], argv[0]);
+    return 0;
+}
+
 static int cmd_client(const char *cmd, int argc, char **argv, const char *url)
 {
     for (int i = 0; i < argc; i++)
@@ -814,6 +844,8 @@ int main(int argc, char **argv)
         rc = cmd_validate_explain(nrest, rest, 1);
     else if (strcmp(cmd, "submit") == 0)
         rc = cmd_submit(nrest, rest, url);
+    else if (strcmp(cmd, "keygen") == 0)
+        rc = cmd_keygen(nrest, rest);
     else if (strcmp(cmd, "jobs") == 0 || strcmp(cmd, "status") == 0 ||
              strcmp(cmd, "cancel") == 0 || strcmp(cmd, "executors") == 0)
         rc = cmd_client(cmd, nrest, rest, url);

@@ -29,7 +29,16 @@ typedef struct exec_rt {
     uint64_t last_heartbeat_ms;
     uint64_t shuffle_bytes_held, shuffle_bytes_spilled; /* from its last heartbeat */
     exec_state state;
+    char *public_key;  /* CURVE key it registered with ("" without CURVE) */
+    uint64_t reg_gen;  /* changes at every registration (its store starts empty) */
 } exec_rt;
+
+/* An owner told to expect a stage's shuffle data (ShuffleExpect). */
+typedef struct expect_told {
+    int exec;
+    uint64_t reg_gen;
+    uint32_t stage_id;
+} expect_told;
 
 typedef enum { JOB_QUEUED, JOB_RUNNING, JOB_SUCCEEDED, JOB_FAILED, JOB_CANCELLED } job_state;
 typedef enum { TASK_PENDING, TASK_RUNNING, TASK_DONE, TASK_FAILED } task_state;
@@ -100,6 +109,8 @@ typedef struct job {
     uint64_t skipped_rows;
     job_reject *rejects;
     uint32_t nrejects;
+    expect_told *told;     /* owners told to expect data, per stage */
+    size_t ntold, cap_told;
     struct job *next;      /* newest first */
 } job;
 
@@ -137,6 +148,8 @@ typedef struct mr_coord {
     mr_net *net;
     mr_socket *ctl;
     uint64_t job_counter;
+    uint64_t reg_counter;
+    int curve;             /* --curve-keys: executors are known by their key */
 } mr_coord;
 
 /* jobs.c -- job lifecycle and scheduling; call with mu held. */
@@ -148,8 +161,16 @@ job *coord_job_add(mr_coord *c, Millrace__JobPlan *plan, const char *base_dir,
  * also forgets the oldest finished jobs beyond c->history. */
 void coord_schedule(mr_coord *c);
 void coord_trim_history(mr_coord *c);
-void coord_on_status(mr_coord *c, const Millrace__TaskStatus *st);
-void coord_on_register(mr_coord *c, const char *identity, const Millrace__Register *r);
+/* identity: who sent it; a status is taken only from the executor the
+ * attempt was given to. */
+void coord_on_status(mr_coord *c, const char *identity, const Millrace__TaskStatus *st);
+/* key: the sender's CURVE public key ("" without CURVE). */
+void coord_on_register(mr_coord *c, const char *identity, const char *key,
+                       const Millrace__Register *r);
+/* Whether a message from identity signed by key may be taken: with CURVE,
+ * a registered executor's messages must come with the key it registered
+ * with. */
+int coord_sender_ok(mr_coord *c, const char *identity, const char *key);
 void coord_on_heartbeat(mr_coord *c, const char *identity, const Millrace__Heartbeat *h);
 void coord_check_executors(mr_coord *c);
 /* Restarts running attempts whose progress has not changed for

@@ -118,6 +118,7 @@ static void job_free(job *j)
         free(j->rejects[r].raw);
     }
     free(j->rejects);
+    free(j->told);
     free(j->name);
     free(j->error);
     free(j->params_json);
@@ -478,10 +479,23 @@ static void send_task(mr_coord *c, job *j, stage_rt *st, uint32_t t, int e)
     spec.stage = (Millrace__Stage *)ps;
     spec.split = tk->split;
     spec.zstd_level = c->zstd_level;
-    spec.warehouse = j->plan->warehouse;
     spec.scan_op = tk->scan_op;
+    /* The warehouse without its secrets: an executor adds its own
+     * (docs/security.md).  A dsn that cannot be parsed goes out empty; the
+     * job's start already checked it, so this is out of memory at worst. */
+    Millrace__Warehouse wh;
+    char *public_dsn = NULL;
+    if (j->plan->warehouse) {
+        wh = *j->plan->warehouse;
+        mr_err derr;
+        if (wh.dsn && wh.dsn[0] && mr_wh_dsn_public(wh.dsn, &public_dsn, &derr) < 0)
+            public_dsn = NULL;
+        if (wh.dsn && wh.dsn[0])
+            wh.dsn = public_dsn ? public_dsn : "";
+        spec.warehouse = &wh;
+    }
     char staging[128] = "";
-    char **owners = NULL;
+    char **owners = NULL, **owner_keys = NULL;
     size_t nin = ps->n_inputs, total = 0;
     Millrace__ShuffleInput *ins = calloc(nin + 1, sizeof *ins);
     Millrace__ShuffleInput **inp = calloc(nin + 1, sizeof *inp);
@@ -491,15 +505,24 @@ static void send_task(mr_coord *c, job *j, stage_rt *st, uint32_t t, int e)
     }
     Millrace__MapAttempt *ma = calloc(total + 1, sizeof *ma);
     Millrace__MapAttempt **map = calloc(total + 1, sizeof *map);
-    if (ps->shuffle)
+    if (ps->shuffle) {
         owners = calloc(ps->shuffle->partitions + 1, sizeof *owners);
-    if (!ins || !inp || !ma || !map || (ps->shuffle && !owners))
+        owner_keys = calloc(ps->shuffle->partitions + 1, sizeof *owner_keys);
+    }
+    if (!ins || !inp || !ma || !map || (ps->shuffle && (!owners || !owner_keys)))
         goto out;
     if (ps->shuffle) {
-        for (uint32_t p = 0; p < ps->shuffle->partitions; p++)
-            owners[p] = c->execs[j->owners[p]].address;
+        for (uint32_t p = 0; p < ps->shuffle->partitions; p++) {
+            const exec_rt *x = &c->execs[j->owners[p]];
+            owners[p] = x->address;
+            owner_keys[p] = x->public_key ? x->public_key : "";
+        }
         spec.n_partition_owners = ps->shuffle->partitions;
         spec.partition_owners = owners;
+        if (c->curve) {
+            spec.n_partition_owner_keys = ps->shuffle->partitions;
+            spec.partition_owner_keys = owner_keys;
+        }
     }
     size_t k = 0;
     for (size_t i = 0; i < nin; i++) {
@@ -536,11 +559,52 @@ static void send_task(mr_coord *c, job *j, stage_rt *st, uint32_t t, int e)
                j->id, ps->id, t, tk->attempt, c->execs[e].id);
     }
 out:
+    free(public_dsn);
     free(owners);
+    free(owner_keys);
     free(ma);
     free(map);
     free(ins);
     free(inp);
+}
+
+/* Tells every owner of st's output partitions, once per registration, to
+ * expect the stage's shuffle data; executors file data only for announced
+ * (job, stage) pairs.  Sent before the stage's tasks on the same ordered
+ * control path, so the announcement normally arrives before the data. */
+static void announce_stage(mr_coord *c, job *j, const stage_rt *st)
+{
+    const Millrace__Stage *ps = st->plan;
+    for (uint32_t p = 0; p < ps->shuffle->partitions && p < j->nparts; p++) {
+        int e = j->owners[p];
+        if (!exec_alive(c, e))
+            continue;
+        size_t i;
+        for (i = 0; i < j->ntold; i++)
+            if (j->told[i].exec == e && j->told[i].reg_gen == c->execs[e].reg_gen &&
+                j->told[i].stage_id == ps->id)
+                break;
+        if (i < j->ntold)
+            continue;
+        if (j->ntold == j->cap_told) {
+            size_t ncap = j->cap_told ? j->cap_told * 2 : 16;
+            expect_told *t = realloc(j->told, ncap * sizeof *t);
+            if (!t)
+                return;
+            j->told = t;
+            j->cap_told = ncap;
+        }
+        uint32_t stage_id = ps->id;
+        Millrace__ShuffleExpect ex = MILLRACE__SHUFFLE_EXPECT__INIT;
+        ex.job_id = j->id;
+        ex.n_stage_ids = 1;
+        ex.stage_ids = &stage_id;
+        Millrace__Control msg = MILLRACE__CONTROL__INIT;
+        msg.msg_case = MILLRACE__CONTROL__MSG_EXPECT;
+        msg.expect = &ex;
+        if (coord_send(c, c->execs[e].id, &msg) == 0)
+            j->told[j->ntold++] = (expect_told){e, c->execs[e].reg_gen, ps->id};
+    }
 }
 
 static void schedule_job(mr_coord *c, job *j)
@@ -555,6 +619,8 @@ static void schedule_job(mr_coord *c, job *j)
             return;
         if (st->state == STAGE_WAITING)
             st->state = STAGE_RUNNING;
+        if (st->plan->shuffle)
+            announce_stage(c, j, st);
         for (uint32_t t = 0; t < st->ntasks; t++) {
             task_rt *tk = &st->tasks[t];
             if (tk->state != TASK_PENDING)
@@ -635,7 +701,7 @@ static void job_count_rejects(job *j, task_rt *tk, const Millrace__TaskStatus *s
     }
 }
 
-void coord_on_status(mr_coord *c, const Millrace__TaskStatus *s)
+void coord_on_status(mr_coord *c, const char *identity, const Millrace__TaskStatus *s)
 {
     job *j = coord_job_find(c, s->job_id);
     if (!j || j->state != JOB_RUNNING)
@@ -646,6 +712,14 @@ void coord_on_status(mr_coord *c, const Millrace__TaskStatus *s)
     task_rt *tk = &st->tasks[s->partition];
     if (s->attempt != tk->attempt || tk->state != TASK_RUNNING)
         return; /* a stale attempt */
+    if (tk->executor < 0 || strcmp(c->execs[tk->executor].id, identity) != 0) {
+        mr_log(MR_LOG_WARN, "coordinator",
+               "job=%s stage=%u task=%u attempt=%u: ignoring a status from executor=%s, the "
+               "attempt runs on executor=%s",
+               j->id, s->stage_id, s->partition, s->attempt, identity,
+               tk->executor >= 0 ? c->execs[tk->executor].id : "(none)");
+        return;
+    }
     if (tk->executor >= 0 && c->execs[tk->executor].running > 0)
         c->execs[tk->executor].running--;
     double secs = (double)(coord_now_ms() - tk->dispatched_ms) / 1000.0;
@@ -690,12 +764,30 @@ void coord_on_status(mr_coord *c, const Millrace__TaskStatus *s)
     job_finish(c, j, JOB_FAILED, s->error && s->error[0] ? s->error : "task failed");
 }
 
-void coord_on_register(mr_coord *c, const char *identity, const Millrace__Register *r)
+int coord_sender_ok(mr_coord *c, const char *identity, const char *key)
+{
+    if (!c->curve)
+        return 1;
+    for (int e = 0; e < c->nexecs; e++)
+        if (strcmp(c->execs[e].id, identity) == 0)
+            return c->execs[e].public_key && key && strcmp(c->execs[e].public_key, key) == 0;
+    return 1; /* unknown: only a register (or a reconnect) follows */
+}
+
+void coord_on_register(mr_coord *c, const char *identity, const char *key,
+                       const Millrace__Register *r)
 {
     int e;
     for (e = 0; e < c->nexecs; e++)
         if (strcmp(c->execs[e].id, identity) == 0)
             break;
+    if (e < c->nexecs && c->curve && c->execs[e].state == EXEC_ALIVE &&
+        (!c->execs[e].public_key || strcmp(c->execs[e].public_key, key ? key : "") != 0)) {
+        mr_log(MR_LOG_WARN, "coordinator",
+               "refused a registration as executor=%s with key %s: it registered with another key",
+               identity, key);
+        return;
+    }
     if (e == c->nexecs) {
         if (c->nexecs == c->cap_execs) {
             int ncap = c->cap_execs ? c->cap_execs * 2 : 8;
@@ -712,13 +804,16 @@ void coord_on_register(mr_coord *c, const char *identity, const Millrace__Regist
     exec_rt *x = &c->execs[e];
     free(x->address);
     x->address = strdup(r->data_address);
+    free(x->public_key);
+    x->public_key = strdup(key ? key : "");
+    x->reg_gen = ++c->reg_counter;
     x->slots = r->slots ? r->slots : 1;
     x->memory = r->memory_bytes;
     x->running = 0;
     x->state = EXEC_ALIVE;
     x->last_heartbeat_ms = coord_now_ms();
-    mr_log(MR_LOG_INFO, "coordinator", "executor=%s registered data=%s slots=%u", x->id,
-           x->address, x->slots);
+    mr_log(MR_LOG_INFO, "coordinator", "executor=%s registered data=%s slots=%u%s%s", x->id,
+           x->address, x->slots, key && key[0] ? " key=" : "", key ? key : "");
     Millrace__Welcome w = MILLRACE__WELCOME__INIT;
     w.executor_id = x->id;
     Millrace__Control msg = MILLRACE__CONTROL__INIT;

@@ -13,6 +13,10 @@
 #include "coordinator/coordinator.h"
 #include "core/log.h"
 
+/* Largest control frame taken from an executor: registrations, heartbeats
+ * and task statuses (with at most 20 sample rejects) are far smaller. */
+#define COORD_MAX_MESSAGE ((int64_t)16 << 20)
+
 static volatile sig_atomic_t g_stop;
 
 static void on_signal(int sig)
@@ -58,6 +62,11 @@ static void usage(FILE *out)
             "  --max-compile-ms N   a DAG taking longer to compile is refused (default 10000)\n"
             "  --history N          finished jobs kept for the API (default 1000)\n"
             "  --ready-file F       write the bound addresses as JSON to F once listening\n"
+            "  --curve-keys DIR     encrypt and authenticate the control port with ZeroMQ CURVE:\n"
+            "                       the key pair in DIR (public.key, secret.key), and only\n"
+            "                       executors whose public keys are files in DIR/authorized/\n"
+            "                       may connect (refusals are logged); see docs/security.md\n"
+            "  --keygen DIR         make a key pair in DIR and exit (what `millrace keygen` runs)\n"
             "  --help               this text\n");
 }
 
@@ -101,6 +110,9 @@ static int add_str(const char ***list, size_t *n, const char *v)
     return 0;
 }
 
+/* --curve-keys DIR, empty when not given. */
+static char g_curve_dir[PATH_MAX];
+
 static int parse_args(mr_coord *c, int argc, char **argv, char *ready_file, size_t rcap)
 {
     static const struct option opts[] = {
@@ -116,6 +128,8 @@ static int parse_args(mr_coord *c, int argc, char **argv, char *ready_file, size
         {"allow-env", required_argument, 0, 'E'},  {"allow-host", required_argument, 0, 'A'},
         {"allow-origin", required_argument, 0, 'O'}, {"max-nodes", required_argument, 0, 'n'},
         {"max-compile-ms", required_argument, 0, 'C'},
+        {"curve-keys", required_argument, 0, 'k'},
+        {"keygen", required_argument, 0, 'G'},
         {0, 0, 0, 0}};
     snprintf(c->http_addr, sizeof c->http_addr, "127.0.0.1:8080");
     snprintf(c->bind, sizeof c->bind, "tcp://127.0.0.1:7070");
@@ -221,6 +235,15 @@ static int parse_args(mr_coord *c, int argc, char **argv, char *ready_file, size
             c->max_compile_ms = (unsigned)v;
             break;
         case 'R': snprintf(ready_file, rcap, "%s", optarg); break;
+        case 'k': snprintf(g_curve_dir, sizeof g_curve_dir, "%s", optarg); break;
+        case 'G': {
+            mr_err err;
+            if (mr_curve_keygen(optarg, &err) < 0) {
+                fprintf(stderr, "millrace-coordinator: %s\n", err.msg);
+                exit(1);
+            }
+            exit(0);
+        }
         case 'h': usage(stdout); exit(0);
         default: usage(stderr); return 2;
         }
@@ -246,7 +269,7 @@ static int write_ready(const char *path, const char *http, const char *bind)
     return rename(tmp, path);
 }
 
-static void on_message(mr_coord *c, const mr_frames *m)
+static void on_message(mr_coord *c, const mr_frames *m, const char *key)
 {
     if (m->n != 2 || m->items[0].len == 0 || m->items[0].len > 255) {
         mr_log(MR_LOG_WARN, "coordinator", "ignoring control message of %zu frames", m->n);
@@ -261,10 +284,19 @@ static void on_message(mr_coord *c, const mr_frames *m)
         return;
     }
     pthread_mutex_lock(&c->mu);
+    if (msg->msg_case != MILLRACE__CONTROL__MSG_REGISTER && !coord_sender_ok(c, identity, key)) {
+        mr_log(MR_LOG_WARN, "coordinator",
+               "ignoring a message as executor=%s signed by key %s, not the key it registered with",
+               identity, key);
+        msg->msg_case = MILLRACE__CONTROL__MSG__NOT_SET;
+    }
     switch (msg->msg_case) {
-    case MILLRACE__CONTROL__MSG_REGISTER: coord_on_register(c, identity, msg->register_); break;
+    case MILLRACE__CONTROL__MSG_REGISTER:
+        coord_on_register(c, identity, key, msg->register_);
+        break;
     case MILLRACE__CONTROL__MSG_HEARTBEAT: coord_on_heartbeat(c, identity, msg->heartbeat); break;
-    case MILLRACE__CONTROL__MSG_STATUS: coord_on_status(c, msg->status); break;
+    case MILLRACE__CONTROL__MSG_STATUS: coord_on_status(c, identity, msg->status); break;
+    case MILLRACE__CONTROL__MSG__NOT_SET: break;
     default:
         mr_log(MR_LOG_WARN, "coordinator", "unexpected message %d from %s", (int)msg->msg_case,
                identity);
@@ -293,7 +325,27 @@ int main(int argc, char **argv)
     mr_err_clear(&err);
     char bound[256];
     c.net = mr_net_create();
-    if (!c.net || !(c.ctl = mr_socket_open(c.net, MR_SOCK_ROUTER, &err)) ||
+    if (!c.net) {
+        fprintf(stderr, "millrace-coordinator: out of memory\n");
+        return 1;
+    }
+    if (g_curve_dir[0]) {
+        mr_curve_keys *keys = mr_curve_load(g_curve_dir, &err);
+        if (!keys || mr_net_set_curve(c.net, keys, "coordinator", &err) < 0) {
+            fprintf(stderr, "millrace-coordinator: --curve-keys: %s\n", err.msg);
+            return 1;
+        }
+        c.curve = 1;
+        const mr_curve_keys *k = mr_net_curve(c.net);
+        mr_log(MR_LOG_INFO, "coordinator", "CURVE on: key %s, %zu authorized executor key(s)",
+               mr_curve_public(k), mr_curve_count(k));
+        if (mr_curve_count(k) == 0)
+            mr_log(MR_LOG_WARN, "coordinator",
+                   "%s/authorized/ lists no key: no executor can join", g_curve_dir);
+    }
+    if (!(c.ctl = mr_socket_open(c.net, MR_SOCK_ROUTER, &err)) ||
+        mr_socket_set_curve_server(c.ctl, &err) < 0 ||
+        mr_socket_set_max_message(c.ctl, COORD_MAX_MESSAGE) < 0 ||
         mr_socket_bind(c.ctl, c.bind, bound, sizeof bound, &err) < 0) {
         fprintf(stderr, "millrace-coordinator: %s\n", err.msg[0] ? err.msg : "out of memory");
         return 1;
@@ -306,8 +358,8 @@ int main(int argc, char **argv)
     }
     char http[160];
     snprintf(http, sizeof http, "%.*s:%d", (int)strcspn(c.http_addr, ":"), c.http_addr, port);
-    mr_log(MR_LOG_INFO, "coordinator", "listening http=%s control=%s data_root=%s auth=%s", http,
-           bound, c.data_root, c.token ? "token" : "none");
+    mr_log(MR_LOG_INFO, "coordinator", "listening http=%s control=%s data_root=%s auth=%s curve=%s",
+           http, bound, c.data_root, c.token ? "token" : "none", c.curve ? "on" : "off");
     if (ready_file[0] && write_ready(ready_file, http, bound) < 0) {
         fprintf(stderr, "millrace-coordinator: cannot write %s: %s\n", ready_file, strerror(errno));
         return 1;
@@ -319,9 +371,10 @@ int main(int argc, char **argv)
         int ready[1] = {0};
         if (mr_socket_poll(socks, 1, 50, ready) < 0)
             break;
+        char key[MR_CURVE_KEY_LEN + 1];
         if (ready[0])
-            while (mr_socket_recv(c.ctl, &m, 0, &err) == 1)
-                on_message(&c, &m);
+            while (mr_socket_recv_from(c.ctl, &m, 0, key, sizeof key, &err) == 1)
+                on_message(&c, &m, key);
         pthread_mutex_lock(&c.mu);
         coord_check_executors(&c);
         coord_check_tasks(&c);

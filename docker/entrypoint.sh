@@ -5,6 +5,9 @@
 #
 #   coordinator [ARGS...]   millrace-coordinator; ARGS come last and override
 #   executor [ARGS...]      millrace-executor; ARGS come last and override
+#   keygen DIR              make the cluster's CURVE key pair in DIR unless it is
+#                           there, authorized as DIR/authorized/cluster.key
+#                           (every daemon shares it); exit
 #   healthcheck             exit 0 when the daemon in this container is well
 #   anything else           run as given (e.g. `millrace submit ...`)
 #
@@ -18,12 +21,18 @@
 #   MILLRACE_ADVERTISE_HOST  the host peers use to reach this executor
 #                            (default: this container's IP address)
 #   MILLRACE_TOKEN           API token, read by the coordinator itself
+#   MILLRACE_CURVE_KEYS      a key folder: both daemons run with --curve-keys on
+#                            it (a missing pair stops them: never silently open)
 #
 # The daemon replaces this script (exec), so it is PID 1 and gets SIGTERM
 # from `docker stop` directly; both daemons stop cleanly on it.
 set -euo pipefail
 
 data_root="${MILLRACE_DATA_ROOT:-/data}"
+curve=()
+if [ -n "${MILLRACE_CURVE_KEYS:-}" ]; then
+  curve=(--curve-keys "$MILLRACE_CURVE_KEYS")
+fi
 
 # This container's address on its network: the first one `hostname -i`
 # reports, else the hostname (which Docker's DNS resolves to the same).
@@ -67,7 +76,7 @@ case "${1:-coordinator}" in
   coordinator)
     shift || true
     exec millrace-coordinator --http "${MILLRACE_HTTP:-0.0.0.0:8080}" \
-      --bind "${MILLRACE_BIND:-tcp://0.0.0.0:7070}" --data-root "$data_root" "$@"
+      --bind "${MILLRACE_BIND:-tcp://0.0.0.0:7070}" --data-root "$data_root" "${curve[@]}" "$@"
     ;;
   executor)
     shift
@@ -76,7 +85,18 @@ case "${1:-coordinator}" in
     exec millrace-executor \
       --coordinator "${MILLRACE_COORDINATOR_ENDPOINT:-tcp://coordinator:7070}" \
       --bind "tcp://0.0.0.0:$port" --advertise "tcp://$host:$port" \
-      --data-root "$data_root" "$@"
+      --data-root "$data_root" "${curve[@]}" "$@"
+    ;;
+  keygen)
+    dir="${2:?keygen wants a folder}"
+    if [ ! -f "$dir/secret.key" ]; then
+      millrace keygen "$dir" >/dev/null
+      mkdir -p -m 700 "$dir/authorized"
+      cp "$dir/public.key" "$dir/authorized/cluster.key"
+      echo "keygen: made the cluster's key pair in $dir"
+    else
+      echo "keygen: $dir already holds the cluster's key pair"
+    fi
     ;;
   healthcheck)
     if pid1_is millrace-coordinator; then

@@ -22,6 +22,17 @@
  * waits for a grant that is not coming.  End-of-stream markers are
  * confirmed one by one ("eos-ack").
  *
+ * Trust: the shuffle store files data only for (job, stage) pairs the
+ * coordinator announced (ShuffleExpect); anything else is kept on
+ * probation within small bounds, then dropped (see shuffle_store.h).  Data
+ * for a pair not yet announced first makes the loop take what waits on the
+ * control socket, where the announcement normally already is.  Task specs
+ * carry the warehouse DSN without its password; this executor adds the one
+ * of its own MILLRACE_WAREHOUSE_DSN when it names the same server,
+ * database and user.  With --curve-keys every TCP connection is CURVE:
+ * the coordinator is known by its key, peers by the keys the coordinator
+ * announces with their addresses, and those must be authorized here too.
+ *
  * Heartbeats carry each running task's progress (rows taken in and handed
  * on, and whether it waits for shuffle input) for the coordinator's task
  * timeout, and the bytes the shuffle store holds and has spilled.
@@ -47,6 +58,7 @@
 #include "executor/task.h"
 #include "net/transport.h"
 #include "proto/millrace.pb-c.h"
+#include "warehouse/warehouse.h"
 
 #define STATUS_ENDPOINT "inproc://task-status"
 /* Filed messages acknowledged per credit reply (see the top comment). */
@@ -83,6 +95,10 @@ typedef struct executor {
     credit_owed *owed;
     size_t nowed, cap_owed;
     uint64_t spilled_logged;   /* spilled_total at the last log line */
+    uint64_t dropped_logged;   /* dropped_msgs at the last log line */
+    char curve_dir[PATH_MAX];  /* --curve-keys, "" when off */
+    long long max_message;     /* --max-message-bytes */
+    const char *own_dsn;       /* MILLRACE_WAREHOUSE_DSN, or NULL */
     int heartbeat_ms;
     mr_net *net;
     mr_socket *ctl, *data, *status;
@@ -128,6 +144,12 @@ static void usage(FILE *out)
             "                          before it waits for credit (default 64, at most 256)\n"
             "  --slots N               tasks run at once (default: number of cores)\n"
             "  --id NAME               executor id (default host-pid)\n"
+            "  --curve-keys DIR        ZeroMQ CURVE on every connection: the key pair in DIR\n"
+            "                          (public.key, secret.key); the coordinator's key is\n"
+            "                          DIR/authorized/coordinator.key (default: this pair's\n"
+            "                          own key); only peers whose keys are files in\n"
+            "                          DIR/authorized/ may send shuffle data (docs/security.md)\n"
+            "  --max-message-bytes N   largest frame taken from the network (default 268435456)\n"
             "  --help                  this text\n");
 }
 
@@ -192,6 +214,14 @@ static void send_heartbeat(executor *ex)
     mr_shuffle_store_get_stats(ex->store, &ss);
     hb.shuffle_bytes_held = ss.bytes_held;
     hb.shuffle_bytes_spilled = ss.bytes_spilled;
+    if (ss.dropped_msgs != ex->dropped_logged) {
+        mr_log(MR_LOG_WARN, "executor",
+               "id=%s shuffle store: %llu messages (%llu bytes) dropped in all for jobs the "
+               "coordinator did not announce; %llu bytes held on probation",
+               ex->id, (unsigned long long)ss.dropped_msgs, (unsigned long long)ss.dropped_bytes,
+               (unsigned long long)ss.probation_bytes);
+        ex->dropped_logged = ss.dropped_msgs;
+    }
     if (ss.spilled_total != ex->spilled_logged) {
         mr_log(MR_LOG_INFO, "executor",
                "id=%s shuffle store: %llu bytes in memory (budget %llu), %llu bytes in %llu spill "
@@ -279,6 +309,25 @@ static void *task_thread(void *arg)
     return NULL;
 }
 
+/* Gives a PostgreSQL warehouse the password of this executor's own DSN
+ * (the task spec carries none).  0, or a negative code when the DSN cannot
+ * be parsed (the task then fails on connecting, with libpq's message). */
+static int task_credentials(executor *ex, Millrace__TaskSpec *spec)
+{
+    Millrace__Warehouse *w = spec->warehouse;
+    if (!w || !w->driver || strcmp(w->driver, "postgres") != 0)
+        return 0;
+    char *dsn = NULL;
+    mr_err err;
+    int rc = mr_wh_dsn_with_secret(w->dsn, ex->own_dsn, &dsn, &err);
+    if (rc < 0)
+        return rc;
+    /* protobuf-c's default allocator is malloc: free_unpacked frees it */
+    free(w->dsn);
+    w->dsn = dsn;
+    return 0;
+}
+
 static void start_task(executor *ex, Millrace__TaskSpec *spec)
 {
     running_task *t = calloc(1, sizeof *t);
@@ -286,6 +335,7 @@ static void start_task(executor *ex, Millrace__TaskSpec *spec)
         millrace__task_spec__free_unpacked(spec, NULL);
         return;
     }
+    task_credentials(ex, spec);
     t->spec = spec;
     t->ex = ex;
     mr_log(MR_LOG_INFO, "executor", "job=%s stage=%u task=%u attempt=%u started", spec->job_id,
@@ -361,6 +411,12 @@ static void on_control(executor *ex, const mr_frames *m)
         }
         break;
     }
+    case MILLRACE__CONTROL__MSG_EXPECT:
+        for (size_t i = 0; i < c->expect->n_stage_ids; i++)
+            if (mr_shuffle_store_expect(ex->store, c->expect->job_id, c->expect->stage_ids[i]) < 0)
+                mr_log(MR_LOG_ERROR, "executor", "job=%s out of memory noting a shuffle",
+                       c->expect->job_id);
+        break;
     case MILLRACE__CONTROL__MSG_WELCOME:
         mr_log(MR_LOG_INFO, "executor", "id=%s registered with coordinator", ex->id);
         break;
@@ -427,6 +483,8 @@ static void credit_flush_all(executor *ex)
         credit_flush(ex, ex->nowed - 1);
 }
 
+static void drain_control(executor *ex);
+
 static void on_data(executor *ex, mr_frames *m)
 {
     /* ROUTER: frame 0 is the sender's identity, then header and columns. */
@@ -441,12 +499,17 @@ static void on_data(executor *ex, mr_frames *m)
         return;
     }
     mr_shuffle_key k = {h->job_id, h->stage_id, h->partition};
+    /* Its announcement travels on the control connection: take what waits
+     * there before deciding the data is unasked for. */
+    if (!mr_shuffle_store_expected(ex->store, h->job_id, h->stage_id))
+        drain_control(ex);
     /* Keep the sender's identity to grant credit and confirm markers. */
     mr_frame ident = m->items[0];
     memmove(m->items, m->items + 1, (m->n - 1) * sizeof *m->items);
     m->n--;
     int eos = h->eos;
-    int rc = mr_shuffle_store_put(ex->store, &k, h->map_task, h->attempt, eos, m, &err);
+    int rc = mr_shuffle_store_put_seq(ex->store, &k, h->map_task, h->attempt, h->seq, eos, m,
+                                      &err);
     if (rc < 0)
         mr_log(MR_LOG_ERROR, "executor", "job=%s stage=%u partition=%u map task=%u attempt=%u: %s",
                h->job_id, h->stage_id, h->partition, h->map_task, h->attempt, err.msg);
@@ -462,6 +525,15 @@ static void on_data(executor *ex, mr_frames *m)
     }
     free(ident.data);
     millrace__batch_header__free_unpacked(h, NULL);
+}
+
+static void drain_control(executor *ex)
+{
+    mr_frames m = {0};
+    mr_err err;
+    while (mr_socket_recv(ex->ctl, &m, 0, &err) == 1)
+        on_control(ex, &m);
+    mr_frames_free(&m);
 }
 
 static void on_status(executor *ex, const mr_frames *m)
@@ -487,6 +559,8 @@ static int parse_args(executor *ex, int argc, char **argv)
         {"memory", required_argument, 0, 'm'},      {"slots", required_argument, 0, 's'},
         {"id", required_argument, 0, 'i'},          {"help", no_argument, 0, 'h'},
         {"spill-dir", required_argument, 0, 'S'},   {"shuffle-window", required_argument, 0, 'W'},
+        {"curve-keys", required_argument, 0, 'C'},
+        {"max-message-bytes", required_argument, 0, 'X'},
         {0, 0, 0, 0}};
     snprintf(ex->bind, sizeof ex->bind, "tcp://127.0.0.1:*");
     snprintf(ex->data_root, sizeof ex->data_root, "/");
@@ -495,6 +569,7 @@ static int parse_args(executor *ex, int argc, char **argv)
     ex->memory = 1ULL << 30;
     ex->heartbeat_ms = 1000;
     ex->shuffle_window = MR_SHUFFLE_WINDOW;
+    ex->max_message = MR_NET_MAX_FRAME;
     const char *tmp = getenv("TMPDIR");
     snprintf(ex->spill_base, sizeof ex->spill_base, "%s", tmp && tmp[0] ? tmp : "/tmp");
     int c;
@@ -538,6 +613,15 @@ static int parse_args(executor *ex, int argc, char **argv)
             ex->shuffle_window = (int)v;
             break;
         }
+        case 'C': snprintf(ex->curve_dir, sizeof ex->curve_dir, "%s", optarg); break;
+        case 'X':
+            ex->max_message = strtoll(optarg, &end, 10);
+            if (*end || ex->max_message < 1024) {
+                fprintf(stderr, "millrace-executor: --max-message-bytes wants a number of bytes "
+                                "(at least 1024)\n");
+                return 2;
+            }
+            break;
         case 'h': usage(stdout); exit(0);
         default: usage(stderr); return 2;
         }
@@ -640,16 +724,30 @@ int main(int argc, char **argv)
         fprintf(stderr, "millrace-executor: out of memory\n");
         return 1;
     }
+    if (ex.curve_dir[0]) {
+        mr_curve_keys *keys = mr_curve_load(ex.curve_dir, &err);
+        if (!keys || mr_net_set_curve(ex.net, keys, "executor", &err) < 0) {
+            fprintf(stderr, "millrace-executor: --curve-keys: %s\n", err.msg);
+            return 1;
+        }
+    }
+    ex.own_dsn = getenv("MILLRACE_WAREHOUSE_DSN");
     if (spill_dir_make(&ex) < 0 ||
-        mr_shuffle_store_set_spill(ex.store, ex.memory, ex.spill_dir, &err) < 0) {
+        mr_shuffle_store_set_spill(ex.store, ex.memory, ex.spill_dir, &err) < 0 ||
+        mr_shuffle_store_guard(ex.store, MR_SHUFFLE_PROBATION_PART, MR_SHUFFLE_PROBATION_ALL,
+                               MR_SHUFFLE_PROBATION_MS) < 0) {
         spill_dir_remove(&ex);
         return 1;
     }
+    const mr_curve_keys *keys = mr_net_curve(ex.net);
     char bound[256];
     if (!(ex.ctl = mr_socket_open(ex.net, MR_SOCK_DEALER, &err)) ||
         mr_socket_set_identity(ex.ctl, ex.id) < 0 ||
+        mr_socket_set_curve_client(ex.ctl, keys ? mr_curve_coordinator(keys) : NULL, &err) < 0 ||
         mr_socket_connect(ex.ctl, ex.coordinator, &err) < 0 ||
         !(ex.data = mr_socket_open(ex.net, MR_SOCK_ROUTER, &err)) ||
+        mr_socket_set_curve_server(ex.data, &err) < 0 ||
+        mr_socket_set_max_message(ex.data, ex.max_message) < 0 ||
         mr_socket_bind(ex.data, ex.bind, bound, sizeof bound, &err) < 0 ||
         !(ex.status = mr_socket_open(ex.net, MR_SOCK_PULL, &err)) ||
         mr_socket_bind(ex.status, STATUS_ENDPOINT, NULL, 0, &err) < 0) {
@@ -675,8 +773,9 @@ int main(int argc, char **argv)
     ex.delay_attempts = delay_attempts ? atoi(delay_attempts) : -1;
 
     mr_log(MR_LOG_INFO, "executor",
-           "id=%s data=%s coordinator=%s slots=%u memory=%llu spill=%s window=%d", ex.id,
-           ex.advertise, ex.coordinator, ex.slots, ex.memory, ex.spill_dir, ex.shuffle_window);
+           "id=%s data=%s coordinator=%s slots=%u memory=%llu spill=%s window=%d curve=%s", ex.id,
+           ex.advertise, ex.coordinator, ex.slots, ex.memory, ex.spill_dir, ex.shuffle_window,
+           keys ? mr_curve_public(keys) : "off");
     send_register(&ex);
     uint64_t last_hb = now_ms();
     mr_frames m = {0};

@@ -22,6 +22,12 @@
  * markers are not counted: there is one per partition.  At the end every
  * owner confirms each marker, so a map task reports success only once its
  * output is safely at the owners.
+ *
+ * With CURVE each connection is made to the owner's public key as the
+ * coordinator announced it with the owner's address (the key the owner
+ * proved it holds when it registered), and only when that key is also
+ * authorized here: shuffle data goes to no one this executor was not told
+ * to trust.
  */
 #include "executor/shuffle_send.h"
 
@@ -139,6 +145,19 @@ mr_shuffle_out *mr_shuffle_out_create(mr_net *net, const Millrace__TaskSpec *spe
         mr_socket_set_hwm(s, 256);
         /* keep queued data at close until it is handed to the peer */
         mr_socket_set_linger(s, 30000);
+        const mr_curve_keys *ck = mr_net_curve(net);
+        if (ck) {
+            const char *key = p < spec->n_partition_owner_keys ? spec->partition_owner_keys[p]
+                                                               : NULL;
+            if (!key || !mr_curve_authorized(ck, key)) {
+                mr_err_set(err, MR_EPROTO,
+                           "partition %u owner %s: its CURVE key %s is not authorized here", p,
+                           owner, key && key[0] ? key : "(none)");
+                goto fail;
+            }
+            if (mr_socket_set_curve_client(s, key, err) < 0)
+                goto fail;
+        }
         if (mr_socket_connect(s, owner, err) < 0)
             goto fail;
     }

@@ -24,6 +24,14 @@
  * and deletes their spill files at once (open descriptors keep working),
  * but frees a partition's memory only when its last reader closes: a task
  * cancelled with its job may still be reading.
+ *
+ * Probation (mr_shuffle_store_guard): a partition created by data for a
+ * (job, stage) not announced is marked, kept in memory only, and charged
+ * its message bytes plus PROBATION_OVERHEAD per message (so floods of empty
+ * messages under made-up ids count too) against the bounds.  Expired
+ * probation partitions are swept on the next probation message; the
+ * announced pairs are a short list searched linearly (active jobs times
+ * their shuffled stages).
  */
 #include "executor/shuffle_store.h"
 
@@ -46,6 +54,9 @@ static pthread_mutex_t g_release_mu = PTHREAD_MUTEX_INITIALIZER;
 
 /* Jobs released recently, whose late messages are dropped. */
 #define RELEASED_RING 64
+/* What a message on probation is charged beyond its bytes: the entry, and
+ * the stream and partition it may create. */
+#define PROBATION_OVERHEAD 256
 
 typedef struct entry {
     mr_frames f;   /* in memory: the frames; empty when spilled */
@@ -55,6 +66,7 @@ typedef struct entry {
 
 typedef struct stream {
     uint32_t map_task, attempt;
+    uint64_t next_seq; /* the sequence number the next message must carry */
     int ended;
     char *error; /* broken: why (a message could not be kept) */
     entry *msgs;
@@ -72,7 +84,15 @@ typedef struct part {
     uint64_t fsize;   /* bytes appended to the spill file */
     int readers;      /* open readers */
     int released;     /* unlinked from the store: freed by the last reader */
+    int probation;    /* its (job, stage) was not announced (yet) */
+    uint64_t prob_bytes; /* charged while on probation */
+    uint64_t created_ms;
 } part;
+
+typedef struct announced {
+    char *job_id;
+    uint32_t stage_id;
+} announced;
 
 struct mr_shuffle_store {
     pthread_mutex_t mu;
@@ -89,6 +109,11 @@ struct mr_shuffle_store {
     struct iovec *iov;     /* append scratch, guarded by mu */
     uint64_t *lens;
     size_t iov_cap;
+    int guard;             /* file only announced pairs */
+    uint64_t prob_part, prob_all, prob_bytes, dropped_msgs, dropped_bytes;
+    int prob_ttl_ms;
+    announced *ann;
+    size_t nann, cap_ann;
 };
 
 struct mr_shuffle_reader {
@@ -203,6 +228,9 @@ void mr_shuffle_store_destroy(mr_shuffle_store *st)
     }
     pthread_mutex_destroy(&st->mu);
     pthread_cond_destroy(&st->cv);
+    for (size_t i = 0; i < st->nann; i++)
+        free(st->ann[i].job_id);
+    free(st->ann);
     free(st->spill_dir);
     free(st->iov);
     free(st->lens);
@@ -347,18 +375,160 @@ static void stream_break(stream *s, const mr_err *err)
         s->error = strdup(err->msg[0] ? err->msg : "a message could not be kept");
 }
 
+static uint64_t mono_ms(void)
+{
+    struct timespec t;
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    return (uint64_t)t.tv_sec * 1000 + (uint64_t)t.tv_nsec / 1000000;
+}
+
+static int announced_find(const mr_shuffle_store *st, const char *job_id, uint32_t stage_id)
+{
+    for (size_t i = 0; i < st->nann; i++)
+        if (st->ann[i].stage_id == stage_id && strcmp(st->ann[i].job_id, job_id) == 0)
+            return 1;
+    return 0;
+}
+
+/* Frees probation partitions older than the time limit (none has readers:
+ * nobody reads a pair that was never announced, but check anyway). */
+static void probation_sweep(mr_shuffle_store *st, uint64_t now)
+{
+    for (part **pp = &st->parts; *pp;) {
+        part *p = *pp;
+        int idle;
+        pthread_mutex_lock(&g_release_mu);
+        idle = p->readers == 0;
+        pthread_mutex_unlock(&g_release_mu);
+        if (!p->probation || !idle || now - p->created_ms < (uint64_t)st->prob_ttl_ms) {
+            pp = &p->next;
+            continue;
+        }
+        *pp = p->next;
+        for (stream *s = p->streams; s; s = s->next)
+            for (size_t i = 0; i < s->n; i++) {
+                uint64_t b = frames_bytes(&s->msgs[i].f);
+                st->bytes -= b;
+                st->dropped_msgs++;
+                st->dropped_bytes += b;
+            }
+        st->prob_bytes -= p->prob_bytes;
+        part_free(p);
+    }
+}
+
+int mr_shuffle_store_guard(mr_shuffle_store *st, uint64_t part_bytes, uint64_t all_bytes,
+                           int ttl_ms)
+{
+    if (!part_bytes || !all_bytes || ttl_ms <= 0)
+        return MR_EINVAL;
+    pthread_mutex_lock(&st->mu);
+    st->guard = 1;
+    st->prob_part = part_bytes;
+    st->prob_all = all_bytes;
+    st->prob_ttl_ms = ttl_ms;
+    pthread_mutex_unlock(&st->mu);
+    return 0;
+}
+
+int mr_shuffle_store_expect(mr_shuffle_store *st, const char *job_id, uint32_t stage_id)
+{
+    int rc = 0;
+    pthread_mutex_lock(&st->mu);
+    if (!announced_find(st, job_id, stage_id)) {
+        if (st->nann == st->cap_ann) {
+            size_t ncap = st->cap_ann ? st->cap_ann * 2 : 16;
+            announced *a = realloc(st->ann, ncap * sizeof *a);
+            if (!a) {
+                rc = MR_ENOMEM;
+                goto out;
+            }
+            st->ann = a;
+            st->cap_ann = ncap;
+        }
+        char *id = strdup(job_id);
+        if (!id) {
+            rc = MR_ENOMEM;
+            goto out;
+        }
+        st->ann[st->nann++] = (announced){id, stage_id};
+    }
+    for (part *p = st->parts; p; p = p->next)
+        if (p->probation && p->stage_id == stage_id && strcmp(p->job_id, job_id) == 0) {
+            p->probation = 0;
+            st->prob_bytes -= p->prob_bytes;
+            p->prob_bytes = 0;
+        }
+out:
+    pthread_mutex_unlock(&st->mu);
+    return rc;
+}
+
+int mr_shuffle_store_expected(mr_shuffle_store *st, const char *job_id, uint32_t stage_id)
+{
+    pthread_mutex_lock(&st->mu);
+    int yes = !st->guard || announced_find(st, job_id, stage_id);
+    pthread_mutex_unlock(&st->mu);
+    return yes;
+}
+
 int mr_shuffle_store_put(mr_shuffle_store *st, const mr_shuffle_key *k, uint32_t map_task,
                          uint32_t attempt, int eos, mr_frames *f, mr_err *err)
+{
+    return mr_shuffle_store_put_seq(st, k, map_task, attempt, UINT64_MAX, eos, f, err);
+}
+
+int mr_shuffle_store_put_seq(mr_shuffle_store *st, const mr_shuffle_key *k, uint32_t map_task,
+                             uint32_t attempt, uint64_t seq, int eos, mr_frames *f, mr_err *err)
 {
     int rc = 0;
     pthread_mutex_lock(&st->mu);
     if (was_released(st, k->job_id))
         goto out;
-    part *p = part_find(st, k, 1);
+    int probation = st->guard && !announced_find(st, k->job_id, k->stage_id);
+    uint64_t charge = 0;
+    part *p;
+    if (probation) {
+        uint64_t now = mono_ms();
+        probation_sweep(st, now);
+        p = part_find(st, k, 0);
+        charge = frames_bytes(f) + PROBATION_OVERHEAD;
+        if (st->prob_bytes + charge > st->prob_all ||
+            (p && p->prob_bytes + charge > st->prob_part)) {
+            /* dropped; if it was legitimate, the gap it leaves breaks its stream */
+            st->dropped_msgs++;
+            st->dropped_bytes += frames_bytes(f);
+            goto out;
+        }
+        if (!p && (p = part_find(st, k, 1))) {
+            p->probation = 1;
+            p->created_ms = now;
+        }
+    } else {
+        p = part_find(st, k, 1);
+    }
     stream *s = p ? stream_find(p, map_task, attempt, 1) : NULL;
     if (!s) {
         rc = mr_err_set(err, MR_ENOMEM, "out of memory filing shuffle data");
         goto out;
+    }
+    if (p->probation) {
+        p->prob_bytes += charge;
+        st->prob_bytes += charge;
+    }
+    if (seq != UINT64_MAX) {
+        if (s->error)
+            goto out; /* already broken and said so */
+        if (seq != s->next_seq) {
+            rc = mr_err_set(err, MR_EPROTO,
+                            "job %s stage %u partition %u: map task %u attempt %u sent message "
+                            "%llu where %llu was due (messages were dropped or lost)",
+                            k->job_id, k->stage_id, k->partition, map_task, attempt,
+                            (unsigned long long)seq, (unsigned long long)s->next_seq);
+            stream_break(s, err);
+            goto out;
+        }
+        s->next_seq++;
     }
     if (s->ended) {
         rc = mr_err_set(err, MR_EPROTO,
@@ -387,7 +557,7 @@ int mr_shuffle_store_put(mr_shuffle_store *st, const mr_shuffle_key *k, uint32_t
     entry *e = &s->msgs[s->n];
     memset(e, 0, sizeof *e);
     uint64_t b = frames_bytes(f);
-    if (st->spill_dir && st->bytes + b > st->budget) {
+    if (st->spill_dir && st->bytes + b > st->budget && !p->probation) {
         if ((rc = spill_append(st, p, f, e, err)) < 0) {
             stream_break(s, err);
             goto out;
@@ -603,6 +773,8 @@ void mr_shuffle_store_release(mr_shuffle_store *st, const char *job_id)
         for (stream *s = p->streams; s; s = s->next)
             for (size_t i = 0; i < s->n; i++)
                 st->bytes -= frames_bytes(&s->msgs[i].f);
+        st->prob_bytes -= p->prob_bytes;
+        p->prob_bytes = 0;
         had_files |= p->path != NULL;
         part_unspill(st, p);
         pthread_mutex_lock(&g_release_mu);
@@ -616,6 +788,14 @@ void mr_shuffle_store_release(mr_shuffle_store *st, const char *job_id)
         char dir[4096];
         job_dir(st, job_id, dir, sizeof dir);
         rmdir(dir);
+    }
+    for (size_t i = 0; i < st->nann;) {
+        if (strcmp(st->ann[i].job_id, job_id) == 0) {
+            free(st->ann[i].job_id);
+            st->ann[i] = st->ann[--st->nann];
+        } else {
+            i++;
+        }
     }
     pthread_mutex_unlock(&st->mu);
 }
@@ -635,5 +815,8 @@ void mr_shuffle_store_get_stats(mr_shuffle_store *st, mr_shuffle_store_stats *ou
     out->bytes_spilled = st->spilled;
     out->spill_files = st->files;
     out->spilled_total = st->spilled_total;
+    out->probation_bytes = st->prob_bytes;
+    out->dropped_msgs = st->dropped_msgs;
+    out->dropped_bytes = st->dropped_bytes;
     pthread_mutex_unlock(&st->mu);
 }

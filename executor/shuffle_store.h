@@ -22,6 +22,18 @@
  * it again; release deletes the job's spill files at once and frees the
  * memory as soon as no reader uses it any more.
  *
+ * Announced jobs only: with mr_shuffle_store_guard, the store files data
+ * only for (job, stage) pairs the coordinator announced
+ * (mr_shuffle_store_expect).  Data for any other pair is kept on probation,
+ * in memory only, within a small bound per partition and in all, and for
+ * a short time: it may be legitimate data that outran its announcement
+ * (control and data travel on different connections), and becomes
+ * ordinary data when the announcement comes.  Beyond the bounds, or past
+ * the time, it is dropped and counted.  Dropping never loses data
+ * silently: every message carries a sequence number per stream, and a
+ * stream whose numbers skip is broken, so its reader fails (and the task
+ * is retried) instead of reading a stream with a hole.
+ *
  * Thread-safety: all calls are safe from any thread (one mutex, one
  * condition variable); a reader belongs to one thread.
  */
@@ -48,7 +60,15 @@ typedef struct mr_shuffle_store_stats {
     uint64_t bytes_spilled;  /* message bytes in spill files now */
     uint64_t spill_files;    /* spill files open now */
     uint64_t spilled_total;  /* message bytes ever written to spill files */
+    uint64_t probation_bytes; /* held for pairs not (yet) announced (in bytes_held) */
+    uint64_t dropped_msgs;    /* messages dropped: not announced, beyond the bounds */
+    uint64_t dropped_bytes;
 } mr_shuffle_store_stats;
+
+/* Default bounds of data kept on probation (see the top comment). */
+#define MR_SHUFFLE_PROBATION_PART (1u << 20)  /* per (job, stage, partition) */
+#define MR_SHUFFLE_PROBATION_ALL (8u << 20)   /* in all */
+#define MR_SHUFFLE_PROBATION_MS 30000         /* how long it is kept */
 
 /* A store without a budget (everything in memory).  NULL when out of
  * memory. */
@@ -62,6 +82,25 @@ void mr_shuffle_store_destroy(mr_shuffle_store *st);
  * store keeps a copy of dir.  0 or MR_ENOMEM. */
 int mr_shuffle_store_set_spill(mr_shuffle_store *st, uint64_t budget, const char *dir,
                                mr_err *err);
+
+/* From now on, files data only for announced (job, stage) pairs; the rest
+ * is kept on probation within part_bytes per partition, all_bytes in all,
+ * for ttl_ms.  0 or MR_EINVAL (a zero bound). */
+int mr_shuffle_store_guard(mr_shuffle_store *st, uint64_t part_bytes, uint64_t all_bytes,
+                           int ttl_ms);
+/* Announces (job_id, stage_id): its data is filed from now on, and what was
+ * kept of it on probation becomes ordinary data.  Forgotten when the job
+ * is released.  0 or MR_ENOMEM. */
+int mr_shuffle_store_expect(mr_shuffle_store *st, const char *job_id, uint32_t stage_id);
+/* Whether data for (job_id, stage_id) is filed: announced, or no guard. */
+int mr_shuffle_store_expected(mr_shuffle_store *st, const char *job_id, uint32_t stage_id);
+
+/* mr_shuffle_store_put with the message's sequence number in its stream
+ * (0, 1, 2, ... including the end-of-stream marker): a gap breaks the
+ * stream.  Returns what put returns; a message dropped because its pair
+ * was not announced gives 0 (it is counted in the stats). */
+int mr_shuffle_store_put_seq(mr_shuffle_store *st, const mr_shuffle_key *k, uint32_t map_task,
+                             uint32_t attempt, uint64_t seq, int eos, mr_frames *f, mr_err *err);
 
 /* Files one received message; takes the frames (f is left empty either
  * way).  eos marks the end of (map_task, attempt)'s stream for the

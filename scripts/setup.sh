@@ -16,10 +16,11 @@ PACKAGES=(cmake pkg-config make gcc libzmq3-dev libprotobuf-c-dev protobuf-c-com
 # jsonschema, prometheus_client and schemathesis check the REST API
 # (tests/e2e/test_api_full.py, test_openapi.py). schemathesis 3.39.16 runs on
 # Python 3.11; it breaks with newer hypothesis releases, so both are pinned.
+# pyzmq: a rogue peer in tests/e2e/test_security_cluster.py.
 # numpy: the data generators (scripts/gen_tickit.py, gen_tpch.py) that the
 # tests run. The benchmark's own tools (pyspark) come from bench/setup.sh.
 PY_TOOLS=(pytest duckdb requests "psycopg[binary]" jsonschema prometheus_client
-  "schemathesis==3.39.16" "hypothesis==6.123.2" numpy)
+  "schemathesis==3.39.16" "hypothesis==6.123.2" numpy pyzmq)
 
 log() { printf 'setup: %s\n' "$*" >&2; }
 

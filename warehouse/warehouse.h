@@ -175,6 +175,18 @@ int mr_wh_check(const mr_wh_config *cfg, const mr_wh_target *targets, int ntarge
  * are skipped).  cfg says where the warehouse is (paths resolved). */
 int mr_wh_check_plan(const Millrace__JobPlan *plan, const mr_wh_config *cfg, mr_err *err);
 
+/* dsn.c -- keeping PostgreSQL credentials off the wire (docs/security.md).
+ * mr_wh_dsn_public: dsn without its secrets (password, sslpassword), as a
+ * key='value' libpq string in *out (malloc'd; the caller frees), for task
+ * specs.  mr_wh_dsn_with_secret: what an executor connects with: job_dsn
+ * plus the password of own_dsn (its MILLRACE_WAREHOUSE_DSN) when both name
+ * the same host, hostaddr, port, database and user; otherwise job_dsn
+ * unchanged (libpq then finds a password in PGPASSWORD or a password file,
+ * as it would anyway).  own_dsn may be NULL.  Both 0, MR_EINVAL (a dsn
+ * libpq cannot parse) or MR_ENOMEM. */
+int mr_wh_dsn_public(const char *dsn, char **out, mr_err *err);
+int mr_wh_dsn_with_secret(const char *job_dsn, const char *own_dsn, char **out, mr_err *err);
+
 /* The staging table of one task attempt: kind 's' for its rows, 'r' for the
  * rows its reads rejected.  Executors write under this name and the
  * coordinator commits from it, so both use this one function.  Every job's

@@ -1,7 +1,9 @@
 """The docker-compose cluster, for real: build the images, bring the cluster
-up, run the TICKIT example into its PostgreSQL warehouse and check the table
-against DuckDB; kill an executor mid-job; scale executors up and down; and
-check that `down -v` leaves nothing behind.
+up (with ZeroMQ CURVE, keys made by the keygen service), run the TICKIT
+example into its PostgreSQL warehouse and check the table against DuckDB;
+check that containers without the cluster's key cannot join; kill an
+executor mid-job; scale executors up and down; and check that `down -v`
+leaves nothing behind.
 
 Needs a Docker engine and the Compose tool (`docker compose` or
 `docker-compose`); skipped with the reason when either is missing.
@@ -103,6 +105,7 @@ class Cluster:
     the REST API on the published port."""
 
     def __init__(self, data_dir):
+        self.workdir = Path(data_dir)
         self.compose = _compose_cmd()
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
@@ -176,14 +179,20 @@ class Cluster:
         raise AssertionError(f"wanted {n} alive executors, have {len(got)}: {got}")
 
     def wait_healthy(self, timeout=180):
-        """Every container of the project running and healthy."""
+        """Every container of the project running and healthy (the one-shot
+        keygen container: exited with status 0)."""
         end = time.time() + timeout
         states = {}
+        keygen = set(self.containers("keygen"))
         while time.time() < end:
             states = {c: self.inspect(c, "{{.Name}} {{.State.Status}} "
-                                         "{{if .State.Health}}{{.State.Health.Status}}{{end}}")
+                                         "{{if .State.Health}}{{.State.Health.Status}}{{end}}"
+                                         "{{.State.ExitCode}}")
                       for c in self.containers()}
-            if states and all(s.split()[1:] == ["running", "healthy"] for s in states.values()):
+            daemons = [s for c, s in states.items() if c not in keygen]
+            done = [s for c, s in states.items() if c in keygen]
+            if daemons and all(s.split()[1:] == ["running", "healthy0"] for s in daemons) and \
+                    all(s.split()[1:] == ["exited", "0"] for s in done):
                 return
             time.sleep(0.5)
         raise AssertionError(f"cluster not healthy after {timeout}s: {sorted(states.values())}")
@@ -280,6 +289,58 @@ def test_cluster_is_up(cluster):
     binding = cluster.inspect(cluster.containers("coordinator")[0],
                               '{{json (index .NetworkSettings.Ports "8080/tcp")}}')
     assert json.loads(binding)[0]["HostIp"] == "127.0.0.1"
+
+
+def test_curve_is_on(cluster):
+    logs = cluster.run("logs", "--no-color", "coordinator", "keygen", timeout=60).stdout
+    assert "curve=on" in logs, logs[-3000:]
+    keys = {line.rsplit("key=", 1)[1].strip() for line in logs.splitlines()
+            if "registered data=" in line and "key=" in line}
+    assert len(keys) == 1, logs[-3000:]  # the cluster shares one pair
+    # the warehouse password never reaches an executor: its task specs carry
+    # none, and it adds the one of its own environment
+    assert "password" not in logs
+
+
+def _stranger(cluster, name, script):
+    """Starts a container from the cluster's image on its network, running
+    script (bash), with the cluster's public keys (not its secret) at /pub."""
+    image = os.environ.get("MILLRACE_IMAGE", "millrace:latest")
+    pub = cluster.workdir / "pub"
+    pub.mkdir(exist_ok=True)
+    r = cluster.run("exec", "-T", "coordinator", "cat", "/keys/public.key", timeout=60)
+    (pub / "public.key").write_text(r.stdout)
+    pub.chmod(0o755)
+    (pub / "public.key").chmod(0o644)
+    net = f"{PROJECT}_default"
+    r = _run(["docker", "run", "-d", "--rm", "--name", f"{PROJECT}_{name}", "--network", net,
+              "-v", f"{pub}:/pub:ro", "--entrypoint", "bash", image, "-c", script])
+    assert r.returncode == 0, r.stderr
+    return r.stdout.strip()
+
+
+def test_containers_without_the_key_cannot_join(cluster):
+    before = {e["id"] for e in cluster.alive()}
+    plain = _stranger(cluster, "plain", "exec millrace-entrypoint executor --id plain-stranger")
+    keyed = _stranger(cluster, "keyed",
+                      "millrace keygen /tmp/k >/dev/null && mkdir /tmp/k/authorized && "
+                      "cp /pub/public.key /tmp/k/authorized/coordinator.key && "
+                      "exec millrace-entrypoint executor --id keyed-stranger --curve-keys /tmp/k")
+    try:
+        end = time.time() + 30
+        logs = ""
+        while time.time() < end:
+            logs = cluster.run("logs", "--no-color", "coordinator", timeout=60).stdout
+            if "is not authorized" in logs and "does not speak CURVE" in logs:
+                break
+            time.sleep(1)
+        assert "is not authorized" in logs and "does not speak CURVE" in logs, logs[-3000:]
+        assert {e["id"] for e in cluster.alive()} == before
+        ids = {e["id"] for e in cluster.get("/v1/executors")["executors"]}
+        assert not ids & {"plain-stranger", "keyed-stranger"}
+    finally:
+        _run(["docker", "rm", "-f", plain, keyed])
+    say("containers without the cluster's key were refused and logged")
 
 
 def test_tickit_into_postgres_matches_duckdb(cluster, expected):

@@ -1011,6 +1011,96 @@ static void test_flow_reply_parse(void **state)
     mr_frames_free(&m);
 }
 
+/* Puts message seq of a stream ("x" bytes of payload) under a guard. */
+static int put_seq(mr_shuffle_store *st, const char *job, uint32_t stage, uint32_t map_task,
+                   uint64_t seq, int eos, size_t bytes)
+{
+    mr_shuffle_key k = {job, stage, 0};
+    mr_frames f = {0};
+    char *buf = calloc(1, bytes + 1);
+    assert_non_null(buf);
+    assert_int_equal(mr_frames_push(&f, buf, bytes), 0);
+    free(buf);
+    mr_err err = {0};
+    int rc = mr_shuffle_store_put_seq(st, &k, map_task, 0, seq, eos, &f, &err);
+    mr_frames_free(&f);
+    return rc;
+}
+
+/* Unannounced data is held within the bounds, the rest dropped and
+ * counted; an announcement adopts what was held; releasing frees it. */
+static void test_store_guard_bounds(void **state)
+{
+    (void)state;
+    mr_shuffle_store *st = mr_shuffle_store_create();
+    assert_int_equal(mr_shuffle_store_guard(st, 4096, 16384, 60000), 0);
+    assert_false(mr_shuffle_store_expected(st, "made-up", 0));
+    /* data that outran its announcement is adopted */
+    assert_int_equal(put_seq(st, "late", 0, 0, 0, 0, 100), 0);
+    assert_int_equal(put_seq(st, "late", 0, 0, 1, 1, 0), 0);
+    assert_int_equal(mr_shuffle_store_expect(st, "late", 0), 0);
+    mr_shuffle_key k = {"late", 0, 0};
+    uint32_t mt = 0, at = 0;
+    mr_shuffle_reader *r = NULL;
+    mr_err err = {0};
+    assert_int_equal(mr_shuffle_store_open(st, &k, &mt, &at, 1, 1000, NULL, &r, &err), 0);
+    const mr_frames *m;
+    assert_int_equal(mr_shuffle_reader_next(r, &m, &err), 1);
+    assert_int_equal(m->items[0].len, 100);
+    assert_int_equal(mr_shuffle_reader_next(r, &m, &err), 0);
+    mr_shuffle_reader_close(r);
+    /* a flood under one made-up pair: at most the per-partition bound */
+    for (uint64_t i = 0; i < 100; i++)
+        assert_int_equal(put_seq(st, "made-up", 0, 0, i, 0, 1000), 0);
+    mr_shuffle_store_stats ss;
+    mr_shuffle_store_get_stats(st, &ss);
+    assert_true(ss.bytes_held <= 4096);
+    assert_true(ss.probation_bytes <= 4096);
+    assert_true(ss.dropped_msgs >= 96);
+    /* under many made-up ids: at most the total bound */
+    char job[32];
+    for (int j = 0; j < 200; j++) {
+        snprintf(job, sizeof job, "flood-%d", j);
+        put_seq(st, job, 1, 0, 0, 0, 1000);
+    }
+    mr_shuffle_store_get_stats(st, &ss);
+    assert_true(ss.probation_bytes <= 16384);
+    assert_true(ss.bytes_held <= 16384);
+    /* an announced pair is filed whatever its size */
+    assert_int_equal(mr_shuffle_store_expect(st, "real", 3), 0);
+    assert_true(mr_shuffle_store_expected(st, "real", 3));
+    for (uint64_t i = 0; i < 20; i++)
+        assert_int_equal(put_seq(st, "real", 3, 0, i, 0, 1000), 0);
+    uint64_t before = ss.bytes_held;
+    mr_shuffle_store_get_stats(st, &ss);
+    assert_int_equal(ss.bytes_held, before + 20000);
+    /* release forgets the announcement */
+    mr_shuffle_store_release(st, "real");
+    assert_false(mr_shuffle_store_expected(st, "real", 3));
+    mr_shuffle_store_destroy(st);
+}
+
+/* A stream whose sequence skips (a message was dropped) is broken, so its
+ * reader fails instead of reading a stream with a hole. */
+static void test_store_seq_gap_breaks(void **state)
+{
+    (void)state;
+    mr_shuffle_store *st = mr_shuffle_store_create();
+    assert_int_equal(mr_shuffle_store_guard(st, 4096, 4096, 60000), 0);
+    /* message 0 is dropped (over the bound), then the job is announced */
+    assert_int_equal(put_seq(st, "j", 0, 0, 0, 0, 8000), 0);
+    assert_int_equal(mr_shuffle_store_expect(st, "j", 0), 0);
+    assert_int_equal(put_seq(st, "j", 0, 0, 1, 0, 10), MR_EPROTO);
+    put_seq(st, "j", 0, 0, 2, 1, 0);
+    mr_shuffle_key k = {"j", 0, 0};
+    uint32_t mt = 0, at = 0;
+    mr_shuffle_reader *r = NULL;
+    mr_err err = {0};
+    assert_int_equal(mr_shuffle_store_open(st, &k, &mt, &at, 1, 300, NULL, &r, &err), MR_EIO);
+    assert_non_null(strstr(err.msg, "was due"));
+    mr_shuffle_store_destroy(st);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -1022,6 +1112,8 @@ int main(void)
         cmocka_unit_test(test_store_spill_order),
         cmocka_unit_test(test_store_release_while_reading),
         cmocka_unit_test(test_store_broken_stream),
+        cmocka_unit_test(test_store_guard_bounds),
+        cmocka_unit_test(test_store_seq_gap_breaks),
         cmocka_unit_test(test_flow_reply_parse),
         cmocka_unit_test_setup_teardown(test_send_one_key_sel_raw, send_setup, send_teardown),
         cmocka_unit_test_setup_teardown(test_send_two_keys_zstd, send_setup, send_teardown),

@@ -18,6 +18,8 @@
 #include <time.h>
 
 #include <cmocka.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include "net/transport.h"
 
@@ -371,6 +373,147 @@ static void test_frames(void **state)
     assert_null(f.items);
 }
 
+/* ---- CURVE -------------------------------------------------------------- */
+
+/* A key pair in a new folder below /tmp; its public key in pub. */
+static void make_pair(char *dir, size_t cap, char pub[MR_CURVE_KEY_LEN + 1])
+{
+    snprintf(dir, cap, "/tmp/mr-test-curve-XXXXXX");
+    assert_non_null(mkdtemp(dir));
+    char sub[300];
+    snprintf(sub, sizeof sub, "%s/k", dir);
+    mr_err err = {0};
+    if (mr_curve_keygen(sub, &err) != 0)
+        fail_msg("keygen: %s", err.msg);
+    snprintf(dir + strlen(dir), cap - strlen(dir), "/k");
+    mr_curve_keys *k = mr_curve_load(dir, &err);
+    if (!k)
+        fail_msg("load: %s", err.msg);
+    snprintf(pub, MR_CURVE_KEY_LEN + 1, "%s", mr_curve_public(k));
+    mr_curve_free(k);
+}
+
+static void authorize(const char *dir, const char *name, const char *key)
+{
+    char path[400];
+    snprintf(path, sizeof path, "%s/authorized", dir);
+    mkdir(path, 0700);
+    snprintf(path, sizeof path, "%s/authorized/%s", dir, name);
+    FILE *f = fopen(path, "w");
+    assert_non_null(f);
+    fprintf(f, "%s\n", key);
+    fclose(f);
+}
+
+static void remove_pair(const char *dir)
+{
+    char cmd[400];
+    snprintf(cmd, sizeof cmd, "rm -rf '%.*s'", (int)(strlen(dir) - 2), dir);
+    assert_int_equal(system(cmd), 0);
+}
+
+static mr_net *curve_net(const char *dir)
+{
+    mr_err err = {0};
+    mr_net *n = mr_net_create();
+    assert_non_null(n);
+    mr_curve_keys *k = mr_curve_load(dir, &err);
+    if (!k || mr_net_set_curve(n, k, "test", &err) != 0)
+        fail_msg("curve: %s", err.msg);
+    return n;
+}
+
+/* An authorized client reaches the server, which sees its key; a client
+ * with another key is refused; keygen never overwrites; a secret readable
+ * by others and a non-key in authorized/ are refused at load. */
+static void test_curve(void **state)
+{
+    (void)state;
+    char sdir[300], adir[300], udir[300];
+    char spub[MR_CURVE_KEY_LEN + 1], apub[MR_CURVE_KEY_LEN + 1], upub[MR_CURVE_KEY_LEN + 1];
+    make_pair(sdir, sizeof sdir, spub);
+    make_pair(adir, sizeof adir, apub);
+    make_pair(udir, sizeof udir, upub);
+    authorize(sdir, "a.key", apub);
+    mr_err err = {0};
+    assert_int_equal(mr_curve_keygen(sdir, &err), MR_EINVAL);
+
+    mr_net *sn = curve_net(sdir), *an = curve_net(adir), *un = curve_net(udir);
+    assert_true(mr_curve_authorized(mr_net_curve(sn), apub));
+    assert_false(mr_curve_authorized(mr_net_curve(sn), upub));
+    mr_socket *srv = mr_socket_open(sn, MR_SOCK_ROUTER, &err);
+    char ep[256];
+    assert_int_equal(mr_socket_set_curve_server(srv, &err), 0);
+    assert_int_equal(mr_socket_bind(srv, "tcp://127.0.0.1:*", ep, sizeof ep, &err), 0);
+
+    mr_socket *a = mr_socket_open(an, MR_SOCK_DEALER, &err);
+    assert_int_equal(mr_socket_set_curve_client(a, NULL, &err), MR_EINVAL);
+    assert_int_equal(mr_socket_set_curve_client(a, spub, &err), 0);
+    assert_int_equal(mr_socket_connect(a, ep, &err), 0);
+    mr_frame hello = {"hello", 5};
+    assert_int_equal(mr_socket_send(a, &hello, 1, 1000, &err), 0);
+    mr_frames m = {0};
+    char peer[MR_CURVE_KEY_LEN + 1];
+    assert_int_equal(mr_socket_recv_from(srv, &m, 2000, peer, sizeof peer, &err), 1);
+    assert_string_equal(peer, apub);
+    frame_is(&m, 1, "hello", 5);
+
+    /* not authorized: the handshake is refused, nothing arrives */
+    mr_socket *u = mr_socket_open(un, MR_SOCK_DEALER, &err);
+    assert_int_equal(mr_socket_set_curve_client(u, spub, &err), 0);
+    assert_int_equal(mr_socket_connect(u, ep, &err), 0);
+    mr_socket_send(u, &hello, 1, 300, &err);
+    assert_int_equal(mr_socket_recv(srv, &m, 500, &err), 0);
+
+    mr_frames_free(&m);
+    mr_socket_close(u);
+    mr_socket_close(a);
+    mr_socket_close(srv);
+    mr_net_destroy(un);
+    mr_net_destroy(an);
+    mr_net_destroy(sn);
+
+    char path[400];
+    snprintf(path, sizeof path, "%s/secret.key", udir);
+    chmod(path, 0644);
+    assert_null(mr_curve_load(udir, &err));
+    assert_non_null(strstr(err.msg, "chmod 600"));
+    authorize(adir, "junk", "not a key");
+    assert_null(mr_curve_load(adir, &err));
+    assert_non_null(strstr(err.msg, "not a CURVE public key"));
+    remove_pair(sdir);
+    remove_pair(adir);
+    remove_pair(udir);
+}
+
+/* A frame over the socket's maximum is never delivered (the connection
+ * that sent it is dropped); others still get through. */
+static void test_max_message(void **state)
+{
+    fixture *f = *state;
+    mr_socket *r = open_sock(f, 0, MR_SOCK_ROUTER);
+    assert_int_equal(mr_socket_set_max_message(r, 1024), 0);
+    char ep[256];
+    bind_any(r, "tcp://127.0.0.1:*", ep, sizeof ep);
+    mr_socket *big = open_sock(f, 1, MR_SOCK_DEALER);
+    connect_to(big, ep);
+    char *buf = calloc(1, 4096);
+    assert_non_null(buf);
+    mr_frame fr = {buf, 4096};
+    mr_err err = {0};
+    assert_int_equal(mr_socket_send(big, &fr, 1, 1000, &err), 0);
+    mr_frames m = {0};
+    assert_int_equal(mr_socket_recv(r, &m, 300, &err), 0);
+    mr_socket *small = open_sock(f, 2, MR_SOCK_DEALER);
+    connect_to(small, ep);
+    fr.len = 1000;
+    assert_int_equal(mr_socket_send(small, &fr, 1, 1000, &err), 0);
+    assert_int_equal(mr_socket_recv(r, &m, 2000, &err), 1);
+    assert_int_equal(m.items[1].len, 1000);
+    mr_frames_free(&m);
+    free(buf);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -383,6 +526,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_send_full_peer_inproc, setup, teardown),
         cmocka_unit_test_setup_teardown(test_send_full_peer_tcp, setup, teardown),
         cmocka_unit_test(test_frames),
+        cmocka_unit_test(test_curve),
+        cmocka_unit_test_setup_teardown(test_max_message, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
