@@ -327,7 +327,8 @@ def test_task_spec_carries_no_warehouse_password(cluster_factory, tmp_path, sale
         env = {"MILLRACE_WAREHOUSE_DSN": full}
         os.environ["MILLRACE_WAREHOUSE_DSN"] = full  # the coordinator's environment
         try:
-            c = cluster_factory(executors=0, extra=("--lost-after-ms", "1500"))
+            c = cluster_factory(executors=0, extra=("--lost-after-ms", "1500",
+                                                     "--allow-env", "MILLRACE_WAREHOUSE_DSN"))
         finally:
             del os.environ["MILLRACE_WAREHOUSE_DSN"]
         rogue = zctx.socket(zmq.DEALER)
