@@ -38,6 +38,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <unistd.h>
 
 #include "core/batch.h"
@@ -877,4 +878,89 @@ done:
     free(name_bytes);
     mr_csv_reader_close(r);
     return rc;
+}
+
+/* ---- header matching ------------------------------------------------------ */
+
+int mr_csv_read_header(const char *path, const mr_csv_options *opt, mr_schema **names,
+                       mr_err *err)
+{
+    *names = NULL;
+    mr_csv_options o;
+    if (opt)
+        o = *opt;
+    else
+        mr_csv_options_init(&o);
+    o.header = false;     /* the header is the record we want */
+    o.buffer_size = 64u << 10; /* a header is short; the reader grows for a long one */
+    mr_csv_reader *r;
+    int rc = mr_csv_reader_open(path, 0, UINT64_MAX, &o, &r, err);
+    if (rc < 0)
+        return rc;
+    mr_csv_record rec;
+    rc = mr_csv_reader_next(r, &rec, err);
+    if (rc <= 0) {
+        mr_csv_reader_close(r);
+        return rc; /* 0: an empty file, no header and no rows */
+    }
+    if (rec.error) {
+        mr_csv_reader_close(r);
+        return mr_err_set(err, MR_EPARSE, "%s: the header line is malformed: %s", path,
+                          rec.error);
+    }
+    mr_schema *s = mr_schema_create(rec.nfields);
+    if (!s) {
+        mr_csv_reader_close(r);
+        return mr_err_set(err, MR_ENOMEM, "%s: out of memory reading the header", path);
+    }
+    for (int i = 0; i < rec.nfields; i++) {
+        mr_csv_field f = rec.fields[i];
+        /* a UTF-8 byte order mark is not part of the first name */
+        if (i == 0 && f.len >= 3 && memcmp(f.p, "\xEF\xBB\xBF", 3) == 0) {
+            f.p += 3;
+            f.len -= 3;
+        }
+        if (infer_name(s, i, &f, mr_type_make(MR_T_STRING)) < 0) {
+            mr_schema_destroy(s);
+            mr_csv_reader_close(r);
+            return mr_err_set(err, MR_ENOMEM, "%s: out of memory reading the header", path);
+        }
+    }
+    mr_csv_reader_close(r);
+    *names = s;
+    return 0;
+}
+
+int mr_csv_header_map(const mr_schema *header, const mr_schema *schema, const char *path,
+                      int *map, mr_err *err)
+{
+    for (int i = 0; i < schema->nfields; i++) {
+        const char *want = schema->fields[i].name;
+        int found = -1;
+        for (int k = 0; k < header->nfields; k++) {
+            const char *h = header->fields[k].name;
+            if (strcmp(h, want) == 0) {
+                found = k;
+                break;
+            }
+            if (found < 0 && strcasecmp(h, want) == 0)
+                found = k;
+        }
+        if (found < 0) {
+            char have[512];
+            size_t used = 0;
+            have[0] = '\0';
+            for (int k = 0; k < header->nfields && used + 8 < sizeof have; k++) {
+                int w = snprintf(have + used, sizeof have - used, "%s%s", k ? ", " : "",
+                                 header->fields[k].name);
+                used = w < 0 ? used : used + (size_t)w;
+            }
+            if (used >= sizeof have)
+                memcpy(have + sizeof have - 4, "...", 4);
+            return mr_err_set(err, MR_ENOTFOUND,
+                              "%s: the header has no column '%s' (it has: %s)", path, want, have);
+        }
+        map[i] = found;
+    }
+    return 0;
 }

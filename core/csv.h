@@ -146,4 +146,21 @@ bool mr_csv_utf8_valid(const char *s, size_t n);
 int mr_csv_infer_schema(const char *path, const mr_csv_options *opt, size_t sample_rows,
                         mr_schema **out, mr_err *err);
 
+/* Header matching.  With opt.header and a schema, columns are matched by
+ * header name, not position, so files of one glob may list their columns
+ * in different orders.  mr_csv_read_header reads path's header (its first
+ * record, with the names a header gives inference: an empty, non-UTF-8 or
+ * repeated name is cI) into *names (a schema of string columns, caller
+ * owns), or sets *names NULL for an empty file.  0 or a negative code.
+ *
+ * mr_csv_header_map sets map[i] to the header column holding schema column
+ * i: the header name equal to it ignoring ASCII case (an exact match wins
+ * over one that differs in case only).  Header columns the schema does not
+ * name are ignored.  Returns 0, or MR_ENOTFOUND with "path: the header has
+ * no column 'x' (it has: a, b, c)". */
+int mr_csv_read_header(const char *path, const mr_csv_options *opt, mr_schema **names,
+                       mr_err *err);
+int mr_csv_header_map(const mr_schema *header, const mr_schema *schema, const char *path,
+                      int *map, mr_err *err);
+
 #endif
