@@ -465,6 +465,62 @@ out:
     return rc;
 }
 
+/* Upsert takes one row per key: fails (before the table is touched) when a
+ * staged key is NULL or staged more than once, across all tasks. */
+static int check_upsert_keys(sqlite3 *db, const mr_wh_target *t, mr_err *err)
+{
+    if (t->nstaging == 0)
+        return 0;
+    mr_strbuf q = {0};
+    sqlite3_stmt *st = NULL;
+    int rc = 0;
+    mr_wh__upsert_null_sql(&q, t, STAGING_ALIAS);
+    if (q.oom) {
+        rc = mr_err_set(err, MR_ENOMEM, "out of memory committing table %s", t->table);
+        goto out;
+    }
+    if (sqlite3_prepare_v2(db, q.p, -1, &st, NULL) != SQLITE_OK ||
+        sqlite3_step(st) != SQLITE_ROW) {
+        rc = db_fail(db, err, "warehouse commit: table %s: checking the upsert keys", t->table);
+        goto out;
+    }
+    long long nnull = sqlite3_column_int64(st, 0);
+    sqlite3_finalize(st);
+    st = NULL;
+    if (nnull > 0) {
+        rc = mr_wh__upsert_null_error(err, t, nnull);
+        goto out;
+    }
+    q.n = 0;
+    mr_wh__upsert_dup_sql(&q, t, STAGING_ALIAS);
+    if (q.oom) {
+        rc = mr_err_set(err, MR_ENOMEM, "out of memory committing table %s", t->table);
+        goto out;
+    }
+    int step;
+    if (sqlite3_prepare_v2(db, q.p, -1, &st, NULL) != SQLITE_OK ||
+        ((step = sqlite3_step(st)) != SQLITE_ROW && step != SQLITE_DONE)) {
+        rc = db_fail(db, err, "warehouse commit: table %s: checking the upsert keys", t->table);
+        goto out;
+    }
+    if (step == SQLITE_ROW) {
+        const char **vals = calloc((size_t)t->nkey, sizeof *vals);
+        if (!vals) {
+            rc = mr_err_set(err, MR_ENOMEM, "out of memory committing table %s", t->table);
+            goto out;
+        }
+        for (int k = 0; k < t->nkey; k++)
+            vals[k] = (const char *)sqlite3_column_text(st, k);
+        rc = mr_wh__upsert_dup_error(err, t, vals, sqlite3_column_int64(st, t->nkey),
+                                     sqlite3_column_int64(st, t->nkey + 1));
+        free(vals);
+    }
+out:
+    sqlite3_finalize(st);
+    mr_strbuf_free(&q);
+    return rc;
+}
+
 static int commit_target(sqlite3 *db, mr_wh_target *t, mr_err *err)
 {
     const char *name = table_name(t->table);
@@ -481,6 +537,8 @@ static int commit_target(sqlite3 *db, mr_wh_target *t, mr_err *err)
         if (q.oom || (rc = run(db, q.p, t->table, err)) < 0)
             goto out;
     } else if (strcmp(mode, "upsert") == 0) {
+        if ((rc = check_upsert_keys(db, t, err)) < 0)
+            goto out;
         /* All deletes before any insert, so rows staged by one task are
          * never deleted because another task staged the same key. */
         for (int i = 0; i < t->nstaging; i++) {

@@ -278,11 +278,11 @@ static void test_upsert(void **state)
     mr_err err;
     assert_int_equal(mr_wh_commit(&f->cfg, &t, 1, NULL, 0, &err), 0);
     exec_file(f->path, "INSERT INTO u VALUES (NULL, 'null-key', 1)");
-    /* two tasks: ids 4..5 and 6..7, with changed names, plus a NULL key */
+    /* two tasks: ids 4..5 and 6..7, with changed names; the NULL key already
+     * in the table matches nothing */
     stage_rows(f, "s_b", 4, 2);
     stage_rows(f, "s_c", 6, 2);
-    exec_file(staging_file(f), "UPDATE s_b SET name = 'new' || id; "
-                               "INSERT INTO s_c VALUES (NULL, 'null-key-2', 2)");
+    exec_file(staging_file(f), "UPDATE s_b SET name = 'new' || id");
     const char *bc[] = {"s_b", "s_c"};
     const char *key[] = {"id"};
     t = target(f, "u", "upsert", bc, 2);
@@ -291,9 +291,9 @@ static void test_upsert(void **state)
     int rc = mr_wh_commit(&f->cfg, &t, 1, NULL, 0, &err);
     if (rc)
         fail_msg("%s", err.msg);
-    assert_int_equal(t.rows, 5);
+    assert_int_equal(t.rows, 4);
     assert_dump(f->path, "SELECT id, name FROM u ORDER BY id NULLS FIRST, name",
-                "<null>|null-key\n<null>|null-key-2\n1|n1\n2|n2\n3|n3\n4|new4\n5|new5\n6|n6\n7|n7\n");
+                "<null>|null-key\n1|n1\n2|n2\n3|n3\n4|new4\n5|new5\n6|n6\n7|n7\n");
     /* a two-column key */
     stage_rows(f, "s_d", 1, 3);
     exec_file(staging_file(f), "UPDATE s_d SET price = 0 WHERE id = 2; UPDATE s_d SET name = 'zz' WHERE id = 3");
@@ -306,6 +306,61 @@ static void test_upsert(void **state)
     /* (1,n1) and (2,n2) replaced, (3,zz) new beside (3,n3) */
     assert_dump(f->path, "SELECT id, name, price FROM u WHERE id <= 3 ORDER BY id, name",
                 "1|n1|1.01\n2|n2|0\n3|n3|3.03\n3|zz|3.03\n");
+}
+
+/* Upsert takes one row per key: a key staged twice (by two tasks or by
+ * one) or a NULL key fails the commit, naming the key, and leaves the
+ * table as it was. */
+static void test_upsert_duplicate_and_null_keys(void **state)
+{
+    fx *f = *state;
+    stage_rows(f, "s_a", 1, 5); /* ids 1..5 */
+    const char *a[] = {"s_a"};
+    mr_wh_target t = target(f, "u", "append", a, 1);
+    mr_err err;
+    assert_int_equal(mr_wh_commit(&f->cfg, &t, 1, NULL, 0, &err), 0);
+    const char *before = "1|n1|1.01\n2|n2|2.02\n3|n3|3.03\n4|n4|4.04\n5|n5|5.05\n";
+    const char *all = "SELECT id, name, price FROM u ORDER BY id NULLS FIRST, name";
+    const char *key[] = {"id"};
+
+    /* ids 4..6 and 5..7 (5 and 6 twice across tasks), and 9 three times in
+     * one task */
+    stage_rows(f, "s_b", 4, 3);
+    stage_rows(f, "s_c", 5, 3);
+    exec_file(staging_file(f), "INSERT INTO s_c SELECT 9, 'x', 1 FROM s_c");
+    const char *bc[] = {"s_b", "s_c"};
+    t = target(f, "u", "upsert", bc, 2);
+    t.key = key;
+    t.nkey = 1;
+    assert_int_equal(mr_wh_commit(&f->cfg, &t, 1, NULL, 0, &err), MR_EWAREHOUSE);
+    if (!strstr(err.msg, "table u") || !strstr(err.msg, "key (id)=(5) appears in 2 rows") ||
+        !strstr(err.msg, "3 keys in all"))
+        fail_msg("%s", err.msg);
+    assert_int_equal(t.rows, 0);
+    assert_dump(f->path, all, before);
+    assert_int_equal(staging_tables(f), 0);
+
+    /* one task: a NULL key (two columns of the key, one NULL) */
+    stage_rows(f, "s_d", 6, 3);
+    exec_file(staging_file(f), "UPDATE s_d SET name = NULL WHERE id = 7");
+    const char *d[] = {"s_d"};
+    const char *key2[] = {"id", "name"};
+    t = target(f, "u", "upsert", d, 1);
+    t.key = key2;
+    t.nkey = 2;
+    assert_int_equal(mr_wh_commit(&f->cfg, &t, 1, NULL, 0, &err), MR_EWAREHOUSE);
+    if (!strstr(err.msg, "1 row of the job has a NULL key (key: id, name)"))
+        fail_msg("%s", err.msg);
+    assert_dump(f->path, all, before);
+
+    /* the same rows without the duplicates go in */
+    stage_rows(f, "s_e", 4, 4);
+    const char *e[] = {"s_e"};
+    t = target(f, "u", "upsert", e, 1);
+    t.key = key;
+    t.nkey = 1;
+    assert_int_equal(mr_wh_commit(&f->cfg, &t, 1, NULL, 0, &err), 0);
+    assert_int_equal(q_int(f->path, "SELECT count(*) FROM u"), 7);
 }
 
 static void test_type_roundtrip(void **state)
@@ -652,6 +707,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_concurrent_writers, setup, teardown),
         cmocka_unit_test_setup_teardown(test_overwrite, setup, teardown),
         cmocka_unit_test_setup_teardown(test_upsert, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_upsert_duplicate_and_null_keys, setup, teardown),
         cmocka_unit_test_setup_teardown(test_type_roundtrip, setup, teardown),
         cmocka_unit_test_setup_teardown(test_selection_vector, setup, teardown),
         cmocka_unit_test_setup_teardown(test_empty_strings_without_chars, setup, teardown),
