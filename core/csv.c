@@ -39,6 +39,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "core/batch.h"
@@ -786,6 +787,87 @@ static int infer_name(mr_schema *s, int i, const mr_csv_field *f, mr_type t)
     return mr_schema_set(s, i, name, t);
 }
 
+/* Feeds up to n well-formed records of r (of ncols fields) to cols.
+ * Malformed records and records of another width say nothing reliable
+ * about the columns (they will be bad rows at scan time; in a sample that
+ * starts mid-file they may be the tail of a record cut in two): skipped,
+ * but counted against n.  Returns 1 when r has more, 0 at its end, or a
+ * negative code. */
+static int sample_records(mr_csv_reader *r, size_t n, infer_col *cols, int ncols,
+                          const char *null_s, mr_err *err)
+{
+    mr_csv_record rec;
+    for (size_t seen = 0; seen < n; seen++) {
+        int rc = mr_csv_reader_next(r, &rec, err);
+        if (rc <= 0)
+            return rc;
+        if (rec.error || rec.nfields != ncols)
+            continue;
+        for (int i = 0; i < ncols; i++) {
+            const mr_csv_field *f = &rec.fields[i];
+            if (null_s && !f->quoted && f->len == strlen(null_s) &&
+                memcmp(f->p, null_s, f->len) == 0)
+                continue;
+            infer_value(&cols[i], f->p, f->len);
+        }
+    }
+    return 1;
+}
+
+/* The later samples of a file the first sample_rows records did not
+ * cover: INFER_POINTS evenly spaced starts past what was read,
+ * INFER_POINT_ROWS records each, the last one being the file's last
+ * INFER_TAIL bytes, read whole.  Where a
+ * start falls inside a quoted field is told by one quote-parity pass when
+ * the file is at most INFER_PARITY_MAX bytes; past that, a start that
+ * lands in a quoted field with newlines reads a few misaligned records,
+ * which are malformed or of the wrong width and skipped. */
+enum { INFER_POINTS = 8, INFER_POINT_ROWS = 250, INFER_TAIL = 64 << 10 };
+#define INFER_PARITY_MAX (1ull << 30)
+
+static int sample_spread(const char *path, const mr_csv_options *base, uint64_t done,
+                         infer_col *cols, int ncols, const char *null_s, mr_err *err)
+{
+    struct stat st;
+    if (stat(path, &st) != 0 || (uint64_t)st.st_size <= done)
+        return 0;
+    const uint64_t size = (uint64_t)st.st_size;
+    uint64_t offs[INFER_POINTS];
+    bool inq[INFER_POINTS] = {0};
+    size_t n = 0;
+    for (int j = 1; j <= INFER_POINTS; j++) {
+        /* a reader at offset k starts with the first record starting at or
+         * after k; the tail starts no earlier than where the first sample
+         * stopped, and is read to the end */
+        uint64_t off = j < INFER_POINTS ? size / INFER_POINTS * (uint64_t)j
+                                        : (size > INFER_TAIL ? size - INFER_TAIL : 0);
+        if (j == INFER_POINTS && off < done)
+            off = done;
+        if (off >= done && off > 0 && (n == 0 || off > offs[n - 1]))
+            offs[n++] = off;
+    }
+    if (n == 0)
+        return 0;
+    int rc;
+    if (base->quote && size <= INFER_PARITY_MAX &&
+        (rc = mr_csv_quote_parity(path, base->quote, offs, n, inq, err)) < 0)
+        return rc;
+    mr_csv_options o = *base;
+    o.buffer_size = 64u << 10;
+    for (size_t i = 0; i < n; i++) {
+        o.start_in_quote = inq[i];
+        mr_csv_reader *r;
+        if ((rc = mr_csv_reader_open(path, offs[i], UINT64_MAX, &o, &r, err)) < 0)
+            return rc;
+        bool tail = offs[i] + INFER_TAIL >= size;
+        rc = sample_records(r, tail ? SIZE_MAX : INFER_POINT_ROWS, cols, ncols, null_s, err);
+        mr_csv_reader_close(r);
+        if (rc < 0)
+            return rc;
+    }
+    return 0;
+}
+
 int mr_csv_infer_schema(const char *path, const mr_csv_options *opt, size_t sample_rows,
                         mr_schema **out, mr_err *err)
 {
@@ -797,6 +879,7 @@ int mr_csv_infer_schema(const char *path, const mr_csv_options *opt, size_t samp
         mr_csv_options_init(&o);
     const bool header = o.header;
     o.header = false;
+    o.start_in_quote = false;
     const char *null_s = o.null_string && o.null_string[0] ? o.null_string : NULL;
     if (sample_rows == 0)
         sample_rows = 1000;
@@ -843,24 +926,17 @@ int mr_csv_infer_schema(const char *path, const mr_csv_options *opt, size_t samp
             names[i].p = name_bytes + pos;
             pos += rec.fields[i].len;
         }
-        rc = mr_csv_reader_next(r, &rec, err);
-    } else {
-        rc = 1;
+    } else if (!rec.error) {
+        for (int i = 0; i < ncols; i++) /* the first record is data */
+            if (!(null_s && !rec.fields[i].quoted && rec.fields[i].len == strlen(null_s) &&
+                  memcmp(rec.fields[i].p, null_s, rec.fields[i].len) == 0))
+                infer_value(&cols[i], rec.fields[i].p, rec.fields[i].len);
     }
-    for (size_t seen = 0; rc == 1 && seen < sample_rows; seen++) {
-        /* Malformed records and records of another width say nothing
-         * reliable about the columns: they will be bad rows at scan time. */
-        if (!rec.error && rec.nfields == ncols)
-            for (int i = 0; i < ncols; i++) {
-                const mr_csv_field *f = &rec.fields[i];
-                if (null_s && !f->quoted && f->len == strlen(null_s) &&
-                    memcmp(f->p, null_s, f->len) == 0)
-                    continue;
-                infer_value(&cols[i], f->p, f->len);
-            }
-        if (seen + 1 < sample_rows)
-            rc = mr_csv_reader_next(r, &rec, err);
-    }
+    /* the beginning of the file, then (when there is more) samples across
+     * the rest of it, so a wider value past the first rows is seen */
+    rc = sample_records(r, header ? sample_rows : sample_rows - 1, cols, ncols, null_s, err);
+    if (rc == 1)
+        rc = sample_spread(path, &o, mr_csv_reader_bytes(r), cols, ncols, null_s, err);
     if (rc < 0)
         goto done;
     for (int i = 0; i < ncols; i++)

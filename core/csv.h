@@ -134,10 +134,14 @@ void mr_csv_reader_close(mr_csv_reader *r); /* NULL is a no-op */
  * code points past U+10FFFF). */
 bool mr_csv_utf8_valid(const char *s, size_t n);
 
-/* Infers a schema from the first sample_rows records of path (0 means
- * 1000).  Column names come from the header, or are c0, c1, ... without
- * one.  Each column takes the narrowest type that parses every non-NULL
- * sampled value, trying in order bool, int32, int64, decimal, float64,
+/* Infers a schema from a sample of path: its first sample_rows records (0
+ * means 1000), then, when the file goes on, 250 records at each of seven
+ * evenly spaced offsets and the file's last 64 KiB, so a wider value past
+ * the first rows is seen (a start inside a quoted field is known from one
+ * quote-parity pass for files up to 1 GiB; records that do not parse or
+ * have another width are skipped).  Column names come from the header, or
+ * are c0, c1, ... without one.  Each column takes the narrowest type that
+ * parses every non-NULL sampled value, trying in order bool, int32, int64, decimal, float64,
  * date, timestamp, string; a column of only NULLs is string.  Decimals
  * get the smallest (precision, scale) that holds every sampled value
  * (integers and decimals mixed widen to decimal; past precision 18 the

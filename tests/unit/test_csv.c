@@ -797,6 +797,39 @@ static void check_infer(const char *csv, const mr_csv_options *o, size_t sample,
     mr_schema_destroy(s);
 }
 
+/* A file far larger than the first sample: the wider values of its middle
+ * and its last lines decide the types, and a quoted field with newlines
+ * at a sample start does not mislead the sample. */
+static void test_infer_across_file(void **state)
+{
+    (void)state;
+    enum { N = 200000 };
+    sbuf b = {0};
+    sb_add(&b, "id,big,price,note,day\n", 22);
+    char line[160];
+    for (int i = 0; i < N; i++) {
+        /* rows 45%..55%: big no longer fits int32; the last row: a decimal
+         * price; every 7th row a note with newlines and commas */
+        long long big = i >= N * 45 / 100 && i < N * 55 / 100 ? 3000000000LL + i : i % 1000;
+        const char *note = i % 7 == 0 ? "\"a,\n1,2,3,4\n\"" : "plain";
+        int n = snprintf(line, sizeof line, "%d,%lld,%s,%s,2024-01-%02d\n", i, big,
+                         i == N - 1 ? "2.5" : "3", note, 1 + i % 28);
+        sb_add(&b, line, (size_t)n);
+    }
+    const char *path = write_file("big_infer.csv", b.p, b.n);
+    free(b.p);
+    mr_csv_options o;
+    mr_csv_options_init(&o);
+    mr_schema *s;
+    mr_err err;
+    assert_int_equal(mr_csv_infer_schema(path, &o, 0, &s, &err), 0);
+    char tb[64];
+    const char *want[] = {"int32", "int64", "decimal(2,1)", "string", "date"};
+    for (int i = 0; i < 5; i++)
+        assert_string_equal(mr_type_name(s->fields[i].type, tb, sizeof tb), want[i]);
+    mr_schema_destroy(s);
+}
+
 static void test_infer(void **state)
 {
     (void)state;
@@ -815,8 +848,8 @@ static void test_infer(void **state)
     check_infer("a,b,c,d,e\n0,1,1,2024-01-01,1\n1,2.25,12345678901234567890.5,2024-01-01 00:00:01,x\n"
                 "1,3,2,2024-01-02,2\n",
                 &o, 0, "a:bool;b:decimal(3,2);c:float64;d:timestamp;e:string");
-    /* the sample bounds what is read */
-    check_infer("a\n1\n2\nx\n", &o, 2, "a:int32");
+    /* past the first rows, samples across the file (its end included) */
+    check_infer("a\n1\n2\nx\n", &o, 2, "a:string");
     check_infer("a\n1\n2\nx\n", &o, 3, "a:string");
     /* bad records are ignored; header only gives strings */
     check_infer("a,b\n5,2\n1,2,3\nq\n", &o, 0, "a:int32;b:int32");
@@ -853,6 +886,7 @@ int main(void)
         cmocka_unit_test(test_scan_bad_rows),
         cmocka_unit_test(test_scan_create_errors),
         cmocka_unit_test(test_infer),
+        cmocka_unit_test(test_infer_across_file),
     };
     return cmocka_run_group_tests(tests, setup_dir, remove_dir);
 }
