@@ -956,6 +956,90 @@ done:
     return rc;
 }
 
+/* ---- the hint for a value an inferred type does not hold ----------------- */
+
+/* The narrowest type at least as wide as t (as inference orders them) that
+ * also parses v: inference's own rules, started from what t held. */
+static mr_type widen_for(mr_type t, const char *v, size_t n)
+{
+    infer_col c = {0};
+    switch (t.id) {
+    case MR_T_BOOL: c.cand = CAND_BOOL; break;
+    case MR_T_INT32:
+        c.cand = CAND_INT32 | CAND_INT64 | CAND_DECIMAL | CAND_FLOAT64;
+        c.int_digits = 10;
+        break;
+    case MR_T_INT64:
+        c.cand = CAND_INT64 | CAND_DECIMAL | CAND_FLOAT64;
+        c.int_digits = 19;
+        break;
+    case MR_T_DECIMAL:
+        c.cand = CAND_DECIMAL | CAND_FLOAT64;
+        c.int_digits = t.precision - t.scale;
+        c.scale = t.scale;
+        break;
+    case MR_T_FLOAT64: c.cand = CAND_FLOAT64; break;
+    case MR_T_DATE: c.cand = CAND_DATE | CAND_TIMESTAMP; break;
+    case MR_T_TIMESTAMP: c.cand = CAND_TIMESTAMP; break;
+    default: return mr_type_make(MR_T_STRING);
+    }
+    infer_value(&c, v, n);
+    return infer_type(&c);
+}
+
+/* Appends "name: type" to buf at *used, quoting what YAML would misread. */
+static void put_column(char *buf, size_t cap, size_t *used, const char *name, mr_type t, bool first)
+{
+    char tn[48];
+    mr_type_name(t, tn, sizeof tn);
+    bool plain = name[0] != '\0';
+    for (const char *p = name; *p && plain; p++)
+        plain = (*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') ||
+                (*p >= '0' && *p <= '9') || *p == '_';
+    bool tquote = strchr(tn, ',') != NULL;
+    int w = snprintf(buf + *used, cap - *used, "%s%s%.100s%s: %s%s%s", first ? "" : ", ",
+                     plain ? "" : "\"", name, plain ? "" : "\"", tquote ? "\"" : "", tn,
+                     tquote ? "\"" : "");
+    if (w > 0)
+        *used = *used + (size_t)w < cap ? *used + (size_t)w : cap - 1;
+}
+
+const char *mr_csv_inferred_hint(const mr_schema *s, int col, const char *v, size_t n, char *buf,
+                                 size_t cap)
+{
+    const mr_type was = s->fields[col].type;
+    const mr_type fix = widen_for(was, v, n);
+    char tn[48];
+    mr_type_name(was, tn, sizeof tn);
+    size_t used = 0;
+    int w = snprintf(buf, cap,
+                     "; the type %s of column '%.100s' was inferred from a sample of the first "
+                     "file: give the read the schema, e.g. schema: {",
+                     tn, s->fields[col].name);
+    if (w < 0 || (size_t)w >= cap)
+        return buf;
+    used = (size_t)w;
+    /* the whole schema when it is short, else the column alone */
+    size_t whole = 0;
+    for (int i = 0; i < s->nfields; i++)
+        whole += strlen(s->fields[i].name) + 24;
+    if (whole < 240 && cap - used > whole + 8) {
+        for (int i = 0; i < s->nfields; i++)
+            put_column(buf, cap, &used, s->fields[i].name, i == col ? fix : s->fields[i].type,
+                       i == 0);
+    } else {
+        snprintf(buf + used, cap - used, "%s", col ? "..., " : "");
+        used += strlen(buf + used);
+        put_column(buf, cap, &used, s->fields[col].name, fix, true);
+        if (col + 1 < s->nfields) {
+            snprintf(buf + used, cap - used, ", ...");
+            used += strlen(buf + used);
+        }
+    }
+    snprintf(buf + used, cap - used, "}");
+    return buf;
+}
+
 /* ---- header matching ------------------------------------------------------ */
 
 int mr_csv_read_header(const char *path, const mr_csv_options *opt, mr_schema **names,

@@ -68,6 +68,9 @@ typedef struct mr_csv_options {
                               * inside a quoted field (an odd number of quote
                               * characters comes before it); see
                               * mr_csv_quote_parity */
+    bool schema_inferred;    /* the scan's schema was inferred, not given: a
+                              * value that does not fit says so
+                              * (mr_csv_inferred_hint); CSV and JSONL scans */
 } mr_csv_options;
 
 /* Fills o with the defaults: ',', '"', header, empty is NULL, fail, -1. */
@@ -149,6 +152,15 @@ bool mr_csv_utf8_valid(const char *s, size_t n);
  * Returns 0 and *out (caller owns), or a negative code with a message. */
 int mr_csv_infer_schema(const char *path, const mr_csv_options *opt, size_t sample_rows,
                         mr_schema **out, mr_err *err);
+
+/* For a value v[0..n) that does not fit column col of s, a type inferred
+ * from a sample: writes into buf (cap bytes) the end of the error message,
+ * "; the type int32 of column 'qty' was inferred from a sample of the
+ * first file: give the read the schema, e.g. schema: {id: int32, qty:
+ * int64}", with the column's narrowest type that would hold the sampled
+ * values and v (string when nothing else does).  Returns buf. */
+const char *mr_csv_inferred_hint(const mr_schema *s, int col, const char *v, size_t n, char *buf,
+                                 size_t cap);
 
 /* Header matching.  With opt.header and a schema, columns are matched by
  * header name, not position, so files of one glob may list their columns

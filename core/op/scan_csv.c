@@ -115,7 +115,11 @@ static int put_field(const scan_csv *s, mr_column *c, const char *colname, size_
         return 1;
     }
     if (rc < 0) {
-        snprintf(why, cap, "column '%.100s': %.600s", colname, e.msg);
+        int w = snprintf(why, cap, "column '%.100s': %.300s", colname, e.msg);
+        if (s->opt.schema_inferred && w > 0 && (size_t)w < cap) {
+            int col = (int)(c - s->batch->cols);
+            mr_csv_inferred_hint(s->op.schema, col, p, n, why + w, cap - (size_t)w);
+        }
         return 1;
     }
     mr_column_set_valid(c, row, true);

@@ -830,6 +830,45 @@ static void test_infer_across_file(void **state)
     mr_schema_destroy(s);
 }
 
+/* A value that does not fit an inferred type: the message says the type
+ * was inferred and shows the schema line that holds the value. */
+static void test_scan_inferred_hint(void **state)
+{
+    (void)state;
+    const char *sample =
+        write_str("hint_a.csv", "id,qty,price,day\n1,5,2.50,2024-01-01\n7,6,1.25,2024-01-02\n");
+    mr_csv_options o;
+    mr_csv_options_init(&o);
+    mr_schema *s;
+    mr_err err;
+    assert_int_equal(mr_csv_infer_schema(sample, &o, 0, &s, &err), 0);
+    static const char *const cases[][2] = {
+        {"2,3000000000,2.5,2024-01-01", "{id: int32, qty: int64, price: \"decimal(3,2)\", day: date}"},
+        {"2,1.5,2.5,2024-01-01", "qty: \"decimal(11,1)\""},
+        {"2,5,12345.678,2024-01-01", "price: \"decimal(8,3)\""},
+        {"2,5,2.5,2024-01-01 10:00:00", "day: timestamp}"},
+        {"x2,5,2.5,2024-01-01", "{id: string, qty: int32"},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        char text[128];
+        snprintf(text, sizeof text, "id,qty,price,day\n%s\n", cases[i][0]);
+        const char *path = write_str("hint_b.csv", text);
+        for (int inferred = 0; inferred < 2; inferred++) {
+            o.schema_inferred = inferred;
+            mr_op *op = mr_scan_csv_create(path, 0, UINT64_MAX, s, &o, "r", &err);
+            assert_non_null(op);
+            int64_t sum, rows;
+            assert_int_equal(run_scan(op, &sum, &rows, &err), MR_EPARSE);
+            mr_op_close(op);
+            bool said = strstr(err.msg, "was inferred from a sample") &&
+                        strstr(err.msg, cases[i][1]);
+            if (said != (inferred == 1))
+                fail_msg("case %zu (inferred %d): %s", i, inferred, err.msg);
+        }
+    }
+    mr_schema_destroy(s);
+}
+
 static void test_infer(void **state)
 {
     (void)state;
@@ -887,6 +926,7 @@ int main(void)
         cmocka_unit_test(test_scan_create_errors),
         cmocka_unit_test(test_infer),
         cmocka_unit_test(test_infer_across_file),
+        cmocka_unit_test(test_scan_inferred_hint),
     };
     return cmocka_run_group_tests(tests, setup_dir, remove_dir);
 }

@@ -476,6 +476,40 @@ static void test_infer_across_file(void **state)
     mr_schema_destroy(s);
 }
 
+/* A value that does not fit an inferred type: the message says so and
+ * shows the schema line that holds it. */
+static void test_scan_inferred_hint(void **state)
+{
+    (void)state;
+    const char text[] = "{\"id\":1,\"day\":\"2024-01-01\"}\n"
+                        "{\"id\":7000000000,\"day\":\"2024-01-01\"}\n"
+                        "{\"id\":2,\"day\":\"2024-01-02 10:00:00\"}\n";
+    const char *path = write_file("hint.jsonl", text, sizeof text - 1);
+    mr_schema *s = schema_of("id:int32;day:date");
+    mr_csv_options opt;
+    mr_csv_options_init(&opt);
+    opt.on_error = MR_CSV_REJECT;
+    opt.schema_inferred = true;
+    mr_err err;
+    mr_op *op = mr_scan_jsonl_create(path, 0, UINT64_MAX, s, &opt, "rd", &err);
+    assert_non_null(op);
+    assert_int_equal(mr_op_open(op, &err), 0);
+    mr_batch *b;
+    while (mr_op_next(op, &b, &err) == MR_NEXT_BATCH)
+        ;
+    const mr_reject *rj;
+    size_t n;
+    assert_int_equal(mr_scan_jsonl_rejects(op, &rj, &n), 0);
+    assert_int_equal(n, 2);
+    if (!strstr(rj[0].reason, "the type int32 of column 'id' was inferred") ||
+        !strstr(rj[0].reason, "schema: {id: int64, day: date}"))
+        fail_msg("%s", rj[0].reason);
+    if (!strstr(rj[1].reason, "schema: {id: int32, day: timestamp}"))
+        fail_msg("%s", rj[1].reason);
+    mr_op_close(op);
+    mr_schema_destroy(s);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -484,6 +518,7 @@ int main(void)
         cmocka_unit_test(test_splits),       cmocka_unit_test(test_long_line),
         cmocka_unit_test(test_infer),
         cmocka_unit_test(test_infer_across_file),
+        cmocka_unit_test(test_scan_inferred_hint),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }
