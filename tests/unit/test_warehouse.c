@@ -11,6 +11,7 @@
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <fcntl.h>
 #include <string.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -363,6 +364,89 @@ static void test_upsert_duplicate_and_null_keys(void **state)
     assert_int_equal(q_int(f->path, "SELECT count(*) FROM u"), 7);
 }
 
+/* True once the file at path holds needle. */
+static int file_has(const char *path, const char *needle)
+{
+    FILE *fp = fopen(path, "r");
+    if (!fp)
+        return 0;
+    char buf[8192];
+    size_t n = fread(buf, 1, sizeof buf - 1, fp);
+    fclose(fp);
+    buf[n] = '\0';
+    return strstr(buf, needle) != NULL;
+}
+
+/* A commit that waits behind a reader of the warehouse file says so: what
+ * it waits for, which file, how long so far.  A child process holds a read
+ * transaction until the commit's log line appears (no timing assumed),
+ * then lets go, and the commit goes through. */
+static void test_commit_logs_its_wait(void **state)
+{
+    fx *f = *state;
+    stage_rows(f, "s_a", 1, 3);
+    const char *a[] = {"s_a"};
+    mr_wh_target t = target(f, "t", "append", a, 1);
+    mr_err err;
+    assert_int_equal(mr_wh_commit(&f->cfg, &t, 1, NULL, 0, &err), 0);
+    stage_rows(f, "s_b", 10, 2);
+
+    char logf[200];
+    snprintf(logf, sizeof logf, "%s/commit.log", f->dir);
+    int ready[2];
+    assert_int_equal(pipe(ready), 0);
+    pid_t pid = fork();
+    assert_true(pid >= 0);
+    if (pid == 0) {
+        sqlite3 *db = NULL;
+        sqlite3_stmt *st = NULL;
+        if (sqlite3_open_v2(f->path, &db, SQLITE_OPEN_READWRITE, NULL) != SQLITE_OK ||
+            sqlite3_exec(db, "BEGIN", NULL, NULL, NULL) != SQLITE_OK ||
+            sqlite3_prepare_v2(db, "SELECT count(*) FROM t", -1, &st, NULL) != SQLITE_OK ||
+            sqlite3_step(st) != SQLITE_ROW)
+            _exit(2);
+        sqlite3_finalize(st); /* the read transaction keeps its shared lock */
+        if (write(ready[1], "r", 1) != 1)
+            _exit(3);
+        for (int i = 0; i < 120000 && !file_has(logf, "commit waiting for"); i++)
+            usleep(1000);
+        sqlite3_exec(db, "COMMIT", NULL, NULL, NULL);
+        sqlite3_close(db);
+        _exit(0);
+    }
+    char c;
+    assert_int_equal(read(ready[0], &c, 1), 1);
+    close(ready[0]);
+    close(ready[1]);
+
+    fflush(stderr);
+    int saved = dup(2);
+    int fd = open(logf, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+    assert_true(saved >= 0 && fd >= 0);
+    assert_int_equal(dup2(fd, 2), 2);
+    close(fd);
+    const char *b[] = {"s_b"};
+    t = target(f, "t", "append", b, 1);
+    int rc = mr_wh_commit(&f->cfg, &t, 1, NULL, 0, &err);
+    fflush(stderr);
+    dup2(saved, 2);
+    close(saved);
+    int status;
+    assert_int_equal(waitpid(pid, &status, 0), pid);
+    assert_true(WIFEXITED(status));
+    assert_int_equal(WEXITSTATUS(status), 0);
+    if (rc)
+        fail_msg("%s", err.msg);
+    assert_int_equal(q_int(f->path, "SELECT count(*) FROM t"), 5);
+    char want[300];
+    snprintf(want, sizeof want,
+             "commit waiting for the exclusive lock (readers of the file must finish first) of "
+             "%s for ",
+             f->path);
+    if (!file_has(logf, want) || !file_has(logf, "s so far"))
+        fail_msg("the log does not say what the commit waits for: want '%s'", want);
+}
+
 static void test_type_roundtrip(void **state)
 {
     fx *f = *state;
@@ -708,6 +792,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_overwrite, setup, teardown),
         cmocka_unit_test_setup_teardown(test_upsert, setup, teardown),
         cmocka_unit_test_setup_teardown(test_upsert_duplicate_and_null_keys, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_commit_logs_its_wait, setup, teardown),
         cmocka_unit_test_setup_teardown(test_type_roundtrip, setup, teardown),
         cmocka_unit_test_setup_teardown(test_selection_vector, setup, teardown),
         cmocka_unit_test_setup_teardown(test_empty_strings_without_chars, setup, teardown),
