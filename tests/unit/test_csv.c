@@ -830,6 +830,48 @@ static void test_infer_across_file(void **state)
     mr_schema_destroy(s);
 }
 
+/* With a header, columns are found by name in every split: ignoring case
+ * (an exact match first), past a byte order mark, extra columns ignored; a
+ * missing column names file and column. */
+static void test_scan_by_header(void **state)
+{
+    (void)state;
+    const char *path = write_str("hdr.csv", "\xEF\xBB\xBFQty,extra,ID,id\n"
+                                            "1,x,100,10\n2,y,200,20\n3,z,300,30\n");
+    mr_schema *s = make_schema("id:int64;qty:int64");
+    mr_csv_options o;
+    mr_csv_options_init(&o);
+    mr_err err;
+    /* whole file, and a split past the header (it starts at row "2,...") */
+    const uint64_t offs[] = {0, 27}, want_sum[] = {60, 50}, want_rows[] = {3, 2};
+    for (int i = 0; i < 2; i++) {
+        mr_op *op = mr_scan_csv_create(path, offs[i], UINT64_MAX, s, &o, "r", &err);
+        if (!op)
+            fail_msg("%s", err.msg);
+        int64_t sum, rows;
+        assert_int_equal(run_scan(op, &sum, &rows, &err), MR_NEXT_DONE);
+        assert_int_equal(sum, want_sum[i]); /* id is the exact "id", not "ID" */
+        assert_int_equal(rows, want_rows[i]);
+        mr_op_close(op);
+    }
+    mr_schema_destroy(s);
+    s = make_schema("id:int64;price:int64");
+    assert_null(mr_scan_csv_create(path, 27, UINT64_MAX, s, &o, "r", &err));
+    assert_int_equal(err.code, MR_ENOTFOUND);
+    char want[600];
+    snprintf(want, sizeof want,
+             "node 'r': %s: the header has no column 'price' (it has: Qty, extra, ID, id)", path);
+    assert_string_equal(err.msg, want);
+    /* without a header: by position */
+    o.header = false;
+    mr_schema_destroy(s);
+    s = make_schema("a:string;b:string;c:string;d:string");
+    mr_op *op = mr_scan_csv_create(path, 0, UINT64_MAX, s, &o, "r", &err);
+    assert_non_null(op);
+    mr_op_close(op);
+    mr_schema_destroy(s);
+}
+
 /* A value that does not fit an inferred type: the message says the type
  * was inferred and shows the schema line that holds the value. */
 static void test_scan_inferred_hint(void **state)
@@ -927,6 +969,7 @@ int main(void)
         cmocka_unit_test(test_infer),
         cmocka_unit_test(test_infer_across_file),
         cmocka_unit_test(test_scan_inferred_hint),
+        cmocka_unit_test(test_scan_by_header),
     };
     return cmocka_run_group_tests(tests, setup_dir, remove_dir);
 }
