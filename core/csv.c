@@ -38,6 +38,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "core/batch.h"
@@ -785,6 +787,87 @@ static int infer_name(mr_schema *s, int i, const mr_csv_field *f, mr_type t)
     return mr_schema_set(s, i, name, t);
 }
 
+/* Feeds up to n well-formed records of r (of ncols fields) to cols.
+ * Malformed records and records of another width say nothing reliable
+ * about the columns (they will be bad rows at scan time; in a sample that
+ * starts mid-file they may be the tail of a record cut in two): skipped,
+ * but counted against n.  Returns 1 when r has more, 0 at its end, or a
+ * negative code. */
+static int sample_records(mr_csv_reader *r, size_t n, infer_col *cols, int ncols,
+                          const char *null_s, mr_err *err)
+{
+    mr_csv_record rec;
+    for (size_t seen = 0; seen < n; seen++) {
+        int rc = mr_csv_reader_next(r, &rec, err);
+        if (rc <= 0)
+            return rc;
+        if (rec.error || rec.nfields != ncols)
+            continue;
+        for (int i = 0; i < ncols; i++) {
+            const mr_csv_field *f = &rec.fields[i];
+            if (null_s && !f->quoted && f->len == strlen(null_s) &&
+                memcmp(f->p, null_s, f->len) == 0)
+                continue;
+            infer_value(&cols[i], f->p, f->len);
+        }
+    }
+    return 1;
+}
+
+/* The later samples of a file the first sample_rows records did not
+ * cover: INFER_POINTS evenly spaced starts past what was read,
+ * INFER_POINT_ROWS records each, the last one being the file's last
+ * INFER_TAIL bytes, read whole.  Where a
+ * start falls inside a quoted field is told by one quote-parity pass when
+ * the file is at most INFER_PARITY_MAX bytes; past that, a start that
+ * lands in a quoted field with newlines reads a few misaligned records,
+ * which are malformed or of the wrong width and skipped. */
+enum { INFER_POINTS = 8, INFER_POINT_ROWS = 250, INFER_TAIL = 64 << 10 };
+#define INFER_PARITY_MAX (1ull << 30)
+
+static int sample_spread(const char *path, const mr_csv_options *base, uint64_t done,
+                         infer_col *cols, int ncols, const char *null_s, mr_err *err)
+{
+    struct stat st;
+    if (stat(path, &st) != 0 || (uint64_t)st.st_size <= done)
+        return 0;
+    const uint64_t size = (uint64_t)st.st_size;
+    uint64_t offs[INFER_POINTS];
+    bool inq[INFER_POINTS] = {0};
+    size_t n = 0;
+    for (int j = 1; j <= INFER_POINTS; j++) {
+        /* a reader at offset k starts with the first record starting at or
+         * after k; the tail starts no earlier than where the first sample
+         * stopped, and is read to the end */
+        uint64_t off = j < INFER_POINTS ? size / INFER_POINTS * (uint64_t)j
+                                        : (size > INFER_TAIL ? size - INFER_TAIL : 0);
+        if (j == INFER_POINTS && off < done)
+            off = done;
+        if (off >= done && off > 0 && (n == 0 || off > offs[n - 1]))
+            offs[n++] = off;
+    }
+    if (n == 0)
+        return 0;
+    int rc;
+    if (base->quote && size <= INFER_PARITY_MAX &&
+        (rc = mr_csv_quote_parity(path, base->quote, offs, n, inq, err)) < 0)
+        return rc;
+    mr_csv_options o = *base;
+    o.buffer_size = 64u << 10;
+    for (size_t i = 0; i < n; i++) {
+        o.start_in_quote = inq[i];
+        mr_csv_reader *r;
+        if ((rc = mr_csv_reader_open(path, offs[i], UINT64_MAX, &o, &r, err)) < 0)
+            return rc;
+        bool tail = offs[i] + INFER_TAIL >= size;
+        rc = sample_records(r, tail ? SIZE_MAX : INFER_POINT_ROWS, cols, ncols, null_s, err);
+        mr_csv_reader_close(r);
+        if (rc < 0)
+            return rc;
+    }
+    return 0;
+}
+
 int mr_csv_infer_schema(const char *path, const mr_csv_options *opt, size_t sample_rows,
                         mr_schema **out, mr_err *err)
 {
@@ -796,6 +879,7 @@ int mr_csv_infer_schema(const char *path, const mr_csv_options *opt, size_t samp
         mr_csv_options_init(&o);
     const bool header = o.header;
     o.header = false;
+    o.start_in_quote = false;
     const char *null_s = o.null_string && o.null_string[0] ? o.null_string : NULL;
     if (sample_rows == 0)
         sample_rows = 1000;
@@ -842,24 +926,17 @@ int mr_csv_infer_schema(const char *path, const mr_csv_options *opt, size_t samp
             names[i].p = name_bytes + pos;
             pos += rec.fields[i].len;
         }
-        rc = mr_csv_reader_next(r, &rec, err);
-    } else {
-        rc = 1;
+    } else if (!rec.error) {
+        for (int i = 0; i < ncols; i++) /* the first record is data */
+            if (!(null_s && !rec.fields[i].quoted && rec.fields[i].len == strlen(null_s) &&
+                  memcmp(rec.fields[i].p, null_s, rec.fields[i].len) == 0))
+                infer_value(&cols[i], rec.fields[i].p, rec.fields[i].len);
     }
-    for (size_t seen = 0; rc == 1 && seen < sample_rows; seen++) {
-        /* Malformed records and records of another width say nothing
-         * reliable about the columns: they will be bad rows at scan time. */
-        if (!rec.error && rec.nfields == ncols)
-            for (int i = 0; i < ncols; i++) {
-                const mr_csv_field *f = &rec.fields[i];
-                if (null_s && !f->quoted && f->len == strlen(null_s) &&
-                    memcmp(f->p, null_s, f->len) == 0)
-                    continue;
-                infer_value(&cols[i], f->p, f->len);
-            }
-        if (seen + 1 < sample_rows)
-            rc = mr_csv_reader_next(r, &rec, err);
-    }
+    /* the beginning of the file, then (when there is more) samples across
+     * the rest of it, so a wider value past the first rows is seen */
+    rc = sample_records(r, header ? sample_rows : sample_rows - 1, cols, ncols, null_s, err);
+    if (rc == 1)
+        rc = sample_spread(path, &o, mr_csv_reader_bytes(r), cols, ncols, null_s, err);
     if (rc < 0)
         goto done;
     for (int i = 0; i < ncols; i++)
@@ -877,4 +954,173 @@ done:
     free(name_bytes);
     mr_csv_reader_close(r);
     return rc;
+}
+
+/* ---- the hint for a value an inferred type does not hold ----------------- */
+
+/* The narrowest type at least as wide as t (as inference orders them) that
+ * also parses v: inference's own rules, started from what t held. */
+static mr_type widen_for(mr_type t, const char *v, size_t n)
+{
+    infer_col c = {0};
+    switch (t.id) {
+    case MR_T_BOOL: c.cand = CAND_BOOL; break;
+    case MR_T_INT32:
+        c.cand = CAND_INT32 | CAND_INT64 | CAND_DECIMAL | CAND_FLOAT64;
+        c.int_digits = 10;
+        break;
+    case MR_T_INT64:
+        c.cand = CAND_INT64 | CAND_DECIMAL | CAND_FLOAT64;
+        c.int_digits = 19;
+        break;
+    case MR_T_DECIMAL:
+        c.cand = CAND_DECIMAL | CAND_FLOAT64;
+        c.int_digits = t.precision - t.scale;
+        c.scale = t.scale;
+        break;
+    case MR_T_FLOAT64: c.cand = CAND_FLOAT64; break;
+    case MR_T_DATE: c.cand = CAND_DATE | CAND_TIMESTAMP; break;
+    case MR_T_TIMESTAMP: c.cand = CAND_TIMESTAMP; break;
+    default: return mr_type_make(MR_T_STRING);
+    }
+    infer_value(&c, v, n);
+    return infer_type(&c);
+}
+
+/* Appends "name: type" to buf at *used, quoting what YAML would misread. */
+static void put_column(char *buf, size_t cap, size_t *used, const char *name, mr_type t, bool first)
+{
+    char tn[48];
+    mr_type_name(t, tn, sizeof tn);
+    bool plain = name[0] != '\0';
+    for (const char *p = name; *p && plain; p++)
+        plain = (*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') ||
+                (*p >= '0' && *p <= '9') || *p == '_';
+    bool tquote = strchr(tn, ',') != NULL;
+    int w = snprintf(buf + *used, cap - *used, "%s%s%.100s%s: %s%s%s", first ? "" : ", ",
+                     plain ? "" : "\"", name, plain ? "" : "\"", tquote ? "\"" : "", tn,
+                     tquote ? "\"" : "");
+    if (w > 0)
+        *used = *used + (size_t)w < cap ? *used + (size_t)w : cap - 1;
+}
+
+const char *mr_csv_inferred_hint(const mr_schema *s, int col, const char *v, size_t n, char *buf,
+                                 size_t cap)
+{
+    const mr_type was = s->fields[col].type;
+    const mr_type fix = widen_for(was, v, n);
+    char tn[48];
+    mr_type_name(was, tn, sizeof tn);
+    size_t used = 0;
+    int w = snprintf(buf, cap,
+                     "; the type %s of column '%.100s' was inferred from a sample of the first "
+                     "file: give the read the schema, e.g. schema: {",
+                     tn, s->fields[col].name);
+    if (w < 0 || (size_t)w >= cap)
+        return buf;
+    used = (size_t)w;
+    /* the whole schema when it is short, else the column alone */
+    size_t whole = 0;
+    for (int i = 0; i < s->nfields; i++)
+        whole += strlen(s->fields[i].name) + 24;
+    if (whole < 240 && cap - used > whole + 8) {
+        for (int i = 0; i < s->nfields; i++)
+            put_column(buf, cap, &used, s->fields[i].name, i == col ? fix : s->fields[i].type,
+                       i == 0);
+    } else {
+        snprintf(buf + used, cap - used, "%s", col ? "..., " : "");
+        used += strlen(buf + used);
+        put_column(buf, cap, &used, s->fields[col].name, fix, true);
+        if (col + 1 < s->nfields) {
+            snprintf(buf + used, cap - used, ", ...");
+            used += strlen(buf + used);
+        }
+    }
+    snprintf(buf + used, cap - used, "}");
+    return buf;
+}
+
+/* ---- header matching ------------------------------------------------------ */
+
+int mr_csv_read_header(const char *path, const mr_csv_options *opt, mr_schema **names,
+                       mr_err *err)
+{
+    *names = NULL;
+    mr_csv_options o;
+    if (opt)
+        o = *opt;
+    else
+        mr_csv_options_init(&o);
+    o.header = false;     /* the header is the record we want */
+    o.buffer_size = 64u << 10; /* a header is short; the reader grows for a long one */
+    mr_csv_reader *r;
+    int rc = mr_csv_reader_open(path, 0, UINT64_MAX, &o, &r, err);
+    if (rc < 0)
+        return rc;
+    mr_csv_record rec;
+    rc = mr_csv_reader_next(r, &rec, err);
+    if (rc <= 0) {
+        mr_csv_reader_close(r);
+        return rc; /* 0: an empty file, no header and no rows */
+    }
+    if (rec.error) {
+        mr_csv_reader_close(r);
+        return mr_err_set(err, MR_EPARSE, "%s: the header line is malformed: %s", path,
+                          rec.error);
+    }
+    mr_schema *s = mr_schema_create(rec.nfields);
+    if (!s) {
+        mr_csv_reader_close(r);
+        return mr_err_set(err, MR_ENOMEM, "%s: out of memory reading the header", path);
+    }
+    for (int i = 0; i < rec.nfields; i++) {
+        mr_csv_field f = rec.fields[i];
+        /* a UTF-8 byte order mark is not part of the first name */
+        if (i == 0 && f.len >= 3 && memcmp(f.p, "\xEF\xBB\xBF", 3) == 0) {
+            f.p += 3;
+            f.len -= 3;
+        }
+        if (infer_name(s, i, &f, mr_type_make(MR_T_STRING)) < 0) {
+            mr_schema_destroy(s);
+            mr_csv_reader_close(r);
+            return mr_err_set(err, MR_ENOMEM, "%s: out of memory reading the header", path);
+        }
+    }
+    mr_csv_reader_close(r);
+    *names = s;
+    return 0;
+}
+
+int mr_csv_header_map(const mr_schema *header, const mr_schema *schema, const char *path,
+                      int *map, mr_err *err)
+{
+    for (int i = 0; i < schema->nfields; i++) {
+        const char *want = schema->fields[i].name;
+        int found = -1;
+        for (int k = 0; k < header->nfields; k++) {
+            const char *h = header->fields[k].name;
+            if (strcmp(h, want) == 0) {
+                found = k;
+                break;
+            }
+            if (found < 0 && strcasecmp(h, want) == 0)
+                found = k;
+        }
+        if (found < 0) {
+            char have[512];
+            size_t used = 0;
+            have[0] = '\0';
+            for (int k = 0; k < header->nfields && used + 8 < sizeof have; k++) {
+                int w = snprintf(have + used, sizeof have - used, "%s%s", k ? ", " : "",
+                                 header->fields[k].name);
+                used = w < 0 ? used : used + (size_t)w;
+            }
+            if (used >= sizeof have)
+                memcpy(have + sizeof have - 4, "...", 4);
+            return mr_err_set(err, MR_ENOTFOUND,
+                              "%s: the header has no column '%s' (it has: %s)", path, want, have);
+        }
+        map[i] = found;
+    }
+    return 0;
 }

@@ -68,6 +68,9 @@ typedef struct mr_csv_options {
                               * inside a quoted field (an odd number of quote
                               * characters comes before it); see
                               * mr_csv_quote_parity */
+    bool schema_inferred;    /* the scan's schema was inferred, not given: a
+                              * value that does not fit says so
+                              * (mr_csv_inferred_hint); CSV and JSONL scans */
 } mr_csv_options;
 
 /* Fills o with the defaults: ',', '"', header, empty is NULL, fail, -1. */
@@ -134,10 +137,14 @@ void mr_csv_reader_close(mr_csv_reader *r); /* NULL is a no-op */
  * code points past U+10FFFF). */
 bool mr_csv_utf8_valid(const char *s, size_t n);
 
-/* Infers a schema from the first sample_rows records of path (0 means
- * 1000).  Column names come from the header, or are c0, c1, ... without
- * one.  Each column takes the narrowest type that parses every non-NULL
- * sampled value, trying in order bool, int32, int64, decimal, float64,
+/* Infers a schema from a sample of path: its first sample_rows records (0
+ * means 1000), then, when the file goes on, 250 records at each of seven
+ * evenly spaced offsets and the file's last 64 KiB, so a wider value past
+ * the first rows is seen (a start inside a quoted field is known from one
+ * quote-parity pass for files up to 1 GiB; records that do not parse or
+ * have another width are skipped).  Column names come from the header, or
+ * are c0, c1, ... without one.  Each column takes the narrowest type that
+ * parses every non-NULL sampled value, trying in order bool, int32, int64, decimal, float64,
  * date, timestamp, string; a column of only NULLs is string.  Decimals
  * get the smallest (precision, scale) that holds every sampled value
  * (integers and decimals mixed widen to decimal; past precision 18 the
@@ -145,5 +152,31 @@ bool mr_csv_utf8_valid(const char *s, size_t n);
  * Returns 0 and *out (caller owns), or a negative code with a message. */
 int mr_csv_infer_schema(const char *path, const mr_csv_options *opt, size_t sample_rows,
                         mr_schema **out, mr_err *err);
+
+/* For a value v[0..n) that does not fit column col of s, a type inferred
+ * from a sample: writes into buf (cap bytes) the end of the error message,
+ * "; the type int32 of column 'qty' was inferred from a sample of the
+ * first file: give the read the schema, e.g. schema: {id: int32, qty:
+ * int64}", with the column's narrowest type that would hold the sampled
+ * values and v (string when nothing else does).  Returns buf. */
+const char *mr_csv_inferred_hint(const mr_schema *s, int col, const char *v, size_t n, char *buf,
+                                 size_t cap);
+
+/* Header matching.  With opt.header and a schema, columns are matched by
+ * header name, not position, so files of one glob may list their columns
+ * in different orders.  mr_csv_read_header reads path's header (its first
+ * record, with the names a header gives inference: an empty, non-UTF-8 or
+ * repeated name is cI) into *names (a schema of string columns, caller
+ * owns), or sets *names NULL for an empty file.  0 or a negative code.
+ *
+ * mr_csv_header_map sets map[i] to the header column holding schema column
+ * i: the header name equal to it ignoring ASCII case (an exact match wins
+ * over one that differs in case only).  Header columns the schema does not
+ * name are ignored.  Returns 0, or MR_ENOTFOUND with "path: the header has
+ * no column 'x' (it has: a, b, c)". */
+int mr_csv_read_header(const char *path, const mr_csv_options *opt, mr_schema **names,
+                       mr_err *err);
+int mr_csv_header_map(const mr_schema *header, const mr_schema *schema, const char *path,
+                      int *map, mr_err *err);
 
 #endif

@@ -740,6 +740,92 @@ static unsigned classify(const mr_jsonl_field *f)
     }
 }
 
+/* The columns seen so far, in first-seen order. */
+typedef struct infer_set {
+    infer_col *cols;
+    size_t n, cap;
+} infer_set;
+
+/* Feeds up to n JSON objects of r to set (lines that do not parse are
+ * skipped without counting: in a sample that starts mid-file, none do, as
+ * every split starts at a line start).  1 when r has more, 0 at its end,
+ * or a negative code. */
+static int sample_lines(mr_jsonl_reader *r, mr_jsonl_parser *p, size_t n, infer_set *set,
+                        mr_err *err)
+{
+    for (size_t row = 0; row < n;) {
+        const char *line;
+        size_t len;
+        uint64_t off;
+        int rc = mr_jsonl_reader_next(r, &line, &len, &off, err);
+        if (rc <= 0)
+            return rc;
+        const mr_jsonl_field *f;
+        int nf = mr_jsonl_parse(p, line, len, &f, NULL);
+        if (nf < 0)
+            continue;
+        row++;
+        for (int i = 0; i < nf; i++) {
+            size_t c = 0;
+            while (c < set->n && !(set->cols[c].len == f[i].key_len &&
+                                   memcmp(set->cols[c].name, f[i].key, f[i].key_len) == 0))
+                c++;
+            if (c == set->n) {
+                if (set->n == set->cap) {
+                    size_t nc = set->cap ? set->cap * 2 : 16;
+                    infer_col *g = realloc(set->cols, nc * sizeof *g);
+                    if (!g)
+                        return mr_err_set(err, MR_ENOMEM, "out of memory");
+                    set->cols = g;
+                    set->cap = nc;
+                }
+                set->cols[c].name = strndup(f[i].key, f[i].key_len);
+                if (!set->cols[c].name)
+                    return mr_err_set(err, MR_ENOMEM, "out of memory");
+                set->cols[c].len = f[i].key_len;
+                set->cols[c].seen = 0;
+                set->n++;
+            }
+            set->cols[c].seen |= classify(&f[i]);
+        }
+    }
+    return 1;
+}
+
+/* Past the first sample_rows lines, as for CSV (core/csv.c): INFER_POINTS
+ * evenly spaced starts, INFER_POINT_ROWS lines each, and the last
+ * INFER_TAIL bytes read whole, so a wider value later in the file is
+ * seen.  Keys met only there become columns too. */
+enum { INFER_POINTS = 8, INFER_POINT_ROWS = 250, INFER_TAIL = 64 << 10 };
+
+static int sample_spread(const char *path, uint64_t done, mr_jsonl_parser *p, infer_set *set,
+                         mr_err *err)
+{
+    struct stat st;
+    if (stat(path, &st) != 0 || (uint64_t)st.st_size <= done)
+        return 0;
+    const uint64_t size = (uint64_t)st.st_size;
+    uint64_t last = 0;
+    for (int j = 1; j <= INFER_POINTS; j++) {
+        uint64_t off = j < INFER_POINTS ? size / INFER_POINTS * (uint64_t)j
+                                        : (size > INFER_TAIL ? size - INFER_TAIL : 0);
+        if (j == INFER_POINTS && off < done)
+            off = done;
+        if (off < done || off == 0 || off <= last)
+            continue;
+        last = off;
+        mr_jsonl_reader *r;
+        int rc = mr_jsonl_reader_open(path, off, UINT64_MAX, &r, err);
+        if (rc < 0)
+            return rc;
+        rc = sample_lines(r, p, j == INFER_POINTS ? SIZE_MAX : INFER_POINT_ROWS, set, err);
+        mr_jsonl_reader_close(r);
+        if (rc < 0)
+            return rc;
+    }
+    return 0;
+}
+
 int mr_jsonl_infer_schema(const char *path, size_t sample_rows, mr_schema **out, mr_err *err)
 {
     *out = NULL;
@@ -750,54 +836,20 @@ int mr_jsonl_infer_schema(const char *path, size_t sample_rows, mr_schema **out,
     if (rc < 0)
         return rc;
     mr_jsonl_parser *p = mr_jsonl_parser_create();
+    infer_set set = {0};
     infer_col *cols = NULL;
-    size_t ncols = 0, ccap = 0;
+    size_t ncols = 0;
     if (!p) {
         rc = mr_err_set(err, MR_ENOMEM, "out of memory");
         goto done;
     }
-    for (size_t row = 0; row < sample_rows;) {
-        const char *line;
-        size_t n;
-        uint64_t off;
-        rc = mr_jsonl_reader_next(r, &line, &n, &off, err);
-        if (rc < 0)
-            goto done;
-        if (rc == 0)
-            break;
-        const mr_jsonl_field *f;
-        int nf = mr_jsonl_parse(p, line, n, &f, NULL);
-        if (nf < 0)
-            continue;
-        row++;
-        for (int i = 0; i < nf; i++) {
-            size_t c = 0;
-            while (c < ncols && !(cols[c].len == f[i].key_len &&
-                                  memcmp(cols[c].name, f[i].key, f[i].key_len) == 0))
-                c++;
-            if (c == ncols) {
-                if (ncols == ccap) {
-                    size_t nc = ccap ? ccap * 2 : 16;
-                    infer_col *g = realloc(cols, nc * sizeof *g);
-                    if (!g) {
-                        rc = mr_err_set(err, MR_ENOMEM, "out of memory");
-                        goto done;
-                    }
-                    cols = g;
-                    ccap = nc;
-                }
-                cols[c].name = strndup(f[i].key, f[i].key_len);
-                if (!cols[c].name) {
-                    rc = mr_err_set(err, MR_ENOMEM, "out of memory");
-                    goto done;
-                }
-                cols[c].len = f[i].key_len;
-                cols[c].seen = 0;
-                ncols++;
-            }
-            cols[c].seen |= classify(&f[i]);
-        }
-    }
+    rc = sample_lines(r, p, sample_rows, &set, err);
+    if (rc == 1)
+        rc = sample_spread(path, mr_jsonl_reader_bytes(r), p, &set, err);
+    cols = set.cols;
+    ncols = set.n;
+    if (rc < 0)
+        goto done;
     if (ncols == 0) {
         rc = mr_err_set(err, MR_EPARSE, "%s: no JSON object with a key in the first %zu lines",
                         path, sample_rows);

@@ -112,14 +112,17 @@ void mr_jsonl_reader_close(mr_jsonl_reader *r); /* NULL is a no-op */
 
 /* ---- Inference ----------------------------------------------------------- */
 
-/* Infers a schema from the first sample_rows lines of path (0 means 1000).
+/* Infers a schema from a sample of path (see below for which lines).
  * Columns are the top-level keys in order of first appearance.  Per column,
  * over the non-null sampled values: only true/false is bool; only integers
  * is int32 when all fit, else int64 (an integer past int64 makes it
  * float64); integers and other numbers is float64; only strings is date when
  * all parse as dates, timestamp when all parse as timestamps, else string;
  * any other mix, a nested value, or no non-null value is string.  Lines that
- * do not parse are left out of the sample.  Deterministic.  Returns 0 and
+ * do not parse are left out of the sample.  The sample is the first
+ * sample_rows lines, then, when the file goes on, 250 lines at each of
+ * seven evenly spaced offsets and the last 64 KiB of the file, so a wider
+ * value or a key past the first lines is seen.  Deterministic.  Returns 0 and
  * *out (caller owns), MR_EPARSE when the sample holds no object with a key,
  * or another negative code with a message. */
 int mr_jsonl_infer_schema(const char *path, size_t sample_rows, mr_schema **out, mr_err *err);

@@ -15,3 +15,15 @@ void mr_op_init(mr_op *op, const mr_op_vtable *vt, mr_op *child, const char *nod
         op->ctx = child->ctx;
     }
 }
+
+void mr_op_inherit(mr_op *op, mr_op *const *inputs, int n)
+{
+    for (int i = 0; i < n; i++) {
+        if (!inputs[i])
+            continue;
+        if (!op->cancel)
+            op->cancel = inputs[i]->cancel;
+        if (!op->ctx)
+            op->ctx = inputs[i]->ctx;
+    }
+}

@@ -82,4 +82,11 @@ static inline void mr_op_close(mr_op *op)
  * ctx are inherited from child. */
 void mr_op_init(mr_op *op, const mr_op_vtable *vt, mr_op *child, const char *node);
 
+/* For operators with several inputs (union, hash join): takes cancel and ctx
+ * from the first of inputs[0..n) that has them, where op has none yet.  The
+ * executor sets both on every source, so any input will do; looking at all
+ * of them keeps an operator above a union or a join budgeted and
+ * cancellable whatever its first input is. */
+void mr_op_inherit(mr_op *op, mr_op *const *inputs, int n);
+
 #endif

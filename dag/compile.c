@@ -275,6 +275,7 @@ static void emit_scan(pbuild *b, frag *f, const dag_node *nd)
     r->format = str(b, body_str(nd, "format", "csv"));
     r->path = str(b, body_str(nd, "path", ""));
     r->schema = op->output;
+    r->schema_inferred = ymap_get(nd->body, "schema") == NULL; /* for the scan's messages */
     const ynode *co = ymap_get(nd->body, "csv");
     const ynode *h = ymap_get(co, "header");
     csv->header = !(h && (strcmp(h->text, "false") == 0 || strcmp(h->text, "False") == 0 ||

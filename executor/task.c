@@ -322,6 +322,7 @@ static mr_op *open_scan(build_ctx *bc, size_t idx, mr_err *err)
     o.on_error = (int)rd->on_error;
     o.max_errors = rd->max_errors;
     o.start_in_quote = sp->in_quote;
+    o.schema_inferred = rd->schema_inferred;
     if (strcmp(rd->format, "csv") == 0)
         scan = mr_scan_csv_create(sp->path, sp->offset, sp->length, schema, &o, op->node, err);
     else if (strcmp(rd->format, "jsonl") == 0)

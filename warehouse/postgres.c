@@ -704,7 +704,7 @@ static int pg_stage_finish(mr_wh_stage *base, mr_err *err)
     mr_strbuf q = {0};
     if (s->failed.code) {
         *err = s->failed;
-        rc = err->code;
+        rc = err && err->code ? err->code : MR_EWAREHOUSE;
         goto fail;
     }
     if (s->binary)
@@ -830,7 +830,7 @@ static int ensure_table(PGconn *c, const mr_wh_target *t, const qname *qn, mr_er
     int rc = 0;
     if (!r) {
         mr_err_prefix(err, "table %s", t->table);
-        rc = err->code;
+        rc = err && err->code ? err->code : MR_EWAREHOUSE;
         goto out;
     }
     const mr_schema *s = t->schema;
@@ -944,6 +944,61 @@ static int prepare_target(PGconn *c, const mr_wh_config *cfg, const mr_wh_target
     return rc;
 }
 
+/* Upsert takes one row per key: fails (before the table is touched) when a
+ * staged key is NULL or staged more than once, across all tasks. */
+static int check_upsert_keys(PGconn *c, const mr_wh_target *t, mr_err *err)
+{
+    if (t->nstaging == 0)
+        return 0;
+    char what[160];
+    snprintf(what, sizeof what, "warehouse commit: table %s: checking the upsert keys", t->table);
+    mr_strbuf q = {0};
+    PGresult *r = NULL;
+    int rc = 0;
+    mr_wh__upsert_null_sql(&q, t, STAGING_SCHEMA);
+    if (q.oom) {
+        rc = mr_err_set(err, MR_ENOMEM, "out of memory (%s)", what);
+        goto out;
+    }
+    if (!(r = pg_query(c, q.p, 0, NULL, err, what))) {
+        rc = err && err->code ? err->code : MR_EWAREHOUSE;
+        goto out;
+    }
+    long long nnull = strtoll(PQgetvalue(r, 0, 0), NULL, 10);
+    PQclear(r);
+    r = NULL;
+    if (nnull > 0) {
+        rc = mr_wh__upsert_null_error(err, t, nnull);
+        goto out;
+    }
+    q.n = 0;
+    mr_wh__upsert_dup_sql(&q, t, STAGING_SCHEMA);
+    if (q.oom) {
+        rc = mr_err_set(err, MR_ENOMEM, "out of memory (%s)", what);
+        goto out;
+    }
+    if (!(r = pg_query(c, q.p, 0, NULL, err, what))) {
+        rc = err && err->code ? err->code : MR_EWAREHOUSE;
+        goto out;
+    }
+    if (PQntuples(r) > 0) {
+        const char **vals = calloc((size_t)t->nkey, sizeof *vals);
+        if (!vals) {
+            rc = mr_err_set(err, MR_ENOMEM, "out of memory (%s)", what);
+            goto out;
+        }
+        for (int k = 0; k < t->nkey; k++)
+            vals[k] = PQgetvalue(r, 0, k);
+        rc = mr_wh__upsert_dup_error(err, t, vals, strtoll(PQgetvalue(r, 0, t->nkey), NULL, 10),
+                                     strtoll(PQgetvalue(r, 0, t->nkey + 1), NULL, 10));
+        free(vals);
+    }
+out:
+    PQclear(r);
+    mr_strbuf_free(&q);
+    return rc;
+}
+
 /* Moves one target's staged rows (the table is ready). */
 static int move_target(PGconn *c, mr_wh_target *t, const qname *qn, const unsigned long long *counts,
                        mr_err *err)
@@ -959,8 +1014,9 @@ static int move_target(PGconn *c, mr_wh_target *t, const qname *qn, const unsign
         if ((rc = pg_exec_buf(c, &q, err, what)) < 0)
             goto out;
     } else if (strcmp(mode, "upsert") == 0) {
-        /* every delete before any insert: a key staged by two tasks keeps
-         * both rows, as on SQLite */
+        if ((rc = check_upsert_keys(c, t, err)) < 0)
+            goto out;
+        /* every delete before any insert */
         for (int i = 0; i < t->nstaging; i++) {
             q.n = 0;
             mr_strbuf_puts(&q, "DELETE FROM ");
@@ -1201,7 +1257,7 @@ static int pg_drop_staging(const mr_wh_config *cfg, const char *prefix, mr_err *
                            "AND left(c.relname, length($1)) = $1 ORDER BY 1",
                            1, p, err, "cannot list staging tables");
     if (!r || (rc = pg_exec(c, "SET lock_timeout = '5s'", err, "cannot drop staging tables")) < 0) {
-        rc = err->code;
+        rc = err && err->code ? err->code : MR_EWAREHOUSE;
         goto out;
     }
     mr_strbuf q = {0};
@@ -1219,7 +1275,7 @@ static int pg_drop_staging(const mr_wh_config *cfg, const char *prefix, mr_err *
     mr_strbuf_free(&q);
     if (failed) {
         mr_err_prefix(err, "%d staging table%s left", failed, failed == 1 ? "" : "s");
-        rc = err->code;
+        rc = err && err->code ? err->code : MR_EWAREHOUSE;
     }
 out:
     PQclear(r);

@@ -5,8 +5,12 @@
 #ifndef MR_WH_SQL_H
 #define MR_WH_SQL_H
 
+#include <stdint.h>
+
+#include "core/error.h"
 #include "core/strbuf.h"
 #include "core/types.h"
+#include "warehouse/warehouse.h"
 
 /* The column type a table is created with: int32 INTEGER, int64 BIGINT,
  * float64 DOUBLE PRECISION, decimal(p,s) NUMERIC(p,s), string TEXT, bool
@@ -22,5 +26,21 @@ void mr_wh__columns_ddl(mr_strbuf *b, const mr_schema *s);
 void mr_wh__field_list(mr_strbuf *b, const mr_schema *s, const char *alias);
 /* Appends the quoted names, comma-separated. */
 void mr_wh__name_list(mr_strbuf *b, const char *const *names, int n);
+
+/* Upsert takes one row per key.  Before an upsert touches its table, the
+ * commit runs two queries over the staged rows of every task (in the
+ * commit's transaction), staging tables named qual."table":
+ *   mr_wh__upsert_null_sql: one row, one column: how many staged rows have
+ *     a NULL in a key column;
+ *   mr_wh__upsert_dup_sql: no row when every key is staged once, else one
+ *     row: the first duplicated key's columns (nkey of them, in key order),
+ *     how many rows carry it, and how many keys are duplicated in all.
+ * mr_wh__upsert_null_error and mr_wh__upsert_dup_error set the message
+ * (MR_EWAREHOUSE) from those answers; key values are the database's text. */
+void mr_wh__upsert_null_sql(mr_strbuf *b, const mr_wh_target *t, const char *qual);
+void mr_wh__upsert_dup_sql(mr_strbuf *b, const mr_wh_target *t, const char *qual);
+int mr_wh__upsert_null_error(mr_err *err, const mr_wh_target *t, long long nrows);
+int mr_wh__upsert_dup_error(mr_err *err, const mr_wh_target *t, const char *const *key_values,
+                            long long count, long long nkeys);
 
 #endif

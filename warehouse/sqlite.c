@@ -29,6 +29,7 @@
  */
 #include "warehouse/warehouse.h"
 
+#include "core/log.h"
 #include "core/strbuf.h"
 #include "warehouse/sql.h"
 
@@ -118,6 +119,51 @@ static int busy_wait(void *arg, int count)
     (void)arg;
     if (count >= BUSY_MS)
         return 0;
+    sleep_ms(1);
+    return 1;
+}
+
+/* The commit's wait, said out loud: a commit queued behind another job's
+ * commit (the write lock) or behind readers of the warehouse file (COMMIT
+ * needs the exclusive lock, which waits for every reader to finish) would
+ * otherwise sit silent for up to BUSY_MS.  busy_log_wait is the commit
+ * connection's busy handler: the same 1 ms steps, bounded by wall time,
+ * and a log line after 1 s, then every 5 s, naming the lock, the file and
+ * how long so far. */
+typedef struct busy_log {
+    const char *file;     /* the warehouse file */
+    const char *waiting;  /* what the commit waits for, in words */
+    struct timespec start;
+    double next;          /* seconds of waiting at which to log next */
+} busy_log;
+
+static double seconds_since(const struct timespec *t)
+{
+    struct timespec now;
+    clock_gettime(CLOCK_MONOTONIC, &now);
+    return (double)(now.tv_sec - t->tv_sec) + (double)(now.tv_nsec - t->tv_nsec) / 1e9;
+}
+
+static int busy_log_wait(void *arg, int count)
+{
+    busy_log *bl = arg;
+    if (count == 0) {
+        clock_gettime(CLOCK_MONOTONIC, &bl->start);
+        bl->next = 1.0;
+    }
+    double waited = seconds_since(&bl->start);
+    if (waited * 1000 >= BUSY_MS) {
+        mr_log(MR_LOG_WARN, "warehouse",
+               "commit gives up waiting for %s of %s after %.0f s", bl->waiting, bl->file,
+               waited);
+        return 0;
+    }
+    if (waited >= bl->next) {
+        mr_log(MR_LOG_WARN, "warehouse",
+               "commit waiting for %s of %s for %.0f s so far (gives up after %d s)",
+               bl->waiting, bl->file, waited, BUSY_MS / 1000);
+        bl->next += 5.0;
+    }
     sleep_ms(1);
     return 1;
 }
@@ -465,6 +511,62 @@ out:
     return rc;
 }
 
+/* Upsert takes one row per key: fails (before the table is touched) when a
+ * staged key is NULL or staged more than once, across all tasks. */
+static int check_upsert_keys(sqlite3 *db, const mr_wh_target *t, mr_err *err)
+{
+    if (t->nstaging == 0)
+        return 0;
+    mr_strbuf q = {0};
+    sqlite3_stmt *st = NULL;
+    int rc = 0;
+    mr_wh__upsert_null_sql(&q, t, STAGING_ALIAS);
+    if (q.oom) {
+        rc = mr_err_set(err, MR_ENOMEM, "out of memory committing table %s", t->table);
+        goto out;
+    }
+    if (sqlite3_prepare_v2(db, q.p, -1, &st, NULL) != SQLITE_OK ||
+        sqlite3_step(st) != SQLITE_ROW) {
+        rc = db_fail(db, err, "warehouse commit: table %s: checking the upsert keys", t->table);
+        goto out;
+    }
+    long long nnull = sqlite3_column_int64(st, 0);
+    sqlite3_finalize(st);
+    st = NULL;
+    if (nnull > 0) {
+        rc = mr_wh__upsert_null_error(err, t, nnull);
+        goto out;
+    }
+    q.n = 0;
+    mr_wh__upsert_dup_sql(&q, t, STAGING_ALIAS);
+    if (q.oom) {
+        rc = mr_err_set(err, MR_ENOMEM, "out of memory committing table %s", t->table);
+        goto out;
+    }
+    int step;
+    if (sqlite3_prepare_v2(db, q.p, -1, &st, NULL) != SQLITE_OK ||
+        ((step = sqlite3_step(st)) != SQLITE_ROW && step != SQLITE_DONE)) {
+        rc = db_fail(db, err, "warehouse commit: table %s: checking the upsert keys", t->table);
+        goto out;
+    }
+    if (step == SQLITE_ROW) {
+        const char **vals = calloc((size_t)t->nkey, sizeof *vals);
+        if (!vals) {
+            rc = mr_err_set(err, MR_ENOMEM, "out of memory committing table %s", t->table);
+            goto out;
+        }
+        for (int k = 0; k < t->nkey; k++)
+            vals[k] = (const char *)sqlite3_column_text(st, k);
+        rc = mr_wh__upsert_dup_error(err, t, vals, sqlite3_column_int64(st, t->nkey),
+                                     sqlite3_column_int64(st, t->nkey + 1));
+        free(vals);
+    }
+out:
+    sqlite3_finalize(st);
+    mr_strbuf_free(&q);
+    return rc;
+}
+
 static int commit_target(sqlite3 *db, mr_wh_target *t, mr_err *err)
 {
     const char *name = table_name(t->table);
@@ -481,6 +583,8 @@ static int commit_target(sqlite3 *db, mr_wh_target *t, mr_err *err)
         if (q.oom || (rc = run(db, q.p, t->table, err)) < 0)
             goto out;
     } else if (strcmp(mode, "upsert") == 0) {
+        if ((rc = check_upsert_keys(db, t, err)) < 0)
+            goto out;
         /* All deletes before any insert, so rows staged by one task are
          * never deleted because another task staged the same key. */
         for (int i = 0; i < t->nstaging; i++) {
@@ -606,6 +710,7 @@ static int sq_commit(const mr_wh_config *cfg, mr_wh_target *targets, int ntarget
 {
     sqlite3 *st = NULL, *db = NULL;
     char *uri = NULL;
+    busy_log bl = {.file = cfg->path, .waiting = "the write lock (another commit holds it)"};
     int rc = staging_open(cfg->path, 1, &st, err);
     if (rc < 0)
         goto out;
@@ -618,10 +723,12 @@ static int sq_commit(const mr_wh_config *cfg, mr_wh_target *targets, int ntarget
         goto out;
     if ((rc = attach_staging(db, cfg->path, err)) < 0)
         goto out;
+    sqlite3_busy_handler(db, busy_log_wait, &bl); /* db is closed before bl goes */
     if (exec(db, "BEGIN IMMEDIATE") != SQLITE_OK) {
         rc = db_fail(db, err, "warehouse commit: cannot begin the transaction on %s", cfg->path);
         goto out;
     }
+    bl.waiting = "the exclusive lock (readers of the file must finish first)";
     for (int i = 0; i < ntargets; i++)
         if ((rc = commit_target(db, &targets[i], err)) < 0)
             goto out;

@@ -152,7 +152,10 @@ typedef struct mr_wh_target {
  * schema, unknown mode, upsert without a valid key).  Afterwards, whatever
  * the outcome, the named staging tables are dropped (best effort: a failed
  * drop does not change the result; mr_wh_drop_staging cleans up later).
- * Duplicate keys among the staged rows of an upsert are all inserted. */
+ * Upsert takes one row per key: a staged row with a NULL key column, or a
+ * key staged more than once (by any tasks), fails the commit with
+ * MR_EWAREHOUSE before the table is touched, naming the key (its value and
+ * how many rows carry it, and how many keys are duplicated). */
 int mr_wh_commit(const mr_wh_config *cfg, mr_wh_target *targets, int ntargets,
                  const char *const *post_sql, int npost, mr_err *err);
 

@@ -18,6 +18,16 @@
  *
  * The reader is opened by the constructor (so a missing file is reported
  * when the plan is built), the batch by open(); close() frees everything.
+ *
+ * Header matching.  With a header, schema column i is read from the file's
+ * field map[i], found by name (core/csv.h), so every file of a glob may
+ * order its columns its own way.  Only the split at offset 0 meets the
+ * header line; rather than have the coordinator read every file's header
+ * and ship a mapping in each task, every split reads its own file's first
+ * record when it is created: one extra open and a read of a few KB next to
+ * the megabytes the split then scans, one code path for all splits, and
+ * every file of a glob checked by its own tasks.  Without a header, fields
+ * are positional (map[i] = i).
  */
 #include "core/op/scan_csv.h"
 
@@ -34,6 +44,8 @@ typedef struct scan_csv {
     mr_batch *batch;
     bool done;
     mr_badrows bad;
+    int *map;    /* map[i]: the field holding schema column i */
+    int nfields; /* fields a good record has: the header's, or the schema's */
 } scan_csv;
 
 static const mr_op_vtable scan_csv_vt;
@@ -103,7 +115,11 @@ static int put_field(const scan_csv *s, mr_column *c, const char *colname, size_
         return 1;
     }
     if (rc < 0) {
-        snprintf(why, cap, "column '%.100s': %.600s", colname, e.msg);
+        int w = snprintf(why, cap, "column '%.100s': %.300s", colname, e.msg);
+        if (s->opt.schema_inferred && w > 0 && (size_t)w < cap) {
+            int col = (int)(c - s->batch->cols);
+            mr_csv_inferred_hint(s->op.schema, col, p, n, why + w, cap - (size_t)w);
+        }
         return 1;
     }
     mr_column_set_valid(c, row, true);
@@ -144,14 +160,14 @@ static int scan_csv_next(mr_op *op, mr_batch **out, mr_err *err)
         if (rec.error) {
             snprintf(why, sizeof why, "%s", rec.error);
             bad = 1;
-        } else if (rec.nfields != sc->nfields) {
-            snprintf(why, sizeof why, "expected %d fields, found %d", sc->nfields, rec.nfields);
+        } else if (rec.nfields != s->nfields) {
+            snprintf(why, sizeof why, "expected %d fields, found %d", s->nfields, rec.nfields);
             bad = 1;
         } else {
             size_t row = b->nrows;
             for (int i = 0; i < sc->nfields && !bad; i++) {
-                bad = put_field(s, &b->cols[i], sc->fields[i].name, row, &rec.fields[i], why,
-                                sizeof why);
+                bad = put_field(s, &b->cols[i], sc->fields[i].name, row, &rec.fields[s->map[i]],
+                                why, sizeof why);
                 if (bad < 0)
                     return mr_err_set(err, MR_ENOMEM, "node '%s': out of memory", op->node);
             }
@@ -176,6 +192,7 @@ static void scan_csv_close(mr_op *op)
     mr_batch_destroy(s->batch);
     mr_badrows_free(&s->bad);
     mr_schema_destroy(op->schema);
+    free(s->map);
     free(s->null_string);
     free(s->path);
     free(s);
@@ -187,6 +204,29 @@ static const mr_op_vtable scan_csv_vt = {
     .next = scan_csv_next,
     .close = scan_csv_close,
 };
+
+/* Sets s->map and s->nfields: by header name with a header (see the top of
+ * the file), by position without.  0 or a negative code. */
+static int map_columns(scan_csv *s, mr_err *err)
+{
+    const mr_schema *sc = s->op.schema;
+    s->map = malloc((size_t)sc->nfields * sizeof *s->map);
+    if (!s->map)
+        return mr_err_set(err, MR_ENOMEM, "out of memory");
+    for (int i = 0; i < sc->nfields; i++)
+        s->map[i] = i;
+    s->nfields = sc->nfields;
+    if (!s->opt.header)
+        return 0;
+    mr_schema *hdr = NULL;
+    int rc = mr_csv_read_header(s->path, &s->opt, &hdr, err);
+    if (rc < 0 || !hdr)
+        return rc; /* no header: an empty file, no rows to map */
+    rc = mr_csv_header_map(hdr, sc, s->path, s->map, err);
+    s->nfields = hdr->nfields;
+    mr_schema_destroy(hdr);
+    return rc;
+}
 
 mr_op *mr_scan_csv_create(const char *path, uint64_t offset, uint64_t length,
                           const mr_schema *schema, const mr_csv_options *opt, const char *node,
@@ -220,7 +260,7 @@ mr_op *mr_scan_csv_create(const char *path, uint64_t offset, uint64_t length,
         return NULL;
     }
     int rc = mr_csv_reader_open(path, offset, length, &s->opt, &s->rd, err);
-    if (rc < 0) {
+    if (rc < 0 || (rc = map_columns(s, err)) < 0) {
         mr_err_prefix(err, "node '%s'", nd);
         scan_csv_close(&s->op);
         return NULL;

@@ -16,7 +16,9 @@
 /* Creates a scan of the records that start in [offset, offset+length) of
  * path (length UINT64_MAX: to the end; see core/csv.h for split rules),
  * typed per schema (copied) and read per opt (copied, null_string too; NULL
- * means mr_csv_options_init defaults).  The file is opened here, so a
+ * means mr_csv_options_init defaults).  With opt->header the schema's
+ * columns are found in the file's header by name (mr_csv_header_map), in
+ * whatever split; a missing one fails creation naming file and column.  The file is opened here, so a
  * missing file fails now: returns NULL with err set ("node 'sales': cannot
  * open 'x.csv': No such file or directory").  Close with mr_op_close.
  *

@@ -34,6 +34,7 @@ typedef struct scan_jsonl {
     size_t *namelen; /* per column */
     size_t mask;
     bool done;
+    bool schema_inferred; /* a bad value's message names the type that fits */
     mr_badrows bad;
 } scan_jsonl;
 
@@ -65,10 +66,20 @@ static void set_null(mr_column *c, size_t row)
     mr_column_set_valid(c, row, false);
 }
 
-/* Writes member f into row `row` of column c.  0, 1 (bad value, reason in
- * why) or MR_ENOMEM. */
+/* After a bad value's reason in why (w bytes so far): when the schema was
+ * inferred (inferred != NULL), the hint naming the type that would fit. */
+static void add_hint(const mr_schema *inferred, int col, const mr_jsonl_field *f, char *why,
+                     size_t cap, int w)
+{
+    if (inferred && w > 0 && (size_t)w < cap)
+        mr_csv_inferred_hint(inferred, col, f->val, f->val_len, why + w, cap - (size_t)w);
+}
+
+/* Writes member f into row `row` of column c (column col of the schema
+ * inferred, or NULL when it was given).  0, 1 (bad value, reason in why)
+ * or MR_ENOMEM. */
 static int put_value(mr_column *c, const char *colname, size_t row, const mr_jsonl_field *f,
-                     char *why, size_t cap)
+                     const mr_schema *inferred, int col, char *why, size_t cap)
 {
     const uint8_t id = c->type.id;
     if (!f || f->kind == MR_JSON_NULL) {
@@ -80,8 +91,9 @@ static int put_value(mr_column *c, const char *colname, size_t row, const mr_jso
     if (f->kind == MR_JSON_OBJECT || f->kind == MR_JSON_ARRAY ||
         ((f->kind == MR_JSON_TRUE || f->kind == MR_JSON_FALSE) && id != MR_T_BOOL)) {
         char tn[48];
-        snprintf(why, cap, "column '%.200s': a JSON %s is not a %s value", colname,
-                 mr_json_kind_name(f->kind), mr_type_name(c->type, tn, sizeof tn));
+        int w = snprintf(why, cap, "column '%.200s': a JSON %s is not a %s value", colname,
+                         mr_json_kind_name(f->kind), mr_type_name(c->type, tn, sizeof tn));
+        add_hint(inferred, col, f, why, cap, w);
         return 1;
     }
     if (id == MR_T_BOOL && (f->kind == MR_JSON_TRUE || f->kind == MR_JSON_FALSE)) {
@@ -108,7 +120,8 @@ static int put_value(mr_column *c, const char *colname, size_t row, const mr_jso
         return 1;
     }
     if (rc < 0) {
-        snprintf(why, cap, "column '%.100s': %.600s", colname, e.msg);
+        int w = snprintf(why, cap, "column '%.100s': %.300s", colname, e.msg);
+        add_hint(inferred, col, f, why, cap, w);
         return 1;
     }
     mr_column_set_valid(c, row, true);
@@ -179,7 +192,8 @@ static int scan_jsonl_next(mr_op *op, mr_batch **out, mr_err *err)
             size_t row = b->nrows;
             for (int c = 0; c < sc->nfields && !bad; c++) {
                 const mr_jsonl_field *m = s->member[c] >= 0 ? &f[s->member[c]] : NULL;
-                bad = put_value(&b->cols[c], sc->fields[c].name, row, m, why, sizeof why);
+                bad = put_value(&b->cols[c], sc->fields[c].name, row, m,
+                                s->schema_inferred ? sc : NULL, c, why, sizeof why);
                 if (bad < 0)
                     return mr_err_set(err, MR_ENOMEM, "node '%s': out of memory", op->node);
             }
@@ -235,6 +249,7 @@ mr_op *mr_scan_jsonl_create(const char *path, uint64_t offset, uint64_t length,
     }
     mr_op_init(&s->op, &scan_jsonl_vt, NULL, nd);
     s->path = strdup(path);
+    s->schema_inferred = opt && opt->schema_inferred;
     mr_badrows_init(&s->bad, opt ? opt->on_error : MR_CSV_FAIL, opt ? opt->max_errors : -1,
                     s->path);
     s->op.schema = mr_schema_copy(schema);

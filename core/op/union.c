@@ -320,7 +320,9 @@ mr_op *mr_union_create(mr_op **inputs, int n, int distinct, const char *node, mr
         goto fail;
     }
     mr_op_init(&u->op, &union_vt, NULL, nd);
-    u->op.cancel = inputs[0]->cancel;
+    /* the operators above (a distinct, a sort, an aggregate) inherit the
+     * task's budget and cancel flag from here */
+    mr_op_inherit(&u->op, inputs, n);
     u->inputs = malloc((size_t)n * sizeof *u->inputs);
     u->map = calloc((size_t)n, sizeof *u->map);
     u->aligned = calloc((size_t)n, sizeof *u->aligned);

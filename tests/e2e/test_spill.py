@@ -1,7 +1,8 @@
 """Spilling end to end: executors started with a small --memory run an
 aggregate, joins and a sort over input several times larger than their
 operators' budget, and every result equals DuckDB's over the same files;
-the executor logs show that the operators really spilled.
+the executor logs show that the operators really spilled.  A distinct over
+a union spills too (the union hands the task's budget on).
 
 The budget per operator is --memory / --slots = 256 KiB / 2 = 128 KiB,
 while the facts file is about 6 MB and the dimension file about 1.5 MB, so
@@ -138,3 +139,52 @@ def test_spilling_operators_match_duckdb(cluster_factory, tmp_path):
     spilled = [int(m) for m in re.findall(r"operators spilled (\d+) bytes", logs)]
     assert spilled and sum(spilled) > 4 * MEMORY, logs[-3000:]
     assert f"budget {MEMORY // SLOTS} bytes per operator" in logs
+
+
+UNION_DAG = """version: 1
+name: spill_union
+params: {data: x, warehouse: x}
+warehouse: {driver: sqlite, path: "${warehouse}"}
+nodes:
+  a: {op: read, format: csv, path: "${data}/facts.csv",
+      schema: {id: int64, k: int64, s: string, amt: "decimal(10,2)", note: string}}
+  b: {op: read, format: csv, path: "${data}/facts_b.csv",
+      schema: {id: int64, k: int64, s: string, amt: "decimal(10,2)", note: string}}
+  both: {op: union, inputs: [a, b], distinct: true}
+  w: {op: write, input: both, to: warehouse, table: u}
+"""
+
+
+def test_distinct_over_a_union_spills(cluster_factory, tmp_path):
+    """The scan stage runs a distinct over the union of the two reads: it
+    gets the task's budget through the union and spills (stage 0's tasks
+    say so in the executor logs); the rows equal DuckDB's UNION."""
+    d = tmp_path / "data"
+    d.mkdir()
+    make_data(d)
+    # the second input: the first half of the facts again (duplicates) and
+    # new rows
+    lines = (d / "facts.csv").read_text(encoding="utf-8").splitlines(keepends=True)
+    half = lines[: len(lines) // 2]
+    extra = [l.replace(",", ",7", 1) for l in lines[1: len(lines) // 4]]
+    (d / "facts_b.csv").write_text("".join(half + extra), encoding="utf-8")
+    c = cluster_factory(executors=2, executor_args=("--memory", str(MEMORY), "--slots",
+                                                    str(SLOTS), "--spill-dir", str(tmp_path)))
+    r = c.post("/v1/jobs", json={"dag": UNION_DAG, "params": {"data": "data", "warehouse": "wh.db"}})
+    assert r.status_code == 201, r.text
+    done = c.wait_job(r.json()["id"], timeout=240)
+    assert done["state"] == "succeeded", done
+
+    con = duckdb.connect()
+    duck(con, d)
+    spec = ", ".join(f"'{k}': '{v}'" for k, v in FACTS.items())
+    con.execute(f"CREATE TABLE facts_b AS SELECT * FROM read_csv('{d / 'facts_b.csv'}', "
+                f"header=true, delim=',', quote='\"', escape='\"', nullstr='', "
+                f"columns={{{spec}}})")
+    want = rows(con.execute("SELECT * FROM facts UNION SELECT * FROM facts_b"))
+    assert Counter(table(tmp_path / "wh.db", "u")) == Counter(want)
+
+    logs = "".join(p.read_text() for p in tmp_path.glob("executor-*.log"))
+    spilled = [int(m) for m in re.findall(r"stage=0 task=\d+ attempt=\d+ operators spilled (\d+) "
+                                          r"bytes", logs)]
+    assert spilled and max(spilled) > 4 * MEMORY // SLOTS, logs[-3000:]

@@ -797,6 +797,120 @@ static void check_infer(const char *csv, const mr_csv_options *o, size_t sample,
     mr_schema_destroy(s);
 }
 
+/* A file far larger than the first sample: the wider values of its middle
+ * and its last lines decide the types, and a quoted field with newlines
+ * at a sample start does not mislead the sample. */
+static void test_infer_across_file(void **state)
+{
+    (void)state;
+    enum { N = 200000 };
+    sbuf b = {0};
+    sb_add(&b, "id,big,price,note,day\n", 22);
+    char line[160];
+    for (int i = 0; i < N; i++) {
+        /* rows 45%..55%: big no longer fits int32; the last row: a decimal
+         * price; every 7th row a note with newlines and commas */
+        long long big = i >= N * 45 / 100 && i < N * 55 / 100 ? 3000000000LL + i : i % 1000;
+        const char *note = i % 7 == 0 ? "\"a,\n1,2,3,4\n\"" : "plain";
+        int n = snprintf(line, sizeof line, "%d,%lld,%s,%s,2024-01-%02d\n", i, big,
+                         i == N - 1 ? "2.5" : "3", note, 1 + i % 28);
+        sb_add(&b, line, (size_t)n);
+    }
+    const char *path = write_file("big_infer.csv", b.p, b.n);
+    free(b.p);
+    mr_csv_options o;
+    mr_csv_options_init(&o);
+    mr_schema *s;
+    mr_err err;
+    assert_int_equal(mr_csv_infer_schema(path, &o, 0, &s, &err), 0);
+    char tb[64];
+    const char *want[] = {"int32", "int64", "decimal(2,1)", "string", "date"};
+    for (int i = 0; i < 5; i++)
+        assert_string_equal(mr_type_name(s->fields[i].type, tb, sizeof tb), want[i]);
+    mr_schema_destroy(s);
+}
+
+/* With a header, columns are found by name in every split: ignoring case
+ * (an exact match first), past a byte order mark, extra columns ignored; a
+ * missing column names file and column. */
+static void test_scan_by_header(void **state)
+{
+    (void)state;
+    const char *path = write_str("hdr.csv", "\xEF\xBB\xBFQty,extra,ID,id\n"
+                                            "1,x,100,10\n2,y,200,20\n3,z,300,30\n");
+    mr_schema *s = make_schema("id:int64;qty:int64");
+    mr_csv_options o;
+    mr_csv_options_init(&o);
+    mr_err err;
+    /* whole file, and a split past the header (it starts at row "2,...") */
+    const uint64_t offs[] = {0, 27}, want_sum[] = {60, 50}, want_rows[] = {3, 2};
+    for (int i = 0; i < 2; i++) {
+        mr_op *op = mr_scan_csv_create(path, offs[i], UINT64_MAX, s, &o, "r", &err);
+        if (!op)
+            fail_msg("%s", err.msg);
+        int64_t sum, rows;
+        assert_int_equal(run_scan(op, &sum, &rows, &err), MR_NEXT_DONE);
+        assert_int_equal(sum, want_sum[i]); /* id is the exact "id", not "ID" */
+        assert_int_equal(rows, want_rows[i]);
+        mr_op_close(op);
+    }
+    mr_schema_destroy(s);
+    s = make_schema("id:int64;price:int64");
+    assert_null(mr_scan_csv_create(path, 27, UINT64_MAX, s, &o, "r", &err));
+    assert_int_equal(err.code, MR_ENOTFOUND);
+    char want[600];
+    snprintf(want, sizeof want,
+             "node 'r': %s: the header has no column 'price' (it has: Qty, extra, ID, id)", path);
+    assert_string_equal(err.msg, want);
+    /* without a header: by position */
+    o.header = false;
+    mr_schema_destroy(s);
+    s = make_schema("a:string;b:string;c:string;d:string");
+    mr_op *op = mr_scan_csv_create(path, 0, UINT64_MAX, s, &o, "r", &err);
+    assert_non_null(op);
+    mr_op_close(op);
+    mr_schema_destroy(s);
+}
+
+/* A value that does not fit an inferred type: the message says the type
+ * was inferred and shows the schema line that holds the value. */
+static void test_scan_inferred_hint(void **state)
+{
+    (void)state;
+    const char *sample =
+        write_str("hint_a.csv", "id,qty,price,day\n1,5,2.50,2024-01-01\n7,6,1.25,2024-01-02\n");
+    mr_csv_options o;
+    mr_csv_options_init(&o);
+    mr_schema *s;
+    mr_err err;
+    assert_int_equal(mr_csv_infer_schema(sample, &o, 0, &s, &err), 0);
+    static const char *const cases[][2] = {
+        {"2,3000000000,2.5,2024-01-01", "{id: int32, qty: int64, price: \"decimal(3,2)\", day: date}"},
+        {"2,1.5,2.5,2024-01-01", "qty: \"decimal(11,1)\""},
+        {"2,5,12345.678,2024-01-01", "price: \"decimal(8,3)\""},
+        {"2,5,2.5,2024-01-01 10:00:00", "day: timestamp}"},
+        {"x2,5,2.5,2024-01-01", "{id: string, qty: int32"},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        char text[128];
+        snprintf(text, sizeof text, "id,qty,price,day\n%s\n", cases[i][0]);
+        const char *path = write_str("hint_b.csv", text);
+        for (int inferred = 0; inferred < 2; inferred++) {
+            o.schema_inferred = inferred;
+            mr_op *op = mr_scan_csv_create(path, 0, UINT64_MAX, s, &o, "r", &err);
+            assert_non_null(op);
+            int64_t sum, rows;
+            assert_int_equal(run_scan(op, &sum, &rows, &err), MR_EPARSE);
+            mr_op_close(op);
+            bool said = strstr(err.msg, "was inferred from a sample") &&
+                        strstr(err.msg, cases[i][1]);
+            if (said != (inferred == 1))
+                fail_msg("case %zu (inferred %d): %s", i, inferred, err.msg);
+        }
+    }
+    mr_schema_destroy(s);
+}
+
 static void test_infer(void **state)
 {
     (void)state;
@@ -815,8 +929,8 @@ static void test_infer(void **state)
     check_infer("a,b,c,d,e\n0,1,1,2024-01-01,1\n1,2.25,12345678901234567890.5,2024-01-01 00:00:01,x\n"
                 "1,3,2,2024-01-02,2\n",
                 &o, 0, "a:bool;b:decimal(3,2);c:float64;d:timestamp;e:string");
-    /* the sample bounds what is read */
-    check_infer("a\n1\n2\nx\n", &o, 2, "a:int32");
+    /* past the first rows, samples across the file (its end included) */
+    check_infer("a\n1\n2\nx\n", &o, 2, "a:string");
     check_infer("a\n1\n2\nx\n", &o, 3, "a:string");
     /* bad records are ignored; header only gives strings */
     check_infer("a,b\n5,2\n1,2,3\nq\n", &o, 0, "a:int32;b:int32");
@@ -853,6 +967,9 @@ int main(void)
         cmocka_unit_test(test_scan_bad_rows),
         cmocka_unit_test(test_scan_create_errors),
         cmocka_unit_test(test_infer),
+        cmocka_unit_test(test_infer_across_file),
+        cmocka_unit_test(test_scan_inferred_hint),
+        cmocka_unit_test(test_scan_by_header),
     };
     return cmocka_run_group_tests(tests, setup_dir, remove_dir);
 }

@@ -436,13 +436,78 @@ static void test_infer(void **state)
         assert_string_equal(mr_type_name(s->fields[i].type, tn, sizeof tn), want[i][1]);
     }
     mr_schema_destroy(s);
-    /* sample of one line */
+    /* a first sample of one line: the rest of a small file is the tail
+     * sample, read whole */
     assert_int_equal(mr_jsonl_infer_schema(path, 1, &s, &err), 0);
-    assert_int_equal(s->nfields, 6);
+    assert_int_equal(s->nfields, 11);
     mr_schema_destroy(s);
     const char *empty = write_file("empty.jsonl", "\n\n", 2);
     assert_int_equal(mr_jsonl_infer_schema(empty, 0, &s, &err), MR_EPARSE);
     assert_int_equal(mr_jsonl_infer_schema("/nonexistent.jsonl", 0, &s, &err), MR_ENOTFOUND);
+}
+
+/* A file far larger than the first sample: a wider value in its middle
+ * lines and at its end decides the type; a key met only at the end is a
+ * column. */
+static void test_infer_across_file(void **state)
+{
+    (void)state;
+    enum { N = 100000 };
+    size_t cap = (size_t)N * 64, n = 0;
+    char *text = malloc(cap);
+    assert_non_null(text);
+    for (int i = 0; i < N; i++) {
+        long long a = i >= N * 45 / 100 && i < N * 55 / 100 ? 5000000000LL + i : i;
+        n += (size_t)snprintf(text + n, cap - n, "{\"a\":%lld,\"b\":%s%s}\n", a,
+                              i == N - 1 ? "1.5" : "7", i == N - 1 ? ",\"z\":\"x\"" : "");
+    }
+    const char *path = write_file("big_inf.jsonl", text, n);
+    free(text);
+    mr_schema *s;
+    mr_err err;
+    assert_int_equal(mr_jsonl_infer_schema(path, 0, &s, &err), 0);
+    assert_int_equal(s->nfields, 3);
+    const char *want[][2] = {{"a", "int64"}, {"b", "float64"}, {"z", "string"}};
+    for (int i = 0; i < 3; i++) {
+        char tn[48];
+        assert_string_equal(s->fields[i].name, want[i][0]);
+        assert_string_equal(mr_type_name(s->fields[i].type, tn, sizeof tn), want[i][1]);
+    }
+    mr_schema_destroy(s);
+}
+
+/* A value that does not fit an inferred type: the message says so and
+ * shows the schema line that holds it. */
+static void test_scan_inferred_hint(void **state)
+{
+    (void)state;
+    const char text[] = "{\"id\":1,\"day\":\"2024-01-01\"}\n"
+                        "{\"id\":7000000000,\"day\":\"2024-01-01\"}\n"
+                        "{\"id\":2,\"day\":\"2024-01-02 10:00:00\"}\n";
+    const char *path = write_file("hint.jsonl", text, sizeof text - 1);
+    mr_schema *s = schema_of("id:int32;day:date");
+    mr_csv_options opt;
+    mr_csv_options_init(&opt);
+    opt.on_error = MR_CSV_REJECT;
+    opt.schema_inferred = true;
+    mr_err err;
+    mr_op *op = mr_scan_jsonl_create(path, 0, UINT64_MAX, s, &opt, "rd", &err);
+    assert_non_null(op);
+    assert_int_equal(mr_op_open(op, &err), 0);
+    mr_batch *b;
+    while (mr_op_next(op, &b, &err) == MR_NEXT_BATCH)
+        ;
+    const mr_reject *rj;
+    size_t n;
+    assert_int_equal(mr_scan_jsonl_rejects(op, &rj, &n), 0);
+    assert_int_equal(n, 2);
+    if (!strstr(rj[0].reason, "the type int32 of column 'id' was inferred") ||
+        !strstr(rj[0].reason, "schema: {id: int64, day: date}"))
+        fail_msg("%s", rj[0].reason);
+    if (!strstr(rj[1].reason, "schema: {id: int32, day: timestamp}"))
+        fail_msg("%s", rj[1].reason);
+    mr_op_close(op);
+    mr_schema_destroy(s);
 }
 
 int main(void)
@@ -452,6 +517,8 @@ int main(void)
         cmocka_unit_test(test_scan_types),   cmocka_unit_test(test_scan_bad_rows),
         cmocka_unit_test(test_splits),       cmocka_unit_test(test_long_line),
         cmocka_unit_test(test_infer),
+        cmocka_unit_test(test_infer_across_file),
+        cmocka_unit_test(test_scan_inferred_hint),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }

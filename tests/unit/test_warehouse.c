@@ -11,6 +11,7 @@
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <fcntl.h>
 #include <string.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -278,11 +279,11 @@ static void test_upsert(void **state)
     mr_err err;
     assert_int_equal(mr_wh_commit(&f->cfg, &t, 1, NULL, 0, &err), 0);
     exec_file(f->path, "INSERT INTO u VALUES (NULL, 'null-key', 1)");
-    /* two tasks: ids 4..5 and 6..7, with changed names, plus a NULL key */
+    /* two tasks: ids 4..5 and 6..7, with changed names; the NULL key already
+     * in the table matches nothing */
     stage_rows(f, "s_b", 4, 2);
     stage_rows(f, "s_c", 6, 2);
-    exec_file(staging_file(f), "UPDATE s_b SET name = 'new' || id; "
-                               "INSERT INTO s_c VALUES (NULL, 'null-key-2', 2)");
+    exec_file(staging_file(f), "UPDATE s_b SET name = 'new' || id");
     const char *bc[] = {"s_b", "s_c"};
     const char *key[] = {"id"};
     t = target(f, "u", "upsert", bc, 2);
@@ -291,9 +292,9 @@ static void test_upsert(void **state)
     int rc = mr_wh_commit(&f->cfg, &t, 1, NULL, 0, &err);
     if (rc)
         fail_msg("%s", err.msg);
-    assert_int_equal(t.rows, 5);
+    assert_int_equal(t.rows, 4);
     assert_dump(f->path, "SELECT id, name FROM u ORDER BY id NULLS FIRST, name",
-                "<null>|null-key\n<null>|null-key-2\n1|n1\n2|n2\n3|n3\n4|new4\n5|new5\n6|n6\n7|n7\n");
+                "<null>|null-key\n1|n1\n2|n2\n3|n3\n4|new4\n5|new5\n6|n6\n7|n7\n");
     /* a two-column key */
     stage_rows(f, "s_d", 1, 3);
     exec_file(staging_file(f), "UPDATE s_d SET price = 0 WHERE id = 2; UPDATE s_d SET name = 'zz' WHERE id = 3");
@@ -306,6 +307,144 @@ static void test_upsert(void **state)
     /* (1,n1) and (2,n2) replaced, (3,zz) new beside (3,n3) */
     assert_dump(f->path, "SELECT id, name, price FROM u WHERE id <= 3 ORDER BY id, name",
                 "1|n1|1.01\n2|n2|0\n3|n3|3.03\n3|zz|3.03\n");
+}
+
+/* Upsert takes one row per key: a key staged twice (by two tasks or by
+ * one) or a NULL key fails the commit, naming the key, and leaves the
+ * table as it was. */
+static void test_upsert_duplicate_and_null_keys(void **state)
+{
+    fx *f = *state;
+    stage_rows(f, "s_a", 1, 5); /* ids 1..5 */
+    const char *a[] = {"s_a"};
+    mr_wh_target t = target(f, "u", "append", a, 1);
+    mr_err err;
+    assert_int_equal(mr_wh_commit(&f->cfg, &t, 1, NULL, 0, &err), 0);
+    const char *before = "1|n1|1.01\n2|n2|2.02\n3|n3|3.03\n4|n4|4.04\n5|n5|5.05\n";
+    const char *all = "SELECT id, name, price FROM u ORDER BY id NULLS FIRST, name";
+    const char *key[] = {"id"};
+
+    /* ids 4..6 and 5..7 (5 and 6 twice across tasks), and 9 three times in
+     * one task */
+    stage_rows(f, "s_b", 4, 3);
+    stage_rows(f, "s_c", 5, 3);
+    exec_file(staging_file(f), "INSERT INTO s_c SELECT 9, 'x', 1 FROM s_c");
+    const char *bc[] = {"s_b", "s_c"};
+    t = target(f, "u", "upsert", bc, 2);
+    t.key = key;
+    t.nkey = 1;
+    assert_int_equal(mr_wh_commit(&f->cfg, &t, 1, NULL, 0, &err), MR_EWAREHOUSE);
+    if (!strstr(err.msg, "table u") || !strstr(err.msg, "key (id)=(5) appears in 2 rows") ||
+        !strstr(err.msg, "3 keys in all"))
+        fail_msg("%s", err.msg);
+    assert_int_equal(t.rows, 0);
+    assert_dump(f->path, all, before);
+    assert_int_equal(staging_tables(f), 0);
+
+    /* one task: a NULL key (two columns of the key, one NULL) */
+    stage_rows(f, "s_d", 6, 3);
+    exec_file(staging_file(f), "UPDATE s_d SET name = NULL WHERE id = 7");
+    const char *d[] = {"s_d"};
+    const char *key2[] = {"id", "name"};
+    t = target(f, "u", "upsert", d, 1);
+    t.key = key2;
+    t.nkey = 2;
+    assert_int_equal(mr_wh_commit(&f->cfg, &t, 1, NULL, 0, &err), MR_EWAREHOUSE);
+    if (!strstr(err.msg, "1 row of the job has a NULL key (key: id, name)"))
+        fail_msg("%s", err.msg);
+    assert_dump(f->path, all, before);
+
+    /* the same rows without the duplicates go in */
+    stage_rows(f, "s_e", 4, 4);
+    const char *e[] = {"s_e"};
+    t = target(f, "u", "upsert", e, 1);
+    t.key = key;
+    t.nkey = 1;
+    assert_int_equal(mr_wh_commit(&f->cfg, &t, 1, NULL, 0, &err), 0);
+    assert_int_equal(q_int(f->path, "SELECT count(*) FROM u"), 7);
+}
+
+/* True once the file at path holds needle. */
+static int file_has(const char *path, const char *needle)
+{
+    FILE *fp = fopen(path, "r");
+    if (!fp)
+        return 0;
+    char buf[8192];
+    size_t n = fread(buf, 1, sizeof buf - 1, fp);
+    fclose(fp);
+    buf[n] = '\0';
+    return strstr(buf, needle) != NULL;
+}
+
+/* A commit that waits behind a reader of the warehouse file says so: what
+ * it waits for, which file, how long so far.  A child process holds a read
+ * transaction until the commit's log line appears (no timing assumed),
+ * then lets go, and the commit goes through. */
+static void test_commit_logs_its_wait(void **state)
+{
+    fx *f = *state;
+    stage_rows(f, "s_a", 1, 3);
+    const char *a[] = {"s_a"};
+    mr_wh_target t = target(f, "t", "append", a, 1);
+    mr_err err;
+    assert_int_equal(mr_wh_commit(&f->cfg, &t, 1, NULL, 0, &err), 0);
+    stage_rows(f, "s_b", 10, 2);
+
+    char logf[200];
+    snprintf(logf, sizeof logf, "%s/commit.log", f->dir);
+    int ready[2];
+    assert_int_equal(pipe(ready), 0);
+    pid_t pid = fork();
+    assert_true(pid >= 0);
+    if (pid == 0) {
+        sqlite3 *db = NULL;
+        sqlite3_stmt *st = NULL;
+        if (sqlite3_open_v2(f->path, &db, SQLITE_OPEN_READWRITE, NULL) != SQLITE_OK ||
+            sqlite3_exec(db, "BEGIN", NULL, NULL, NULL) != SQLITE_OK ||
+            sqlite3_prepare_v2(db, "SELECT count(*) FROM t", -1, &st, NULL) != SQLITE_OK ||
+            sqlite3_step(st) != SQLITE_ROW)
+            _exit(2);
+        sqlite3_finalize(st); /* the read transaction keeps its shared lock */
+        if (write(ready[1], "r", 1) != 1)
+            _exit(3);
+        for (int i = 0; i < 120000 && !file_has(logf, "commit waiting for"); i++)
+            usleep(1000);
+        sqlite3_exec(db, "COMMIT", NULL, NULL, NULL);
+        sqlite3_close(db);
+        _exit(0);
+    }
+    char c;
+    assert_int_equal(read(ready[0], &c, 1), 1);
+    close(ready[0]);
+    close(ready[1]);
+
+    fflush(stderr);
+    int saved = dup(2);
+    int fd = open(logf, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+    assert_true(saved >= 0 && fd >= 0);
+    assert_int_equal(dup2(fd, 2), 2);
+    close(fd);
+    const char *b[] = {"s_b"};
+    t = target(f, "t", "append", b, 1);
+    int rc = mr_wh_commit(&f->cfg, &t, 1, NULL, 0, &err);
+    fflush(stderr);
+    dup2(saved, 2);
+    close(saved);
+    int status;
+    assert_int_equal(waitpid(pid, &status, 0), pid);
+    assert_true(WIFEXITED(status));
+    assert_int_equal(WEXITSTATUS(status), 0);
+    if (rc)
+        fail_msg("%s", err.msg);
+    assert_int_equal(q_int(f->path, "SELECT count(*) FROM t"), 5);
+    char want[300];
+    snprintf(want, sizeof want,
+             "commit waiting for the exclusive lock (readers of the file must finish first) of "
+             "%s for ",
+             f->path);
+    if (!file_has(logf, want) || !file_has(logf, "s so far"))
+        fail_msg("the log does not say what the commit waits for: want '%s'", want);
 }
 
 static void test_type_roundtrip(void **state)
@@ -652,6 +791,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_concurrent_writers, setup, teardown),
         cmocka_unit_test_setup_teardown(test_overwrite, setup, teardown),
         cmocka_unit_test_setup_teardown(test_upsert, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_upsert_duplicate_and_null_keys, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_commit_logs_its_wait, setup, teardown),
         cmocka_unit_test_setup_teardown(test_type_roundtrip, setup, teardown),
         cmocka_unit_test_setup_teardown(test_selection_vector, setup, teardown),
         cmocka_unit_test_setup_teardown(test_empty_strings_without_chars, setup, teardown),

@@ -272,22 +272,80 @@ static void test_upsert_one_key(void **state)
     mr_wh_target t = target(f, "u", "append", a, 1);
     commit_ok(f, &t, 1, NULL, 0);
     sqlf("INSERT INTO t%d.u VALUES (NULL, 'null-key', 1)", f->n);
-    /* two tasks: ids 4..5 and 6..7 with new names; a NULL key matches nothing */
+    /* two tasks: ids 4..5 and 6..7 with new names; the NULL key already in
+     * the table matches nothing */
     stage_rows(f, stg(f, "b"), 4, 2, "new", 100);
-    mr_batch *b = rows_batch(f->schema_s, 6, 3, "new", 100);
-    mr_column_set_valid(&b->cols[0], 2, false);
-    stage_batch(f, stg(f, "c"), f->schema_s, b);
-    mr_batch_destroy(b);
+    stage_rows(f, stg(f, "c"), 6, 2, "new", 100);
     const char *bc[] = {stg(f, "b"), stg(f, "c")};
     const char *key[] = {"id"};
     t = target(f, "u", "upsert", bc, 2);
     t.key = key;
     t.nkey = 1;
     commit_ok(f, &t, 1, NULL, 0);
-    assert_int_equal(t.rows, 5);
-    assert_dump("<null>|new8|8.00\n<null>|null-key|1.00\n1|n1|0.01\n2|n2|0.02\n3|n3|0.03\n"
+    assert_int_equal(t.rows, 4);
+    assert_dump("<null>|null-key|1.00\n1|n1|0.01\n2|n2|0.02\n3|n3|0.03\n"
                 "4|new4|4.00\n5|new5|5.00\n6|new6|6.00\n7|new7|7.00\n",
                 "SELECT id, name, price FROM t%d.u ORDER BY id NULLS FIRST, name", f->n);
+}
+
+/* Upsert takes one row per key: a key staged twice (by two tasks or by
+ * one) or a NULL key fails the commit, naming the key, and leaves the
+ * table as it was. */
+static void test_upsert_duplicate_and_null_keys(void **state)
+{
+    fx *f = *state;
+    stage_rows(f, stg(f, "a"), 1, 5, "n", 1); /* ids 1..5 */
+    const char *a[] = {stg(f, "a")};
+    mr_wh_target t = target(f, "u", "append", a, 1);
+    commit_ok(f, &t, 1, NULL, 0);
+    const char *before = "1|n1|0.01\n2|n2|0.02\n3|n3|0.03\n4|n4|0.04\n5|n5|0.05\n";
+    const char *key[] = {"id"};
+    mr_err err;
+
+    /* ids 4..6 and 5..7 (5 and 6 twice across tasks), and 9 three times in
+     * one task */
+    stage_rows(f, stg(f, "b"), 4, 3, "x", 1);
+    mr_batch *b = rows_batch(f->schema_s, 5, 6, "x", 1);
+    for (int i = 3; i < 6; i++)
+        MR_COL_I64(&b->cols[0])[i] = 9;
+    stage_batch(f, stg(f, "c"), f->schema_s, b);
+    mr_batch_destroy(b);
+    const char *bc[] = {stg(f, "b"), stg(f, "c")};
+    t = target(f, "u", "upsert", bc, 2);
+    t.key = key;
+    t.nkey = 1;
+    assert_int_equal(mr_wh_commit(&f->cfg, &t, 1, NULL, 0, &err), MR_EWAREHOUSE);
+    if (!strstr(err.msg, "table u") || !strstr(err.msg, "key (id)=(5) appears in 2 rows") ||
+        !strstr(err.msg, "3 keys in all"))
+        fail_msg("%s", err.msg);
+    assert_int_equal(t.rows, 0);
+    assert_dump(before, "SELECT id, name, price FROM t%d.u ORDER BY id, name", f->n);
+    assert_int_equal(staging_count(f), 0);
+
+    /* a NULL in one column of a two-column key */
+    b = rows_batch(f->schema_s, 6, 3, "x", 1);
+    mr_column_set_str_null(&b->cols[1], 1);
+    stage_batch(f, stg(f, "d"), f->schema_s, b);
+    mr_batch_destroy(b);
+    const char *d[] = {stg(f, "d")};
+    const char *key2[] = {"id", "name"};
+    t = target(f, "u", "upsert", d, 1);
+    t.key = key2;
+    t.nkey = 2;
+    assert_int_equal(mr_wh_commit(&f->cfg, &t, 1, NULL, 0, &err), MR_EWAREHOUSE);
+    if (!strstr(err.msg, "1 row of the job has a NULL key (key: id, name)"))
+        fail_msg("%s", err.msg);
+    assert_dump(before, "SELECT id, name, price FROM t%d.u ORDER BY id, name", f->n);
+
+    /* the same rows without the duplicates go in */
+    stage_rows(f, stg(f, "e"), 4, 4, "x", 1);
+    const char *e[] = {stg(f, "e")};
+    t = target(f, "u", "upsert", e, 1);
+    t.key = key;
+    t.nkey = 1;
+    commit_ok(f, &t, 1, NULL, 0);
+    assert_dump("1|n1\n2|n2\n3|n3\n4|x4\n5|x5\n6|x6\n7|x7\n",
+                "SELECT id, name FROM t%d.u ORDER BY id", f->n);
 }
 
 static void test_upsert_two_keys(void **state)
@@ -910,6 +968,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_overwrite, setup, teardown),
         cmocka_unit_test_setup_teardown(test_upsert_one_key, setup, teardown),
         cmocka_unit_test_setup_teardown(test_upsert_two_keys, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_upsert_duplicate_and_null_keys, setup, teardown),
         cmocka_unit_test_setup_teardown(test_selection_and_empty, setup, teardown),
         cmocka_unit_test_setup_teardown(test_types_binary, setup, teardown),
         cmocka_unit_test_setup_teardown(test_types_text, setup, teardown),
