@@ -11,6 +11,8 @@
 #   scripts/test.sh            everything
 #   scripts/test.sh --quick    the normal build only (no sanitizers, no fuzzing,
 #                              no Release builds, no containers)
+#   MILLRACE_E2E="tests/e2e/test_run.py ..." scripts/test.sh --quick
+#                              only these end-to-end tests (default tests/e2e)
 #
 # Builds: build/ (gcc, RelWithDebInfo), build-asan/ (gcc, Debug with
 # sanitizers), build-release-gcc/ and build-release-clang/ (Release, compile
@@ -39,7 +41,8 @@ run_suite() {
   echo "== unit tests ($dir)"
   (cd "$dir" && ctest --output-on-failure -j"$jobs")
   echo "== end-to-end tests ($dir)"
-  MILLRACE_BUILD="$PWD/$dir" .venv/bin/python -m pytest -q tests/e2e
+  # shellcheck disable=SC2086 # a list of paths
+  MILLRACE_BUILD="$PWD/$dir" .venv/bin/python -m pytest -q ${MILLRACE_E2E:-tests/e2e}
 }
 
 run_suite build -DCMAKE_BUILD_TYPE=RelWithDebInfo -DMR_SANITIZE=OFF
