@@ -74,7 +74,13 @@ docker_skip() { # why a Docker check cannot run here, or nothing
 # does not install fails here (tests/fresh/run.sh). MILLRACE_SKIP_FRESH=1
 # skips it on purpose.
 fresh_skip="$(docker_skip "${1:-}")"
-[ -z "$fresh_skip" ] && [ -n "${MILLRACE_SKIP_FRESH:-}" ] && fresh_skip="MILLRACE_SKIP_FRESH is set"
+if [ -n "$fresh_skip" ]; then
+  :
+elif [ -n "${MILLRACE_SKIP_FRESH:-}" ]; then
+  fresh_skip="MILLRACE_SKIP_FRESH is set"
+elif ! git rev-parse --verify -q HEAD >/dev/null 2>&1; then
+  fresh_skip="not a git checkout (the check runs the committed tree)"
+fi
 if [ -z "$fresh_skip" ]; then
   echo "== fresh machine: setup, quick suite and demo in a clean container (tests/fresh)"
   tests/fresh/run.sh
