@@ -25,8 +25,8 @@
 # the packages it needs are checked.
 # Nothing is cached between runs but the base image itself: packages, Python
 # tools and the build come from scratch each time.  Measured on 2 cores
-# shared with other work (load 6): 8.5 minutes in all; setup 6 (packages,
-# Python tools, the build), the quick suite 2, the demo 10 s.
+# shared with other work: 5.5 minutes in all at load 4 (setup 4: packages,
+# Python tools, the build; the quick suite 1; the demo 6 s), 8.5 at load 6.
 #
 # The base image is debian:bookworm-slim (MILLRACE_BASE_IMAGE): pulled
 # from a registry if it was, else built once by docker/build-base-image.sh
