@@ -10,9 +10,28 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-PACKAGES=(cmake pkg-config make gcc libzmq3-dev libprotobuf-c-dev protobuf-c-compiler
+# Everything a step of scripts/demo.sh or scripts/test.sh runs, installed
+# without Recommends, so each need is named here (tests/fresh checks this
+# list in a clean Debian container):
+#   build: cmake, pkg-config, make, gcc, libc6-dev (only a Recommends of gcc)
+#     and the -dev packages; protobuf-c-compiler generates the proto code;
+#   tests: libcmocka-dev (unit), python3-venv (pytest in .venv), postgresql
+#     (initdb, pg_ctl and psql for scripts/pg_test_server.sh and the
+#     warehouse tests), sqlite3 (demo and tests read the warehouse with it);
+#   fuzzing (scripts/fuzz.sh): clang and libclang-rt-14-dev, which holds
+#     libFuzzer and clang's sanitizer runtimes;
+#   base image (docker/build-base-image.sh): debootstrap and the archive's
+#     keyring to check what it downloads.
+PACKAGES=(cmake pkg-config make gcc libc6-dev libzmq3-dev libprotobuf-c-dev protobuf-c-compiler
   libyaml-dev libzstd-dev libsqlite3-dev libpq-dev postgresql libmicrohttpd-dev
-  libcjson-dev libcmocka-dev sqlite3 python3-venv clang)
+  libcjson-dev libcmocka-dev sqlite3 python3-venv clang libclang-rt-14-dev
+  debootstrap debian-archive-keyring)
+# The cluster test (tests/cluster) needs a Docker engine, which setup does not
+# install (it needs a daemon and privileges); where Docker is present the
+# Compose tool it drives is installed too.
+if command -v docker >/dev/null && ! docker compose version >/dev/null 2>&1; then
+  PACKAGES+=(docker-compose)
+fi
 # jsonschema, prometheus_client and schemathesis check the REST API
 # (tests/e2e/test_api_full.py, test_openapi.py). schemathesis 3.39.16 runs on
 # Python 3.11; it breaks with newer hypothesis releases, so both are pinned.

@@ -3,11 +3,21 @@
 # and end-to-end tests (pytest) on a normal -Werror build, then all of it
 # again on a build with AddressSanitizer and UndefinedBehaviorSanitizer,
 # then a short run of every libFuzzer target (scripts/fuzz.sh), then the
-# docker-compose cluster test when a Docker engine is present.
+# Release build with gcc and with clang (compiled only, to keep every build
+# type warning-free with both compilers), then the fresh-machine check
+# (tests/fresh: setup, quick suite and demo in a clean Debian container) and
+# the docker-compose cluster test when a Docker engine is present.
 #
 #   scripts/test.sh            everything
 #   scripts/test.sh --quick    the normal build only (no sanitizers, no fuzzing,
-#                              no cluster test)
+#                              no Release builds, no containers)
+#   MILLRACE_E2E="tests/e2e/test_run.py ..." scripts/test.sh --quick
+#                              only these end-to-end tests (default tests/e2e)
+#
+# Builds: build/ (gcc, RelWithDebInfo), build-asan/ (gcc, Debug with
+# sanitizers), build-release-gcc/ and build-release-clang/ (Release, compile
+# only), build-fuzz/ (clang, scripts/fuzz.sh).  With -Werror, a warning in
+# any of them fails the suite.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/setup.sh --no-build
@@ -31,7 +41,8 @@ run_suite() {
   echo "== unit tests ($dir)"
   (cd "$dir" && ctest --output-on-failure -j"$jobs")
   echo "== end-to-end tests ($dir)"
-  MILLRACE_BUILD="$PWD/$dir" .venv/bin/python -m pytest -q tests/e2e
+  # shellcheck disable=SC2086 # a list of paths
+  MILLRACE_BUILD="$PWD/$dir" .venv/bin/python -m pytest -q ${MILLRACE_E2E:-tests/e2e}
 }
 
 run_suite build -DCMAKE_BUILD_TYPE=RelWithDebInfo -DMR_SANITIZE=OFF
@@ -41,19 +52,49 @@ if [ "${1:-}" != "--quick" ]; then
   run_suite build-asan -DCMAKE_BUILD_TYPE=Debug -DMR_SANITIZE=ON
   echo "== fuzz: every parser's libFuzzer target (tests/fuzz/) for ${FUZZ_SECONDS:-15}s each"
   scripts/fuzz.sh
+  # Release (-O3) finds warnings the other levels do not (gcc's flow
+  # analysis); clang warns about other things.  Compiled, not tested.
+  for cc in gcc clang; do
+    echo "== build build-release-$cc (Release with $cc; compile only)"
+    CC="$cc" cmake -S . -B "build-release-$cc" -DCMAKE_BUILD_TYPE=Release -DMR_SANITIZE=OFF >/dev/null
+    cmake --build "build-release-$cc" -j"$jobs" >/dev/null || cmake --build "build-release-$cc" -j1
+  done
+fi
+docker_skip() { # why a Docker check cannot run here, or nothing
+  if [ "${1:-}" = "--quick" ]; then
+    echo "--quick"
+  elif ! command -v docker >/dev/null; then
+    echo "no docker command"
+  elif ! docker info >/dev/null 2>&1; then
+    echo "\`docker info\` fails: no Docker engine reachable"
+  fi
+}
+# A clean Debian container runs setup, the quick suite and the demo from the
+# committed tree, so a package this machine has by accident but setup.sh
+# does not install fails here (tests/fresh/run.sh). MILLRACE_SKIP_FRESH=1
+# skips it on purpose.
+fresh_skip="$(docker_skip "${1:-}")"
+if [ -n "$fresh_skip" ]; then
+  :
+elif [ -n "${MILLRACE_SKIP_FRESH:-}" ]; then
+  fresh_skip="MILLRACE_SKIP_FRESH is set"
+elif ! git rev-parse --verify -q HEAD >/dev/null 2>&1; then
+  fresh_skip="not a git checkout (the check runs the committed tree)"
+fi
+if [ -z "$fresh_skip" ]; then
+  echo "== fresh machine: setup, quick suite and demo in a clean container (tests/fresh)"
+  tests/fresh/run.sh
+else
+  echo "== fresh-machine check skipped: $fresh_skip"
 fi
 # The docker-compose cluster (tests/cluster): real images, a real cluster.
 # Runs whenever a Docker engine and the Compose tool are usable; says why not
 # otherwise. MILLRACE_SKIP_CLUSTER=1 skips it on purpose.
-cluster_skip=""
-if [ "${1:-}" = "--quick" ]; then
-  cluster_skip="--quick"
+cluster_skip="$(docker_skip "${1:-}")"
+if [ -n "$cluster_skip" ]; then
+  :
 elif [ -n "${MILLRACE_SKIP_CLUSTER:-}" ]; then
   cluster_skip="MILLRACE_SKIP_CLUSTER is set"
-elif ! command -v docker >/dev/null; then
-  cluster_skip="no docker command"
-elif ! docker info >/dev/null 2>&1; then
-  cluster_skip="\`docker info\` fails: no Docker engine reachable"
 elif ! docker compose version >/dev/null 2>&1 && ! command -v docker-compose >/dev/null; then
   cluster_skip="no Compose tool (docker compose or docker-compose)"
 fi

@@ -12,6 +12,9 @@
 
 static int pick(const mr_wh_config *cfg, const mr_wh__driver **out, mr_err *err)
 {
+    /* Set on every path: gcc -O3 cannot see that an error return is negative
+     * and would warn that callers use *out uninitialized. */
+    *out = NULL;
     if (!cfg)
         return mr_err_set(err, MR_EINVAL, "warehouse: no configuration");
     const char *d = cfg->driver && *cfg->driver ? cfg->driver : "sqlite";

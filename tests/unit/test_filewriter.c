@@ -210,7 +210,8 @@ static void round_trip(const char *format, size_t rows, int big_string)
     mr_err err;
     mr_filewriter *w = mr_filewriter_open(path, format, s, 1, &err);
     assert_non_null(w);
-    char **want = calloc(rows, sizeof *want);
+    /* rows + 1: with rows 0, gcc -O3 sees want[got] index an empty array. */
+    char **want = calloc(rows + 1, sizeof *want);
     char line[8192];
     size_t r = 0, bi = 0;
     char *bigs = NULL;
