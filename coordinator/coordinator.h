@@ -25,6 +25,7 @@ typedef struct exec_rt {
     char *address; /* data endpoint */
     unsigned slots, running;
     uint64_t memory;
+    uint64_t incarnation; /* from its Register: changes when the process restarts */
     uint64_t last_heartbeat_ms;
     uint64_t shuffle_bytes_held, shuffle_bytes_spilled; /* from its last heartbeat */
     exec_state state;

@@ -678,13 +678,33 @@ void coord_on_status(mr_coord *c, const Millrace__TaskStatus *s)
     job_finish(c, j, JOB_FAILED, s->error && s->error[0] ? s->error : "task failed");
 }
 
+static void executor_lost(mr_coord *c, int e);
+
+/* An executor known and alive registers again under a new incarnation: its
+ * process restarted (kill -9 and a container restart with the same --id
+ * take milliseconds, far less than --lost-after-ms), so everything the old
+ * process ran or held is gone.  Its tasks fail over at once, as for a lost
+ * executor, instead of staying "running" until --task-timeout-ms.  The same
+ * incarnation again is a repeated message and changes nothing. */
+static void register_restart(mr_coord *c, int e, const Millrace__Register *r)
+{
+    exec_rt *x = &c->execs[e];
+    if (x->state == EXEC_ALIVE && r->incarnation != x->incarnation) {
+        mr_log(MR_LOG_WARN, "coordinator", "executor=%s restarted (new incarnation)", x->id);
+        x->state = EXEC_LOST; /* so nothing is handed back to the old process */
+        x->running = 0;
+        executor_lost(c, e);
+    }
+}
+
 void coord_on_register(mr_coord *c, const char *identity, const Millrace__Register *r)
 {
     int e;
     for (e = 0; e < c->nexecs; e++)
         if (strcmp(c->execs[e].id, identity) == 0)
             break;
-    if (e == c->nexecs) {
+    int known = e < c->nexecs;
+    if (!known) {
         if (c->nexecs == c->cap_execs) {
             int ncap = c->cap_execs ? c->cap_execs * 2 : 8;
             exec_rt *p = realloc(c->execs, (size_t)ncap * sizeof *p);
@@ -698,6 +718,9 @@ void coord_on_register(mr_coord *c, const char *identity, const Millrace__Regist
         c->nexecs++;
     }
     exec_rt *x = &c->execs[e];
+    if (known)
+        register_restart(c, e, r);
+    x->incarnation = r->incarnation;
     free(x->address);
     x->address = strdup(r->data_address);
     x->slots = r->slots ? r->slots : 1;

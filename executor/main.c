@@ -37,6 +37,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/random.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -76,6 +77,7 @@ typedef struct executor {
     char data_root[PATH_MAX];
     unsigned slots;
     unsigned long long memory;
+    uint64_t incarnation; /* random per start: tells the coordinator we restarted */
     char spill_base[PATH_MAX]; /* --spill-dir, or $TMPDIR, or /tmp */
     char spill_dir[PATH_MAX];  /* this process's folder below it */
     int shuffle_window;
@@ -154,6 +156,7 @@ static void send_register(executor *ex)
     reg.data_address = ex->advertise;
     reg.slots = ex->slots;
     reg.memory_bytes = ex->memory;
+    reg.incarnation = ex->incarnation;
     Millrace__Control c = MILLRACE__CONTROL__INIT;
     c.msg_case = MILLRACE__CONTROL__MSG_REGISTER;
     c.register_ = &reg;
@@ -555,6 +558,10 @@ static int parse_args(executor *ex, int argc, char **argv)
         gethostname(host, sizeof host - 1);
         snprintf(ex->id, sizeof ex->id, "%s-%ld", host, (long)getpid());
     }
+    if (getrandom(&ex->incarnation, sizeof ex->incarnation, 0) != sizeof ex->incarnation)
+        ex->incarnation = ((uint64_t)getpid() << 32) ^ (uint64_t)time(NULL);
+    if (ex->incarnation == 0)
+        ex->incarnation = 1; /* 0 means "not sent" */
     return 0;
 }
 
