@@ -51,6 +51,8 @@ typedef struct task_rt {
     uint64_t dispatched_ms; /* coord_now_ms() when the attempt was sent (metrics) */
     uint64_t progress_rows; /* the attempt's progress as its executor last reported it */
     uint64_t progress_ms;   /* coord_now_ms() when that progress last changed */
+    uint64_t first_failure_ms; /* coord_now_ms() of its first retryable failure; 0: none */
+    uint64_t not_before_ms;    /* a retry waits (back-off) until then */
 } task_rt;
 
 typedef struct stage_rt {
@@ -87,6 +89,9 @@ typedef struct job {
     uint32_t nparts;
     int cancel_requested;
     int committing;
+    uint32_t commit_failures;     /* commits that could not reach the warehouse */
+    uint64_t commit_first_fail_ms; /* coord_now_ms() of the first of them */
+    uint64_t commit_not_before_ms; /* the next commit try waits until then */
     uint64_t *output_rows; /* per stage (rows committed by its write) */
     /* Rejected rows: rejected_rows counts them all (the successful attempt
      * of each task); rejects keeps the first nrejects of them for the API
@@ -110,6 +115,7 @@ typedef struct mr_coord {
     int lost_after_ms;
     int no_executor_fail_ms; /* fail running jobs after this long with no executor */
     int task_timeout_ms;     /* restart an attempt without progress this long; 0: never */
+    int retry_deadline_ms;   /* retryable failures are retried, backing off, this long */
     uint64_t last_alive_ms;  /* last time at least one executor was alive */
     size_t max_body;
     size_t history;        /* finished jobs kept */

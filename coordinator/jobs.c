@@ -42,8 +42,41 @@
 #include "warehouse/warehouse.h"
 
 #define MAX_ATTEMPTS 3
+/* Back-off between retries of a retryable failure: full jitter, a delay
+ * drawn uniformly from [0, min(RETRY_CAP_MS, RETRY_BASE_MS * 2^n)] before
+ * retry n, so a restarting warehouse is not hammered and retries of many
+ * tasks spread out. */
+#define RETRY_BASE_MS 100
+#define RETRY_CAP_MS 5000
 
 static int exec_alive(const mr_coord *c, int e);
+
+/* The back-off before retry n (0-based), with full jitter. */
+static uint64_t retry_backoff_ms(uint32_t n)
+{
+    uint64_t ceiling = RETRY_BASE_MS;
+    for (uint32_t i = 0; i < n && ceiling < RETRY_CAP_MS; i++)
+        ceiling *= 2;
+    if (ceiling > RETRY_CAP_MS)
+        ceiling = RETRY_CAP_MS;
+    uint32_t r = 0;
+    if (getrandom(&r, sizeof r, 0) != sizeof r)
+        r = (uint32_t)coord_now_ms() * 2654435761u;
+    return (uint64_t)r % (ceiling + 1);
+}
+
+/* Whether a retryable failure (the failures-th before this one) may be
+ * retried: always for the first MAX_ATTEMPTS attempts, then for as long as
+ * the first failure is less than c->retry_deadline_ms ago.  So a warehouse
+ * that restarts for a few seconds costs retries, not the job, and a failure
+ * that keeps happening ends the job within the deadline. */
+static int retry_allowed(const mr_coord *c, uint32_t failures, uint64_t *first_failure_ms)
+{
+    uint64_t now = coord_now_ms();
+    if (*first_failure_ms == 0)
+        *first_failure_ms = now;
+    return failures + 1 < MAX_ATTEMPTS || now - *first_failure_ms < (uint64_t)c->retry_deadline_ms;
+}
 static int check_targets(job *j, char *errbuf, size_t cap);
 static int mark_quoted_splits(const Millrace__ReadSpec *rd, Millrace__Split **splits, size_t n,
                               char *errbuf, size_t cap);
@@ -547,8 +580,8 @@ static void schedule_job(mr_coord *c, job *j)
             st->state = STAGE_RUNNING;
         for (uint32_t t = 0; t < st->ntasks; t++) {
             task_rt *tk = &st->tasks[t];
-            if (tk->state != TASK_PENDING)
-                continue;
+            if (tk->state != TASK_PENDING || tk->not_before_ms > coord_now_ms())
+                continue; /* (a retry backing off) */
             int e;
             if (st->reads_shuffle) {
                 e = j->owners[t];
@@ -662,10 +695,12 @@ void coord_on_status(mr_coord *c, const Millrace__TaskStatus *s)
         }
         return;
     }
-    if (s->retryable && tk->failures + 1 < MAX_ATTEMPTS) {
-        tk->failures++;
-        mr_log(MR_LOG_WARN, "coordinator", "job=%s stage=%u task=%u attempt=%u failed, retrying: %s",
-               j->id, s->stage_id, s->partition, s->attempt, s->error);
+    if (s->retryable && retry_allowed(c, tk->failures, &tk->first_failure_ms)) {
+        uint64_t wait = retry_backoff_ms(tk->failures++);
+        tk->not_before_ms = coord_now_ms() + wait;
+        mr_log(MR_LOG_WARN, "coordinator",
+               "job=%s stage=%u task=%u attempt=%u failed, retrying in %" PRIu64 " ms: %s", j->id,
+               s->stage_id, s->partition, s->attempt, wait, s->error);
         coord_metrics_task(&c->metrics, COORD_TASK_RETRIED, secs, 0, 0, 0);
         tk->attempt++;
         tk->retried++;
@@ -1119,10 +1154,26 @@ static int files_publish(job *j, char *errbuf, size_t cap)
     return 0;
 }
 
+/* The warehouse could not be reached for the commit (MR_EIO: nothing
+ * happened, the staging tables are kept).  Schedules another try after a
+ * back-off while within c->retry_deadline_ms of the first such failure;
+ * returns 0 when the job must fail instead. */
+static int commit_retry(mr_coord *c, job *j, const mr_err *err)
+{
+    if (!retry_allowed(c, j->commit_failures, &j->commit_first_fail_ms))
+        return 0;
+    uint64_t wait = retry_backoff_ms(j->commit_failures++);
+    j->commit_not_before_ms = coord_now_ms() + wait;
+    mr_log(MR_LOG_WARN, "coordinator", "job=%s commit: warehouse unreachable, retrying in %" PRIu64
+           " ms: %s", j->id, wait, err->msg);
+    return 1;
+}
+
 void coord_commit_ready(mr_coord *c)
 {
     for (job *j = c->jobs; j; j = j->next) {
-        if (j->state != JOB_RUNNING || j->committing || j->cancel_requested)
+        if (j->state != JOB_RUNNING || j->committing || j->cancel_requested ||
+            j->commit_not_before_ms > coord_now_ms())
             continue;
         uint32_t done = 0;
         for (uint32_t s = 0; s < j->nstages; s++)
@@ -1151,6 +1202,10 @@ void coord_commit_ready(mr_coord *c)
                               &err);
         pthread_mutex_lock(&c->mu);
         j->committing = 0;
+        if (rc == MR_EIO && commit_retry(c, j, &err)) {
+            commit_work_free(&w);
+            return;
+        }
         if (rc < 0) {
             char msg[1200];
             snprintf(msg, sizeof msg, "commit failed: %s", err.msg);

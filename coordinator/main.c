@@ -45,6 +45,11 @@ static void usage(FILE *out)
             "                       (default 30000); queued jobs keep waiting\n"
             "  --task-timeout-ms N  restart a task attempt whose progress has not changed for N ms\n"
             "                       (default 600000; waiting for shuffle input does not count)\n"
+            "  --retry-deadline-ms N\n"
+            "                       retry a task (or a commit that cannot reach the warehouse)\n"
+            "                       whose failure is retryable, backing off 100 ms doubling to\n"
+            "                       5 s with full jitter, until N ms after its first failure\n"
+            "                       (default 60000; at least 3 attempts either way)\n"
             "  --max-body-bytes N   largest request body accepted, 413 beyond (default 16777216)\n"
             "  --http-timeout S     close HTTP connections idle for S seconds (default 30)\n"
             "  --history N          finished jobs kept for the API (default 1000)\n"
@@ -91,6 +96,7 @@ static int parse_args(mr_coord *c, int argc, char **argv, char *ready_file, size
         {"history", required_argument, 0, 'Y'},
         {"no-executor-timeout-ms", required_argument, 0, 'N'},
         {"task-timeout-ms", required_argument, 0, 'K'},
+        {"retry-deadline-ms", required_argument, 0, 'D'},
         {0, 0, 0, 0}};
     snprintf(c->http_addr, sizeof c->http_addr, "127.0.0.1:8080");
     snprintf(c->bind, sizeof c->bind, "tcp://127.0.0.1:7070");
@@ -101,6 +107,7 @@ static int parse_args(mr_coord *c, int argc, char **argv, char *ready_file, size
     c->lost_after_ms = 5000;
     c->no_executor_fail_ms = 30000;
     c->task_timeout_ms = 600000;
+    c->retry_deadline_ms = 60000;
     c->max_body = 16u << 20;
     c->history = 1000;
     c->http_timeout_s = 30;
@@ -157,6 +164,11 @@ static int parse_args(mr_coord *c, int argc, char **argv, char *ready_file, size
             if (parse_num("--task-timeout-ms", optarg, 100, 86400000, &v) < 0)
                 return 2;
             c->task_timeout_ms = (int)v;
+            break;
+        case 'D':
+            if (parse_num("--retry-deadline-ms", optarg, 0, 86400000, &v) < 0)
+                return 2;
+            c->retry_deadline_ms = (int)v;
             break;
         case 'M':
             if (parse_num("--max-body-bytes", optarg, 1024, 1LL << 32, &v) < 0)

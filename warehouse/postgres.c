@@ -1128,8 +1128,11 @@ static int pg_commit(const mr_wh_config *cfg, mr_wh_target *targets, int ntarget
             rc = mr_err_set(err, MR_ENOMEM, "out of memory committing");
             goto out;
         }
-    if ((rc = pg_connect(cfg, &c, err)) < 0)
+    if ((rc = pg_connect(cfg, &c, err)) < 0) {
+        if (rc == MR_EWAREHOUSE) /* unreachable: nothing happened, a retry may succeed */
+            rc = err->code = MR_EIO;
         goto out;
+    }
     if ((rc = pg_exec(c, "BEGIN", err, "warehouse commit: cannot begin the transaction")) < 0)
         goto out;
     for (int i = 0; i < ntargets; i++)
@@ -1149,7 +1152,7 @@ out:
             targets[i].rows = 0;
     if (c)
         drop_tables(c, targets, ntargets);
-    else
+    else if (rc != MR_EIO) /* kept for the caller's retry; its prefix cleanup drops them */
         pg_drop_named(cfg, targets, ntargets);
     PQfinish(c);
     if (counts)

@@ -151,7 +151,10 @@ typedef struct mr_wh_target {
  * 1-based index and the database's message; MR_EINVAL for a bad target (no
  * schema, unknown mode, upsert without a valid key).  Afterwards, whatever
  * the outcome, the named staging tables are dropped (best effort: a failed
- * drop does not change the result; mr_wh_drop_staging cleans up later).
+ * drop does not change the result; mr_wh_drop_staging cleans up later),
+ * except after MR_EIO: the warehouse could not be reached at all (PostgreSQL
+ * down or restarting), nothing happened, and the staging tables are kept so
+ * that the caller can try the same commit again later.
  * Duplicate keys among the staged rows of an upsert are all inserted. */
 int mr_wh_commit(const mr_wh_config *cfg, mr_wh_target *targets, int ntargets,
                  const char *const *post_sql, int npost, mr_err *err);

@@ -43,3 +43,80 @@ def test_executor_restarted_with_same_id_fails_over_its_tasks(cluster_factory, t
     check_result(tmp_path, "wh.db")
     log = (tmp_path / "coordinator.log").read_text()
     assert "restarted (new incarnation)" in log
+
+
+# ---- PostgreSQL restarted during a load ------------------------------------
+
+import glob  # noqa: E402
+import re  # noqa: E402
+import tempfile  # noqa: E402
+import time  # noqa: E402
+
+import pytest  # noqa: E402
+
+import pg  # noqa: E402
+from conftest import ROOT  # noqa: E402
+from test_faults import DAG_TEXT  # noqa: E402
+from test_postgres import pg_buyers  # noqa: E402
+from test_run import expected_buyers  # noqa: E402
+
+PG_SCRIPT = ROOT / "scripts" / "pg_test_server.sh"
+
+
+class PrivatePg:
+    """A PostgreSQL server of this test's own (scripts/pg_test_server.sh), so
+    stopping it disturbs no other test."""
+
+    def __init__(self):
+        self.dir = tempfile.mkdtemp(prefix="millrace-pgr-")
+        r = subprocess.run([str(PG_SCRIPT), "start", self.dir], capture_output=True, text=True)
+        if r.returncode != 0:
+            subprocess.run([str(PG_SCRIPT), "stop", self.dir], capture_output=True)
+            raise RuntimeError(f"cannot start PostgreSQL: {r.stderr}")
+        self.dsn = next(l.split("=", 1)[1] for l in r.stdout.splitlines()
+                        if l.startswith("MILLRACE_TEST_PG_DSN="))
+        self.pg_ctl = sorted(glob.glob("/usr/lib/postgresql/*/bin/pg_ctl"))[-1]
+
+    def ctl(self, *args):
+        cmd = [self.pg_ctl, "-D", f"{self.dir}/data", "-w", "-t", "60", *args]
+        if os.geteuid() == 0:
+            cmd = ["runuser", "-u", "postgres", "--", *cmd]
+        subprocess.run(cmd, check=True, capture_output=True)
+
+    def close(self):
+        subprocess.run([str(PG_SCRIPT), "stop", self.dir], capture_output=True)
+
+
+@pytest.fixture
+def private_pg():
+    s = PrivatePg()
+    try:
+        yield s
+    finally:
+        s.close()
+
+
+def pg_dag(dsn):
+    text, n = re.subn(r"warehouse:\n  driver: sqlite\n  path: \$\{warehouse\}\n",
+                      f'warehouse:\n  driver: postgres\n  dsn: "{dsn}"\n', DAG_TEXT)
+    assert n == 1, "dags/tickit_sales.yaml's warehouse block changed: update this test"
+    return text
+
+
+def test_postgres_restarted_mid_load_job_succeeds(cluster_factory, tmp_path, big_sales, private_pg):
+    c = slow_cluster(cluster_factory, tmp_path, big_sales)
+    r = c.post("/v1/jobs", json={"dag": pg_dag(private_pg.dsn), "params": {"data": "data"}})
+    assert r.status_code == 201, r.text
+    job_id = r.json()["id"]
+    # the write stage is loading into PostgreSQL
+    wait_for(c, job_id, lambda j: stage(j, 1)["tasks"]["running"] > 0)
+    private_pg.ctl("-m", "fast", "stop")  # every open COPY is cut off
+    time.sleep(3)  # the outage, not an assertion
+    private_pg.ctl("-l", f"{private_pg.dir}/server.log", "start")
+    done = c.wait_job(job_id, timeout=240)
+    assert done["state"] == "succeeded", done
+    assert pg_buyers(private_pg.dsn) == expected_buyers(tmp_path / "data" / "sales_pipe.txt")
+    assert pg.query(private_pg.dsn, "SELECT count(*) FROM pg_tables "
+                    "WHERE schemaname = 'millrace_staging'")[0][0] == 0
+    log = (tmp_path / "coordinator.log").read_text()
+    assert "retrying in" in log  # the outage was seen, and survived
