@@ -89,6 +89,7 @@ typedef struct job {
     uint32_t nparts;
     int cancel_requested;
     int committing;
+    int leased;                   /* holds a staging lease (staging.c) */
     uint32_t commit_failures;     /* commits that could not reach the warehouse */
     uint64_t commit_first_fail_ms; /* coord_now_ms() of the first of them */
     uint64_t commit_not_before_ms; /* the next commit try waits until then */
@@ -102,6 +103,16 @@ typedef struct job {
     uint32_t nrejects;
     struct job *next;      /* newest first */
 } job;
+
+/* staging.c's keeper of staging leases (one thread; fields under mu). */
+typedef struct coord_wh_ref coord_wh_ref;
+typedef struct coord_keeper {
+    pthread_t thread;
+    pthread_cond_t cv;
+    int started, stop, kick;
+    coord_wh_ref *known;    /* warehouses jobs used since start: renewed and swept */
+    coord_wh_ref *pending;  /* jobs whose staging clean-up failed: retried */
+} coord_keeper;
 
 typedef struct mr_coord {
     pthread_mutex_t mu;
@@ -127,7 +138,21 @@ typedef struct mr_coord {
     mr_net *net;
     mr_socket *ctl;
     uint64_t job_counter;
+    char owner[512];        /* "<host> <bound control endpoint>": names our staging leases */
+    char instance[40];      /* random per start */
+    int staging_lease_ms;   /* a staging lease not renewed this long is swept */
+    coord_keeper keeper;
 } mr_coord;
+
+/* staging.c -- staging leases and the sweep of orphaned staging
+ * (warehouse.h, docs/warehouse.md).  start/stop run the keeper thread
+ * (call without mu); the job hooks are called with mu held. */
+int coord_staging_start(mr_coord *c, const char *bound);
+void coord_staging_stop(mr_coord *c);
+/* Before a job's first task: takes its lease, and has its warehouse swept. */
+void coord_staging_job_start(mr_coord *c, job *j);
+/* When a job ends: drops its staging and lease; a failure is retried later. */
+void coord_staging_job_end(mr_coord *c, job *j);
 
 /* jobs.c -- job lifecycle and scheduling; call with mu held. */
 job *coord_job_find(mr_coord *c, const char *id);

@@ -265,19 +265,8 @@ static void job_finish(mr_coord *c, job *j, job_state state, const char *error)
                 coord_files_abort(ws->path, j->id);
         }
     /* Staging left by the job: everything when it failed, and after a commit
-     * whatever superseded attempts staged. */
-    if (j->plan->warehouse) {
-        const Millrace__Warehouse *w = j->plan->warehouse;
-        mr_wh_config cfg = {w->driver, w->path, w->dsn, w->schema};
-        char prefix[64];
-        mr_err err;
-        for (const char *k = "sr"; *k; k++) {
-            snprintf(prefix, sizeof prefix, "%c_%s_", *k, j->id);
-            if (mr_wh_drop_staging(&cfg, prefix, &err) < 0)
-                mr_log(MR_LOG_WARN, "coordinator", "job=%s cannot drop staging: %s", j->id,
-                       err.msg);
-        }
-    }
+     * whatever superseded attempts staged; then its lease (staging.c). */
+    coord_staging_job_end(c, j);
     mr_log(state == JOB_SUCCEEDED ? MR_LOG_INFO : MR_LOG_WARN, "coordinator",
            "job=%s %s%s%s (%" PRId64 " ms)", j->id, coord_job_state_name(state),
            error ? ": " : "", error ? error : "", j->finished_at - j->started_at);
@@ -391,6 +380,7 @@ static int job_start(mr_coord *c, job *j)
         job_finish(c, j, JOB_FAILED, errbuf);
         return -1;
     }
+    coord_staging_job_start(c, j);
     j->state = JOB_RUNNING;
     j->started_at = coord_unix_ms();
     mr_log(MR_LOG_INFO, "coordinator", "job=%s started", j->id);

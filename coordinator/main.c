@@ -50,6 +50,9 @@ static void usage(FILE *out)
             "                       whose failure is retryable, backing off 100 ms doubling to\n"
             "                       5 s with full jitter, until N ms after its first failure\n"
             "                       (default 60000; at least 3 attempts either way)\n"
+            "  --staging-lease-ms N\n"
+            "                       a job's staging lease is renewed every N/4 ms; staging of a\n"
+            "                       job whose lease is N ms old is swept (default 60000)\n"
             "  --max-body-bytes N   largest request body accepted, 413 beyond (default 16777216)\n"
             "  --http-timeout S     close HTTP connections idle for S seconds (default 30)\n"
             "  --history N          finished jobs kept for the API (default 1000)\n"
@@ -97,6 +100,7 @@ static int parse_args(mr_coord *c, int argc, char **argv, char *ready_file, size
         {"no-executor-timeout-ms", required_argument, 0, 'N'},
         {"task-timeout-ms", required_argument, 0, 'K'},
         {"retry-deadline-ms", required_argument, 0, 'D'},
+        {"staging-lease-ms", required_argument, 0, 'L'},
         {0, 0, 0, 0}};
     snprintf(c->http_addr, sizeof c->http_addr, "127.0.0.1:8080");
     snprintf(c->bind, sizeof c->bind, "tcp://127.0.0.1:7070");
@@ -108,6 +112,7 @@ static int parse_args(mr_coord *c, int argc, char **argv, char *ready_file, size
     c->no_executor_fail_ms = 30000;
     c->task_timeout_ms = 600000;
     c->retry_deadline_ms = 60000;
+    c->staging_lease_ms = 60000;
     c->max_body = 16u << 20;
     c->history = 1000;
     c->http_timeout_s = 30;
@@ -169,6 +174,11 @@ static int parse_args(mr_coord *c, int argc, char **argv, char *ready_file, size
             if (parse_num("--retry-deadline-ms", optarg, 0, 86400000, &v) < 0)
                 return 2;
             c->retry_deadline_ms = (int)v;
+            break;
+        case 'L':
+            if (parse_num("--staging-lease-ms", optarg, 1000, 86400000, &v) < 0)
+                return 2;
+            c->staging_lease_ms = (int)v;
             break;
         case 'M':
             if (parse_num("--max-body-bytes", optarg, 1024, 1LL << 32, &v) < 0)
@@ -269,6 +279,10 @@ int main(int argc, char **argv)
         fprintf(stderr, "millrace-coordinator: %s\n", errbuf);
         return 1;
     }
+    if (coord_staging_start(&c, bound) < 0) {
+        fprintf(stderr, "millrace-coordinator: cannot start the staging keeper thread\n");
+        return 1;
+    }
     char http[160];
     snprintf(http, sizeof http, "%.*s:%d", (int)strcspn(c.http_addr, ":"), c.http_addr, port);
     mr_log(MR_LOG_INFO, "coordinator", "listening http=%s control=%s data_root=%s auth=%s", http,
@@ -296,6 +310,7 @@ int main(int argc, char **argv)
     }
     mr_log(MR_LOG_INFO, "coordinator", "stopping");
     coord_http_stop();
+    coord_staging_stop(&c);
     mr_frames_free(&m);
     mr_socket_close(c.ctl);
     mr_net_destroy(c.net);
