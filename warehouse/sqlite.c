@@ -227,6 +227,16 @@ static void stage_drop(sq_stage *s)
     mr_strbuf_free(&q);
 }
 
+/* A staging writer only appends: its page cache would keep every page it
+ * wrote (between its transactions too, while no other writer touches the
+ * file) up to open_db's 256 MB, which is what made an executor's resident
+ * memory grow with the rows it staged, far beyond --memory.  Appends need
+ * only the pages on the B-tree's right edge. */
+static void stage_limit_cache(sqlite3 *db)
+{
+    exec(db, "PRAGMA cache_size=-2048"); /* KiB: 2 MiB per writing task */
+}
+
 static int sq_stage_open(const mr_wh_config *cfg, const char *staging_table, const mr_schema *schema,
                          mr_wh_stage **out, mr_err *err)
 {
@@ -249,6 +259,7 @@ static int sq_stage_open(const mr_wh_config *cfg, const char *staging_table, con
         s->types[i] = schema->fields[i].type;
     if ((rc = staging_open(cfg->path, 1, &s->db, err)) < 0)
         goto fail;
+    stage_limit_cache(s->db);
 
     mr_strbuf_puts(&q, "DROP TABLE IF EXISTS ");
     mr_wh__ident(&q, staging_table);
