@@ -89,6 +89,7 @@ typedef struct executor {
     mr_net *net;
     mr_socket *ctl, *data, *status;
     mr_shuffle_store *store;
+    mr_membudget *budget; /* --memory: the store and the tasks' operators draw from it */
     running_task *tasks;
     mr_task_env env;
 } executor;
@@ -647,6 +648,13 @@ int main(int argc, char **argv)
         fprintf(stderr, "millrace-executor: out of memory\n");
         return 1;
     }
+    /* one budget for the shuffle store and every task's operators */
+    if (!(ex.budget = mr_membudget_create(ex.memory))) {
+        fprintf(stderr, "millrace-executor: out of memory\n");
+        return 1;
+    }
+    mr_shuffle_store_set_shared_budget(ex.store, ex.budget);
+    ex.env.budget = ex.budget;
     if (spill_dir_make(&ex) < 0 ||
         mr_shuffle_store_set_spill(ex.store, ex.memory, ex.spill_dir, &err) < 0) {
         spill_dir_remove(&ex);
@@ -730,6 +738,7 @@ int main(int argc, char **argv)
     mr_socket_close(ex.data);
     mr_socket_close(ex.status);
     mr_shuffle_store_destroy(ex.store);
+    mr_membudget_destroy(ex.budget);
     spill_dir_remove(&ex);
     for (size_t i = 0; i < ex.nowed; i++)
         free(ex.owed[i].ident.data);

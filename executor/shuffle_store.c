@@ -83,6 +83,7 @@ struct mr_shuffle_store {
     uint64_t spilled_total;
     uint64_t files;
     uint64_t budget;       /* 0: no limit */
+    mr_membudget *shared;  /* the executor's one budget, or NULL (see set_shared_budget) */
     char *spill_dir;       /* NULL: never spill */
     char released[RELEASED_RING][64];
     unsigned nreleased;
@@ -112,6 +113,21 @@ mr_shuffle_store *mr_shuffle_store_create(void)
     pthread_cond_init(&st->cv, &ca);
     pthread_condattr_destroy(&ca);
     return st;
+}
+
+void mr_shuffle_store_set_shared_budget(mr_shuffle_store *st, mr_membudget *mb)
+{
+    pthread_mutex_lock(&st->mu);
+    st->shared = mb;
+    pthread_mutex_unlock(&st->mu);
+}
+
+/* Whether b more bytes may stay in memory: within the store's own budget
+ * and granted by the shared one (which running operators draw from too;
+ * granted bytes stay reserved until the job is released). */
+static int store_may_hold(mr_shuffle_store *st, uint64_t b)
+{
+    return st->bytes + b <= st->budget && mr_membudget_try_reserve(st->shared, b);
 }
 
 int mr_shuffle_store_set_spill(mr_shuffle_store *st, uint64_t budget, const char *dir,
@@ -387,12 +403,14 @@ int mr_shuffle_store_put(mr_shuffle_store *st, const mr_shuffle_key *k, uint32_t
     entry *e = &s->msgs[s->n];
     memset(e, 0, sizeof *e);
     uint64_t b = frames_bytes(f);
-    if (st->spill_dir && st->bytes + b > st->budget) {
+    if (st->spill_dir && !store_may_hold(st, b)) {
         if ((rc = spill_append(st, p, f, e, err)) < 0) {
             stream_break(s, err);
             goto out;
         }
     } else {
+        if (!st->spill_dir)
+            mr_membudget_reserve(st->shared, b); /* held anyway: count it */
         e->f = *f;
         memset(f, 0, sizeof *f);
         st->bytes += b;
@@ -600,9 +618,12 @@ void mr_shuffle_store_release(mr_shuffle_store *st, const char *job_id)
             continue;
         }
         *pp = p->next;
+        uint64_t freed = 0;
         for (stream *s = p->streams; s; s = s->next)
             for (size_t i = 0; i < s->n; i++)
-                st->bytes -= frames_bytes(&s->msgs[i].f);
+                freed += frames_bytes(&s->msgs[i].f);
+        st->bytes -= freed;
+        mr_membudget_release(st->shared, freed);
         had_files |= p->path != NULL;
         part_unspill(st, p);
         pthread_mutex_lock(&g_release_mu);

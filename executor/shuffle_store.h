@@ -32,6 +32,7 @@
 #include <stdint.h>
 
 #include "core/error.h"
+#include "core/membudget.h"
 #include "net/wire.h"
 
 typedef struct mr_shuffle_store mr_shuffle_store;
@@ -62,6 +63,12 @@ void mr_shuffle_store_destroy(mr_shuffle_store *st);
  * store keeps a copy of dir.  0 or MR_ENOMEM. */
 int mr_shuffle_store_set_spill(mr_shuffle_store *st, uint64_t budget, const char *dir,
                                mr_err *err);
+
+/* Also draws the bytes kept in memory from mb, the executor's one memory
+ * budget (core/membudget.h): a message is spilled when mb does not grant
+ * its bytes, so running operators' reservations push shuffle data to disk.
+ * Set before the first message; mb must outlive the store's data. */
+void mr_shuffle_store_set_shared_budget(mr_shuffle_store *st, mr_membudget *mb);
 
 /* Files one received message; takes the frames (f is left empty either
  * way).  eos marks the end of (map_task, attempt)'s stream for the
