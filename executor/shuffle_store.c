@@ -122,12 +122,20 @@ void mr_shuffle_store_set_shared_budget(mr_shuffle_store *st, mr_membudget *mb)
     pthread_mutex_unlock(&st->mu);
 }
 
-/* Whether b more bytes may stay in memory: within the store's own budget
- * and granted by the shared one (which running operators draw from too;
- * granted bytes stay reserved until the job is released). */
+/* Whether b more bytes may stay in memory, reserving them in the shared
+ * budget (which running operators draw from too) until the job is
+ * released: within the store's own budget, and either within its first
+ * half, which the store always keeps so shuffles do not go to disk
+ * whenever operators run, or granted by the shared budget. */
 static int store_may_hold(mr_shuffle_store *st, uint64_t b)
 {
-    return st->bytes + b <= st->budget && mr_membudget_try_reserve(st->shared, b);
+    if (st->bytes + b > st->budget)
+        return 0;
+    if (st->bytes + b <= st->budget / 2) {
+        mr_membudget_reserve(st->shared, b);
+        return 1;
+    }
+    return mr_membudget_try_reserve(st->shared, b);
 }
 
 int mr_shuffle_store_set_spill(mr_shuffle_store *st, uint64_t budget, const char *dir,

@@ -65,8 +65,9 @@ int mr_shuffle_store_set_spill(mr_shuffle_store *st, uint64_t budget, const char
                                mr_err *err);
 
 /* Also draws the bytes kept in memory from mb, the executor's one memory
- * budget (core/membudget.h): a message is spilled when mb does not grant
- * its bytes, so running operators' reservations push shuffle data to disk.
+ * budget (core/membudget.h): beyond half of the store's own budget (which
+ * it always keeps), a message is spilled when mb does not grant its bytes,
+ * so running operators' reservations push shuffle data to disk.
  * Set before the first message; mb must outlive the store's data. */
 void mr_shuffle_store_set_shared_budget(mr_shuffle_store *st, mr_membudget *mb);
 
