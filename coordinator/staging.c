@@ -15,7 +15,8 @@
  * human.  The keeper does its warehouse work without mu, on copies.
  *
  * Limit: the coordinator keeps no durable state, so a warehouse no job has
- * used since start is not swept.
+ * used since start is not swept; one no job has used for IDLE_TICKS ticks
+ * is forgotten (swept again when a job uses it).
  */
 #include <inttypes.h>
 #include <stdio.h>
@@ -35,8 +36,14 @@
 struct coord_wh_ref {
     char *driver, *path, *dsn, *schema;
     char job[32];
+    int idle; /* keeper ticks in a row without a running job there */
     struct coord_wh_ref *next;
 };
+
+/* A warehouse no job has used for this many ticks (10 leases) is
+ * forgotten: nothing of ours is left there to renew, and what others left
+ * is theirs to sweep (or ours again when a job comes back). */
+#define IDLE_TICKS 40
 
 static void ref_free(coord_wh_ref *r)
 {
@@ -170,6 +177,19 @@ typedef struct tick_item {
 
 static int tick_collect(mr_coord *c, tick_item **out)
 {
+    for (coord_wh_ref **pp = &c->keeper.known; *pp;) {
+        coord_wh_ref *r = *pp;
+        int used = 0;
+        for (job *j = c->jobs; j && !used; j = j->next)
+            used = j->leased && j->plan->warehouse && ref_same(r, j->plan->warehouse);
+        r->idle = used ? 0 : r->idle + 1;
+        if (r->idle > IDLE_TICKS) {
+            *pp = r->next;
+            ref_free(r);
+        } else {
+            pp = &r->next;
+        }
+    }
     int n = 0;
     for (coord_wh_ref *r = c->keeper.known; r; r = r->next)
         n++;
