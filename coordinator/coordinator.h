@@ -26,6 +26,7 @@ typedef struct exec_rt {
     char *address; /* data endpoint */
     unsigned slots, running;
     uint64_t memory;
+    uint64_t incarnation; /* from its Register: changes when the process restarts */
     uint64_t last_heartbeat_ms;
     uint64_t shuffle_bytes_held, shuffle_bytes_spilled; /* from its last heartbeat */
     exec_state state;
@@ -64,6 +65,8 @@ typedef struct task_rt {
     uint64_t dispatched_ms; /* coord_now_ms() when the attempt was sent (metrics) */
     uint64_t progress_rows; /* the attempt's progress as its executor last reported it */
     uint64_t progress_ms;   /* coord_now_ms() when that progress last changed */
+    uint64_t first_failure_ms; /* coord_now_ms() of its first retryable failure; 0: none */
+    uint64_t not_before_ms;    /* a retry waits (back-off) until then */
 } task_rt;
 
 typedef struct stage_rt {
@@ -101,6 +104,10 @@ typedef struct job {
     uint32_t nparts;
     int cancel_requested;
     int committing;
+    int leased;                   /* holds a staging lease (staging.c) */
+    uint32_t commit_failures;     /* commits that could not reach the warehouse */
+    uint64_t commit_first_fail_ms; /* coord_now_ms() of the first of them */
+    uint64_t commit_not_before_ms; /* the next commit try waits until then */
     uint64_t *output_rows; /* per stage (rows committed by its write) */
     /* Rejected rows: rejected_rows counts them all (the successful attempt
      * of each task); rejects keeps the first nrejects of them for the API
@@ -114,6 +121,16 @@ typedef struct job {
     struct job *next;      /* newest first */
 } job;
 
+/* staging.c's keeper of staging leases (one thread; fields under mu). */
+typedef struct coord_wh_ref coord_wh_ref;
+typedef struct coord_keeper {
+    pthread_t thread;
+    pthread_cond_t cv;
+    int started, stop, kick;
+    coord_wh_ref *known;    /* warehouses jobs used since start: renewed and swept */
+    coord_wh_ref *pending;  /* jobs whose staging clean-up failed: retried */
+} coord_keeper;
+
 typedef struct mr_coord {
     pthread_mutex_t mu;
     char data_root[4096];
@@ -126,6 +143,7 @@ typedef struct mr_coord {
     int lost_after_ms;
     int no_executor_fail_ms; /* fail running jobs after this long with no executor */
     int task_timeout_ms;     /* restart an attempt without progress this long; 0: never */
+    int retry_deadline_ms;   /* retryable failures are retried, backing off, this long */
     uint64_t last_alive_ms;  /* last time at least one executor was alive */
     size_t max_body;
     size_t history;        /* finished jobs kept */
@@ -150,7 +168,21 @@ typedef struct mr_coord {
     uint64_t job_counter;
     uint64_t reg_counter;
     int curve;             /* --curve-keys: executors are known by their key */
+    char owner[512];        /* "<host> <bound control endpoint>": names our staging leases */
+    char instance[40];      /* random per start */
+    int staging_lease_ms;   /* a staging lease not renewed this long is swept */
+    coord_keeper keeper;
 } mr_coord;
+
+/* staging.c -- staging leases and the sweep of orphaned staging
+ * (warehouse.h, docs/warehouse.md).  start/stop run the keeper thread
+ * (call without mu); the job hooks are called with mu held. */
+int coord_staging_start(mr_coord *c, const char *bound);
+void coord_staging_stop(mr_coord *c);
+/* Before a job's first task: takes its lease, and has its warehouse swept. */
+void coord_staging_job_start(mr_coord *c, job *j);
+/* When a job ends: drops its staging and lease; a failure is retried later. */
+void coord_staging_job_end(mr_coord *c, job *j);
 
 /* jobs.c -- job lifecycle and scheduling; call with mu held. */
 job *coord_job_find(mr_coord *c, const char *id);

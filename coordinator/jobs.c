@@ -42,8 +42,41 @@
 #include "warehouse/warehouse.h"
 
 #define MAX_ATTEMPTS 3
+/* Back-off between retries of a retryable failure: full jitter, a delay
+ * drawn uniformly from [0, min(RETRY_CAP_MS, RETRY_BASE_MS * 2^n)] before
+ * retry n, so a restarting warehouse is not hammered and retries of many
+ * tasks spread out. */
+#define RETRY_BASE_MS 100
+#define RETRY_CAP_MS 5000
 
 static int exec_alive(const mr_coord *c, int e);
+
+/* The back-off before retry n (0-based), with full jitter. */
+static uint64_t retry_backoff_ms(uint32_t n)
+{
+    uint64_t ceiling = RETRY_BASE_MS;
+    for (uint32_t i = 0; i < n && ceiling < RETRY_CAP_MS; i++)
+        ceiling *= 2;
+    if (ceiling > RETRY_CAP_MS)
+        ceiling = RETRY_CAP_MS;
+    uint32_t r = 0;
+    if (getrandom(&r, sizeof r, 0) != sizeof r)
+        r = (uint32_t)coord_now_ms() * 2654435761u;
+    return (uint64_t)r % (ceiling + 1);
+}
+
+/* Whether a retryable failure (the failures-th before this one) may be
+ * retried: always for the first MAX_ATTEMPTS attempts, then for as long as
+ * the first failure is less than c->retry_deadline_ms ago.  So a warehouse
+ * that restarts for a few seconds costs retries, not the job, and a failure
+ * that keeps happening ends the job within the deadline. */
+static int retry_allowed(const mr_coord *c, uint32_t failures, uint64_t *first_failure_ms)
+{
+    uint64_t now = coord_now_ms();
+    if (*first_failure_ms == 0)
+        *first_failure_ms = now;
+    return failures + 1 < MAX_ATTEMPTS || now - *first_failure_ms < (uint64_t)c->retry_deadline_ms;
+}
 static int check_targets(job *j, char *errbuf, size_t cap);
 static int mark_quoted_splits(const Millrace__ReadSpec *rd, Millrace__Split **splits, size_t n,
                               char *errbuf, size_t cap);
@@ -240,19 +273,8 @@ static void job_finish(mr_coord *c, job *j, job_state state, const char *error)
                 coord_files_abort(ws->path, j->id);
         }
     /* Staging left by the job: everything when it failed, and after a commit
-     * whatever superseded attempts staged. */
-    if (j->plan->warehouse) {
-        const Millrace__Warehouse *w = j->plan->warehouse;
-        mr_wh_config cfg = {w->driver, w->path, w->dsn, w->schema};
-        char prefix[64];
-        mr_err err;
-        for (const char *k = "sr"; *k; k++) {
-            snprintf(prefix, sizeof prefix, "%c_%s_", *k, j->id);
-            if (mr_wh_drop_staging(&cfg, prefix, &err) < 0)
-                mr_log(MR_LOG_WARN, "coordinator", "job=%s cannot drop staging: %s", j->id,
-                       err.msg);
-        }
-    }
+     * whatever superseded attempts staged; then its lease (staging.c). */
+    coord_staging_job_end(c, j);
     mr_log(state == JOB_SUCCEEDED ? MR_LOG_INFO : MR_LOG_WARN, "coordinator",
            "job=%s %s%s%s (%" PRId64 " ms)", j->id, coord_job_state_name(state),
            error ? ": " : "", error ? error : "",
@@ -369,6 +391,7 @@ static int job_start(mr_coord *c, job *j)
         job_finish(c, j, JOB_FAILED, errbuf);
         return -1;
     }
+    coord_staging_job_start(c, j);
     j->state = JOB_RUNNING;
     j->started_at = coord_unix_ms();
     mr_log(MR_LOG_INFO, "coordinator", "job=%s started", j->id);
@@ -623,8 +646,8 @@ static void schedule_job(mr_coord *c, job *j)
             announce_stage(c, j, st);
         for (uint32_t t = 0; t < st->ntasks; t++) {
             task_rt *tk = &st->tasks[t];
-            if (tk->state != TASK_PENDING)
-                continue;
+            if (tk->state != TASK_PENDING || tk->not_before_ms > coord_now_ms())
+                continue; /* (a retry backing off) */
             int e;
             if (st->reads_shuffle) {
                 e = j->owners[t];
@@ -746,11 +769,13 @@ void coord_on_status(mr_coord *c, const char *identity, const Millrace__TaskStat
         }
         return;
     }
-    if (s->retryable && tk->failures + 1 < MAX_ATTEMPTS) {
-        tk->failures++;
+    if (s->retryable && retry_allowed(c, tk->failures, &tk->first_failure_ms)) {
+        uint64_t wait = retry_backoff_ms(tk->failures++);
+        tk->not_before_ms = coord_now_ms() + wait;
         char *shown = mr_redact(s->error, &j->secrets);
-        mr_log(MR_LOG_WARN, "coordinator", "job=%s stage=%u task=%u attempt=%u failed, retrying: %s",
-               j->id, s->stage_id, s->partition, s->attempt, shown ? shown : "(error)");
+        mr_log(MR_LOG_WARN, "coordinator",
+               "job=%s stage=%u task=%u attempt=%u failed, retrying in %" PRIu64 " ms: %s", j->id,
+               s->stage_id, s->partition, s->attempt, wait, shown ? shown : "(error)");
         free(shown);
         coord_metrics_task(&c->metrics, COORD_TASK_RETRIED, secs, 0, 0, 0);
         tk->attempt++;
@@ -774,6 +799,26 @@ int coord_sender_ok(mr_coord *c, const char *identity, const char *key)
     return 1; /* unknown: only a register (or a reconnect) follows */
 }
 
+static void executor_lost(mr_coord *c, int e);
+
+/* An executor known and alive registers again under a new incarnation: its
+ * process restarted (kill -9 and a container restart with the same --id
+ * take milliseconds, far less than --lost-after-ms), so everything the old
+ * process ran or held is gone.  Its tasks fail over at once, as for a lost
+ * executor, instead of staying "running" until --task-timeout-ms.  The same
+ * incarnation again is a repeated message and changes nothing.  (Under
+ * CURVE only the key the id registered with can do this.) */
+static void register_restart(mr_coord *c, int e, const Millrace__Register *r)
+{
+    exec_rt *x = &c->execs[e];
+    if (x->state == EXEC_ALIVE && r->incarnation != x->incarnation) {
+        mr_log(MR_LOG_WARN, "coordinator", "executor=%s restarted (new incarnation)", x->id);
+        x->state = EXEC_LOST; /* so nothing is handed back to the old process */
+        x->running = 0;
+        executor_lost(c, e);
+    }
+}
+
 void coord_on_register(mr_coord *c, const char *identity, const char *key,
                        const Millrace__Register *r)
 {
@@ -788,7 +833,8 @@ void coord_on_register(mr_coord *c, const char *identity, const char *key,
                identity, key);
         return;
     }
-    if (e == c->nexecs) {
+    int known = e < c->nexecs;
+    if (!known) {
         if (c->nexecs == c->cap_execs) {
             int ncap = c->cap_execs ? c->cap_execs * 2 : 8;
             exec_rt *p = realloc(c->execs, (size_t)ncap * sizeof *p);
@@ -802,6 +848,9 @@ void coord_on_register(mr_coord *c, const char *identity, const char *key,
         c->nexecs++;
     }
     exec_rt *x = &c->execs[e];
+    if (known)
+        register_restart(c, e, r);
+    x->incarnation = r->incarnation;
     free(x->address);
     x->address = strdup(r->data_address);
     free(x->public_key);
@@ -1203,10 +1252,26 @@ static int files_publish(job *j, char *errbuf, size_t cap)
     return 0;
 }
 
+/* The warehouse could not be reached for the commit (MR_EIO: nothing
+ * happened, the staging tables are kept).  Schedules another try after a
+ * back-off while within c->retry_deadline_ms of the first such failure;
+ * returns 0 when the job must fail instead. */
+static int commit_retry(mr_coord *c, job *j, const mr_err *err)
+{
+    if (!retry_allowed(c, j->commit_failures, &j->commit_first_fail_ms))
+        return 0;
+    uint64_t wait = retry_backoff_ms(j->commit_failures++);
+    j->commit_not_before_ms = coord_now_ms() + wait;
+    mr_log(MR_LOG_WARN, "coordinator", "job=%s commit: warehouse unreachable, retrying in %" PRIu64
+           " ms: %s", j->id, wait, err->msg);
+    return 1;
+}
+
 void coord_commit_ready(mr_coord *c)
 {
     for (job *j = c->jobs; j; j = j->next) {
-        if (j->state != JOB_RUNNING || j->committing || j->cancel_requested)
+        if (j->state != JOB_RUNNING || j->committing || j->cancel_requested ||
+            j->commit_not_before_ms > coord_now_ms())
             continue;
         uint32_t done = 0;
         for (uint32_t s = 0; s < j->nstages; s++)
@@ -1235,6 +1300,10 @@ void coord_commit_ready(mr_coord *c)
                               &err);
         pthread_mutex_lock(&c->mu);
         j->committing = 0;
+        if (rc == MR_EIO && commit_retry(c, j, &err)) {
+            commit_work_free(&w);
+            return;
+        }
         if (rc < 0) {
             char msg[1200];
             snprintf(msg, sizeof msg, "commit failed: %s", err.msg);

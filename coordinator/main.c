@@ -49,6 +49,14 @@ static void usage(FILE *out)
             "                       (default 30000); queued jobs keep waiting\n"
             "  --task-timeout-ms N  restart a task attempt whose progress has not changed for N ms\n"
             "                       (default 600000; waiting for shuffle input does not count)\n"
+            "  --retry-deadline-ms N\n"
+            "                       retry a task (or a commit that cannot reach the warehouse)\n"
+            "                       whose failure is retryable, backing off 100 ms doubling to\n"
+            "                       5 s with full jitter, until N ms after its first failure\n"
+            "                       (default 60000; at least 3 attempts either way)\n"
+            "  --staging-lease-ms N\n"
+            "                       a job's staging lease is renewed every N/4 ms; staging of a\n"
+            "                       job whose lease is N ms old is swept (default 60000)\n"
             "  --max-body-bytes N   largest request body accepted, 413 beyond (default 16777216)\n"
             "  --http-timeout S     close HTTP connections idle for S seconds, or whose request\n"
             "                       has not fully arrived S seconds after it began (default 30)\n"
@@ -130,6 +138,8 @@ static int parse_args(mr_coord *c, int argc, char **argv, char *ready_file, size
         {"max-compile-ms", required_argument, 0, 'C'},
         {"curve-keys", required_argument, 0, 'k'},
         {"keygen", required_argument, 0, 'G'},
+        {"retry-deadline-ms", required_argument, 0, 'D'},
+        {"staging-lease-ms", required_argument, 0, 'L'},
         {0, 0, 0, 0}};
     snprintf(c->http_addr, sizeof c->http_addr, "127.0.0.1:8080");
     snprintf(c->bind, sizeof c->bind, "tcp://127.0.0.1:7070");
@@ -140,6 +150,8 @@ static int parse_args(mr_coord *c, int argc, char **argv, char *ready_file, size
     c->lost_after_ms = 5000;
     c->no_executor_fail_ms = 30000;
     c->task_timeout_ms = 600000;
+    c->retry_deadline_ms = 60000;
+    c->staging_lease_ms = 60000;
     c->max_body = 16u << 20;
     c->history = 1000;
     c->http_timeout_s = 30;
@@ -196,6 +208,16 @@ static int parse_args(mr_coord *c, int argc, char **argv, char *ready_file, size
             if (parse_num("--task-timeout-ms", optarg, 100, 86400000, &v) < 0)
                 return 2;
             c->task_timeout_ms = (int)v;
+            break;
+        case 'D':
+            if (parse_num("--retry-deadline-ms", optarg, 0, 86400000, &v) < 0)
+                return 2;
+            c->retry_deadline_ms = (int)v;
+            break;
+        case 'L':
+            if (parse_num("--staging-lease-ms", optarg, 1000, 86400000, &v) < 0)
+                return 2;
+            c->staging_lease_ms = (int)v;
             break;
         case 'M':
             if (parse_num("--max-body-bytes", optarg, 1024, 1LL << 32, &v) < 0)
@@ -356,6 +378,10 @@ int main(int argc, char **argv)
         fprintf(stderr, "millrace-coordinator: %s\n", errbuf);
         return 1;
     }
+    if (coord_staging_start(&c, bound) < 0) {
+        fprintf(stderr, "millrace-coordinator: cannot start the staging keeper thread\n");
+        return 1;
+    }
     char http[160];
     snprintf(http, sizeof http, "%.*s:%d", (int)strcspn(c.http_addr, ":"), c.http_addr, port);
     mr_log(MR_LOG_INFO, "coordinator", "listening http=%s control=%s data_root=%s auth=%s curve=%s",
@@ -384,6 +410,7 @@ int main(int argc, char **argv)
     }
     mr_log(MR_LOG_INFO, "coordinator", "stopping");
     coord_http_stop();
+    coord_staging_stop(&c);
     mr_frames_free(&m);
     mr_socket_close(c.ctl);
     mr_net_destroy(c.net);

@@ -48,6 +48,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/random.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -88,6 +89,7 @@ typedef struct executor {
     char data_root[PATH_MAX];
     unsigned slots;
     unsigned long long memory;
+    uint64_t incarnation; /* random per start: tells the coordinator we restarted */
     char spill_base[PATH_MAX]; /* --spill-dir, or $TMPDIR, or /tmp */
     char spill_dir[PATH_MAX];  /* this process's folder below it */
     int shuffle_window;
@@ -103,6 +105,7 @@ typedef struct executor {
     mr_net *net;
     mr_socket *ctl, *data, *status;
     mr_shuffle_store *store;
+    mr_membudget *budget; /* --memory: the store and the tasks' operators draw from it */
     running_task *tasks;
     mr_task_env env;
 } executor;
@@ -176,6 +179,7 @@ static void send_register(executor *ex)
     reg.data_address = ex->advertise;
     reg.slots = ex->slots;
     reg.memory_bytes = ex->memory;
+    reg.incarnation = ex->incarnation;
     Millrace__Control c = MILLRACE__CONTROL__INIT;
     c.msg_case = MILLRACE__CONTROL__MSG_REGISTER;
     c.register_ = &reg;
@@ -639,6 +643,10 @@ static int parse_args(executor *ex, int argc, char **argv)
         gethostname(host, sizeof host - 1);
         snprintf(ex->id, sizeof ex->id, "%s-%ld", host, (long)getpid());
     }
+    if (getrandom(&ex->incarnation, sizeof ex->incarnation, 0) != sizeof ex->incarnation)
+        ex->incarnation = ((uint64_t)getpid() << 32) ^ (uint64_t)time(NULL);
+    if (ex->incarnation == 0)
+        ex->incarnation = 1; /* 0 means "not sent" */
     return 0;
 }
 
@@ -732,6 +740,13 @@ int main(int argc, char **argv)
         }
     }
     ex.own_dsn = getenv("MILLRACE_WAREHOUSE_DSN");
+    /* one budget for the shuffle store and every task's operators */
+    if (!(ex.budget = mr_membudget_create(ex.memory))) {
+        fprintf(stderr, "millrace-executor: out of memory\n");
+        return 1;
+    }
+    mr_shuffle_store_set_shared_budget(ex.store, ex.budget);
+    ex.env.budget = ex.budget;
     if (spill_dir_make(&ex) < 0 ||
         mr_shuffle_store_set_spill(ex.store, ex.memory, ex.spill_dir, &err) < 0 ||
         mr_shuffle_store_guard(ex.store, MR_SHUFFLE_PROBATION_PART, MR_SHUFFLE_PROBATION_ALL,
@@ -822,6 +837,7 @@ int main(int argc, char **argv)
     mr_socket_close(ex.data);
     mr_socket_close(ex.status);
     mr_shuffle_store_destroy(ex.store);
+    mr_membudget_destroy(ex.budget);
     spill_dir_remove(&ex);
     for (size_t i = 0; i < ex.nowed; i++)
         free(ex.owed[i].ident.data);

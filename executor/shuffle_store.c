@@ -103,6 +103,7 @@ struct mr_shuffle_store {
     uint64_t spilled_total;
     uint64_t files;
     uint64_t budget;       /* 0: no limit */
+    mr_membudget *shared;  /* the executor's one budget, or NULL (see set_shared_budget) */
     char *spill_dir;       /* NULL: never spill */
     char released[RELEASED_RING][64];
     unsigned nreleased;
@@ -137,6 +138,29 @@ mr_shuffle_store *mr_shuffle_store_create(void)
     pthread_cond_init(&st->cv, &ca);
     pthread_condattr_destroy(&ca);
     return st;
+}
+
+void mr_shuffle_store_set_shared_budget(mr_shuffle_store *st, mr_membudget *mb)
+{
+    pthread_mutex_lock(&st->mu);
+    st->shared = mb;
+    pthread_mutex_unlock(&st->mu);
+}
+
+/* Whether b more bytes may stay in memory, reserving them in the shared
+ * budget (which running operators draw from too) until the job is
+ * released: within the store's own budget, and either within its first
+ * half, which the store always keeps so shuffles do not go to disk
+ * whenever operators run, or granted by the shared budget. */
+static int store_may_hold(mr_shuffle_store *st, uint64_t b)
+{
+    if (st->bytes + b > st->budget)
+        return 0;
+    if (st->bytes + b <= st->budget / 2) {
+        mr_membudget_reserve(st->shared, b);
+        return 1;
+    }
+    return mr_membudget_try_reserve(st->shared, b);
 }
 
 int mr_shuffle_store_set_spill(mr_shuffle_store *st, uint64_t budget, const char *dir,
@@ -409,6 +433,7 @@ static void probation_sweep(mr_shuffle_store *st, uint64_t now)
             for (size_t i = 0; i < s->n; i++) {
                 uint64_t b = frames_bytes(&s->msgs[i].f);
                 st->bytes -= b;
+                mr_membudget_release(st->shared, b);
                 st->dropped_msgs++;
                 st->dropped_bytes += b;
             }
@@ -557,12 +582,14 @@ int mr_shuffle_store_put_seq(mr_shuffle_store *st, const mr_shuffle_key *k, uint
     entry *e = &s->msgs[s->n];
     memset(e, 0, sizeof *e);
     uint64_t b = frames_bytes(f);
-    if (st->spill_dir && st->bytes + b > st->budget && !p->probation) {
+    if (st->spill_dir && !p->probation && !store_may_hold(st, b)) {
         if ((rc = spill_append(st, p, f, e, err)) < 0) {
             stream_break(s, err);
             goto out;
         }
     } else {
+        if (!st->spill_dir || p->probation)
+            mr_membudget_reserve(st->shared, b); /* held anyway: count it */
         e->f = *f;
         memset(f, 0, sizeof *f);
         st->bytes += b;
@@ -770,9 +797,12 @@ void mr_shuffle_store_release(mr_shuffle_store *st, const char *job_id)
             continue;
         }
         *pp = p->next;
+        uint64_t freed = 0;
         for (stream *s = p->streams; s; s = s->next)
             for (size_t i = 0; i < s->n; i++)
-                st->bytes -= frames_bytes(&s->msgs[i].f);
+                freed += frames_bytes(&s->msgs[i].f);
+        st->bytes -= freed;
+        mr_membudget_release(st->shared, freed);
         st->prob_bytes -= p->prob_bytes;
         p->prob_bytes = 0;
         had_files |= p->path != NULL;

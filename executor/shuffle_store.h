@@ -44,6 +44,7 @@
 #include <stdint.h>
 
 #include "core/error.h"
+#include "core/membudget.h"
 #include "net/wire.h"
 
 typedef struct mr_shuffle_store mr_shuffle_store;
@@ -101,6 +102,13 @@ int mr_shuffle_store_expected(mr_shuffle_store *st, const char *job_id, uint32_t
  * was not announced gives 0 (it is counted in the stats). */
 int mr_shuffle_store_put_seq(mr_shuffle_store *st, const mr_shuffle_key *k, uint32_t map_task,
                              uint32_t attempt, uint64_t seq, int eos, mr_frames *f, mr_err *err);
+
+/* Also draws the bytes kept in memory from mb, the executor's one memory
+ * budget (core/membudget.h): beyond half of the store's own budget (which
+ * it always keeps), a message is spilled when mb does not grant its bytes,
+ * so running operators' reservations push shuffle data to disk.
+ * Set before the first message; mb must outlive the store's data. */
+void mr_shuffle_store_set_shared_budget(mr_shuffle_store *st, mr_membudget *mb);
 
 /* Files one received message; takes the frames (f is left empty either
  * way).  eos marks the end of (map_task, attempt)'s stream for the

@@ -40,6 +40,9 @@
 #include "executor/shuffle_send.h"
 #include "warehouse/warehouse.h"
 
+static int task_run(const Millrace__TaskSpec *spec, const mr_task_env *env, volatile int *cancel,
+                    mr_task_stats *stats, mr_err *err);
+
 int mr_task_error_retryable(int code)
 {
     return code == MR_EIO || code == MR_ENOMEM || code == MR_EPROTO || code == MR_EWAREHOUSE ||
@@ -712,8 +715,38 @@ static int drain_to_file(mr_op *top, const Millrace__TaskSpec *spec, const mr_ta
     return rc;
 }
 
+/* The stateful operators of a stage (each may hold op_memory bytes). */
+static uint64_t stateful_ops(const Millrace__Stage *st)
+{
+    uint64_t n = 0;
+    for (size_t i = 0; i < st->n_ops; i++)
+        switch (st->ops[i]->kind) {
+        case MILLRACE__OP_KIND__OP_AGG_PARTIAL:
+        case MILLRACE__OP_KIND__OP_AGG_FINAL:
+        case MILLRACE__OP_KIND__OP_HASHJOIN:
+        case MILLRACE__OP_KIND__OP_DISTINCT:
+        case MILLRACE__OP_KIND__OP_SORT: n++; break;
+        default: break;
+        }
+    return n;
+}
+
 int mr_task_run(const Millrace__TaskSpec *spec, const mr_task_env *env, volatile int *cancel,
                 mr_task_stats *stats, mr_err *err)
+{
+    /* The operators' shares come out of the executor's one budget while the
+     * task runs, so the shuffle store spills what no longer fits beside
+     * them (core/membudget.h).  Reserved whatever the total: a task cannot
+     * wait for memory, and its operators spill within their share. */
+    uint64_t reserved = env->op_memory * stateful_ops(spec->stage);
+    mr_membudget_reserve(env->budget, reserved);
+    int rc = task_run(spec, env, cancel, stats, err);
+    mr_membudget_release(env->budget, reserved);
+    return rc;
+}
+
+static int task_run(const Millrace__TaskSpec *spec, const mr_task_env *env, volatile int *cancel,
+                    mr_task_stats *stats, mr_err *err)
 {
     memset(stats, 0, sizeof *stats);
     tl_progress = env->progress;

@@ -32,6 +32,9 @@ typedef struct mr_task_env {
                                  * task (aggregate, join, sort, distinct) before
                                  * it spills; 0: unlimited */
     const char *op_spill_dir;   /* where operators spill (NULL: $TMPDIR or /tmp) */
+    mr_membudget *budget;       /* the executor's one budget: a task reserves
+                                 * op_memory per stateful operator while it runs
+                                 * (NULL: none) */
 } mr_task_env;
 
 #define MR_TASK_REJECT_SAMPLE 20

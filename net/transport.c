@@ -113,6 +113,10 @@ mr_socket *mr_socket_open(mr_net *net, mr_sock_type type, mr_err *err)
         /* an unroutable identity is an error we want to see, not a drop */
         int one = 1;
         zmq_setsockopt(s->zs, ZMQ_ROUTER_MANDATORY, &one, sizeof one);
+        /* a peer restarted under the same identity (kill -9, then started
+         * again at once) takes over the route at once, even before the old
+         * connection's end has been noticed */
+        zmq_setsockopt(s->zs, ZMQ_ROUTER_HANDOVER, &one, sizeof one);
     }
     return s;
 }

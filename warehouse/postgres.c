@@ -1184,8 +1184,11 @@ static int pg_commit(const mr_wh_config *cfg, mr_wh_target *targets, int ntarget
             rc = mr_err_set(err, MR_ENOMEM, "out of memory committing");
             goto out;
         }
-    if ((rc = pg_connect(cfg, &c, err)) < 0)
+    if ((rc = pg_connect(cfg, &c, err)) < 0) {
+        if (rc == MR_EWAREHOUSE) /* unreachable: nothing happened, a retry may succeed */
+            rc = err->code = MR_EIO;
         goto out;
+    }
     if ((rc = pg_exec(c, "BEGIN", err, "warehouse commit: cannot begin the transaction")) < 0)
         goto out;
     for (int i = 0; i < ntargets; i++)
@@ -1205,7 +1208,7 @@ out:
             targets[i].rows = 0;
     if (c)
         drop_tables(c, targets, ntargets);
-    else
+    else if (rc != MR_EIO) /* kept for the caller's retry; its prefix cleanup drops them */
         pg_drop_named(cfg, targets, ntargets);
     PQfinish(c);
     if (counts)
@@ -1283,6 +1286,147 @@ out:
     return rc;
 }
 
+/* ---- staging leases and the sweep (warehouse.h) --------------------------------
+ * The leases live in millrace_meta.millrace_leases; heartbeats are the
+ * server's clock in ms, so coordinators on hosts with skewed clocks still
+ * agree on a lease's age. */
+
+#define LEASE_SCHEMA "millrace_meta" /* apart, so millrace_staging holds staging only */
+#define LEASES LEASE_SCHEMA "." MR_WH_LEASES_TABLE
+#define SERVER_MS "(extract(epoch from clock_timestamp()) * 1000)::bigint"
+/* $1 owner, $2 instance, $3 expire_ms */
+#define PG_ORPHAN_LEASE "(l.owner = $1 AND l.instance <> $2) OR l.heartbeat_ms < " SERVER_MS " - $3::bigint"
+
+/* Creates the staging schema and the lease table when missing; c must be in
+ * a transaction (the advisory lock serializes creators, as ensure_schema). */
+static int ensure_leases(PGconn *c, mr_err *err)
+{
+    int rc = ensure_schema(c, LEASE_SCHEMA, err);
+    if (rc < 0)
+        return rc;
+    PGresult *r = pg_query(c, "SELECT to_regclass('" LEASES "') IS NOT NULL", 0, NULL, err,
+                           "cannot look up the staging leases");
+    if (!r)
+        return err->code;
+    int have = PQntuples(r) > 0 && PQgetvalue(r, 0, 0)[0] == 't';
+    PQclear(r);
+    if (have)
+        return 0;
+    if (!(r = pg_query(c, "SELECT pg_advisory_xact_lock(hashtext('millrace leases'))", 0, NULL, err,
+                       "cannot lock the staging leases")))
+        return err->code;
+    PQclear(r);
+    return pg_exec(c,
+                   "CREATE TABLE IF NOT EXISTS " LEASES " (job_id text PRIMARY KEY, owner text NOT "
+                   "NULL, instance text NOT NULL, heartbeat_ms bigint NOT NULL)",
+                   err, "cannot create the staging leases");
+}
+
+/* Runs sql with params in one transaction, the lease table made first. */
+static int lease_exec(const mr_wh_config *cfg, const char *sql, int n, const char *const *params,
+                      mr_err *err)
+{
+    PGconn *c = NULL;
+    int rc = pg_connect(cfg, &c, err);
+    PGresult *r = NULL;
+    if (rc == 0 && (rc = pg_exec(c, "BEGIN", err, "staging lease")) == 0 &&
+        (rc = ensure_leases(c, err)) == 0) {
+        if ((r = pg_query(c, sql, n, params, err, "staging lease")) != NULL)
+            rc = pg_exec(c, "COMMIT", err, "staging lease");
+        else
+            rc = err->code;
+    }
+    PQclear(r);
+    if (c && PQtransactionStatus(c) != PQTRANS_IDLE)
+        PQclear(PQexec(c, "ROLLBACK"));
+    PQfinish(c);
+    return rc;
+}
+
+static int pg_lease_take(const mr_wh_config *cfg, const char *job_id, const mr_wh_owner *me,
+                         mr_err *err)
+{
+    const char *p[3] = {job_id, me->owner, me->instance};
+    return lease_exec(cfg,
+                      "INSERT INTO " LEASES " (job_id, owner, instance, heartbeat_ms) VALUES ($1, $2, "
+                      "$3, " SERVER_MS ") ON CONFLICT (job_id) DO UPDATE SET owner = excluded.owner, "
+                      "instance = excluded.instance, heartbeat_ms = excluded.heartbeat_ms",
+                      3, p, err);
+}
+
+static int pg_lease_renew(const mr_wh_config *cfg, const char *ids_csv, const mr_wh_owner *me,
+                          mr_err *err)
+{
+    const char *p[2] = {ids_csv, me->instance};
+    return lease_exec(cfg,
+                      "UPDATE " LEASES " SET heartbeat_ms = " SERVER_MS " WHERE instance = $2 AND "
+                      "job_id = ANY (string_to_array($1, ','))",
+                      2, p, err);
+}
+
+static int pg_lease_release(const mr_wh_config *cfg, const char *job_id, mr_err *err)
+{
+    const char *p[1] = {job_id};
+    return lease_exec(cfg, "DELETE FROM " LEASES " WHERE job_id = $1", 1, p, err);
+}
+
+/* Drops orphaned staging tables one by one (each waits at most 5 s for a
+ * lock, as pg_drop_staging), then the orphaned leases. */
+static int pg_sweep(const mr_wh_config *cfg, const mr_wh_owner *me, int64_t expire_ms, int *swept,
+                    mr_err *err)
+{
+    PGconn *c = NULL;
+    PGresult *r = NULL;
+    mr_strbuf q = {0};
+    char expire[32];
+    snprintf(expire, sizeof expire, "%lld", (long long)expire_ms);
+    const char *p[3] = {me->owner, me->instance, expire};
+    *swept = 0;
+    int rc = pg_connect(cfg, &c, err);
+    if (rc < 0)
+        goto out;
+    if ((rc = pg_exec(c, "BEGIN", err, "staging sweep")) < 0 || (rc = ensure_leases(c, err)) < 0 ||
+        (rc = pg_exec(c, "COMMIT", err, "staging sweep")) < 0)
+        goto out;
+    r = pg_query(c,
+                 "SELECT t.relname FROM (SELECT c.relname, split_part(c.relname, '_', 2) AS job FROM "
+                 "pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace WHERE n.nspname = '"
+                 STAGING_SCHEMA "' AND c.relkind = 'r' AND c.relname ~ '^[sr]_[^_]+_') t LEFT JOIN "
+                 LEASES " l ON l.job_id = t.job WHERE l.job_id IS NULL OR " PG_ORPHAN_LEASE,
+                 3, p, err, "cannot list staging tables");
+    if (!r || (rc = pg_exec(c, "SET lock_timeout = '5s'", err, "staging sweep")) < 0) {
+        rc = err->code;
+        goto out;
+    }
+    int failed = 0;
+    for (int i = 0; i < PQntuples(r); i++) {
+        q.n = 0;
+        mr_strbuf_puts(&q, "DROP TABLE IF EXISTS ");
+        buf_staging(&q, PQgetvalue(r, i, 0));
+        char what[160];
+        snprintf(what, sizeof what, "cannot drop staging table %s", PQgetvalue(r, i, 0));
+        mr_err e1;
+        if (pg_exec_buf(c, &q, failed ? &e1 : err, what) < 0)
+            failed++;
+        else
+            ++*swept;
+    }
+    PQclear(r);
+    /* a lease whose tables could not all be dropped goes too: its tables,
+     * without a lease, are orphans for the next sweep */
+    r = pg_query(c, "DELETE FROM " LEASES " l WHERE " PG_ORPHAN_LEASE, 3, p, err,
+                 "cannot sweep staging leases");
+    if (!r)
+        rc = err->code;
+    else if (failed)
+        rc = err->code;
+out:
+    PQclear(r);
+    mr_strbuf_free(&q);
+    PQfinish(c);
+    return rc;
+}
+
 const mr_wh__driver mr_wh__postgres = {
     .name = "postgres",
     .stage_open = pg_stage_open,
@@ -1293,4 +1437,8 @@ const mr_wh__driver mr_wh__postgres = {
     .drop_staging = pg_drop_staging,
     .drop_named = pg_drop_named,
     .check = pg_check,
+    .lease_take = pg_lease_take,
+    .lease_renew = pg_lease_renew,
+    .lease_release = pg_lease_release,
+    .sweep = pg_sweep,
 };

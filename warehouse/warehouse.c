@@ -2,6 +2,7 @@
  * the arguments every driver relies on, so drivers only do database work. */
 #include "warehouse/warehouse.h"
 
+#include "core/strbuf.h"
 #include "proto/schema_pb.h"
 
 #include <stdio.h>
@@ -206,4 +207,76 @@ mr_schema *mr_wh_rejects_schema(void)
             return NULL;
         }
     return s;
+}
+
+/* ---- staging leases and the sweep ------------------------------------------ */
+
+static int check_owner(const mr_wh_owner *me, mr_err *err)
+{
+    if (!me || !me->owner || !me->instance)
+        return mr_err_set(err, MR_EINVAL, "warehouse: staging lease without an owner");
+    return 0;
+}
+
+int mr_wh_lease_take(const mr_wh_config *cfg, const char *job_id, const mr_wh_owner *me,
+                     mr_err *err)
+{
+    const mr_wh__driver *d;
+    int rc = pick(cfg, &d, err);
+    if (rc == 0)
+        rc = check_owner(me, err);
+    return rc < 0 ? rc : d->lease_take(cfg, job_id, me, err);
+}
+
+int mr_wh_lease_renew(const mr_wh_config *cfg, const char *const *job_ids, int n,
+                      const mr_wh_owner *me, mr_err *err)
+{
+    const mr_wh__driver *d;
+    int rc = pick(cfg, &d, err);
+    if (rc == 0)
+        rc = check_owner(me, err);
+    if (rc < 0 || n <= 0)
+        return rc;
+    /* job ids are letters and digits (coordinator/jobs.c), so a comma list
+     * is unambiguous and needs no array type in SQL */
+    mr_strbuf ids = {0};
+    for (int i = 0; i < n; i++) {
+        if (i)
+            mr_strbuf_put(&ids, ",", 1);
+        mr_strbuf_puts(&ids, job_ids[i]);
+    }
+    rc = ids.oom ? mr_err_set(err, MR_ENOMEM, "out of memory renewing staging leases")
+                 : d->lease_renew(cfg, ids.p, me, err);
+    mr_strbuf_free(&ids);
+    return rc;
+}
+
+int mr_wh_job_cleanup(const mr_wh_config *cfg, const char *job_id, mr_err *err)
+{
+    const mr_wh__driver *d;
+    int rc = pick(cfg, &d, err);
+    if (rc < 0)
+        return rc;
+    char prefix[64];
+    for (const char *k = "sr"; *k; k++) {
+        snprintf(prefix, sizeof prefix, "%c_%s_", *k, job_id);
+        if ((rc = d->drop_staging(cfg, prefix, err)) < 0)
+            return rc;
+    }
+    return d->lease_release(cfg, job_id, err);
+}
+
+int mr_wh_sweep(const mr_wh_config *cfg, const mr_wh_owner *me, int64_t expire_ms, int *swept,
+                mr_err *err)
+{
+    const mr_wh__driver *d;
+    int n = 0;
+    int rc = pick(cfg, &d, err);
+    if (rc == 0)
+        rc = check_owner(me, err);
+    if (rc == 0)
+        rc = d->sweep(cfg, me, expire_ms, &n, err);
+    if (swept)
+        *swept = n;
+    return rc;
 }

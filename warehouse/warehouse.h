@@ -151,7 +151,10 @@ typedef struct mr_wh_target {
  * 1-based index and the database's message; MR_EINVAL for a bad target (no
  * schema, unknown mode, upsert without a valid key).  Afterwards, whatever
  * the outcome, the named staging tables are dropped (best effort: a failed
- * drop does not change the result; mr_wh_drop_staging cleans up later).
+ * drop does not change the result; mr_wh_drop_staging cleans up later),
+ * except after MR_EIO: the warehouse could not be reached at all (PostgreSQL
+ * down or restarting), nothing happened, and the staging tables are kept so
+ * that the caller can try the same commit again later.
  * Upsert takes one row per key: a staged row with a NULL key column, or a
  * key staged more than once (by any tasks), fails the commit with
  * MR_EWAREHOUSE before the table is touched, naming the key (its value and
@@ -203,6 +206,51 @@ void mr_wh_staging_name(char *buf, size_t cap, char kind, const char *job_id, ui
 /* A new schema (caller destroys) of MR_WH_REJECTS_TABLE. */
 mr_schema *mr_wh_rejects_schema(void);
 
+/* ---- staging leases and the sweep -------------------------------------------
+ * Staging tables outlive the coordinator that made them when it is killed
+ * (kill -9, a crash, a power loss) mid-job or mid-commit, or when their
+ * drop fails (a full disk).  So every job holds a lease in the staging area
+ * (a row of the table millrace_leases: job id, owner, instance, heartbeat
+ * time), taken before any of its tasks runs and renewed while it runs, and
+ * any coordinator sweeps, in a warehouse it uses, the staging tables whose
+ * job is orphaned:
+ *   - no lease at all (the job ended, or never had one), or
+ *   - a lease of the same owner (host and control endpoint: only one live
+ *     coordinator can have bound it) but another instance: the coordinator
+ *     that held it died and this one took its place, or
+ *   - a lease not renewed for expire_ms (its coordinator is gone).
+ * So a live coordinator's staging is never swept while it renews its leases
+ * more often than expire_ms (see docs/warehouse.md for the one race: a
+ * coordinator that cannot reach the warehouse for longer than that). */
+typedef struct mr_wh_owner {
+    const char *owner;    /* "<host> <control endpoint>" of the coordinator */
+    const char *instance; /* random per coordinator start */
+} mr_wh_owner;
+
+/* Takes the lease of job_id for me (heartbeat now), creating the staging
+ * area and the lease table when missing.  0, MR_EWAREHOUSE or MR_ENOMEM. */
+int mr_wh_lease_take(const mr_wh_config *cfg, const char *job_id, const mr_wh_owner *me,
+                     mr_err *err);
+
+/* Renews (heartbeat now) those of the n leases job_ids that me still holds;
+ * a released lease is not taken again.  0, MR_EWAREHOUSE or MR_ENOMEM. */
+int mr_wh_lease_renew(const mr_wh_config *cfg, const char *const *job_ids, int n,
+                      const mr_wh_owner *me, mr_err *err);
+
+/* The end of a job: drops its staging tables ("s_<job>_", "r_<job>_") and
+ * then its lease; the SQLite staging file shrinks.  On failure the lease
+ * stays (the job's leftovers stay findable).  0 or the drop's error. */
+int mr_wh_job_cleanup(const mr_wh_config *cfg, const char *job_id, mr_err *err);
+
+/* Drops the staging tables of orphaned jobs (rules above) and their leases,
+ * then lets the SQLite staging file shrink (incremental vacuum, WAL
+ * truncated).  *swept (may be NULL) gets the number of tables dropped.
+ * Nothing to sweep costs one read.  0, MR_EWAREHOUSE or MR_ENOMEM. */
+int mr_wh_sweep(const mr_wh_config *cfg, const mr_wh_owner *me, int64_t expire_ms, int *swept,
+                mr_err *err);
+
+#define MR_WH_LEASES_TABLE "millrace_leases"
+
 /* ---- for drivers (warehouse/<driver>.c) -----------------------------------
  * A driver fills one mr_wh__driver; the front (warehouse.c) picks it by
  * name and checks arguments common to all drivers.  A driver's stage handle
@@ -222,6 +270,14 @@ typedef struct mr_wh__driver {
     void (*drop_named)(const mr_wh_config *cfg, const mr_wh_target *targets, int ntargets);
     /* The commit's own table checks, in a transaction that is rolled back. */
     int (*check)(const mr_wh_config *cfg, const mr_wh_target *targets, int ntargets, mr_err *err);
+    /* Staging leases and the sweep (see above). */
+    int (*lease_take)(const mr_wh_config *cfg, const char *job_id, const mr_wh_owner *me,
+                      mr_err *err);
+    int (*lease_renew)(const mr_wh_config *cfg, const char *ids_csv, const mr_wh_owner *me,
+                       mr_err *err);
+    int (*lease_release)(const mr_wh_config *cfg, const char *job_id, mr_err *err);
+    int (*sweep)(const mr_wh_config *cfg, const mr_wh_owner *me, int64_t expire_ms, int *swept,
+                 mr_err *err);
 } mr_wh__driver;
 
 struct mr_wh_stage {

@@ -61,10 +61,12 @@
  * hash alike and travel together; they never match.  A partition that
  * cannot produce a row (no left rows for an inner/left/semi/anti join, no
  * right rows for inner/right/semi) is skipped.  A partition holding every
- * spilled right row did not split (one hot key): its join builds in memory
- * over the budget instead of copying it again; so does any join at
- * MR_SPILL_MAX_DEPTH.  A single key whose rows do not fit in memory at all
- * fails with MR_ENOMEM naming the node.
+ * spilled right row did not split (one hot key) is not copied again, and
+ * no join goes below MR_SPILL_MAX_DEPTH: an inner or right join of such a
+ * partition is joined chunk by chunk within the budget (chunk_op below);
+ * the other join types build it in memory over the budget, and a single
+ * key whose rows do not fit in memory at all fails with MR_ENOMEM naming
+ * the node.
  * Limits: at most 2^32 - 2 stored right rows and 4 GiB of text per stored
  * string column (MR_ETOOBIG with a message).
  */
@@ -349,6 +351,10 @@ typedef struct hashjoin_op {
     uint64_t brows_spilled;
     int part_next;
     mr_op *inner;
+    /* chunked partition (see grace_open_part): the build batches already
+     * joined, and whether the current chunk stopped before the end */
+    uint64_t chunk_from;
+    bool chunk_more;
 } hashjoin_op;
 
 static const mr_op_vtable hashjoin_vt;
@@ -619,9 +625,94 @@ static int grace_probe_all(hashjoin_op *j, mr_err *err)
     }
 }
 
+/* ---- chunked build: a partition too large for memory that cannot split.
+ * An inner or right join of build rows B = B1 + B2 + ... with probe rows P
+ * is the concatenation of the joins of each Bk with P: a probe row's pairs
+ * are found chunk by chunk, and a right join's unmatched build row is
+ * unmatched within its own chunk.  So such a partition is joined chunk by
+ * chunk: a window over its build rows takes batches until they pass the
+ * budget, and the whole probe partition is read again for every chunk.
+ * Memory stays about one budget (plus one batch); the cost is reading the
+ * probe partition once per chunk.  Left, full, semi and anti joins need to
+ * know whether a probe row matched in any chunk, so they still build such
+ * a partition in memory (docs/spill.md). */
+typedef struct chunk_op {
+    mr_op op;
+    hashjoin_op *owner; /* outlives this operator: its chunk_from/chunk_more are ours */
+    uint64_t start;     /* the partition's batch this chunk starts at */
+    uint64_t skip;      /* batches still to skip to get there */
+    uint64_t taken;     /* batches handed out */
+    size_t bytes;       /* their size */
+} chunk_op;
+
+static int chunk_open(mr_op *op, mr_err *err)
+{
+    chunk_op *c = (chunk_op *)op;
+    c->owner->chunk_more = false;
+    return mr_op_open(op->child, err);
+}
+
+static int chunk_next(mr_op *op, mr_batch **out, mr_err *err)
+{
+    chunk_op *c = (chunk_op *)op;
+    size_t budget = op->ctx ? op->ctx->memory_budget : 0;
+    for (;;) {
+        if (c->taken > 0 && budget && c->bytes >= budget) {
+            /* this chunk is full: say where the next one starts if any remains */
+            mr_batch *b = NULL;
+            int rc = mr_op_next(op->child, &b, err);
+            if (rc < 0)
+                return rc;
+            c->owner->chunk_more = rc == MR_NEXT_BATCH;
+            c->owner->chunk_from = c->start + c->taken;
+            return MR_NEXT_DONE;
+        }
+        int rc = mr_op_next(op->child, out, err);
+        if (rc != MR_NEXT_BATCH)
+            return rc;
+        if (c->skip > 0) { /* batches of earlier chunks */
+            c->skip--;
+            continue;
+        }
+        c->taken++;
+        c->bytes += mr_batch_bytes(*out);
+        return MR_NEXT_BATCH;
+    }
+}
+
+static void chunk_close(mr_op *op)
+{
+    mr_op_close(op->child);
+    mr_schema_destroy(op->schema);
+    free(op);
+}
+
+static const mr_op_vtable chunk_vt = {"hashjoin_chunk", chunk_open, chunk_next, chunk_close};
+
+/* The window over build source src from batch j->chunk_from on. */
+static mr_op *chunk_create(hashjoin_op *j, mr_op *src, mr_err *err)
+{
+    chunk_op *c = calloc(1, sizeof *c);
+    if (!c) {
+        mr_op_close(src);
+        oom(j, err);
+        return NULL;
+    }
+    mr_op_init(&c->op, &chunk_vt, src, j->op.node);
+    if (!(c->op.schema = mr_schema_copy(src->schema))) {
+        chunk_close(&c->op);
+        oom(j, err);
+        return NULL;
+    }
+    c->owner = j;
+    c->start = c->skip = j->chunk_from;
+    return &c->op;
+}
+
 /* Opens the join of partition i, or leaves j->inner NULL when that
- * partition cannot produce a row. */
-static int grace_open_part(hashjoin_op *j, int i, mr_err *err)
+ * partition cannot produce a row.  With chunk set, the next chunk of a
+ * chunked partition (j->chunk_from says where it starts). */
+static int grace_open_part(hashjoin_op *j, int i, bool chunk, mr_err *err)
 {
     mr_join_type how = j->p.how;
     bool keeps_build = how == MR_JOIN_RIGHT || how == MR_JOIN_FULL;
@@ -633,8 +724,15 @@ static int grace_open_part(hashjoin_op *j, int i, mr_err *err)
      * or keys the hash cannot tell apart): spilling it again would only
      * copy it, so its join builds in memory, over budget if it must. */
     bool unsplit = nb == j->brows_spilled;
+    /* the next join would build in memory whatever its size: chunk it where
+     * the join type allows (see above) */
+    bool in_memory = unsplit || j->depth + 1 >= MR_SPILL_MAX_DEPTH;
+    if (!chunk && in_memory && (how == MR_JOIN_INNER || how == MR_JOIN_RIGHT))
+        chunk = true, j->chunk_from = 0;
     mr_op *sb = mr_spill_parts_source(&j->bparts, i, j->build->schema, j->op.ctx, j->op.cancel,
                                       j->op.node, err);
+    if (sb && chunk)
+        sb = chunk_create(j, sb, err);
     if (!sb)
         return err ? err->code : MR_ENOMEM;
     mr_op *sp = mr_spill_parts_source(&j->pparts, i, j->op.child->schema, j->op.ctx,
@@ -648,7 +746,7 @@ static int grace_open_part(hashjoin_op *j, int i, mr_err *err)
                                    j->op.node, err);
     if (!in)
         return err ? err->code : MR_ENOMEM;
-    ((hashjoin_op *)in)->depth = unsplit ? MR_SPILL_MAX_DEPTH : j->depth + 1;
+    ((hashjoin_op *)in)->depth = unsplit || chunk ? MR_SPILL_MAX_DEPTH : j->depth + 1;
     j->inner = in;
     return mr_op_open(in, err);
 }
@@ -668,6 +766,11 @@ static int grace_next(hashjoin_op *j, mr_batch **out, mr_err *err)
                 return rc;
             mr_op_close(j->inner);
             j->inner = NULL;
+            if (j->chunk_more) { /* the same partition's next chunk */
+                if ((rc = grace_open_part(j, j->part_next - 1, true, err)) < 0)
+                    return rc;
+                continue;
+            }
         }
         if (j->part_next >= j->bparts.n) {
             mr_spill_parts_free(&j->bparts);
@@ -675,7 +778,7 @@ static int grace_next(hashjoin_op *j, mr_batch **out, mr_err *err)
             j->phase = PH_DONE;
             return MR_NEXT_DONE;
         }
-        if ((rc = grace_open_part(j, j->part_next++, err)) < 0)
+        if ((rc = grace_open_part(j, j->part_next++, false, err)) < 0)
             return rc;
     }
 }
