@@ -1243,6 +1243,30 @@ static int pg_check(const mr_wh_config *cfg, const mr_wh_target *targets, int nt
     return rc;
 }
 
+/* Drops the staging tables named in the first column of r, one by one
+ * (after "SET lock_timeout", so none is waited on forever).  Returns how
+ * many could not be dropped: err holds the first failure.  *dropped (when
+ * not NULL) counts those dropped. */
+static int pg_drop_listed(PGconn *c, PGresult *r, int *dropped, mr_err *err)
+{
+    mr_strbuf q = {0};
+    int failed = 0;
+    for (int i = 0; i < PQntuples(r); i++) {
+        q.n = 0;
+        mr_strbuf_puts(&q, "DROP TABLE IF EXISTS ");
+        buf_staging(&q, PQgetvalue(r, i, 0));
+        char what[160];
+        snprintf(what, sizeof what, "cannot drop staging table %s", PQgetvalue(r, i, 0));
+        mr_err e1;
+        if (pg_exec_buf(c, &q, failed ? &e1 : err, what) < 0)
+            failed++;
+        else if (dropped)
+            ++*dropped;
+    }
+    mr_strbuf_free(&q);
+    return failed;
+}
+
 /* Drops every staging table whose name starts with prefix.  Each DROP waits
  * at most 5 s for locks: a table still being loaded by a live task (whose
  * job is being cancelled) is skipped and reported, never waited on forever;
@@ -1263,19 +1287,7 @@ static int pg_drop_staging(const mr_wh_config *cfg, const char *prefix, mr_err *
         rc = err && err->code ? err->code : MR_EWAREHOUSE;
         goto out;
     }
-    mr_strbuf q = {0};
-    int failed = 0;
-    for (int i = 0; i < PQntuples(r); i++) {
-        q.n = 0;
-        mr_strbuf_puts(&q, "DROP TABLE IF EXISTS ");
-        buf_staging(&q, PQgetvalue(r, i, 0));
-        char what[160];
-        snprintf(what, sizeof what, "cannot drop staging table %s", PQgetvalue(r, i, 0));
-        mr_err e1;
-        if (pg_exec_buf(c, &q, failed ? &e1 : err, what) < 0)
-            failed++;
-    }
-    mr_strbuf_free(&q);
+    int failed = pg_drop_listed(c, r, NULL, err);
     if (failed) {
         mr_err_prefix(err, "%d staging table%s left", failed, failed == 1 ? "" : "s");
         rc = err && err->code ? err->code : MR_EWAREHOUSE;
@@ -1377,7 +1389,6 @@ static int pg_sweep(const mr_wh_config *cfg, const mr_wh_owner *me, int64_t expi
 {
     PGconn *c = NULL;
     PGresult *r = NULL;
-    mr_strbuf q = {0};
     char expire[32];
     snprintf(expire, sizeof expire, "%lld", (long long)expire_ms);
     const char *p[3] = {me->owner, me->instance, expire};
@@ -1398,19 +1409,7 @@ static int pg_sweep(const mr_wh_config *cfg, const mr_wh_owner *me, int64_t expi
         rc = err->code;
         goto out;
     }
-    int failed = 0;
-    for (int i = 0; i < PQntuples(r); i++) {
-        q.n = 0;
-        mr_strbuf_puts(&q, "DROP TABLE IF EXISTS ");
-        buf_staging(&q, PQgetvalue(r, i, 0));
-        char what[160];
-        snprintf(what, sizeof what, "cannot drop staging table %s", PQgetvalue(r, i, 0));
-        mr_err e1;
-        if (pg_exec_buf(c, &q, failed ? &e1 : err, what) < 0)
-            failed++;
-        else
-            ++*swept;
-    }
+    int failed = pg_drop_listed(c, r, swept, err);
     PQclear(r);
     /* a lease whose tables could not all be dropped goes too: its tables,
      * without a lease, are orphans for the next sweep */
@@ -1422,7 +1421,6 @@ static int pg_sweep(const mr_wh_config *cfg, const mr_wh_owner *me, int64_t expi
         rc = err->code;
 out:
     PQclear(r);
-    mr_strbuf_free(&q);
     PQfinish(c);
     return rc;
 }
