@@ -12,7 +12,7 @@ cd "$(dirname "$0")/.."
 
 PACKAGES=(cmake pkg-config make gcc libzmq3-dev libprotobuf-c-dev protobuf-c-compiler
   libyaml-dev libzstd-dev libsqlite3-dev libpq-dev postgresql libmicrohttpd-dev
-  libcjson-dev libcmocka-dev sqlite3 python3-venv clang)
+  libcjson-dev libcmocka-dev libcurl4-openssl-dev sqlite3 python3-venv clang)
 # jsonschema, prometheus_client and schemathesis check the REST API
 # (tests/e2e/test_api_full.py, test_openapi.py). schemathesis 3.39.16 runs on
 # Python 3.11; it breaks with newer hypothesis releases, so both are pinned.
