@@ -78,13 +78,14 @@ class Recorder(BaseHTTPRequestHandler):
 
 
 def test_cancel_sends_token_and_no_form_type():
+    """Straight to the URL (no proxy from the environment), with the token."""
     Recorder.seen = []
     srv = ThreadingHTTPServer(("127.0.0.1", 0), Recorder)
     t = threading.Thread(target=srv.serve_forever, daemon=True)
     t.start()
     try:
         url = f"http://127.0.0.1:{srv.server_address[1]}"
-        r = run_cli("cancel", "abc", "--coordinator", url, env={"MILLRACE_TOKEN": "s3cret"},
+        r = run_cli("cancel", "abc", "--coordinator", url, env={"MILLRACE_TOKEN": "s3cret", "http_proxy": "http://127.0.0.1:9"},
                     timeout=60)
     finally:
         srv.shutdown()
