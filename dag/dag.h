@@ -2,10 +2,12 @@
  *
  * mr_dag_compile() is the one entry point: it parses the YAML (keeping every
  * value's file position), substitutes params, checks the whole file against
- * the DAG format (docs: spec/dag-format.md), propagates schemas through every
- * node, and cuts the graph into stages of fused operators at shuffles.  Every
+ * the DAG format (docs/dag-format.md), propagates schemas through every node,
+ * and cuts the graph into stages of fused operators at shuffles.  Every
  * problem it finds is reported at once as a diagnostic with file, line and
- * column, so a user fixes a file in one round.
+ * column, so a user fixes a file in one round -- up to 500 of them (then one
+ * "too many errors"); a YAML syntax error or a DAG over max_nodes stops
+ * before the checks, and a compile past max_compile_ms stops where it is.
  *
  * The plan it returns is a protobuf message owned by the caller; the
  * explain functions render one for people (text) and for the REST API (JSON).
@@ -132,7 +134,7 @@ static inline uint32_t mr_dag_partitions_for_slots(unsigned slots)
  * NUL-terminated).  opt may be NULL (all defaults).  On success returns 0
  * and sets *plan, which the caller frees with
  * millrace__job_plan__free_unpacked(plan, NULL).  On a bad DAG returns
- * MR_EINVAL with every error found appended to diags (the caller inits
+ * MR_EINVAL with the errors found appended to diags (the caller inits
  * diags to {0} and frees it with mr_diags_free); MR_ENOMEM when memory ran
  * out.  *plan is NULL whenever the return is not 0. */
 int mr_dag_compile(const char *yaml, size_t len, const mr_dag_options *opt,

@@ -1,9 +1,9 @@
 /* explain.c - a compiled plan rendered for people (text) and for the REST
- * API (JSON, written by hand so dag/ needs no JSON library).
+ * API (JSON, built with cJSON).
  *
- * Both walk the plan once and append to a growable buffer; an allocation
- * failure is remembered and turns the result into NULL at the end.  The text
- * form is stable (golden tests compare it byte for byte):
+ * Both walk the plan once; an allocation failure is remembered and turns the
+ * result into NULL at the end.  The text form is stable (golden tests
+ * compare it byte for byte):
  *
  *   job NAME: N stages
  *   stage 0  [one task per input split]  read a (csv) -> filter b -> partial aggregate c
@@ -22,6 +22,7 @@
 
 #include "core/strbuf.h"
 
+#include <cjson/cJSON.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -223,72 +224,81 @@ char *mr_plan_explain(const Millrace__JobPlan *plan)
 
 /* ---- JSON ---------------------------------------------------------------- */
 
-static void js_str(mr_strbuf *b, const char *s)
+/* The builders below add to a cJSON tree; any allocation that fails sets
+ * *bad, and mr_plan_json then returns NULL rather than a plan with holes. */
+
+static cJSON *js_add(cJSON *obj, const char *key, cJSON *item, int *bad)
 {
-    mr_strbuf_put(b, "\"", 1);
-    for (const unsigned char *p = (const unsigned char *)(s ? s : ""); *p; p++) {
-        switch (*p) {
-        case '"': mr_strbuf_put(b, "\\\"", 2); break;
-        case '\\': mr_strbuf_put(b, "\\\\", 2); break;
-        case '\n': mr_strbuf_put(b, "\\n", 2); break;
-        case '\r': mr_strbuf_put(b, "\\r", 2); break;
-        case '\t': mr_strbuf_put(b, "\\t", 2); break;
-        default:
-            if (*p < 0x20)
-                mr_strbuf_printf(b, "\\u%04x", *p);
-            else
-                mr_strbuf_put(b, (const char *)p, 1);
-        }
+    if (!item || !cJSON_AddItemToObject(obj, key, item)) {
+        cJSON_Delete(item);
+        *bad = 1;
+        return NULL;
     }
-    mr_strbuf_put(b, "\"", 1);
+    return item;
 }
 
-static void js_key(mr_strbuf *b, const char *k)
+static void js_push(cJSON *arr, cJSON *item, int *bad)
 {
-    js_str(b, k);
-    mr_strbuf_put(b, ":", 1);
-}
-
-static void js_strings(mr_strbuf *b, char *const *v, size_t n)
-{
-    mr_strbuf_put(b, "[", 1);
-    for (size_t i = 0; i < n; i++) {
-        if (i)
-            mr_strbuf_put(b, ",", 1);
-        js_str(b, v[i]);
+    if (!item || !cJSON_AddItemToArray(arr, item)) {
+        cJSON_Delete(item);
+        *bad = 1;
     }
-    mr_strbuf_put(b, "]", 1);
 }
 
-static void js_schema(mr_strbuf *b, const Millrace__Schema *s)
+static void js_str(cJSON *obj, const char *key, const char *s, int *bad)
+{
+    js_add(obj, key, cJSON_CreateString(s ? s : ""), bad);
+}
+
+/* A 64-bit integer written with all its digits (a double would round
+ * values above 2^53). */
+static void js_int(cJSON *obj, const char *key, long long v, int *bad)
+{
+    char num[24];
+    snprintf(num, sizeof num, "%lld", v);
+    js_add(obj, key, cJSON_CreateRaw(num), bad);
+}
+
+static void js_uints(cJSON *obj, const char *key, const uint32_t *v, size_t n, int *bad)
+{
+    cJSON *a = js_add(obj, key, cJSON_CreateArray(), bad);
+    for (size_t i = 0; a && i < n; i++)
+        js_push(a, cJSON_CreateNumber(v[i]), bad);
+}
+
+static void js_strings(cJSON *obj, const char *key, char *const *v, size_t n, int *bad)
+{
+    cJSON *a = js_add(obj, key, cJSON_CreateArray(), bad);
+    for (size_t i = 0; a && i < n; i++)
+        js_push(a, cJSON_CreateString(v[i] ? v[i] : ""), bad);
+}
+
+static void js_schema(cJSON *obj, const char *key, const Millrace__Schema *s, int *bad)
 {
     char tn[48];
-    mr_strbuf_put(b, "[", 1);
-    for (size_t i = 0; s && i < s->n_fields; i++) {
-        mr_strbuf_printf(b, "%s{", i ? "," : "");
-        js_key(b, "name");
-        js_str(b, s->fields[i]->name);
-        mr_strbuf_put(b, ",", 1);
-        js_key(b, "type");
-        js_str(b, type_text(s->fields[i]->type, tn, sizeof tn));
-        mr_strbuf_put(b, "}", 1);
+    cJSON *a = js_add(obj, key, cJSON_CreateArray(), bad);
+    for (size_t i = 0; a && s && i < s->n_fields; i++) {
+        cJSON *f = cJSON_CreateObject();
+        js_push(a, f, bad);
+        if (!f)
+            return;
+        js_str(f, "name", s->fields[i]->name, bad);
+        js_str(f, "type", type_text(s->fields[i]->type, tn, sizeof tn), bad);
     }
-    mr_strbuf_put(b, "]", 1);
 }
 
-static void js_named(mr_strbuf *b, Millrace__NamedExpr *const *v, size_t n)
+static void js_named(cJSON *obj, const char *key, Millrace__NamedExpr *const *v, size_t n,
+                     int *bad)
 {
-    mr_strbuf_put(b, "[", 1);
-    for (size_t i = 0; i < n; i++) {
-        mr_strbuf_printf(b, "%s{", i ? "," : "");
-        js_key(b, "name");
-        js_str(b, v[i]->name);
-        mr_strbuf_put(b, ",", 1);
-        js_key(b, "expr");
-        js_str(b, v[i]->expr);
-        mr_strbuf_put(b, "}", 1);
+    cJSON *a = js_add(obj, key, cJSON_CreateArray(), bad);
+    for (size_t i = 0; a && i < n; i++) {
+        cJSON *e = cJSON_CreateObject();
+        js_push(a, e, bad);
+        if (!e)
+            return;
+        js_str(e, "name", v[i]->name, bad);
+        js_str(e, "expr", v[i]->expr, bad);
     }
-    mr_strbuf_put(b, "]", 1);
 }
 
 static const char *kind_name(Millrace__OpKind k)
@@ -309,175 +319,141 @@ static const char *kind_name(Millrace__OpKind k)
     }
 }
 
-static void js_read(mr_strbuf *b, const Millrace__ReadSpec *r)
+static void js_read(cJSON *obj, const Millrace__ReadSpec *r, int *bad)
 {
     static const char *const on_error[] = {"fail", "skip", "reject"};
-    mr_strbuf_put(b, ",\"read\":{", 9);
-    js_key(b, "format");
-    js_str(b, r->format);
-    mr_strbuf_put(b, ",", 1);
-    js_key(b, "path");
-    js_str(b, r->path);
-    mr_strbuf_printf(b, ",\"on_error\":\"%s\",\"max_errors\":%lld",
-              (unsigned)r->on_error < 3 ? on_error[r->on_error] : "fail", (long long)r->max_errors);
+    cJSON *o = js_add(obj, "read", cJSON_CreateObject(), bad);
+    if (!o)
+        return;
+    js_str(o, "format", r->format, bad);
+    js_str(o, "path", r->path, bad);
+    js_str(o, "on_error", (unsigned)r->on_error < 3 ? on_error[r->on_error] : "fail", bad);
+    js_int(o, "max_errors", (long long)r->max_errors, bad);
     if (r->csv) {
-        mr_strbuf_printf(b, ",\"csv\":{\"header\":%s,", r->csv->header ? "true" : "false");
-        js_key(b, "delimiter");
-        js_str(b, r->csv->delimiter);
-        mr_strbuf_put(b, ",", 1);
-        js_key(b, "quote");
-        js_str(b, r->csv->quote);
-        mr_strbuf_put(b, ",", 1);
-        js_key(b, "null");
-        js_str(b, r->csv->null_string);
-        mr_strbuf_put(b, "}", 1);
+        cJSON *c = js_add(o, "csv", cJSON_CreateObject(), bad);
+        if (!c)
+            return;
+        js_add(c, "header", cJSON_CreateBool(r->csv->header), bad);
+        js_str(c, "delimiter", r->csv->delimiter, bad);
+        js_str(c, "quote", r->csv->quote, bad);
+        js_str(c, "null", r->csv->null_string, bad);
     }
-    mr_strbuf_put(b, "}", 1);
 }
 
-static void js_op(mr_strbuf *b, const Millrace__OpSpec *op)
+static void js_op(cJSON *arr, const Millrace__OpSpec *op, int *bad)
 {
-    mr_strbuf_put(b, "{", 1);
-    js_key(b, "kind");
-    js_str(b, kind_name(op->kind));
-    mr_strbuf_put(b, ",", 1);
-    js_key(b, "node");
-    js_str(b, op->node);
-    mr_strbuf_put(b, ",", 1);
-    js_key(b, "output");
-    js_schema(b, op->output);
-    if (op->n_exprs) {
-        mr_strbuf_put(b, ",", 1);
-        js_key(b, "exprs");
-        js_named(b, op->exprs, op->n_exprs);
-    }
+    cJSON *o = cJSON_CreateObject();
+    js_push(arr, o, bad);
+    if (!o)
+        return;
+    js_str(o, "kind", kind_name(op->kind), bad);
+    js_str(o, "node", op->node, bad);
+    js_schema(o, "output", op->output, bad);
+    if (op->n_exprs)
+        js_named(o, "exprs", op->exprs, op->n_exprs, bad);
     if (op->kind == MILLRACE__OP_KIND__OP_AGG_PARTIAL || op->kind == MILLRACE__OP_KIND__OP_AGG_FINAL) {
-        mr_strbuf_put(b, ",", 1);
-        js_key(b, "group_by");
-        js_strings(b, op->group_by, op->n_group_by);
-        mr_strbuf_put(b, ",", 1);
-        js_key(b, "aggregates");
-        js_named(b, op->aggregates, op->n_aggregates);
+        js_strings(o, "group_by", op->group_by, op->n_group_by, bad);
+        js_named(o, "aggregates", op->aggregates, op->n_aggregates, bad);
     }
-    if (op->n_children) {
-        mr_strbuf_put(b, ",\"children\":[", 13);
-        for (size_t i = 0; i < op->n_children; i++)
-            mr_strbuf_printf(b, "%s%u", i ? "," : "", op->children[i]);
-        mr_strbuf_put(b, "]", 1);
-    }
+    if (op->n_children)
+        js_uints(o, "children", op->children, op->n_children, bad);
     switch (op->kind) {
     case MILLRACE__OP_KIND__OP_SHUFFLE_READ:
-        mr_strbuf_printf(b, ",\"input_stage\":%u", op->input_stage);
+        js_add(o, "input_stage", cJSON_CreateNumber(op->input_stage), bad);
         break;
     case MILLRACE__OP_KIND__OP_HASHJOIN:
-        mr_strbuf_put(b, ",", 1);
-        js_key(b, "join_type");
-        js_str(b, op->join_type);
-        mr_strbuf_put(b, ",", 1);
-        js_key(b, "left_keys");
-        js_strings(b, op->left_keys, op->n_left_keys);
-        mr_strbuf_put(b, ",", 1);
-        js_key(b, "right_keys");
-        js_strings(b, op->right_keys, op->n_right_keys);
-        mr_strbuf_put(b, ",", 1);
-        js_key(b, "right_prefix");
-        js_str(b, op->right_prefix);
+        js_str(o, "join_type", op->join_type, bad);
+        js_strings(o, "left_keys", op->left_keys, op->n_left_keys, bad);
+        js_strings(o, "right_keys", op->right_keys, op->n_right_keys, bad);
+        js_str(o, "right_prefix", op->right_prefix, bad);
         break;
     case MILLRACE__OP_KIND__OP_SORT:
-        mr_strbuf_put(b, ",", 1);
-        js_key(b, "sort_keys");
-        js_strings(b, op->sort_keys, op->n_sort_keys);
-        mr_strbuf_printf(b, ",\"limit\":%lld", (long long)op->limit);
+        js_strings(o, "sort_keys", op->sort_keys, op->n_sort_keys, bad);
+        js_int(o, "limit", (long long)op->limit, bad);
         break;
     case MILLRACE__OP_KIND__OP_LIMIT:
-        mr_strbuf_printf(b, ",\"limit\":%lld", (long long)op->limit);
+        js_int(o, "limit", (long long)op->limit, bad);
         break;
     case MILLRACE__OP_KIND__OP_DISTINCT:
-        mr_strbuf_put(b, ",", 1);
-        js_key(b, "columns");
-        js_strings(b, op->columns, op->n_columns);
+        js_strings(o, "columns", op->columns, op->n_columns, bad);
         break;
     case MILLRACE__OP_KIND__OP_UNION:
-        mr_strbuf_printf(b, ",\"distinct\":%s", op->distinct ? "true" : "false");
+        js_add(o, "distinct", cJSON_CreateBool(op->distinct), bad);
         break;
     default:
         break;
     }
     if (op->read)
-        js_read(b, op->read);
-    mr_strbuf_put(b, "}", 1);
+        js_read(o, op->read, bad);
 }
 
-static void js_write(mr_strbuf *b, const Millrace__WriteSpec *w)
+static void js_write(cJSON *obj, const Millrace__WriteSpec *w, int *bad)
 {
-    static const char *const keys[] = {"node", "target", "table", "mode", "path"};
-    const char *vals[] = {w->node, w->target, w->table, w->mode, w->path};
-    mr_strbuf_put(b, "{", 1);
-    for (size_t i = 0; i < 5; i++) {
-        js_key(b, keys[i]);
-        js_str(b, vals[i]);
-        mr_strbuf_put(b, ",", 1);
+    if (!w) {
+        js_add(obj, "write", cJSON_CreateNull(), bad);
+        return;
     }
-    js_key(b, "key");
-    js_strings(b, w->key, w->n_key);
-    mr_strbuf_put(b, ",", 1);
-    js_key(b, "schema");
-    js_schema(b, w->schema);
-    mr_strbuf_put(b, "}", 1);
+    cJSON *o = js_add(obj, "write", cJSON_CreateObject(), bad);
+    if (!o)
+        return;
+    js_str(o, "node", w->node, bad);
+    js_str(o, "target", w->target, bad);
+    js_str(o, "table", w->table, bad);
+    js_str(o, "mode", w->mode, bad);
+    js_str(o, "path", w->path, bad);
+    js_strings(o, "key", w->key, w->n_key, bad);
+    js_schema(o, "schema", w->schema, bad);
+}
+
+static void js_stage(cJSON *arr, const Millrace__Stage *st, int *bad)
+{
+    cJSON *o = cJSON_CreateObject();
+    js_push(arr, o, bad);
+    if (!o)
+        return;
+    js_add(o, "id", cJSON_CreateNumber(st->id), bad);
+    js_add(o, "partitions", cJSON_CreateNumber(st->partitions), bad);
+    js_uints(o, "inputs", st->inputs, st->n_inputs, bad);
+    cJSON *ops = js_add(o, "operators", cJSON_CreateArray(), bad);
+    for (size_t i = 0; ops && i < st->n_ops; i++)
+        js_op(ops, st->ops[i], bad);
+    if (st->shuffle) {
+        cJSON *sh = js_add(o, "shuffle", cJSON_CreateObject(), bad);
+        if (sh) {
+            js_add(sh, "partitions", cJSON_CreateNumber(st->shuffle->partitions), bad);
+            js_strings(sh, "keys", st->shuffle->keys, st->shuffle->n_keys, bad);
+            js_add(sh, "round_robin", cJSON_CreateBool(st->shuffle->round_robin), bad);
+        }
+    } else {
+        js_add(o, "shuffle", cJSON_CreateNull(), bad);
+    }
+    js_write(o, st->write, bad);
 }
 
 char *mr_plan_json(const Millrace__JobPlan *plan)
 {
-    mr_strbuf b = {0};
-    mr_strbuf_put(&b, "{", 1);
-    js_key(&b, "name");
-    js_str(&b, plan->name);
-    mr_strbuf_put(&b, ",\"stages\":[", 11);
-    for (size_t s = 0; s < plan->n_stages; s++) {
-        const Millrace__Stage *st = plan->stages[s];
-        mr_strbuf_printf(&b, "%s{\"id\":%u,\"partitions\":%u,\"inputs\":[", s ? "," : "", st->id,
-                  st->partitions);
-        for (size_t k = 0; k < st->n_inputs; k++)
-            mr_strbuf_printf(&b, "%s%u", k ? "," : "", st->inputs[k]);
-        mr_strbuf_put(&b, "],\"operators\":[", 15);
-        for (size_t i = 0; i < st->n_ops; i++) {
-            if (i)
-                mr_strbuf_put(&b, ",", 1);
-            js_op(&b, st->ops[i]);
-        }
-        mr_strbuf_put(&b, "],\"shuffle\":", 12);
-        if (st->shuffle) {
-            mr_strbuf_printf(&b, "{\"partitions\":%u,\"keys\":", st->shuffle->partitions);
-            js_strings(&b, st->shuffle->keys, st->shuffle->n_keys);
-            mr_strbuf_printf(&b, ",\"round_robin\":%s}", st->shuffle->round_robin ? "true" : "false");
-        } else {
-            mr_strbuf_put(&b, "null", 4);
-        }
-        mr_strbuf_put(&b, ",\"write\":", 9);
-        if (st->write)
-            js_write(&b, st->write);
-        else
-            mr_strbuf_put(&b, "null", 4);
-        mr_strbuf_put(&b, "}", 1);
-    }
-    mr_strbuf_put(&b, "],\"warehouse\":", 14);
+    int bad = 0;
+    char *text = NULL;
+    cJSON *root = cJSON_CreateObject();
+    if (!root)
+        return NULL;
+    js_str(root, "name", plan->name, &bad);
+    cJSON *stages = js_add(root, "stages", cJSON_CreateArray(), &bad);
+    for (size_t s = 0; stages && s < plan->n_stages; s++)
+        js_stage(stages, plan->stages[s], &bad);
     if (plan->warehouse) {
-        mr_strbuf_put(&b, "{", 1);
-        js_key(&b, "driver");
-        js_str(&b, plan->warehouse->driver);
-        mr_strbuf_put(&b, ",", 1);
-        js_key(&b, "path");
-        js_str(&b, plan->warehouse->path);
-        mr_strbuf_put(&b, ",", 1);
-        js_key(&b, "schema");
-        js_str(&b, plan->warehouse->schema);
-        mr_strbuf_put(&b, "}", 1);
+        cJSON *w = js_add(root, "warehouse", cJSON_CreateObject(), &bad);
+        if (w) {
+            js_str(w, "driver", plan->warehouse->driver, &bad);
+            js_str(w, "path", plan->warehouse->path, &bad);
+            js_str(w, "schema", plan->warehouse->schema, &bad);
+        }
     } else {
-        mr_strbuf_put(&b, "null", 4);
+        js_add(root, "warehouse", cJSON_CreateNull(), &bad);
     }
-    mr_strbuf_put(&b, ",", 1);
-    js_key(&b, "post_sql");
-    js_strings(&b, plan->post_sql, plan->n_post_sql);
-    mr_strbuf_put(&b, "}", 1);
-    return tb_finish(&b);
+    js_strings(root, "post_sql", plan->post_sql, plan->n_post_sql, &bad);
+    if (!bad)
+        text = cJSON_PrintUnformatted(root);
+    cJSON_Delete(root);
+    return text;
 }

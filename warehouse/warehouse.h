@@ -1,6 +1,6 @@
 /* warehouse.h - staging writes and the atomic job commit, behind one
- * driver-neutral interface (SQLite now; PostgreSQL plugs into the same
- * mr_wh__driver table).
+ * driver-neutral interface with two drivers (SQLite in sqlite.c,
+ * PostgreSQL in postgres.c), each an mr_wh__driver table.
  *
  * Model.  Every task attempt that writes to the warehouse stages its rows in
  * its own staging table (mr_wh_stage_*).  When the whole job has succeeded,
@@ -108,15 +108,18 @@ typedef struct mr_wh_stage mr_wh_stage;
  * name) with the columns of schema, in the staging area of the warehouse,
  * and returns a handle to append to in *out (owned by the caller until
  * mr_wh_stage_finish or mr_wh_stage_abort).  cfg and schema are not kept.
- * Returns 0, MR_EINVAL (bad config or arguments), MR_ENOTSUP (driver not
- * built in), MR_ENOMEM or MR_EWAREHOUSE with the database's message. */
+ * Returns 0, MR_EINVAL (bad config or arguments, unknown driver), MR_ENOMEM
+ * or MR_EWAREHOUSE with the database's message. */
 int mr_wh_stage_open(const mr_wh_config *cfg, const char *staging_table, const mr_schema *schema,
                      mr_wh_stage **out, mr_err *err);
 
-/* Appends the live rows of b (honouring its selection vector) in one
- * transaction, through a prepared statement.  b must have the schema's
- * column count and types (MR_ETYPE otherwise).  Returns 0 or MR_EWAREHOUSE
- * (nothing of b staged); the handle stays usable either way. */
+/* Appends the live rows of b (honouring its selection vector).  b must
+ * have the schema's column count and types (MR_ETYPE otherwise, nothing
+ * staged).  SQLite: one transaction through a prepared statement; 0 or
+ * MR_EWAREHOUSE (nothing of b staged), and the handle stays usable either
+ * way.  PostgreSQL: rows are encoded into the stage's COPY stream and sent
+ * in chunks; 0, MR_ENOMEM (nothing of b staged) or MR_EWAREHOUSE, after
+ * which only mr_wh_stage_abort is useful (see above). */
 int mr_wh_stage_append(mr_wh_stage *s, const mr_batch *b, mr_err *err);
 
 /* Makes the staged rows durable and frees s.  After it returns 0 the rows
@@ -140,11 +143,12 @@ typedef struct mr_wh_target {
 } mr_wh_target;
 
 /* The job commit, in one transaction: for each target, create the table
- * from schema if it is missing, or check that the existing table has the
- * same column names (in any order, case-insensitively as SQL does) and
- * count; then overwrite deletes every row, upsert deletes the rows whose key
- * equals the key of any staged row (NULL keys match nothing), append keeps
- * them; then every staging table's rows are inserted.  Then post_sql[0..npost)
+ * from schema if it is missing, or check that the existing table fits
+ * (SQLite: the same column names in any order, case-insensitively as SQL
+ * does, and count; PostgreSQL: see its specifics above); then overwrite
+ * deletes every row, upsert deletes the rows whose key equals the key of
+ * any staged row (NULL keys match nothing), append keeps them; then every
+ * staging table's rows are inserted.  Then post_sql[0..npost)
  * runs in order (transaction control statements in it are refused), then
  * COMMIT.  Any failure rolls back (every target table as it was) and returns
  * MR_EWAREHOUSE with a message naming the table or the post_sql statement's
@@ -172,9 +176,9 @@ int mr_wh_drop_staging(const mr_wh_config *cfg, const char *prefix, mr_err *err)
  * yet or has columns the commit accepts (the very check mr_wh_commit makes,
  * run in a transaction that is rolled back, so nothing is created).  Only
  * table, schema and key of each target are read.  0, MR_EWAREHOUSE naming
- * the table and the mismatch, or MR_EIO when the warehouse cannot be
- * reached.  An SQLite warehouse
- * file that does not exist yet passes (and is not created). */
+ * the table and the mismatch (also an SQLite file that cannot be opened),
+ * or MR_EIO when a PostgreSQL server cannot be reached.  An SQLite
+ * warehouse file that does not exist yet passes (and is not created). */
 int mr_wh_check(const mr_wh_config *cfg, const mr_wh_target *targets, int ntargets, mr_err *err);
 
 /* mr_wh_check for every warehouse write of a compiled plan (file outputs

@@ -1,9 +1,11 @@
 /* sort.c - ORDER BY by normalized keys, with a bounded top-N mode.
  *
- * Algorithm.  open() drains the child.  Every live input row is copied into
- * the operator's row store (one growing mr_column per output column) and
- * its sort keys are encoded into one byte string, the "normalized key",
- * chosen so that comparing two rows is a single memcmp of their keys:
+ * Algorithm.  The first next() drains the child (open() only opens it and
+ * sets up the store; a limit of 0 reads nothing).  Every live input row is
+ * copied into the operator's row store (one growing mr_column per output
+ * column) and its sort keys are encoded into one byte string, the
+ * "normalized key", chosen so that comparing two rows is a single memcmp of
+ * their keys:
  *
  *   per key: a NULL flag byte, 0x01 for a value, and for NULL 0x00 (nulls
  *   first) or 0x02 (nulls last); the flag is never inverted.  A value then
