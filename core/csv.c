@@ -43,6 +43,7 @@
 #include <unistd.h>
 
 #include "core/batch.h"
+#include "core/utf8.h"
 
 /* Lines before a split are counted only when the split starts this early. */
 #define LINE_COUNT_LIMIT (UINT64_C(1) << 30)
@@ -610,49 +611,6 @@ int mr_csv_quote_parity(const char *path, char quote, const uint64_t *offsets, s
     return rc;
 }
 
-bool mr_csv_utf8_valid(const char *s, size_t n)
-{
-    const unsigned char *p = (const unsigned char *)s, *e = p + n;
-    while (p < e) {
-        /* ASCII runs eight bytes at a time */
-        while (e - p >= 8) {
-            uint64_t w;
-            memcpy(&w, p, 8);
-            if (w & UINT64_C(0x8080808080808080))
-                break;
-            p += 8;
-        }
-        if (p == e)
-            break;
-        unsigned c = *p;
-        if (c < 0x80) {
-            p++;
-        } else if (c < 0xC2) {
-            return false; /* continuation byte or overlong 2-byte lead */
-        } else if (c < 0xE0) {
-            if (e - p < 2 || (p[1] & 0xC0) != 0x80)
-                return false;
-            p += 2;
-        } else if (c < 0xF0) {
-            if (e - p < 3 || (p[1] & 0xC0) != 0x80 || (p[2] & 0xC0) != 0x80)
-                return false;
-            if ((c == 0xE0 && p[1] < 0xA0) || (c == 0xED && p[1] > 0x9F))
-                return false; /* overlong, or a UTF-16 surrogate */
-            p += 3;
-        } else if (c < 0xF5) {
-            if (e - p < 4 || (p[1] & 0xC0) != 0x80 || (p[2] & 0xC0) != 0x80 ||
-                (p[3] & 0xC0) != 0x80)
-                return false;
-            if ((c == 0xF0 && p[1] < 0x90) || (c == 0xF4 && p[1] > 0x8F))
-                return false; /* overlong, or past U+10FFFF */
-            p += 4;
-        } else {
-            return false;
-        }
-    }
-    return true;
-}
-
 /* ---- schema inference ---------------------------------------------------- */
 
 /* Candidate types, narrowest first; a column's type is the first candidate
@@ -773,7 +731,7 @@ static mr_type infer_type(const infer_col *c)
 static int infer_name(mr_schema *s, int i, const mr_csv_field *f, mr_type t)
 {
     char name[256];
-    bool use = f && f->len > 0 && f->len < sizeof name && mr_csv_utf8_valid(f->p, f->len);
+    bool use = f && f->len > 0 && f->len < sizeof name && mr_utf8_valid(f->p, f->len);
     if (use) {
         memcpy(name, f->p, f->len);
         name[f->len] = '\0';

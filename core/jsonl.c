@@ -29,6 +29,7 @@
 #include <unistd.h>
 
 #include "core/csv.h"
+#include "core/utf8.h"
 
 struct mr_jsonl_parser {
     mr_jsonl_field *fields;
@@ -110,30 +111,6 @@ static int hex4(jctx *c, size_t at, unsigned *out)
     }
     *out = v;
     return 0;
-}
-
-static size_t put_utf8(char *o, unsigned cp)
-{
-    if (cp < 0x80) {
-        o[0] = (char)cp;
-        return 1;
-    }
-    if (cp < 0x800) {
-        o[0] = (char)(0xc0 | (cp >> 6));
-        o[1] = (char)(0x80 | (cp & 0x3f));
-        return 2;
-    }
-    if (cp < 0x10000) {
-        o[0] = (char)(0xe0 | (cp >> 12));
-        o[1] = (char)(0x80 | ((cp >> 6) & 0x3f));
-        o[2] = (char)(0x80 | (cp & 0x3f));
-        return 3;
-    }
-    o[0] = (char)(0xf0 | (cp >> 18));
-    o[1] = (char)(0x80 | ((cp >> 12) & 0x3f));
-    o[2] = (char)(0x80 | ((cp >> 6) & 0x3f));
-    o[3] = (char)(0x80 | (cp & 0x3f));
-    return 4;
 }
 
 /* Parses the string at c->i (a '"').  With out != NULL returns the
@@ -219,7 +196,7 @@ static int parse_string(jctx *c, const char **out, uint32_t *len)
             if (cp == 0)
                 return jfail(c, i, "\\u0000 is not allowed in text");
             if (o)
-                olen += put_utf8(o + olen, cp);
+                olen += mr_utf8_encode(o + olen, cp);
             i += used;
             continue;
         }
@@ -340,35 +317,6 @@ static int skip_value(jctx *c, int depth)
     }
 }
 
-/* Offset of the first byte that breaks UTF-8 in s[0..n), or n. */
-static size_t utf8_bad_at(const char *s, size_t n)
-{
-    size_t i = 0;
-    while (i < n) {
-        /* fast path over ASCII, 8 bytes at a time */
-        while (i + 8 <= n) {
-            uint64_t w;
-            memcpy(&w, s + i, 8);
-            if (w & 0x8080808080808080ULL)
-                break;
-            i += 8;
-        }
-        if (i >= n)
-            break;
-        if ((unsigned char)s[i] < 0x80) {
-            i++;
-            continue;
-        }
-        size_t k = i + 1;
-        while (k < n && k < i + 4 && ((unsigned char)s[k] & 0xc0) == 0x80)
-            k++;
-        if (!mr_csv_utf8_valid(s + i, k - i))
-            return i;
-        i = k;
-    }
-    return n;
-}
-
 int mr_jsonl_parse(mr_jsonl_parser *p, const char *line, size_t n, const mr_jsonl_field **fields,
                    mr_err *err)
 {
@@ -386,7 +334,7 @@ int mr_jsonl_parse(mr_jsonl_parser *p, const char *line, size_t n, const mr_json
         p->scap = ncap;
     }
     jctx c = {line, n, 0, p->scratch, 0, err};
-    size_t bad = utf8_bad_at(line, n);
+    size_t bad = mr_utf8_invalid_at(line, n);
     if (bad < n)
         return jfail(&c, bad, "invalid UTF-8");
     skip_ws(&c);

@@ -36,6 +36,7 @@
 #include "core/op/sort.h"
 #include "core/op/union.h"
 #include "core/op/source.h"
+#include "core/utf8.h"
 #include "proto/schema_pb.h"
 #include "executor/shuffle_send.h"
 #include "warehouse/warehouse.h"
@@ -583,31 +584,9 @@ void mr_task_stats_free(mr_task_stats *stats)
     stats->nsample = 0;
 }
 
-/* A copy of s (n bytes) that is valid UTF-8: each byte that does not start
- * a valid sequence becomes U+FFFD.  A rejected row's raw text may be what
- * was wrong with it, and warehouses and JSON want valid text. */
-static char *utf8_clean(const char *s)
-{
-    size_t n = strlen(s);
-    char *out = malloc(n * 3 + 1), *o = out;
-    if (!out)
-        return NULL;
-    for (size_t i = 0; i < n;) {
-        unsigned char c = (unsigned char)s[i];
-        size_t len = c < 0x80 ? 1 : (c >> 5) == 6 ? 2 : (c >> 4) == 14 ? 3 : (c >> 3) == 30 ? 4 : 0;
-        if (len > 0 && i + len <= n && mr_csv_utf8_valid(s + i, len)) {
-            memcpy(o, s + i, len);
-            o += len;
-            i += len;
-        } else {
-            memcpy(o, "\xEF\xBF\xBD", 3);
-            o += 3;
-            i++;
-        }
-    }
-    *o = '\0';
-    return out;
-}
+/* A rejected row's raw text may be what was wrong with it, and warehouses
+ * and JSON want valid text: core/utf8's one replacement policy. */
+static char *utf8_clean(const char *s) { return mr_utf8_clean(s, strlen(s)); }
 
 /* Stages the rejected rows of the task's scan as its reject table, and
  * copies the first few into stats for the coordinator. */

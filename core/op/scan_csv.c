@@ -35,6 +35,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/utf8.h"
+
 typedef struct scan_csv {
     mr_op op;
     char *path;
@@ -81,7 +83,7 @@ static int put_field(const scan_csv *s, mr_column *c, const char *colname, size_
             mr_column_set_str_null(c, row);
             return 0;
         }
-        if (!mr_csv_utf8_valid(p, n)) {
+        if (!mr_utf8_valid(p, n)) {
             snprintf(why, cap, "column '%s': invalid UTF-8", colname);
             return 1;
         }
