@@ -43,6 +43,7 @@
 #include <unistd.h>
 
 #include "core/batch.h"
+#include "core/formats/sample.h"
 #include "core/utf8.h"
 
 /* Lines before a split are counted only when the split starts this early. */
@@ -772,42 +773,28 @@ static int sample_records(mr_csv_reader *r, size_t n, infer_col *cols, int ncols
     return 1;
 }
 
-/* The later samples of a file the first sample_rows records did not
- * cover: INFER_POINTS evenly spaced starts past what was read,
- * INFER_POINT_ROWS records each, the last one being the file's last
- * INFER_TAIL bytes, read whole.  Where a
- * start falls inside a quoted field is told by one quote-parity pass when
- * the file is at most INFER_PARITY_MAX bytes; past that, a start that
- * lands in a quoted field with newlines reads a few misaligned records,
- * which are malformed or of the wrong width and skipped. */
-enum { INFER_POINTS = 8, INFER_POINT_ROWS = 250, INFER_TAIL = 64 << 10 };
+/* The later samples past the first sample_rows records: the windows of
+ * core/formats/sample.h.  Where a window starts inside a quoted field is
+ * told by one quote-parity pass when the file is at most INFER_PARITY_MAX
+ * bytes; past that, a start that lands in a quoted field with newlines
+ * reads a few misaligned records, which are malformed or of the wrong
+ * width and skipped. */
 #define INFER_PARITY_MAX (1ull << 30)
 
 static int sample_spread(const char *path, const mr_csv_options *base, uint64_t done,
                          infer_col *cols, int ncols, const char *null_s, mr_err *err)
 {
-    struct stat st;
-    if (stat(path, &st) != 0 || (uint64_t)st.st_size <= done)
-        return 0;
-    const uint64_t size = (uint64_t)st.st_size;
-    uint64_t offs[INFER_POINTS];
-    bool inq[INFER_POINTS] = {0};
-    size_t n = 0;
-    for (int j = 1; j <= INFER_POINTS; j++) {
-        /* a reader at offset k starts with the first record starting at or
-         * after k; the tail starts no earlier than where the first sample
-         * stopped, and is read to the end */
-        uint64_t off = j < INFER_POINTS ? size / INFER_POINTS * (uint64_t)j
-                                        : (size > INFER_TAIL ? size - INFER_TAIL : 0);
-        if (j == INFER_POINTS && off < done)
-            off = done;
-        if (off >= done && off > 0 && (n == 0 || off > offs[n - 1]))
-            offs[n++] = off;
-    }
+    mr_sample_window w[MR_SAMPLE_POINTS];
+    size_t n = mr_sample_windows(path, done, w);
     if (n == 0)
         return 0;
+    uint64_t offs[MR_SAMPLE_POINTS];
+    bool inq[MR_SAMPLE_POINTS] = {0};
+    for (size_t i = 0; i < n; i++)
+        offs[i] = w[i].offset;
+    struct stat st;
     int rc;
-    if (base->quote && size <= INFER_PARITY_MAX &&
+    if (base->quote && stat(path, &st) == 0 && (uint64_t)st.st_size <= INFER_PARITY_MAX &&
         (rc = mr_csv_quote_parity(path, base->quote, offs, n, inq, err)) < 0)
         return rc;
     mr_csv_options o = *base;
@@ -817,8 +804,7 @@ static int sample_spread(const char *path, const mr_csv_options *base, uint64_t 
         mr_csv_reader *r;
         if ((rc = mr_csv_reader_open(path, offs[i], UINT64_MAX, &o, &r, err)) < 0)
             return rc;
-        bool tail = offs[i] + INFER_TAIL >= size;
-        rc = sample_records(r, tail ? SIZE_MAX : INFER_POINT_ROWS, cols, ncols, null_s, err);
+        rc = sample_records(r, w[i].max_records, cols, ncols, null_s, err);
         mr_csv_reader_close(r);
         if (rc < 0)
             return rc;
@@ -840,7 +826,7 @@ int mr_csv_infer_schema(const char *path, const mr_csv_options *opt, size_t samp
     o.start_in_quote = false;
     const char *null_s = o.null_string && o.null_string[0] ? o.null_string : NULL;
     if (sample_rows == 0)
-        sample_rows = 1000;
+        sample_rows = MR_SAMPLE_FIRST_ROWS;
 
     mr_csv_reader *r;
     int rc = mr_csv_reader_open(path, 0, UINT64_MAX, &o, &r, err);

@@ -29,6 +29,7 @@
 #include <unistd.h>
 
 #include "core/csv.h"
+#include "core/formats/sample.h"
 #include "core/utf8.h"
 
 struct mr_jsonl_parser {
@@ -740,33 +741,20 @@ static int sample_lines(mr_jsonl_reader *r, mr_jsonl_parser *p, size_t n, infer_
     return 1;
 }
 
-/* Past the first sample_rows lines, as for CSV (core/csv.c): INFER_POINTS
- * evenly spaced starts, INFER_POINT_ROWS lines each, and the last
- * INFER_TAIL bytes read whole, so a wider value later in the file is
- * seen.  Keys met only there become columns too. */
-enum { INFER_POINTS = 8, INFER_POINT_ROWS = 250, INFER_TAIL = 64 << 10 };
-
+/* Past the first sample_rows lines, the windows of core/formats/sample.h,
+ * so a wider value later in the file is seen.  Keys met only there become
+ * columns too. */
 static int sample_spread(const char *path, uint64_t done, mr_jsonl_parser *p, infer_set *set,
                          mr_err *err)
 {
-    struct stat st;
-    if (stat(path, &st) != 0 || (uint64_t)st.st_size <= done)
-        return 0;
-    const uint64_t size = (uint64_t)st.st_size;
-    uint64_t last = 0;
-    for (int j = 1; j <= INFER_POINTS; j++) {
-        uint64_t off = j < INFER_POINTS ? size / INFER_POINTS * (uint64_t)j
-                                        : (size > INFER_TAIL ? size - INFER_TAIL : 0);
-        if (j == INFER_POINTS && off < done)
-            off = done;
-        if (off < done || off == 0 || off <= last)
-            continue;
-        last = off;
+    mr_sample_window w[MR_SAMPLE_POINTS];
+    size_t n = mr_sample_windows(path, done, w);
+    for (size_t i = 0; i < n; i++) {
         mr_jsonl_reader *r;
-        int rc = mr_jsonl_reader_open(path, off, UINT64_MAX, &r, err);
+        int rc = mr_jsonl_reader_open(path, w[i].offset, UINT64_MAX, &r, err);
         if (rc < 0)
             return rc;
-        rc = sample_lines(r, p, j == INFER_POINTS ? SIZE_MAX : INFER_POINT_ROWS, set, err);
+        rc = sample_lines(r, p, w[i].max_records, set, err);
         mr_jsonl_reader_close(r);
         if (rc < 0)
             return rc;
@@ -778,7 +766,7 @@ int mr_jsonl_infer_schema(const char *path, size_t sample_rows, mr_schema **out,
 {
     *out = NULL;
     if (sample_rows == 0)
-        sample_rows = 1000;
+        sample_rows = MR_SAMPLE_FIRST_ROWS;
     mr_jsonl_reader *r;
     int rc = mr_jsonl_reader_open(path, 0, UINT64_MAX, &r, err);
     if (rc < 0)
