@@ -30,6 +30,7 @@
 
 #include "core/csv.h"
 #include "core/formats/sample.h"
+#include "core/formats/split.h"
 #include "core/utf8.h"
 
 struct mr_jsonl_parser {
@@ -417,15 +418,9 @@ int mr_jsonl_parse(mr_jsonl_parser *p, const char *line, size_t n, const mr_json
 /* ---- Line reader --------------------------------------------------------- */
 
 struct mr_jsonl_reader {
-    int fd;
-    char *path;
-    char *buf;
-    size_t cap, pos, end; /* buf[pos..end) not yet consumed */
-    uint64_t buf_off;     /* file offset of buf[0] */
-    uint64_t start;       /* offset of the split's first line */
-    uint64_t limit;       /* lines must start before this */
-    uint64_t consumed;    /* offset just past the last line returned */
-    bool eof;
+    mr_split sp;       /* the file, its buffer and the split's end */
+    uint64_t start;    /* offset of the split's first line */
+    uint64_t consumed; /* offset just past the last line returned */
     int64_t rel_line;  /* physical lines read in this split */
     int64_t base_line; /* lines before the split; -2 not yet counted, -1 unknown */
 };
@@ -434,48 +429,24 @@ struct mr_jsonl_reader {
  * were added, 0 at end of file, or a negative code. */
 static int reader_fill(mr_jsonl_reader *r, mr_err *err)
 {
-    if (r->eof)
+    mr_split *sp = &r->sp;
+    if (sp->eof)
         return 0;
-    if (r->pos > 0) {
-        memmove(r->buf, r->buf + r->pos, r->end - r->pos);
-        r->buf_off += r->pos;
-        r->end -= r->pos;
-        r->pos = 0;
-    }
-    if (r->end == r->cap) {
-        if (r->cap > MR_JSONL_MAX_LINE)
-            return mr_err_set(err, MR_ETOOBIG,
-                              "%s: line at byte %llu is longer than %u bytes", r->path,
-                              (unsigned long long)r->buf_off, MR_JSONL_MAX_LINE);
-        char *nb = realloc(r->buf, r->cap * 2);
-        if (!nb)
-            return mr_err_set(err, MR_ENOMEM, "%s: out of memory", r->path);
-        r->buf = nb;
-        r->cap *= 2;
-    }
-    for (;;) {
-        ssize_t got = read(r->fd, r->buf + r->end, r->cap - r->end);
-        if (got < 0 && errno == EINTR)
-            continue;
-        if (got < 0)
-            return mr_err_set(err, MR_EIO, "%s: read failed: %s", r->path, strerror(errno));
-        if (got == 0) {
-            r->eof = true;
-            return 0;
-        }
-        r->end += (size_t)got;
-        return 1;
-    }
+    mr_split_compact(sp);
+    if (sp->end == sp->cap && sp->cap > MR_JSONL_MAX_LINE)
+        return mr_err_set(err, MR_ETOOBIG, "%s: line at byte %llu is longer than %u bytes",
+                          sp->path, (unsigned long long)sp->buf_off, MR_JSONL_MAX_LINE);
+    long got = mr_split_read(sp, err);
+    if (got < 0)
+        return (int)got;
+    return got > 0;
 }
 
 void mr_jsonl_reader_close(mr_jsonl_reader *r)
 {
     if (!r)
         return;
-    if (r->fd >= 0)
-        close(r->fd);
-    free(r->buf);
-    free(r->path);
+    mr_split_close(&r->sp);
     free(r);
 }
 
@@ -486,59 +457,24 @@ int mr_jsonl_reader_open(const char *path, uint64_t offset, uint64_t length,
     mr_jsonl_reader *r = calloc(1, sizeof *r);
     if (!r)
         return mr_err_set(err, MR_ENOMEM, "out of memory");
-    r->fd = -1;
-    r->path = strdup(path);
-    if (!r->path) {
-        mr_jsonl_reader_close(r);
-        return mr_err_set(err, MR_ENOMEM, "out of memory");
-    }
-    r->fd = open(path, O_RDONLY | O_CLOEXEC);
-    if (r->fd < 0) {
-        int e = errno;
-        mr_jsonl_reader_close(r);
-        return mr_err_set(err, e == ENOENT ? MR_ENOTFOUND : MR_EIO, "cannot open '%s': %s", path,
-                          strerror(e));
-    }
+    r->sp.fd = -1;
     /* A small file or the tail of one needs no full-size buffer. */
     struct stat st;
-    r->cap = MR_JSONL_BUFFER_SIZE;
-    if (fstat(r->fd, &st) == 0 && S_ISREG(st.st_mode)) {
+    size_t cap = MR_JSONL_BUFFER_SIZE;
+    if (stat(path, &st) == 0 && S_ISREG(st.st_mode)) {
         uint64_t left = (uint64_t)st.st_size > offset ? (uint64_t)st.st_size - offset : 0;
-        if (left + 2 < r->cap)
-            r->cap = left + 2 < 4096 ? 4096 : (size_t)left + 2;
+        if (left + 2 < cap)
+            cap = left + 2 < 4096 ? 4096 : (size_t)left + 2;
     }
-    r->buf = malloc(r->cap);
-    if (!r->buf) {
+    int rc = mr_split_open(&r->sp, path, offset, length, cap, err);
+    if (rc == 0 && offset > 0)
+        rc = mr_split_resync(&r->sp, '\0', false, err);
+    if (rc < 0) {
         mr_jsonl_reader_close(r);
-        return mr_err_set(err, MR_ENOMEM, "out of memory");
+        return rc;
     }
-    r->limit = length == UINT64_MAX || offset + length < offset ? UINT64_MAX : offset + length;
     r->base_line = offset == 0 ? 0 : -2;
-    if (offset > 0) {
-        if (lseek(r->fd, (off_t)(offset - 1), SEEK_SET) < 0) {
-            int e = errno;
-            mr_jsonl_reader_close(r);
-            return mr_err_set(err, MR_EIO, "cannot seek in '%s': %s", path, strerror(e));
-        }
-        r->buf_off = offset - 1;
-        /* skip through the first newline at or after offset-1 */
-        for (;;) {
-            char *nl = memchr(r->buf + r->pos, '\n', r->end - r->pos);
-            if (nl) {
-                r->pos = (size_t)(nl - r->buf) + 1;
-                break;
-            }
-            r->pos = r->end;
-            int rc = reader_fill(r, err);
-            if (rc < 0) {
-                mr_jsonl_reader_close(r);
-                return rc;
-            }
-            if (rc == 0)
-                break;
-        }
-    }
-    r->start = r->consumed = r->buf_off + r->pos;
+    r->start = r->consumed = r->sp.buf_off + r->sp.beg;
     *out = r;
     return 0;
 }
@@ -546,64 +482,50 @@ int mr_jsonl_reader_open(const char *path, uint64_t offset, uint64_t length,
 int mr_jsonl_reader_next(mr_jsonl_reader *r, const char **line, size_t *n, uint64_t *off,
                          mr_err *err)
 {
+    mr_split *sp = &r->sp;
     for (;;) {
-        if (r->buf_off + r->pos >= r->limit)
+        if (sp->buf_off + sp->beg >= sp->split_end)
             return 0;
-        char *nl = memchr(r->buf + r->pos, '\n', r->end - r->pos);
-        size_t ls = r->pos, le;
+        char *nl = memchr(sp->buf + sp->beg, '\n', sp->end - sp->beg);
+        size_t ls = sp->beg, le;
         if (nl) {
-            le = (size_t)(nl - r->buf);
-            r->pos = le + 1;
+            le = (size_t)(nl - sp->buf);
+            sp->beg = le + 1;
         } else {
             int rc = reader_fill(r, err);
             if (rc < 0)
                 return rc;
             if (rc > 0)
                 continue;
-            if (r->pos == r->end)
+            if (sp->beg == sp->end)
                 return 0;
-            ls = r->pos;
-            le = r->end;
-            r->pos = r->end;
+            ls = sp->beg;
+            le = sp->end;
+            sp->beg = sp->end;
         }
         r->rel_line++;
-        r->consumed = r->buf_off + r->pos;
+        r->consumed = sp->buf_off + sp->beg;
         if (le - ls > MR_JSONL_MAX_LINE)
             return mr_err_set(err, MR_ETOOBIG, "%s: line at byte %llu is longer than %u bytes",
-                              r->path, (unsigned long long)(r->buf_off + ls), MR_JSONL_MAX_LINE);
-        if (le > ls && r->buf[le - 1] == '\r')
+                              sp->path, (unsigned long long)(sp->buf_off + ls), MR_JSONL_MAX_LINE);
+        if (le > ls && sp->buf[le - 1] == '\r')
             le--;
         size_t k = ls;
-        while (k < le && (r->buf[k] == ' ' || r->buf[k] == '\t' || r->buf[k] == '\r'))
+        while (k < le && (sp->buf[k] == ' ' || sp->buf[k] == '\t' || sp->buf[k] == '\r'))
             k++;
         if (k == le)
             continue; /* blank line */
-        *line = r->buf + ls;
+        *line = sp->buf + ls;
         *n = le - ls;
-        *off = r->buf_off + ls;
+        *off = sp->buf_off + ls;
         return 1;
     }
 }
 
 int64_t mr_jsonl_reader_line(mr_jsonl_reader *r)
 {
-    if (r->base_line == -2) {
-        r->base_line = -1;
-        if (r->start <= (1ull << 30)) {
-            char tmp[65536];
-            uint64_t pos = 0, lines = 0;
-            while (pos < r->start) {
-                size_t want = r->start - pos < sizeof tmp ? (size_t)(r->start - pos) : sizeof tmp;
-                ssize_t got = pread(r->fd, tmp, want, (off_t)pos);
-                if (got <= 0)
-                    return -1;
-                for (ssize_t i = 0; i < got; i++)
-                    lines += tmp[i] == '\n';
-                pos += (uint64_t)got;
-            }
-            r->base_line = (int64_t)lines;
-        }
-    }
+    if (r->base_line == -2)
+        r->base_line = mr_split_lines_before(&r->sp, r->start);
     return r->base_line < 0 ? -1 : r->base_line + r->rel_line;
 }
 
@@ -611,9 +533,9 @@ const char *mr_jsonl_reader_where(mr_jsonl_reader *r, char *buf, size_t cap)
 {
     int64_t line = mr_jsonl_reader_line(r);
     if (line >= 0)
-        snprintf(buf, cap, "%s:%lld", r->path, (long long)line);
+        snprintf(buf, cap, "%s:%lld", r->sp.path, (long long)line);
     else
-        snprintf(buf, cap, "%s: line at byte %llu", r->path, (unsigned long long)r->consumed);
+        snprintf(buf, cap, "%s: line at byte %llu", r->sp.path, (unsigned long long)r->consumed);
     return buf;
 }
 
