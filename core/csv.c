@@ -44,10 +44,8 @@
 
 #include "core/batch.h"
 #include "core/formats/sample.h"
+#include "core/formats/split.h"
 #include "core/utf8.h"
-
-/* Lines before a split are counted only when the split starts this early. */
-#define LINE_COUNT_LIMIT (UINT64_C(1) << 30)
 
 /* A field while its record is being parsed: where its bytes are. */
 typedef struct fpos {
@@ -58,16 +56,8 @@ typedef struct fpos {
 } fpos;
 
 struct mr_csv_reader {
-    int fd;
-    char *path;
+    mr_split sp; /* the file, its buffer [beg, end) and the split's end */
     mr_csv_options opt;
-    uint64_t split_end; /* records starting at or past this belong to the next split */
-
-    char *buf;
-    size_t cap, beg, end;
-    uint64_t buf_off; /* file offset of buf[0] */
-    uint64_t fpos;    /* file offset of the next read */
-    bool eof;         /* the file has no bytes past buf[end] */
     bool done;
     bool header_pending;
 
@@ -98,45 +88,16 @@ void mr_csv_options_init(mr_csv_options *o)
     o->max_errors = -1;
 }
 
-const char *mr_csv_reader_path(const mr_csv_reader *r) { return r->path; }
+const char *mr_csv_reader_path(const mr_csv_reader *r) { return r->sp.path; }
 
 uint64_t mr_csv_reader_bytes(const mr_csv_reader *r) { return r ? r->consumed : 0; }
 
-/* Counts the newlines in the file before byte `upto`.  Returns the count, or
- * -2 when the file cannot be read. */
-static int64_t count_lines_before(int fd, uint64_t upto)
-{
-    size_t cap = 1u << 20;
-    char *tmp = malloc(cap);
-    if (!tmp)
-        return -2;
-    int64_t lines = 0;
-    uint64_t pos = 0;
-    while (pos < upto) {
-        size_t want = upto - pos < cap ? (size_t)(upto - pos) : cap;
-        ssize_t n = pread(fd, tmp, want, (off_t)pos);
-        if (n < 0 && errno == EINTR)
-            continue;
-        if (n <= 0) {
-            free(tmp);
-            return -2;
-        }
-        const char *p = tmp, *e = tmp + n;
-        while ((p = memchr(p, '\n', (size_t)(e - p))) != NULL) {
-            lines++;
-            p++;
-        }
-        pos += (uint64_t)n;
-    }
-    free(tmp);
-    return lines;
-}
-
 int64_t mr_csv_reader_line(mr_csv_reader *r)
 {
-    if (r->base_line == -1)
-        r->base_line = r->first_off <= LINE_COUNT_LIMIT ? count_lines_before(r->fd, r->first_off)
-                                                        : -2;
+    if (r->base_line == -1) {
+        int64_t n = mr_split_lines_before(&r->sp, r->first_off);
+        r->base_line = n < 0 ? -2 : n;
+    }
     if (r->base_line < 0)
         return -1;
     return r->base_line + r->rec_rel_line + 1;
@@ -146,9 +107,9 @@ const char *mr_csv_reader_where(mr_csv_reader *r, char *buf, size_t cap)
 {
     int64_t line = mr_csv_reader_line(r);
     if (line > 0)
-        snprintf(buf, cap, "%s:%lld", r->path, (long long)line);
+        snprintf(buf, cap, "%s:%lld", r->sp.path, (long long)line);
     else
-        snprintf(buf, cap, "%s: record at byte %llu", r->path, (unsigned long long)r->rec_off);
+        snprintf(buf, cap, "%s: record at byte %llu", r->sp.path, (unsigned long long)r->rec_off);
     return buf;
 }
 
@@ -156,39 +117,15 @@ const char *mr_csv_reader_where(mr_csv_reader *r, char *buf, size_t cap)
  * the front).  Sets eof when the file has no more.  0 or a negative code. */
 static int fill(mr_csv_reader *r, mr_err *err)
 {
-    if (r->beg > 0) {
-        memmove(r->buf, r->buf + r->beg, r->end - r->beg);
-        r->buf_off += r->beg;
-        r->end -= r->beg;
-        r->beg = 0;
-    }
-    if (r->end > r->opt.max_record) {
+    mr_split_compact(&r->sp);
+    if (r->sp.end > r->opt.max_record) {
         char where[512];
-        r->rec_off = r->buf_off;
+        r->rec_off = r->sp.buf_off;
         return mr_err_set(err, MR_ETOOBIG, "%s: record longer than %zu bytes (the limit)",
                           mr_csv_reader_where(r, where, sizeof where), r->opt.max_record);
     }
-    if (r->end == r->cap) {
-        size_t ncap = r->cap * 2;
-        char *nb = realloc(r->buf, ncap);
-        if (!nb)
-            return mr_err_set(err, MR_ENOMEM, "%s: out of memory growing the read buffer",
-                              r->path);
-        r->buf = nb;
-        r->cap = ncap;
-    }
-    for (;;) {
-        ssize_t n = pread(r->fd, r->buf + r->end, r->cap - r->end, (off_t)r->fpos);
-        if (n < 0 && errno == EINTR)
-            continue;
-        if (n < 0)
-            return mr_err_set(err, MR_EIO, "%s: read failed: %s", r->path, strerror(errno));
-        if (n == 0)
-            r->eof = true;
-        r->fpos += (uint64_t)n;
-        r->end += (size_t)n;
-        return 0;
-    }
+    long n = mr_split_read(&r->sp, err);
+    return n < 0 ? (int)n : 0;
 }
 
 /* Appends a field to the record being parsed. */
@@ -240,10 +177,10 @@ enum { PARSE_MORE = 0, PARSE_RECORD = 1 };
  * MR_ENOMEM. */
 static int parse_slow(mr_csv_reader *r, size_t *next, size_t *raw_end)
 {
-    const char *b = r->buf;
-    const size_t e = r->end;
+    const char *b = r->sp.buf;
+    const size_t e = r->sp.end;
     const char q = r->opt.quote, d = r->opt.delimiter;
-    size_t pos = r->beg;
+    size_t pos = r->sp.beg;
     r->nf = 0;
     r->slen = 0;
     r->rec_error = NULL;
@@ -257,7 +194,7 @@ static int parse_slow(mr_csv_reader *r, size_t *next, size_t *raw_end)
             for (;;) {
                 const char *qq = memchr(b + pos, q, e - pos);
                 if (!qq) {
-                    if (!r->eof)
+                    if (!r->sp.eof)
                         return PARSE_MORE;
                     r->rec_error = "unterminated quoted field";
                     if (esc && scratch_append(r, b + pos, e - pos) < 0)
@@ -269,7 +206,7 @@ static int parse_slow(mr_csv_reader *r, size_t *next, size_t *raw_end)
                     return PARSE_RECORD;
                 }
                 size_t qi = (size_t)(qq - b);
-                if (qi + 1 == e && !r->eof)
+                if (qi + 1 == e && !r->sp.eof)
                     return PARSE_MORE; /* cannot tell "" from a closing quote yet */
                 if (qi + 1 < e && b[qi + 1] == q) {
                     /* a doubled quote: keep one */
@@ -305,7 +242,7 @@ static int parse_slow(mr_csv_reader *r, size_t *next, size_t *raw_end)
             }
             if (c == '\r') {
                 if (pos + 1 == e) {
-                    if (!r->eof)
+                    if (!r->sp.eof)
                         return PARSE_MORE;
                     *raw_end = pos;
                     *next = e;
@@ -323,7 +260,7 @@ static int parse_slow(mr_csv_reader *r, size_t *next, size_t *raw_end)
         size_t i = pos;
         while (i < e && b[i] != d && b[i] != '\n')
             i++;
-        if (i == e && !r->eof)
+        if (i == e && !r->sp.eof)
             return PARSE_MORE;
         size_t fe = i;
         bool line_end = i == e || b[i] == '\n';
@@ -345,10 +282,10 @@ static int parse_slow(mr_csv_reader *r, size_t *next, size_t *raw_end)
  * *raw_end and *nls, the newlines inside the record's span) or MR_ENOMEM. */
 static int parse_record(mr_csv_reader *r, size_t *next, size_t *raw_end, int64_t *nls)
 {
-    const char *b = r->buf;
-    const size_t p = r->beg, e = r->end;
+    const char *b = r->sp.buf;
+    const size_t p = r->sp.beg, e = r->sp.end;
     const char *nl = memchr(b + p, '\n', e - p);
-    if (!nl && !r->eof)
+    if (!nl && !r->sp.eof)
         return PARSE_MORE;
     size_t lend = nl ? (size_t)(nl - b) : e;
     if (r->opt.quote == '\0' || !memchr(b + p, r->opt.quote, lend - p)) {
@@ -389,8 +326,8 @@ int mr_csv_reader_next(mr_csv_reader *r, mr_csv_record *rec, mr_err *err)
     for (;;) {
         if (r->done)
             return 0;
-        if (r->beg == r->end) {
-            if (r->eof) {
+        if (r->sp.beg == r->sp.end) {
+            if (r->sp.eof) {
                 r->done = true;
                 return 0;
             }
@@ -399,8 +336,8 @@ int mr_csv_reader_next(mr_csv_reader *r, mr_csv_record *rec, mr_err *err)
                 return rc;
             continue;
         }
-        uint64_t start = r->buf_off + r->beg;
-        if (start >= r->split_end) {
+        uint64_t start = r->sp.buf_off + r->sp.beg;
+        if (start >= r->sp.split_end) {
             r->done = true;
             return 0;
         }
@@ -410,14 +347,14 @@ int mr_csv_reader_next(mr_csv_reader *r, mr_csv_record *rec, mr_err *err)
         int64_t nls;
         int rc = parse_record(r, &next, &raw_end, &nls);
         if (rc < 0)
-            return mr_err_set(err, MR_ENOMEM, "%s: out of memory parsing a record", r->path);
+            return mr_err_set(err, MR_ENOMEM, "%s: out of memory parsing a record", r->sp.path);
         if (rc == PARSE_MORE) {
             if ((rc = fill(r, err)) < 0)
                 return rc;
             continue;
         }
-        size_t beg = r->beg;
-        r->beg = next;
+        size_t beg = r->sp.beg;
+        r->sp.beg = next;
         r->rel_line += nls;
         r->consumed += next - beg;
         if (raw_end - beg > r->opt.max_record) {
@@ -433,13 +370,13 @@ int mr_csv_reader_next(mr_csv_reader *r, mr_csv_record *rec, mr_err *err)
         }
         for (size_t i = 0; i < r->nf; i++) {
             const fpos *f = &r->fp[i];
-            r->fields[i].p = (f->scratch ? r->scratch : r->buf) + f->off;
+            r->fields[i].p = (f->scratch ? r->scratch : r->sp.buf) + f->off;
             r->fields[i].len = (uint32_t)f->len;
             r->fields[i].quoted = f->quoted;
         }
         rec->nfields = (int)r->nf;
         rec->fields = r->fields;
-        rec->raw = r->buf + beg;
+        rec->raw = r->sp.buf + beg;
         rec->raw_len = raw_end - beg;
         rec->offset = start;
         rec->error = r->rec_error;
@@ -451,10 +388,7 @@ void mr_csv_reader_close(mr_csv_reader *r)
 {
     if (!r)
         return;
-    if (r->fd >= 0)
-        close(r->fd);
-    free(r->path);
-    free(r->buf);
+    mr_split_close(&r->sp);
     free(r->fp);
     free(r->fields);
     free(r->scratch);
@@ -485,23 +419,13 @@ int mr_csv_reader_open(const char *path, uint64_t offset, uint64_t length,
     mr_csv_reader *r = calloc(1, sizeof *r);
     if (!r)
         return mr_err_set(err, MR_ENOMEM, "out of memory opening '%s'", path);
-    r->fd = -1;
+    r->sp.fd = -1;
     r->opt = o;
-    r->path = strdup(path);
-    r->cap = o.buffer_size;
-    r->buf = malloc(r->cap);
-    if (!r->path || !r->buf) {
+    int rc = mr_split_open(&r->sp, path, offset, length, o.buffer_size, err);
+    if (rc < 0) {
         mr_csv_reader_close(r);
-        return mr_err_set(err, MR_ENOMEM, "out of memory opening '%s'", path);
+        return rc;
     }
-    r->fd = open(path, O_RDONLY | O_CLOEXEC);
-    if (r->fd < 0) {
-        int e = errno;
-        mr_csv_reader_close(r);
-        return mr_err_set(err, e == ENOENT ? MR_ENOTFOUND : MR_EIO, "cannot open '%s': %s", path,
-                          strerror(e));
-    }
-    r->split_end = length > UINT64_MAX - offset ? UINT64_MAX : offset + length;
     r->base_line = offset == 0 ? 0 : -1;
     r->header_pending = offset == 0 && o.header;
     if (offset == 0) {
@@ -510,35 +434,11 @@ int mr_csv_reader_open(const char *path, uint64_t offset, uint64_t length,
         /* Resynchronise: the first record starts just past the first
          * newline at or after offset-1 that is outside quotes (the quote
          * parity at offset-1 comes from the caller). */
-        r->buf_off = r->fpos = offset - 1;
-        bool in_quote = o.quote && o.start_in_quote;
-        for (int found = 0; !found;) {
-            int rc = fill(r, err);
-            if (rc < 0) {
-                mr_csv_reader_close(r);
-                return rc;
-            }
-            while (r->beg < r->end) {
-                const char *p = r->buf + r->beg, *e = r->buf + r->end;
-                /* outside quotes the next newline or quote decides; inside,
-                 * only the closing quote does */
-                const char *nl = in_quote ? NULL : memchr(p, '\n', (size_t)(e - p));
-                const char *q = o.quote ? memchr(p, o.quote, (size_t)((nl ? nl : e) - p)) : NULL;
-                if (q) {
-                    in_quote = !in_quote;
-                    r->beg = (size_t)(q - r->buf) + 1;
-                } else if (nl) {
-                    r->beg = (size_t)(nl - r->buf) + 1;
-                    found = 1;
-                    break;
-                } else {
-                    r->beg = r->end;
-                }
-            }
-            if (!found && r->eof)
-                break;
+        if ((rc = mr_split_resync(&r->sp, o.quote, o.start_in_quote, err)) < 0) {
+            mr_csv_reader_close(r);
+            return rc;
         }
-        r->first_off = r->buf_off + r->beg;
+        r->first_off = r->sp.buf_off + r->sp.beg;
         /* The header is the file's first non-blank line.  When everything
          * before this split is blank lines, no earlier split has met it,
          * so this one skips it.  (Stops at the first other byte: normally
@@ -551,7 +451,7 @@ int mr_csv_reader_open(const char *path, uint64_t offset, uint64_t length,
             while (blank && pos < r->first_off) {
                 size_t want = r->first_off - pos < sizeof chunk ? (size_t)(r->first_off - pos)
                                                                 : sizeof chunk;
-                ssize_t got = pread(r->fd, chunk, want, (off_t)pos);
+                ssize_t got = pread(r->sp.fd, chunk, want, (off_t)pos);
                 if (got <= 0)
                     break;
                 for (ssize_t i = 0; i < got && blank; i++) {
