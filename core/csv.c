@@ -1,10 +1,11 @@
 /* csv.c - the CSV record reader (split handling, quoting, positions) and
  * schema inference.
  *
- * Buffering.  The reader keeps one buffer of at least opt.buffer_size bytes
- * and reads the file with pread in chunks as large as the free space.  The
- * bytes [beg, end) are read but not yet consumed; beg is always a record
- * start.  When a record is not complete in [beg, end) the parser gives up
+ * Buffering.  The reader reads through the one split reader
+ * (core/formats/split.h: file, buffer, resync, line count), whose buffer
+ * holds at least opt.buffer_size bytes, read with pread in chunks as large
+ * as the free space.  The bytes [beg, end) are read but not yet consumed;
+ * beg is always a record start.  When a record is not complete in [beg, end) the parser gives up
  * ("need more"), fill() moves the partial record to the front of the
  * buffer, grows the buffer if it is full, reads more, and the record is
  * parsed again from its start.  Restarting costs little: it happens once
@@ -28,8 +29,8 @@
  * where base_line (newlines before the first record) is 0 for the split at
  * offset 0 and is counted on demand for other splits (see csv.h).
  *
- * Ownership: the reader owns its file descriptor, buffers and a copy of the
- * path; records point into the reader's buffers.
+ * Ownership: the reader owns its split (file descriptor, buffer, a copy of
+ * the path) and its field buffers; records point into them.
  */
 #include "core/csv.h"
 
