@@ -31,8 +31,8 @@
 #include "core/op/distinct.h"
 #include "core/op/hashjoin.h"
 #include "core/op/limit.h"
+#include "core/op/scan.h"
 #include "core/op/scan_csv.h"
-#include "core/op/scan_jsonl.h"
 #include "core/op/sort.h"
 #include "core/op/union.h"
 #include "core/op/source.h"
@@ -324,10 +324,9 @@ static mr_op *open_scan(build_ctx *bc, size_t idx, mr_err *err)
     o.max_errors = rd->max_errors;
     o.start_in_quote = sp->in_quote;
     o.schema_inferred = rd->schema_inferred;
-    if (strcmp(rd->format, "csv") == 0)
-        scan = mr_scan_csv_create(sp->path, sp->offset, sp->length, schema, &o, op->node, err);
-    else if (strcmp(rd->format, "jsonl") == 0)
-        scan = mr_scan_jsonl_create(sp->path, sp->offset, sp->length, schema, &o, op->node, err);
+    const mr_format *fmt = mr_format_find(rd->format);
+    if (fmt)
+        scan = mr_scan_create(fmt, sp->path, sp->offset, sp->length, schema, &o, op->node, err);
     else
         mr_err_set(err, MR_ENOTSUP, "node '%s': format '%s' is not supported", op->node,
                    rd->format);
@@ -596,13 +595,8 @@ static int stage_rejects(const Millrace__TaskSpec *spec, const build_ctx *bc,
     const Millrace__OpSpec *op = spec->stage->ops[spec->scan_op];
     const mr_reject *rows = NULL;
     size_t n = 0;
-    if (strcmp(op->read->format, "csv") == 0) {
-        mr_scan_csv_rejects(bc->scan, &rows, &n);
-        stats->skipped_rows = mr_scan_csv_bad_rows(bc->scan) - n;
-    } else {
-        mr_scan_jsonl_rejects(bc->scan, &rows, &n);
-        stats->skipped_rows = mr_scan_jsonl_bad_rows(bc->scan) - n;
-    }
+    mr_scan_rejects(bc->scan, &rows, &n);
+    stats->skipped_rows = mr_scan_bad_rows(bc->scan) - n;
     stats->rejected_rows = n;
     for (size_t i = 0; i < n && stats->nsample < MR_TASK_REJECT_SAMPLE; i++) {
         mr_task_reject *r = &stats->sample[stats->nsample++];
