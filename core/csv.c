@@ -1,10 +1,11 @@
 /* csv.c - the CSV record reader (split handling, quoting, positions) and
  * schema inference.
  *
- * Buffering.  The reader keeps one buffer of at least opt.buffer_size bytes
- * and reads the file with pread in chunks as large as the free space.  The
- * bytes [beg, end) are read but not yet consumed; beg is always a record
- * start.  When a record is not complete in [beg, end) the parser gives up
+ * Buffering.  The reader reads through the one split reader
+ * (core/formats/split.h: file, buffer, resync, line count), whose buffer
+ * holds at least opt.buffer_size bytes, read with pread in chunks as large
+ * as the free space.  The bytes [beg, end) are read but not yet consumed;
+ * beg is always a record start.  When a record is not complete in [beg, end) the parser gives up
  * ("need more"), fill() moves the partial record to the front of the
  * buffer, grows the buffer if it is full, reads more, and the record is
  * parsed again from its start.  Restarting costs little: it happens once
@@ -28,8 +29,8 @@
  * where base_line (newlines before the first record) is 0 for the split at
  * offset 0 and is counted on demand for other splits (see csv.h).
  *
- * Ownership: the reader owns its file descriptor, buffers and a copy of the
- * path; records point into the reader's buffers.
+ * Ownership: the reader owns its split (file descriptor, buffer, a copy of
+ * the path) and its field buffers; records point into them.
  */
 #include "core/csv.h"
 
@@ -43,9 +44,9 @@
 #include <unistd.h>
 
 #include "core/batch.h"
-
-/* Lines before a split are counted only when the split starts this early. */
-#define LINE_COUNT_LIMIT (UINT64_C(1) << 30)
+#include "core/formats/sample.h"
+#include "core/formats/split.h"
+#include "core/utf8.h"
 
 /* A field while its record is being parsed: where its bytes are. */
 typedef struct fpos {
@@ -56,16 +57,8 @@ typedef struct fpos {
 } fpos;
 
 struct mr_csv_reader {
-    int fd;
-    char *path;
+    mr_split sp; /* the file, its buffer [beg, end) and the split's end */
     mr_csv_options opt;
-    uint64_t split_end; /* records starting at or past this belong to the next split */
-
-    char *buf;
-    size_t cap, beg, end;
-    uint64_t buf_off; /* file offset of buf[0] */
-    uint64_t fpos;    /* file offset of the next read */
-    bool eof;         /* the file has no bytes past buf[end] */
     bool done;
     bool header_pending;
 
@@ -96,45 +89,16 @@ void mr_csv_options_init(mr_csv_options *o)
     o->max_errors = -1;
 }
 
-const char *mr_csv_reader_path(const mr_csv_reader *r) { return r->path; }
+const char *mr_csv_reader_path(const mr_csv_reader *r) { return r->sp.path; }
 
 uint64_t mr_csv_reader_bytes(const mr_csv_reader *r) { return r ? r->consumed : 0; }
 
-/* Counts the newlines in the file before byte `upto`.  Returns the count, or
- * -2 when the file cannot be read. */
-static int64_t count_lines_before(int fd, uint64_t upto)
-{
-    size_t cap = 1u << 20;
-    char *tmp = malloc(cap);
-    if (!tmp)
-        return -2;
-    int64_t lines = 0;
-    uint64_t pos = 0;
-    while (pos < upto) {
-        size_t want = upto - pos < cap ? (size_t)(upto - pos) : cap;
-        ssize_t n = pread(fd, tmp, want, (off_t)pos);
-        if (n < 0 && errno == EINTR)
-            continue;
-        if (n <= 0) {
-            free(tmp);
-            return -2;
-        }
-        const char *p = tmp, *e = tmp + n;
-        while ((p = memchr(p, '\n', (size_t)(e - p))) != NULL) {
-            lines++;
-            p++;
-        }
-        pos += (uint64_t)n;
-    }
-    free(tmp);
-    return lines;
-}
-
 int64_t mr_csv_reader_line(mr_csv_reader *r)
 {
-    if (r->base_line == -1)
-        r->base_line = r->first_off <= LINE_COUNT_LIMIT ? count_lines_before(r->fd, r->first_off)
-                                                        : -2;
+    if (r->base_line == -1) {
+        int64_t n = mr_split_lines_before(&r->sp, r->first_off);
+        r->base_line = n < 0 ? -2 : n;
+    }
     if (r->base_line < 0)
         return -1;
     return r->base_line + r->rec_rel_line + 1;
@@ -144,9 +108,9 @@ const char *mr_csv_reader_where(mr_csv_reader *r, char *buf, size_t cap)
 {
     int64_t line = mr_csv_reader_line(r);
     if (line > 0)
-        snprintf(buf, cap, "%s:%lld", r->path, (long long)line);
+        snprintf(buf, cap, "%s:%lld", r->sp.path, (long long)line);
     else
-        snprintf(buf, cap, "%s: record at byte %llu", r->path, (unsigned long long)r->rec_off);
+        snprintf(buf, cap, "%s: record at byte %llu", r->sp.path, (unsigned long long)r->rec_off);
     return buf;
 }
 
@@ -154,39 +118,15 @@ const char *mr_csv_reader_where(mr_csv_reader *r, char *buf, size_t cap)
  * the front).  Sets eof when the file has no more.  0 or a negative code. */
 static int fill(mr_csv_reader *r, mr_err *err)
 {
-    if (r->beg > 0) {
-        memmove(r->buf, r->buf + r->beg, r->end - r->beg);
-        r->buf_off += r->beg;
-        r->end -= r->beg;
-        r->beg = 0;
-    }
-    if (r->end > r->opt.max_record) {
+    mr_split_compact(&r->sp);
+    if (r->sp.end > r->opt.max_record) {
         char where[512];
-        r->rec_off = r->buf_off;
+        r->rec_off = r->sp.buf_off;
         return mr_err_set(err, MR_ETOOBIG, "%s: record longer than %zu bytes (the limit)",
                           mr_csv_reader_where(r, where, sizeof where), r->opt.max_record);
     }
-    if (r->end == r->cap) {
-        size_t ncap = r->cap * 2;
-        char *nb = realloc(r->buf, ncap);
-        if (!nb)
-            return mr_err_set(err, MR_ENOMEM, "%s: out of memory growing the read buffer",
-                              r->path);
-        r->buf = nb;
-        r->cap = ncap;
-    }
-    for (;;) {
-        ssize_t n = pread(r->fd, r->buf + r->end, r->cap - r->end, (off_t)r->fpos);
-        if (n < 0 && errno == EINTR)
-            continue;
-        if (n < 0)
-            return mr_err_set(err, MR_EIO, "%s: read failed: %s", r->path, strerror(errno));
-        if (n == 0)
-            r->eof = true;
-        r->fpos += (uint64_t)n;
-        r->end += (size_t)n;
-        return 0;
-    }
+    long n = mr_split_read(&r->sp, err);
+    return n < 0 ? (int)n : 0;
 }
 
 /* Appends a field to the record being parsed. */
@@ -238,10 +178,10 @@ enum { PARSE_MORE = 0, PARSE_RECORD = 1 };
  * MR_ENOMEM. */
 static int parse_slow(mr_csv_reader *r, size_t *next, size_t *raw_end)
 {
-    const char *b = r->buf;
-    const size_t e = r->end;
+    const char *b = r->sp.buf;
+    const size_t e = r->sp.end;
     const char q = r->opt.quote, d = r->opt.delimiter;
-    size_t pos = r->beg;
+    size_t pos = r->sp.beg;
     r->nf = 0;
     r->slen = 0;
     r->rec_error = NULL;
@@ -255,7 +195,7 @@ static int parse_slow(mr_csv_reader *r, size_t *next, size_t *raw_end)
             for (;;) {
                 const char *qq = memchr(b + pos, q, e - pos);
                 if (!qq) {
-                    if (!r->eof)
+                    if (!r->sp.eof)
                         return PARSE_MORE;
                     r->rec_error = "unterminated quoted field";
                     if (esc && scratch_append(r, b + pos, e - pos) < 0)
@@ -267,7 +207,7 @@ static int parse_slow(mr_csv_reader *r, size_t *next, size_t *raw_end)
                     return PARSE_RECORD;
                 }
                 size_t qi = (size_t)(qq - b);
-                if (qi + 1 == e && !r->eof)
+                if (qi + 1 == e && !r->sp.eof)
                     return PARSE_MORE; /* cannot tell "" from a closing quote yet */
                 if (qi + 1 < e && b[qi + 1] == q) {
                     /* a doubled quote: keep one */
@@ -303,7 +243,7 @@ static int parse_slow(mr_csv_reader *r, size_t *next, size_t *raw_end)
             }
             if (c == '\r') {
                 if (pos + 1 == e) {
-                    if (!r->eof)
+                    if (!r->sp.eof)
                         return PARSE_MORE;
                     *raw_end = pos;
                     *next = e;
@@ -321,7 +261,7 @@ static int parse_slow(mr_csv_reader *r, size_t *next, size_t *raw_end)
         size_t i = pos;
         while (i < e && b[i] != d && b[i] != '\n')
             i++;
-        if (i == e && !r->eof)
+        if (i == e && !r->sp.eof)
             return PARSE_MORE;
         size_t fe = i;
         bool line_end = i == e || b[i] == '\n';
@@ -343,10 +283,10 @@ static int parse_slow(mr_csv_reader *r, size_t *next, size_t *raw_end)
  * *raw_end and *nls, the newlines inside the record's span) or MR_ENOMEM. */
 static int parse_record(mr_csv_reader *r, size_t *next, size_t *raw_end, int64_t *nls)
 {
-    const char *b = r->buf;
-    const size_t p = r->beg, e = r->end;
+    const char *b = r->sp.buf;
+    const size_t p = r->sp.beg, e = r->sp.end;
     const char *nl = memchr(b + p, '\n', e - p);
-    if (!nl && !r->eof)
+    if (!nl && !r->sp.eof)
         return PARSE_MORE;
     size_t lend = nl ? (size_t)(nl - b) : e;
     if (r->opt.quote == '\0' || !memchr(b + p, r->opt.quote, lend - p)) {
@@ -387,8 +327,8 @@ int mr_csv_reader_next(mr_csv_reader *r, mr_csv_record *rec, mr_err *err)
     for (;;) {
         if (r->done)
             return 0;
-        if (r->beg == r->end) {
-            if (r->eof) {
+        if (r->sp.beg == r->sp.end) {
+            if (r->sp.eof) {
                 r->done = true;
                 return 0;
             }
@@ -397,8 +337,8 @@ int mr_csv_reader_next(mr_csv_reader *r, mr_csv_record *rec, mr_err *err)
                 return rc;
             continue;
         }
-        uint64_t start = r->buf_off + r->beg;
-        if (start >= r->split_end) {
+        uint64_t start = r->sp.buf_off + r->sp.beg;
+        if (start >= r->sp.split_end) {
             r->done = true;
             return 0;
         }
@@ -408,14 +348,14 @@ int mr_csv_reader_next(mr_csv_reader *r, mr_csv_record *rec, mr_err *err)
         int64_t nls;
         int rc = parse_record(r, &next, &raw_end, &nls);
         if (rc < 0)
-            return mr_err_set(err, MR_ENOMEM, "%s: out of memory parsing a record", r->path);
+            return mr_err_set(err, MR_ENOMEM, "%s: out of memory parsing a record", r->sp.path);
         if (rc == PARSE_MORE) {
             if ((rc = fill(r, err)) < 0)
                 return rc;
             continue;
         }
-        size_t beg = r->beg;
-        r->beg = next;
+        size_t beg = r->sp.beg;
+        r->sp.beg = next;
         r->rel_line += nls;
         r->consumed += next - beg;
         if (raw_end - beg > r->opt.max_record) {
@@ -431,13 +371,13 @@ int mr_csv_reader_next(mr_csv_reader *r, mr_csv_record *rec, mr_err *err)
         }
         for (size_t i = 0; i < r->nf; i++) {
             const fpos *f = &r->fp[i];
-            r->fields[i].p = (f->scratch ? r->scratch : r->buf) + f->off;
+            r->fields[i].p = (f->scratch ? r->scratch : r->sp.buf) + f->off;
             r->fields[i].len = (uint32_t)f->len;
             r->fields[i].quoted = f->quoted;
         }
         rec->nfields = (int)r->nf;
         rec->fields = r->fields;
-        rec->raw = r->buf + beg;
+        rec->raw = r->sp.buf + beg;
         rec->raw_len = raw_end - beg;
         rec->offset = start;
         rec->error = r->rec_error;
@@ -449,10 +389,7 @@ void mr_csv_reader_close(mr_csv_reader *r)
 {
     if (!r)
         return;
-    if (r->fd >= 0)
-        close(r->fd);
-    free(r->path);
-    free(r->buf);
+    mr_split_close(&r->sp);
     free(r->fp);
     free(r->fields);
     free(r->scratch);
@@ -483,23 +420,13 @@ int mr_csv_reader_open(const char *path, uint64_t offset, uint64_t length,
     mr_csv_reader *r = calloc(1, sizeof *r);
     if (!r)
         return mr_err_set(err, MR_ENOMEM, "out of memory opening '%s'", path);
-    r->fd = -1;
+    r->sp.fd = -1;
     r->opt = o;
-    r->path = strdup(path);
-    r->cap = o.buffer_size;
-    r->buf = malloc(r->cap);
-    if (!r->path || !r->buf) {
+    int rc = mr_split_open(&r->sp, path, offset, length, o.buffer_size, err);
+    if (rc < 0) {
         mr_csv_reader_close(r);
-        return mr_err_set(err, MR_ENOMEM, "out of memory opening '%s'", path);
+        return rc;
     }
-    r->fd = open(path, O_RDONLY | O_CLOEXEC);
-    if (r->fd < 0) {
-        int e = errno;
-        mr_csv_reader_close(r);
-        return mr_err_set(err, e == ENOENT ? MR_ENOTFOUND : MR_EIO, "cannot open '%s': %s", path,
-                          strerror(e));
-    }
-    r->split_end = length > UINT64_MAX - offset ? UINT64_MAX : offset + length;
     r->base_line = offset == 0 ? 0 : -1;
     r->header_pending = offset == 0 && o.header;
     if (offset == 0) {
@@ -508,35 +435,11 @@ int mr_csv_reader_open(const char *path, uint64_t offset, uint64_t length,
         /* Resynchronise: the first record starts just past the first
          * newline at or after offset-1 that is outside quotes (the quote
          * parity at offset-1 comes from the caller). */
-        r->buf_off = r->fpos = offset - 1;
-        bool in_quote = o.quote && o.start_in_quote;
-        for (int found = 0; !found;) {
-            int rc = fill(r, err);
-            if (rc < 0) {
-                mr_csv_reader_close(r);
-                return rc;
-            }
-            while (r->beg < r->end) {
-                const char *p = r->buf + r->beg, *e = r->buf + r->end;
-                /* outside quotes the next newline or quote decides; inside,
-                 * only the closing quote does */
-                const char *nl = in_quote ? NULL : memchr(p, '\n', (size_t)(e - p));
-                const char *q = o.quote ? memchr(p, o.quote, (size_t)((nl ? nl : e) - p)) : NULL;
-                if (q) {
-                    in_quote = !in_quote;
-                    r->beg = (size_t)(q - r->buf) + 1;
-                } else if (nl) {
-                    r->beg = (size_t)(nl - r->buf) + 1;
-                    found = 1;
-                    break;
-                } else {
-                    r->beg = r->end;
-                }
-            }
-            if (!found && r->eof)
-                break;
+        if ((rc = mr_split_resync(&r->sp, o.quote, o.start_in_quote, err)) < 0) {
+            mr_csv_reader_close(r);
+            return rc;
         }
-        r->first_off = r->buf_off + r->beg;
+        r->first_off = r->sp.buf_off + r->sp.beg;
         /* The header is the file's first non-blank line.  When everything
          * before this split is blank lines, no earlier split has met it,
          * so this one skips it.  (Stops at the first other byte: normally
@@ -549,7 +452,7 @@ int mr_csv_reader_open(const char *path, uint64_t offset, uint64_t length,
             while (blank && pos < r->first_off) {
                 size_t want = r->first_off - pos < sizeof chunk ? (size_t)(r->first_off - pos)
                                                                 : sizeof chunk;
-                ssize_t got = pread(r->fd, chunk, want, (off_t)pos);
+                ssize_t got = pread(r->sp.fd, chunk, want, (off_t)pos);
                 if (got <= 0)
                     break;
                 for (ssize_t i = 0; i < got && blank; i++) {
@@ -608,49 +511,6 @@ int mr_csv_quote_parity(const char *path, char quote, const uint64_t *offsets, s
     free(buf);
     close(fd);
     return rc;
-}
-
-bool mr_csv_utf8_valid(const char *s, size_t n)
-{
-    const unsigned char *p = (const unsigned char *)s, *e = p + n;
-    while (p < e) {
-        /* ASCII runs eight bytes at a time */
-        while (e - p >= 8) {
-            uint64_t w;
-            memcpy(&w, p, 8);
-            if (w & UINT64_C(0x8080808080808080))
-                break;
-            p += 8;
-        }
-        if (p == e)
-            break;
-        unsigned c = *p;
-        if (c < 0x80) {
-            p++;
-        } else if (c < 0xC2) {
-            return false; /* continuation byte or overlong 2-byte lead */
-        } else if (c < 0xE0) {
-            if (e - p < 2 || (p[1] & 0xC0) != 0x80)
-                return false;
-            p += 2;
-        } else if (c < 0xF0) {
-            if (e - p < 3 || (p[1] & 0xC0) != 0x80 || (p[2] & 0xC0) != 0x80)
-                return false;
-            if ((c == 0xE0 && p[1] < 0xA0) || (c == 0xED && p[1] > 0x9F))
-                return false; /* overlong, or a UTF-16 surrogate */
-            p += 3;
-        } else if (c < 0xF5) {
-            if (e - p < 4 || (p[1] & 0xC0) != 0x80 || (p[2] & 0xC0) != 0x80 ||
-                (p[3] & 0xC0) != 0x80)
-                return false;
-            if ((c == 0xF0 && p[1] < 0x90) || (c == 0xF4 && p[1] > 0x8F))
-                return false; /* overlong, or past U+10FFFF */
-            p += 4;
-        } else {
-            return false;
-        }
-    }
-    return true;
 }
 
 /* ---- schema inference ---------------------------------------------------- */
@@ -773,7 +633,7 @@ static mr_type infer_type(const infer_col *c)
 static int infer_name(mr_schema *s, int i, const mr_csv_field *f, mr_type t)
 {
     char name[256];
-    bool use = f && f->len > 0 && f->len < sizeof name && mr_csv_utf8_valid(f->p, f->len);
+    bool use = f && f->len > 0 && f->len < sizeof name && mr_utf8_valid(f->p, f->len);
     if (use) {
         memcpy(name, f->p, f->len);
         name[f->len] = '\0';
@@ -814,42 +674,28 @@ static int sample_records(mr_csv_reader *r, size_t n, infer_col *cols, int ncols
     return 1;
 }
 
-/* The later samples of a file the first sample_rows records did not
- * cover: INFER_POINTS evenly spaced starts past what was read,
- * INFER_POINT_ROWS records each, the last one being the file's last
- * INFER_TAIL bytes, read whole.  Where a
- * start falls inside a quoted field is told by one quote-parity pass when
- * the file is at most INFER_PARITY_MAX bytes; past that, a start that
- * lands in a quoted field with newlines reads a few misaligned records,
- * which are malformed or of the wrong width and skipped. */
-enum { INFER_POINTS = 8, INFER_POINT_ROWS = 250, INFER_TAIL = 64 << 10 };
+/* The later samples past the first sample_rows records: the windows of
+ * core/formats/sample.h.  Where a window starts inside a quoted field is
+ * told by one quote-parity pass when the file is at most INFER_PARITY_MAX
+ * bytes; past that, a start that lands in a quoted field with newlines
+ * reads a few misaligned records, which are malformed or of the wrong
+ * width and skipped. */
 #define INFER_PARITY_MAX (1ull << 30)
 
 static int sample_spread(const char *path, const mr_csv_options *base, uint64_t done,
                          infer_col *cols, int ncols, const char *null_s, mr_err *err)
 {
-    struct stat st;
-    if (stat(path, &st) != 0 || (uint64_t)st.st_size <= done)
-        return 0;
-    const uint64_t size = (uint64_t)st.st_size;
-    uint64_t offs[INFER_POINTS];
-    bool inq[INFER_POINTS] = {0};
-    size_t n = 0;
-    for (int j = 1; j <= INFER_POINTS; j++) {
-        /* a reader at offset k starts with the first record starting at or
-         * after k; the tail starts no earlier than where the first sample
-         * stopped, and is read to the end */
-        uint64_t off = j < INFER_POINTS ? size / INFER_POINTS * (uint64_t)j
-                                        : (size > INFER_TAIL ? size - INFER_TAIL : 0);
-        if (j == INFER_POINTS && off < done)
-            off = done;
-        if (off >= done && off > 0 && (n == 0 || off > offs[n - 1]))
-            offs[n++] = off;
-    }
+    mr_sample_window w[MR_SAMPLE_POINTS];
+    size_t n = mr_sample_windows(path, done, w);
     if (n == 0)
         return 0;
+    uint64_t offs[MR_SAMPLE_POINTS];
+    bool inq[MR_SAMPLE_POINTS] = {0};
+    for (size_t i = 0; i < n; i++)
+        offs[i] = w[i].offset;
+    struct stat st;
     int rc;
-    if (base->quote && size <= INFER_PARITY_MAX &&
+    if (base->quote && stat(path, &st) == 0 && (uint64_t)st.st_size <= INFER_PARITY_MAX &&
         (rc = mr_csv_quote_parity(path, base->quote, offs, n, inq, err)) < 0)
         return rc;
     mr_csv_options o = *base;
@@ -859,8 +705,7 @@ static int sample_spread(const char *path, const mr_csv_options *base, uint64_t 
         mr_csv_reader *r;
         if ((rc = mr_csv_reader_open(path, offs[i], UINT64_MAX, &o, &r, err)) < 0)
             return rc;
-        bool tail = offs[i] + INFER_TAIL >= size;
-        rc = sample_records(r, tail ? SIZE_MAX : INFER_POINT_ROWS, cols, ncols, null_s, err);
+        rc = sample_records(r, w[i].max_records, cols, ncols, null_s, err);
         mr_csv_reader_close(r);
         if (rc < 0)
             return rc;
@@ -882,7 +727,7 @@ int mr_csv_infer_schema(const char *path, const mr_csv_options *opt, size_t samp
     o.start_in_quote = false;
     const char *null_s = o.null_string && o.null_string[0] ? o.null_string : NULL;
     if (sample_rows == 0)
-        sample_rows = 1000;
+        sample_rows = MR_SAMPLE_FIRST_ROWS;
 
     mr_csv_reader *r;
     int rc = mr_csv_reader_open(path, 0, UINT64_MAX, &o, &r, err);

@@ -133,10 +133,6 @@ const char *mr_csv_reader_path(const mr_csv_reader *r);
 
 void mr_csv_reader_close(mr_csv_reader *r); /* NULL is a no-op */
 
-/* True when s[0..n) is well-formed UTF-8 (no overlongs, no surrogates, no
- * code points past U+10FFFF). */
-bool mr_csv_utf8_valid(const char *s, size_t n);
-
 /* Infers a schema from a sample of path: its first sample_rows records (0
  * means 1000), then, when the file goes on, 250 records at each of seven
  * evenly spaced offsets and the file's last 64 KiB, so a wider value past

@@ -19,6 +19,7 @@
 #include <strings.h>
 
 #include "core/expr_int.h"
+#include "core/utf8.h"
 
 static const struct {
     const char *name;
@@ -383,27 +384,6 @@ static int cmp_rows(const mr_column *a, size_t i, const mr_column *b, size_t j)
     }
 }
 
-static size_t utf8_chars(const char *s, size_t n)
-{
-    size_t c = 0;
-    for (size_t i = 0; i < n; i++)
-        c += ((unsigned char)s[i] & 0xc0) != 0x80;
-    return c;
-}
-
-/* Byte offset of character number k (0-based) in s, or n past the end. */
-static size_t utf8_advance(const char *s, size_t n, int64_t k)
-{
-    size_t i = 0;
-    while (i < n && k > 0) {
-        i++;
-        while (i < n && ((unsigned char)s[i] & 0xc0) == 0x80)
-            i++;
-        k--;
-    }
-    return i;
-}
-
 /* ---- numeric functions ------------------------------------------------- */
 
 static int eval_abs(expr__node *n, size_t rows, mr_err *err)
@@ -640,7 +620,7 @@ static int eval_length(expr__node *n, size_t rows)
     for (size_t i = 0; i < rows; i++) {
         size_t len;
         const char *s = mr_column_str(a, i, &len);
-        MR_COL_I32(o)[i] = (int32_t)utf8_chars(s, len);
+        MR_COL_I32(o)[i] = (int32_t)mr_utf8_chars(s, len);
     }
     return 0;
 }
@@ -713,8 +693,8 @@ static int eval_substr(expr__node *n, size_t rows, mr_err *err)
         int64_t from = start < 1 ? 1 : start;
         size_t b = 0, e = 0;
         if (end > from) {
-            b = utf8_advance(s, len, from - 1);
-            e = end == INT64_MAX ? len : b + utf8_advance(s + b, len - b, end - from);
+            b = mr_utf8_advance(s, len, from - 1);
+            e = end == INT64_MAX ? len : b + mr_utf8_advance(s + b, len - b, end - from);
         } else {
             b = e = 0;
         }

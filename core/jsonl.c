@@ -29,6 +29,9 @@
 #include <unistd.h>
 
 #include "core/csv.h"
+#include "core/formats/sample.h"
+#include "core/formats/split.h"
+#include "core/utf8.h"
 
 struct mr_jsonl_parser {
     mr_jsonl_field *fields;
@@ -110,30 +113,6 @@ static int hex4(jctx *c, size_t at, unsigned *out)
     }
     *out = v;
     return 0;
-}
-
-static size_t put_utf8(char *o, unsigned cp)
-{
-    if (cp < 0x80) {
-        o[0] = (char)cp;
-        return 1;
-    }
-    if (cp < 0x800) {
-        o[0] = (char)(0xc0 | (cp >> 6));
-        o[1] = (char)(0x80 | (cp & 0x3f));
-        return 2;
-    }
-    if (cp < 0x10000) {
-        o[0] = (char)(0xe0 | (cp >> 12));
-        o[1] = (char)(0x80 | ((cp >> 6) & 0x3f));
-        o[2] = (char)(0x80 | (cp & 0x3f));
-        return 3;
-    }
-    o[0] = (char)(0xf0 | (cp >> 18));
-    o[1] = (char)(0x80 | ((cp >> 12) & 0x3f));
-    o[2] = (char)(0x80 | ((cp >> 6) & 0x3f));
-    o[3] = (char)(0x80 | (cp & 0x3f));
-    return 4;
 }
 
 /* Parses the string at c->i (a '"').  With out != NULL returns the
@@ -219,7 +198,7 @@ static int parse_string(jctx *c, const char **out, uint32_t *len)
             if (cp == 0)
                 return jfail(c, i, "\\u0000 is not allowed in text");
             if (o)
-                olen += put_utf8(o + olen, cp);
+                olen += mr_utf8_encode(o + olen, cp);
             i += used;
             continue;
         }
@@ -340,35 +319,6 @@ static int skip_value(jctx *c, int depth)
     }
 }
 
-/* Offset of the first byte that breaks UTF-8 in s[0..n), or n. */
-static size_t utf8_bad_at(const char *s, size_t n)
-{
-    size_t i = 0;
-    while (i < n) {
-        /* fast path over ASCII, 8 bytes at a time */
-        while (i + 8 <= n) {
-            uint64_t w;
-            memcpy(&w, s + i, 8);
-            if (w & 0x8080808080808080ULL)
-                break;
-            i += 8;
-        }
-        if (i >= n)
-            break;
-        if ((unsigned char)s[i] < 0x80) {
-            i++;
-            continue;
-        }
-        size_t k = i + 1;
-        while (k < n && k < i + 4 && ((unsigned char)s[k] & 0xc0) == 0x80)
-            k++;
-        if (!mr_csv_utf8_valid(s + i, k - i))
-            return i;
-        i = k;
-    }
-    return n;
-}
-
 int mr_jsonl_parse(mr_jsonl_parser *p, const char *line, size_t n, const mr_jsonl_field **fields,
                    mr_err *err)
 {
@@ -386,7 +336,7 @@ int mr_jsonl_parse(mr_jsonl_parser *p, const char *line, size_t n, const mr_json
         p->scap = ncap;
     }
     jctx c = {line, n, 0, p->scratch, 0, err};
-    size_t bad = utf8_bad_at(line, n);
+    size_t bad = mr_utf8_invalid_at(line, n);
     if (bad < n)
         return jfail(&c, bad, "invalid UTF-8");
     skip_ws(&c);
@@ -468,15 +418,9 @@ int mr_jsonl_parse(mr_jsonl_parser *p, const char *line, size_t n, const mr_json
 /* ---- Line reader --------------------------------------------------------- */
 
 struct mr_jsonl_reader {
-    int fd;
-    char *path;
-    char *buf;
-    size_t cap, pos, end; /* buf[pos..end) not yet consumed */
-    uint64_t buf_off;     /* file offset of buf[0] */
-    uint64_t start;       /* offset of the split's first line */
-    uint64_t limit;       /* lines must start before this */
-    uint64_t consumed;    /* offset just past the last line returned */
-    bool eof;
+    mr_split sp;       /* the file, its buffer and the split's end */
+    uint64_t start;    /* offset of the split's first line */
+    uint64_t consumed; /* offset just past the last line returned */
     int64_t rel_line;  /* physical lines read in this split */
     int64_t base_line; /* lines before the split; -2 not yet counted, -1 unknown */
 };
@@ -485,48 +429,24 @@ struct mr_jsonl_reader {
  * were added, 0 at end of file, or a negative code. */
 static int reader_fill(mr_jsonl_reader *r, mr_err *err)
 {
-    if (r->eof)
+    mr_split *sp = &r->sp;
+    if (sp->eof)
         return 0;
-    if (r->pos > 0) {
-        memmove(r->buf, r->buf + r->pos, r->end - r->pos);
-        r->buf_off += r->pos;
-        r->end -= r->pos;
-        r->pos = 0;
-    }
-    if (r->end == r->cap) {
-        if (r->cap > MR_JSONL_MAX_LINE)
-            return mr_err_set(err, MR_ETOOBIG,
-                              "%s: line at byte %llu is longer than %u bytes", r->path,
-                              (unsigned long long)r->buf_off, MR_JSONL_MAX_LINE);
-        char *nb = realloc(r->buf, r->cap * 2);
-        if (!nb)
-            return mr_err_set(err, MR_ENOMEM, "%s: out of memory", r->path);
-        r->buf = nb;
-        r->cap *= 2;
-    }
-    for (;;) {
-        ssize_t got = read(r->fd, r->buf + r->end, r->cap - r->end);
-        if (got < 0 && errno == EINTR)
-            continue;
-        if (got < 0)
-            return mr_err_set(err, MR_EIO, "%s: read failed: %s", r->path, strerror(errno));
-        if (got == 0) {
-            r->eof = true;
-            return 0;
-        }
-        r->end += (size_t)got;
-        return 1;
-    }
+    mr_split_compact(sp);
+    if (sp->end == sp->cap && sp->cap > MR_JSONL_MAX_LINE)
+        return mr_err_set(err, MR_ETOOBIG, "%s: line at byte %llu is longer than %u bytes",
+                          sp->path, (unsigned long long)sp->buf_off, MR_JSONL_MAX_LINE);
+    long got = mr_split_read(sp, err);
+    if (got < 0)
+        return (int)got;
+    return got > 0;
 }
 
 void mr_jsonl_reader_close(mr_jsonl_reader *r)
 {
     if (!r)
         return;
-    if (r->fd >= 0)
-        close(r->fd);
-    free(r->buf);
-    free(r->path);
+    mr_split_close(&r->sp);
     free(r);
 }
 
@@ -537,59 +457,24 @@ int mr_jsonl_reader_open(const char *path, uint64_t offset, uint64_t length,
     mr_jsonl_reader *r = calloc(1, sizeof *r);
     if (!r)
         return mr_err_set(err, MR_ENOMEM, "out of memory");
-    r->fd = -1;
-    r->path = strdup(path);
-    if (!r->path) {
-        mr_jsonl_reader_close(r);
-        return mr_err_set(err, MR_ENOMEM, "out of memory");
-    }
-    r->fd = open(path, O_RDONLY | O_CLOEXEC);
-    if (r->fd < 0) {
-        int e = errno;
-        mr_jsonl_reader_close(r);
-        return mr_err_set(err, e == ENOENT ? MR_ENOTFOUND : MR_EIO, "cannot open '%s': %s", path,
-                          strerror(e));
-    }
+    r->sp.fd = -1;
     /* A small file or the tail of one needs no full-size buffer. */
     struct stat st;
-    r->cap = MR_JSONL_BUFFER_SIZE;
-    if (fstat(r->fd, &st) == 0 && S_ISREG(st.st_mode)) {
+    size_t cap = MR_JSONL_BUFFER_SIZE;
+    if (stat(path, &st) == 0 && S_ISREG(st.st_mode)) {
         uint64_t left = (uint64_t)st.st_size > offset ? (uint64_t)st.st_size - offset : 0;
-        if (left + 2 < r->cap)
-            r->cap = left + 2 < 4096 ? 4096 : (size_t)left + 2;
+        if (left + 2 < cap)
+            cap = left + 2 < 4096 ? 4096 : (size_t)left + 2;
     }
-    r->buf = malloc(r->cap);
-    if (!r->buf) {
+    int rc = mr_split_open(&r->sp, path, offset, length, cap, err);
+    if (rc == 0 && offset > 0)
+        rc = mr_split_resync(&r->sp, '\0', false, err);
+    if (rc < 0) {
         mr_jsonl_reader_close(r);
-        return mr_err_set(err, MR_ENOMEM, "out of memory");
+        return rc;
     }
-    r->limit = length == UINT64_MAX || offset + length < offset ? UINT64_MAX : offset + length;
     r->base_line = offset == 0 ? 0 : -2;
-    if (offset > 0) {
-        if (lseek(r->fd, (off_t)(offset - 1), SEEK_SET) < 0) {
-            int e = errno;
-            mr_jsonl_reader_close(r);
-            return mr_err_set(err, MR_EIO, "cannot seek in '%s': %s", path, strerror(e));
-        }
-        r->buf_off = offset - 1;
-        /* skip through the first newline at or after offset-1 */
-        for (;;) {
-            char *nl = memchr(r->buf + r->pos, '\n', r->end - r->pos);
-            if (nl) {
-                r->pos = (size_t)(nl - r->buf) + 1;
-                break;
-            }
-            r->pos = r->end;
-            int rc = reader_fill(r, err);
-            if (rc < 0) {
-                mr_jsonl_reader_close(r);
-                return rc;
-            }
-            if (rc == 0)
-                break;
-        }
-    }
-    r->start = r->consumed = r->buf_off + r->pos;
+    r->start = r->consumed = r->sp.buf_off + r->sp.beg;
     *out = r;
     return 0;
 }
@@ -597,64 +482,50 @@ int mr_jsonl_reader_open(const char *path, uint64_t offset, uint64_t length,
 int mr_jsonl_reader_next(mr_jsonl_reader *r, const char **line, size_t *n, uint64_t *off,
                          mr_err *err)
 {
+    mr_split *sp = &r->sp;
     for (;;) {
-        if (r->buf_off + r->pos >= r->limit)
+        if (sp->buf_off + sp->beg >= sp->split_end)
             return 0;
-        char *nl = memchr(r->buf + r->pos, '\n', r->end - r->pos);
-        size_t ls = r->pos, le;
+        char *nl = memchr(sp->buf + sp->beg, '\n', sp->end - sp->beg);
+        size_t ls = sp->beg, le;
         if (nl) {
-            le = (size_t)(nl - r->buf);
-            r->pos = le + 1;
+            le = (size_t)(nl - sp->buf);
+            sp->beg = le + 1;
         } else {
             int rc = reader_fill(r, err);
             if (rc < 0)
                 return rc;
             if (rc > 0)
                 continue;
-            if (r->pos == r->end)
+            if (sp->beg == sp->end)
                 return 0;
-            ls = r->pos;
-            le = r->end;
-            r->pos = r->end;
+            ls = sp->beg;
+            le = sp->end;
+            sp->beg = sp->end;
         }
         r->rel_line++;
-        r->consumed = r->buf_off + r->pos;
+        r->consumed = sp->buf_off + sp->beg;
         if (le - ls > MR_JSONL_MAX_LINE)
             return mr_err_set(err, MR_ETOOBIG, "%s: line at byte %llu is longer than %u bytes",
-                              r->path, (unsigned long long)(r->buf_off + ls), MR_JSONL_MAX_LINE);
-        if (le > ls && r->buf[le - 1] == '\r')
+                              sp->path, (unsigned long long)(sp->buf_off + ls), MR_JSONL_MAX_LINE);
+        if (le > ls && sp->buf[le - 1] == '\r')
             le--;
         size_t k = ls;
-        while (k < le && (r->buf[k] == ' ' || r->buf[k] == '\t' || r->buf[k] == '\r'))
+        while (k < le && (sp->buf[k] == ' ' || sp->buf[k] == '\t' || sp->buf[k] == '\r'))
             k++;
         if (k == le)
             continue; /* blank line */
-        *line = r->buf + ls;
+        *line = sp->buf + ls;
         *n = le - ls;
-        *off = r->buf_off + ls;
+        *off = sp->buf_off + ls;
         return 1;
     }
 }
 
 int64_t mr_jsonl_reader_line(mr_jsonl_reader *r)
 {
-    if (r->base_line == -2) {
-        r->base_line = -1;
-        if (r->start <= (1ull << 30)) {
-            char tmp[65536];
-            uint64_t pos = 0, lines = 0;
-            while (pos < r->start) {
-                size_t want = r->start - pos < sizeof tmp ? (size_t)(r->start - pos) : sizeof tmp;
-                ssize_t got = pread(r->fd, tmp, want, (off_t)pos);
-                if (got <= 0)
-                    return -1;
-                for (ssize_t i = 0; i < got; i++)
-                    lines += tmp[i] == '\n';
-                pos += (uint64_t)got;
-            }
-            r->base_line = (int64_t)lines;
-        }
-    }
+    if (r->base_line == -2)
+        r->base_line = mr_split_lines_before(&r->sp, r->start);
     return r->base_line < 0 ? -1 : r->base_line + r->rel_line;
 }
 
@@ -662,9 +533,9 @@ const char *mr_jsonl_reader_where(mr_jsonl_reader *r, char *buf, size_t cap)
 {
     int64_t line = mr_jsonl_reader_line(r);
     if (line >= 0)
-        snprintf(buf, cap, "%s:%lld", r->path, (long long)line);
+        snprintf(buf, cap, "%s:%lld", r->sp.path, (long long)line);
     else
-        snprintf(buf, cap, "%s: line at byte %llu", r->path, (unsigned long long)r->consumed);
+        snprintf(buf, cap, "%s: line at byte %llu", r->sp.path, (unsigned long long)r->consumed);
     return buf;
 }
 
@@ -792,33 +663,20 @@ static int sample_lines(mr_jsonl_reader *r, mr_jsonl_parser *p, size_t n, infer_
     return 1;
 }
 
-/* Past the first sample_rows lines, as for CSV (core/csv.c): INFER_POINTS
- * evenly spaced starts, INFER_POINT_ROWS lines each, and the last
- * INFER_TAIL bytes read whole, so a wider value later in the file is
- * seen.  Keys met only there become columns too. */
-enum { INFER_POINTS = 8, INFER_POINT_ROWS = 250, INFER_TAIL = 64 << 10 };
-
+/* Past the first sample_rows lines, the windows of core/formats/sample.h,
+ * so a wider value later in the file is seen.  Keys met only there become
+ * columns too. */
 static int sample_spread(const char *path, uint64_t done, mr_jsonl_parser *p, infer_set *set,
                          mr_err *err)
 {
-    struct stat st;
-    if (stat(path, &st) != 0 || (uint64_t)st.st_size <= done)
-        return 0;
-    const uint64_t size = (uint64_t)st.st_size;
-    uint64_t last = 0;
-    for (int j = 1; j <= INFER_POINTS; j++) {
-        uint64_t off = j < INFER_POINTS ? size / INFER_POINTS * (uint64_t)j
-                                        : (size > INFER_TAIL ? size - INFER_TAIL : 0);
-        if (j == INFER_POINTS && off < done)
-            off = done;
-        if (off < done || off == 0 || off <= last)
-            continue;
-        last = off;
+    mr_sample_window w[MR_SAMPLE_POINTS];
+    size_t n = mr_sample_windows(path, done, w);
+    for (size_t i = 0; i < n; i++) {
         mr_jsonl_reader *r;
-        int rc = mr_jsonl_reader_open(path, off, UINT64_MAX, &r, err);
+        int rc = mr_jsonl_reader_open(path, w[i].offset, UINT64_MAX, &r, err);
         if (rc < 0)
             return rc;
-        rc = sample_lines(r, p, j == INFER_POINTS ? SIZE_MAX : INFER_POINT_ROWS, set, err);
+        rc = sample_lines(r, p, w[i].max_records, set, err);
         mr_jsonl_reader_close(r);
         if (rc < 0)
             return rc;
@@ -830,7 +688,7 @@ int mr_jsonl_infer_schema(const char *path, size_t sample_rows, mr_schema **out,
 {
     *out = NULL;
     if (sample_rows == 0)
-        sample_rows = 1000;
+        sample_rows = MR_SAMPLE_FIRST_ROWS;
     mr_jsonl_reader *r;
     int rc = mr_jsonl_reader_open(path, 0, UINT64_MAX, &r, err);
     if (rc < 0)

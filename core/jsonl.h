@@ -17,7 +17,8 @@
  * grows to the longest line seen and is reused: nothing is allocated per
  * line in the steady state.
  *
- * Reader.  Like the CSV reader (core/csv.h): a split [offset, offset+length)
+ * Reader.  Like the CSV reader (core/csv.h), and through the same split
+ * reader (core/formats/split.h): a split [offset, offset+length)
  * returns the lines that START in it; a split at offset > 0 starts just past
  * the first '\n' at or after offset-1, so the splits of a file return every
  * line exactly once.  JSON strings cannot hold a raw newline, so unlike CSV

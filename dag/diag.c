@@ -20,6 +20,8 @@
 #include <string.h>
 #include <strings.h>
 
+#include "core/utf8.h"
+
 #define DAG_MAX_ERRORS 500
 
 void mr_diags_free(mr_diags *d)
@@ -121,19 +123,6 @@ static long src_offset(const dag_ctx *c, int line, int col)
     return (long)i;
 }
 
-static int utf8_chars(const char *s, size_t n)
-{
-    int k = 0;
-    for (size_t i = 0; i < n; i++)
-        k += ((unsigned char)s[i] & 0xC0) != 0x80;
-    return k;
-}
-
-static int utf8_len(unsigned long cp)
-{
-    return cp < 0x80 ? 1 : cp < 0x800 ? 2 : cp < 0x10000 ? 3 : 4;
-}
-
 /* Column of value byte ro of a single-line quoted scalar starting at source
  * byte p (its opening quote) in column col. */
 static int quoted_column(const dag_ctx *c, long p, int col, ynode_style style, size_t ro)
@@ -154,7 +143,7 @@ static int quoted_column(const dag_ctx *c, long p, int col, ynode_style style, s
                 char tmp[9];
                 memcpy(tmp, s + 2, (size_t)hex);
                 tmp[hex] = '\0';
-                val_bytes = (size_t)utf8_len(strtoul(tmp, NULL, 16));
+                val_bytes = mr_utf8_encoded_len((uint32_t)strtoul(tmp, NULL, 16));
             } else if (s[1] == 'N' || s[1] == '_') {
                 val_bytes = 2;
             } else if (s[1] == 'L' || s[1] == 'P') {
@@ -166,7 +155,7 @@ static int quoted_column(const dag_ctx *c, long p, int col, ynode_style style, s
             val_bytes = src_bytes;
         }
         vb += val_bytes;
-        col += utf8_chars(s, src_bytes);
+        col += (int)mr_utf8_chars(s, src_bytes);
         i += src_bytes;
     }
     return col;
@@ -186,7 +175,7 @@ void dag_error_in(dag_ctx *c, const ynode *n, int off, const char *node, const c
         ro = n->raw_len;
     int single_line = n->end_line == n->line;
     if (n->style == YS_PLAIN && single_line) {
-        col += utf8_chars(n->raw, ro);
+        col += (int)mr_utf8_chars(n->raw, ro);
     } else if ((n->style == YS_SINGLE || n->style == YS_DOUBLE) && single_line) {
         long p = src_offset(c, n->line, n->col);
         if (p >= 0)
@@ -205,7 +194,7 @@ void dag_error_in(dag_ctx *c, const ynode *n, int off, const char *node, const c
         int indent = 0;
         while (p >= 0 && (size_t)p + (size_t)indent < c->srclen && c->src[p + indent] == ' ')
             indent++;
-        col = indent + 1 + utf8_chars(n->raw + last, ro - last);
+        col = indent + 1 + (int)mr_utf8_chars(n->raw + last, ro - last);
     }
     va_list ap;
     va_start(ap, fmt);

@@ -31,11 +31,12 @@
 #include "core/op/distinct.h"
 #include "core/op/hashjoin.h"
 #include "core/op/limit.h"
+#include "core/op/scan.h"
 #include "core/op/scan_csv.h"
-#include "core/op/scan_jsonl.h"
 #include "core/op/sort.h"
 #include "core/op/union.h"
 #include "core/op/source.h"
+#include "core/utf8.h"
 #include "proto/schema_pb.h"
 #include "executor/shuffle_send.h"
 #include "warehouse/warehouse.h"
@@ -326,10 +327,9 @@ static mr_op *open_scan(build_ctx *bc, size_t idx, mr_err *err)
     o.max_errors = rd->max_errors;
     o.start_in_quote = sp->in_quote;
     o.schema_inferred = rd->schema_inferred;
-    if (strcmp(rd->format, "csv") == 0)
-        scan = mr_scan_csv_create(sp->path, sp->offset, sp->length, schema, &o, op->node, err);
-    else if (strcmp(rd->format, "jsonl") == 0)
-        scan = mr_scan_jsonl_create(sp->path, sp->offset, sp->length, schema, &o, op->node, err);
+    const mr_format *fmt = mr_format_find(rd->format);
+    if (fmt)
+        scan = mr_scan_create(fmt, sp->path, sp->offset, sp->length, schema, &o, op->node, err);
     else
         mr_err_set(err, MR_ENOTSUP, "node '%s': format '%s' is not supported", op->node,
                    rd->format);
@@ -586,31 +586,9 @@ void mr_task_stats_free(mr_task_stats *stats)
     stats->nsample = 0;
 }
 
-/* A copy of s (n bytes) that is valid UTF-8: each byte that does not start
- * a valid sequence becomes U+FFFD.  A rejected row's raw text may be what
- * was wrong with it, and warehouses and JSON want valid text. */
-static char *utf8_clean(const char *s)
-{
-    size_t n = strlen(s);
-    char *out = malloc(n * 3 + 1), *o = out;
-    if (!out)
-        return NULL;
-    for (size_t i = 0; i < n;) {
-        unsigned char c = (unsigned char)s[i];
-        size_t len = c < 0x80 ? 1 : (c >> 5) == 6 ? 2 : (c >> 4) == 14 ? 3 : (c >> 3) == 30 ? 4 : 0;
-        if (len > 0 && i + len <= n && mr_csv_utf8_valid(s + i, len)) {
-            memcpy(o, s + i, len);
-            o += len;
-            i += len;
-        } else {
-            memcpy(o, "\xEF\xBF\xBD", 3);
-            o += 3;
-            i++;
-        }
-    }
-    *o = '\0';
-    return out;
-}
+/* A rejected row's raw text may be what was wrong with it, and warehouses
+ * and JSON want valid text: core/utf8's one replacement policy. */
+static char *utf8_clean(const char *s) { return mr_utf8_clean(s, strlen(s)); }
 
 /* Stages the rejected rows of the task's scan as its reject table, and
  * copies the first few into stats for the coordinator. */
@@ -620,13 +598,8 @@ static int stage_rejects(const Millrace__TaskSpec *spec, const build_ctx *bc,
     const Millrace__OpSpec *op = spec->stage->ops[spec->scan_op];
     const mr_reject *rows = NULL;
     size_t n = 0;
-    if (strcmp(op->read->format, "csv") == 0) {
-        mr_scan_csv_rejects(bc->scan, &rows, &n);
-        stats->skipped_rows = mr_scan_csv_bad_rows(bc->scan) - n;
-    } else {
-        mr_scan_jsonl_rejects(bc->scan, &rows, &n);
-        stats->skipped_rows = mr_scan_jsonl_bad_rows(bc->scan) - n;
-    }
+    mr_scan_rejects(bc->scan, &rows, &n);
+    stats->skipped_rows = mr_scan_bad_rows(bc->scan) - n;
     stats->rejected_rows = n;
     for (size_t i = 0; i < n && stats->nsample < MR_TASK_REJECT_SAMPLE; i++) {
         mr_task_reject *r = &stats->sample[stats->nsample++];

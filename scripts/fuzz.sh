@@ -55,7 +55,7 @@ fi
 sources_of() {
   local line s out=()
   line="$(sed -n 's|^// fuzz-sources:||p' "tests/fuzz/$1.c" | head -n 1)"
-  [ -n "$line" ] || line="core core/op dag net/wire.c proto"
+  [ -n "$line" ] || line="core core/op core/formats dag net/wire.c proto"
   for s in $line; do
     case "$s" in
       proto) out+=("$OUT/gen/proto/millrace.pb-c.c") ;;

@@ -1,5 +1,7 @@
 /* scan_csv.h - the CSV scan operator: typed batches from one split of a
- * CSV file, with the bad-row policy of the DAG's read node. */
+ * CSV file, with the bad-row policy of the DAG's read node.  It is the one
+ * scan operator (core/op/scan.h) driving the CSV format
+ * (core/formats/format_csv.c). */
 #ifndef MR_OP_SCAN_CSV_H
 #define MR_OP_SCAN_CSV_H
 

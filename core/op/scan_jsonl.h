@@ -1,5 +1,7 @@
 /* scan_jsonl.h - the JSON Lines scan operator: typed batches from one split
- * of a .jsonl file, with the bad-row policy of the DAG's read node. */
+ * of a .jsonl file, with the bad-row policy of the DAG's read node.  It is
+ * the one scan operator (core/op/scan.h) driving the JSON Lines format
+ * (core/formats/format_jsonl.c). */
 #ifndef MR_OP_SCAN_JSONL_H
 #define MR_OP_SCAN_JSONL_H
 

@@ -5,7 +5,7 @@
  * target).  By hand, from the repository root, after any build has generated
  * build/gen/proto:
  */
-// fuzz-sources: core core/op
+// fuzz-sources: core core/op core/formats
 // clang -g -O1 -fsanitize=fuzzer,address,undefined -D_GNU_SOURCE -I. -Ibuild/gen \
 //   tests/fuzz/fuzz_csv.c core/[a-z]*.c core/op/[a-z]*.c -lm -lpthread -o fuzz_csv
 // ./fuzz_csv -max_total_time=60 -max_len=4096 tests/fuzz/corpus/fuzz_csv

@@ -4,7 +4,7 @@
  * Not built by CMake: scripts/fuzz.sh builds and runs it (FUZZ_SECONDS per
  * target).  By hand, from the repository root:
  */
-// fuzz-sources: core core/op
+// fuzz-sources: core core/op core/formats
 // clang -g -O1 -fsanitize=fuzzer,address,undefined -D_GNU_SOURCE -I. \
 //   tests/fuzz/fuzz_expr.c core/[a-z]*.c -lm -lpthread -o fuzz_expr
 // ./fuzz_expr -max_total_time=60 -dict=tests/fuzz/corpus/fuzz_expr.dict tests/fuzz/corpus/fuzz_expr

@@ -3,7 +3,7 @@
  *
  * Not built by CMake: scripts/fuzz.sh builds and runs it.  By hand:
  */
-// fuzz-sources: core core/op
+// fuzz-sources: core core/op core/formats
 // clang -g -O1 -fsanitize=fuzzer,address,undefined -D_GNU_SOURCE -I. \
 //   tests/fuzz/fuzz_sortkey.c core/[a-z]*.c core/op/[a-z]*.c -lm -lpthread -o fuzz_sortkey
 /*

@@ -4,7 +4,7 @@
  * target).  By hand, from the repository root, after any build has generated
  * build/gen/proto:
  */
-// fuzz-sources: core core/op net/wire.c proto
+// fuzz-sources: core core/op core/formats net/wire.c proto
 // clang -g -O1 -fsanitize=fuzzer,address,undefined -D_GNU_SOURCE -I. -Ibuild/gen \
 //   tests/fuzz/fuzz_wire.c net/wire.c core/[a-z]*.c build/gen/proto/millrace.pb-c.c \
 //   -lprotobuf-c -lzstd -lm -lpthread -o fuzz_wire

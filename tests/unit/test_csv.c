@@ -13,6 +13,7 @@
 
 #include "core/csv.h"
 #include "core/op/scan_csv.h"
+#include "core/utf8.h"
 
 static char tmpdir[256];
 
@@ -272,18 +273,18 @@ static void test_reader_errors(void **state)
 static void test_utf8(void **state)
 {
     (void)state;
-    assert_true(mr_csv_utf8_valid("", 0));
-    assert_true(mr_csv_utf8_valid("plain ascii text, long enough", 29));
-    assert_true(mr_csv_utf8_valid("caf\xc3\xa9 \xe2\x82\xac \xf0\x9f\x98\x80", 14));
-    assert_true(mr_csv_utf8_valid("\xf4\x8f\xbf\xbf", 4));        /* U+10FFFF */
-    assert_false(mr_csv_utf8_valid("\xff", 1));
-    assert_false(mr_csv_utf8_valid("abcdefgh\x80", 9));            /* lone continuation */
-    assert_false(mr_csv_utf8_valid("\xc3", 1));                    /* truncated */
-    assert_false(mr_csv_utf8_valid("\xc0\xaf", 2));                /* overlong */
-    assert_false(mr_csv_utf8_valid("\xe0\x80\xaf", 3));            /* overlong */
-    assert_false(mr_csv_utf8_valid("\xed\xa0\x80", 3));            /* surrogate */
-    assert_false(mr_csv_utf8_valid("\xf4\x90\x80\x80", 4));        /* past U+10FFFF */
-    assert_false(mr_csv_utf8_valid("\xe2\x82", 2));
+    assert_true(mr_utf8_valid("", 0));
+    assert_true(mr_utf8_valid("plain ascii text, long enough", 29));
+    assert_true(mr_utf8_valid("caf\xc3\xa9 \xe2\x82\xac \xf0\x9f\x98\x80", 14));
+    assert_true(mr_utf8_valid("\xf4\x8f\xbf\xbf", 4));        /* U+10FFFF */
+    assert_false(mr_utf8_valid("\xff", 1));
+    assert_false(mr_utf8_valid("abcdefgh\x80", 9));            /* lone continuation */
+    assert_false(mr_utf8_valid("\xc3", 1));                    /* truncated */
+    assert_false(mr_utf8_valid("\xc0\xaf", 2));                /* overlong */
+    assert_false(mr_utf8_valid("\xe0\x80\xaf", 3));            /* overlong */
+    assert_false(mr_utf8_valid("\xed\xa0\x80", 3));            /* surrogate */
+    assert_false(mr_utf8_valid("\xf4\x90\x80\x80", 4));        /* past U+10FFFF */
+    assert_false(mr_utf8_valid("\xe2\x82", 2));
 }
 
 /* Deterministic pseudo-random numbers for generated files. */

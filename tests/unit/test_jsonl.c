@@ -476,6 +476,30 @@ static void test_infer_across_file(void **state)
     mr_schema_destroy(s);
 }
 
+/* A file under 512 KiB whose last eighth holds more than 250 lines: the
+ * window at 7/8 lies within the last 64 KiB, so it is read to the end and
+ * the last line's wider value decides the type (as for CSV). */
+static void test_infer_small_tail(void **state)
+{
+    (void)state;
+    enum { N = 8000 };
+    size_t cap = (size_t)N * 64, n = 0;
+    char *text = malloc(cap);
+    assert_non_null(text);
+    for (int i = 0; i < N; i++)
+        n += (size_t)snprintf(text + n, cap - n, "{\"id\":%d,\"v\":%s}\n", i,
+                              i == N - 1 ? "2.5" : "3");
+    const char *path = write_file("small_tail.jsonl", text, n);
+    free(text);
+    mr_schema *s;
+    mr_err err;
+    assert_int_equal(mr_jsonl_infer_schema(path, 10, &s, &err), 0);
+    assert_int_equal(s->nfields, 2);
+    char tn[48];
+    assert_string_equal(mr_type_name(s->fields[1].type, tn, sizeof tn), "float64");
+    mr_schema_destroy(s);
+}
+
 /* A value that does not fit an inferred type: the message says so and
  * shows the schema line that holds it. */
 static void test_scan_inferred_hint(void **state)
@@ -518,6 +542,7 @@ int main(void)
         cmocka_unit_test(test_splits),       cmocka_unit_test(test_long_line),
         cmocka_unit_test(test_infer),
         cmocka_unit_test(test_infer_across_file),
+        cmocka_unit_test(test_infer_small_tail),
         cmocka_unit_test(test_scan_inferred_hint),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
