@@ -6,7 +6,7 @@
  * heartbeats; registers again (same incarnation) when asked to reconnect;
  * files the shuffle data of an announced job, granting one credit per data
  * message and confirming the end-of-stream marker, holds it until the job
- * is released; stops on mr_executor_stop and on the coordinator's
+ * is released, and drops a malformed message without credit; stops on mr_executor_stop and on the coordinator's
  * Shutdown, removing its spill folder.  Bad configurations are errors, not
  * crashes.  Waits are bounded only to fail instead of hanging; nothing
  * asserts on timing.
@@ -46,6 +46,7 @@ static uint64_t now_ms(void)
 typedef struct fixture {
     mr_net *net;
     mr_socket *router;
+    mr_socket *dealer; /* a map task's, when a test pushes shuffle data */
     char endpoint[256];
     char spill[64];
     mr_executor *ex;
@@ -96,6 +97,8 @@ static int teardown(void **state)
         pthread_join(f->thread, NULL);
     }
     mr_executor_destroy(f->ex);
+    /* every socket closes before the context ends, even after a failure */
+    mr_socket_close(f->dealer);
     mr_socket_close(f->router);
     mr_net_destroy(f->net);
     rmdir(f->spill);
@@ -285,9 +288,12 @@ static void test_shuffle_credit_and_release(void **state)
     tu_add_row(b, "2|two");
     tu_add_row(b, "3|NULL");
     mr_err err;
-    mr_socket *dealer = mr_socket_open(f->net, MR_SOCK_DEALER, &err);
+    mr_socket *dealer = f->dealer = mr_socket_open(f->net, MR_SOCK_DEALER, &err);
     assert_non_null(dealer);
     assert_int_equal(mr_socket_connect(dealer, mr_executor_address(f->ex), &err), 0);
+    /* a malformed message is dropped (no credit, no crash) */
+    mr_frame junk[2] = {{(void *)"not a header", 12}, {(void *)"x", 1}};
+    assert_int_equal(mr_socket_send(dealer, junk, 2, 1000, &err), 0);
     const int nmsg = 6;
     for (int i = 0; i <= nmsg; i++) {
         mr_batch_meta meta = {"j1", 2, 0, 7, 0, (uint64_t)i, i == nmsg};
@@ -337,7 +343,6 @@ static void test_shuffle_credit_and_release(void **state)
     assert_int_equal(held, 0);
 
     mr_frames_free(&m);
-    mr_socket_close(dealer);
     mr_batch_destroy(b);
     mr_schema_destroy(s);
 }
