@@ -600,8 +600,11 @@ typedef struct monitor_state {
 static void *monitor_thread(void *arg)
 {
     monitor_state *m = arg;
-    uint64_t last_s = 0;
-    unsigned quiet = 0;
+    /* At most one line per 10 s for each kind of failure, so a peer that
+     * keeps reconnecting cannot flood the log, and one kind never hides
+     * the other (a plain peer and a wrong key are told apart). */
+    uint64_t last_s[2] = {0, 0};
+    unsigned quiet[2] = {0, 0};
     for (;;) {
         zmq_msg_t ev, ep;
         zmq_msg_init(&ev);
@@ -618,21 +621,20 @@ static void *monitor_thread(void *arg)
         if (zmq_msg_size(&ev) >= 2)
             memcpy(&id, zmq_msg_data(&ev), sizeof id);
         uint64_t now = mono_s();
-        if (now - last_s >= 10) {
+        int k = id == ZMQ_EVENT_HANDSHAKE_FAILED_PROTOCOL;
+        if (!last_s[k] || now - last_s[k] >= 10) {
             size_t el = zmq_msg_size(&ep);
             char more[64] = "";
-            if (quiet)
-                snprintf(more, sizeof more, " (and %u more since the last line)", quiet);
+            if (quiet[k])
+                snprintf(more, sizeof more, " (and %u more since the last line)", quiet[k]);
             mr_log(MR_LOG_WARN, m->net->component, "refused a connection on %.*s: the peer %s%s",
                    (int)(el < 200 ? el : 200), (char *)zmq_msg_data(&ep),
-                   id == ZMQ_EVENT_HANDSHAKE_FAILED_PROTOCOL
-                       ? "does not speak CURVE with this server's key"
-                       : "failed the CURVE handshake",
+                   k ? "does not speak CURVE with this server's key" : "failed the CURVE handshake",
                    more);
-            last_s = now;
-            quiet = 0;
+            last_s[k] = now;
+            quiet[k] = 0;
         } else {
-            quiet++;
+            quiet[k]++;
         }
         zmq_msg_close(&ev);
         zmq_msg_close(&ep);

@@ -187,7 +187,11 @@ def test_curve_job_matches_duckdb_and_strangers_are_refused(curve_cluster, tmp_p
     assert f"refused a connection from 127.0.0.1: CURVE key {rpub.decode()} is not authorized" \
         in text
     assert f"CURVE key {spub} is not authorized" in text
-    assert wait_until(lambda: "does not speak CURVE with this server's key" in log.read_text())
+    # the plain rogue's failed handshake is logged; libzmq reports it as a
+    # protocol error or, depending on timing, without detail
+    assert wait_until(lambda: re.search(r"refused a connection on tcp://\S+: the peer (does not "
+                                        r"speak CURVE|failed the CURVE handshake)",
+                                        log.read_text())), log.read_text()
     # a rogue with a CURVE key can also not feed an executor's shuffle port
     ex = c.get("/v1/executors").json()["executors"][0]
     data = zctx.socket(zmq.DEALER)
