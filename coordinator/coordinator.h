@@ -184,7 +184,8 @@ void coord_staging_job_start(mr_coord *c, job *j);
 /* When a job ends: drops its staging and lease; a failure is retried later. */
 void coord_staging_job_end(mr_coord *c, job *j);
 
-/* jobs.c -- job lifecycle and scheduling; call with mu held. */
+/* jobs.c, sched.c, members.c, recovery.c, commit.c -- jobs, scheduling,
+ * executors, recovery and the commit; call with mu held. */
 job *coord_job_find(mr_coord *c, const char *id);
 /* Adds a job compiled from plan (takes it); returns it queued. */
 job *coord_job_add(mr_coord *c, Millrace__JobPlan *plan, const char *base_dir,
