@@ -389,7 +389,9 @@ static cJSON *job_json(const job *j, int full)
             cJSON *out = cJSON_CreateObject();
             char target[600];
             snprintf(target, sizeof target, "%s:%s", w->target,
-                     strcmp(w->target, "warehouse") == 0 ? w->table : w->path);
+                     strcmp(w->target, "warehouse") == 0 ? w->table
+                     : j->out_paths && j->out_paths[s] ? j->out_paths[s] /* once started */
+                                                         : w->path);
             char *shown = mr_redact(target, &j->secrets);
             add_str(out, "node", w->node);
             add_str(out, "target", shown ? shown : "***");

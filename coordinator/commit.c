@@ -41,11 +41,8 @@ static int commit_prepare(job *j, commit_work *w, char *errbuf, size_t cap)
 {
     memset(w, 0, sizeof *w);
     w->j = j;
-    const Millrace__Warehouse *wh = j->plan->warehouse;
-    w->cfg.driver = wh ? wh->driver : "sqlite";
-    w->cfg.path = wh ? wh->path : NULL;
-    w->cfg.dsn = wh ? wh->dsn : NULL;
-    w->cfg.schema = wh ? wh->schema : NULL;
+    if (!coord_job_wh(j, &w->cfg))
+        w->cfg = (mr_wh_config){"sqlite", NULL, NULL, NULL};
     int n = 1; /* room for the rejects target */
     for (uint32_t s = 0; s < j->nstages; s++)
         n += j->stages[s].plan->write != NULL && !is_file_write(j->stages[s].plan->write);
@@ -132,7 +129,7 @@ static int files_prepare(job *j, char *errbuf, size_t cap)
             ok[t] = st->tasks[t].ok_attempt;
             rows += st->tasks[t].rows_out;
         }
-        int rc = coord_files_prepare(ws->path, ws->target, j->id, ok, st->ntasks, errbuf, cap);
+        int rc = coord_files_prepare(j->out_paths[s], ws->target, j->id, ok, st->ntasks, errbuf, cap);
         free(ok);
         if (rc < 0)
             return -1;
@@ -145,7 +142,7 @@ static int files_publish(job *j, char *errbuf, size_t cap)
 {
     for (uint32_t s = 0; s < j->nstages; s++) {
         const Millrace__WriteSpec *ws = j->stages[s].plan->write;
-        if (is_file_write(ws) && coord_files_publish(ws->path, j->id, errbuf, cap) < 0)
+        if (is_file_write(ws) && coord_files_publish(j->out_paths[s], j->id, errbuf, cap) < 0)
             return -1;
     }
     return 0;

@@ -18,7 +18,11 @@ static inline int is_file_write(const Millrace__WriteSpec *w)
 /* jobs.c */
 /* Ends the job: stops its tasks, drops its staging and temporary folders. */
 void job_finish(mr_coord *c, job *j, job_state state, const char *error);
-/* Resolves warehouse paths and input splits; fails the job on bad input. */
+/* Starts a queued job: resolves its paths and input splits, checks its
+ * targets and takes its staging lease with mu released (the job's plan is
+ * read-only; only this thread starts and ends jobs, so j stays), then
+ * publishes them into the job's run state.  Fails the job on bad input;
+ * returns 0 when it runs. */
 int job_start(mr_coord *c, job *j);
 
 /* sched.c */

@@ -18,6 +18,7 @@
 #include "dag/dag.h"
 #include "net/transport.h"
 #include "proto/millrace.pb-c.h"
+#include "warehouse/warehouse.h"
 
 typedef enum { EXEC_ALIVE, EXEC_LOST } exec_state;
 
@@ -93,7 +94,13 @@ typedef struct job {
     char *params_json;  /* the params as shown: secret values masked (JSON object text) */
     mr_dag_secrets secrets; /* values masked wherever the job is shown or logged */
     char *base_dir;     /* relative paths resolve here */
+    /* The plan as compiled: read-only once the job exists, so the job's
+     * preparation reads it with mu released.  Paths resolved when the job
+     * starts live in wh_path and out_paths, not in the plan. */
     Millrace__JobPlan *plan;
+    char *wh_path;      /* the SQLite warehouse file, resolved; NULL before the start */
+    int wh_refused;     /* its path left the data root: nothing may open it */
+    char **out_paths;   /* per stage, a file output's path, resolved; NULL before the start */
     char *plan_json;
     stage_rt *stages;
     uint32_t nstages;
@@ -179,7 +186,11 @@ typedef struct mr_coord {
  * (call without mu); the job hooks are called with mu held. */
 int coord_staging_start(mr_coord *c, const char *bound);
 void coord_staging_stop(mr_coord *c);
-/* Before a job's first task: takes its lease, and has its warehouse swept. */
+/* Takes job j's staging lease on the warehouse cfg; returns whether it
+ * did.  Called without mu (reads only c's fixed settings and j->id). */
+int coord_staging_lease(const mr_coord *c, const job *j, const mr_wh_config *cfg);
+/* Before a job's first task (its lease taken): has its warehouse renewed
+ * and swept by the keeper. */
 void coord_staging_job_start(mr_coord *c, job *j);
 /* When a job ends: drops its staging and lease; a failure is retried later. */
 void coord_staging_job_end(mr_coord *c, job *j);
@@ -187,6 +198,10 @@ void coord_staging_job_end(mr_coord *c, job *j);
 /* jobs.c, sched.c, members.c, recovery.c, commit.c -- jobs, scheduling,
  * executors, recovery and the commit; call with mu held. */
 job *coord_job_find(mr_coord *c, const char *id);
+/* The job's warehouse as the executors and the commit open it (a SQLite
+ * path resolved); returns 0 when there is none to open (none yet, or a
+ * path outside the data root). */
+int coord_job_wh(const job *j, mr_wh_config *cfg);
 /* Adds a job compiled from plan (takes it); returns it queued. */
 job *coord_job_add(mr_coord *c, Millrace__JobPlan *plan, const char *base_dir,
                    const char *params_json);

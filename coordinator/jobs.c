@@ -19,7 +19,7 @@
 #include "core/log.h"
 #include "warehouse/warehouse.h"
 
-static int check_targets(job *j, char *errbuf, size_t cap);
+static int check_targets(const job *j, const mr_wh_config *cfg, char *errbuf, size_t cap);
 static int mark_quoted_splits(const Millrace__ReadSpec *rd, Millrace__Split **splits, size_t n,
                               char *errbuf, size_t cap);
 
@@ -60,6 +60,11 @@ static void job_free(job *j)
                 millrace__split__free_unpacked(st->tasks[t].split, NULL);
         free(st->tasks);
     }
+    if (j->out_paths)
+        for (uint32_t s = 0; s < j->nstages; s++)
+            free(j->out_paths[s]);
+    free(j->out_paths);
+    free(j->wh_path);
     free(j->owners);
     free(j->stages);
     free(j->output_rows);
@@ -185,12 +190,10 @@ void job_finish(mr_coord *c, job *j, job_state state, const char *error)
     for (uint32_t s = 0; s < j->nstages && state != JOB_SUCCEEDED; s++)
         if (j->stages[s].state == STAGE_WAITING || j->stages[s].state == STAGE_RUNNING)
             j->stages[s].state = STAGE_CANCELLED;
-    if (state != JOB_SUCCEEDED) /* paths are absolute once job_start resolved them */
-        for (uint32_t s = 0; s < j->nstages; s++) {
-            const Millrace__WriteSpec *ws = j->plan->stages[s]->write;
-            if (is_file_write(ws) && ws->path[0] == '/')
-                coord_files_abort(ws->path, j->id);
-        }
+    if (state != JOB_SUCCEEDED && j->out_paths) /* once job_start resolved them */
+        for (uint32_t s = 0; s < j->nstages; s++)
+            if (j->out_paths[s])
+                coord_files_abort(j->out_paths[s], j->id);
     /* Staging left by the job: everything when it failed, and after a commit
      * whatever superseded attempts staged; then its lease (staging.c). */
     coord_staging_job_end(c, j);
@@ -201,65 +204,105 @@ void job_finish(mr_coord *c, job *j, job_state state, const char *error)
            j->finished_at - (j->started_at ? j->started_at : j->submitted_at));
 }
 
-/* Resolves warehouse paths and input splits; fails the job on bad input. */
-int job_start(mr_coord *c, job *j)
+/* What a job's preparation found, built with the lock released and then
+ * published into the job (job_publish). */
+typedef struct job_prep {
+    char *wh_path;    /* the SQLite warehouse, resolved */
+    int wh_refused;   /* the warehouse path is outside the data root */
+    char **out_paths; /* per stage: a file output's path, resolved */
+    task_rt **tasks;  /* per stage */
+    uint32_t *ntasks;
+    int leased;
+    char *error;      /* the job fails with this */
+} job_prep;
+
+static void prep_free(job_prep *p, uint32_t nstages)
+{
+    for (uint32_t s = 0; s < nstages; s++) {
+        if (p->out_paths)
+            free(p->out_paths[s]);
+        for (uint32_t t = 0; p->tasks && p->ntasks && t < p->ntasks[s]; t++)
+            if (p->tasks[s][t].split)
+                millrace__split__free_unpacked(p->tasks[s][t].split, NULL);
+        if (p->tasks)
+            free(p->tasks[s]);
+    }
+    free(p->out_paths);
+    free(p->tasks);
+    free(p->ntasks);
+    free(p->wh_path);
+    free(p->error);
+}
+
+static int prep_fail(job_prep *p, const char *fmt, const char *a, const char *b)
+{
+    char msg[1200];
+    snprintf(msg, sizeof msg, fmt, a, b);
+    free(p->error);
+    p->error = strdup(msg);
+    return -1;
+}
+
+int coord_job_wh(const job *j, mr_wh_config *cfg)
+{
+    const Millrace__Warehouse *w = j->plan->warehouse;
+    if (!w || j->wh_refused || (strcmp(w->driver, "sqlite") == 0 && !j->wh_path))
+        return 0;
+    *cfg = (mr_wh_config){w->driver, strcmp(w->driver, "sqlite") == 0 ? j->wh_path : w->path,
+                          w->dsn, w->schema};
+    return 1;
+}
+
+/* Resolves warehouse and output paths, creates the outputs' temporary
+ * folders, cuts the inputs into splits (with the CSV quote pass), checks
+ * the targets and takes the staging lease: the job's blocking I/O, run
+ * without c->mu.  Reads only what does not change once the job exists
+ * (its plan, base_dir, id; c's settings). */
+static int job_prepare(const mr_coord *c, const job *j, job_prep *p)
 {
     char errbuf[1024];
-    Millrace__Warehouse *w = j->plan->warehouse;
+    memset(p, 0, sizeof *p);
+    p->out_paths = calloc(j->nstages + 1, sizeof *p->out_paths);
+    p->tasks = calloc(j->nstages + 1, sizeof *p->tasks);
+    p->ntasks = calloc(j->nstages + 1, sizeof *p->ntasks);
+    if (!p->out_paths || !p->tasks || !p->ntasks)
+        return prep_fail(p, "out of memory%s%s", "", "");
+    const Millrace__Warehouse *w = j->plan->warehouse;
     if (w && strcmp(w->driver, "sqlite") == 0) {
-        char *p = coord_resolve_path(j->base_dir, w->path && w->path[0] ? w->path : "millrace.db");
-        if (!p) {
-            job_finish(c, j, JOB_FAILED, "out of memory");
-            return -1;
-        }
-        if (!coord_warehouse_under(c->data_root, p)) {
-            char msg[1200];
-            snprintf(msg, sizeof msg, "warehouse path '%s' is outside the data root",
-                     w->path && w->path[0] ? w->path : "millrace.db");
-            free(p);
+        const char *given = w->path && w->path[0] ? w->path : "millrace.db";
+        p->wh_path = coord_resolve_path(j->base_dir, given);
+        if (!p->wh_path)
+            return prep_fail(p, "out of memory%s%s", "", "");
+        if (!coord_warehouse_under(c->data_root, p->wh_path)) {
             /* nothing may open it, not even the cleanup of staging */
-            millrace__warehouse__free_unpacked(w, NULL);
-            j->plan->warehouse = NULL;
-            job_finish(c, j, JOB_FAILED, msg);
-            return -1;
+            p->wh_refused = 1;
+            return prep_fail(p, "warehouse path '%s' is outside the data root%s", given, "");
         }
-        if (w->path && w->path[0])
-            free(w->path);
-        w->path = p;
     }
     for (uint32_t s = 0; s < j->nstages; s++) {
-        Millrace__WriteSpec *ws = j->plan->stages[s]->write;
+        const Millrace__WriteSpec *ws = j->plan->stages[s]->write;
         if (!is_file_write(ws))
             continue;
-        char *p = coord_resolve_path(j->base_dir, ws->path);
-        if (!p || !coord_output_under(c->data_root, p)) {
-            char msg[1200];
-            snprintf(msg, sizeof msg, "node '%s': output '%s' is outside the data root", ws->node,
-                     ws->path);
-            free(p);
-            job_finish(c, j, JOB_FAILED, msg);
-            return -1;
+        char *path = coord_resolve_path(j->base_dir, ws->path);
+        if (!path || !coord_output_under(c->data_root, path)) {
+            free(path);
+            return prep_fail(p, "node '%s': output '%s' is outside the data root", ws->node,
+                             ws->path);
         }
-        if (ws->path && ws->path[0])
-            free(ws->path);
-        ws->path = p;
-        if (coord_files_start(p, ws->mode && ws->mode[0] ? ws->mode : "error_if_exists", j->id,
-                              errbuf, sizeof errbuf) < 0) {
-            char msg[1200];
-            snprintf(msg, sizeof msg, "node '%s': %s", ws->node, errbuf);
-            job_finish(c, j, JOB_FAILED, msg);
-            return -1;
-        }
+        p->out_paths[s] = path;
+        if (coord_files_start(path, ws->mode && ws->mode[0] ? ws->mode : "error_if_exists", j->id,
+                              errbuf, sizeof errbuf) < 0)
+            return prep_fail(p, "node '%s': %s", ws->node, errbuf);
     }
     for (uint32_t s = 0; s < j->nstages; s++) {
-        stage_rt *st = &j->stages[s];
+        const stage_rt *st = &j->stages[s];
         const Millrace__Stage *ps = st->plan;
         if (st->reads_shuffle) {
-            st->ntasks = ps->partitions ? ps->partitions : 1;
-            st->tasks = calloc(st->ntasks, sizeof *st->tasks);
-            if (!st->tasks) {
-                job_finish(c, j, JOB_FAILED, "out of memory");
-                return -1;
+            p->ntasks[s] = ps->partitions ? ps->partitions : 1;
+            p->tasks[s] = calloc(p->ntasks[s], sizeof *p->tasks[s]);
+            if (!p->tasks[s]) {
+                p->ntasks[s] = 0;
+                return prep_fail(p, "out of memory%s%s", "", "");
             }
         }
         /* One task per split of every read in the stage, read by read. */
@@ -270,46 +313,76 @@ int job_start(mr_coord *c, job *j)
             Millrace__Split **splits;
             size_t n;
             if (coord_resolve_inputs(j->base_dir, c->data_root, op->read->path, c->split_bytes,
-                                     &splits, &n, errbuf, sizeof errbuf) < 0) {
-                char msg[1200];
-                snprintf(msg, sizeof msg, "node '%s': %s", op->node, errbuf);
-                job_finish(c, j, JOB_FAILED, msg);
-                return -1;
-            }
+                                     &splits, &n, errbuf, sizeof errbuf) < 0)
+                return prep_fail(p, "node '%s': %s", op->node, errbuf);
+            int rc = 0;
             if (strcmp(op->read->format, "csv") == 0 &&
-                mark_quoted_splits(op->read, splits, n, errbuf, sizeof errbuf) < 0) {
-                char msg[1200];
-                snprintf(msg, sizeof msg, "node '%s': %s", op->node, errbuf);
-                for (size_t i = 0; i < n; i++)
-                    millrace__split__free_unpacked(splits[i], NULL);
-                free(splits);
-                job_finish(c, j, JOB_FAILED, msg);
-                return -1;
-            }
-            task_rt *grown = realloc(st->tasks, (st->ntasks + n) * sizeof *grown);
+                mark_quoted_splits(op->read, splits, n, errbuf, sizeof errbuf) < 0)
+                rc = prep_fail(p, "node '%s': %s", op->node, errbuf);
+            task_rt *grown = rc < 0 ? NULL : realloc(p->tasks[s], (p->ntasks[s] + n) * sizeof *grown);
             if (!grown) {
                 for (size_t i = 0; i < n; i++)
                     millrace__split__free_unpacked(splits[i], NULL);
                 free(splits);
-                job_finish(c, j, JOB_FAILED, "out of memory");
-                return -1;
+                return rc < 0 ? rc : prep_fail(p, "out of memory%s%s", "", "");
             }
-            st->tasks = grown;
+            p->tasks[s] = grown;
             for (size_t i = 0; i < n; i++) {
-                memset(&st->tasks[st->ntasks + i], 0, sizeof *st->tasks);
-                st->tasks[st->ntasks + i].split = splits[i];
-                st->tasks[st->ntasks + i].scan_op = (uint32_t)o;
+                memset(&grown[p->ntasks[s] + i], 0, sizeof *grown);
+                grown[p->ntasks[s] + i].split = splits[i];
+                grown[p->ntasks[s] + i].scan_op = (uint32_t)o;
             }
-            st->ntasks += (uint32_t)n;
+            p->ntasks[s] += (uint32_t)n;
             free(splits);
         }
-        for (uint32_t t = 0; t < st->ntasks; t++)
-            st->tasks[t].executor = -1;
+        for (uint32_t t = 0; t < p->ntasks[s]; t++)
+            p->tasks[s][t].executor = -1;
     }
-    if (check_targets(j, errbuf, sizeof errbuf) < 0) {
-        job_finish(c, j, JOB_FAILED, errbuf);
+    mr_wh_config cfg = {w ? w->driver : "sqlite", w ? p->wh_path : NULL, w ? w->dsn : NULL,
+                        w ? w->schema : NULL};
+    if (w && strcmp(w->driver, "sqlite") != 0)
+        cfg.path = w->path;
+    if (check_targets(j, &cfg, errbuf, sizeof errbuf) < 0)
+        return prep_fail(p, "%s%s", errbuf, "");
+    if (w)
+        p->leased = coord_staging_lease(c, j, &cfg);
+    return 0;
+}
+
+/* Moves what the preparation found into the job (mu held). */
+static void job_publish(job *j, job_prep *p)
+{
+    j->wh_path = p->wh_path;
+    j->wh_refused = p->wh_refused;
+    j->out_paths = p->out_paths;
+    j->leased = p->leased;
+    for (uint32_t s = 0; s < j->nstages; s++) {
+        j->stages[s].tasks = p->tasks[s];
+        j->stages[s].ntasks = p->ntasks[s];
+    }
+    free(p->tasks);
+    free(p->ntasks);
+    p->wh_path = NULL;
+    p->out_paths = NULL;
+    p->tasks = NULL;
+    p->ntasks = NULL;
+}
+
+int job_start(mr_coord *c, job *j)
+{
+    job_prep p;
+    pthread_mutex_unlock(&c->mu);
+    int rc = job_prepare(c, j, &p);
+    pthread_mutex_lock(&c->mu);
+    job_publish(j, &p);
+    if (rc < 0) {
+        job_finish(c, j, JOB_FAILED, p.error ? p.error : "out of memory");
+        prep_free(&p, j->nstages);
         return -1;
     }
+    prep_free(&p, j->nstages);
+    if (j->cancel_requested)
+        return -1; /* coord_schedule ends it */
     coord_staging_job_start(c, j);
     j->state = JOB_RUNNING;
     j->started_at = coord_unix_ms();
@@ -353,14 +426,11 @@ static int mark_quoted_splits(const Millrace__ReadSpec *rd, Millrace__Split **sp
 
 /* Refuses, before any data moves, a write whose existing table does not fit
  * its schema (the check the commit would make, rolled back). */
-static int check_targets(job *j, char *errbuf, size_t cap)
+static int check_targets(const job *j, const mr_wh_config *cfg, char *errbuf, size_t cap)
 {
-    const Millrace__Warehouse *wh = j->plan->warehouse;
-    mr_wh_config cfg = {wh ? wh->driver : "sqlite", wh ? wh->path : NULL, wh ? wh->dsn : NULL,
-                        wh ? wh->schema : NULL};
     mr_err err;
     mr_err_clear(&err);
-    if (mr_wh_check_plan(j->plan, &cfg, &err) < 0) {
+    if (mr_wh_check_plan(j->plan, cfg, &err) < 0) {
         snprintf(errbuf, cap, "%s", err.msg);
         return -1;
     }

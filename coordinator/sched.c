@@ -70,7 +70,17 @@ static void send_task(mr_coord *c, job *j, stage_rt *st, uint32_t t, int e)
     spec.stage_id = ps->id;
     spec.partition = t;
     spec.attempt = tk->attempt;
-    spec.stage = (Millrace__Stage *)ps;
+    /* The stage with its file output's resolved path (the plan keeps the
+     * path as written). */
+    Millrace__Stage stage = *ps;
+    Millrace__WriteSpec write;
+    const char *out_path = j->out_paths ? j->out_paths[st - j->stages] : NULL;
+    if (ps->write && out_path) {
+        write = *ps->write;
+        write.path = (char *)out_path;
+        stage.write = &write;
+    }
+    spec.stage = &stage;
     spec.split = tk->split;
     spec.zstd_level = c->zstd_level;
     spec.scan_op = tk->scan_op;
@@ -81,6 +91,8 @@ static void send_task(mr_coord *c, job *j, stage_rt *st, uint32_t t, int e)
     char *public_dsn = NULL;
     if (j->plan->warehouse) {
         wh = *j->plan->warehouse;
+        if (strcmp(wh.driver, "sqlite") == 0) /* resolved when the job started */
+            wh.path = j->wh_path ? j->wh_path : "";
         mr_err derr;
         if (wh.dsn && wh.dsn[0] && mr_wh_dsn_public(wh.dsn, &public_dsn, &derr) < 0)
             public_dsn = NULL;
