@@ -37,7 +37,7 @@ static void commit_work_free(commit_work *w)
     free(w->target_stage);
 }
 
-static int commit_prepare(job *j, commit_work *w, char *errbuf, size_t cap)
+static int commit_prepare(job *j, commit_work *w, mr_err *err)
 {
     memset(w, 0, sizeof *w);
     w->j = j;
@@ -51,24 +51,24 @@ static int commit_prepare(job *j, commit_work *w, char *errbuf, size_t cap)
     w->staging = calloc((size_t)n + 1, sizeof *w->staging);
     w->target_stage = calloc((size_t)n + 1, sizeof *w->target_stage);
     if (!w->targets || !w->schemas || !w->staging || !w->target_stage)
-        return snprintf(errbuf, cap, "out of memory"), -1;
+        return mr_err_set(err, MR_ENOMEM, "out of memory");
     for (uint32_t s = 0; s < j->nstages; s++) {
         const stage_rt *st = &j->stages[s];
         const Millrace__WriteSpec *ws = st->plan->write;
         if (!ws || is_file_write(ws))
             continue;
         int i = w->ntargets++;
-        mr_err err;
-        w->schemas[i] = mr_schema_from_pb(ws->schema, &err);
+        mr_err serr;
+        w->schemas[i] = mr_schema_from_pb(ws->schema, &serr);
         w->staging[i] = calloc(st->ntasks + 1, sizeof *w->staging[i]);
         if (!w->schemas[i] || !w->staging[i])
-            return snprintf(errbuf, cap, "out of memory"), -1;
+            return mr_err_set(err, MR_ENOMEM, "out of memory");
         for (uint32_t t = 0; t < st->ntasks; t++) {
             char name[160];
             mr_wh_staging_name(name, sizeof name, 's', j->id, st->plan->id, t,
                                st->tasks[t].ok_attempt);
             if (!(w->staging[i][t] = strdup(name)))
-                return snprintf(errbuf, cap, "out of memory"), -1;
+                return mr_err_set(err, MR_ENOMEM, "out of memory");
         }
         w->targets[i].table = ws->table;
         w->targets[i].mode = ws->mode && ws->mode[0] ? ws->mode : "append";
@@ -89,7 +89,7 @@ static int commit_prepare(job *j, commit_work *w, char *errbuf, size_t cap)
         w->schemas[i] = mr_wh_rejects_schema();
         w->staging[i] = calloc(ntab + 1, sizeof *w->staging[i]);
         if (!w->schemas[i] || !w->staging[i])
-            return snprintf(errbuf, cap, "out of memory"), -1;
+            return mr_err_set(err, MR_ENOMEM, "out of memory");
         w->ntargets++;
         uint32_t k = 0;
         for (uint32_t s = 0; s < j->nstages; s++)
@@ -101,7 +101,7 @@ static int commit_prepare(job *j, commit_work *w, char *errbuf, size_t cap)
                 mr_wh_staging_name(name, sizeof name, 'r', j->id, j->stages[s].plan->id, t,
                                    tk->ok_attempt);
                 if (!(w->staging[i][k++] = strdup(name)))
-                    return snprintf(errbuf, cap, "out of memory"), -1;
+                    return mr_err_set(err, MR_ENOMEM, "out of memory");
             }
         w->targets[i].table = MR_WH_REJECTS_TABLE;
         w->targets[i].mode = "append";
@@ -114,7 +114,7 @@ static int commit_prepare(job *j, commit_work *w, char *errbuf, size_t cap)
 }
 
 /* Puts every file output's parts in place inside its temporary folder. */
-static int files_prepare(job *j, char *errbuf, size_t cap)
+static int files_prepare(job *j, mr_err *err)
 {
     for (uint32_t s = 0; s < j->nstages; s++) {
         stage_rt *st = &j->stages[s];
@@ -123,27 +123,28 @@ static int files_prepare(job *j, char *errbuf, size_t cap)
             continue;
         uint32_t *ok = calloc(st->ntasks + 1, sizeof *ok);
         if (!ok)
-            return snprintf(errbuf, cap, "out of memory"), -1;
+            return mr_err_set(err, MR_ENOMEM, "out of memory");
         uint64_t rows = 0;
         for (uint32_t t = 0; t < st->ntasks; t++) {
             ok[t] = st->tasks[t].ok_attempt;
             rows += st->tasks[t].rows_out;
         }
-        int rc = coord_files_prepare(j->out_paths[s], ws->target, j->id, ok, st->ntasks, errbuf, cap);
+        int rc = coord_files_prepare(j->out_paths[s], ws->target, j->id, ok, st->ntasks, err);
         free(ok);
         if (rc < 0)
-            return -1;
+            return rc;
         j->output_rows[s] = rows;
     }
     return 0;
 }
 
-static int files_publish(job *j, char *errbuf, size_t cap)
+static int files_publish(job *j, mr_err *err)
 {
     for (uint32_t s = 0; s < j->nstages; s++) {
         const Millrace__WriteSpec *ws = j->stages[s].plan->write;
-        if (is_file_write(ws) && coord_files_publish(j->out_paths[s], j->id, errbuf, cap) < 0)
-            return -1;
+        int rc = is_file_write(ws) ? coord_files_publish(j->out_paths[s], j->id, err) : 0;
+        if (rc < 0)
+            return rc;
     }
     return 0;
 }
@@ -175,22 +176,21 @@ void coord_commit_ready(mr_coord *c)
         if (done != j->nstages)
             continue;
         commit_work w;
-        char errbuf[1024];
-        if (commit_prepare(j, &w, errbuf, sizeof errbuf) < 0) {
+        mr_err err;
+        mr_err_clear(&err);
+        if (commit_prepare(j, &w, &err) < 0) {
             commit_work_free(&w);
-            job_finish(c, j, JOB_FAILED, errbuf);
+            job_finish(c, j, JOB_FAILED, err.msg);
             return;
         }
-        if (files_prepare(j, errbuf, sizeof errbuf) < 0) {
+        if (files_prepare(j, &err) < 0) {
             commit_work_free(&w);
-            job_finish(c, j, JOB_FAILED, errbuf);
+            job_finish(c, j, JOB_FAILED, err.msg);
             return;
         }
         j->committing = 1;
         mr_log(MR_LOG_INFO, "coordinator", "job=%s committing %d output(s)", j->id, w.ntargets);
         pthread_mutex_unlock(&c->mu);
-        mr_err err;
-        mr_err_clear(&err);
         int rc = mr_wh_commit(&w.cfg, w.targets, w.ntargets,
                               (const char *const *)j->plan->post_sql, (int)j->plan->n_post_sql,
                               &err);
@@ -204,10 +204,10 @@ void coord_commit_ready(mr_coord *c)
             char msg[1200];
             snprintf(msg, sizeof msg, "commit failed: %s", err.msg);
             job_finish(c, j, JOB_FAILED, msg);
-        } else if (files_publish(j, errbuf, sizeof errbuf) < 0) {
+        } else if (files_publish(j, &err) < 0) {
             char msg[1200];
             snprintf(msg, sizeof msg, "the warehouse committed but a file output did not: %s",
-                     errbuf);
+                     err.msg);
             job_finish(c, j, JOB_FAILED, msg);
         } else {
             for (int i = 0; i < w.ntargets; i++)

@@ -234,10 +234,13 @@ int coord_send(mr_coord *c, const char *identity, const Millrace__Control *msg);
 uint64_t coord_now_ms(void);
 int64_t coord_unix_ms(void);
 
+/* Functions that can fail return 0 or a negative MR_E* code and fill an
+ * mr_err (core/error.h), as the libraries do. */
+
 /* inputs.c -- files and splits of read nodes. */
 int coord_resolve_inputs(const char *base_dir, const char *data_root, const char *pattern,
                          uint64_t split_bytes, Millrace__Split ***splits, size_t *nsplits,
-                         char *errbuf, size_t errcap);
+                         mr_err *err);
 /* Resolves a (maybe relative) path against base_dir; malloc'd. */
 char *coord_resolve_path(const char *base_dir, const char *path);
 int coord_path_under(const char *root, const char *path);
@@ -245,7 +248,7 @@ int coord_path_under(const char *root, const char *path);
 /* api.c -- the REST API, described by docs/openapi.json, which the build
  * embeds as the NUL-terminated coord_openapi_json (see CMakeLists.txt). */
 extern const char coord_openapi_json[];
-int coord_http_start(mr_coord *c, const char *addr, int *bound_port, char *errbuf, size_t errcap);
+int coord_http_start(mr_coord *c, const char *addr, int *bound_port, mr_err *err);
 void coord_http_stop(void);
 
 /* files.c -- file outputs: temporary folder, prepare, publish, abort. */
@@ -259,13 +262,12 @@ int coord_warehouse_under(const char *root, const char *db_path);
 const char *coord_file_ext(const char *target);
 void coord_files_tmpdir(const char *target_path, const char *job_id, char *out, size_t cap);
 /* Checks the target per mode and creates the job's temporary folder. */
-int coord_files_start(const char *target_path, const char *mode, const char *job_id, char *err,
-                      size_t cap);
+int coord_files_start(const char *target_path, const char *mode, const char *job_id, mr_err *err);
 /* Names the chosen attempt of each task part-NNNNN and writes _SUCCESS. */
 int coord_files_prepare(const char *target_path, const char *target, const char *job_id,
-                        const uint32_t *ok_attempts, uint32_t ntasks, char *err, size_t cap);
+                        const uint32_t *ok_attempts, uint32_t ntasks, mr_err *err);
 /* Renames the temporary folder onto the target (replacing it). */
-int coord_files_publish(const char *target_path, const char *job_id, char *err, size_t cap);
+int coord_files_publish(const char *target_path, const char *job_id, mr_err *err);
 void coord_files_abort(const char *target_path, const char *job_id);
 
 #endif

@@ -19,9 +19,9 @@
 #include "core/log.h"
 #include "warehouse/warehouse.h"
 
-static int check_targets(const job *j, const mr_wh_config *cfg, char *errbuf, size_t cap);
+static int check_targets(const job *j, const mr_wh_config *cfg, mr_err *err);
 static int mark_quoted_splits(const Millrace__ReadSpec *rd, Millrace__Split **splits, size_t n,
-                              char *errbuf, size_t cap);
+                              mr_err *err);
 
 uint64_t coord_now_ms(void)
 {
@@ -234,13 +234,14 @@ static void prep_free(job_prep *p, uint32_t nstages)
     free(p->error);
 }
 
-static int prep_fail(job_prep *p, const char *fmt, const char *a, const char *b)
+/* Records the message the job fails with; returns code. */
+static int prep_fail(job_prep *p, int code, const char *fmt, const char *a, const char *b)
 {
     char msg[1200];
     snprintf(msg, sizeof msg, fmt, a, b);
     free(p->error);
     p->error = strdup(msg);
-    return -1;
+    return code;
 }
 
 int coord_job_wh(const job *j, mr_wh_config *cfg)
@@ -260,23 +261,25 @@ int coord_job_wh(const job *j, mr_wh_config *cfg)
  * (its plan, base_dir, id; c's settings). */
 static int job_prepare(const mr_coord *c, const job *j, job_prep *p)
 {
-    char errbuf[1024];
+    mr_err err;
+    mr_err_clear(&err);
     memset(p, 0, sizeof *p);
     p->out_paths = calloc(j->nstages + 1, sizeof *p->out_paths);
     p->tasks = calloc(j->nstages + 1, sizeof *p->tasks);
     p->ntasks = calloc(j->nstages + 1, sizeof *p->ntasks);
     if (!p->out_paths || !p->tasks || !p->ntasks)
-        return prep_fail(p, "out of memory%s%s", "", "");
+        return prep_fail(p, MR_ENOMEM, "out of memory%s%s", "", "");
     const Millrace__Warehouse *w = j->plan->warehouse;
     if (w && strcmp(w->driver, "sqlite") == 0) {
         const char *given = w->path && w->path[0] ? w->path : "millrace.db";
         p->wh_path = coord_resolve_path(j->base_dir, given);
         if (!p->wh_path)
-            return prep_fail(p, "out of memory%s%s", "", "");
+            return prep_fail(p, MR_ENOMEM, "out of memory%s%s", "", "");
         if (!coord_warehouse_under(c->data_root, p->wh_path)) {
             /* nothing may open it, not even the cleanup of staging */
             p->wh_refused = 1;
-            return prep_fail(p, "warehouse path '%s' is outside the data root%s", given, "");
+            return prep_fail(p, MR_EINVAL, "warehouse path '%s' is outside the data root%s", given,
+                             "");
         }
     }
     for (uint32_t s = 0; s < j->nstages; s++) {
@@ -286,13 +289,14 @@ static int job_prepare(const mr_coord *c, const job *j, job_prep *p)
         char *path = coord_resolve_path(j->base_dir, ws->path);
         if (!path || !coord_output_under(c->data_root, path)) {
             free(path);
-            return prep_fail(p, "node '%s': output '%s' is outside the data root", ws->node,
-                             ws->path);
+            return prep_fail(p, MR_EINVAL, "node '%s': output '%s' is outside the data root",
+                             ws->node, ws->path);
         }
         p->out_paths[s] = path;
-        if (coord_files_start(path, ws->mode && ws->mode[0] ? ws->mode : "error_if_exists", j->id,
-                              errbuf, sizeof errbuf) < 0)
-            return prep_fail(p, "node '%s': %s", ws->node, errbuf);
+        int rc = coord_files_start(path, ws->mode && ws->mode[0] ? ws->mode : "error_if_exists",
+                                   j->id, &err);
+        if (rc < 0)
+            return prep_fail(p, rc, "node '%s': %s", ws->node, err.msg);
     }
     for (uint32_t s = 0; s < j->nstages; s++) {
         const stage_rt *st = &j->stages[s];
@@ -302,7 +306,7 @@ static int job_prepare(const mr_coord *c, const job *j, job_prep *p)
             p->tasks[s] = calloc(p->ntasks[s], sizeof *p->tasks[s]);
             if (!p->tasks[s]) {
                 p->ntasks[s] = 0;
-                return prep_fail(p, "out of memory%s%s", "", "");
+                return prep_fail(p, MR_ENOMEM, "out of memory%s%s", "", "");
             }
         }
         /* One task per split of every read in the stage, read by read. */
@@ -312,19 +316,20 @@ static int job_prepare(const mr_coord *c, const job *j, job_prep *p)
                 continue;
             Millrace__Split **splits;
             size_t n;
-            if (coord_resolve_inputs(j->base_dir, c->data_root, op->read->path, c->split_bytes,
-                                     &splits, &n, errbuf, sizeof errbuf) < 0)
-                return prep_fail(p, "node '%s': %s", op->node, errbuf);
-            int rc = 0;
+            int rc = coord_resolve_inputs(j->base_dir, c->data_root, op->read->path,
+                                          c->split_bytes, &splits, &n, &err);
+            if (rc < 0)
+                return prep_fail(p, rc, "node '%s': %s", op->node, err.msg);
             if (strcmp(op->read->format, "csv") == 0 &&
-                mark_quoted_splits(op->read, splits, n, errbuf, sizeof errbuf) < 0)
-                rc = prep_fail(p, "node '%s': %s", op->node, errbuf);
-            task_rt *grown = rc < 0 ? NULL : realloc(p->tasks[s], (p->ntasks[s] + n) * sizeof *grown);
+                (rc = mark_quoted_splits(op->read, splits, n, &err)) < 0)
+                rc = prep_fail(p, rc, "node '%s': %s", op->node, err.msg);
+            task_rt *grown =
+                rc < 0 ? NULL : realloc(p->tasks[s], (p->ntasks[s] + n) * sizeof *grown);
             if (!grown) {
                 for (size_t i = 0; i < n; i++)
                     millrace__split__free_unpacked(splits[i], NULL);
                 free(splits);
-                return rc < 0 ? rc : prep_fail(p, "out of memory%s%s", "", "");
+                return rc < 0 ? rc : prep_fail(p, MR_ENOMEM, "out of memory%s%s", "", "");
             }
             p->tasks[s] = grown;
             for (size_t i = 0; i < n; i++) {
@@ -342,8 +347,9 @@ static int job_prepare(const mr_coord *c, const job *j, job_prep *p)
                         w ? w->schema : NULL};
     if (w && strcmp(w->driver, "sqlite") != 0)
         cfg.path = w->path;
-    if (check_targets(j, &cfg, errbuf, sizeof errbuf) < 0)
-        return prep_fail(p, "%s%s", errbuf, "");
+    int rc = check_targets(j, &cfg, &err);
+    if (rc < 0)
+        return prep_fail(p, rc, "%s%s", err.msg, "");
     if (w)
         p->leased = coord_staging_lease(c, j, &cfg);
     return 0;
@@ -378,11 +384,11 @@ int job_start(mr_coord *c, job *j)
     if (rc < 0) {
         job_finish(c, j, JOB_FAILED, p.error ? p.error : "out of memory");
         prep_free(&p, j->nstages);
-        return -1;
+        return rc;
     }
     prep_free(&p, j->nstages);
     if (j->cancel_requested)
-        return -1; /* coord_schedule ends it */
+        return MR_ECANCELLED; /* coord_schedule ends it */
     coord_staging_job_start(c, j);
     j->state = JOB_RUNNING;
     j->started_at = coord_unix_ms();
@@ -394,7 +400,7 @@ int job_start(mr_coord *c, job *j)
  * a quoted field, so a quoted newline across a boundary is read right (one
  * pass over each file that has several splits; see core/csv.h). */
 static int mark_quoted_splits(const Millrace__ReadSpec *rd, Millrace__Split **splits, size_t n,
-                              char *errbuf, size_t cap)
+                              mr_err *err)
 {
     char quote = rd->csv && rd->csv->quote && rd->csv->quote[0] ? rd->csv->quote[0] : '"';
     for (size_t i = 0; i < n;) {
@@ -404,20 +410,17 @@ static int mark_quoted_splits(const Millrace__ReadSpec *rd, Millrace__Split **sp
         if (k - i > 1) {
             uint64_t *offs = calloc(k - i, sizeof *offs);
             bool *inq = calloc(k - i, sizeof *inq);
-            mr_err err;
-            int rc = offs && inq ? 0 : mr_err_set(&err, MR_ENOMEM, "out of memory");
+            int rc = offs && inq ? 0 : mr_err_set(err, MR_ENOMEM, "out of memory");
             for (size_t x = i; x < k && rc == 0; x++)
                 offs[x - i] = splits[x]->offset;
             if (rc == 0)
-                rc = mr_csv_quote_parity(splits[i]->path, quote, offs, k - i, inq, &err);
+                rc = mr_csv_quote_parity(splits[i]->path, quote, offs, k - i, inq, err);
             for (size_t x = i; x < k && rc == 0; x++)
                 splits[x]->in_quote = inq[x - i];
             free(offs);
             free(inq);
-            if (rc < 0) {
-                snprintf(errbuf, cap, "%s", err.msg);
-                return -1;
-            }
+            if (rc < 0)
+                return rc;
         }
         i = k;
     }
@@ -426,15 +429,10 @@ static int mark_quoted_splits(const Millrace__ReadSpec *rd, Millrace__Split **sp
 
 /* Refuses, before any data moves, a write whose existing table does not fit
  * its schema (the check the commit would make, rolled back). */
-static int check_targets(const job *j, const mr_wh_config *cfg, char *errbuf, size_t cap)
+static int check_targets(const job *j, const mr_wh_config *cfg, mr_err *err)
 {
-    mr_err err;
-    mr_err_clear(&err);
-    if (mr_wh_check_plan(j->plan, cfg, &err) < 0) {
-        snprintf(errbuf, cap, "%s", err.msg);
-        return -1;
-    }
-    return 0;
+    mr_err_clear(err);
+    return mr_wh_check_plan(j->plan, cfg, err);
 }
 
 void coord_job_cancel(mr_coord *c, job *j)
