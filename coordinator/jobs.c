@@ -362,7 +362,7 @@ static void job_publish(job *j, job_prep *p)
     j->wh_refused = p->wh_refused;
     j->out_paths = p->out_paths;
     j->leased = p->leased;
-    for (uint32_t s = 0; s < j->nstages; s++) {
+    for (uint32_t s = 0; s < j->nstages && p->tasks && p->ntasks; s++) {
         j->stages[s].tasks = p->tasks[s];
         j->stages[s].ntasks = p->ntasks[s];
     }
