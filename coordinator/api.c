@@ -389,7 +389,9 @@ static cJSON *job_json(const job *j, int full)
             cJSON *out = cJSON_CreateObject();
             char target[600];
             snprintf(target, sizeof target, "%s:%s", w->target,
-                     strcmp(w->target, "warehouse") == 0 ? w->table : w->path);
+                     strcmp(w->target, "warehouse") == 0 ? w->table
+                     : j->out_paths && j->out_paths[s] ? j->out_paths[s] /* once started */
+                                                         : w->path);
             char *shown = mr_redact(target, &j->secrets);
             add_str(out, "node", w->node);
             add_str(out, "target", shown ? shown : "***");
@@ -1082,7 +1084,7 @@ static void on_completed(void *cls, struct MHD_Connection *con, void **con_cls,
     }
 }
 
-int coord_http_start(mr_coord *c, const char *addr, int *bound_port, char *errbuf, size_t errcap)
+int coord_http_start(mr_coord *c, const char *addr, int *bound_port, mr_err *err)
 {
     g_coord = c;
     char host[128] = "127.0.0.1";
@@ -1102,11 +1104,9 @@ int coord_http_start(mr_coord *c, const char *addr, int *bound_port, char *errbu
     sa.sin_family = AF_INET;
     sa.sin_port = htons((uint16_t)port);
     if (end == port_s || *end || port < 0 || port > 65535 ||
-        inet_pton(AF_INET, host, &sa.sin_addr) != 1) {
-        snprintf(errbuf, errcap, "bad --http address '%s': want HOST:PORT, e.g. 127.0.0.1:8080",
-                 addr);
-        return -1;
-    }
+        inet_pton(AF_INET, host, &sa.sin_addr) != 1)
+        return mr_err_set(err, MR_EINVAL,
+                          "bad --http address '%s': want HOST:PORT, e.g. 127.0.0.1:8080", addr);
     unsigned timeout = c->http_timeout_s ? c->http_timeout_s : 30;
     g_daemon = MHD_start_daemon(
         MHD_USE_AUTO_INTERNAL_THREAD | MHD_USE_ERROR_LOG, (uint16_t)port, NULL, NULL, on_request,
@@ -1114,10 +1114,8 @@ int coord_http_start(mr_coord *c, const char *addr, int *bound_port, char *errbu
         MHD_OPTION_CONNECTION_TIMEOUT, timeout, MHD_OPTION_CONNECTION_LIMIT, HTTP_CONNECTIONS,
         MHD_OPTION_PER_IP_CONNECTION_LIMIT, HTTP_PER_IP, MHD_OPTION_NOTIFY_CONNECTION,
         on_connection, NULL, MHD_OPTION_NOTIFY_COMPLETED, on_completed, NULL, MHD_OPTION_END);
-    if (!g_daemon) {
-        snprintf(errbuf, errcap, "cannot listen on %s (address in use?)", addr);
-        return -1;
-    }
+    if (!g_daemon)
+        return mr_err_set(err, MR_EIO, "cannot listen on %s (address in use?)", addr);
     atomic_store(&g_reaper_stop, 0);
     g_reaper_on = pthread_create(&g_reaper, NULL, reaper_main,
                                  (void *)(uintptr_t)(timeout * 1000ull)) == 0;

@@ -18,6 +18,7 @@
 #include "dag/dag.h"
 #include "net/transport.h"
 #include "proto/millrace.pb-c.h"
+#include "warehouse/warehouse.h"
 
 typedef enum { EXEC_ALIVE, EXEC_LOST } exec_state;
 
@@ -93,7 +94,13 @@ typedef struct job {
     char *params_json;  /* the params as shown: secret values masked (JSON object text) */
     mr_dag_secrets secrets; /* values masked wherever the job is shown or logged */
     char *base_dir;     /* relative paths resolve here */
+    /* The plan as compiled: read-only once the job exists, so the job's
+     * preparation reads it with mu released.  Paths resolved when the job
+     * starts live in wh_path and out_paths, not in the plan. */
     Millrace__JobPlan *plan;
+    char *wh_path;      /* the SQLite warehouse file, resolved; NULL before the start */
+    int wh_refused;     /* its path left the data root: nothing may open it */
+    char **out_paths;   /* per stage, a file output's path, resolved; NULL before the start */
     char *plan_json;
     stage_rt *stages;
     uint32_t nstages;
@@ -179,13 +186,22 @@ typedef struct mr_coord {
  * (call without mu); the job hooks are called with mu held. */
 int coord_staging_start(mr_coord *c, const char *bound);
 void coord_staging_stop(mr_coord *c);
-/* Before a job's first task: takes its lease, and has its warehouse swept. */
+/* Takes job j's staging lease on the warehouse cfg; returns whether it
+ * did.  Called without mu (reads only c's fixed settings and j->id). */
+int coord_staging_lease(const mr_coord *c, const job *j, const mr_wh_config *cfg);
+/* Before a job's first task (its lease taken): has its warehouse renewed
+ * and swept by the keeper. */
 void coord_staging_job_start(mr_coord *c, job *j);
 /* When a job ends: drops its staging and lease; a failure is retried later. */
 void coord_staging_job_end(mr_coord *c, job *j);
 
-/* jobs.c -- job lifecycle and scheduling; call with mu held. */
+/* jobs.c, sched.c, members.c, recovery.c, commit.c -- jobs, scheduling,
+ * executors, recovery and the commit; call with mu held. */
 job *coord_job_find(mr_coord *c, const char *id);
+/* The job's warehouse as the executors and the commit open it (a SQLite
+ * path resolved); returns 0 when there is none to open (none yet, or a
+ * path outside the data root). */
+int coord_job_wh(const job *j, mr_wh_config *cfg);
 /* Adds a job compiled from plan (takes it); returns it queued. */
 job *coord_job_add(mr_coord *c, Millrace__JobPlan *plan, const char *base_dir,
                    const char *params_json);
@@ -218,10 +234,13 @@ int coord_send(mr_coord *c, const char *identity, const Millrace__Control *msg);
 uint64_t coord_now_ms(void);
 int64_t coord_unix_ms(void);
 
+/* Functions that can fail return 0 or a negative MR_E* code and fill an
+ * mr_err (core/error.h), as the libraries do. */
+
 /* inputs.c -- files and splits of read nodes. */
 int coord_resolve_inputs(const char *base_dir, const char *data_root, const char *pattern,
                          uint64_t split_bytes, Millrace__Split ***splits, size_t *nsplits,
-                         char *errbuf, size_t errcap);
+                         mr_err *err);
 /* Resolves a (maybe relative) path against base_dir; malloc'd. */
 char *coord_resolve_path(const char *base_dir, const char *path);
 int coord_path_under(const char *root, const char *path);
@@ -229,7 +248,7 @@ int coord_path_under(const char *root, const char *path);
 /* api.c -- the REST API, described by docs/openapi.json, which the build
  * embeds as the NUL-terminated coord_openapi_json (see CMakeLists.txt). */
 extern const char coord_openapi_json[];
-int coord_http_start(mr_coord *c, const char *addr, int *bound_port, char *errbuf, size_t errcap);
+int coord_http_start(mr_coord *c, const char *addr, int *bound_port, mr_err *err);
 void coord_http_stop(void);
 
 /* files.c -- file outputs: temporary folder, prepare, publish, abort. */
@@ -243,13 +262,12 @@ int coord_warehouse_under(const char *root, const char *db_path);
 const char *coord_file_ext(const char *target);
 void coord_files_tmpdir(const char *target_path, const char *job_id, char *out, size_t cap);
 /* Checks the target per mode and creates the job's temporary folder. */
-int coord_files_start(const char *target_path, const char *mode, const char *job_id, char *err,
-                      size_t cap);
+int coord_files_start(const char *target_path, const char *mode, const char *job_id, mr_err *err);
 /* Names the chosen attempt of each task part-NNNNN and writes _SUCCESS. */
 int coord_files_prepare(const char *target_path, const char *target, const char *job_id,
-                        const uint32_t *ok_attempts, uint32_t ntasks, char *err, size_t cap);
+                        const uint32_t *ok_attempts, uint32_t ntasks, mr_err *err);
 /* Renames the temporary folder onto the target (replacing it). */
-int coord_files_publish(const char *target_path, const char *job_id, char *err, size_t cap);
+int coord_files_publish(const char *target_path, const char *job_id, mr_err *err);
 void coord_files_abort(const char *target_path, const char *job_id);
 
 #endif

@@ -124,31 +124,26 @@ static int make_parents(const char *path)
     return 0;
 }
 
-int coord_files_start(const char *target_path, const char *mode, const char *job_id, char *err,
-                      size_t cap)
+int coord_files_start(const char *target_path, const char *mode, const char *job_id, mr_err *err)
 {
     struct stat sb;
-    if (make_parents(target_path) != 0) {
-        snprintf(err, cap, "cannot create the folders of '%s': %s", target_path, strerror(errno));
-        return -1;
-    }
-    if (strcmp(mode, "overwrite") != 0 && stat(target_path, &sb) == 0) {
-        snprintf(err, cap, "output '%s' already exists (mode error_if_exists; use overwrite)",
-                 target_path);
-        return -1;
-    }
+    if (make_parents(target_path) != 0)
+        return mr_err_set(err, MR_EIO, "cannot create the folders of '%s': %s", target_path,
+                          strerror(errno));
+    if (strcmp(mode, "overwrite") != 0 && stat(target_path, &sb) == 0)
+        return mr_err_set(err, MR_EINVAL,
+                          "output '%s' already exists (mode error_if_exists; use overwrite)",
+                          target_path);
     char tmp[4096];
     coord_files_tmpdir(target_path, job_id, tmp, sizeof tmp);
     remove_flat_dir(tmp);
-    if (mkdir(tmp, 0755) != 0) {
-        snprintf(err, cap, "cannot create '%s': %s", tmp, strerror(errno));
-        return -1;
-    }
+    if (mkdir(tmp, 0755) != 0)
+        return mr_err_set(err, MR_EIO, "cannot create '%s': %s", tmp, strerror(errno));
     return 0;
 }
 
 int coord_files_prepare(const char *target_path, const char *target, const char *job_id,
-                        const uint32_t *ok_attempts, uint32_t ntasks, char *err, size_t cap)
+                        const uint32_t *ok_attempts, uint32_t ntasks, mr_err *err)
 {
     char tmp[4096], from[4400], to[4400];
     const char *ext = coord_file_ext(target);
@@ -156,11 +151,9 @@ int coord_files_prepare(const char *target_path, const char *target, const char 
     for (uint32_t t = 0; t < ntasks; t++) {
         snprintf(from, sizeof from, "%s/part-%u-a%u.%s", tmp, t, ok_attempts[t], ext);
         snprintf(to, sizeof to, "%s/part-%05u.%s", tmp, t, ext);
-        if (rename(from, to) != 0) {
-            snprintf(err, cap, "output part %u of '%s' is missing: %s", t, target_path,
-                     strerror(errno));
-            return -1;
-        }
+        if (rename(from, to) != 0)
+            return mr_err_set(err, MR_EIO, "output part %u of '%s' is missing: %s", t,
+                              target_path, strerror(errno));
     }
     /* superseded attempts' files */
     DIR *d = opendir(tmp);
@@ -175,31 +168,30 @@ int coord_files_prepare(const char *target_path, const char *target, const char 
     snprintf(to, sizeof to, "%s/_SUCCESS", tmp);
     int fd = open(to, O_WRONLY | O_CREAT | O_TRUNC, 0644);
     if (fd < 0 || fsync(fd) != 0) {
-        snprintf(err, cap, "cannot write '%s': %s", to, strerror(errno));
+        int rc = mr_err_set(err, MR_EIO, "cannot write '%s': %s", to, strerror(errno));
         if (fd >= 0)
             close(fd);
-        return -1;
+        return rc;
     }
     close(fd);
     return 0;
 }
 
-int coord_files_publish(const char *target_path, const char *job_id, char *err, size_t cap)
+int coord_files_publish(const char *target_path, const char *job_id, mr_err *err)
 {
     char tmp[4096], old[4200];
     coord_files_tmpdir(target_path, job_id, tmp, sizeof tmp);
     snprintf(old, sizeof old, "%s.millrace-old-%s", target_path, job_id);
     struct stat sb;
     int had = stat(target_path, &sb) == 0;
-    if (had && rename(target_path, old) != 0) {
-        snprintf(err, cap, "cannot move the old '%s' aside: %s", target_path, strerror(errno));
-        return -1;
-    }
+    if (had && rename(target_path, old) != 0)
+        return mr_err_set(err, MR_EIO, "cannot move the old '%s' aside: %s", target_path,
+                          strerror(errno));
     if (rename(tmp, target_path) != 0) {
-        snprintf(err, cap, "cannot publish '%s': %s", target_path, strerror(errno));
+        int rc = mr_err_set(err, MR_EIO, "cannot publish '%s': %s", target_path, strerror(errno));
         if (had)
             rename(old, target_path);
-        return -1;
+        return rc;
     }
     if (had && S_ISDIR(sb.st_mode))
         remove_flat_dir(old);

@@ -75,28 +75,26 @@ static int add_splits(const char *file, uint64_t size, uint64_t split_bytes,
 
 int coord_resolve_inputs(const char *base_dir, const char *data_root, const char *pattern,
                          uint64_t split_bytes, Millrace__Split ***splits, size_t *nsplits,
-                         char *errbuf, size_t errcap)
+                         mr_err *err)
 {
     *splits = NULL;
     *nsplits = 0;
     char *full = coord_resolve_path(base_dir, pattern);
-    if (!full) {
-        snprintf(errbuf, errcap, "out of memory");
-        return -1;
-    }
+    if (!full)
+        return mr_err_set(err, MR_ENOMEM, "out of memory");
     size_t flen = strlen(full);
     while (flen > 1 && full[flen - 1] == '/')
         full[--flen] = '\0'; /* "dir/" lists as "dir", without "dir//a.csv" */
     char **files = NULL;
     size_t nfiles = 0, cap = 0, scap = 0;
-    int rc = -1;
+    int rc = 0;
     struct stat sb;
     glob_t g;
     memset(&g, 0, sizeof g);
     if (stat(full, &sb) == 0 && S_ISDIR(sb.st_mode)) {
         DIR *d = opendir(full);
         if (!d) {
-            snprintf(errbuf, errcap, "cannot open folder '%s': %s", pattern, strerror(errno));
+            rc = mr_err_set(err, MR_EIO, "cannot open folder '%s': %s", pattern, strerror(errno));
             goto out;
         }
         struct dirent *e;
@@ -129,20 +127,22 @@ int coord_resolve_inputs(const char *base_dir, const char *data_root, const char
             /* the path as written, where it led, and the root it had to be
              * under: enough to see a wrong base folder or data root */
             if (strpbrk(pattern, "*?["))
-                snprintf(errbuf, errcap, "no input files match '%s' (resolved to '%s'; data root "
-                         "'%s')", pattern, full, data_root);
+                rc = mr_err_set(err, MR_ENOTFOUND, "no input files match '%s' (resolved to '%s'; "
+                                "data root '%s')", pattern, full, data_root);
             else
-                snprintf(errbuf, errcap, "input file '%s' does not exist (resolved to '%s'; data "
-                         "root '%s')", pattern, full, data_root);
+                rc = mr_err_set(err, MR_ENOTFOUND, "input file '%s' does not exist (resolved to "
+                                "'%s'; data root '%s')", pattern, full, data_root);
             goto out;
         }
         if (grc != 0) {
-            snprintf(errbuf, errcap, "cannot list '%s': %s", pattern, strerror(errno));
+            rc = mr_err_set(err, MR_EIO, "cannot list '%s': %s", pattern, strerror(errno));
             goto out;
         }
         files = calloc(g.gl_pathc, sizeof *files);
-        if (!files)
+        if (!files) {
+            rc = mr_err_set(err, MR_ENOMEM, "out of memory");
             goto out;
+        }
         for (size_t i = 0; i < g.gl_pathc; i++) {
             /* like a folder, a wildcard skips hidden and _-prefixed files
              * (_SUCCESS, a writer's temporaries); a file named outright is
@@ -156,29 +156,30 @@ int coord_resolve_inputs(const char *base_dir, const char *data_root, const char
         }
     }
     if (nfiles == 0) {
-        snprintf(errbuf, errcap, "no input files in '%s' (resolved to '%s'; data root '%s')",
-                 pattern, full, data_root);
+        rc = mr_err_set(err, MR_ENOTFOUND, "no input files in '%s' (resolved to '%s'; data root "
+                        "'%s')", pattern, full, data_root);
         goto out;
     }
     qsort(files, nfiles, sizeof *files, cmp_str);
     for (size_t i = 0; i < nfiles; i++) {
-        if (!files[i])
+        if (!files[i]) {
+            rc = mr_err_set(err, MR_ENOMEM, "out of memory");
             goto out;
+        }
         if (!coord_path_under(data_root, files[i])) {
-            snprintf(errbuf, errcap, "input '%s' is outside the data root", files[i]);
+            rc = mr_err_set(err, MR_EINVAL, "input '%s' is outside the data root", files[i]);
             goto out;
         }
         struct stat fs;
         if (stat(files[i], &fs) != 0) {
-            snprintf(errbuf, errcap, "cannot read '%s': %s", files[i], strerror(errno));
+            rc = mr_err_set(err, MR_EIO, "cannot read '%s': %s", files[i], strerror(errno));
             goto out;
         }
         if (add_splits(files[i], (uint64_t)fs.st_size, split_bytes, splits, nsplits, &scap) < 0) {
-            snprintf(errbuf, errcap, "out of memory");
+            rc = mr_err_set(err, MR_ENOMEM, "out of memory");
             goto out;
         }
     }
-    rc = 0;
 out:
     if (rc < 0) {
         for (size_t i = 0; i < *nsplits; i++)

@@ -373,9 +373,8 @@ int main(int argc, char **argv)
         return 1;
     }
     int port = 0;
-    char errbuf[256];
-    if (coord_http_start(&c, c.http_addr, &port, errbuf, sizeof errbuf) < 0) {
-        fprintf(stderr, "millrace-coordinator: %s\n", errbuf);
+    if (coord_http_start(&c, c.http_addr, &port, &err) < 0) {
+        fprintf(stderr, "millrace-coordinator: %s\n", err.msg);
         return 1;
     }
     if (coord_staging_start(&c, bound) < 0) {

@@ -66,7 +66,7 @@ static int str_eq(const char *a, const char *b)
     return strcmp(a ? a : "", b ? b : "") == 0;
 }
 
-static coord_wh_ref *ref_make(const Millrace__Warehouse *w, const char *job)
+static coord_wh_ref *ref_make(const mr_wh_config *w, const char *job)
 {
     coord_wh_ref *r = calloc(1, sizeof *r);
     if (!r)
@@ -91,7 +91,7 @@ static mr_wh_config ref_cfg(const coord_wh_ref *r)
 }
 
 /* Same warehouse (the staging area is per database: schema does not count). */
-static int ref_same(const coord_wh_ref *r, const Millrace__Warehouse *w)
+static int ref_same(const coord_wh_ref *r, const mr_wh_config *w)
 {
     return str_eq(r->driver, w->driver) && str_eq(r->path, w->path) && str_eq(r->dsn, w->dsn);
 }
@@ -110,7 +110,7 @@ static mr_wh_owner me_of(const mr_coord *c)
 }
 
 /* Remembers j's warehouse (mu held). */
-static void known_add(mr_coord *c, const Millrace__Warehouse *w)
+static void known_add(mr_coord *c, const mr_wh_config *w)
 {
     int n = 0;
     for (coord_wh_ref *r = c->keeper.known; r; r = r->next, n++)
@@ -130,30 +130,33 @@ static void known_add(mr_coord *c, const Millrace__Warehouse *w)
     }
 }
 
-void coord_staging_job_start(mr_coord *c, job *j)
+int coord_staging_lease(const mr_coord *c, const job *j, const mr_wh_config *cfg)
 {
-    const Millrace__Warehouse *w = j->plan->warehouse;
-    if (!w)
-        return;
-    mr_wh_config cfg = {w->driver, w->path, w->dsn, w->schema};
     mr_wh_owner me = me_of(c);
     mr_err err;
     mr_err_clear(&err);
-    if (mr_wh_lease_take(&cfg, j->id, &me, &err) == 0)
-        j->leased = 1;
-    else /* the job still runs: its staging is then only safe from sweeps by this coordinator */
-        mr_log(MR_LOG_WARN, "coordinator", "job=%s cannot take a staging lease: %s", j->id, err.msg);
-    known_add(c, w);
+    if (mr_wh_lease_take(cfg, j->id, &me, &err) == 0)
+        return 1;
+    /* the job still runs: its staging is then only safe from sweeps by this coordinator */
+    mr_log(MR_LOG_WARN, "coordinator", "job=%s cannot take a staging lease: %s", j->id, err.msg);
+    return 0;
+}
+
+void coord_staging_job_start(mr_coord *c, job *j)
+{
+    mr_wh_config cfg;
+    if (!coord_job_wh(j, &cfg))
+        return;
+    known_add(c, &cfg);
     c->keeper.kick = 1;
     pthread_cond_signal(&c->keeper.cv);
 }
 
 void coord_staging_job_end(mr_coord *c, job *j)
 {
-    const Millrace__Warehouse *w = j->plan->warehouse;
-    if (!w)
+    mr_wh_config cfg;
+    if (!coord_job_wh(j, &cfg))
         return;
-    mr_wh_config cfg = {w->driver, w->path, w->dsn, w->schema};
     mr_err err;
     mr_err_clear(&err);
     j->leased = 0;
@@ -161,7 +164,7 @@ void coord_staging_job_end(mr_coord *c, job *j)
         return;
     mr_log(MR_LOG_WARN, "coordinator", "job=%s cannot drop staging (retried later): %s", j->id,
            err.msg);
-    coord_wh_ref *r = ref_make(w, j->id);
+    coord_wh_ref *r = ref_make(&cfg, j->id);
     if (r) {
         r->next = c->keeper.pending;
         c->keeper.pending = r;
@@ -177,11 +180,12 @@ typedef struct tick_item {
 
 static int tick_collect(mr_coord *c, tick_item **out)
 {
+    mr_wh_config jw;
     for (coord_wh_ref **pp = &c->keeper.known; *pp;) {
         coord_wh_ref *r = *pp;
         int used = 0;
         for (job *j = c->jobs; j && !used; j = j->next)
-            used = j->leased && j->plan->warehouse && ref_same(r, j->plan->warehouse);
+            used = j->leased && coord_job_wh(j, &jw) && ref_same(r, &jw);
         r->idle = used ? 0 : r->idle + 1;
         if (r->idle > IDLE_TICKS) {
             *pp = r->next;
@@ -198,11 +202,7 @@ static int tick_collect(mr_coord *c, tick_item **out)
         return -1;
     int k = 0;
     for (coord_wh_ref *r = c->keeper.known; r; r = r->next) {
-        Millrace__Warehouse w = MILLRACE__WAREHOUSE__INIT;
-        w.driver = r->driver;
-        w.path = r->path;
-        w.dsn = r->dsn;
-        w.schema = r->schema;
+        mr_wh_config w = ref_cfg(r);
         tick_item *it = &items[k++];
         it->wh = ref_make(&w, NULL);
         int cap = 0;
@@ -210,7 +210,7 @@ static int tick_collect(mr_coord *c, tick_item **out)
             cap += j->leased;
         it->ids = calloc((size_t)cap + 1, sizeof *it->ids);
         for (job *j = c->jobs; j && it->ids; j = j->next)
-            if (j->leased && j->plan->warehouse && ref_same(r, j->plan->warehouse))
+            if (j->leased && coord_job_wh(j, &jw) && ref_same(r, &jw))
                 it->ids[it->nids++] = strdup(j->id);
     }
     *out = items;

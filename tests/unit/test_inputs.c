@@ -95,7 +95,7 @@ typedef struct result {
     Millrace__Split **splits;
     size_t n;
     int rc;
-    char err[512];
+    mr_err err;
 } result;
 
 static result resolve(const fixture *f, const char *data_root, const char *pattern,
@@ -103,8 +103,7 @@ static result resolve(const fixture *f, const char *data_root, const char *patte
 {
     result r;
     memset(&r, 0, sizeof r);
-    r.rc = coord_resolve_inputs(f->root, data_root, pattern, split_bytes, &r.splits, &r.n, r.err,
-                                sizeof r.err);
+    r.rc = coord_resolve_inputs(f->root, data_root, pattern, split_bytes, &r.splits, &r.n, &r.err);
     return r;
 }
 
@@ -204,10 +203,10 @@ static void test_folder(void **state)
     assert_true(r.rc < 0);
     assert_int_equal(r.n, 0);
     assert_null(r.splits);
-    assert_non_null(strstr(r.err, "no input files in 'empty'"));
+    assert_non_null(strstr(r.err.msg, "no input files in 'empty'"));
     r = resolve(f, f->root, "only_hidden", 1 << 20);
     assert_true(r.rc < 0);
-    assert_non_null(strstr(r.err, "no input files in 'only_hidden'"));
+    assert_non_null(strstr(r.err.msg, "no input files in 'only_hidden'"));
 }
 
 static void test_glob(void **state)
@@ -243,7 +242,7 @@ static void test_glob(void **state)
     /* a glob matching only a folder finds no files */
     r = resolve(f, f->root, "in/su?", 1 << 20);
     assert_true(r.rc < 0);
-    assert_non_null(strstr(r.err, "no input files"));
+    assert_non_null(strstr(r.err.msg, "no input files"));
 }
 
 static void test_missing(void **state)
@@ -252,26 +251,25 @@ static void test_missing(void **state)
     result r = resolve(f, f->root, "in/*.json", 1 << 20);
     assert_true(r.rc < 0);
     assert_int_equal(r.n, 0);
-    assert_non_null(strstr(r.err, "no input files match 'in/*.json'"));
+    assert_non_null(strstr(r.err.msg, "no input files match 'in/*.json'"));
     r = resolve(f, f->root, "in/nope.csv", 1 << 20);
     assert_true(r.rc < 0);
-    assert_non_null(strstr(r.err, "input file 'in/nope.csv' does not exist"));
+    assert_non_null(strstr(r.err.msg, "input file 'in/nope.csv' does not exist"));
     /* the message shows where the path led and the data root */
     char want[8400];
     snprintf(want, sizeof want, "(resolved to '%s/in/nope.csv'; data root '%s')", f->root, f->root);
-    assert_non_null(strstr(r.err, want));
+    assert_non_null(strstr(r.err.msg, want));
     r = resolve(f, f->root, "no/such/folder/", 1 << 20);
     assert_true(r.rc < 0);
-    assert_non_null(strstr(r.err, "does not exist"));
-    /* a short error buffer is cut, not overrun */
+    assert_non_null(strstr(r.err.msg, "does not exist"));
+    /* a missing file is a negative MR_E* code, with no splits left behind */
     Millrace__Split **splits = NULL;
     size_t n = 99;
-    char small[8];
-    memset(small, 'x', sizeof small);
-    assert_true(coord_resolve_inputs(f->root, f->root, "missing.csv", 4096, &splits, &n, small,
-                                     sizeof small) < 0);
+    mr_err err;
+    assert_int_equal(coord_resolve_inputs(f->root, f->root, "missing.csv", 4096, &splits, &n, &err),
+                     MR_ENOTFOUND);
     assert_int_equal(n, 0);
-    assert_true(memchr(small, '\0', sizeof small) != NULL);
+    assert_null(splits);
 }
 
 static void test_splits(void **state)
@@ -335,12 +333,12 @@ static void test_data_root(void **state)
     r = resolve(f, in, "outside.csv", 4096);
     assert_true(r.rc < 0);
     assert_int_equal(r.n, 0);
-    assert_non_null(strstr(r.err, "outside the data root"));
-    assert_non_null(strstr(r.err, "outside.csv"));
+    assert_non_null(strstr(r.err.msg, "outside the data root"));
+    assert_non_null(strstr(r.err.msg, "outside.csv"));
     /* escaping with .. is refused */
     r = resolve(f, in, "in/../outside.csv", 4096);
     assert_true(r.rc < 0);
-    assert_non_null(strstr(r.err, "outside the data root"));
+    assert_non_null(strstr(r.err.msg, "outside the data root"));
     /* a symlink inside the root pointing out of it is refused */
     char link[PATH_MAX + 16], target[PATH_MAX + 16];
     snprintf(link, sizeof link, "%s/in/sub/link.csv", f->root);
@@ -348,12 +346,12 @@ static void test_data_root(void **state)
     assert_int_equal(symlink(target, link), 0);
     r = resolve(f, in, "in/sub/link.csv", 4096);
     assert_true(r.rc < 0);
-    assert_non_null(strstr(r.err, "outside the data root"));
+    assert_non_null(strstr(r.err.msg, "outside the data root"));
     /* a folder whose name extends the root's is not inside it */
     write_file(f->root, "inx/evil.csv", 3);
     r = resolve(f, in, "inx/evil.csv", 4096);
     assert_true(r.rc < 0);
-    assert_non_null(strstr(r.err, "outside the data root"));
+    assert_non_null(strstr(r.err.msg, "outside the data root"));
     /* no root (or '/') allows everything */
     r = resolve(f, NULL, "outside.csv", 4096);
     assert_int_equal(r.rc, 0);
