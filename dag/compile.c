@@ -42,8 +42,6 @@
  */
 #include "dag/dag_int.h"
 
-#include <stdlib.h>
-#include <time.h>
 #include <string.h>
 
 #include "proto/schema_pb.h"
@@ -118,6 +116,21 @@ static Millrace__NamedExpr **pb_named(pbuild *b, const char *const *names,
         millrace__named_expr__init(v[i]);
         v[i]->name = str(b, names[i]);
         v[i]->expr = str(b, texts[i]);
+    }
+    return v;
+}
+
+static Millrace__SortKey **pb_sort_keys(pbuild *b, const dag_node *nd)
+{
+    Millrace__SortKey **v = alloc(b, ((size_t)nd->nsort_keys + 1) * sizeof *v);
+    for (int i = 0; v && i < nd->nsort_keys; i++) {
+        v[i] = alloc(b, sizeof *v[i]);
+        if (!v[i])
+            return NULL;
+        millrace__sort_key__init(v[i]);
+        v[i]->column = str(b, nd->sort_keys[i].column);
+        v[i]->descending = nd->sort_keys[i].desc;
+        v[i]->nulls_first = nd->sort_keys[i].nulls_first;
     }
     return v;
 }
@@ -257,14 +270,9 @@ static char **schema_names(pbuild *b, const Millrace__Schema *s, size_t *n)
     return v;
 }
 
-static const char *body_str(const dag_node *nd, const char *key, const char *dflt)
-{
-    const ynode *v = ymap_get(nd->body, key);
-    return v && v->kind == YN_SCALAR ? v->text : dflt;
-}
-
 static void emit_scan(pbuild *b, frag *f, const dag_node *nd)
 {
+    const dag_read *rd = &nd->read;
     Millrace__OpSpec *op = op_new(b, f, MILLRACE__OP_KIND__OP_SCAN, nd, pb_schema(b, nd->out));
     Millrace__ReadSpec *r = alloc(b, sizeof *r);
     Millrace__CsvOptions *csv = alloc(b, sizeof *csv);
@@ -272,25 +280,17 @@ static void emit_scan(pbuild *b, frag *f, const dag_node *nd)
         return;
     millrace__read_spec__init(r);
     millrace__csv_options__init(csv);
-    r->format = str(b, body_str(nd, "format", "csv"));
-    r->path = str(b, body_str(nd, "path", ""));
+    r->format = rd->format;
+    r->path = str(b, rd->path);
     r->schema = op->output;
-    r->schema_inferred = ymap_get(nd->body, "schema") == NULL; /* for the scan's messages */
-    const ynode *co = ymap_get(nd->body, "csv");
-    const ynode *h = ymap_get(co, "header");
-    csv->header = !(h && (strcmp(h->text, "false") == 0 || strcmp(h->text, "False") == 0 ||
-                          strcmp(h->text, "FALSE") == 0 || strcmp(h->text, "no") == 0 ||
-                          strcmp(h->text, "No") == 0 || strcmp(h->text, "off") == 0));
-    const ynode *v;
-    csv->delimiter = str(b, (v = ymap_get(co, "delimiter")) ? v->text : ",");
-    csv->quote = str(b, (v = ymap_get(co, "quote")) ? v->text : "\"");
-    csv->null_string = str(b, (v = ymap_get(co, "null")) && v->kind == YN_SCALAR ? v->text : "");
+    r->schema_inferred = rd->schema_inferred; /* for the scan's messages */
+    csv->header = rd->csv_header;
+    csv->delimiter = dag_arena_strndup(&b->c->arena, &rd->csv_delimiter, 1);
+    csv->quote = dag_arena_strndup(&b->c->arena, &rd->csv_quote, 1);
+    csv->null_string = str(b, rd->csv_null);
     r->csv = csv;
-    const char *oe = body_str(nd, "on_error", "fail");
-    r->on_error = strcmp(oe, "skip") == 0     ? MILLRACE__ON_ERROR__ON_ERROR_SKIP
-                  : strcmp(oe, "reject") == 0 ? MILLRACE__ON_ERROR__ON_ERROR_REJECT
-                                              : MILLRACE__ON_ERROR__ON_ERROR_FAIL;
-    r->max_errors = (v = ymap_get(nd->body, "max_errors")) ? strtoll(v->text, NULL, 10) : -1;
+    r->on_error = rd->on_error;
+    r->max_errors = rd->max_errors;
     op->read = r;
 }
 
@@ -298,7 +298,7 @@ static void emit_scan(pbuild *b, frag *f, const dag_node *nd)
 static void emit_aggregate(pbuild *b, frag *f, const dag_node *nd)
 {
     Millrace__Schema *in = root_schema(f);
-    Millrace__OpSpec *p = op_new(b, f, MILLRACE__OP_KIND__OP_AGG_PARTIAL, nd, pb_schema(b, NULL));
+    Millrace__OpSpec *p = op_new(b, f, MILLRACE__OP_KIND__OP_AGG_PARTIAL, nd, NULL);
     if (!p)
         return;
     p->group_by = pb_strings(b, nd->group_by, nd->ngroup_by);
@@ -306,8 +306,9 @@ static void emit_aggregate(pbuild *b, frag *f, const dag_node *nd)
     p->aggregates = pb_named(b, nd->aggs.names, nd->aggs.texts, nd->aggs.n);
     p->n_aggregates = (size_t)nd->aggs.n;
     p->input = in;
-    /* The wire schema is the partial's output (group columns and states),
-     * whose layout the executor's aggregate defines: left empty here. */
+    /* The wire schema is the partial's output: group columns and states,
+     * as the aggregate operator lays them out (filled by validation). */
+    p->output = pb_schema(b, nd->partial);
     seal_shuffle(b, f, nd, nd->ngroup_by > 0 ? b->partitions : 1, p->group_by, p->n_group_by, 0);
     Millrace__OpSpec *fin = op_new(b, f, MILLRACE__OP_KIND__OP_AGG_FINAL, nd, pb_schema(b, nd->out));
     if (!fin)
@@ -336,7 +337,7 @@ static void emit_distinct(pbuild *b, frag *f, const dag_node *nd, char **cols, s
 
 /* One partition already, or op | one partition | op again. */
 static void emit_global(pbuild *b, frag *f, const dag_node *nd, Millrace__OpKind kind,
-                        char **sort_keys, size_t nsort, int64_t limit)
+                        Millrace__SortKey **sort_keys, size_t nsort, int64_t limit)
 {
     int single = f->shuffled && f->partitions == 1;
     for (int pass = single ? 1 : 0; pass < 2; pass++) {
@@ -357,20 +358,15 @@ static void emit_write(pbuild *b, frag *f, const dag_node *nd)
     if (!w)
         return;
     millrace__write_spec__init(w);
-    const char *to = body_str(nd, "to", "warehouse");
-    int wh = strcmp(to, "warehouse") == 0;
+    const dag_write *dw = &nd->write;
     w->node = str(b, nd->id);
-    w->target = str(b, to);
-    w->table = str(b, wh ? body_str(nd, "table", "") : "");
-    w->mode = str(b, body_str(nd, "mode", wh ? "append" : "error_if_exists"));
-    w->path = str(b, wh ? "" : body_str(nd, "path", ""));
+    w->target = dw->target;
+    w->table = str(b, dw->table);
+    w->mode = dw->mode;
+    w->path = str(b, dw->path);
     w->schema = pb_schema(b, nd->out);
-    const ynode *key = ymap_get(nd->body, "key");
-    if (key && key->kind == YN_SEQ) {
-        w->key = alloc(b, (key->n + 1) * sizeof *w->key);
-        for (size_t i = 0; w->key && i < key->n; i++)
-            w->key[w->n_key++] = str(b, key->items[i]->text);
-    }
+    w->key = pb_strings(b, dw->key, dw->nkey);
+    w->n_key = w->key ? (size_t)dw->nkey : 0;
     Millrace__Stage *st = seal(b, f);
     if (st)
         st->write = w;
@@ -419,10 +415,7 @@ static void emit_union(pbuild *b, frag *f, const dag_node *nd)
         return;
     u->children = tips;
     u->n_children = (size_t)n;
-    const ynode *dv = ymap_get(nd->body, "distinct");
-    if (dv && (strcmp(dv->text, "true") == 0 || strcmp(dv->text, "True") == 0 ||
-               strcmp(dv->text, "TRUE") == 0 || strcmp(dv->text, "yes") == 0 ||
-               strcmp(dv->text, "Yes") == 0 || strcmp(dv->text, "on") == 0))
+    if (nd->distinct)
         emit_distinct(b, f, nd, NULL, 0, u->output);
 }
 
@@ -431,11 +424,12 @@ static void emit_union(pbuild *b, frag *f, const dag_node *nd)
 static void emit_join(pbuild *b, frag *f, const dag_node *nd)
 {
     frag side[2];
-    char **keys[2] = {pb_strings(b, nd->left_keys, nd->nkeys),
-                      pb_strings(b, nd->right_keys, nd->nkeys)};
+    const dag_join *dj = &nd->join;
+    char **keys[2] = {pb_strings(b, dj->left_keys, dj->nkeys),
+                      pb_strings(b, dj->right_keys, dj->nkeys)};
     for (int s = 0; s < 2; s++) {
         build(b, nd->inputs[s].node, &side[s], 1);
-        seal_shuffle(b, &side[s], nd, b->partitions, keys[s], (size_t)nd->nkeys, 0);
+        seal_shuffle(b, &side[s], nd, b->partitions, keys[s], (size_t)dj->nkeys, 0);
     }
     memset(f, 0, sizeof *f);
     uint32_t l = concat(b, f, &side[0]), r = concat(b, f, &side[1]);
@@ -447,11 +441,11 @@ static void emit_join(pbuild *b, frag *f, const dag_node *nd)
     kids[1] = r;
     j->children = kids;
     j->n_children = 2;
-    j->join_type = str(b, body_str(nd, "how", "inner"));
+    j->join_kind = dj->kind;
     j->left_keys = keys[0];
     j->right_keys = keys[1];
-    j->n_left_keys = j->n_right_keys = (size_t)nd->nkeys;
-    j->right_prefix = str(b, body_str(nd, "right_prefix", ""));
+    j->n_left_keys = j->n_right_keys = (size_t)dj->nkeys;
+    j->right_prefix = str(b, dj->right_prefix);
 }
 
 /* Builds node idx's output as a fragment in f. */
@@ -502,7 +496,7 @@ static void build(pbuild *b, int idx, frag *f, int depth)
         emit_aggregate(b, f, nd);
         break;
     case DOP_DISTINCT: {
-        int all = !ymap_get(nd->body, "columns");
+        int all = nd->columns_all;
         emit_distinct(b, f, nd, all ? NULL : pb_strings(b, nd->group_by, nd->ngroup_by),
                       all ? 0 : (size_t)nd->ngroup_by, pb_schema(b, nd->out));
         break;
@@ -513,18 +507,13 @@ static void build(pbuild *b, int idx, frag *f, int depth)
     case DOP_UNION:
         emit_union(b, f, nd);
         break;
-    case DOP_SORT: {
-        const ynode *by = ymap_get(nd->body, "by");
-        char **keys = alloc(b, (by->n + 1) * sizeof *keys);
-        for (size_t i = 0; keys && i < by->n; i++)
-            keys[i] = str(b, by->items[i]->text);
-        emit_global(b, f, nd, MILLRACE__OP_KIND__OP_SORT, keys, by->n, b->topn[idx]);
+    case DOP_SORT:
+        emit_global(b, f, nd, MILLRACE__OP_KIND__OP_SORT, pb_sort_keys(b, nd), (size_t)nd->nsort_keys,
+                    b->topn[idx]);
         break;
-    }
     case DOP_LIMIT:
         if (!b->folded[idx])
-            emit_global(b, f, nd, MILLRACE__OP_KIND__OP_LIMIT, NULL, 0,
-                        strtoll(body_str(nd, "n", "0"), NULL, 10));
+            emit_global(b, f, nd, MILLRACE__OP_KIND__OP_LIMIT, NULL, 0, nd->limit);
         break;
     case DOP_WRITE:
         emit_write(b, f, nd);
@@ -564,7 +553,7 @@ Millrace__JobPlan *dag_compile_plan(dag_ctx *c, const dag *d)
         int s = nd->inputs[0].node;
         if (d->nodes[s].op == DOP_SORT && d->nodes[s].nconsumers == 1) {
             b.folded[i] = 1;
-            b.topn[s] = strtoll(body_str(nd, "n", "0"), NULL, 10);
+            b.topn[s] = nd->limit;
         }
     }
     millrace__job_plan__init(plan);
@@ -576,7 +565,7 @@ Millrace__JobPlan *dag_compile_plan(dag_ctx *c, const dag *d)
     plan->name = str(&b, d->name);
     plan->stages = b.stages;
     plan->n_stages = b.nstages;
-    wh->driver = str(&b, d->wh_driver);
+    wh->driver = d->wh_driver;
     wh->path = str(&b, d->wh_path);
     wh->dsn = str(&b, d->wh_dsn);
     wh->schema = str(&b, d->wh_schema);
@@ -586,110 +575,4 @@ Millrace__JobPlan *dag_compile_plan(dag_ctx *c, const dag *d)
     if (c->arena.failed || c->nerrors)
         return NULL;
     return plan;
-}
-
-static uint64_t mono_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
-}
-
-int dag_over_time(dag_ctx *c, const ynode *n, const char *node)
-{
-    if (c->timed_out)
-        return 1;
-    if (!c->deadline_ms || mono_ms() < c->deadline_ms)
-        return 0;
-    c->timed_out = 1;
-    unsigned ms = c->opt->max_compile_ms ? c->opt->max_compile_ms : MR_DAG_MAX_COMPILE_MS;
-    dag_error(c, n, node, "compiling this DAG took over %u ms, the limit; it stopped here "
-              "(make the DAG smaller, or split it)", ms);
-    return 1;
-}
-
-int mr_dag_compile(const char *yaml, size_t len, const mr_dag_options *opt,
-                   Millrace__JobPlan **plan, mr_diags *diags)
-{
-    static const mr_dag_options defaults = {0};
-    *plan = NULL;
-    if (!opt)
-        opt = &defaults;
-    dag_ctx c;
-    memset(&c, 0, sizeof c);
-    c.file = opt->file ? opt->file : "<dag>";
-    c.src = yaml ? yaml : "";
-    c.srclen = yaml ? len : 0;
-    c.diags = diags;
-    c.opt = opt;
-    /* Secrets: what ${env:} reads and secret-looking params; diagnostics are
-     * masked before they leave, and the caller may keep the list to mask
-     * the plan and the job when it shows them. */
-    mr_dag_secrets own = {0};
-    mr_dag_secrets *secrets = opt->secrets ? opt->secrets : &own;
-    dag_env_policy env = {opt->getenv, opt->allow_env, opt->nallow_env, secrets, {0}, 0};
-    for (size_t i = 0; i < opt->nparams; i++)
-        if (mr_param_is_secret(opt->params[i].key, opt->params[i].value) &&
-            mr_dag_secrets_add(secrets, opt->params[i].value) < 0)
-            env.oom = 1;
-    dag_env_begin(&env);
-    c.getenv = dag_env_get;
-    c.deadline_ms = mono_ms() + (opt->max_compile_ms ? opt->max_compile_ms : MR_DAG_MAX_COMPILE_MS);
-
-    int rc = 0, line, col;
-    char msg[1024];
-    size_t max_nodes = opt->max_nodes ? opt->max_nodes : MR_DAG_MAX_NODES;
-    ynode *root = dag_yaml_load(&c.arena, c.src, c.srclen, &line, &col, msg, sizeof msg);
-    const ynode *nodes = root ? ymap_get(root, "nodes") : NULL;
-    if (!root) {
-        if (c.arena.failed)
-            rc = MR_ENOMEM;
-        else
-            dag_error_at(&c, line, col, NULL, "%s", msg);
-    } else if (nodes && nodes->kind == YN_MAP && nodes->n > max_nodes) {
-        /* Checked before any work that grows with the graph. */
-        dag_error(&c, ymap_key(root, "nodes"), NULL,
-                  "the DAG has %zu nodes, over the limit of %zu (the coordinator's --max-nodes)",
-                  nodes->n, max_nodes);
-    } else {
-        dag d;
-        dag_validate(&c, root, &d);
-        if (c.nerrors == 0 && !c.oom && !c.arena.failed) {
-            Millrace__JobPlan *built = dag_compile_plan(&c, &d);
-            if (built) {
-                size_t size = millrace__job_plan__get_packed_size(built);
-                uint8_t *buf = malloc(size ? size : 1);
-                if (buf) {
-                    millrace__job_plan__pack(built, buf);
-                    *plan = millrace__job_plan__unpack(NULL, size, buf);
-                    free(buf);
-                }
-                if (!*plan)
-                    rc = MR_ENOMEM;
-            }
-        }
-        dag_model_free(&d);
-    }
-    dag_env_end();
-    if (c.oom || c.arena.failed || env.oom)
-        rc = MR_ENOMEM;
-    dag_arena_free(&c.arena);
-    for (size_t i = 0; i < diags->n; i++) {
-        /* an expression error may quote a piece of a substituted value */
-        char *shown = mr_redact_fragments(diags->items[i].message, &env.env_values, secrets);
-        if (shown) {
-            free(diags->items[i].message);
-            diags->items[i].message = shown;
-        }
-    }
-    mr_dag_secrets_free(&own);
-    mr_dag_secrets_free(&env.env_values);
-    dag_diags_sort(diags);
-    if (rc == 0 && c.nerrors > 0)
-        rc = MR_EINVAL;
-    if (rc != 0 && *plan) {
-        millrace__job_plan__free_unpacked(*plan, NULL);
-        *plan = NULL;
-    }
-    return rc;
 }

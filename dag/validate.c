@@ -39,9 +39,11 @@
 #include "core/csv.h"
 #include "core/jsonl.h"
 #include "core/expr.h"
+#include "core/op/hashagg.h"
 #include "core/op/hashjoin.h"
 #include "core/op/union.h"
 #include "core/sortkey.h"
+#include "proto/plan_names.h"
 
 const char *const dag_op_names[DOP__COUNT] = {
     "read", "filter", "select", "derive", "drop", "aggregate",
@@ -129,21 +131,6 @@ static int parse_int(const ynode *v, long long *out)
     return 0;
 }
 
-static int parse_bool(const ynode *v, int *out)
-{
-    if (!v || v->kind != YN_SCALAR)
-        return -1;
-    static const char *const yes[] = {"true", "True", "TRUE", "yes", "Yes", "on"};
-    static const char *const no[] = {"false", "False", "FALSE", "no", "No", "off"};
-    for (size_t i = 0; i < 6; i++) {
-        if (strcmp(v->text, yes[i]) == 0)
-            return *out = 1, 0;
-        if (strcmp(v->text, no[i]) == 0)
-            return *out = 0, 0;
-    }
-    return -1;
-}
-
 static int is_id(const char *s, size_t max)
 {
     if (!(*s >= 'a' && *s <= 'z'))
@@ -200,7 +187,7 @@ static int check_kind(dag_ctx *c, const ynode *v, kkind k, const char *key, cons
             return 0;
         break;
     case K_BOOL:
-        if (parse_bool(v, &b) == 0)
+        if (yscalar_bool(v, &b) == 0)
             return 0;
         break;
     case K_STR:
@@ -394,26 +381,26 @@ static void check_top(dag_ctx *c, const ynode *root, dag *d)
                       v->len);
         d->name = v->text;
     }
-    d->wh_driver = "sqlite";
+    d->wh_driver = MILLRACE__WAREHOUSE_DRIVER__DRIVER_SQLITE;
     d->wh_path = "millrace.db";
     d->wh_dsn = d->wh_schema = "";
     const ynode *wh = ymap_get(root, "warehouse");
     if (wh && wh->kind == YN_MAP &&
         check_keys(c, wh, warehouse_keys, "warehouse", ymap_key(root, "warehouse"), NULL)) {
-        static const char *const drivers[] = {"sqlite", "postgres", NULL};
         const ynode *dv = ymap_get(wh, "driver");
-        int drv = dv ? pick(c, dv, drivers, "warehouse driver", NULL) : 0;
+        int drv = dv ? pick(c, dv, mr_plan_driver_names, "warehouse driver", NULL)
+                     : MILLRACE__WAREHOUSE_DRIVER__DRIVER_SQLITE;
         const ynode *path = ymap_get(wh, "path"), *dsn = ymap_get(wh, "dsn"),
                     *sch = ymap_get(wh, "schema");
-        if (drv == 0) {
+        if (drv == MILLRACE__WAREHOUSE_DRIVER__DRIVER_SQLITE) {
             if (dsn)
                 dag_error(c, dsn, NULL, "'dsn' is for driver postgres; sqlite takes a 'path'");
             if (sch)
                 dag_error(c, sch, NULL, "'schema' is for driver postgres");
             if (path)
                 d->wh_path = path->text;
-        } else if (drv == 1) {
-            d->wh_driver = "postgres";
+        } else if (drv == MILLRACE__WAREHOUSE_DRIVER__DRIVER_POSTGRES) {
+            d->wh_driver = MILLRACE__WAREHOUSE_DRIVER__DRIVER_POSTGRES;
             d->wh_path = "";
             if (path)
                 dag_error(c, path, NULL, "'path' is for driver sqlite; postgres takes a 'dsn'");
@@ -1010,7 +997,7 @@ static char *static_prefix(const char *full)
 /* A read without a schema: infer it from its first file at compile time
  * (core/csv.h, core/jsonl.h), so the plan carries a fixed schema that every
  * task and the warehouse agree on. */
-static mr_schema *infer_schema(dag_ctx *c, dag_node *nd, int fmt, const ynode *csv)
+static mr_schema *infer_schema(dag_ctx *c, dag_node *nd, int fmt)
 {
     const ynode *path = ymap_get(nd->body, "path");
     if (!path || path->kind != YN_SCALAR)
@@ -1054,16 +1041,10 @@ static mr_schema *infer_schema(dag_ctx *c, dag_node *nd, int fmt, const ynode *c
     if (fmt == 0) {
         mr_csv_options o;
         mr_csv_options_init(&o);
-        const ynode *v;
-        int h;
-        if ((v = ymap_get(csv, "header")) && parse_bool(v, &h) == 0)
-            o.header = h;
-        if ((v = ymap_get(csv, "delimiter")) && v->kind == YN_SCALAR && v->len == 1)
-            o.delimiter = v->text[0];
-        if ((v = ymap_get(csv, "quote")) && v->kind == YN_SCALAR && v->len == 1)
-            o.quote = v->text[0];
-        if ((v = ymap_get(csv, "null")) && v->kind == YN_SCALAR)
-            o.null_string = v->text;
+        o.header = nd->read.csv_header;
+        o.delimiter = nd->read.csv_delimiter;
+        o.quote = nd->read.csv_quote;
+        o.null_string = nd->read.csv_null;
         rc = mr_csv_infer_schema(file, &o, 0, &out, &err);
     } else {
         rc = mr_jsonl_infer_schema(file, 0, &out, &err);
@@ -1083,6 +1064,28 @@ static mr_schema *infer_schema(dag_ctx *c, dag_node *nd, int fmt, const ynode *c
     }
     free(file);
     return out;
+}
+
+/* The read's typed spec from its keys (checked by prop_read). */
+static void read_typed(dag_node *nd, int fmt, const ynode *csv, int onerr)
+{
+    dag_read *r = &nd->read;
+    const ynode *v;
+    int h;
+    r->format = fmt == 1 ? MILLRACE__FILE_FORMAT__FORMAT_JSONL : MILLRACE__FILE_FORMAT__FORMAT_CSV;
+    v = ymap_get(nd->body, "path");
+    r->path = v && v->kind == YN_SCALAR ? v->text : "";
+    r->schema_inferred = ymap_get(nd->body, "schema") == NULL;
+    r->csv_header = !((v = ymap_get(csv, "header")) && yscalar_bool(v, &h) == 0 && !h);
+    r->csv_delimiter = (v = ymap_get(csv, "delimiter")) && v->kind == YN_SCALAR && v->len == 1
+                           ? v->text[0] : ',';
+    r->csv_quote = (v = ymap_get(csv, "quote")) && v->kind == YN_SCALAR && v->len == 1
+                       ? v->text[0] : '"';
+    r->csv_null = (v = ymap_get(csv, "null")) && v->kind == YN_SCALAR ? v->text : "";
+    r->on_error = onerr == 1   ? MILLRACE__ON_ERROR__ON_ERROR_SKIP
+                  : onerr == 2 ? MILLRACE__ON_ERROR__ON_ERROR_REJECT
+                               : MILLRACE__ON_ERROR__ON_ERROR_FAIL;
+    r->max_errors = -1;
 }
 
 static mr_schema *prop_read(dag_ctx *c, dag_node *nd)
@@ -1111,8 +1114,10 @@ static mr_schema *prop_read(dag_ctx *c, dag_node *nd)
             dag_error(c, dl ? dl : qt, nd->id, "delimiter and quote are both '%c'", dch);
     }
     int onerr = (v = ymap_get(b, "on_error")) ? pick(c, v, on_errors, "on_error", nd->id) : 0;
+    read_typed(nd, fmt, csv, onerr);
     long long me;
     if ((v = ymap_get(b, "max_errors")) && parse_int(v, &me) == 0) {
+        nd->read.max_errors = me;
         /* on_error fail tolerates no bad row, which max_errors 0 says too:
          * only a positive limit contradicts it. */
         if (me < 0)
@@ -1124,7 +1129,7 @@ static mr_schema *prop_read(dag_ctx *c, dag_node *nd)
     }
     const ynode *sch = ymap_get(b, "schema");
     if (!sch)
-        return fmt < 0 ? NULL : infer_schema(c, nd, fmt, csv);
+        return fmt < 0 ? NULL : infer_schema(c, nd, fmt);
     check_input_exists(c, nd);
     if (sch->kind != YN_MAP)
         return NULL;
@@ -1353,6 +1358,23 @@ static int agg_arg_offset(const char *t)
     return (int)i;
 }
 
+/* The partial aggregate's output (group columns, then each aggregate's
+ * state columns) as the operator defines it (core/op/hashagg.h): the
+ * schema on the wire between the two halves, carried by the plan. */
+static void agg_partial_schema(dag_ctx *c, dag_node *nd, const mr_schema *in)
+{
+    mr_err err;
+    mr_err_clear(&err);
+    nd->partial = mr_hashagg_state_schema(in, nd->group_by, nd->ngroup_by, nd->aggs.names,
+                                          nd->aggs.texts, nd->aggs.n, &err);
+    if (nd->partial)
+        return;
+    if (err.code == MR_ENOMEM)
+        c->oom = 1;
+    else
+        dag_error(c, nd->key, nd->id, "%s", err.msg);
+}
+
 static mr_schema *prop_aggregate(dag_ctx *c, dag_node *nd, const mr_schema *in)
 {
     const ynode *gb = ymap_get(nd->body, "group_by"), *ag = ymap_get(nd->body, "aggregates");
@@ -1424,7 +1446,12 @@ static mr_schema *prop_aggregate(dag_ctx *c, dag_node *nd, const mr_schema *in)
         }
         mr_expr_destroy(arg);
     }
-    return ok && in ? sb_finish(c, &sb) : NULL;
+    if (!ok || !in)
+        return NULL;
+    mr_schema *out = sb_finish(c, &sb);
+    if (out && !has_placeholder(out))
+        agg_partial_schema(c, nd, in);
+    return out;
 }
 
 /* The type both a and b widen to (int32 -> int64 -> decimal/float64); 0
@@ -1464,11 +1491,13 @@ static int hash_class(mr_type t)
 
 static mr_schema *prop_join(dag_ctx *c, dag_node *nd, const mr_schema *l, const mr_schema *r)
 {
-    static const char *const hows[] = {"inner", "left", "right", "full", "semi", "anti", NULL};
     const ynode *b = nd->body, *v;
-    int how = (v = ymap_get(b, "how")) ? pick(c, v, hows, "join type", nd->id) : 0;
+    int how = (v = ymap_get(b, "how")) ? pick(c, v, mr_plan_join_names, "join type", nd->id)
+                                       : MILLRACE__JOIN_KIND__JOIN_INNER;
     const ynode *pre = ymap_get(b, "right_prefix");
     const char *prefix = pre ? pre->text : "";
+    nd->join.kind = how >= 0 ? (Millrace__JoinKind)how : MILLRACE__JOIN_KIND__JOIN_INNER;
+    nd->join.right_prefix = prefix;
     const ynode *on = ymap_get(b, "on");
     int ok = how >= 0, hash_bad = 0;
     if (on->n == 0) {
@@ -1526,9 +1555,9 @@ static mr_schema *prop_join(dag_ctx *c, dag_node *nd, const mr_schema *l, const 
     }
     if (!ok || !l || !r || has_placeholder(l) || has_placeholder(r))
         return NULL;
-    nd->left_keys = lk;
-    nd->right_keys = rk;
-    nd->nkeys = (int)on->n;
+    nd->join.left_keys = lk;
+    nd->join.right_keys = rk;
+    nd->join.nkeys = (int)on->n;
     /* The output schema is the operator's own (core/op/hashjoin.h), so the
      * plan and the runtime cannot disagree. */
     mr_err err;
@@ -1592,6 +1621,8 @@ static int union_widens(mr_type a, mr_type b, mr_type *out)
 static mr_schema *prop_union(dag_ctx *c, dag_node *nd, mr_schema *const *ins)
 {
     const ynode *list = ymap_get(nd->body, "inputs");
+    int distinct;
+    nd->distinct = yscalar_bool(ymap_get(nd->body, "distinct"), &distinct) == 0 && distinct;
     if (list->n < 2) {
         dag_error(c, list, nd->id, "union needs 2 or more inputs, got %zu", list->n);
         return NULL;
@@ -1648,6 +1679,7 @@ static mr_schema *prop_union(dag_ctx *c, dag_node *nd, mr_schema *const *ins)
 static mr_schema *prop_distinct(dag_ctx *c, dag_node *nd, const mr_schema *in)
 {
     const ynode *cols = ymap_get(nd->body, "columns");
+    nd->columns_all = cols == NULL;
     if (!cols) {
         if (!in)
             return NULL;
@@ -1677,6 +1709,7 @@ static int check_sort_key(dag_ctx *c, dag_node *nd, const ynode *v, const mr_sch
 {
     char *col = NULL;
     int desc, nulls_first;
+    dag_sort_key *key = &nd->sort_keys[nd->nsort_keys];
     mr_err err;
     mr_err_clear(&err);
     if (mr_sort_key_parse(v->text, &col, &desc, &nulls_first, &err) != 0) {
@@ -1692,6 +1725,11 @@ static int check_sort_key(dag_ctx *c, dag_node *nd, const ynode *v, const mr_sch
         tmp.text = col;
         rc = find_column(c, in, &tmp, nd->id, "the input of the sort") < 0 ? -1 : 0;
     }
+    key->column = dag_arena_strdup(&c->arena, col);
+    key->desc = desc;
+    key->nulls_first = nulls_first;
+    if (key->column)
+        nd->nsort_keys++;
     free(col);
     return rc;
 }
@@ -1704,6 +1742,9 @@ static mr_schema *prop_sort(dag_ctx *c, dag_node *nd, const mr_schema *in)
         dag_error(c, by, nd->id, "'by' is empty: list the sort columns");
         return NULL;
     }
+    nd->sort_keys = dag_arena_alloc(&c->arena, by->n * sizeof *nd->sort_keys);
+    if (!nd->sort_keys)
+        return NULL;
     for (size_t i = 0; i < by->n; i++) {
         if (by->items[i]->kind != YN_SCALAR || yscalar_is_null(by->items[i])) {
             dag_error(c, by->items[i], nd->id, "sort keys are strings such as \"price desc\"");
@@ -1722,6 +1763,8 @@ static mr_schema *prop_limit(dag_ctx *c, dag_node *nd, const mr_schema *in)
     long long n;
     if (parse_int(v, &n) == 0 && n < 0)
         dag_error(c, v, nd->id, "limit n must be 0 or more, not %lld", n);
+    else if (parse_int(v, &n) == 0)
+        nd->limit = n;
     return in ? mr_schema_copy(in) : NULL;
 }
 
@@ -1742,15 +1785,40 @@ static int is_table_name(const char *s)
     return part > 0;
 }
 
+/* The write's typed spec from its keys (checked by prop_write): a
+ * warehouse write appends by default, a file write refuses an existing
+ * output. */
+static void write_typed(dag_ctx *c, dag_node *nd, int to, const ynode *table, const ynode *mode,
+                        const ynode *key, const ynode *path)
+{
+    dag_write *w = &nd->write;
+    int wh = to <= 0;
+    w->target = wh ? MILLRACE__WRITE_TARGET__TARGET_WAREHOUSE : (Millrace__WriteTarget)to;
+    int m = mode && mode->kind == YN_SCALAR ? mr_plan_lookup(mr_plan_mode_names, mode->text) : -1;
+    w->mode = m >= 0 ? (Millrace__WriteMode)m
+              : wh   ? MILLRACE__WRITE_MODE__MODE_APPEND
+                     : MILLRACE__WRITE_MODE__MODE_ERROR_IF_EXISTS;
+    w->table = wh && table && table->kind == YN_SCALAR ? table->text : "";
+    w->path = !wh && path && path->kind == YN_SCALAR ? path->text : "";
+    w->key = NULL;
+    w->nkey = 0;
+    if (key && key->kind == YN_SEQ) {
+        w->key = dag_arena_alloc(&c->arena, (key->n + 1) * sizeof *w->key);
+        for (size_t i = 0; w->key && i < key->n; i++)
+            w->key[w->nkey++] = key->items[i]->text ? key->items[i]->text : "";
+    }
+}
+
 static mr_schema *prop_write(dag_ctx *c, dag_node *nd, const mr_schema *in)
 {
-    static const char *const targets[] = {"warehouse", "csv", "jsonl", NULL};
     static const char *const wh_modes[] = {"append", "overwrite", "upsert", NULL};
     static const char *const file_modes[] = {"error_if_exists", "overwrite", NULL};
+    const char *const *targets = mr_plan_target_names;
     const ynode *b = nd->body;
     int to = pick(c, ymap_get(b, "to"), targets, "write target", nd->id);
     const ynode *table = ymap_get(b, "table"), *mode = ymap_get(b, "mode"),
                 *key = ymap_get(b, "key"), *path = ymap_get(b, "path");
+    write_typed(c, nd, to, table, mode, key, path);
     if (to == 0) {
         int m = mode ? pick(c, mode, wh_modes, "warehouse write mode", nd->id) : 0;
         if (!table)
@@ -1920,7 +1988,8 @@ void dag_model_free(dag *d)
 {
     for (int i = 0; d && i < d->n; i++) {
         mr_schema_destroy(d->nodes[i].out);
-        d->nodes[i].out = NULL;
+        mr_schema_destroy(d->nodes[i].partial);
+        d->nodes[i].out = d->nodes[i].partial = NULL;
     }
 }
 

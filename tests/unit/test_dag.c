@@ -208,7 +208,7 @@ static void test_plan_contents(void **state)
     assert_int_equal(scan->kind, MILLRACE__OP_KIND__OP_SCAN);
     assert_string_equal(scan->node, "src");
     assert_string_equal(scan->read->path, "/abs/in/x.csv");
-    assert_string_equal(scan->read->format, "csv");
+    assert_int_equal(scan->read->format, MILLRACE__FILE_FORMAT__FORMAT_CSV);
     assert_false(scan->read->csv->header);
     assert_string_equal(scan->read->csv->delimiter, ";");
     assert_string_equal(scan->read->csv->quote, "\"");
@@ -254,11 +254,11 @@ static void test_plan_contents(void **state)
     assert_string_equal(s1->ops[1]->output->fields[1]->name, "n");
     assert_int_equal(s1->ops[1]->output->fields[1]->type->id, MILLRACE__TYPE_ID__TYPE_INT64);
     assert_string_equal(s1->write->node, "out");
-    assert_string_equal(s1->write->target, "warehouse");
+    assert_int_equal(s1->write->target, MILLRACE__WRITE_TARGET__TARGET_WAREHOUSE);
     assert_string_equal(s1->write->table, "s.t");
-    assert_string_equal(s1->write->mode, "append");
+    assert_int_equal(s1->write->mode, MILLRACE__WRITE_MODE__MODE_APPEND);
     assert_int_equal(s1->write->schema->n_fields, 2);
-    assert_string_equal(plan->warehouse->driver, "sqlite");
+    assert_int_equal(plan->warehouse->driver, MILLRACE__WAREHOUSE_DRIVER__DRIVER_SQLITE);
     assert_string_equal(plan->warehouse->path, "millrace.db");
 
     char *json = mr_plan_json(plan);
@@ -318,14 +318,17 @@ static void test_plan_wide(void **state)
     assert_int_equal(j->n_children, 2);
     assert_int_equal(j->children[0], 0);
     assert_int_equal(j->children[1], 1);
-    assert_string_equal(j->join_type, "semi");
+    assert_int_equal(j->join_kind, MILLRACE__JOIN_KIND__JOIN_SEMI);
     assert_string_equal(j->left_keys[0], "id");
     assert_string_equal(j->right_keys[0], "id");
     assert_int_equal(j->output->n_fields, 2); /* semi: left columns only */
     /* sort + limit: top-N on both sides of a one-partition shuffle */
     assert_int_equal(js->ops[3]->kind, K(SORT));
     assert_int_equal(js->ops[3]->limit, 4);
-    assert_string_equal(js->ops[3]->sort_keys[0], "v desc");
+    assert_string_equal(js->ops[3]->sort_keys[0]->column, "v");
+    assert_true(js->ops[3]->sort_keys[0]->descending);
+    assert_true(js->ops[3]->sort_keys[0]->nulls_first); /* the default for desc */
+    assert_false(js->ops[3]->sort_keys[1]->descending);
     assert_int_equal(js->shuffle->partitions, 1);
     assert_int_equal(js->shuffle->n_keys, 0);
     assert_int_equal(st[3]->partitions, 1);
