@@ -167,7 +167,7 @@ typedef enum dag_op {
     DOP_UNION, DOP_DISTINCT, DOP_SORT, DOP_LIMIT, DOP_WRITE, DOP__COUNT
 } dag_op;
 
-extern const char *const dag_op_names[DOP__COUNT];
+/* Each op's name, keys, checks and plan building: dag_ops[] (dag_ops.h). */
 
 typedef struct dag_input {
     const ynode *ref; /* the scalar naming it */
