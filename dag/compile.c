@@ -50,6 +50,7 @@
 
 #include <string.h>
 
+#include "proto/plan_names.h"
 #include "proto/schema_pb.h"
 
 void *dag_pb_alloc(dag_pb *b, size_t n)
@@ -143,7 +144,14 @@ Millrace__OpSpec *dag_op_new(dag_pb *b, dag_frag *f, Millrace__OpKind kind, cons
     op->kind = kind;
     op->node = dag_pb_str(b, nd ? nd->id : "");
     op->output = out;
-    op->limit = -1;
+    /* the kind's own message, empty, for the caller to fill */
+    const ProtobufCMessageDescriptor *md = mr_plan_op_message(kind);
+    ProtobufCMessage *m = md ? dag_pb_alloc(b, md->sizeof_message) : NULL;
+    if (!m)
+        return NULL;
+    protobuf_c_message_init(md, m);
+    op->op_case = mr_plan_op_case(kind);
+    op->read = (Millrace__ReadSpec *)m; /* the members share storage */
     f->ops[f->n++] = op;
     return op;
 }
@@ -226,7 +234,7 @@ void dag_seal_shuffle(dag_pb *b, dag_frag *f, const dag_node *nd, uint32_t parti
     Millrace__OpSpec *r = dag_op_new(b, f, MILLRACE__OP_KIND__OP_SHUFFLE_READ, nd, wire);
     if (r) {
         r->input = wire;
-        r->input_stage = st->id;
+        r->shuffle_read->input_stage = st->id;
     }
 }
 
@@ -247,8 +255,8 @@ void dag_emit_distinct(dag_pb *b, dag_frag *f, const dag_node *nd, char **cols, 
     Millrace__OpSpec *d = dag_op_new(b, f, MILLRACE__OP_KIND__OP_DISTINCT, nd, out);
     if (!d)
         return;
-    d->columns = cols;
-    d->n_columns = n;
+    d->distinct->columns = cols;
+    d->distinct->n_columns = n;
     size_t nk;
     char **keys = dag_schema_names(b, out, &nk);
     dag_seal_shuffle(b, f, nd, b->partitions, keys, nk, 0);
@@ -264,9 +272,13 @@ void dag_emit_global(dag_pb *b, dag_frag *f, const dag_node *nd, Millrace__OpKin
         Millrace__OpSpec *op = dag_op_new(b, f, kind, nd, dag_frag_schema(f));
         if (!op)
             return;
-        op->sort_keys = sort_keys;
-        op->n_sort_keys = nsort;
-        op->limit = limit;
+        if (kind == MILLRACE__OP_KIND__OP_SORT) {
+            op->sort->keys = sort_keys;
+            op->sort->n_keys = nsort;
+            op->sort->limit = limit;
+        } else {
+            op->limit->n = limit;
+        }
         if (pass == 0)
             dag_seal_shuffle(b, f, nd, 1, NULL, 0, 0);
     }
@@ -288,7 +300,7 @@ void dag_build_node(dag_pb *b, int idx, dag_frag *f, int depth)
         Millrace__OpSpec *r = dag_op_new(b, f, MILLRACE__OP_KIND__OP_SHUFFLE_READ, nd, wire);
         if (r) {
             r->input = wire;
-            r->input_stage = st->id;
+            r->shuffle_read->input_stage = st->id;
         }
         return;
     }

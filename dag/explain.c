@@ -102,28 +102,29 @@ static void label_scan(mr_strbuf *b, const Millrace__OpSpec *op)
 
 static void label_shuffle_read(mr_strbuf *b, const Millrace__OpSpec *op)
 {
-    mr_strbuf_printf(b, "shuffle read <- stage %u", op->input_stage);
+    mr_strbuf_printf(b, "shuffle read <- stage %u", op->shuffle_read->input_stage);
 }
 
 static void label_join(mr_strbuf *b, const Millrace__OpSpec *op)
 {
-    mr_strbuf_printf(b, "join %s (%s on ", op->node, mr_plan_name(mr_plan_join_names, op->join_kind));
-    for (size_t k = 0; k < op->n_left_keys && k < op->n_right_keys; k++) {
-        mr_strbuf_printf(b, "%s%s", k ? ", " : "", op->left_keys[k]);
-        if (strcmp(op->left_keys[k], op->right_keys[k]) != 0)
-            mr_strbuf_printf(b, " = %s", op->right_keys[k]);
+    const Millrace__HashJoinOp *h = op->hashjoin;
+    mr_strbuf_printf(b, "join %s (%s on ", op->node, mr_plan_name(mr_plan_join_names, h->kind));
+    for (size_t k = 0; k < h->n_left_keys && k < h->n_right_keys; k++) {
+        mr_strbuf_printf(b, "%s%s", k ? ", " : "", h->left_keys[k]);
+        if (strcmp(h->left_keys[k], h->right_keys[k]) != 0)
+            mr_strbuf_printf(b, " = %s", h->right_keys[k]);
     }
-    if (op->right_prefix && op->right_prefix[0])
-        mr_strbuf_printf(b, ", right_prefix %s", op->right_prefix);
+    if (h->right_prefix && h->right_prefix[0])
+        mr_strbuf_printf(b, ", right_prefix %s", h->right_prefix);
     mr_strbuf_printf(b, ")");
 }
 
 static void label_distinct(mr_strbuf *b, const Millrace__OpSpec *op)
 {
     mr_strbuf_printf(b, "distinct %s", op->node);
-    if (op->n_columns) {
+    if (op->distinct->n_columns) {
         mr_strbuf_printf(b, " (");
-        tb_list(b, op->columns, op->n_columns);
+        tb_list(b, op->distinct->columns, op->distinct->n_columns);
         mr_strbuf_printf(b, ")");
     }
 }
@@ -131,15 +132,15 @@ static void label_distinct(mr_strbuf *b, const Millrace__OpSpec *op)
 static void label_sort(mr_strbuf *b, const Millrace__OpSpec *op)
 {
     mr_strbuf_printf(b, "sort %s (", op->node);
-    sort_keys_text(b, op->sort_keys, op->n_sort_keys);
+    sort_keys_text(b, op->sort->keys, op->sort->n_keys);
     mr_strbuf_printf(b, ")");
-    if (op->limit >= 0)
-        mr_strbuf_printf(b, " top %lld", (long long)op->limit);
+    if (op->sort->limit >= 0)
+        mr_strbuf_printf(b, " top %lld", (long long)op->sort->limit);
 }
 
 static void label_limit(mr_strbuf *b, const Millrace__OpSpec *op)
 {
-    mr_strbuf_printf(b, "limit %s (%lld)", op->node, (long long)op->limit);
+    mr_strbuf_printf(b, "limit %s (%lld)", op->node, (long long)op->limit->n);
 }
 
 static const explain_op *explain_find(Millrace__OpKind k);
@@ -147,7 +148,7 @@ static const explain_op *explain_find(Millrace__OpKind k);
 /* One operator's label: its kind, node and what it does. */
 static void explain_label(mr_strbuf *b, const Millrace__OpSpec *op)
 {
-    const explain_op *e = explain_find(op->kind);
+    const explain_op *e = mr_plan_op_ok(op) ? explain_find(op->kind) : NULL;
     if (e && e->label)
         e->label(b, op);
     else if (e)
@@ -360,58 +361,74 @@ static void js_read(cJSON *obj, const Millrace__ReadSpec *r, int *bad)
     }
 }
 
+/* A filter shows as one unnamed expression, a project as its list. */
+static void keys_filter(cJSON *o, const Millrace__OpSpec *op, int *bad)
+{
+    Millrace__NamedExpr e = MILLRACE__NAMED_EXPR__INIT, *v = &e;
+    e.name = "";
+    e.expr = op->filter->predicate;
+    js_named(o, "exprs", &v, 1, bad);
+}
+
+static void keys_project(cJSON *o, const Millrace__OpSpec *op, int *bad)
+{
+    if (op->project->n_exprs)
+        js_named(o, "exprs", op->project->exprs, op->project->n_exprs, bad);
+}
+
 static void keys_agg(cJSON *o, const Millrace__OpSpec *op, int *bad)
 {
-    js_strings(o, "group_by", op->group_by, op->n_group_by, bad);
-    js_named(o, "aggregates", op->aggregates, op->n_aggregates, bad);
+    js_strings(o, "group_by", op->agg->group_by, op->agg->n_group_by, bad);
+    js_named(o, "aggregates", op->agg->aggregates, op->agg->n_aggregates, bad);
 }
 
 static void keys_shuffle_read(cJSON *o, const Millrace__OpSpec *op, int *bad)
 {
-    js_add(o, "input_stage", cJSON_CreateNumber(op->input_stage), bad);
+    js_add(o, "input_stage", cJSON_CreateNumber(op->shuffle_read->input_stage), bad);
 }
 
 static void keys_join(cJSON *o, const Millrace__OpSpec *op, int *bad)
 {
-    js_str(o, "join_type", mr_plan_name(mr_plan_join_names, op->join_kind), bad);
-    js_strings(o, "left_keys", op->left_keys, op->n_left_keys, bad);
-    js_strings(o, "right_keys", op->right_keys, op->n_right_keys, bad);
-    js_str(o, "right_prefix", op->right_prefix, bad);
+    const Millrace__HashJoinOp *h = op->hashjoin;
+    js_str(o, "join_type", mr_plan_name(mr_plan_join_names, h->kind), bad);
+    js_strings(o, "left_keys", h->left_keys, h->n_left_keys, bad);
+    js_strings(o, "right_keys", h->right_keys, h->n_right_keys, bad);
+    js_str(o, "right_prefix", h->right_prefix, bad);
 }
 
 static void keys_sort(cJSON *o, const Millrace__OpSpec *op, int *bad)
 {
     cJSON *a = js_add(o, "sort_keys", cJSON_CreateArray(), bad);
-    for (size_t i = 0; a && i < op->n_sort_keys; i++) {
+    for (size_t i = 0; a && i < op->sort->n_keys; i++) {
         mr_strbuf t = {0};
-        mr_plan_sort_key_text(&t, op->sort_keys[i]);
+        mr_plan_sort_key_text(&t, op->sort->keys[i]);
         js_push(a, t.oom ? NULL : cJSON_CreateString(t.p ? t.p : ""), bad);
         free(t.p);
     }
-    js_int(o, "limit", (long long)op->limit, bad);
+    js_int(o, "limit", (long long)op->sort->limit, bad);
 }
 
 static void keys_limit(cJSON *o, const Millrace__OpSpec *op, int *bad)
 {
-    js_int(o, "limit", (long long)op->limit, bad);
+    js_int(o, "limit", (long long)op->limit->n, bad);
 }
 
 static void keys_distinct(cJSON *o, const Millrace__OpSpec *op, int *bad)
 {
-    js_strings(o, "columns", op->columns, op->n_columns, bad);
+    js_strings(o, "columns", op->distinct->columns, op->distinct->n_columns, bad);
 }
 
 static void keys_union(cJSON *o, const Millrace__OpSpec *op, int *bad)
 {
-    js_add(o, "distinct", cJSON_CreateBool(op->distinct), bad);
+    js_add(o, "distinct", cJSON_CreateBool(op->union_op->distinct), bad);
 }
 
 #define K(x) MILLRACE__OP_KIND__OP_##x
 static const explain_op explain_ops[] = {
     [K(SCAN)] = {"read", "scan", label_scan, NULL},
     [K(SHUFFLE_READ)] = {"shuffle read", "shuffle_read", label_shuffle_read, keys_shuffle_read},
-    [K(FILTER)] = {"filter", "filter", NULL, NULL},
-    [K(PROJECT)] = {"project", "project", NULL, NULL},
+    [K(FILTER)] = {"filter", "filter", NULL, keys_filter},
+    [K(PROJECT)] = {"project", "project", NULL, keys_project},
     [K(AGG_PARTIAL)] = {"partial aggregate", "agg_partial", NULL, keys_agg},
     [K(AGG_FINAL)] = {"final aggregate", "agg_final", NULL, keys_agg},
     [K(HASHJOIN)] = {"join", "hashjoin", label_join, keys_join},
@@ -430,7 +447,7 @@ static const explain_op *explain_find(Millrace__OpKind k)
 
 static void js_op(cJSON *arr, const Millrace__OpSpec *op, int *bad)
 {
-    const explain_op *e = explain_find(op->kind);
+    const explain_op *e = mr_plan_op_ok(op) ? explain_find(op->kind) : NULL;
     cJSON *o = cJSON_CreateObject();
     js_push(arr, o, bad);
     if (!o)
@@ -438,13 +455,11 @@ static void js_op(cJSON *arr, const Millrace__OpSpec *op, int *bad)
     js_str(o, "kind", e ? e->json : "unknown", bad);
     js_str(o, "node", op->node, bad);
     js_schema(o, "output", op->output, bad);
-    if (op->n_exprs)
-        js_named(o, "exprs", op->exprs, op->n_exprs, bad);
     if (op->n_children)
         js_uints(o, "children", op->children, op->n_children, bad);
     if (e && e->keys)
         e->keys(o, op, bad);
-    if (op->read)
+    if (e && op->op_case == MILLRACE__OP_SPEC__OP_READ)
         js_read(o, op->read, bad);
 }
 

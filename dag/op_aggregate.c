@@ -152,21 +152,19 @@ void dag_aggregate_compile(dag_pb *b, dag_frag *f, const dag_node *nd, int idx)
     Millrace__OpSpec *p = dag_op_new(b, f, MILLRACE__OP_KIND__OP_AGG_PARTIAL, nd, NULL);
     if (!p)
         return;
-    p->group_by = dag_pb_strings(b, nd->group_by, nd->ngroup_by);
-    p->n_group_by = (size_t)nd->ngroup_by;
-    p->aggregates = dag_pb_named(b, nd->aggs.names, nd->aggs.texts, nd->aggs.n);
-    p->n_aggregates = (size_t)nd->aggs.n;
+    Millrace__AggOp *pa = p->agg;
+    pa->group_by = dag_pb_strings(b, nd->group_by, nd->ngroup_by);
+    pa->n_group_by = (size_t)nd->ngroup_by;
+    pa->aggregates = dag_pb_named(b, nd->aggs.names, nd->aggs.texts, nd->aggs.n);
+    pa->n_aggregates = (size_t)nd->aggs.n;
     p->input = in;
     /* The wire schema is the partial's output: group columns and states,
      * as the aggregate operator lays them out (filled by validation). */
     p->output = dag_pb_schema(b, nd->partial);
-    dag_seal_shuffle(b, f, nd, nd->ngroup_by > 0 ? b->partitions : 1, p->group_by, p->n_group_by, 0);
+    dag_seal_shuffle(b, f, nd, nd->ngroup_by > 0 ? b->partitions : 1, pa->group_by, pa->n_group_by, 0);
     Millrace__OpSpec *fin = dag_op_new(b, f, MILLRACE__OP_KIND__OP_AGG_FINAL, nd, dag_pb_schema(b, nd->out));
     if (!fin)
         return;
-    fin->group_by = p->group_by;
-    fin->n_group_by = p->n_group_by;
-    fin->aggregates = p->aggregates;
-    fin->n_aggregates = p->n_aggregates;
+    *fin->agg = *pa; /* the same description: the final half merges its states */
     fin->input = in;
 }

@@ -175,9 +175,10 @@ void dag_join_compile(dag_pb *b, dag_frag *f, const dag_node *nd, int idx)
     kids[1] = r;
     j->children = kids;
     j->n_children = 2;
-    j->join_kind = dj->kind;
-    j->left_keys = keys[0];
-    j->right_keys = keys[1];
-    j->n_left_keys = j->n_right_keys = (size_t)dj->nkeys;
-    j->right_prefix = dag_pb_str(b, dj->right_prefix);
+    Millrace__HashJoinOp *h = j->hashjoin;
+    h->kind = dj->kind;
+    h->left_keys = keys[0];
+    h->right_keys = keys[1];
+    h->n_left_keys = h->n_right_keys = (size_t)dj->nkeys;
+    h->right_prefix = dag_pb_str(b, dj->right_prefix);
 }

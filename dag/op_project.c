@@ -140,11 +140,8 @@ void dag_filter_compile(dag_pb *b, dag_frag *f, const dag_node *nd, int idx)
     (void)idx;
     Millrace__OpSpec *op = dag_op_new(b, f, MILLRACE__OP_KIND__OP_FILTER, nd,
                                       dag_pb_schema(b, nd->out));
-    if (op) {
-        static const char *const empty = "";
-        op->exprs = dag_pb_named(b, &empty, &nd->where, 1);
-        op->n_exprs = 1;
-    }
+    if (op)
+        op->filter->predicate = dag_pb_str(b, nd->where);
 }
 
 /* select, derive and drop alike: the lowered `name: expression` list. */
@@ -154,7 +151,7 @@ void dag_project_compile(dag_pb *b, dag_frag *f, const dag_node *nd, int idx)
     Millrace__OpSpec *op = dag_op_new(b, f, MILLRACE__OP_KIND__OP_PROJECT, nd,
                                       dag_pb_schema(b, nd->out));
     if (op) {
-        op->exprs = dag_pb_named(b, nd->proj.names, nd->proj.texts, nd->proj.n);
-        op->n_exprs = (size_t)nd->proj.n;
+        op->project->exprs = dag_pb_named(b, nd->proj.names, nd->proj.texts, nd->proj.n);
+        op->project->n_exprs = (size_t)nd->proj.n;
     }
 }

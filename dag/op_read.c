@@ -334,11 +334,10 @@ void dag_read_compile(dag_pb *b, dag_frag *f, const dag_node *nd, int idx)
     (void)idx;
     const dag_read *rd = &nd->read;
     Millrace__OpSpec *op = dag_op_new(b, f, MILLRACE__OP_KIND__OP_SCAN, nd, dag_pb_schema(b, nd->out));
-    Millrace__ReadSpec *r = dag_pb_alloc(b, sizeof *r);
     Millrace__CsvOptions *csv = dag_pb_alloc(b, sizeof *csv);
-    if (!op || !r || !csv)
+    if (!op || !csv)
         return;
-    millrace__read_spec__init(r);
+    Millrace__ReadSpec *r = op->read;
     millrace__csv_options__init(csv);
     r->format = rd->format;
     r->path = dag_pb_str(b, rd->path);
@@ -351,5 +350,4 @@ void dag_read_compile(dag_pb *b, dag_frag *f, const dag_node *nd, int idx)
     r->csv = csv;
     r->on_error = rd->on_error;
     r->max_errors = rd->max_errors;
-    op->read = r;
 }

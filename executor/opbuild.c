@@ -26,28 +26,26 @@ static void close_all(mr_op **kids, int n)
 
 static mr_op *build_filter(const Millrace__OpSpec *op, mr_op **kids, int nkids, mr_err *err)
 {
-    if (op->n_exprs != 1) {
-        close_all(kids, nkids);
-        return mr_err_set(err, MR_EPROTO, "filter without a predicate"), NULL;
-    }
-    return mr_filter_create(kids[0], op->exprs[0]->expr, op->node, err);
+    (void)nkids;
+    return mr_filter_create(kids[0], op->filter->predicate, op->node, err);
 }
 
 static mr_op *build_project(const Millrace__OpSpec *op, mr_op **kids, int nkids, mr_err *err)
 {
     (void)nkids;
-    const char **names = calloc(op->n_exprs + 1, sizeof *names);
-    const char **exprs = calloc(op->n_exprs + 1, sizeof *exprs);
+    const Millrace__ProjectOp *pr = op->project;
+    const char **names = calloc(pr->n_exprs + 1, sizeof *names);
+    const char **exprs = calloc(pr->n_exprs + 1, sizeof *exprs);
     mr_op *p = NULL;
     if (!names || !exprs) {
         mr_err_set(err, MR_ENOMEM, "out of memory");
         mr_op_close(kids[0]);
     } else {
-        for (size_t i = 0; i < op->n_exprs; i++) {
-            names[i] = op->exprs[i]->name;
-            exprs[i] = op->exprs[i]->expr;
+        for (size_t i = 0; i < pr->n_exprs; i++) {
+            names[i] = pr->exprs[i]->name;
+            exprs[i] = pr->exprs[i]->expr;
         }
-        p = mr_project_create(kids[0], names, exprs, (int)op->n_exprs, op->node, err);
+        p = mr_project_create(kids[0], names, exprs, (int)pr->n_exprs, op->node, err);
     }
     free(names);
     free(exprs);
@@ -58,9 +56,10 @@ static mr_op *build_project(const Millrace__OpSpec *op, mr_op **kids, int nkids,
  * (for the final half too: it defines the states it merges). */
 static mr_op *build_agg(const Millrace__OpSpec *op, mr_op *child, mr_agg_mode mode, mr_err *err)
 {
+    const Millrace__AggOp *a = op->agg;
     mr_schema *in = mr_schema_from_pb(op->input, err);
-    const char **aggn = calloc(op->n_aggregates + 1, sizeof *aggn);
-    const char **agge = calloc(op->n_aggregates + 1, sizeof *agge);
+    const char **aggn = calloc(a->n_aggregates + 1, sizeof *aggn);
+    const char **agge = calloc(a->n_aggregates + 1, sizeof *agge);
     mr_op *agg = NULL;
     if (!in || !aggn || !agge) {
         if (in)
@@ -68,12 +67,12 @@ static mr_op *build_agg(const Millrace__OpSpec *op, mr_op *child, mr_agg_mode mo
         mr_op_close(child);
         goto out;
     }
-    for (size_t i = 0; i < op->n_aggregates; i++) {
-        aggn[i] = op->aggregates[i]->name;
-        agge[i] = op->aggregates[i]->expr;
+    for (size_t i = 0; i < a->n_aggregates; i++) {
+        aggn[i] = a->aggregates[i]->name;
+        agge[i] = a->aggregates[i]->expr;
     }
-    agg = mr_hashagg_create(child, mode, (const char *const *)op->group_by, (int)op->n_group_by,
-                            aggn, agge, (int)op->n_aggregates, in, op->node, err);
+    agg = mr_hashagg_create(child, mode, (const char *const *)a->group_by, (int)a->n_group_by,
+                            aggn, agge, (int)a->n_aggregates, in, op->node, err);
 out:
     free(aggn);
     free(agge);
@@ -96,14 +95,15 @@ static mr_op *build_agg_final(const Millrace__OpSpec *op, mr_op **kids, int nkid
 static mr_op *build_distinct(const Millrace__OpSpec *op, mr_op **kids, int nkids, mr_err *err)
 {
     (void)nkids;
-    return mr_distinct_create(kids[0], (const char *const *)op->columns, (int)op->n_columns,
-                              op->node, err);
+    return mr_distinct_create(kids[0], (const char *const *)op->distinct->columns,
+                              (int)op->distinct->n_columns, op->node, err);
 }
 
 static mr_op *build_sort(const Millrace__OpSpec *op, mr_op **kids, int nkids, mr_err *err)
 {
     (void)nkids;
-    size_t n = op->n_sort_keys;
+    const Millrace__SortOp *so = op->sort;
+    size_t n = so->n_keys;
     const char **cols = calloc(n + 1, sizeof *cols);
     int *desc = calloc(n + 1, sizeof *desc), *nf = calloc(n + 1, sizeof *nf);
     mr_op *s = NULL;
@@ -112,11 +112,11 @@ static mr_op *build_sort(const Millrace__OpSpec *op, mr_op **kids, int nkids, mr
         mr_op_close(kids[0]);
     } else {
         for (size_t i = 0; i < n; i++) {
-            cols[i] = op->sort_keys[i]->column;
-            desc[i] = op->sort_keys[i]->descending;
-            nf[i] = op->sort_keys[i]->nulls_first;
+            cols[i] = so->keys[i]->column;
+            desc[i] = so->keys[i]->descending;
+            nf[i] = so->keys[i]->nulls_first;
         }
-        s = mr_sort_create(kids[0], cols, desc, nf, (int)n, op->limit, op->node, err);
+        s = mr_sort_create(kids[0], cols, desc, nf, (int)n, so->limit, op->node, err);
     }
     free(cols);
     free(desc);
@@ -127,25 +127,26 @@ static mr_op *build_sort(const Millrace__OpSpec *op, mr_op **kids, int nkids, mr
 static mr_op *build_limit(const Millrace__OpSpec *op, mr_op **kids, int nkids, mr_err *err)
 {
     (void)nkids;
-    return mr_limit_create(kids[0], op->limit, op->node, err);
+    return mr_limit_create(kids[0], op->limit->n, op->node, err);
 }
 
 static mr_op *build_union(const Millrace__OpSpec *op, mr_op **kids, int nkids, mr_err *err)
 {
-    return mr_union_create(kids, nkids, op->distinct, op->node, err);
+    return mr_union_create(kids, nkids, op->union_op->distinct, op->node, err);
 }
 
 /* children: [probe (the DAG's left), build (right)]. */
 static mr_op *build_hashjoin(const Millrace__OpSpec *op, mr_op **kids, int nkids, mr_err *err)
 {
-    if ((unsigned)op->join_kind > MR_JOIN_ANTI || op->n_left_keys != op->n_right_keys) {
+    const Millrace__HashJoinOp *h = op->hashjoin;
+    if ((unsigned)h->kind > MR_JOIN_ANTI || h->n_left_keys != h->n_right_keys) {
         close_all(kids, nkids);
         return mr_err_set(err, MR_EPROTO, "node '%s': bad join spec", op->node), NULL;
     }
-    return mr_hashjoin_create(kids[1], kids[0], (mr_join_type)op->join_kind,
-                              (const char *const *)op->left_keys,
-                              (const char *const *)op->right_keys, (int)op->n_left_keys,
-                              op->right_prefix, op->node, err);
+    return mr_hashjoin_create(kids[1], kids[0], (mr_join_type)h->kind,
+                              (const char *const *)h->left_keys,
+                              (const char *const *)h->right_keys, (int)h->n_left_keys,
+                              h->right_prefix, op->node, err);
 }
 
 #define K(x) MILLRACE__OP_KIND__OP_##x

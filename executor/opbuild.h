@@ -18,7 +18,8 @@
 #include "proto/millrace.pb-c.h"
 
 /* Builds op over its built inputs kids[0..nkids) (their number checked
- * against the entry's ninputs).  Takes ownership of kids: on failure it
+ * against the entry's ninputs, and op's oneof member against its kind:
+ * mr_plan_op_ok).  Takes ownership of kids: on failure it
  * closes them and returns NULL with err set. */
 typedef mr_op *(*mr_opbuild_fn)(const Millrace__OpSpec *op, mr_op **kids, int nkids, mr_err *err);
 

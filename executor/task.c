@@ -196,7 +196,7 @@ static mr_op *open_shuffle_read(build_ctx *bc, size_t idx, mr_err *err)
 {
     const Millrace__OpSpec *op = bc->st->ops[idx];
     const Millrace__TaskSpec *spec = bc->spec;
-    uint32_t stage_id = bc->st->n_inputs == 1 ? bc->st->inputs[0] : op->input_stage;
+    uint32_t stage_id = bc->st->n_inputs == 1 ? bc->st->inputs[0] : op->shuffle_read->input_stage;
     const Millrace__ShuffleInput *in = NULL;
     for (size_t i = 0; i < spec->n_shuffle_inputs; i++)
         if (spec->shuffle_inputs[i]->stage_id == stage_id)
@@ -305,6 +305,9 @@ static mr_op *build_op(build_ctx *bc, size_t idx, int depth, mr_err *err)
     const Millrace__OpSpec *o = bc->st->ops[idx];
     if (depth > 256)
         return mr_err_set(err, MR_EPROTO, "operator tree too deep"), NULL;
+    if (!mr_plan_op_ok(o)) /* its kind's parameters are missing */
+        return mr_err_set(err, MR_EPROTO, "operator %zu (kind %d) without its parameters", idx,
+                          (int)o->kind), NULL;
     if (o->kind == MILLRACE__OP_KIND__OP_SCAN || o->kind == MILLRACE__OP_KIND__OP_SHUFFLE_READ) {
         if (bc->nsources == (int)(sizeof bc->sources / sizeof bc->sources[0]))
             return mr_err_set(err, MR_EPROTO, "too many sources in one stage"), NULL;

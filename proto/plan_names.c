@@ -26,6 +26,45 @@ int mr_plan_lookup(const char *const *names, const char *word)
     return -1;
 }
 
+#define K(x) MILLRACE__OP_KIND__OP_##x
+#define M(x) MILLRACE__OP_SPEC__OP_##x
+static const struct {
+    Millrace__OpSpec__OpCase op_case;
+    const ProtobufCMessageDescriptor *msg;
+} op_members[] = {
+    [K(SCAN)] = {M(READ), &millrace__read_spec__descriptor},
+    [K(SHUFFLE_READ)] = {M(SHUFFLE_READ), &millrace__shuffle_read_op__descriptor},
+    [K(FILTER)] = {M(FILTER), &millrace__filter_op__descriptor},
+    [K(PROJECT)] = {M(PROJECT), &millrace__project_op__descriptor},
+    [K(AGG_PARTIAL)] = {M(AGG), &millrace__agg_op__descriptor},
+    [K(AGG_FINAL)] = {M(AGG), &millrace__agg_op__descriptor},
+    [K(HASHJOIN)] = {M(HASHJOIN), &millrace__hash_join_op__descriptor},
+    [K(UNION)] = {M(UNION_OP), &millrace__union_op__descriptor},
+    [K(DISTINCT)] = {M(DISTINCT), &millrace__distinct_op__descriptor},
+    [K(SORT)] = {M(SORT), &millrace__sort_op__descriptor},
+    [K(LIMIT)] = {M(LIMIT), &millrace__limit_op__descriptor},
+};
+#undef K
+#undef M
+
+Millrace__OpSpec__OpCase mr_plan_op_case(Millrace__OpKind k)
+{
+    return (size_t)k < sizeof op_members / sizeof *op_members ? op_members[k].op_case
+                                                               : MILLRACE__OP_SPEC__OP__NOT_SET;
+}
+
+const ProtobufCMessageDescriptor *mr_plan_op_message(Millrace__OpKind k)
+{
+    return (size_t)k < sizeof op_members / sizeof *op_members ? op_members[k].msg : NULL;
+}
+
+int mr_plan_op_ok(const Millrace__OpSpec *op)
+{
+    Millrace__OpSpec__OpCase want = mr_plan_op_case(op->kind);
+    /* every member is a message pointer: read is as good as any */
+    return want != MILLRACE__OP_SPEC__OP__NOT_SET && op->op_case == want && op->read != NULL;
+}
+
 void mr_plan_sort_key_text(mr_strbuf *b, const Millrace__SortKey *k)
 {
     const char *col = k->column ? k->column : "";

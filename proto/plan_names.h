@@ -24,6 +24,15 @@ const char *mr_plan_name(const char *const *names, int value);
 /* The value whose name is word, or -1. */
 int mr_plan_lookup(const char *const *names, const char *word);
 
+/* The OpSpec oneof member an operator of kind k carries, and that
+ * member's message type; NOT_SET and NULL for a kind this build does not
+ * know.  mr_plan_op_ok says whether op carries the member its kind needs:
+ * check it before reading the member of a plan from any source (the
+ * members share storage). */
+Millrace__OpSpec__OpCase mr_plan_op_case(Millrace__OpKind k);
+const ProtobufCMessageDescriptor *mr_plan_op_message(Millrace__OpKind k);
+int mr_plan_op_ok(const Millrace__OpSpec *op);
+
 /* Appends k as a DAG's `by` would say it (core/sortkey.h grammar): the
  * column, quoted when it has blanks or quotes, then "desc" when descending
  * and the null order when it is not the default for that direction. */
