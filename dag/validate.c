@@ -26,7 +26,8 @@
  * reached through the registry dag_ops[] (ops.c).
  *
  * Ownership: everything lives in the ctx arena except the per-node output
- * schemas (mr_schema, malloc'd), which dag_model_free destroys.
+ * schemas and the aggregates' partial schemas (mr_schema, malloc'd), which
+ * dag_model_free destroys.
  */
 #include "dag/dag_ops.h"
 

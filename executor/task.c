@@ -4,7 +4,9 @@
  * (each operator names its inputs by index; a plain pipeline needs none):
  * sources (OP_SCAN over this task's byte-range split, or OP_SHUFFLE_READ of
  * this task's partition of an input stage), then narrow operators, joins,
- * unions and aggregate halves.  It is built recursively from the root.  The task
+ * unions and aggregate halves.  It is built recursively from the root: the
+ * task builds the sources, every other operator comes from its kind's
+ * builder (executor/opbuild.c), from typed plan fields only.  The task
  * pulls batches from the last operator and hands them to the sink: the
  * shuffle sender for a stage that feeds a shuffle, or a warehouse staging
  * table for a stage that writes.  Each task attempt stages under its own
@@ -20,21 +22,12 @@
 #include <string.h>
 #include <sys/stat.h>
 
-#include "core/agg.h"
 #include "core/csv.h"
 #include "core/filewriter.h"
 #include "core/log.h"
 #include "core/op.h"
-#include "core/op/filter.h"
-#include "core/op/hashagg.h"
-#include "core/op/project.h"
-#include "core/op/distinct.h"
-#include "core/op/hashjoin.h"
-#include "core/op/limit.h"
 #include "core/op/scan.h"
 #include "core/op/scan_csv.h"
-#include "core/op/sort.h"
-#include "core/op/union.h"
 #include "core/op/source.h"
 #include "core/utf8.h"
 #include "proto/plan_names.h"
