@@ -51,7 +51,7 @@ static int commit_prepare(job *j, commit_work *w, mr_err *err)
     w->staging = calloc((size_t)n + 1, sizeof *w->staging);
     w->target_stage = calloc((size_t)n + 1, sizeof *w->target_stage);
     if (!w->targets || !w->schemas || !w->staging || !w->target_stage)
-        return mr_err_set(err, MR_ENOMEM, "out of memory");
+        return mr_err_oom(err, NULL);
     for (uint32_t s = 0; s < j->nstages; s++) {
         const stage_rt *st = &j->stages[s];
         const Millrace__WriteSpec *ws = st->plan->write;
@@ -62,13 +62,13 @@ static int commit_prepare(job *j, commit_work *w, mr_err *err)
         w->schemas[i] = mr_schema_from_pb(ws->schema, &serr);
         w->staging[i] = calloc(st->ntasks + 1, sizeof *w->staging[i]);
         if (!w->schemas[i] || !w->staging[i])
-            return mr_err_set(err, MR_ENOMEM, "out of memory");
+            return mr_err_oom(err, NULL);
         for (uint32_t t = 0; t < st->ntasks; t++) {
             char name[160];
             mr_wh_staging_name(name, sizeof name, 's', j->id, st->plan->id, t,
                                st->tasks[t].ok_attempt);
             if (!(w->staging[i][t] = strdup(name)))
-                return mr_err_set(err, MR_ENOMEM, "out of memory");
+                return mr_err_oom(err, NULL);
         }
         w->targets[i].table = ws->table;
         w->targets[i].mode = ws->mode && ws->mode[0] ? ws->mode : "append";
@@ -89,7 +89,7 @@ static int commit_prepare(job *j, commit_work *w, mr_err *err)
         w->schemas[i] = mr_wh_rejects_schema();
         w->staging[i] = calloc(ntab + 1, sizeof *w->staging[i]);
         if (!w->schemas[i] || !w->staging[i])
-            return mr_err_set(err, MR_ENOMEM, "out of memory");
+            return mr_err_oom(err, NULL);
         w->ntargets++;
         uint32_t k = 0;
         for (uint32_t s = 0; s < j->nstages; s++)
@@ -101,7 +101,7 @@ static int commit_prepare(job *j, commit_work *w, mr_err *err)
                 mr_wh_staging_name(name, sizeof name, 'r', j->id, j->stages[s].plan->id, t,
                                    tk->ok_attempt);
                 if (!(w->staging[i][k++] = strdup(name)))
-                    return mr_err_set(err, MR_ENOMEM, "out of memory");
+                    return mr_err_oom(err, NULL);
             }
         w->targets[i].table = MR_WH_REJECTS_TABLE;
         w->targets[i].mode = "append";
@@ -123,7 +123,7 @@ static int files_prepare(job *j, mr_err *err)
             continue;
         uint32_t *ok = calloc(st->ntasks + 1, sizeof *ok);
         if (!ok)
-            return mr_err_set(err, MR_ENOMEM, "out of memory");
+            return mr_err_oom(err, NULL);
         uint64_t rows = 0;
         for (uint32_t t = 0; t < st->ntasks; t++) {
             ok[t] = st->tasks[t].ok_attempt;

@@ -48,11 +48,11 @@ int mr_spill_create(mr_exec_ctx *ctx, const mr_type *types, int ncols, const cha
     const char *nd = node ? node : "";
     mr_spill_file *f = calloc(1, sizeof *f);
     if (!f)
-        return mr_err_set(err, MR_ENOMEM, "node '%s': out of memory", nd);
+        return mr_err_oom(err, nd);
     f->types = malloc((ncols > 0 ? (size_t)ncols : 1) * sizeof *f->types);
     if (!f->types) {
         free(f);
-        return mr_err_set(err, MR_ENOMEM, "node '%s': out of memory", nd);
+        return mr_err_oom(err, nd);
     }
     memcpy(f->types, types, (size_t)ncols * sizeof *types);
     f->ncols = ncols;
@@ -72,15 +72,15 @@ int mr_spill_create(mr_exec_ctx *ctx, const mr_type *types, int ncols, const cha
     if (fd < 0) {
         int e = errno;
         mr_spill_destroy(f);
-        return mr_err_set(err, MR_EIO, "node '%s': cannot create a spill file in '%s': %s", nd,
-                          spill_dir_of(ctx), strerror(e));
+        return mr_err_node(err, MR_EIO, nd, "cannot create a spill file in '%s': %s",
+                           spill_dir_of(ctx), strerror(e));
     }
     unlink(path); /* nameless from now on: freed on close, even on a crash */
     f->fp = fdopen(fd, "w+b");
     if (!f->fp) {
         close(fd);
         mr_spill_destroy(f);
-        return mr_err_set(err, MR_ENOMEM, "node '%s': out of memory", nd);
+        return mr_err_oom(err, nd);
     }
     if (ctx)
         ctx->spill_files++;
@@ -113,8 +113,8 @@ uint64_t mr_spill_bytes(const mr_spill_file *f)
 static int io_fail(mr_spill_file *f, const char *what, mr_err *err)
 {
     int e = errno;
-    return mr_err_set(err, MR_EIO, "node '%s': %s spill file in '%s' failed: %s", f->node, what,
-                      f->dir, e ? strerror(e) : "unexpected end of file");
+    return mr_err_node(err, MR_EIO, f->node, "%s spill file in '%s' failed: %s", what,
+                       f->dir, e ? strerror(e) : "unexpected end of file");
 }
 
 static int put(mr_spill_file *f, const void *p, size_t n, mr_err *err)
@@ -163,7 +163,7 @@ int mr_spill_write(mr_spill_file *f, const mr_column *cols, const uint32_t *rows
     if (n == 0)
         return 0;
     if (n > UINT32_MAX)
-        return mr_err_set(err, MR_ETOOBIG, "node '%s': spill chunk too large", f->node);
+        return mr_err_node(err, MR_ETOOBIG, f->node, "spill chunk too large");
     /* the record: the row count, then every column's buffers */
     uint64_t *len = f->lens;
     uint32_t nb = 0;
@@ -174,8 +174,7 @@ int mr_spill_write(mr_spill_file *f, const mr_column *cols, const uint32_t *rows
         for (int k = 0; k < mr_colbuf_count(col.type); k++) {
             len[nb] = mr_colbuf_size(&col, rows, n, k);
             if (len[nb++] > UINT32_MAX)
-                return mr_err_set(err, MR_ETOOBIG, "node '%s': a spill chunk over 4 GiB of text",
-                                  f->node);
+                return mr_err_node(err, MR_ETOOBIG, f->node, "a spill chunk over 4 GiB of text");
         }
     }
     if (scratch_reserve(f, mr_colbuf_record_head_size(nb)) < 0)
@@ -227,8 +226,7 @@ static int fill_get(void *ctx, int k, void *dst, size_t len, mr_err *err)
 
 static int corrupt(mr_spill_file *f, const char *why, mr_err *err)
 {
-    return mr_err_set(err, MR_EIO, "node '%s': corrupt spill file in '%s': %s", f->node, f->dir,
-                      why);
+    return mr_err_node(err, MR_EIO, f->node, "corrupt spill file in '%s': %s", f->dir, why);
 }
 
 int mr_spill_read(mr_spill_file *f, mr_batch *b, mr_err *err)
@@ -242,8 +240,9 @@ int mr_spill_read(mr_spill_file *f, mr_batch *b, mr_err *err)
     if (got != sizeof hdr)
         return io_fail(f, "reading a", err);
     if (b->ncols != f->ncols)
-        return mr_err_set(err, MR_EINVAL, "node '%s': spill file read into a batch of %d columns, "
-                          "not %d", f->node, b->ncols, f->ncols);
+        return mr_err_node(err, MR_EINVAL, f->node,
+                           "spill file read into a batch of %d columns, not %d", b->ncols,
+                           f->ncols);
     char what[400];
     snprintf(what, sizeof what, "node '%s': spill file in '%s'", f->node, f->dir);
     int64_t nb = mr_colbuf_record_count(hdr, f->nbuf, MR_EIO, what, err);
@@ -329,7 +328,7 @@ mr_op *mr_spill_source_create(mr_spill_file *f, const mr_schema *schema, mr_exec
             mr_batch_destroy(s->b);
         free(s);
         mr_spill_destroy(f);
-        mr_err_set(err, MR_ENOMEM, "node '%s': out of memory", node ? node : "");
+        mr_err_oom(err, node);
         return NULL;
     }
     s->f = f;
@@ -346,7 +345,7 @@ int mr_spill_parts_create(mr_spill_parts *ps, mr_exec_ctx *ctx, const mr_type *t
     memset(ps, 0, sizeof *ps);
     ps->parts = calloc(MR_SPILL_FANOUT, sizeof *ps->parts);
     if (!ps->parts)
-        return mr_err_set(err, MR_ENOMEM, "node '%s': out of memory", node ? node : "");
+        return mr_err_oom(err, node);
     ps->n = MR_SPILL_FANOUT;
     ps->depth = depth;
     int rc = mr_spill_create(ctx, types, ncols, node, &ps->f, err);
@@ -376,8 +375,7 @@ int mr_spill_parts_write(mr_spill_parts *ps, const mr_column *cols, const uint32
     if (n == 0)
         return 0;
     if (ps->reading)
-        return mr_err_set(err, MR_EINVAL, "node '%s': spill partitions written after reading",
-                          ps->f->node);
+        return mr_err_node(err, MR_EINVAL, ps->f->node, "spill partitions written after reading");
     if (n > ps->cap) {
         size_t cap = ps->cap ? ps->cap : MR_BATCH_ROWS;
         while (cap < n)
@@ -387,7 +385,7 @@ int mr_spill_parts_write(mr_spill_parts *ps, const mr_column *cols, const uint32
             ps->rows = r;
         uint32_t *p = r ? realloc(ps->part, cap * sizeof *p) : NULL;
         if (!p)
-            return mr_err_set(err, MR_ENOMEM, "node '%s': out of memory", ps->f->node);
+            return mr_err_oom(err, ps->f->node);
         ps->part = p;
         ps->cap = cap;
     }
@@ -407,7 +405,7 @@ int mr_spill_parts_write(mr_spill_parts *ps, const mr_column *cols, const uint32
         if (m == 0)
             continue;
         if (chunks_add(&ps->parts[p], ps->f->bytes, m) < 0)
-            return mr_err_set(err, MR_ENOMEM, "node '%s': out of memory", ps->f->node);
+            return mr_err_oom(err, ps->f->node);
         int rc = mr_spill_write(ps->f, cols, ps->rows + start[p], m, err);
         if (rc < 0)
             return rc;
@@ -442,8 +440,7 @@ static int part_src_next(void *ctx, mr_batch **out, mr_err *err)
     s->next++;
     int rc = mr_spill_read(f, s->b, err);
     if (rc == MR_NEXT_DONE)
-        return mr_err_set(err, MR_EIO, "node '%s': spill file in '%s' ends early", f->node,
-                          f->dir);
+        return mr_err_node(err, MR_EIO, f->node, "spill file in '%s' ends early", f->dir);
     if (rc == MR_NEXT_BATCH)
         *out = s->b;
     return rc;
@@ -473,7 +470,7 @@ mr_op *mr_spill_parts_source(mr_spill_parts *ps, int i, const mr_schema *schema,
         if (s)
             mr_batch_destroy(s->b);
         free(s);
-        mr_err_set(err, MR_ENOMEM, "node '%s': out of memory", node ? node : "");
+        mr_err_oom(err, node);
         return NULL;
     }
     op->ctx = ctx;

@@ -173,7 +173,7 @@ int mr_shuffle_store_set_spill(mr_shuffle_store *st, uint64_t budget, const char
 {
     char *copy = NULL;
     if (dir && budget && !(copy = strdup(dir)))
-        return mr_err_set(err, MR_ENOMEM, "out of memory");
+        return mr_err_oom(err, NULL);
     pthread_mutex_lock(&st->mu);
     free(st->spill_dir);
     st->spill_dir = copy;
@@ -330,7 +330,7 @@ static int spill_open(mr_shuffle_store *st, part *p, mr_err *err)
     if (!(p->path = strdup(path))) {
         close(fd);
         unlink(path);
-        return mr_err_set(err, MR_ENOMEM, "out of memory");
+        return mr_err_oom(err, NULL);
     }
     p->fd = fd;
     p->fsize = 0;

@@ -710,7 +710,7 @@ static int pg_stage_finish(mr_wh_stage *base, mr_err *err)
     if (s->binary)
         mr_strbuf_put(&s->out, "\377\377", 2); /* the trailer: field count -1 */
     if (s->out.oom) {
-        rc = mr_err_set(err, MR_ENOMEM, "out of memory");
+        rc = mr_err_oom(err, NULL);
         goto fail;
     }
     if ((rc = stage_flush(s, err)) < 0)
@@ -819,7 +819,7 @@ static int ensure_table(PGconn *c, const mr_wh_target *t, const qname *qn, mr_er
     mr_strbuf q = {0}, have = {0};
     buf_qname(&q, qn);
     if (q.oom)
-        return mr_err_set(err, MR_ENOMEM, "out of memory");
+        return mr_err_oom(err, NULL);
     const char *p[1] = {q.p};
     PGresult *r = pg_query(c,
                            "SELECT c.relkind, a.attname, a.atttypid, a.atttypmod, "
@@ -896,7 +896,7 @@ static int staged_rows(PGconn *c, const char *table, unsigned long long *rows, m
     mr_strbuf q = {0};
     buf_staging(&q, table);
     if (q.oom)
-        return mr_err_set(err, MR_ENOMEM, "out of memory");
+        return mr_err_oom(err, NULL);
     const char *p[1] = {q.p};
     PGresult *r = pg_query(c, "SELECT to_regclass($1) IS NOT NULL, obj_description(to_regclass($1), 'pg_class')",
                            1, p, err, "warehouse commit: cannot read a staging table's row count");
@@ -933,7 +933,7 @@ static int prepare_target(PGconn *c, const mr_wh_config *cfg, const mr_wh_target
                                    1, p, err, "warehouse commit: cannot lock the target");
     mr_strbuf_free(&q);
     if (!r)
-        return err->code ? err->code : mr_err_set(err, MR_ENOMEM, "out of memory");
+        return err->code ? err->code : mr_err_oom(err, NULL);
     PQclear(r);
     if (qn->schema && (rc = ensure_schema(c, qn->schema, err)) < 0)
         return rc;
@@ -1045,7 +1045,7 @@ static int move_target(PGconn *c, mr_wh_target *t, const qname *qn, const unsign
         mr_strbuf_puts(&q, " FROM ");
         buf_staging(&q, t->staging_tables[i]);
         if (q.oom) {
-            rc = mr_err_set(err, MR_ENOMEM, "out of memory");
+            rc = mr_err_oom(err, NULL);
             goto out;
         }
         PGresult *r = PQexec(c, q.p);

@@ -163,7 +163,7 @@ int mr_wh_check_plan(const Millrace__JobPlan *plan, const mr_wh_config *cfg, mr_
         return 0;
     mr_wh_target *t = calloc(n, sizeof *t);
     if (!t)
-        return mr_err_set(err, MR_ENOMEM, "out of memory");
+        return mr_err_oom(err, NULL);
     int k = 0, rc = 0;
     for (size_t s = 0; s < plan->n_stages && rc == 0; s++) {
         const Millrace__WriteSpec *w = plan->stages[s]->write;
