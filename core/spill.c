@@ -1,10 +1,10 @@
 /* spill.c - spill files and partition sets (format and life in spill.h).
  *
- * Writing gathers the listed rows of each column into a scratch buffer
- * owned by the file (validity bits, fixed-width values, string offsets
- * and text), which grows by doubling and is reused for every chunk, so
- * nothing is allocated per row.  Reading fills the caller's batch straight
- * from the stdio buffer.
+ * Writing hands each column to core/colbuf.c, which gathers the listed
+ * rows into a scratch buffer owned by the file (grown by doubling and
+ * reused for every chunk, so nothing is allocated per row) or writes
+ * contiguous values straight from the batch.  Reading fills the caller's
+ * batch straight from the stdio buffer through mr_colbuf_read.
  */
 #include "core/spill.h"
 

@@ -13,9 +13,10 @@
  * (check_header), then decompresses or copies every frame straight into the
  * destination batch's buffers, after growing them to the sizes the header
  * announced (already bounded).  Nothing the sender says is used as a size or
- * an index without a check: string offsets are verified to start at 0, never
- * decrease and end exactly at the chars size, so later kernels can index
- * chars with them blindly.
+ * an index without a check: core/colbuf.c (which also gathers the buffers
+ * when encoding) verifies string offsets start at 0, never decrease and end
+ * exactly at the chars size, so later kernels can index chars with them
+ * blindly.
  *
  * Per-thread state (zstd contexts, scratch) lives in a wire_tls reached
  * through a thread-local pointer and registered with a pthread key whose
