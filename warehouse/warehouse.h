@@ -58,7 +58,8 @@
  *   - Identifiers are always double-quoted with '"' doubled, so any table or
  *     column name is taken literally.
  *
- * PostgreSQL specifics (warehouse/postgres.c; docs/warehouse.md has more):
+ * PostgreSQL specifics (warehouse/postgres.c, its COPY staging in
+ * warehouse/pg_copy.c; docs/warehouse.md has more):
  *   - cfg->dsn is a libpq connection string (key=value or postgresql://).
  *     Errors never echo it: they name host, port, database and user only.
  *   - Each stage is one connection and one transaction: an UNLOGGED table in
