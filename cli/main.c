@@ -397,7 +397,8 @@ static int check_warehouse(const dag_args *a, const Millrace__JobPlan *plan)
 {
     const Millrace__Warehouse *w = plan->warehouse;
     char real[PATH_MAX], path[PATH_MAX * 2];
-    mr_wh_config cfg = {w ? w->driver : "sqlite", NULL, w ? w->dsn : NULL, w ? w->schema : NULL};
+    mr_wh_config cfg = {w ? w->driver : "sqlite", NULL, w ? w->dsn : NULL, w ? w->schema : NULL,
+                        NULL};
     if (!cfg.driver || !cfg.driver[0] || strcmp(cfg.driver, "sqlite") == 0) {
         const char *p = w && w->path && w->path[0] ? w->path : "millrace.db";
         if (p[0] != '/' && realpath(a->path, real))

@@ -192,8 +192,13 @@ void job_finish(mr_coord *c, job *j, job_state state, const char *error)
             j->stages[s].state = STAGE_CANCELLED;
     if (state != JOB_SUCCEEDED && j->out_paths) /* once job_start resolved them */
         for (uint32_t s = 0; s < j->nstages; s++)
-            if (j->out_paths[s])
-                coord_files_abort(j->out_paths[s], j->id);
+            if (j->out_paths[s]) {
+                mr_wh_config fcfg;
+                mr_err derr;
+                coord_file_output_cfg(j->stages[s].plan->write, j->out_paths[s], j->id, &fcfg);
+                if (mr_wh_drop_staging(&fcfg, NULL, &derr) < 0)
+                    mr_log(MR_LOG_WARN, "coordinator", "job=%s %s", j->id, derr.msg);
+            }
     /* Staging left by the job: everything when it failed, and after a commit
      * whatever superseded attempts staged; then its lease (staging.c). */
     coord_staging_job_end(c, j);
@@ -248,7 +253,7 @@ int coord_job_wh(const job *j, mr_wh_config *cfg)
     if (!w || j->wh_refused || (strcmp(w->driver, "sqlite") == 0 && !j->wh_path))
         return 0;
     *cfg = (mr_wh_config){w->driver, strcmp(w->driver, "sqlite") == 0 ? j->wh_path : w->path,
-                          w->dsn, w->schema};
+                          w->dsn, w->schema, NULL};
     return 1;
 }
 
@@ -293,8 +298,10 @@ static int job_prepare(const mr_coord *c, const job *j, job_prep *p)
                                                     ws->path));
         }
         p->out_paths[s] = path;
-        int rc = coord_files_start(path, ws->mode && ws->mode[0] ? ws->mode : "error_if_exists",
-                                   j->id, &err);
+        mr_wh_config fcfg;
+        coord_file_output_cfg(ws, path, j->id, &fcfg);
+        mr_wh_target t = {.table = path, .mode = ws->mode};
+        int rc = mr_wh_begin(&fcfg, &t, &err);
         if (rc < 0) {
             mr_err_prefix(&err, "node '%s'", ws->node);
             return prep_fail(p, &err, rc);
@@ -350,7 +357,7 @@ static int job_prepare(const mr_coord *c, const job *j, job_prep *p)
             p->tasks[s][t].executor = -1;
     }
     mr_wh_config cfg = {w ? w->driver : "sqlite", w ? p->wh_path : NULL, w ? w->dsn : NULL,
-                        w ? w->schema : NULL};
+                        w ? w->schema : NULL, NULL};
     if (w && strcmp(w->driver, "sqlite") != 0)
         cfg.path = w->path;
     int rc = check_targets(j, &cfg, &err);
