@@ -241,6 +241,12 @@ static void expect_bad(stream *s, size_t n, const uint64_t *size, uint64_t max_c
     mr_column_free(&c);
 }
 
+/* Offsets sit at byte 1 of the stream (after one validity byte): unaligned. */
+static void set_offset(stream *s, int i, uint32_t v)
+{
+    memcpy(s->buf + 1 + (size_t)i * 4, &v, 4);
+}
+
 static void test_bad_input(void **state)
 {
     (void)state;
@@ -268,13 +274,12 @@ static void test_bad_input(void **state)
     /* a row count larger than the stream: truncated */
     expect_bad(&s, 5, NULL, 100, "ends early");
     /* offsets that do not start at 0, or go back */
-    uint32_t *off = (uint32_t *)(void *)(s.buf + 1);
-    off[0] = 1;
+    set_offset(&s, 0, 1);
     expect_bad(&s, 3, good, 100, "first offset is 1");
-    off[0] = 0;
-    off[2] = 1;
+    set_offset(&s, 0, 0);
+    set_offset(&s, 2, 1);
     expect_bad(&s, 3, good, 100, "ascending");
-    off[2] = 2;
+    set_offset(&s, 2, 2);
     /* the fixed stream still reads */
     mr_column c;
     mr_err err;
