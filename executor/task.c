@@ -583,27 +583,6 @@ static int drain_to_warehouse(mr_op *top, const Millrace__TaskSpec *spec, const 
     return drain_to_stage(top, &cfg, spec->staging_table, env, err);
 }
 
-/* File outputs: the files driver stages this attempt's part file in the
- * job's temporary folder (warehouse/files.c), here under the data root. */
-static int drain_to_file(mr_op *top, const Millrace__TaskSpec *spec, const mr_task_env *env,
-                         mr_err *err)
-{
-    const Millrace__WriteSpec *ws = spec->stage->write;
-    if (!spec->staging_table || !spec->staging_table[0])
-        return mr_err_set(err, MR_EPROTO, "write task without a staging name");
-    mr_wh_config cfg = {.driver = strcmp(ws->target, "jsonl") == 0 ? "jsonl" : "csv",
-                        .path = ws->path,
-                        .job_id = spec->job_id};
-    char path[4096];
-    if (mr_wh_files_part_path(&cfg, spec->staging_table, path, sizeof path) < 0)
-        return mr_err_node(err, MR_EINVAL, ws->node, "output path too long");
-    if (mr_path_check_root(env->data_root, path, err) < 0) {
-        mr_err_prefix(err, "node '%s'", ws->node);
-        return err->code;
-    }
-    return drain_to_stage(top, &cfg, spec->staging_table, env, err);
-}
-
 void mr_task_stats_free(mr_task_stats *stats)
 {
     for (int i = 0; i < stats->nsample; i++) {
@@ -684,6 +663,27 @@ static int stage_rejects(const Millrace__TaskSpec *spec, const build_ctx *bc,
     mr_batch_destroy(b);
     mr_schema_destroy(schema);
     return rc < 0 ? rc : 0;
+}
+
+/* File outputs: the files driver stages this attempt's part file in the
+ * job's temporary folder (warehouse/files.c), here under the data root. */
+static int drain_to_file(mr_op *top, const Millrace__TaskSpec *spec, const mr_task_env *env,
+                         mr_err *err)
+{
+    const Millrace__WriteSpec *ws = spec->stage->write;
+    if (!spec->staging_table || !spec->staging_table[0])
+        return mr_err_set(err, MR_EPROTO, "write task without a staging name");
+    mr_wh_config cfg = {.driver = strcmp(ws->target, "jsonl") == 0 ? "jsonl" : "csv",
+                        .path = ws->path,
+                        .job_id = spec->job_id};
+    char path[4096];
+    if (mr_wh_files_part_path(&cfg, spec->staging_table, path, sizeof path) < 0)
+        return mr_err_node(err, MR_EINVAL, ws->node, "output path too long");
+    if (mr_path_check_root(env->data_root, path, err) < 0) {
+        mr_err_prefix(err, "node '%s'", ws->node);
+        return err->code;
+    }
+    return drain_to_stage(top, &cfg, spec->staging_table, env, err);
 }
 
 /* The stateful operators of a stage (each may hold op_memory bytes). */
