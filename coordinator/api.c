@@ -47,6 +47,7 @@
 #include "coordinator/coordinator.h"
 #include "coordinator/metrics.h"
 #include "core/log.h"
+#include "core/utf8.h"
 #include "dag/dag.h"
 #include "proto/plan_names.h"
 
@@ -199,43 +200,13 @@ static enum MHD_Result reply_json(struct MHD_Connection *con, unsigned status, c
     return reply_json_h(con, status, obj, NULL, NULL);
 }
 
-/* A copy of s (malloc'd; NULL when out of memory) in which every byte
- * that is not part of valid UTF-8 is replaced by '?'.  cJSON escapes
- * control characters itself but passes other bytes through as they are. */
+/* A copy of s (malloc'd; NULL when out of memory) made valid UTF-8 by
+ * core/utf8.h's one policy, with '?' for each ill-formed sequence (maximal
+ * subpart).  cJSON escapes control characters itself but passes other
+ * bytes through as they are. */
 static char *utf8_clean(const char *s)
 {
-    size_t n = strlen(s);
-    char *out = malloc(n + 1);
-    if (!out)
-        return NULL;
-    const unsigned char *p = (const unsigned char *)s;
-    size_t i = 0;
-    while (i < n) {
-        unsigned c = p[i];
-        size_t len = c < 0x80 ? 1 : (c >> 5) == 6 ? 2 : (c >> 4) == 14 ? 3 : (c >> 3) == 30 ? 4 : 0;
-        int ok = len > 0 && i + len <= n;
-        for (size_t k = 1; ok && k < len; k++)
-            ok = (p[i + k] & 0xC0) == 0x80;
-        if (ok && len == 2)
-            ok = c >= 0xC2; /* no overlong forms */
-        if (ok && len == 3) {
-            unsigned cp = ((c & 0x0Fu) << 12) | ((p[i + 1] & 0x3Fu) << 6) | (p[i + 2] & 0x3Fu);
-            ok = cp >= 0x800 && (cp < 0xD800 || cp > 0xDFFF);
-        }
-        if (ok && len == 4) {
-            unsigned cp = ((c & 0x07u) << 18) | ((p[i + 1] & 0x3Fu) << 12) |
-                          ((p[i + 2] & 0x3Fu) << 6) | (p[i + 3] & 0x3Fu);
-            ok = cp >= 0x10000 && cp <= 0x10FFFF;
-        }
-        if (!ok) {
-            out[i++] = '?';
-            continue;
-        }
-        memcpy(out + i, p + i, len);
-        i += len;
-    }
-    out[n] = '\0';
-    return out;
+    return mr_utf8_clean_with(s, strlen(s), "?");
 }
 
 /* Adds key: s (NULL: null) to o, cleaned to valid UTF-8. */

@@ -1,5 +1,7 @@
-/* commit.c - a finished job's commit: staged rows into the warehouse in one
- * transaction, with post_sql, then the file outputs renamed into place.
+/* commit.c - a finished job's commit: every output prepared (file outputs:
+ * their parts in place), the staged rows into the warehouse in one
+ * transaction with post_sql, then every output published (file outputs
+ * renamed into place), through the drivers of warehouse/warehouse.h.
  */
 #include <inttypes.h>
 #include <stdio.h>
@@ -42,7 +44,7 @@ static int commit_prepare(job *j, commit_work *w, mr_err *err)
     memset(w, 0, sizeof *w);
     w->j = j;
     if (!coord_job_wh(j, &w->cfg))
-        w->cfg = (mr_wh_config){"sqlite", NULL, NULL, NULL};
+        w->cfg = (mr_wh_config){.driver = "sqlite"};
     int n = 1; /* room for the rejects target */
     for (uint32_t s = 0; s < j->nstages; s++)
         n += j->stages[s].plan->write != NULL && !is_file_write(j->stages[s].plan->write);
@@ -51,7 +53,7 @@ static int commit_prepare(job *j, commit_work *w, mr_err *err)
     w->staging = calloc((size_t)n + 1, sizeof *w->staging);
     w->target_stage = calloc((size_t)n + 1, sizeof *w->target_stage);
     if (!w->targets || !w->schemas || !w->staging || !w->target_stage)
-        return mr_err_set(err, MR_ENOMEM, "out of memory");
+        return mr_err_oom(err, NULL);
     for (uint32_t s = 0; s < j->nstages; s++) {
         const stage_rt *st = &j->stages[s];
         const Millrace__WriteSpec *ws = st->plan->write;
@@ -62,13 +64,13 @@ static int commit_prepare(job *j, commit_work *w, mr_err *err)
         w->schemas[i] = mr_schema_from_pb(ws->schema, &serr);
         w->staging[i] = calloc(st->ntasks + 1, sizeof *w->staging[i]);
         if (!w->schemas[i] || !w->staging[i])
-            return mr_err_set(err, MR_ENOMEM, "out of memory");
+            return mr_err_oom(err, NULL);
         for (uint32_t t = 0; t < st->ntasks; t++) {
             char name[160];
             mr_wh_staging_name(name, sizeof name, 's', j->id, st->plan->id, t,
                                st->tasks[t].ok_attempt);
             if (!(w->staging[i][t] = strdup(name)))
-                return mr_err_set(err, MR_ENOMEM, "out of memory");
+                return mr_err_oom(err, NULL);
         }
         w->targets[i].table = ws->table;
         w->targets[i].mode = mr_plan_name(mr_plan_mode_names, ws->mode);
@@ -89,7 +91,7 @@ static int commit_prepare(job *j, commit_work *w, mr_err *err)
         w->schemas[i] = mr_wh_rejects_schema();
         w->staging[i] = calloc(ntab + 1, sizeof *w->staging[i]);
         if (!w->schemas[i] || !w->staging[i])
-            return mr_err_set(err, MR_ENOMEM, "out of memory");
+            return mr_err_oom(err, NULL);
         w->ntargets++;
         uint32_t k = 0;
         for (uint32_t s = 0; s < j->nstages; s++)
@@ -101,7 +103,7 @@ static int commit_prepare(job *j, commit_work *w, mr_err *err)
                 mr_wh_staging_name(name, sizeof name, 'r', j->id, j->stages[s].plan->id, t,
                                    tk->ok_attempt);
                 if (!(w->staging[i][k++] = strdup(name)))
-                    return mr_err_set(err, MR_ENOMEM, "out of memory");
+                    return mr_err_oom(err, NULL);
             }
         w->targets[i].table = MR_WH_REJECTS_TABLE;
         w->targets[i].mode = "append";
@@ -113,39 +115,42 @@ static int commit_prepare(job *j, commit_work *w, mr_err *err)
     return 0;
 }
 
-/* Puts every file output's parts in place inside its temporary folder. */
-static int files_prepare(job *j, mr_err *err)
+/* Runs step (mr_wh_prepare or mr_wh_publish) for every file output, with
+ * the chosen attempt of each of its tasks; prepare also counts its rows. */
+static int files_step(job *j, int (*step)(const mr_wh_config *, mr_wh_target *, int, mr_err *),
+                      mr_err *err)
 {
     for (uint32_t s = 0; s < j->nstages; s++) {
         stage_rt *st = &j->stages[s];
         const Millrace__WriteSpec *ws = st->plan->write;
         if (!is_file_write(ws))
             continue;
-        uint32_t *ok = calloc(st->ntasks + 1, sizeof *ok);
-        if (!ok)
-            return mr_err_set(err, MR_ENOMEM, "out of memory");
+        char **names = calloc(st->ntasks + 1, sizeof *names);
+        char *block = malloc((size_t)(st->ntasks + 1) * 160);
+        if (!names || !block) {
+            free(names);
+            free(block);
+            return mr_err_oom(err, NULL);
+        }
         uint64_t rows = 0;
         for (uint32_t t = 0; t < st->ntasks; t++) {
-            ok[t] = st->tasks[t].ok_attempt;
+            names[t] = block + (size_t)t * 160;
+            mr_wh_staging_name(names[t], 160, 's', j->id, st->plan->id, t, st->tasks[t].ok_attempt);
             rows += st->tasks[t].rows_out;
         }
-        int rc = coord_files_prepare(j->out_paths[s],
-                                     mr_plan_name(mr_plan_target_names, ws->target), j->id, ok, st->ntasks, err);
-        free(ok);
+        mr_wh_config cfg;
+        coord_file_output_cfg(ws, j->out_paths[s], j->id, &cfg);
+        mr_wh_target t = {.table = j->out_paths[s],
+                          .mode = mr_plan_name(mr_plan_mode_names, ws->mode),
+                          .staging_tables = (const char *const *)names,
+                          .nstaging = (int)st->ntasks};
+        int rc = step(&cfg, &t, 1, err);
+        free(names);
+        free(block);
         if (rc < 0)
             return rc;
-        j->output_rows[s] = rows;
-    }
-    return 0;
-}
-
-static int files_publish(job *j, mr_err *err)
-{
-    for (uint32_t s = 0; s < j->nstages; s++) {
-        const Millrace__WriteSpec *ws = j->stages[s].plan->write;
-        int rc = is_file_write(ws) ? coord_files_publish(j->out_paths[s], j->id, err) : 0;
-        if (rc < 0)
-            return rc;
+        if (step == mr_wh_prepare)
+            j->output_rows[s] = rows;
     }
     return 0;
 }
@@ -184,7 +189,7 @@ void coord_commit_ready(mr_coord *c)
             job_finish(c, j, JOB_FAILED, err.msg);
             return;
         }
-        if (files_prepare(j, &err) < 0) {
+        if (files_step(j, mr_wh_prepare, &err) < 0) {
             commit_work_free(&w);
             job_finish(c, j, JOB_FAILED, err.msg);
             return;
@@ -205,7 +210,7 @@ void coord_commit_ready(mr_coord *c)
             char msg[1200];
             snprintf(msg, sizeof msg, "commit failed: %s", err.msg);
             job_finish(c, j, JOB_FAILED, msg);
-        } else if (files_publish(j, &err) < 0) {
+        } else if (files_step(j, mr_wh_publish, &err) < 0) {
             char msg[1200];
             snprintf(msg, sizeof msg, "the warehouse committed but a file output did not: %s",
                      err.msg);

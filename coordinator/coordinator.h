@@ -259,15 +259,10 @@ int coord_output_under(const char *root, const char *path);
 /* The same for a SQLite warehouse file and the side files SQLite and
  * staging create beside it. */
 int coord_warehouse_under(const char *root, const char *db_path);
-const char *coord_file_ext(const char *target);
-void coord_files_tmpdir(const char *target_path, const char *job_id, char *out, size_t cap);
-/* Checks the target per mode and creates the job's temporary folder. */
-int coord_files_start(const char *target_path, const char *mode, const char *job_id, mr_err *err);
-/* Names the chosen attempt of each task part-NNNNN and writes _SUCCESS. */
-int coord_files_prepare(const char *target_path, const char *target, const char *job_id,
-                        const uint32_t *ok_attempts, uint32_t ntasks, mr_err *err);
-/* Renames the temporary folder onto the target (replacing it). */
-int coord_files_publish(const char *target_path, const char *job_id, mr_err *err);
-void coord_files_abort(const char *target_path, const char *job_id);
+/* The files driver's configuration (warehouse/warehouse.h) for the file
+ * output ws of job job_id at path (resolved); cfg points into the
+ * arguments. */
+void coord_file_output_cfg(const Millrace__WriteSpec *ws, const char *path, const char *job_id,
+                           mr_wh_config *cfg);
 
 #endif

@@ -81,7 +81,7 @@ int coord_resolve_inputs(const char *base_dir, const char *data_root, const char
     *nsplits = 0;
     char *full = coord_resolve_path(base_dir, pattern);
     if (!full)
-        return mr_err_set(err, MR_ENOMEM, "out of memory");
+        return mr_err_oom(err, NULL);
     size_t flen = strlen(full);
     while (flen > 1 && full[flen - 1] == '/')
         full[--flen] = '\0'; /* "dir/" lists as "dir", without "dir//a.csv" */
@@ -140,7 +140,7 @@ int coord_resolve_inputs(const char *base_dir, const char *data_root, const char
         }
         files = calloc(g.gl_pathc, sizeof *files);
         if (!files) {
-            rc = mr_err_set(err, MR_ENOMEM, "out of memory");
+            rc = mr_err_oom(err, NULL);
             goto out;
         }
         for (size_t i = 0; i < g.gl_pathc; i++) {
@@ -163,7 +163,7 @@ int coord_resolve_inputs(const char *base_dir, const char *data_root, const char
     qsort(files, nfiles, sizeof *files, cmp_str);
     for (size_t i = 0; i < nfiles; i++) {
         if (!files[i]) {
-            rc = mr_err_set(err, MR_ENOMEM, "out of memory");
+            rc = mr_err_oom(err, NULL);
             goto out;
         }
         if (!coord_path_under(data_root, files[i])) {
@@ -176,7 +176,7 @@ int coord_resolve_inputs(const char *base_dir, const char *data_root, const char
             goto out;
         }
         if (add_splits(files[i], (uint64_t)fs.st_size, split_bytes, splits, nsplits, &scap) < 0) {
-            rc = mr_err_set(err, MR_ENOMEM, "out of memory");
+            rc = mr_err_oom(err, NULL);
             goto out;
         }
     }

@@ -192,8 +192,13 @@ void job_finish(mr_coord *c, job *j, job_state state, const char *error)
             j->stages[s].state = STAGE_CANCELLED;
     if (state != JOB_SUCCEEDED && j->out_paths) /* once job_start resolved them */
         for (uint32_t s = 0; s < j->nstages; s++)
-            if (j->out_paths[s])
-                coord_files_abort(j->out_paths[s], j->id);
+            if (j->out_paths[s]) {
+                mr_wh_config fcfg;
+                mr_err derr;
+                coord_file_output_cfg(j->stages[s].plan->write, j->out_paths[s], j->id, &fcfg);
+                if (mr_wh_drop_staging(&fcfg, NULL, &derr) < 0)
+                    mr_log(MR_LOG_WARN, "coordinator", "job=%s %s", j->id, derr.msg);
+            }
     /* Staging left by the job: everything when it failed, and after a commit
      * whatever superseded attempts staged; then its lease (staging.c). */
     coord_staging_job_end(c, j);
@@ -235,12 +240,10 @@ static void prep_free(job_prep *p, uint32_t nstages)
 }
 
 /* Records the message the job fails with; returns code. */
-static int prep_fail(job_prep *p, int code, const char *fmt, const char *a, const char *b)
+static int prep_fail(job_prep *p, const mr_err *err, int code)
 {
-    char msg[1200];
-    snprintf(msg, sizeof msg, fmt, a, b);
     free(p->error);
-    p->error = strdup(msg);
+    p->error = strdup(err->msg);
     return code;
 }
 
@@ -251,7 +254,7 @@ int coord_job_wh(const job *j, mr_wh_config *cfg)
         return 0;
     *cfg = (mr_wh_config){mr_plan_name(mr_plan_driver_names, w->driver),
                           w->driver == MILLRACE__WAREHOUSE_DRIVER__DRIVER_SQLITE ? j->wh_path : w->path,
-                          w->dsn, w->schema};
+                          w->dsn, w->schema, NULL};
     return 1;
 }
 
@@ -269,18 +272,19 @@ static int job_prepare(const mr_coord *c, const job *j, job_prep *p)
     p->tasks = calloc(j->nstages + 1, sizeof *p->tasks);
     p->ntasks = calloc(j->nstages + 1, sizeof *p->ntasks);
     if (!p->out_paths || !p->tasks || !p->ntasks)
-        return prep_fail(p, MR_ENOMEM, "out of memory%s%s", "", "");
+        return prep_fail(p, &err, mr_err_oom(&err, NULL));
     const Millrace__Warehouse *w = j->plan->warehouse;
     if (w && w->driver == MILLRACE__WAREHOUSE_DRIVER__DRIVER_SQLITE) {
         const char *given = w->path && w->path[0] ? w->path : "millrace.db";
         p->wh_path = coord_resolve_path(j->base_dir, given);
         if (!p->wh_path)
-            return prep_fail(p, MR_ENOMEM, "out of memory%s%s", "", "");
+            return prep_fail(p, &err, mr_err_oom(&err, NULL));
         if (!coord_warehouse_under(c->data_root, p->wh_path)) {
             /* nothing may open it, not even the cleanup of staging */
             p->wh_refused = 1;
-            return prep_fail(p, MR_EINVAL, "warehouse path '%s' is outside the data root%s", given,
-                             "");
+            return prep_fail(p, &err,
+                             mr_err_set(&err, MR_EINVAL,
+                                        "warehouse path '%s' is outside the data root", given));
         }
     }
     for (uint32_t s = 0; s < j->nstages; s++) {
@@ -290,14 +294,19 @@ static int job_prepare(const mr_coord *c, const job *j, job_prep *p)
         char *path = coord_resolve_path(j->base_dir, ws->path);
         if (!path || !coord_output_under(c->data_root, path)) {
             free(path);
-            return prep_fail(p, MR_EINVAL, "node '%s': output '%s' is outside the data root",
-                             ws->node, ws->path);
+            return prep_fail(p, &err, mr_err_node(&err, MR_EINVAL, ws->node,
+                                                    "output '%s' is outside the data root",
+                                                    ws->path));
         }
         p->out_paths[s] = path;
-        int rc = coord_files_start(path, mr_plan_name(mr_plan_mode_names, ws->mode),
-                                   j->id, &err);
-        if (rc < 0)
-            return prep_fail(p, rc, "node '%s': %s", ws->node, err.msg);
+        mr_wh_config fcfg;
+        coord_file_output_cfg(ws, path, j->id, &fcfg);
+        mr_wh_target t = {.table = path, .mode = mr_plan_name(mr_plan_mode_names, ws->mode)};
+        int rc = mr_wh_begin(&fcfg, &t, &err);
+        if (rc < 0) {
+            mr_err_prefix(&err, "node '%s'", ws->node);
+            return prep_fail(p, &err, rc);
+        }
     }
     for (uint32_t s = 0; s < j->nstages; s++) {
         const stage_rt *st = &j->stages[s];
@@ -307,7 +316,7 @@ static int job_prepare(const mr_coord *c, const job *j, job_prep *p)
             p->tasks[s] = calloc(p->ntasks[s], sizeof *p->tasks[s]);
             if (!p->tasks[s]) {
                 p->ntasks[s] = 0;
-                return prep_fail(p, MR_ENOMEM, "out of memory%s%s", "", "");
+                return prep_fail(p, &err, mr_err_oom(&err, NULL));
             }
         }
         /* One task per split of every read in the stage, read by read. */
@@ -319,18 +328,22 @@ static int job_prepare(const mr_coord *c, const job *j, job_prep *p)
             size_t n;
             int rc = coord_resolve_inputs(j->base_dir, c->data_root, op->read->path,
                                           c->split_bytes, &splits, &n, &err);
-            if (rc < 0)
-                return prep_fail(p, rc, "node '%s': %s", op->node, err.msg);
+            if (rc < 0) {
+                mr_err_prefix(&err, "node '%s'", op->node);
+                return prep_fail(p, &err, rc);
+            }
             if (op->read->format == MILLRACE__FILE_FORMAT__FORMAT_CSV &&
-                (rc = mark_quoted_splits(op->read, splits, n, &err)) < 0)
-                rc = prep_fail(p, rc, "node '%s': %s", op->node, err.msg);
+                (rc = mark_quoted_splits(op->read, splits, n, &err)) < 0) {
+                mr_err_prefix(&err, "node '%s'", op->node);
+                rc = prep_fail(p, &err, rc);
+            }
             task_rt *grown =
                 rc < 0 ? NULL : realloc(p->tasks[s], (p->ntasks[s] + n) * sizeof *grown);
             if (!grown) {
                 for (size_t i = 0; i < n; i++)
                     millrace__split__free_unpacked(splits[i], NULL);
                 free(splits);
-                return rc < 0 ? rc : prep_fail(p, MR_ENOMEM, "out of memory%s%s", "", "");
+                return rc < 0 ? rc : prep_fail(p, &err, mr_err_oom(&err, NULL));
             }
             p->tasks[s] = grown;
             for (size_t i = 0; i < n; i++) {
@@ -345,12 +358,12 @@ static int job_prepare(const mr_coord *c, const job *j, job_prep *p)
             p->tasks[s][t].executor = -1;
     }
     mr_wh_config cfg = {mr_plan_name(mr_plan_driver_names, w ? (int)w->driver : MILLRACE__WAREHOUSE_DRIVER__DRIVER_SQLITE),
-                        w ? p->wh_path : NULL, w ? w->dsn : NULL, w ? w->schema : NULL};
+                        w ? p->wh_path : NULL, w ? w->dsn : NULL, w ? w->schema : NULL, NULL};
     if (w && w->driver != MILLRACE__WAREHOUSE_DRIVER__DRIVER_SQLITE)
         cfg.path = w->path;
     int rc = check_targets(j, &cfg, &err);
     if (rc < 0)
-        return prep_fail(p, rc, "%s%s", err.msg, "");
+        return prep_fail(p, &err, rc);
     if (w)
         p->leased = coord_staging_lease(c, j, &cfg);
     return 0;
@@ -411,7 +424,7 @@ static int mark_quoted_splits(const Millrace__ReadSpec *rd, Millrace__Split **sp
         if (k - i > 1) {
             uint64_t *offs = calloc(k - i, sizeof *offs);
             bool *inq = calloc(k - i, sizeof *inq);
-            int rc = offs && inq ? 0 : mr_err_set(err, MR_ENOMEM, "out of memory");
+            int rc = offs && inq ? 0 : mr_err_oom(err, NULL);
             for (size_t x = i; x < k && rc == 0; x++)
                 offs[x - i] = splits[x]->offset;
             if (rc == 0)

@@ -46,14 +46,14 @@ int mr_badrows_handle(mr_badrows *br, const char *node, const char *where, const
                       mr_err *err)
 {
     if (br->on_error == MR_CSV_FAIL)
-        return mr_err_set(err, MR_EPARSE, "node '%s': %s: %s", node, where, why);
+        return mr_err_node(err, MR_EPARSE, node, "%s: %s", where, why);
     br->count++;
     if (br->on_error == MR_CSV_REJECT && keep(br, why, raw, rawlen, line, offset) < 0)
-        return mr_err_set(err, MR_ENOMEM, "node '%s': out of memory keeping a rejected row", node);
+        return mr_err_node(err, MR_ENOMEM, node, "out of memory keeping a rejected row");
     if (br->max_errors >= 0 && br->count > (uint64_t)br->max_errors)
-        return mr_err_set(err, MR_EPARSE,
-                          "node '%s': more than max_errors (%lld) bad rows; the last, at %s: %s",
-                          node, (long long)br->max_errors, where, why);
+        return mr_err_node(err, MR_EPARSE, node,
+                           "more than max_errors (%lld) bad rows; the last, at %s: %s",
+                           (long long)br->max_errors, where, why);
     return 0;
 }
 

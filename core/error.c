@@ -40,6 +40,29 @@ int mr_err_set(mr_err *err, int code, const char *fmt, ...)
     return code;
 }
 
+int mr_err_node(mr_err *err, int code, const char *node, const char *fmt, ...)
+{
+    if (err) {
+        va_list ap;
+        va_start(ap, fmt);
+        err->code = code;
+        err->offset = -1;
+        int n = 0;
+        if (node && node[0])
+            n = snprintf(err->msg, sizeof err->msg, "node '%s': ", node);
+        if (n < 0 || (size_t)n >= sizeof err->msg)
+            n = 0;
+        vsnprintf(err->msg + n, sizeof err->msg - (size_t)n, fmt, ap);
+        va_end(ap);
+    }
+    return code;
+}
+
+int mr_err_oom(mr_err *err, const char *node)
+{
+    return mr_err_node(err, MR_ENOMEM, node, "out of memory");
+}
+
 void mr_err_prefix(mr_err *err, const char *fmt, ...)
 {
     if (!err)

@@ -46,6 +46,17 @@ const char *mr_strerror(int code);
 int mr_err_set(mr_err *err, int code, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 
+/* mr_err_set for a message about a DAG node: "node 'NAME': " then the
+ * printf-style message.  A NULL or empty node gives the message alone.
+ * Returns code. */
+int mr_err_node(mr_err *err, int code, const char *node, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+
+/* The one out-of-memory error: "node 'NAME': out of memory" (or "out of
+ * memory" for a NULL or empty node).  Returns MR_ENOMEM, so callers write
+ * `return mr_err_oom(err, node)`. */
+int mr_err_oom(mr_err *err, const char *node);
+
 /* Puts "prefix: " in front of the message already in err (keeps the code). */
 void mr_err_prefix(mr_err *err, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));

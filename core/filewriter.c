@@ -225,7 +225,7 @@ static int build_prefixes(mr_filewriter *w, mr_err *err)
     w->prefix = calloc((size_t)(n ? n : 1), sizeof *w->prefix);
     w->prefix_len = calloc((size_t)(n ? n : 1), sizeof *w->prefix_len);
     if (!w->prefix || !w->prefix_len)
-        return mr_err_set(err, MR_ENOMEM, "out of memory");
+        return mr_err_oom(err, NULL);
     for (int j = 0; j < n; j++) {
         const char *name = w->schema->fields[j].name;
         w->len = 0;
@@ -238,7 +238,7 @@ static int build_prefixes(mr_filewriter *w, mr_err *err)
             return rc;
         w->prefix[j] = malloc(w->len);
         if (!w->prefix[j])
-            return mr_err_set(err, MR_ENOMEM, "out of memory");
+            return mr_err_oom(err, NULL);
         memcpy(w->prefix[j], w->buf, w->len);
         w->prefix_len[j] = w->len;
     }
@@ -261,7 +261,7 @@ mr_filewriter *mr_filewriter_open(const char *path, const char *format, const mr
     }
     mr_filewriter *w = calloc(1, sizeof *w);
     if (!w) {
-        mr_err_set(err, MR_ENOMEM, "out of memory");
+        mr_err_oom(err, NULL);
         return NULL;
     }
     w->fd = -1;
@@ -270,7 +270,7 @@ mr_filewriter *mr_filewriter_open(const char *path, const char *format, const mr
     w->schema = mr_schema_copy(schema);
     w->buf = malloc(MR_FILEWRITER_BUFFER);
     if (!w->path || !w->schema || !w->buf) {
-        mr_err_set(err, MR_ENOMEM, "out of memory");
+        mr_err_oom(err, NULL);
         fw_free(w);
         return NULL;
     }

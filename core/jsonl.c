@@ -331,7 +331,7 @@ int mr_jsonl_parse(mr_jsonl_parser *p, const char *line, size_t n, const mr_json
             ncap *= 2;
         char *sc = realloc(p->scratch, ncap);
         if (!sc)
-            return mr_err_set(err, MR_ENOMEM, "out of memory");
+            return mr_err_oom(err, NULL);
         p->scratch = sc;
         p->scap = ncap;
     }
@@ -355,7 +355,7 @@ int mr_jsonl_parse(mr_jsonl_parser *p, const char *line, size_t n, const mr_json
                 size_t ncap = p->fcap ? p->fcap * 2 : 32;
                 mr_jsonl_field *f = realloc(p->fields, ncap * sizeof *f);
                 if (!f)
-                    return mr_err_set(err, MR_ENOMEM, "out of memory");
+                    return mr_err_oom(err, NULL);
                 p->fields = f;
                 p->fcap = ncap;
             }
@@ -456,7 +456,7 @@ int mr_jsonl_reader_open(const char *path, uint64_t offset, uint64_t length,
     *out = NULL;
     mr_jsonl_reader *r = calloc(1, sizeof *r);
     if (!r)
-        return mr_err_set(err, MR_ENOMEM, "out of memory");
+        return mr_err_oom(err, NULL);
     r->sp.fd = -1;
     /* A small file or the tail of one needs no full-size buffer. */
     struct stat st;
@@ -646,13 +646,13 @@ static int sample_lines(mr_jsonl_reader *r, mr_jsonl_parser *p, size_t n, infer_
                     size_t nc = set->cap ? set->cap * 2 : 16;
                     infer_col *g = realloc(set->cols, nc * sizeof *g);
                     if (!g)
-                        return mr_err_set(err, MR_ENOMEM, "out of memory");
+                        return mr_err_oom(err, NULL);
                     set->cols = g;
                     set->cap = nc;
                 }
                 set->cols[c].name = strndup(f[i].key, f[i].key_len);
                 if (!set->cols[c].name)
-                    return mr_err_set(err, MR_ENOMEM, "out of memory");
+                    return mr_err_oom(err, NULL);
                 set->cols[c].len = f[i].key_len;
                 set->cols[c].seen = 0;
                 set->n++;
@@ -698,7 +698,7 @@ int mr_jsonl_infer_schema(const char *path, size_t sample_rows, mr_schema **out,
     infer_col *cols = NULL;
     size_t ncols = 0;
     if (!p) {
-        rc = mr_err_set(err, MR_ENOMEM, "out of memory");
+        rc = mr_err_oom(err, NULL);
         goto done;
     }
     rc = sample_lines(r, p, sample_rows, &set, err);
@@ -715,13 +715,13 @@ int mr_jsonl_infer_schema(const char *path, size_t sample_rows, mr_schema **out,
     }
     mr_schema *s = mr_schema_create((int)ncols);
     if (!s) {
-        rc = mr_err_set(err, MR_ENOMEM, "out of memory");
+        rc = mr_err_oom(err, NULL);
         goto done;
     }
     for (size_t c = 0; c < ncols; c++)
         if (mr_schema_set(s, (int)c, cols[c].name, infer_type(cols[c].seen)) < 0) {
             mr_schema_destroy(s);
-            rc = mr_err_set(err, MR_ENOMEM, "out of memory");
+            rc = mr_err_oom(err, NULL);
             goto done;
         }
     *out = s;

@@ -38,14 +38,14 @@ static int read_name(const char *text, const char **pp, char **out, mr_err *err)
         if (p == s)
             return key_error(err, text, (size_t)(s - text), "no column name");
         if (!(*out = strndup(s, (size_t)(p - s))))
-            return mr_err_set(err, MR_ENOMEM, "out of memory");
+            return mr_err_oom(err, NULL);
         *pp = p;
         return 0;
     }
     const char *open = p++;
     char *name = malloc(strlen(p) + 1);
     if (!name)
-        return mr_err_set(err, MR_ENOMEM, "out of memory");
+        return mr_err_oom(err, NULL);
     size_t o = 0;
     for (;;) {
         if (!*p) {

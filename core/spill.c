@@ -1,10 +1,10 @@
 /* spill.c - spill files and partition sets (format and life in spill.h).
  *
- * Writing gathers the listed rows of each column into a scratch buffer
- * owned by the file (validity bits, fixed-width values, string offsets
- * and text), which grows by doubling and is reused for every chunk, so
- * nothing is allocated per row.  Reading fills the caller's batch straight
- * from the stdio buffer.
+ * Writing hands each column to core/colbuf.c, which gathers the listed
+ * rows into a scratch buffer owned by the file (grown by doubling and
+ * reused for every chunk, so nothing is allocated per row) or writes
+ * contiguous values straight from the batch.  Reading fills the caller's
+ * batch straight from the stdio buffer through mr_colbuf_read.
  */
 #include "core/spill.h"
 
@@ -14,6 +14,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "core/colbuf.h"
 #include "core/op/source.h"
 
 #define SPILL_MAGIC 0x5053524dU /* "MRSP" */
@@ -28,8 +29,8 @@ struct mr_spill_file {
     uint64_t rows, bytes;
     unsigned char *scratch;
     size_t scratch_cap;
-    uint32_t *offs; /* string offsets scratch */
-    size_t offs_cap;
+    uint32_t nbuf;  /* buffers per chunk record: the row count, then the columns' */
+    uint64_t *lens; /* their lengths (nbuf) */
 };
 
 static const char *spill_dir_of(const mr_exec_ctx *ctx)
@@ -47,14 +48,21 @@ int mr_spill_create(mr_exec_ctx *ctx, const mr_type *types, int ncols, const cha
     const char *nd = node ? node : "";
     mr_spill_file *f = calloc(1, sizeof *f);
     if (!f)
-        return mr_err_set(err, MR_ENOMEM, "node '%s': out of memory", nd);
+        return mr_err_oom(err, nd);
     f->types = malloc((ncols > 0 ? (size_t)ncols : 1) * sizeof *f->types);
     if (!f->types) {
         free(f);
-        return mr_err_set(err, MR_ENOMEM, "node '%s': out of memory", nd);
+        return mr_err_oom(err, nd);
     }
     memcpy(f->types, types, (size_t)ncols * sizeof *types);
     f->ncols = ncols;
+    f->nbuf = 1;
+    for (int c = 0; c < ncols; c++)
+        f->nbuf += (uint32_t)mr_colbuf_count(types[c]);
+    if (!(f->lens = malloc(f->nbuf * sizeof *f->lens))) {
+        mr_spill_destroy(f);
+        return mr_err_oom(err, nd);
+    }
     f->ctx = ctx;
     snprintf(f->node, sizeof f->node, "%s", nd);
     snprintf(f->dir, sizeof f->dir, "%s", spill_dir_of(ctx));
@@ -64,15 +72,15 @@ int mr_spill_create(mr_exec_ctx *ctx, const mr_type *types, int ncols, const cha
     if (fd < 0) {
         int e = errno;
         mr_spill_destroy(f);
-        return mr_err_set(err, MR_EIO, "node '%s': cannot create a spill file in '%s': %s", nd,
-                          spill_dir_of(ctx), strerror(e));
+        return mr_err_node(err, MR_EIO, nd, "cannot create a spill file in '%s': %s",
+                           spill_dir_of(ctx), strerror(e));
     }
     unlink(path); /* nameless from now on: freed on close, even on a crash */
     f->fp = fdopen(fd, "w+b");
     if (!f->fp) {
         close(fd);
         mr_spill_destroy(f);
-        return mr_err_set(err, MR_ENOMEM, "node '%s': out of memory", nd);
+        return mr_err_oom(err, nd);
     }
     if (ctx)
         ctx->spill_files++;
@@ -88,7 +96,7 @@ void mr_spill_destroy(mr_spill_file *f)
         fclose(f->fp);
     free(f->types);
     free(f->scratch);
-    free(f->offs);
+    free(f->lens);
     free(f);
 }
 
@@ -105,8 +113,8 @@ uint64_t mr_spill_bytes(const mr_spill_file *f)
 static int io_fail(mr_spill_file *f, const char *what, mr_err *err)
 {
     int e = errno;
-    return mr_err_set(err, MR_EIO, "node '%s': %s spill file in '%s' failed: %s", f->node, what,
-                      f->dir, e ? strerror(e) : "unexpected end of file");
+    return mr_err_node(err, MR_EIO, f->node, "%s spill file in '%s' failed: %s", what,
+                       f->dir, e ? strerror(e) : "unexpected end of file");
 }
 
 static int put(mr_spill_file *f, const void *p, size_t n, mr_err *err)
@@ -134,85 +142,19 @@ static int scratch_reserve(mr_spill_file *f, size_t n)
     return 0;
 }
 
-static int offs_reserve(mr_spill_file *f, size_t n)
+/* The sink core/colbuf.h gathers a column's buffers into: the file's
+ * scratch, then the file. */
+static void *sink_dest(void *ctx, size_t len)
 {
-    if (n <= f->offs_cap)
-        return 0;
-    size_t cap = f->offs_cap ? f->offs_cap : 1024;
-    while (cap < n)
-        cap *= 2;
-    uint32_t *p = realloc(f->offs, cap * sizeof *p);
-    if (!p)
-        return MR_ENOMEM;
-    f->offs = p;
-    f->offs_cap = cap;
-    return 0;
+    mr_spill_file *f = ctx;
+    return scratch_reserve(f, len ? len : 1) < 0 ? NULL : f->scratch;
 }
 
-#define ROW(i) (rows ? rows[i] : (uint32_t)(i))
-
-static int write_column(mr_spill_file *f, const mr_column *c, mr_type t, const uint32_t *rows,
-                        size_t n, mr_err *err)
+static int sink_emit(void *ctx, int k, const void *raw, size_t len, bool gathered, mr_err *err)
 {
-    uint8_t present = c->valid != NULL;
-    int rc = put(f, &present, 1, err);
-    if (rc < 0 || !present)
-        return rc;
-    size_t vbytes = (n + 7) / 8;
-    size_t w = mr_type_width(t);
-    size_t need = t.id == MR_T_STRING ? vbytes : (vbytes > n * w ? vbytes : n * w);
-    if (scratch_reserve(f, need) < 0)
-        return mr_err_set(err, MR_ENOMEM, "node '%s': out of memory", f->node);
-    unsigned char *s = f->scratch;
-    memset(s, 0, vbytes);
-    for (size_t i = 0; i < n; i++)
-        if (mr_column_is_valid(c, ROW(i)))
-            s[i >> 3] |= (unsigned char)(1u << (i & 7));
-    if ((rc = put(f, s, vbytes, err)) < 0)
-        return rc;
-    if (t.id != MR_T_STRING) {
-        const unsigned char *d = c->data;
-        if (!rows)
-            return put(f, d, n * w, err);
-        switch (w) {
-        case 1:
-            for (size_t i = 0; i < n; i++)
-                s[i] = d[rows[i]];
-            break;
-        case 4:
-            for (size_t i = 0; i < n; i++)
-                ((uint32_t *)(void *)s)[i] = ((const uint32_t *)(const void *)d)[rows[i]];
-            break;
-        default:
-            for (size_t i = 0; i < n; i++)
-                ((uint64_t *)(void *)s)[i] = ((const uint64_t *)(const void *)d)[rows[i]];
-            break;
-        }
-        return put(f, s, n * w, err);
-    }
-    if (offs_reserve(f, n + 1) < 0)
-        return mr_err_set(err, MR_ENOMEM, "node '%s': out of memory", f->node);
-    uint32_t *o = f->offs;
-    uint64_t total = 0;
-    o[0] = 0;
-    for (size_t i = 0; i < n; i++) {
-        uint32_t r = ROW(i);
-        total += c->offsets[r + 1] - c->offsets[r];
-        if (total > UINT32_MAX)
-            return mr_err_set(err, MR_ETOOBIG, "node '%s': a spill chunk over 4 GiB of text",
-                              f->node);
-        o[i + 1] = (uint32_t)total;
-    }
-    if ((rc = put(f, o, (n + 1) * sizeof *o, err)) < 0)
-        return rc;
-    if (!rows)
-        return put(f, c->chars + c->offsets[0], total, err);
-    for (size_t i = 0; i < n; i++) {
-        uint32_t r = rows[i];
-        if ((rc = put(f, c->chars + c->offsets[r], c->offsets[r + 1] - c->offsets[r], err)) < 0)
-            return rc;
-    }
-    return 0;
+    (void)k;
+    (void)gathered;
+    return put(ctx, raw, len, err);
 }
 
 int mr_spill_write(mr_spill_file *f, const mr_column *cols, const uint32_t *rows, size_t n,
@@ -221,11 +163,35 @@ int mr_spill_write(mr_spill_file *f, const mr_column *cols, const uint32_t *rows
     if (n == 0)
         return 0;
     if (n > UINT32_MAX)
-        return mr_err_set(err, MR_ETOOBIG, "node '%s': spill chunk too large", f->node);
-    uint32_t hdr[2] = {SPILL_MAGIC, (uint32_t)n};
-    int rc = put(f, hdr, sizeof hdr, err);
-    for (int c = 0; c < f->ncols && rc == 0; c++)
-        rc = write_column(f, &cols[c], f->types[c], rows, n, err);
+        return mr_err_node(err, MR_ETOOBIG, f->node, "spill chunk too large");
+    /* the record: the row count, then every column's buffers */
+    uint64_t *len = f->lens;
+    uint32_t nb = 0;
+    len[nb++] = sizeof(uint64_t);
+    for (int c = 0; c < f->ncols; c++) {
+        mr_column col = cols[c]; /* a column never initialised may lack its type */
+        col.type = f->types[c];
+        for (int k = 0; k < mr_colbuf_count(col.type); k++) {
+            len[nb] = mr_colbuf_size(&col, rows, n, k);
+            if (len[nb++] > UINT32_MAX)
+                return mr_err_node(err, MR_ETOOBIG, f->node, "a spill chunk over 4 GiB of text");
+        }
+    }
+    if (scratch_reserve(f, mr_colbuf_record_head_size(nb)) < 0)
+        return mr_err_oom(err, f->node);
+    mr_colbuf_record_head(f->scratch, nb, len);
+    uint64_t rows64 = n;
+    int rc = put(f, f->scratch, mr_colbuf_record_head_size(nb), err);
+    if (rc == 0)
+        rc = put(f, &rows64, sizeof rows64, err);
+    const mr_colbuf_sink sink = {sink_dest, sink_emit, f};
+    for (int c = 0; c < f->ncols && rc == 0; c++) {
+        mr_column col = cols[c];
+        col.type = f->types[c];
+        rc = mr_colbuf_write(&col, rows, n, &sink, err);
+        if (rc == MR_ENOMEM)
+            rc = mr_err_oom(err, f->node);
+    }
     if (rc == 0)
         f->rows += n;
     return rc;
@@ -252,53 +218,66 @@ static int get(mr_spill_file *f, void *p, size_t n, mr_err *err)
     return 0;
 }
 
+static int fill_get(void *ctx, int k, void *dst, size_t len, mr_err *err)
+{
+    (void)k;
+    return get(ctx, dst, len, err);
+}
+
+static int corrupt(mr_spill_file *f, const char *why, mr_err *err)
+{
+    return mr_err_node(err, MR_EIO, f->node, "corrupt spill file in '%s': %s", f->dir, why);
+}
+
 int mr_spill_read(mr_spill_file *f, mr_batch *b, mr_err *err)
 {
-    uint32_t hdr[2];
+    unsigned char hdr[8];
     errno = 0;
+    off_t at = ftello(f->fp);
     size_t got = fread(hdr, 1, sizeof hdr, f->fp);
     if (got == 0 && feof(f->fp))
         return MR_NEXT_DONE;
-    if (got != sizeof hdr || hdr[0] != SPILL_MAGIC || b->ncols != f->ncols)
-        return got != sizeof hdr ? io_fail(f, "reading a", err)
-                                 : mr_err_set(err, MR_EIO, "node '%s': corrupt spill file in '%s'",
-                                              f->node, f->dir);
-    size_t n = hdr[1];
+    if (got != sizeof hdr)
+        return io_fail(f, "reading a", err);
+    if (b->ncols != f->ncols)
+        return mr_err_node(err, MR_EINVAL, f->node,
+                           "spill file read into a batch of %d columns, not %d", b->ncols,
+                           f->ncols);
+    char what[400];
+    snprintf(what, sizeof what, "node '%s': spill file in '%s'", f->node, f->dir);
+    int64_t nb = mr_colbuf_record_count(hdr, f->nbuf, MR_EIO, what, err);
+    if (nb < 0)
+        return (int)nb;
+    if ((uint32_t)nb != f->nbuf)
+        return corrupt(f, "a chunk with the wrong number of buffers", err);
+    uint64_t *len = f->lens;
+    int rc = get(f, len, (size_t)nb * sizeof *len, err);
+    if (rc < 0)
+        return rc;
+    uint64_t total = mr_colbuf_record_head_size(f->nbuf);
+    for (uint32_t i = 0; i < f->nbuf; i++) {
+        if (len[i] > f->bytes)
+            return corrupt(f, "a buffer larger than the file", err);
+        total += len[i];
+    }
+    uint64_t rows64;
+    if (at < 0 || total > f->bytes - (uint64_t)at || len[0] != sizeof rows64)
+        return corrupt(f, "a chunk that does not fit the file", err);
+    if ((rc = get(f, &rows64, sizeof rows64, err)) < 0)
+        return rc;
+    if (rows64 > UINT32_MAX)
+        return corrupt(f, "a chunk of more than 2^32 rows", err);
+    size_t n = (size_t)rows64;
     mr_batch_reset(b);
-    if (mr_batch_reserve(b, n) < 0)
-        return mr_err_set(err, MR_ENOMEM, "node '%s': out of memory", f->node);
-    size_t vbytes = (n + 7) / 8;
+    const uint64_t *size = len + 1;
     for (int ci = 0; ci < f->ncols; ci++) {
-        mr_column *c = &b->cols[ci];
-        uint8_t present;
-        int rc = get(f, &present, 1, err);
-        if (rc < 0)
+        snprintf(what, sizeof what, "node '%s': spill file in '%s' column %d", f->node, f->dir, ci);
+        rc = mr_colbuf_read(&b->cols[ci], n, size, UINT32_MAX, fill_get, f, MR_EIO, what, err);
+        if (rc < 0) {
+            mr_batch_reset(b);
             return rc;
-        if (!present) {
-            memset(c->valid, 0, vbytes);
-            if (c->type.id == MR_T_STRING)
-                memset(c->offsets, 0, (n + 1) * sizeof *c->offsets);
-            else
-                memset(c->data, 0, n * mr_type_width(c->type));
-            continue;
         }
-        if ((rc = get(f, c->valid, vbytes, err)) < 0)
-            return rc;
-        if (c->type.id != MR_T_STRING) {
-            if ((rc = get(f, c->data, n * mr_type_width(c->type), err)) < 0)
-                return rc;
-            continue;
-        }
-        if ((rc = get(f, c->offsets, (n + 1) * sizeof *c->offsets, err)) < 0)
-            return rc;
-        size_t total = c->offsets[n];
-        if (c->offsets[0] != 0)
-            return mr_err_set(err, MR_EIO, "node '%s': corrupt spill file in '%s'", f->node,
-                              f->dir);
-        if (mr_column_reserve_chars(c, 0, total) < 0)
-            return mr_err_set(err, MR_ENOMEM, "node '%s': out of memory", f->node);
-        if ((rc = get(f, c->chars, total, err)) < 0)
-            return rc;
+        size += mr_colbuf_count(b->cols[ci].type);
     }
     b->nrows = n;
     return MR_NEXT_BATCH;
@@ -349,7 +328,7 @@ mr_op *mr_spill_source_create(mr_spill_file *f, const mr_schema *schema, mr_exec
             mr_batch_destroy(s->b);
         free(s);
         mr_spill_destroy(f);
-        mr_err_set(err, MR_ENOMEM, "node '%s': out of memory", node ? node : "");
+        mr_err_oom(err, node);
         return NULL;
     }
     s->f = f;
@@ -366,7 +345,7 @@ int mr_spill_parts_create(mr_spill_parts *ps, mr_exec_ctx *ctx, const mr_type *t
     memset(ps, 0, sizeof *ps);
     ps->parts = calloc(MR_SPILL_FANOUT, sizeof *ps->parts);
     if (!ps->parts)
-        return mr_err_set(err, MR_ENOMEM, "node '%s': out of memory", node ? node : "");
+        return mr_err_oom(err, node);
     ps->n = MR_SPILL_FANOUT;
     ps->depth = depth;
     int rc = mr_spill_create(ctx, types, ncols, node, &ps->f, err);
@@ -396,8 +375,7 @@ int mr_spill_parts_write(mr_spill_parts *ps, const mr_column *cols, const uint32
     if (n == 0)
         return 0;
     if (ps->reading)
-        return mr_err_set(err, MR_EINVAL, "node '%s': spill partitions written after reading",
-                          ps->f->node);
+        return mr_err_node(err, MR_EINVAL, ps->f->node, "spill partitions written after reading");
     if (n > ps->cap) {
         size_t cap = ps->cap ? ps->cap : MR_BATCH_ROWS;
         while (cap < n)
@@ -407,7 +385,7 @@ int mr_spill_parts_write(mr_spill_parts *ps, const mr_column *cols, const uint32
             ps->rows = r;
         uint32_t *p = r ? realloc(ps->part, cap * sizeof *p) : NULL;
         if (!p)
-            return mr_err_set(err, MR_ENOMEM, "node '%s': out of memory", ps->f->node);
+            return mr_err_oom(err, ps->f->node);
         ps->part = p;
         ps->cap = cap;
     }
@@ -427,7 +405,7 @@ int mr_spill_parts_write(mr_spill_parts *ps, const mr_column *cols, const uint32
         if (m == 0)
             continue;
         if (chunks_add(&ps->parts[p], ps->f->bytes, m) < 0)
-            return mr_err_set(err, MR_ENOMEM, "node '%s': out of memory", ps->f->node);
+            return mr_err_oom(err, ps->f->node);
         int rc = mr_spill_write(ps->f, cols, ps->rows + start[p], m, err);
         if (rc < 0)
             return rc;
@@ -462,8 +440,7 @@ static int part_src_next(void *ctx, mr_batch **out, mr_err *err)
     s->next++;
     int rc = mr_spill_read(f, s->b, err);
     if (rc == MR_NEXT_DONE)
-        return mr_err_set(err, MR_EIO, "node '%s': spill file in '%s' ends early", f->node,
-                          f->dir);
+        return mr_err_node(err, MR_EIO, f->node, "spill file in '%s' ends early", f->dir);
     if (rc == MR_NEXT_BATCH)
         *out = s->b;
     return rc;
@@ -493,7 +470,7 @@ mr_op *mr_spill_parts_source(mr_spill_parts *ps, int i, const mr_schema *schema,
         if (s)
             mr_batch_destroy(s->b);
         free(s);
-        mr_err_set(err, MR_ENOMEM, "node '%s': out of memory", node ? node : "");
+        mr_err_oom(err, node);
         return NULL;
     }
     op->ctx = ctx;

@@ -5,14 +5,13 @@
  * A spill file holds rows of one fixed list of column types as a sequence
  * of chunks, each written from some rows of a batch and read back as one
  * batch.  The format is private to one process and one file's life, so it
- * is plain host-endian memory:
- *
- *   chunk   := u32 magic 'MRSP', u32 nrows, column * ncols
- *   column  := u8 present; when present: validity bits ((nrows + 7) / 8
- *              bytes, bit set = value), then for fixed-width types nrows *
- *              width bytes, for strings u32 offsets[nrows + 1] (offsets[0]
- *              == 0) and offsets[nrows] bytes of text.  present == 0 means
- *              every value is NULL (a column the writer never stored).
+ * is plain host-endian memory: a chunk is one buffer record of
+ * core/colbuf.h (magic, buffer count, their lengths, the bytes) whose
+ * buffers are the row count (a u64), then every column's buffers in the
+ * one column layout (validity, then values, or offsets and chars).  A
+ * column the writer never stored (valid == NULL) is written as all NULL.
+ * Reading checks every length against the row count and the file, and the
+ * offsets, so a corrupt file is MR_EIO, never a read out of bounds.
  *
  * Life: the file is created with mkstemp in the spill folder and unlinked
  * at once, so it has no name while it is written and read: the kernel frees

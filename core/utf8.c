@@ -136,12 +136,13 @@ size_t mr_utf8_advance(const char *s, size_t n, int64_t k)
     return i;
 }
 
-char *mr_utf8_clean(const char *s, size_t n)
+char *mr_utf8_clean_with(const char *s, size_t n, const char *repl)
 {
-    /* each bad byte grows to at most three */
-    if (n > (SIZE_MAX - 1) / 3)
+    size_t rl = strlen(repl);
+    /* each bad byte grows to at most rl (a maximal subpart is >= 1 byte) */
+    if (rl > 4 || n > (SIZE_MAX - 1) / (rl > 1 ? rl : 1))
         return NULL;
-    char *out = malloc(n * 3 + 1), *o = out;
+    char *out = malloc(n * (rl > 1 ? rl : 1) + 1), *o = out;
     if (!out)
         return NULL;
     const unsigned char *p = (const unsigned char *)s;
@@ -153,10 +154,15 @@ char *mr_utf8_clean(const char *s, size_t n)
         if (i == n)
             break;
         int l = seq_len(p + i, n - i);
-        memcpy(o, "\xEF\xBF\xBD", 3);
-        o += 3;
+        memcpy(o, repl, rl);
+        o += rl;
         i += (size_t)-l;
     }
     *o = '\0';
     return out;
+}
+
+char *mr_utf8_clean(const char *s, size_t n)
+{
+    return mr_utf8_clean_with(s, n, "\xEF\xBF\xBD");
 }

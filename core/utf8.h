@@ -57,4 +57,10 @@ size_t mr_utf8_advance(const char *s, size_t n, int64_t k);
  * exactly what was wrong with it.  NULL when out of memory. */
 char *mr_utf8_clean(const char *s, size_t n);
 
+/* The same with repl (valid UTF-8 of at most 4 bytes, e.g. "?") in place
+ * of U+FFFD: one repl per maximal subpart.  The REST API uses "?" so its
+ * answers stay ASCII where clients sent garbage.  NULL when out of memory
+ * or repl is longer. */
+char *mr_utf8_clean_with(const char *s, size_t n, const char *repl);
+
 #endif

@@ -526,7 +526,7 @@ static int config_copy(mr_executor *ex, const mr_executor_config *cfg, mr_err *e
                          err)) < 0)
         return rc;
     if (cfg->own_dsn && !(ex->own_dsn = strdup(cfg->own_dsn)))
-        return mr_err_set(err, MR_ENOMEM, "out of memory");
+        return mr_err_oom(err, NULL);
     ex->slots = cfg->slots;
     ex->memory = cfg->memory;
     ex->shuffle_window = cfg->shuffle_window;
@@ -552,7 +552,7 @@ mr_executor *mr_executor_create(const mr_executor_config *cfg, mr_err *err)
 {
     mr_executor *ex = calloc(1, sizeof *ex);
     if (!ex) {
-        mr_err_set(err, MR_ENOMEM, "out of memory");
+        mr_err_oom(err, NULL);
         return NULL;
     }
     if (config_copy(ex, cfg, err) < 0)
@@ -560,7 +560,7 @@ mr_executor *mr_executor_create(const mr_executor_config *cfg, mr_err *err)
     ex->net = mr_net_create();
     ex->store = mr_shuffle_store_create();
     if (!ex->net || !ex->store) {
-        mr_err_set(err, MR_ENOMEM, "out of memory");
+        mr_err_oom(err, NULL);
         goto fail;
     }
     if (ex->curve_dir[0]) {
@@ -572,7 +572,7 @@ mr_executor *mr_executor_create(const mr_executor_config *cfg, mr_err *err)
     }
     /* one budget for the shuffle store and every task's operators */
     if (!(ex->budget = mr_membudget_create(ex->memory))) {
-        mr_err_set(err, MR_ENOMEM, "out of memory");
+        mr_err_oom(err, NULL);
         goto fail;
     }
     mr_shuffle_store_set_shared_budget(ex->store, ex->budget);
@@ -582,7 +582,7 @@ mr_executor *mr_executor_create(const mr_executor_config *cfg, mr_err *err)
         goto fail;
     if (mr_shuffle_store_guard(ex->store, MR_SHUFFLE_PROBATION_PART, MR_SHUFFLE_PROBATION_ALL,
                                MR_SHUFFLE_PROBATION_MS) < 0) {
-        mr_err_set(err, MR_ENOMEM, "out of memory");
+        mr_err_oom(err, NULL);
         goto fail;
     }
     const mr_curve_keys *keys = mr_net_curve(ex->net);
@@ -600,7 +600,7 @@ mr_executor *mr_executor_create(const mr_executor_config *cfg, mr_err *err)
         goto fail;
     mr_socket_set_hwm(ex->data, 4096);
     if (!(ex->recv = mr_shuffle_recv_create(ex->data, ex->store, recv_unexpected, ex))) {
-        mr_err_set(err, MR_ENOMEM, "out of memory");
+        mr_err_oom(err, NULL);
         goto fail;
     }
     if (!ex->advertise[0])

@@ -345,7 +345,7 @@ int mr_shuffle_out_finish(mr_shuffle_out *so, int ack_timeout_ms, mr_err *err)
 {
     size_t *pending = calloc(so->nsocks ? so->nsocks : 1, sizeof *pending);
     if (!pending)
-        return mr_err_set(err, MR_ENOMEM, "out of memory");
+        return mr_err_oom(err, NULL);
     int rc = 0;
     for (uint32_t p = 0; p < so->nparts && rc == 0; p++) {
         rc = send_bucket(so, NULL, p, 1, err);

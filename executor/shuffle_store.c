@@ -9,9 +9,9 @@
  * where its record starts in the partition's spill file and how long it is.
  *
  * Spill file: the records of one partition, every stream mixed, appended
- * in arrival order.  A record is a uint32 frame count, one uint64 length
- * per frame, then the frames' bytes back to back (host byte order: the
- * file never leaves this process).  A reader fetches a record with one
+ * in arrival order.  A record holds one message's frames as they came (the
+ * header, then the column buffers in the wire layout), in the buffer record
+ * of core/colbuf.h (magic, frame count, one length per frame, the bytes).  A reader fetches a record with one
  * pread into a buffer it owns and points its frames into that buffer, so a
  * spilled message is copied once on the way out, like one in memory is not.
  *
@@ -46,6 +46,8 @@
 #include <sys/uio.h>
 #include <time.h>
 #include <unistd.h>
+
+#include "core/colbuf.h"
 
 /* The store a reader's partition belongs to is not known to the reader, so
  * the last reader of a released partition frees it itself: once released,
@@ -109,6 +111,7 @@ struct mr_shuffle_store {
     unsigned nreleased;
     struct iovec *iov;     /* append scratch, guarded by mu */
     uint64_t *lens;
+    uint64_t *head;        /* a record head: 8 + 8 * frames bytes */
     size_t iov_cap;
     int guard;             /* file only announced pairs */
     uint64_t prob_part, prob_all, prob_bytes, dropped_msgs, dropped_bytes;
@@ -124,6 +127,8 @@ struct mr_shuffle_reader {
     uint8_t *buf;      /* the last spilled record read */
     size_t buf_cap;
     mr_frames scratch; /* frames pointing into buf (never freed one by one) */
+    const void **bufs; /* record parsing scratch, scratch.cap each */
+    uint64_t *lens;
 };
 
 mr_shuffle_store *mr_shuffle_store_create(void)
@@ -168,7 +173,7 @@ int mr_shuffle_store_set_spill(mr_shuffle_store *st, uint64_t budget, const char
 {
     char *copy = NULL;
     if (dir && budget && !(copy = strdup(dir)))
-        return mr_err_set(err, MR_ENOMEM, "out of memory");
+        return mr_err_oom(err, NULL);
     pthread_mutex_lock(&st->mu);
     free(st->spill_dir);
     st->spill_dir = copy;
@@ -258,6 +263,7 @@ void mr_shuffle_store_destroy(mr_shuffle_store *st)
     free(st->spill_dir);
     free(st->iov);
     free(st->lens);
+    free(st->head);
     free(st);
 }
 
@@ -324,7 +330,7 @@ static int spill_open(mr_shuffle_store *st, part *p, mr_err *err)
     if (!(p->path = strdup(path))) {
         close(fd);
         unlink(path);
-        return mr_err_set(err, MR_ENOMEM, "out of memory");
+        return mr_err_oom(err, NULL);
     }
     p->fd = fd;
     p->fsize = 0;
@@ -362,7 +368,7 @@ static int spill_append(mr_shuffle_store *st, part *p, const mr_frames *f, entry
     int rc = spill_open(st, p, err);
     if (rc < 0)
         return rc;
-    size_t need = f->n + 2;
+    size_t need = f->n + 1;
     if (need > st->iov_cap) {
         struct iovec *iov = realloc(st->iov, need * sizeof *iov);
         if (iov)
@@ -370,19 +376,19 @@ static int spill_append(mr_shuffle_store *st, part *p, const mr_frames *f, entry
         uint64_t *lens = realloc(st->lens, need * sizeof *lens);
         if (lens)
             st->lens = lens;
-        if (!iov || !lens)
+        uint64_t *head = realloc(st->head, need * sizeof *head);
+        if (head)
+            st->head = head;
+        if (!iov || !lens || !head)
             return mr_err_set(err, MR_ENOMEM, "out of memory spilling shuffle data");
         st->iov_cap = need;
     }
-    uint32_t nf = (uint32_t)f->n;
-    uint64_t total = sizeof nf + f->n * sizeof(uint64_t);
-    st->iov[0] = (struct iovec){&nf, sizeof nf};
     for (size_t i = 0; i < f->n; i++) {
         st->lens[i] = f->items[i].len;
-        st->iov[2 + i] = (struct iovec){f->items[i].data, f->items[i].len};
-        total += f->items[i].len;
+        st->iov[1 + i] = (struct iovec){f->items[i].data, f->items[i].len};
     }
-    st->iov[1] = (struct iovec){st->lens, f->n * sizeof(uint64_t)};
+    uint64_t total = mr_colbuf_record_head(st->head, (uint32_t)f->n, st->lens);
+    st->iov[0] = (struct iovec){st->head, mr_colbuf_record_head_size((uint32_t)f->n)};
     if (pwrite_all(p->fd, st->iov, (int)need, p->fsize) < 0)
         return mr_err_set(err, MR_EIO, "cannot write spill file %s: %s", p->path, strerror(errno));
     e->off = p->fsize;
@@ -720,27 +726,36 @@ static int read_spilled(mr_shuffle_reader *r, const entry *e, mr_err *err)
                               r->p->path ? r->p->path : "?", n < 0 ? strerror(errno) : "short");
         got += (size_t)n;
     }
-    uint32_t nf;
-    memcpy(&nf, r->buf, sizeof nf);
-    uint64_t pos = sizeof nf + (uint64_t)nf * sizeof(uint64_t);
-    if (pos > e->len)
-        return mr_err_set(err, MR_EIO, "spill file %s: corrupt record", r->p->path);
-    if (nf > r->scratch.cap) {
-        mr_frame *items = realloc(r->scratch.items, nf * sizeof *items);
-        if (!items)
+    char what[4200];
+    snprintf(what, sizeof what, "spill file %s", r->p->path ? r->p->path : "?");
+    if (e->len < 8)
+        return mr_err_set(err, MR_EIO, "%s: truncated record", what);
+    int64_t nf = mr_colbuf_record_count(r->buf, (uint32_t)((e->len - 8) / 8), MR_EIO, what, err);
+    if (nf < 0)
+        return (int)nf;
+    if ((size_t)nf > r->scratch.cap || !r->lens) {
+        size_t cap = nf ? (size_t)nf : 1;
+        mr_frame *items = realloc(r->scratch.items, cap * sizeof *items);
+        if (items)
+            r->scratch.items = items;
+        uint64_t *lens = realloc(r->lens, cap * sizeof *lens);
+        if (lens)
+            r->lens = lens;
+        const void **bufs = realloc(r->bufs, cap * sizeof *bufs);
+        if (bufs)
+            r->bufs = bufs;
+        if (!items || !lens || !bufs)
             return mr_err_set(err, MR_ENOMEM, "out of memory reading spilled shuffle data");
-        r->scratch.items = items;
-        r->scratch.cap = nf;
+        r->scratch.cap = cap;
     }
-    for (uint32_t i = 0; i < nf; i++) {
-        uint64_t len;
-        memcpy(&len, r->buf + sizeof nf + i * sizeof(uint64_t), sizeof len);
-        if (len > e->len - pos)
-            return mr_err_set(err, MR_EIO, "spill file %s: corrupt record", r->p->path);
-        r->scratch.items[i] = (mr_frame){r->buf + pos, (size_t)len};
-        pos += len;
-    }
-    r->scratch.n = nf;
+    uint32_t got_n;
+    int rc = mr_colbuf_record_parse(r->buf, e->len, r->bufs, r->lens, (uint32_t)nf, &got_n, MR_EIO,
+                                    what, err);
+    if (rc < 0)
+        return rc;
+    for (uint32_t i = 0; i < got_n; i++)
+        r->scratch.items[i] = (mr_frame){(void *)r->bufs[i], (size_t)r->lens[i]};
+    r->scratch.n = got_n;
     return 0;
 }
 
@@ -780,6 +795,8 @@ void mr_shuffle_reader_close(mr_shuffle_reader *r)
     }
     free(r->buf);
     free(r->scratch.items);
+    free(r->bufs);
+    free(r->lens);
     free(r->streams);
     free(r);
 }

@@ -23,7 +23,6 @@
 #include <sys/stat.h>
 
 #include "core/csv.h"
-#include "core/filewriter.h"
 #include "core/log.h"
 #include "core/op.h"
 #include "core/op/scan.h"
@@ -384,18 +383,14 @@ static int drain_to_shuffle(mr_op *top, const Millrace__TaskSpec *spec, const mr
     return rc < 0 ? rc : 0;
 }
 
-static int drain_to_warehouse(mr_op *top, const Millrace__TaskSpec *spec, const mr_task_env *env,
-                              mr_err *err)
+/* The write sink: the task's rows into its staging through
+ * warehouse/warehouse.h, whatever the driver (a warehouse staging table, a
+ * file output's part file). */
+static int drain_to_stage(mr_op *top, const mr_wh_config *cfg, const char *staging,
+                          const mr_task_env *env, mr_err *err)
 {
-    const Millrace__Warehouse *w = spec->warehouse;
-    if (!w || !spec->staging_table || !spec->staging_table[0])
-        return mr_err_set(err, MR_EPROTO, "write task without warehouse or staging table");
-    mr_wh_config cfg = {mr_plan_name(mr_plan_driver_names, w->driver), w->path, w->dsn, w->schema};
     mr_wh_stage *stage = NULL;
-    int rc = check_warehouse_root(env, w, err);
-    if (rc < 0)
-        return rc;
-    rc = mr_wh_stage_open(&cfg, spec->staging_table, top->schema, &stage, err);
+    int rc = mr_wh_stage_open(cfg, staging, top->schema, &stage, err);
     if (rc < 0)
         return rc;
     mr_batch *b;
@@ -408,6 +403,19 @@ static int drain_to_warehouse(mr_op *top, const Millrace__TaskSpec *spec, const 
         return mr_wh_stage_finish(stage, err);
     mr_wh_stage_abort(stage);
     return rc;
+}
+
+static int drain_to_warehouse(mr_op *top, const Millrace__TaskSpec *spec, const mr_task_env *env,
+                              mr_err *err)
+{
+    const Millrace__Warehouse *w = spec->warehouse;
+    if (!w || !spec->staging_table || !spec->staging_table[0])
+        return mr_err_set(err, MR_EPROTO, "write task without warehouse or staging table");
+    mr_wh_config cfg = {mr_plan_name(mr_plan_driver_names, w->driver), w->path, w->dsn, w->schema, NULL};
+    int rc = check_warehouse_root(env, w, err);
+    if (rc < 0)
+        return rc;
+    return drain_to_stage(top, &cfg, spec->staging_table, env, err);
 }
 
 void mr_task_stats_free(mr_task_stats *stats)
@@ -449,7 +457,7 @@ static int stage_rejects(const Millrace__TaskSpec *spec, const build_ctx *bc,
     const Millrace__Warehouse *w = spec->warehouse;
     if (check_warehouse_root(bc->env, w, err) < 0)
         return err->code;
-    mr_wh_config cfg = {mr_plan_name(mr_plan_driver_names, w->driver), w->path, w->dsn, w->schema};
+    mr_wh_config cfg = {mr_plan_name(mr_plan_driver_names, w->driver), w->path, w->dsn, w->schema, NULL};
     char name[160];
     mr_wh_staging_name(name, sizeof name, 'r', spec->job_id, spec->stage_id, spec->partition,
                        spec->attempt);
@@ -492,35 +500,25 @@ static int stage_rejects(const Millrace__TaskSpec *spec, const build_ctx *bc,
     return rc < 0 ? rc : 0;
 }
 
-/* File outputs: this attempt's part file in the job's temporary folder
- * (coordinator/files.c names and publishes them). */
+/* File outputs: the files driver stages this attempt's part file in the
+ * job's temporary folder (warehouse/files.c), here under the data root. */
 static int drain_to_file(mr_op *top, const Millrace__TaskSpec *spec, const mr_task_env *env,
                          mr_err *err)
 {
     const Millrace__WriteSpec *ws = spec->stage->write;
-    const char *ext = ws->target == MILLRACE__WRITE_TARGET__TARGET_JSONL ? "jsonl" : "csv";
+    if (!spec->staging_table || !spec->staging_table[0])
+        return mr_err_set(err, MR_EPROTO, "write task without a staging name");
+    mr_wh_config cfg = {.driver = ws->target == MILLRACE__WRITE_TARGET__TARGET_JSONL ? "jsonl" : "csv",
+                        .path = ws->path,
+                        .job_id = spec->job_id};
     char path[4096];
-    if (snprintf(path, sizeof path, "%s.millrace-tmp-%s/part-%u-a%u.%s", ws->path, spec->job_id,
-                 spec->partition, spec->attempt, ext) >= (int)sizeof path)
-        return mr_err_set(err, MR_EINVAL, "node '%s': output path too long", ws->node);
+    if (mr_wh_files_part_path(&cfg, spec->staging_table, path, sizeof path) < 0)
+        return mr_err_node(err, MR_EINVAL, ws->node, "output path too long");
     if (mr_path_check_root(env->data_root, path, err) < 0) {
         mr_err_prefix(err, "node '%s'", ws->node);
         return err->code;
     }
-    mr_filewriter *fw = mr_filewriter_open(path, ext, top->schema, 1, err);
-    if (!fw)
-        return err->code ? err->code : MR_EIO;
-    int rc;
-    mr_batch *b;
-    while ((rc = mr_op_next(top, &b, err)) == MR_NEXT_BATCH) {
-        if ((rc = mr_filewriter_write(fw, b, err)) < 0)
-            break;
-        batch_pause(env);
-    }
-    if (rc == MR_NEXT_DONE)
-        return mr_filewriter_close(fw, err);
-    mr_filewriter_abort(fw);
-    return rc;
+    return drain_to_stage(top, &cfg, spec->staging_table, env, err);
 }
 
 /* The stateful operators of a stage (each may hold op_memory bytes). */

@@ -13,9 +13,10 @@
  * (check_header), then decompresses or copies every frame straight into the
  * destination batch's buffers, after growing them to the sizes the header
  * announced (already bounded).  Nothing the sender says is used as a size or
- * an index without a check: string offsets are verified to start at 0, never
- * decrease and end exactly at the chars size, so later kernels can index
- * chars with them blindly.
+ * an index without a check: core/colbuf.c (which also gathers the buffers
+ * when encoding) verifies string offsets start at 0, never decrease and end
+ * exactly at the chars size, so later kernels can index chars with them
+ * blindly.
  *
  * Per-thread state (zstd contexts, scratch) lives in a wire_tls reached
  * through a thread-local pointer and registered with a pthread key whose
@@ -24,9 +25,12 @@
 #include "net/wire.h"
 
 #include <pthread.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <zstd.h>
+
+#include "core/colbuf.h"
 
 /* ---- per-thread state ---------------------------------------------------- */
 
@@ -154,28 +158,53 @@ static void type_to_pb(mr_type t, Millrace__Type *pt)
 
 /* ---- encoding ------------------------------------------------------------- */
 
+/* The sink core/colbuf.h writes a column's buffers into: one frame each. */
 typedef struct enc {
     wire_tls *tls;
     int level;
     mr_frames *out;
     mr_err *err;
+    Millrace__BufferHeader *bh; /* the current column's buffer headers */
+    void *pending;              /* raw codec: the frame dest gave, not yet emitted */
 } enc;
 
-/* Emits one buffer as a frame.  raw is where its len raw bytes are; when
- * owned is set, raw is a malloc'd frame-sized buffer that becomes the frame
- * as is (raw codec). */
-static int enc_emit(enc *e, const void *raw, size_t len, void *owned, Millrace__BufferHeader *bh)
+static int enc_nomem(enc *e)
 {
+    return mr_err_set(e->err, MR_ENOMEM, "out of memory encoding a batch");
+}
+
+/* Where to gather len raw bytes: the future frame itself when sending raw,
+ * else the thread's scratch. */
+static void *enc_dest(void *ctx, size_t len)
+{
+    enc *e = ctx;
+    if (e->level == 0) {
+        free(e->pending);
+        e->pending = malloc(len ? len : 1);
+        return e->pending;
+    }
+    return tls_scratch(e->tls, len ? len : 1);
+}
+
+/* Emits buffer k as a frame.  raw is where its len raw bytes are; when
+ * gathered with the raw codec, raw is the malloc'd frame enc_dest gave,
+ * which becomes the frame as is. */
+static int enc_emit(void *ctx, int k, const void *raw, size_t len, bool gathered, mr_err *err)
+{
+    enc *e = ctx;
+    (void)err; /* e->err is the same */
+    Millrace__BufferHeader *bh = &e->bh[k];
     millrace__buffer_header__init(bh);
     bh->raw_size = len;
     void *frame;
     size_t flen;
     if (e->level == 0) {
-        frame = owned;
+        frame = gathered ? e->pending : NULL;
+        e->pending = NULL;
         if (!frame) {
             frame = malloc(len ? len : 1);
             if (!frame)
-                return mr_err_set(e->err, MR_ENOMEM, "out of memory encoding a batch");
+                return enc_nomem(e);
             if (len)
                 memcpy(frame, raw, len);
         }
@@ -184,7 +213,7 @@ static int enc_emit(enc *e, const void *raw, size_t len, void *owned, Millrace__
         size_t bound = ZSTD_compressBound(len);
         frame = malloc(bound);
         if (!frame)
-            return mr_err_set(e->err, MR_ENOMEM, "out of memory encoding a batch");
+            return enc_nomem(e);
         flen = ZSTD_compressCCtx(e->tls->cctx, frame, bound, raw, len, e->level);
         if (ZSTD_isError(flen)) {
             free(frame);
@@ -200,134 +229,9 @@ static int enc_emit(enc *e, const void *raw, size_t len, void *owned, Millrace__
     bh->wire_size = flen;
     if (frames_take(e->out, frame, flen) < 0) {
         free(frame);
-        return mr_err_set(e->err, MR_ENOMEM, "out of memory encoding a batch");
+        return enc_nomem(e);
     }
     return 0;
-}
-
-/* Where to gather len raw bytes: the future frame itself when sending raw,
- * else the thread's scratch.  *owned receives the frame buffer (raw codec). */
-static void *enc_dest(enc *e, size_t len, void **owned)
-{
-    if (e->level == 0) {
-        *owned = malloc(len ? len : 1);
-        return *owned;
-    }
-    *owned = NULL;
-    return tls_scratch(e->tls, len ? len : 1);
-}
-
-static int enc_nomem(enc *e)
-{
-    return mr_err_set(e->err, MR_ENOMEM, "out of memory encoding a batch");
-}
-
-static int enc_validity(enc *e, const mr_batch *b, const mr_column *c, size_t n,
-                        Millrace__BufferHeader *bh)
-{
-    size_t len = (n + 7) / 8;
-    void *owned;
-    uint8_t *dst = enc_dest(e, len, &owned);
-    if (!dst)
-        return enc_nomem(e);
-    if (!b->sel) {
-        if (len)
-            memcpy(dst, c->valid, len);
-        if (n & 7)
-            dst[len - 1] &= (uint8_t)((1u << (n & 7)) - 1);
-    } else {
-        memset(dst, 0, len);
-        for (size_t i = 0; i < n; i++)
-            dst[i >> 3] |= (uint8_t)(mr_column_is_valid(c, b->sel[i]) << (i & 7));
-    }
-    return enc_emit(e, dst, len, owned, bh);
-}
-
-static int enc_fixed(enc *e, const mr_batch *b, const mr_column *c, size_t n,
-                     Millrace__BufferHeader *bh)
-{
-    size_t w = mr_type_width(c->type), len = n * w;
-    if (!b->sel && e->level != 0)
-        return enc_emit(e, c->data, len, NULL, bh);
-    void *owned;
-    char *dst = enc_dest(e, len, &owned);
-    if (!dst)
-        return enc_nomem(e);
-    if (!b->sel) {
-        if (len)
-            memcpy(dst, c->data, len);
-    } else {
-        const uint32_t *sel = b->sel;
-        switch (w) {
-        case 1: {
-            const uint8_t *s = c->data;
-            uint8_t *d = (uint8_t *)dst;
-            for (size_t i = 0; i < n; i++)
-                d[i] = s[sel[i]];
-            break;
-        }
-        case 4: {
-            const int32_t *s = c->data;
-            for (size_t i = 0; i < n; i++)
-                memcpy(dst + i * 4, &s[sel[i]], 4);
-            break;
-        }
-        default: {
-            const int64_t *s = c->data;
-            for (size_t i = 0; i < n; i++)
-                memcpy(dst + i * 8, &s[sel[i]], 8);
-            break;
-        }
-        }
-    }
-    return enc_emit(e, dst, len, owned, bh);
-}
-
-static int enc_string(enc *e, const mr_batch *b, const mr_column *c, size_t n,
-                      Millrace__BufferHeader *bho, Millrace__BufferHeader *bhc)
-{
-    const uint32_t *off = c->offsets;
-    size_t olen = (n + 1) * sizeof(uint32_t);
-    void *owned;
-    uint32_t *dst = enc_dest(e, olen, &owned);
-    if (!dst)
-        return enc_nomem(e);
-    size_t total;
-    if (!b->sel) {
-        uint32_t base = off[0];
-        for (size_t i = 0; i <= n; i++)
-            dst[i] = off[i] - base;
-        total = dst[n];
-    } else {
-        uint32_t pos = 0;
-        dst[0] = 0;
-        for (size_t i = 0; i < n; i++) {
-            uint32_t r = b->sel[i];
-            pos += off[r + 1] - off[r];
-            dst[i + 1] = pos;
-        }
-        total = pos;
-    }
-    int rc = enc_emit(e, dst, olen, owned, bho);
-    if (rc < 0)
-        return rc;
-    /* chars */
-    if (!b->sel) {
-        const char *src = c->chars ? c->chars + off[0] : "";
-        return enc_emit(e, src, total, NULL, bhc);
-    }
-    char *cd = enc_dest(e, total, &owned);
-    if (!cd)
-        return enc_nomem(e);
-    size_t pos = 0;
-    for (size_t i = 0; i < n; i++) {
-        uint32_t r = b->sel[i];
-        size_t l = off[r + 1] - off[r];
-        if (l) /* chars may still be NULL when every string is empty or NULL */
-            memcpy(cd + pos, c->chars + off[r], l);
-        pos += l;
-    }
-    return enc_emit(e, cd, total, owned, bhc);
 }
 
 int mr_wire_encode(const mr_batch *b, const mr_batch_meta *meta, int zstd_level,
@@ -349,6 +253,7 @@ int mr_wire_encode(const mr_batch *b, const mr_batch_meta *meta, int zstd_level,
         zstd_level = ZSTD_minCLevel();
 
     enc e = {.tls = tls_get(), .level = zstd_level, .out = out, .err = err};
+    const mr_colbuf_sink sink = {enc_dest, enc_emit, &e};
     if (!e.tls)
         return enc_nomem(&e);
     if (zstd_level != 0 && !e.tls->cctx && !(e.tls->cctx = ZSTD_createCCtx()))
@@ -385,16 +290,9 @@ int mr_wire_encode(const mr_batch *b, const mr_batch_meta *meta, int zstd_level,
             bufp[3 * i + k] = &bh[k];
         ch[i].buffers = &bufp[3 * i];
         chp[i] = &ch[i];
-        if ((rc = enc_validity(&e, b, c, n, &bh[0])) < 0)
-            goto fail;
-        if (c->type.id == MR_T_STRING) {
-            ch[i].n_buffers = 3;
-            rc = enc_string(&e, b, c, n, &bh[1], &bh[2]);
-        } else {
-            ch[i].n_buffers = 2;
-            rc = enc_fixed(&e, b, c, n, &bh[1]);
-        }
-        if (rc < 0)
+        ch[i].n_buffers = (size_t)mr_colbuf_count(c->type);
+        e.bh = bh;
+        if ((rc = mr_colbuf_write(c, b->sel, n, &sink, err)) < 0)
             goto fail;
     }
 
@@ -426,18 +324,12 @@ fail:
     for (size_t i = first; i < out->n; i++)
         free(out->items[i].data);
     out->n = first;
+    free(e.pending);
     free(mem);
     return rc;
 }
 
 /* ---- decoding ------------------------------------------------------------- */
-
-static const char *buf_name(int is_string, size_t k)
-{
-    static const char *fixed[] = {"validity", "data"};
-    static const char *str[] = {"validity", "offsets", "chars"};
-    return is_string ? str[k] : fixed[k];
-}
 
 /* Validates everything a header says on its own (see wire.h). */
 static int check_header(const Millrace__BatchHeader *h, mr_err *err)
@@ -458,8 +350,7 @@ static int check_header(const Millrace__BatchHeader *h, mr_err *err)
         mr_type t;
         if (!c || type_from_pb(c->type, &t) < 0)
             return mr_err_set(err, MR_EPROTO, "batch header: column %zu has a missing or invalid type", i);
-        int is_str = t.id == MR_T_STRING;
-        size_t want = is_str ? 3 : 2;
+        size_t want = (size_t)mr_colbuf_count(t);
         char tn[32];
         if (c->n_buffers != want || (want && !c->buffers))
             return mr_err_set(err, MR_EPROTO, "batch header: column %zu (%s) has %zu buffers, expected %zu",
@@ -468,23 +359,15 @@ static int check_header(const Millrace__BatchHeader *h, mr_err *err)
             const Millrace__BufferHeader *bh = c->buffers[k];
             if (!bh)
                 return mr_err_set(err, MR_EPROTO, "batch header: column %zu %s buffer header missing",
-                                  i, buf_name(is_str, k));
-            uint64_t expect;
-            int exact = 1;
-            if (k == 0)
-                expect = (n + 7) / 8;
-            else if (!is_str)
-                expect = n * mr_type_width(t);
-            else if (k == 1)
-                expect = (n + 1) * sizeof(uint32_t);
-            else {
+                                  i, mr_colbuf_name(t, (int)k));
+            uint64_t expect = mr_colbuf_expect(t, n, (int)k);
+            int exact = expect != MR_COLBUF_ANY;
+            if (!exact)
                 expect = MR_WIRE_MAX_BYTES;
-                exact = 0;
-            }
             if (exact ? bh->raw_size != expect : bh->raw_size > expect)
                 return mr_err_set(err, MR_EPROTO,
                                   "batch header: column %zu (%s) %s raw size %llu, expected %s%llu for %llu rows",
-                                  i, mr_type_name(t, tn, sizeof tn), buf_name(is_str, k),
+                                  i, mr_type_name(t, tn, sizeof tn), mr_colbuf_name(t, (int)k),
                                   (unsigned long long)bh->raw_size, exact ? "" : "at most ",
                                   (unsigned long long)expect, (unsigned long long)n);
             total += bh->raw_size;
@@ -497,7 +380,7 @@ static int check_header(const Millrace__BatchHeader *h, mr_err *err)
             if (h->codec == MILLRACE__CODEC__CODEC_NONE ? bh->wire_size != wmax : bh->wire_size > wmax)
                 return mr_err_set(err, MR_EPROTO,
                                   "batch header: column %zu %s wire size %llu does not fit raw size %llu",
-                                  i, buf_name(is_str, k), (unsigned long long)bh->wire_size,
+                                  i, mr_colbuf_name(t, (int)k), (unsigned long long)bh->wire_size,
                                   (unsigned long long)bh->raw_size);
         }
     }
@@ -578,42 +461,36 @@ static int dec_prepare(const Millrace__BatchHeader *h, mr_batch **out, mr_err *e
     return 0;
 }
 
+/* Feeds core/colbuf.h the frames of one column: copied or decompressed. */
+typedef struct dec {
+    wire_tls *tls;
+    int codec;
+    const mr_frame *f;
+    const Millrace__ColumnHeader *ch;
+    size_t col;
+    mr_type type;
+} dec;
+
+static int dec_fill(void *ctx, int k, void *dst, size_t len, mr_err *err)
+{
+    const dec *d = ctx;
+    (void)len; /* == raw_size: mr_colbuf_read checked it against the header */
+    return dec_buffer(d->tls, d->codec, &d->f[k], d->ch->buffers[k], dst, d->col,
+                      mr_colbuf_name(d->type, k), err);
+}
+
 static int dec_column(wire_tls *t, const Millrace__BatchHeader *h, size_t i, const mr_frame *f,
                       mr_column *c, mr_err *err)
 {
-    size_t n = (size_t)h->nrows;
     const Millrace__ColumnHeader *ch = h->columns[i];
-    int codec = (int)h->codec;
-    int rc = dec_buffer(t, codec, &f[0], ch->buffers[0], c->valid, i, "validity", err);
-    if (rc < 0)
-        return rc;
-    if (c->type.id != MR_T_STRING) {
-        if ((rc = dec_buffer(t, codec, &f[1], ch->buffers[1], c->data, i, "data", err)) < 0)
-            return rc;
-        if (c->type.id == MR_T_BOOL) {
-            uint8_t *d = c->data;
-            for (size_t r = 0; r < n; r++)
-                d[r] = d[r] != 0;
-        }
-        return 0;
-    }
-    if ((rc = dec_buffer(t, codec, &f[1], ch->buffers[1], c->offsets, i, "offsets", err)) < 0)
-        return rc;
-    size_t nchars = (size_t)ch->buffers[2]->raw_size;
-    const uint32_t *off = c->offsets;
-    if (off[0] != 0)
-        return mr_err_set(err, MR_EPROTO, "batch column %zu offsets: first offset is %u, not 0", i, off[0]);
-    uint32_t bad = 0;
-    for (size_t r = 0; r < n; r++)
-        bad |= off[r + 1] < off[r];
-    if (bad)
-        return mr_err_set(err, MR_EPROTO, "batch column %zu offsets: not in ascending order", i);
-    if (off[n] != nchars)
-        return mr_err_set(err, MR_EPROTO, "batch column %zu offsets: end at %u but chars are %zu bytes",
-                          i, off[n], nchars);
-    if (mr_column_reserve_chars(c, 0, nchars) < 0)
-        return mr_err_set(err, MR_ENOMEM, "out of memory decoding %zu string bytes", nchars);
-    return dec_buffer(t, codec, &f[2], ch->buffers[2], c->chars, i, "chars", err);
+    dec d = {t, (int)h->codec, f, ch, i, c->type};
+    uint64_t size[MR_COLBUF_MAX];
+    for (size_t k = 0; k < ch->n_buffers; k++)
+        size[k] = ch->buffers[k]->raw_size;
+    char what[48];
+    snprintf(what, sizeof what, "batch column %zu", i);
+    return mr_colbuf_read(c, (size_t)h->nrows, size, MR_WIRE_MAX_BYTES, dec_fill, &d, MR_EPROTO,
+                          what, err);
 }
 
 int mr_wire_decode_batch(const Millrace__BatchHeader *h, const mr_frame *frames, size_t nframes,

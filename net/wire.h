@@ -10,7 +10,8 @@
  *                  fixed width: validity, data
  *                  string:      validity, offsets, chars
  *
- * Buffer layouts (raw, before compression), for nrows rows:
+ * Buffer layouts (raw, before compression; core/colbuf.h, shared with spill
+ * files and the shuffle store), for nrows rows:
  *   validity  (nrows + 7) / 8 bytes, bit i set = row i present; bits past
  *             nrows are zero
  *   data      nrows * mr_type_width(type) bytes, host byte order (the cluster

@@ -83,7 +83,7 @@ static int rebuild(const PQconninfoOption *o, const char *password, char **out, 
         rc = MR_ENOMEM;
     if (rc < 0) {
         free(buf);
-        return mr_err_set(err, MR_ENOMEM, "out of memory");
+        return mr_err_oom(err, NULL);
     }
     *out = buf;
     return 0;

@@ -490,7 +490,7 @@ static int ensure_table(sqlite3 *db, const mr_wh_target *t, const char *name, mr
         mr_strbuf_puts(&q, "CREATE TABLE main.");
         mr_wh__ident(&q, name);
         mr_wh__columns_ddl(&q, s);
-        rc = q.oom ? mr_err_set(err, MR_ENOMEM, "out of memory") : run(db, q.p, t->table, err);
+        rc = q.oom ? mr_err_oom(err, NULL) : run(db, q.p, t->table, err);
         goto out;
     }
     for (int i = 0; i < s->nfields && missing < 0; i++) {

@@ -33,7 +33,20 @@ static int pick(const mr_wh_config *cfg, const mr_wh__driver **out, mr_err *err)
         *out = &mr_wh__postgres;
         return 0;
     }
-    return mr_err_set(err, MR_EINVAL, "warehouse: unknown driver '%s' (drivers: sqlite, postgres)", d);
+    if (strcmp(d, "csv") == 0 || strcmp(d, "jsonl") == 0) {
+        if (!cfg->path || !*cfg->path || !cfg->job_id || !*cfg->job_id)
+            return mr_err_set(err, MR_EINVAL, "file output: needs a path and a job");
+        *out = &mr_wh__files;
+        return 0;
+    }
+    return mr_err_set(err, MR_EINVAL,
+                      "warehouse: unknown driver '%s' (drivers: sqlite, postgres, csv, jsonl)", d);
+}
+
+/* A step the driver d does not have. */
+static int unsupported(const mr_wh__driver *d, const char *what, mr_err *err)
+{
+    return mr_err_set(err, MR_ENOTSUP, "warehouse: the %s driver has no %s", d->name, what);
 }
 
 static int check_schema(const mr_schema *s, const char *what, mr_err *err)
@@ -126,10 +139,43 @@ int mr_wh_commit(const mr_wh_config *cfg, mr_wh_target *targets, int ntargets,
         for (int i = 0; i < ntargets; i++)
             if (targets[i].nstaging > 0 && !targets[i].staging_tables)
                 return rc;
-        d->drop_named(cfg, targets, ntargets);
+        if (d->drop_named)
+            d->drop_named(cfg, targets, ntargets);
         return rc;
     }
+    if (!d->commit)
+        return unsupported(d, "transaction", err);
     return d->commit(cfg, targets, ntargets, post_sql, npost, err);
+}
+
+int mr_wh_begin(const mr_wh_config *cfg, const mr_wh_target *target, mr_err *err)
+{
+    const mr_wh__driver *d;
+    int rc = pick(cfg, &d, err);
+    if (rc < 0)
+        return rc;
+    return d->begin ? d->begin(cfg, target, err) : 0;
+}
+
+int mr_wh_prepare(const mr_wh_config *cfg, mr_wh_target *targets, int ntargets, mr_err *err)
+{
+    const mr_wh__driver *d;
+    int rc = pick(cfg, &d, err);
+    if (rc < 0)
+        return rc;
+    for (int i = 0; i < ntargets; i++)
+        if (targets[i].nstaging < 0 || (targets[i].nstaging > 0 && !targets[i].staging_tables))
+            return mr_err_set(err, MR_EINVAL, "warehouse prepare: bad staging list");
+    return d->prepare ? d->prepare(cfg, targets, ntargets, err) : 0;
+}
+
+int mr_wh_publish(const mr_wh_config *cfg, mr_wh_target *targets, int ntargets, mr_err *err)
+{
+    const mr_wh__driver *d;
+    int rc = pick(cfg, &d, err);
+    if (rc < 0)
+        return rc;
+    return d->publish ? d->publish(cfg, targets, ntargets, err) : 0;
 }
 
 int mr_wh_drop_staging(const mr_wh_config *cfg, const char *prefix, mr_err *err)
@@ -150,6 +196,8 @@ int mr_wh_check(const mr_wh_config *cfg, const mr_wh_target *targets, int ntarge
     for (int i = 0; i < ntargets; i++)
         if (!targets[i].table || !targets[i].table[0] || !targets[i].schema)
             return mr_err_set(err, MR_EINVAL, "warehouse check: target %d has no table or schema", i);
+    if (ntargets > 0 && !d->check)
+        return unsupported(d, "table check", err);
     return ntargets > 0 ? d->check(cfg, targets, ntargets, err) : 0;
 }
 
@@ -164,7 +212,7 @@ int mr_wh_check_plan(const Millrace__JobPlan *plan, const mr_wh_config *cfg, mr_
         return 0;
     mr_wh_target *t = calloc(n, sizeof *t);
     if (!t)
-        return mr_err_set(err, MR_ENOMEM, "out of memory");
+        return mr_err_oom(err, NULL);
     int k = 0, rc = 0;
     for (size_t s = 0; s < plan->n_stages && rc == 0; s++) {
         const Millrace__WriteSpec *w = plan->stages[s]->write;
@@ -226,6 +274,8 @@ int mr_wh_lease_take(const mr_wh_config *cfg, const char *job_id, const mr_wh_ow
     int rc = pick(cfg, &d, err);
     if (rc == 0)
         rc = check_owner(me, err);
+    if (rc == 0 && !d->lease_take)
+        rc = unsupported(d, "staging leases", err);
     return rc < 0 ? rc : d->lease_take(cfg, job_id, me, err);
 }
 
@@ -236,6 +286,8 @@ int mr_wh_lease_renew(const mr_wh_config *cfg, const char *const *job_ids, int n
     int rc = pick(cfg, &d, err);
     if (rc == 0)
         rc = check_owner(me, err);
+    if (rc == 0 && !d->lease_renew)
+        rc = unsupported(d, "staging leases", err);
     if (rc < 0 || n <= 0)
         return rc;
     /* job ids are letters and digits (coordinator/jobs.c), so a comma list
@@ -264,7 +316,7 @@ int mr_wh_job_cleanup(const mr_wh_config *cfg, const char *job_id, mr_err *err)
         if ((rc = d->drop_staging(cfg, prefix, err)) < 0)
             return rc;
     }
-    return d->lease_release(cfg, job_id, err);
+    return d->lease_release ? d->lease_release(cfg, job_id, err) : 0;
 }
 
 int mr_wh_sweep(const mr_wh_config *cfg, const mr_wh_owner *me, int64_t expire_ms, int *swept,
@@ -275,6 +327,8 @@ int mr_wh_sweep(const mr_wh_config *cfg, const mr_wh_owner *me, int64_t expire_m
     int rc = pick(cfg, &d, err);
     if (rc == 0)
         rc = check_owner(me, err);
+    if (rc == 0 && !d->sweep)
+        rc = unsupported(d, "staging sweep", err);
     if (rc == 0)
         rc = d->sweep(cfg, me, expire_ms, &n, err);
     if (swept)

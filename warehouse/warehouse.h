@@ -1,6 +1,7 @@
 /* warehouse.h - staging writes and the atomic job commit, behind one
- * driver-neutral interface with two drivers (SQLite in sqlite.c,
- * PostgreSQL in postgres.c), each an mr_wh__driver table.
+ * driver-neutral interface with three drivers (SQLite in sqlite.c,
+ * PostgreSQL in postgres.c and pg_copy.c, file outputs in files.c), each an
+ * mr_wh__driver table.
  *
  * Model.  Every task attempt that writes to the warehouse stages its rows in
  * its own staging table (mr_wh_stage_*).  When the whole job has succeeded,
@@ -12,8 +13,25 @@
  * failed attempts or crashed jobs are removed with mr_wh_drop_staging.
  *
  * Drivers.  cfg->driver selects one: NULL, "" or "sqlite" is SQLite;
- * "postgres" is PostgreSQL through libpq (cfg->dsn required); anything else
- * is MR_EINVAL.
+ * "postgres" is PostgreSQL through libpq (cfg->dsn required); "csv" and
+ * "jsonl" are a write node's file output at cfg->path (cfg->job_id
+ * required); anything else is MR_EINVAL.
+ *
+ * Steps of a job's output.  mr_wh_begin when the job starts (files: the
+ * folders, the mode check, the staging folder), mr_wh_stage_* by every
+ * task attempt, then at the end mr_wh_prepare for every output, the one
+ * warehouse transaction (mr_wh_commit, SQL drivers only), and mr_wh_publish
+ * for every output; mr_wh_drop_staging when the job fails.  A step a
+ * driver does not need is a no-op returning 0 (SQL drivers: begin,
+ * prepare, publish); a step it cannot do (commit, check, leases for files)
+ * is MR_ENOTSUP.
+ *
+ * File outputs (files.c): each attempt stages one part file in the folder
+ * "<path>.millrace-tmp-<job>"; prepare renames the chosen attempts' files
+ * to part-NNNNN.<ext> (the target's staging_tables, in task order) and
+ * writes _SUCCESS; publish renames the folder onto the output (moving an
+ * older one aside and removing it).  Modes: error_if_exists (also NULL)
+ * or overwrite, checked by begin.
  *
  * SQLite specifics:
  *   - The warehouse is the file cfg->path.  Staging tables live in a separate
@@ -58,7 +76,8 @@
  *   - Identifiers are always double-quoted with '"' doubled, so any table or
  *     column name is taken literally.
  *
- * PostgreSQL specifics (warehouse/postgres.c; docs/warehouse.md has more):
+ * PostgreSQL specifics (warehouse/postgres.c, its COPY staging in
+ * warehouse/pg_copy.c; docs/warehouse.md has more):
  *   - cfg->dsn is a libpq connection string (key=value or postgresql://).
  *     Errors never echo it: they name host, port, database and user only.
  *   - Each stage is one connection and one transaction: an UNLOGGED table in
@@ -99,6 +118,7 @@ typedef struct mr_wh_config {
     const char *path;   /* sqlite: the warehouse database file */
     const char *dsn;    /* postgres: libpq connection string */
     const char *schema; /* postgres: schema of unqualified tables */
+    const char *job_id; /* csv, jsonl: the job the staging folder belongs to */
 } mr_wh_config;
 
 /* An open staging table being written by one task attempt. */
@@ -165,6 +185,19 @@ typedef struct mr_wh_target {
  * how many rows carry it, and how many keys are duplicated). */
 int mr_wh_commit(const mr_wh_config *cfg, mr_wh_target *targets, int ntargets,
                  const char *const *post_sql, int npost, mr_err *err);
+
+/* The output steps around the commit (see "Steps" above).  begin reads
+ * the target's mode only; prepare and publish its staging tables.  Each
+ * returns 0 or a negative code with err set (files: MR_EINVAL for an
+ * output that exists without overwrite, MR_EIO naming the path). */
+int mr_wh_begin(const mr_wh_config *cfg, const mr_wh_target *target, mr_err *err);
+int mr_wh_prepare(const mr_wh_config *cfg, mr_wh_target *targets, int ntargets, mr_err *err);
+int mr_wh_publish(const mr_wh_config *cfg, mr_wh_target *targets, int ntargets, mr_err *err);
+
+/* files.c: the part file an attempt stages under staging name staging
+ * (for the executor's data-root check before mr_wh_stage_open).  0 or
+ * MR_ETOOBIG when it does not fit in cap. */
+int mr_wh_files_part_path(const mr_wh_config *cfg, const char *staging, char *out, size_t cap);
 
 /* Drops every staging table whose name starts with prefix (e.g.
  * "s_<jobid>_" after a failed job, or "s_" when the coordinator starts, to
@@ -257,7 +290,9 @@ int mr_wh_sweep(const mr_wh_config *cfg, const mr_wh_owner *me, int64_t expire_m
 
 /* ---- for drivers (warehouse/<driver>.c) -----------------------------------
  * A driver fills one mr_wh__driver; the front (warehouse.c) picks it by
- * name and checks arguments common to all drivers.  A driver's stage handle
+ * name and checks arguments common to all drivers.  Entries a driver
+ * leaves NULL are refused by the front (MR_ENOTSUP), except the output
+ * steps begin, prepare and publish, which are then no-ops.  A driver's stage handle
  * starts with struct mr_wh_stage, so the front can find the driver. */
 typedef struct mr_wh__driver {
     const char *name;
@@ -282,6 +317,10 @@ typedef struct mr_wh__driver {
     int (*lease_release)(const mr_wh_config *cfg, const char *job_id, mr_err *err);
     int (*sweep)(const mr_wh_config *cfg, const mr_wh_owner *me, int64_t expire_ms, int *swept,
                  mr_err *err);
+    /* The output steps around the commit; NULL: nothing to do. */
+    int (*begin)(const mr_wh_config *cfg, const mr_wh_target *target, mr_err *err);
+    int (*prepare)(const mr_wh_config *cfg, mr_wh_target *targets, int ntargets, mr_err *err);
+    int (*publish)(const mr_wh_config *cfg, mr_wh_target *targets, int ntargets, mr_err *err);
 } mr_wh__driver;
 
 struct mr_wh_stage {
@@ -290,5 +329,6 @@ struct mr_wh_stage {
 
 extern const mr_wh__driver mr_wh__sqlite;
 extern const mr_wh__driver mr_wh__postgres;
+extern const mr_wh__driver mr_wh__files;
 
 #endif

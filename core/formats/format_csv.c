@@ -119,7 +119,7 @@ static int csv_next(void *src, mr_batch *b, mr_format_row *out, char *why, size_
         for (int i = 0; i < s->schema->nfields && !bad; i++) {
             bad = put_field(s, &b->cols[i], i, b->nrows, &rec.fields[s->map[i]], why, cap);
             if (bad < 0)
-                return mr_err_set(err, MR_ENOMEM, "out of memory");
+                return mr_err_oom(err, NULL);
         }
     }
     if (!bad)
@@ -147,7 +147,7 @@ static int map_columns(csv_src *s, const char *path, const mr_csv_options *opt, 
     const mr_schema *sc = s->schema;
     s->map = malloc((size_t)sc->nfields * sizeof *s->map);
     if (!s->map)
-        return mr_err_set(err, MR_ENOMEM, "out of memory");
+        return mr_err_oom(err, NULL);
     for (int i = 0; i < sc->nfields; i++)
         s->map[i] = i;
     s->nfields = sc->nfields;
@@ -174,7 +174,7 @@ static int csv_open(const char *path, uint64_t offset, uint64_t length, const mr
         mr_csv_options_init(&o);
     csv_src *s = calloc(1, sizeof *s);
     if (!s)
-        return mr_err_set(err, MR_ENOMEM, "out of memory");
+        return mr_err_oom(err, NULL);
     s->schema = schema;
     s->null_string = o.null_string && o.null_string[0] ? o.null_string : NULL;
     s->schema_inferred = o.schema_inferred;

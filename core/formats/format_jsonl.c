@@ -134,7 +134,7 @@ static int jsonl_next(void *src, mr_batch *b, mr_format_row *out, char *why, siz
     int nf = mr_jsonl_parse(s->parser, line, n, &f, &perr);
     int bad = 0;
     if (nf == MR_ENOMEM)
-        return mr_err_set(err, MR_ENOMEM, "out of memory");
+        return mr_err_oom(err, NULL);
     if (nf < 0) {
         snprintf(why, cap, "%.800s", perr.msg);
         bad = 1;
@@ -151,7 +151,7 @@ static int jsonl_next(void *src, mr_batch *b, mr_format_row *out, char *why, siz
             bad = put_value(&b->cols[c], sc->fields[c].name, b->nrows, m,
                             s->schema_inferred ? sc : NULL, c, why, cap);
             if (bad < 0)
-                return mr_err_set(err, MR_ENOMEM, "out of memory");
+                return mr_err_oom(err, NULL);
         }
     }
     if (!bad)
@@ -181,7 +181,7 @@ static int jsonl_open(const char *path, uint64_t offset, uint64_t length, const 
     *out = NULL;
     jsonl_src *s = calloc(1, sizeof *s);
     if (!s)
-        return mr_err_set(err, MR_ENOMEM, "out of memory");
+        return mr_err_oom(err, NULL);
     s->schema = schema;
     s->schema_inferred = opt && opt->schema_inferred;
     s->parser = mr_jsonl_parser_create();
@@ -195,7 +195,7 @@ static int jsonl_open(const char *path, uint64_t offset, uint64_t length, const 
     s->namelen = malloc(nc * sizeof *s->namelen);
     if (!s->parser || !s->slots || !s->member || !s->namelen) {
         jsonl_close(s);
-        return mr_err_set(err, MR_ENOMEM, "out of memory");
+        return mr_err_oom(err, NULL);
     }
     for (size_t c = 0; c < nc; c++) {
         const char *name = schema->fields[c].name;

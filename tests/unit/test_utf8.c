@@ -75,6 +75,31 @@ static void test_table(void **state)
     }
 }
 
+/* The same table with "?" for U+FFFD: the REST API's cleaner. */
+static void test_table_question_mark(void **state)
+{
+    (void)state;
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        char *c = mr_utf8_clean_with(cases[i].in, cases[i].n, "?");
+        assert_non_null(c);
+        char want[256];
+        size_t w = 0;
+        for (const char *p = cases[i].clean; *p;) {
+            if (strncmp(p, FFFD, 3) == 0) {
+                want[w++] = '?';
+                p += 3;
+            } else {
+                want[w++] = *p++;
+            }
+        }
+        want[w] = '\0';
+        assert_string_equal(c, want);
+        assert_true(mr_utf8_valid(c, strlen(c)));
+        free(c);
+    }
+    assert_null(mr_utf8_clean_with("a", 1, "12345")); /* over four bytes */
+}
+
 static void test_decode_encode(void **state)
 {
     (void)state;
@@ -227,6 +252,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_table),
+        cmocka_unit_test(test_table_question_mark),
         cmocka_unit_test(test_decode_encode),
         cmocka_unit_test(test_against_reference),
     };
