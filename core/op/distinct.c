@@ -186,8 +186,9 @@ static long probe(distinct_op *d, const mr_batch *b, size_t live)
     return (long)npend;
 }
 
-static int distinct_open(mr_op *op, mr_err *err)
+static int distinct_open(mr_op *op, mr_exec_ctx *ctx, mr_err *err)
 {
+    (void)ctx;
     distinct_op *d = (distinct_op *)op;
     const mr_schema *cs = op->child->schema;
     size_t n = (size_t)d->n;
@@ -206,7 +207,7 @@ static int distinct_open(mr_op *op, mr_err *err)
         if (mr_column_init(&d->keys[k], t, 0) < 0 || mr_column_init(&d->kvown[k], t, 0) < 0)
             return oom(d, err);
     }
-    return mr_op_open(op->child, err);
+    return 0;
 }
 
 /* Rows the set holds before it may spill, whatever the budget: each spill
@@ -265,14 +266,13 @@ static int parts_next(distinct_op *d, mr_batch **out, mr_err *err)
         int i = d->part_next++;
         if (mr_spill_parts_rows(&d->parts, i) == 0)
             continue;
-        mr_op *src = mr_spill_parts_source(&d->parts, i, d->op.schema, d->op.ctx, d->op.cancel,
-                                           d->op.node, err);
+        mr_op *src = mr_spill_parts_source(&d->parts, i, d->op.schema, d->op.node, err);
         mr_op *in = src ? mr_distinct_create(src, NULL, 0, d->op.node, err) : NULL;
         if (!in)
             return err ? err->code : MR_ENOMEM;
         ((distinct_op *)in)->depth = d->depth + 1;
         d->inner = in;
-        if ((rc = mr_op_open(in, err)) < 0)
+        if ((rc = mr_op_open(in, d->op.ctx, err)) < 0)
             return rc;
     }
 }
@@ -372,7 +372,6 @@ static void distinct_close(mr_op *op)
     free(d->cols);
     free(d->kidx);
     mr_schema_destroy(op->schema);
-    mr_op_close(op->child);
     free(d);
 }
 
@@ -442,7 +441,7 @@ mr_op *mr_distinct_create(mr_op *child, const char *const *columns, int ncols, c
 oom:
     mr_err_set(err, MR_ENOMEM, "node '%s': out of memory", d->op.node);
 fail:
-    distinct_close(&d->op);
+    mr_op_close(&d->op);
     return NULL;
 }
 

@@ -1251,8 +1251,9 @@ static int emit(hashagg_op *h, mr_batch **out, mr_err *err)
 
 /* ---- Lifecycle ----------------------------------------------------------- */
 
-static int hashagg_open(mr_op *op, mr_err *err)
+static int hashagg_open(mr_op *op, mr_exec_ctx *ctx, mr_err *err)
 {
+    (void)ctx;
     hashagg_op *h = (hashagg_op *)op;
     const plan *p = &h->p;
     const mr_schema *cs = op->child->schema;
@@ -1303,7 +1304,7 @@ static int hashagg_open(mr_op *op, mr_err *err)
     if (!h->out)
         goto oom;
     h->ktypes = types;
-    return mr_op_open(op->child, err);
+    return 0;
 oom:
     h->ktypes = types;
     return oom(h, err);
@@ -1433,8 +1434,7 @@ static int open_partition(hashagg_op *h, int i, mr_err *err)
 {
     if (mr_spill_parts_rows(&h->parts, i) == 0)
         return 0;
-    mr_op *src = mr_spill_parts_source(&h->parts, i, h->op.child->schema, h->op.ctx, h->op.cancel,
-                                       h->op.node, err);
+    mr_op *src = mr_spill_parts_source(&h->parts, i, h->op.child->schema, h->op.node, err);
     if (!src)
         return err ? err->code : MR_ENOMEM;
     const agg_args *a = &h->args_copy;
@@ -1445,7 +1445,7 @@ static int open_partition(hashagg_op *h, int i, mr_err *err)
         return err ? err->code : MR_ENOMEM;
     ((hashagg_op *)inner)->depth = h->depth + 1;
     h->inner = inner;
-    return mr_op_open(inner, err);
+    return mr_op_open(inner, h->op.ctx, err);
 }
 
 /* Pulls child batches into the table until the input ends (ST_EMIT) or,
@@ -1619,7 +1619,6 @@ static void hashagg_close(mr_op *op)
     mr_batch_destroy(h->out);
     plan_free(&h->p);
     mr_schema_destroy(op->schema);
-    mr_op_close(op->child);
     free(h);
 }
 
@@ -1688,7 +1687,7 @@ oom:
     mr_err_set(err, MR_ENOMEM, "node '%s': out of memory", h->op.node);
 fail:
     mr_schema_destroy(state);
-    hashagg_close(&h->op);
+    mr_op_close(&h->op);
     return NULL;
 }
 

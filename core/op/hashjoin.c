@@ -296,7 +296,7 @@ const char *mr_join_type_name(mr_join_type how)
 
 /* ---- Running state ------------------------------------------------------- */
 
-enum { PH_PROBE, PH_TAIL, PH_DONE, PH_PARTITION, PH_PARTS };
+enum { PH_BUILD, PH_PROBE, PH_TAIL, PH_DONE, PH_PARTITION, PH_PARTS };
 
 /* A stored row's hash and the next row of its chain (+ 1; 0 ends it), side
  * by side so that walking a chain costs one cache line per row. */
@@ -645,11 +645,13 @@ typedef struct chunk_op {
     size_t bytes;       /* their size */
 } chunk_op;
 
-static int chunk_open(mr_op *op, mr_err *err)
+static int chunk_open(mr_op *op, mr_exec_ctx *ctx, mr_err *err)
 {
+    (void)ctx;
+    (void)err;
     chunk_op *c = (chunk_op *)op;
     c->owner->chunk_more = false;
-    return mr_op_open(op->child, err);
+    return 0;
 }
 
 static int chunk_next(mr_op *op, mr_batch **out, mr_err *err)
@@ -682,7 +684,6 @@ static int chunk_next(mr_op *op, mr_batch **out, mr_err *err)
 
 static void chunk_close(mr_op *op)
 {
-    mr_op_close(op->child);
     mr_schema_destroy(op->schema);
     free(op);
 }
@@ -700,7 +701,7 @@ static mr_op *chunk_create(hashjoin_op *j, mr_op *src, mr_err *err)
     }
     mr_op_init(&c->op, &chunk_vt, src, j->op.node);
     if (!(c->op.schema = mr_schema_copy(src->schema))) {
-        chunk_close(&c->op);
+        mr_op_close(&c->op);
         oom(j, err);
         return NULL;
     }
@@ -729,14 +730,12 @@ static int grace_open_part(hashjoin_op *j, int i, bool chunk, mr_err *err)
     bool in_memory = unsplit || j->depth + 1 >= MR_SPILL_MAX_DEPTH;
     if (!chunk && in_memory && (how == MR_JOIN_INNER || how == MR_JOIN_RIGHT))
         chunk = true, j->chunk_from = 0;
-    mr_op *sb = mr_spill_parts_source(&j->bparts, i, j->build->schema, j->op.ctx, j->op.cancel,
-                                      j->op.node, err);
+    mr_op *sb = mr_spill_parts_source(&j->bparts, i, j->build->schema, j->op.node, err);
     if (sb && chunk)
         sb = chunk_create(j, sb, err);
     if (!sb)
         return err ? err->code : MR_ENOMEM;
-    mr_op *sp = mr_spill_parts_source(&j->pparts, i, j->op.child->schema, j->op.ctx,
-                                      j->op.cancel, j->op.node, err);
+    mr_op *sp = mr_spill_parts_source(&j->pparts, i, j->op.child->schema, j->op.node, err);
     if (!sp) {
         mr_op_close(sb);
         return err ? err->code : MR_ENOMEM;
@@ -748,7 +747,7 @@ static int grace_open_part(hashjoin_op *j, int i, bool chunk, mr_err *err)
         return err ? err->code : MR_ENOMEM;
     ((hashjoin_op *)in)->depth = unsplit || chunk ? MR_SPILL_MAX_DEPTH : j->depth + 1;
     j->inner = in;
-    return mr_op_open(in, err);
+    return mr_op_open(in, j->op.ctx, err);
 }
 
 /* Grace mode's next(): the partitions' joins one after the other. */
@@ -757,7 +756,7 @@ static int grace_next(hashjoin_op *j, mr_batch **out, mr_err *err)
     for (;;) {
         int rc;
         if (j->phase == PH_PARTITION) {
-            if ((rc = mr_op_open(j->op.child, err)) < 0 || (rc = grace_probe_all(j, err)) < 0)
+            if ((rc = grace_probe_all(j, err)) < 0)
                 return rc;
             j->phase = PH_PARTS;
         }
@@ -783,8 +782,9 @@ static int grace_next(hashjoin_op *j, mr_batch **out, mr_err *err)
     }
 }
 
-static int hashjoin_open(mr_op *op, mr_err *err)
+static int hashjoin_open(mr_op *op, mr_exec_ctx *ctx, mr_err *err)
 {
+    (void)ctx;
     hashjoin_op *j = (hashjoin_op *)op;
     const jplan *p = &j->p;
     size_t nk = (size_t)p->nkeys;
@@ -818,9 +818,15 @@ static int hashjoin_open(mr_op *op, mr_err *err)
     }
     if (p->how != MR_JOIN_SEMI && p->how != MR_JOIN_ANTI && !(j->out = mr_batch_create(op->schema, 0)))
         return oom(j, err);
-    int rc = mr_op_open(j->build, err);
-    if (rc < 0)
-        return rc;
+    j->phase = PH_BUILD; /* the first next() drains the build side */
+    return 0;
+}
+
+/* The first next(): drains the build side into the table, or into spill
+ * partitions when it passes the budget. */
+static int hashjoin_build(hashjoin_op *j, mr_err *err)
+{
+    int rc;
     for (;;) {
         mr_batch *b = NULL;
         rc = mr_op_next(j->build, &b, err);
@@ -839,13 +845,13 @@ static int hashjoin_open(mr_op *op, mr_err *err)
             return rc;
     }
     if (j->grace) {
-        j->phase = PH_PARTITION; /* the left input is opened by next() */
+        j->phase = PH_PARTITION; /* next() partitions the left input */
         return 0;
     }
     if ((rc = build_finish(j, err)) < 0)
         return rc;
     j->phase = PH_PROBE;
-    return mr_op_open(op->child, err);
+    return 0;
 }
 
 /* Prepares a new left batch: dense keys, hashes, bucket heads. */
@@ -1016,6 +1022,11 @@ static int hashjoin_next(mr_op *op, mr_batch **out, mr_err *err)
 {
     hashjoin_op *j = (hashjoin_op *)op;
     const mr_join_type how = j->p.how;
+    if (j->phase == PH_BUILD) {
+        int rc = hashjoin_build(j, err);
+        if (rc < 0)
+            return rc;
+    }
     if (j->grace)
         return j->phase == PH_DONE ? MR_NEXT_DONE : grace_next(j, out, err);
     while (j->phase == PH_PROBE) {
@@ -1115,8 +1126,6 @@ static void hashjoin_close(mr_op *op)
     mr_batch_destroy(j->out);
     op->schema = NULL; /* owned by the plan */
     plan_free(&j->p);
-    mr_op_close(j->build);
-    mr_op_close(op->child);
     free(j);
 }
 
@@ -1140,12 +1149,14 @@ mr_op *mr_hashjoin_create(mr_op *build, mr_op *probe, mr_join_type how,
         mr_err_set(err, MR_ENOMEM, "node '%s': out of memory", nd);
         return NULL;
     }
-    mr_op_init(&j->op, &hashjoin_vt, probe, node);
-    j->build = build;
-    if (!j->op.cancel)
-        j->op.cancel = build->cancel;
-    if (!j->op.ctx)
-        j->op.ctx = build->ctx;
+    mr_op_init(&j->op, &hashjoin_vt, NULL, node);
+    mr_op *const kids[2] = {probe, build};
+    if (mr_op_set_children(&j->op, kids, 2) < 0) {
+        free(j);
+        mr_err_set(err, MR_ENOMEM, "node '%s': out of memory", nd);
+        return NULL;
+    }
+    j->build = build; /* children[1]: the operator owns both */
     if (plan_build(&j->p, probe->schema, build->schema, how, left_keys, right_keys, nkeys,
                    right_prefix, j->op.node, err) < 0)
         goto fail;
@@ -1169,7 +1180,7 @@ mr_op *mr_hashjoin_create(mr_op *build, mr_op *probe, mr_join_type how,
     j->op.schema = j->p.schema;
     return &j->op;
 fail:
-    hashjoin_close(&j->op);
+    mr_op_close(&j->op);
     return NULL;
 }
 

@@ -43,12 +43,13 @@ static void project_unview(project_op *p)
         }
 }
 
-static int project_open(mr_op *op, mr_err *err)
+static int project_open(mr_op *op, mr_exec_ctx *ctx, mr_err *err)
 {
+    (void)ctx;
     project_op *p = (project_op *)op;
     if (!p->out && !(p->out = mr_batch_create(op->schema, 0)))
         return mr_err_set(err, MR_ENOMEM, "node '%s': out of memory", op->node);
-    return mr_op_open(op->child, err);
+    return 0;
 }
 
 /* Copies the live rows of src into dst (same type), densely. */
@@ -132,7 +133,6 @@ static void project_close(mr_op *op)
 {
     project_op *p = (project_op *)op;
     project_unview(p);
-    mr_op_close(op->child);
     if (p->exprs)
         for (int i = 0; i < p->n; i++)
             mr_expr_destroy(p->exprs[i]);
@@ -201,7 +201,7 @@ mr_op *mr_project_create(mr_op *child, const char *const *names, const char *con
             mr_err_prefix(err, "node '%s'", p->op.node);
             err->offset = off;
         }
-        project_close(&p->op);
+        mr_op_close(&p->op);
         return NULL;
     }
     return &p->op;

@@ -840,14 +840,12 @@ static int sort_fail(sort_op *s, int rc, mr_err *err)
     return mr_err_set(err, rc, "node '%s': out of memory sorting %zu rows", s->op.node, s->n);
 }
 
-static int sort_open(mr_op *op, mr_err *err)
+static int sort_open(mr_op *op, mr_exec_ctx *ctx, mr_err *err)
 {
+    (void)ctx;
     sort_op *s = (sort_op *)op;
     if (s->opened)
         return 0;
-    int rc = mr_op_open(op->child, err);
-    if (rc < 0)
-        return rc;
     s->cols = calloc((size_t)s->ncols, sizeof *s->cols);
     s->out = mr_batch_create(op->schema, MR_BATCH_ROWS);
     if (!s->cols || !s->out || ensure_keys(s, 0, 0) < 0)
@@ -937,7 +935,6 @@ static int sort_next(mr_op *op, mr_batch **out, mr_err *err)
 static void sort_close(mr_op *op)
 {
     sort_op *s = (sort_op *)op;
-    mr_op_close(op->child);
     if (s->cols)
         for (int c = 0; c < s->ncols; c++)
             mr_column_free(&s->cols[c]);
@@ -998,7 +995,7 @@ mr_op *mr_sort_create(mr_op *child, const char *const *keys, const int *desc,
     s->nfirst = malloc((size_t)nkeys);
     if (!s->op.schema || !s->keycol || !s->desc || !s->nfirst) {
         mr_err_set(err, MR_ENOMEM, "node '%s': out of memory", nd);
-        sort_close(&s->op);
+        mr_op_close(&s->op);
         return NULL;
     }
     for (int k = 0; k < nkeys; k++) {
@@ -1006,7 +1003,7 @@ mr_op *mr_sort_create(mr_op *child, const char *const *keys, const int *desc,
         if (s->keycol[k] < 0) {
             mr_err_set(err, MR_ENOTFOUND, "node '%s': sort key '%s' is not a column of the input",
                        nd, keys[k]);
-            sort_close(&s->op);
+            mr_op_close(&s->op);
             return NULL;
         }
         s->desc[k] = desc && desc[k] ? 1 : 0;

@@ -28,7 +28,7 @@
 typedef struct union_op {
     mr_op op;
     int n;
-    mr_op **inputs;
+    mr_op **inputs;   /* op.children, owned through op */
     int **map;     /* map[i][j]: column of input i feeding output column j */
     bool *aligned; /* input i passes through */
     int cur;
@@ -212,16 +212,12 @@ static int convert(mr_column *dst, const mr_column *src, const uint32_t *rows, s
 
 /* ---- Lifecycle ----------------------------------------------------------- */
 
-static int union_open(mr_op *op, mr_err *err)
+static int union_open(mr_op *op, mr_exec_ctx *ctx, mr_err *err)
 {
+    (void)ctx;
     union_op *u = (union_op *)op;
     if (u->opened)
         return 0;
-    for (int i = 0; i < u->n; i++) {
-        int rc = mr_op_open(u->inputs[i], err);
-        if (rc < 0)
-            return rc;
-    }
     u->out = mr_batch_create(op->schema, MR_BATCH_ROWS);
     if (!u->out)
         return mr_err_set(err, MR_ENOMEM, "node '%s': out of memory", op->node);
@@ -283,13 +279,9 @@ static int union_next(mr_op *op, mr_batch **out, mr_err *err)
 static void union_close(mr_op *op)
 {
     union_op *u = (union_op *)op;
-    for (int i = 0; i < u->n; i++) {
-        mr_op_close(u->inputs[i]);
-        if (u->map)
-            free(u->map[i]);
-    }
+    for (int i = 0; i < u->n && u->map; i++)
+        free(u->map[i]);
     free(u->map);
-    free(u->inputs);
     free(u->aligned);
     mr_batch_destroy(u->out);
     mr_schema_destroy(op->schema);
@@ -320,19 +312,22 @@ mr_op *mr_union_create(mr_op **inputs, int n, int distinct, const char *node, mr
         goto fail;
     }
     mr_op_init(&u->op, &union_vt, NULL, nd);
-    /* the operators above (a distinct, a sort, an aggregate) inherit the
-     * task's budget and cancel flag from here */
-    mr_op_inherit(&u->op, inputs, n);
-    u->inputs = malloc((size_t)n * sizeof *u->inputs);
-    u->map = calloc((size_t)n, sizeof *u->map);
-    u->aligned = calloc((size_t)n, sizeof *u->aligned);
-    if (!u->inputs || !u->map || !u->aligned) {
+    rc = mr_op_set_children(&u->op, inputs, n);
+    inputs = NULL; /* owned by u from here, closed on failure */
+    if (rc < 0) {
+        free(u);
+        u = NULL;
         rc = mr_err_set(err, MR_ENOMEM, "node '%s': out of memory", nd);
         goto fail;
     }
-    memcpy(u->inputs, inputs, (size_t)n * sizeof *inputs);
+    u->inputs = u->op.children;
     u->n = n;
-    inputs = NULL; /* owned by u from here */
+    u->map = calloc((size_t)n, sizeof *u->map);
+    u->aligned = calloc((size_t)n, sizeof *u->aligned);
+    if (!u->map || !u->aligned) {
+        rc = mr_err_set(err, MR_ENOMEM, "node '%s': out of memory", nd);
+        goto fail;
+    }
     for (int i = 0; i < n; i++)
         schemas[i] = u->inputs[i]->schema;
     if ((rc = mr_union_schema(schemas, n, &u->op.schema, err)) < 0) {
@@ -361,8 +356,7 @@ mr_op *mr_union_create(mr_op **inputs, int n, int distinct, const char *node, mr
 fail:
     (void)rc;
     free(schemas);
-    if (u)
-        union_close(&u->op);
+    mr_op_close(u ? &u->op : NULL);
     if (inputs)
         for (int i = 0; i < n; i++)
             mr_op_close(inputs[i]);

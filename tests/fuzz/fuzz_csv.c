@@ -159,7 +159,7 @@ static void scan(const mr_schema *schema, const mr_csv_options *o, uint64_t off,
             die("scan create failed without a message");
         return;
     }
-    int rc = mr_op_open(op, &err);
+    int rc = mr_op_open(op, NULL, &err);
     mr_batch *b;
     while (rc == 0 && (rc = mr_op_next(op, &b, &err)) == MR_NEXT_BATCH) {
         check_batch(b);
