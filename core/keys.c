@@ -15,28 +15,20 @@
 int mr_keys_common_type(mr_type a, mr_type b, mr_type *out, mr_err *err)
 {
     char na[48], nb[48];
-    if (a.id == b.id && a.id != MR_T_DECIMAL) {
-        *out = a;
-        return 0;
-    }
-    if ((a.id == MR_T_INT32 || a.id == MR_T_INT64) && (b.id == MR_T_INT32 || b.id == MR_T_INT64)) {
-        *out = mr_type_make(MR_T_INT64);
-        return 0;
-    }
-    if (a.id == MR_T_DECIMAL && b.id == MR_T_DECIMAL) {
+    int rc = mr_type_common(a, b, &MR_WIDEN_KEYS, out);
+    if (rc == MR_EOVERFLOW) {
         int s = a.scale > b.scale ? a.scale : b.scale;
         int ia = a.precision - a.scale, ib = b.precision - b.scale;
-        int p = (ia > ib ? ia : ib) + s;
-        if (p > MR_DECIMAL_MAX_PRECISION)
-            return mr_err_set(err, MR_ETYPE,
-                              "%s and %s cannot be compared exactly (it would take "
-                              "decimal(%d,%d)); cast one side",
-                              mr_type_name(a, na, sizeof na), mr_type_name(b, nb, sizeof nb), p, s);
-        *out = mr_type_decimal(p, s);
-        return 0;
+        return mr_err_set(err, MR_ETYPE,
+                          "%s and %s cannot be compared exactly (it would take "
+                          "decimal(%d,%d)); cast one side",
+                          mr_type_name(a, na, sizeof na), mr_type_name(b, nb, sizeof nb),
+                          (ia > ib ? ia : ib) + s, s);
     }
-    return mr_err_set(err, MR_ETYPE, "%s and %s cannot be compared; cast one side",
-                      mr_type_name(a, na, sizeof na), mr_type_name(b, nb, sizeof nb));
+    if (rc < 0)
+        return mr_err_set(err, MR_ETYPE, "%s and %s cannot be compared; cast one side",
+                          mr_type_name(a, na, sizeof na), mr_type_name(b, nb, sizeof nb));
+    return 0;
 }
 
 bool mr_keys_needs_convert(mr_type from, mr_type to)

@@ -1431,24 +1431,7 @@ static mr_schema *prop_aggregate(dag_ctx *c, dag_node *nd, const mr_schema *in)
  * when there is none. */
 static int common_type(mr_type a, mr_type b, mr_type *out)
 {
-    if (mr_type_equal(a, b))
-        return *out = a, 1;
-    int ai = a.id == MR_T_INT32 || a.id == MR_T_INT64, bi = b.id == MR_T_INT32 || b.id == MR_T_INT64;
-    if (ai && bi)
-        return *out = mr_type_make(MR_T_INT64), 1;
-    if (!mr_type_is_numeric(a) || !mr_type_is_numeric(b))
-        return 0;
-    if (a.id == MR_T_FLOAT64 || b.id == MR_T_FLOAT64)
-        return *out = mr_type_make(MR_T_FLOAT64), 1;
-    if (ai || bi) {
-        mr_type d = ai ? b : a;
-        return *out = mr_type_decimal(MR_DECIMAL_MAX_PRECISION, d.scale), 1;
-    }
-    int s = a.scale > b.scale ? a.scale : b.scale;
-    int ip = a.precision - a.scale > b.precision - b.scale ? a.precision - a.scale
-                                                           : b.precision - b.scale;
-    int p = ip + s > MR_DECIMAL_MAX_PRECISION ? MR_DECIMAL_MAX_PRECISION : ip + s;
-    return *out = mr_type_decimal(p, s), 1;
+    return mr_type_common(a, b, &MR_WIDEN_NUMERIC, out) == 0;
 }
 
 /* Types whose equal values hash equal share a class (core/hash.c hashes

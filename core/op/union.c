@@ -38,49 +38,10 @@ typedef struct union_op {
 
 /* ---- Schema -------------------------------------------------------------- */
 
+/* The common type of two input columns (the table in union.h). */
 static int widen(mr_type a, mr_type b, mr_type *out)
 {
-    if (mr_type_equal(a, b)) {
-        *out = a;
-        return 0;
-    }
-    int ia = a.id, ib = b.id;
-    if (ia > ib) { /* order the pair by id: fewer cases below */
-        mr_type t = a;
-        a = b;
-        b = t;
-        ia = a.id;
-        ib = b.id;
-    }
-    bool a_int = ia == MR_T_INT32 || ia == MR_T_INT64;
-    if (ia == MR_T_INT32 && ib == MR_T_INT64) {
-        *out = mr_type_make(MR_T_INT64);
-        return 0;
-    }
-    if ((a_int || ia == MR_T_DECIMAL) && ib == MR_T_FLOAT64) {
-        *out = mr_type_make(MR_T_FLOAT64);
-        return 0;
-    }
-    if (ia == MR_T_FLOAT64 && ib == MR_T_DECIMAL) {
-        *out = mr_type_make(MR_T_FLOAT64);
-        return 0;
-    }
-    if (a_int && ib == MR_T_DECIMAL) {
-        *out = mr_type_decimal(MR_DECIMAL_MAX_PRECISION, b.scale);
-        return 0;
-    }
-    if (ia == MR_T_DECIMAL && ib == MR_T_DECIMAL) {
-        if (a.scale == b.scale)
-            *out = mr_type_decimal(a.precision > b.precision ? a.precision : b.precision, a.scale);
-        else
-            *out = mr_type_decimal(MR_DECIMAL_MAX_PRECISION, a.scale > b.scale ? a.scale : b.scale);
-        return 0;
-    }
-    if (ia == MR_T_DATE && ib == MR_T_TIMESTAMP) {
-        *out = mr_type_make(MR_T_TIMESTAMP);
-        return 0;
-    }
-    return MR_ETYPE;
+    return mr_type_common(a, b, &MR_WIDEN_UNION, out);
 }
 
 int mr_union_schema(const mr_schema *const *inputs, int n, mr_schema **out, mr_err *err)
