@@ -161,8 +161,8 @@ static long probe(distinct_op *d, const mr_batch *b, size_t live)
             /* the tag and the slot position already agree on most hash
              * bits: compare values without loading the stored hash */
             size_t e = (uint32_t)s - 1;
-            dup = e < base ? mr_keys_row_equal(d->keys, e, d->kv, i, d->n)
-                           : mr_keys_row_equal(d->kv, d->pend[e - base], d->kv, i, d->n);
+            dup = e < base ? mr_vec_row_equal(d->keys, e, d->kv, i, d->n)
+                           : mr_vec_row_equal(d->kv, d->pend[e - base], d->kv, i, d->n);
             if (dup)
                 break;
         }
@@ -178,7 +178,7 @@ static long probe(distinct_op *d, const mr_batch *b, size_t live)
             return MR_ENOMEM;
     }
     for (int k = 0; k < d->n; k++) {
-        int rc = mr_keys_gather(&d->keys[k], base, &d->kv[k], d->pend, npend);
+        int rc = mr_vec_gather(&d->keys[k], base, &d->kv[k], d->pend, npend);
         if (rc < 0)
             return rc;
     }
@@ -226,7 +226,7 @@ static int spill_batch(distinct_op *d, size_t live, mr_err *err)
         for (size_t pos = h & d->mask, sl; !dup && (sl = d->slots[pos]) != 0;
              pos = (pos + 1) & d->mask)
             dup = (sl & SLOT_TAG) == tag &&
-                  mr_keys_row_equal(d->keys, (uint32_t)sl - 1, d->kv, i, d->n);
+                  mr_vec_row_equal(d->keys, (uint32_t)sl - 1, d->kv, i, d->n);
         if (dup)
             continue;
         d->phash[m] = h; /* m <= i: compacting in place */
@@ -304,7 +304,7 @@ static int distinct_next(mr_op *op, mr_batch **out, mr_err *err)
                 d->kv[k] = *src;
                 continue;
             }
-            if (mr_keys_gather(&d->kvown[k], 0, src, b->sel, live) < 0)
+            if (mr_vec_gather(&d->kvown[k], 0, src, b->sel, live) < 0)
                 return oom(d, err);
             d->kv[k] = d->kvown[k];
         }
@@ -454,7 +454,7 @@ size_t mr_distinct_memory(const mr_op *op)
         return 0;
     size_t b = d->hcap * sizeof *d->hashes + (d->slots ? (d->mask + 1) * sizeof *d->slots : 0);
     for (int k = 0; k < d->n; k++)
-        b += mr_keys_column_bytes(&d->keys[k]) + mr_keys_column_bytes(&d->kvown[k]);
+        b += mr_vec_bytes(&d->keys[k]) + mr_vec_bytes(&d->kvown[k]);
     b += d->pcap * (sizeof *d->phash + sizeof *d->pend + sizeof *d->sel);
     return b;
 }

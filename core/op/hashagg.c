@@ -83,6 +83,7 @@
 
 #include "core/hash.h"
 #include "core/spill.h"
+#include "core/vec.h"
 
 __extension__ typedef __int128 i128;
 
@@ -670,26 +671,9 @@ static const mr_column *dense_col(hashagg_op *h, const mr_batch *in, int c)
     if (!in->sel)
         return src;
     mr_column *dst = &h->gather[c];
-    size_t n = in->nsel;
-    if (!dst->valid && mr_column_init(dst, src->type, n) < 0)
+    if (!dst->valid && mr_column_init(dst, src->type, in->nsel) < 0)
         return NULL;
-    if (mr_column_reserve(dst, n) < 0)
-        return NULL;
-    if (src->type.id == MR_T_STRING) {
-        for (size_t i = 0; i < n; i++)
-            if (mr_column_copy_value(dst, i, src, in->sel[i]) < 0)
-                return NULL;
-        return dst;
-    }
-    size_t w = mr_type_width(src->type);
-    char *d = dst->data;
-    const char *s = src->data;
-    for (size_t i = 0; i < n; i++) {
-        uint32_t r = in->sel[i];
-        memcpy(d + i * w, s + (size_t)r * w, w);
-        mr_column_set_valid(dst, i, mr_column_is_valid(src, r));
-    }
-    return dst;
+    return mr_vec_gather_sel(dst, src, in) < 0 ? NULL : dst;
 }
 
 /* The argument of aggregate i over in, dense; NULL with err set. */
@@ -1050,22 +1034,6 @@ static int consume(hashagg_op *h, const mr_batch *in, mr_err *err)
 
 /* ---- Emitting groups ----------------------------------------------------- */
 
-/* Copies rows [from, from + m) of src into rows 0.. of dst. */
-static int copy_range(mr_column *dst, const mr_column *src, size_t from, size_t m)
-{
-    if (src->type.id == MR_T_STRING) {
-        for (size_t j = 0; j < m; j++)
-            if (mr_column_copy_value(dst, j, src, from + j) < 0)
-                return MR_ENOMEM;
-        return 0;
-    }
-    size_t w = mr_type_width(src->type);
-    memcpy(dst->data, (const char *)src->data + from * w, m * w);
-    for (size_t j = 0; j < m; j++)
-        mr_column_set_valid(dst, j, mr_column_is_valid(src, from + j));
-    return 0;
-}
-
 static void emit_count(mr_column *dst, const int64_t *count, size_t from, size_t m)
 {
     memcpy(dst->data, count + from, m * sizeof *count);
@@ -1198,7 +1166,7 @@ static int emit(hashagg_op *h, mr_batch **out, mr_err *err)
     mr_batch_reset(b);
     const plan *p = &h->p;
     for (int k = 0; k < p->ngroup; k++)
-        if (copy_range(&b->cols[k], &h->groups.keys[k], from, m) < 0)
+        if (mr_vec_copy_range(&b->cols[k], 0, &h->groups.keys[k], from, m) < 0)
             return oom(h, err);
     int col = p->ngroup;
     for (int a = 0; a < p->nagg; a++) {
@@ -1211,7 +1179,7 @@ static int emit(hashagg_op *h, mr_batch **out, mr_err *err)
         case MR_AGG_COUNT: emit_count(dst, rt->count, from, m); break;
         case MR_AGG_COUNT_DISTINCT:
             if (h->mode == MR_AGG_PARTIAL)
-                rc = copy_range(dst, &h->groups.keys[d->dkey], from, m) < 0 ? oom(h, err) : 0;
+                rc = mr_vec_copy_range(dst, 0, &h->groups.keys[d->dkey], from, m) < 0 ? oom(h, err) : 0;
             else
                 emit_count(dst, rt->count, from, m);
             break;

@@ -32,7 +32,7 @@
  * entry and key of a row a few ahead), comparing the full hash before the key
  * values, and write (left row, right row) pairs into three index lists;
  * when MR_BATCH_ROWS pairs are collected, every output column is gathered
- * in one pass per column (mr_keys_gather) and the batch is returned.  The
+ * in one pass per column (mr_vec_gather) and the batch is returned.  The
  * position (left row, next chain entry, whether the row matched yet) is
  * kept, so one left batch with many matches becomes several output
  * batches.  Left and full joins add a pair with no right row for a left row
@@ -421,7 +421,7 @@ static int build_add(hashjoin_op *j, const mr_batch *b, mr_err *err)
     for (int c = 0; c < j->nbcols; c++) {
         if (!j->bneed[c])
             continue;
-        int rc = mr_keys_gather(&j->bcols[c], j->bn, &b->cols[c], j->rows, m);
+        int rc = mr_vec_gather(&j->bcols[c], j->bn, &b->cols[c], j->rows, m);
         if (rc == MR_ETOOBIG)
             return mr_err_set(err, MR_ETOOBIG,
                               "node '%s': right column '%s' holds more than 4 GiB of text in "
@@ -934,7 +934,7 @@ static size_t probe_semi_anti(hashjoin_op *j)
             prefetch_row(j, j->pfirst[i + PREFETCH_AHEAD]);
         for (uint32_t e = j->pfirst[i]; e && !found; e = (uint32_t)j->bent[e - 1].next)
             found = j->bent[e - 1].hash == h &&
-                    mr_keys_row_equal(j->bkeys, e - 1, j->kv, i, nkeys);
+                    mr_vec_row_equal(j->bkeys, e - 1, j->kv, i, nkeys);
         j->rows[m] = mr_batch_row(j->pb, i);
         m += found == want;
     }
@@ -965,7 +965,7 @@ static size_t probe_pairs(hashjoin_op *j)
                 return n;
             uint32_t e = j->pe - 1;
             j->pe = (uint32_t)j->bent[e].next;
-            if (j->bent[e].hash == h && mr_keys_row_equal(j->bkeys, e, j->kv, i, nkeys)) {
+            if (j->bent[e].hash == h && mr_vec_row_equal(j->bkeys, e, j->kv, i, nkeys)) {
                 j->lrow[n] = lr;
                 j->lidx[n] = (uint32_t)i;
                 j->brow[n] = e;
@@ -980,7 +980,7 @@ static size_t probe_pairs(hashjoin_op *j)
                 return n;
             j->lrow[n] = lr;
             j->lidx[n] = (uint32_t)i;
-            j->brow[n] = MR_KEYS_NULL_ROW;
+            j->brow[n] = MR_VEC_NULL_ROW;
             n++;
         }
         j->pi++;
@@ -1001,13 +1001,13 @@ static int emit(hashjoin_op *j, size_t n, bool tail, mr_batch **out, mr_err *err
         int rc;
         switch (oc->kind) {
         case OUT_LEFT:
-            rc = tail ? mr_keys_set_null(dst, 0, n)
-                      : mr_keys_gather(dst, 0, &j->pb->cols[oc->col], j->lrow, n);
+            rc = tail ? mr_vec_set_null(dst, 0, n)
+                      : mr_vec_gather(dst, 0, &j->pb->cols[oc->col], j->lrow, n);
             break;
-        case OUT_RIGHT: rc = mr_keys_gather(dst, 0, &j->bcols[oc->col], j->brow, n); break;
+        case OUT_RIGHT: rc = mr_vec_gather(dst, 0, &j->bcols[oc->col], j->brow, n); break;
         default:
-            rc = tail ? mr_keys_gather(dst, 0, &j->bkeys[oc->col], j->brow, n)
-                      : mr_keys_gather(dst, 0, &j->kv[oc->col], j->lidx, n);
+            rc = tail ? mr_vec_gather(dst, 0, &j->bkeys[oc->col], j->brow, n)
+                      : mr_vec_gather(dst, 0, &j->kv[oc->col], j->lidx, n);
             break;
         }
         if (rc < 0)
@@ -1194,11 +1194,11 @@ size_t mr_hashjoin_memory(const mr_op *op)
     size_t b = 0;
     for (int c = 0; c < j->nbcols; c++)
         if (j->bneed[c])
-            b += mr_keys_column_bytes(&j->bcols[c]);
+            b += mr_vec_bytes(&j->bcols[c]);
     for (int k = 0; k < j->p.nkeys; k++) {
         if (j->p.rconv[k])
-            b += mr_keys_column_bytes(&j->bconv[k]);
-        b += mr_keys_column_bytes(&j->kvown[k]);
+            b += mr_vec_bytes(&j->bconv[k]);
+        b += mr_vec_bytes(&j->kvown[k]);
     }
     if (j->heads)
         b += j->bn * sizeof *j->bent + (j->mask + 1) * sizeof *j->heads;

@@ -21,6 +21,7 @@
 #include <string.h>
 
 #include "core/expr.h"
+#include "core/vec.h"
 
 typedef struct project_op {
     mr_op op;
@@ -52,49 +53,6 @@ static int project_open(mr_op *op, mr_exec_ctx *ctx, mr_err *err)
     return 0;
 }
 
-/* Copies the live rows of src into dst (same type), densely. */
-static int gather(mr_column *dst, const mr_column *src, const mr_batch *b, size_t live)
-{
-    const uint32_t *sel = b->sel;
-    if (mr_column_reserve(dst, live) < 0)
-        return MR_ENOMEM;
-    memset(dst->valid, 0, (live + 7) / 8);
-    for (size_t i = 0; i < live; i++)
-        if (mr_column_is_valid(src, sel[i]))
-            dst->valid[i >> 3] |= (uint8_t)(1u << (i & 7));
-    switch (src->type.id) {
-    case MR_T_STRING: {
-        size_t total = 0;
-        for (size_t i = 0; i < live; i++)
-            total += src->offsets[sel[i] + 1] - src->offsets[sel[i]];
-        if (mr_column_reserve_chars(dst, 0, total) < 0)
-            return MR_ENOMEM;
-        uint32_t pos = 0;
-        dst->offsets[0] = 0;
-        for (size_t i = 0; i < live; i++) {
-            uint32_t st = src->offsets[sel[i]], len = src->offsets[sel[i] + 1] - st;
-            memcpy(dst->chars + pos, src->chars + st, len);
-            pos += len;
-            dst->offsets[i + 1] = pos;
-        }
-        return 0;
-    }
-    case MR_T_BOOL:
-        for (size_t i = 0; i < live; i++)
-            MR_COL_U8(dst)[i] = MR_COL_U8(src)[sel[i]];
-        return 0;
-    case MR_T_INT32:
-    case MR_T_DATE:
-        for (size_t i = 0; i < live; i++)
-            MR_COL_I32(dst)[i] = MR_COL_I32(src)[sel[i]];
-        return 0;
-    default:
-        for (size_t i = 0; i < live; i++)
-            MR_COL_I64(dst)[i] = MR_COL_I64(src)[sel[i]];
-        return 0;
-    }
-}
-
 static int project_next(mr_op *op, mr_batch **out, mr_err *err)
 {
     project_op *p = (project_op *)op;
@@ -117,7 +75,7 @@ static int project_next(mr_op *op, mr_batch **out, mr_err *err)
             o->cols[i] = b->cols[p->src[i]];
             p->is_view[i] = true;
         } else if (p->src[i] >= 0) {
-            if (gather(&o->cols[i], &b->cols[p->src[i]], b, live) < 0)
+            if (mr_vec_gather_sel(&o->cols[i], &b->cols[p->src[i]], b) < 0)
                 return mr_err_set(err, MR_ENOMEM, "node '%s': out of memory", op->node);
         } else if ((rc = mr_expr_eval(p->exprs[i], b, &o->cols[i], err)) < 0) {
             mr_err_prefix(err, "node '%s': column '%s'", op->node, op->schema->fields[i].name);
