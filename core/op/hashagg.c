@@ -16,15 +16,9 @@
  * When the child is done, groups are emitted in batches of MR_BATCH_ROWS,
  * in the order they were first seen.
  *
- * Group table (struct ht): open addressing with linear probing over a
- * power-of-two slot array; a slot holds entry index + 1 (0 = empty) and the
- * high 32 bits of the entry's hash as a tag, so a probe that meets another
- * key's slot usually moves on without touching the entry.  Entries are
- * append-only: their keys live in columns (one mr_column per key, row e =
- * entry e) next to the entry's full hash, so a probe compares the full hash
- * and then the key values only on a tag match, and growing the slot array
- * (doubling at half full) reinserts from the stored hashes without touching
- * keys.  Large tables prefetch the slots of rows a few ahead.  The same structure, keyed on (group id, value), is the per-
+ * Group table: the shared open-addressing table of core/hashtab.h, whose
+ * entry numbers are the group ids; its key columns are the stored group
+ * keys.  The same structure, keyed on (group id, value), is the per-
  * aggregate set of seen values that count(distinct x) uses in SINGLE and
  * FINAL modes: a value counts when its (group, value) pair is new.
  *
@@ -82,237 +76,13 @@
 #include <string.h>
 
 #include "core/hash.h"
+#include "core/hashtab.h"
 #include "core/spill.h"
 #include "core/vec.h"
 
 __extension__ typedef __int128 i128;
 
 #define DEC18_MAX 999999999999999999LL /* largest decimal(18,s) magnitude */
-
-/* ---- Group table --------------------------------------------------------- */
-
-typedef struct ht {
-    int nkeys;
-    mr_column *keys;   /* nkeys columns, row e = key of entry e */
-    uint64_t *hashes;  /* hash of entry e */
-    size_t n, cap;     /* entries used, and allocated in hashes */
-    uint64_t *slots;   /* 0 for empty, else (hash >> 32) << 32 | (entry + 1) */
-    size_t mask;       /* slot count - 1 */
-} ht;
-
-#define SLOT_TAG 0xffffffff00000000ULL
-#define HT_PREFETCH 8
-#define HT_PREFETCH_MIN_SLOTS (1u << 16)
-
-static inline uint64_t slot_make(uint64_t h, size_t e)
-{
-    return (h & SLOT_TAG) | (uint64_t)(e + 1);
-}
-
-static void ht_free(ht *t)
-{
-    if (t->keys)
-        for (int k = 0; k < t->nkeys; k++)
-            mr_column_free(&t->keys[k]);
-    free(t->keys);
-    free(t->hashes);
-    free(t->slots);
-    memset(t, 0, sizeof *t);
-}
-
-static int ht_init(ht *t, const mr_type *types, int nkeys)
-{
-    memset(t, 0, sizeof *t);
-    t->nkeys = nkeys;
-    t->keys = calloc(nkeys > 0 ? (size_t)nkeys : 1, sizeof *t->keys);
-    t->cap = 1024;
-    t->hashes = malloc(t->cap * sizeof *t->hashes);
-    t->slots = calloc(2048, sizeof *t->slots);
-    t->mask = 2047;
-    if (!t->keys || !t->hashes || !t->slots)
-        goto fail;
-    for (int k = 0; k < nkeys; k++)
-        if (mr_column_init(&t->keys[k], types[k], t->cap) < 0)
-            goto fail;
-    return 0;
-fail:
-    ht_free(t);
-    return MR_ENOMEM;
-}
-
-static size_t ht_bytes(const ht *t)
-{
-    size_t b = t->cap * sizeof *t->hashes + (t->mask + 1) * sizeof *t->slots;
-    for (int k = 0; k < t->nkeys; k++) {
-        const mr_column *c = &t->keys[k];
-        b += (c->cap + 7) / 8 + c->chars_cap;
-        b += c->type.id == MR_T_STRING ? (c->cap + 1) * 4 : c->cap * mr_type_width(c->type);
-    }
-    return b;
-}
-
-/* Doubles the slot array and reinserts every entry from its stored hash. */
-static int ht_grow_slots(ht *t)
-{
-    size_t nslots = (t->mask + 1) * 2;
-    uint64_t *s = calloc(nslots, sizeof *s);
-    if (!s)
-        return MR_ENOMEM;
-    size_t mask = nslots - 1;
-    for (size_t e = 0; e < t->n; e++) {
-        size_t pos = t->hashes[e] & mask;
-        while (s[pos])
-            pos = (pos + 1) & mask;
-        s[pos] = slot_make(t->hashes[e], e);
-    }
-    free(t->slots);
-    t->slots = s;
-    t->mask = mask;
-    return 0;
-}
-
-static bool f64_same(double a, double b)
-{
-    return a == b || (isnan(a) && isnan(b));
-}
-
-/* Whether entry e's key equals row r of the key view (NULL equals NULL, as
- * GROUP BY has it). */
-static bool ht_equal(const ht *t, size_t e, const mr_batch *kv, uint32_t r)
-{
-    for (int k = 0; k < t->nkeys; k++) {
-        const mr_column *a = &t->keys[k], *b = &kv->cols[k];
-        bool va = mr_column_is_valid(a, e);
-        if (va != mr_column_is_valid(b, r))
-            return false;
-        if (!va)
-            continue;
-        switch (a->type.id) {
-        case MR_T_STRING: {
-            size_t la, lb;
-            const char *pa = mr_column_str(a, e, &la), *pb = mr_column_str(b, r, &lb);
-            if (la != lb || memcmp(pa, pb, la) != 0)
-                return false;
-            break;
-        }
-        case MR_T_BOOL:
-            if (MR_COL_U8(a)[e] != MR_COL_U8(b)[r])
-                return false;
-            break;
-        case MR_T_INT32:
-        case MR_T_DATE:
-            if (MR_COL_I32(a)[e] != MR_COL_I32(b)[r])
-                return false;
-            break;
-        case MR_T_FLOAT64:
-            if (!f64_same(MR_COL_F64(a)[e], MR_COL_F64(b)[r]))
-                return false;
-            break;
-        default:
-            if (MR_COL_I64(a)[e] != MR_COL_I64(b)[r])
-                return false;
-            break;
-        }
-    }
-    return true;
-}
-
-/* Appends row r of the key view as a new entry; 0 or a negative code. */
-static int ht_append(ht *t, const mr_batch *kv, uint32_t r, uint64_t h)
-{
-    if (t->n >= UINT32_MAX - 1)
-        return MR_ETOOBIG;
-    if (t->n == t->cap) {
-        uint64_t *nh = realloc(t->hashes, t->cap * 2 * sizeof *nh);
-        if (!nh)
-            return MR_ENOMEM;
-        t->hashes = nh;
-        t->cap *= 2;
-    }
-    for (int k = 0; k < t->nkeys; k++) {
-        int rc = mr_column_reserve(&t->keys[k], t->n + 1);
-        if (rc < 0)
-            return rc;
-        rc = mr_column_copy_value(&t->keys[k], t->n, &kv->cols[k], r);
-        if (rc < 0)
-            return rc;
-    }
-    t->hashes[t->n] = h;
-    t->n++;
-    return 0;
-}
-
-/* Finds or adds the entry of every live row of kv (hash[i] is the hash of
- * the i-th live row); writes its id into ids[i] and, when isnew is not
- * NULL, whether it was added into isnew[i].  0 or a negative code. */
-static int ht_probe(ht *t, const mr_batch *kv, const uint64_t *hash, uint32_t *ids,
-                    uint8_t *isnew)
-{
-    size_t n = mr_batch_live(kv);
-    /* With many groups the slot array is far bigger than the cache: fetch
-     * the slot a few rows ahead while this row probes.  Small tables stay
-     * cached and the prefetch would only cost. */
-    size_t pf_end = t->mask >= HT_PREFETCH_MIN_SLOTS && n > HT_PREFETCH ? n - HT_PREFETCH : 0;
-    for (size_t i = 0; i < n; i++) {
-        if (i < pf_end)
-            __builtin_prefetch(&t->slots[hash[i + HT_PREFETCH] & t->mask]);
-        uint32_t r = mr_batch_row(kv, i);
-        uint64_t h = hash[i];
-        uint64_t tag = h & SLOT_TAG;
-        size_t pos = h & t->mask;
-        uint8_t added = 0;
-        for (;;) {
-            uint64_t s = t->slots[pos];
-            if (!s) {
-                int rc = ht_append(t, kv, r, h);
-                if (rc < 0)
-                    return rc;
-                t->slots[pos] = slot_make(h, t->n - 1);
-                ids[i] = (uint32_t)(t->n - 1);
-                added = 1;
-                break;
-            }
-            if ((s & SLOT_TAG) == tag) {
-                uint32_t e = (uint32_t)s - 1;
-                if (t->hashes[e] == h && ht_equal(t, e, kv, r)) {
-                    ids[i] = e;
-                    break;
-                }
-            }
-            pos = (pos + 1) & t->mask;
-        }
-        if (isnew)
-            isnew[i] = added;
-        if (added && t->n * 2 > t->mask + 1) {
-            int rc = ht_grow_slots(t);
-            if (rc < 0)
-                return rc;
-        }
-    }
-    return 0;
-}
-
-/* Looks up every live row of kv without adding: ids[i] is its entry, or
- * UINT32_MAX when its key is not in the table. */
-static void ht_find(const ht *t, const mr_batch *kv, const uint64_t *hash, uint32_t *ids)
-{
-    size_t n = mr_batch_live(kv);
-    for (size_t i = 0; i < n; i++) {
-        uint32_t r = mr_batch_row(kv, i);
-        uint64_t h = hash[i], tag = h & SLOT_TAG;
-        size_t pos = h & t->mask;
-        ids[i] = UINT32_MAX;
-        for (uint64_t sl; (sl = t->slots[pos]) != 0; pos = (pos + 1) & t->mask) {
-            if ((sl & SLOT_TAG) != tag)
-                continue;
-            uint32_t e = (uint32_t)sl - 1;
-            if (t->hashes[e] == h && ht_equal(t, e, kv, r)) {
-                ids[i] = e;
-                break;
-            }
-        }
-    }
-}
 
 /* ---- Plan: parsed aggregates and schemas --------------------------------- */
 
@@ -509,7 +279,7 @@ typedef struct agg_rt {
     uint8_t *has;   /* sum, min, max: the group saw a non-NULL value */
     void *mm;       /* fixed-width min/max, one value per group */
     sstore str;     /* string min/max */
-    ht dset;        /* count(distinct) in SINGLE/FINAL: seen (group, value) */
+    mr_hashtab dset;        /* count(distinct) in SINGLE/FINAL: seen (group, value) */
     bool has_dset;
     mr_column eval; /* the argument evaluated over the current batch */
     bool has_eval;
@@ -541,7 +311,7 @@ typedef struct hashagg_op {
     uint32_t *hits, *miss;/* spilling: rows of known / new groups */
     mr_schema *in_schema; /* child's schema */
     bool opened;
-    ht groups;
+    mr_hashtab groups;
     int nkeys;            /* key columns of the group table */
     agg_rt *rt;
     size_t state_cap;     /* groups allocated in every state array */
@@ -929,7 +699,7 @@ static int upd_distinct(hashagg_op *h, int a, const mr_column *c, const uint32_t
     mr_batch kv = {.ncols = 2, .cols = cols, .nrows = n, .cap = n, .sel = h->dsel, .nsel = nsel};
     static const int keys[2] = {0, 1};
     mr_hash_columns(&kv, keys, 2, h->hashes);
-    int rc = ht_probe(&rt->dset, &kv, h->hashes, h->dids, h->isnew);
+    int rc = mr_hashtab_probe(&rt->dset, cols, h->dsel, nsel, h->hashes, h->dids, h->isnew);
     if (rc < 0)
         return rc;
     for (size_t i = 0; i < nsel; i++)
@@ -978,7 +748,7 @@ static int consume(hashagg_op *h, const mr_batch *in, mr_err *err)
 
     /* 2 and 3. Hash and probe. */
     mr_hash_columns(&h->kv, h->kvidx, h->nkeys, h->hashes);
-    int rc = ht_probe(&h->groups, &h->kv, h->hashes, h->gids, NULL);
+    int rc = mr_hashtab_probe(&h->groups, h->kvcols, NULL, n, h->hashes, h->gids, NULL);
     if (rc < 0)
         return rc == MR_ETOOBIG ? mr_err_set(err, rc, "node '%s': too many groups", h->op.node)
                                 : oom(h, err);
@@ -1248,7 +1018,7 @@ static int hashagg_open(mr_op *op, mr_exec_ctx *ctx, mr_err *err)
         h->kvidx[k] = k;
     h->kv.ncols = h->nkeys;
     h->kv.cols = h->kvcols;
-    if (ht_init(&h->groups, types, h->nkeys) < 0)
+    if (mr_hashtab_init(&h->groups, types, h->nkeys) < 0)
         goto oom;
     for (int a = 0; a < p->nagg; a++) {
         const agg_def *d = &p->aggs[a];
@@ -1260,7 +1030,7 @@ static int hashagg_open(mr_op *op, mr_exec_ctx *ctx, mr_err *err)
         }
         if (d->kind == MR_AGG_COUNT_DISTINCT && h->mode != MR_AGG_PARTIAL) {
             mr_type dt[2] = {mr_type_make(MR_T_INT64), d->arg_type};
-            if (ht_init(&rt->dset, dt, 2) < 0)
+            if (mr_hashtab_init(&rt->dset, dt, 2) < 0)
                 goto oom;
             rt->has_dset = true;
         }
@@ -1284,7 +1054,7 @@ static int add_empty_group(hashagg_op *h, mr_err *err)
     h->kv.nrows = 1;
     h->kv.cap = 1;
     mr_hash_columns(&h->kv, h->kvidx, 0, h->hashes);
-    if (ht_probe(&h->groups, &h->kv, h->hashes, h->gids, NULL) < 0 ||
+    if (mr_hashtab_probe(&h->groups, h->kvcols, NULL, 1, h->hashes, h->gids, NULL) < 0 ||
         states_reserve(h, h->groups.n) < 0)
         return oom(h, err);
     return 0;
@@ -1314,17 +1084,17 @@ static int table_reset(hashagg_op *h)
         memset(&rt->str, 0, sizeof rt->str);
         if (rt->has_dset) {
             mr_type dt[2] = {mr_type_make(MR_T_INT64), h->p.aggs[a].arg_type};
-            ht_free(&rt->dset);
+            mr_hashtab_free(&rt->dset);
             rt->has_dset = false;
-            if (ht_init(&rt->dset, dt, 2) < 0)
+            if (mr_hashtab_init(&rt->dset, dt, 2) < 0)
                 return MR_ENOMEM;
             rt->has_dset = true;
         }
     }
     h->state_cap = 0;
     h->emit_pos = 0;
-    ht_free(&h->groups);
-    return ht_init(&h->groups, h->ktypes, h->nkeys);
+    mr_hashtab_free(&h->groups);
+    return mr_hashtab_init(&h->groups, h->ktypes, h->nkeys);
 }
 
 /* Groups a table holds before it may spill or flush, whatever the budget:
@@ -1359,7 +1129,7 @@ static int consume_spilling(hashagg_op *h, const mr_batch *in, mr_err *err)
     h->kv.nrows = n;
     h->kv.cap = n;
     mr_hash_columns(&h->kv, h->kvidx, h->nkeys, h->hashes);
-    ht_find(&h->groups, &h->kv, h->hashes, h->gids);
+    mr_hashtab_find(&h->groups, h->kvcols, NULL, n, h->hashes, h->gids);
     size_t nh = 0, nm = 0;
     for (size_t i = 0; i < n; i++) {
         uint32_t r = mr_batch_row(in, i);
@@ -1552,7 +1322,7 @@ static void rt_free(agg_rt *rt)
     free(rt->str.off);
     free(rt->str.len);
     if (rt->has_dset)
-        ht_free(&rt->dset);
+        mr_hashtab_free(&rt->dset);
     if (rt->has_eval)
         mr_column_free(&rt->eval);
 }
@@ -1574,7 +1344,7 @@ static void hashagg_close(mr_op *op)
         for (int c = 0; c < op->child->schema->nfields; c++)
             mr_column_free(&h->gather[c]);
     free(h->gather);
-    ht_free(&h->groups);
+    mr_hashtab_free(&h->groups);
     mr_column_free(&h->dgid);
     free(h->hashes);
     free(h->gids);
@@ -1666,7 +1436,7 @@ size_t mr_hashagg_memory(const mr_op *op)
     const hashagg_op *h = (const hashagg_op *)op;
     if (!h->opened || !h->rt)
         return 0;
-    size_t b = ht_bytes(&h->groups);
+    size_t b = mr_hashtab_bytes(&h->groups);
     size_t cap = h->state_cap;
     for (int a = 0; a < h->p.nagg; a++) {
         const agg_def *d = &h->p.aggs[a];
@@ -1684,7 +1454,7 @@ size_t mr_hashagg_memory(const mr_op *op)
         if (rt->str.off)
             b += cap * (sizeof *rt->str.off + sizeof *rt->str.len) + rt->str.cap;
         if (rt->has_dset)
-            b += ht_bytes(&rt->dset);
+            b += mr_hashtab_bytes(&rt->dset);
     }
     return b;
 }
