@@ -763,6 +763,7 @@ static int hashagg_open(mr_op *op, mr_exec_ctx *ctx, mr_err *err)
     h->rt = calloc(p->nagg ? (size_t)p->nagg : 1, sizeof *h->rt);
     h->args = calloc(p->nagg ? (size_t)p->nagg : 1, sizeof *h->args);
     h->gather = calloc(cs->nfields ? (size_t)cs->nfields : 1, sizeof *h->gather);
+    h->ngather = h->gather ? cs->nfields : 0;
     h->opened = true;
     if (!types || !h->kvcols || !h->kvidx || !h->rt || !h->args || !h->gather)
         goto oom;
@@ -925,9 +926,8 @@ static void hashagg_close(mr_op *op)
         for (int a = 0; a < h->p->nagg; a++)
             rt_free(&h->rt[a]);
     free(h->rt);
-    if (h->gather && op->child)
-        for (int c = 0; c < op->child->schema->nfields; c++)
-            mr_column_free(&h->gather[c]);
+    for (int c = 0; c < h->ngather; c++) /* the child is closed by now */
+        mr_column_free(&h->gather[c]);
     free(h->gather);
     mr_hashtab_free(&h->groups);
     mr_column_free(&h->dgid);

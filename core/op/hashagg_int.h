@@ -95,6 +95,7 @@ typedef struct hashagg_op {
     uint8_t *isnew;
     mr_column dgid;       /* int64 group ids for the distinct sets */
     mr_column *gather;    /* per child column, gathered copies (lazy) */
+    int ngather;          /* child columns, for close */
     mr_batch kv;          /* key view; cols points at kvcols */
     mr_column *kvcols;
     int *kvidx;           /* 0..nkeys-1, for mr_hash_columns */
