@@ -318,8 +318,8 @@ static int cmd_run(int argc, char **argv)
         goto out;
     /* Task specs carry no warehouse password: the local executors take it
      * from their environment, which they inherit from here. */
-    if (plan->warehouse && plan->warehouse->driver &&
-        strcmp(plan->warehouse->driver, "postgres") == 0 && plan->warehouse->dsn)
+    if (plan->warehouse && plan->warehouse->driver == MILLRACE__WAREHOUSE_DRIVER__DRIVER_POSTGRES &&
+        plan->warehouse->dsn)
         setenv("MILLRACE_WAREHOUSE_DSN", plan->warehouse->dsn, 1);
     millrace__job_plan__free_unpacked(plan, NULL);
 
@@ -397,8 +397,9 @@ static int check_warehouse(const dag_args *a, const Millrace__JobPlan *plan)
 {
     const Millrace__Warehouse *w = plan->warehouse;
     char real[PATH_MAX], path[PATH_MAX * 2];
-    mr_wh_config cfg = {w ? w->driver : "sqlite", NULL, w ? w->dsn : NULL, w ? w->schema : NULL};
-    if (!cfg.driver || !cfg.driver[0] || strcmp(cfg.driver, "sqlite") == 0) {
+    mr_wh_config cfg = {mr_plan_name(mr_plan_driver_names, w ? (int)w->driver : MILLRACE__WAREHOUSE_DRIVER__DRIVER_SQLITE), NULL,
+                        w ? w->dsn : NULL, w ? w->schema : NULL};
+    if (!w || w->driver == MILLRACE__WAREHOUSE_DRIVER__DRIVER_SQLITE) {
         const char *p = w && w->path && w->path[0] ? w->path : "millrace.db";
         if (p[0] != '/' && realpath(a->path, real))
             snprintf(path, sizeof path, "%s/%s", dirname(real), p);

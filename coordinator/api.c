@@ -48,6 +48,7 @@
 #include "coordinator/metrics.h"
 #include "core/log.h"
 #include "dag/dag.h"
+#include "proto/plan_names.h"
 
 #define HTTP_CONNECTIONS 512u
 #define HTTP_PER_IP 128u /* loopback is one address: the CLI and local tools share it */
@@ -388,8 +389,8 @@ static cJSON *job_json(const job *j, int full)
         if (w) {
             cJSON *out = cJSON_CreateObject();
             char target[600];
-            snprintf(target, sizeof target, "%s:%s", w->target,
-                     strcmp(w->target, "warehouse") == 0 ? w->table
+            snprintf(target, sizeof target, "%s:%s", mr_plan_name(mr_plan_target_names, w->target),
+                     w->target == MILLRACE__WRITE_TARGET__TARGET_WAREHOUSE ? w->table
                      : j->out_paths && j->out_paths[s] ? j->out_paths[s] /* once started */
                                                          : w->path);
             char *shown = mr_redact(target, &j->secrets);

@@ -71,7 +71,7 @@ static int commit_prepare(job *j, commit_work *w, mr_err *err)
                 return mr_err_set(err, MR_ENOMEM, "out of memory");
         }
         w->targets[i].table = ws->table;
-        w->targets[i].mode = ws->mode && ws->mode[0] ? ws->mode : "append";
+        w->targets[i].mode = mr_plan_name(mr_plan_mode_names, ws->mode);
         w->targets[i].key = (const char *const *)ws->key;
         w->targets[i].nkey = (int)ws->n_key;
         w->targets[i].schema = w->schemas[i];
@@ -129,7 +129,8 @@ static int files_prepare(job *j, mr_err *err)
             ok[t] = st->tasks[t].ok_attempt;
             rows += st->tasks[t].rows_out;
         }
-        int rc = coord_files_prepare(j->out_paths[s], ws->target, j->id, ok, st->ntasks, err);
+        int rc = coord_files_prepare(j->out_paths[s],
+                                     mr_plan_name(mr_plan_target_names, ws->target), j->id, ok, st->ntasks, err);
         free(ok);
         if (rc < 0)
             return rc;

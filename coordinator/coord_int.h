@@ -8,11 +8,12 @@
 #include <string.h>
 
 #include "coordinator/coordinator.h"
+#include "proto/plan_names.h"
 
 /* A write node that lands in files rather than the warehouse. */
 static inline int is_file_write(const Millrace__WriteSpec *w)
 {
-    return w && strcmp(w->target, "warehouse") != 0;
+    return w && w->target != MILLRACE__WRITE_TARGET__TARGET_WAREHOUSE;
 }
 
 /* jobs.c */

@@ -247,9 +247,10 @@ static int prep_fail(job_prep *p, int code, const char *fmt, const char *a, cons
 int coord_job_wh(const job *j, mr_wh_config *cfg)
 {
     const Millrace__Warehouse *w = j->plan->warehouse;
-    if (!w || j->wh_refused || (strcmp(w->driver, "sqlite") == 0 && !j->wh_path))
+    if (!w || j->wh_refused || (w->driver == MILLRACE__WAREHOUSE_DRIVER__DRIVER_SQLITE && !j->wh_path))
         return 0;
-    *cfg = (mr_wh_config){w->driver, strcmp(w->driver, "sqlite") == 0 ? j->wh_path : w->path,
+    *cfg = (mr_wh_config){mr_plan_name(mr_plan_driver_names, w->driver),
+                          w->driver == MILLRACE__WAREHOUSE_DRIVER__DRIVER_SQLITE ? j->wh_path : w->path,
                           w->dsn, w->schema};
     return 1;
 }
@@ -270,7 +271,7 @@ static int job_prepare(const mr_coord *c, const job *j, job_prep *p)
     if (!p->out_paths || !p->tasks || !p->ntasks)
         return prep_fail(p, MR_ENOMEM, "out of memory%s%s", "", "");
     const Millrace__Warehouse *w = j->plan->warehouse;
-    if (w && strcmp(w->driver, "sqlite") == 0) {
+    if (w && w->driver == MILLRACE__WAREHOUSE_DRIVER__DRIVER_SQLITE) {
         const char *given = w->path && w->path[0] ? w->path : "millrace.db";
         p->wh_path = coord_resolve_path(j->base_dir, given);
         if (!p->wh_path)
@@ -293,7 +294,7 @@ static int job_prepare(const mr_coord *c, const job *j, job_prep *p)
                              ws->node, ws->path);
         }
         p->out_paths[s] = path;
-        int rc = coord_files_start(path, ws->mode && ws->mode[0] ? ws->mode : "error_if_exists",
+        int rc = coord_files_start(path, mr_plan_name(mr_plan_mode_names, ws->mode),
                                    j->id, &err);
         if (rc < 0)
             return prep_fail(p, rc, "node '%s': %s", ws->node, err.msg);
@@ -320,7 +321,7 @@ static int job_prepare(const mr_coord *c, const job *j, job_prep *p)
                                           c->split_bytes, &splits, &n, &err);
             if (rc < 0)
                 return prep_fail(p, rc, "node '%s': %s", op->node, err.msg);
-            if (strcmp(op->read->format, "csv") == 0 &&
+            if (op->read->format == MILLRACE__FILE_FORMAT__FORMAT_CSV &&
                 (rc = mark_quoted_splits(op->read, splits, n, &err)) < 0)
                 rc = prep_fail(p, rc, "node '%s': %s", op->node, err.msg);
             task_rt *grown =
@@ -343,9 +344,9 @@ static int job_prepare(const mr_coord *c, const job *j, job_prep *p)
         for (uint32_t t = 0; t < p->ntasks[s]; t++)
             p->tasks[s][t].executor = -1;
     }
-    mr_wh_config cfg = {w ? w->driver : "sqlite", w ? p->wh_path : NULL, w ? w->dsn : NULL,
-                        w ? w->schema : NULL};
-    if (w && strcmp(w->driver, "sqlite") != 0)
+    mr_wh_config cfg = {mr_plan_name(mr_plan_driver_names, w ? (int)w->driver : MILLRACE__WAREHOUSE_DRIVER__DRIVER_SQLITE),
+                        w ? p->wh_path : NULL, w ? w->dsn : NULL, w ? w->schema : NULL};
+    if (w && w->driver != MILLRACE__WAREHOUSE_DRIVER__DRIVER_SQLITE)
         cfg.path = w->path;
     int rc = check_targets(j, &cfg, &err);
     if (rc < 0)

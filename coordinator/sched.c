@@ -91,7 +91,7 @@ static void send_task(mr_coord *c, job *j, stage_rt *st, uint32_t t, int e)
     char *public_dsn = NULL;
     if (j->plan->warehouse) {
         wh = *j->plan->warehouse;
-        if (strcmp(wh.driver, "sqlite") == 0) /* resolved when the job started */
+        if (wh.driver == MILLRACE__WAREHOUSE_DRIVER__DRIVER_SQLITE) /* resolved when the job started */
             wh.path = j->wh_path ? j->wh_path : "";
         mr_err derr;
         if (wh.dsn && wh.dsn[0] && mr_wh_dsn_public(wh.dsn, &public_dsn, &derr) < 0)

@@ -21,48 +21,6 @@
 #include "core/expr_int.h"
 #include "core/utf8.h"
 
-static const struct {
-    const char *name;
-    int fn, min, max; /* argument counts; max -1: any */
-} funcs[] = {
-    {"coalesce", EFN_COALESCE, 1, -1}, {"nullif", EFN_NULLIF, 2, 2},
-    {"greatest", EFN_GREATEST, 1, -1}, {"least", EFN_LEAST, 1, -1},
-    {"abs", EFN_ABS, 1, 1},            {"round", EFN_ROUND, 1, 2},
-    {"floor", EFN_FLOOR, 1, 1},        {"ceil", EFN_CEIL, 1, 1},
-    {"ceiling", EFN_CEIL, 1, 1},       {"lower", EFN_LOWER, 1, 1},
-    {"upper", EFN_UPPER, 1, 1},        {"length", EFN_LENGTH, 1, 1},
-    {"char_length", EFN_LENGTH, 1, 1}, {"trim", EFN_TRIM, 1, 2},
-    {"btrim", EFN_TRIM, 1, 2},         {"ltrim", EFN_LTRIM, 1, 2},
-    {"rtrim", EFN_RTRIM, 1, 2},        {"substr", EFN_SUBSTR, 2, 3},
-    {"substring", EFN_SUBSTR, 2, 3},   {"replace", EFN_REPLACE, 3, 3},
-    {"concat", EFN_CONCAT, 1, -1},     {"split_part", EFN_SPLIT_PART, 3, 3},
-    {"md5", EFN_MD5, 1, 1},            {"date_trunc", EFN_DATE_TRUNC, 2, 2},
-    {"date_part", EFN_DATE_PART, 2, 2},
-};
-#define NFUNCS (sizeof funcs / sizeof funcs[0])
-
-int expr__func_lookup(const char *name)
-{
-    for (size_t i = 0; i < NFUNCS; i++)
-        if (strcasecmp(funcs[i].name, name) == 0)
-            return funcs[i].fn;
-    return -1;
-}
-
-const char *expr__func_suggest(const char *name)
-{
-    const char *best = NULL;
-    int bestd = 3;
-    for (size_t i = 0; i < NFUNCS; i++) {
-        int d = expr__edit_distance(name, funcs[i].name);
-        if (d < bestd) {
-            bestd = d;
-            best = funcs[i].name;
-        }
-    }
-    return best;
-}
-
 /* ---- date units and fields --------------------------------------------- */
 
 enum { DU_MICRO, DU_MILLI, DU_SECOND, DU_MINUTE, DU_HOUR, DU_DAY, DU_WEEK, DU_MONTH,
@@ -188,15 +146,145 @@ static int literal_text(expr__node *n, int i, const char *what, mr_err *err)
     return 0;
 }
 
+static int bind_unify(expr__node *n, mr_err *err)
+{
+    return unify_all(n, 0, err);
+}
+
+static int bind_numeric(expr__node *n, mr_err *err)
+{
+    return need_numeric(n, err);
+}
+
+static int bind_floor_ceil(expr__node *n, mr_err *err)
+{
+    int rc = need_numeric(n, err);
+    if (rc < 0)
+        return rc;
+    if (n->type.id == MR_T_DECIMAL && n->type.scale > 0) {
+        int p = n->type.precision - n->type.scale + 1;
+        n->type = mr_type_decimal(p > 18 ? 18 : p, 0);
+    }
+    return 0;
+}
+
+static int bind_round(expr__node *n, mr_err *err)
+{
+    int rc = need_numeric(n, err);
+    if (rc < 0)
+        return rc;
+    int64_t d = 0;
+    if (n->nkids == 2) {
+        expr__node *k = n->kids[1];
+        if (k->kind != EN_LIT || k->lnull ||
+            (k->type.id != MR_T_INT32 && k->type.id != MR_T_INT64))
+            return expr__err_at(err, MR_EINVAL, k->off, "round() digits must be an integer literal");
+        d = k->li;
+        if (d < -18 || d > 18)
+            return expr__err_at(err, MR_EINVAL, k->off, "round() digits must be in -18..18");
+    }
+    n->param = d;
+    mr_type t = n->type;
+    if (t.id == MR_T_DECIMAL && d < t.scale) {
+        int s = d > 0 ? (int)d : 0;
+        int p = t.precision - t.scale + s + 1;
+        n->type = mr_type_decimal(p > 18 ? 18 : p, s);
+    }
+    return 0;
+}
+
+/* Every argument a string, the result a string (lower, upper, md5, trim,
+ * replace). */
+static int bind_strings(expr__node *n, mr_err *err)
+{
+    for (int i = 0; i < n->nkids; i++) {
+        int rc = need_type(n, i, MR_T_STRING, err);
+        if (rc < 0)
+            return rc;
+    }
+    n->type = mr_type_make(MR_T_STRING);
+    return 0;
+}
+
+static int bind_length(expr__node *n, mr_err *err)
+{
+    int rc = need_type(n, 0, MR_T_STRING, err);
+    if (rc < 0)
+        return rc;
+    n->type = mr_type_make(MR_T_INT32);
+    return 0;
+}
+
+static int bind_substr(expr__node *n, mr_err *err)
+{
+    int rc = need_type(n, 0, MR_T_STRING, err);
+    if (rc < 0)
+        return rc;
+    for (int i = 1; i < n->nkids; i++)
+        if ((rc = need_type(n, i, MR_T_INT64, err)) < 0)
+            return rc;
+    n->type = mr_type_make(MR_T_STRING);
+    return 0;
+}
+
+static int bind_split_part(expr__node *n, mr_err *err)
+{
+    int rc;
+    if ((rc = need_type(n, 0, MR_T_STRING, err)) < 0 ||
+        (rc = need_type(n, 1, MR_T_STRING, err)) < 0 ||
+        (rc = need_type(n, 2, MR_T_INT64, err)) < 0)
+        return rc;
+    n->type = mr_type_make(MR_T_STRING);
+    return 0;
+}
+
+/* concat() turns any argument into text, as PostgreSQL does. */
+static int bind_concat(expr__node *n, mr_err *err)
+{
+    for (int i = 0; i < n->nkids; i++) {
+        int rc = expr__coerce(&n->kids[i], mr_type_make(MR_T_STRING), err);
+        if (rc < 0)
+            return rc;
+    }
+    n->type = mr_type_make(MR_T_STRING);
+    return 0;
+}
+
+/* date_trunc(unit, t) and date_part(field, t): the unit or field is a
+ * literal, checked here, so the result type is fixed at bind time. */
+static int bind_date(expr__node *n, mr_err *err)
+{
+    bool trunc = n->op == EFN_DATE_TRUNC;
+    int rc = literal_text(n, 0, trunc ? "unit" : "field", err);
+    if (rc < 0)
+        return rc;
+    expr__node *k = n->kids[0];
+    int code = trunc ? expr__date_unit(k->ls, k->lslen) : expr__date_field(k->ls, k->lslen);
+    if (code < 0)
+        return expr__err_at(err, MR_EINVAL, k->off, "%s() does not know the %s '%s' "
+                            "(valid: %s)", n->name, trunc ? "unit" : "field", k->ls,
+                            trunc ? "microseconds, milliseconds, second, minute, hour, day, "
+                                    "week, month, quarter, year, decade, century, millennium"
+                                  : "year, quarter, month, week, day, dow, isodow, doy, "
+                                    "hour, minute, second, milliseconds, microseconds, "
+                                    "epoch, isoyear, decade, century, millennium");
+    n->param = code;
+    if ((rc = need_type(n, 1, MR_T_TIMESTAMP, err)) < 0)
+        return rc;
+    if (trunc)
+        n->type = mr_type_make(MR_T_TIMESTAMP);
+    else
+        n->type = mr_type_make(code == DF_SECOND || code == DF_EPOCH ? MR_T_FLOAT64
+                                                                    : MR_T_INT64);
+    return 0;
+}
+
 int expr__func_bind(expr__node *n, mr_err *err)
 {
-    int min = 0, max = 0, rc;
-    for (size_t i = 0; i < NFUNCS; i++)
-        if (funcs[i].fn == n->op) {
-            min = funcs[i].min;
-            max = funcs[i].max;
-            break;
-        }
+    const expr__fndef *f = n->fndef;
+    if (!f)
+        return expr__err_at(err, MR_EINVAL, n->off, "unknown function '%s'", n->name);
+    int min = f->min, max = f->max;
     if (n->nkids < min || (max >= 0 && n->nkids > max)) {
         if (min == max)
             return expr__err_at(err, MR_ETYPE, n->off, "%s() takes %d argument%s, got %d",
@@ -207,117 +295,7 @@ int expr__func_bind(expr__node *n, mr_err *err)
         return expr__err_at(err, MR_ETYPE, n->off, "%s() takes %d to %d arguments, got %d",
                             n->name, min, max, n->nkids);
     }
-    switch (n->op) {
-    case EFN_COALESCE:
-    case EFN_NULLIF:
-    case EFN_GREATEST:
-    case EFN_LEAST:
-        return unify_all(n, 0, err);
-    case EFN_ABS:
-        return need_numeric(n, err);
-    case EFN_FLOOR:
-    case EFN_CEIL:
-        if ((rc = need_numeric(n, err)) < 0)
-            return rc;
-        if (n->type.id == MR_T_DECIMAL && n->type.scale > 0)
-            n->type = mr_type_decimal(
-                n->type.precision - n->type.scale + 1 > 18 ? 18
-                                                           : n->type.precision - n->type.scale + 1,
-                0);
-        return 0;
-    case EFN_ROUND: {
-        if ((rc = need_numeric(n, err)) < 0)
-            return rc;
-        int64_t d = 0;
-        if (n->nkids == 2) {
-            expr__node *k = n->kids[1];
-            if (k->kind != EN_LIT || k->lnull ||
-                (k->type.id != MR_T_INT32 && k->type.id != MR_T_INT64))
-                return expr__err_at(err, MR_EINVAL, k->off,
-                                    "round() digits must be an integer literal");
-            d = k->li;
-            if (d < -18 || d > 18)
-                return expr__err_at(err, MR_EINVAL, k->off, "round() digits must be in -18..18");
-        }
-        n->param = d;
-        mr_type t = n->type;
-        if (t.id == MR_T_DECIMAL && d < t.scale) {
-            int s = d > 0 ? (int)d : 0;
-            int p = t.precision - t.scale + s + 1;
-            n->type = mr_type_decimal(p > 18 ? 18 : p, s);
-        }
-        return 0;
-    }
-    case EFN_LOWER:
-    case EFN_UPPER:
-    case EFN_MD5:
-        if ((rc = need_type(n, 0, MR_T_STRING, err)) < 0)
-            return rc;
-        n->type = mr_type_make(MR_T_STRING);
-        return 0;
-    case EFN_LENGTH:
-        if ((rc = need_type(n, 0, MR_T_STRING, err)) < 0)
-            return rc;
-        n->type = mr_type_make(MR_T_INT32);
-        return 0;
-    case EFN_TRIM:
-    case EFN_LTRIM:
-    case EFN_RTRIM:
-    case EFN_REPLACE:
-        for (int i = 0; i < n->nkids; i++)
-            if ((rc = need_type(n, i, MR_T_STRING, err)) < 0)
-                return rc;
-        n->type = mr_type_make(MR_T_STRING);
-        return 0;
-    case EFN_SUBSTR:
-        if ((rc = need_type(n, 0, MR_T_STRING, err)) < 0)
-            return rc;
-        for (int i = 1; i < n->nkids; i++)
-            if ((rc = need_type(n, i, MR_T_INT64, err)) < 0)
-                return rc;
-        n->type = mr_type_make(MR_T_STRING);
-        return 0;
-    case EFN_SPLIT_PART:
-        if ((rc = need_type(n, 0, MR_T_STRING, err)) < 0 ||
-            (rc = need_type(n, 1, MR_T_STRING, err)) < 0 ||
-            (rc = need_type(n, 2, MR_T_INT64, err)) < 0)
-            return rc;
-        n->type = mr_type_make(MR_T_STRING);
-        return 0;
-    case EFN_CONCAT:
-        for (int i = 0; i < n->nkids; i++)
-            if ((rc = expr__coerce(&n->kids[i], mr_type_make(MR_T_STRING), err)) < 0)
-                return rc;
-        n->type = mr_type_make(MR_T_STRING);
-        return 0;
-    case EFN_DATE_TRUNC:
-    case EFN_DATE_PART: {
-        bool trunc = n->op == EFN_DATE_TRUNC;
-        if ((rc = literal_text(n, 0, trunc ? "unit" : "field", err)) < 0)
-            return rc;
-        expr__node *k = n->kids[0];
-        int code = trunc ? expr__date_unit(k->ls, k->lslen) : expr__date_field(k->ls, k->lslen);
-        if (code < 0)
-            return expr__err_at(err, MR_EINVAL, k->off, "%s() does not know the %s '%s' "
-                                "(valid: %s)", n->name, trunc ? "unit" : "field", k->ls,
-                                trunc ? "microseconds, milliseconds, second, minute, hour, day, "
-                                        "week, month, quarter, year, decade, century, millennium"
-                                      : "year, quarter, month, week, day, dow, isodow, doy, "
-                                        "hour, minute, second, milliseconds, microseconds, "
-                                        "epoch, isoyear, decade, century, millennium");
-        n->param = code;
-        if ((rc = need_type(n, 1, MR_T_TIMESTAMP, err)) < 0)
-            return rc;
-        if (trunc)
-            n->type = mr_type_make(MR_T_TIMESTAMP);
-        else
-            n->type = mr_type_make(code == DF_SECOND || code == DF_EPOCH ? MR_T_FLOAT64
-                                                                        : MR_T_INT64);
-        return 0;
-    }
-    default:
-        return expr__err_at(err, MR_EINVAL, n->off, "unknown function '%s'", n->name);
-    }
+    return f->bind(n, err);
 }
 
 /* ---- helpers for kernels ----------------------------------------------- */
@@ -982,13 +960,80 @@ static int eval_date(expr__node *n, size_t rows)
     return 0;
 }
 
-/* ---- dispatch ---------------------------------------------------------- */
+/* ---- the library and dispatch ------------------------------------------ */
+
+static int eval_length_fn(expr__node *n, size_t rows, mr_err *err)
+{
+    (void)err;
+    return eval_length(n, rows);
+}
+
+static int eval_date_fn(expr__node *n, size_t rows, mr_err *err)
+{
+    (void)err;
+    return eval_date(n, rows);
+}
+
+/* Every scalar function.  Adding one: its kernel and binder above (or in a
+ * file of its own, declared in expr_int.h), one row here, a line in
+ * docs/dag-format.md and tests in tests/unit/test_expr.c. */
+static const expr__fndef funcs[] = {
+    {"coalesce", EFN_COALESCE, 1, -1, bind_unify, NULL, expr__eval_coalesce},
+    {"nullif", EFN_NULLIF, 2, 2, bind_unify, eval_nullif, NULL},
+    {"greatest", EFN_GREATEST, 1, -1, bind_unify, eval_minmax, NULL},
+    {"least", EFN_LEAST, 1, -1, bind_unify, eval_minmax, NULL},
+    {"abs", EFN_ABS, 1, 1, bind_numeric, eval_abs, NULL},
+    {"round", EFN_ROUND, 1, 2, bind_round, eval_round, NULL},
+    {"floor", EFN_FLOOR, 1, 1, bind_floor_ceil, eval_round, NULL},
+    {"ceil", EFN_CEIL, 1, 1, bind_floor_ceil, eval_round, NULL},
+    {"ceiling", EFN_CEIL, 1, 1, bind_floor_ceil, eval_round, NULL},
+    {"lower", EFN_LOWER, 1, 1, bind_strings, eval_case_map, NULL},
+    {"upper", EFN_UPPER, 1, 1, bind_strings, eval_case_map, NULL},
+    {"length", EFN_LENGTH, 1, 1, bind_length, eval_length_fn, NULL},
+    {"char_length", EFN_LENGTH, 1, 1, bind_length, eval_length_fn, NULL},
+    {"trim", EFN_TRIM, 1, 2, bind_strings, eval_trim, NULL},
+    {"btrim", EFN_TRIM, 1, 2, bind_strings, eval_trim, NULL},
+    {"ltrim", EFN_LTRIM, 1, 2, bind_strings, eval_trim, NULL},
+    {"rtrim", EFN_RTRIM, 1, 2, bind_strings, eval_trim, NULL},
+    {"substr", EFN_SUBSTR, 2, 3, bind_substr, eval_substr, NULL},
+    {"substring", EFN_SUBSTR, 2, 3, bind_substr, eval_substr, NULL},
+    {"replace", EFN_REPLACE, 3, 3, bind_strings, eval_replace, NULL},
+    {"concat", EFN_CONCAT, 1, -1, bind_concat, eval_concat_fn, NULL},
+    {"split_part", EFN_SPLIT_PART, 3, 3, bind_split_part, eval_split_part, NULL},
+    {"md5", EFN_MD5, 1, 1, bind_strings, eval_md5, NULL},
+    {"date_trunc", EFN_DATE_TRUNC, 2, 2, bind_date, eval_date_fn, NULL},
+    {"date_part", EFN_DATE_PART, 2, 2, bind_date, eval_date_fn, NULL},
+};
+static const size_t NFUNCS = sizeof funcs / sizeof funcs[0];
+
+const expr__fndef *expr__func_lookup(const char *name)
+{
+    for (size_t i = 0; i < NFUNCS; i++)
+        if (strcasecmp(funcs[i].name, name) == 0)
+            return &funcs[i];
+    return NULL;
+}
+
+const char *expr__func_suggest(const char *name)
+{
+    const char *best = NULL;
+    int bestd = 3;
+    for (size_t i = 0; i < NFUNCS; i++) {
+        int d = expr__edit_distance(name, funcs[i].name);
+        if (d < bestd) {
+            bestd = d;
+            best = funcs[i].name;
+        }
+    }
+    return best;
+}
 
 int expr__func_eval(expr__node *n, const mr_batch *in, const uint32_t *sel, size_t rows,
                     mr_err *err)
 {
-    if (n->op == EFN_COALESCE)
-        return expr__eval_coalesce(n, in, sel, rows, err);
+    const expr__fndef *f = n->fndef;
+    if (f->eval_self)
+        return f->eval_self(n, in, sel, rows, err);
     if (expr__out_prep(n, rows) < 0 || expr__scratch_prep(n, rows) < 0 ||
         expr__parts_prep(n, n->nkids) < 0)
         return oom(err);
@@ -997,27 +1042,5 @@ int expr__func_eval(expr__node *n, const mr_batch *in, const uint32_t *sel, size
         if (rc < 0)
             return rc;
     }
-    switch (n->op) {
-    case EFN_NULLIF: return eval_nullif(n, rows, err);
-    case EFN_GREATEST:
-    case EFN_LEAST: return eval_minmax(n, rows, err);
-    case EFN_ABS: return eval_abs(n, rows, err);
-    case EFN_ROUND:
-    case EFN_FLOOR:
-    case EFN_CEIL: return eval_round(n, rows, err);
-    case EFN_LOWER:
-    case EFN_UPPER: return eval_case_map(n, rows, err);
-    case EFN_LENGTH: return eval_length(n, rows);
-    case EFN_TRIM:
-    case EFN_LTRIM:
-    case EFN_RTRIM: return eval_trim(n, rows, err);
-    case EFN_SUBSTR: return eval_substr(n, rows, err);
-    case EFN_REPLACE: return eval_replace(n, rows, err);
-    case EFN_CONCAT: return eval_concat_fn(n, rows, err);
-    case EFN_SPLIT_PART: return eval_split_part(n, rows, err);
-    case EFN_MD5: return eval_md5(n, rows, err);
-    case EFN_DATE_TRUNC:
-    case EFN_DATE_PART: return eval_date(n, rows);
-    default: return mr_err_set(err, MR_EINVAL, "unknown function '%s'", n->name);
-    }
+    return f->eval(n, rows, err);
 }

@@ -38,7 +38,7 @@ typedef enum expr__kind {
     EN_CASE,     /* kids: cond, result, cond, result, ... [, else] */
     EN_CAST,     /* target; try_: try_cast */
     EN_CONCAT,   /* || */
-    EN_FUNC,     /* fn: EFN_*; name: as written */
+    EN_FUNC,     /* fndef: the function; op: its EFN_* variant; name: as written */
 } expr__kind;
 
 enum { EOP_ADD, EOP_SUB, EOP_MUL, EOP_DIV, EOP_MOD };
@@ -52,9 +52,29 @@ typedef enum expr__fn {
 } expr__fn;
 
 typedef struct expr__node expr__node;
+
+/* One scalar function of the library (expr_func.c's table): the name
+ * expressions call it by, the variant code its kernel reads from n->op
+ * (several names and variants may share one kernel), its argument counts,
+ * and two hooks.  bind checks and coerces the bound arguments, sets n->type
+ * and any bound parameter (n->param); eval fills n->out for rows rows from
+ * the evaluated arguments n->parts[0..nkids).  A function that must choose
+ * which arguments to evaluate (coalesce) has eval_self instead, called with
+ * the input batch. */
+typedef struct expr__fndef {
+    const char *name;
+    int fn;       /* expr__fn */
+    int min, max; /* argument counts; max -1: any */
+    int (*bind)(expr__node *n, mr_err *err);
+    int (*eval)(expr__node *n, size_t rows, mr_err *err);
+    int (*eval_self)(expr__node *n, const mr_batch *in, const uint32_t *sel, size_t rows,
+                     mr_err *err);
+} expr__fndef;
+
 struct expr__node {
     int kind;       /* expr__kind */
     int op;         /* EOP_* / ECMP_* / expr__fn */
+    const expr__fndef *fndef; /* EN_FUNC: the function */
     int off;        /* byte offset of the node's token in the text */
     bool negate;
     bool ci;        /* ILIKE */
@@ -141,7 +161,7 @@ size_t expr__format_value(const mr_column *c, size_t r, char *buf, size_t cap,
 
 /* ---- expr_func.c ------------------------------------------------------- */
 /* Looks a function name up (case-insensitive); its id or -1. */
-int expr__func_lookup(const char *name);
+const expr__fndef *expr__func_lookup(const char *name);
 /* The closest known function name to name, or NULL. */
 const char *expr__func_suggest(const char *name);
 /* Types the call n (kids already bound); may insert casts on kids.

@@ -533,8 +533,8 @@ static int parse_call(parser *p, expr__node **out)
     size_t l = p->t.len < sizeof name - 1 ? p->t.len : sizeof name - 1;
     memcpy(name, p->t.s, l);
     name[l] = '\0';
-    int fn = expr__func_lookup(name);
-    if (fn < 0) {
+    const expr__fndef *fn = expr__func_lookup(name);
+    if (!fn) {
         for (size_t i = 0; i < sizeof aggs / sizeof aggs[0]; i++)
             if (strcasecmp(name, aggs[i]) == 0)
                 return perr(p, off, "aggregate '%s' is not allowed here "
@@ -548,7 +548,8 @@ static int parse_call(parser *p, expr__node **out)
     expr__node *n = mk(p, EN_FUNC, off);
     if (!n)
         return MR_ENOMEM;
-    n->op = fn;
+    n->fndef = fn;
+    n->op = fn->fn;
     int rc;
     if (!(n->name = strdup(name))) {
         rc = mr_err_set(p->err, MR_ENOMEM, "out of memory parsing an expression");
@@ -594,6 +595,7 @@ static int parse_extract(parser *p, expr__node **out)
         rc = mr_err_set(p->err, MR_ENOMEM, "out of memory parsing an expression");
         goto fail;
     }
+    n->fndef = expr__func_lookup("date_part");
     n->op = EFN_DATE_PART;
     if (f.kind == TK_STR) {
         lit->ls = unquote(&f, &lit->lslen);

@@ -1,6 +1,6 @@
-/* sortkey.h - the one parser of sort keys as written in a DAG's `by` list,
- * shared by the validator (dag/validate.c) and the sort operator's setup
- * (executor/task.c), so what validate accepts is exactly what runs.
+/* sortkey.h - the one parser of sort keys as written in a DAG's `by` list.
+ * The validator (dag/op_sort.c) parses each key once; the plan carries the
+ * result (column, direction, null order) as a SortKey message.
  *
  * Grammar (keywords case-insensitive, any amount of blanks between words):
  *   key   := name [ASC | DESC] [NULLS (FIRST | LAST)]

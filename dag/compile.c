@@ -36,68 +36,52 @@
  * has several (join, union); otherwise it reads the operator before it.
  * Concatenating fragments offsets the explicit indices.
  *
+ * Each op's part lives in its file (dag/op_*.c), reached through the
+ * registry dag_ops[] (dag_ops.h): its compile function appends its
+ * operators to the fragment of its input, or builds its inputs itself
+ * (read, join, union).  This file holds what they share: fragments,
+ * sealing a stage, shuffles, and nodes read by several others.
+ *
  * The plan is built from arena memory, then packed to bytes and unpacked
  * with protobuf-c's default allocator, so the caller frees it with
  * millrace__job_plan__free_unpacked alone.
  */
-#include "dag/dag_int.h"
+#include "dag/dag_ops.h"
 
-#include <stdlib.h>
-#include <time.h>
 #include <string.h>
 
+#include "proto/plan_names.h"
 #include "proto/schema_pb.h"
 
-/* Operators not yet cut into a stage. */
-typedef struct frag {
-    Millrace__OpSpec **ops;
-    size_t n, cap;
-    int shuffled;        /* sources are shuffle reads (else scans) */
-    uint32_t partitions; /* tasks, when shuffled */
-    uint32_t *inputs;    /* producer stages, when shuffled */
-    size_t ninputs, icap;
-} frag;
-
-typedef struct pbuild {
-    dag_ctx *c;
-    const dag *d;
-    Millrace__Stage **stages;
-    size_t nstages, cap;
-    uint32_t partitions;
-    int *shared;  /* node -> stage id + 1 of its shared output, 0 when not yet */
-    int *folded;  /* node: a limit folded into the sort it reads */
-    int64_t *topn; /* node: a sort's top N (-1: all) */
-} pbuild;
-
-static void *alloc(pbuild *b, size_t n)
+void *dag_pb_alloc(dag_pb *b, size_t n)
 {
     return dag_arena_alloc(&b->c->arena, n);
 }
 
-static char *str(pbuild *b, const char *s)
+char *dag_pb_str(dag_pb *b, const char *s)
 {
     char *p = dag_arena_strdup(&b->c->arena, s ? s : "");
     return p ? p : (char *)"";
 }
 
-static Millrace__Schema *pb_schema(pbuild *b, const mr_schema *s)
+Millrace__Schema *dag_pb_schema(dag_pb *b, const mr_schema *s)
 {
-    Millrace__Schema *pb = alloc(b, sizeof *pb);
+    Millrace__Schema *pb = dag_pb_alloc(b, sizeof *pb);
     if (!pb)
         return NULL;
     millrace__schema__init(pb);
     int n = s ? s->nfields : 0;
-    pb->fields = alloc(b, ((size_t)n + 1) * sizeof *pb->fields);
+    pb->fields = dag_pb_alloc(b, ((size_t)n + 1) * sizeof *pb->fields);
     if (!pb->fields)
         return NULL;
     for (int i = 0; i < n; i++) {
-        Millrace__Field *f = alloc(b, sizeof *f);
-        Millrace__Type *t = alloc(b, sizeof *t);
+        Millrace__Field *f = dag_pb_alloc(b, sizeof *f);
+        Millrace__Type *t = dag_pb_alloc(b, sizeof *t);
         if (!f || !t)
             return NULL;
         millrace__field__init(f);
         millrace__type__init(t);
-        f->name = str(b, s->fields[i].name);
+        f->name = dag_pb_str(b, s->fields[i].name);
         t->id = (Millrace__TypeId)s->fields[i].type.id;
         t->precision = s->fields[i].type.precision;
         t->scale = s->fields[i].type.scale;
@@ -107,37 +91,37 @@ static Millrace__Schema *pb_schema(pbuild *b, const mr_schema *s)
     return pb;
 }
 
-static Millrace__NamedExpr **pb_named(pbuild *b, const char *const *names,
+Millrace__NamedExpr **dag_pb_named(dag_pb *b, const char *const *names,
                                       const char *const *texts, int n)
 {
-    Millrace__NamedExpr **v = alloc(b, ((size_t)n + 1) * sizeof *v);
+    Millrace__NamedExpr **v = dag_pb_alloc(b, ((size_t)n + 1) * sizeof *v);
     for (int i = 0; v && i < n; i++) {
-        v[i] = alloc(b, sizeof *v[i]);
+        v[i] = dag_pb_alloc(b, sizeof *v[i]);
         if (!v[i])
             return NULL;
         millrace__named_expr__init(v[i]);
-        v[i]->name = str(b, names[i]);
-        v[i]->expr = str(b, texts[i]);
+        v[i]->name = dag_pb_str(b, names[i]);
+        v[i]->expr = dag_pb_str(b, texts[i]);
     }
     return v;
 }
 
-static char **pb_strings(pbuild *b, const char *const *s, int n)
+char **dag_pb_strings(dag_pb *b, const char *const *s, int n)
 {
-    char **v = alloc(b, ((size_t)n + 1) * sizeof *v);
+    char **v = dag_pb_alloc(b, ((size_t)n + 1) * sizeof *v);
     for (int i = 0; v && i < n; i++)
-        v[i] = str(b, s[i]);
+        v[i] = dag_pb_str(b, s[i]);
     return v;
 }
 
-static int grow(pbuild *b, void **v, size_t *cap, size_t need, size_t size)
+static int grow(dag_pb *b, void **v, size_t *cap, size_t need, size_t size)
 {
     if (need <= *cap)
         return 0;
     size_t ncap = *cap ? *cap * 2 : 8;
     while (ncap < need)
         ncap *= 2;
-    void *nv = alloc(b, ncap * size);
+    void *nv = dag_pb_alloc(b, ncap * size);
     if (!nv)
         return -1;
     if (*v && *cap)
@@ -148,29 +132,36 @@ static int grow(pbuild *b, void **v, size_t *cap, size_t need, size_t size)
 }
 
 /* Appends a new operator of kind for node nd with output schema out. */
-static Millrace__OpSpec *op_new(pbuild *b, frag *f, Millrace__OpKind kind, const dag_node *nd,
+Millrace__OpSpec *dag_op_new(dag_pb *b, dag_frag *f, Millrace__OpKind kind, const dag_node *nd,
                                 Millrace__Schema *out)
 {
     if (grow(b, (void **)&f->ops, &f->cap, f->n + 1, sizeof *f->ops) < 0)
         return NULL;
-    Millrace__OpSpec *op = alloc(b, sizeof *op);
+    Millrace__OpSpec *op = dag_pb_alloc(b, sizeof *op);
     if (!op)
         return NULL;
     millrace__op_spec__init(op);
     op->kind = kind;
-    op->node = str(b, nd ? nd->id : "");
+    op->node = dag_pb_str(b, nd ? nd->id : "");
     op->output = out;
-    op->limit = -1;
+    /* the kind's own message, empty, for the caller to fill */
+    const ProtobufCMessageDescriptor *md = mr_plan_op_message(kind);
+    ProtobufCMessage *m = md ? dag_pb_alloc(b, md->sizeof_message) : NULL;
+    if (!m)
+        return NULL;
+    protobuf_c_message_init(md, m);
+    op->op_case = mr_plan_op_case(kind);
+    op->read = (Millrace__ReadSpec *)m; /* the members share storage */
     f->ops[f->n++] = op;
     return op;
 }
 
-static Millrace__Schema *root_schema(const frag *f)
+Millrace__Schema *dag_frag_schema(const dag_frag *f)
 {
     return f->n ? f->ops[f->n - 1]->output : NULL;
 }
 
-static void add_input(pbuild *b, frag *f, uint32_t stage)
+static void add_input(dag_pb *b, dag_frag *f, uint32_t stage)
 {
     for (size_t i = 0; i < f->ninputs; i++)
         if (f->inputs[i] == stage)
@@ -181,7 +172,7 @@ static void add_input(pbuild *b, frag *f, uint32_t stage)
 
 /* Moves src's operators to the end of dst (offsetting explicit children)
  * and returns the index of src's root in dst. */
-static uint32_t concat(pbuild *b, frag *dst, const frag *src)
+uint32_t dag_frag_concat(dag_pb *b, dag_frag *dst, const dag_frag *src)
 {
     uint32_t off = (uint32_t)dst->n;
     if (grow(b, (void **)&dst->ops, &dst->cap, dst->n + src->n, sizeof *dst->ops) < 0)
@@ -200,11 +191,11 @@ static uint32_t concat(pbuild *b, frag *dst, const frag *src)
 }
 
 /* Cuts f into a new stage; returns it (NULL when out of memory). */
-static Millrace__Stage *seal(pbuild *b, frag *f)
+Millrace__Stage *dag_seal(dag_pb *b, dag_frag *f)
 {
     if (grow(b, (void **)&b->stages, &b->cap, b->nstages + 1, sizeof *b->stages) < 0)
         return NULL;
-    Millrace__Stage *st = alloc(b, sizeof *st);
+    Millrace__Stage *st = dag_pb_alloc(b, sizeof *st);
     if (!st)
         return NULL;
     millrace__stage__init(st);
@@ -222,12 +213,12 @@ static Millrace__Stage *seal(pbuild *b, frag *f)
 
 /* Seals f with a shuffle (hash on keys, round robin, or neither for one
  * partition) and replaces it by a fragment that reads that shuffle. */
-static void seal_shuffle(pbuild *b, frag *f, const dag_node *nd, uint32_t partitions,
+void dag_seal_shuffle(dag_pb *b, dag_frag *f, const dag_node *nd, uint32_t partitions,
                          char **keys, size_t nkeys, int round_robin)
 {
-    Millrace__Schema *wire = root_schema(f);
-    Millrace__Stage *st = seal(b, f);
-    Millrace__ShuffleOut *sh = alloc(b, sizeof *sh);
+    Millrace__Schema *wire = dag_frag_schema(f);
+    Millrace__Stage *st = dag_seal(b, f);
+    Millrace__ShuffleOut *sh = dag_pb_alloc(b, sizeof *sh);
     if (!st || !sh)
         return;
     millrace__shuffle_out__init(sh);
@@ -240,222 +231,61 @@ static void seal_shuffle(pbuild *b, frag *f, const dag_node *nd, uint32_t partit
     f->shuffled = 1;
     f->partitions = partitions;
     add_input(b, f, st->id);
-    Millrace__OpSpec *r = op_new(b, f, MILLRACE__OP_KIND__OP_SHUFFLE_READ, nd, wire);
+    Millrace__OpSpec *r = dag_op_new(b, f, MILLRACE__OP_KIND__OP_SHUFFLE_READ, nd, wire);
     if (r) {
         r->input = wire;
-        r->input_stage = st->id;
+        r->shuffle_read->input_stage = st->id;
     }
 }
 
 /* Column names of a schema, for shuffle keys over every column. */
-static char **schema_names(pbuild *b, const Millrace__Schema *s, size_t *n)
+char **dag_schema_names(dag_pb *b, const Millrace__Schema *s, size_t *n)
 {
     *n = s ? s->n_fields : 0;
-    char **v = alloc(b, (*n + 1) * sizeof *v);
+    char **v = dag_pb_alloc(b, (*n + 1) * sizeof *v);
     for (size_t i = 0; v && i < *n; i++)
         v[i] = s->fields[i]->name;
     return v;
 }
 
-static const char *body_str(const dag_node *nd, const char *key, const char *dflt)
-{
-    const ynode *v = ymap_get(nd->body, key);
-    return v && v->kind == YN_SCALAR ? v->text : dflt;
-}
-
-static void emit_scan(pbuild *b, frag *f, const dag_node *nd)
-{
-    Millrace__OpSpec *op = op_new(b, f, MILLRACE__OP_KIND__OP_SCAN, nd, pb_schema(b, nd->out));
-    Millrace__ReadSpec *r = alloc(b, sizeof *r);
-    Millrace__CsvOptions *csv = alloc(b, sizeof *csv);
-    if (!op || !r || !csv)
-        return;
-    millrace__read_spec__init(r);
-    millrace__csv_options__init(csv);
-    r->format = str(b, body_str(nd, "format", "csv"));
-    r->path = str(b, body_str(nd, "path", ""));
-    r->schema = op->output;
-    r->schema_inferred = ymap_get(nd->body, "schema") == NULL; /* for the scan's messages */
-    const ynode *co = ymap_get(nd->body, "csv");
-    const ynode *h = ymap_get(co, "header");
-    csv->header = !(h && (strcmp(h->text, "false") == 0 || strcmp(h->text, "False") == 0 ||
-                          strcmp(h->text, "FALSE") == 0 || strcmp(h->text, "no") == 0 ||
-                          strcmp(h->text, "No") == 0 || strcmp(h->text, "off") == 0));
-    const ynode *v;
-    csv->delimiter = str(b, (v = ymap_get(co, "delimiter")) ? v->text : ",");
-    csv->quote = str(b, (v = ymap_get(co, "quote")) ? v->text : "\"");
-    csv->null_string = str(b, (v = ymap_get(co, "null")) && v->kind == YN_SCALAR ? v->text : "");
-    r->csv = csv;
-    const char *oe = body_str(nd, "on_error", "fail");
-    r->on_error = strcmp(oe, "skip") == 0     ? MILLRACE__ON_ERROR__ON_ERROR_SKIP
-                  : strcmp(oe, "reject") == 0 ? MILLRACE__ON_ERROR__ON_ERROR_REJECT
-                                              : MILLRACE__ON_ERROR__ON_ERROR_FAIL;
-    r->max_errors = (v = ymap_get(nd->body, "max_errors")) ? strtoll(v->text, NULL, 10) : -1;
-    op->read = r;
-}
-
-/* partial | hash(group columns) or one partition | final. */
-static void emit_aggregate(pbuild *b, frag *f, const dag_node *nd)
-{
-    Millrace__Schema *in = root_schema(f);
-    Millrace__OpSpec *p = op_new(b, f, MILLRACE__OP_KIND__OP_AGG_PARTIAL, nd, pb_schema(b, NULL));
-    if (!p)
-        return;
-    p->group_by = pb_strings(b, nd->group_by, nd->ngroup_by);
-    p->n_group_by = (size_t)nd->ngroup_by;
-    p->aggregates = pb_named(b, nd->aggs.names, nd->aggs.texts, nd->aggs.n);
-    p->n_aggregates = (size_t)nd->aggs.n;
-    p->input = in;
-    /* The wire schema is the partial's output (group columns and states),
-     * whose layout the executor's aggregate defines: left empty here. */
-    seal_shuffle(b, f, nd, nd->ngroup_by > 0 ? b->partitions : 1, p->group_by, p->n_group_by, 0);
-    Millrace__OpSpec *fin = op_new(b, f, MILLRACE__OP_KIND__OP_AGG_FINAL, nd, pb_schema(b, nd->out));
-    if (!fin)
-        return;
-    fin->group_by = p->group_by;
-    fin->n_group_by = p->n_group_by;
-    fin->aggregates = p->aggregates;
-    fin->n_aggregates = p->n_aggregates;
-    fin->input = in;
-}
-
 /* distinct over cols (n == 0: every column) | hash(those) | distinct. */
-static void emit_distinct(pbuild *b, frag *f, const dag_node *nd, char **cols, size_t n,
+void dag_emit_distinct(dag_pb *b, dag_frag *f, const dag_node *nd, char **cols, size_t n,
                           Millrace__Schema *out)
 {
-    Millrace__OpSpec *d = op_new(b, f, MILLRACE__OP_KIND__OP_DISTINCT, nd, out);
+    Millrace__OpSpec *d = dag_op_new(b, f, MILLRACE__OP_KIND__OP_DISTINCT, nd, out);
     if (!d)
         return;
-    d->columns = cols;
-    d->n_columns = n;
+    d->distinct->columns = cols;
+    d->distinct->n_columns = n;
     size_t nk;
-    char **keys = schema_names(b, out, &nk);
-    seal_shuffle(b, f, nd, b->partitions, keys, nk, 0);
-    op_new(b, f, MILLRACE__OP_KIND__OP_DISTINCT, nd, out);
+    char **keys = dag_schema_names(b, out, &nk);
+    dag_seal_shuffle(b, f, nd, b->partitions, keys, nk, 0);
+    dag_op_new(b, f, MILLRACE__OP_KIND__OP_DISTINCT, nd, out);
 }
 
 /* One partition already, or op | one partition | op again. */
-static void emit_global(pbuild *b, frag *f, const dag_node *nd, Millrace__OpKind kind,
-                        char **sort_keys, size_t nsort, int64_t limit)
+void dag_emit_global(dag_pb *b, dag_frag *f, const dag_node *nd, Millrace__OpKind kind,
+                        Millrace__SortKey **sort_keys, size_t nsort, int64_t limit)
 {
     int single = f->shuffled && f->partitions == 1;
     for (int pass = single ? 1 : 0; pass < 2; pass++) {
-        Millrace__OpSpec *op = op_new(b, f, kind, nd, root_schema(f));
+        Millrace__OpSpec *op = dag_op_new(b, f, kind, nd, dag_frag_schema(f));
         if (!op)
             return;
-        op->sort_keys = sort_keys;
-        op->n_sort_keys = nsort;
-        op->limit = limit;
+        if (kind == MILLRACE__OP_KIND__OP_SORT) {
+            op->sort->keys = sort_keys;
+            op->sort->n_keys = nsort;
+            op->sort->limit = limit;
+        } else {
+            op->limit->n = limit;
+        }
         if (pass == 0)
-            seal_shuffle(b, f, nd, 1, NULL, 0, 0);
+            dag_seal_shuffle(b, f, nd, 1, NULL, 0, 0);
     }
-}
-
-static void emit_write(pbuild *b, frag *f, const dag_node *nd)
-{
-    Millrace__WriteSpec *w = alloc(b, sizeof *w);
-    if (!w)
-        return;
-    millrace__write_spec__init(w);
-    const char *to = body_str(nd, "to", "warehouse");
-    int wh = strcmp(to, "warehouse") == 0;
-    w->node = str(b, nd->id);
-    w->target = str(b, to);
-    w->table = str(b, wh ? body_str(nd, "table", "") : "");
-    w->mode = str(b, body_str(nd, "mode", wh ? "append" : "error_if_exists"));
-    w->path = str(b, wh ? "" : body_str(nd, "path", ""));
-    w->schema = pb_schema(b, nd->out);
-    const ynode *key = ymap_get(nd->body, "key");
-    if (key && key->kind == YN_SEQ) {
-        w->key = alloc(b, (key->n + 1) * sizeof *w->key);
-        for (size_t i = 0; w->key && i < key->n; i++)
-            w->key[w->n_key++] = str(b, key->items[i]->text);
-    }
-    Millrace__Stage *st = seal(b, f);
-    if (st)
-        st->write = w;
-}
-
-static void build(pbuild *b, int idx, frag *f, int depth);
-
-/* The union of nd's inputs into f. */
-static void emit_union(pbuild *b, frag *f, const dag_node *nd)
-{
-    int n = nd->ninputs;
-    frag *in = alloc(b, ((size_t)n + 1) * sizeof *in);
-    uint32_t *tips = alloc(b, ((size_t)n + 1) * sizeof *tips);
-    if (!in || !tips)
-        return;
-    int scans = 0;
-    uint32_t common = 0;
-    for (int k = 0; k < n; k++) {
-        build(b, nd->inputs[k].node, &in[k], 1);
-        if (!in[k].shuffled)
-            scans++;
-        else if (common == 0 || common == in[k].partitions)
-            common = in[k].partitions;
-        else
-            common = UINT32_MAX;
-    }
-    if (b->c->arena.failed)
-        return;
-    /* Mixed sources cannot share a stage: bring every input to shuffle
-     * reads of one partition count. */
-    if (scans > 0 && scans < n) {
-        uint32_t p = common == UINT32_MAX ? b->partitions : common;
-        for (int k = 0; k < n; k++)
-            if (!in[k].shuffled || in[k].partitions != p)
-                seal_shuffle(b, &in[k], nd, p, NULL, 0, 1);
-    } else if (scans == 0 && common == UINT32_MAX) {
-        for (int k = 0; k < n; k++)
-            if (in[k].partitions != b->partitions)
-                seal_shuffle(b, &in[k], nd, b->partitions, NULL, 0, 1);
-    }
-    memset(f, 0, sizeof *f);
-    for (int k = 0; k < n; k++)
-        tips[k] = concat(b, f, &in[k]);
-    Millrace__OpSpec *u = op_new(b, f, MILLRACE__OP_KIND__OP_UNION, nd, pb_schema(b, nd->out));
-    if (!u)
-        return;
-    u->children = tips;
-    u->n_children = (size_t)n;
-    const ynode *dv = ymap_get(nd->body, "distinct");
-    if (dv && (strcmp(dv->text, "true") == 0 || strcmp(dv->text, "True") == 0 ||
-               strcmp(dv->text, "TRUE") == 0 || strcmp(dv->text, "yes") == 0 ||
-               strcmp(dv->text, "Yes") == 0 || strcmp(dv->text, "on") == 0))
-        emit_distinct(b, f, nd, NULL, 0, u->output);
-}
-
-/* Join: each side hash-partitioned on its keys, then one stage joining
- * partition p of both. */
-static void emit_join(pbuild *b, frag *f, const dag_node *nd)
-{
-    frag side[2];
-    char **keys[2] = {pb_strings(b, nd->left_keys, nd->nkeys),
-                      pb_strings(b, nd->right_keys, nd->nkeys)};
-    for (int s = 0; s < 2; s++) {
-        build(b, nd->inputs[s].node, &side[s], 1);
-        seal_shuffle(b, &side[s], nd, b->partitions, keys[s], (size_t)nd->nkeys, 0);
-    }
-    memset(f, 0, sizeof *f);
-    uint32_t l = concat(b, f, &side[0]), r = concat(b, f, &side[1]);
-    Millrace__OpSpec *j = op_new(b, f, MILLRACE__OP_KIND__OP_HASHJOIN, nd, pb_schema(b, nd->out));
-    uint32_t *kids = alloc(b, 2 * sizeof *kids);
-    if (!j || !kids)
-        return;
-    kids[0] = l;
-    kids[1] = r;
-    j->children = kids;
-    j->n_children = 2;
-    j->join_type = str(b, body_str(nd, "how", "inner"));
-    j->left_keys = keys[0];
-    j->right_keys = keys[1];
-    j->n_left_keys = j->n_right_keys = (size_t)nd->nkeys;
-    j->right_prefix = str(b, body_str(nd, "right_prefix", ""));
 }
 
 /* Builds node idx's output as a fragment in f. */
-static void build(pbuild *b, int idx, frag *f, int depth)
+void dag_build_node(dag_pb *b, int idx, dag_frag *f, int depth)
 {
     const dag_node *nd = &b->d->nodes[idx];
     memset(f, 0, sizeof *f);
@@ -467,91 +297,37 @@ static void build(pbuild *b, int idx, frag *f, int depth)
         f->partitions = st->shuffle->partitions;
         add_input(b, f, st->id);
         Millrace__Schema *wire = st->ops[st->n_ops - 1]->output;
-        Millrace__OpSpec *r = op_new(b, f, MILLRACE__OP_KIND__OP_SHUFFLE_READ, nd, wire);
+        Millrace__OpSpec *r = dag_op_new(b, f, MILLRACE__OP_KIND__OP_SHUFFLE_READ, nd, wire);
         if (r) {
             r->input = wire;
-            r->input_stage = st->id;
+            r->shuffle_read->input_stage = st->id;
         }
         return;
     }
-    if (nd->op != DOP_READ && nd->op != DOP_JOIN && nd->op != DOP_UNION)
-        build(b, nd->inputs[0].node, f, depth + 1);
-    Millrace__OpSpec *op;
-    switch (nd->op) {
-    case DOP_READ:
-        emit_scan(b, f, nd);
-        break;
-    case DOP_FILTER:
-        op = op_new(b, f, MILLRACE__OP_KIND__OP_FILTER, nd, pb_schema(b, nd->out));
-        if (op) {
-            static const char *const empty = "";
-            op->exprs = pb_named(b, &empty, &nd->where, 1);
-            op->n_exprs = 1;
-        }
-        break;
-    case DOP_SELECT:
-    case DOP_DERIVE:
-    case DOP_DROP:
-        op = op_new(b, f, MILLRACE__OP_KIND__OP_PROJECT, nd, pb_schema(b, nd->out));
-        if (op) {
-            op->exprs = pb_named(b, nd->proj.names, nd->proj.texts, nd->proj.n);
-            op->n_exprs = (size_t)nd->proj.n;
-        }
-        break;
-    case DOP_AGGREGATE:
-        emit_aggregate(b, f, nd);
-        break;
-    case DOP_DISTINCT: {
-        int all = !ymap_get(nd->body, "columns");
-        emit_distinct(b, f, nd, all ? NULL : pb_strings(b, nd->group_by, nd->ngroup_by),
-                      all ? 0 : (size_t)nd->ngroup_by, pb_schema(b, nd->out));
-        break;
-    }
-    case DOP_JOIN:
-        emit_join(b, f, nd);
-        break;
-    case DOP_UNION:
-        emit_union(b, f, nd);
-        break;
-    case DOP_SORT: {
-        const ynode *by = ymap_get(nd->body, "by");
-        char **keys = alloc(b, (by->n + 1) * sizeof *keys);
-        for (size_t i = 0; keys && i < by->n; i++)
-            keys[i] = str(b, by->items[i]->text);
-        emit_global(b, f, nd, MILLRACE__OP_KIND__OP_SORT, keys, by->n, b->topn[idx]);
-        break;
-    }
-    case DOP_LIMIT:
-        if (!b->folded[idx])
-            emit_global(b, f, nd, MILLRACE__OP_KIND__OP_LIMIT, NULL, 0,
-                        strtoll(body_str(nd, "n", "0"), NULL, 10));
-        break;
-    case DOP_WRITE:
-        emit_write(b, f, nd);
-        return;
-    default:
-        break;
-    }
+    const dag_op_def *def = &dag_ops[nd->op];
+    if (!def->own_inputs)
+        dag_build_node(b, nd->inputs[0].node, f, depth + 1);
+    def->compile(b, f, nd, idx);
     /* Computed once for all its readers: share through a round-robin
      * shuffle that keeps the partition count (and so a sorted order). */
     if (nd->nconsumers > 1 && !b->c->arena.failed) {
-        seal_shuffle(b, f, nd, f->shuffled ? f->partitions : b->partitions, NULL, 0, 1);
+        dag_seal_shuffle(b, f, nd, f->shuffled ? f->partitions : b->partitions, NULL, 0, 1);
         b->shared[idx] = (int)b->nstages;
-        build(b, idx, f, depth);
+        dag_build_node(b, idx, f, depth);
     }
 }
 
 Millrace__JobPlan *dag_compile_plan(dag_ctx *c, const dag *d)
 {
-    pbuild b = {0};
+    dag_pb b = {0};
     b.c = c;
     b.d = d;
     b.partitions = c->opt->partitions ? c->opt->partitions : MR_DAG_DEFAULT_PARTITIONS;
-    b.shared = alloc(&b, ((size_t)d->n + 1) * sizeof *b.shared);
-    b.folded = alloc(&b, ((size_t)d->n + 1) * sizeof *b.folded);
-    b.topn = alloc(&b, ((size_t)d->n + 1) * sizeof *b.topn);
-    Millrace__JobPlan *plan = alloc(&b, sizeof *plan);
-    Millrace__Warehouse *wh = alloc(&b, sizeof *wh);
+    b.shared = dag_pb_alloc(&b, ((size_t)d->n + 1) * sizeof *b.shared);
+    b.folded = dag_pb_alloc(&b, ((size_t)d->n + 1) * sizeof *b.folded);
+    b.topn = dag_pb_alloc(&b, ((size_t)d->n + 1) * sizeof *b.topn);
+    Millrace__JobPlan *plan = dag_pb_alloc(&b, sizeof *plan);
+    Millrace__Warehouse *wh = dag_pb_alloc(&b, sizeof *wh);
     if (!plan || !wh || !b.shared || !b.folded || !b.topn)
         return NULL;
     /* A limit that is the only reader of a sort becomes the sort's top N. */
@@ -564,132 +340,26 @@ Millrace__JobPlan *dag_compile_plan(dag_ctx *c, const dag *d)
         int s = nd->inputs[0].node;
         if (d->nodes[s].op == DOP_SORT && d->nodes[s].nconsumers == 1) {
             b.folded[i] = 1;
-            b.topn[s] = strtoll(body_str(nd, "n", "0"), NULL, 10);
+            b.topn[s] = nd->limit;
         }
     }
     millrace__job_plan__init(plan);
     millrace__warehouse__init(wh);
-    frag f;
+    dag_frag f;
     for (int i = 0; i < d->n; i++)
         if (d->nodes[i].op == DOP_WRITE)
-            build(&b, i, &f, 0);
-    plan->name = str(&b, d->name);
+            dag_build_node(&b, i, &f, 0);
+    plan->name = dag_pb_str(&b, d->name);
     plan->stages = b.stages;
     plan->n_stages = b.nstages;
-    wh->driver = str(&b, d->wh_driver);
-    wh->path = str(&b, d->wh_path);
-    wh->dsn = str(&b, d->wh_dsn);
-    wh->schema = str(&b, d->wh_schema);
+    wh->driver = d->wh_driver;
+    wh->path = dag_pb_str(&b, d->wh_path);
+    wh->dsn = dag_pb_str(&b, d->wh_dsn);
+    wh->schema = dag_pb_str(&b, d->wh_schema);
     plan->warehouse = wh;
-    plan->post_sql = pb_strings(&b, d->post_sql, d->npost_sql);
+    plan->post_sql = dag_pb_strings(&b, d->post_sql, d->npost_sql);
     plan->n_post_sql = (size_t)d->npost_sql;
     if (c->arena.failed || c->nerrors)
         return NULL;
     return plan;
-}
-
-static uint64_t mono_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
-}
-
-int dag_over_time(dag_ctx *c, const ynode *n, const char *node)
-{
-    if (c->timed_out)
-        return 1;
-    if (!c->deadline_ms || mono_ms() < c->deadline_ms)
-        return 0;
-    c->timed_out = 1;
-    unsigned ms = c->opt->max_compile_ms ? c->opt->max_compile_ms : MR_DAG_MAX_COMPILE_MS;
-    dag_error(c, n, node, "compiling this DAG took over %u ms, the limit; it stopped here "
-              "(make the DAG smaller, or split it)", ms);
-    return 1;
-}
-
-int mr_dag_compile(const char *yaml, size_t len, const mr_dag_options *opt,
-                   Millrace__JobPlan **plan, mr_diags *diags)
-{
-    static const mr_dag_options defaults = {0};
-    *plan = NULL;
-    if (!opt)
-        opt = &defaults;
-    dag_ctx c;
-    memset(&c, 0, sizeof c);
-    c.file = opt->file ? opt->file : "<dag>";
-    c.src = yaml ? yaml : "";
-    c.srclen = yaml ? len : 0;
-    c.diags = diags;
-    c.opt = opt;
-    /* Secrets: what ${env:} reads and secret-looking params; diagnostics are
-     * masked before they leave, and the caller may keep the list to mask
-     * the plan and the job when it shows them. */
-    mr_dag_secrets own = {0};
-    mr_dag_secrets *secrets = opt->secrets ? opt->secrets : &own;
-    dag_env_policy env = {opt->getenv, opt->allow_env, opt->nallow_env, secrets, {0}, 0};
-    for (size_t i = 0; i < opt->nparams; i++)
-        if (mr_param_is_secret(opt->params[i].key, opt->params[i].value) &&
-            mr_dag_secrets_add(secrets, opt->params[i].value) < 0)
-            env.oom = 1;
-    dag_env_begin(&env);
-    c.getenv = dag_env_get;
-    c.deadline_ms = mono_ms() + (opt->max_compile_ms ? opt->max_compile_ms : MR_DAG_MAX_COMPILE_MS);
-
-    int rc = 0, line, col;
-    char msg[1024];
-    size_t max_nodes = opt->max_nodes ? opt->max_nodes : MR_DAG_MAX_NODES;
-    ynode *root = dag_yaml_load(&c.arena, c.src, c.srclen, &line, &col, msg, sizeof msg);
-    const ynode *nodes = root ? ymap_get(root, "nodes") : NULL;
-    if (!root) {
-        if (c.arena.failed)
-            rc = MR_ENOMEM;
-        else
-            dag_error_at(&c, line, col, NULL, "%s", msg);
-    } else if (nodes && nodes->kind == YN_MAP && nodes->n > max_nodes) {
-        /* Checked before any work that grows with the graph. */
-        dag_error(&c, ymap_key(root, "nodes"), NULL,
-                  "the DAG has %zu nodes, over the limit of %zu (the coordinator's --max-nodes)",
-                  nodes->n, max_nodes);
-    } else {
-        dag d;
-        dag_validate(&c, root, &d);
-        if (c.nerrors == 0 && !c.oom && !c.arena.failed) {
-            Millrace__JobPlan *built = dag_compile_plan(&c, &d);
-            if (built) {
-                size_t size = millrace__job_plan__get_packed_size(built);
-                uint8_t *buf = malloc(size ? size : 1);
-                if (buf) {
-                    millrace__job_plan__pack(built, buf);
-                    *plan = millrace__job_plan__unpack(NULL, size, buf);
-                    free(buf);
-                }
-                if (!*plan)
-                    rc = MR_ENOMEM;
-            }
-        }
-        dag_model_free(&d);
-    }
-    dag_env_end();
-    if (c.oom || c.arena.failed || env.oom)
-        rc = MR_ENOMEM;
-    dag_arena_free(&c.arena);
-    for (size_t i = 0; i < diags->n; i++) {
-        /* an expression error may quote a piece of a substituted value */
-        char *shown = mr_redact_fragments(diags->items[i].message, &env.env_values, secrets);
-        if (shown) {
-            free(diags->items[i].message);
-            diags->items[i].message = shown;
-        }
-    }
-    mr_dag_secrets_free(&own);
-    mr_dag_secrets_free(&env.env_values);
-    dag_diags_sort(diags);
-    if (rc == 0 && c.nerrors > 0)
-        rc = MR_EINVAL;
-    if (rc != 0 && *plan) {
-        millrace__job_plan__free_unpacked(*plan, NULL);
-        *plan = NULL;
-    }
-    return rc;
 }

@@ -149,6 +149,7 @@ char *mr_plan_explain(const Millrace__JobPlan *plan);
  * REST API. */
 char *mr_plan_json(const Millrace__JobPlan *plan);
 
+#include "proto/plan_names.h" /* the words of the plan's enums */
 #include "proto/schema_pb.h"
 
 #endif

@@ -16,6 +16,7 @@
 
 #include "core/types.h"
 #include "dag/dag.h"
+#include "proto/millrace.pb-c.h"
 
 /* ---- arena (arena.c) ---------------------------------------------------- */
 
@@ -76,6 +77,9 @@ const ynode *ymap_key(const ynode *m, const char *key);
 #define YMAP_NO_DUP ((size_t)-1)
 size_t *ymap_dups(dag_arena *a, const ynode *m);
 int yscalar_is_null(const ynode *n); /* empty plain scalar, "~" or "null" */
+/* The one reading of YAML's boolean words (true/True/TRUE/yes/Yes/on and
+ * their negations): 0 with *out set, or -1 when n is not one of them. */
+int yscalar_bool(const ynode *n, int *out);
 const char *ynode_kind_name(const ynode *n); /* "a string", "a mapping", "a list" */
 
 /* ---- context and diagnostics (diag.c) ----------------------------------- */
@@ -163,7 +167,7 @@ typedef enum dag_op {
     DOP_UNION, DOP_DISTINCT, DOP_SORT, DOP_LIMIT, DOP_WRITE, DOP__COUNT
 } dag_op;
 
-extern const char *const dag_op_names[DOP__COUNT];
+/* Each op's name, keys, checks and plan building: dag_ops[] (dag_ops.h). */
 
 typedef struct dag_input {
     const ynode *ref; /* the scalar naming it */
@@ -177,6 +181,40 @@ typedef struct dag_named {
     int n;
 } dag_named;
 
+/* The typed parts of each op, filled by validation (dag_validate) so the
+ * stage compiler reads no YAML.  Strings point into the ctx arena (or the
+ * YAML tree's, also the arena). */
+typedef struct dag_read {
+    Millrace__FileFormat format;
+    const char *path;        /* as written, after params */
+    int schema_inferred;     /* no 'schema' key: inferred at compile time */
+    int csv_header;          /* csv options (defaults when absent) */
+    char csv_delimiter, csv_quote;
+    const char *csv_null;
+    Millrace__OnError on_error;
+    long long max_errors;    /* -1: no limit */
+} dag_read;
+
+typedef struct dag_join {
+    Millrace__JoinKind kind;
+    const char **left_keys, **right_keys; /* key pairs */
+    int nkeys;
+    const char *right_prefix; /* "" when none */
+} dag_join;
+
+typedef struct dag_sort_key {
+    const char *column;
+    int desc, nulls_first; /* nulls_first resolved (the default depends on desc) */
+} dag_sort_key;
+
+typedef struct dag_write {
+    Millrace__WriteTarget target;
+    Millrace__WriteMode mode;
+    const char *table, *path; /* warehouse: table; files: path ("" otherwise) */
+    const char **key;         /* upsert key columns */
+    int nkey;
+} dag_write;
+
 typedef struct dag_node {
     const char *id;
     const ynode *key;  /* the node id in the file */
@@ -187,14 +225,21 @@ typedef struct dag_node {
     int ninputs;
     int nconsumers;
     mr_schema *out;    /* output schema once propagated; NULL when unknown */
-    /* Lowered forms the stage compiler reads, filled by propagation. */
+    /* Typed forms the stage compiler reads, filled by propagation. */
     const char *where;   /* filter */
     dag_named proj;      /* select, derive, drop: output name: expression */
-    const char **group_by; /* aggregate, distinct (as a group_by) */
+    const char **group_by; /* aggregate; distinct: its columns (all when columns_all) */
     int ngroup_by;
+    int columns_all;     /* distinct without 'columns' */
     dag_named aggs;      /* aggregate */
-    const char **left_keys, **right_keys; /* join: key pairs */
-    int nkeys;
+    mr_schema *partial;  /* aggregate: the partial's output (group columns, states) */
+    dag_read read;
+    dag_join join;
+    dag_sort_key *sort_keys; /* sort */
+    int nsort_keys;
+    long long limit;     /* limit n */
+    int distinct;        /* union distinct */
+    dag_write write;
 } dag_node;
 
 typedef struct dag {
@@ -203,7 +248,8 @@ typedef struct dag {
     int n;
     int *order; /* topological order of the nodes that are not in a cycle */
     int norder;
-    const char *wh_driver, *wh_path, *wh_dsn, *wh_schema;
+    Millrace__WarehouseDriver wh_driver;
+    const char *wh_path, *wh_dsn, *wh_schema;
     const char **post_sql;
     int npost_sql;
 } dag;

@@ -21,6 +21,7 @@
 #include "dag/dag.h"
 
 #include "core/strbuf.h"
+#include "proto/plan_names.h"
 
 #include <cjson/cJSON.h>
 #include <stdarg.h>
@@ -28,6 +29,16 @@
 #include <stdlib.h>
 #include <string.h>
 
+
+/* The explain side of the registry of plan operator kinds: how each kind
+ * reads in text and in JSON.  A kind without a label function prints as
+ * "TEXT NODE"; json adds the keys particular to the kind (NULL: none). */
+typedef struct explain_op {
+    const char *text;  /* the text form's word(s) */
+    const char *json;  /* the JSON "kind" */
+    void (*label)(mr_strbuf *b, const Millrace__OpSpec *op);
+    void (*keys)(cJSON *o, const Millrace__OpSpec *op, int *bad);
+} explain_op;
 
 static char *tb_finish(mr_strbuf *b)
 {
@@ -53,10 +64,12 @@ static const char *type_text(const Millrace__Type *t, char *buf, size_t cap)
 static void explain_write(mr_strbuf *b, const Millrace__WriteSpec *w)
 {
     mr_strbuf_printf(b, " -> write %s (", w->node);
-    if (strcmp(w->target, "warehouse") == 0)
-        mr_strbuf_printf(b, "warehouse table %s, %s", w->table, w->mode);
+    const char *mode = mr_plan_name(mr_plan_mode_names, w->mode);
+    if (w->target == MILLRACE__WRITE_TARGET__TARGET_WAREHOUSE)
+        mr_strbuf_printf(b, "warehouse table %s, %s", w->table, mode);
     else
-        mr_strbuf_printf(b, "%s to %s, %s", w->target, w->path, w->mode);
+        mr_strbuf_printf(b, "%s to %s, %s", mr_plan_name(mr_plan_target_names, w->target),
+                         w->path, mode);
     if (w->n_key > 0) {
         mr_strbuf_printf(b, " on ");
         for (size_t i = 0; i < w->n_key; i++)
@@ -71,52 +84,77 @@ static void tb_list(mr_strbuf *b, char *const *v, size_t n)
         mr_strbuf_printf(b, "%s%s", i ? ", " : "", v[i]);
 }
 
+static void sort_keys_text(mr_strbuf *b, Millrace__SortKey *const *k, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        mr_strbuf_puts(b, i ? ", " : "");
+        mr_plan_sort_key_text(b, k[i]);
+    }
+}
+
+/* ---- per operator kind: its text label and its JSON keys ----------------- */
+
+static void label_scan(mr_strbuf *b, const Millrace__OpSpec *op)
+{
+    mr_strbuf_printf(b, "read %s (%s)", op->node,
+                     op->read ? mr_plan_name(mr_plan_format_names, op->read->format) : "?");
+}
+
+static void label_shuffle_read(mr_strbuf *b, const Millrace__OpSpec *op)
+{
+    mr_strbuf_printf(b, "shuffle read <- stage %u", op->shuffle_read->input_stage);
+}
+
+static void label_join(mr_strbuf *b, const Millrace__OpSpec *op)
+{
+    const Millrace__HashJoinOp *h = op->hashjoin;
+    mr_strbuf_printf(b, "join %s (%s on ", op->node, mr_plan_name(mr_plan_join_names, h->kind));
+    for (size_t k = 0; k < h->n_left_keys && k < h->n_right_keys; k++) {
+        mr_strbuf_printf(b, "%s%s", k ? ", " : "", h->left_keys[k]);
+        if (strcmp(h->left_keys[k], h->right_keys[k]) != 0)
+            mr_strbuf_printf(b, " = %s", h->right_keys[k]);
+    }
+    if (h->right_prefix && h->right_prefix[0])
+        mr_strbuf_printf(b, ", right_prefix %s", h->right_prefix);
+    mr_strbuf_printf(b, ")");
+}
+
+static void label_distinct(mr_strbuf *b, const Millrace__OpSpec *op)
+{
+    mr_strbuf_printf(b, "distinct %s", op->node);
+    if (op->distinct->n_columns) {
+        mr_strbuf_printf(b, " (");
+        tb_list(b, op->distinct->columns, op->distinct->n_columns);
+        mr_strbuf_printf(b, ")");
+    }
+}
+
+static void label_sort(mr_strbuf *b, const Millrace__OpSpec *op)
+{
+    mr_strbuf_printf(b, "sort %s (", op->node);
+    sort_keys_text(b, op->sort->keys, op->sort->n_keys);
+    mr_strbuf_printf(b, ")");
+    if (op->sort->limit >= 0)
+        mr_strbuf_printf(b, " top %lld", (long long)op->sort->limit);
+}
+
+static void label_limit(mr_strbuf *b, const Millrace__OpSpec *op)
+{
+    mr_strbuf_printf(b, "limit %s (%lld)", op->node, (long long)op->limit->n);
+}
+
+static const explain_op *explain_find(Millrace__OpKind k);
+
 /* One operator's label: its kind, node and what it does. */
 static void explain_label(mr_strbuf *b, const Millrace__OpSpec *op)
 {
-    switch (op->kind) {
-    case MILLRACE__OP_KIND__OP_SCAN:
-        mr_strbuf_printf(b, "read %s (%s)", op->node, op->read ? op->read->format : "?");
-        break;
-    case MILLRACE__OP_KIND__OP_SHUFFLE_READ:
-        mr_strbuf_printf(b, "shuffle read <- stage %u", op->input_stage);
-        break;
-    case MILLRACE__OP_KIND__OP_FILTER: mr_strbuf_printf(b, "filter %s", op->node); break;
-    case MILLRACE__OP_KIND__OP_PROJECT: mr_strbuf_printf(b, "project %s", op->node); break;
-    case MILLRACE__OP_KIND__OP_AGG_PARTIAL: mr_strbuf_printf(b, "partial aggregate %s", op->node); break;
-    case MILLRACE__OP_KIND__OP_AGG_FINAL: mr_strbuf_printf(b, "final aggregate %s", op->node); break;
-    case MILLRACE__OP_KIND__OP_HASHJOIN:
-        mr_strbuf_printf(b, "join %s (%s on ", op->node, op->join_type);
-        for (size_t k = 0; k < op->n_left_keys && k < op->n_right_keys; k++) {
-            mr_strbuf_printf(b, "%s%s", k ? ", " : "", op->left_keys[k]);
-            if (strcmp(op->left_keys[k], op->right_keys[k]) != 0)
-                mr_strbuf_printf(b, " = %s", op->right_keys[k]);
-        }
-        if (op->right_prefix && op->right_prefix[0])
-            mr_strbuf_printf(b, ", right_prefix %s", op->right_prefix);
-        mr_strbuf_printf(b, ")");
-        break;
-    case MILLRACE__OP_KIND__OP_UNION: mr_strbuf_printf(b, "union %s", op->node); break;
-    case MILLRACE__OP_KIND__OP_DISTINCT:
-        mr_strbuf_printf(b, "distinct %s", op->node);
-        if (op->n_columns) {
-            mr_strbuf_printf(b, " (");
-            tb_list(b, op->columns, op->n_columns);
-            mr_strbuf_printf(b, ")");
-        }
-        break;
-    case MILLRACE__OP_KIND__OP_SORT:
-        mr_strbuf_printf(b, "sort %s (", op->node);
-        tb_list(b, op->sort_keys, op->n_sort_keys);
-        mr_strbuf_printf(b, ")");
-        if (op->limit >= 0)
-            mr_strbuf_printf(b, " top %lld", (long long)op->limit);
-        break;
-    case MILLRACE__OP_KIND__OP_LIMIT:
-        mr_strbuf_printf(b, "limit %s (%lld)", op->node, (long long)op->limit);
-        break;
-    default: mr_strbuf_printf(b, "op%d %s", (int)op->kind, op->node); break;
-    }
+    const explain_op *e = mr_plan_op_ok(op) ? explain_find(op->kind) : NULL;
+    if (e && e->label)
+        e->label(b, op);
+    else if (e)
+        mr_strbuf_printf(b, "%s %s", e->text, op->node);
+    else
+        mr_strbuf_printf(b, "op%d %s", (int)op->kind, op->node);
 }
 
 /* Operator idx and its inputs: a chain reads left to right
@@ -211,11 +249,12 @@ char *mr_plan_explain(const Millrace__JobPlan *plan)
     }
     const Millrace__Warehouse *wh = plan->warehouse;
     if (wh) {
-        if (strcmp(wh->driver, "postgres") == 0)
+        if (wh->driver == MILLRACE__WAREHOUSE_DRIVER__DRIVER_POSTGRES)
             mr_strbuf_printf(&b, "warehouse: postgres%s%s\n", wh->schema[0] ? ", schema " : "",
                       wh->schema);
         else
-            mr_strbuf_printf(&b, "warehouse: %s %s\n", wh->driver, wh->path);
+            mr_strbuf_printf(&b, "warehouse: %s %s\n",
+                             mr_plan_name(mr_plan_driver_names, wh->driver), wh->path);
     }
     for (size_t i = 0; i < plan->n_post_sql; i++)
         mr_strbuf_printf(&b, "post_sql %zu: %s\n", i + 1, plan->post_sql[i]);
@@ -301,31 +340,13 @@ static void js_named(cJSON *obj, const char *key, Millrace__NamedExpr *const *v,
     }
 }
 
-static const char *kind_name(Millrace__OpKind k)
-{
-    switch (k) {
-    case MILLRACE__OP_KIND__OP_SCAN: return "scan";
-    case MILLRACE__OP_KIND__OP_SHUFFLE_READ: return "shuffle_read";
-    case MILLRACE__OP_KIND__OP_FILTER: return "filter";
-    case MILLRACE__OP_KIND__OP_PROJECT: return "project";
-    case MILLRACE__OP_KIND__OP_AGG_PARTIAL: return "agg_partial";
-    case MILLRACE__OP_KIND__OP_AGG_FINAL: return "agg_final";
-    case MILLRACE__OP_KIND__OP_HASHJOIN: return "hashjoin";
-    case MILLRACE__OP_KIND__OP_UNION: return "union";
-    case MILLRACE__OP_KIND__OP_DISTINCT: return "distinct";
-    case MILLRACE__OP_KIND__OP_SORT: return "sort";
-    case MILLRACE__OP_KIND__OP_LIMIT: return "limit";
-    default: return "unknown";
-    }
-}
-
 static void js_read(cJSON *obj, const Millrace__ReadSpec *r, int *bad)
 {
     static const char *const on_error[] = {"fail", "skip", "reject"};
     cJSON *o = js_add(obj, "read", cJSON_CreateObject(), bad);
     if (!o)
         return;
-    js_str(o, "format", r->format, bad);
+    js_str(o, "format", mr_plan_name(mr_plan_format_names, r->format), bad);
     js_str(o, "path", r->path, bad);
     js_str(o, "on_error", (unsigned)r->on_error < 3 ? on_error[r->on_error] : "fail", bad);
     js_int(o, "max_errors", (long long)r->max_errors, bad);
@@ -340,50 +361,105 @@ static void js_read(cJSON *obj, const Millrace__ReadSpec *r, int *bad)
     }
 }
 
+/* A filter shows as one unnamed expression, a project as its list. */
+static void keys_filter(cJSON *o, const Millrace__OpSpec *op, int *bad)
+{
+    Millrace__NamedExpr e = MILLRACE__NAMED_EXPR__INIT, *v = &e;
+    e.name = "";
+    e.expr = op->filter->predicate;
+    js_named(o, "exprs", &v, 1, bad);
+}
+
+static void keys_project(cJSON *o, const Millrace__OpSpec *op, int *bad)
+{
+    if (op->project->n_exprs)
+        js_named(o, "exprs", op->project->exprs, op->project->n_exprs, bad);
+}
+
+static void keys_agg(cJSON *o, const Millrace__OpSpec *op, int *bad)
+{
+    js_strings(o, "group_by", op->agg->group_by, op->agg->n_group_by, bad);
+    js_named(o, "aggregates", op->agg->aggregates, op->agg->n_aggregates, bad);
+}
+
+static void keys_shuffle_read(cJSON *o, const Millrace__OpSpec *op, int *bad)
+{
+    js_add(o, "input_stage", cJSON_CreateNumber(op->shuffle_read->input_stage), bad);
+}
+
+static void keys_join(cJSON *o, const Millrace__OpSpec *op, int *bad)
+{
+    const Millrace__HashJoinOp *h = op->hashjoin;
+    js_str(o, "join_type", mr_plan_name(mr_plan_join_names, h->kind), bad);
+    js_strings(o, "left_keys", h->left_keys, h->n_left_keys, bad);
+    js_strings(o, "right_keys", h->right_keys, h->n_right_keys, bad);
+    js_str(o, "right_prefix", h->right_prefix, bad);
+}
+
+static void keys_sort(cJSON *o, const Millrace__OpSpec *op, int *bad)
+{
+    cJSON *a = js_add(o, "sort_keys", cJSON_CreateArray(), bad);
+    for (size_t i = 0; a && i < op->sort->n_keys; i++) {
+        mr_strbuf t = {0};
+        mr_plan_sort_key_text(&t, op->sort->keys[i]);
+        js_push(a, t.oom ? NULL : cJSON_CreateString(t.p ? t.p : ""), bad);
+        free(t.p);
+    }
+    js_int(o, "limit", (long long)op->sort->limit, bad);
+}
+
+static void keys_limit(cJSON *o, const Millrace__OpSpec *op, int *bad)
+{
+    js_int(o, "limit", (long long)op->limit->n, bad);
+}
+
+static void keys_distinct(cJSON *o, const Millrace__OpSpec *op, int *bad)
+{
+    js_strings(o, "columns", op->distinct->columns, op->distinct->n_columns, bad);
+}
+
+static void keys_union(cJSON *o, const Millrace__OpSpec *op, int *bad)
+{
+    js_add(o, "distinct", cJSON_CreateBool(op->union_op->distinct), bad);
+}
+
+#define K(x) MILLRACE__OP_KIND__OP_##x
+static const explain_op explain_ops[] = {
+    [K(SCAN)] = {"read", "scan", label_scan, NULL},
+    [K(SHUFFLE_READ)] = {"shuffle read", "shuffle_read", label_shuffle_read, keys_shuffle_read},
+    [K(FILTER)] = {"filter", "filter", NULL, keys_filter},
+    [K(PROJECT)] = {"project", "project", NULL, keys_project},
+    [K(AGG_PARTIAL)] = {"partial aggregate", "agg_partial", NULL, keys_agg},
+    [K(AGG_FINAL)] = {"final aggregate", "agg_final", NULL, keys_agg},
+    [K(HASHJOIN)] = {"join", "hashjoin", label_join, keys_join},
+    [K(UNION)] = {"union", "union", NULL, keys_union},
+    [K(DISTINCT)] = {"distinct", "distinct", label_distinct, keys_distinct},
+    [K(SORT)] = {"sort", "sort", label_sort, keys_sort},
+    [K(LIMIT)] = {"limit", "limit", label_limit, keys_limit},
+};
+#undef K
+
+static const explain_op *explain_find(Millrace__OpKind k)
+{
+    size_t n = sizeof explain_ops / sizeof *explain_ops;
+    return (size_t)k < n && explain_ops[k].json ? &explain_ops[k] : NULL;
+}
+
 static void js_op(cJSON *arr, const Millrace__OpSpec *op, int *bad)
 {
+    const explain_op *e = mr_plan_op_ok(op) ? explain_find(op->kind) : NULL;
     cJSON *o = cJSON_CreateObject();
     js_push(arr, o, bad);
     if (!o)
         return;
-    js_str(o, "kind", kind_name(op->kind), bad);
+    js_str(o, "kind", e ? e->json : "unknown", bad);
     js_str(o, "node", op->node, bad);
     js_schema(o, "output", op->output, bad);
-    if (op->n_exprs)
-        js_named(o, "exprs", op->exprs, op->n_exprs, bad);
-    if (op->kind == MILLRACE__OP_KIND__OP_AGG_PARTIAL || op->kind == MILLRACE__OP_KIND__OP_AGG_FINAL) {
-        js_strings(o, "group_by", op->group_by, op->n_group_by, bad);
-        js_named(o, "aggregates", op->aggregates, op->n_aggregates, bad);
-    }
     if (op->n_children)
         js_uints(o, "children", op->children, op->n_children, bad);
-    switch (op->kind) {
-    case MILLRACE__OP_KIND__OP_SHUFFLE_READ:
-        js_add(o, "input_stage", cJSON_CreateNumber(op->input_stage), bad);
-        break;
-    case MILLRACE__OP_KIND__OP_HASHJOIN:
-        js_str(o, "join_type", op->join_type, bad);
-        js_strings(o, "left_keys", op->left_keys, op->n_left_keys, bad);
-        js_strings(o, "right_keys", op->right_keys, op->n_right_keys, bad);
-        js_str(o, "right_prefix", op->right_prefix, bad);
-        break;
-    case MILLRACE__OP_KIND__OP_SORT:
-        js_strings(o, "sort_keys", op->sort_keys, op->n_sort_keys, bad);
-        js_int(o, "limit", (long long)op->limit, bad);
-        break;
-    case MILLRACE__OP_KIND__OP_LIMIT:
-        js_int(o, "limit", (long long)op->limit, bad);
-        break;
-    case MILLRACE__OP_KIND__OP_DISTINCT:
-        js_strings(o, "columns", op->columns, op->n_columns, bad);
-        break;
-    case MILLRACE__OP_KIND__OP_UNION:
-        js_add(o, "distinct", cJSON_CreateBool(op->distinct), bad);
-        break;
-    default:
-        break;
-    }
-    if (op->read)
+    if (e && e->keys)
+        e->keys(o, op, bad);
+    if (e && op->op_case == MILLRACE__OP_SPEC__OP_READ)
         js_read(o, op->read, bad);
 }
 
@@ -397,9 +473,9 @@ static void js_write(cJSON *obj, const Millrace__WriteSpec *w, int *bad)
     if (!o)
         return;
     js_str(o, "node", w->node, bad);
-    js_str(o, "target", w->target, bad);
+    js_str(o, "target", mr_plan_name(mr_plan_target_names, w->target), bad);
     js_str(o, "table", w->table, bad);
-    js_str(o, "mode", w->mode, bad);
+    js_str(o, "mode", mr_plan_name(mr_plan_mode_names, w->mode), bad);
     js_str(o, "path", w->path, bad);
     js_strings(o, "key", w->key, w->n_key, bad);
     js_schema(o, "schema", w->schema, bad);
@@ -444,7 +520,7 @@ char *mr_plan_json(const Millrace__JobPlan *plan)
     if (plan->warehouse) {
         cJSON *w = js_add(root, "warehouse", cJSON_CreateObject(), &bad);
         if (w) {
-            js_str(w, "driver", plan->warehouse->driver, &bad);
+            js_str(w, "driver", mr_plan_name(mr_plan_driver_names, plan->warehouse->driver), &bad);
             js_str(w, "path", plan->warehouse->path, &bad);
             js_str(w, "schema", plan->warehouse->schema, &bad);
         }

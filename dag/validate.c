@@ -16,107 +16,43 @@
  *      input schema.  A node whose input schema is unknown (because of an
  *      earlier error) still has its input-independent checks run, but is
  *      not type-checked, so one mistake does not cascade into many.
- * Propagation also fills the lowered forms the stage compiler reads
- * (projection lists, group_by, aggregates).
+ * Propagation also fills each node's typed form (dag_node: projection
+ * lists, group_by, aggregates, read spec, join, sort keys, limit, write),
+ * so the stage compiler reads no YAML.
+ *
+ * This file holds the passes and the checks every op shares (dag_ops.h:
+ * key tables, columns, expressions, schemas); what is particular to an op
+ * (its keys, checks and typed form) lives in its file dag/op_NAME.c,
+ * reached through the registry dag_ops[] (ops.c).
  *
  * Ownership: everything lives in the ctx arena except the per-node output
- * schemas (mr_schema, malloc'd), which dag_model_free destroys.
+ * schemas and the aggregates' partial schemas (mr_schema, malloc'd), which
+ * dag_model_free destroys.
  */
-#include "dag/dag_int.h"
+#include "dag/dag_ops.h"
 
 #include <ctype.h>
-#include <dirent.h>
-#include <glob.h>
-#include <limits.h>
-#include <unistd.h>
-#include <sys/stat.h>
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
-#include <strings.h>
 
-#include "core/agg.h"
-#include "core/csv.h"
-#include "core/jsonl.h"
 #include "core/expr.h"
-#include "core/op/hashjoin.h"
-#include "core/op/union.h"
-#include "core/sortkey.h"
+#include "proto/plan_names.h"
 
-const char *const dag_op_names[DOP__COUNT] = {
-    "read", "filter", "select", "derive", "drop", "aggregate",
-    "join", "union", "distinct", "sort", "limit", "write",
+
+static const dv_keyspec top_keys[] = {
+    {"version", 1, DV_K_INT}, {"name", 1, DV_K_STR},     {"description", 0, DV_K_SCALAR},
+    {"params", 0, DV_K_MAP},  {"warehouse", 0, DV_K_MAP}, {"nodes", 1, DV_K_MAP},
+    {"post_sql", 0, DV_K_SEQ}, {NULL, 0, 0},
 };
-
-/* ---- key tables ----------------------------------------------------------- */
-
-typedef enum kkind { K_STR, K_MAP, K_SEQ, K_INT, K_BOOL, K_SCALAR } kkind;
-
-typedef struct keyspec {
-    const char *key;
-    int required;
-    kkind kind;
-} keyspec;
-
-static const keyspec top_keys[] = {
-    {"version", 1, K_INT}, {"name", 1, K_STR},     {"description", 0, K_SCALAR},
-    {"params", 0, K_MAP},  {"warehouse", 0, K_MAP}, {"nodes", 1, K_MAP},
-    {"post_sql", 0, K_SEQ}, {NULL, 0, 0},
-};
-static const keyspec warehouse_keys[] = {
-    {"driver", 0, K_STR}, {"path", 0, K_STR}, {"dsn", 0, K_STR}, {"schema", 0, K_STR}, {NULL, 0, 0},
-};
-static const keyspec csv_keys[] = {
-    {"header", 0, K_BOOL}, {"delimiter", 0, K_STR}, {"quote", 0, K_STR}, {"null", 0, K_SCALAR},
-    {NULL, 0, 0},
+static const dv_keyspec warehouse_keys[] = {
+    {"driver", 0, DV_K_STR}, {"path", 0, DV_K_STR}, {"dsn", 0, DV_K_STR}, {"schema", 0, DV_K_STR}, {NULL, 0, 0},
 };
 
-static const keyspec read_keys[] = {
-    {"op", 1, K_STR},      {"format", 1, K_STR},   {"path", 1, K_STR},      {"schema", 0, K_MAP},
-    {"csv", 0, K_MAP},     {"on_error", 0, K_STR}, {"max_errors", 0, K_INT}, {NULL, 0, 0},
-};
-static const keyspec filter_keys[] = {
-    {"op", 1, K_STR}, {"input", 1, K_STR}, {"where", 1, K_STR}, {NULL, 0, 0},
-};
-static const keyspec project_keys[] = {
-    {"op", 1, K_STR}, {"input", 1, K_STR}, {"columns", 1, K_MAP}, {NULL, 0, 0},
-};
-static const keyspec drop_keys[] = {
-    {"op", 1, K_STR}, {"input", 1, K_STR}, {"columns", 1, K_SEQ}, {NULL, 0, 0},
-};
-static const keyspec aggregate_keys[] = {
-    {"op", 1, K_STR}, {"input", 1, K_STR}, {"group_by", 0, K_SEQ}, {"aggregates", 0, K_MAP},
-    {NULL, 0, 0},
-};
-static const keyspec join_keys[] = {
-    {"op", 1, K_STR}, {"left", 1, K_STR}, {"right", 1, K_STR}, {"on", 1, K_SEQ},
-    {"how", 0, K_STR}, {"right_prefix", 0, K_STR}, {NULL, 0, 0},
-};
-static const keyspec union_keys[] = {
-    {"op", 1, K_STR}, {"inputs", 1, K_SEQ}, {"distinct", 0, K_BOOL}, {NULL, 0, 0},
-};
-static const keyspec distinct_keys[] = {
-    {"op", 1, K_STR}, {"input", 1, K_STR}, {"columns", 0, K_SEQ}, {NULL, 0, 0},
-};
-static const keyspec sort_keys[] = {
-    {"op", 1, K_STR}, {"input", 1, K_STR}, {"by", 1, K_SEQ}, {NULL, 0, 0},
-};
-static const keyspec limit_keys[] = {
-    {"op", 1, K_STR}, {"input", 1, K_STR}, {"n", 1, K_INT}, {NULL, 0, 0},
-};
-static const keyspec write_keys[] = {
-    {"op", 1, K_STR},     {"input", 1, K_STR}, {"to", 1, K_STR},   {"table", 0, K_STR},
-    {"mode", 0, K_STR},   {"key", 0, K_SEQ},   {"path", 0, K_STR}, {NULL, 0, 0},
-};
-
-static const keyspec *const op_keys[DOP__COUNT] = {
-    read_keys, filter_keys, project_keys, project_keys, drop_keys, aggregate_keys,
-    join_keys, union_keys, distinct_keys, sort_keys, limit_keys, write_keys,
-};
 
 /* ---- small helpers ----------------------------------------------------------- */
 
-static int parse_int(const ynode *v, long long *out)
+int dv_parse_int(const ynode *v, long long *out)
 {
     if (!v || v->kind != YN_SCALAR || v->len == 0)
         return -1;
@@ -127,21 +63,6 @@ static int parse_int(const ynode *v, long long *out)
         return -1;
     *out = x;
     return 0;
-}
-
-static int parse_bool(const ynode *v, int *out)
-{
-    if (!v || v->kind != YN_SCALAR)
-        return -1;
-    static const char *const yes[] = {"true", "True", "TRUE", "yes", "Yes", "on"};
-    static const char *const no[] = {"false", "False", "FALSE", "no", "No", "off"};
-    for (size_t i = 0; i < 6; i++) {
-        if (strcmp(v->text, yes[i]) == 0)
-            return *out = 1, 0;
-        if (strcmp(v->text, no[i]) == 0)
-            return *out = 0, 0;
-    }
-    return -1;
 }
 
 static int is_id(const char *s, size_t max)
@@ -156,7 +77,7 @@ static int is_id(const char *s, size_t max)
 }
 
 /* One of words (NULL-ended) or -1 with an error at v naming the choices. */
-static int pick(dag_ctx *c, const ynode *v, const char *const *words, const char *what,
+int dv_pick(dag_ctx *c, const ynode *v, const char *const *words, const char *what,
                 const char *node)
 {
     size_t n = 0;
@@ -173,41 +94,41 @@ static int pick(dag_ctx *c, const ynode *v, const char *const *words, const char
     return -1;
 }
 
-static const char *kind_word(kkind k)
+static const char *kind_word(dv_kkind k)
 {
     switch (k) {
-    case K_MAP: return "a mapping";
-    case K_SEQ: return "a list";
-    case K_INT: return "an integer";
-    case K_BOOL: return "true or false";
+    case DV_K_MAP: return "a mapping";
+    case DV_K_SEQ: return "a list";
+    case DV_K_INT: return "an integer";
+    case DV_K_BOOL: return "true or false";
     default: return "a string";
     }
 }
 
 /* Checks v against kind; reports and returns -1 when it does not fit. */
-static int check_kind(dag_ctx *c, const ynode *v, kkind k, const char *key, const char *node)
+static int check_kind(dag_ctx *c, const ynode *v, dv_kkind k, const char *key, const char *node)
 {
     long long i;
     int b;
     switch (k) {
-    case K_MAP:
-    case K_SEQ:
-        if (v->kind == (k == K_MAP ? YN_MAP : YN_SEQ))
+    case DV_K_MAP:
+    case DV_K_SEQ:
+        if (v->kind == (k == DV_K_MAP ? YN_MAP : YN_SEQ))
             return 0;
         break;
-    case K_INT:
-        if (parse_int(v, &i) == 0)
+    case DV_K_INT:
+        if (dv_parse_int(v, &i) == 0)
             return 0;
         break;
-    case K_BOOL:
-        if (parse_bool(v, &b) == 0)
+    case DV_K_BOOL:
+        if (yscalar_bool(v, &b) == 0)
             return 0;
         break;
-    case K_STR:
+    case DV_K_STR:
         if (v->kind == YN_SCALAR && !yscalar_is_null(v))
             return 0;
         break;
-    case K_SCALAR:
+    case DV_K_SCALAR:
         if (v->kind == YN_SCALAR)
             return 0;
         break;
@@ -242,19 +163,19 @@ static int typo_of(const ynode *map, const char *key, const char *const *names, 
 /* Checks map's keys against specs: unknown keys, missing required keys
  * (reported at missing_at), value kinds.  what names the map in messages
  * ("filter node 'paid'").  Returns 1 when all is well, else 0. */
-static int check_keys(dag_ctx *c, const ynode *map, const keyspec *specs, const char *what,
+int dv_check_keys(dag_ctx *c, const ynode *map, const dv_keyspec *specs, const char *what,
                       const ynode *missing_at, const char *node)
 {
     int ok = 1;
     const char *names[32];
     size_t nn = 0;
-    for (const keyspec *s = specs; s->key; s++)
+    for (const dv_keyspec *s = specs; s->key; s++)
         names[nn++] = s->key;
     for (size_t i = 0; i < map->n; i++) {
         const ynode *k = map->items[2 * i], *v = map->items[2 * i + 1];
         if (k->kind != YN_SCALAR)
             continue; /* reported by the tree walk */
-        const keyspec *s = specs;
+        const dv_keyspec *s = specs;
         while (s->key && strcmp(s->key, k->text) != 0)
             s++;
         if (!s->key) {
@@ -265,7 +186,7 @@ static int check_keys(dag_ctx *c, const ynode *map, const keyspec *specs, const 
             ok = 0;
         }
     }
-    for (const keyspec *s = specs; s->key; s++)
+    for (const dv_keyspec *s = specs; s->key; s++)
         if (s->required && !ymap_key(map, s->key) && !typo_of(map, s->key, names, nn)) {
             dag_error(c, missing_at, node, "missing required key '%s' in %s", s->key, what);
             ok = 0;
@@ -378,10 +299,10 @@ static void walk_values(dag_ctx *c, ynode *n, const dag_params *p, int top)
 
 static void check_top(dag_ctx *c, const ynode *root, dag *d)
 {
-    check_keys(c, root, top_keys, "the top level of the DAG", root, NULL);
+    dv_check_keys(c, root, top_keys, "the top level of the DAG", root, NULL);
     const ynode *v = ymap_get(root, "version");
     long long ver;
-    if (v && parse_int(v, &ver) == 0 && ver != 1)
+    if (v && dv_parse_int(v, &ver) == 0 && ver != 1)
         dag_error(c, v, NULL, "unsupported version %lld: this engine reads DAG format version 1",
                   ver);
     v = ymap_get(root, "name");
@@ -394,26 +315,26 @@ static void check_top(dag_ctx *c, const ynode *root, dag *d)
                       v->len);
         d->name = v->text;
     }
-    d->wh_driver = "sqlite";
+    d->wh_driver = MILLRACE__WAREHOUSE_DRIVER__DRIVER_SQLITE;
     d->wh_path = "millrace.db";
     d->wh_dsn = d->wh_schema = "";
     const ynode *wh = ymap_get(root, "warehouse");
     if (wh && wh->kind == YN_MAP &&
-        check_keys(c, wh, warehouse_keys, "warehouse", ymap_key(root, "warehouse"), NULL)) {
-        static const char *const drivers[] = {"sqlite", "postgres", NULL};
+        dv_check_keys(c, wh, warehouse_keys, "warehouse", ymap_key(root, "warehouse"), NULL)) {
         const ynode *dv = ymap_get(wh, "driver");
-        int drv = dv ? pick(c, dv, drivers, "warehouse driver", NULL) : 0;
+        int drv = dv ? dv_pick(c, dv, mr_plan_driver_names, "warehouse driver", NULL)
+                     : MILLRACE__WAREHOUSE_DRIVER__DRIVER_SQLITE;
         const ynode *path = ymap_get(wh, "path"), *dsn = ymap_get(wh, "dsn"),
                     *sch = ymap_get(wh, "schema");
-        if (drv == 0) {
+        if (drv == MILLRACE__WAREHOUSE_DRIVER__DRIVER_SQLITE) {
             if (dsn)
                 dag_error(c, dsn, NULL, "'dsn' is for driver postgres; sqlite takes a 'path'");
             if (sch)
                 dag_error(c, sch, NULL, "'schema' is for driver postgres");
             if (path)
                 d->wh_path = path->text;
-        } else if (drv == 1) {
-            d->wh_driver = "postgres";
+        } else if (drv == MILLRACE__WAREHOUSE_DRIVER__DRIVER_POSTGRES) {
+            d->wh_driver = MILLRACE__WAREHOUSE_DRIVER__DRIVER_POSTGRES;
             d->wh_path = "";
             if (path)
                 dag_error(c, path, NULL, "'path' is for driver sqlite; postgres takes a 'dsn'");
@@ -524,17 +445,20 @@ static void parse_nodes(dag_ctx *c, const ynode *root, dag *d)
             dag_error(c, op, nd->id, "'op' must be a string, not %s", ynode_kind_name(op));
             continue;
         }
-        for (int o = 0; o < DOP__COUNT; o++)
-            if (strcmp(op->text, dag_op_names[o]) == 0)
+        const char *names[DOP__COUNT];
+        for (int o = 0; o < DOP__COUNT; o++) {
+            names[o] = dag_ops[o].name;
+            if (strcmp(op->text, names[o]) == 0)
                 nd->op = o;
+        }
         if (nd->op < 0) {
             dag_error(c, op, nd->id, "unknown op '%s' in node '%s'%s", op->text, nd->id,
-                      dag_did_you_mean(c, op->text, dag_op_names, DOP__COUNT));
+                      dag_did_you_mean(c, op->text, names, DOP__COUNT));
             continue;
         }
         char what[160];
-        snprintf(what, sizeof what, "%s node '%s'", dag_op_names[nd->op], nd->id);
-        nd->ok = check_keys(c, body, op_keys[nd->op], what, k, nd->id);
+        snprintf(what, sizeof what, "%s node '%s'", dag_ops[nd->op].name, nd->id);
+        nd->ok = dv_check_keys(c, body, dag_ops[nd->op].keys, what, k, nd->id);
     }
 }
 
@@ -699,15 +623,7 @@ static void check_graph(dag_ctx *c, dag *d)
     }
 }
 
-/* ---- pass 6: schemas ------------------------------------------------------------------ */
-
-typedef struct sbuild {
-    const char **names;
-    mr_type *types;
-    int n, cap;
-} sbuild;
-
-static void sb_add(dag_ctx *c, sbuild *b, const char *name, mr_type t)
+void dv_sb_add(dag_ctx *c, dv_sbuild *b, const char *name, mr_type t)
 {
     if (b->n == b->cap) {
         int cap = b->cap ? b->cap * 2 : 16;
@@ -727,7 +643,7 @@ static void sb_add(dag_ctx *c, sbuild *b, const char *name, mr_type t)
     b->types[b->n++] = t;
 }
 
-static int sb_find(const sbuild *b, const char *name)
+int dv_sb_find(const dv_sbuild *b, const char *name)
 {
     for (int i = 0; i < b->n; i++)
         if (strcmp(b->names[i], name) == 0)
@@ -735,7 +651,7 @@ static int sb_find(const sbuild *b, const char *name)
     return -1;
 }
 
-static mr_schema *sb_finish(dag_ctx *c, const sbuild *b)
+mr_schema *dv_sb_finish(dag_ctx *c, const dv_sbuild *b)
 {
     mr_schema *s = mr_schema_create(b->n);
     if (!s) {
@@ -752,7 +668,7 @@ static mr_schema *sb_finish(dag_ctx *c, const sbuild *b)
 }
 
 /* Index of column v->text in s, or -1 after reporting it with a suggestion. */
-static int find_column(dag_ctx *c, const mr_schema *s, const ynode *v, const char *node,
+int dv_find_column(dag_ctx *c, const mr_schema *s, const ynode *v, const char *node,
                        const char *side)
 {
     int i = mr_schema_find(s, v->text);
@@ -770,7 +686,7 @@ static int find_column(dag_ctx *c, const mr_schema *s, const ynode *v, const cha
     return -1;
 }
 
-static const char *type_str(dag_ctx *c, mr_type t)
+const char *dv_type_str(dag_ctx *c, mr_type t)
 {
     char buf[48];
     const char *s = dag_arena_strdup(&c->arena, mr_type_name(t, buf, sizeof buf));
@@ -779,10 +695,10 @@ static const char *type_str(dag_ctx *c, mr_type t)
 
 /* Placeholders: a select or derive column whose expression failed keeps
  * its place in the node's output schema with the type NULL (no real
- * column has it; see no_null_type), so later nodes are still checked
+ * column has it; see dv_no_null_type), so later nodes are still checked
  * against the other columns.  An expression that uses a placeholder is
  * not checked: its error would only repeat the first one. */
-static int has_placeholder(const mr_schema *s)
+int dv_has_placeholder(const mr_schema *s)
 {
     for (int i = 0; s && i < s->nfields; i++)
         if (s->fields[i].type.id == MR_T_NULL)
@@ -819,10 +735,10 @@ static int names_placeholder(const char *text, int off, const mr_schema *s)
 
 /* Binds e against in, placeholders aside.  Returns 1 when bound, 0 when e
  * uses a placeholder (nothing to report), -1 with err set. */
-static int bind_expr(dag_ctx *c, mr_expr *e, const char *text, int text_off, const mr_schema *in,
+int dv_bind_expr(dag_ctx *c, mr_expr *e, const char *text, int text_off, const mr_schema *in,
                      mr_err *err)
 {
-    if (!has_placeholder(in))
+    if (!dv_has_placeholder(in))
         return mr_expr_bind(e, in, err) == 0 ? 1 : -1;
     int n = 0, bad = 0;
     for (int i = 0; i < in->nfields; i++)
@@ -848,7 +764,7 @@ static int bind_expr(dag_ctx *c, mr_expr *e, const char *text, int text_off, con
 /* Parses v's text as an expression and, when in is known, binds it.
  * Returns 1 with *t set when typed, 0 when not checked (in NULL), -1 after
  * reporting an error.  what is put in front of the message ("where"). */
-static int check_expr(dag_ctx *c, const ynode *v, const mr_schema *in, const char *what,
+int dv_check_expr(dag_ctx *c, const ynode *v, const mr_schema *in, const char *what,
                       const char *node, mr_type *t)
 {
     mr_err err;
@@ -864,7 +780,7 @@ static int check_expr(dag_ctx *c, const ynode *v, const mr_schema *in, const cha
     }
     int rc = 0;
     if (in) {
-        rc = bind_expr(c, e, v->text, 0, in, &err);
+        rc = dv_bind_expr(c, e, v->text, 0, in, &err);
         if (rc < 0) {
             if (err.code == MR_ENOMEM)
                 c->oom = 1;
@@ -877,7 +793,7 @@ static int check_expr(dag_ctx *c, const ynode *v, const mr_schema *in, const cha
     return rc;
 }
 
-static int no_null_type(dag_ctx *c, const ynode *v, mr_type t, const char *col, const char *node)
+int dv_no_null_type(dag_ctx *c, const ynode *v, mr_type t, const char *col, const char *node)
 {
     if (t.id != MR_T_NULL)
         return 0;
@@ -886,372 +802,19 @@ static int no_null_type(dag_ctx *c, const ynode *v, mr_type t, const char *col, 
     return -1;
 }
 
-/* The first file (in sorted order) that path names: the file itself, the
- * first regular file of a folder (hidden and '_' names skipped, as the
- * coordinator does), or the first match of a glob.  Returns a malloc'd
- * path or NULL. */
-static char *first_file(const char *full)
-{
-    struct stat sb;
-    char *best = NULL;
-    if (stat(full, &sb) == 0 && S_ISREG(sb.st_mode))
-        return strdup(full);
-    if (stat(full, &sb) == 0 && S_ISDIR(sb.st_mode)) {
-        DIR *dir = opendir(full);
-        struct dirent *e;
-        while (dir && (e = readdir(dir))) {
-            if (e->d_name[0] == '.' || e->d_name[0] == '_')
-                continue;
-            char *p;
-            if (asprintf(&p, "%s/%s", full, e->d_name) < 0)
-                break;
-            if (stat(p, &sb) == 0 && S_ISREG(sb.st_mode) && (!best || strcmp(p, best) < 0)) {
-                free(best);
-                best = p;
-            } else {
-                free(p);
-            }
-        }
-        if (dir)
-            closedir(dir);
-        return best;
-    }
-    glob_t g;
-    memset(&g, 0, sizeof g);
-    if (glob(full, 0, NULL, &g) == 0) /* sorted */
-        for (size_t i = 0; i < g.gl_pathc && !best; i++)
-            if (stat(g.gl_pathv[i], &sb) == 0 && S_ISREG(sb.st_mode))
-                best = strdup(g.gl_pathv[i]);
-    globfree(&g);
-    return best;
-}
-
-/* Resolves a read's path against the base folder (malloc'd; NULL when out
- * of memory, with c->oom set). */
-static char *resolve_read_path(dag_ctx *c, const char *path)
-{
-    const char *base = c->opt->base_dir;
-    char *full = NULL;
-    if (path[0] == '/' || !base || !base[0])
-        full = strdup(path);
-    else if (asprintf(&full, "%s/%s", base, path) < 0)
-        full = NULL;
-    if (!full)
-        c->oom = 1;
-    return full;
-}
-
-/* Reports that a read's path names no file: the path as written, as
- * resolved, and the folder relative paths resolve against. */
-static void report_no_input(dag_ctx *c, const dag_node *nd, const ynode *path, const char *full,
-                            const char *then)
-{
-    const char *base = c->opt->base_dir;
-    struct stat sb;
-    int dir = stat(full, &sb) == 0 && S_ISDIR(sb.st_mode);
-    const char *what = dir                          ? "folder '%s' holds no input file"
-                       : strpbrk(path->text, "*?[") ? "no input file matches '%s'"
-                                                    : "input file '%s' does not exist";
-    const char *head = dag_arena_printf(&c->arena, what, path->text);
-    if (!head)
-        return;
-    if (path->text[0] == '/' || !base || !base[0])
-        dag_error(c, path, nd->id, "%s%s", head, then);
-    else
-        dag_error(c, path, nd->id, "%s (resolved to '%s'; relative paths resolve against '%s')%s",
-                  head, full, base, then);
-}
-
-/* A read with a schema, when inputs are checked: its path must name a
- * file now (a file, a folder holding one, or a glob matching one). */
-static void check_input_exists(dag_ctx *c, dag_node *nd)
-{
-    const ynode *path = ymap_get(nd->body, "path");
-    if (!c->opt->check_inputs || !path || path->kind != YN_SCALAR || path->subst_failed ||
-        yscalar_is_null(path))
-        return;
-    char *full = resolve_read_path(c, path->text);
-    if (!full)
-        return;
-    char *file = first_file(full);
-    if (!file)
-        report_no_input(c, nd, path, full, "");
-    free(file);
-    free(full);
-}
-
-/* Whether path resolves (symlinks followed) below root; NULL or "/" allow
- * all.  A path that does not exist is left to the caller's "no file". */
-static int under_root(const char *root, const char *path)
-{
-    if (!root || !root[0] || strcmp(root, "/") == 0)
-        return 1;
-    char real[PATH_MAX];
-    if (!realpath(path, real))
-        return 0;
-    size_t n = strlen(root);
-    return strncmp(real, root, n) == 0 && (real[n] == '/' || real[n] == '\0');
-}
-
-/* The folder a path or glob names files in: up to the last '/' before the
- * first glob character (the path itself when it has none). */
-static char *static_prefix(const char *full)
-{
-    size_t g = strcspn(full, "*?[");
-    if (!full[g])
-        return strdup(full);
-    char *p = strndup(full, g);
-    char *slash = p ? strrchr(p, '/') : NULL;
-    if (slash)
-        *(slash == p ? slash + 1 : slash) = '\0';
-    return p;
-}
-
-/* A read without a schema: infer it from its first file at compile time
- * (core/csv.h, core/jsonl.h), so the plan carries a fixed schema that every
- * task and the warehouse agree on. */
-static mr_schema *infer_schema(dag_ctx *c, dag_node *nd, int fmt, const ynode *csv)
-{
-    const ynode *path = ymap_get(nd->body, "path");
-    if (!path || path->kind != YN_SCALAR)
-        return NULL;
-    char *full = resolve_read_path(c, path->text);
-    if (!full)
-        return NULL;
-    /* Inference reads files as the runtime does: only below the data root. */
-    const char *root = c->opt->data_root;
-    char *dir = static_prefix(full);
-    if (!dir) {
-        free(full);
-        c->oom = 1;
-        return NULL;
-    }
-    int inside = under_root(root, dir) || access(dir, F_OK) != 0;
-    free(dir);
-    char *file = inside ? first_file(full) : NULL;
-    if (file && !under_root(root, file)) {
-        free(file);
-        file = NULL;
-        inside = 0;
-    }
-    if (!inside) {
-        dag_error(c, path, nd->id, "cannot infer a schema: '%s' is outside the data root",
-                  path->text);
-        free(full);
-        return NULL;
-    }
-    if (!file) {
-        report_no_input(c, nd, path, full, ", so its schema cannot be inferred (or give a "
-                        "'schema')");
-        free(full);
-        return NULL;
-    }
-    free(full);
-    mr_schema *out = NULL;
-    mr_err err;
-    mr_err_clear(&err);
-    int rc;
-    if (fmt == 0) {
-        mr_csv_options o;
-        mr_csv_options_init(&o);
-        const ynode *v;
-        int h;
-        if ((v = ymap_get(csv, "header")) && parse_bool(v, &h) == 0)
-            o.header = h;
-        if ((v = ymap_get(csv, "delimiter")) && v->kind == YN_SCALAR && v->len == 1)
-            o.delimiter = v->text[0];
-        if ((v = ymap_get(csv, "quote")) && v->kind == YN_SCALAR && v->len == 1)
-            o.quote = v->text[0];
-        if ((v = ymap_get(csv, "null")) && v->kind == YN_SCALAR)
-            o.null_string = v->text;
-        rc = mr_csv_infer_schema(file, &o, 0, &out, &err);
-    } else {
-        rc = mr_jsonl_infer_schema(file, 0, &out, &err);
-    }
-    if (rc != 0) {
-        if (err.code == MR_ENOMEM)
-            c->oom = 1;
-        else
-            dag_error(c, path, nd->id, "cannot infer a schema from '%s': %s; give a 'schema'",
-                      file, err.msg);
-        out = NULL;
-    } else if (out->nfields == 0) {
-        dag_error(c, path, nd->id, "cannot infer a schema from '%s': it has no columns; give a "
-                  "'schema'", file);
-        mr_schema_destroy(out);
-        out = NULL;
-    }
-    free(file);
-    return out;
-}
-
-static mr_schema *prop_read(dag_ctx *c, dag_node *nd)
-{
-    static const char *const formats[] = {"csv", "jsonl", NULL};
-    static const char *const on_errors[] = {"fail", "skip", "reject", NULL};
-    const ynode *b = nd->body, *v;
-    int fmt = (v = ymap_get(b, "format")) ? pick(c, v, formats, "format", nd->id) : -1;
-    const ynode *csv = ymap_get(b, "csv");
-    if (csv && fmt == 1)
-        dag_error(c, ymap_key(b, "csv"), nd->id, "'csv' options apply to format csv only");
-    if (csv) {
-        check_keys(c, csv, csv_keys, "csv options", ymap_key(b, "csv"), nd->id);
-        const ynode *dl = ymap_get(csv, "delimiter"), *qt = ymap_get(csv, "quote");
-        if (dl && dl->kind != YN_SCALAR)
-            dl = NULL;
-        if (qt && qt->kind != YN_SCALAR)
-            qt = NULL;
-        if (dl && (dl->len != 1 || dl->text[0] == '\n' || dl->text[0] == '\r'))
-            dag_error(c, dl, nd->id, "delimiter must be one character (byte), not '%s'", dl->text);
-        if (qt && qt->len != 1)
-            dag_error(c, qt, nd->id, "quote must be one character (byte), not '%s'", qt->text);
-        char dch = dl && dl->len == 1 ? dl->text[0] : ',';
-        char qch = qt && qt->len == 1 ? qt->text[0] : '"';
-        if (dch == qch)
-            dag_error(c, dl ? dl : qt, nd->id, "delimiter and quote are both '%c'", dch);
-    }
-    int onerr = (v = ymap_get(b, "on_error")) ? pick(c, v, on_errors, "on_error", nd->id) : 0;
-    long long me;
-    if ((v = ymap_get(b, "max_errors")) && parse_int(v, &me) == 0) {
-        /* on_error fail tolerates no bad row, which max_errors 0 says too:
-         * only a positive limit contradicts it. */
-        if (me < 0)
-            dag_error(c, v, nd->id, "max_errors must be 0 or more, not %lld", me);
-        else if (onerr == 0 && me > 0)
-            dag_error(c, v, nd->id, "max_errors %lld contradicts on_error fail (which stops at "
-                      "the first bad row); use on_error skip or reject, or leave max_errors out",
-                      me);
-    }
-    const ynode *sch = ymap_get(b, "schema");
-    if (!sch)
-        return fmt < 0 ? NULL : infer_schema(c, nd, fmt, csv);
-    check_input_exists(c, nd);
-    if (sch->kind != YN_MAP)
-        return NULL;
-    if (sch->n == 0) {
-        dag_error(c, sch, nd->id, "schema has no columns");
-        return NULL;
-    }
-    sbuild sb = {0};
-    int ok = 1;
-    for (size_t i = 0; i < sch->n; i++) {
-        const ynode *k = sch->items[2 * i], *t = sch->items[2 * i + 1];
-        if (k->kind != YN_SCALAR)
-            continue;
-        if (k->len == 0) {
-            dag_error(c, k, nd->id, "empty column name in schema");
-            ok = 0;
-        }
-        mr_type ty;
-        mr_err err;
-        mr_err_clear(&err);
-        if (t->kind != YN_SCALAR || yscalar_is_null(t)) {
-            dag_error(c, t, nd->id, "column '%s' needs a type (bool, int32, int64, float64, "
-                      "decimal(p,s), string, date, timestamp)", k->text);
-            ok = 0;
-        } else if (mr_type_parse(t->text, &ty, &err) != 0) {
-            /* In a {flow} mapping an unquoted decimal(8,2) splits at the comma. */
-            int split = strchr(t->text, '(') && !strchr(t->text, ')') && t->style == YS_PLAIN;
-            dag_error(c, t, nd->id, "column '%s': %s%s", k->text, err.msg,
-                      split ? " (inside { } quote it: \"decimal(8,2)\")" : "");
-            ok = 0;
-        } else {
-            sb_add(c, &sb, k->text, ty);
-        }
-    }
-    return ok ? sb_finish(c, &sb) : NULL;
-}
-
-static mr_schema *prop_filter(dag_ctx *c, dag_node *nd, const mr_schema *in)
-{
-    const ynode *w = ymap_get(nd->body, "where");
-    mr_type t;
-    int rc = check_expr(c, w, in, "where", nd->id, &t);
-    nd->where = w->text;
-    if (rc > 0 && t.id != MR_T_BOOL)
-        dag_error(c, w, nd->id, "where must be a boolean expression; this one is %s",
-                  type_str(c, t));
-    /* A filter keeps its input's columns whatever its condition, so the
-     * nodes after it are still checked after an error in the condition. */
-    return in ? mr_schema_copy(in) : NULL;
-}
-
-static void named_alloc(dag_ctx *c, dag_named *nm, size_t cap)
+void dv_named_alloc(dag_ctx *c, dag_named *nm, size_t cap)
 {
     nm->names = dag_arena_alloc(&c->arena, (cap ? cap : 1) * sizeof *nm->names);
     nm->texts = dag_arena_alloc(&c->arena, (cap ? cap : 1) * sizeof *nm->texts);
     nm->n = 0;
 }
 
-static void named_add(dag_named *nm, const char *name, const char *text)
+void dv_named_add(dag_named *nm, const char *name, const char *text)
 {
     if (!nm->names || !nm->texts)
         return;
     nm->names[nm->n] = name;
     nm->texts[nm->n++] = text;
-}
-
-/* select and derive: columns is an ordered map name: expression. */
-static mr_schema *prop_project(dag_ctx *c, dag_node *nd, const mr_schema *in)
-{
-    const ynode *cols = ymap_get(nd->body, "columns");
-    int derive = nd->op == DOP_DERIVE;
-    if (cols->n == 0) {
-        dag_error(c, cols, nd->id, "'columns' is empty: %s needs at least one column",
-                  derive ? "derive" : "select");
-        return NULL;
-    }
-    int ok = 1;
-    mr_type *types = dag_arena_alloc(&c->arena, cols->n * sizeof *types);
-    if (!types)
-        return NULL;
-    for (size_t i = 0; i < cols->n; i++) {
-        const ynode *k = cols->items[2 * i], *v = cols->items[2 * i + 1];
-        if (k->kind != YN_SCALAR)
-            continue;
-        if (k->len == 0) {
-            dag_error(c, k, nd->id, "empty column name");
-            ok = 0;
-        }
-        if (v->kind != YN_SCALAR || yscalar_is_null(v)) {
-            dag_error(c, v, nd->id, "column '%s' needs an expression", k->text);
-            ok = 0;
-            continue;
-        }
-        char what[160];
-        snprintf(what, sizeof what, "column '%.100s'", k->text);
-        types[i] = mr_type_make(MR_T_NULL); /* a placeholder unless typed below */
-        int rc = check_expr(c, v, in, what, nd->id, &types[i]);
-        if (rc > 0 && no_null_type(c, v, types[i], k->text, nd->id) != 0)
-            types[i] = mr_type_make(MR_T_NULL);
-    }
-    if (!ok || !in)
-        return NULL;
-    sbuild sb = {0};
-    named_alloc(c, &nd->proj, cols->n + (size_t)in->nfields);
-    if (derive) {
-        for (int f = 0; f < in->nfields; f++) {
-            const char *name = in->fields[f].name;
-            const ynode *v = ymap_get(cols, name);
-            mr_type t = in->fields[f].type;
-            const char *text = dag_quote_ident(&c->arena, name);
-            for (size_t i = 0; v && i < cols->n; i++)
-                if (cols->items[2 * i + 1] == v)
-                    t = types[i];
-            if (v)
-                text = v->text;
-            sb_add(c, &sb, name, t);
-            named_add(&nd->proj, name, text);
-        }
-    }
-    for (size_t i = 0; i < cols->n; i++) {
-        const ynode *k = cols->items[2 * i], *v = cols->items[2 * i + 1];
-        if (derive && mr_schema_find(in, k->text) >= 0)
-            continue;
-        sb_add(c, &sb, k->text, types[i]);
-        named_add(&nd->proj, k->text, v->text);
-    }
-    return sb_finish(c, &sb);
 }
 
 /* Whether a name in a column list that is no column is rather an
@@ -1267,7 +830,7 @@ static int looks_like_expr(const char *s)
 
 /* Checks a list of column names against in; fills names/n (arena).  Returns
  * 0 when all are known and distinct. */
-static int column_list(dag_ctx *c, dag_node *nd, const ynode *list, const mr_schema *in,
+int dv_column_list(dag_ctx *c, dag_node *nd, const ynode *list, const mr_schema *in,
                        const char *side, const char ***names, int *n)
 {
     int ok = 1;
@@ -1292,7 +855,7 @@ static int column_list(dag_ctx *c, dag_node *nd, const ynode *list, const mr_sch
                       "it in a derive node before this one and list the new column", v->text,
                       ymap_key(nd->body, "group_by") ? "group_by" : "this list");
             ok = 0;
-        } else if (in && find_column(c, in, v, nd->id, side) < 0) {
+        } else if (in && dv_find_column(c, in, v, nd->id, side) < 0) {
             ok = 0;
         }
         (*names)[(*n)++] = v->text;
@@ -1300,498 +863,19 @@ static int column_list(dag_ctx *c, dag_node *nd, const ynode *list, const mr_sch
     return ok ? 0 : -1;
 }
 
-static mr_schema *prop_drop(dag_ctx *c, dag_node *nd, const mr_schema *in)
-{
-    const ynode *cols = ymap_get(nd->body, "columns");
-    const char **names;
-    int n;
-    if (column_list(c, nd, cols, in, "the input of the drop", &names, &n) != 0 || !in)
-        return NULL;
-    if (n == 0) {
-        dag_error(c, cols, nd->id, "'columns' is empty: list the columns to drop");
-        return NULL;
-    }
-    if (n >= in->nfields) {
-        dag_error(c, cols, nd->id, "drop would remove every column");
-        return NULL;
-    }
-    sbuild sb = {0};
-    named_alloc(c, &nd->proj, (size_t)in->nfields);
-    for (int f = 0; f < in->nfields; f++) {
-        int gone = 0;
-        for (int k = 0; k < n; k++)
-            gone |= strcmp(names[k], in->fields[f].name) == 0;
-        if (gone)
-            continue;
-        sb_add(c, &sb, in->fields[f].name, in->fields[f].type);
-        named_add(&nd->proj, in->fields[f].name, dag_quote_ident(&c->arena, in->fields[f].name));
-    }
-    return sb_finish(c, &sb);
-}
-
-/* Offset of an aggregate's argument in its text ("count( distinct x)" -> 16),
- * so that errors binding the argument point into the whole text. */
-static int agg_arg_offset(const char *t)
-{
-    size_t i = 0;
-    while (isspace((unsigned char)t[i]))
-        i++;
-    while (isalnum((unsigned char)t[i]) || t[i] == '_')
-        i++;
-    while (isspace((unsigned char)t[i]))
-        i++;
-    if (t[i] == '(')
-        i++;
-    while (isspace((unsigned char)t[i]))
-        i++;
-    if (strncasecmp(t + i, "distinct", 8) == 0 && !isalnum((unsigned char)t[i + 8]) &&
-        t[i + 8] != '_') {
-        i += 8;
-        while (isspace((unsigned char)t[i]))
-            i++;
-    }
-    return (int)i;
-}
-
-static mr_schema *prop_aggregate(dag_ctx *c, dag_node *nd, const mr_schema *in)
-{
-    const ynode *gb = ymap_get(nd->body, "group_by"), *ag = ymap_get(nd->body, "aggregates");
-    int ok = 1;
-    sbuild sb = {0};
-    nd->group_by = NULL;
-    nd->ngroup_by = 0;
-    if (gb && column_list(c, nd, gb, in, "the input of the aggregate", &nd->group_by,
-                          &nd->ngroup_by) != 0)
-        ok = 0;
-    if ((!gb || gb->n == 0) && (!ag || ag->n == 0)) {
-        dag_error(c, nd->key, nd->id, "aggregate node '%s' needs 'group_by' columns, "
-                  "'aggregates', or both", nd->id);
-        return NULL;
-    }
-    if (ok && in)
-        for (int i = 0; i < nd->ngroup_by; i++)
-            sb_add(c, &sb, nd->group_by[i], in->fields[mr_schema_find(in, nd->group_by[i])].type);
-    named_alloc(c, &nd->aggs, ag ? ag->n : 0);
-    for (size_t i = 0; ag && i < ag->n; i++) {
-        const ynode *k = ag->items[2 * i], *v = ag->items[2 * i + 1];
-        if (k->kind != YN_SCALAR)
-            continue;
-        if (v->kind != YN_SCALAR || yscalar_is_null(v)) {
-            dag_error(c, v, nd->id, "aggregate '%s' needs an expression such as sum(x)", k->text);
-            ok = 0;
-            continue;
-        }
-        if (k->len == 0) {
-            dag_error(c, k, nd->id, "empty column name");
-            ok = 0;
-        }
-        for (int g = 0; g < nd->ngroup_by; g++)
-            if (strcmp(nd->group_by[g], k->text) == 0) {
-                dag_error(c, k, nd->id, "aggregate '%s' has the name of a group_by column",
-                          k->text);
-                ok = 0;
-            }
-        named_add(&nd->aggs, k->text, v->text);
-        mr_agg_kind kind;
-        mr_expr *arg = NULL;
-        mr_err err;
-        mr_err_clear(&err);
-        /* A bad aggregate expression leaves a placeholder (see
-         * has_placeholder), so the nodes after this one are still checked. */
-        if (mr_agg_parse(v->text, &kind, &arg, &err) != 0) {
-            dag_error_in(c, v, err.offset, nd->id, "in aggregate '%s': %s", k->text, err.msg);
-            sb_add(c, &sb, k->text, mr_type_make(MR_T_NULL));
-            continue;
-        }
-        mr_type at = mr_type_make(MR_T_INT64), rt;
-        int bound = in && arg ? bind_expr(c, arg, v->text, agg_arg_offset(v->text), in, &err) : 1;
-        if (in && bound < 0) {
-            int off = err.offset >= 0 ? err.offset + agg_arg_offset(v->text) : -1;
-            dag_error_in(c, v, off, nd->id, "in aggregate '%s': %s", k->text, err.msg);
-            sb_add(c, &sb, k->text, mr_type_make(MR_T_NULL));
-        } else if (in && bound == 0) {
-            sb_add(c, &sb, k->text, mr_type_make(MR_T_NULL));
-        } else if (in) {
-            if (arg)
-                at = mr_expr_type(arg);
-            if (mr_agg_result_type(kind, at, &rt, &err) != 0) {
-                dag_error_in(c, v, agg_arg_offset(v->text), nd->id, "in aggregate '%s': %s",
-                             k->text, err.msg);
-                sb_add(c, &sb, k->text, mr_type_make(MR_T_NULL));
-            } else {
-                sb_add(c, &sb, k->text, rt);
-            }
-        }
-        mr_expr_destroy(arg);
-    }
-    return ok && in ? sb_finish(c, &sb) : NULL;
-}
-
 /* The type both a and b widen to (int32 -> int64 -> decimal/float64); 0
  * when there is none. */
-static int common_type(mr_type a, mr_type b, mr_type *out)
+int dv_common_type(mr_type a, mr_type b, mr_type *out)
 {
     return mr_type_common(a, b, &MR_WIDEN_NUMERIC, out) == 0;
-}
-
-/* Types whose equal values hash equal share a class (core/hash.c hashes
- * int32, int64 and decimals by their integer, decimals scaled). */
-static int hash_class(mr_type t)
-{
-    if (t.id == MR_T_INT32 || t.id == MR_T_INT64 || (t.id == MR_T_DECIMAL && t.scale == 0))
-        return 0;
-    if (t.id == MR_T_DECIMAL)
-        return 100 + t.scale;
-    return t.id + 1;
-}
-
-static mr_schema *prop_join(dag_ctx *c, dag_node *nd, const mr_schema *l, const mr_schema *r)
-{
-    static const char *const hows[] = {"inner", "left", "right", "full", "semi", "anti", NULL};
-    const ynode *b = nd->body, *v;
-    int how = (v = ymap_get(b, "how")) ? pick(c, v, hows, "join type", nd->id) : 0;
-    const ynode *pre = ymap_get(b, "right_prefix");
-    const char *prefix = pre ? pre->text : "";
-    const ynode *on = ymap_get(b, "on");
-    int ok = how >= 0, hash_bad = 0;
-    if (on->n == 0) {
-        dag_error(c, on, nd->id, "'on' is empty: list the join columns");
-        return NULL;
-    }
-    /* Keys: left name, right name, and whether they share a name (USING). */
-    const char **lk = dag_arena_alloc(&c->arena, on->n * sizeof *lk);
-    const char **rk = dag_arena_alloc(&c->arena, on->n * sizeof *rk);
-    if (!lk || !rk)
-        return NULL;
-    for (size_t i = 0; i < on->n; i++) {
-        const ynode *e = on->items[i], *lv = e, *rv = e;
-        if (e->kind == YN_MAP) {
-            static const keyspec on_keys[] = {{"left", 1, K_STR}, {"right", 1, K_STR}, {NULL, 0, 0}};
-            if (!check_keys(c, e, on_keys, "a join key", e, nd->id)) {
-                ok = 0;
-                continue;
-            }
-            lv = ymap_get(e, "left");
-            rv = ymap_get(e, "right");
-        } else if (e->kind != YN_SCALAR || yscalar_is_null(e)) {
-            dag_error(c, e, nd->id, "join keys are column names or {left: a, right: b}, not %s",
-                      ynode_kind_name(e));
-            ok = 0;
-            continue;
-        }
-        lk[i] = lv->text;
-        rk[i] = rv->text;
-        int li = l ? find_column(c, l, lv, nd->id, "the left input") : 0;
-        int ri = r ? find_column(c, r, rv, nd->id, "the right input") : 0;
-        mr_type ct;
-        if (li < 0 || ri < 0)
-            ok = 0;
-        else if (l && r && (l->fields[li].type.id == MR_T_NULL ||
-                            r->fields[ri].type.id == MR_T_NULL))
-            ; /* a placeholder (see has_placeholder): nothing to compare */
-        else if (l && r && !common_type(l->fields[li].type, r->fields[ri].type, &ct)) {
-            dag_error(c, e, nd->id, "join key types differ: %s is %s on the left, %s is %s on "
-                      "the right", lv->text, type_str(c, l->fields[li].type), rv->text,
-                      type_str(c, r->fields[ri].type));
-            ok = 0;
-        } else if (l && r && hash_class(l->fields[li].type) != hash_class(r->fields[ri].type)) {
-            /* Both sides are hash-partitioned on their own key values, so
-             * equal keys must hash equal (core/hash.c): int32 and int64 do,
-             * decimals only at the same scale. */
-            dag_error(c, e, nd->id, "join key %s (%s) and %s (%s) compare but do not hash "
-                      "alike, so equal keys could land in different partitions: cast one "
-                      "side to the other's type first (a derive with CAST(%s AS %s))",
-                      lv->text, type_str(c, l->fields[li].type), rv->text,
-                      type_str(c, r->fields[ri].type), rv->text,
-                      type_str(c, l->fields[li].type));
-            hash_bad = 1;
-        }
-    }
-    if (!ok || !l || !r || has_placeholder(l) || has_placeholder(r))
-        return NULL;
-    nd->left_keys = lk;
-    nd->right_keys = rk;
-    nd->nkeys = (int)on->n;
-    /* The output schema is the operator's own (core/op/hashjoin.h), so the
-     * plan and the runtime cannot disagree. */
-    mr_err err;
-    mr_err_clear(&err);
-    {
-        mr_schema *out = mr_hashjoin_schema(l, r, (mr_join_type)how, lk, rk, (int)on->n, prefix,
-                                            nd->id, &err);
-        if (out && hash_bad) {
-            mr_schema_destroy(out);
-            return NULL;
-        }
-        if (out || err.code == MR_ENOMEM) {
-            if (!out)
-                c->oom = 1;
-            return out;
-        }
-        /* A clash: reported below with a hint, as before. */
-    }
-    sbuild sb = {0};
-    for (int f = 0; f < l->nfields; f++) {
-        mr_type t = l->fields[f].type;
-        for (size_t i = 0; i < on->n; i++)
-            if (strcmp(lk[i], l->fields[f].name) == 0 && strcmp(rk[i], lk[i]) == 0)
-                common_type(t, r->fields[mr_schema_find(r, rk[i])].type, &t);
-        sb_add(c, &sb, l->fields[f].name, t);
-    }
-    if (how != 4 && how != 5) {
-        for (int f = 0; f < r->nfields; f++) {
-            const char *name = r->fields[f].name;
-            int using_key = 0;
-            for (size_t i = 0; i < on->n; i++)
-                using_key |= strcmp(rk[i], name) == 0 && strcmp(lk[i], name) == 0;
-            if (using_key)
-                continue;
-            const char *out = prefix[0] ? dag_arena_printf(&c->arena, "%s%s", prefix, name) : name;
-            if (!out)
-                return NULL;
-            if (sb_find(&sb, out) >= 0) {
-                dag_error(c, nd->key, nd->id, "join output has two columns named '%s'; set "
-                          "right_prefix (e.g. right_prefix: r_) or rename one side", out);
-                ok = 0;
-                continue;
-            }
-            sb_add(c, &sb, out, r->fields[f].type);
-        }
-    }
-    if (ok && !hash_bad)
-        dag_error(c, nd->key, nd->id, "%s", err.msg);
-    return NULL;
-}
-
-/* Whether a union can widen a and b to one type (the exact type comes from
- * mr_union_schema; this only finds the column to blame). */
-static int union_widens(mr_type a, mr_type b, mr_type *out)
-{
-    if ((a.id == MR_T_DATE || a.id == MR_T_TIMESTAMP) && (b.id == MR_T_DATE || b.id == MR_T_TIMESTAMP))
-        return *out = mr_type_make(MR_T_TIMESTAMP), 1;
-    return common_type(a, b, out);
-}
-
-static mr_schema *prop_union(dag_ctx *c, dag_node *nd, mr_schema *const *ins)
-{
-    const ynode *list = ymap_get(nd->body, "inputs");
-    if (list->n < 2) {
-        dag_error(c, list, nd->id, "union needs 2 or more inputs, got %zu", list->n);
-        return NULL;
-    }
-    if (nd->ninputs < 2) /* inputs that were not names were reported already */
-        return NULL;
-    for (int k = 0; k < nd->ninputs; k++)
-        if (!ins[k] || has_placeholder(ins[k]))
-            return NULL;
-    const mr_schema *first = ins[0];
-    sbuild sb = {0};
-    int ok = 1;
-    for (int f = 0; f < first->nfields; f++)
-        sb_add(c, &sb, first->fields[f].name, first->fields[f].type);
-    for (int k = 1; k < nd->ninputs; k++) {
-        const mr_schema *s = ins[k];
-        const ynode *at = nd->inputs[k].ref;
-        for (int f = 0; f < s->nfields; f++) {
-            int j = sb_find(&sb, s->fields[f].name);
-            if (j < 0) {
-                dag_error(c, at, nd->id, "union input '%s' has column '%s' that '%s' lacks",
-                          at->text, s->fields[f].name, nd->inputs[0].ref->text);
-                ok = 0;
-            } else if (j < sb.n && !union_widens(sb.types[j], s->fields[f].type, &sb.types[j])) {
-                dag_error(c, at, nd->id, "union column '%s' is %s in '%s' but %s in '%s'",
-                          s->fields[f].name, type_str(c, first->fields[j].type),
-                          nd->inputs[0].ref->text, type_str(c, s->fields[f].type), at->text);
-                ok = 0;
-            }
-        }
-        for (int f = 0; f < first->nfields; f++)
-            if (mr_schema_find(s, first->fields[f].name) < 0) {
-                dag_error(c, at, nd->id, "union input '%s' lacks column '%s'", at->text,
-                          first->fields[f].name);
-                ok = 0;
-            }
-    }
-    if (!ok)
-        return NULL;
-    /* Types: the operator's own widening rules (core/op/union.h). */
-    mr_schema *out = NULL;
-    mr_err err;
-    mr_err_clear(&err);
-    if (mr_union_schema((const mr_schema *const *)ins, nd->ninputs, &out, &err) != 0) {
-        if (err.code == MR_ENOMEM)
-            c->oom = 1;
-        else
-            dag_error(c, list, nd->id, "%s", err.msg);
-        return NULL;
-    }
-    return out;
-}
-
-static mr_schema *prop_distinct(dag_ctx *c, dag_node *nd, const mr_schema *in)
-{
-    const ynode *cols = ymap_get(nd->body, "columns");
-    if (!cols) {
-        if (!in)
-            return NULL;
-        nd->group_by = dag_arena_alloc(&c->arena, ((size_t)in->nfields + 1) * sizeof *nd->group_by);
-        if (!nd->group_by)
-            return NULL;
-        for (int f = 0; f < in->nfields; f++)
-            nd->group_by[nd->ngroup_by++] = in->fields[f].name;
-        return mr_schema_copy(in);
-    }
-    if (column_list(c, nd, cols, in, "the input of the distinct", &nd->group_by,
-                    &nd->ngroup_by) != 0 || !in)
-        return NULL;
-    if (nd->ngroup_by == 0) {
-        dag_error(c, cols, nd->id, "'columns' is empty: leave it out to use every column");
-        return NULL;
-    }
-    sbuild sb = {0};
-    for (int i = 0; i < nd->ngroup_by; i++)
-        sb_add(c, &sb, nd->group_by[i], in->fields[mr_schema_find(in, nd->group_by[i])].type);
-    return sb_finish(c, &sb);
-}
-
-/* One sort key, parsed by the parser the sort operator uses
- * (core/sortkey.h), so validate accepts exactly what runs. */
-static int check_sort_key(dag_ctx *c, dag_node *nd, const ynode *v, const mr_schema *in)
-{
-    char *col = NULL;
-    int desc, nulls_first;
-    mr_err err;
-    mr_err_clear(&err);
-    if (mr_sort_key_parse(v->text, &col, &desc, &nulls_first, &err) != 0) {
-        if (err.code == MR_ENOMEM)
-            c->oom = 1;
-        else
-            dag_error_in(c, v, err.offset, nd->id, "%s", err.msg);
-        return -1;
-    }
-    int rc = 0;
-    if (in && mr_schema_find(in, col) < 0) {
-        ynode tmp = *v;
-        tmp.text = col;
-        rc = find_column(c, in, &tmp, nd->id, "the input of the sort") < 0 ? -1 : 0;
-    }
-    free(col);
-    return rc;
-}
-
-static mr_schema *prop_sort(dag_ctx *c, dag_node *nd, const mr_schema *in)
-{
-    const ynode *by = ymap_get(nd->body, "by");
-    int ok = 1;
-    if (by->n == 0) {
-        dag_error(c, by, nd->id, "'by' is empty: list the sort columns");
-        return NULL;
-    }
-    for (size_t i = 0; i < by->n; i++) {
-        if (by->items[i]->kind != YN_SCALAR || yscalar_is_null(by->items[i])) {
-            dag_error(c, by->items[i], nd->id, "sort keys are strings such as \"price desc\"");
-            ok = 0;
-        } else if (check_sort_key(c, nd, by->items[i], in) != 0) {
-            ok = 0;
-        }
-    }
-    (void)ok; /* keys do not change the columns: later nodes are still checked */
-    return in ? mr_schema_copy(in) : NULL;
-}
-
-static mr_schema *prop_limit(dag_ctx *c, dag_node *nd, const mr_schema *in)
-{
-    const ynode *v = ymap_get(nd->body, "n");
-    long long n;
-    if (parse_int(v, &n) == 0 && n < 0)
-        dag_error(c, v, nd->id, "limit n must be 0 or more, not %lld", n);
-    return in ? mr_schema_copy(in) : NULL;
-}
-
-static int is_table_name(const char *s)
-{
-    int part = 0, parts = 1;
-    for (; *s; s++) {
-        if (*s == '.') {
-            if (part == 0 || ++parts > 2)
-                return 0;
-            part = 0;
-        } else if (isalpha((unsigned char)*s) || *s == '_' || (part > 0 && isdigit((unsigned char)*s))) {
-            part++;
-        } else {
-            return 0;
-        }
-    }
-    return part > 0;
-}
-
-static mr_schema *prop_write(dag_ctx *c, dag_node *nd, const mr_schema *in)
-{
-    static const char *const targets[] = {"warehouse", "csv", "jsonl", NULL};
-    static const char *const wh_modes[] = {"append", "overwrite", "upsert", NULL};
-    static const char *const file_modes[] = {"error_if_exists", "overwrite", NULL};
-    const ynode *b = nd->body;
-    int to = pick(c, ymap_get(b, "to"), targets, "write target", nd->id);
-    const ynode *table = ymap_get(b, "table"), *mode = ymap_get(b, "mode"),
-                *key = ymap_get(b, "key"), *path = ymap_get(b, "path");
-    if (to == 0) {
-        int m = mode ? pick(c, mode, wh_modes, "warehouse write mode", nd->id) : 0;
-        if (!table)
-            dag_error(c, nd->key, nd->id, "write node '%s' to the warehouse needs a 'table'",
-                      nd->id);
-        else if (!is_table_name(table->text))
-            dag_error(c, table, nd->id, "bad table name '%s': use name or schema.name (letters, "
-                      "digits, '_')", table->text);
-        if (path)
-            dag_error(c, ymap_key(b, "path"), nd->id, "'path' is for file outputs; a warehouse "
-                      "write names a 'table'");
-        if (m == 2 && !key)
-            dag_error(c, mode, nd->id, "mode upsert needs a 'key': the columns that identify "
-                      "a row");
-        if (key && m != 2 && m >= 0)
-            dag_error(c, ymap_key(b, "key"), nd->id, "'key' applies only to mode upsert");
-        if (key && m == 2) {
-            const char **names;
-            int n;
-            column_list(c, nd, key, in, "the input of the write", &names, &n);
-            if (n == 0 && key->n == 0)
-                dag_error(c, key, nd->id, "'key' is empty: list the columns that identify a row");
-        }
-    } else if (to > 0) {
-        if (mode)
-            pick(c, mode, file_modes, "file write mode", nd->id);
-        if (!path)
-            dag_error(c, nd->key, nd->id, "write node '%s' to %s needs a 'path' (an output "
-                      "folder)", nd->id, targets[to]);
-        if (table)
-            dag_error(c, ymap_key(b, "table"), nd->id, "'table' is for warehouse writes; a %s "
-                      "write names a 'path'", targets[to]);
-        if (key)
-            dag_error(c, ymap_key(b, "key"), nd->id, "'key' is for warehouse upserts");
-    }
-    return in ? mr_schema_copy(in) : NULL;
 }
 
 /* Runs the checks of one node; ins[k] is the schema of input k or NULL
  * when unknown. */
 static void propagate(dag_ctx *c, dag_node *nd, mr_schema *const *ins)
 {
-    const mr_schema *in = nd->ninputs > 0 ? ins[0] : NULL;
-    switch (nd->op) {
-    case DOP_READ: nd->out = prop_read(c, nd); break;
-    case DOP_FILTER: nd->out = prop_filter(c, nd, in); break;
-    case DOP_SELECT:
-    case DOP_DERIVE: nd->out = prop_project(c, nd, in); break;
-    case DOP_DROP: nd->out = prop_drop(c, nd, in); break;
-    case DOP_AGGREGATE: nd->out = prop_aggregate(c, nd, in); break;
-    case DOP_JOIN: nd->out = prop_join(c, nd, in, nd->ninputs > 1 ? ins[1] : NULL); break;
-    case DOP_UNION: nd->out = prop_union(c, nd, ins); break;
-    case DOP_DISTINCT: nd->out = prop_distinct(c, nd, in); break;
-    case DOP_SORT: nd->out = prop_sort(c, nd, in); break;
-    case DOP_LIMIT: nd->out = prop_limit(c, nd, in); break;
-    case DOP_WRITE: nd->out = prop_write(c, nd, in); break;
-    default: break;
-    }
+    if (nd->op >= 0 && nd->op < DOP__COUNT)
+        nd->out = dag_ops[nd->op].validate(c, nd, ins);
 }
 
 /* "(a int64, b string)" in the arena, for messages. */
@@ -1830,14 +914,14 @@ static void check_shared_tables(dag_ctx *c, const dag *d)
         const dag_node *a = &d->nodes[i];
         const ynode *ta = a->op == DOP_WRITE ? ymap_get(a->body, "table") : NULL;
         const ynode *to = a->op == DOP_WRITE ? ymap_get(a->body, "to") : NULL;
-        if (!ta || ta->kind != YN_SCALAR || !a->out || has_placeholder(a->out) ||
+        if (!ta || ta->kind != YN_SCALAR || !a->out || dv_has_placeholder(a->out) ||
             (to && to->kind == YN_SCALAR && strcmp(to->text, "warehouse") != 0))
             continue;
         for (int j = 0; j < i; j++) {
             const dag_node *b = &d->nodes[j];
             const ynode *tb = b->op == DOP_WRITE ? ymap_get(b->body, "table") : NULL;
             const ynode *tob = b->op == DOP_WRITE ? ymap_get(b->body, "to") : NULL;
-            if (!tb || tb->kind != YN_SCALAR || !b->out || has_placeholder(b->out) ||
+            if (!tb || tb->kind != YN_SCALAR || !b->out || dv_has_placeholder(b->out) ||
                 (tob && tob->kind == YN_SCALAR && strcmp(tob->text, "warehouse") != 0) ||
                 strcasecmp(ta->text, tb->text) != 0)
                 continue;
@@ -1903,7 +987,8 @@ void dag_model_free(dag *d)
 {
     for (int i = 0; d && i < d->n; i++) {
         mr_schema_destroy(d->nodes[i].out);
-        d->nodes[i].out = NULL;
+        mr_schema_destroy(d->nodes[i].partial);
+        d->nodes[i].out = d->nodes[i].partial = NULL;
     }
 }
 

@@ -279,6 +279,21 @@ int yscalar_is_null(const ynode *n)
            strcmp(n->raw, "Null") == 0 || strcmp(n->raw, "NULL") == 0;
 }
 
+int yscalar_bool(const ynode *n, int *out)
+{
+    static const char *const yes[] = {"true", "True", "TRUE", "yes", "Yes", "on"};
+    static const char *const no[] = {"false", "False", "FALSE", "no", "No", "off"};
+    if (!n || n->kind != YN_SCALAR)
+        return -1;
+    for (size_t i = 0; i < sizeof yes / sizeof *yes; i++) {
+        if (strcmp(n->text, yes[i]) == 0)
+            return *out = 1, 0;
+        if (strcmp(n->text, no[i]) == 0)
+            return *out = 0, 0;
+    }
+    return -1;
+}
+
 const char *ynode_kind_name(const ynode *n)
 {
     if (!n)

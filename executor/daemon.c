@@ -269,7 +269,7 @@ static void *task_thread(void *arg)
 static int task_credentials(mr_executor *ex, Millrace__TaskSpec *spec)
 {
     Millrace__Warehouse *w = spec->warehouse;
-    if (!w || !w->driver || strcmp(w->driver, "postgres") != 0)
+    if (!w || w->driver != MILLRACE__WAREHOUSE_DRIVER__DRIVER_POSTGRES)
         return 0;
     char *dsn = NULL;
     mr_err err;

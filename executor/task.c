@@ -4,7 +4,9 @@
  * (each operator names its inputs by index; a plain pipeline needs none):
  * sources (OP_SCAN over this task's byte-range split, or OP_SHUFFLE_READ of
  * this task's partition of an input stage), then narrow operators, joins,
- * unions and aggregate halves.  It is built recursively from the root.  The task
+ * unions and aggregate halves.  It is built recursively from the root: the
+ * task builds the sources, every other operator comes from its kind's
+ * builder (executor/opbuild.c), from typed plan fields only.  The task
  * pulls batches from the last operator and hands them to the sink: the
  * shuffle sender for a stage that feeds a shuffle, or a warehouse staging
  * table for a stage that writes.  Each task attempt stages under its own
@@ -20,24 +22,17 @@
 #include <string.h>
 #include <sys/stat.h>
 
-#include "core/agg.h"
 #include "core/csv.h"
 #include "core/filewriter.h"
 #include "core/log.h"
 #include "core/op.h"
-#include "core/op/filter.h"
-#include "core/op/hashagg.h"
-#include "core/op/project.h"
-#include "core/op/distinct.h"
-#include "core/op/hashjoin.h"
-#include "core/op/limit.h"
 #include "core/op/scan.h"
 #include "core/op/scan_csv.h"
-#include "core/op/sort.h"
-#include "core/op/union.h"
 #include "core/op/source.h"
 #include "core/utf8.h"
+#include "proto/plan_names.h"
 #include "proto/schema_pb.h"
+#include "executor/opbuild.h"
 #include "executor/shuffle_send.h"
 #include "warehouse/warehouse.h"
 
@@ -81,7 +76,7 @@ int mr_path_check_root(const char *root, const char *path, mr_err *err)
  * task spec with its file system). */
 static int check_warehouse_root(const mr_task_env *env, const Millrace__Warehouse *w, mr_err *err)
 {
-    if (!w || !w->driver || strcmp(w->driver, "sqlite") != 0)
+    if (!w || w->driver != MILLRACE__WAREHOUSE_DRIVER__DRIVER_SQLITE)
         return 0;
     if (!w->path || !w->path[0])
         return mr_err_set(err, MR_EPROTO, "SQLite warehouse without a path");
@@ -182,21 +177,6 @@ static int op_children(const Millrace__Stage *st, size_t idx, uint32_t *out, siz
     return (int)o->n_children;
 }
 
-/* The operator that reads op idx, or NULL. */
-static const Millrace__OpSpec *op_parent(const Millrace__Stage *st, size_t idx)
-{
-    for (size_t i = idx + 1; i < st->n_ops; i++) {
-        const Millrace__OpSpec *o = st->ops[i];
-        if (o->n_children == 0 && i == idx + 1 && o->kind != MILLRACE__OP_KIND__OP_SCAN &&
-            o->kind != MILLRACE__OP_KIND__OP_SHUFFLE_READ)
-            return o;
-        for (size_t k = 0; k < o->n_children; k++)
-            if (o->children[k] == idx)
-                return o;
-    }
-    return NULL;
-}
-
 static int empty_next(void *ctx, mr_batch **out, mr_err *err)
 {
     (void)ctx;
@@ -205,37 +185,11 @@ static int empty_next(void *ctx, mr_batch **out, mr_err *err)
     return MR_NEXT_DONE;
 }
 
-/* The schema an aggregate's partial half sends over the wire. */
-static mr_schema *agg_state_schema(const Millrace__OpSpec *agg, mr_err *err)
-{
-    mr_schema *in = mr_schema_from_pb(agg->input, err), *schema = NULL;
-    if (!in)
-        return NULL;
-    const char **aggn = calloc(agg->n_aggregates + 1, sizeof *aggn);
-    const char **agge = calloc(agg->n_aggregates + 1, sizeof *agge);
-    if (aggn && agge) {
-        for (size_t i = 0; i < agg->n_aggregates; i++) {
-            aggn[i] = agg->aggregates[i]->name;
-            agge[i] = agg->aggregates[i]->expr;
-        }
-        schema = mr_hashagg_state_schema(in, (const char *const *)agg->group_by,
-                                         (int)agg->n_group_by, aggn, agge,
-                                         (int)agg->n_aggregates, err);
-    } else {
-        mr_err_set(err, MR_ENOMEM, "out of memory");
-    }
-    free(aggn);
-    free(agge);
-    mr_schema_destroy(in);
-    return schema;
-}
-
 static mr_op *open_shuffle_read(build_ctx *bc, size_t idx, mr_err *err)
 {
     const Millrace__OpSpec *op = bc->st->ops[idx];
-    const Millrace__OpSpec *parent = op_parent(bc->st, idx);
     const Millrace__TaskSpec *spec = bc->spec;
-    uint32_t stage_id = bc->st->n_inputs == 1 ? bc->st->inputs[0] : op->input_stage;
+    uint32_t stage_id = bc->st->n_inputs == 1 ? bc->st->inputs[0] : op->shuffle_read->input_stage;
     const Millrace__ShuffleInput *in = NULL;
     for (size_t i = 0; i < spec->n_shuffle_inputs; i++)
         if (spec->shuffle_inputs[i]->stage_id == stage_id)
@@ -243,11 +197,9 @@ static mr_op *open_shuffle_read(build_ctx *bc, size_t idx, mr_err *err)
     if (!in)
         return mr_err_set(err, MR_EPROTO, "task has no shuffle input for stage %u", stage_id), NULL;
 
-    /* The wire carries the partial aggregate's state layout; rebuild it from
-     * the aggregate's own description so both halves agree. */
-    mr_schema *schema = parent && parent->kind == MILLRACE__OP_KIND__OP_AGG_FINAL
-                            ? agg_state_schema(parent, err)
-                            : mr_schema_from_pb(op->input, err);
+    /* The wire schema, as the producing stage's root emits it (for an
+     * aggregate, the partial's states: the compiler put them in the plan). */
+    mr_schema *schema = mr_schema_from_pb(op->input, err);
     if (!schema)
         return NULL;
     size_t n = in->n_attempts;
@@ -327,105 +279,17 @@ static mr_op *open_scan(build_ctx *bc, size_t idx, mr_err *err)
     o.max_errors = rd->max_errors;
     o.start_in_quote = sp->in_quote;
     o.schema_inferred = rd->schema_inferred;
-    const mr_format *fmt = mr_format_find(rd->format);
+    const char *fname = mr_plan_name(mr_plan_format_names, rd->format);
+    const mr_format *fmt = mr_format_find(fname);
     if (fmt)
         scan = mr_scan_create(fmt, sp->path, sp->offset, sp->length, schema, &o, op->node, err);
     else
         mr_err_set(err, MR_ENOTSUP, "node '%s': format '%s' is not supported", op->node,
-                   rd->format);
+                   fname);
     mr_schema_destroy(schema);
     if (scan)
         bc->scan = scan;
     return scan;
-}
-
-static mr_op *open_agg(mr_op *child, const Millrace__OpSpec *op, mr_agg_mode mode, mr_err *err)
-{
-    mr_schema *in = mr_schema_from_pb(op->input, err);
-    const char **aggn = calloc(op->n_aggregates + 1, sizeof *aggn);
-    const char **agge = calloc(op->n_aggregates + 1, sizeof *agge);
-    mr_op *agg = NULL;
-    if (!in || !aggn || !agge) {
-        if (in)
-            mr_err_set(err, MR_ENOMEM, "out of memory");
-        mr_op_close(child);
-        goto out;
-    }
-    for (size_t i = 0; i < op->n_aggregates; i++) {
-        aggn[i] = op->aggregates[i]->name;
-        agge[i] = op->aggregates[i]->expr;
-    }
-    agg = mr_hashagg_create(child, mode, (const char *const *)op->group_by, (int)op->n_group_by,
-                            aggn, agge, (int)op->n_aggregates, in, op->node, err);
-out:
-    free(aggn);
-    free(agge);
-    mr_schema_destroy(in);
-    return agg;
-}
-
-static mr_op *open_project(mr_op *child, const Millrace__OpSpec *op, mr_err *err)
-{
-    const char **names = calloc(op->n_exprs + 1, sizeof *names);
-    const char **exprs = calloc(op->n_exprs + 1, sizeof *exprs);
-    mr_op *p = NULL;
-    if (!names || !exprs) {
-        mr_err_set(err, MR_ENOMEM, "out of memory");
-        mr_op_close(child);
-    } else {
-        for (size_t i = 0; i < op->n_exprs; i++) {
-            names[i] = op->exprs[i]->name;
-            exprs[i] = op->exprs[i]->expr;
-        }
-        p = mr_project_create(child, names, exprs, (int)op->n_exprs, op->node, err);
-    }
-    free(names);
-    free(exprs);
-    return p;
-}
-
-static int join_type(const char *name, mr_join_type *out)
-{
-    static const struct { const char *name; mr_join_type t; } types[] = {
-        {"", MR_JOIN_INNER},     {"inner", MR_JOIN_INNER}, {"left", MR_JOIN_LEFT},
-        {"right", MR_JOIN_RIGHT}, {"full", MR_JOIN_FULL},   {"semi", MR_JOIN_SEMI},
-        {"anti", MR_JOIN_ANTI},
-    };
-    for (size_t i = 0; i < sizeof types / sizeof types[0]; i++)
-        if (strcmp(name ? name : "", types[i].name) == 0) {
-            *out = types[i].t;
-            return 0;
-        }
-    return -1;
-}
-
-static mr_op *open_sort(mr_op *child, const Millrace__OpSpec *op, mr_err *err)
-{
-    size_t n = op->n_sort_keys;
-    char **cols = calloc(n + 1, sizeof *cols);
-    int *desc = calloc(n + 1, sizeof *desc), *nf = calloc(n + 1, sizeof *nf);
-    mr_op *s = NULL;
-    size_t parsed = 0;
-    if (!cols || !desc || !nf) {
-        mr_err_set(err, MR_ENOMEM, "out of memory");
-        mr_op_close(child);
-        goto out;
-    }
-    for (; parsed < n; parsed++)
-        if (mr_sort_key_parse(op->sort_keys[parsed], &cols[parsed], &desc[parsed], &nf[parsed],
-                              err) < 0) {
-            mr_op_close(child);
-            goto out;
-        }
-    s = mr_sort_create(child, (const char *const *)cols, desc, nf, (int)n, op->limit, op->node,
-                       err);
-out:
-    for (size_t i = 0; i < parsed; i++)
-        free(cols[i]);
-    free(cols);
-    free(desc);
-    free(nf);
-    return s;
 }
 
 /* Builds op idx and, first, its inputs; returns it owning them. */
@@ -434,6 +298,9 @@ static mr_op *build_op(build_ctx *bc, size_t idx, int depth, mr_err *err)
     const Millrace__OpSpec *o = bc->st->ops[idx];
     if (depth > 256)
         return mr_err_set(err, MR_EPROTO, "operator tree too deep"), NULL;
+    if (!mr_plan_op_ok(o)) /* its kind's parameters are missing */
+        return mr_err_set(err, MR_EPROTO, "operator %zu (kind %d) without its parameters", idx,
+                          (int)o->kind), NULL;
     if (o->kind == MILLRACE__OP_KIND__OP_SCAN || o->kind == MILLRACE__OP_KIND__OP_SHUFFLE_READ) {
         if (bc->nsources == (int)(sizeof bc->sources / sizeof bc->sources[0]))
             return mr_err_set(err, MR_EPROTO, "too many sources in one stage"), NULL;
@@ -456,47 +323,15 @@ static mr_op *build_op(build_ctx *bc, size_t idx, int depth, mr_err *err)
             return NULL;
         }
     }
-    int want = o->kind == MILLRACE__OP_KIND__OP_HASHJOIN ? 2
-               : o->kind == MILLRACE__OP_KIND__OP_UNION  ? -1
-                                                         : 1;
-    if ((want > 0 && nc != want) || (want < 0 && nc < 1)) {
+    const mr_opbuild_entry *e = mr_opbuild_find(o->kind);
+    if (!e || !e->build || (e->ninputs > 0 && nc != e->ninputs) || (e->ninputs < 0 && nc < 1)) {
         for (int k = 0; k < nc; k++)
             mr_op_close(kids[k]);
+        if (!e || !e->build)
+            return mr_err_set(err, MR_EPROTO, "unknown operator kind %d", (int)o->kind), NULL;
         return mr_err_set(err, MR_EPROTO, "operator %zu has %d inputs", idx, nc), NULL;
     }
-    mr_op *child = kids[0];
-    switch (o->kind) {
-    case MILLRACE__OP_KIND__OP_FILTER:
-        if (o->n_exprs != 1) {
-            mr_op_close(child);
-            return mr_err_set(err, MR_EPROTO, "filter without a predicate"), NULL;
-        }
-        return mr_filter_create(child, o->exprs[0]->expr, o->node, err);
-    case MILLRACE__OP_KIND__OP_PROJECT: return open_project(child, o, err);
-    case MILLRACE__OP_KIND__OP_AGG_PARTIAL: return open_agg(child, o, MR_AGG_PARTIAL, err);
-    case MILLRACE__OP_KIND__OP_AGG_FINAL: return open_agg(child, o, MR_AGG_FINAL, err);
-    case MILLRACE__OP_KIND__OP_DISTINCT:
-        return mr_distinct_create(child, (const char *const *)o->columns, (int)o->n_columns,
-                                  o->node, err);
-    case MILLRACE__OP_KIND__OP_SORT: return open_sort(child, o, err);
-    case MILLRACE__OP_KIND__OP_LIMIT: return mr_limit_create(child, o->limit, o->node, err);
-    case MILLRACE__OP_KIND__OP_UNION: return mr_union_create(kids, nc, o->distinct, o->node, err);
-    case MILLRACE__OP_KIND__OP_HASHJOIN: {
-        mr_join_type how;
-        if (join_type(o->join_type, &how) < 0 || o->n_left_keys != o->n_right_keys) {
-            mr_op_close(kids[0]);
-            mr_op_close(kids[1]);
-            return mr_err_set(err, MR_EPROTO, "node '%s': bad join spec", o->node), NULL;
-        }
-        return mr_hashjoin_create(kids[1], kids[0], how, (const char *const *)o->left_keys,
-                                  (const char *const *)o->right_keys, (int)o->n_left_keys,
-                                  o->right_prefix, o->node, err);
-    }
-    default:
-        for (int k = 0; k < nc; k++)
-            mr_op_close(kids[k]);
-        return mr_err_set(err, MR_EPROTO, "unknown operator kind %d", (int)o->kind), NULL;
-    }
+    return e->build(o, kids, nc, err);
 }
 
 /* Builds the stage's operator tree; returns its root. */
@@ -549,7 +384,7 @@ static int drain_to_warehouse(mr_op *top, const Millrace__TaskSpec *spec, const 
     const Millrace__Warehouse *w = spec->warehouse;
     if (!w || !spec->staging_table || !spec->staging_table[0])
         return mr_err_set(err, MR_EPROTO, "write task without warehouse or staging table");
-    mr_wh_config cfg = {w->driver, w->path, w->dsn, w->schema};
+    mr_wh_config cfg = {mr_plan_name(mr_plan_driver_names, w->driver), w->path, w->dsn, w->schema};
     mr_wh_stage *stage = NULL;
     int rc = check_warehouse_root(env, w, err);
     if (rc < 0)
@@ -608,7 +443,7 @@ static int stage_rejects(const Millrace__TaskSpec *spec, const build_ctx *bc,
     const Millrace__Warehouse *w = spec->warehouse;
     if (check_warehouse_root(bc->env, w, err) < 0)
         return err->code;
-    mr_wh_config cfg = {w->driver, w->path, w->dsn, w->schema};
+    mr_wh_config cfg = {mr_plan_name(mr_plan_driver_names, w->driver), w->path, w->dsn, w->schema};
     char name[160];
     mr_wh_staging_name(name, sizeof name, 'r', spec->job_id, spec->stage_id, spec->partition,
                        spec->attempt);
@@ -657,7 +492,7 @@ static int drain_to_file(mr_op *top, const Millrace__TaskSpec *spec, const mr_ta
                          mr_err *err)
 {
     const Millrace__WriteSpec *ws = spec->stage->write;
-    const char *ext = strcmp(ws->target, "jsonl") == 0 ? "jsonl" : "csv";
+    const char *ext = ws->target == MILLRACE__WRITE_TARGET__TARGET_JSONL ? "jsonl" : "csv";
     char path[4096];
     if (snprintf(path, sizeof path, "%s.millrace-tmp-%s/part-%u-a%u.%s", ws->path, spec->job_id,
                  spec->partition, spec->attempt, ext) >= (int)sizeof path)
@@ -731,21 +566,22 @@ static int task_run(const Millrace__TaskSpec *spec, const mr_task_env *env, vola
         const Millrace__Stage *st = spec->stage;
         if (st->shuffle)
             rc = drain_to_shuffle(top, spec, env, cancel, stats, err);
-        else if (st->write && strcmp(st->write->target, "warehouse") == 0)
+        else if (st->write && st->write->target == MILLRACE__WRITE_TARGET__TARGET_WAREHOUSE)
             rc = drain_to_warehouse(top, spec, env, err);
-        else if (st->write && (strcmp(st->write->target, "csv") == 0 ||
-                               strcmp(st->write->target, "jsonl") == 0))
+        else if (st->write && (st->write->target == MILLRACE__WRITE_TARGET__TARGET_CSV ||
+                               st->write->target == MILLRACE__WRITE_TARGET__TARGET_JSONL))
             rc = drain_to_file(top, spec, env, err);
         else
             rc = mr_err_set(err, MR_ENOTSUP, "stage %u: output target '%s' is not supported yet",
-                            st->id, st->write ? st->write->target : "(none)");
+                            st->id, st->write ? mr_plan_name(mr_plan_target_names, st->write->target)
+                                              : "(none)");
     }
     if (rc >= 0 && bc.scan)
         rc = stage_rejects(spec, &bc, stats, err);
     for (int i = 0; i < bc.nsources; i++)
         stats->rows_in += bc.sources[i]->rows_out;
     stats->rows_out = top->rows_out;
-    if (bc.scan && strcmp(spec->stage->ops[spec->scan_op]->read->format, "csv") == 0)
+    if (bc.scan && spec->stage->ops[spec->scan_op]->read->format == MILLRACE__FILE_FORMAT__FORMAT_CSV)
         stats->bytes_read = mr_scan_csv_bytes_read(bc.scan);
     mr_op_close(top);
     stats->spill_bytes = exec.spill_bytes;

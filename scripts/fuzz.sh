@@ -11,7 +11,8 @@
 # Installs nothing (scripts/setup.sh installs clang).  Not part of CMake: the
 # project's sources a target names in its "// fuzz-sources:" line (folders
 # such as core or dag, single files such as net/wire.c, and "proto" for the
-# protobuf-c code generated into build-fuzz/gen/proto; without the line,
+# protobuf-c code generated into build-fuzz/gen/proto with the helpers in
+# proto/*.c; without the line,
 # everything but the ZeroMQ transport) are compiled into build-fuzz/obj with
 # the fuzzing flags, incrementally (make, with header dependencies), and
 # linked into build-fuzz/bin/<target>.  Each target builds on its own, so a
@@ -58,7 +59,7 @@ sources_of() {
   [ -n "$line" ] || line="core core/op core/formats dag net/wire.c proto"
   for s in $line; do
     case "$s" in
-      proto) out+=("$OUT/gen/proto/millrace.pb-c.c") ;;
+      proto) out+=("$OUT/gen/proto/millrace.pb-c.c" proto/*.c) ;;
       *.c) out+=("$s") ;;
       *) out+=("$s"/*.c) ;;
     esac

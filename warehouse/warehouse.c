@@ -3,6 +3,7 @@
 #include "warehouse/warehouse.h"
 
 #include "core/strbuf.h"
+#include "proto/plan_names.h"
 #include "proto/schema_pb.h"
 
 #include <stdio.h>
@@ -157,7 +158,7 @@ int mr_wh_check_plan(const Millrace__JobPlan *plan, const mr_wh_config *cfg, mr_
     size_t n = 0;
     for (size_t s = 0; s < plan->n_stages; s++) {
         const Millrace__WriteSpec *w = plan->stages[s]->write;
-        n += w && strcmp(w->target, "warehouse") == 0;
+        n += w && w->target == MILLRACE__WRITE_TARGET__TARGET_WAREHOUSE;
     }
     if (n == 0)
         return 0;
@@ -167,7 +168,7 @@ int mr_wh_check_plan(const Millrace__JobPlan *plan, const mr_wh_config *cfg, mr_
     int k = 0, rc = 0;
     for (size_t s = 0; s < plan->n_stages && rc == 0; s++) {
         const Millrace__WriteSpec *w = plan->stages[s]->write;
-        if (!w || strcmp(w->target, "warehouse") != 0)
+        if (!w || w->target != MILLRACE__WRITE_TARGET__TARGET_WAREHOUSE)
             continue;
         mr_schema *schema = mr_schema_from_pb(w->schema, err);
         if (!schema) {
@@ -175,7 +176,7 @@ int mr_wh_check_plan(const Millrace__JobPlan *plan, const mr_wh_config *cfg, mr_
             break;
         }
         t[k].table = w->table;
-        t[k].mode = w->mode;
+        t[k].mode = mr_plan_name(mr_plan_mode_names, w->mode);
         t[k].key = (const char *const *)w->key;
         t[k].nkey = (int)w->n_key;
         t[k].schema = schema;

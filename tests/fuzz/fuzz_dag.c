@@ -8,7 +8,7 @@
  * the sanitizers catch memory errors and leaks.
  */
 // clang -g -O1 -fsanitize=fuzzer,address,undefined -D_GNU_SOURCE -I. -Ibuild/gen \
-//   tests/fuzz/fuzz_dag.c dag/[a-z]*.c core/[a-z]*.c build/gen/proto/millrace.pb-c.c \
+//   tests/fuzz/fuzz_dag.c dag/[a-z]*.c core/[a-z]*.c build/gen/proto/millrace.pb-c.c proto/*.c \
 //   -lprotobuf-c -lyaml -lm -lpthread -o fuzz_dag
 // mkdir -p /tmp/dag_corpus && cp tests/dag/valid/[a-z]*.yaml tests/dag/invalid/[a-z]*.yaml /tmp/dag_corpus
 // ./fuzz_dag -max_total_time=60 /tmp/dag_corpus

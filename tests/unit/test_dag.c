@@ -208,7 +208,7 @@ static void test_plan_contents(void **state)
     assert_int_equal(scan->kind, MILLRACE__OP_KIND__OP_SCAN);
     assert_string_equal(scan->node, "src");
     assert_string_equal(scan->read->path, "/abs/in/x.csv");
-    assert_string_equal(scan->read->format, "csv");
+    assert_int_equal(scan->read->format, MILLRACE__FILE_FORMAT__FORMAT_CSV);
     assert_false(scan->read->csv->header);
     assert_string_equal(scan->read->csv->delimiter, ";");
     assert_string_equal(scan->read->csv->quote, "\"");
@@ -220,26 +220,31 @@ static void test_plan_contents(void **state)
     /* derive: every input column, replaced in place, then new ones. */
     const Millrace__OpSpec *d = s0->ops[1];
     assert_int_equal(d->kind, MILLRACE__OP_KIND__OP_PROJECT);
-    assert_int_equal(d->n_exprs, 4);
-    assert_string_equal(d->exprs[0]->name, "id");
-    assert_string_equal(d->exprs[0]->expr, "\"id\"");
-    assert_string_equal(d->exprs[1]->name, "name");
-    assert_string_equal(d->exprs[1]->expr, "upper(name)");
-    assert_string_equal(d->exprs[2]->expr, "\"amount\"");
-    assert_string_equal(d->exprs[3]->name, "big");
+    assert_int_equal(d->project->n_exprs, 4);
+    assert_string_equal(d->project->exprs[0]->name, "id");
+    assert_string_equal(d->project->exprs[0]->expr, "\"id\"");
+    assert_string_equal(d->project->exprs[1]->name, "name");
+    assert_string_equal(d->project->exprs[1]->expr, "upper(name)");
+    assert_string_equal(d->project->exprs[2]->expr, "\"amount\"");
+    assert_string_equal(d->project->exprs[3]->name, "big");
     assert_int_equal(d->output->fields[3]->type->id, MILLRACE__TYPE_ID__TYPE_BOOL);
 
     const Millrace__OpSpec *dr = s0->ops[2];
-    assert_int_equal(dr->n_exprs, 3);
-    assert_string_equal(dr->exprs[2]->name, "big");
+    assert_int_equal(dr->project->n_exprs, 3);
+    assert_string_equal(dr->project->exprs[2]->name, "big");
 
     const Millrace__OpSpec *part = s0->ops[3];
     assert_int_equal(part->kind, MILLRACE__OP_KIND__OP_AGG_PARTIAL);
-    assert_int_equal(part->n_group_by, 1);
-    assert_string_equal(part->group_by[0], "big");
-    assert_string_equal(part->aggregates[0]->name, "n");
-    assert_string_equal(part->aggregates[0]->expr, "count(*)");
+    assert_int_equal(part->agg->n_group_by, 1);
+    assert_string_equal(part->agg->group_by[0], "big");
+    assert_string_equal(part->agg->aggregates[0]->name, "n");
+    assert_string_equal(part->agg->aggregates[0]->expr, "count(*)");
     assert_int_equal(part->input->n_fields, 3);
+    /* its output, the wire schema, is complete: the group column, then
+     * count's state */
+    assert_int_equal(part->output->n_fields, 2);
+    assert_string_equal(part->output->fields[0]->name, "big");
+    assert_int_equal(s1->ops[0]->input->n_fields, 2);
     assert_int_equal(s0->shuffle->partitions, 3);
     assert_string_equal(s0->shuffle->keys[0], "big");
     assert_null(s0->write);
@@ -254,11 +259,11 @@ static void test_plan_contents(void **state)
     assert_string_equal(s1->ops[1]->output->fields[1]->name, "n");
     assert_int_equal(s1->ops[1]->output->fields[1]->type->id, MILLRACE__TYPE_ID__TYPE_INT64);
     assert_string_equal(s1->write->node, "out");
-    assert_string_equal(s1->write->target, "warehouse");
+    assert_int_equal(s1->write->target, MILLRACE__WRITE_TARGET__TARGET_WAREHOUSE);
     assert_string_equal(s1->write->table, "s.t");
-    assert_string_equal(s1->write->mode, "append");
+    assert_int_equal(s1->write->mode, MILLRACE__WRITE_MODE__MODE_APPEND);
     assert_int_equal(s1->write->schema->n_fields, 2);
-    assert_string_equal(plan->warehouse->driver, "sqlite");
+    assert_int_equal(plan->warehouse->driver, MILLRACE__WAREHOUSE_DRIVER__DRIVER_SQLITE);
     assert_string_equal(plan->warehouse->path, "millrace.db");
 
     char *json = mr_plan_json(plan);
@@ -309,29 +314,32 @@ static void test_plan_wide(void **state)
     assert_int_equal(js->inputs[1], 1);
     assert_int_equal(js->n_ops, 4);
     assert_int_equal(js->ops[0]->kind, K(SHUFFLE_READ));
-    assert_int_equal(js->ops[0]->input_stage, 0);
+    assert_int_equal(js->ops[0]->shuffle_read->input_stage, 0);
     assert_int_equal(js->ops[0]->input->n_fields, 2);
-    assert_int_equal(js->ops[1]->input_stage, 1);
+    assert_int_equal(js->ops[1]->shuffle_read->input_stage, 1);
     assert_string_equal(js->ops[1]->input->fields[1]->name, "w");
     const Millrace__OpSpec *j = js->ops[2];
     assert_int_equal(j->kind, K(HASHJOIN));
     assert_int_equal(j->n_children, 2);
     assert_int_equal(j->children[0], 0);
     assert_int_equal(j->children[1], 1);
-    assert_string_equal(j->join_type, "semi");
-    assert_string_equal(j->left_keys[0], "id");
-    assert_string_equal(j->right_keys[0], "id");
+    assert_int_equal(j->hashjoin->kind, MILLRACE__JOIN_KIND__JOIN_SEMI);
+    assert_string_equal(j->hashjoin->left_keys[0], "id");
+    assert_string_equal(j->hashjoin->right_keys[0], "id");
     assert_int_equal(j->output->n_fields, 2); /* semi: left columns only */
     /* sort + limit: top-N on both sides of a one-partition shuffle */
     assert_int_equal(js->ops[3]->kind, K(SORT));
-    assert_int_equal(js->ops[3]->limit, 4);
-    assert_string_equal(js->ops[3]->sort_keys[0], "v desc");
+    assert_int_equal(js->ops[3]->sort->limit, 4);
+    assert_string_equal(js->ops[3]->sort->keys[0]->column, "v");
+    assert_true(js->ops[3]->sort->keys[0]->descending);
+    assert_true(js->ops[3]->sort->keys[0]->nulls_first); /* the default for desc */
+    assert_false(js->ops[3]->sort->keys[1]->descending);
     assert_int_equal(js->shuffle->partitions, 1);
     assert_int_equal(js->shuffle->n_keys, 0);
     assert_int_equal(st[3]->partitions, 1);
     assert_int_equal(st[3]->n_ops, 2);
     assert_int_equal(st[3]->ops[1]->kind, K(SORT));
-    assert_int_equal(st[3]->ops[1]->limit, 4);
+    assert_int_equal(st[3]->ops[1]->sort->limit, 4);
     /* union of two read chains: one scan stage, union over the chain tips,
      * then distinct | hash(all columns) | distinct */
     const Millrace__Stage *us = st[4];
@@ -342,13 +350,13 @@ static void test_plan_wide(void **state)
     assert_int_equal(us->ops[2]->n_children, 0); /* reads the op before it */
     const Millrace__OpSpec *u = us->ops[3];
     assert_int_equal(u->kind, K(UNION));
-    assert_false(u->distinct);
+    assert_false(u->union_op->distinct);
     assert_int_equal(u->n_children, 2);
     assert_int_equal(u->children[0], 0);
     assert_int_equal(u->children[1], 2);
     assert_string_equal(u->output->fields[0]->name, "v");
     assert_int_equal(us->ops[4]->kind, K(DISTINCT));
-    assert_int_equal(us->ops[4]->n_columns, 0);
+    assert_int_equal(us->ops[4]->distinct->n_columns, 0);
     assert_int_equal(us->n_ops, 5);
     assert_int_equal(us->shuffle->n_keys, 2);
     assert_string_equal(us->shuffle->keys[0], "v");
@@ -356,10 +364,10 @@ static void test_plan_wide(void **state)
     assert_int_equal(st[5]->ops[1]->kind, K(DISTINCT));
     /* limit without a sort: limit | one partition | limit */
     assert_int_equal(st[5]->ops[2]->kind, K(LIMIT));
-    assert_int_equal(st[5]->ops[2]->limit, 2);
+    assert_int_equal(st[5]->ops[2]->limit->n, 2);
     assert_int_equal(st[5]->shuffle->partitions, 1);
     assert_int_equal(st[6]->ops[1]->kind, K(LIMIT));
-    assert_int_equal(st[6]->ops[1]->limit, 2);
+    assert_int_equal(st[6]->ops[1]->limit->n, 2);
     assert_int_equal(st[6]->partitions, 1);
     assert_int_equal(st[6]->n_ops, 2);
     assert_string_equal(st[6]->write->table, "t2");
@@ -397,7 +405,7 @@ static void test_plan_shared(void **state)
         assert_int_equal(plan->stages[s]->n_inputs, 1);
         assert_int_equal(plan->stages[s]->inputs[0], 1);
         assert_int_equal(plan->stages[s]->partitions, 1);
-        assert_int_equal(plan->stages[s]->ops[0]->input_stage, 1);
+        assert_int_equal(plan->stages[s]->ops[0]->shuffle_read->input_stage, 1);
         assert_int_equal(plan->stages[s]->ops[0]->input->n_fields, 1);
     }
     millrace__job_plan__free_unpacked(plan, NULL);

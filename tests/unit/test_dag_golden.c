@@ -103,6 +103,11 @@ static void check_plan_shape(const Millrace__JobPlan *plan, const char *name)
             const Millrace__OpSpec *op = st->ops[i];
             assert_non_null(op->output);
             assert_true(op->node[0] != '\0');
+            /* typed: its kind's parameters, and a complete output schema */
+            if (!mr_plan_op_ok(op))
+                fail_msg("%s: stage %zu op %zu lacks its kind's parameters", name, s, i);
+            if (!op->output || op->output->n_fields == 0)
+                fail_msg("%s: stage %zu op %zu has no output schema", name, s, i);
             for (size_t k = 0; k < op->n_children; k++)
                 if (op->children[k] >= i)
                     fail_msg("%s: stage %zu op %zu reads a later op", name, s, i);
@@ -111,14 +116,14 @@ static void check_plan_shape(const Millrace__JobPlan *plan, const char *name)
                 assert_non_null(op->read);
             } else if (op->kind == MILLRACE__OP_KIND__OP_SHUFFLE_READ) {
                 reads++;
-                assert_true(op->input_stage < st->id); /* inputs come first */
+                assert_true(op->shuffle_read->input_stage < st->id); /* inputs come first */
                 int listed = 0;
                 for (size_t k = 0; k < st->n_inputs; k++)
-                    listed |= st->inputs[k] == op->input_stage;
+                    listed |= st->inputs[k] == op->shuffle_read->input_stage;
                 if (!listed)
                     fail_msg("%s: stage %zu reads stage %u without listing it", name, s,
-                             op->input_stage);
-                const Millrace__Stage *prod = plan->stages[op->input_stage];
+                             op->shuffle_read->input_stage);
+                const Millrace__Stage *prod = plan->stages[op->shuffle_read->input_stage];
                 assert_non_null(prod->shuffle);
                 assert_int_equal(prod->shuffle->partitions, st->partitions);
             } else if (op->n_children == 0) {
