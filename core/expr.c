@@ -97,35 +97,10 @@ static mr_type as_decimal(mr_type t)
 static int imin(int a, int b) { return a < b ? a : b; }
 static int imax(int a, int b) { return a > b ? a : b; }
 
+/* Expressions widen by MR_WIDEN_EXPR (core/types.h). */
 int expr__common_type(mr_type a, mr_type b, mr_type *out)
 {
-    if (a.id == MR_T_NULL) {
-        *out = b;
-        return 0;
-    }
-    if (b.id == MR_T_NULL || (a.id == b.id && a.id != MR_T_DECIMAL)) {
-        *out = a;
-        return 0;
-    }
-    if (mr_type_is_numeric(a) && mr_type_is_numeric(b)) {
-        if (a.id == MR_T_FLOAT64 || b.id == MR_T_FLOAT64) {
-            *out = mr_type_make(MR_T_FLOAT64);
-        } else if (a.id == MR_T_DECIMAL || b.id == MR_T_DECIMAL) {
-            mr_type x = as_decimal(a), y = as_decimal(b);
-            int s = imax(x.scale, y.scale);
-            int id = imax(x.precision - x.scale, y.precision - y.scale);
-            *out = mr_type_decimal(imin(MR_DECIMAL_MAX_PRECISION, id + s), s);
-        } else {
-            *out = mr_type_make(a.id == MR_T_INT64 || b.id == MR_T_INT64 ? MR_T_INT64 : MR_T_INT32);
-        }
-        return 0;
-    }
-    if ((a.id == MR_T_DATE && b.id == MR_T_TIMESTAMP) ||
-        (a.id == MR_T_TIMESTAMP && b.id == MR_T_DATE)) {
-        *out = mr_type_make(MR_T_TIMESTAMP);
-        return 0;
-    }
-    return -1;
+    return mr_type_common(a, b, &MR_WIDEN_EXPR, out) < 0 ? -1 : 0;
 }
 
 /* Replaces the all-literal subtree at *slot by the literal it evaluates to. */

@@ -314,8 +314,8 @@ static void spill_src_close(void *ctx)
     free(s);
 }
 
-mr_op *mr_spill_source_create(mr_spill_file *f, const mr_schema *schema, mr_exec_ctx *ctx,
-                              volatile int *cancel, const char *node, mr_err *err)
+mr_op *mr_spill_source_create(mr_spill_file *f, const mr_schema *schema, const char *node,
+                              mr_err *err)
 {
     spill_src *s = calloc(1, sizeof *s);
     mr_op *op = NULL;
@@ -332,8 +332,6 @@ mr_op *mr_spill_source_create(mr_spill_file *f, const mr_schema *schema, mr_exec
         return NULL;
     }
     s->f = f;
-    op->ctx = ctx;
-    op->cancel = cancel;
     return op;
 }
 
@@ -454,8 +452,7 @@ static void part_src_close(void *ctx)
 }
 
 mr_op *mr_spill_parts_source(mr_spill_parts *ps, int i, const mr_schema *schema,
-                             mr_exec_ctx *ctx, volatile int *cancel, const char *node,
-                             mr_err *err)
+                             const char *node, mr_err *err)
 {
     part_src *s = calloc(1, sizeof *s);
     mr_op *op = NULL;
@@ -473,8 +470,6 @@ mr_op *mr_spill_parts_source(mr_spill_parts *ps, int i, const mr_schema *schema,
         mr_err_oom(err, node);
         return NULL;
     }
-    op->ctx = ctx;
-    op->cancel = cancel;
     return op;
 }
 

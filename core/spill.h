@@ -76,11 +76,11 @@ void mr_spill_destroy(mr_spill_file *f);
 
 /* An operator that reads a spill file from its start and returns its
  * chunks as batches of schema (copied).  Takes ownership of f (destroyed
- * on close, also when creation fails).  ctx and cancel are set from the
- * arguments, so an operator built on it inherits them.  Returns the
- * operator or NULL with err set. */
-mr_op *mr_spill_source_create(mr_spill_file *f, const mr_schema *schema, mr_exec_ctx *ctx,
-                              volatile int *cancel, const char *node, mr_err *err);
+ * on close, also when creation fails).  Like every operator it gets the
+ * task's mr_exec_ctx when opened.  Returns the operator or NULL with err
+ * set. */
+mr_op *mr_spill_source_create(mr_spill_file *f, const mr_schema *schema, const char *node,
+                              mr_err *err);
 
 /* ---- Partition sets ---------------------------------------------------- */
 
@@ -143,11 +143,9 @@ static inline uint64_t mr_spill_parts_rows(const mr_spill_parts *ps, int i)
 /* An operator returning the rows of partition i as batches of schema (the
  * set's types), in the order they were written; an empty partition gives
  * none.  It borrows the set, which must outlive it (and no two sources of
- * one set may be read at the same time).  ctx and cancel as for
- * mr_spill_source_create.  Returns the operator or NULL with err set. */
+ * one set may be read at the same time).  Returns the operator or NULL with err set. */
 mr_op *mr_spill_parts_source(mr_spill_parts *ps, int i, const mr_schema *schema,
-                             mr_exec_ctx *ctx, volatile int *cancel, const char *node,
-                             mr_err *err);
+                             const char *node, mr_err *err);
 
 /* Destroys the file (its disk space goes back) and the scratch; leaves ps
  * empty.  Safe on a zeroed or already freed set. */

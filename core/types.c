@@ -2,6 +2,7 @@
 #include "core/types.h"
 
 #include <ctype.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -40,6 +41,73 @@ int mr_type_is_numeric(mr_type t)
 {
     return t.id == MR_T_INT32 || t.id == MR_T_INT64 || t.id == MR_T_FLOAT64 ||
            t.id == MR_T_DECIMAL;
+}
+
+/* ---- Common type ---------------------------------------------------------- */
+
+const mr_widen MR_WIDEN_EXPR = {.null_adopts = 1, .to_float = 1, .int_to_decimal = 1,
+                                .int_digits = 1, .datetime = 1, .decimals = MR_DEC_FIT};
+const mr_widen MR_WIDEN_UNION = {.to_float = 1, .int_to_decimal = 1, .datetime = 1,
+                                 .decimals = MR_DEC_WIDE};
+const mr_widen MR_WIDEN_KEYS = {.decimals = MR_DEC_EXACT};
+const mr_widen MR_WIDEN_NUMERIC = {.to_float = 1, .int_to_decimal = 1, .decimals = MR_DEC_FIT};
+
+static bool type_is_int(mr_type t)
+{
+    return t.id == MR_T_INT32 || t.id == MR_T_INT64;
+}
+
+int mr_type_common(mr_type a, mr_type b, const mr_widen *rule, mr_type *out)
+{
+    if (rule->null_adopts && (a.id == MR_T_NULL || b.id == MR_T_NULL)) {
+        *out = a.id == MR_T_NULL ? b : a;
+        return 0;
+    }
+    if (mr_type_equal(a, b)) {
+        *out = a;
+        return 0;
+    }
+    if (type_is_int(a) && type_is_int(b)) {
+        *out = mr_type_make(MR_T_INT64);
+        return 0;
+    }
+    if (mr_type_is_numeric(a) && mr_type_is_numeric(b)) {
+        if (a.id == MR_T_FLOAT64 || b.id == MR_T_FLOAT64) {
+            if (!rule->to_float)
+                return MR_ETYPE;
+            *out = mr_type_make(MR_T_FLOAT64);
+            return 0;
+        }
+        if (type_is_int(a) || type_is_int(b)) { /* one integer, one decimal */
+            if (!rule->int_to_decimal)
+                return MR_ETYPE;
+            mr_type i = type_is_int(a) ? a : b, d = type_is_int(a) ? b : a;
+            if (!rule->int_digits) {
+                *out = mr_type_decimal(MR_DECIMAL_MAX_PRECISION, d.scale);
+                return 0;
+            }
+            a = mr_type_decimal(i.id == MR_T_INT32 ? 10 : 18, 0);
+            b = d;
+        }
+        int s = a.scale > b.scale ? a.scale : b.scale;
+        int ia = a.precision - a.scale, ib = b.precision - b.scale;
+        int p = (ia > ib ? ia : ib) + s;
+        if (rule->decimals == MR_DEC_WIDE && a.scale != b.scale)
+            p = MR_DECIMAL_MAX_PRECISION;
+        if (p > MR_DECIMAL_MAX_PRECISION) {
+            if (rule->decimals == MR_DEC_EXACT)
+                return MR_EOVERFLOW;
+            p = MR_DECIMAL_MAX_PRECISION;
+        }
+        *out = mr_type_decimal(p, s);
+        return 0;
+    }
+    if (rule->datetime && (a.id == MR_T_DATE || a.id == MR_T_TIMESTAMP) &&
+        (b.id == MR_T_DATE || b.id == MR_T_TIMESTAMP)) {
+        *out = mr_type_make(MR_T_TIMESTAMP);
+        return 0;
+    }
+    return MR_ETYPE;
 }
 
 const char *mr_type_name(mr_type t, char *buf, size_t cap)

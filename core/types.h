@@ -54,6 +54,33 @@ static inline mr_type mr_type_decimal(int precision, int scale)
 size_t mr_type_width(mr_type t);
 int mr_type_equal(mr_type a, mr_type b);
 int mr_type_is_numeric(mr_type t);
+/* How two types widen to one (mr_type_common).  Each user of a common type
+ * picks its rule, so the rules differ only where the users must:
+ *   null_adopts    the NULL type (an untyped literal) takes the other type
+ *   to_float       float64 with any number gives float64
+ *   int_to_decimal an integer with a decimal gives a decimal ...
+ *   int_digits     ... counting int32 as decimal(10,0) and int64 as
+ *                  decimal(18,0) (else: decimal(18, the decimal's scale))
+ *   datetime       date with timestamp gives timestamp
+ *   decimals       two decimals: FIT takes the most integer digits and the
+ *                  largest scale (precision capped at 18); WIDE gives
+ *                  decimal(18, larger scale) when the scales differ; EXACT
+ *                  fails (MR_EOVERFLOW) where FIT would cap.
+ * Equal types are their own common type; int32 with int64 gives int64. */
+typedef enum { MR_DEC_FIT, MR_DEC_WIDE, MR_DEC_EXACT } mr_dec_rule;
+typedef struct mr_widen {
+    unsigned null_adopts : 1, to_float : 1, int_to_decimal : 1, int_digits : 1, datetime : 1;
+    mr_dec_rule decimals;
+} mr_widen;
+
+extern const mr_widen MR_WIDEN_EXPR;    /* expressions (core/expr.c) */
+extern const mr_widen MR_WIDEN_UNION;   /* union columns (core/op/union.h) */
+extern const mr_widen MR_WIDEN_KEYS;    /* join keys compared exactly (core/keys.h) */
+extern const mr_widen MR_WIDEN_NUMERIC; /* numbers only, as the DAG checks join keys */
+
+/* The type a and b widen to under rule: 0 and *out, or MR_ETYPE (no common
+ * type under the rule) or MR_EOVERFLOW (EXACT decimals past 18 digits). */
+int mr_type_common(mr_type a, mr_type b, const mr_widen *rule, mr_type *out);
 /* Writes "decimal(8,2)", "int64", ... into buf; returns buf. */
 const char *mr_type_name(mr_type t, char *buf, size_t cap);
 /* Parses a type name as written in DAG schemas ("int64", "decimal(8,2)",

@@ -867,24 +867,7 @@ int dv_column_list(dag_ctx *c, dag_node *nd, const ynode *list, const mr_schema 
  * when there is none. */
 int dv_common_type(mr_type a, mr_type b, mr_type *out)
 {
-    if (mr_type_equal(a, b))
-        return *out = a, 1;
-    int ai = a.id == MR_T_INT32 || a.id == MR_T_INT64, bi = b.id == MR_T_INT32 || b.id == MR_T_INT64;
-    if (ai && bi)
-        return *out = mr_type_make(MR_T_INT64), 1;
-    if (!mr_type_is_numeric(a) || !mr_type_is_numeric(b))
-        return 0;
-    if (a.id == MR_T_FLOAT64 || b.id == MR_T_FLOAT64)
-        return *out = mr_type_make(MR_T_FLOAT64), 1;
-    if (ai || bi) {
-        mr_type d = ai ? b : a;
-        return *out = mr_type_decimal(MR_DECIMAL_MAX_PRECISION, d.scale), 1;
-    }
-    int s = a.scale > b.scale ? a.scale : b.scale;
-    int ip = a.precision - a.scale > b.precision - b.scale ? a.precision - a.scale
-                                                           : b.precision - b.scale;
-    int p = ip + s > MR_DECIMAL_MAX_PRECISION ? MR_DECIMAL_MAX_PRECISION : ip + s;
-    return *out = mr_type_decimal(p, s), 1;
+    return mr_type_common(a, b, &MR_WIDEN_NUMERIC, out) == 0;
 }
 
 /* Runs the checks of one node; ins[k] is the schema of input k or NULL

@@ -305,11 +305,8 @@ static mr_op *build_op(build_ctx *bc, size_t idx, int depth, mr_err *err)
             return mr_err_set(err, MR_EPROTO, "too many sources in one stage"), NULL;
         mr_op *src = o->kind == MILLRACE__OP_KIND__OP_SCAN ? open_scan(bc, idx, err)
                                                            : open_shuffle_read(bc, idx, err);
-        if (src) {
-            src->cancel = bc->cancel;
-            src->ctx = bc->exec; /* operators built on it inherit it */
+        if (src)
             bc->sources[bc->nsources++] = src;
-        }
         return src;
     }
     uint32_t ci[64];
@@ -342,10 +339,7 @@ static mr_op *build_pipeline(build_ctx *bc, mr_err *err)
     const Millrace__Stage *st = bc->st;
     if (!st || st->n_ops == 0)
         return mr_err_set(err, MR_EPROTO, "task without operators"), NULL;
-    mr_op *root = build_op(bc, st->n_ops - 1, 0, err);
-    if (root)
-        root->cancel = bc->cancel;
-    return root;
+    return build_op(bc, st->n_ops - 1, 0, err);
 }
 
 /* After each batch the sink took: records progress, then (test hook)
@@ -558,13 +552,14 @@ static int task_run(const Millrace__TaskSpec *spec, const mr_task_env *env, vola
     tl_progress = env->progress;
     tl_cancel = cancel;
     tl_root = NULL;
-    mr_exec_ctx exec = {.memory_budget = env->op_memory, .spill_dir = env->op_spill_dir};
+    mr_exec_ctx exec = {
+        .cancel = cancel, .memory_budget = env->op_memory, .spill_dir = env->op_spill_dir};
     build_ctx bc = {.spec = spec, .st = spec->stage, .env = env, .cancel = cancel, .exec = &exec};
     mr_op *top = build_pipeline(&bc, err);
     if (!top)
         return err->code ? err->code : MR_EINVAL;
     tl_root = top;
-    int rc = mr_op_open(top, err);
+    int rc = mr_op_open(top, &exec, err); /* every operator gets the task's context */
     if (rc >= 0) {
         const Millrace__Stage *st = spec->stage;
         if (st->shuffle)

@@ -11,17 +11,10 @@
  *   5. hand out the input batch as a view (our column list, our selection)
  *      unless no row was new, in which case the next batch is pulled.
  *
- * The set: open addressing with linear probing over a power-of-two array
- * of 64-bit slots, each the entry number + 1 (0 = empty) under the high 32
- * bits of the entry's hash as a tag, so a probe that meets another key
- * usually moves on without touching stored values.  Entries are
- * append-only: their values live in one mr_column per distinct column (row
- * e = entry e) beside the entry's full hash; the slot array doubles at half
- * full and is refilled from the stored hashes alone.  Rows added during the
- * current batch are "pending": their values are still only in the dense key
- * view (pend[e - base] is the row there), so a later duplicate within the
- * same batch compares against the view; step 4 then moves them into the
- * set.
+ * The set is the shared open-addressing table of core/hashtab.h (the
+ * hash aggregate's groups are the same structure): steps 3 and 4 are one
+ * mr_hashtab_probe over the dense key view, which compares a duplicate
+ * within the batch against the view and then gathers the new keys in.
  *
  * Memory: the operator owns its child, the set, the scratch and the view
  * (whose columns are shallow copies of the child's: never freed here).
@@ -45,12 +38,9 @@
 #include <string.h>
 
 #include "core/hash.h"
+#include "core/hashtab.h"
 #include "core/keys.h"
 #include "core/spill.h"
-
-#define SLOT_TAG 0xffffffff00000000ULL
-#define PREFETCH_AHEAD 8
-#define PREFETCH_MIN_SLOTS (1u << 16)
 
 typedef struct distinct_op {
     mr_op op;
@@ -58,20 +48,16 @@ typedef struct distinct_op {
     int *cols;      /* their indices in the child's schema */
     int *kidx;      /* 0..n-1, for mr_hash_columns */
     bool opened;
-    /* the set */
-    mr_column *keys;   /* n stored columns, row e = entry e */
-    size_t cnt;        /* entries stored */
-    uint64_t *hashes;  /* per entry (stored and pending) */
-    size_t hcap;
-    uint64_t *slots;
-    size_t mask;
+    mr_hashtab set;    /* the rows seen */
     /* per batch */
     mr_column *kvown;  /* gathered dense copies */
     mr_column *kv;     /* the dense columns in use */
     mr_batch kvb;      /* view over kv for hashing */
     size_t pcap;
     uint64_t *phash;
-    uint32_t *pend;    /* live index of each pending entry */
+    uint32_t *rows;    /* spilling: the live rows to write */
+    uint32_t *ids;     /* per live row, its entry in the set */
+    uint8_t *isnew;    /* per live row, whether the probe added it */
     uint32_t *sel;     /* output selection */
     mr_column *vcols;  /* output view's columns: shallow copies */
     mr_batch view;
@@ -101,9 +87,15 @@ static int scratch_reserve(distinct_op *d, size_t n)
     if (!(a = realloc(d->phash, cap * sizeof *d->phash)))
         return MR_ENOMEM;
     d->phash = a;
-    if (!(a = realloc(d->pend, cap * sizeof *d->pend)))
+    if (!(a = realloc(d->rows, cap * sizeof *d->rows)))
         return MR_ENOMEM;
-    d->pend = a;
+    d->rows = a;
+    if (!(a = realloc(d->ids, cap * sizeof *d->ids)))
+        return MR_ENOMEM;
+    d->ids = a;
+    if (!(a = realloc(d->isnew, cap)))
+        return MR_ENOMEM;
+    d->isnew = a;
     if (!(a = realloc(d->sel, cap * sizeof *d->sel)))
         return MR_ENOMEM;
     d->sel = a;
@@ -111,102 +103,46 @@ static int scratch_reserve(distinct_op *d, size_t n)
     return 0;
 }
 
-/* Doubles the slot array and refills it from the stored hashes of the
- * first total entries. */
-static int grow_slots(distinct_op *d, size_t total)
-{
-    size_t nslots = (d->mask + 1) * 2, mask = nslots - 1;
-    uint64_t *s = calloc(nslots, sizeof *s);
-    if (!s)
-        return MR_ENOMEM;
-    for (size_t e = 0; e < total; e++) {
-        size_t pos = d->hashes[e] & mask;
-        while (s[pos])
-            pos = (pos + 1) & mask;
-        s[pos] = (d->hashes[e] & SLOT_TAG) | (uint64_t)(e + 1);
-    }
-    free(d->slots);
-    d->slots = s;
-    d->mask = mask;
-    return 0;
-}
-
 /* Steps 3 and 4 above for the live rows of b; returns the number of new
  * rows (their physical indices in d->sel) or a negative code. */
 static long probe(distinct_op *d, const mr_batch *b, size_t live)
 {
-    const size_t base = d->cnt;
-    if (base + live >= UINT32_MAX - 1)
-        return MR_ETOOBIG;
-    if (base + live > d->hcap) {
-        size_t cap = d->hcap ? d->hcap : 1024;
-        while (cap < base + live)
-            cap *= 2;
-        uint64_t *h = realloc(d->hashes, cap * sizeof *h);
-        if (!h)
-            return MR_ENOMEM;
-        d->hashes = h;
-        d->hcap = cap;
-    }
-    size_t npend = 0;
+    int rc = mr_hashtab_probe(&d->set, d->kv, NULL, live, d->phash, d->ids, d->isnew);
+    if (rc < 0)
+        return rc;
+    size_t m = 0;
     for (size_t i = 0; i < live; i++) {
-        if (d->mask + 1 >= PREFETCH_MIN_SLOTS && i + PREFETCH_AHEAD < live)
-            __builtin_prefetch(&d->slots[d->phash[i + PREFETCH_AHEAD] & d->mask]);
-        uint64_t h = d->phash[i], tag = h & SLOT_TAG;
-        size_t pos = h & d->mask;
-        bool dup = false;
-        for (uint64_t s; (s = d->slots[pos]) != 0; pos = (pos + 1) & d->mask) {
-            if ((s & SLOT_TAG) != tag)
-                continue;
-            /* the tag and the slot position already agree on most hash
-             * bits: compare values without loading the stored hash */
-            size_t e = (uint32_t)s - 1;
-            dup = e < base ? mr_keys_row_equal(d->keys, e, d->kv, i, d->n)
-                           : mr_keys_row_equal(d->kv, d->pend[e - base], d->kv, i, d->n);
-            if (dup)
-                break;
-        }
-        if (dup)
-            continue;
-        size_t e = base + npend;
-        d->hashes[e] = h;
-        d->slots[pos] = tag | (uint64_t)(e + 1);
-        d->pend[npend] = (uint32_t)i;
-        d->sel[npend] = mr_batch_row(b, i);
-        npend++;
-        if ((e + 1) * 2 > d->mask + 1 && grow_slots(d, e + 1) < 0)
-            return MR_ENOMEM;
+        d->sel[m] = mr_batch_row(b, i);
+        m += d->isnew[i];
     }
-    for (int k = 0; k < d->n; k++) {
-        int rc = mr_keys_gather(&d->keys[k], base, &d->kv[k], d->pend, npend);
-        if (rc < 0)
-            return rc;
-    }
-    d->cnt = base + npend;
-    return (long)npend;
+    return (long)m;
 }
 
-static int distinct_open(mr_op *op, mr_err *err)
+static int distinct_open(mr_op *op, mr_exec_ctx *ctx, mr_err *err)
 {
+    (void)ctx;
     distinct_op *d = (distinct_op *)op;
     const mr_schema *cs = op->child->schema;
     size_t n = (size_t)d->n;
     d->opened = true;
-    d->keys = calloc(n, sizeof *d->keys);
     d->kvown = calloc(n, sizeof *d->kvown);
     d->kv = calloc(n, sizeof *d->kv);
     d->vcols = calloc(n, sizeof *d->vcols);
-    d->slots = calloc(2048, sizeof *d->slots);
-    d->mask = 2047;
-    if (!d->keys || !d->kvown || !d->kv || !d->vcols || !d->slots ||
-        scratch_reserve(d, MR_BATCH_ROWS) < 0)
+    mr_type *types = calloc(n, sizeof *types);
+    if (!d->kvown || !d->kv || !d->vcols || !types || scratch_reserve(d, MR_BATCH_ROWS) < 0) {
+        free(types);
         return oom(d, err);
-    for (int k = 0; k < d->n; k++) {
-        mr_type t = cs->fields[d->cols[k]].type;
-        if (mr_column_init(&d->keys[k], t, 0) < 0 || mr_column_init(&d->kvown[k], t, 0) < 0)
-            return oom(d, err);
     }
-    return mr_op_open(op->child, err);
+    for (int k = 0; k < d->n; k++)
+        types[k] = cs->fields[d->cols[k]].type;
+    int rc = mr_hashtab_init(&d->set, types, d->n);
+    free(types);
+    if (rc < 0)
+        return oom(d, err);
+    for (int k = 0; k < d->n; k++)
+        if (mr_column_init(&d->kvown[k], d->set.keys[k].type, 0) < 0)
+            return oom(d, err);
+    return 0;
 }
 
 /* Rows the set holds before it may spill, whatever the budget: each spill
@@ -218,20 +154,15 @@ static int distinct_open(mr_op *op, mr_err *err)
  * a negative code. */
 static int spill_batch(distinct_op *d, size_t live, mr_err *err)
 {
+    mr_hashtab_find(&d->set, d->kv, NULL, live, d->phash, d->ids);
     size_t m = 0;
     for (size_t i = 0; i < live; i++) {
-        uint64_t h = d->phash[i], tag = h & SLOT_TAG;
-        bool dup = false;
-        for (size_t pos = h & d->mask, sl; !dup && (sl = d->slots[pos]) != 0;
-             pos = (pos + 1) & d->mask)
-            dup = (sl & SLOT_TAG) == tag &&
-                  mr_keys_row_equal(d->keys, (uint32_t)sl - 1, d->kv, i, d->n);
-        if (dup)
+        if (d->ids[i] != UINT32_MAX)
             continue;
-        d->phash[m] = h; /* m <= i: compacting in place */
-        d->pend[m++] = (uint32_t)i;
+        d->phash[m] = d->phash[i]; /* m <= i: compacting in place */
+        d->rows[m++] = (uint32_t)i;
     }
-    return mr_spill_parts_write(&d->parts, d->kv, d->pend, d->phash, m, err);
+    return mr_spill_parts_write(&d->parts, d->kv, d->rows, d->phash, m, err);
 }
 
 static int start_spilling(distinct_op *d, mr_err *err)
@@ -265,14 +196,13 @@ static int parts_next(distinct_op *d, mr_batch **out, mr_err *err)
         int i = d->part_next++;
         if (mr_spill_parts_rows(&d->parts, i) == 0)
             continue;
-        mr_op *src = mr_spill_parts_source(&d->parts, i, d->op.schema, d->op.ctx, d->op.cancel,
-                                           d->op.node, err);
+        mr_op *src = mr_spill_parts_source(&d->parts, i, d->op.schema, d->op.node, err);
         mr_op *in = src ? mr_distinct_create(src, NULL, 0, d->op.node, err) : NULL;
         if (!in)
             return err ? err->code : MR_ENOMEM;
         ((distinct_op *)in)->depth = d->depth + 1;
         d->inner = in;
-        if ((rc = mr_op_open(in, err)) < 0)
+        if ((rc = mr_op_open(in, d->op.ctx, err)) < 0)
             return rc;
     }
 }
@@ -304,7 +234,7 @@ static int distinct_next(mr_op *op, mr_batch **out, mr_err *err)
                 d->kv[k] = *src;
                 continue;
             }
-            if (mr_keys_gather(&d->kvown[k], 0, src, b->sel, live) < 0)
+            if (mr_vec_gather(&d->kvown[k], 0, src, b->sel, live) < 0)
                 return oom(d, err);
             d->kv[k] = d->kvown[k];
         }
@@ -328,7 +258,7 @@ static int distinct_next(mr_op *op, mr_batch **out, mr_err *err)
         if (m < 0)
             return oom(d, err);
         const mr_exec_ctx *x = op->ctx;
-        if (x && x->memory_budget && d->depth < MR_SPILL_MAX_DEPTH && d->cnt >= MIN_ROWS &&
+        if (x && x->memory_budget && d->depth < MR_SPILL_MAX_DEPTH && d->set.n >= MIN_ROWS &&
             mr_distinct_memory(op) > x->memory_budget && (rc = start_spilling(d, err)) < 0)
             return rc;
         if (m == 0)
@@ -354,25 +284,20 @@ static void distinct_close(mr_op *op)
     distinct_op *d = (distinct_op *)op;
     mr_op_close(d->inner);
     mr_spill_parts_free(&d->parts);
-    for (int k = 0; k < d->n; k++) {
-        if (d->keys)
-            mr_column_free(&d->keys[k]);
-        if (d->kvown)
-            mr_column_free(&d->kvown[k]);
-    }
-    free(d->keys);
+    for (int k = 0; d->kvown && k < d->n; k++)
+        mr_column_free(&d->kvown[k]);
+    mr_hashtab_free(&d->set);
     free(d->kvown);
     free(d->kv);
     free(d->vcols);
-    free(d->slots);
-    free(d->hashes);
     free(d->phash);
-    free(d->pend);
+    free(d->rows);
+    free(d->ids);
+    free(d->isnew);
     free(d->sel);
     free(d->cols);
     free(d->kidx);
     mr_schema_destroy(op->schema);
-    mr_op_close(op->child);
     free(d);
 }
 
@@ -442,7 +367,7 @@ mr_op *mr_distinct_create(mr_op *child, const char *const *columns, int ncols, c
 oom:
     mr_err_set(err, MR_ENOMEM, "node '%s': out of memory", d->op.node);
 fail:
-    distinct_close(&d->op);
+    mr_op_close(&d->op);
     return NULL;
 }
 
@@ -451,12 +376,12 @@ size_t mr_distinct_memory(const mr_op *op)
     if (!op || op->vt != &distinct_vt)
         return 0;
     const distinct_op *d = (const distinct_op *)op;
-    if (!d->opened || !d->keys || !d->kvown)
+    if (!d->opened || !d->set.keys || !d->kvown)
         return 0;
-    size_t b = d->hcap * sizeof *d->hashes + (d->slots ? (d->mask + 1) * sizeof *d->slots : 0);
+    size_t b = mr_hashtab_bytes(&d->set);
     for (int k = 0; k < d->n; k++)
-        b += mr_keys_column_bytes(&d->keys[k]) + mr_keys_column_bytes(&d->kvown[k]);
-    b += d->pcap * (sizeof *d->phash + sizeof *d->pend + sizeof *d->sel);
+        b += mr_vec_bytes(&d->kvown[k]);
+    b += d->pcap * (sizeof *d->phash + sizeof *d->rows + sizeof *d->ids + 1 + sizeof *d->sel);
     return b;
 }
 
@@ -464,5 +389,5 @@ size_t mr_distinct_count(const mr_op *op)
 {
     if (!op || op->vt != &distinct_vt)
         return 0;
-    return ((const distinct_op *)op)->cnt;
+    return ((const distinct_op *)op)->set.n;
 }

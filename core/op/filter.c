@@ -24,8 +24,9 @@ typedef struct filter_op {
     bool res_ready;
 } filter_op;
 
-static int filter_open(mr_op *op, mr_err *err)
+static int filter_open(mr_op *op, mr_exec_ctx *ctx, mr_err *err)
 {
+    (void)ctx;
     filter_op *f = (filter_op *)op;
     if (!f->res_ready) {
         if (mr_column_init(&f->res, mr_type_make(MR_T_BOOL), MR_BATCH_ROWS) < 0) {
@@ -34,7 +35,7 @@ static int filter_open(mr_op *op, mr_err *err)
         }
         f->res_ready = true;
     }
-    return mr_op_open(op->child, err);
+    return 0;
 }
 
 static int filter_next(mr_op *op, mr_batch **out, mr_err *err)
@@ -84,7 +85,6 @@ static int filter_next(mr_op *op, mr_batch **out, mr_err *err)
 static void filter_close(mr_op *op)
 {
     filter_op *f = (filter_op *)op;
-    mr_op_close(op->child);
     mr_expr_destroy(f->pred);
     if (f->res_ready)
         mr_column_free(&f->res);
@@ -121,7 +121,7 @@ mr_op *mr_filter_create(mr_op *child, const char *predicate, const char *node, m
             mr_err_prefix(err, "node '%s'", f->op.node);
             err->offset = off;
         }
-        filter_close(&f->op);
+        mr_op_close(&f->op);
         return NULL;
     }
     return &f->op;

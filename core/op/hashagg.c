@@ -16,15 +16,9 @@
  * When the child is done, groups are emitted in batches of MR_BATCH_ROWS,
  * in the order they were first seen.
  *
- * Group table (struct ht): open addressing with linear probing over a
- * power-of-two slot array; a slot holds entry index + 1 (0 = empty) and the
- * high 32 bits of the entry's hash as a tag, so a probe that meets another
- * key's slot usually moves on without touching the entry.  Entries are
- * append-only: their keys live in columns (one mr_column per key, row e =
- * entry e) next to the entry's full hash, so a probe compares the full hash
- * and then the key values only on a tag match, and growing the slot array
- * (doubling at half full) reinserts from the stored hashes without touching
- * keys.  Large tables prefetch the slots of rows a few ahead.  The same structure, keyed on (group id, value), is the per-
+ * Group table: the shared open-addressing table of core/hashtab.h, whose
+ * entry numbers are the group ids; its key columns are the stored group
+ * keys.  The same structure, keyed on (group id, value), is the per-
  * aggregate set of seen values that count(distinct x) uses in SINGLE and
  * FINAL modes: a value counts when its (group, value) pair is new.
  *
@@ -66,12 +60,17 @@
  *     aggregate, count(distinct) included, exact; rows keep their order,
  *     so even float sums add up in the same order as without a budget.
  *     After the child ends the table is emitted and freed, and each
- *     partition is aggregated by a new operator of the same mode and
- *     arguments over a spill source, one depth deeper; it may spill again.
+ *     partition is aggregated by a new operator of the same mode over a
+ *     spill source, one depth deeper, sharing this operator's plan (nothing
+ *     is parsed again); it may spill again.
  *     At MR_SPILL_MAX_DEPTH the operator no longer spills (it can only get
  *     there when groups are so large that MIN_GROUPS of them pass the
  *     budget) and works over budget.  Known limit: count(distinct) sets
  *     and string min/max grow within existing groups and are not bounded.
+ *
+ * Files: hashagg_plan.c builds the plan, hashagg_spill.c holds the
+ * spilling, this file the input, the states, the output and the lifecycle
+ * (shared declarations in hashagg_int.h).
  */
 #include "core/op/hashagg.h"
 
@@ -82,483 +81,10 @@
 #include <string.h>
 
 #include "core/hash.h"
-#include "core/spill.h"
-
-__extension__ typedef __int128 i128;
-
-#define DEC18_MAX 999999999999999999LL /* largest decimal(18,s) magnitude */
-
-/* ---- Group table --------------------------------------------------------- */
-
-typedef struct ht {
-    int nkeys;
-    mr_column *keys;   /* nkeys columns, row e = key of entry e */
-    uint64_t *hashes;  /* hash of entry e */
-    size_t n, cap;     /* entries used, and allocated in hashes */
-    uint64_t *slots;   /* 0 for empty, else (hash >> 32) << 32 | (entry + 1) */
-    size_t mask;       /* slot count - 1 */
-} ht;
-
-#define SLOT_TAG 0xffffffff00000000ULL
-#define HT_PREFETCH 8
-#define HT_PREFETCH_MIN_SLOTS (1u << 16)
-
-static inline uint64_t slot_make(uint64_t h, size_t e)
-{
-    return (h & SLOT_TAG) | (uint64_t)(e + 1);
-}
-
-static void ht_free(ht *t)
-{
-    if (t->keys)
-        for (int k = 0; k < t->nkeys; k++)
-            mr_column_free(&t->keys[k]);
-    free(t->keys);
-    free(t->hashes);
-    free(t->slots);
-    memset(t, 0, sizeof *t);
-}
-
-static int ht_init(ht *t, const mr_type *types, int nkeys)
-{
-    memset(t, 0, sizeof *t);
-    t->nkeys = nkeys;
-    t->keys = calloc(nkeys > 0 ? (size_t)nkeys : 1, sizeof *t->keys);
-    t->cap = 1024;
-    t->hashes = malloc(t->cap * sizeof *t->hashes);
-    t->slots = calloc(2048, sizeof *t->slots);
-    t->mask = 2047;
-    if (!t->keys || !t->hashes || !t->slots)
-        goto fail;
-    for (int k = 0; k < nkeys; k++)
-        if (mr_column_init(&t->keys[k], types[k], t->cap) < 0)
-            goto fail;
-    return 0;
-fail:
-    ht_free(t);
-    return MR_ENOMEM;
-}
-
-static size_t ht_bytes(const ht *t)
-{
-    size_t b = t->cap * sizeof *t->hashes + (t->mask + 1) * sizeof *t->slots;
-    for (int k = 0; k < t->nkeys; k++) {
-        const mr_column *c = &t->keys[k];
-        b += (c->cap + 7) / 8 + c->chars_cap;
-        b += c->type.id == MR_T_STRING ? (c->cap + 1) * 4 : c->cap * mr_type_width(c->type);
-    }
-    return b;
-}
-
-/* Doubles the slot array and reinserts every entry from its stored hash. */
-static int ht_grow_slots(ht *t)
-{
-    size_t nslots = (t->mask + 1) * 2;
-    uint64_t *s = calloc(nslots, sizeof *s);
-    if (!s)
-        return MR_ENOMEM;
-    size_t mask = nslots - 1;
-    for (size_t e = 0; e < t->n; e++) {
-        size_t pos = t->hashes[e] & mask;
-        while (s[pos])
-            pos = (pos + 1) & mask;
-        s[pos] = slot_make(t->hashes[e], e);
-    }
-    free(t->slots);
-    t->slots = s;
-    t->mask = mask;
-    return 0;
-}
-
-static bool f64_same(double a, double b)
-{
-    return a == b || (isnan(a) && isnan(b));
-}
-
-/* Whether entry e's key equals row r of the key view (NULL equals NULL, as
- * GROUP BY has it). */
-static bool ht_equal(const ht *t, size_t e, const mr_batch *kv, uint32_t r)
-{
-    for (int k = 0; k < t->nkeys; k++) {
-        const mr_column *a = &t->keys[k], *b = &kv->cols[k];
-        bool va = mr_column_is_valid(a, e);
-        if (va != mr_column_is_valid(b, r))
-            return false;
-        if (!va)
-            continue;
-        switch (a->type.id) {
-        case MR_T_STRING: {
-            size_t la, lb;
-            const char *pa = mr_column_str(a, e, &la), *pb = mr_column_str(b, r, &lb);
-            if (la != lb || memcmp(pa, pb, la) != 0)
-                return false;
-            break;
-        }
-        case MR_T_BOOL:
-            if (MR_COL_U8(a)[e] != MR_COL_U8(b)[r])
-                return false;
-            break;
-        case MR_T_INT32:
-        case MR_T_DATE:
-            if (MR_COL_I32(a)[e] != MR_COL_I32(b)[r])
-                return false;
-            break;
-        case MR_T_FLOAT64:
-            if (!f64_same(MR_COL_F64(a)[e], MR_COL_F64(b)[r]))
-                return false;
-            break;
-        default:
-            if (MR_COL_I64(a)[e] != MR_COL_I64(b)[r])
-                return false;
-            break;
-        }
-    }
-    return true;
-}
-
-/* Appends row r of the key view as a new entry; 0 or a negative code. */
-static int ht_append(ht *t, const mr_batch *kv, uint32_t r, uint64_t h)
-{
-    if (t->n >= UINT32_MAX - 1)
-        return MR_ETOOBIG;
-    if (t->n == t->cap) {
-        uint64_t *nh = realloc(t->hashes, t->cap * 2 * sizeof *nh);
-        if (!nh)
-            return MR_ENOMEM;
-        t->hashes = nh;
-        t->cap *= 2;
-    }
-    for (int k = 0; k < t->nkeys; k++) {
-        int rc = mr_column_reserve(&t->keys[k], t->n + 1);
-        if (rc < 0)
-            return rc;
-        rc = mr_column_copy_value(&t->keys[k], t->n, &kv->cols[k], r);
-        if (rc < 0)
-            return rc;
-    }
-    t->hashes[t->n] = h;
-    t->n++;
-    return 0;
-}
-
-/* Finds or adds the entry of every live row of kv (hash[i] is the hash of
- * the i-th live row); writes its id into ids[i] and, when isnew is not
- * NULL, whether it was added into isnew[i].  0 or a negative code. */
-static int ht_probe(ht *t, const mr_batch *kv, const uint64_t *hash, uint32_t *ids,
-                    uint8_t *isnew)
-{
-    size_t n = mr_batch_live(kv);
-    /* With many groups the slot array is far bigger than the cache: fetch
-     * the slot a few rows ahead while this row probes.  Small tables stay
-     * cached and the prefetch would only cost. */
-    size_t pf_end = t->mask >= HT_PREFETCH_MIN_SLOTS && n > HT_PREFETCH ? n - HT_PREFETCH : 0;
-    for (size_t i = 0; i < n; i++) {
-        if (i < pf_end)
-            __builtin_prefetch(&t->slots[hash[i + HT_PREFETCH] & t->mask]);
-        uint32_t r = mr_batch_row(kv, i);
-        uint64_t h = hash[i];
-        uint64_t tag = h & SLOT_TAG;
-        size_t pos = h & t->mask;
-        uint8_t added = 0;
-        for (;;) {
-            uint64_t s = t->slots[pos];
-            if (!s) {
-                int rc = ht_append(t, kv, r, h);
-                if (rc < 0)
-                    return rc;
-                t->slots[pos] = slot_make(h, t->n - 1);
-                ids[i] = (uint32_t)(t->n - 1);
-                added = 1;
-                break;
-            }
-            if ((s & SLOT_TAG) == tag) {
-                uint32_t e = (uint32_t)s - 1;
-                if (t->hashes[e] == h && ht_equal(t, e, kv, r)) {
-                    ids[i] = e;
-                    break;
-                }
-            }
-            pos = (pos + 1) & t->mask;
-        }
-        if (isnew)
-            isnew[i] = added;
-        if (added && t->n * 2 > t->mask + 1) {
-            int rc = ht_grow_slots(t);
-            if (rc < 0)
-                return rc;
-        }
-    }
-    return 0;
-}
-
-/* Looks up every live row of kv without adding: ids[i] is its entry, or
- * UINT32_MAX when its key is not in the table. */
-static void ht_find(const ht *t, const mr_batch *kv, const uint64_t *hash, uint32_t *ids)
-{
-    size_t n = mr_batch_live(kv);
-    for (size_t i = 0; i < n; i++) {
-        uint32_t r = mr_batch_row(kv, i);
-        uint64_t h = hash[i], tag = h & SLOT_TAG;
-        size_t pos = h & t->mask;
-        ids[i] = UINT32_MAX;
-        for (uint64_t sl; (sl = t->slots[pos]) != 0; pos = (pos + 1) & t->mask) {
-            if ((sl & SLOT_TAG) != tag)
-                continue;
-            uint32_t e = (uint32_t)sl - 1;
-            if (t->hashes[e] == h && ht_equal(t, e, kv, r)) {
-                ids[i] = e;
-                break;
-            }
-        }
-    }
-}
-
-/* ---- Plan: parsed aggregates and schemas --------------------------------- */
-
-typedef struct agg_def {
-    mr_agg_kind kind;
-    char *name;      /* output name */
-    char *text;      /* the aggregate as written, for messages */
-    mr_expr *arg;    /* bound against agg_input; NULL for count(*) */
-    mr_type arg_type;
-    mr_type result;
-    int nstate;      /* state columns in the state schema */
-    int state_col;   /* first of them, counting the group columns */
-    int arg_col;     /* agg_input column when arg is a bare column, else -1 */
-    int dkey;        /* PARTIAL count(distinct): its key column in the group table */
-} agg_def;
-
-typedef struct plan {
-    int ngroup, nagg;
-    int *group_idx;  /* group column indices in agg_input */
-    agg_def *aggs;
-} plan;
-
-static void plan_free(plan *p)
-{
-    if (p->aggs)
-        for (int i = 0; i < p->nagg; i++) {
-            free(p->aggs[i].name);
-            free(p->aggs[i].text);
-            mr_expr_destroy(p->aggs[i].arg);
-        }
-    free(p->aggs);
-    free(p->group_idx);
-    memset(p, 0, sizeof *p);
-}
-
-static bool is_float_sum(const agg_def *d)
-{
-    return d->arg_type.id != MR_T_DECIMAL && (d->kind == MR_AGG_AVG || d->result.id == MR_T_FLOAT64);
-}
-
-/* Type of avg's sum state. */
-static mr_type avg_sum_type(const agg_def *d)
-{
-    return d->arg_type.id == MR_T_DECIMAL ? mr_type_decimal(MR_DECIMAL_MAX_PRECISION, d->arg_type.scale)
-                                          : mr_type_make(MR_T_FLOAT64);
-}
-
-/* Parses, binds and types the aggregates and resolves the group columns.
- * Messages start with where ("node 'x': ", or "" outside an operator). */
-static int plan_build(plan *p, const mr_schema *in, const char *const *group_by, int ngroup,
-                      const char *const *names, const char *const *exprs, int nagg,
-                      const char *where, mr_err *err)
-{
-    memset(p, 0, sizeof *p);
-    if (ngroup < 0 || nagg < 0 || ngroup + nagg == 0)
-        return mr_err_set(err, MR_EINVAL,
-                          "%san aggregate needs a group column or an aggregate", where);
-    p->ngroup = ngroup;
-    p->nagg = nagg;
-    p->group_idx = calloc(ngroup ? (size_t)ngroup : 1, sizeof *p->group_idx);
-    p->aggs = calloc(nagg ? (size_t)nagg : 1, sizeof *p->aggs);
-    if (!p->group_idx || !p->aggs)
-        return mr_err_set(err, MR_ENOMEM, "%sout of memory", where);
-    for (int g = 0; g < ngroup; g++) {
-        p->group_idx[g] = mr_schema_find(in, group_by[g]);
-        if (p->group_idx[g] < 0)
-            return mr_err_set(err, MR_ENOTFOUND, "%sgroup_by column '%s' not found",
-                              where, group_by[g]);
-    }
-    /* Output names: group columns then aggregates, all distinct. */
-    for (int i = 0; i < ngroup + nagg; i++) {
-        const char *a = i < ngroup ? group_by[i] : names[i - ngroup];
-        for (int j = 0; j < i; j++) {
-            const char *b = j < ngroup ? group_by[j] : names[j - ngroup];
-            if (strcmp(a, b) == 0)
-                return mr_err_set(err, MR_EINVAL, "%soutput column '%s' appears twice",
-                                  where, a);
-        }
-    }
-    int state_col = ngroup, dkey = ngroup;
-    for (int i = 0; i < nagg; i++) {
-        agg_def *d = &p->aggs[i];
-        d->arg_col = -1;
-        d->dkey = -1;
-        d->name = strdup(names[i]);
-        d->text = strdup(exprs[i]);
-        if (!d->name || !d->text)
-            return mr_err_set(err, MR_ENOMEM, "%sout of memory", where);
-        int rc = mr_agg_parse(exprs[i], &d->kind, &d->arg, err);
-        if (rc == 0 && d->arg) {
-            rc = mr_expr_bind(d->arg, in, err);
-            /* bind offsets are into the argument; make them whole-text */
-            if (rc < 0 && err && err->offset >= 0)
-                err->offset += mr_agg_arg_offset(exprs[i]);
-        }
-        if (rc < 0) {
-            int off = err ? err->offset : -1;
-            mr_err_prefix(err, "%saggregate '%s' (%s)", where, d->name, d->text);
-            if (err)
-                err->offset = off;
-            return rc;
-        }
-        d->arg_type = d->arg ? mr_expr_type(d->arg) : mr_type_make(MR_T_INT64);
-        rc = mr_agg_result_type(d->kind, d->arg_type, &d->result, err);
-        if (rc < 0) {
-            mr_err_prefix(err, "%saggregate '%s' (%s)", where, d->name, d->text);
-            return rc;
-        }
-        if (d->arg && mr_expr_column_name(d->arg))
-            d->arg_col = mr_schema_find(in, mr_expr_column_name(d->arg));
-        d->state_col = state_col;
-        d->nstate = d->kind == MR_AGG_AVG ? 2 : 1;
-        state_col += d->nstate;
-        if (d->kind == MR_AGG_COUNT_DISTINCT)
-            d->dkey = dkey++;
-    }
-    return 0;
-}
-
-/* The state schema of a built plan (see hashagg.h). */
-static mr_schema *plan_state_schema(const plan *p, const mr_schema *in, const char *where,
-                                    mr_err *err)
-{
-    int n = p->ngroup;
-    for (int i = 0; i < p->nagg; i++)
-        n += p->aggs[i].nstate;
-    mr_schema *s = mr_schema_create(n);
-    if (!s)
-        goto oom;
-    for (int g = 0; g < p->ngroup; g++)
-        if (mr_schema_set(s, g, in->fields[p->group_idx[g]].name,
-                          in->fields[p->group_idx[g]].type) < 0)
-            goto oom;
-    for (int i = 0; i < p->nagg; i++) {
-        const agg_def *d = &p->aggs[i];
-        const char *suffix = "$count";
-        mr_type t = mr_type_make(MR_T_INT64);
-        switch (d->kind) {
-        case MR_AGG_COUNT_STAR:
-        case MR_AGG_COUNT: break;
-        case MR_AGG_COUNT_DISTINCT: suffix = "$value"; t = d->arg_type; break;
-        case MR_AGG_SUM: suffix = "$sum"; t = d->result; break;
-        case MR_AGG_AVG: suffix = "$sum"; t = avg_sum_type(d); break;
-        case MR_AGG_MIN: suffix = "$min"; t = d->arg_type; break;
-        case MR_AGG_MAX: suffix = "$max"; t = d->arg_type; break;
-        }
-        size_t len = strlen(d->name) + 8;
-        char *nm = malloc(len);
-        if (!nm)
-            goto oom;
-        snprintf(nm, len, "%s%s", d->name, suffix);
-        int rc = mr_schema_set(s, d->state_col, nm, t);
-        if (rc == 0 && d->kind == MR_AGG_AVG) {
-            snprintf(nm, len, "%s$count", d->name);
-            rc = mr_schema_set(s, d->state_col + 1, nm, mr_type_make(MR_T_INT64));
-        }
-        free(nm);
-        if (rc < 0)
-            goto oom;
-    }
-    return s;
-oom:
-    mr_schema_destroy(s);
-    mr_err_set(err, MR_ENOMEM, "%sout of memory", where);
-    return NULL;
-}
-
-mr_schema *mr_hashagg_state_schema(const mr_schema *agg_input, const char *const *group_by,
-                                   int ngroup, const char *const *agg_names,
-                                   const char *const *agg_exprs, int nagg, mr_err *err)
-{
-    plan p;
-    mr_schema *s = NULL;
-    if (plan_build(&p, agg_input, group_by, ngroup, agg_names, agg_exprs, nagg, "", err) == 0)
-        s = plan_state_schema(&p, agg_input, "", err);
-    plan_free(&p);
-    return s;
-}
+#include "core/op/hashagg_int.h"
+#include "core/vec.h"
 
 /* ---- Running state ------------------------------------------------------- */
-
-/* String bytes of string min/max, one live string per group. */
-typedef struct sstore {
-    char *buf;
-    size_t used, cap, garbage;
-    uint64_t *off; /* per group */
-    uint32_t *len; /* per group */
-} sstore;
-
-typedef struct agg_rt {
-    int64_t *count; /* count, count(distinct), avg's count */
-    i128 *isum;     /* integer and decimal sums */
-    double *fsum;   /* float sums */
-    uint8_t *has;   /* sum, min, max: the group saw a non-NULL value */
-    void *mm;       /* fixed-width min/max, one value per group */
-    sstore str;     /* string min/max */
-    ht dset;        /* count(distinct) in SINGLE/FINAL: seen (group, value) */
-    bool has_dset;
-    mr_column eval; /* the argument evaluated over the current batch */
-    bool has_eval;
-} agg_rt;
-
-/* The constructor's arguments, kept to build the operator that aggregates
- * one spilled partition. */
-typedef struct agg_args {
-    char **group_by, **names, **exprs;
-    int ngroup, nagg;
-    mr_schema *input;
-} agg_args;
-
-/* Where next() is (see "Spilling" in the header comment). */
-enum { ST_DRAIN, ST_FLUSH, ST_EMIT, ST_PARTS, ST_DONE };
-
-typedef struct hashagg_op {
-    mr_op op;
-    mr_agg_mode mode;
-    plan p;
-    agg_args args_copy;
-    int state;
-    int depth;            /* spill recursion depth: 0 for the DAG's operator */
-    bool spilling;        /* new groups go to the partitions, not the table */
-    mr_spill_parts parts; /* FINAL/SINGLE: the spilled input rows */
-    int part_next;        /* next partition to aggregate */
-    mr_op *inner;         /* the aggregate of the partition being read */
-    mr_type *ktypes;      /* key column types of the group table */
-    uint32_t *hits, *miss;/* spilling: rows of known / new groups */
-    mr_schema *in_schema; /* child's schema */
-    bool opened;
-    ht groups;
-    int nkeys;            /* key columns of the group table */
-    agg_rt *rt;
-    size_t state_cap;     /* groups allocated in every state array */
-    /* scratch for one input batch */
-    size_t scratch_cap;
-    uint64_t *hashes;
-    uint32_t *gids, *dids, *dsel;
-    uint8_t *isnew;
-    mr_column dgid;       /* int64 group ids for the distinct sets */
-    mr_column *gather;    /* per child column, gathered copies (lazy) */
-    mr_batch kv;          /* key view; cols points at kvcols */
-    mr_column *kvcols;
-    int *kvidx;           /* 0..nkeys-1, for mr_hash_columns */
-    const mr_column **args; /* per aggregate, its dense argument this batch */
-    /* output */
-    mr_batch *out;
-    size_t emit_pos;
-} hashagg_op;
 
 static const mr_op_vtable hashagg_vt;
 
@@ -588,8 +114,8 @@ static int states_reserve(hashagg_op *h, size_t ngroups)
     size_t old = h->state_cap, cap = old ? old : 1024;
     while (cap < ngroups)
         cap *= 2;
-    for (int i = 0; i < h->p.nagg; i++) {
-        const agg_def *d = &h->p.aggs[i];
+    for (int i = 0; i < h->p->nagg; i++) {
+        const agg_def *d = &h->p->aggs[i];
         agg_rt *rt = &h->rt[i];
         int rc = 0;
         switch (d->kind) {
@@ -601,7 +127,7 @@ static int states_reserve(hashagg_op *h, size_t ngroups)
             break;
         case MR_AGG_SUM:
         case MR_AGG_AVG:
-            if (is_float_sum(d))
+            if (hashagg__is_float_sum(d))
                 rc = grow_zero(&rt->fsum, sizeof(double), old, cap);
             else
                 rc = grow_zero(&rt->isum, sizeof(i128), old, cap);
@@ -628,7 +154,7 @@ static int states_reserve(hashagg_op *h, size_t ngroups)
     return 0;
 }
 
-static int scratch_reserve(hashagg_op *h, size_t n)
+int hashagg__scratch_reserve(hashagg_op *h, size_t n)
 {
     if (n <= h->scratch_cap)
         return 0;
@@ -664,43 +190,26 @@ static int scratch_reserve(hashagg_op *h, size_t n)
 /* Column c of in as a dense column (row i = i-th live row): the column
  * itself without a selection vector, else a gathered copy.  NULL when out
  * of memory. */
-static const mr_column *dense_col(hashagg_op *h, const mr_batch *in, int c)
+const mr_column *hashagg__dense_col(hashagg_op *h, const mr_batch *in, int c)
 {
     const mr_column *src = &in->cols[c];
     if (!in->sel)
         return src;
     mr_column *dst = &h->gather[c];
-    size_t n = in->nsel;
-    if (!dst->valid && mr_column_init(dst, src->type, n) < 0)
+    if (!dst->valid && mr_column_init(dst, src->type, in->nsel) < 0)
         return NULL;
-    if (mr_column_reserve(dst, n) < 0)
-        return NULL;
-    if (src->type.id == MR_T_STRING) {
-        for (size_t i = 0; i < n; i++)
-            if (mr_column_copy_value(dst, i, src, in->sel[i]) < 0)
-                return NULL;
-        return dst;
-    }
-    size_t w = mr_type_width(src->type);
-    char *d = dst->data;
-    const char *s = src->data;
-    for (size_t i = 0; i < n; i++) {
-        uint32_t r = in->sel[i];
-        memcpy(d + i * w, s + (size_t)r * w, w);
-        mr_column_set_valid(dst, i, mr_column_is_valid(src, r));
-    }
-    return dst;
+    return mr_vec_gather_sel(dst, src, in) < 0 ? NULL : dst;
 }
 
 /* The argument of aggregate i over in, dense; NULL with err set. */
 static const mr_column *agg_arg(hashagg_op *h, int i, const mr_batch *in, mr_err *err)
 {
-    const agg_def *d = &h->p.aggs[i];
+    const agg_def *d = &h->p->aggs[i];
     const mr_column *c;
     if (h->mode == MR_AGG_FINAL) {
-        c = dense_col(h, in, d->state_col);
+        c = hashagg__dense_col(h, in, d->state_col);
     } else if (d->arg_col >= 0) {
-        c = dense_col(h, in, d->arg_col);
+        c = hashagg__dense_col(h, in, d->arg_col);
     } else {
         int rc = mr_expr_eval(d->arg, in, &h->rt[i].eval, err);
         if (rc < 0) {
@@ -894,7 +403,7 @@ static int upd_minmax_str(agg_rt *rt, bool is_max, const mr_column *c, const uin
 
 static int upd_minmax(hashagg_op *h, int a, const mr_column *c, const uint32_t *gids, size_t n)
 {
-    const agg_def *d = &h->p.aggs[a];
+    const agg_def *d = &h->p->aggs[a];
     agg_rt *rt = &h->rt[a];
     bool is_max = d->kind == MR_AGG_MAX;
     switch (d->arg_type.id) {
@@ -945,7 +454,7 @@ static int upd_distinct(hashagg_op *h, int a, const mr_column *c, const uint32_t
     mr_batch kv = {.ncols = 2, .cols = cols, .nrows = n, .cap = n, .sel = h->dsel, .nsel = nsel};
     static const int keys[2] = {0, 1};
     mr_hash_columns(&kv, keys, 2, h->hashes);
-    int rc = ht_probe(&rt->dset, &kv, h->hashes, h->dids, h->isnew);
+    int rc = mr_hashtab_probe(&rt->dset, cols, h->dsel, nsel, h->hashes, h->dids, h->isnew);
     if (rc < 0)
         return rc;
     for (size_t i = 0; i < nsel; i++)
@@ -955,26 +464,26 @@ static int upd_distinct(hashagg_op *h, int a, const mr_column *c, const uint32_t
 
 /* ---- Consuming input ----------------------------------------------------- */
 
-static int oom(hashagg_op *h, mr_err *err)
+int hashagg__oom(hashagg_op *h, mr_err *err)
 {
     return mr_err_set(err, MR_ENOMEM, "node '%s': out of memory", h->op.node);
 }
 
-static int consume(hashagg_op *h, const mr_batch *in, mr_err *err)
+int hashagg__consume(hashagg_op *h, const mr_batch *in, mr_err *err)
 {
     size_t n = mr_batch_live(in);
     if (n == 0)
         return 0;
-    if (scratch_reserve(h, n) < 0)
-        return oom(h, err);
-    const plan *p = &h->p;
+    if (hashagg__scratch_reserve(h, n) < 0)
+        return hashagg__oom(h, err);
+    const plan *p = h->p;
 
     /* 1. Key view. */
     for (int k = 0; k < p->ngroup; k++) {
         int src = h->mode == MR_AGG_FINAL ? k : p->group_idx[k];
-        const mr_column *c = dense_col(h, in, src);
+        const mr_column *c = hashagg__dense_col(h, in, src);
         if (!c)
-            return oom(h, err);
+            return hashagg__oom(h, err);
         h->kvcols[k] = *c;
     }
     /* Arguments, evaluated once; PARTIAL count(distinct) ones join the key. */
@@ -994,12 +503,12 @@ static int consume(hashagg_op *h, const mr_batch *in, mr_err *err)
 
     /* 2 and 3. Hash and probe. */
     mr_hash_columns(&h->kv, h->kvidx, h->nkeys, h->hashes);
-    int rc = ht_probe(&h->groups, &h->kv, h->hashes, h->gids, NULL);
+    int rc = mr_hashtab_probe(&h->groups, h->kvcols, NULL, n, h->hashes, h->gids, NULL);
     if (rc < 0)
         return rc == MR_ETOOBIG ? mr_err_set(err, rc, "node '%s': too many groups", h->op.node)
-                                : oom(h, err);
+                                : hashagg__oom(h, err);
     if (states_reserve(h, h->groups.n) < 0)
-        return oom(h, err);
+        return hashagg__oom(h, err);
 
     /* 4. States. */
     const uint32_t *gids = h->gids;
@@ -1021,7 +530,7 @@ static int consume(hashagg_op *h, const mr_batch *in, mr_err *err)
             if (h->mode != MR_AGG_PARTIAL && (rc = upd_distinct(h, a, c, gids, n)) < 0)
                 return rc == MR_ETOOBIG ? mr_err_set(err, rc, "node '%s': too many distinct values "
                                                               "in %s", h->op.node, d->text)
-                                        : oom(h, err);
+                                        : hashagg__oom(h, err);
             break;
         case MR_AGG_SUM: upd_sum(rt, c, gids, n); break;
         case MR_AGG_AVG:
@@ -1030,9 +539,9 @@ static int consume(hashagg_op *h, const mr_batch *in, mr_err *err)
             else
                 upd_sum(rt, c, gids, n);
             if (h->mode == MR_AGG_FINAL) {
-                const mr_column *cnt = dense_col(h, in, d->state_col + 1);
+                const mr_column *cnt = hashagg__dense_col(h, in, d->state_col + 1);
                 if (!cnt)
-                    return oom(h, err);
+                    return hashagg__oom(h, err);
                 upd_count_add(rt->count, cnt, gids, n);
             } else {
                 upd_count_valid(rt->count, c, gids, n);
@@ -1041,7 +550,7 @@ static int consume(hashagg_op *h, const mr_batch *in, mr_err *err)
         case MR_AGG_MIN:
         case MR_AGG_MAX:
             if (upd_minmax(h, a, c, gids, n) < 0)
-                return oom(h, err);
+                return hashagg__oom(h, err);
             break;
         }
     }
@@ -1049,22 +558,6 @@ static int consume(hashagg_op *h, const mr_batch *in, mr_err *err)
 }
 
 /* ---- Emitting groups ----------------------------------------------------- */
-
-/* Copies rows [from, from + m) of src into rows 0.. of dst. */
-static int copy_range(mr_column *dst, const mr_column *src, size_t from, size_t m)
-{
-    if (src->type.id == MR_T_STRING) {
-        for (size_t j = 0; j < m; j++)
-            if (mr_column_copy_value(dst, j, src, from + j) < 0)
-                return MR_ENOMEM;
-        return 0;
-    }
-    size_t w = mr_type_width(src->type);
-    memcpy(dst->data, (const char *)src->data + from * w, m * w);
-    for (size_t j = 0; j < m; j++)
-        mr_column_set_valid(dst, j, mr_column_is_valid(src, from + j));
-    return 0;
-}
 
 static void emit_count(mr_column *dst, const int64_t *count, size_t from, size_t m)
 {
@@ -1196,10 +689,10 @@ static int emit(hashagg_op *h, mr_batch **out, mr_err *err)
         m = MR_BATCH_ROWS;
     mr_batch *b = h->out;
     mr_batch_reset(b);
-    const plan *p = &h->p;
+    const plan *p = h->p;
     for (int k = 0; k < p->ngroup; k++)
-        if (copy_range(&b->cols[k], &h->groups.keys[k], from, m) < 0)
-            return oom(h, err);
+        if (mr_vec_copy_range(&b->cols[k], 0, &h->groups.keys[k], from, m) < 0)
+            return hashagg__oom(h, err);
     int col = p->ngroup;
     for (int a = 0; a < p->nagg; a++) {
         const agg_def *d = &p->aggs[a];
@@ -1211,7 +704,9 @@ static int emit(hashagg_op *h, mr_batch **out, mr_err *err)
         case MR_AGG_COUNT: emit_count(dst, rt->count, from, m); break;
         case MR_AGG_COUNT_DISTINCT:
             if (h->mode == MR_AGG_PARTIAL)
-                rc = copy_range(dst, &h->groups.keys[d->dkey], from, m) < 0 ? oom(h, err) : 0;
+                rc = mr_vec_copy_range(dst, 0, &h->groups.keys[d->dkey], from, m) < 0
+                         ? hashagg__oom(h, err)
+                         : 0;
             else
                 emit_count(dst, rt->count, from, m);
             break;
@@ -1236,7 +731,7 @@ static int emit(hashagg_op *h, mr_batch **out, mr_err *err)
             break;
         case MR_AGG_MIN:
         case MR_AGG_MAX:
-            rc = emit_minmax(d, dst, rt, from, m) < 0 ? oom(h, err) : 0;
+            rc = emit_minmax(d, dst, rt, from, m) < 0 ? hashagg__oom(h, err) : 0;
             break;
         }
         if (rc < 0)
@@ -1251,10 +746,11 @@ static int emit(hashagg_op *h, mr_batch **out, mr_err *err)
 
 /* ---- Lifecycle ----------------------------------------------------------- */
 
-static int hashagg_open(mr_op *op, mr_err *err)
+static int hashagg_open(mr_op *op, mr_exec_ctx *ctx, mr_err *err)
 {
+    (void)ctx;
     hashagg_op *h = (hashagg_op *)op;
-    const plan *p = &h->p;
+    const plan *p = h->p;
     const mr_schema *cs = op->child->schema;
     int ndistinct = 0;
     for (int a = 0; a < p->nagg; a++)
@@ -1267,6 +763,7 @@ static int hashagg_open(mr_op *op, mr_err *err)
     h->rt = calloc(p->nagg ? (size_t)p->nagg : 1, sizeof *h->rt);
     h->args = calloc(p->nagg ? (size_t)p->nagg : 1, sizeof *h->args);
     h->gather = calloc(cs->nfields ? (size_t)cs->nfields : 1, sizeof *h->gather);
+    h->ngather = h->gather ? cs->nfields : 0;
     h->opened = true;
     if (!types || !h->kvcols || !h->kvidx || !h->rt || !h->args || !h->gather)
         goto oom;
@@ -1279,7 +776,7 @@ static int hashagg_open(mr_op *op, mr_err *err)
         h->kvidx[k] = k;
     h->kv.ncols = h->nkeys;
     h->kv.cols = h->kvcols;
-    if (ht_init(&h->groups, types, h->nkeys) < 0)
+    if (mr_hashtab_init(&h->groups, types, h->nkeys) < 0)
         goto oom;
     for (int a = 0; a < p->nagg; a++) {
         const agg_def *d = &p->aggs[a];
@@ -1291,22 +788,22 @@ static int hashagg_open(mr_op *op, mr_err *err)
         }
         if (d->kind == MR_AGG_COUNT_DISTINCT && h->mode != MR_AGG_PARTIAL) {
             mr_type dt[2] = {mr_type_make(MR_T_INT64), d->arg_type};
-            if (ht_init(&rt->dset, dt, 2) < 0)
+            if (mr_hashtab_init(&rt->dset, dt, 2) < 0)
                 goto oom;
             rt->has_dset = true;
         }
     }
     if (mr_column_init(&h->dgid, mr_type_make(MR_T_INT64), MR_BATCH_ROWS) < 0 ||
-        scratch_reserve(h, MR_BATCH_ROWS) < 0)
+        hashagg__scratch_reserve(h, MR_BATCH_ROWS) < 0)
         goto oom;
     h->out = mr_batch_create(op->schema, 0);
     if (!h->out)
         goto oom;
     h->ktypes = types;
-    return mr_op_open(op->child, err);
+    return 0;
 oom:
     h->ktypes = types;
-    return oom(h, err);
+    return hashagg__oom(h, err);
 }
 
 /* With no group_by, SINGLE and FINAL produce one row even for no input. */
@@ -1315,137 +812,10 @@ static int add_empty_group(hashagg_op *h, mr_err *err)
     h->kv.nrows = 1;
     h->kv.cap = 1;
     mr_hash_columns(&h->kv, h->kvidx, 0, h->hashes);
-    if (ht_probe(&h->groups, &h->kv, h->hashes, h->gids, NULL) < 0 ||
+    if (mr_hashtab_probe(&h->groups, h->kvcols, NULL, 1, h->hashes, h->gids, NULL) < 0 ||
         states_reserve(h, h->groups.n) < 0)
-        return oom(h, err);
+        return hashagg__oom(h, err);
     return 0;
-}
-
-/* ---- Spilling ------------------------------------------------------------ */
-
-/* Frees the states and the group table and starts them afresh (PARTIAL
- * after an early flush; FINAL/SINGLE before reading partitions). */
-static int table_reset(hashagg_op *h)
-{
-    for (int a = 0; a < h->p.nagg; a++) {
-        agg_rt *rt = &h->rt[a];
-        free(rt->count);
-        free(rt->isum);
-        free(rt->fsum);
-        free(rt->has);
-        free(rt->mm);
-        free(rt->str.buf);
-        free(rt->str.off);
-        free(rt->str.len);
-        rt->count = NULL;
-        rt->isum = NULL;
-        rt->fsum = NULL;
-        rt->has = NULL;
-        rt->mm = NULL;
-        memset(&rt->str, 0, sizeof rt->str);
-        if (rt->has_dset) {
-            mr_type dt[2] = {mr_type_make(MR_T_INT64), h->p.aggs[a].arg_type};
-            ht_free(&rt->dset);
-            rt->has_dset = false;
-            if (ht_init(&rt->dset, dt, 2) < 0)
-                return MR_ENOMEM;
-            rt->has_dset = true;
-        }
-    }
-    h->state_cap = 0;
-    h->emit_pos = 0;
-    ht_free(&h->groups);
-    return ht_init(&h->groups, h->ktypes, h->nkeys);
-}
-
-/* Groups a table holds before it may spill or flush, whatever the budget:
- * an empty table already holds room for this many, and each spill level
- * must finish enough groups for the recursion to end in a few levels. */
-#define MIN_GROUPS 1024
-
-/* Whether the table is over the task's budget (never without a budget). */
-static bool over_budget(const hashagg_op *h)
-{
-    const mr_exec_ctx *x = h->op.ctx;
-    return x && x->memory_budget && h->groups.n >= MIN_GROUPS &&
-           mr_hashagg_memory(&h->op) > x->memory_budget;
-}
-
-/* While spilling: rows of groups already in the table are aggregated as
- * usual; the others go to the partition their key hash picks. */
-static int consume_spilling(hashagg_op *h, const mr_batch *in, mr_err *err)
-{
-    size_t n = mr_batch_live(in);
-    if (n == 0)
-        return 0;
-    if (scratch_reserve(h, n) < 0)
-        return oom(h, err);
-    const plan *p = &h->p;
-    for (int k = 0; k < p->ngroup; k++) {
-        const mr_column *c = dense_col(h, in, h->mode == MR_AGG_FINAL ? k : p->group_idx[k]);
-        if (!c)
-            return oom(h, err);
-        h->kvcols[k] = *c;
-    }
-    h->kv.nrows = n;
-    h->kv.cap = n;
-    mr_hash_columns(&h->kv, h->kvidx, h->nkeys, h->hashes);
-    ht_find(&h->groups, &h->kv, h->hashes, h->gids);
-    size_t nh = 0, nm = 0;
-    for (size_t i = 0; i < n; i++) {
-        uint32_t r = mr_batch_row(in, i);
-        if (h->gids[i] != UINT32_MAX) {
-            h->hits[nh++] = r;
-        } else {
-            h->hashes[nm] = h->hashes[i]; /* nm <= i: compacting in place */
-            h->miss[nm++] = r;
-        }
-    }
-    int rc = mr_spill_parts_write(&h->parts, in->cols, h->miss, h->hashes, nm, err);
-    if (rc < 0 || nh == 0)
-        return rc;
-    mr_batch view = *in;
-    view.sel = h->hits;
-    view.nsel = nh;
-    return consume(h, &view, err);
-}
-
-/* FINAL/SINGLE over budget: from now on new groups spill. */
-static int start_spilling(hashagg_op *h, mr_err *err)
-{
-    const mr_schema *cs = h->op.child->schema;
-    mr_type *types = malloc((cs->nfields ? (size_t)cs->nfields : 1) * sizeof *types);
-    if (!types)
-        return oom(h, err);
-    for (int c = 0; c < cs->nfields; c++)
-        types[c] = cs->fields[c].type;
-    int rc = mr_spill_parts_create(&h->parts, h->op.ctx, types, cs->nfields, h->depth, h->op.node,
-                                   err);
-    free(types);
-    if (rc == 0)
-        h->spilling = true;
-    return rc;
-}
-
-/* Builds the aggregate over spilled partition i (none when it is empty);
- * 0 or a negative code. */
-static int open_partition(hashagg_op *h, int i, mr_err *err)
-{
-    if (mr_spill_parts_rows(&h->parts, i) == 0)
-        return 0;
-    mr_op *src = mr_spill_parts_source(&h->parts, i, h->op.child->schema, h->op.ctx, h->op.cancel,
-                                       h->op.node, err);
-    if (!src)
-        return err ? err->code : MR_ENOMEM;
-    const agg_args *a = &h->args_copy;
-    mr_op *inner = mr_hashagg_create(src, h->mode, (const char *const *)a->group_by, a->ngroup,
-                                     (const char *const *)a->names, (const char *const *)a->exprs,
-                                     a->nagg, a->input, h->op.node, err);
-    if (!inner)
-        return err ? err->code : MR_ENOMEM;
-    ((hashagg_op *)inner)->depth = h->depth + 1;
-    h->inner = inner;
-    return mr_op_open(inner, err);
 }
 
 /* Pulls child batches into the table until the input ends (ST_EMIT) or,
@@ -1459,19 +829,20 @@ static int drain(hashagg_op *h, mr_err *err)
             return rc;
         if (rc == MR_NEXT_DONE)
             break;
-        rc = h->spilling ? consume_spilling(h, b, err) : consume(h, b, err);
+        rc = h->spilling ? hashagg__consume_spilling(h, b, err) : hashagg__consume(h, b, err);
         if (rc < 0)
             return rc;
-        if (h->spilling || !over_budget(h))
+        if (h->spilling || !hashagg__over_budget(h))
             continue;
         if (h->mode == MR_AGG_PARTIAL) {
             h->state = ST_FLUSH;
             return 0;
         }
-        if (h->p.ngroup > 0 && h->depth < MR_SPILL_MAX_DEPTH && (rc = start_spilling(h, err)) < 0)
+        if (h->p->ngroup > 0 && h->depth < MR_SPILL_MAX_DEPTH &&
+            (rc = hashagg__start_spilling(h, err)) < 0)
             return rc;
     }
-    if (h->mode != MR_AGG_PARTIAL && h->p.ngroup == 0 && h->groups.n == 0) {
+    if (h->mode != MR_AGG_PARTIAL && h->p->ngroup == 0 && h->groups.n == 0) {
         int rc = add_empty_group(h, err);
         if (rc < 0)
             return rc;
@@ -1497,12 +868,12 @@ static int hashagg_next(mr_op *op, mr_batch **out, mr_err *err)
             if ((rc = emit(h, out, err)) != MR_NEXT_DONE)
                 return rc;
             if (h->state == ST_FLUSH) {
-                if (table_reset(h) < 0)
-                    return oom(h, err);
+                if (hashagg__table_reset(h) < 0)
+                    return hashagg__oom(h, err);
                 h->state = ST_DRAIN;
             } else if (h->spilling) {
-                if (table_reset(h) < 0) /* give the memory back for the partitions */
-                    return oom(h, err);
+                if (hashagg__table_reset(h) < 0) /* give the memory back for the partitions */
+                    return hashagg__oom(h, err);
                 h->state = ST_PARTS;
             } else {
                 h->state = ST_DONE;
@@ -1515,7 +886,7 @@ static int hashagg_next(mr_op *op, mr_batch **out, mr_err *err)
                 mr_op_close(h->inner);
                 h->inner = NULL;
             } else if (h->part_next < h->parts.n) {
-                if ((rc = open_partition(h, h->part_next++, err)) < 0)
+                if ((rc = hashagg__open_partition(h, h->part_next++, err)) < 0)
                     return rc;
             } else {
                 mr_spill_parts_free(&h->parts);
@@ -1525,52 +896,6 @@ static int hashagg_next(mr_op *op, mr_batch **out, mr_err *err)
         default: return MR_NEXT_DONE;
         }
     }
-}
-
-static void args_free(agg_args *a)
-{
-    for (int i = 0; a->group_by && i < a->ngroup; i++)
-        free(a->group_by[i]);
-    for (int i = 0; a->names && i < a->nagg; i++)
-        free(a->names[i]);
-    for (int i = 0; a->exprs && i < a->nagg; i++)
-        free(a->exprs[i]);
-    free(a->group_by);
-    free(a->names);
-    free(a->exprs);
-    mr_schema_destroy(a->input);
-    memset(a, 0, sizeof *a);
-}
-
-static char **strs_copy(const char *const *v, int n)
-{
-    char **c = calloc(n > 0 ? (size_t)n : 1, sizeof *c);
-    for (int i = 0; c && i < n; i++)
-        if (!(c[i] = strdup(v[i] ? v[i] : ""))) {
-            for (int k = 0; k < i; k++)
-                free(c[k]);
-            free(c);
-            return NULL;
-        }
-    return c;
-}
-
-static int args_copy(agg_args *a, const char *const *group_by, int ngroup,
-                     const char *const *names, const char *const *exprs, int nagg,
-                     const mr_schema *input)
-{
-    memset(a, 0, sizeof *a);
-    a->ngroup = ngroup; /* args_free skips an array that is NULL */
-    a->nagg = nagg;
-    a->group_by = strs_copy(group_by, ngroup);
-    a->names = strs_copy(names, nagg);
-    a->exprs = strs_copy(exprs, nagg);
-    a->input = mr_schema_copy(input);
-    if (!a->group_by || !a->names || !a->exprs || !a->input) {
-        args_free(a);
-        return MR_ENOMEM;
-    }
-    return 0;
 }
 
 static void rt_free(agg_rt *rt)
@@ -1584,7 +909,7 @@ static void rt_free(agg_rt *rt)
     free(rt->str.off);
     free(rt->str.len);
     if (rt->has_dset)
-        ht_free(&rt->dset);
+        mr_hashtab_free(&rt->dset);
     if (rt->has_eval)
         mr_column_free(&rt->eval);
 }
@@ -1594,19 +919,17 @@ static void hashagg_close(mr_op *op)
     hashagg_op *h = (hashagg_op *)op;
     mr_op_close(h->inner);
     mr_spill_parts_free(&h->parts);
-    args_free(&h->args_copy);
     free(h->ktypes);
     free(h->hits);
     free(h->miss);
     if (h->rt)
-        for (int a = 0; a < h->p.nagg; a++)
+        for (int a = 0; a < h->p->nagg; a++)
             rt_free(&h->rt[a]);
     free(h->rt);
-    if (h->gather && op->child)
-        for (int c = 0; c < op->child->schema->nfields; c++)
-            mr_column_free(&h->gather[c]);
+    for (int c = 0; c < h->ngather; c++) /* the child is closed by now */
+        mr_column_free(&h->gather[c]);
     free(h->gather);
-    ht_free(&h->groups);
+    mr_hashtab_free(&h->groups);
     mr_column_free(&h->dgid);
     free(h->hashes);
     free(h->gids);
@@ -1617,9 +940,8 @@ static void hashagg_close(mr_op *op)
     free(h->kvidx);
     free(h->args);
     mr_batch_destroy(h->out);
-    plan_free(&h->p);
+    hashagg__plan_release(h->p);
     mr_schema_destroy(op->schema);
-    mr_op_close(op->child);
     free(h);
 }
 
@@ -1662,11 +984,14 @@ mr_op *mr_hashagg_create(mr_op *child, mr_agg_mode mode, const char *const *grou
     mr_schema *state = NULL;
     char where[sizeof h->op.node + 16];
     snprintf(where, sizeof where, "node '%s': ", h->op.node);
-    if (plan_build(&h->p, agg_input, group_by, ngroup, agg_names, agg_exprs, nagg, where, err) < 0)
-        goto fail;
-    if (args_copy(&h->args_copy, group_by, ngroup, agg_names, agg_exprs, nagg, agg_input) < 0)
+    if (!(h->p = calloc(1, sizeof *h->p)))
         goto oom;
-    state = plan_state_schema(&h->p, agg_input, where, err);
+    int rc = hashagg__plan_build(h->p, agg_input, group_by, ngroup, agg_names, agg_exprs, nagg,
+                                 where, err);
+    h->p->refs = 1; /* plan_build starts from a zeroed plan */
+    if (rc < 0)
+        goto fail;
+    state = hashagg__plan_state_schema(h->p, agg_input, where, err);
     if (!state || check_input(&h->op, mode == MR_AGG_FINAL ? state : agg_input, err) < 0)
         goto fail;
     if (mode == MR_AGG_PARTIAL) {
@@ -1680,7 +1005,7 @@ mr_op *mr_hashagg_create(mr_op *child, mr_agg_mode mode, const char *const *grou
         if (mr_schema_set(h->op.schema, g, state->fields[g].name, state->fields[g].type) < 0)
             goto oom;
     for (int a = 0; a < nagg; a++)
-        if (mr_schema_set(h->op.schema, ngroup + a, h->p.aggs[a].name, h->p.aggs[a].result) < 0)
+        if (mr_schema_set(h->op.schema, ngroup + a, h->p->aggs[a].name, h->p->aggs[a].result) < 0)
             goto oom;
     mr_schema_destroy(state);
     return &h->op;
@@ -1688,8 +1013,29 @@ oom:
     mr_err_set(err, MR_ENOMEM, "node '%s': out of memory", h->op.node);
 fail:
     mr_schema_destroy(state);
-    hashagg_close(&h->op);
+    mr_op_close(&h->op);
     return NULL;
+}
+
+mr_op *hashagg__create_inner(hashagg_op *outer, mr_op *child, mr_err *err)
+{
+    hashagg_op *h = calloc(1, sizeof *h);
+    if (!h) {
+        mr_op_close(child);
+        hashagg__oom(outer, err);
+        return NULL;
+    }
+    mr_op_init(&h->op, &hashagg_vt, child, outer->op.node);
+    h->mode = outer->mode;
+    h->depth = outer->depth + 1;
+    h->p = outer->p;
+    h->p->refs++;
+    if (!(h->op.schema = mr_schema_copy(outer->op.schema))) {
+        mr_op_close(&h->op);
+        hashagg__oom(outer, err);
+        return NULL;
+    }
+    return &h->op;
 }
 
 size_t mr_hashagg_memory(const mr_op *op)
@@ -1699,10 +1045,10 @@ size_t mr_hashagg_memory(const mr_op *op)
     const hashagg_op *h = (const hashagg_op *)op;
     if (!h->opened || !h->rt)
         return 0;
-    size_t b = ht_bytes(&h->groups);
+    size_t b = mr_hashtab_bytes(&h->groups);
     size_t cap = h->state_cap;
-    for (int a = 0; a < h->p.nagg; a++) {
-        const agg_def *d = &h->p.aggs[a];
+    for (int a = 0; a < h->p->nagg; a++) {
+        const agg_def *d = &h->p->aggs[a];
         const agg_rt *rt = &h->rt[a];
         if (rt->count)
             b += cap * sizeof *rt->count;
@@ -1717,7 +1063,7 @@ size_t mr_hashagg_memory(const mr_op *op)
         if (rt->str.off)
             b += cap * (sizeof *rt->str.off + sizeof *rt->str.len) + rt->str.cap;
         if (rt->has_dset)
-            b += ht_bytes(&rt->dset);
+            b += mr_hashtab_bytes(&rt->dset);
     }
     return b;
 }

@@ -18,11 +18,6 @@ typedef struct limit_op {
     uint64_t sent;
 } limit_op;
 
-static int limit_open(mr_op *op, mr_err *err)
-{
-    return mr_op_open(op->child, err);
-}
-
 static int limit_next(mr_op *op, mr_batch **out, mr_err *err)
 {
     limit_op *l = (limit_op *)op;
@@ -56,14 +51,13 @@ static int limit_next(mr_op *op, mr_batch **out, mr_err *err)
 
 static void limit_close(mr_op *op)
 {
-    mr_op_close(op->child);
     mr_schema_destroy(op->schema);
     free(op);
 }
 
 static const mr_op_vtable limit_vt = {
     .name = "limit",
-    .open = limit_open,
+    .open = NULL,
     .next = limit_next,
     .close = limit_close,
 };
@@ -91,7 +85,7 @@ mr_op *mr_limit_create(mr_op *child, int64_t n, const char *node, mr_err *err)
     l->op.schema = mr_schema_copy(child->schema);
     if (!l->op.schema) {
         mr_err_set(err, MR_ENOMEM, "node '%s': out of memory", nd);
-        limit_close(&l->op);
+        mr_op_close(&l->op);
         return NULL;
     }
     return &l->op;

@@ -21,6 +21,7 @@
 #include <string.h>
 
 #include "core/expr.h"
+#include "core/vec.h"
 
 typedef struct project_op {
     mr_op op;
@@ -43,55 +44,13 @@ static void project_unview(project_op *p)
         }
 }
 
-static int project_open(mr_op *op, mr_err *err)
+static int project_open(mr_op *op, mr_exec_ctx *ctx, mr_err *err)
 {
+    (void)ctx;
     project_op *p = (project_op *)op;
     if (!p->out && !(p->out = mr_batch_create(op->schema, 0)))
         return mr_err_set(err, MR_ENOMEM, "node '%s': out of memory", op->node);
-    return mr_op_open(op->child, err);
-}
-
-/* Copies the live rows of src into dst (same type), densely. */
-static int gather(mr_column *dst, const mr_column *src, const mr_batch *b, size_t live)
-{
-    const uint32_t *sel = b->sel;
-    if (mr_column_reserve(dst, live) < 0)
-        return MR_ENOMEM;
-    memset(dst->valid, 0, (live + 7) / 8);
-    for (size_t i = 0; i < live; i++)
-        if (mr_column_is_valid(src, sel[i]))
-            dst->valid[i >> 3] |= (uint8_t)(1u << (i & 7));
-    switch (src->type.id) {
-    case MR_T_STRING: {
-        size_t total = 0;
-        for (size_t i = 0; i < live; i++)
-            total += src->offsets[sel[i] + 1] - src->offsets[sel[i]];
-        if (mr_column_reserve_chars(dst, 0, total) < 0)
-            return MR_ENOMEM;
-        uint32_t pos = 0;
-        dst->offsets[0] = 0;
-        for (size_t i = 0; i < live; i++) {
-            uint32_t st = src->offsets[sel[i]], len = src->offsets[sel[i] + 1] - st;
-            memcpy(dst->chars + pos, src->chars + st, len);
-            pos += len;
-            dst->offsets[i + 1] = pos;
-        }
-        return 0;
-    }
-    case MR_T_BOOL:
-        for (size_t i = 0; i < live; i++)
-            MR_COL_U8(dst)[i] = MR_COL_U8(src)[sel[i]];
-        return 0;
-    case MR_T_INT32:
-    case MR_T_DATE:
-        for (size_t i = 0; i < live; i++)
-            MR_COL_I32(dst)[i] = MR_COL_I32(src)[sel[i]];
-        return 0;
-    default:
-        for (size_t i = 0; i < live; i++)
-            MR_COL_I64(dst)[i] = MR_COL_I64(src)[sel[i]];
-        return 0;
-    }
+    return 0;
 }
 
 static int project_next(mr_op *op, mr_batch **out, mr_err *err)
@@ -116,7 +75,7 @@ static int project_next(mr_op *op, mr_batch **out, mr_err *err)
             o->cols[i] = b->cols[p->src[i]];
             p->is_view[i] = true;
         } else if (p->src[i] >= 0) {
-            if (gather(&o->cols[i], &b->cols[p->src[i]], b, live) < 0)
+            if (mr_vec_gather_sel(&o->cols[i], &b->cols[p->src[i]], b) < 0)
                 return mr_err_set(err, MR_ENOMEM, "node '%s': out of memory", op->node);
         } else if ((rc = mr_expr_eval(p->exprs[i], b, &o->cols[i], err)) < 0) {
             mr_err_prefix(err, "node '%s': column '%s'", op->node, op->schema->fields[i].name);
@@ -132,7 +91,6 @@ static void project_close(mr_op *op)
 {
     project_op *p = (project_op *)op;
     project_unview(p);
-    mr_op_close(op->child);
     if (p->exprs)
         for (int i = 0; i < p->n; i++)
             mr_expr_destroy(p->exprs[i]);
@@ -201,7 +159,7 @@ mr_op *mr_project_create(mr_op *child, const char *const *names, const char *con
             mr_err_prefix(err, "node '%s'", p->op.node);
             err->offset = off;
         }
-        project_close(&p->op);
+        mr_op_close(&p->op);
         return NULL;
     }
     return &p->op;

@@ -17,6 +17,7 @@ typedef struct scan {
     char *path;
     char *null_string; /* owned copy of opt.null_string; NULL when empty */
     mr_csv_options opt;
+    uint64_t offset, length; /* the split, opened by open() */
     void *src;
     mr_batch *batch;
     bool done;
@@ -25,13 +26,22 @@ typedef struct scan {
 
 static const mr_op_vtable scan_vt;
 
-static int scan_open(mr_op *op, mr_err *err)
+static int scan_open(mr_op *op, mr_exec_ctx *ctx, mr_err *err)
 {
+    (void)ctx;
     scan *s = (scan *)op;
     if (!s->batch) {
         s->batch = mr_batch_create(op->schema, MR_BATCH_ROWS);
         if (!s->batch)
             return mr_err_set(err, MR_ENOMEM, "node '%s': out of memory", op->node);
+    }
+    if (!s->src) {
+        int rc = s->fmt->open(s->path, s->offset, s->length, op->schema, &s->opt, &s->src, err);
+        if (rc < 0) {
+            s->src = NULL;
+            mr_err_prefix(err, "node '%s'", op->node);
+            return rc;
+        }
     }
     return 0;
 }
@@ -123,15 +133,11 @@ mr_op *mr_scan_create(const mr_format *fmt, const char *path, uint64_t offset, u
     bool want_null = opt && opt->null_string && opt->null_string[0];
     if (!s->path || !s->op.schema || (want_null && !s->null_string)) {
         mr_err_set(err, MR_ENOMEM, "node '%s': out of memory", nd);
-        scan_close(&s->op);
+        mr_op_close(&s->op);
         return NULL;
     }
-    int rc = fmt->open(s->path, offset, length, s->op.schema, &s->opt, &s->src, err);
-    if (rc < 0) {
-        mr_err_prefix(err, "node '%s'", nd);
-        scan_close(&s->op);
-        return NULL;
-    }
+    s->offset = offset;
+    s->length = length;
     return &s->op;
 }
 
@@ -152,7 +158,8 @@ int mr_scan_rejects(mr_op *op, const mr_reject **rows, size_t *n)
 
 uint64_t mr_scan_bytes_read(const mr_op *op)
 {
-    return mr_scan_format(op) ? ((const scan *)op)->fmt->bytes(((const scan *)op)->src) : 0;
+    const scan *s = mr_scan_format(op) ? (const scan *)op : NULL;
+    return s && s->src ? s->fmt->bytes(s->src) : 0;
 }
 
 uint64_t mr_scan_bad_rows(const mr_op *op)

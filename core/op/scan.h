@@ -17,8 +17,8 @@
 
 /* Creates a scan of the records of fmt that start in [offset,
  * offset+length) of path, typed per schema (copied), read per opt (copied,
- * null_string too; NULL: defaults).  The file is opened here, so a missing
- * file fails now: NULL with err set ("node 'sales': cannot open 'x.csv':
+ * null_string too; NULL: defaults).  The constructor does no I/O: the file is
+ * opened by mr_op_open, so a missing file fails there, with err set ("node 'sales': cannot open 'x.csv':
  * No such file or directory").  next() returns batches of up to
  * MR_BATCH_ROWS rows; a bad record follows opt->on_error (fail: next()
  * returns MR_EPARSE with "node 'x': file.csv:LINE: reason"; skip: counted;

@@ -20,8 +20,9 @@
  * typed per schema (copied) and read per opt (copied, null_string too; NULL
  * means mr_csv_options_init defaults).  With opt->header the schema's
  * columns are found in the file's header by name (mr_csv_header_map), in
- * whatever split; a missing one fails creation naming file and column.  The file is opened here, so a
- * missing file fails now: returns NULL with err set ("node 'sales': cannot
+ * whatever split; a missing one fails open naming file and column.  The constructor does
+ * no I/O: the file is opened by mr_op_open, so a missing file fails there
+ * with err set ("node 'sales': cannot
  * open 'x.csv': No such file or directory").  Close with mr_op_close.
  *
  * next() returns batches of up to MR_BATCH_ROWS rows.  A field that is

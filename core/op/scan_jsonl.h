@@ -15,8 +15,8 @@
 /* Creates a scan of the lines that start in [offset, offset+length) of path
  * (length UINT64_MAX: to the end; split rules in core/jsonl.h), typed per
  * schema (copied).  Of opt only on_error and max_errors are used (NULL: fail
- * on the first bad row).  The file is opened here, so a missing file fails
- * now: NULL with err set ("node 'x': cannot open 'a.jsonl': ...").
+ * on the first bad row).  The constructor does no I/O: the file is opened by
+ * mr_op_open, so a missing file fails there with err set ("node 'x': cannot open 'a.jsonl': ...").
  *
  * Each line is one object; its top-level keys name columns (exact match).
  * A missing key or a JSON null is NULL; unknown keys are ignored; with a

@@ -70,6 +70,7 @@
 #include <string.h>
 
 #include "core/spill.h"
+#include "core/vec.h"
 
 #define FLAG_NULL_FIRST 0x00
 #define FLAG_VALUE 0x01
@@ -119,49 +120,6 @@ typedef struct sort_op {
 static const mr_op_vtable sort_vt;
 
 /* ---- Row store ----------------------------------------------------------- */
-
-/* Appends rows src[rows[0..m)] of src to dst starting at dst row `at`
- * (dst rows must be filled in order for strings).  0 or a negative code. */
-static int gather(mr_column *dst, size_t at, const mr_column *src, const uint32_t *rows, size_t m)
-{
-    int rc = mr_column_reserve(dst, at + m);
-    if (rc < 0)
-        return rc;
-    for (size_t i = 0; i < m; i++)
-        mr_column_set_valid(dst, at + i, mr_column_is_valid(src, rows[i]));
-    switch (dst->type.id) {
-    case MR_T_STRING: {
-        size_t total = 0;
-        for (size_t i = 0; i < m; i++)
-            total += src->offsets[rows[i] + 1] - src->offsets[rows[i]];
-        size_t used = dst->offsets[at];
-        if ((rc = mr_column_reserve_chars(dst, used, total)) < 0)
-            return rc;
-        for (size_t i = 0; i < m; i++) {
-            uint32_t s = src->offsets[rows[i]], len = src->offsets[rows[i] + 1] - s;
-            if (len)
-                memcpy(dst->chars + used, src->chars + s, len);
-            used += len;
-            dst->offsets[at + i + 1] = (uint32_t)used;
-        }
-        break;
-    }
-    case MR_T_BOOL:
-        for (size_t i = 0; i < m; i++)
-            MR_COL_U8(dst)[at + i] = MR_COL_U8(src)[rows[i]];
-        break;
-    case MR_T_INT32:
-    case MR_T_DATE:
-        for (size_t i = 0; i < m; i++)
-            MR_COL_I32(dst)[at + i] = MR_COL_I32(src)[rows[i]];
-        break;
-    default:
-        for (size_t i = 0; i < m; i++)
-            MR_COL_I64(dst)[at + i] = MR_COL_I64(src)[rows[i]];
-        break;
-    }
-    return 0;
-}
 
 static int ensure_scratch(sort_op *s, size_t m)
 {
@@ -415,7 +373,7 @@ static int cut_store(sort_op *s)
     }
     for (int c = 0; c < s->ncols; c++) {
         if (mr_column_init(&nc[c], s->cols[c].type, keep + MR_BATCH_ROWS) < 0 ||
-            gather(&nc[c], 0, &s->cols[c], idx, keep) < 0)
+            mr_vec_gather(&nc[c], 0, &s->cols[c], idx, keep) < 0)
             goto oom;
     }
     if (keep > 0) {
@@ -487,7 +445,7 @@ static int add_batch(sort_op *s, const mr_batch *b)
         m = kept;
     }
     for (int c = 0; c < s->ncols; c++)
-        if ((rc = gather(&s->cols[c], s->n, &b->cols[c], s->rows, m)) < 0)
+        if ((rc = mr_vec_gather(&s->cols[c], s->n, &b->cols[c], s->rows, m)) < 0)
             return rc;
     s->n += m;
     if (s->limit >= 0 && s->limit < (INT64_C(1) << 40) &&
@@ -722,7 +680,7 @@ static int write_run(sort_op *s, mr_err *err)
             s->rows[j] = s->limit >= 0 ? (uint32_t)(i + j) : s->ents[i + j].row;
         mr_batch_reset(rb);
         for (int c = 0; c < s->ncols && rc == 0; c++)
-            rc = gather(&rb->cols[c], 0, &s->cols[c], s->rows, m);
+            rc = mr_vec_gather(&rb->cols[c], 0, &s->cols[c], s->rows, m);
         mr_column *kc = &rb->cols[s->ncols];
         for (size_t j = 0; j < m && rc == 0; j++) {
             uint32_t r = s->rows[j];
@@ -840,14 +798,12 @@ static int sort_fail(sort_op *s, int rc, mr_err *err)
     return mr_err_set(err, rc, "node '%s': out of memory sorting %zu rows", s->op.node, s->n);
 }
 
-static int sort_open(mr_op *op, mr_err *err)
+static int sort_open(mr_op *op, mr_exec_ctx *ctx, mr_err *err)
 {
+    (void)ctx;
     sort_op *s = (sort_op *)op;
     if (s->opened)
         return 0;
-    int rc = mr_op_open(op->child, err);
-    if (rc < 0)
-        return rc;
     s->cols = calloc((size_t)s->ncols, sizeof *s->cols);
     s->out = mr_batch_create(op->schema, MR_BATCH_ROWS);
     if (!s->cols || !s->out || ensure_keys(s, 0, 0) < 0)
@@ -926,7 +882,7 @@ static int sort_next(mr_op *op, mr_batch **out, mr_err *err)
     mr_batch *b = s->out;
     mr_batch_reset(b);
     for (int c = 0; c < s->ncols; c++)
-        if ((rc = gather(&b->cols[c], 0, &s->cols[c], s->rows, m)) < 0)
+        if ((rc = mr_vec_gather(&b->cols[c], 0, &s->cols[c], s->rows, m)) < 0)
             return sort_fail(s, rc, err);
     b->nrows = m;
     s->emitted += m;
@@ -937,7 +893,6 @@ static int sort_next(mr_op *op, mr_batch **out, mr_err *err)
 static void sort_close(mr_op *op)
 {
     sort_op *s = (sort_op *)op;
-    mr_op_close(op->child);
     if (s->cols)
         for (int c = 0; c < s->ncols; c++)
             mr_column_free(&s->cols[c]);
@@ -998,7 +953,7 @@ mr_op *mr_sort_create(mr_op *child, const char *const *keys, const int *desc,
     s->nfirst = malloc((size_t)nkeys);
     if (!s->op.schema || !s->keycol || !s->desc || !s->nfirst) {
         mr_err_set(err, MR_ENOMEM, "node '%s': out of memory", nd);
-        sort_close(&s->op);
+        mr_op_close(&s->op);
         return NULL;
     }
     for (int k = 0; k < nkeys; k++) {
@@ -1006,7 +961,7 @@ mr_op *mr_sort_create(mr_op *child, const char *const *keys, const int *desc,
         if (s->keycol[k] < 0) {
             mr_err_set(err, MR_ENOTFOUND, "node '%s': sort key '%s' is not a column of the input",
                        nd, keys[k]);
-            sort_close(&s->op);
+            mr_op_close(&s->op);
             return NULL;
         }
         s->desc[k] = desc && desc[k] ? 1 : 0;

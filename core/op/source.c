@@ -13,13 +13,6 @@ typedef struct source_op {
     void *ctx;
 } source_op;
 
-static int source_open(mr_op *op, mr_err *err)
-{
-    (void)op;
-    (void)err;
-    return 0;
-}
-
 /* Rejects a batch whose columns do not match the schema: a consumer would
  * otherwise read a column's buffers as the wrong type. */
 static int source_check(const mr_op *op, const mr_batch *b, mr_err *err)
@@ -65,7 +58,7 @@ static void source_close(mr_op *op)
     free(so);
 }
 
-static const mr_op_vtable source_vt = {"source", source_open, source_next, source_close};
+static const mr_op_vtable source_vt = {"source", NULL, source_next, source_close};
 
 mr_op *mr_source_create(const mr_schema *schema,
                         int (*next)(void *ctx, mr_batch **out, mr_err *err),

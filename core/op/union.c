@@ -28,7 +28,7 @@
 typedef struct union_op {
     mr_op op;
     int n;
-    mr_op **inputs;
+    mr_op **inputs;   /* op.children, owned through op */
     int **map;     /* map[i][j]: column of input i feeding output column j */
     bool *aligned; /* input i passes through */
     int cur;
@@ -38,49 +38,10 @@ typedef struct union_op {
 
 /* ---- Schema -------------------------------------------------------------- */
 
+/* The common type of two input columns (the table in union.h). */
 static int widen(mr_type a, mr_type b, mr_type *out)
 {
-    if (mr_type_equal(a, b)) {
-        *out = a;
-        return 0;
-    }
-    int ia = a.id, ib = b.id;
-    if (ia > ib) { /* order the pair by id: fewer cases below */
-        mr_type t = a;
-        a = b;
-        b = t;
-        ia = a.id;
-        ib = b.id;
-    }
-    bool a_int = ia == MR_T_INT32 || ia == MR_T_INT64;
-    if (ia == MR_T_INT32 && ib == MR_T_INT64) {
-        *out = mr_type_make(MR_T_INT64);
-        return 0;
-    }
-    if ((a_int || ia == MR_T_DECIMAL) && ib == MR_T_FLOAT64) {
-        *out = mr_type_make(MR_T_FLOAT64);
-        return 0;
-    }
-    if (ia == MR_T_FLOAT64 && ib == MR_T_DECIMAL) {
-        *out = mr_type_make(MR_T_FLOAT64);
-        return 0;
-    }
-    if (a_int && ib == MR_T_DECIMAL) {
-        *out = mr_type_decimal(MR_DECIMAL_MAX_PRECISION, b.scale);
-        return 0;
-    }
-    if (ia == MR_T_DECIMAL && ib == MR_T_DECIMAL) {
-        if (a.scale == b.scale)
-            *out = mr_type_decimal(a.precision > b.precision ? a.precision : b.precision, a.scale);
-        else
-            *out = mr_type_decimal(MR_DECIMAL_MAX_PRECISION, a.scale > b.scale ? a.scale : b.scale);
-        return 0;
-    }
-    if (ia == MR_T_DATE && ib == MR_T_TIMESTAMP) {
-        *out = mr_type_make(MR_T_TIMESTAMP);
-        return 0;
-    }
-    return MR_ETYPE;
+    return mr_type_common(a, b, &MR_WIDEN_UNION, out);
 }
 
 int mr_union_schema(const mr_schema *const *inputs, int n, mr_schema **out, mr_err *err)
@@ -212,16 +173,12 @@ static int convert(mr_column *dst, const mr_column *src, const uint32_t *rows, s
 
 /* ---- Lifecycle ----------------------------------------------------------- */
 
-static int union_open(mr_op *op, mr_err *err)
+static int union_open(mr_op *op, mr_exec_ctx *ctx, mr_err *err)
 {
+    (void)ctx;
     union_op *u = (union_op *)op;
     if (u->opened)
         return 0;
-    for (int i = 0; i < u->n; i++) {
-        int rc = mr_op_open(u->inputs[i], err);
-        if (rc < 0)
-            return rc;
-    }
     u->out = mr_batch_create(op->schema, MR_BATCH_ROWS);
     if (!u->out)
         return mr_err_set(err, MR_ENOMEM, "node '%s': out of memory", op->node);
@@ -283,13 +240,9 @@ static int union_next(mr_op *op, mr_batch **out, mr_err *err)
 static void union_close(mr_op *op)
 {
     union_op *u = (union_op *)op;
-    for (int i = 0; i < u->n; i++) {
-        mr_op_close(u->inputs[i]);
-        if (u->map)
-            free(u->map[i]);
-    }
+    for (int i = 0; i < u->n && u->map; i++)
+        free(u->map[i]);
     free(u->map);
-    free(u->inputs);
     free(u->aligned);
     mr_batch_destroy(u->out);
     mr_schema_destroy(op->schema);
@@ -320,19 +273,22 @@ mr_op *mr_union_create(mr_op **inputs, int n, int distinct, const char *node, mr
         goto fail;
     }
     mr_op_init(&u->op, &union_vt, NULL, nd);
-    /* the operators above (a distinct, a sort, an aggregate) inherit the
-     * task's budget and cancel flag from here */
-    mr_op_inherit(&u->op, inputs, n);
-    u->inputs = malloc((size_t)n * sizeof *u->inputs);
-    u->map = calloc((size_t)n, sizeof *u->map);
-    u->aligned = calloc((size_t)n, sizeof *u->aligned);
-    if (!u->inputs || !u->map || !u->aligned) {
+    rc = mr_op_set_children(&u->op, inputs, n);
+    inputs = NULL; /* owned by u from here, closed on failure */
+    if (rc < 0) {
+        free(u);
+        u = NULL;
         rc = mr_err_set(err, MR_ENOMEM, "node '%s': out of memory", nd);
         goto fail;
     }
-    memcpy(u->inputs, inputs, (size_t)n * sizeof *inputs);
+    u->inputs = u->op.children;
     u->n = n;
-    inputs = NULL; /* owned by u from here */
+    u->map = calloc((size_t)n, sizeof *u->map);
+    u->aligned = calloc((size_t)n, sizeof *u->aligned);
+    if (!u->map || !u->aligned) {
+        rc = mr_err_set(err, MR_ENOMEM, "node '%s': out of memory", nd);
+        goto fail;
+    }
     for (int i = 0; i < n; i++)
         schemas[i] = u->inputs[i]->schema;
     if ((rc = mr_union_schema(schemas, n, &u->op.schema, err)) < 0) {
@@ -361,8 +317,7 @@ mr_op *mr_union_create(mr_op **inputs, int n, int distinct, const char *node, mr
 fail:
     (void)rc;
     free(schemas);
-    if (u)
-        union_close(&u->op);
+    mr_op_close(u ? &u->op : NULL);
     if (inputs)
         for (int i = 0; i < n; i++)
             mr_op_close(inputs[i]);

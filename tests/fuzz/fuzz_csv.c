@@ -159,7 +159,13 @@ static void scan(const mr_schema *schema, const mr_csv_options *o, uint64_t off,
             die("scan create failed without a message");
         return;
     }
-    int rc = mr_op_open(op, &err);
+    int rc = mr_op_open(op, NULL, &err);
+    if (rc < 0) { /* the file and its header are read by open: as a failed create */
+        if (!err.msg[0])
+            die("scan open failed without a message");
+        mr_op_close(op);
+        return;
+    }
     mr_batch *b;
     while (rc == 0 && (rc = mr_op_next(op, &b, &err)) == MR_NEXT_BATCH) {
         check_batch(b);

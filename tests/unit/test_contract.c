@@ -1,8 +1,8 @@
 /* test_contract.c - every operator gets the task's memory budget and cancel
  * flag whatever sits below it (a union, a join), as the executor builds it.
  *
- * The executor sets the budget (mr_exec_ctx) and the cancel flag on the
- * sources only; every other operator inherits them from its inputs.  Each
+ * The executor hands its mr_exec_ctx (budget, spill folder, cancel flag)
+ * to the root's mr_op_open, which passes it to every operator.  Each
  * test builds a tree that way: two generator sources carrying the context,
  * a union or a hash join over them, and a stateful operator (sort,
  * distinct, hash aggregate, hash join) or a streaming one (filter,
@@ -14,6 +14,7 @@
 #include <dirent.h>
 #include <setjmp.h>
 #include <stdarg.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -117,10 +118,6 @@ static mr_op *source(task *t, uint64_t seed)
     mr_op *op = mr_source_create(s, gen_next, gen_close, g, "src");
     assert_non_null(op);
     mr_schema_destroy(s);
-    if (t) {
-        op->ctx = &t->ctx;
-        op->cancel = &t->cancel;
-    }
     return op;
 }
 
@@ -131,6 +128,7 @@ static void task_init(task *t, int cancel_at)
     assert_non_null(mkdtemp(t->dir));
     t->ctx.memory_budget = BUDGET;
     t->ctx.spill_dir = t->dir;
+    t->ctx.cancel = &t->cancel;
     t->cancel_at = cancel_at;
 }
 
@@ -202,8 +200,6 @@ static mr_op *above(int top, mr_op *in, task *t)
         /* the tree below is the build side; a plain source probes it */
         const char *keys[] = {"k"};
         mr_op *probe = source(t, 3);
-        probe->ctx = NULL; /* only the build side brings the context */
-        probe->cancel = NULL;
         op = mr_hashjoin_create(in, probe, MR_JOIN_INNER, keys, keys, 1, "t_", "top", &err);
         break;
     }
@@ -222,9 +218,9 @@ static mr_op *above(int top, mr_op *in, task *t)
 }
 
 /* Runs op to the end; returns the last code and adds rows to l (if any). */
-static int drain(mr_op *op, tu_lines *l, mr_err *err)
+static int drain(mr_op *op, mr_exec_ctx *ctx, tu_lines *l, mr_err *err)
 {
-    int rc = mr_op_open(op, err);
+    int rc = mr_op_open(op, ctx, err);
     if (rc < 0)
         return rc;
     mr_batch *b;
@@ -232,6 +228,17 @@ static int drain(mr_op *op, tu_lines *l, mr_err *err)
         if (l)
             tu_lines_add_batch(l, b);
     return rc;
+}
+
+/* True when every operator of the tree over op holds ctx. */
+static bool tree_has_ctx(const mr_op *op, const mr_exec_ctx *ctx)
+{
+    if (op->ctx != ctx)
+        return false;
+    for (int i = 0; i < op->nchildren; i++)
+        if (!tree_has_ctx(op->children[i], ctx))
+            return false;
+    return true;
 }
 
 /* ---- Tests ---------------------------------------------------------------- */
@@ -247,11 +254,11 @@ static void test_budget_reaches_every_operator(void **state)
             task t;
             task_init(&t, -1);
             mr_op *op = above(top, below(kind, &t), &t);
-            if (op->ctx != &t.ctx || op->cancel != &t.cancel)
-                fail_msg("%s over %d: no context", TOP_NAMES[top], kind);
             tu_lines a = {0}, b = {0};
             mr_err err = {0};
-            int rc = drain(op, &b, &err);
+            int rc = drain(op, &t.ctx, &b, &err);
+            if (!tree_has_ctx(op, &t.ctx))
+                fail_msg("%s over %d: no context", TOP_NAMES[top], kind);
             if (rc != MR_NEXT_DONE)
                 fail_msg("%s over %d: %s", TOP_NAMES[top], kind, err.msg);
             mr_op_close(op);
@@ -260,7 +267,7 @@ static void test_budget_reaches_every_operator(void **state)
                          BUDGET);
             /* the same tree without any context: the same rows */
             mr_op *plain = above(top, below(kind, NULL), NULL);
-            assert_int_equal(drain(plain, &a, &err), MR_NEXT_DONE);
+            assert_int_equal(drain(plain, NULL, &a, &err), MR_NEXT_DONE);
             mr_op_close(plain);
             assert_int_equal(a.n, b.n);
             tu_lines_sort(&a);
@@ -284,7 +291,7 @@ static void test_cancel_reaches_every_operator(void **state)
             task_init(&t, NB / 2);
             mr_op *op = above(top, below(kind, &t), &t);
             mr_err err = {0};
-            int rc = drain(op, NULL, &err);
+            int rc = drain(op, &t.ctx, NULL, &err);
             if (rc != MR_ECANCELLED)
                 fail_msg("%s over %d: got %d (%s), not cancelled", TOP_NAMES[top], kind, rc,
                          err.msg);

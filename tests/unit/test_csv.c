@@ -515,7 +515,7 @@ static void test_scan_types(void **state)
     mr_err err;
     mr_op *op = mr_scan_csv_create(path, 0, UINT64_MAX, s, &o, "sales", &err);
     assert_non_null(op);
-    assert_int_equal(mr_op_open(op, &err), 0);
+    assert_int_equal(mr_op_open(op, NULL, &err), 0);
     mr_batch *b;
     assert_int_equal(mr_op_next(op, &b, &err), MR_NEXT_BATCH);
     assert_int_equal(b->nrows, 3);
@@ -551,7 +551,7 @@ static void test_scan_types(void **state)
     o.on_error = MR_CSV_FAIL;
     op = mr_scan_csv_create(path, 0, UINT64_MAX, s, &o, "sales", &err);
     assert_non_null(op);
-    assert_int_equal(mr_op_open(op, &err), 0);
+    assert_int_equal(mr_op_open(op, NULL, &err), 0);
     assert_int_equal(mr_op_next(op, &b, &err), MR_NEXT_BATCH);
     assert_int_equal(b->nrows, 4);
     assert_true(mr_column_is_valid(&b->cols[1], 3)); /* bare empty string */
@@ -582,7 +582,7 @@ static void test_scan_many_batches(void **state)
     mr_err err;
     mr_op *op = mr_scan_csv_create(path, 0, UINT64_MAX, s, NULL, "many", &err);
     assert_non_null(op);
-    assert_int_equal(mr_op_open(op, &err), 0);
+    assert_int_equal(mr_op_open(op, NULL, &err), 0);
     mr_batch *batch;
     int64_t got = 0, rows = 0, batches = 0;
     int rc;
@@ -613,7 +613,7 @@ static void test_scan_many_batches(void **state)
     for (uint64_t off = 0; off < b.n; off += 10007) {
         op = mr_scan_csv_create(path, off, 10007, s, NULL, "many", &err);
         assert_non_null(op);
-        assert_int_equal(mr_op_open(op, &err), 0);
+        assert_int_equal(mr_op_open(op, NULL, &err), 0);
         while ((rc = mr_op_next(op, &batch, &err)) == MR_NEXT_BATCH) {
             for (size_t i = 0; i < batch->nrows; i++)
                 got += MR_COL_I64(&batch->cols[0])[i];
@@ -640,7 +640,7 @@ static const char *bad_csv =
 static int run_scan(mr_op *op, int64_t *sum, int64_t *rows, mr_err *err)
 {
     mr_batch *b;
-    int rc = mr_op_open(op, err);
+    int rc = mr_op_open(op, NULL, err);
     if (rc < 0)
         return rc;
     *sum = *rows = 0;
@@ -763,7 +763,10 @@ static void test_scan_create_errors(void **state)
     mr_err err;
     char path[300], want[400];
     snprintf(path, sizeof path, "%s/x.csv", tmpdir);
-    assert_null(mr_scan_csv_create(path, 0, UINT64_MAX, s, NULL, "sales", &err));
+    mr_op *op = mr_scan_csv_create(path, 0, UINT64_MAX, s, NULL, "sales", &err);
+    assert_non_null(op); /* no I/O before open */
+    assert_int_equal(mr_op_open(op, NULL, &err), MR_ENOTFOUND);
+    mr_op_close(op);
     snprintf(want, sizeof want, "node 'sales': cannot open '%s': No such file or directory", path);
     assert_string_equal(err.msg, want);
     assert_int_equal(err.code, MR_ENOTFOUND);
@@ -857,7 +860,10 @@ static void test_scan_by_header(void **state)
     }
     mr_schema_destroy(s);
     s = make_schema("id:int64;price:int64");
-    assert_null(mr_scan_csv_create(path, 27, UINT64_MAX, s, &o, "r", &err));
+    mr_op *op = mr_scan_csv_create(path, 27, UINT64_MAX, s, &o, "r", &err);
+    assert_non_null(op); /* the header is read by open */
+    assert_int_equal(mr_op_open(op, NULL, &err), MR_ENOTFOUND);
+    mr_op_close(op);
     assert_int_equal(err.code, MR_ENOTFOUND);
     char want[600];
     snprintf(want, sizeof want,
@@ -867,7 +873,7 @@ static void test_scan_by_header(void **state)
     o.header = false;
     mr_schema_destroy(s);
     s = make_schema("a:string;b:string;c:string;d:string");
-    mr_op *op = mr_scan_csv_create(path, 0, UINT64_MAX, s, &o, "r", &err);
+    op = mr_scan_csv_create(path, 0, UINT64_MAX, s, &o, "r", &err);
     assert_non_null(op);
     mr_op_close(op);
     mr_schema_destroy(s);

@@ -44,7 +44,7 @@ static mr_op *source_rows(const mr_schema *s, const char *const *rows, int n)
 /* Opens, drains (in output order, not sorted) and closes op. */
 static int drain(mr_op *op, tu_lines *out, mr_err *err)
 {
-    int rc = mr_op_open(op, err);
+    int rc = mr_op_open(op, NULL, err);
     while (rc >= 0) {
         mr_batch *b;
         rc = mr_op_next(op, &b, err);
@@ -161,7 +161,7 @@ static void test_streaming(void **state)
     mr_err err;
     mr_op *d = mr_distinct_create(tu_source_batches(s, bs, 3, &f), NULL, 0, "d", &err);
     assert_non_null(d);
-    assert_int_equal(mr_op_open(d, &err), 0);
+    assert_int_equal(mr_op_open(d, NULL, &err), 0);
     mr_batch *b;
     assert_int_equal(mr_op_next(d, &b, &err), MR_NEXT_BATCH);
     assert_int_equal(f->i, 1);

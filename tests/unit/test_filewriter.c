@@ -262,7 +262,7 @@ static void round_trip(const char *format, size_t rows, int big_string)
                     ? mr_scan_csv_create(path, 0, UINT64_MAX, s, &opt, "rd", &err)
                     : mr_scan_jsonl_create(path, 0, UINT64_MAX, s, &opt, "rd", &err);
     assert_non_null(op);
-    assert_int_equal(mr_op_open(op, &err), 0);
+    assert_int_equal(mr_op_open(op, NULL, &err), 0);
     size_t got = 0;
     mr_batch *b;
     int rc;

@@ -23,13 +23,6 @@ typedef struct test_src {
     int *closed; /* set to 1 on close, so tests see ownership honoured */
 } test_src;
 
-static int src_open(mr_op *op, mr_err *err)
-{
-    (void)op;
-    (void)err;
-    return 0;
-}
-
 static int src_next(mr_op *op, mr_batch **out, mr_err *err)
 {
     (void)err;
@@ -51,7 +44,7 @@ static void src_close(mr_op *op)
     free(s);
 }
 
-static const mr_op_vtable src_vt = {"test_src", src_open, src_next, src_close};
+static const mr_op_vtable src_vt = {"test_src", NULL, src_next, src_close};
 
 /* Schema: x int64, s string.  Batch k holds rows with x = values[k][i]
  * (INT64_MIN meaning NULL) and s = "r<x>". */
@@ -128,7 +121,7 @@ static void test_filter(void **state)
     assert_non_null(f);
     assert_int_equal(f->schema->nfields, 2);
     assert_string_equal(f->schema->fields[1].name, "s");
-    assert_int_equal(mr_op_open(f, &err), 0);
+    assert_int_equal(mr_op_open(f, NULL, &err), 0);
     char out[512];
     int nb;
     assert_int_equal(drain(f, out, sizeof out, &nb, &err), MR_NEXT_DONE);
@@ -148,7 +141,7 @@ static void test_filter_keeps_all_and_stacks(void **state)
     mr_err err;
     /* every row passes: no selection vector is set */
     mr_op *f = mr_filter_create(make_src(vals, counts, 1, NULL), "x IS NOT NULL", "all", &err);
-    assert_int_equal(mr_op_open(f, &err), 0);
+    assert_int_equal(mr_op_open(f, NULL, &err), 0);
     mr_batch *b;
     assert_int_equal(mr_op_next(f, &b, &err), MR_NEXT_BATCH);
     assert_null(b->sel);
@@ -158,7 +151,7 @@ static void test_filter_keeps_all_and_stacks(void **state)
     f = mr_filter_create(make_src(vals, counts, 1, NULL), "x > 3", "a", &err);
     f = mr_filter_create(f, "x % 2 = 1 AND s <> 'r9'", "b", &err);
     assert_non_null(f);
-    assert_int_equal(mr_op_open(f, &err), 0);
+    assert_int_equal(mr_op_open(f, NULL, &err), 0);
     char out[256];
     int nb;
     assert_int_equal(drain(f, out, sizeof out, &nb, &err), MR_NEXT_DONE);
@@ -189,7 +182,7 @@ static void test_filter_errors(void **state)
     /* run-time errors name the node */
     mr_op *f = mr_filter_create(make_src(vals, counts, 2, NULL), "10 / x > 1", "div", &err);
     assert_non_null(f);
-    assert_int_equal(mr_op_open(f, &err), 0);
+    assert_int_equal(mr_op_open(f, NULL, &err), 0);
     mr_batch *b;
     assert_int_equal(mr_op_next(f, &b, &err), MR_NEXT_BATCH);
     assert_int_equal(mr_op_next(f, &b, &err), MR_EDIVZERO);
@@ -209,7 +202,7 @@ static void test_project(void **state)
     assert_non_null(p);
     assert_int_equal(p->schema->nfields, 4);
     assert_int_equal(p->schema->fields[2].type.id, MR_T_BOOL);
-    assert_int_equal(mr_op_open(p, &err), 0);
+    assert_int_equal(mr_op_open(p, NULL, &err), 0);
     mr_batch *b;
     /* without a selection, pass-through columns share the input's buffers */
     assert_int_equal(mr_op_next(p, &b, &err), MR_NEXT_BATCH);
@@ -239,7 +232,7 @@ static void test_filter_then_project(void **state)
     const char *exprs[] = {"upper(s) || ':' || x", "x", "x / 2", "s"};
     mr_op *p = mr_project_create(f, names, exprs, 4, "p", &err);
     assert_non_null(p);
-    assert_int_equal(mr_op_open(p, &err), 0);
+    assert_int_equal(mr_op_open(p, NULL, &err), 0);
     char out[512];
     int nb;
     assert_int_equal(drain(p, out, sizeof out, &nb, &err), MR_NEXT_DONE);
@@ -275,7 +268,7 @@ static void test_project_errors(void **state)
     const char *n2[] = {"q"};
     const char *e2[] = {"100 / x"};
     mr_op *p = mr_project_create(make_src(vals, counts, 1, NULL), n2, e2, 1, "calc", &err);
-    assert_int_equal(mr_op_open(p, &err), 0);
+    assert_int_equal(mr_op_open(p, NULL, &err), 0);
     mr_batch *b;
     assert_int_equal(mr_op_next(p, &b, &err), MR_EDIVZERO);
     assert_string_equal(err.msg, "node 'calc': column 'q': division by zero");

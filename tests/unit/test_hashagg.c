@@ -72,7 +72,7 @@ static mr_batch *batch_of(const mr_schema *s, const char *const *rows, int n)
 static int drain(mr_op *op, tu_lines *out, mr_err *err)
 {
     memset(out, 0, sizeof *out);
-    int rc = mr_op_open(op, err);
+    int rc = mr_op_open(op, NULL, err);
     if (rc < 0)
         return rc;
     for (;;) {
@@ -250,7 +250,7 @@ static void test_source_checks_types(void **state)
     assert_non_null(src);
     assert_int_equal(src->schema->nfields, 1);
     mr_err err;
-    assert_int_equal(mr_op_open(src, &err), 0);
+    assert_int_equal(mr_op_open(src, NULL, &err), 0);
     mr_batch *b;
     assert_int_equal(mr_op_next(src, &b, &err), MR_ETYPE);
     assert_non_null(strstr(err.msg, "node 'shuffle_in'"));
@@ -390,7 +390,7 @@ static void test_max_string_growth(void **state)
     mr_err err;
     mr_op *op = mr_hashagg_create(src, MR_AGG_SINGLE, gb, 1, names, exprs, 2, s, "g", &err);
     assert_non_null(op);
-    assert_int_equal(mr_op_open(op, &err), 0);
+    assert_int_equal(mr_op_open(op, NULL, &err), 0);
     mr_batch *out;
     assert_int_equal(mr_op_next(op, &out, &err), MR_NEXT_BATCH);
     assert_int_equal(out->nrows, 4);
@@ -593,7 +593,7 @@ static void test_many_groups(void **state)
     mr_op *op = mr_hashagg_create(src, MR_AGG_SINGLE, gb, 1, names, exprs, 3, s, "g", &err);
     assert_non_null(op);
     assert_int_equal(mr_hashagg_memory(op), 0);
-    assert_int_equal(mr_op_open(op, &err), 0);
+    assert_int_equal(mr_op_open(op, NULL, &err), 0);
     size_t groups = 0;
     char *seen = calloc(G, 1);
     mr_batch *out;
@@ -719,7 +719,7 @@ static void run_mode(mr_agg_mode mode, const mr_schema *in, const mr_schema *agg
     if (!op)
         fail_msg("create: %s", err.msg);
     memset(out, 0, sizeof *out);
-    assert_int_equal(mr_op_open(op, &err), 0);
+    assert_int_equal(mr_op_open(op, NULL, &err), 0);
     mr_batch *b;
     int rc;
     while ((rc = mr_op_next(op, &b, &err)) == MR_NEXT_BATCH) {

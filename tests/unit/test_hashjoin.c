@@ -55,7 +55,7 @@ static mr_op *source_rows(const mr_schema *s, const char *const *rows, int n, in
  * *maxrows gets the largest live row count of a batch. */
 static int drain(mr_op *op, tu_lines *out, size_t *maxrows, mr_err *err)
 {
-    int rc = mr_op_open(op, err);
+    int rc = mr_op_open(op, NULL, err);
     size_t mx = 0;
     while (rc >= 0) {
         mr_batch *b;
@@ -479,13 +479,14 @@ static void test_large_build(void **state)
                                   MR_JOIN_LEFT, K1, K1, 1, NULL, "j", &err);
     assert_non_null(j);
     assert_int_equal(mr_hashjoin_memory(j), 0);
-    assert_int_equal(mr_op_open(j, &err), 0);
-    assert_int_equal(mr_hashjoin_build_rows(j), 100000);
-    assert_true(mr_hashjoin_memory(j) > 100000 * 16);
+    assert_int_equal(mr_op_open(j, NULL, &err), 0);
+    assert_int_equal(mr_hashjoin_build_rows(j), 0); /* the first next() builds */
     size_t rows = 0, matched = 0;
     mr_batch *b;
     int rc;
     while ((rc = mr_op_next(j, &b, &err)) == MR_NEXT_BATCH) {
+        assert_int_equal(mr_hashjoin_build_rows(j), 100000);
+        assert_true(mr_hashjoin_memory(j) > 100000 * 16);
         assert_true(mr_batch_live(b) <= MR_BATCH_ROWS);
         for (size_t i = 0; i < mr_batch_live(b); i++) {
             uint32_t r = mr_batch_row(b, i);
@@ -770,15 +771,16 @@ static void test_child_errors(void **state)
                                   source_rows(ls, L_rows, 7, NULL), MR_JOIN_INNER, K1, K1, 1,
                                   "r_", "j", &err);
     assert_non_null(j);
-    assert_int_equal(mr_op_open(j, &err), MR_EIO);
+    assert_int_equal(mr_op_open(j, NULL, &err), 0);
+    mr_batch *b;
+    assert_int_equal(mr_op_next(j, &b, &err), MR_EIO); /* the build drains in next */
     assert_non_null(strstr(err.msg, "disk on fire"));
     mr_op_close(j);
     j = mr_hashjoin_create(source_rows(rs, R_rows, 7, NULL),
                            mr_source_create(ls, fail_next, NULL, NULL, "l"), MR_JOIN_FULL, K1, K1,
                            1, "r_", "j", &err);
     assert_non_null(j);
-    assert_int_equal(mr_op_open(j, &err), 0);
-    mr_batch *b;
+    assert_int_equal(mr_op_open(j, NULL, &err), 0);
     assert_int_equal(mr_op_next(j, &b, &err), MR_EIO);
     mr_op_close(j);
     /* close without open, and NULL inputs */

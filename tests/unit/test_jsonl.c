@@ -226,7 +226,7 @@ static int scan_all(const char *path, uint64_t off, uint64_t len, const char *sp
     mr_op *op = mr_scan_jsonl_create(path, off, len, s, &opt, "rd", err);
     mr_schema_destroy(s);
     assert_non_null(op);
-    assert_int_equal(mr_op_open(op, err), 0);
+    assert_int_equal(mr_op_open(op, NULL, err), 0);
     size_t o = strlen(out);
     mr_batch *b;
     int rc;
@@ -313,14 +313,17 @@ static void test_scan_bad_rows(void **state)
     opt.on_error = MR_CSV_SKIP;
     opt.max_errors = 2;
     op = mr_scan_jsonl_create(path, 0, UINT64_MAX, s, &opt, "rd", &err);
-    assert_int_equal(mr_op_open(op, &err), 0);
+    assert_int_equal(mr_op_open(op, NULL, &err), 0);
     mr_batch *b;
     assert_int_equal(mr_op_next(op, &b, &err), MR_EPARSE);
     assert_non_null(strstr(err.msg, "max_errors"));
     mr_op_close(op);
 
     /* missing file */
-    assert_null(mr_scan_jsonl_create("/nonexistent/x.jsonl", 0, UINT64_MAX, s, NULL, "rd", &err));
+    op = mr_scan_jsonl_create("/nonexistent/x.jsonl", 0, UINT64_MAX, s, NULL, "rd", &err);
+    assert_non_null(op); /* no I/O before open */
+    assert_int_equal(mr_op_open(op, NULL, &err), MR_ENOTFOUND);
+    mr_op_close(op);
     assert_int_equal(err.code, MR_ENOTFOUND);
     assert_non_null(strstr(err.msg, "node 'rd'"));
     mr_schema_destroy(s);
@@ -354,7 +357,7 @@ static void test_splits(void **state)
             mr_op *op = mr_scan_jsonl_create(path, off, sizes[si], s, NULL, "rd", &err);
             mr_schema_destroy(s);
             assert_non_null(op);
-            assert_int_equal(mr_op_open(op, &err), 0);
+            assert_int_equal(mr_op_open(op, NULL, &err), 0);
             mr_batch *b;
             while (mr_op_next(op, &b, &err) == MR_NEXT_BATCH)
                 for (size_t i = 0; i < mr_batch_live(b); i++) {
@@ -375,7 +378,7 @@ static void test_splits(void **state)
     mr_schema *s = schema_of("k:int32");
     mr_err err;
     mr_op *op = mr_scan_jsonl_create(p2, 10, 100, s, NULL, "rd", &err);
-    assert_int_equal(mr_op_open(op, &err), 0);
+    assert_int_equal(mr_op_open(op, NULL, &err), 0);
     mr_batch *b;
     assert_int_equal(mr_op_next(op, &b, &err), MR_EPARSE);
     assert_non_null(strstr(err.msg, "ln.jsonl:3"));
@@ -399,7 +402,7 @@ static void test_long_line(void **state)
     mr_schema *s = schema_of("k:int32;s:string");
     mr_err err;
     mr_op *op = mr_scan_jsonl_create(path, 0, UINT64_MAX, s, NULL, "rd", &err);
-    assert_int_equal(mr_op_open(op, &err), 0);
+    assert_int_equal(mr_op_open(op, NULL, &err), 0);
     mr_batch *b;
     assert_int_equal(mr_op_next(op, &b, &err), MR_NEXT_BATCH);
     assert_int_equal(b->nrows, 3);
@@ -517,7 +520,7 @@ static void test_scan_inferred_hint(void **state)
     mr_err err;
     mr_op *op = mr_scan_jsonl_create(path, 0, UINT64_MAX, s, &opt, "rd", &err);
     assert_non_null(op);
-    assert_int_equal(mr_op_open(op, &err), 0);
+    assert_int_equal(mr_op_open(op, NULL, &err), 0);
     mr_batch *b;
     while (mr_op_next(op, &b, &err) == MR_NEXT_BATCH)
         ;

@@ -67,7 +67,7 @@ static int64_t run(feed *f, int64_t n)
     mr_op *op = mr_limit_create(mr_source_create(s, feed_next, feed_close, f, "src"), n, "lim",
                                 &err);
     assert_non_null(op);
-    assert_int_equal(mr_op_open(op, &err), 0);
+    assert_int_equal(mr_op_open(op, NULL, &err), 0);
     int64_t got = 0;
     mr_batch *b;
     int rc;

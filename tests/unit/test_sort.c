@@ -266,7 +266,7 @@ static void check_sort(const table *t, int nkeys, const int *cols, const int *de
     mr_err err;
     mr_op *op = mr_sort_create(table_source(t, sc), keys, desc, nf, nkeys, limit, "s", &err);
     assert_non_null(op);
-    assert_int_equal(mr_op_open(op, &err), 0);
+    assert_int_equal(mr_op_open(op, NULL, &err), 0);
     size_t *order = malloc((t->n ? t->n : 1) * sizeof *order);
     for (size_t i = 0; i < t->n; i++)
         order[i] = i;
@@ -462,7 +462,7 @@ static void test_empty_and_corners(void **state)
     mr_op *op = mr_sort_create(mr_source_create(schema, feed_next, feed_close, f, "src"), keys, d2,
                                NULL, 2, -1, "s", &err);
     assert_non_null(op);
-    assert_int_equal(mr_op_open(op, &err), 0);
+    assert_int_equal(mr_op_open(op, NULL, &err), 0);
     mr_batch *b;
     assert_int_equal(mr_op_next(op, &b, &err), MR_NEXT_BATCH);
     /* f: -inf(4) < -1(6) < {-0.0(1), 0.0(2), 0.0(8)} ordered by s: ""(2),
@@ -478,7 +478,7 @@ static void test_empty_and_corners(void **state)
     f->b[f->n++] = table_batch(&t, schema, 0, 9, 0);
     op = mr_sort_create(mr_source_create(schema, feed_next, feed_close, f, "src"), one, asc, NULL,
                         1, -1, "s", &err);
-    assert_int_equal(mr_op_open(op, &err), 0);
+    assert_int_equal(mr_op_open(op, NULL, &err), 0);
     assert_int_equal(mr_op_next(op, &b, &err), MR_NEXT_BATCH);
     const int64_t want3[9] = {2, 3, 4, 8, 0, 5, 1, 6, 7};
     for (int i = 0; i < 9; i++)

@@ -183,7 +183,7 @@ static void test_union_rows(void **state)
     assert_string_equal(mr_type_name(u->schema->fields[0].type, tn, sizeof tn), "int64");
     assert_string_equal(mr_type_name(u->schema->fields[1].type, tn, sizeof tn), "decimal(18,4)");
     assert_string_equal(mr_type_name(u->schema->fields[3].type, tn, sizeof tn), "timestamp");
-    assert_int_equal(mr_op_open(u, &err), 0);
+    assert_int_equal(mr_op_open(u, NULL, &err), 0);
     mr_batch *b;
     assert_int_equal(mr_op_next(u, &b, &err), MR_NEXT_BATCH);
     assert_int_equal(mr_batch_live(b), 2);
@@ -223,7 +223,7 @@ static void test_union_overflow_and_errors(void **state)
     mr_err err;
     mr_op *u = mr_union_create(in, 2, 0, "u", &err);
     assert_non_null(u);
-    assert_int_equal(mr_op_open(u, &err), 0);
+    assert_int_equal(mr_op_open(u, NULL, &err), 0);
     mr_batch *b;
     assert_int_equal(mr_op_next(u, &b, &err), MR_EOVERFLOW);
     assert_non_null(strstr(err.msg, "node 'u'"));
@@ -272,7 +272,7 @@ static void test_union_distinct(void **state)
     mr_err err;
     mr_op *u = mr_union_create(in, 2, 1, "u", &err);
     assert_non_null(u);
-    assert_int_equal(mr_op_open(u, &err), 0);
+    assert_int_equal(mr_op_open(u, NULL, &err), 0);
     char got[256] = "";
     size_t o = 0;
     mr_batch *b;
