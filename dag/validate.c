@@ -750,7 +750,7 @@ int dv_bind_expr(dag_ctx *c, mr_expr *e, const char *text, int text_off, const m
     if (!known || bad) {
         mr_schema_destroy(known);
         c->oom = 1;
-        mr_err_set(err, MR_ENOMEM, "out of memory");
+        mr_err_oom(err, NULL);
         return -1;
     }
     int rc = mr_expr_bind(e, known, err) == 0 ? 1 : -1;

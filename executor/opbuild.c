@@ -38,7 +38,7 @@ static mr_op *build_project(const Millrace__OpSpec *op, mr_op **kids, int nkids,
     const char **exprs = calloc(pr->n_exprs + 1, sizeof *exprs);
     mr_op *p = NULL;
     if (!names || !exprs) {
-        mr_err_set(err, MR_ENOMEM, "out of memory");
+        mr_err_oom(err, NULL);
         mr_op_close(kids[0]);
     } else {
         for (size_t i = 0; i < pr->n_exprs; i++) {
@@ -63,7 +63,7 @@ static mr_op *build_agg(const Millrace__OpSpec *op, mr_op *child, mr_agg_mode mo
     mr_op *agg = NULL;
     if (!in || !aggn || !agge) {
         if (in)
-            mr_err_set(err, MR_ENOMEM, "out of memory");
+            mr_err_oom(err, NULL);
         mr_op_close(child);
         goto out;
     }
@@ -108,7 +108,7 @@ static mr_op *build_sort(const Millrace__OpSpec *op, mr_op **kids, int nkids, mr
     int *desc = calloc(n + 1, sizeof *desc), *nf = calloc(n + 1, sizeof *nf);
     mr_op *s = NULL;
     if (!cols || !desc || !nf) {
-        mr_err_set(err, MR_ENOMEM, "out of memory");
+        mr_err_oom(err, NULL);
         mr_op_close(kids[0]);
     } else {
         for (size_t i = 0; i < n; i++) {

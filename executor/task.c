@@ -145,7 +145,6 @@ typedef struct build_ctx {
     const Millrace__Stage *st;
     const mr_task_env *env;
     volatile int *cancel;
-    mr_exec_ctx *exec;  /* memory budget and spill folder for the operators */
     mr_op *sources[64]; /* for counters: every source built */
     int nsources;
     mr_op *scan;        /* the scan that reads this task's split, if any */
@@ -206,7 +205,7 @@ static mr_op *open_shuffle_read(build_ctx *bc, size_t idx, mr_err *err)
     shuffle_src *src = calloc(1, sizeof *src);
     mr_op *result = NULL;
     if (!tasks || !attempts || !src) {
-        mr_err_set(err, MR_ENOMEM, "out of memory");
+        mr_err_oom(err, NULL);
         goto out;
     }
     for (size_t i = 0; i < n; i++) {
@@ -225,7 +224,7 @@ static mr_op *open_shuffle_read(build_ctx *bc, size_t idx, mr_err *err)
         goto out;
     result = mr_source_create(schema, shuffle_src_next, shuffle_src_close, src, op->node);
     if (!result)
-        mr_err_set(err, MR_ENOMEM, "out of memory");
+        mr_err_oom(err, NULL);
     else
         src = NULL; /* owned by the operator now */
 out:
@@ -254,7 +253,7 @@ static mr_op *open_scan(build_ctx *bc, size_t idx, mr_err *err)
         /* another read of this stage: this task reads nothing of it */
         scan = mr_source_create(schema, empty_next, NULL, NULL, op->node);
         if (!scan)
-            mr_err_set(err, MR_ENOMEM, "out of memory");
+            mr_err_oom(err, NULL);
         mr_schema_destroy(schema);
         return scan;
     }
@@ -554,7 +553,7 @@ static int task_run(const Millrace__TaskSpec *spec, const mr_task_env *env, vola
     tl_root = NULL;
     mr_exec_ctx exec = {
         .cancel = cancel, .memory_budget = env->op_memory, .spill_dir = env->op_spill_dir};
-    build_ctx bc = {.spec = spec, .st = spec->stage, .env = env, .cancel = cancel, .exec = &exec};
+    build_ctx bc = {.spec = spec, .st = spec->stage, .env = env, .cancel = cancel};
     mr_op *top = build_pipeline(&bc, err);
     if (!top)
         return err->code ? err->code : MR_EINVAL;

@@ -73,7 +73,7 @@ static const mr_op_vtable distinct_vt;
 
 static int oom(distinct_op *d, mr_err *err)
 {
-    return mr_err_set(err, MR_ENOMEM, "node '%s': out of memory", d->op.node);
+    return mr_err_oom(err, d->op.node);
 }
 
 static int scratch_reserve(distinct_op *d, size_t n)
@@ -315,7 +315,7 @@ mr_op *mr_distinct_create(mr_op *child, const char *const *columns, int ncols, c
     distinct_op *d = calloc(1, sizeof *d);
     if (!d) {
         mr_op_close(child);
-        mr_err_set(err, MR_ENOMEM, "node '%s': out of memory", nd);
+        mr_err_oom(err, nd);
         return NULL;
     }
     mr_op_init(&d->op, &distinct_vt, child, node);
@@ -365,7 +365,7 @@ mr_op *mr_distinct_create(mr_op *child, const char *const *columns, int ncols, c
     }
     return &d->op;
 oom:
-    mr_err_set(err, MR_ENOMEM, "node '%s': out of memory", d->op.node);
+    mr_err_oom(err, d->op.node);
 fail:
     mr_op_close(&d->op);
     return NULL;

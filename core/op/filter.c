@@ -31,7 +31,7 @@ static int filter_open(mr_op *op, mr_exec_ctx *ctx, mr_err *err)
     if (!f->res_ready) {
         if (mr_column_init(&f->res, mr_type_make(MR_T_BOOL), MR_BATCH_ROWS) < 0) {
             mr_column_free(&f->res);
-            return mr_err_set(err, MR_ENOMEM, "node '%s': out of memory", op->node);
+            return mr_err_oom(err, op->node);
         }
         f->res_ready = true;
     }
@@ -55,7 +55,7 @@ static int filter_next(mr_op *op, mr_batch **out, mr_err *err)
         }
         if (!b->sel_buf || b->cap < b->nrows) {
             if (mr_batch_reserve(b, b->nrows) < 0 || !b->sel_buf)
-                return mr_err_set(err, MR_ENOMEM, "node '%s': out of memory", op->node);
+                return mr_err_oom(err, op->node);
         }
         const uint8_t *v = MR_COL_U8(&f->res);
         size_t k = 0;
@@ -99,7 +99,7 @@ mr_op *mr_filter_create(mr_op *child, const char *predicate, const char *node, m
     filter_op *f = calloc(1, sizeof *f);
     if (!f) {
         mr_op_close(child);
-        mr_err_set(err, MR_ENOMEM, "node '%s': out of memory", node ? node : "");
+        mr_err_oom(err, node);
         return NULL;
     }
     mr_op_init(&f->op, &filter_vt, child, node);
@@ -114,7 +114,7 @@ mr_op *mr_filter_create(mr_op *child, const char *predicate, const char *node, m
             err->offset = 0;
     }
     if (rc == 0 && !(f->op.schema = mr_schema_copy(child->schema)))
-        rc = mr_err_set(err, MR_ENOMEM, "out of memory");
+        rc = mr_err_oom(err, NULL);
     if (rc < 0) {
         if (err) {
             int off = err->offset;

@@ -219,7 +219,7 @@ static const mr_column *agg_arg(hashagg_op *h, int i, const mr_batch *in, mr_err
         return &h->rt[i].eval;
     }
     if (!c)
-        mr_err_set(err, MR_ENOMEM, "node '%s': out of memory", h->op.node);
+        mr_err_oom(err, h->op.node);
     return c;
 }
 
@@ -466,7 +466,7 @@ static int upd_distinct(hashagg_op *h, int a, const mr_column *c, const uint32_t
 
 int hashagg__oom(hashagg_op *h, mr_err *err)
 {
-    return mr_err_set(err, MR_ENOMEM, "node '%s': out of memory", h->op.node);
+    return mr_err_oom(err, h->op.node);
 }
 
 int hashagg__consume(hashagg_op *h, const mr_batch *in, mr_err *err)
@@ -976,7 +976,7 @@ mr_op *mr_hashagg_create(mr_op *child, mr_agg_mode mode, const char *const *grou
     hashagg_op *h = calloc(1, sizeof *h);
     if (!h) {
         mr_op_close(child);
-        mr_err_set(err, MR_ENOMEM, "node '%s': out of memory", node ? node : "");
+        mr_err_oom(err, node);
         return NULL;
     }
     mr_op_init(&h->op, &hashagg_vt, child, node);
@@ -1010,7 +1010,7 @@ mr_op *mr_hashagg_create(mr_op *child, mr_agg_mode mode, const char *const *grou
     mr_schema_destroy(state);
     return &h->op;
 oom:
-    mr_err_set(err, MR_ENOMEM, "node '%s': out of memory", h->op.node);
+    mr_err_oom(err, h->op.node);
 fail:
     mr_schema_destroy(state);
     mr_op_close(&h->op);

@@ -93,7 +93,7 @@ static const mr_op_vtable hashjoin_vt;
 
 int hashjoin__oom(hashjoin_op *j, mr_err *err)
 {
-    return mr_err_set(err, MR_ENOMEM, "node '%s': out of memory", j->op.node);
+    return mr_err_oom(err, j->op.node);
 }
 
 /* Grows the per-row scratch to n rows. */
@@ -571,19 +571,19 @@ mr_op *mr_hashjoin_create(mr_op *build, mr_op *probe, mr_join_type how,
     if (!j) {
         mr_op_close(build);
         mr_op_close(probe);
-        mr_err_set(err, MR_ENOMEM, "node '%s': out of memory", nd);
+        mr_err_oom(err, nd);
         return NULL;
     }
     mr_op_init(&j->op, &hashjoin_vt, NULL, node);
     mr_op *const kids[2] = {probe, build};
     if (mr_op_set_children(&j->op, kids, 2) < 0) {
         free(j);
-        mr_err_set(err, MR_ENOMEM, "node '%s': out of memory", nd);
+        mr_err_oom(err, nd);
         return NULL;
     }
     j->build = build; /* children[1]: the operator owns both */
     if (!(j->p = calloc(1, sizeof *j->p))) {
-        mr_err_set(err, MR_ENOMEM, "node '%s': out of memory", j->op.node);
+        mr_err_oom(err, j->op.node);
         goto fail;
     }
     int rc = hashjoin__plan_build(j->p, probe->schema, build->schema, how, left_keys, right_keys,
@@ -593,7 +593,7 @@ mr_op *mr_hashjoin_create(mr_op *build, mr_op *probe, mr_join_type how,
         goto fail;
     j->kidx = malloc((size_t)nkeys * sizeof *j->kidx);
     if (!j->kidx) {
-        mr_err_set(err, MR_ENOMEM, "node '%s': out of memory", j->op.node);
+        mr_err_oom(err, j->op.node);
         goto fail;
     }
     for (int k = 0; k < nkeys; k++)

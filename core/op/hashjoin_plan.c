@@ -78,7 +78,7 @@ int hashjoin__plan_build(jplan *p, const mr_schema *left, const mr_schema *right
     p->rconv = calloc(nk, sizeof *p->rconv);
     p->oc = malloc((size_t)(left->nfields + right->nfields + 1) * sizeof *p->oc);
     if (!p->lk || !p->rk || !p->ktype || !p->lconv || !p->rconv || !p->oc)
-        return mr_err_set(err, MR_ENOMEM, "node '%s': out of memory", node);
+        return mr_err_oom(err, node);
     for (int k = 0; k < nkeys; k++) {
         if ((p->lk[k] = find_key(left, lkeys[k], "left", node, err)) < 0 ||
             (p->rk[k] = find_key(right, rkeys[k], "right", node, err)) < 0)
@@ -120,7 +120,7 @@ int hashjoin__plan_build(jplan *p, const mr_schema *left, const mr_schema *right
     p->nout = n;
     p->schema = mr_schema_create(n);
     if (!p->schema)
-        return mr_err_set(err, MR_ENOMEM, "node '%s': out of memory", node);
+        return mr_err_oom(err, node);
     size_t plen = strlen(prefix);
     for (int o = 0; o < n; o++) {
         const out_col *oc = &p->oc[o];
@@ -130,7 +130,7 @@ int hashjoin__plan_build(jplan *p, const mr_schema *left, const mr_schema *right
             size_t len = plen + strlen(f->name) + 1;
             char *name = malloc(len);
             if (!name)
-                return mr_err_set(err, MR_ENOMEM, "node '%s': out of memory", node);
+                return mr_err_oom(err, node);
             snprintf(name, len, "%s%s", prefix, f->name);
             rc = mr_schema_set(p->schema, o, name, f->type);
             free(name);
@@ -140,7 +140,7 @@ int hashjoin__plan_build(jplan *p, const mr_schema *left, const mr_schema *right
                                oc->kind == OUT_KEY ? p->ktype[oc->col] : f->type);
         }
         if (rc < 0)
-            return mr_err_set(err, MR_ENOMEM, "node '%s': out of memory", node);
+            return mr_err_oom(err, node);
     }
     for (int o = 0; o < n; o++)
         for (int q = 0; q < o; q++)

@@ -76,7 +76,7 @@ mr_op *mr_limit_create(mr_op *child, int64_t n, const char *node, mr_err *err)
     }
     limit_op *l = calloc(1, sizeof *l);
     if (!l) {
-        mr_err_set(err, MR_ENOMEM, "node '%s': out of memory", nd);
+        mr_err_oom(err, nd);
         mr_op_close(child);
         return NULL;
     }
@@ -84,7 +84,7 @@ mr_op *mr_limit_create(mr_op *child, int64_t n, const char *node, mr_err *err)
     l->n = n;
     l->op.schema = mr_schema_copy(child->schema);
     if (!l->op.schema) {
-        mr_err_set(err, MR_ENOMEM, "node '%s': out of memory", nd);
+        mr_err_oom(err, nd);
         mr_op_close(&l->op);
         return NULL;
     }

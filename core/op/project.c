@@ -49,7 +49,7 @@ static int project_open(mr_op *op, mr_exec_ctx *ctx, mr_err *err)
     (void)ctx;
     project_op *p = (project_op *)op;
     if (!p->out && !(p->out = mr_batch_create(op->schema, 0)))
-        return mr_err_set(err, MR_ENOMEM, "node '%s': out of memory", op->node);
+        return mr_err_oom(err, op->node);
     return 0;
 }
 
@@ -68,7 +68,7 @@ static int project_next(mr_op *op, mr_batch **out, mr_err *err)
     mr_batch *o = p->out;
     mr_batch_reset(o);
     if (mr_batch_reserve(o, live) < 0)
-        return mr_err_set(err, MR_ENOMEM, "node '%s': out of memory", op->node);
+        return mr_err_oom(err, op->node);
     for (int i = 0; i < p->n; i++) {
         if (p->src[i] >= 0 && !b->sel) {
             p->own[i] = o->cols[i];
@@ -76,7 +76,7 @@ static int project_next(mr_op *op, mr_batch **out, mr_err *err)
             p->is_view[i] = true;
         } else if (p->src[i] >= 0) {
             if (mr_vec_gather_sel(&o->cols[i], &b->cols[p->src[i]], b) < 0)
-                return mr_err_set(err, MR_ENOMEM, "node '%s': out of memory", op->node);
+                return mr_err_oom(err, op->node);
         } else if ((rc = mr_expr_eval(p->exprs[i], b, &o->cols[i], err)) < 0) {
             mr_err_prefix(err, "node '%s': column '%s'", op->node, op->schema->fields[i].name);
             return rc;
@@ -117,7 +117,7 @@ static int project_build(project_op *p, const char *const *names, const char *co
     p->own = calloc(cnt, sizeof *p->own);
     p->op.schema = mr_schema_create(n);
     if (!p->exprs || !p->src || !p->is_view || !p->own || !p->op.schema)
-        return mr_err_set(err, MR_ENOMEM, "out of memory");
+        return mr_err_oom(err, NULL);
     for (int i = 0; i < n; i++) {
         if (!names[i] || !names[i][0])
             return mr_err_set(err, MR_EINVAL, "output column %d has no name", i + 1);
@@ -135,7 +135,7 @@ static int project_build(project_op *p, const char *const *names, const char *co
             return rc;
         }
         if (mr_schema_set(p->op.schema, i, names[i], mr_expr_type(p->exprs[i])) < 0)
-            return mr_err_set(err, MR_ENOMEM, "out of memory");
+            return mr_err_oom(err, NULL);
         const char *col = mr_expr_column_name(p->exprs[i]);
         p->src[i] = col ? mr_schema_find(child->schema, col) : -1;
     }
@@ -148,7 +148,7 @@ mr_op *mr_project_create(mr_op *child, const char *const *names, const char *con
     project_op *p = calloc(1, sizeof *p);
     if (!p) {
         mr_op_close(child);
-        mr_err_set(err, MR_ENOMEM, "node '%s': out of memory", node ? node : "");
+        mr_err_oom(err, node);
         return NULL;
     }
     mr_op_init(&p->op, &project_vt, child, node);

@@ -33,7 +33,7 @@ static int scan_open(mr_op *op, mr_exec_ctx *ctx, mr_err *err)
     if (!s->batch) {
         s->batch = mr_batch_create(op->schema, MR_BATCH_ROWS);
         if (!s->batch)
-            return mr_err_set(err, MR_ENOMEM, "node '%s': out of memory", op->node);
+            return mr_err_oom(err, op->node);
     }
     if (!s->src) {
         int rc = s->fmt->open(s->path, s->offset, s->length, op->schema, &s->opt, &s->src, err);
@@ -115,7 +115,7 @@ mr_op *mr_scan_create(const mr_format *fmt, const char *path, uint64_t offset, u
     }
     scan *s = calloc(1, sizeof *s);
     if (!s) {
-        mr_err_set(err, MR_ENOMEM, "node '%s': out of memory", nd);
+        mr_err_oom(err, nd);
         return NULL;
     }
     mr_op_init(&s->op, &scan_vt, NULL, nd);
@@ -132,7 +132,7 @@ mr_op *mr_scan_create(const mr_format *fmt, const char *path, uint64_t offset, u
     s->opt.null_string = s->null_string;
     bool want_null = opt && opt->null_string && opt->null_string[0];
     if (!s->path || !s->op.schema || (want_null && !s->null_string)) {
-        mr_err_set(err, MR_ENOMEM, "node '%s': out of memory", nd);
+        mr_err_oom(err, nd);
         mr_op_close(&s->op);
         return NULL;
     }

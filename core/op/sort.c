@@ -529,7 +529,7 @@ static merger *merger_open(sort_op *s, mr_spill_file **runs, int n, mr_err *err)
         for (int i = 0; i < n; i++)
             mr_spill_destroy(runs[i]);
         merger_free(m);
-        mr_err_set(err, MR_ENOMEM, "node '%s': out of memory", s->op.node);
+        mr_err_oom(err, s->op.node);
         return NULL;
     }
     m->n = n;
@@ -548,7 +548,7 @@ static merger *merger_open(sort_op *s, mr_spill_file **runs, int n, mr_err *err)
         }
         if (!m->rd[i].b) {
             merger_free(m);
-            mr_err_set(err, MR_ENOMEM, "node '%s': out of memory", s->op.node);
+            mr_err_oom(err, s->op.node);
             return NULL;
         }
         if ((rc = mr_spill_rewind(m->rd[i].f, err)) < 0 ||
@@ -807,10 +807,10 @@ static int sort_open(mr_op *op, mr_exec_ctx *ctx, mr_err *err)
     s->cols = calloc((size_t)s->ncols, sizeof *s->cols);
     s->out = mr_batch_create(op->schema, MR_BATCH_ROWS);
     if (!s->cols || !s->out || ensure_keys(s, 0, 0) < 0)
-        return mr_err_set(err, MR_ENOMEM, "node '%s': out of memory", op->node);
+        return mr_err_oom(err, op->node);
     for (int c = 0; c < s->ncols; c++)
         if (mr_column_init(&s->cols[c], op->schema->fields[c].type, MR_BATCH_ROWS) < 0)
-            return mr_err_set(err, MR_ENOMEM, "node '%s': out of memory", op->node);
+            return mr_err_oom(err, op->node);
     s->opened = true;
     return 0;
 }
@@ -939,7 +939,7 @@ mr_op *mr_sort_create(mr_op *child, const char *const *keys, const int *desc,
     }
     sort_op *s = calloc(1, sizeof *s);
     if (!s) {
-        mr_err_set(err, MR_ENOMEM, "node '%s': out of memory", nd);
+        mr_err_oom(err, nd);
         mr_op_close(child);
         return NULL;
     }
@@ -952,7 +952,7 @@ mr_op *mr_sort_create(mr_op *child, const char *const *keys, const int *desc,
     s->desc = malloc((size_t)nkeys);
     s->nfirst = malloc((size_t)nkeys);
     if (!s->op.schema || !s->keycol || !s->desc || !s->nfirst) {
-        mr_err_set(err, MR_ENOMEM, "node '%s': out of memory", nd);
+        mr_err_oom(err, nd);
         mr_op_close(&s->op);
         return NULL;
     }

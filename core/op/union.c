@@ -52,7 +52,7 @@ int mr_union_schema(const mr_schema *const *inputs, int n, mr_schema **out, mr_e
     const mr_schema *s0 = inputs[0];
     mr_schema *s = mr_schema_copy(s0);
     if (!s)
-        return mr_err_set(err, MR_ENOMEM, "out of memory");
+        return mr_err_oom(err, NULL);
     for (int i = 1; i < n; i++) {
         const mr_schema *si = inputs[i];
         for (int j = 0; j < s0->nfields; j++) {
@@ -181,7 +181,7 @@ static int union_open(mr_op *op, mr_exec_ctx *ctx, mr_err *err)
         return 0;
     u->out = mr_batch_create(op->schema, MR_BATCH_ROWS);
     if (!u->out)
-        return mr_err_set(err, MR_ENOMEM, "node '%s': out of memory", op->node);
+        return mr_err_oom(err, op->node);
     u->opened = true;
     return 0;
 }
@@ -210,7 +210,7 @@ static int union_next(mr_op *op, mr_batch **out, mr_err *err)
         mr_batch *o = u->out;
         mr_batch_reset(o);
         if (mr_batch_reserve(o, m) < 0)
-            return mr_err_set(err, MR_ENOMEM, "node '%s': out of memory", op->node);
+            return mr_err_oom(err, op->node);
         /* o->sel_buf is scratch here: the live row indices of b */
         uint32_t *rows = o->sel_buf;
         for (size_t i = 0; i < m; i++)
@@ -269,7 +269,7 @@ mr_op *mr_union_create(mr_op **inputs, int n, int distinct, const char *node, mr
     u = calloc(1, sizeof *u);
     schemas = malloc((size_t)n * sizeof *schemas);
     if (!u || !schemas) {
-        rc = mr_err_set(err, MR_ENOMEM, "node '%s': out of memory", nd);
+        rc = mr_err_oom(err, nd);
         goto fail;
     }
     mr_op_init(&u->op, &union_vt, NULL, nd);
@@ -278,7 +278,7 @@ mr_op *mr_union_create(mr_op **inputs, int n, int distinct, const char *node, mr
     if (rc < 0) {
         free(u);
         u = NULL;
-        rc = mr_err_set(err, MR_ENOMEM, "node '%s': out of memory", nd);
+        rc = mr_err_oom(err, nd);
         goto fail;
     }
     u->inputs = u->op.children;
@@ -286,7 +286,7 @@ mr_op *mr_union_create(mr_op **inputs, int n, int distinct, const char *node, mr
     u->map = calloc((size_t)n, sizeof *u->map);
     u->aligned = calloc((size_t)n, sizeof *u->aligned);
     if (!u->map || !u->aligned) {
-        rc = mr_err_set(err, MR_ENOMEM, "node '%s': out of memory", nd);
+        rc = mr_err_oom(err, nd);
         goto fail;
     }
     for (int i = 0; i < n; i++)
@@ -299,7 +299,7 @@ mr_op *mr_union_create(mr_op **inputs, int n, int distinct, const char *node, mr
     for (int i = 0; i < n; i++) {
         u->map[i] = malloc((size_t)(os->nfields ? os->nfields : 1) * sizeof **u->map);
         if (!u->map[i]) {
-            rc = mr_err_set(err, MR_ENOMEM, "node '%s': out of memory", nd);
+            rc = mr_err_oom(err, nd);
             goto fail;
         }
         bool al = true;
