@@ -73,7 +73,7 @@ static char *tn(mr_type t, char *buf)
     return (char *)mr_type_name(t, buf, 32);
 }
 
-static int need_type(expr__node *n, int i, int id, mr_err *err)
+int expr__need_type(expr__node *n, int i, int id, mr_err *err)
 {
     char b[32];
     expr__node *k = n->kids[i];
@@ -198,7 +198,7 @@ static int bind_round(expr__node *n, mr_err *err)
 static int bind_strings(expr__node *n, mr_err *err)
 {
     for (int i = 0; i < n->nkids; i++) {
-        int rc = need_type(n, i, MR_T_STRING, err);
+        int rc = expr__need_type(n, i, MR_T_STRING, err);
         if (rc < 0)
             return rc;
     }
@@ -208,7 +208,7 @@ static int bind_strings(expr__node *n, mr_err *err)
 
 static int bind_length(expr__node *n, mr_err *err)
 {
-    int rc = need_type(n, 0, MR_T_STRING, err);
+    int rc = expr__need_type(n, 0, MR_T_STRING, err);
     if (rc < 0)
         return rc;
     n->type = mr_type_make(MR_T_INT32);
@@ -217,11 +217,11 @@ static int bind_length(expr__node *n, mr_err *err)
 
 static int bind_substr(expr__node *n, mr_err *err)
 {
-    int rc = need_type(n, 0, MR_T_STRING, err);
+    int rc = expr__need_type(n, 0, MR_T_STRING, err);
     if (rc < 0)
         return rc;
     for (int i = 1; i < n->nkids; i++)
-        if ((rc = need_type(n, i, MR_T_INT64, err)) < 0)
+        if ((rc = expr__need_type(n, i, MR_T_INT64, err)) < 0)
             return rc;
     n->type = mr_type_make(MR_T_STRING);
     return 0;
@@ -230,9 +230,9 @@ static int bind_substr(expr__node *n, mr_err *err)
 static int bind_split_part(expr__node *n, mr_err *err)
 {
     int rc;
-    if ((rc = need_type(n, 0, MR_T_STRING, err)) < 0 ||
-        (rc = need_type(n, 1, MR_T_STRING, err)) < 0 ||
-        (rc = need_type(n, 2, MR_T_INT64, err)) < 0)
+    if ((rc = expr__need_type(n, 0, MR_T_STRING, err)) < 0 ||
+        (rc = expr__need_type(n, 1, MR_T_STRING, err)) < 0 ||
+        (rc = expr__need_type(n, 2, MR_T_INT64, err)) < 0)
         return rc;
     n->type = mr_type_make(MR_T_STRING);
     return 0;
@@ -269,7 +269,7 @@ static int bind_date(expr__node *n, mr_err *err)
                                     "hour, minute, second, milliseconds, microseconds, "
                                     "epoch, isoyear, decade, century, millennium");
     n->param = code;
-    if ((rc = need_type(n, 1, MR_T_TIMESTAMP, err)) < 0)
+    if ((rc = expr__need_type(n, 1, MR_T_TIMESTAMP, err)) < 0)
         return rc;
     if (trunc)
         n->type = mr_type_make(MR_T_TIMESTAMP);
@@ -1003,6 +1003,13 @@ static const expr__fndef funcs[] = {
     {"md5", EFN_MD5, 1, 1, bind_strings, eval_md5, NULL},
     {"date_trunc", EFN_DATE_TRUNC, 2, 2, bind_date, eval_date_fn, NULL},
     {"date_part", EFN_DATE_PART, 2, 2, bind_date, eval_date_fn, NULL},
+    {"regexp_like", EFN_REGEXP_LIKE, 2, 3, expr__bind_regexp_like, expr__eval_regexp_like, NULL},
+    {"regexp_replace", EFN_REGEXP_REPLACE, 3, 4, expr__bind_regexp_replace,
+     expr__eval_regexp_replace, NULL},
+    {"regexp_substr", EFN_REGEXP_SUBSTR, 2, 4, expr__bind_regexp_substr,
+     expr__eval_regexp_substr, NULL},
+    {"regexp_count", EFN_REGEXP_COUNT, 2, 3, expr__bind_regexp_count, expr__eval_regexp_count,
+     NULL},
 };
 static const size_t NFUNCS = sizeof funcs / sizeof funcs[0];
 

@@ -48,7 +48,8 @@ typedef enum expr__fn {
     EFN_COALESCE, EFN_NULLIF, EFN_GREATEST, EFN_LEAST, EFN_ABS, EFN_ROUND,
     EFN_FLOOR, EFN_CEIL, EFN_LOWER, EFN_UPPER, EFN_LENGTH, EFN_TRIM,
     EFN_LTRIM, EFN_RTRIM, EFN_SUBSTR, EFN_REPLACE, EFN_CONCAT, EFN_SPLIT_PART,
-    EFN_MD5, EFN_DATE_TRUNC, EFN_DATE_PART,
+    EFN_MD5, EFN_DATE_TRUNC, EFN_DATE_PART, EFN_REGEXP_LIKE, EFN_REGEXP_REPLACE,
+    EFN_REGEXP_SUBSTR, EFN_REGEXP_COUNT,
 } expr__fn;
 
 typedef struct expr__node expr__node;
@@ -89,6 +90,10 @@ struct expr__node {
     char *name;     /* column or function name, owned */
     int col;        /* column index after bind */
     int64_t param;  /* per-kind bound parameter (round digits, date unit) */
+    /* State a function builds once in bind (a compiled pattern), owned:
+     * aux_free(aux) runs when the node is freed; never copied by clone. */
+    void *aux;
+    void (*aux_free)(void *aux);
 
     /* Literal value. */
     bool lnull;
@@ -173,6 +178,22 @@ int expr__func_eval(expr__node *n, const mr_batch *in, const uint32_t *sel, size
 /* Validates a date_part field / date_trunc unit name; its code or -1. */
 int expr__date_field(const char *s, size_t n);
 int expr__date_unit(const char *s, size_t n);
+
+/* Coerces argument i of n to type id (string, int64 or timestamp); an
+ * error at the argument's offset when it cannot be. */
+int expr__need_type(expr__node *n, int i, int id, mr_err *err);
+
+/* ---- expr_regex.c (regular expressions, PCRE2) ------------------------- */
+/* regexp_like(s, pattern [, flags]); the operators ~ ~* !~ !~* are calls of
+ * it with n->ci (~*) and n->negate (!~) set by the parser. */
+int expr__bind_regexp_like(expr__node *n, mr_err *err);
+int expr__eval_regexp_like(expr__node *n, size_t rows, mr_err *err);
+int expr__bind_regexp_replace(expr__node *n, mr_err *err);
+int expr__eval_regexp_replace(expr__node *n, size_t rows, mr_err *err);
+int expr__bind_regexp_substr(expr__node *n, mr_err *err);
+int expr__eval_regexp_substr(expr__node *n, size_t rows, mr_err *err);
+int expr__bind_regexp_count(expr__node *n, mr_err *err);
+int expr__eval_regexp_count(expr__node *n, size_t rows, mr_err *err);
 
 /* ---- expr.c ------------------------------------------------------------ */
 /* Wraps *slot in a cast to t (folding literals at once); 0 or an error. */

@@ -41,6 +41,7 @@ LIB_HEADERS = {
     "cjson/cJSON.h": "cJSON",
     "curl/curl.h": "libcurl",
     "protobuf-c/protobuf-c.h": "protobuf-c",
+    "pcre2.h": "PCRE2",
 }
 LIB_TARGETS = {
     "PkgConfig::ZMQ": "libzmq",
@@ -52,6 +53,7 @@ LIB_TARGETS = {
     "PkgConfig::CJSON": "cJSON",
     "PkgConfig::CURL": "libcurl",
     "PkgConfig::PROTOBUFC": "protobuf-c",
+    "PkgConfig::PCRE2": "PCRE2",
     "m": "libm",
     "Threads::Threads": "pthreads",
 }

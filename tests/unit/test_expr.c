@@ -508,6 +508,86 @@ static void test_string_functions(void **state)
     assert_string_equal(ev("length(i)"), "ERR -5 @7");
 }
 
+static void test_regex(void **state)
+{
+    (void)state;
+    /* the operators: s is abc, Été, NULL, '', a_b%c */
+    EXPECT("s ~ 'b'", "true|false|NULL|false|true");
+    EXPECT("s !~ 'b'", "false|true|NULL|true|false");
+    EXPECT("s ~ '^ét'", "false|false|NULL|false|false");
+    EXPECT("s ~* '^ét'", "false|true|NULL|false|false");
+    EXPECT("s !~* '^ÉT'", "true|false|NULL|true|true");
+    EXPECT("s ~ '^.{3}$'", "true|true|NULL|false|false"); /* characters, not bytes */
+    EXPECT("s ~ NULL", "NULL|NULL|NULL|NULL|NULL");
+    EXPECT("s ~ ('^a' || 'b')", "true|false|NULL|false|false"); /* folds to a literal */
+    /* ~ binds tighter than comparisons and AND, as in PostgreSQL */
+    EXPECT("s ~ 'a' = true AND NOT s !~ 'c'", "true|false|NULL|false|true");
+    EXPECT1("'a\nb' ~ 'a.b'", "true");      /* '.' matches a newline */
+    EXPECT1("'ab\n' ~ 'b$'", "false");      /* '$' only at the very end */
+    EXPECT1("'x\xff' ~ 'x'", "true");       /* invalid UTF-8 in the subject */
+    EXPECT1("'日本語' ~ '^\\w+$'", "true"); /* Unicode classes */
+    EXPECT1("regexp_like('ABC', 'b', 'i')", "true");
+    EXPECT1("regexp_like('ABC', 'b', 'ic')", "false");
+    EXPECT_TYPE("s ~ 'a'", "true", "bool");
+
+    /* regexp_replace: first match, or all with g; \1..\9, \& and \\ */
+    EXPECT("regexp_replace(s, '[bt]', 'X')", "aXc|ÉXé|NULL||a_X%c");
+    EXPECT1("regexp_replace('banana', 'a', 'o', 'g')", "bonono");
+    EXPECT1("regexp_replace('bAnana', 'a', 'o', 'gi')", "bonono");
+    EXPECT1("regexp_replace('John Smith', '(\\w+) (\\w+)', '\\2, \\1')", "Smith, John");
+    EXPECT1("regexp_replace('abc', '(b)', '[\\1\\2\\&\\\\\\x]')", "a[bb\\\\x]c");
+    EXPECT1("regexp_replace('abc', '(x)?b', '<\\1>')", "a<>c");
+    EXPECT1("regexp_replace('baaac', 'a*', '-', 'g')", "-b--c-"); /* PostgreSQL's result */
+    EXPECT1("regexp_replace('', 'x*', '-', 'g')", "-");
+    EXPECT1("regexp_replace('héllo wörld', '[éö]', '_', 'g')", "h_llo w_rld");
+    EXPECT1("regexp_replace('日本語', '', '-', 'g')", "-日-本-語-");
+    EXPECT1("regexp_replace('abc', 'b', NULL)", "NULL");
+    EXPECT1("regexp_replace('abc', 'b', 'x', NULL)", "NULL");
+
+    /* regexp_substr(s, p [, start [, n]]), regexp_count */
+    EXPECT("regexp_substr(s, '[a-z]+')", "abc|t|NULL|NULL|a");
+    EXPECT1("regexp_substr('aXbXc', 'X.', 1, 2)", "Xc");
+    EXPECT1("regexp_substr('aXbXc', 'X.', 3)", "Xc");
+    EXPECT1("regexp_substr('aXbXc', 'X.', 1, 3)", "NULL");
+    EXPECT1("regexp_substr('ééxéx', 'x', 4)", "x");
+    EXPECT1("regexp_substr('abc', 'x*', 4)", "");
+    EXPECT1("regexp_substr('abc', 'c*', 1, 4)", "");
+    EXPECT1("regexp_substr('abc', 'b', NULL)", "NULL");
+    EXPECT("regexp_count(s, '[a-zé]')", "3|2|NULL|0|3");
+    EXPECT1("regexp_count('abc', 'x*')", "4");
+    EXPECT1("regexp_count('abc', 'c|')", "4");
+    EXPECT1("regexp_count('banana', 'an', 3)", "1");
+    EXPECT1("regexp_count('abc', 'b', 10)", "0");
+    EXPECT_TYPE("regexp_count('aaa', 'a')", "3", "int32");
+    assert_string_equal(ev1("regexp_substr('abc', 'b', 0)"), "ERR -2 @0");
+    assert_string_equal(last_err.msg, "regexp_substr(): invalid value for parameter \"start\": 0");
+    assert_string_equal(ev1("regexp_substr('abc', 'b', 1, 0)"), "ERR -2 @0");
+    assert_string_equal(ev1("regexp_count('abc', 'b', -1)"), "ERR -2 @0");
+
+    /* a bad pattern is an error at the pattern's offset, at bind time */
+    assert_string_equal(ev("s ~ 'a('"), "ERR -2 @4");
+    assert_non_null(strstr(last_err.msg, "operator ~: invalid regular expression: missing "
+                                         "closing parenthesis at pattern offset 2"));
+    assert_string_equal(ev("regexp_replace(s, '[b', 'x')"), "ERR -2 @18");
+    assert_non_null(strstr(last_err.msg, "regexp_replace(): invalid regular expression:"));
+    assert_string_equal(ev("regexp_count(s, '*')"), "ERR -2 @16");
+    /* the pattern and flags must be constants */
+    assert_string_equal(ev("s ~ s"), "ERR -2 @4");
+    assert_string_equal(last_err.msg, "operator ~: the pattern must be a constant (a quoted "
+                                      "literal or an expression of literals), since it is "
+                                      "compiled once per task");
+    assert_string_equal(ev("regexp_replace(s, 'a', 'b', s)"), "ERR -2 @28");
+    assert_string_equal(ev("regexp_replace(s, 'a', 'b', 'gx')"), "ERR -2 @28");
+    assert_string_equal(last_err.msg, "regexp_replace(): invalid regular expression option "
+                                      "'x' (valid: g, i, c)");
+    assert_string_equal(ev("regexp_like(s, 'a', 'g')"), "ERR -2 @20");
+    assert_string_equal(ev("i ~ 'a'"), "ERR -5 @0");
+    assert_string_equal(last_err.msg, "operator ~ needs a string as argument 1, got int32");
+    assert_string_equal(ev("regexp_count(s, 'a', 'x')"), "ERR -12 @21");
+    assert_string_equal(ev("regexp_substr(s)"), "ERR -5 @0");
+    assert_string_equal(ev("s ~~ 'a'"), "ERR -4 @3");
+}
+
 static void test_date_functions(void **state)
 {
     (void)state;
@@ -724,6 +804,7 @@ int main(void)
         cmocka_unit_test(test_case_cast_more),
         cmocka_unit_test(test_functions),
         cmocka_unit_test(test_string_functions),
+        cmocka_unit_test(test_regex),
         cmocka_unit_test(test_date_functions),
         cmocka_unit_test(test_parse_errors),
         cmocka_unit_test(test_bind_errors),
