@@ -1010,6 +1010,11 @@ static const expr__fndef funcs[] = {
      expr__eval_regexp_substr, NULL},
     {"regexp_count", EFN_REGEXP_COUNT, 2, 3, expr__bind_regexp_count, expr__eval_regexp_count,
      NULL},
+    {"json_extract_path_text", EFN_JSON_EXTRACT_PATH_TEXT, 2, -1, expr__bind_json_path,
+     expr__eval_json_path, NULL},
+    {"json_array_length", EFN_JSON_ARRAY_LENGTH, 1, 1, expr__bind_json_length,
+     expr__eval_json_length, NULL},
+    {"json_typeof", EFN_JSON_TYPEOF, 1, 1, expr__bind_json_typeof, expr__eval_json_typeof, NULL},
 };
 static const size_t NFUNCS = sizeof funcs / sizeof funcs[0];
 

@@ -49,7 +49,8 @@ typedef enum expr__fn {
     EFN_FLOOR, EFN_CEIL, EFN_LOWER, EFN_UPPER, EFN_LENGTH, EFN_TRIM,
     EFN_LTRIM, EFN_RTRIM, EFN_SUBSTR, EFN_REPLACE, EFN_CONCAT, EFN_SPLIT_PART,
     EFN_MD5, EFN_DATE_TRUNC, EFN_DATE_PART, EFN_REGEXP_LIKE, EFN_REGEXP_REPLACE,
-    EFN_REGEXP_SUBSTR, EFN_REGEXP_COUNT,
+    EFN_REGEXP_SUBSTR, EFN_REGEXP_COUNT, EFN_JSON_EXTRACT_PATH_TEXT, EFN_JSON_ARRAY_LENGTH,
+    EFN_JSON_TYPEOF,
 } expr__fn;
 
 typedef struct expr__node expr__node;
@@ -194,6 +195,14 @@ int expr__bind_regexp_substr(expr__node *n, mr_err *err);
 int expr__eval_regexp_substr(expr__node *n, size_t rows, mr_err *err);
 int expr__bind_regexp_count(expr__node *n, mr_err *err);
 int expr__eval_regexp_count(expr__node *n, size_t rows, mr_err *err);
+
+/* ---- expr_json.c (JSON in text, yajl) ---------------------------------- */
+int expr__bind_json_path(expr__node *n, mr_err *err);
+int expr__eval_json_path(expr__node *n, size_t rows, mr_err *err);
+int expr__bind_json_length(expr__node *n, mr_err *err);
+int expr__eval_json_length(expr__node *n, size_t rows, mr_err *err);
+int expr__bind_json_typeof(expr__node *n, mr_err *err);
+int expr__eval_json_typeof(expr__node *n, size_t rows, mr_err *err);
 
 /* ---- expr.c ------------------------------------------------------------ */
 /* Wraps *slot in a cast to t (folding literals at once); 0 or an error. */

@@ -1,5 +1,5 @@
-"""Text functions against a real PostgreSQL: regular expressions, compared
-row by row.
+"""Text functions against a real PostgreSQL: regular expressions and JSON
+functions, compared row by row.
 
 Generated rows full of edge cases (NULLs, empty strings, non-ASCII letters
 whose case differs, multi-byte characters, newlines, regex metacharacters)
@@ -7,6 +7,11 @@ are read by a millrace job that computes every expression below and writes
 the results into a PostgreSQL warehouse; the same rows, loaded into a table
 of the same database, go through the same expressions in SQL.  Each
 function's column must agree on every row.
+
+PostgreSQL's json functions raise an error on text that is not JSON (and
+json_array_length on JSON that is not an array), where millrace gives NULL
+as its spec says; the SQL side wraps the cast in a function that turns
+that error into NULL.
 
 The database is made with the C.UTF-8 locale, since millrace's text
 functions behave as PostgreSQL's with a UTF-8 locale (the test server's
@@ -57,6 +62,75 @@ REGEX = {
     "cnt_col": ("regexp_count(s, '\\w', k)", None),
 }
 
+# The PostgreSQL side reads the text through try_json (see above).
+JSON = {
+    "j_a": ("json_extract_path_text(j, 'a')", "json_extract_path_text(try_json(j), 'a')"),
+    "j_ab": ("json_extract_path_text(j, 'a', 'b')",
+             "json_extract_path_text(try_json(j), 'a', 'b')"),
+    "j_arr0": ("json_extract_path_text(j, 'arr', '0')",
+               "json_extract_path_text(try_json(j), 'arr', '0')"),
+    # PostgreSQL 15 turns a negative index into a positive one at the first
+    # array of that level, on the path or not ({"a": [1, 2], "arr": [3]}
+    # gives NULL for arr, -1); its intended result is that of the array alone
+    "j_arr_last": ("json_extract_path_text(j, 'arr', '-1')",
+                   "json_extract_path_text(try_json(j) -> 'arr', '-1')"),
+    "j_arr_x": ("json_extract_path_text(j, 'arr', '1', 'x')",
+                "json_extract_path_text(try_json(j), 'arr', '1', 'x')"),
+    "j_arr_blank": ("json_extract_path_text(j, 'arr', ' 1')",
+                    "json_extract_path_text(try_json(j), 'arr', ' 1')"),
+    "j_top": ("json_extract_path_text(j, '0')", "json_extract_path_text(try_json(j), '0')"),
+    "j_col": ("json_extract_path_text(j, p)", "json_extract_path_text(try_json(j), p)"),
+    "j_col2": ("json_extract_path_text(j, p, 'b')",
+               "json_extract_path_text(try_json(j), p, 'b')"),
+    "j_len": ("json_array_length(j)",
+              "CASE json_typeof(try_json(j)) WHEN 'array' THEN json_array_length(j::json) END"),
+    "j_len_arr": ("json_array_length(json_extract_path_text(j, 'arr'))",
+                  "CASE json_typeof(try_json(j) -> 'arr') WHEN 'array' "
+                  "THEN json_array_length(j::json -> 'arr') END"),
+    "j_type": ("json_typeof(j)", "json_typeof(try_json(j))"),
+    "j_type_a": ("json_typeof(json_extract_path_text(j, 'a'))",
+                 "json_typeof(try_json(json_extract_path_text(try_json(j), 'a')))"),
+}
+JSON_FIXED = ['{"a": 1}', '{"a": {"b": "x"}}', '{"a" :  {"b" : [1, 2.50]}, "z": 1}',
+              '{"a": "caf\\u00e9 \\n \\"q\\""}', '{"a": 1, "a": 2}', '{"a": {"b": 1}, "a": 3}',
+              '{"a": null}', '{"a": true, "arr": [false, {"x": -0}]}', '[1, 2, 3]', '[]', '{}',
+              '"s"', '1.10', '-0', '1e5', 'null', 'true', '12345678901234567890',
+              '{"arr": [1, {"x": 12345678901234567890}, "é"]}', '{"arr": []}', '{"a": [[[[1]]]]}',
+              '{"日本": {"b": "語"}, "a": "😀"}', '  {"a": 1}  ', '{"a":1,"arr":[1e-3,2E+2]}',
+              # not JSON
+              '', '   ', '{"a": 1', "{'a': 1}", '[1, 2,]', '{"a": 1,}', 'NaN', 'Infinity',
+              '01', '1.', '{"a": 01}', '{"a": 1} x', '[1] [2]', 'nul', '{"a": "\t"}'.replace(
+                  "\\t", "\t"), '{"a": .5}', '{a: 1}', '{"a": "x}', '/* c */ 1', '+1']
+JSON_KEYS = ["a", "b", "arr", "x", "é", "0", "-1", "1"]
+
+
+def json_value(rnd, depth):
+    r = rnd.random()
+    if depth > 3 or r < 0.4:
+        return rnd.choice([None, True, False, 0, -7, 1.5, 2.50, 1e21, -0.0, "", "x", "é\n",
+                           "a\"b", "😀", 123456789012345678901234])
+    if r < 0.7:
+        return [json_value(rnd, depth + 1) for _ in range(rnd.randint(0, 4))]
+    return {rnd.choice(JSON_KEYS): json_value(rnd, depth + 1) for _ in range(rnd.randint(0, 4))}
+
+
+def json_rows():
+    rnd = random.Random(1616)
+    docs = JSON_FIXED + [None, None]
+    for _ in range(300):
+        v = json_value(rnd, 0)
+        seps = rnd.choice([(",", ":"), (", ", ": "), (" , ", " :  ")])
+        text = json.dumps(v, ensure_ascii=rnd.random() < 0.5, separators=seps)
+        if rnd.random() < 0.1:  # broken: cut short
+            text = text[:rnd.randint(0, max(0, len(text) - 1))]
+        docs.append(text)
+    out = []
+    for i, d in enumerate(docs):
+        p = None if rnd.random() < 0.05 else rnd.choice(JSON_KEYS + [" 1", "-2", "9", "1x", ""])
+        out.append({"id": i, "j": d, "p": p})
+    return out
+
+
 FIXED = ["", "abc", "Été", "ÉCOLE école", "a\nb", "ab\n", "straße STRASSE", "日本語テキスト",
          "ΣΑΣ σας", "😀x😀", "a.b*c", "a\\b", "   ", "aaa", "banana", "xxx", "a b", "b",
          "ÀÉÎÕÜ àéîõü", "ǅungla", "Ωmega", "a\u0301", "x\ty", "ab", "ba", "zb"]
@@ -102,6 +176,10 @@ def yaml_str(text):
     return json.dumps(text, ensure_ascii=False)
 
 
+TRY_JSON = """CREATE FUNCTION try_json(t text) RETURNS json LANGUAGE plpgsql IMMUTABLE AS $$
+BEGIN RETURN t::json; EXCEPTION WHEN others THEN RETURN NULL; END $$"""
+
+
 def compare(tmp_path, dsn, data, schema, funcs, executors=2):
     """Runs funcs over data in millrace and in PostgreSQL; returns the
     mismatches as {name: [(id, input, millrace, postgres), ...]}."""
@@ -123,6 +201,7 @@ def compare(tmp_path, dsn, data, schema, funcs, executors=2):
     assert r.returncode == 0, r.stdout + r.stderr
     names = list(schema)
     with psycopg.connect(dsn, autocommit=True) as con:
+        con.execute(TRY_JSON)
         con.execute("CREATE TABLE src (" + ", ".join(
             f"{c} {pgt}" for c, (_, pgt) in schema.items()) + ")")
         with con.cursor().copy(f"COPY src ({', '.join(names)}) FROM STDIN") as cp:
@@ -145,4 +224,12 @@ def test_regular_expressions_match_postgres(tmp_path, utf8_db):
     data = rows()
     bad = compare(tmp_path, utf8_db, data, {"id": ("int64", "bigint"), "s": ("string", "text"),
                                             "k": ("int32", "integer")}, REGEX)
+    assert not bad, "\n".join(f"{n}: {len(v)} rows differ, first {v[:3]}" for n, v in bad.items())
+
+
+def test_json_functions_match_postgres(tmp_path, utf8_db):
+    data = json_rows()
+    funcs = JSON
+    bad = compare(tmp_path, utf8_db, data, {"id": ("int64", "bigint"), "j": ("string", "text"),
+                                            "p": ("string", "text")}, funcs)
     assert not bad, "\n".join(f"{n}: {len(v)} rows differ, first {v[:3]}" for n, v in bad.items())

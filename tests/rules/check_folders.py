@@ -42,6 +42,7 @@ LIB_HEADERS = {
     "curl/curl.h": "libcurl",
     "protobuf-c/protobuf-c.h": "protobuf-c",
     "pcre2.h": "PCRE2",
+    "yajl/yajl_parse.h": "yajl",
 }
 LIB_TARGETS = {
     "PkgConfig::ZMQ": "libzmq",
@@ -54,6 +55,7 @@ LIB_TARGETS = {
     "PkgConfig::CURL": "libcurl",
     "PkgConfig::PROTOBUFC": "protobuf-c",
     "PkgConfig::PCRE2": "PCRE2",
+    "PkgConfig::YAJL": "yajl",
     "m": "libm",
     "Threads::Threads": "pthreads",
 }

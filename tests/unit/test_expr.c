@@ -588,6 +588,67 @@ static void test_regex(void **state)
     assert_string_equal(ev("s ~~ 'a'"), "ERR -4 @3");
 }
 
+static void test_json(void **state)
+{
+    (void)state;
+    const char *doc = "'{\"a\": {\"b\" :  [1, 2.50, {\"c\": \"x\\u00e9\"}]}, \"n\": null, "
+                      "\"t\": true, \"big\": 12345678901234567890, \"-1\": \"k\"}'";
+    char q[512];
+#define JP(path, want)                                                              \
+    do {                                                                            \
+        snprintf(q, sizeof q, "json_extract_path_text(%s, %s)", doc, path);          \
+        EXPECT1(q, want);                                                           \
+    } while (0)
+    JP("'a'", "{\"b\" :  [1, 2.50, {\"c\": \"x\\u00e9\"}]}"); /* nested: verbatim */
+    JP("'a', 'b'", "[1, 2.50, {\"c\": \"x\\u00e9\"}]");
+    JP("'a', 'b', '1'", "2.50");                /* a number as written */
+    JP("'a', 'b', '2', 'c'", "xé");             /* a string unescaped */
+    JP("'a', 'b', '-1', 'c'", "xé");            /* negative: from the end */
+    JP("'a', 'b', ' +0'", "1");                 /* strtol's reading of an index */
+    JP("'a', 'b', '-4'", "NULL");
+    JP("'a', 'b', '1x'", "NULL");
+    JP("'a', 'b', '3'", "NULL");
+    JP("'n'", "NULL");                          /* JSON null */
+    JP("'t'", "true");
+    JP("'big'", "12345678901234567890");
+    JP("'-1'", "k");                            /* an object's key, not an index */
+    JP("'zz'", "NULL");
+    JP("'a', NULL", "NULL");
+    EXPECT1("json_extract_path_text('{\"a\":1,\"a\":2}', 'a')", "2"); /* last wins */
+    EXPECT1("json_extract_path_text('{\"a\":{\"b\":1},\"a\":3}', 'a', 'b')", "1");
+    EXPECT1("json_extract_path_text('[[1,[2,3]]]', '0', '1', '-1')", "3");
+    EXPECT1("json_extract_path_text('\"x\"', 'a')", "NULL");
+    EXPECT1("json_extract_path_text('{\"a\":\"\\u0000\"}', 'a')", "NULL");
+    /* invalid JSON gives NULL */
+    EXPECT1("json_extract_path_text('{\"a\":1', 'a')", "NULL");
+    EXPECT1("json_extract_path_text('{''a'':1}', 'a')", "NULL");
+    EXPECT1("json_extract_path_text('{\"a\":01}', 'a')", "NULL");
+    EXPECT1("json_extract_path_text('{\"a\":1} x', 'a')", "NULL");
+    EXPECT("json_extract_path_text(s, 'a')", "NULL|NULL|NULL|NULL|NULL");
+    EXPECT_TYPE("json_extract_path_text('{\"a\":1}', 'a')", "1", "string");
+
+    EXPECT1("json_array_length('[]')", "0");
+    EXPECT1("json_array_length(' [1, [2, 3], {\"a\": [4]}, null] ')", "4");
+    EXPECT1("json_array_length('{}')", "NULL");
+    EXPECT1("json_array_length('[1,')", "NULL");
+    EXPECT1("json_array_length(NULL)", "NULL");
+    EXPECT_TYPE("json_array_length('[1]')", "1", "int32");
+    EXPECT1("json_typeof('1.5')", "number");
+    EXPECT1("json_typeof(' \"x\" ')", "string");
+    EXPECT1("json_typeof('null')", "null");
+    EXPECT1("json_typeof('[1]')", "array");
+    EXPECT1("json_typeof('{}')", "object");
+    EXPECT1("json_typeof('false')", "boolean");
+    EXPECT1("json_typeof('nul')", "NULL");
+    EXPECT1("json_typeof('')", "NULL");
+    EXPECT1("json_typeof('\"\xff\"')", "NULL"); /* not UTF-8 */
+    EXPECT("json_typeof(s)", "NULL|NULL|NULL|NULL|NULL");
+    assert_string_equal(ev("json_typeof(i)"), "ERR -5 @12");
+    assert_string_equal(ev("json_extract_path_text(s)"), "ERR -5 @0");
+    assert_string_equal(ev("json_extract_path_text(s, 1)"), "ERR -5 @26");
+#undef JP
+}
+
 static void test_date_functions(void **state)
 {
     (void)state;
@@ -805,6 +866,7 @@ int main(void)
         cmocka_unit_test(test_functions),
         cmocka_unit_test(test_string_functions),
         cmocka_unit_test(test_regex),
+        cmocka_unit_test(test_json),
         cmocka_unit_test(test_date_functions),
         cmocka_unit_test(test_parse_errors),
         cmocka_unit_test(test_bind_errors),
