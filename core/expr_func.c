@@ -1015,6 +1015,16 @@ static const expr__fndef funcs[] = {
     {"json_array_length", EFN_JSON_ARRAY_LENGTH, 1, 1, expr__bind_json_length,
      expr__eval_json_length, NULL},
     {"json_typeof", EFN_JSON_TYPEOF, 1, 1, expr__bind_json_typeof, expr__eval_json_typeof, NULL},
+    {"lpad", EFN_LPAD, 2, 3, expr__bind_pad, expr__eval_pad, NULL},
+    {"rpad", EFN_RPAD, 2, 3, expr__bind_pad, expr__eval_pad, NULL},
+    {"left", EFN_LEFT, 2, 2, expr__bind_text_int, expr__eval_left_right, NULL},
+    {"right", EFN_RIGHT, 2, 2, expr__bind_text_int, expr__eval_left_right, NULL},
+    {"strpos", EFN_STRPOS, 2, 2, expr__bind_strpos, expr__eval_strpos, NULL},
+    {"initcap", EFN_INITCAP, 1, 1, expr__bind_text, expr__eval_initcap, NULL},
+    {"reverse", EFN_REVERSE, 1, 1, expr__bind_text, expr__eval_reverse, NULL},
+    {"repeat", EFN_REPEAT, 2, 2, expr__bind_text_int, expr__eval_repeat, NULL},
+    {"starts_with", EFN_STARTS_WITH, 2, 2, expr__bind_starts_with, expr__eval_starts_with, NULL},
+    {"sha256", EFN_SHA256, 1, 1, expr__bind_text, expr__eval_sha256, NULL},
 };
 static const size_t NFUNCS = sizeof funcs / sizeof funcs[0];
 

@@ -50,7 +50,8 @@ typedef enum expr__fn {
     EFN_LTRIM, EFN_RTRIM, EFN_SUBSTR, EFN_REPLACE, EFN_CONCAT, EFN_SPLIT_PART,
     EFN_MD5, EFN_DATE_TRUNC, EFN_DATE_PART, EFN_REGEXP_LIKE, EFN_REGEXP_REPLACE,
     EFN_REGEXP_SUBSTR, EFN_REGEXP_COUNT, EFN_JSON_EXTRACT_PATH_TEXT, EFN_JSON_ARRAY_LENGTH,
-    EFN_JSON_TYPEOF,
+    EFN_JSON_TYPEOF, EFN_LPAD, EFN_RPAD, EFN_LEFT, EFN_RIGHT, EFN_STRPOS, EFN_INITCAP,
+    EFN_REVERSE, EFN_REPEAT, EFN_STARTS_WITH, EFN_SHA256,
 } expr__fn;
 
 typedef struct expr__node expr__node;
@@ -203,6 +204,21 @@ int expr__bind_json_length(expr__node *n, mr_err *err);
 int expr__eval_json_length(expr__node *n, size_t rows, mr_err *err);
 int expr__bind_json_typeof(expr__node *n, mr_err *err);
 int expr__eval_json_typeof(expr__node *n, size_t rows, mr_err *err);
+
+/* ---- expr_text.c (string functions; utf8proc, Nettle) ------------------ */
+int expr__bind_pad(expr__node *n, mr_err *err);       /* (string, int[, string]) */
+int expr__bind_text_int(expr__node *n, mr_err *err);  /* (string, int) -> string */
+int expr__bind_text(expr__node *n, mr_err *err);      /* (string) -> string */
+int expr__bind_strpos(expr__node *n, mr_err *err);
+int expr__bind_starts_with(expr__node *n, mr_err *err);
+int expr__eval_pad(expr__node *n, size_t rows, mr_err *err);
+int expr__eval_left_right(expr__node *n, size_t rows, mr_err *err);
+int expr__eval_strpos(expr__node *n, size_t rows, mr_err *err);
+int expr__eval_initcap(expr__node *n, size_t rows, mr_err *err);
+int expr__eval_reverse(expr__node *n, size_t rows, mr_err *err);
+int expr__eval_repeat(expr__node *n, size_t rows, mr_err *err);
+int expr__eval_starts_with(expr__node *n, size_t rows, mr_err *err);
+int expr__eval_sha256(expr__node *n, size_t rows, mr_err *err);
 
 /* ---- expr.c ------------------------------------------------------------ */
 /* Wraps *slot in a cast to t (folding literals at once); 0 or an error. */

@@ -1,5 +1,5 @@
-"""Text functions against a real PostgreSQL: regular expressions and JSON
-functions, compared row by row.
+"""Text functions against a real PostgreSQL: regular expressions, JSON
+functions and the string functions, compared row by row.
 
 Generated rows full of edge cases (NULLs, empty strings, non-ASCII letters
 whose case differs, multi-byte characters, newlines, regex metacharacters)
@@ -90,6 +90,26 @@ JSON = {
     "j_type": ("json_typeof(j)", "json_typeof(try_json(j))"),
     "j_type_a": ("json_typeof(json_extract_path_text(j, 'a'))",
                  "json_typeof(try_json(json_extract_path_text(try_json(j), 'a')))"),
+}
+TEXT = {
+    "t_lpad": ("lpad(s, k + 3, 'xé')", None),
+    "t_lpad_cut": ("lpad(s, k)", None),
+    "t_lpad_neg": ("lpad(s, k - 3, '*')", None),
+    "t_rpad": ("rpad(s, 2 * k, '日x')", None),
+    "t_rpad_empty": ("rpad(s, 8, '')", None),
+    "t_left": ("left(s, k)", None),
+    "t_left_neg": ("left(s, -k)", None),
+    "t_right": ("right(s, k)", None),
+    "t_right_neg": ("right(s, -k)", None),
+    "t_strpos": ("strpos(s, 'a')", None),
+    "t_strpos_u": ("strpos(s, 'é')", None),
+    "t_strpos_empty": ("strpos(s, '')", None),
+    "t_initcap": ("initcap(s)", None),
+    "t_reverse": ("reverse(s)", None),
+    "t_repeat": ("repeat(s, k - 2)", None),
+    "t_starts": ("starts_with(s, 'a')", None),
+    "t_starts_u": ("starts_with(s, 'É')", None),
+    "t_sha256": ("sha256(s)", "encode(sha256(convert_to(s, 'UTF8')), 'hex')"),
 }
 JSON_FIXED = ['{"a": 1}', '{"a": {"b": "x"}}', '{"a" :  {"b" : [1, 2.50]}, "z": 1}',
               '{"a": "caf\\u00e9 \\n \\"q\\""}', '{"a": 1, "a": 2}', '{"a": {"b": 1}, "a": 3}',
@@ -232,4 +252,11 @@ def test_json_functions_match_postgres(tmp_path, utf8_db):
     funcs = JSON
     bad = compare(tmp_path, utf8_db, data, {"id": ("int64", "bigint"), "j": ("string", "text"),
                                             "p": ("string", "text")}, funcs)
+    assert not bad, "\n".join(f"{n}: {len(v)} rows differ, first {v[:3]}" for n, v in bad.items())
+
+
+def test_string_functions_match_postgres(tmp_path, utf8_db):
+    data = rows()
+    bad = compare(tmp_path, utf8_db, data, {"id": ("int64", "bigint"), "s": ("string", "text"),
+                                            "k": ("int32", "integer")}, TEXT)
     assert not bad, "\n".join(f"{n}: {len(v)} rows differ, first {v[:3]}" for n, v in bad.items())

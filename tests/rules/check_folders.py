@@ -43,6 +43,8 @@ LIB_HEADERS = {
     "protobuf-c/protobuf-c.h": "protobuf-c",
     "pcre2.h": "PCRE2",
     "yajl/yajl_parse.h": "yajl",
+    "utf8proc.h": "utf8proc",
+    "nettle/sha2.h": "Nettle",
 }
 LIB_TARGETS = {
     "PkgConfig::ZMQ": "libzmq",
@@ -56,6 +58,8 @@ LIB_TARGETS = {
     "PkgConfig::PROTOBUFC": "protobuf-c",
     "PkgConfig::PCRE2": "PCRE2",
     "PkgConfig::YAJL": "yajl",
+    "PkgConfig::UTF8PROC": "utf8proc",
+    "PkgConfig::NETTLE": "Nettle",
     "m": "libm",
     "Threads::Threads": "pthreads",
 }

@@ -649,6 +649,60 @@ static void test_json(void **state)
 #undef JP
 }
 
+static void test_text_functions(void **state)
+{
+    (void)state;
+    /* s is abc, Été, NULL, '', a_b%c */
+    EXPECT("lpad(s, 5, 'xy')", "xyabc|xyÉté|NULL|xyxyx|a_b%c");
+    EXPECT("rpad(s, 4)", "abc |Été |NULL|    |a_b%");
+    EXPECT1("lpad('hello', 3)", "hel");
+    EXPECT1("rpad('hello', 3, 'x')", "hel");
+    EXPECT1("lpad('hi', 5, '')", "hi");
+    EXPECT1("lpad('hi', -1, 'x')", "");
+    EXPECT1("rpad('日本', 5, '語x')", "日本語x語");
+    EXPECT1("lpad('x', 3, NULL)", "NULL");
+    EXPECT1("lpad('x', NULL)", "NULL");
+    EXPECT("left(s, 2)", "ab|Ét|NULL||a_");
+    EXPECT("right(s, 2)", "bc|té|NULL||%c");
+    EXPECT1("left('日本語', -1)", "日本");
+    EXPECT1("left('abc', -5)", "");
+    EXPECT1("left('abc', 10)", "abc");
+    EXPECT1("right('日本語', -1)", "本語");
+    EXPECT1("right('abc', -5)", "");
+    EXPECT1("right('abc', 0)", "");
+    EXPECT("strpos(s, 'c')", "3|0|NULL|0|5");
+    EXPECT1("strpos('日本語', '語')", "3");
+    EXPECT1("strpos('abc', '')", "1");
+    EXPECT1("strpos('', 'a')", "0");
+    EXPECT_TYPE("strpos('ab', 'b')", "2", "int32");
+    EXPECT1("initcap('hello wORLD-foo_bar 1st été ǆx')", "Hello World-Foo_Bar 1st Été Ǆx");
+    EXPECT1("initcap('ΣΑΣ σας ёлка')", "Σασ Σας Ёлка");
+    EXPECT1("initcap('ß ßA')", "ß ßa"); /* no capital sharp s, as in PostgreSQL */
+    EXPECT1("initcap('e\xcc\x81t\xc3\xa9 x')", "E\xcc\x81t\xc3\xa9 X"); /* a mark continues a word */
+    EXPECT1("initcap('ab\xff" "cd')", "Ab\xff" "Cd");              /* a bad byte ends one */
+    EXPECT("initcap(s)", "Abc|Été|NULL||A_B%C");
+    EXPECT("reverse(s)", "cba|étÉ|NULL||c%b_a");
+    EXPECT1("reverse('日本a')", "a本日");
+    EXPECT1("repeat('ab', 3)", "ababab");
+    EXPECT1("repeat('ab', -1)", "");
+    EXPECT1("repeat('', 5)", "");
+    EXPECT1("repeat('é', NULL)", "NULL");
+    assert_string_equal(ev1("repeat('ab', 1000000000)"), "ERR -2 @0");
+    assert_string_equal(last_err.msg, "repeat(): requested length too large");
+    assert_string_equal(ev1("lpad('ab', 2000000000, 'xy')"), "ERR -2 @0");
+    EXPECT("starts_with(s, 'a')", "true|false|NULL|false|true");
+    EXPECT1("starts_with('abc', '')", "true");
+    EXPECT1("starts_with('', 'a')", "false");
+    EXPECT_TYPE("starts_with('ab', 'a')", "true", "bool");
+    EXPECT1("sha256('abc')", "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
+    EXPECT1("sha256('')", "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855");
+    EXPECT("sha256(s) IS NULL", "false|false|true|false|false");
+    assert_string_equal(ev("lpad(s, 'x')"), "ERR -12 @8");
+    assert_string_equal(ev("left(s)"), "ERR -5 @0");
+    assert_string_equal(ev("strpos(s, 1)"), "ERR -5 @10");
+    assert_string_equal(ev("repeat(i, 2)"), "ERR -5 @7");
+}
+
 static void test_date_functions(void **state)
 {
     (void)state;
@@ -867,6 +921,7 @@ int main(void)
         cmocka_unit_test(test_string_functions),
         cmocka_unit_test(test_regex),
         cmocka_unit_test(test_json),
+        cmocka_unit_test(test_text_functions),
         cmocka_unit_test(test_date_functions),
         cmocka_unit_test(test_parse_errors),
         cmocka_unit_test(test_bind_errors),
