@@ -219,6 +219,12 @@ int expr__eval_reverse(expr__node *n, size_t rows, mr_err *err);
 int expr__eval_repeat(expr__node *n, size_t rows, mr_err *err);
 int expr__eval_starts_with(expr__node *n, size_t rows, mr_err *err);
 int expr__eval_sha256(expr__node *n, size_t rows, mr_err *err);
+int expr__eval_case_map(expr__node *n, size_t rows, mr_err *err); /* upper, lower */
+/* Unicode simple case mapping of s[0..n) into d, which has room for
+ * EXPR_CASE_MAP_ROOM(n) bytes (a mapping can turn 2 bytes into 3); returns
+ * the bytes written.  Bytes that are not UTF-8 are copied. */
+#define EXPR_CASE_MAP_ROOM(n) ((n) * 2)
+size_t expr__case_map(const char *s, size_t n, char *d, bool upper);
 
 /* ---- expr.c ------------------------------------------------------------ */
 /* Wraps *slot in a cast to t (folding literals at once); 0 or an error. */

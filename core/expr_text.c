@@ -4,9 +4,12 @@
  * PostgreSQL's semantics with a UTF-8 database: counts and positions are
  * characters, not bytes (a character is a lead byte and the continuation
  * bytes after it, as core/utf8.h counts); any NULL argument gives NULL.
- * initcap finds words and maps case with utf8proc (Debian's libutf8proc):
- * a letter, mark or digit continues a word, and a word's first character
- * goes to upper case, the rest to lower.  sha256 hashes with Nettle
+ * Case comes from utf8proc (Debian's libutf8proc): Unicode's simple (one
+ * character to one) mappings, which are what PostgreSQL's upper, lower,
+ * initcap and ILIKE use in a UTF-8 locale (ß stays ß; İ lowers to i).
+ * upper and lower live here too, and expr__case_map serves ILIKE.
+ * initcap: a letter, mark or digit continues a word, and a word's first
+ * character goes to upper case, the rest to lower.  sha256 hashes with Nettle
  * (Debian's nettle) and returns lower-case hex, as md5 does.
  */
 #include <nettle/sha2.h>
@@ -95,6 +98,61 @@ static void done(mr_column *o, size_t i, size_t len)
 static const char *str(const expr__node *n, int k, size_t i, size_t *len)
 {
     return mr_column_str(n->parts[k], i, len);
+}
+
+/* ---- case mapping ------------------------------------------------------ */
+
+/* Unicode's simple upper-case mapping, as PostgreSQL's towupper has it:
+ * utf8proc alone maps ß to ẞ, which Unicode's UnicodeData.txt does not. */
+static uint32_t to_upper(uint32_t cp)
+{
+    return cp == 0xDF ? cp : (uint32_t)utf8proc_toupper((utf8proc_int32_t)cp);
+}
+
+size_t expr__case_map(const char *s, size_t n, char *d, bool upper)
+{
+    size_t k = 0;
+    for (size_t j = 0; j < n;) {
+        unsigned char c = (unsigned char)s[j];
+        if (c < 0x80) {
+            d[k++] = (char)(upper ? (c >= 'a' && c <= 'z' ? c - 32 : c)
+                                  : (c >= 'A' && c <= 'Z' ? c + 32 : c));
+            j++;
+            continue;
+        }
+        uint32_t cp;
+        int l = mr_utf8_decode(s + j, n - j, &cp);
+        if (l < 0) { /* not UTF-8: kept as is */
+            memcpy(d + k, s + j, (size_t)-l);
+            k += (size_t)-l;
+            j += (size_t)-l;
+            continue;
+        }
+        uint32_t m = upper ? to_upper(cp) : (uint32_t)utf8proc_tolower((utf8proc_int32_t)cp);
+        k += mr_utf8_encode(d + k, m);
+        j += (size_t)l;
+    }
+    return k;
+}
+
+/* upper(s), lower(s) */
+int expr__eval_case_map(expr__node *n, size_t rows, mr_err *err)
+{
+    mr_column *o = &n->out;
+    bool upper = n->op == EFN_UPPER;
+    for (size_t i = 0; i < rows; i++) {
+        if (null_row(n, i))
+            continue;
+        size_t sn;
+        const char *s = str(n, 0, i, &sn);
+        if (sn > MAX_RESULT / 2)
+            return too_long(n, err);
+        char *d = room(o, i, EXPR_CASE_MAP_ROOM(sn));
+        if (!d)
+            return oom(err);
+        done(o, i, expr__case_map(s, sn, d, upper));
+    }
+    return 0;
 }
 
 /* ---- kernels ----------------------------------------------------------- */
@@ -215,12 +273,6 @@ static bool word_char(uint32_t cp)
     }
 }
 
-/* Unicode's simple upper-case mapping, as PostgreSQL's towupper has it:
- * utf8proc alone maps ß to ẞ, which Unicode's UnicodeData.txt does not. */
-static uint32_t to_upper(uint32_t cp)
-{
-    return cp == 0xDF ? cp : (uint32_t)utf8proc_toupper((utf8proc_int32_t)cp);
-}
 
 int expr__eval_initcap(expr__node *n, size_t rows, mr_err *err)
 {

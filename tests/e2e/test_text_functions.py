@@ -110,6 +110,13 @@ TEXT = {
     "t_starts": ("starts_with(s, 'a')", None),
     "t_starts_u": ("starts_with(s, 'É')", None),
     "t_sha256": ("sha256(s)", "encode(sha256(convert_to(s, 'UTF8')), 'hex')"),
+    "t_upper": ("upper(s)", None),
+    "t_lower": ("lower(s)", None),
+    "t_ilike": ("s ILIKE '%é%'", None),
+    "t_ilike_start": ("s ILIKE 'a%'", None),
+    "t_ilike_one": ("s ILIKE '_b%'", None),
+    "t_not_ilike": ("s NOT ILIKE '%ss%'", None),
+    "t_ilike_u": ("s ILIKE '%ё%ж%'", None),
 }
 JSON_FIXED = ['{"a": 1}', '{"a": {"b": "x"}}', '{"a" :  {"b" : [1, 2.50]}, "z": 1}',
               '{"a": "caf\\u00e9 \\n \\"q\\""}', '{"a": 1, "a": 2}', '{"a": {"b": 1}, "a": 3}',
@@ -153,7 +160,8 @@ def json_rows():
 
 FIXED = ["", "abc", "Été", "ÉCOLE école", "a\nb", "ab\n", "straße STRASSE", "日本語テキスト",
          "ΣΑΣ σας", "😀x😀", "a.b*c", "a\\b", "   ", "aaa", "banana", "xxx", "a b", "b",
-         "ÀÉÎÕÜ àéîõü", "ǅungla", "Ωmega", "a\u0301", "x\ty", "ab", "ba", "zb"]
+         "ÀÉÎÕÜ àéîõü", "ǅungla", "Ωmega", "a\u0301", "x\ty", "ab", "ba", "zb",
+         "İSTANBUL ıi", "\u212a ſ ɐ ꭓ", "ЁЖИК ёж", "Ա ա"]
 ALPHABET = ["a", "b", "c", "A", "B", "é", "É", "ß", "日", "\n", " ", ".", "*", "😀", "x", "z",
             "_", "1", "ё", "Ж"]
 

@@ -373,6 +373,14 @@ static void test_in_between_like(void **state)
     EXPECT("s NOT LIKE '%c'", "false|true|NULL|true|false");
     EXPECT("s ILIKE 'ABC'", "true|false|NULL|false|false");
     EXPECT("s NOT ILIKE 'a%C'", "false|true|NULL|true|false");
+    /* ILIKE folds every script's case, as PostgreSQL does in UTF-8 */
+    EXPECT("s ILIKE '%é%'", "false|true|NULL|false|false");
+    EXPECT1("'ÉCOLE' ILIKE '%é%'", "true");
+    EXPECT1("'İSTANBUL' ILIKE 'istanbul'", "true");
+    EXPECT1("'ΣΑΣ' ILIKE 'σας'", "false"); /* final sigma is its own letter */
+    EXPECT1("'ЁЖИК' ILIKE '_жик'", "true");
+    EXPECT1("'ǅ' ILIKE 'ǆ'", "true");
+    EXPECT1("'STRASSE' ILIKE 'straße'", "false");
     EXPECT1("'abcabd' LIKE '%ab_'", "true");
     EXPECT1("'abcabd' LIKE 'a%c'", "false");
     EXPECT1("'mississippi' LIKE '%iss%pi'", "true");
@@ -463,10 +471,14 @@ static void test_string_functions(void **state)
     (void)state;
     EXPECT("upper(s)", "ABC|\xc3\x89T\xc3\x89|NULL||A_B%C");
     EXPECT("lower('MiXeD')", "mixed|mixed|mixed|mixed|mixed");
-    /* two-byte letters map like PostgreSQL's (and DuckDB's) simple case mapping */
+    /* Unicode's simple case mapping, as PostgreSQL's upper and lower in a
+     * UTF-8 locale: one character to one, which may change its length */
     EXPECT1("upper('naïve ÿ ąčę ωσς ёжик')", "NAÏVE Ÿ ĄČĘ ΩΣΣ ЁЖИК");
     EXPECT1("lower('NAÏVE Ÿ ĄČĘ ΩΣ ЁЖИК ΆΈΌ')", "naïve ÿ ąčę ωσ ёжик άέό");
-    EXPECT1("upper('ß ı ſ 日本')", "ß ı ſ 日本");
+    EXPECT1("upper('ß ı ſ 日本')", "ß I S 日本");
+    EXPECT1("upper('ǆ ɐ ꭓ ﬀ ǅ ա')", "Ǆ Ɐ Ꭓ ﬀ Ǆ Ա");
+    EXPECT1("lower('ẞ K İ Ǆ ǅ Ⱥ ΣΑΣ Ա')", "ß k i ǆ ǆ ⱥ σασ ա");
+    EXPECT1("upper('a\xff" "b')", "A\xff" "B"); /* a bad byte is kept */
     EXPECT("length(s)", "3|3|NULL|0|5");
     EXPECT1("length('日本語')", "3");
     EXPECT1("trim('  x y  ')", "x y");
