@@ -5,8 +5,8 @@
  * fold to one (PostgreSQL also accepts a pattern from a column; millrace
  * does not, so no row ever compiles).  The compiled code, its JIT form
  * when PCRE2 has a JIT for this machine, and the match data live in the
- * node's aux until the node is freed: one compile and one match block per
- * task.  A bad pattern is a bind error at the pattern literal's offset.
+ * node's aux until the node is freed: one compile, one match block and one
+ * JIT stack per task.  A bad pattern is a bind error at the pattern literal's offset.
  *
  * PCRE2 runs in UTF mode with Unicode properties (\w, \d, caseless) and
  * accepts subjects that are not valid UTF-8 (they match as far as they are
@@ -32,12 +32,16 @@
 typedef struct rx {
     pcre2_code *code;
     pcre2_match_data *md;
+    pcre2_match_context *mc; /* with the JIT stack, when there is a JIT */
+    pcre2_jit_stack *stack;
     bool global; /* regexp_replace's 'g' */
 } rx;
 
 static void rx_free(void *p)
 {
     rx *r = p;
+    pcre2_match_context_free(r->mc);
+    pcre2_jit_stack_free(r->stack);
     pcre2_match_data_free(r->md);
     pcre2_code_free(r->code);
     free(r);
@@ -120,7 +124,7 @@ static int parse_flags(expr__node *n, int i, bool allow_g, uint32_t *opts, bool 
 static int compile(expr__node *n, uint32_t opts, bool global, bool null, mr_err *err)
 {
     char w[48];
-    bool pnull;
+    bool pnull = false;
     int rc = need_literal(n, 1, "pattern", &pnull, err);
     if (rc < 0 || pnull || null)
         return rc;
@@ -139,16 +143,29 @@ static int compile(expr__node *n, uint32_t opts, bool global, bool null, mr_err 
                             "%s: invalid regular expression: %s at pattern offset %zu",
                             what(n, w, sizeof w), (const char *)msg, (size_t)eoff);
     }
-    /* The JIT makes matching several times faster; without one for this
-     * machine (or when it fails) the interpreter runs the same pattern. */
-    (void)pcre2_jit_compile(c, PCRE2_JIT_COMPLETE);
     rx *r = calloc(1, sizeof *r);
-    if (!r || !(r->md = pcre2_match_data_create_from_pattern(c, NULL))) {
-        free(r);
+    if (!r) {
         pcre2_code_free(c);
         return mr_err_set(err, MR_ENOMEM, "out of memory compiling a regular expression");
     }
     r->code = c;
+    if (!(r->md = pcre2_match_data_create_from_pattern(c, NULL))) {
+        rx_free(r);
+        return mr_err_set(err, MR_ENOMEM, "out of memory compiling a regular expression");
+    }
+    /* The JIT makes matching several times faster; without one for this
+     * machine (or when it fails) the interpreter runs the same pattern.
+     * Its stack may grow to 1 MiB (PCRE2's default, 32 KiB, is too small
+     * for backtracking over long text); a match that needs more runs in
+     * the interpreter (see search). */
+    if (pcre2_jit_compile(c, PCRE2_JIT_COMPLETE) == 0) {
+        if (!(r->mc = pcre2_match_context_create(NULL)) ||
+            !(r->stack = pcre2_jit_stack_create(32 * 1024, 1024 * 1024, NULL))) {
+            rx_free(r);
+            return mr_err_set(err, MR_ENOMEM, "out of memory compiling a regular expression");
+        }
+        pcre2_jit_stack_assign(r->mc, NULL, r->stack);
+    }
     r->global = global;
     n->aux = r;
     n->aux_free = rx_free;
@@ -233,7 +250,9 @@ static int search(expr__node *n, const char *s, size_t len, size_t start, PCRE2_
                   mr_err *err)
 {
     rx *r = n->aux;
-    int rc = pcre2_match(r->code, (PCRE2_SPTR)s, len, start, 0, r->md, NULL);
+    int rc = pcre2_match(r->code, (PCRE2_SPTR)s, len, start, 0, r->md, r->mc);
+    if (rc == PCRE2_ERROR_JIT_STACKLIMIT) /* the interpreter keeps its frames on the heap */
+        rc = pcre2_match(r->code, (PCRE2_SPTR)s, len, start, PCRE2_NO_JIT, r->md, r->mc);
     if (rc == PCRE2_ERROR_NOMATCH)
         return 0;
     if (rc < 0) {

@@ -220,7 +220,8 @@ int expr__eval_left_right(expr__node *n, size_t rows, mr_err *err)
         int64_t k = MR_COL_I64(n->parts[1])[i];
         int64_t chars = (int64_t)mr_utf8_chars(s, sn);
         /* characters to keep from the start (left) or to skip (right) */
-        int64_t c = left ? (k >= 0 ? k : chars + k) : (k >= 0 ? chars - k : -k);
+        int64_t c = left ? (k >= 0 ? k : chars + k)
+                         : (k >= 0 ? chars - k : k < -chars ? chars : -k);
         c = c < 0 ? 0 : c > chars ? chars : c;
         size_t at = mr_utf8_advance(s, sn, c);
         const char *from = left ? s : s + at;
