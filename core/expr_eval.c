@@ -1164,6 +1164,15 @@ static int eval_cast(expr__node *n, const mr_batch *in, const uint32_t *sel, siz
         return rc;
     if (expr__out_prep(n, rows) < 0)
         return oom(err);
+    if (n->param == 1 && a->type.id == MR_T_BOOL) { /* bool's output form, for concat */
+        for (size_t i = 0; i < rows; i++) {
+            if (!vget(a->valid, i))
+                mr_column_set_str_null(&n->out, i);
+            else if (mr_column_set_str(&n->out, i, MR_COL_U8(a)[i] ? "t" : "f", 1) < 0)
+                return oom(err);
+        }
+        return 0;
+    }
     return expr__cast_column(a, &n->out, rows, n->try_, err);
 }
 

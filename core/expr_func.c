@@ -238,13 +238,27 @@ static int bind_split_part(expr__node *n, mr_err *err)
     return 0;
 }
 
-/* concat() turns any argument into text, as PostgreSQL does. */
+/* concat() turns any argument into text with the type's output form, as
+ * PostgreSQL does: a boolean is t or f there (where a cast gives true or
+ * false). */
 static int bind_concat(expr__node *n, mr_err *err)
 {
     for (int i = 0; i < n->nkids; i++) {
+        expr__node *k = n->kids[i];
+        bool boolean = k->type.id == MR_T_BOOL && !k->unknown;
+        if (boolean && k->kind == EN_LIT && !k->lnull) {
+            free(k->ls);
+            if (!(k->ls = strdup(k->li ? "t" : "f")))
+                return mr_err_set(err, MR_ENOMEM, "out of memory binding an expression");
+            k->lslen = 1;
+            k->type = mr_type_make(MR_T_STRING);
+            continue;
+        }
         int rc = expr__coerce(&n->kids[i], mr_type_make(MR_T_STRING), err);
         if (rc < 0)
             return rc;
+        if (boolean && n->kids[i]->kind == EN_CAST)
+            n->kids[i]->param = 1; /* output form: t, f */
     }
     n->type = mr_type_make(MR_T_STRING);
     return 0;

@@ -91,7 +91,8 @@ struct expr__node {
     expr__node **kids;
     char *name;     /* column or function name, owned */
     int col;        /* column index after bind */
-    int64_t param;  /* per-kind bound parameter (round digits, date unit) */
+    int64_t param;  /* per-kind bound parameter (round digits, date unit; a
+                     * cast to text: 1 for the output form, bool as t/f) */
     /* State a function builds once in bind (a compiled pattern), owned:
      * aux_free(aux) runs when the node is freed; never copied by clone. */
     void *aux;

@@ -117,6 +117,7 @@ TEXT = {
     "t_ilike_one": ("s ILIKE '_b%'", None),
     "t_not_ilike": ("s NOT ILIKE '%ss%'", None),
     "t_ilike_u": ("s ILIKE '%ё%ж%'", None),
+    "t_concat_bool": ("concat(s, s ~ 'a', k > 2, true)", None),
 }
 JSON_FIXED = ['{"a": 1}', '{"a": {"b": "x"}}', '{"a" :  {"b" : [1, 2.50]}, "z": 1}',
               '{"a": "caf\\u00e9 \\n \\"q\\""}', '{"a": 1, "a": 2}', '{"a": {"b": 1}, "a": 3}',

@@ -500,6 +500,10 @@ static void test_string_functions(void **state)
     EXPECT1("replace('abc', '', 'z')", "abc");
     EXPECT1("replace('aaa', 'aa', 'b')", "ba");
     EXPECT("concat(s, NULL, i)", "abc1|Été-2||2147483647|a_b%c0");
+    /* booleans in their output form, as PostgreSQL's concat (a cast says true) */
+    EXPECT("concat('a', b, true, false, NULL::bool)", "attf|aftf|atf|attf|aftf");
+    EXPECT("concat(b)", "t|f||t|f");
+    EXPECT1("b::string || concat(b)", "truet");
     EXPECT("s || '-' || l", "abc-10|Été-20|NULL|NULL|a_b%c--5");
     assert_string_equal(ev("i || l"), "ERR -5 @2");
     EXPECT1("split_part('a,b,c', ',', 2)", "b");
