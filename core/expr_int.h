@@ -3,7 +3,8 @@
  * The module is split as SQLite splits btree.c: expr_parse.c (text -> tree),
  * expr.c (binding: names -> column indices, types, implicit casts, constant
  * folding), expr_eval.c (vectorized evaluation of operators and casts) and
- * expr_func.c (the scalar function library).
+ * expr_func.c (the scalar function library, whose table also lists the
+ * functions of expr_regex.c, expr_json.c and expr_text.c).
  *
  * One struct, expr__node, serves both as the read-only tree built by the
  * parser and binder and as the holder of its evaluation scratch (the result
