@@ -197,7 +197,8 @@ def main():
         # the staging phase alone, per COPY format (one stream, rows from memory)
         exe = tmp / "copy_format"
         build = Path(args.build).resolve()
-        libs = subprocess.run(["pkg-config", "--libs", "libpq", "sqlite3"], capture_output=True,
+        libs = subprocess.run(["pkg-config", "--libs", "libpq", "sqlite3", "libpcre2-8", "yajl",
+                               "libutf8proc", "nettle"], capture_output=True,
                               text=True, check=True).stdout.split()
         subprocess.run(["cc", "-O2", "-std=c11", "-D_GNU_SOURCE", f"-I{ROOT}",
                         str(ROOT / "bench" / "copy_format.c"), str(build / "libmr_warehouse.a"),

@@ -18,7 +18,8 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 LIBS = ["mr_executor", "mr_warehouse", "mr_dag", "mr_net", "mr_proto", "mr_core"]
-SYSLIBS = ["-lzmq", "-lzstd", "-lprotobuf-c", "-lsqlite3", "-lpq", "-lyaml", "-lm", "-lpthread"]
+SYSLIBS = ["-lzmq", "-lzstd", "-lprotobuf-c", "-lsqlite3", "-lpq", "-lyaml", "-lpcre2-8", "-lyajl",
+           "-lutf8proc", "-lnettle", "-lm", "-lpthread"]
 
 
 def machine():

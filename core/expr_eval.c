@@ -767,11 +767,6 @@ int expr__eval_coalesce(expr__node *n, const mr_batch *in, const uint32_t *sel, 
 
 /* ---- LIKE -------------------------------------------------------------- */
 
-static inline unsigned char fold_ci(unsigned char c, bool ci)
-{
-    return ci && c >= 'A' && c <= 'Z' ? (unsigned char)(c + 32) : c;
-}
-
 static inline size_t u8len(unsigned char c)
 {
     return c < 0x80 ? 1 : c < 0xe0 ? 2 : c < 0xf0 ? 3 : 4;
@@ -779,7 +774,7 @@ static inline size_t u8len(unsigned char c)
 
 /* SQL LIKE with % and _ (one UTF-8 character) and backslash escapes.
  * Iterative with one backtrack point (the last %), O(len(s) * len(p)). */
-static bool like_match(const char *s, size_t sn, const char *p, size_t pn, bool ci)
+static bool like_match(const char *s, size_t sn, const char *p, size_t pn)
 {
     size_t si = 0, pi = 0, star_p = (size_t)-1, star_s = 0;
     while (si < sn) {
@@ -799,7 +794,7 @@ static bool like_match(const char *s, size_t sn, const char *p, size_t pn, bool 
             size_t q = pi;
             if (p[q] == '\\' && q + 1 < pn)
                 q++;
-            if (fold_ci((unsigned char)p[q], ci) == fold_ci((unsigned char)s[si], ci)) {
+            if (p[q] == s[si]) {
                 si++;
                 pi = q + 1;
                 continue;
@@ -818,6 +813,40 @@ static bool like_match(const char *s, size_t sn, const char *p, size_t pn, bool 
     return pi == pn;
 }
 
+/* ILIKE's buffer for the lowered text and pattern: the node's aux, kept
+ * between rows and batches. */
+typedef struct like_buf {
+    char *buf;
+    size_t cap;
+} like_buf;
+
+static void like_buf_free(void *p)
+{
+    like_buf *lb = p;
+    free(lb->buf);
+    free(lb);
+}
+
+static like_buf *like_scratch(expr__node *n, size_t need)
+{
+    like_buf *lb = n->aux;
+    if (!lb) {
+        if (!(lb = calloc(1, sizeof *lb)))
+            return NULL;
+        n->aux = lb;
+        n->aux_free = like_buf_free;
+    }
+    if (need > lb->cap) {
+        size_t cap = need > 2 * lb->cap ? need : 2 * lb->cap;
+        char *b = realloc(lb->buf, cap);
+        if (!b)
+            return NULL;
+        lb->buf = b;
+        lb->cap = cap;
+    }
+    return lb;
+}
+
 static int eval_like(expr__node *n, const mr_batch *in, const uint32_t *sel, size_t rows,
                      mr_err *err)
 {
@@ -833,7 +862,19 @@ static int eval_like(expr__node *n, const mr_batch *in, const uint32_t *sel, siz
     for (size_t i = 0; i < rows; i++) {
         size_t sn, pn;
         const char *s = mr_column_str(a, i, &sn), *p = mr_column_str(b, i, &pn);
-        MR_COL_U8(o)[i] = (uint8_t)(like_match(s, sn, p, pn, n->ci) != n->negate);
+        if (n->ci && vget(o->valid, i)) {
+            /* ILIKE: LIKE on both sides lowered, as PostgreSQL does in UTF-8 */
+            like_buf *lb = like_scratch(n, EXPR_CASE_MAP_ROOM(sn) + EXPR_CASE_MAP_ROOM(pn) + 1);
+            if (!lb)
+                return oom(err);
+            size_t ln = expr__case_map(s, sn, lb->buf, false);
+            size_t lp = expr__case_map(p, pn, lb->buf + ln, false);
+            s = lb->buf;
+            p = lb->buf + ln;
+            sn = ln;
+            pn = lp;
+        }
+        MR_COL_U8(o)[i] = (uint8_t)(like_match(s, sn, p, pn) != n->negate);
     }
     return 0;
 }
@@ -1123,6 +1164,15 @@ static int eval_cast(expr__node *n, const mr_batch *in, const uint32_t *sel, siz
         return rc;
     if (expr__out_prep(n, rows) < 0)
         return oom(err);
+    if (n->param == 1 && a->type.id == MR_T_BOOL) { /* bool's output form, for concat */
+        for (size_t i = 0; i < rows; i++) {
+            if (!vget(a->valid, i))
+                mr_column_set_str_null(&n->out, i);
+            else if (mr_column_set_str(&n->out, i, MR_COL_U8(a)[i] ? "t" : "f", 1) < 0)
+                return oom(err);
+        }
+        return 0;
+    }
     return expr__cast_column(a, &n->out, rows, n->try_, err);
 }
 

@@ -3,8 +3,8 @@
  * Every function follows PostgreSQL: NULL in gives NULL out except where
  * PostgreSQL says otherwise (coalesce, concat, greatest/least skip NULLs).
  * String functions count characters in UTF-8 (length, substr, trim sets);
- * lower/upper map ASCII, Latin-1, Latin Extended-A, Greek and Cyrillic
- * letters one to one (see case_map_cp).  md5 is implemented here (RFC
+ * lower/upper (Unicode case mapping) are in expr_text.c with the other
+ * string functions of the spec's additions.  md5 is implemented here (RFC
  * 1321).  Date functions work on timestamps (a date argument is widened to
  * midnight); date_trunc's unit and date_part's field must be literals so
  * they are checked, and the result type fixed, at bind time.
@@ -73,7 +73,7 @@ static char *tn(mr_type t, char *buf)
     return (char *)mr_type_name(t, buf, 32);
 }
 
-static int need_type(expr__node *n, int i, int id, mr_err *err)
+int expr__need_type(expr__node *n, int i, int id, mr_err *err)
 {
     char b[32];
     expr__node *k = n->kids[i];
@@ -198,7 +198,7 @@ static int bind_round(expr__node *n, mr_err *err)
 static int bind_strings(expr__node *n, mr_err *err)
 {
     for (int i = 0; i < n->nkids; i++) {
-        int rc = need_type(n, i, MR_T_STRING, err);
+        int rc = expr__need_type(n, i, MR_T_STRING, err);
         if (rc < 0)
             return rc;
     }
@@ -208,7 +208,7 @@ static int bind_strings(expr__node *n, mr_err *err)
 
 static int bind_length(expr__node *n, mr_err *err)
 {
-    int rc = need_type(n, 0, MR_T_STRING, err);
+    int rc = expr__need_type(n, 0, MR_T_STRING, err);
     if (rc < 0)
         return rc;
     n->type = mr_type_make(MR_T_INT32);
@@ -217,11 +217,11 @@ static int bind_length(expr__node *n, mr_err *err)
 
 static int bind_substr(expr__node *n, mr_err *err)
 {
-    int rc = need_type(n, 0, MR_T_STRING, err);
+    int rc = expr__need_type(n, 0, MR_T_STRING, err);
     if (rc < 0)
         return rc;
     for (int i = 1; i < n->nkids; i++)
-        if ((rc = need_type(n, i, MR_T_INT64, err)) < 0)
+        if ((rc = expr__need_type(n, i, MR_T_INT64, err)) < 0)
             return rc;
     n->type = mr_type_make(MR_T_STRING);
     return 0;
@@ -230,21 +230,35 @@ static int bind_substr(expr__node *n, mr_err *err)
 static int bind_split_part(expr__node *n, mr_err *err)
 {
     int rc;
-    if ((rc = need_type(n, 0, MR_T_STRING, err)) < 0 ||
-        (rc = need_type(n, 1, MR_T_STRING, err)) < 0 ||
-        (rc = need_type(n, 2, MR_T_INT64, err)) < 0)
+    if ((rc = expr__need_type(n, 0, MR_T_STRING, err)) < 0 ||
+        (rc = expr__need_type(n, 1, MR_T_STRING, err)) < 0 ||
+        (rc = expr__need_type(n, 2, MR_T_INT64, err)) < 0)
         return rc;
     n->type = mr_type_make(MR_T_STRING);
     return 0;
 }
 
-/* concat() turns any argument into text, as PostgreSQL does. */
+/* concat() turns any argument into text with the type's output form, as
+ * PostgreSQL does: a boolean is t or f there (where a cast gives true or
+ * false). */
 static int bind_concat(expr__node *n, mr_err *err)
 {
     for (int i = 0; i < n->nkids; i++) {
+        expr__node *k = n->kids[i];
+        bool boolean = k->type.id == MR_T_BOOL && !k->unknown;
+        if (boolean && k->kind == EN_LIT && !k->lnull) {
+            free(k->ls);
+            if (!(k->ls = strdup(k->li ? "t" : "f")))
+                return mr_err_set(err, MR_ENOMEM, "out of memory binding an expression");
+            k->lslen = 1;
+            k->type = mr_type_make(MR_T_STRING);
+            continue;
+        }
         int rc = expr__coerce(&n->kids[i], mr_type_make(MR_T_STRING), err);
         if (rc < 0)
             return rc;
+        if (boolean && n->kids[i]->kind == EN_CAST)
+            n->kids[i]->param = 1; /* output form: t, f */
     }
     n->type = mr_type_make(MR_T_STRING);
     return 0;
@@ -269,7 +283,7 @@ static int bind_date(expr__node *n, mr_err *err)
                                     "hour, minute, second, milliseconds, microseconds, "
                                     "epoch, isoyear, decade, century, millennium");
     n->param = code;
-    if ((rc = need_type(n, 1, MR_T_TIMESTAMP, err)) < 0)
+    if ((rc = expr__need_type(n, 1, MR_T_TIMESTAMP, err)) < 0)
         return rc;
     if (trunc)
         n->type = mr_type_make(MR_T_TIMESTAMP);
@@ -499,97 +513,6 @@ static int eval_nullif(expr__node *n, size_t rows, mr_err *err)
 }
 
 /* ---- string functions -------------------------------------------------- */
-
-/* Simple (one to one) case mapping of the two-byte UTF-8 letters of
- * Latin-1, Latin Extended-A, Greek and Cyrillic, as PostgreSQL's upper and
- * lower do in a UTF-8 locale.  Every pair has the same encoded length, so
- * the result is as long as the input; letters whose mapping would change
- * length (dotless i, long s, sharp s) stay as they are. */
-static uint32_t case_map_cp(uint32_t c, bool up)
-{
-    if (up) {
-        if ((c >= 0xE0 && c <= 0xFE && c != 0xF7) || (c >= 0x3B1 && c <= 0x3CB && c != 0x3C2) ||
-            (c >= 0x430 && c <= 0x44F))
-            return c - 0x20;
-        if (c == 0xFF)
-            return 0x178;
-        if (c == 0x3C2)
-            return 0x3A3;
-        if (c >= 0x450 && c <= 0x45F)
-            return c - 0x50;
-        if (c == 0x3AC)
-            return 0x386;
-        if (c >= 0x3AD && c <= 0x3AF)
-            return c - 0x25;
-        if (c == 0x3CC)
-            return 0x38C;
-        if (c == 0x3CD || c == 0x3CE)
-            return c - 0x3F;
-        if (((c >= 0x100 && c <= 0x12F) || (c >= 0x132 && c <= 0x137) ||
-             (c >= 0x14A && c <= 0x177)) && (c & 1))
-            return c - 1;
-        if (((c >= 0x139 && c <= 0x148) || (c >= 0x179 && c <= 0x17E)) && !(c & 1))
-            return c - 1;
-        return c;
-    }
-    if ((c >= 0xC0 && c <= 0xDE && c != 0xD7) || (c >= 0x391 && c <= 0x3AB && c != 0x3A2) ||
-        (c >= 0x410 && c <= 0x42F))
-        return c + 0x20;
-    if (c == 0x178)
-        return 0xFF;
-    if (c >= 0x400 && c <= 0x40F)
-        return c + 0x50;
-    if (c == 0x386)
-        return 0x3AC;
-    if (c >= 0x388 && c <= 0x38A)
-        return c + 0x25;
-    if (c == 0x38C)
-        return 0x3CC;
-    if (c == 0x38E || c == 0x38F)
-        return c + 0x3F;
-    if (((c >= 0x100 && c <= 0x12F) || (c >= 0x132 && c <= 0x137) ||
-         (c >= 0x14A && c <= 0x177)) && !(c & 1))
-        return c + 1;
-    if (((c >= 0x139 && c <= 0x148) || (c >= 0x179 && c <= 0x17E)) && (c & 1))
-        return c + 1;
-    return c;
-}
-
-static int eval_case_map(expr__node *n, size_t rows, mr_err *err)
-{
-    mr_column *a = n->parts[0], *o = &n->out;
-    bool up = n->op == EFN_UPPER;
-    for (size_t i = 0; i < rows; i++) {
-        if (any_null(n, i))
-            continue;
-        size_t len;
-        const char *s = mr_column_str(a, i, &len);
-        char *d = sput(o, i, len);
-        if (!d)
-            return oom(err);
-        for (size_t k = 0; k < len; k++) {
-            unsigned char c = (unsigned char)s[k];
-            if (c < 0x80) {
-                if (up && c >= 'a' && c <= 'z')
-                    c = (unsigned char)(c - 32);
-                else if (!up && c >= 'A' && c <= 'Z')
-                    c = (unsigned char)(c + 32);
-                d[k] = (char)c;
-            } else if ((c & 0xE0) == 0xC0 && k + 1 < len &&
-                       ((unsigned char)s[k + 1] & 0xC0) == 0x80) {
-                uint32_t cp = ((uint32_t)(c & 0x1F) << 6) | ((unsigned char)s[k + 1] & 0x3F);
-                uint32_t m = case_map_cp(cp, up);
-                d[k] = (char)(0xC0 | (m >> 6));
-                d[k + 1] = (char)(0x80 | (m & 0x3F));
-                k++;
-            } else {
-                d[k] = (char)c;
-            }
-        }
-        sput_done(o, i, len);
-    }
-    return 0;
-}
 
 static int eval_length(expr__node *n, size_t rows)
 {
@@ -987,8 +910,8 @@ static const expr__fndef funcs[] = {
     {"floor", EFN_FLOOR, 1, 1, bind_floor_ceil, eval_round, NULL},
     {"ceil", EFN_CEIL, 1, 1, bind_floor_ceil, eval_round, NULL},
     {"ceiling", EFN_CEIL, 1, 1, bind_floor_ceil, eval_round, NULL},
-    {"lower", EFN_LOWER, 1, 1, bind_strings, eval_case_map, NULL},
-    {"upper", EFN_UPPER, 1, 1, bind_strings, eval_case_map, NULL},
+    {"lower", EFN_LOWER, 1, 1, bind_strings, expr__eval_case_map, NULL},
+    {"upper", EFN_UPPER, 1, 1, bind_strings, expr__eval_case_map, NULL},
     {"length", EFN_LENGTH, 1, 1, bind_length, eval_length_fn, NULL},
     {"char_length", EFN_LENGTH, 1, 1, bind_length, eval_length_fn, NULL},
     {"trim", EFN_TRIM, 1, 2, bind_strings, eval_trim, NULL},
@@ -1003,6 +926,28 @@ static const expr__fndef funcs[] = {
     {"md5", EFN_MD5, 1, 1, bind_strings, eval_md5, NULL},
     {"date_trunc", EFN_DATE_TRUNC, 2, 2, bind_date, eval_date_fn, NULL},
     {"date_part", EFN_DATE_PART, 2, 2, bind_date, eval_date_fn, NULL},
+    {"regexp_like", EFN_REGEXP_LIKE, 2, 3, expr__bind_regexp_like, expr__eval_regexp_like, NULL},
+    {"regexp_replace", EFN_REGEXP_REPLACE, 3, 4, expr__bind_regexp_replace,
+     expr__eval_regexp_replace, NULL},
+    {"regexp_substr", EFN_REGEXP_SUBSTR, 2, 4, expr__bind_regexp_substr,
+     expr__eval_regexp_substr, NULL},
+    {"regexp_count", EFN_REGEXP_COUNT, 2, 3, expr__bind_regexp_count, expr__eval_regexp_count,
+     NULL},
+    {"json_extract_path_text", EFN_JSON_EXTRACT_PATH_TEXT, 2, -1, expr__bind_json_path,
+     expr__eval_json_path, NULL},
+    {"json_array_length", EFN_JSON_ARRAY_LENGTH, 1, 1, expr__bind_json_length,
+     expr__eval_json_length, NULL},
+    {"json_typeof", EFN_JSON_TYPEOF, 1, 1, expr__bind_json_typeof, expr__eval_json_typeof, NULL},
+    {"lpad", EFN_LPAD, 2, 3, expr__bind_pad, expr__eval_pad, NULL},
+    {"rpad", EFN_RPAD, 2, 3, expr__bind_pad, expr__eval_pad, NULL},
+    {"left", EFN_LEFT, 2, 2, expr__bind_text_int, expr__eval_left_right, NULL},
+    {"right", EFN_RIGHT, 2, 2, expr__bind_text_int, expr__eval_left_right, NULL},
+    {"strpos", EFN_STRPOS, 2, 2, expr__bind_strpos, expr__eval_strpos, NULL},
+    {"initcap", EFN_INITCAP, 1, 1, expr__bind_text, expr__eval_initcap, NULL},
+    {"reverse", EFN_REVERSE, 1, 1, expr__bind_text, expr__eval_reverse, NULL},
+    {"repeat", EFN_REPEAT, 2, 2, expr__bind_text_int, expr__eval_repeat, NULL},
+    {"starts_with", EFN_STARTS_WITH, 2, 2, expr__bind_starts_with, expr__eval_starts_with, NULL},
+    {"sha256", EFN_SHA256, 1, 1, expr__bind_text, expr__eval_sha256, NULL},
 };
 static const size_t NFUNCS = sizeof funcs / sizeof funcs[0];
 

@@ -3,7 +3,8 @@
  * The module is split as SQLite splits btree.c: expr_parse.c (text -> tree),
  * expr.c (binding: names -> column indices, types, implicit casts, constant
  * folding), expr_eval.c (vectorized evaluation of operators and casts) and
- * expr_func.c (the scalar function library).
+ * expr_func.c (the scalar function library, whose table also lists the
+ * functions of expr_regex.c, expr_json.c and expr_text.c).
  *
  * One struct, expr__node, serves both as the read-only tree built by the
  * parser and binder and as the holder of its evaluation scratch (the result
@@ -48,7 +49,10 @@ typedef enum expr__fn {
     EFN_COALESCE, EFN_NULLIF, EFN_GREATEST, EFN_LEAST, EFN_ABS, EFN_ROUND,
     EFN_FLOOR, EFN_CEIL, EFN_LOWER, EFN_UPPER, EFN_LENGTH, EFN_TRIM,
     EFN_LTRIM, EFN_RTRIM, EFN_SUBSTR, EFN_REPLACE, EFN_CONCAT, EFN_SPLIT_PART,
-    EFN_MD5, EFN_DATE_TRUNC, EFN_DATE_PART,
+    EFN_MD5, EFN_DATE_TRUNC, EFN_DATE_PART, EFN_REGEXP_LIKE, EFN_REGEXP_REPLACE,
+    EFN_REGEXP_SUBSTR, EFN_REGEXP_COUNT, EFN_JSON_EXTRACT_PATH_TEXT, EFN_JSON_ARRAY_LENGTH,
+    EFN_JSON_TYPEOF, EFN_LPAD, EFN_RPAD, EFN_LEFT, EFN_RIGHT, EFN_STRPOS, EFN_INITCAP,
+    EFN_REVERSE, EFN_REPEAT, EFN_STARTS_WITH, EFN_SHA256,
 } expr__fn;
 
 typedef struct expr__node expr__node;
@@ -88,7 +92,12 @@ struct expr__node {
     expr__node **kids;
     char *name;     /* column or function name, owned */
     int col;        /* column index after bind */
-    int64_t param;  /* per-kind bound parameter (round digits, date unit) */
+    int64_t param;  /* per-kind bound parameter (round digits, date unit; a
+                     * cast to text: 1 for the output form, bool as t/f) */
+    /* State a function builds once in bind (a compiled pattern), owned:
+     * aux_free(aux) runs when the node is freed; never copied by clone. */
+    void *aux;
+    void (*aux_free)(void *aux);
 
     /* Literal value. */
     bool lnull;
@@ -173,6 +182,51 @@ int expr__func_eval(expr__node *n, const mr_batch *in, const uint32_t *sel, size
 /* Validates a date_part field / date_trunc unit name; its code or -1. */
 int expr__date_field(const char *s, size_t n);
 int expr__date_unit(const char *s, size_t n);
+
+/* Coerces argument i of n to type id (string, int64 or timestamp); an
+ * error at the argument's offset when it cannot be. */
+int expr__need_type(expr__node *n, int i, int id, mr_err *err);
+
+/* ---- expr_regex.c (regular expressions, PCRE2) ------------------------- */
+/* regexp_like(s, pattern [, flags]); the operators ~ ~* !~ !~* are calls of
+ * it with n->ci (~*) and n->negate (!~) set by the parser. */
+int expr__bind_regexp_like(expr__node *n, mr_err *err);
+int expr__eval_regexp_like(expr__node *n, size_t rows, mr_err *err);
+int expr__bind_regexp_replace(expr__node *n, mr_err *err);
+int expr__eval_regexp_replace(expr__node *n, size_t rows, mr_err *err);
+int expr__bind_regexp_substr(expr__node *n, mr_err *err);
+int expr__eval_regexp_substr(expr__node *n, size_t rows, mr_err *err);
+int expr__bind_regexp_count(expr__node *n, mr_err *err);
+int expr__eval_regexp_count(expr__node *n, size_t rows, mr_err *err);
+
+/* ---- expr_json.c (JSON in text, yajl) ---------------------------------- */
+int expr__bind_json_path(expr__node *n, mr_err *err);
+int expr__eval_json_path(expr__node *n, size_t rows, mr_err *err);
+int expr__bind_json_length(expr__node *n, mr_err *err);
+int expr__eval_json_length(expr__node *n, size_t rows, mr_err *err);
+int expr__bind_json_typeof(expr__node *n, mr_err *err);
+int expr__eval_json_typeof(expr__node *n, size_t rows, mr_err *err);
+
+/* ---- expr_text.c (string functions; utf8proc, Nettle) ------------------ */
+int expr__bind_pad(expr__node *n, mr_err *err);       /* (string, int[, string]) */
+int expr__bind_text_int(expr__node *n, mr_err *err);  /* (string, int) -> string */
+int expr__bind_text(expr__node *n, mr_err *err);      /* (string) -> string */
+int expr__bind_strpos(expr__node *n, mr_err *err);
+int expr__bind_starts_with(expr__node *n, mr_err *err);
+int expr__eval_pad(expr__node *n, size_t rows, mr_err *err);
+int expr__eval_left_right(expr__node *n, size_t rows, mr_err *err);
+int expr__eval_strpos(expr__node *n, size_t rows, mr_err *err);
+int expr__eval_initcap(expr__node *n, size_t rows, mr_err *err);
+int expr__eval_reverse(expr__node *n, size_t rows, mr_err *err);
+int expr__eval_repeat(expr__node *n, size_t rows, mr_err *err);
+int expr__eval_starts_with(expr__node *n, size_t rows, mr_err *err);
+int expr__eval_sha256(expr__node *n, size_t rows, mr_err *err);
+int expr__eval_case_map(expr__node *n, size_t rows, mr_err *err); /* upper, lower */
+/* Unicode simple case mapping of s[0..n) into d, which has room for
+ * EXPR_CASE_MAP_ROOM(n) bytes (a mapping can turn 2 bytes into 3); returns
+ * the bytes written.  Bytes that are not UTF-8 are copied. */
+#define EXPR_CASE_MAP_ROOM(n) ((n) * 2)
+size_t expr__case_map(const char *s, size_t n, char *d, bool upper);
 
 /* ---- expr.c ------------------------------------------------------------ */
 /* Wraps *slot in a cast to t (folding literals at once); 0 or an error. */

@@ -2,7 +2,7 @@
  * precedence-climbing parser with PostgreSQL's operator precedence.
  *
  * Precedence, loosest first (PostgreSQL's table): OR, AND, NOT, IS,
- * comparisons, BETWEEN/IN/LIKE/ILIKE, other operators (||), + -, * / %,
+ * comparisons, BETWEEN/IN/LIKE/ILIKE, other operators (|| ~ ~* !~ !~*), + -, * / %,
  * unary minus, ::.  parse_expr(p, min) parses an operand and then keeps
  * consuming infix operators that bind tighter than min, so left-associative
  * operators recurse with their own level as the new minimum.
@@ -10,7 +10,8 @@
  * Sugar is removed here so later stages see a small language: x BETWEEN a
  * AND b becomes x >= a AND x <= b (x is cloned), CASE x WHEN v becomes CASE
  * WHEN x = v, extract(f FROM t) becomes date_part('f', t), x IS TRUE becomes
- * x IS NOT DISTINCT FROM true.  A minus in front of a number literal folds
+ * x IS NOT DISTINCT FROM true, s ~ p becomes regexp_like(s, p) (named "~",
+ * with ci and negate for ~* and !~).  A minus in front of a number literal folds
  * into it, so -2147483648 is an int32 and -9223372036854775808 parses.
  *
  * Every node records the byte offset of its token; errors set err->offset.
@@ -95,6 +96,8 @@ void expr__node_free(expr__node *n)
     free(n->kids);
     free(n->name);
     free(n->ls);
+    if (n->aux && n->aux_free)
+        n->aux_free(n->aux);
     expr__scratch_free(n);
     free(n);
 }
@@ -117,6 +120,8 @@ expr__node *expr__node_clone(const expr__node *n)
     c->nkids = 0;
     c->name = NULL;
     c->ls = NULL;
+    c->aux = NULL;
+    c->aux_free = NULL;
     if (n->name && !(c->name = strdup(n->name)))
         goto fail;
     if (n->ls) {
@@ -200,17 +205,20 @@ static int lex(parser *p)
             i++;
         p->t.kind = TK_IDENT;
     } else {
-        static const char *const two[] = {"<>", "!=", "<=", ">=", "||", "::"};
+        static const char *const two[] = {"<>", "!=", "<=", ">=", "||", "::", "~*", "!~"};
         p->t.kind = TK_OP;
         if (c == '=' && s[i + 1] == '=')
             return perr(p, (int)st, "'==' is not an operator: write '=' to compare%s", "", 0);
         i++;
-        for (size_t k = 0; k < sizeof two / sizeof two[0]; k++)
-            if (s[st] == two[k][0] && s[st + 1] == two[k][1]) {
-                i = st + 2;
-                break;
-            }
-        if (i == st + 1 && !strchr("+-*/%()=<>,", c))
+        if (c == '!' && s[i] == '~' && s[i + 1] == '*')
+            i = st + 3;
+        else
+            for (size_t k = 0; k < sizeof two / sizeof two[0]; k++)
+                if (s[st] == two[k][0] && s[st + 1] == two[k][1]) {
+                    i = st + 2;
+                    break;
+                }
+        if (i == st + 1 && !strchr("+-*/%()=<>,~", c))
             return perr(p, (int)st, "unexpected character '%s'", s + st, 1);
     }
     p->t.len = i - st;
@@ -790,6 +798,9 @@ static int infix_prec(parser *p, int *kind, int *op, bool *neg)
             {"+", P_ADD, EN_ARITH, EOP_ADD}, {"-", P_ADD, EN_ARITH, EOP_SUB},
             {"*", P_MUL, EN_ARITH, EOP_MUL}, {"/", P_MUL, EN_ARITH, EOP_DIV},
             {"%", P_MUL, EN_ARITH, EOP_MOD}, {"::", P_CAST, EN_CAST, 0},
+            /* regular expressions: calls of regexp_like (op: 1 ~*, 2 !~, 3 !~*) */
+            {"~", P_OTHER, EN_FUNC, 0},     {"~*", P_OTHER, EN_FUNC, 1},
+            {"!~", P_OTHER, EN_FUNC, 2},    {"!~*", P_OTHER, EN_FUNC, 3},
         };
         for (size_t i = 0; i < sizeof ops / sizeof ops[0]; i++)
             if (is_op(p, ops[i].s)) {
@@ -961,6 +972,18 @@ static int parse_infix(parser *p, int prec, int kind, int op, bool neg, expr__no
     }
     if ((rc = parse_expr(p, prec, &right)) < 0)
         goto fail;
+    if (kind == EN_FUNC) {
+        /* s ~ pattern: regexp_like(s, pattern), named by its operator */
+        static const char *const names[] = {"~", "~*", "!~", "!~*"};
+        if ((rc = mk2(p, EN_FUNC, EFN_REGEXP_LIKE, off, left, right, out)) < 0)
+            return rc;
+        (*out)->fndef = expr__func_lookup("regexp_like");
+        (*out)->ci = op & 1;
+        (*out)->negate = op >= 2;
+        if (!((*out)->name = strdup(names[op])))
+            return mr_err_set(p->err, MR_ENOMEM, "out of memory parsing an expression");
+        return 0;
+    }
     if ((rc = mk2(p, kind, kind == EN_LIKE ? 0 : op, off, left, right, out)) < 0)
         return rc;
     if (kind == EN_LIKE) {

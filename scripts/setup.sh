@@ -24,7 +24,8 @@ cd "$(dirname "$0")/.."
 #     keyring to check what it downloads.
 PACKAGES=(cmake pkg-config make gcc libc6-dev libzmq3-dev libprotobuf-c-dev protobuf-c-compiler
   libyaml-dev libzstd-dev libsqlite3-dev libpq-dev postgresql libmicrohttpd-dev
-  libcjson-dev libcmocka-dev libcurl4-openssl-dev sqlite3 python3-venv clang libclang-rt-14-dev
+  libcjson-dev libpcre2-dev libyajl-dev libutf8proc-dev nettle-dev libcmocka-dev
+  libcurl4-openssl-dev sqlite3 python3-venv clang libclang-rt-14-dev
   debootstrap debian-archive-keyring)
 # The cluster test (tests/cluster) needs a Docker engine, which setup does not
 # install (it needs a daemon and privileges); where Docker is present the

@@ -41,6 +41,10 @@ LIB_HEADERS = {
     "cjson/cJSON.h": "cJSON",
     "curl/curl.h": "libcurl",
     "protobuf-c/protobuf-c.h": "protobuf-c",
+    "pcre2.h": "PCRE2",
+    "yajl/yajl_parse.h": "yajl",
+    "utf8proc.h": "utf8proc",
+    "nettle/sha2.h": "Nettle",
 }
 LIB_TARGETS = {
     "PkgConfig::ZMQ": "libzmq",
@@ -52,6 +56,10 @@ LIB_TARGETS = {
     "PkgConfig::CJSON": "cJSON",
     "PkgConfig::CURL": "libcurl",
     "PkgConfig::PROTOBUFC": "protobuf-c",
+    "PkgConfig::PCRE2": "PCRE2",
+    "PkgConfig::YAJL": "yajl",
+    "PkgConfig::UTF8PROC": "utf8proc",
+    "PkgConfig::NETTLE": "Nettle",
     "m": "libm",
     "Threads::Threads": "pthreads",
 }

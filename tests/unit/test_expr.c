@@ -373,6 +373,14 @@ static void test_in_between_like(void **state)
     EXPECT("s NOT LIKE '%c'", "false|true|NULL|true|false");
     EXPECT("s ILIKE 'ABC'", "true|false|NULL|false|false");
     EXPECT("s NOT ILIKE 'a%C'", "false|true|NULL|true|false");
+    /* ILIKE folds every script's case, as PostgreSQL does in UTF-8 */
+    EXPECT("s ILIKE '%é%'", "false|true|NULL|false|false");
+    EXPECT1("'ÉCOLE' ILIKE '%é%'", "true");
+    EXPECT1("'İSTANBUL' ILIKE 'istanbul'", "true");
+    EXPECT1("'ΣΑΣ' ILIKE 'σας'", "false"); /* final sigma is its own letter */
+    EXPECT1("'ЁЖИК' ILIKE '_жик'", "true");
+    EXPECT1("'ǅ' ILIKE 'ǆ'", "true");
+    EXPECT1("'STRASSE' ILIKE 'straße'", "false");
     EXPECT1("'abcabd' LIKE '%ab_'", "true");
     EXPECT1("'abcabd' LIKE 'a%c'", "false");
     EXPECT1("'mississippi' LIKE '%iss%pi'", "true");
@@ -463,10 +471,14 @@ static void test_string_functions(void **state)
     (void)state;
     EXPECT("upper(s)", "ABC|\xc3\x89T\xc3\x89|NULL||A_B%C");
     EXPECT("lower('MiXeD')", "mixed|mixed|mixed|mixed|mixed");
-    /* two-byte letters map like PostgreSQL's (and DuckDB's) simple case mapping */
+    /* Unicode's simple case mapping, as PostgreSQL's upper and lower in a
+     * UTF-8 locale: one character to one, which may change its length */
     EXPECT1("upper('naïve ÿ ąčę ωσς ёжик')", "NAÏVE Ÿ ĄČĘ ΩΣΣ ЁЖИК");
     EXPECT1("lower('NAÏVE Ÿ ĄČĘ ΩΣ ЁЖИК ΆΈΌ')", "naïve ÿ ąčę ωσ ёжик άέό");
-    EXPECT1("upper('ß ı ſ 日本')", "ß ı ſ 日本");
+    EXPECT1("upper('ß ı ſ 日本')", "ß I S 日本");
+    EXPECT1("upper('ǆ ɐ ꭓ ﬀ ǅ ա')", "Ǆ Ɐ Ꭓ ﬀ Ǆ Ա");
+    EXPECT1("lower('ẞ K İ Ǆ ǅ Ⱥ ΣΑΣ Ա')", "ß k i ǆ ǆ ⱥ σασ ա");
+    EXPECT1("upper('a\xff" "b')", "A\xff" "B"); /* a bad byte is kept */
     EXPECT("length(s)", "3|3|NULL|0|5");
     EXPECT1("length('日本語')", "3");
     EXPECT1("trim('  x y  ')", "x y");
@@ -488,6 +500,10 @@ static void test_string_functions(void **state)
     EXPECT1("replace('abc', '', 'z')", "abc");
     EXPECT1("replace('aaa', 'aa', 'b')", "ba");
     EXPECT("concat(s, NULL, i)", "abc1|Été-2||2147483647|a_b%c0");
+    /* booleans in their output form, as PostgreSQL's concat (a cast says true) */
+    EXPECT("concat('a', b, true, false, NULL::bool)", "attf|aftf|atf|attf|aftf");
+    EXPECT("concat(b)", "t|f||t|f");
+    EXPECT1("b::string || concat(b)", "truet");
     EXPECT("s || '-' || l", "abc-10|Été-20|NULL|NULL|a_b%c--5");
     assert_string_equal(ev("i || l"), "ERR -5 @2");
     EXPECT1("split_part('a,b,c', ',', 2)", "b");
@@ -506,6 +522,206 @@ static void test_string_functions(void **state)
             "57edf4a22be3c955ac49da2e2107b67a");
     EXPECT("md5(s) IS NULL", "false|false|true|false|false");
     assert_string_equal(ev("length(i)"), "ERR -5 @7");
+}
+
+static void test_regex(void **state)
+{
+    (void)state;
+    /* the operators: s is abc, Été, NULL, '', a_b%c */
+    EXPECT("s ~ 'b'", "true|false|NULL|false|true");
+    EXPECT("s !~ 'b'", "false|true|NULL|true|false");
+    EXPECT("s ~ '^ét'", "false|false|NULL|false|false");
+    EXPECT("s ~* '^ét'", "false|true|NULL|false|false");
+    EXPECT("s !~* '^ÉT'", "true|false|NULL|true|true");
+    EXPECT("s ~ '^.{3}$'", "true|true|NULL|false|false"); /* characters, not bytes */
+    EXPECT("s ~ NULL", "NULL|NULL|NULL|NULL|NULL");
+    EXPECT("s ~ ('^a' || 'b')", "true|false|NULL|false|false"); /* folds to a literal */
+    /* ~ binds tighter than comparisons and AND, as in PostgreSQL */
+    EXPECT("s ~ 'a' = true AND NOT s !~ 'c'", "true|false|NULL|false|true");
+    EXPECT1("'a\nb' ~ 'a.b'", "true");      /* '.' matches a newline */
+    EXPECT1("'ab\n' ~ 'b$'", "false");      /* '$' only at the very end */
+    EXPECT1("'x\xff' ~ 'x'", "true");       /* invalid UTF-8 in the subject */
+    EXPECT1("'日本語' ~ '^\\w+$'", "true"); /* Unicode classes */
+    EXPECT1("regexp_like('ABC', 'b', 'i')", "true");
+    EXPECT1("regexp_like('ABC', 'b', 'ic')", "false");
+    EXPECT_TYPE("s ~ 'a'", "true", "bool");
+
+    /* regexp_replace: first match, or all with g; \1..\9, \& and \\ */
+    EXPECT("regexp_replace(s, '[bt]', 'X')", "aXc|ÉXé|NULL||a_X%c");
+    EXPECT1("regexp_replace('banana', 'a', 'o', 'g')", "bonono");
+    EXPECT1("regexp_replace('bAnana', 'a', 'o', 'gi')", "bonono");
+    EXPECT1("regexp_replace('John Smith', '(\\w+) (\\w+)', '\\2, \\1')", "Smith, John");
+    EXPECT1("regexp_replace('abc', '(b)', '[\\1\\2\\&\\\\\\x]')", "a[bb\\\\x]c");
+    EXPECT1("regexp_replace('abc', '(x)?b', '<\\1>')", "a<>c");
+    EXPECT1("regexp_replace('baaac', 'a*', '-', 'g')", "-b--c-"); /* PostgreSQL's result */
+    EXPECT1("regexp_replace('', 'x*', '-', 'g')", "-");
+    EXPECT1("regexp_replace('héllo wörld', '[éö]', '_', 'g')", "h_llo w_rld");
+    EXPECT1("regexp_replace('日本語', '', '-', 'g')", "-日-本-語-");
+    EXPECT1("regexp_replace('abc', 'b', NULL)", "NULL");
+    EXPECT1("regexp_replace('abc', 'b', 'x', NULL)", "NULL");
+
+    /* regexp_substr(s, p [, start [, n]]), regexp_count */
+    EXPECT("regexp_substr(s, '[a-z]+')", "abc|t|NULL|NULL|a");
+    EXPECT1("regexp_substr('aXbXc', 'X.', 1, 2)", "Xc");
+    EXPECT1("regexp_substr('aXbXc', 'X.', 3)", "Xc");
+    EXPECT1("regexp_substr('aXbXc', 'X.', 1, 3)", "NULL");
+    EXPECT1("regexp_substr('ééxéx', 'x', 4)", "x");
+    EXPECT1("regexp_substr('abc', 'x*', 4)", "");
+    EXPECT1("regexp_substr('abc', 'c*', 1, 4)", "");
+    EXPECT1("regexp_substr('abc', 'b', NULL)", "NULL");
+    EXPECT("regexp_count(s, '[a-zé]')", "3|2|NULL|0|3");
+    EXPECT1("regexp_count('abc', 'x*')", "4");
+    EXPECT1("regexp_count('abc', 'c|')", "4");
+    EXPECT1("regexp_count('banana', 'an', 3)", "1");
+    EXPECT1("regexp_count('abc', 'b', 10)", "0");
+    EXPECT_TYPE("regexp_count('aaa', 'a')", "3", "int32");
+    /* backtracking over long text needs more than PCRE2's default JIT stack */
+    EXPECT1("regexp_count(repeat('ab', 20000), '(a|b)*c')", "0");
+    EXPECT1("length(regexp_replace(repeat('xy', 20000), '(x|y)+', '-'))", "1");
+    assert_string_equal(ev1("regexp_substr('abc', 'b', 0)"), "ERR -2 @0");
+    assert_string_equal(last_err.msg, "regexp_substr(): invalid value for parameter \"start\": 0");
+    assert_string_equal(ev1("regexp_substr('abc', 'b', 1, 0)"), "ERR -2 @0");
+    assert_string_equal(ev1("regexp_count('abc', 'b', -1)"), "ERR -2 @0");
+
+    /* a bad pattern is an error at the pattern's offset, at bind time */
+    assert_string_equal(ev("s ~ 'a('"), "ERR -2 @4");
+    assert_non_null(strstr(last_err.msg, "operator ~: invalid regular expression: missing "
+                                         "closing parenthesis at pattern offset 2"));
+    assert_string_equal(ev("regexp_replace(s, '[b', 'x')"), "ERR -2 @18");
+    assert_non_null(strstr(last_err.msg, "regexp_replace(): invalid regular expression:"));
+    assert_string_equal(ev("regexp_count(s, '*')"), "ERR -2 @16");
+    /* the pattern and flags must be constants */
+    assert_string_equal(ev("s ~ s"), "ERR -2 @4");
+    assert_string_equal(last_err.msg, "operator ~: the pattern must be a constant (a quoted "
+                                      "literal or an expression of literals), since it is "
+                                      "compiled once per task");
+    assert_string_equal(ev("regexp_replace(s, 'a', 'b', s)"), "ERR -2 @28");
+    assert_string_equal(ev("regexp_replace(s, 'a', 'b', 'gx')"), "ERR -2 @28");
+    assert_string_equal(last_err.msg, "regexp_replace(): invalid regular expression option "
+                                      "'x' (valid: g, i, c)");
+    assert_string_equal(ev("regexp_like(s, 'a', 'g')"), "ERR -2 @20");
+    assert_string_equal(ev("i ~ 'a'"), "ERR -5 @0");
+    assert_string_equal(last_err.msg, "operator ~ needs a string as argument 1, got int32");
+    assert_string_equal(ev("regexp_count(s, 'a', 'x')"), "ERR -12 @21");
+    assert_string_equal(ev("regexp_substr(s)"), "ERR -5 @0");
+    assert_string_equal(ev("s ~~ 'a'"), "ERR -4 @3");
+}
+
+static void test_json(void **state)
+{
+    (void)state;
+    const char *doc = "'{\"a\": {\"b\" :  [1, 2.50, {\"c\": \"x\\u00e9\"}]}, \"n\": null, "
+                      "\"t\": true, \"big\": 12345678901234567890, \"-1\": \"k\"}'";
+    char q[512];
+#define JP(path, want)                                                              \
+    do {                                                                            \
+        snprintf(q, sizeof q, "json_extract_path_text(%s, %s)", doc, path);          \
+        EXPECT1(q, want);                                                           \
+    } while (0)
+    JP("'a'", "{\"b\" :  [1, 2.50, {\"c\": \"x\\u00e9\"}]}"); /* nested: verbatim */
+    JP("'a', 'b'", "[1, 2.50, {\"c\": \"x\\u00e9\"}]");
+    JP("'a', 'b', '1'", "2.50");                /* a number as written */
+    JP("'a', 'b', '2', 'c'", "xé");             /* a string unescaped */
+    JP("'a', 'b', '-1', 'c'", "xé");            /* negative: from the end */
+    JP("'a', 'b', ' +0'", "1");                 /* strtol's reading of an index */
+    JP("'a', 'b', '-4'", "NULL");
+    JP("'a', 'b', '1x'", "NULL");
+    JP("'a', 'b', '3'", "NULL");
+    JP("'n'", "NULL");                          /* JSON null */
+    JP("'t'", "true");
+    JP("'big'", "12345678901234567890");
+    JP("'-1'", "k");                            /* an object's key, not an index */
+    JP("'zz'", "NULL");
+    JP("'a', NULL", "NULL");
+    EXPECT1("json_extract_path_text('{\"a\":1,\"a\":2}', 'a')", "2"); /* last wins */
+    EXPECT1("json_extract_path_text('{\"a\":{\"b\":1},\"a\":3}', 'a', 'b')", "1");
+    EXPECT1("json_extract_path_text('[[1,[2,3]]]', '0', '1', '-1')", "3");
+    EXPECT1("json_extract_path_text('\"x\"', 'a')", "NULL");
+    EXPECT1("json_extract_path_text('{\"a\":\"\\u0000\"}', 'a')", "NULL");
+    /* invalid JSON gives NULL */
+    EXPECT1("json_extract_path_text('{\"a\":1', 'a')", "NULL");
+    EXPECT1("json_extract_path_text('{''a'':1}', 'a')", "NULL");
+    EXPECT1("json_extract_path_text('{\"a\":01}', 'a')", "NULL");
+    EXPECT1("json_extract_path_text('{\"a\":1} x', 'a')", "NULL");
+    EXPECT("json_extract_path_text(s, 'a')", "NULL|NULL|NULL|NULL|NULL");
+    EXPECT_TYPE("json_extract_path_text('{\"a\":1}', 'a')", "1", "string");
+
+    EXPECT1("json_array_length('[]')", "0");
+    EXPECT1("json_array_length(' [1, [2, 3], {\"a\": [4]}, null] ')", "4");
+    EXPECT1("json_array_length('{}')", "NULL");
+    EXPECT1("json_array_length('[1,')", "NULL");
+    EXPECT1("json_array_length(NULL)", "NULL");
+    EXPECT_TYPE("json_array_length('[1]')", "1", "int32");
+    EXPECT1("json_typeof('1.5')", "number");
+    EXPECT1("json_typeof(' \"x\" ')", "string");
+    EXPECT1("json_typeof('null')", "null");
+    EXPECT1("json_typeof('[1]')", "array");
+    EXPECT1("json_typeof('{}')", "object");
+    EXPECT1("json_typeof('false')", "boolean");
+    EXPECT1("json_typeof('nul')", "NULL");
+    EXPECT1("json_typeof('')", "NULL");
+    EXPECT1("json_typeof('\"\xff\"')", "NULL"); /* not UTF-8 */
+    EXPECT("json_typeof(s)", "NULL|NULL|NULL|NULL|NULL");
+    assert_string_equal(ev("json_typeof(i)"), "ERR -5 @12");
+    assert_string_equal(ev("json_extract_path_text(s)"), "ERR -5 @0");
+    assert_string_equal(ev("json_extract_path_text(s, 1)"), "ERR -5 @26");
+#undef JP
+}
+
+static void test_text_functions(void **state)
+{
+    (void)state;
+    /* s is abc, Été, NULL, '', a_b%c */
+    EXPECT("lpad(s, 5, 'xy')", "xyabc|xyÉté|NULL|xyxyx|a_b%c");
+    EXPECT("rpad(s, 4)", "abc |Été |NULL|    |a_b%");
+    EXPECT1("lpad('hello', 3)", "hel");
+    EXPECT1("rpad('hello', 3, 'x')", "hel");
+    EXPECT1("lpad('hi', 5, '')", "hi");
+    EXPECT1("lpad('hi', -1, 'x')", "");
+    EXPECT1("rpad('日本', 5, '語x')", "日本語x語");
+    EXPECT1("lpad('x', 3, NULL)", "NULL");
+    EXPECT1("lpad('x', NULL)", "NULL");
+    EXPECT("left(s, 2)", "ab|Ét|NULL||a_");
+    EXPECT("right(s, 2)", "bc|té|NULL||%c");
+    EXPECT1("left('日本語', -1)", "日本");
+    EXPECT1("left('abc', -5)", "");
+    EXPECT1("left('abc', 10)", "abc");
+    EXPECT1("right('日本語', -1)", "本語");
+    EXPECT1("right('abc', -5)", "");
+    EXPECT1("right('abc', 0)", "");
+    EXPECT1("right('abc', -9223372036854775808)", "");
+    EXPECT1("left('abc', -9223372036854775808)", "");
+    EXPECT("strpos(s, 'c')", "3|0|NULL|0|5");
+    EXPECT1("strpos('日本語', '語')", "3");
+    EXPECT1("strpos('abc', '')", "1");
+    EXPECT1("strpos('', 'a')", "0");
+    EXPECT_TYPE("strpos('ab', 'b')", "2", "int32");
+    EXPECT1("initcap('hello wORLD-foo_bar 1st été ǆx')", "Hello World-Foo_Bar 1st Été Ǆx");
+    EXPECT1("initcap('ΣΑΣ σας ёлка')", "Σασ Σας Ёлка");
+    EXPECT1("initcap('ß ßA')", "ß ßa"); /* no capital sharp s, as in PostgreSQL */
+    EXPECT1("initcap('e\xcc\x81t\xc3\xa9 x')", "E\xcc\x81t\xc3\xa9 X"); /* a mark continues a word */
+    EXPECT1("initcap('ab\xff" "cd')", "Ab\xff" "Cd");              /* a bad byte ends one */
+    EXPECT("initcap(s)", "Abc|Été|NULL||A_B%C");
+    EXPECT("reverse(s)", "cba|étÉ|NULL||c%b_a");
+    EXPECT1("reverse('日本a')", "a本日");
+    EXPECT1("repeat('ab', 3)", "ababab");
+    EXPECT1("repeat('ab', -1)", "");
+    EXPECT1("repeat('', 5)", "");
+    EXPECT1("repeat('é', NULL)", "NULL");
+    assert_string_equal(ev1("repeat('ab', 1000000000)"), "ERR -2 @0");
+    assert_string_equal(last_err.msg, "repeat(): requested length too large");
+    assert_string_equal(ev1("lpad('ab', 2000000000, 'xy')"), "ERR -2 @0");
+    EXPECT("starts_with(s, 'a')", "true|false|NULL|false|true");
+    EXPECT1("starts_with('abc', '')", "true");
+    EXPECT1("starts_with('', 'a')", "false");
+    EXPECT_TYPE("starts_with('ab', 'a')", "true", "bool");
+    EXPECT1("sha256('abc')", "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
+    EXPECT1("sha256('')", "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855");
+    EXPECT("sha256(s) IS NULL", "false|false|true|false|false");
+    assert_string_equal(ev("lpad(s, 'x')"), "ERR -12 @8");
+    assert_string_equal(ev("left(s)"), "ERR -5 @0");
+    assert_string_equal(ev("strpos(s, 1)"), "ERR -5 @10");
+    assert_string_equal(ev("repeat(i, 2)"), "ERR -5 @7");
 }
 
 static void test_date_functions(void **state)
@@ -724,6 +940,9 @@ int main(void)
         cmocka_unit_test(test_case_cast_more),
         cmocka_unit_test(test_functions),
         cmocka_unit_test(test_string_functions),
+        cmocka_unit_test(test_regex),
+        cmocka_unit_test(test_json),
+        cmocka_unit_test(test_text_functions),
         cmocka_unit_test(test_date_functions),
         cmocka_unit_test(test_parse_errors),
         cmocka_unit_test(test_bind_errors),
