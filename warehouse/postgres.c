@@ -47,6 +47,10 @@ enum {
 
 /* SQL text and COPY data are built in mr_strbufs (warehouse/sql.h). */
 
+/* A dedupe order compares strings by their bytes, as SQLite does, so both
+ * drivers pick the same winner whatever the database's collation. */
+#define TEXT_ORDER " COLLATE \"C\""
+
 /* Appends s as a quoted string literal ('...' with '\'' doubled; the
  * server runs with standard_conforming_strings, the default since 9.1). */
 void pg__buf_literal(mr_strbuf *b, const char *s)
@@ -487,7 +491,11 @@ static int check_upsert_keys(PGconn *c, const mr_wh_target *t, mr_err *err)
         goto out;
     }
     q.n = 0;
-    mr_wh__upsert_dup_sql(&q, t, STAGING_SCHEMA);
+    /* with dedupe a key may be staged often; only a tie for first fails */
+    if (t->ndedupe > 0)
+        mr_wh__merge_tie_sql(&q, t, STAGING_SCHEMA, TEXT_ORDER);
+    else
+        mr_wh__upsert_dup_sql(&q, t, STAGING_SCHEMA);
     if (q.oom) {
         rc = mr_err_set(err, MR_ENOMEM, "out of memory (%s)", what);
         goto out;
@@ -504,12 +512,95 @@ static int check_upsert_keys(PGconn *c, const mr_wh_target *t, mr_err *err)
         }
         for (int k = 0; k < t->nkey; k++)
             vals[k] = PQgetvalue(r, 0, k);
-        rc = mr_wh__upsert_dup_error(err, t, vals, strtoll(PQgetvalue(r, 0, t->nkey), NULL, 10),
-                                     strtoll(PQgetvalue(r, 0, t->nkey + 1), NULL, 10));
+        rc = (t->ndedupe > 0 ? mr_wh__merge_tie_error : mr_wh__upsert_dup_error)(
+            err, t, vals, strtoll(PQgetvalue(r, 0, t->nkey), NULL, 10),
+            strtoll(PQgetvalue(r, 0, t->nkey + 1), NULL, 10));
         free(vals);
     }
 out:
     PQclear(r);
+    mr_strbuf_free(&q);
+    return rc;
+}
+
+/* Whether every staging table still holds the rows its task recorded
+ * (the MERGE's INSERT counts winners, not staged rows). */
+static int check_staged_counts(PGconn *c, const mr_wh_target *t, const unsigned long long *counts,
+                               mr_err *err)
+{
+    mr_strbuf q = {0};
+    int rc = 0;
+    for (int i = 0; i < t->nstaging && rc == 0; i++) {
+        q.n = 0;
+        mr_strbuf_puts(&q, "SELECT count(*) FROM ");
+        buf_staging(&q, t->staging_tables[i]);
+        if (q.oom) {
+            rc = mr_err_oom(err, NULL);
+            break;
+        }
+        PGresult *r = pg_query(c, q.p, 0, NULL, err, "warehouse commit: counting staged rows");
+        if (!r) {
+            rc = err->code ? err->code : MR_EWAREHOUSE;
+            break;
+        }
+        unsigned long long n = strtoull(PQgetvalue(r, 0, 0), NULL, 10);
+        PQclear(r);
+        if (n != counts[i])
+            rc = mr_err_set(err, MR_EWAREHOUSE,
+                            "warehouse commit: table %s: staging table %s holds %llu rows but its "
+                            "task staged %llu (the PostgreSQL server restarted since? staging "
+                            "tables are UNLOGGED and emptied by a crash); run the job again",
+                            t->table, t->staging_tables[i], n, counts[i]);
+    }
+    mr_strbuf_free(&q);
+    return rc;
+}
+
+/* Upsert as MERGE (dedupe, delete_where; warehouse.h): the keys checked,
+ * then one DELETE ... USING the distinct staged keys and one INSERT of the
+ * winners that are not deletions, over every task's staged rows at once. */
+static int merge_target(PGconn *c, mr_wh_target *t, const qname *qn,
+                        const unsigned long long *counts, mr_err *err)
+{
+    int rc = check_upsert_keys(c, t, err);
+    if (rc == 0)
+        rc = check_staged_counts(c, t, counts, err);
+    if (rc < 0 || t->nstaging == 0)
+        return rc;
+    char what[160];
+    snprintf(what, sizeof what, "warehouse commit: table %s", t->table);
+    mr_strbuf q = {0};
+    mr_strbuf_puts(&q, "DELETE FROM ");
+    buf_qname(&q, qn);
+    mr_strbuf_puts(&q, " AS mr_t USING (");
+    mr_wh__merge_keys_sql(&q, t, STAGING_SCHEMA);
+    mr_strbuf_puts(&q, ") AS mr_s WHERE ");
+    for (int k = 0; k < t->nkey; k++) {
+        mr_strbuf_puts(&q, k ? " AND mr_t." : "mr_t.");
+        mr_wh__ident(&q, t->key[k]);
+        mr_strbuf_puts(&q, " = mr_s.");
+        mr_wh__ident(&q, t->key[k]);
+    }
+    if ((rc = pg__exec_buf(c, &q, err, what)) < 0)
+        goto out;
+    q.n = 0;
+    mr_strbuf_puts(&q, "INSERT INTO ");
+    buf_qname(&q, qn);
+    mr_strbuf_puts(&q, " (");
+    mr_wh__field_list(&q, t->schema, NULL);
+    mr_strbuf_puts(&q, ") ");
+    mr_wh__merge_rows_sql(&q, t, STAGING_SCHEMA, TEXT_ORDER);
+    if (q.oom) {
+        rc = mr_err_oom(err, NULL);
+        goto out;
+    }
+    PGresult *r = PQexec(c, q.p);
+    if (PQresultStatus(r) != PGRES_COMMAND_OK)
+        rc = pg__fail(c, r, err, "%s", what);
+    else
+        t->rows += strtoull(PQcmdTuples(r), NULL, 10);
+    PQclear(r);
+out:
     mr_strbuf_free(&q);
     return rc;
 }
@@ -528,6 +619,9 @@ static int move_target(PGconn *c, mr_wh_target *t, const qname *qn, const unsign
         buf_qname(&q, qn);
         if ((rc = pg__exec_buf(c, &q, err, what)) < 0)
             goto out;
+    } else if (strcmp(mode, "upsert") == 0 && mr_wh__is_merge(t)) {
+        rc = merge_target(c, t, qn, counts, err);
+        goto out;
     } else if (strcmp(mode, "upsert") == 0) {
         if ((rc = check_upsert_keys(c, t, err)) < 0)
             goto out;

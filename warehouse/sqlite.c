@@ -553,7 +553,11 @@ static int check_upsert_keys(sqlite3 *db, const mr_wh_target *t, mr_err *err)
         goto out;
     }
     q.n = 0;
-    mr_wh__upsert_dup_sql(&q, t, STAGING_ALIAS);
+    /* with dedupe a key may be staged often; only a tie for first fails */
+    if (t->ndedupe > 0)
+        mr_wh__merge_tie_sql(&q, t, STAGING_ALIAS, NULL);
+    else
+        mr_wh__upsert_dup_sql(&q, t, STAGING_ALIAS);
     if (q.oom) {
         rc = mr_err_set(err, MR_ENOMEM, "out of memory committing table %s", t->table);
         goto out;
@@ -572,12 +576,47 @@ static int check_upsert_keys(sqlite3 *db, const mr_wh_target *t, mr_err *err)
         }
         for (int k = 0; k < t->nkey; k++)
             vals[k] = (const char *)sqlite3_column_text(st, k);
-        rc = mr_wh__upsert_dup_error(err, t, vals, sqlite3_column_int64(st, t->nkey),
-                                     sqlite3_column_int64(st, t->nkey + 1));
+        rc = (t->ndedupe > 0 ? mr_wh__merge_tie_error : mr_wh__upsert_dup_error)(
+            err, t, vals, sqlite3_column_int64(st, t->nkey), sqlite3_column_int64(st, t->nkey + 1));
         free(vals);
     }
 out:
     sqlite3_finalize(st);
+    mr_strbuf_free(&q);
+    return rc;
+}
+
+/* Upsert as MERGE (dedupe, delete_where; warehouse.h): the keys checked,
+ * then one DELETE of every staged key's row and one INSERT of the winners
+ * that are not deletions, over the staged rows of every task at once. */
+static int merge_target(sqlite3 *db, mr_wh_target *t, const char *name, mr_err *err)
+{
+    int rc = check_upsert_keys(db, t, err);
+    if (rc < 0 || t->nstaging == 0)
+        return rc;
+    mr_strbuf q = {0};
+    mr_strbuf_puts(&q, "DELETE FROM main.");
+    mr_wh__ident(&q, name);
+    mr_strbuf_puts(&q, " WHERE (");
+    mr_wh__name_list(&q, t->key, t->nkey);
+    mr_strbuf_puts(&q, ") IN (");
+    mr_wh__merge_keys_sql(&q, t, STAGING_ALIAS);
+    mr_strbuf_puts(&q, ")");
+    if (q.oom || (rc = run(db, q.p, t->table, err)) < 0)
+        goto out;
+    q.n = 0;
+    mr_strbuf_puts(&q, "INSERT INTO main.");
+    mr_wh__ident(&q, name);
+    mr_strbuf_puts(&q, " (");
+    mr_wh__field_list(&q, t->schema, NULL);
+    mr_strbuf_puts(&q, ") ");
+    mr_wh__merge_rows_sql(&q, t, STAGING_ALIAS, NULL);
+    if (q.oom || (rc = run(db, q.p, t->table, err)) < 0)
+        goto out;
+    t->rows += (uint64_t)sqlite3_changes64(db);
+out:
+    if (q.oom && rc == 0)
+        rc = mr_err_set(err, MR_ENOMEM, "out of memory committing table %s", t->table);
     mr_strbuf_free(&q);
     return rc;
 }
@@ -597,6 +636,9 @@ static int commit_target(sqlite3 *db, mr_wh_target *t, mr_err *err)
         mr_wh__ident(&q, name);
         if (q.oom || (rc = run(db, q.p, t->table, err)) < 0)
             goto out;
+    } else if (strcmp(mode, "upsert") == 0 && mr_wh__is_merge(t)) {
+        rc = merge_target(db, t, name, err);
+        goto out;
     } else if (strcmp(mode, "upsert") == 0) {
         if ((rc = check_upsert_keys(db, t, err)) < 0)
             goto out;

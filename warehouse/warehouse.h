@@ -160,7 +160,22 @@ typedef struct mr_wh_target {
     const char *const *staging_tables; /* the chosen attempt of every task */
     int nstaging;
     uint64_t rows;                 /* out: rows moved into the table (0 on failure) */
+    const char *node;              /* the write node, named in messages (NULL: none) */
+    /* upsert as MERGE (see mr_wh_commit): the winning staged row of a key
+     * is the first in this order (none: a key staged twice fails) */
+    Millrace__SortKey *const *dedupe;
+    int ndedupe;
+    /* upsert: a boolean column staged after the schema's columns (never
+     * written to the table): true deletes the key's row (NULL or "": none) */
+    const char *delete_column;
+    /* when the table's columns differ from the write's: fail (also NULL) |
+     * add_columns | recreate (overwrite only); see mr_wh_commit */
+    const char *on_schema_change;
 } mr_wh_target;
+
+/* Fills t's table, mode, key, node, dedupe, delete_column and
+ * on_schema_change from a warehouse write of a plan (pointers into w). */
+void mr_wh_target_from_plan(const Millrace__WriteSpec *w, mr_wh_target *t);
 
 /* The job commit, in one transaction: for each target, create the table
  * from schema if it is missing, or check that the existing table fits
@@ -182,7 +197,32 @@ typedef struct mr_wh_target {
  * Upsert takes one row per key: a staged row with a NULL key column, or a
  * key staged more than once (by any tasks), fails the commit with
  * MR_EWAREHOUSE before the table is touched, naming the key (its value and
- * how many rows carry it, and how many keys are duplicated). */
+ * how many rows carry it, and how many keys are duplicated).
+ *
+ * Upsert as MERGE.  With dedupe, a key staged several times keeps the row
+ * that sorts first in the dedupe order (NULLs where the SortKey says;
+ * strings by their bytes, COLLATE "C" on PostgreSQL, so both drivers pick
+ * the same row); two rows of one key that tie on the whole order fail the
+ * commit naming the key, how many rows tie and how many keys have a tie.
+ * With delete_column, the winning row of a key whose flag is true deletes
+ * the table's row with that key and is not inserted.  Either way the SQL
+ * runs against the staged rows of every task together: one DELETE of the
+ * table rows whose key is staged (PostgreSQL: DELETE ... USING the
+ * distinct staged keys; SQLite: WHERE (key) IN), then one INSERT ...
+ * SELECT of the winners that are not deletions (ROW_NUMBER() OVER the key
+ * in the dedupe order), in the commit's transaction.  rows counts the rows
+ * inserted.
+ *
+ * Schema changes.  An existing table fits when it has every written
+ * column with a type that holds it; columns the write lacks are fine when
+ * they have a default (or are identity or generated columns), and get it.
+ * Otherwise on_schema_change decides: fail (the default) fails the commit
+ * naming the table and the columns; add_columns adds the write's missing
+ * columns (ALTER TABLE ... ADD COLUMN, NULL in the old rows) and lets
+ * table columns the write lacks take their default or NULL (a type that
+ * cannot hold the write's still fails); recreate (overwrite only) drops
+ * the table and creates it from the write's schema.  All of it happens in
+ * the commit's transaction, so a failure later (post_sql) undoes it. */
 int mr_wh_commit(const mr_wh_config *cfg, mr_wh_target *targets, int ntargets,
                  const char *const *post_sql, int npost, mr_err *err);
 
