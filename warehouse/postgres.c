@@ -330,19 +330,67 @@ static void buf_staging(mr_strbuf *b, const char *name)
     mr_wh__ident(b, name);
 }
 
-/* Creates the target table from t->schema, or checks the existing one: it
- * must be a table with exactly the write's column names (PostgreSQL names
- * are case-sensitive once quoted) and types that fit (type_fits). */
+/* The table's on_schema_change word: fail (also NULL), add_columns, recreate. */
+static int schema_change_is(const mr_wh_target *t, const char *word)
+{
+    return strcmp(t->on_schema_change ? t->on_schema_change : "fail", word) == 0;
+}
+
+/* Runs CREATE TABLE from the write's schema (after DROP TABLE when drop). */
+static int create_table(PGconn *c, const mr_wh_target *t, const qname *qn, int drop, mr_err *err)
+{
+    mr_strbuf q = {0};
+    if (drop) {
+        mr_strbuf_puts(&q, "DROP TABLE ");
+        buf_qname(&q, qn);
+        mr_strbuf_puts(&q, "; ");
+    }
+    mr_strbuf_puts(&q, "CREATE TABLE ");
+    buf_qname(&q, qn);
+    mr_wh__columns_ddl(&q, t->schema);
+    char what[160];
+    snprintf(what, sizeof what, "warehouse commit: cannot %s table %s",
+             drop ? "recreate" : "create", t->table);
+    int rc = pg__exec_buf(c, &q, err, what);
+    mr_strbuf_free(&q);
+    return rc;
+}
+
+/* ALTER TABLE ... ADD COLUMN the write's column f (add_columns). */
+static int add_column(PGconn *c, const mr_wh_target *t, const qname *qn, int f, mr_err *err)
+{
+    char tmp[32], what[200];
+    mr_strbuf q = {0};
+    mr_strbuf_puts(&q, "ALTER TABLE ");
+    buf_qname(&q, qn);
+    mr_strbuf_puts(&q, " ADD COLUMN ");
+    mr_wh__ident(&q, t->schema->fields[f].name);
+    mr_strbuf_puts(&q, " ");
+    mr_strbuf_puts(&q, mr_wh__col_decl(t->schema->fields[f].type, tmp, sizeof tmp));
+    snprintf(what, sizeof what, "warehouse commit: table %s: cannot add column \"%s\"", t->table,
+             t->schema->fields[f].name);
+    int rc = pg__exec_buf(c, &q, err, what);
+    mr_strbuf_free(&q);
+    return rc;
+}
+
+/* Creates the target table from t->schema, or makes the existing one take
+ * the write (warehouse.h, "Schema changes"): it must be a table with every
+ * written column (PostgreSQL names are case-sensitive once quoted) of a
+ * type that fits (type_fits); its columns the write lacks need a default
+ * (or identity, or generated).  Otherwise on_schema_change decides. */
 static int ensure_table(PGconn *c, const mr_wh_target *t, const qname *qn, mr_err *err)
 {
-    mr_strbuf q = {0}, have = {0};
+    mr_strbuf q = {0}, have = {0}, bare = {0};
+    int *rowof = NULL;
     buf_qname(&q, qn);
     if (q.oom)
         return mr_err_oom(err, NULL);
     const char *p[1] = {q.p};
     PGresult *r = pg_query(c,
                            "SELECT c.relkind, a.attname, a.atttypid, a.atttypmod, "
-                           "format_type(a.atttypid, a.atttypmod) FROM pg_class c "
+                           "format_type(a.atttypid, a.atttypmod), a.atthasdef OR a.attidentity <> '' "
+                           "OR a.attgenerated <> '' FROM pg_class c "
                            "LEFT JOIN pg_attribute a ON a.attrelid = c.oid AND a.attnum > 0 "
                            "AND NOT a.attisdropped WHERE c.oid = to_regclass($1) ORDER BY a.attnum",
                            1, p, err, "warehouse commit: cannot read the target's columns");
@@ -355,13 +403,7 @@ static int ensure_table(PGconn *c, const mr_wh_target *t, const qname *qn, mr_er
     const mr_schema *s = t->schema;
     int n = PQntuples(r);
     if (n == 0) {
-        q.n = 0;
-        mr_strbuf_puts(&q, "CREATE TABLE ");
-        buf_qname(&q, qn);
-        mr_wh__columns_ddl(&q, s);
-        char what[160];
-        snprintf(what, sizeof what, "warehouse commit: cannot create table %s", t->table);
-        rc = pg__exec_buf(c, &q, err, what);
+        rc = create_table(c, t, qn, 0, err);
         goto out;
     }
     const char *kind = PQgetvalue(r, 0, 0);
@@ -370,41 +412,78 @@ static int ensure_table(PGconn *c, const mr_wh_target *t, const qname *qn, mr_er
                         t->table, kind);
         goto out;
     }
-    int ncols = PQgetisnull(r, 0, 1) ? 0 : n;
+    int ncols = PQgetisnull(r, 0, 1) ? 0 : n, nbare = 0, missing = -1, badtype = -1;
+    if (!(rowof = calloc((size_t)s->nfields + 1, sizeof *rowof))) {
+        rc = mr_err_oom(err, NULL);
+        goto out;
+    }
     for (int i = 0; i < ncols; i++) {
         if (i)
             mr_strbuf_puts(&have, ", ");
         mr_strbuf_puts(&have, PQgetvalue(r, i, 1));
         mr_strbuf_puts(&have, " ");
         mr_strbuf_puts(&have, PQgetvalue(r, i, 4));
+        int written = 0;
+        for (int f = 0; f < s->nfields && !written; f++)
+            written = strcmp(PQgetvalue(r, i, 1), s->fields[f].name) == 0;
+        if (!written && PQgetvalue(r, i, 5)[0] != 't') {
+            mr_strbuf_puts(&bare, nbare++ ? ", " : "");
+            mr_strbuf_puts(&bare, PQgetvalue(r, i, 1));
+        }
     }
-    for (int f = 0; f < s->nfields && rc == 0; f++) {
-        int row = -1;
-        for (int i = 0; i < ncols && row < 0; i++)
+    for (int f = 0; f < s->nfields; f++) {
+        rowof[f] = -1;
+        for (int i = 0; i < ncols && rowof[f] < 0; i++)
             if (strcmp(PQgetvalue(r, i, 1), s->fields[f].name) == 0)
-                row = i;
-        char tn[32];
-        if (row < 0)
-            rc = mr_err_set(err, MR_EWAREHOUSE,
-                            "warehouse commit: table %s exists without column \"%s\" (names are "
-                            "case-sensitive): it has (%s)",
-                            t->table, s->fields[f].name, have.p ? have.p : "");
-        else if (!type_fits(s->fields[f].type, (unsigned)strtoul(PQgetvalue(r, row, 2), NULL, 10),
-                            atoi(PQgetvalue(r, row, 3))))
-            rc = mr_err_set(err, MR_EWAREHOUSE,
-                            "warehouse commit: table %s: column \"%s\" is %s, which cannot hold the "
-                            "write's %s",
-                            t->table, s->fields[f].name, PQgetvalue(r, row, 4),
-                            mr_type_name(s->fields[f].type, tn, sizeof tn));
+                rowof[f] = i;
+        if (rowof[f] < 0 && missing < 0)
+            missing = f;
+        else if (rowof[f] >= 0 && badtype < 0 &&
+                 !type_fits(s->fields[f].type, (unsigned)strtoul(PQgetvalue(r, rowof[f], 2), NULL, 10),
+                            atoi(PQgetvalue(r, rowof[f], 3))))
+            badtype = f;
     }
-    if (rc == 0 && ncols != s->nfields)
+    if (missing < 0 && badtype < 0 && nbare == 0)
+        goto out; /* fits: columns the write lacks have defaults */
+    if (schema_change_is(t, "recreate")) {
+        rc = create_table(c, t, qn, 1, err);
+        goto out;
+    }
+    char tn[32];
+    if (badtype >= 0) { /* add_columns never changes a type */
         rc = mr_err_set(err, MR_EWAREHOUSE,
-                        "warehouse commit: table %s exists and has %d columns (%s) but the write has %d",
-                        t->table, ncols, have.p ? have.p : "", s->nfields);
+                        "warehouse commit: table %s: column \"%s\" is %s, which cannot hold the "
+                        "write's %s",
+                        t->table, s->fields[badtype].name, PQgetvalue(r, rowof[badtype], 4),
+                        mr_type_name(s->fields[badtype].type, tn, sizeof tn));
+        goto out;
+    }
+    if (schema_change_is(t, "add_columns")) {
+        for (int f = 0; f < s->nfields && rc == 0; f++)
+            if (rowof[f] < 0)
+                rc = add_column(c, t, qn, f, err);
+        goto out; /* columns the write lacks take their default or NULL */
+    }
+    if (missing >= 0)
+        rc = mr_err_set(err, MR_EWAREHOUSE,
+                        "warehouse commit: table %s exists without column \"%s\" (names are "
+                        "case-sensitive): it has (%s); on_schema_change: add_columns adds what is "
+                        "missing",
+                        t->table, s->fields[missing].name, have.p ? have.p : "");
+    else
+        rc = mr_err_set(err, MR_EWAREHOUSE,
+                        "warehouse commit: table %s exists and has %d columns (%s) but the write has "
+                        "%d, and %s %s no default; give %s a default, or on_schema_change: "
+                        "add_columns leaves %s NULL",
+                        t->table, ncols, have.p ? have.p : "", s->nfields, bare.p ? bare.p : "",
+                        nbare == 1 ? "has" : "have", nbare == 1 ? "it" : "them",
+                        nbare == 1 ? "it" : "them");
 out:
     PQclear(r);
+    free(rowof);
     mr_strbuf_free(&q);
     mr_strbuf_free(&have);
+    mr_strbuf_free(&bare);
     return rc;
 }
 

@@ -95,9 +95,10 @@
  *   - Types: bool BOOLEAN, int32 INTEGER, int64 BIGINT, float64 DOUBLE
  *     PRECISION, decimal(p,s) NUMERIC(p,s) (exact), string TEXT, date DATE,
  *     timestamp TIMESTAMP (microseconds).  An existing table must have
- *     exactly the write's column names (case-sensitive) and types that hold
- *     the values (the same or wider: int32 into BIGINT, string into VARCHAR,
- *     decimal into a NUMERIC with as many integer and fraction digits).
+ *     the write's column names (case-sensitive) and types that hold the
+ *     values (the same or wider: int32 into BIGINT, string into VARCHAR,
+ *     decimal into a NUMERIC with as many integer and fraction digits);
+ *     other columns need a default (see "Schema changes" below).
  *   - overwrite is DELETE FROM (MVCC-safe for concurrent readers, unlike
  *     TRUNCATE); upsert is DELETE ... USING the staged rows on the key, then
  *     INSERT (no ON CONFLICT, so no unique index is needed and the SQL runs
@@ -179,8 +180,9 @@ void mr_wh_target_from_plan(const Millrace__WriteSpec *w, mr_wh_target *t);
 
 /* The job commit, in one transaction: for each target, create the table
  * from schema if it is missing, or check that the existing table fits
- * (SQLite: the same column names in any order, case-insensitively as SQL
- * does, and count; PostgreSQL: see its specifics above); then overwrite
+ * (SQLite: the write's column names in any order, case-insensitively as SQL
+ * does; PostgreSQL: see its specifics above; both: "Schema changes"
+ * below); then overwrite
  * deletes every row, upsert deletes the rows whose key equals the key of
  * any staged row (NULL keys match nothing), append keeps them; then every
  * staging table's rows are inserted.  Then post_sql[0..npost)
