@@ -189,13 +189,13 @@ static int delete_flag_compile(dag_pb *b, dag_frag *f, const dag_node *nd)
     for (int i = 0; i < n && rc == 0; i++)
         rc = mr_schema_set(st, i, in->fields[i].name, in->fields[i].type);
     if (rc == 0)
-        rc = mr_schema_set(st, n, MR_DELETE_COLUMN, (mr_type){.id = MR_T_BOOL});
+        rc = mr_schema_set(st, n, MR_DELETE_COLUMN, mr_type_make(MR_T_BOOL));
     Millrace__OpSpec *op =
         rc == 0 ? dag_op_new(b, f, MILLRACE__OP_KIND__OP_PROJECT, nd, dag_pb_schema(b, st)) : NULL;
     mr_schema_destroy(st);
     const char **names = dag_pb_alloc(b, ((size_t)n + 1) * sizeof *names);
     const char **texts = dag_pb_alloc(b, ((size_t)n + 1) * sizeof *texts);
-    const char *flag = dag_pb_alloc(b, strlen(nd->write.delete_where) + 32);
+    char *flag = dag_pb_alloc(b, strlen(nd->write.delete_where) + 32);
     if (!op || !op->output || !names || !texts || !flag)
         return -1;
     for (int i = 0; i < n; i++) {
@@ -204,7 +204,7 @@ static int delete_flag_compile(dag_pb *b, dag_frag *f, const dag_node *nd)
         if (!texts[i])
             return -1;
     }
-    sprintf((char *)flag, "coalesce((%s), false)", nd->write.delete_where);
+    sprintf(flag, "coalesce((%s), false)", nd->write.delete_where);
     names[n] = MR_DELETE_COLUMN;
     texts[n] = flag;
     op->project->exprs = dag_pb_named(b, names, texts, n + 1);

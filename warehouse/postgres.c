@@ -378,8 +378,10 @@ static int add_column(PGconn *c, const mr_wh_target *t, const qname *qn, int f, 
  * the write (warehouse.h, "Schema changes"): it must be a table with every
  * written column (PostgreSQL names are case-sensitive once quoted) of a
  * type that fits (type_fits); its columns the write lacks need a default
- * (or identity, or generated).  Otherwise on_schema_change decides. */
-static int ensure_table(PGconn *c, const mr_wh_target *t, const qname *qn, mr_err *err)
+ * (or identity, or generated).  Otherwise on_schema_change decides.  dry
+ * (the check before a job runs) changes no existing table, so it takes no
+ * lock a DROP or ALTER would: what they would do is taken as done. */
+static int ensure_table(PGconn *c, const mr_wh_target *t, const qname *qn, int dry, mr_err *err)
 {
     mr_strbuf q = {0}, have = {0}, bare = {0};
     int *rowof = NULL;
@@ -446,7 +448,7 @@ static int ensure_table(PGconn *c, const mr_wh_target *t, const qname *qn, mr_er
     if (missing < 0 && badtype < 0 && nbare == 0)
         goto out; /* fits: columns the write lacks have defaults */
     if (schema_change_is(t, "recreate")) {
-        rc = create_table(c, t, qn, 1, err);
+        rc = dry ? 0 : create_table(c, t, qn, 1, err);
         goto out;
     }
     char tn[32];
@@ -459,7 +461,7 @@ static int ensure_table(PGconn *c, const mr_wh_target *t, const qname *qn, mr_er
         goto out;
     }
     if (schema_change_is(t, "add_columns")) {
-        for (int f = 0; f < s->nfields && rc == 0; f++)
+        for (int f = 0; f < s->nfields && rc == 0 && !dry; f++)
             if (rowof[f] < 0)
                 rc = add_column(c, t, qn, f, err);
         goto out; /* columns the write lacks take their default or NULL */
@@ -535,7 +537,7 @@ static int prepare_target(PGconn *c, const mr_wh_config *cfg, const mr_wh_target
     PQclear(r);
     if (qn->schema && (rc = pg__ensure_schema(c, qn->schema, err)) < 0)
         return rc;
-    if ((rc = ensure_table(c, t, qn, err)) < 0)
+    if ((rc = ensure_table(c, t, qn, 0, err)) < 0)
         return rc;
     for (int i = 0; i < t->nstaging && rc == 0; i++)
         rc = staged_rows(c, t->staging_tables[i], &counts[i], err);
@@ -923,7 +925,7 @@ static int pg_check(const mr_wh_config *cfg, const mr_wh_target *targets, int nt
         if (rc == 0 && qn.schema)
             rc = pg__ensure_schema(c, qn.schema, err);
         if (rc == 0)
-            rc = ensure_table(c, &targets[i], &qn, err);
+            rc = ensure_table(c, &targets[i], &qn, 1, err);
     }
     if (c && PQtransactionStatus(c) != PQTRANS_IDLE)
         PQclear(PQexec(c, "ROLLBACK"));

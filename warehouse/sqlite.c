@@ -578,8 +578,11 @@ static int add_columns(sqlite3 *db, const mr_wh_target *t, const char *name, mr_
 }
 
 /* Creates the target table, or makes the existing one take the write as
- * on_schema_change says (warehouse.h, "Schema changes"). */
-static int ensure_table(sqlite3 *db, const mr_wh_target *t, const char *name, mr_err *err)
+ * on_schema_change says (warehouse.h, "Schema changes").  dry (the check
+ * before a job runs) changes no existing table: what add_columns or
+ * recreate would do is taken as done. */
+static int ensure_table(sqlite3 *db, const mr_wh_target *t, const char *name, int dry,
+                        mr_err *err)
 {
     sq_diff d;
     int rc = table_diff(db, t, name, &d, err);
@@ -591,6 +594,8 @@ static int ensure_table(sqlite3 *db, const mr_wh_target *t, const char *name, mr
     }
     if (d.nmissing == 0 && d.nbare == 0)
         goto out; /* fits: extra columns have defaults */
+    if (dry && (schema_change_is(t, "recreate") || schema_change_is(t, "add_columns")))
+        goto out;
     if (schema_change_is(t, "recreate")) {
         mr_strbuf q = {0};
         mr_strbuf_puts(&q, "DROP TABLE main.");
@@ -732,7 +737,7 @@ static int commit_target(sqlite3 *db, mr_wh_target *t, mr_err *err)
     const char *mode = t->mode ? t->mode : "append";
     if (!*name)
         return mr_err_set(err, MR_EINVAL, "warehouse commit: table %s: empty table name", t->table);
-    int rc = ensure_table(db, t, name, err);
+    int rc = ensure_table(db, t, name, 0, err);
     if (rc < 0)
         return rc;
     mr_strbuf q = {0};
@@ -926,7 +931,7 @@ static int sq_check(const mr_wh_config *cfg, const mr_wh_target *targets, int nt
     if (exec(db, "BEGIN") != SQLITE_OK)
         rc = db_fail(db, err, "warehouse check: cannot begin");
     for (int i = 0; i < ntargets && rc == 0; i++)
-        rc = ensure_table(db, &targets[i], table_name(targets[i].table), err);
+        rc = ensure_table(db, &targets[i], table_name(targets[i].table), 1, err);
     exec(db, "ROLLBACK");
     sqlite3_close(db);
     if (rc < 0 && strncmp(err->msg, "warehouse commit: ", 18) == 0)

@@ -249,7 +249,9 @@ int mr_wh_drop_staging(const mr_wh_config *cfg, const char *prefix, mr_err *err)
 
 /* Checks, before any data moves, that every target either does not exist
  * yet or has columns the commit accepts (the very check mr_wh_commit makes,
- * run in a transaction that is rolled back, so nothing is created).  Only
+ * run in a transaction that is rolled back, so nothing is created; a table
+ * that on_schema_change add_columns or recreate would change passes without
+ * being altered, so the check takes no lock such DDL would).  Only
  * table, schema and key of each target are read.  0, MR_EWAREHOUSE naming
  * the table and the mismatch (also an SQLite file that cannot be opened),
  * or MR_EIO when a PostgreSQL server cannot be reached.  An SQLite

@@ -174,3 +174,21 @@ def test_recreate(tmp_path, wh):
     assert r.returncode == 0, r.stdout + r.stderr
     assert wh.columns() == ["id", "name", "qty", "source"]
     assert [g[:3] for g in wh.rows()] == [(5, "e", 50)]
+
+
+def test_validate_checks_without_altering(tmp_path, wh):
+    """`millrace validate` checks tables (a rolled-back check): a table that
+    add_columns would change passes and stays as it is; with fail it is an
+    error naming the column."""
+    wh.sql("CREATE TABLE t (id BIGINT, name TEXT); INSERT INTO t VALUES (1, 'old')")
+    (tmp_path / "a.csv").write_text("id,name,qty\n2,b,20\n")
+    for change, code in (("add_columns", 0), ("recreate", 0), ("fail", 2)):
+        dag = tmp_path / f"{change}.yaml"
+        dag.write_text(DAG % {"warehouse": wh.block, "csv": f'"{tmp_path}/a.csv"',
+                              "table": wh.table, "mode": "overwrite",
+                              "extra": f"    on_schema_change: {change}\n", "post": ""})
+        r = run_cli("validate", dag, env=wh.env)
+        assert r.returncode == code, (change, r.stdout + r.stderr)
+        if code:
+            assert 'without column "qty"' in r.stderr, r.stderr
+        assert wh.columns() == ["id", "name"] and wh.rows() == [(1, "old")]
