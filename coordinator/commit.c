@@ -72,10 +72,7 @@ static int commit_prepare(job *j, commit_work *w, mr_err *err)
             if (!(w->staging[i][t] = strdup(name)))
                 return mr_err_oom(err, NULL);
         }
-        w->targets[i].table = ws->table;
-        w->targets[i].mode = mr_plan_name(mr_plan_mode_names, ws->mode);
-        w->targets[i].key = (const char *const *)ws->key;
-        w->targets[i].nkey = (int)ws->n_key;
+        mr_wh_target_from_plan(ws, &w->targets[i]);
         w->targets[i].schema = w->schemas[i];
         w->targets[i].staging_tables = (const char *const *)w->staging[i];
         w->targets[i].nstaging = (int)st->ntasks;

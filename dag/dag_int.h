@@ -213,6 +213,10 @@ typedef struct dag_write {
     const char *table, *path; /* warehouse: table; files: path ("" otherwise) */
     const char **key;         /* upsert key columns */
     int nkey;
+    dag_sort_key *dedupe;     /* upsert: dedupe order_by (NULL: duplicates fail) */
+    int ndedupe;
+    const char *delete_where; /* upsert: the CDC delete predicate, NULL when none */
+    Millrace__SchemaChange on_schema_change;
 } dag_write;
 
 typedef struct dag_node {

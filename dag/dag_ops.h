@@ -86,6 +86,13 @@ void dv_named_add(dag_named *nm, const char *name, const char *text);
  * when there is none. */
 int dv_common_type(mr_type a, mr_type b, mr_type *out);
 
+/* A list of sort keys (a YAML sequence under key name, in the grammar of
+ * core/sortkey.h, parsed by its one parser) over the columns of in (when
+ * known; side names it in messages): *keys and *n in the arena.  0 when
+ * every key fits, -1 after reporting.  Sort and a write's dedupe use it. */
+int dag_sort_keys_parse(dag_ctx *c, const dag_node *nd, const char *name, const ynode *by,
+                        const mr_schema *in, const char *side, dag_sort_key **keys, int *n);
+
 /* ---- plan fragments (compile.c) ----------------------------------------- */
 
 /* Operators not yet cut into a stage. */
@@ -117,6 +124,8 @@ Millrace__Schema *dag_pb_schema(dag_pb *b, const mr_schema *s);
 Millrace__NamedExpr **dag_pb_named(dag_pb *b, const char *const *names, const char *const *texts,
                                    int n);
 char **dag_pb_strings(dag_pb *b, const char *const *s, int n);
+/* Sort keys as plan messages (op_sort.c). */
+Millrace__SortKey **dag_pb_sort_keys(dag_pb *b, const dag_sort_key *keys, int n);
 
 /* Appends a new operator of kind for node nd with output schema out. */
 Millrace__OpSpec *dag_op_new(dag_pb *b, dag_frag *f, Millrace__OpKind kind, const dag_node *nd,

@@ -61,6 +61,8 @@ static const char *type_text(const Millrace__Type *t, char *buf, size_t cap)
 
 /* ---- text ---------------------------------------------------------------- */
 
+static void sort_keys_text(mr_strbuf *b, Millrace__SortKey *const *k, size_t n);
+
 static void explain_write(mr_strbuf *b, const Millrace__WriteSpec *w)
 {
     mr_strbuf_printf(b, " -> write %s (", w->node);
@@ -75,6 +77,15 @@ static void explain_write(mr_strbuf *b, const Millrace__WriteSpec *w)
         for (size_t i = 0; i < w->n_key; i++)
             mr_strbuf_printf(b, "%s%s", i ? ", " : "", w->key[i]);
     }
+    if (w->n_dedupe > 0) {
+        mr_strbuf_puts(b, ", dedupe by ");
+        sort_keys_text(b, w->dedupe, w->n_dedupe);
+    }
+    if (*w->delete_column)
+        mr_strbuf_printf(b, ", delete where %s", w->delete_where);
+    if (w->on_schema_change != MILLRACE__SCHEMA_CHANGE__SCHEMA_FAIL)
+        mr_strbuf_printf(b, ", on schema change %s",
+                         mr_plan_name(mr_plan_schema_change_names, w->on_schema_change));
     mr_strbuf_printf(b, ")");
 }
 
@@ -479,6 +490,22 @@ static void js_write(cJSON *obj, const Millrace__WriteSpec *w, int *bad)
     js_str(o, "path", w->path, bad);
     js_strings(o, "key", w->key, w->n_key, bad);
     js_schema(o, "schema", w->schema, bad);
+    /* the MERGE and schema-change options only when set, so the plan of a
+     * write without them reads as before */
+    cJSON *a = w->n_dedupe > 0 ? js_add(o, "dedupe", cJSON_CreateArray(), bad) : NULL;
+    for (size_t i = 0; a && i < w->n_dedupe; i++) {
+        mr_strbuf t = {0};
+        mr_plan_sort_key_text(&t, w->dedupe[i]);
+        js_push(a, t.oom ? NULL : cJSON_CreateString(t.p ? t.p : ""), bad);
+        free(t.p);
+    }
+    if (*w->delete_column) {
+        js_str(o, "delete_where", w->delete_where, bad);
+        js_str(o, "delete_column", w->delete_column, bad);
+    }
+    if (w->on_schema_change != MILLRACE__SCHEMA_CHANGE__SCHEMA_FAIL)
+        js_str(o, "on_schema_change",
+               mr_plan_name(mr_plan_schema_change_names, w->on_schema_change), bad);
 }
 
 static void js_stage(cJSON *arr, const Millrace__Stage *st, int *bad)

@@ -20,13 +20,14 @@ const dv_keyspec dag_limit_keys[] = {
 };
 
 /* One sort key, parsed by the one parser of the grammar (core/sortkey.h)
- * into nd's sort keys; the plan carries them as SortKey messages, so
- * nothing downstream parses a key again. */
-static int check_sort_key(dag_ctx *c, dag_node *nd, const ynode *v, const mr_schema *in)
+ * into keys[*n]; the plan carries them as SortKey messages, so nothing
+ * downstream parses a key again. */
+static int check_sort_key(dag_ctx *c, const dag_node *nd, const ynode *v, const mr_schema *in,
+                          const char *side, dag_sort_key *keys, int *n)
 {
     char *col = NULL;
     int desc, nulls_first;
-    dag_sort_key *key = &nd->sort_keys[nd->nsort_keys];
+    dag_sort_key *key = &keys[*n];
     mr_err err;
     mr_err_clear(&err);
     if (mr_sort_key_parse(v->text, &col, &desc, &nulls_first, &err) != 0) {
@@ -40,38 +41,47 @@ static int check_sort_key(dag_ctx *c, dag_node *nd, const ynode *v, const mr_sch
     if (in && mr_schema_find(in, col) < 0) {
         ynode tmp = *v;
         tmp.text = col;
-        rc = dv_find_column(c, in, &tmp, nd->id, "the input of the sort") < 0 ? -1 : 0;
+        rc = dv_find_column(c, in, &tmp, nd->id, side) < 0 ? -1 : 0;
     }
     key->column = dag_arena_strdup(&c->arena, col);
     key->desc = desc;
     key->nulls_first = nulls_first;
     if (key->column)
-        nd->nsort_keys++;
+        ++*n;
     free(col);
     return rc;
+}
+
+int dag_sort_keys_parse(dag_ctx *c, const dag_node *nd, const char *name, const ynode *by,
+                        const mr_schema *in, const char *side, dag_sort_key **keys, int *n)
+{
+    int ok = 1;
+    *keys = NULL;
+    *n = 0;
+    if (by->n == 0) {
+        dag_error(c, by, nd->id, "'%s' is empty: list the sort columns", name);
+        return -1;
+    }
+    *keys = dag_arena_alloc(&c->arena, by->n * sizeof **keys);
+    if (!*keys)
+        return -1;
+    for (size_t i = 0; i < by->n; i++) {
+        if (by->items[i]->kind != YN_SCALAR || yscalar_is_null(by->items[i])) {
+            dag_error(c, by->items[i], nd->id, "sort keys are strings such as \"price desc\"");
+            ok = 0;
+        } else if (check_sort_key(c, nd, by->items[i], in, side, *keys, n) != 0) {
+            ok = 0;
+        }
+    }
+    return ok ? 0 : -1;
 }
 
 mr_schema *dag_sort_validate(dag_ctx *c, dag_node *nd, mr_schema *const *ins)
 {
     const mr_schema *in = nd->ninputs > 0 ? ins[0] : NULL;
     const ynode *by = ymap_get(nd->body, "by");
-    int ok = 1;
-    if (by->n == 0) {
-        dag_error(c, by, nd->id, "'by' is empty: list the sort columns");
-        return NULL;
-    }
-    nd->sort_keys = dag_arena_alloc(&c->arena, by->n * sizeof *nd->sort_keys);
-    if (!nd->sort_keys)
-        return NULL;
-    for (size_t i = 0; i < by->n; i++) {
-        if (by->items[i]->kind != YN_SCALAR || yscalar_is_null(by->items[i])) {
-            dag_error(c, by->items[i], nd->id, "sort keys are strings such as \"price desc\"");
-            ok = 0;
-        } else if (check_sort_key(c, nd, by->items[i], in) != 0) {
-            ok = 0;
-        }
-    }
-    (void)ok; /* keys do not change the columns: later nodes are still checked */
+    /* keys do not change the columns: later nodes are still checked */
+    dag_sort_keys_parse(c, nd, "by", by, in, "the input of the sort", &nd->sort_keys, &nd->nsort_keys);
     return in ? mr_schema_copy(in) : NULL;
 }
 
@@ -89,24 +99,25 @@ mr_schema *dag_limit_validate(dag_ctx *c, dag_node *nd, mr_schema *const *ins)
 
 /* ---- into the plan (compile.c calls these through dag_ops) ---- */
 
-static Millrace__SortKey **pb_sort_keys(dag_pb *b, const dag_node *nd)
+Millrace__SortKey **dag_pb_sort_keys(dag_pb *b, const dag_sort_key *keys, int n)
 {
-    Millrace__SortKey **v = dag_pb_alloc(b, ((size_t)nd->nsort_keys + 1) * sizeof *v);
-    for (int i = 0; v && i < nd->nsort_keys; i++) {
+    Millrace__SortKey **v = dag_pb_alloc(b, ((size_t)n + 1) * sizeof *v);
+    for (int i = 0; v && i < n; i++) {
         v[i] = dag_pb_alloc(b, sizeof *v[i]);
         if (!v[i])
             return NULL;
         millrace__sort_key__init(v[i]);
-        v[i]->column = dag_pb_str(b, nd->sort_keys[i].column);
-        v[i]->descending = nd->sort_keys[i].desc;
-        v[i]->nulls_first = nd->sort_keys[i].nulls_first;
+        v[i]->column = dag_pb_str(b, keys[i].column);
+        v[i]->descending = keys[i].desc;
+        v[i]->nulls_first = keys[i].nulls_first;
     }
     return v;
 }
 
 void dag_sort_compile(dag_pb *b, dag_frag *f, const dag_node *nd, int idx)
 {
-    dag_emit_global(b, f, nd, MILLRACE__OP_KIND__OP_SORT, pb_sort_keys(b, nd),
+    dag_emit_global(b, f, nd, MILLRACE__OP_KIND__OP_SORT,
+                    dag_pb_sort_keys(b, nd->sort_keys, nd->nsort_keys),
                     (size_t)nd->nsort_keys, b->topn[idx]);
 }
 

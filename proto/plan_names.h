@@ -16,6 +16,8 @@ extern const char *const mr_plan_join_names[];    /* Millrace__JoinKind: inner .
 extern const char *const mr_plan_target_names[];  /* Millrace__WriteTarget: warehouse, csv, jsonl */
 extern const char *const mr_plan_mode_names[];    /* Millrace__WriteMode: append ... error_if_exists */
 extern const char *const mr_plan_driver_names[];  /* Millrace__WarehouseDriver: sqlite, postgres */
+/* Millrace__SchemaChange: fail, add_columns, recreate */
+extern const char *const mr_plan_schema_change_names[];
 
 /* names[value], or "?" when value is not in the table (a plan from a newer
  * build).  Never NULL. */

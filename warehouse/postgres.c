@@ -47,6 +47,10 @@ enum {
 
 /* SQL text and COPY data are built in mr_strbufs (warehouse/sql.h). */
 
+/* A dedupe order compares strings by their bytes, as SQLite does, so both
+ * drivers pick the same winner whatever the database's collation. */
+#define TEXT_ORDER " COLLATE \"C\""
+
 /* Appends s as a quoted string literal ('...' with '\'' doubled; the
  * server runs with standard_conforming_strings, the default since 9.1). */
 void pg__buf_literal(mr_strbuf *b, const char *s)
@@ -326,19 +330,69 @@ static void buf_staging(mr_strbuf *b, const char *name)
     mr_wh__ident(b, name);
 }
 
-/* Creates the target table from t->schema, or checks the existing one: it
- * must be a table with exactly the write's column names (PostgreSQL names
- * are case-sensitive once quoted) and types that fit (type_fits). */
-static int ensure_table(PGconn *c, const mr_wh_target *t, const qname *qn, mr_err *err)
+/* The table's on_schema_change word: fail (also NULL), add_columns, recreate. */
+static int schema_change_is(const mr_wh_target *t, const char *word)
 {
-    mr_strbuf q = {0}, have = {0};
+    return strcmp(t->on_schema_change ? t->on_schema_change : "fail", word) == 0;
+}
+
+/* Runs CREATE TABLE from the write's schema (after DROP TABLE when drop). */
+static int create_table(PGconn *c, const mr_wh_target *t, const qname *qn, int drop, mr_err *err)
+{
+    mr_strbuf q = {0};
+    if (drop) {
+        mr_strbuf_puts(&q, "DROP TABLE ");
+        buf_qname(&q, qn);
+        mr_strbuf_puts(&q, "; ");
+    }
+    mr_strbuf_puts(&q, "CREATE TABLE ");
+    buf_qname(&q, qn);
+    mr_wh__columns_ddl(&q, t->schema);
+    char what[160];
+    snprintf(what, sizeof what, "warehouse commit: cannot %s table %s",
+             drop ? "recreate" : "create", t->table);
+    int rc = pg__exec_buf(c, &q, err, what);
+    mr_strbuf_free(&q);
+    return rc;
+}
+
+/* ALTER TABLE ... ADD COLUMN the write's column f (add_columns). */
+static int add_column(PGconn *c, const mr_wh_target *t, const qname *qn, int f, mr_err *err)
+{
+    char tmp[32], what[200];
+    mr_strbuf q = {0};
+    mr_strbuf_puts(&q, "ALTER TABLE ");
+    buf_qname(&q, qn);
+    mr_strbuf_puts(&q, " ADD COLUMN ");
+    mr_wh__ident(&q, t->schema->fields[f].name);
+    mr_strbuf_puts(&q, " ");
+    mr_strbuf_puts(&q, mr_wh__col_decl(t->schema->fields[f].type, tmp, sizeof tmp));
+    snprintf(what, sizeof what, "warehouse commit: table %s: cannot add column \"%s\"", t->table,
+             t->schema->fields[f].name);
+    int rc = pg__exec_buf(c, &q, err, what);
+    mr_strbuf_free(&q);
+    return rc;
+}
+
+/* Creates the target table from t->schema, or makes the existing one take
+ * the write (warehouse.h, "Schema changes"): it must be a table with every
+ * written column (PostgreSQL names are case-sensitive once quoted) of a
+ * type that fits (type_fits); its columns the write lacks need a default
+ * (or identity, or generated).  Otherwise on_schema_change decides.  dry
+ * (the check before a job runs) changes no existing table, so it takes no
+ * lock a DROP or ALTER would: what they would do is taken as done. */
+static int ensure_table(PGconn *c, const mr_wh_target *t, const qname *qn, int dry, mr_err *err)
+{
+    mr_strbuf q = {0}, have = {0}, bare = {0};
+    int *rowof = NULL;
     buf_qname(&q, qn);
     if (q.oom)
         return mr_err_oom(err, NULL);
     const char *p[1] = {q.p};
     PGresult *r = pg_query(c,
                            "SELECT c.relkind, a.attname, a.atttypid, a.atttypmod, "
-                           "format_type(a.atttypid, a.atttypmod) FROM pg_class c "
+                           "format_type(a.atttypid, a.atttypmod), a.atthasdef OR a.attidentity <> '' "
+                           "OR a.attgenerated <> '' FROM pg_class c "
                            "LEFT JOIN pg_attribute a ON a.attrelid = c.oid AND a.attnum > 0 "
                            "AND NOT a.attisdropped WHERE c.oid = to_regclass($1) ORDER BY a.attnum",
                            1, p, err, "warehouse commit: cannot read the target's columns");
@@ -351,13 +405,7 @@ static int ensure_table(PGconn *c, const mr_wh_target *t, const qname *qn, mr_er
     const mr_schema *s = t->schema;
     int n = PQntuples(r);
     if (n == 0) {
-        q.n = 0;
-        mr_strbuf_puts(&q, "CREATE TABLE ");
-        buf_qname(&q, qn);
-        mr_wh__columns_ddl(&q, s);
-        char what[160];
-        snprintf(what, sizeof what, "warehouse commit: cannot create table %s", t->table);
-        rc = pg__exec_buf(c, &q, err, what);
+        rc = create_table(c, t, qn, 0, err);
         goto out;
     }
     const char *kind = PQgetvalue(r, 0, 0);
@@ -366,41 +414,78 @@ static int ensure_table(PGconn *c, const mr_wh_target *t, const qname *qn, mr_er
                         t->table, kind);
         goto out;
     }
-    int ncols = PQgetisnull(r, 0, 1) ? 0 : n;
+    int ncols = PQgetisnull(r, 0, 1) ? 0 : n, nbare = 0, missing = -1, badtype = -1;
+    if (!(rowof = calloc((size_t)s->nfields + 1, sizeof *rowof))) {
+        rc = mr_err_oom(err, NULL);
+        goto out;
+    }
     for (int i = 0; i < ncols; i++) {
         if (i)
             mr_strbuf_puts(&have, ", ");
         mr_strbuf_puts(&have, PQgetvalue(r, i, 1));
         mr_strbuf_puts(&have, " ");
         mr_strbuf_puts(&have, PQgetvalue(r, i, 4));
+        int written = 0;
+        for (int f = 0; f < s->nfields && !written; f++)
+            written = strcmp(PQgetvalue(r, i, 1), s->fields[f].name) == 0;
+        if (!written && PQgetvalue(r, i, 5)[0] != 't') {
+            mr_strbuf_puts(&bare, nbare++ ? ", " : "");
+            mr_strbuf_puts(&bare, PQgetvalue(r, i, 1));
+        }
     }
-    for (int f = 0; f < s->nfields && rc == 0; f++) {
-        int row = -1;
-        for (int i = 0; i < ncols && row < 0; i++)
+    for (int f = 0; f < s->nfields; f++) {
+        rowof[f] = -1;
+        for (int i = 0; i < ncols && rowof[f] < 0; i++)
             if (strcmp(PQgetvalue(r, i, 1), s->fields[f].name) == 0)
-                row = i;
-        char tn[32];
-        if (row < 0)
-            rc = mr_err_set(err, MR_EWAREHOUSE,
-                            "warehouse commit: table %s exists without column \"%s\" (names are "
-                            "case-sensitive): it has (%s)",
-                            t->table, s->fields[f].name, have.p ? have.p : "");
-        else if (!type_fits(s->fields[f].type, (unsigned)strtoul(PQgetvalue(r, row, 2), NULL, 10),
-                            atoi(PQgetvalue(r, row, 3))))
-            rc = mr_err_set(err, MR_EWAREHOUSE,
-                            "warehouse commit: table %s: column \"%s\" is %s, which cannot hold the "
-                            "write's %s",
-                            t->table, s->fields[f].name, PQgetvalue(r, row, 4),
-                            mr_type_name(s->fields[f].type, tn, sizeof tn));
+                rowof[f] = i;
+        if (rowof[f] < 0 && missing < 0)
+            missing = f;
+        else if (rowof[f] >= 0 && badtype < 0 &&
+                 !type_fits(s->fields[f].type, (unsigned)strtoul(PQgetvalue(r, rowof[f], 2), NULL, 10),
+                            atoi(PQgetvalue(r, rowof[f], 3))))
+            badtype = f;
     }
-    if (rc == 0 && ncols != s->nfields)
+    if (missing < 0 && badtype < 0 && nbare == 0)
+        goto out; /* fits: columns the write lacks have defaults */
+    if (schema_change_is(t, "recreate")) {
+        rc = dry ? 0 : create_table(c, t, qn, 1, err);
+        goto out;
+    }
+    char tn[32];
+    if (badtype >= 0) { /* add_columns never changes a type */
         rc = mr_err_set(err, MR_EWAREHOUSE,
-                        "warehouse commit: table %s exists and has %d columns (%s) but the write has %d",
-                        t->table, ncols, have.p ? have.p : "", s->nfields);
+                        "warehouse commit: table %s: column \"%s\" is %s, which cannot hold the "
+                        "write's %s",
+                        t->table, s->fields[badtype].name, PQgetvalue(r, rowof[badtype], 4),
+                        mr_type_name(s->fields[badtype].type, tn, sizeof tn));
+        goto out;
+    }
+    if (schema_change_is(t, "add_columns")) {
+        for (int f = 0; f < s->nfields && rc == 0 && !dry; f++)
+            if (rowof[f] < 0)
+                rc = add_column(c, t, qn, f, err);
+        goto out; /* columns the write lacks take their default or NULL */
+    }
+    if (missing >= 0)
+        rc = mr_err_set(err, MR_EWAREHOUSE,
+                        "warehouse commit: table %s exists without column \"%s\" (names are "
+                        "case-sensitive): it has (%s); on_schema_change: add_columns adds what is "
+                        "missing",
+                        t->table, s->fields[missing].name, have.p ? have.p : "");
+    else
+        rc = mr_err_set(err, MR_EWAREHOUSE,
+                        "warehouse commit: table %s exists and has %d columns (%s) but the write has "
+                        "%d, and %s %s no default; give %s a default, or on_schema_change: "
+                        "add_columns leaves %s NULL",
+                        t->table, ncols, have.p ? have.p : "", s->nfields, bare.p ? bare.p : "",
+                        nbare == 1 ? "has" : "have", nbare == 1 ? "it" : "them",
+                        nbare == 1 ? "it" : "them");
 out:
     PQclear(r);
+    free(rowof);
     mr_strbuf_free(&q);
     mr_strbuf_free(&have);
+    mr_strbuf_free(&bare);
     return rc;
 }
 
@@ -452,7 +537,7 @@ static int prepare_target(PGconn *c, const mr_wh_config *cfg, const mr_wh_target
     PQclear(r);
     if (qn->schema && (rc = pg__ensure_schema(c, qn->schema, err)) < 0)
         return rc;
-    if ((rc = ensure_table(c, t, qn, err)) < 0)
+    if ((rc = ensure_table(c, t, qn, 0, err)) < 0)
         return rc;
     for (int i = 0; i < t->nstaging && rc == 0; i++)
         rc = staged_rows(c, t->staging_tables[i], &counts[i], err);
@@ -487,7 +572,11 @@ static int check_upsert_keys(PGconn *c, const mr_wh_target *t, mr_err *err)
         goto out;
     }
     q.n = 0;
-    mr_wh__upsert_dup_sql(&q, t, STAGING_SCHEMA);
+    /* with dedupe a key may be staged often; only a tie for first fails */
+    if (t->ndedupe > 0)
+        mr_wh__merge_tie_sql(&q, t, STAGING_SCHEMA, TEXT_ORDER);
+    else
+        mr_wh__upsert_dup_sql(&q, t, STAGING_SCHEMA);
     if (q.oom) {
         rc = mr_err_set(err, MR_ENOMEM, "out of memory (%s)", what);
         goto out;
@@ -504,12 +593,95 @@ static int check_upsert_keys(PGconn *c, const mr_wh_target *t, mr_err *err)
         }
         for (int k = 0; k < t->nkey; k++)
             vals[k] = PQgetvalue(r, 0, k);
-        rc = mr_wh__upsert_dup_error(err, t, vals, strtoll(PQgetvalue(r, 0, t->nkey), NULL, 10),
-                                     strtoll(PQgetvalue(r, 0, t->nkey + 1), NULL, 10));
+        rc = (t->ndedupe > 0 ? mr_wh__merge_tie_error : mr_wh__upsert_dup_error)(
+            err, t, vals, strtoll(PQgetvalue(r, 0, t->nkey), NULL, 10),
+            strtoll(PQgetvalue(r, 0, t->nkey + 1), NULL, 10));
         free(vals);
     }
 out:
     PQclear(r);
+    mr_strbuf_free(&q);
+    return rc;
+}
+
+/* Whether every staging table still holds the rows its task recorded
+ * (the MERGE's INSERT counts winners, not staged rows). */
+static int check_staged_counts(PGconn *c, const mr_wh_target *t, const unsigned long long *counts,
+                               mr_err *err)
+{
+    mr_strbuf q = {0};
+    int rc = 0;
+    for (int i = 0; i < t->nstaging && rc == 0; i++) {
+        q.n = 0;
+        mr_strbuf_puts(&q, "SELECT count(*) FROM ");
+        buf_staging(&q, t->staging_tables[i]);
+        if (q.oom) {
+            rc = mr_err_oom(err, NULL);
+            break;
+        }
+        PGresult *r = pg_query(c, q.p, 0, NULL, err, "warehouse commit: counting staged rows");
+        if (!r) {
+            rc = err->code ? err->code : MR_EWAREHOUSE;
+            break;
+        }
+        unsigned long long n = strtoull(PQgetvalue(r, 0, 0), NULL, 10);
+        PQclear(r);
+        if (n != counts[i])
+            rc = mr_err_set(err, MR_EWAREHOUSE,
+                            "warehouse commit: table %s: staging table %s holds %llu rows but its "
+                            "task staged %llu (the PostgreSQL server restarted since? staging "
+                            "tables are UNLOGGED and emptied by a crash); run the job again",
+                            t->table, t->staging_tables[i], n, counts[i]);
+    }
+    mr_strbuf_free(&q);
+    return rc;
+}
+
+/* Upsert as MERGE (dedupe, delete_where; warehouse.h): the keys checked,
+ * then one DELETE ... USING the distinct staged keys and one INSERT of the
+ * winners that are not deletions, over every task's staged rows at once. */
+static int merge_target(PGconn *c, mr_wh_target *t, const qname *qn,
+                        const unsigned long long *counts, mr_err *err)
+{
+    int rc = check_upsert_keys(c, t, err);
+    if (rc == 0)
+        rc = check_staged_counts(c, t, counts, err);
+    if (rc < 0 || t->nstaging == 0)
+        return rc;
+    char what[160];
+    snprintf(what, sizeof what, "warehouse commit: table %s", t->table);
+    mr_strbuf q = {0};
+    mr_strbuf_puts(&q, "DELETE FROM ");
+    buf_qname(&q, qn);
+    mr_strbuf_puts(&q, " AS mr_t USING (");
+    mr_wh__merge_keys_sql(&q, t, STAGING_SCHEMA);
+    mr_strbuf_puts(&q, ") AS mr_s WHERE ");
+    for (int k = 0; k < t->nkey; k++) {
+        mr_strbuf_puts(&q, k ? " AND mr_t." : "mr_t.");
+        mr_wh__ident(&q, t->key[k]);
+        mr_strbuf_puts(&q, " = mr_s.");
+        mr_wh__ident(&q, t->key[k]);
+    }
+    if ((rc = pg__exec_buf(c, &q, err, what)) < 0)
+        goto out;
+    q.n = 0;
+    mr_strbuf_puts(&q, "INSERT INTO ");
+    buf_qname(&q, qn);
+    mr_strbuf_puts(&q, " (");
+    mr_wh__field_list(&q, t->schema, NULL);
+    mr_strbuf_puts(&q, ") ");
+    mr_wh__merge_rows_sql(&q, t, STAGING_SCHEMA, TEXT_ORDER);
+    if (q.oom) {
+        rc = mr_err_oom(err, NULL);
+        goto out;
+    }
+    PGresult *r = PQexec(c, q.p);
+    if (PQresultStatus(r) != PGRES_COMMAND_OK)
+        rc = pg__fail(c, r, err, "%s", what);
+    else
+        t->rows += strtoull(PQcmdTuples(r), NULL, 10);
+    PQclear(r);
+out:
     mr_strbuf_free(&q);
     return rc;
 }
@@ -528,6 +700,9 @@ static int move_target(PGconn *c, mr_wh_target *t, const qname *qn, const unsign
         buf_qname(&q, qn);
         if ((rc = pg__exec_buf(c, &q, err, what)) < 0)
             goto out;
+    } else if (strcmp(mode, "upsert") == 0 && mr_wh__is_merge(t)) {
+        rc = merge_target(c, t, qn, counts, err);
+        goto out;
     } else if (strcmp(mode, "upsert") == 0) {
         if ((rc = check_upsert_keys(c, t, err)) < 0)
             goto out;
@@ -750,7 +925,7 @@ static int pg_check(const mr_wh_config *cfg, const mr_wh_target *targets, int nt
         if (rc == 0 && qn.schema)
             rc = pg__ensure_schema(c, qn.schema, err);
         if (rc == 0)
-            rc = ensure_table(c, &targets[i], &qn, err);
+            rc = ensure_table(c, &targets[i], &qn, 1, err);
     }
     if (c && PQtransactionStatus(c) != PQTRANS_IDLE)
         PQclear(PQexec(c, "ROLLBACK"));

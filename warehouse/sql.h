@@ -43,4 +43,23 @@ int mr_wh__upsert_null_error(mr_err *err, const mr_wh_target *t, long long nrows
 int mr_wh__upsert_dup_error(mr_err *err, const mr_wh_target *t, const char *const *key_values,
                             long long count, long long nkeys);
 
+/* Upsert as MERGE (warehouse.h, mr_wh_commit), for a target with dedupe
+ * or a delete column; staging tables named qual."table", string columns
+ * of the dedupe order compared with collate (" COLLATE \"C\"" on
+ * PostgreSQL; NULL on SQLite, whose default is bytewise already):
+ *   mr_wh__merge_tie_sql: like mr_wh__upsert_dup_sql, for the keys whose
+ *     first place in the dedupe order is shared by several rows;
+ *   mr_wh__merge_keys_sql: "SELECT DISTINCT k1, k2 FROM <every staged row>";
+ *   mr_wh__merge_rows_sql: "SELECT <the schema's columns> FROM ..." giving
+ *     the winning row of every key unless it is a deletion;
+ *   mr_wh__merge_tie_error: the message for a tie. */
+int mr_wh__is_merge(const mr_wh_target *t);
+void mr_wh__merge_tie_sql(mr_strbuf *b, const mr_wh_target *t, const char *qual,
+                          const char *collate);
+void mr_wh__merge_keys_sql(mr_strbuf *b, const mr_wh_target *t, const char *qual);
+void mr_wh__merge_rows_sql(mr_strbuf *b, const mr_wh_target *t, const char *qual,
+                           const char *collate);
+int mr_wh__merge_tie_error(mr_err *err, const mr_wh_target *t, const char *const *key_values,
+                           long long count, long long nkeys);
+
 #endif

@@ -461,68 +461,178 @@ static int run(sqlite3 *db, const char *sql, const char *table, mr_err *err)
     return 0;
 }
 
-/* Creates the target table, or checks that the existing one has the
- * schema's column names (any order, ASCII case-insensitive) and count. */
-static int ensure_table(sqlite3 *db, const mr_wh_target *t, const char *name, mr_err *err)
+/* The table's on_schema_change word: fail (also NULL), add_columns, recreate. */
+static int schema_change_is(const mr_wh_target *t, const char *word)
+{
+    return strcmp(t->on_schema_change ? t->on_schema_change : "fail", word) == 0;
+}
+
+/* CREATE TABLE main."name" from the write's schema. */
+static int create_table(sqlite3 *db, const mr_wh_target *t, const char *name, mr_err *err)
+{
+    mr_strbuf q = {0};
+    mr_strbuf_puts(&q, "CREATE TABLE main.");
+    mr_wh__ident(&q, name);
+    mr_wh__columns_ddl(&q, t->schema);
+    int rc = q.oom ? mr_err_oom(err, NULL) : run(db, q.p, t->table, err);
+    mr_strbuf_free(&q);
+    return rc;
+}
+
+/* The existing table against the write (warehouse.h, "Schema changes"):
+ * names compare case-insensitively, as SQL does, in any order; SQLite
+ * stores any value in any column, so only names matter.  Counts the
+ * write's columns the table lacks (*nmissing, the first in *missing, all
+ * listed in want) and the table's columns the write lacks that have no
+ * default and are not generated (*nbare, listed in bare); have lists the
+ * table's columns. */
+typedef struct sq_diff {
+    int ncols, nmissing, nbare, missing;
+    mr_strbuf have, bare;
+} sq_diff;
+
+static int table_diff(sqlite3 *db, const mr_wh_target *t, const char *name, sq_diff *d,
+                      mr_err *err)
 {
     const mr_schema *s = t->schema;
     sqlite3_stmt *st = NULL;
-    mr_strbuf have = {0}, q = {0};
-    int rc = 0, ncols = 0, missing = -1;
-    if (sqlite3_prepare_v2(db, "SELECT name FROM pragma_table_info(?1, 'main')", -1, &st, NULL) !=
-            SQLITE_OK ||
+    int rc = 0, step;
+    memset(d, 0, sizeof *d);
+    d->missing = -1;
+    char *seen = calloc((size_t)s->nfields + 1, 1);
+    if (!seen)
+        return mr_err_oom(err, NULL);
+    /* hidden: 2 and 3 are generated columns, which an INSERT never names */
+    if (sqlite3_prepare_v2(db, "SELECT name, dflt_value IS NOT NULL OR hidden IN (2, 3) FROM "
+                               "pragma_table_xinfo(?1, 'main') WHERE hidden <> 1",
+                           -1, &st, NULL) != SQLITE_OK ||
         sqlite3_bind_text(st, 1, name, -1, SQLITE_STATIC) != SQLITE_OK) {
         rc = db_fail(db, err, "warehouse commit: table %s: cannot read its columns", t->table);
         goto out;
     }
-    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+    while ((step = sqlite3_step(st)) == SQLITE_ROW) {
         const char *col = (const char *)sqlite3_column_text(st, 0);
-        if (ncols++)
-            mr_strbuf_put(&have, ", ", 2);
-        mr_strbuf_puts(&have, col ? col : "");
+        col = col ? col : "";
+        if (d->ncols++)
+            mr_strbuf_put(&d->have, ", ", 2);
+        mr_strbuf_puts(&d->have, col);
+        int f = -1;
+        for (int i = 0; i < s->nfields && f < 0; i++)
+            if (sqlite3_stricmp(col, s->fields[i].name) == 0)
+                f = i;
+        if (f >= 0) {
+            seen[f] = 1;
+        } else if (!sqlite3_column_int(st, 1)) {
+            mr_strbuf_puts(&d->bare, d->nbare++ ? ", " : "");
+            mr_strbuf_puts(&d->bare, col);
+        }
     }
-    if (rc != SQLITE_DONE) {
+    if (step != SQLITE_DONE) {
         rc = db_fail(db, err, "warehouse commit: table %s: cannot read its columns", t->table);
         goto out;
     }
-    rc = 0;
-    if (ncols == 0) {
-        mr_strbuf_puts(&q, "CREATE TABLE main.");
-        mr_wh__ident(&q, name);
-        mr_wh__columns_ddl(&q, s);
-        rc = q.oom ? mr_err_oom(err, NULL) : run(db, q.p, t->table, err);
-        goto out;
-    }
-    for (int i = 0; i < s->nfields && missing < 0; i++) {
-        int found = 0;
-        sqlite3_reset(st);
-        while (!found && sqlite3_step(st) == SQLITE_ROW) {
-            const char *col = (const char *)sqlite3_column_text(st, 0);
-            found = col && sqlite3_stricmp(col, s->fields[i].name) == 0;
-        }
-        if (!found)
-            missing = i;
-    }
-    if (ncols != s->nfields || missing >= 0) {
-        mr_strbuf want = {0};
-        mr_wh__field_list(&want, s, NULL);
-        if (ncols != s->nfields)
-            rc = mr_err_set(err, MR_EWAREHOUSE,
-                            "warehouse commit: table %s exists and has %d column%s (%s) but the write "
-                            "has %d (%s)",
-                            t->table, ncols, ncols == 1 ? "" : "s", have.p ? have.p : "", s->nfields,
-                            want.p ? want.p : "");
-        else
-            rc = mr_err_set(err, MR_EWAREHOUSE,
-                            "warehouse commit: table %s exists without column \"%s\": it has (%s), the "
-                            "write has (%s)",
-                            t->table, s->fields[missing].name, have.p ? have.p : "", want.p ? want.p : "");
-        mr_strbuf_free(&want);
-    }
+    for (int i = 0; i < s->nfields && d->ncols > 0; i++)
+        if (!seen[i] && d->nmissing++ == 0)
+            d->missing = i;
+    if (d->have.oom || d->bare.oom)
+        rc = mr_err_oom(err, NULL);
 out:
     sqlite3_finalize(st);
-    mr_strbuf_free(&have);
+    free(seen);
+    return rc;
+}
+
+/* ALTER TABLE ... ADD COLUMN for every column of the write the table
+ * lacks (on_schema_change: add_columns): NULL in the rows it has. */
+static int add_columns(sqlite3 *db, const mr_wh_target *t, const char *name, mr_err *err)
+{
+    const mr_schema *s = t->schema;
+    sqlite3_stmt *st = NULL;
+    mr_strbuf q = {0};
+    int rc = 0;
+    if (sqlite3_prepare_v2(db, "SELECT 1 FROM pragma_table_xinfo(?1, 'main') WHERE name = ?2 "
+                               "COLLATE NOCASE",
+                           -1, &st, NULL) != SQLITE_OK)
+        return db_fail(db, err, "warehouse commit: table %s: cannot read its columns", t->table);
+    for (int i = 0; i < s->nfields && rc == 0; i++) {
+        sqlite3_reset(st);
+        sqlite3_bind_text(st, 1, name, -1, SQLITE_STATIC);
+        sqlite3_bind_text(st, 2, s->fields[i].name, -1, SQLITE_STATIC);
+        int have = sqlite3_step(st) == SQLITE_ROW;
+        sqlite3_reset(st); /* no read open while the table changes */
+        if (have)
+            continue;
+        char tmp[32];
+        q.n = 0;
+        mr_strbuf_puts(&q, "ALTER TABLE main.");
+        mr_wh__ident(&q, name);
+        mr_strbuf_puts(&q, " ADD COLUMN ");
+        mr_wh__ident(&q, s->fields[i].name);
+        mr_strbuf_puts(&q, " ");
+        mr_strbuf_puts(&q, mr_wh__col_decl(s->fields[i].type, tmp, sizeof tmp));
+        rc = q.oom ? mr_err_oom(err, NULL) : run(db, q.p, t->table, err);
+    }
+    sqlite3_finalize(st);
     mr_strbuf_free(&q);
+    return rc;
+}
+
+/* Creates the target table, or makes the existing one take the write as
+ * on_schema_change says (warehouse.h, "Schema changes").  dry (the check
+ * before a job runs) changes no existing table: what add_columns or
+ * recreate would do is taken as done. */
+static int ensure_table(sqlite3 *db, const mr_wh_target *t, const char *name, int dry,
+                        mr_err *err)
+{
+    sq_diff d;
+    int rc = table_diff(db, t, name, &d, err);
+    if (rc < 0)
+        goto out;
+    if (d.ncols == 0) {
+        rc = create_table(db, t, name, err);
+        goto out;
+    }
+    if (d.nmissing == 0 && d.nbare == 0)
+        goto out; /* fits: extra columns have defaults */
+    if (dry && (schema_change_is(t, "recreate") || schema_change_is(t, "add_columns")))
+        goto out;
+    if (schema_change_is(t, "recreate")) {
+        mr_strbuf q = {0};
+        mr_strbuf_puts(&q, "DROP TABLE main.");
+        mr_wh__ident(&q, name);
+        rc = q.oom ? mr_err_oom(err, NULL) : run(db, q.p, t->table, err);
+        mr_strbuf_free(&q);
+        if (rc == 0)
+            rc = create_table(db, t, name, err);
+        goto out;
+    }
+    if (schema_change_is(t, "add_columns")) {
+        rc = d.nmissing ? add_columns(db, t, name, err) : 0; /* bare columns get NULL */
+        goto out;
+    }
+    mr_strbuf want = {0};
+    mr_wh__field_list(&want, t->schema, NULL);
+    if (d.nmissing > 0)
+        rc = mr_err_set(err, MR_EWAREHOUSE,
+                        "warehouse commit: table %s exists without column \"%s\"%s: it has %d "
+                        "column%s (%s), the write has (%s); on_schema_change: add_columns adds "
+                        "what is missing",
+                        t->table, t->schema->fields[d.missing].name,
+                        d.nmissing > 1 ? " (and more)" : "", d.ncols, d.ncols == 1 ? "" : "s",
+                        d.have.p ? d.have.p : "", want.p ? want.p : "");
+    else
+        rc = mr_err_set(err, MR_EWAREHOUSE,
+                        "warehouse commit: table %s exists and has %d column%s (%s) but the write "
+                        "has %d (%s), and %s %s no default; give %s a default, or "
+                        "on_schema_change: add_columns leaves %s NULL",
+                        t->table, d.ncols, d.ncols == 1 ? "" : "s", d.have.p ? d.have.p : "",
+                        t->schema->nfields, want.p ? want.p : "", d.bare.p ? d.bare.p : "",
+                        d.nbare == 1 ? "has" : "have", d.nbare == 1 ? "it" : "them",
+                        d.nbare == 1 ? "it" : "them");
+    mr_strbuf_free(&want);
+out:
+    mr_strbuf_free(&d.have);
+    mr_strbuf_free(&d.bare);
     return rc;
 }
 
@@ -553,7 +663,11 @@ static int check_upsert_keys(sqlite3 *db, const mr_wh_target *t, mr_err *err)
         goto out;
     }
     q.n = 0;
-    mr_wh__upsert_dup_sql(&q, t, STAGING_ALIAS);
+    /* with dedupe a key may be staged often; only a tie for first fails */
+    if (t->ndedupe > 0)
+        mr_wh__merge_tie_sql(&q, t, STAGING_ALIAS, NULL);
+    else
+        mr_wh__upsert_dup_sql(&q, t, STAGING_ALIAS);
     if (q.oom) {
         rc = mr_err_set(err, MR_ENOMEM, "out of memory committing table %s", t->table);
         goto out;
@@ -572,12 +686,47 @@ static int check_upsert_keys(sqlite3 *db, const mr_wh_target *t, mr_err *err)
         }
         for (int k = 0; k < t->nkey; k++)
             vals[k] = (const char *)sqlite3_column_text(st, k);
-        rc = mr_wh__upsert_dup_error(err, t, vals, sqlite3_column_int64(st, t->nkey),
-                                     sqlite3_column_int64(st, t->nkey + 1));
+        rc = (t->ndedupe > 0 ? mr_wh__merge_tie_error : mr_wh__upsert_dup_error)(
+            err, t, vals, sqlite3_column_int64(st, t->nkey), sqlite3_column_int64(st, t->nkey + 1));
         free(vals);
     }
 out:
     sqlite3_finalize(st);
+    mr_strbuf_free(&q);
+    return rc;
+}
+
+/* Upsert as MERGE (dedupe, delete_where; warehouse.h): the keys checked,
+ * then one DELETE of every staged key's row and one INSERT of the winners
+ * that are not deletions, over the staged rows of every task at once. */
+static int merge_target(sqlite3 *db, mr_wh_target *t, const char *name, mr_err *err)
+{
+    int rc = check_upsert_keys(db, t, err);
+    if (rc < 0 || t->nstaging == 0)
+        return rc;
+    mr_strbuf q = {0};
+    mr_strbuf_puts(&q, "DELETE FROM main.");
+    mr_wh__ident(&q, name);
+    mr_strbuf_puts(&q, " WHERE (");
+    mr_wh__name_list(&q, t->key, t->nkey);
+    mr_strbuf_puts(&q, ") IN (");
+    mr_wh__merge_keys_sql(&q, t, STAGING_ALIAS);
+    mr_strbuf_puts(&q, ")");
+    if (q.oom || (rc = run(db, q.p, t->table, err)) < 0)
+        goto out;
+    q.n = 0;
+    mr_strbuf_puts(&q, "INSERT INTO main.");
+    mr_wh__ident(&q, name);
+    mr_strbuf_puts(&q, " (");
+    mr_wh__field_list(&q, t->schema, NULL);
+    mr_strbuf_puts(&q, ") ");
+    mr_wh__merge_rows_sql(&q, t, STAGING_ALIAS, NULL);
+    if (q.oom || (rc = run(db, q.p, t->table, err)) < 0)
+        goto out;
+    t->rows += (uint64_t)sqlite3_changes64(db);
+out:
+    if (q.oom && rc == 0)
+        rc = mr_err_set(err, MR_ENOMEM, "out of memory committing table %s", t->table);
     mr_strbuf_free(&q);
     return rc;
 }
@@ -588,7 +737,7 @@ static int commit_target(sqlite3 *db, mr_wh_target *t, mr_err *err)
     const char *mode = t->mode ? t->mode : "append";
     if (!*name)
         return mr_err_set(err, MR_EINVAL, "warehouse commit: table %s: empty table name", t->table);
-    int rc = ensure_table(db, t, name, err);
+    int rc = ensure_table(db, t, name, 0, err);
     if (rc < 0)
         return rc;
     mr_strbuf q = {0};
@@ -597,6 +746,9 @@ static int commit_target(sqlite3 *db, mr_wh_target *t, mr_err *err)
         mr_wh__ident(&q, name);
         if (q.oom || (rc = run(db, q.p, t->table, err)) < 0)
             goto out;
+    } else if (strcmp(mode, "upsert") == 0 && mr_wh__is_merge(t)) {
+        rc = merge_target(db, t, name, err);
+        goto out;
     } else if (strcmp(mode, "upsert") == 0) {
         if ((rc = check_upsert_keys(db, t, err)) < 0)
             goto out;
@@ -779,7 +931,7 @@ static int sq_check(const mr_wh_config *cfg, const mr_wh_target *targets, int nt
     if (exec(db, "BEGIN") != SQLITE_OK)
         rc = db_fail(db, err, "warehouse check: cannot begin");
     for (int i = 0; i < ntargets && rc == 0; i++)
-        rc = ensure_table(db, &targets[i], table_name(targets[i].table), err);
+        rc = ensure_table(db, &targets[i], table_name(targets[i].table), 1, err);
     exec(db, "ROLLBACK");
     sqlite3_close(db);
     if (rc < 0 && strncmp(err->msg, "warehouse commit: ", 18) == 0)

@@ -111,6 +111,35 @@ static int check_target(const mr_wh_target *t, mr_err *err)
                                   "warehouse commit: table %s: upsert key '%s' is not a written column",
                                   t->table, t->key[k] ? t->key[k] : "(null)");
     }
+    int up = strcmp(m, "upsert") == 0;
+    if ((t->ndedupe > 0 || (t->delete_column && *t->delete_column)) && !up)
+        return mr_err_set(err, MR_EINVAL,
+                          "warehouse commit: table %s: dedupe and delete_where need mode upsert",
+                          t->table);
+    if (t->ndedupe < 0 || (t->ndedupe > 0 && !t->dedupe))
+        return mr_err_set(err, MR_EINVAL, "warehouse commit: table %s: bad dedupe list", t->table);
+    for (int k = 0; k < t->ndedupe; k++)
+        if (!t->dedupe[k] || !t->dedupe[k]->column ||
+            mr_schema_find(t->schema, t->dedupe[k]->column) < 0)
+            return mr_err_set(err, MR_EINVAL,
+                              "warehouse commit: table %s: dedupe column '%s' is not a written "
+                              "column",
+                              t->table, t->dedupe[k] && t->dedupe[k]->column ? t->dedupe[k]->column
+                                                                             : "(null)");
+    if (t->delete_column && *t->delete_column && mr_schema_find(t->schema, t->delete_column) >= 0)
+        return mr_err_set(err, MR_EINVAL,
+                          "warehouse commit: table %s: the delete flag '%s' is a written column",
+                          t->table, t->delete_column);
+    const char *sc = t->on_schema_change ? t->on_schema_change : "fail";
+    if (mr_plan_lookup(mr_plan_schema_change_names, sc) < 0)
+        return mr_err_set(err, MR_EINVAL,
+                          "warehouse commit: table %s: unknown on_schema_change '%s' (fail, "
+                          "add_columns, recreate)",
+                          t->table, sc);
+    if (strcmp(sc, "recreate") == 0 && strcmp(m, "overwrite") != 0)
+        return mr_err_set(err, MR_EINVAL,
+                          "warehouse commit: table %s: on_schema_change recreate needs mode overwrite",
+                          t->table);
     if (t->nstaging < 0 || (t->nstaging > 0 && !t->staging_tables))
         return mr_err_set(err, MR_EINVAL, "warehouse commit: table %s: bad staging table list", t->table);
     for (int i = 0; i < t->nstaging; i++)
@@ -223,10 +252,7 @@ int mr_wh_check_plan(const Millrace__JobPlan *plan, const mr_wh_config *cfg, mr_
             rc = err->code ? err->code : MR_ENOMEM;
             break;
         }
-        t[k].table = w->table;
-        t[k].mode = mr_plan_name(mr_plan_mode_names, w->mode);
-        t[k].key = (const char *const *)w->key;
-        t[k].nkey = (int)w->n_key;
+        mr_wh_target_from_plan(w, &t[k]);
         t[k].schema = schema;
         k++;
     }
@@ -236,6 +262,19 @@ int mr_wh_check_plan(const Millrace__JobPlan *plan, const mr_wh_config *cfg, mr_
         mr_schema_destroy((mr_schema *)t[i].schema);
     free(t);
     return rc;
+}
+
+void mr_wh_target_from_plan(const Millrace__WriteSpec *w, mr_wh_target *t)
+{
+    t->table = w->table;
+    t->mode = mr_plan_name(mr_plan_mode_names, w->mode);
+    t->key = (const char *const *)w->key;
+    t->nkey = (int)w->n_key;
+    t->node = w->node;
+    t->dedupe = w->dedupe;
+    t->ndedupe = (int)w->n_dedupe;
+    t->delete_column = w->delete_column;
+    t->on_schema_change = mr_plan_name(mr_plan_schema_change_names, w->on_schema_change);
 }
 
 void mr_wh_staging_name(char *buf, size_t cap, char kind, const char *job_id, uint32_t stage,

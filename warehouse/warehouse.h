@@ -95,9 +95,10 @@
  *   - Types: bool BOOLEAN, int32 INTEGER, int64 BIGINT, float64 DOUBLE
  *     PRECISION, decimal(p,s) NUMERIC(p,s) (exact), string TEXT, date DATE,
  *     timestamp TIMESTAMP (microseconds).  An existing table must have
- *     exactly the write's column names (case-sensitive) and types that hold
- *     the values (the same or wider: int32 into BIGINT, string into VARCHAR,
- *     decimal into a NUMERIC with as many integer and fraction digits).
+ *     the write's column names (case-sensitive) and types that hold the
+ *     values (the same or wider: int32 into BIGINT, string into VARCHAR,
+ *     decimal into a NUMERIC with as many integer and fraction digits);
+ *     other columns need a default (see "Schema changes" below).
  *   - overwrite is DELETE FROM (MVCC-safe for concurrent readers, unlike
  *     TRUNCATE); upsert is DELETE ... USING the staged rows on the key, then
  *     INSERT (no ON CONFLICT, so no unique index is needed and the SQL runs
@@ -160,12 +161,28 @@ typedef struct mr_wh_target {
     const char *const *staging_tables; /* the chosen attempt of every task */
     int nstaging;
     uint64_t rows;                 /* out: rows moved into the table (0 on failure) */
+    const char *node;              /* the write node, named in messages (NULL: none) */
+    /* upsert as MERGE (see mr_wh_commit): the winning staged row of a key
+     * is the first in this order (none: a key staged twice fails) */
+    Millrace__SortKey *const *dedupe;
+    int ndedupe;
+    /* upsert: a boolean column staged after the schema's columns (never
+     * written to the table): true deletes the key's row (NULL or "": none) */
+    const char *delete_column;
+    /* when the table's columns differ from the write's: fail (also NULL) |
+     * add_columns | recreate (overwrite only); see mr_wh_commit */
+    const char *on_schema_change;
 } mr_wh_target;
+
+/* Fills t's table, mode, key, node, dedupe, delete_column and
+ * on_schema_change from a warehouse write of a plan (pointers into w). */
+void mr_wh_target_from_plan(const Millrace__WriteSpec *w, mr_wh_target *t);
 
 /* The job commit, in one transaction: for each target, create the table
  * from schema if it is missing, or check that the existing table fits
- * (SQLite: the same column names in any order, case-insensitively as SQL
- * does, and count; PostgreSQL: see its specifics above); then overwrite
+ * (SQLite: the write's column names in any order, case-insensitively as SQL
+ * does; PostgreSQL: see its specifics above; both: "Schema changes"
+ * below); then overwrite
  * deletes every row, upsert deletes the rows whose key equals the key of
  * any staged row (NULL keys match nothing), append keeps them; then every
  * staging table's rows are inserted.  Then post_sql[0..npost)
@@ -182,7 +199,32 @@ typedef struct mr_wh_target {
  * Upsert takes one row per key: a staged row with a NULL key column, or a
  * key staged more than once (by any tasks), fails the commit with
  * MR_EWAREHOUSE before the table is touched, naming the key (its value and
- * how many rows carry it, and how many keys are duplicated). */
+ * how many rows carry it, and how many keys are duplicated).
+ *
+ * Upsert as MERGE.  With dedupe, a key staged several times keeps the row
+ * that sorts first in the dedupe order (NULLs where the SortKey says;
+ * strings by their bytes, COLLATE "C" on PostgreSQL, so both drivers pick
+ * the same row); two rows of one key that tie on the whole order fail the
+ * commit naming the key, how many rows tie and how many keys have a tie.
+ * With delete_column, the winning row of a key whose flag is true deletes
+ * the table's row with that key and is not inserted.  Either way the SQL
+ * runs against the staged rows of every task together: one DELETE of the
+ * table rows whose key is staged (PostgreSQL: DELETE ... USING the
+ * distinct staged keys; SQLite: WHERE (key) IN), then one INSERT ...
+ * SELECT of the winners that are not deletions (ROW_NUMBER() OVER the key
+ * in the dedupe order), in the commit's transaction.  rows counts the rows
+ * inserted.
+ *
+ * Schema changes.  An existing table fits when it has every written
+ * column with a type that holds it; columns the write lacks are fine when
+ * they have a default (or are identity or generated columns), and get it.
+ * Otherwise on_schema_change decides: fail (the default) fails the commit
+ * naming the table and the columns; add_columns adds the write's missing
+ * columns (ALTER TABLE ... ADD COLUMN, NULL in the old rows) and lets
+ * table columns the write lacks take their default or NULL (a type that
+ * cannot hold the write's still fails); recreate (overwrite only) drops
+ * the table and creates it from the write's schema.  All of it happens in
+ * the commit's transaction, so a failure later (post_sql) undoes it. */
 int mr_wh_commit(const mr_wh_config *cfg, mr_wh_target *targets, int ntargets,
                  const char *const *post_sql, int npost, mr_err *err);
 
@@ -207,7 +249,9 @@ int mr_wh_drop_staging(const mr_wh_config *cfg, const char *prefix, mr_err *err)
 
 /* Checks, before any data moves, that every target either does not exist
  * yet or has columns the commit accepts (the very check mr_wh_commit makes,
- * run in a transaction that is rolled back, so nothing is created).  Only
+ * run in a transaction that is rolled back, so nothing is created; a table
+ * that on_schema_change add_columns or recreate would change passes without
+ * being altered, so the check takes no lock such DDL would).  Only
  * table, schema and key of each target are read.  0, MR_EWAREHOUSE naming
  * the table and the mismatch (also an SQLite file that cannot be opened),
  * or MR_EIO when a PostgreSQL server cannot be reached.  An SQLite

@@ -309,6 +309,75 @@ static void test_upsert(void **state)
                 "1|n1|1.01\n2|n2|0\n3|n3|3.03\n3|zz|3.03\n");
 }
 
+/* Upsert as MERGE: dedupe keeps each key's first row in the dedupe order
+ * across tasks, a winning row flagged by the delete column deletes the key,
+ * a tie for first fails naming the key and leaves the table as it was. */
+static void test_upsert_merge(void **state)
+{
+    fx *f = *state;
+    stage_rows(f, "s_a", 1, 3); /* ids 1..3 */
+    const char *a[] = {"s_a"};
+    mr_wh_target t = target(f, "u", "append", a, 1);
+    mr_err err;
+    assert_int_equal(mr_wh_commit(&f->cfg, &t, 1, NULL, 0, &err), 0);
+    const char *ddl = "CREATE TABLE %s (id BIGINT, name TEXT, price NUMERIC(10,2), "
+                      "millrace_delete BOOLEAN)";
+    char sql[512];
+    snprintf(sql, sizeof sql, ddl, "s_m0");
+    exec_file(staging_file(f), sql);
+    snprintf(sql, sizeof sql, ddl, "s_m1");
+    exec_file(staging_file(f), sql);
+    exec_file(staging_file(f), "INSERT INTO s_m0 VALUES (1, 'x', 5, 0), (1, 'y', 6, 0), "
+                               "(2, 'z', 1, 1), (4, 'n', 1, 0), (5, NULL, NULL, 0); "
+                               "INSERT INTO s_m1 VALUES (1, 'w', 4, 0), (4, 'm', 2, 1), "
+                               "(5, 'p', 1, 1)");
+    Millrace__SortKey k0 = MILLRACE__SORT_KEY__INIT, k1 = MILLRACE__SORT_KEY__INIT;
+    k0.column = "price";
+    k0.descending = 1;
+    k0.nulls_first = 1;
+    k1.column = "name";
+    Millrace__SortKey *order[] = {&k0, &k1};
+    const char *key[] = {"id"}, *m[] = {"s_m0", "s_m1"};
+    t = target(f, "u", "upsert", m, 2);
+    t.key = key;
+    t.nkey = 1;
+    t.dedupe = order;
+    t.ndedupe = 2;
+    t.delete_column = "millrace_delete";
+    t.node = "w";
+    int rc = mr_wh_commit(&f->cfg, &t, 1, NULL, 0, &err);
+    if (rc)
+        fail_msg("%s", err.msg);
+    /* 1: the highest price wins; 2: deleted; 4: its winner (price 2) is a
+     * deletion; 5: a NULL price sorts first under desc, so it wins */
+    assert_int_equal(t.rows, 2);
+    assert_dump(f->path, "SELECT id, name, price FROM u ORDER BY id",
+                "1|y|6\n3|n3|3.03\n5|<null>|<null>\n");
+
+    /* a tie for first on the whole order fails and changes nothing */
+    snprintf(sql, sizeof sql, ddl, "s_t0");
+    exec_file(staging_file(f), sql);
+    exec_file(staging_file(f), "INSERT INTO s_t0 VALUES (3, 'same', 7, 0), (3, 'same', 7, 1), "
+                               "(1, 'a', 1, 0)");
+    const char *tt[] = {"s_t0"};
+    t = target(f, "u", "upsert", tt, 1);
+    t.key = key;
+    t.nkey = 1;
+    t.dedupe = order;
+    t.ndedupe = 2;
+    t.delete_column = "millrace_delete";
+    t.node = "w";
+    assert_int_equal(mr_wh_commit(&f->cfg, &t, 1, NULL, 0, &err), MR_EWAREHOUSE);
+    if (!strstr(err.msg, "table u (write node 'w'): upsert: key (id)=(3) has 2 rows that tie for "
+                         "first place under dedupe order_by [price desc, name]"))
+        fail_msg("%s", err.msg);
+    assert_dump(f->path, "SELECT id, name, price FROM u ORDER BY id",
+                "1|y|6\n3|n3|3.03\n5|<null>|<null>\n");
+    /* dedupe or a delete column without upsert is refused */
+    t.mode = "append";
+    assert_int_equal(mr_wh_commit(&f->cfg, &t, 1, NULL, 0, &err), MR_EINVAL);
+}
+
 /* Upsert takes one row per key: a key staged twice (by two tasks or by
  * one) or a NULL key fails the commit, naming the key, and leaves the
  * table as it was. */
@@ -792,6 +861,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_overwrite, setup, teardown),
         cmocka_unit_test_setup_teardown(test_upsert, setup, teardown),
         cmocka_unit_test_setup_teardown(test_upsert_duplicate_and_null_keys, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_upsert_merge, setup, teardown),
         cmocka_unit_test_setup_teardown(test_commit_logs_its_wait, setup, teardown),
         cmocka_unit_test_setup_teardown(test_type_roundtrip, setup, teardown),
         cmocka_unit_test_setup_teardown(test_selection_vector, setup, teardown),

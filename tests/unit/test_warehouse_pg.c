@@ -288,6 +288,72 @@ static void test_upsert_one_key(void **state)
                 "SELECT id, name, price FROM t%d.u ORDER BY id NULLS FIRST, name", f->n);
 }
 
+/* A staging table with the fixture's columns and the delete flag, filled
+ * by SQL (values: the VALUES list), its row count recorded as n. */
+static void stage_merge(const char *table, const char *values, int n)
+{
+    sqlf("CREATE TABLE millrace_staging.\"%s\" (id bigint, name text, price numeric(10,2), "
+         "millrace_delete boolean); INSERT INTO millrace_staging.\"%s\" VALUES %s; "
+         "COMMENT ON TABLE millrace_staging.\"%s\" IS 'millrace rows=%d'",
+         table, table, values, table, n);
+}
+
+/* Upsert as MERGE, as on SQLite (test_warehouse.c): dedupe across tasks,
+ * the delete flag, a tie failing with the table unchanged, and a staging
+ * table that lost rows refused. */
+static void test_upsert_merge(void **state)
+{
+    fx *f = *state;
+    stage_rows(f, stg(f, "a"), 1, 3, "n", 1); /* ids 1..3 */
+    const char *a[] = {stg(f, "a")};
+    mr_wh_target t = target(f, "u", "append", a, 1);
+    commit_ok(f, &t, 1, NULL, 0);
+    const char *m0 = stg(f, "m0"), *m1 = stg(f, "m1");
+    stage_merge(m0, "(1, 'x', 5, false), (1, 'y', 6, false), (2, 'z', 1, true), "
+                    "(4, 'n', 1, false), (5, NULL, NULL, false)", 5);
+    stage_merge(m1, "(1, 'w', 4, false), (4, 'm', 2, true), (5, 'p', 1, true)", 3);
+    Millrace__SortKey k0 = MILLRACE__SORT_KEY__INIT, k1 = MILLRACE__SORT_KEY__INIT;
+    k0.column = "price";
+    k0.descending = 1;
+    k0.nulls_first = 1;
+    k1.column = "name";
+    Millrace__SortKey *order[] = {&k0, &k1};
+    const char *key[] = {"id"}, *m[] = {m0, m1};
+    t = target(f, "u", "upsert", m, 2);
+    t.key = key;
+    t.nkey = 1;
+    t.dedupe = order;
+    t.ndedupe = 2;
+    t.delete_column = "millrace_delete";
+    t.node = "w";
+    commit_ok(f, &t, 1, NULL, 0);
+    assert_int_equal(t.rows, 2);
+    const char *after = "1|y|6.00\n3|n3|0.03\n5|<null>|<null>\n";
+    assert_dump(after, "SELECT id, name, price FROM t%d.u ORDER BY id", f->n);
+
+    const char *t0 = stg(f, "t0");
+    stage_merge(t0, "(3, 'same', 7, false), (3, 'same', 7, true), (1, 'a', 1, false)", 3);
+    const char *tt[] = {t0};
+    t.staging_tables = tt;
+    t.nstaging = 1;
+    mr_err err;
+    assert_int_equal(mr_wh_commit(&f->cfg, &t, 1, NULL, 0, &err), MR_EWAREHOUSE);
+    if (!strstr(err.msg, "(write node 'w'): upsert: key (id)=(3) has 2 rows that tie for first "
+                         "place under dedupe order_by [price desc, name]"))
+        fail_msg("%s", err.msg);
+    assert_dump(after, "SELECT id, name, price FROM t%d.u ORDER BY id", f->n);
+
+    /* rows lost since staging (a server crash empties UNLOGGED tables) */
+    const char *l0 = stg(f, "l0");
+    stage_merge(l0, "(8, 'h', 1, false)", 2);
+    const char *ll[] = {l0};
+    t.staging_tables = ll;
+    assert_int_equal(mr_wh_commit(&f->cfg, &t, 1, NULL, 0, &err), MR_EWAREHOUSE);
+    if (!strstr(err.msg, "holds 1 rows but its task staged 2"))
+        fail_msg("%s", err.msg);
+    assert_dump(after, "SELECT id, name, price FROM t%d.u ORDER BY id", f->n);
+}
+
 /* Upsert takes one row per key: a key staged twice (by two tasks or by
  * one) or a NULL key fails the commit, naming the key, and leaves the
  * table as it was. */
@@ -970,6 +1036,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_upsert_one_key, setup, teardown),
         cmocka_unit_test_setup_teardown(test_upsert_two_keys, setup, teardown),
         cmocka_unit_test_setup_teardown(test_upsert_duplicate_and_null_keys, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_upsert_merge, setup, teardown),
         cmocka_unit_test_setup_teardown(test_selection_and_empty, setup, teardown),
         cmocka_unit_test_setup_teardown(test_types_binary, setup, teardown),
         cmocka_unit_test_setup_teardown(test_types_text, setup, teardown),
