@@ -65,8 +65,9 @@ typedef struct mr_format {
 
 extern const mr_format mr_format_csv;
 extern const mr_format mr_format_jsonl;
+extern const mr_format mr_format_parquet; /* core/formats/format_parquet.c */
 
-/* The format a read names ("csv", "jsonl"), or NULL. */
+/* The format a read names ("csv", "jsonl", "parquet"), or NULL. */
 const mr_format *mr_format_find(const char *name);
 
 #endif
