@@ -660,8 +660,9 @@ static int64_t pq_line(void *src)
 static const char *pq_where(void *src, char *buf, size_t cap)
 {
     const pq_src *s = src;
+    /* the last row returned, counted from 0 within its row group */
     snprintf(buf, cap, "%s: row group %u, row %lld", s->f.path,
-             s->rgi < s->nrgs ? s->rgs[s->rgi] : 0, (long long)s->row);
+             s->rgi < s->nrgs ? s->rgs[s->rgi] : 0, (long long)(s->row > 0 ? s->row - 1 : 0));
     return buf;
 }
 
