@@ -32,6 +32,10 @@
 #include "core/formats/parquet_int.h"
 #include "core/utf8.h"
 
+/* Columns whose values need no conversion (the scan's type is the file's,
+ * and the value is what pq_val holds) take a short path in pq_next. */
+enum { COPY_NONE, COPY_I32, COPY_I64, COPY_F64, COPY_DEC };
+
 /* A page with more values than this is refused as corrupt (real writers
  * keep pages to thousands of rows); it bounds what a header can make us
  * allocate. */
@@ -43,6 +47,7 @@
 typedef struct pq_col {
     const pq_field *fd;
     int kind;         /* PQ_K_*: how the file's values convert */
+    int copy;         /* COPY_*: the value's bits go straight into the column */
     mr_type nat;      /* the file column's millrace type */
     mr_type want;     /* the scan's type */
     int max_def;
@@ -132,6 +137,12 @@ static int map_columns(pq_src *s, mr_err *err)
                               "which cannot be read as %s", s->f.path, name,
                               mr_type_name(c->nat, a, sizeof a), mr_type_name(c->want, b, sizeof b));
         }
+        if (mr_type_equal(c->nat, c->want))
+            c->copy = c->kind == PQ_K_INT32 || c->kind == PQ_K_DATE  ? COPY_I32
+                      : c->kind == PQ_K_INT64 || c->kind == PQ_K_TS_MICROS ? COPY_I64
+                      : c->kind == PQ_K_DOUBLE                           ? COPY_F64
+                      : c->kind == PQ_K_DEC_INT                          ? COPY_DEC
+                                                                         : COPY_NONE;
         c->max_def = c->fd->max_def;
         c->ptype = c->fd->el->type;
         c->type_len = c->fd->el->type_length;
@@ -629,6 +640,19 @@ static int pq_next(void *src, mr_batch *b, mr_format_row *out, char *why, size_t
         }
         if (c->vi >= c->nval)
             return col_err(s, c, MR_EPARSE, "corrupt page: fewer values than its levels say", err);
+        const int64_t lim = c->copy == COPY_DEC ? mr_pow10[c->nat.precision] : 0;
+        if (c->copy != COPY_NONE &&
+            (c->copy != COPY_DEC || (c->vals[c->vi].i < lim && c->vals[c->vi].i > -lim))) {
+            const pq_val *v = &c->vals[c->vi++];
+            if (c->copy == COPY_I32)
+                MR_COL_I32(col)[b->nrows] = (int32_t)v->i;
+            else if (c->copy == COPY_I64 || c->copy == COPY_DEC)
+                MR_COL_I64(col)[b->nrows] = v->i;
+            else
+                MR_COL_F64(col)[b->nrows] = v->d;
+            mr_column_set_valid(col, b->nrows, true);
+            continue;
+        }
         /* the first bad value of the row says why; later ones are nulled */
         char why2[300];
         const char *raw2;

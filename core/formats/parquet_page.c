@@ -219,8 +219,22 @@ int pq_rle_decode(const uint8_t *p, size_t n, int bw, uint32_t count, uint32_t *
             uint64_t vals = groups * 8;
             if (bw > 0 && vals > bytes * 8 / (uint64_t)bw)
                 vals = bytes * 8 / (uint64_t)bw;
-            for (uint64_t i = 0; i < vals && got < count; i++)
-                out[got++] = (uint32_t)bits_at(p, i * (uint64_t)bw, bw);
+            /* a 64-bit window refilled a byte at a time: bw <= 32, so it
+             * never holds more than 39 bits, and it reads no byte past the
+             * vals * bw bits checked above */
+            uint64_t win = 0;
+            int nb = 0;
+            const uint8_t *q = p;
+            const uint64_t mask = bw == 32 ? 0xffffffffu : (UINT64_C(1) << bw) - 1;
+            for (uint64_t i = 0; i < vals && got < count; i++) {
+                while (nb < bw) {
+                    win |= (uint64_t)*q++ << nb;
+                    nb += 8;
+                }
+                out[got++] = (uint32_t)(win & mask);
+                win >>= bw;
+                nb -= bw;
+            }
             if (bw == 0)
                 for (uint64_t i = 0; i < groups * 8 && got < count; i++)
                     out[got++] = 0;
