@@ -80,6 +80,7 @@ typedef struct pq_src {
     int64_t rows_left; /* in the current row group */
     int64_t row;       /* rows of the current row group returned */
     bool in_rg;
+    bool batchable; /* every column takes the batch path (pq_next_rows) */
     uint64_t bytes;
 } pq_src;
 
@@ -234,6 +235,13 @@ static int pq_open(const char *path, uint64_t offset, uint64_t length, const mr_
     if ((rc = map_columns(s, err)) < 0 || (rc = pick_row_groups(s, offset, length, err)) < 0) {
         pq_close(s);
         return rc;
+    }
+    s->batchable = true;
+    for (int i = 0; i < s->ncols; i++) {
+        const pq_col *c = &s->cols[i];
+        if (c->copy == COPY_NONE && !(mr_type_equal(c->nat, c->want) &&
+                                      (c->kind == PQ_K_STRING || c->kind == PQ_K_BOOL)))
+            s->batchable = false;
     }
     *out = s;
     return 0;
@@ -606,10 +614,10 @@ static int put_value(const pq_col *c, mr_column *col, size_t row, const pq_val *
     return 0;
 }
 
-static int pq_next(void *src, mr_batch *b, mr_format_row *out, char *why, size_t cap,
-                   mr_err *err)
+/* Moves to a row group with rows left: 1, 0 at the split's end, or a
+ * negative code. */
+static int have_rows(pq_src *s, mr_err *err)
 {
-    pq_src *s = src;
     while (!s->in_rg || s->rows_left == 0) {
         if (s->in_rg) {
             s->in_rg = false;
@@ -621,6 +629,123 @@ static int pq_next(void *src, mr_batch *b, mr_format_row *out, char *why, size_t
         if (rc < 0)
             return rc;
     }
+    return 1;
+}
+
+/* Whether value v of column c (a string or an integer decimal) would be a
+ * bad row: the batch path leaves such a row to pq_next. */
+static bool value_bad(const pq_col *c, const pq_val *v)
+{
+    if (c->kind == PQ_K_STRING)
+        return !mr_utf8_valid((const char *)v->s.p, v->s.n);
+    if (c->copy == COPY_DEC) {
+        const int64_t lim = mr_pow10[c->nat.precision];
+        return v->i >= lim || v->i <= -lim;
+    }
+    return false;
+}
+
+/* Copies k rows of column c (its values checked present and good) into
+ * col from row r0 on, one loop per kind of column.  0 or MR_ENOMEM. */
+static int copy_rows(pq_col *c, mr_column *col, size_t r0, size_t k)
+{
+    const uint32_t *defs = c->max_def ? c->defs + c->li : NULL;
+    const pq_val *v = c->vals + c->vi;
+    size_t n = 0;
+#define COPY_LOOP(STORE)                                                                           \
+    for (size_t j = 0; j < k; j++) {                                                               \
+        if (defs && defs[j] == 0) {                                                                \
+            set_null(col, r0 + j);                                                                 \
+            continue;                                                                              \
+        }                                                                                          \
+        STORE;                                                                                     \
+        n++;                                                                                       \
+        mr_column_set_valid(col, r0 + j, true);                                                    \
+    }
+    switch (c->copy) {
+    case COPY_I32: COPY_LOOP(MR_COL_I32(col)[r0 + j] = (int32_t)v[n].i) break;
+    case COPY_I64:
+    case COPY_DEC: COPY_LOOP(MR_COL_I64(col)[r0 + j] = v[n].i) break;
+    case COPY_F64: COPY_LOOP(MR_COL_F64(col)[r0 + j] = v[n].d) break;
+    default:
+        if (c->kind == PQ_K_BOOL) {
+            COPY_LOOP(MR_COL_U8(col)[r0 + j] = (uint8_t)(v[n].i != 0))
+        } else {
+            COPY_LOOP(if (mr_column_set_str(col, r0 + j, (const char *)v[n].s.p, v[n].s.n) < 0)
+                          return MR_ENOMEM)
+        }
+        break;
+    }
+#undef COPY_LOOP
+    c->li += (uint32_t)k;
+    c->vi += (uint32_t)n;
+    return 0;
+}
+
+/* The batch path (mr_format.next_rows): when every column is one the
+ * short path takes (or a string, or a bool), copies up to max rows column
+ * by column, as many as every column's current page still holds and
+ * stopping before the first bad value.  Returns the rows written after
+ * b->nrows (the scan counts them), 0 when pq_next must take the next row
+ * (a bad one, a column that converts, or the split's end), or a negative
+ * code. */
+static int64_t pq_next_rows(void *src, mr_batch *b, size_t max, mr_err *err)
+{
+    pq_src *s = src;
+    if (!s->batchable)
+        return 0;
+    int rc = have_rows(s, err);
+    if (rc <= 0)
+        return rc;
+    size_t k = max < (uint64_t)s->rows_left ? max : (size_t)s->rows_left;
+    for (int i = 0; i < s->ncols && k > 0; i++) {
+        pq_col *c = &s->cols[i];
+        if (c->li >= c->nlev && (rc = next_page(s, c, err)) < 0)
+            return rc;
+        if (c->nlev - c->li < k)
+            k = c->nlev - c->li;
+    }
+    for (int i = 0; i < s->ncols && k > 0; i++) { /* stop before a bad value */
+        const pq_col *c = &s->cols[i];
+        if (c->kind != PQ_K_STRING && c->copy != COPY_DEC)
+            continue;
+        uint32_t vi = c->vi;
+        for (size_t j = 0; j < k; j++) {
+            if (c->max_def && c->defs[c->li + j] == 0)
+                continue;
+            if (vi >= c->nval)
+                return 0; /* pq_next reports the corrupt page */
+            if (value_bad(c, &c->vals[vi++])) {
+                k = j;
+                break;
+            }
+        }
+    }
+    const size_t r0 = b->nrows;
+    for (int i = 0; i < s->ncols && k > 0; i++) {
+        pq_col *c = &s->cols[i];
+        /* the pre-pass saw every level up to k; a short page stops here */
+        size_t nv = 0;
+        for (size_t j = 0; j < k; j++)
+            nv += !c->max_def || c->defs[c->li + j] != 0;
+        if (c->nval - c->vi < nv)
+            return col_err(s, c, MR_EPARSE, "corrupt page: fewer values than its levels say",
+                           err);
+        if ((rc = copy_rows(c, &b->cols[i], r0, k)) < 0)
+            return mr_err_set(err, MR_ENOMEM, "out of memory");
+    }
+    s->rows_left -= (int64_t)k;
+    s->row += (int64_t)k;
+    return (int64_t)k;
+}
+
+static int pq_next(void *src, mr_batch *b, mr_format_row *out, char *why, size_t cap,
+                   mr_err *err)
+{
+    pq_src *s = src;
+    int rc0 = have_rows(s, err);
+    if (rc0 <= 0)
+        return rc0;
     int bad = 0;
     const char *raw = NULL;
     size_t rawlen = 0;
@@ -711,6 +836,7 @@ const mr_format mr_format_parquet = {
     .title = "Parquet",
     .open = pq_open,
     .next = pq_next,
+    .next_rows = pq_next_rows,
     .line = pq_line,
     .where = pq_where,
     .bytes = pq_bytes,
