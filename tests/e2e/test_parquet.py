@@ -330,3 +330,13 @@ def test_truncated_and_garbage_files_fail_naming_the_file(tmp_path):
     (tmp_path / "footer.parquet").write_bytes(bytes(body))
     r = load(tmp_path, "footer.parquet", "    schema: {id: int64}")
     assert r.returncode != 0 and "footer.parquet" in r.stderr and "footer" in r.stderr, r.stderr
+    # millrace validate reads the footer too: an unreadable one is a validation error
+    (tmp_path / "job.yaml").write_text(DAG % {"path": "footer.parquet",
+                                              "extra": "    schema: {id: int64}"})
+    r = run_cli("validate", tmp_path / "job.yaml", cwd=tmp_path)
+    assert r.returncode != 0 and "footer.parquet" in r.stderr and "corrupt footer" in r.stderr, \
+        r.stdout + r.stderr
+    (tmp_path / "job.yaml").write_text(DAG % {"path": "good.parquet",
+                                              "extra": "    schema: {id: int64, nope: string}"})
+    r = run_cli("validate", tmp_path / "job.yaml", cwd=tmp_path)
+    assert r.returncode != 0 and "has no column 'nope'" in r.stderr, r.stdout + r.stderr
