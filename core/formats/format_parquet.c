@@ -265,14 +265,13 @@ static int grow(void **p, size_t *cap, size_t n, size_t size)
 }
 
 /* Decompresses a page body into buf (of exactly n bytes). */
-static int inflate_body(pq_col *c, pq_buf *buf, const uint8_t *body, size_t blen, size_t n,
-                        int codec, char *why, size_t cap)
+static int inflate_body(pq_buf *buf, const uint8_t *body, size_t blen, size_t n, int codec,
+                        char *why, size_t cap)
 {
     if (n > PQ_PAGE_BYTES_MAX) {
         snprintf(why, cap, "a page of %zu bytes is over the limit of %u", n, PQ_PAGE_BYTES_MAX);
         return MR_EPARSE;
     }
-    (void)c;
     if (pq_buf_reserve(buf, n + 1) < 0)
         return MR_ENOMEM;
     return pq_decompress(codec, body, blen, buf->p, n, why, cap);
@@ -289,13 +288,14 @@ static int read_dict(pq_col *c, const pq_page_header *h, const uint8_t *body, ch
         snprintf(why, cap, "dictionary page encoded %s, not PLAIN", pq_encoding_name(h->encoding));
         return MR_EPARSE;
     }
-    int rc = inflate_body(c, &c->dictbuf, body, (size_t)h->compressed, (size_t)h->uncompressed,
+    int rc = inflate_body(&c->dictbuf, body, (size_t)h->compressed, (size_t)h->uncompressed,
                           c->codec, why, cap);
     if (rc < 0)
         return rc;
     uint32_t n = (uint32_t)h->num_values;
-    /* a PLAIN value takes at least 4 bytes (booleans have no dictionary) */
-    if (n > (uint32_t)h->uncompressed / 4 + 1 || n > PQ_PAGE_VALUES_MAX) {
+    /* a PLAIN value takes at least a byte (booleans have no dictionary; a
+     * fixed-length array may be one byte wide) */
+    if (n > (uint32_t)h->uncompressed || n > PQ_PAGE_VALUES_MAX) {
         snprintf(why, cap, "dictionary page claims %u values in %d bytes", n, h->uncompressed);
         return MR_EPARSE;
     }
@@ -330,7 +330,7 @@ static int read_data(pq_col *c, const pq_page_header *h, const uint8_t *body, in
     size_t ln = 0;
     int rc;
     if (!v2) {
-        rc = inflate_body(c, &c->page, body, (size_t)h->compressed, (size_t)h->uncompressed,
+        rc = inflate_body(&c->page, body, (size_t)h->compressed, (size_t)h->uncompressed,
                           c->codec, why, cap);
         if (rc < 0)
             return rc;
@@ -371,7 +371,7 @@ static int read_data(pq_col *c, const pq_page_header *h, const uint8_t *body, in
         lp = body;
         ln = (size_t)h->def_len;
         size_t clen = (size_t)h->compressed - lvl, ulen = (size_t)h->uncompressed - lvl;
-        rc = inflate_body(c, &c->page, body + lvl, clen, ulen,
+        rc = inflate_body(&c->page, body + lvl, clen, ulen,
                           h->is_compressed ? c->codec : PQ_CODEC_NONE, why, cap);
         if (rc < 0)
             return rc;

@@ -32,8 +32,8 @@ static int setup(void **state)
         return -1;
     /* Writes t.parquet: 10 rows in row groups of 4 (4, 4, 2), every type,
      * and nest.parquet with a list column. */
-    char cmd[2048];
-    snprintf(cmd, sizeof cmd,
+    static char cmd[4096];
+    int len = snprintf(cmd, sizeof cmd,
              "cd '%s' && '%s/.venv/bin/python' - >/dev/null 2>&1 <<'EOF'\n"
              "import pyarrow as pa, pyarrow.parquet as pq, datetime as dt, decimal as dc\n"
              "n = 10\n"
@@ -45,12 +45,15 @@ static int setup(void **state)
              " 'day': pa.array([dt.date(2024, 2, 20 + i) for i in range(n)]),\n"
              " 'at': pa.array([dt.datetime(2024, 1, 1, 0, 0, i) for i in range(n)], pa.timestamp('ms')),\n"
              " 'price': pa.array([dc.Decimal(i * 125 - 500) / 100 for i in range(n)], pa.decimal128(9, 2)),\n"
-             " 'u': pa.array([4000000000 + i for i in range(n)], pa.uint32())})\n"
+             " 'u': pa.array([4000000000 + i for i in range(n)], pa.uint32()),\n"
+             " 'tiny': pa.array([dc.Decimal(i %% 3) / 10 for i in range(n)], pa.decimal128(2, 1))})\n"
              "pq.write_table(t, 't.parquet', row_group_size=4, compression='snappy')\n"
              "pq.write_table(pa.table({'id': [1, 2], 'tags': [[1], []]}), 'nest.parquet')\n"
              "pq.write_table(pa.table({'w': pa.array([dc.Decimal(1)], pa.decimal128(30, 2))}), 'wide.parquet')\n"
              "EOF",
              tmpdir, MR_SOURCE_DIR);
+    if (len < 0 || (size_t)len >= sizeof cmd)
+        return -1;
     have_pyarrow = system(cmd) == 0;
     return 0;
 }
@@ -200,19 +203,21 @@ static void test_infer_and_read(void **state)
     assert_non_null(s);
     static const char *const want[] = {"id int64",    "small int32", "name string",
                                        "ok bool",     "x float64",   "day date",
-                                       "at timestamp", "price decimal(9,2)", "u int64"};
-    assert_int_equal(s->nfields, 9);
-    for (int i = 0; i < 9; i++) {
+                                       "at timestamp", "price decimal(9,2)", "u int64",
+                                       "tiny decimal(2,1)"};
+    assert_int_equal(s->nfields, 10);
+    for (int i = 0; i < 10; i++) {
         char t[48], got[96];
         snprintf(got, sizeof got, "%s %s", s->fields[i].name, mr_type_name(s->fields[i].type, t,
                                                                             sizeof t));
         assert_string_equal(got, want[i]);
     }
     char text[4096];
+    /* tiny is a one-byte FIXED_LEN_BYTE_ARRAY decimal with a dictionary */
     assert_int_equal(scan_text("t.parquet", 0, UINT64_MAX, s, text, sizeof text), 10);
-    assert_non_null(strstr(text, "0,NULL,NULL,1,0,2024-02-20,2024-01-01 00:00:00,-5.00,4000000000|"));
-    assert_non_null(strstr(text, "|9,NULL,r9,0,2.25,2024-02-29,2024-01-01 00:00:09,6.25,4000000009|"));
-    assert_non_null(strstr(text, "|5,0,r5,0,1.25,2024-02-25,2024-01-01 00:00:05,1.25,4000000005|"));
+    assert_non_null(strstr(text, "0,NULL,NULL,1,0,2024-02-20,2024-01-01 00:00:00,-5.00,4000000000,0.0|"));
+    assert_non_null(strstr(text, "|9,NULL,r9,0,2.25,2024-02-29,2024-01-01 00:00:09,6.25,4000000009,0.0|"));
+    assert_non_null(strstr(text, "|5,0,r5,0,1.25,2024-02-25,2024-01-01 00:00:05,1.25,4000000005,0.2|"));
     mr_schema_destroy(s);
 }
 
