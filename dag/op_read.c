@@ -1,5 +1,5 @@
-/* op_read.c - the read op: a file (CSV or JSON Lines) with a declared or
- * inferred schema, its CSV options and bad-row policy.
+/* op_read.c - the read op: a file (CSV, JSON Lines or Parquet) with a
+ * declared or inferred schema, its CSV options and bad-row policy.
  *
  * Validation checks the options, resolves the path against the base
  * folder to see that input exists (or infers the schema from the first
@@ -19,6 +19,7 @@
 #include <unistd.h>
 
 #include "core/csv.h"
+#include "core/formats/format.h"
 #include "core/jsonl.h"
 #include "proto/plan_names.h"
 
@@ -205,8 +206,10 @@ static mr_schema *infer_schema(dag_ctx *c, dag_node *nd, int fmt)
         o.quote = nd->read.csv_quote;
         o.null_string = nd->read.csv_null;
         rc = mr_csv_infer_schema(file, &o, 0, &out, &err);
-    } else {
+    } else if (fmt == 1) {
         rc = mr_jsonl_infer_schema(file, 0, &out, &err);
+    } else {
+        rc = mr_format_parquet.infer(file, NULL, 0, &out, &err);
     }
     if (rc != 0) {
         if (err.code == MR_ENOMEM)
@@ -225,13 +228,46 @@ static mr_schema *infer_schema(dag_ctx *c, dag_node *nd, int fmt)
     return out;
 }
 
+/* A Parquet read with a schema, when inputs are checked: its first file
+ * (below the data root) must hold every column, flat and of a type that
+ * reads as the one declared; the error names the column.  Each task checks
+ * its own file again when it opens it. */
+static void check_parquet_schema(dag_ctx *c, dag_node *nd, const ynode *sch,
+                                 const mr_schema *schema)
+{
+    const ynode *path = ymap_get(nd->body, "path");
+    if (!c->opt->check_inputs || !path || path->kind != YN_SCALAR || path->subst_failed ||
+        yscalar_is_null(path))
+        return;
+    char *full = resolve_read_path(c, path->text);
+    char *file = full ? first_file(full) : NULL;
+    free(full);
+    if (!file || !under_root(c->opt->data_root, file)) {
+        free(file);
+        return; /* check_input_exists reports a missing input */
+    }
+    void *src = NULL;
+    mr_err err;
+    mr_err_clear(&err);
+    /* an empty split: the footer and the columns, no data */
+    int rc = mr_format_parquet.open(file, 0, 0, schema, NULL, &src, &err);
+    if (rc == MR_ENOMEM)
+        c->oom = 1;
+    else if (rc < 0)
+        dag_error(c, sch, nd->id, "%s", err.msg);
+    mr_format_parquet.close(src);
+    free(file);
+}
+
 /* The read's typed spec from its keys (checked by dag_read_validate). */
 static void read_typed(dag_node *nd, int fmt, const ynode *csv, int onerr)
 {
     dag_read *r = &nd->read;
     const ynode *v;
     int h;
-    r->format = fmt == 1 ? MILLRACE__FILE_FORMAT__FORMAT_JSONL : MILLRACE__FILE_FORMAT__FORMAT_CSV;
+    r->format = fmt == 1   ? MILLRACE__FILE_FORMAT__FORMAT_JSONL
+                : fmt == 2 ? MILLRACE__FILE_FORMAT__FORMAT_PARQUET
+                           : MILLRACE__FILE_FORMAT__FORMAT_CSV;
     v = ymap_get(nd->body, "path");
     r->path = v && v->kind == YN_SCALAR ? v->text : "";
     r->schema_inferred = ymap_get(nd->body, "schema") == NULL;
@@ -250,12 +286,12 @@ static void read_typed(dag_node *nd, int fmt, const ynode *csv, int onerr)
 mr_schema *dag_read_validate(dag_ctx *c, dag_node *nd, mr_schema *const *ins)
 {
     (void)ins;
-    static const char *const formats[] = {"csv", "jsonl", NULL};
+    static const char *const formats[] = {"csv", "jsonl", "parquet", NULL};
     static const char *const on_errors[] = {"fail", "skip", "reject", NULL};
     const ynode *b = nd->body, *v;
     int fmt = (v = ymap_get(b, "format")) ? dv_pick(c, v, formats, "format", nd->id) : -1;
     const ynode *csv = ymap_get(b, "csv");
-    if (csv && fmt == 1)
+    if (csv && fmt >= 1)
         dag_error(c, ymap_key(b, "csv"), nd->id, "'csv' options apply to format csv only");
     if (csv) {
         dv_check_keys(c, csv, csv_keys, "csv options", ymap_key(b, "csv"), nd->id);
@@ -324,7 +360,10 @@ mr_schema *dag_read_validate(dag_ctx *c, dag_node *nd, mr_schema *const *ins)
             dv_sb_add(c, &sb, k->text, ty);
         }
     }
-    return ok ? dv_sb_finish(c, &sb) : NULL;
+    mr_schema *out = ok ? dv_sb_finish(c, &sb) : NULL;
+    if (out && fmt == 2)
+        check_parquet_schema(c, nd, sch, out);
+    return out;
 }
 
 /* ---- into the plan (compile.c calls these through dag_ops) ---- */

@@ -580,6 +580,9 @@ static int task_run(const Millrace__TaskSpec *spec, const mr_task_env *env, vola
     stats->rows_out = top->rows_out;
     if (bc.scan && spec->stage->ops[spec->scan_op]->read->format == MILLRACE__FILE_FORMAT__FORMAT_CSV)
         stats->bytes_read = mr_scan_csv_bytes_read(bc.scan);
+    else if (bc.scan && spec->stage->ops[spec->scan_op]->read->format ==
+                            MILLRACE__FILE_FORMAT__FORMAT_PARQUET)
+        stats->bytes_read = mr_scan_bytes_read(bc.scan); /* footer and column chunks */
     mr_op_close(top);
     stats->spill_bytes = exec.spill_bytes;
     stats->spill_files = exec.spill_files;

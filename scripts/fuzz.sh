@@ -72,7 +72,7 @@ MAKEFILE='
 FLAGS := -g -O1 -fno-omit-frame-pointer -D_GNU_SOURCE -std=gnu11 -I. -I$(OUT)/gen
 SAN := -fsanitize=address,undefined -fno-sanitize-recover=undefined
 OBJ := $(patsubst %.c,$(OUT)/obj/%.o,$(patsubst $(OUT)/%,%,$(SRC)))
-LIBS := -lprotobuf-c -lzstd -lyaml -lcjson -lpcre2-8 -lyajl -lutf8proc -lnettle -lm -lpthread
+LIBS := -lprotobuf-c -lzstd -lsnappy -lz -lyaml -lcjson -lpcre2-8 -lyajl -lutf8proc -lnettle -lm -lpthread
 
 all: $(OUT)/bin/$(T)
 

@@ -23,7 +23,7 @@ cd "$(dirname "$0")/.."
 #   base image (docker/build-base-image.sh): debootstrap and the archive's
 #     keyring to check what it downloads.
 PACKAGES=(cmake pkg-config make gcc libc6-dev libzmq3-dev libprotobuf-c-dev protobuf-c-compiler
-  libyaml-dev libzstd-dev libsqlite3-dev libpq-dev postgresql libmicrohttpd-dev
+  libyaml-dev libzstd-dev libsnappy-dev zlib1g-dev libsqlite3-dev libpq-dev postgresql libmicrohttpd-dev
   libcjson-dev libpcre2-dev libyajl-dev libutf8proc-dev nettle-dev libcmocka-dev
   libcurl4-openssl-dev sqlite3 python3-venv clang libclang-rt-14-dev
   debootstrap debian-archive-keyring)
@@ -38,9 +38,10 @@ fi
 # Python 3.11; it breaks with newer hypothesis releases, so both are pinned.
 # pyzmq: a rogue peer in tests/e2e/test_security_cluster.py.
 # numpy: the data generators (scripts/gen_tickit.py, gen_tpch.py) that the
-# tests run. The benchmark's own tools (pyspark) come from bench/setup.sh.
+# tests run. pyarrow writes the Parquet files the reader is tested on
+# (tests/unit/test_parquet.c, tests/e2e/test_parquet.py). The benchmark's own tools (pyspark) come from bench/setup.sh.
 PY_TOOLS=(pytest duckdb requests "psycopg[binary]" jsonschema prometheus_client
-  "schemathesis==3.39.16" "hypothesis==6.123.2" numpy pyzmq)
+  "schemathesis==3.39.16" "hypothesis==6.123.2" numpy pyzmq pyarrow)
 
 log() { printf 'setup: %s\n' "$*" >&2; }
 

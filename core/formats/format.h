@@ -49,6 +49,12 @@ typedef struct mr_format {
      * the record, which the next call may overwrite), 0 at the end, or a
      * negative code with err set (MR_ENOMEM, MR_EIO, MR_ETOOBIG, ...). */
     int (*next)(void *src, mr_batch *b, mr_format_row *row, char *why, size_t cap, mr_err *err);
+    /* Optional (NULL for record-at-a-time formats): writes up to max good
+     * rows from row b->nrows on, column by column, without counting them.
+     * Returns how many (the scan adds them to b->nrows), 0 when next()
+     * must take the next record (a bad one, or the end), or a negative
+     * code with err set. */
+    int64_t (*next_rows)(void *src, mr_batch *b, size_t max, mr_err *err);
     /* 1-based line of the last record returned, or -1 when not cheaply
      * known. */
     int64_t (*line)(void *src);
@@ -65,8 +71,9 @@ typedef struct mr_format {
 
 extern const mr_format mr_format_csv;
 extern const mr_format mr_format_jsonl;
+extern const mr_format mr_format_parquet; /* core/formats/format_parquet.c */
 
-/* The format a read names ("csv", "jsonl"), or NULL. */
+/* The format a read names ("csv", "jsonl", "parquet"), or NULL. */
 const mr_format *mr_format_find(const char *name);
 
 #endif

@@ -210,7 +210,7 @@ const mr_format mr_format_csv = {
 
 const mr_format *mr_format_find(const char *name)
 {
-    static const mr_format *const all[] = {&mr_format_csv, &mr_format_jsonl};
+    static const mr_format *const all[] = {&mr_format_csv, &mr_format_jsonl, &mr_format_parquet};
     for (size_t i = 0; i < sizeof all / sizeof all[0]; i++)
         if (strcmp(all[i]->name, name) == 0)
             return all[i];

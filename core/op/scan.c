@@ -55,6 +55,17 @@ static int scan_next(mr_op *op, mr_batch **out, mr_err *err)
     mr_batch_reset(b);
     char why[900];
     while (!s->done && b->nrows < b->cap) {
+        if (s->fmt->next_rows) { /* a columnar format's many rows at once */
+            int64_t k = s->fmt->next_rows(s->src, b, b->cap - b->nrows, err);
+            if (k < 0) {
+                mr_err_prefix(err, "node '%s'", op->node);
+                return (int)k;
+            }
+            if (k > 0) {
+                b->nrows += (size_t)k;
+                continue;
+            }
+        }
         mr_format_row row;
         int rc = s->fmt->next(s->src, b, &row, why, sizeof why, err);
         if (rc < 0) {

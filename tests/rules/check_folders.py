@@ -34,6 +34,8 @@ import tempfile
 LIB_HEADERS = {
     "zmq.h": "libzmq",
     "zstd.h": "libzstd",
+    "snappy-c.h": "libsnappy",
+    "zlib.h": "zlib",
     "yaml.h": "libyaml",
     "sqlite3.h": "SQLite",
     "libpq-fe.h": "libpq",
@@ -49,6 +51,8 @@ LIB_HEADERS = {
 LIB_TARGETS = {
     "PkgConfig::ZMQ": "libzmq",
     "PkgConfig::ZSTD": "libzstd",
+    "PkgConfig::SNAPPY": "libsnappy",
+    "PkgConfig::ZLIB": "zlib",
     "PkgConfig::YAML": "libyaml",
     "PkgConfig::SQLITE": "SQLite",
     "PkgConfig::PQ": "libpq",

@@ -56,7 +56,7 @@ static void test_find(void **state)
     (void)state;
     assert_ptr_equal(mr_format_find("csv"), &mr_format_csv);
     assert_ptr_equal(mr_format_find("jsonl"), &mr_format_jsonl);
-    assert_null(mr_format_find("parquet"));
+    assert_ptr_equal(mr_format_find("parquet"), &mr_format_parquet);
     assert_null(mr_format_find("CSV"));
 }
 
