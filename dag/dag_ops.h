@@ -143,6 +143,13 @@ void dag_emit_distinct(dag_pb *b, dag_frag *f, const dag_node *nd, char **cols, 
 void dag_emit_global(dag_pb *b, dag_frag *f, const dag_node *nd, Millrace__OpKind kind,
                      Millrace__SortKey **sort_keys, size_t nsort, int64_t limit);
 
+/* One sort key v ("price desc") parsed into nd->sort_keys[nd->nsort_keys++]
+ * and checked against in (side names it in messages); 0 or -1 after
+ * reporting (op_sort.c). */
+int dv_sort_key(dag_ctx *c, dag_node *nd, const ynode *v, const mr_schema *in, const char *side);
+/* The plan's SortKey messages of nd's sort keys (op_sort.c). */
+Millrace__SortKey **dag_pb_sort_keys(dag_pb *b, const dag_node *nd);
+
 /* ---- the registry --------------------------------------------------------- */
 
 typedef struct dag_op_def {
@@ -179,5 +186,6 @@ DAG_OP_DECLARE(distinct);
 DAG_OP_DECLARE(sort);
 DAG_OP_DECLARE(limit);
 DAG_OP_DECLARE(write);
+DAG_OP_DECLARE(window);
 
 #endif

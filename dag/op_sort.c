@@ -22,7 +22,7 @@ const dv_keyspec dag_limit_keys[] = {
 /* One sort key, parsed by the one parser of the grammar (core/sortkey.h)
  * into nd's sort keys; the plan carries them as SortKey messages, so
  * nothing downstream parses a key again. */
-static int check_sort_key(dag_ctx *c, dag_node *nd, const ynode *v, const mr_schema *in)
+int dv_sort_key(dag_ctx *c, dag_node *nd, const ynode *v, const mr_schema *in, const char *side)
 {
     char *col = NULL;
     int desc, nulls_first;
@@ -40,7 +40,7 @@ static int check_sort_key(dag_ctx *c, dag_node *nd, const ynode *v, const mr_sch
     if (in && mr_schema_find(in, col) < 0) {
         ynode tmp = *v;
         tmp.text = col;
-        rc = dv_find_column(c, in, &tmp, nd->id, "the input of the sort") < 0 ? -1 : 0;
+        rc = dv_find_column(c, in, &tmp, nd->id, side) < 0 ? -1 : 0;
     }
     key->column = dag_arena_strdup(&c->arena, col);
     key->desc = desc;
@@ -67,7 +67,7 @@ mr_schema *dag_sort_validate(dag_ctx *c, dag_node *nd, mr_schema *const *ins)
         if (by->items[i]->kind != YN_SCALAR || yscalar_is_null(by->items[i])) {
             dag_error(c, by->items[i], nd->id, "sort keys are strings such as \"price desc\"");
             ok = 0;
-        } else if (check_sort_key(c, nd, by->items[i], in) != 0) {
+        } else if (dv_sort_key(c, nd, by->items[i], in, "the input of the sort") != 0) {
             ok = 0;
         }
     }
@@ -89,7 +89,7 @@ mr_schema *dag_limit_validate(dag_ctx *c, dag_node *nd, mr_schema *const *ins)
 
 /* ---- into the plan (compile.c calls these through dag_ops) ---- */
 
-static Millrace__SortKey **pb_sort_keys(dag_pb *b, const dag_node *nd)
+Millrace__SortKey **dag_pb_sort_keys(dag_pb *b, const dag_node *nd)
 {
     Millrace__SortKey **v = dag_pb_alloc(b, ((size_t)nd->nsort_keys + 1) * sizeof *v);
     for (int i = 0; v && i < nd->nsort_keys; i++) {
@@ -106,7 +106,7 @@ static Millrace__SortKey **pb_sort_keys(dag_pb *b, const dag_node *nd)
 
 void dag_sort_compile(dag_pb *b, dag_frag *f, const dag_node *nd, int idx)
 {
-    dag_emit_global(b, f, nd, MILLRACE__OP_KIND__OP_SORT, pb_sort_keys(b, nd),
+    dag_emit_global(b, f, nd, MILLRACE__OP_KIND__OP_SORT, dag_pb_sort_keys(b, nd),
                     (size_t)nd->nsort_keys, b->topn[idx]);
 }
 
