@@ -209,8 +209,8 @@ static int parse_frame(const char *t, size_t i, wf_fn *f, mr_err *err)
             return at(err, MR_EINVAL, (int)endpos,
                       "frame starting from current row cannot have preceding rows%s%s", "", "");
         if (f->start.kind == WB_FOLL && (f->end.kind == WB_PREC || f->end.kind == WB_CURRENT))
-            return at(err, MR_EINVAL, (int)endpos,
-                      "frame starting from following row cannot have preceding rows%s%s", "",
+            return at(err, MR_EINVAL, (int)endpos, "frame starting from following row cannot %s%s",
+                      f->end.kind == WB_CURRENT ? "end with current row" : "have preceding rows",
                       "");
         i = k;
     } else {
