@@ -22,13 +22,13 @@ const dv_keyspec dag_window_keys[] = {
 /* One window column: its type from the operator's parser, or an error at
  * the expression's line and column. */
 static int check_column(dag_ctx *c, dag_node *nd, const ynode *k, const ynode *v,
-                        const mr_schema *in, mr_type *t)
+                        const mr_schema *in, const mr_window_order *order, mr_type *t)
 {
     const char *name = k->text, *text = v->text;
     int bad;
     mr_err err;
     mr_err_clear(&err);
-    mr_schema *s = mr_window_schema(in, &name, &text, 1, &bad, &err);
+    mr_schema *s = mr_window_schema(in, order, &name, &text, 1, &bad, &err);
     if (s) {
         *t = s->fields[s->nfields - 1].type;
         mr_schema_destroy(s);
@@ -76,6 +76,15 @@ mr_schema *dag_window_validate(dag_ctx *c, dag_node *nd, mr_schema *const *ins)
     }
     dv_sbuild sb = {0};
     int check = in && !dv_has_placeholder(in);
+    const char **ocols = dag_arena_alloc(&c->arena, ((size_t)nd->nsort_keys + 1) * sizeof *ocols);
+    int *odesc = dag_arena_alloc(&c->arena, ((size_t)nd->nsort_keys + 1) * sizeof *odesc);
+    if (!ocols || !odesc)
+        return NULL;
+    for (int i = 0; i < nd->nsort_keys; i++) {
+        ocols[i] = nd->sort_keys[i].column;
+        odesc[i] = nd->sort_keys[i].desc;
+    }
+    mr_window_order order = {ocols, odesc, nd->nsort_keys};
     for (int i = 0; in && i < in->nfields; i++)
         dv_sb_add(c, &sb, in->fields[i].name, in->fields[i].type);
     dv_named_alloc(c, &nd->aggs, cols->n);
@@ -101,7 +110,7 @@ mr_schema *dag_window_validate(dag_ctx *c, dag_node *nd, mr_schema *const *ins)
         }
         dv_named_add(&nd->aggs, k->text, v->text);
         mr_type t = mr_type_make(MR_T_NULL);
-        if (check && check_column(c, nd, k, v, in, &t) != 0)
+        if (check && check_column(c, nd, k, v, in, &order, &t) != 0)
             ok = 0;
         dv_sb_add(c, &sb, k->text, t);
     }

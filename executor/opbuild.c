@@ -156,23 +156,28 @@ static mr_op *build_window(const Millrace__OpSpec *op, mr_op **kids, int nkids, 
     const Millrace__WindowOp *w = op->window;
     size_t no = w->n_order_by, nc = w->n_columns;
     const char **order = calloc(no + 1, sizeof *order);
+    int *desc = calloc(no + 1, sizeof *desc);
     const char **names = calloc(nc + 1, sizeof *names), **exprs = calloc(nc + 1, sizeof *exprs);
     mr_op *win = NULL;
-    if (!order || !names || !exprs) {
+    if (!order || !desc || !names || !exprs) {
         mr_err_set(err, MR_ENOMEM, "out of memory");
         mr_op_close(kids[0]);
     } else {
-        for (size_t i = 0; i < no; i++)
+        for (size_t i = 0; i < no; i++) {
             order[i] = w->order_by[i]->column;
+            desc[i] = w->order_by[i]->descending;
+        }
+        mr_window_order ord = {order, desc, (int)no};
         for (size_t i = 0; i < nc; i++) {
             names[i] = w->columns[i]->name;
             exprs[i] = w->columns[i]->expr;
         }
         win = mr_window_create(kids[0], (const char *const *)w->partition_by,
-                               (int)w->n_partition_by, order, (int)no, names, exprs, (int)nc,
-                               op->node, err);
+                               (int)w->n_partition_by, &ord, names, exprs, (int)nc, op->node,
+                               err);
     }
     free(order);
+    free(desc);
     free(names);
     free(exprs);
     return win;

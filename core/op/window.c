@@ -32,10 +32,22 @@ typedef struct window_op {
     int in_done;
 } window_op;
 
-mr_schema *mr_window_schema(const mr_schema *in, const char *const *names,
-                            const char *const *texts, int n, int *bad, mr_err *err)
+static wf_order order_of(const mr_schema *in, const mr_window_order *order)
+{
+    wf_order o = {-1, 0, order ? order->n : 0};
+    if (o.n == 1) {
+        o.col = mr_schema_find(in, order->columns[0]);
+        o.desc = order->desc ? order->desc[0] : 0;
+    }
+    return o;
+}
+
+mr_schema *mr_window_schema(const mr_schema *in, const mr_window_order *order,
+                            const char *const *names, const char *const *texts, int n,
+                            int *bad, mr_err *err)
 {
     *bad = -1;
+    wf_order ord = order_of(in, order);
     int total = in->nfields + n;
     const char **nm = calloc((size_t)total + 1, sizeof *nm);
     mr_type *ty = calloc((size_t)total + 1, sizeof *ty);
@@ -57,7 +69,7 @@ mr_schema *mr_window_schema(const mr_schema *in, const char *const *names,
                 goto done;
             }
         wf_fn f;
-        int rc = wf_parse(texts[k], in, &f, err);
+        int rc = wf_parse(texts[k], in, &ord, &f, err);
         wf_free(&f);
         if (rc != 0) {
             *bad = k;
@@ -265,7 +277,7 @@ static int find_cols(const mr_schema *in, const char *const *names, int n, int *
 }
 
 mr_op *mr_window_create(mr_op *child, const char *const *partition_by, int npart,
-                        const char *const *order_by, int norder, const char *const *names,
+                        const mr_window_order *order, const char *const *names,
                         const char *const *texts, int n, const char *node, mr_err *err)
 {
     window_op *w = calloc(1, sizeof *w);
@@ -275,6 +287,7 @@ mr_op *mr_window_create(mr_op *child, const char *const *partition_by, int npart
         return NULL;
     }
     mr_op_init(&w->op, &window_vt, child, node);
+    int norder = order ? order->n : 0;
     if (!child || n < 0 || npart < 0 || norder < 0) {
         mr_err_set(err, MR_EINVAL, "window: bad arguments");
         goto fail;
@@ -285,10 +298,10 @@ mr_op *mr_window_create(mr_op *child, const char *const *partition_by, int npart
     w->nord = norder;
     w->nfn = n;
     if (find_cols(in, partition_by, npart, &w->pcols, node, err) != 0 ||
-        find_cols(in, order_by, norder, &w->ocols, node, err) != 0)
+        find_cols(in, order ? order->columns : NULL, norder, &w->ocols, node, err) != 0)
         goto fail;
     int bad;
-    w->op.schema = mr_window_schema(in, names, texts, n, &bad, err);
+    w->op.schema = mr_window_schema(in, order, names, texts, n, &bad, err);
     if (!w->op.schema) {
         if (bad >= 0)
             mr_err_prefix(err, "node '%s': window column '%s'", node, names[bad]);
@@ -303,8 +316,9 @@ mr_op *mr_window_create(mr_op *child, const char *const *partition_by, int npart
     for (int c = 0; c < in->nfields; c++)
         w->buftypes[c] = in->fields[c].type;
     w->nbufcols = in->nfields;
+    wf_order ord = order_of(in, order);
     for (int k = 0; k < n; k++) {
-        if (wf_parse(texts[k], in, &w->fns[k], err) != 0)
+        if (wf_parse(texts[k], in, &ord, &w->fns[k], err) != 0)
             goto fail;
         if (w->fns[k].x) {
             w->fns[k].xcol = w->nbufcols;

@@ -17,7 +17,10 @@
  *   BOUND := unbounded preceding | N preceding | current row
  *          | N following | unbounded following
  * x and default are expressions over the input; n and N are integer
- * literals.  `range` takes only unbounded and current row bounds.  The
+ * literals.  A `range` frame with N preceding/following needs exactly one
+ * order_by column of a number type (int32, int64, float64, decimal; N is
+ * in its units) and takes the rows whose value lies within N of the
+ * current row's (a NULL current row: its NULL peers).  The
  * default frame is PostgreSQL's: range between unbounded preceding and
  * current row (peers of the current row included), which is the whole
  * partition without order_by.  Ranking functions and lag/lead ignore any
@@ -42,20 +45,27 @@
 #include "core/op.h"
 
 /* The output schema of a window over in with the n expressions texts[]
- * named names[]: in's columns, then one per expression.  NULL with err
+ * named names[], ordered by order (NULL: no order_by): in's columns, then
+ * one per expression.  NULL with err
  * set (err->offset into texts[*bad], *bad the expression at fault, -1 when
  * none) for an unknown function (with a suggestion), wrong arguments or
  * argument types, a bad frame, or a name that repeats a column. */
-mr_schema *mr_window_schema(const mr_schema *in, const char *const *names,
-                            const char *const *texts, int n, int *bad, mr_err *err);
+typedef struct mr_window_order {
+    const char *const *columns;
+    const int *desc; /* per column, 1 for descending; NULL: all ascending */
+    int n;
+} mr_window_order;
+
+mr_schema *mr_window_schema(const mr_schema *in, const mr_window_order *order,
+                            const char *const *names, const char *const *texts, int n,
+                            int *bad, mr_err *err);
 
 /* Creates the window operator over child, whose rows arrive sorted by
- * partition_by then order_by (the columns; direction does not matter
- * here: only equality is used).  Takes ownership of child (closed also
+ * partition_by then order (NULL: no order_by).  Takes ownership of child (closed also
  * when creation fails).  NULL with err set as mr_window_schema, or
  * MR_ENOTFOUND for a partition or order column that is not in the input. */
 mr_op *mr_window_create(mr_op *child, const char *const *partition_by, int npart,
-                        const char *const *order_by, int norder, const char *const *names,
+                        const mr_window_order *order, const char *const *names,
                         const char *const *texts, int n, const char *node, mr_err *err);
 
 #endif

@@ -82,9 +82,73 @@ static uint32_t clampu(int64_t v, size_t n)
     return v < 0 ? 0 : v > (int64_t)n ? (uint32_t)n : (uint32_t)v;
 }
 
-static void frames(const wf_fn *f, size_t n, wf_scratch *s)
+/* Range frames with offsets: the order value of row i as a number in the
+ * direction of the order (negated for desc), decimals in their units. */
+static long double rkey(const mr_column *c, size_t r, int desc)
 {
+    long double v;
+    switch (c->type.id) {
+    case MR_T_INT32: v = MR_COL_I32(c)[r]; break;
+    case MR_T_FLOAT64: v = MR_COL_F64(c)[r]; break;
+    default: v = MR_COL_I64(c)[r]; break;
+    }
+    return desc ? -v : v;
+}
+
+/* First row of [lo, hi) whose key is >= t (strict: > t). */
+static size_t bound(const mr_column *c, size_t from, size_t lo, size_t hi, long double t,
+                    int desc, int strict)
+{
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+        long double k = rkey(c, from + mid, desc);
+        if (strict ? k > t : k >= t)
+            hi = mid;
+        else
+            lo = mid + 1;
+    }
+    return lo;
+}
+
+/* A range bound with an offset for row i: among the non-NULL rows [a, b)
+ * those within N of the row's value; for a NULL row its NULL peers. */
+static uint32_t range_bound(const wf_fn *f, const wf_part *p, size_t from, size_t a, size_t b,
+                            size_t i, const wf_bound *bd, int is_end, const wf_scratch *s)
+{
+    const mr_column *c = &p->cols[f->rcol];
+    if (!mr_column_is_valid(c, from + i))
+        return is_end ? s->pend[i] : s->pstart[i];
+    long double n = (long double)bd->n;
+    if (c->type.id == MR_T_DECIMAL)
+        n *= (long double)mr_pow10[c->type.scale];
+    long double k = rkey(c, from + i, f->rdesc);
+    long double t = bd->kind == WB_PREC ? k - n : k + n;
+    return (uint32_t)bound(c, from, a, b, t, f->rdesc, is_end);
+}
+
+static void frames(const wf_fn *f, const wf_part *p, size_t from, size_t n, wf_scratch *s)
+{
+    size_t a = 0, b = n; /* the non-NULL rows of the order column, for range offsets */
+    if (f->rcol >= 0) {
+        const mr_column *c = &p->cols[f->rcol];
+        while (a < n && !mr_column_is_valid(c, from + a))
+            a++;
+        b = a;
+        while (b < n && mr_column_is_valid(c, from + b))
+            b++;
+    }
     for (size_t i = 0; i < n; i++) {
+        if (f->rcol >= 0) {
+            int so = f->start.kind == WB_PREC || f->start.kind == WB_FOLL;
+            int eo = f->end.kind == WB_PREC || f->end.kind == WB_FOLL;
+            s->fs[i] = so ? range_bound(f, p, from, a, b, i, &f->start, 0, s)
+                          : f->start.kind == WB_UNB_PREC ? 0 : s->pstart[i];
+            s->fe[i] = eo ? range_bound(f, p, from, a, b, i, &f->end, 1, s)
+                          : f->end.kind == WB_UNB_FOLL ? (uint32_t)n : s->pend[i];
+            if (s->fe[i] < s->fs[i])
+                s->fe[i] = s->fs[i];
+            continue;
+        }
         int64_t a, b, ii = (int64_t)i;
         switch (f->start.kind) {
         case WB_UNB_PREC: a = 0; break;
@@ -253,7 +317,7 @@ int wf_eval(const wf_fn *f, const wf_part *p, size_t from, mr_column *res, wf_sc
         return mr_err_oom(err, p->node);
     const mr_column *x = f->xcol >= 0 ? &p->cols[f->xcol] : NULL;
     peers(p, from, s);
-    frames(f, n, s);
+    frames(f, p, from, n, s);
     switch (f->kind) {
     case WF_ROW_NUMBER: case WF_RANK: case WF_DENSE_RANK: {
         int64_t dense = 0;

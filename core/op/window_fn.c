@@ -188,6 +188,7 @@ static int parse_frame(const char *t, size_t i, wf_fn *f, mr_err *err)
         return at(err, MR_EINVAL, (int)p,
                   "expected a frame (ROWS or RANGE ...) after the call, not '%s'%s", t + p, "");
     f->range = range;
+    f->frame_off = (int)p;
     size_t q = skip_ws(t, p + len), l2 = word_len(t, q);
     size_t startpos = q;
     if (word_is(t, q, l2, "between")) {
@@ -229,9 +230,7 @@ static int parse_frame(const char *t, size_t i, wf_fn *f, mr_err *err)
                   "frame start cannot be UNBOUNDED FOLLOWING%s%s", "", "");
     if (range && (f->start.kind == WB_PREC || f->start.kind == WB_FOLL ||
                   f->end.kind == WB_PREC || f->end.kind == WB_FOLL))
-        return at(err, MR_EINVAL, (int)startpos,
-                  "RANGE frames with an offset are not supported: use ROWS, or RANGE with "
-                  "UNBOUNDED and CURRENT ROW%s%s", "", "");
+        f->rcol = -2; /* checked against the order by wf_parse */
     p = skip_ws(t, i);
     if (t[p])
         return at(err, MR_EINVAL, (int)p, "unexpected text after the frame: '%s'%s", t + p, "");
@@ -316,10 +315,34 @@ static int lag_args(const char *t, const size_t *as, const size_t *ae, const mr_
     return 0;
 }
 
-int wf_parse(const char *t, const mr_schema *in, wf_fn *f, mr_err *err)
+/* A range frame with offsets: one order column of a number type. */
+static int range_order(const char *t, const mr_schema *in, const wf_order *ord, wf_fn *f,
+                       mr_err *err)
+{
+    int off = f->frame_off;
+    (void)t;
+    if (ord && ord->n == 1 && ord->col < 0) { /* an unknown column, reported elsewhere */
+        f->rcol = -1;
+        return 0;
+    }
+    if (!ord || ord->n != 1)
+        return at(err, MR_EINVAL, off,
+                  "RANGE with offset PRECEDING/FOLLOWING needs exactly one order_by column%s%s",
+                  "", "");
+    mr_type_id id = in->fields[ord->col].type.id;
+    if (id != MR_T_INT32 && id != MR_T_INT64 && id != MR_T_FLOAT64 && id != MR_T_DECIMAL)
+        return at(err, MR_ETYPE, off,
+                  "RANGE with offset PRECEDING/FOLLOWING needs a number order_by column, and "
+                  "'%s' is not one%s", in->fields[ord->col].name, "");
+    f->rcol = ord->col;
+    f->rdesc = ord->desc;
+    return 0;
+}
+
+int wf_parse(const char *t, const mr_schema *in, const wf_order *ord, wf_fn *f, mr_err *err)
 {
     memset(f, 0, sizeof *f);
-    f->xcol = f->dcol = -1;
+    f->xcol = f->dcol = f->rcol = -1;
     f->range = 1;
     f->start.kind = WB_UNB_PREC;
     f->end.kind = WB_CURRENT;
@@ -369,7 +392,10 @@ int wf_parse(const char *t, const mr_schema *in, wf_fn *f, mr_err *err)
         f->range = 1;
         f->start.kind = WB_UNB_PREC;
         f->end.kind = WB_CURRENT;
+        f->rcol = -1;
     }
+    if (f->rcol == -2 && (rc = range_order(t, in, ord, f, err)) != 0)
+        return rc;
     if (star) {
         f->kind = WF_COUNT_STAR;
         f->rtype = mr_type_make(MR_T_INT64);

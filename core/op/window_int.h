@@ -33,11 +33,20 @@ typedef struct wf_fn {
     mr_type xtype;      /* type of x (and of d) */
     mr_type rtype;      /* result type */
     int xcol, dcol;     /* their columns in the partition buffer (-1: none) */
+    int rcol, rdesc;    /* range frame with offsets: the order column, its direction */
+    int frame_off;      /* where the frame starts in the text */
 } wf_fn;
+
+/* The window's order as wf_parse needs it: one column (-1 otherwise), its
+ * direction, and how many order columns there are. */
+typedef struct wf_order {
+    int col, desc, n;
+} wf_order;
 
 /* Parses and binds one window expression against in.  0, or a negative
  * code with err (offset into text). */
-int wf_parse(const char *text, const mr_schema *in, wf_fn *out, mr_err *err);
+int wf_parse(const char *text, const mr_schema *in, const wf_order *ord, wf_fn *out,
+             mr_err *err);
 void wf_free(wf_fn *f);
 
 /* One partition: rows [0, n) of the columns cols (input, then arguments),

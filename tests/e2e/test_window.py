@@ -4,8 +4,9 @@ the same server computes the same windows with SQL over the same rows;
 both are compared row by row (ordered by the unique id).
 
 The data has NULLs in every column, many ties in the order column (rank,
-dense_rank, percent_rank, cume_dist and range frames see peers), one
-partition holding most rows, forty single-row partitions, a NULL
+dense_rank, percent_rank, cume_dist and range frames see peers; range
+frames with offsets over an int and a decimal column, in both
+directions), one partition holding most rows, forty single-row partitions, a NULL
 partition, and an empty input.  Functions that depend on the order among
 peers (row_number, lag, rows frames...) order by (o desc, id), which is
 total.  A last test runs with a small --memory, so the sort under the
@@ -52,6 +53,14 @@ FUNCS = [
     ("peers", "p_all", "sum(v)", "sum(v)", "range between unbounded preceding and unbounded following", "i"),
     ("peers", "p_lv", "last_value(o)", "last_value(o)", "", "i"),
     ("peers", "p_md", "max(d)", "max(d)", "range between current row and current row", "i"),
+    ("peers", "ro", "sum(v)", "sum(v)", "range between 3 preceding and 2 following", "i"),
+    ("peers", "ro2", "count(*)", "count(*)", "range between 5 following and unbounded following", "i"),
+    ("peers", "ro3", "max(x)", "max(x)", "range between unbounded preceding and 2 preceding", "f"),
+    ("peers", "ro4", "first_value(o)", "first_value(o)", "range 4 preceding", "i"),
+    ("rdesc", "rd", "sum(v)", "sum(v)", "range between 1 preceding and 4 following", "i"),
+    ("rdesc", "rdm", "min(d)", "min(d)", "range 2 preceding", "i"),
+    ("rdec", "rdd", "count(*)", "count(*)", "range between 10 preceding and 10 following", "i"),
+    ("rdec", "rds", "sum(v)", "sum(v)", "range between current row and 25 following", "i"),
     ("rows", "rn", "row_number()", "row_number()", "", "i"),
     ("rows", "nt", "ntile(4)", "ntile(4)", "", "i"),
     ("rows", "nt7", "ntile(7)", "ntile(7)", "", "i"),
@@ -83,7 +92,10 @@ FUNCS = [
     ("nokey", "k_cd", "cume_dist()", "cume_dist()", "", "f"),
     ("nokey", "k_mx", "max(v)", "max(v)", "", "i"),
 ]
-NODES = {"peers": ("t", "[g]", "[o]", PEERS), "rows": ("peers", "[g]", "[o desc, id]", ROWS),
+NODES = {"peers": ("t", "[g]", "[o]", PEERS),
+         "rdesc": ("peers", "[g]", "[o desc]", "PARTITION BY g ORDER BY o DESC"),
+         "rdec": ("rdesc", "[g]", "[d]", "PARTITION BY g ORDER BY d"),
+         "rows": ("rdec", "[g]", "[o desc, id]", ROWS),
          "whole": ("rows", None, "[id]", ALL), "nokey": ("whole", "[g]", None, NOKEY)}
 
 

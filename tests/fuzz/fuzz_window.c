@@ -82,7 +82,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     int bad;
     mr_err err;
     mr_err_clear(&err);
-    mr_schema *out = mr_window_schema(in, &name, &t, 1, &bad, &err);
+    const char *part[] = {"g"}, *ord[] = {"v"};
+    mr_window_order order = {ord, NULL, 1};
+    mr_schema *out = mr_window_schema(in, &order, &name, &t, 1, &bad, &err);
     if (!out) {
         if (bad != 0 || !err.msg[0] || err.offset < -1 || (err.offset > 0 && (size_t)err.offset > strlen(text)))
             abort();
@@ -94,8 +96,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         if (!f || !(f->b = mr_batch_create(in, 8)))
             abort();
         mr_op *src = mr_source_create(in, feed_next, feed_close, f, "src");
-        const char *part[] = {"g"}, *ord[] = {"v"};
-        mr_op *w = mr_window_create(src, part, 1, ord, 1, &name, &t, 1, "w", &err);
+        mr_op *w = mr_window_create(src, part, 1, &order, &name, &t, 1, "w", &err);
         if (!w)
             abort();
         mr_batch *b;

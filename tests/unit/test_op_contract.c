@@ -327,7 +327,8 @@ static mr_op *mk_window(bool sel)
     const char *names[] = {"rn", "rk", "sk", "mx", "lg", "fv", "cd"};
     const char *exprs[] = {"row_number()", "rank()", "sum(k) rows between 3 preceding and current row",
                            "max(s)", "lag(s, 2, 'x')", "first_value(k)", "cume_dist()"};
-    return must(mr_window_create(s, keys, 1, keys + 1, 1, names, exprs, 7, "window", &err), &err);
+    mr_window_order ord = {keys + 1, NULL, 1};
+    return must(mr_window_create(s, keys, 1, &ord, names, exprs, 7, "window", &err), &err);
 }
 
 typedef struct op_case {

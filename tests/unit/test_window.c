@@ -63,7 +63,8 @@ static void test_functions(void **state)
         "min(v) rows between 1 following and 2 following",
         "max(x) range between current row and unbounded following"};
     mr_err err = {0};
-    mr_op *w = mr_window_create(src, part, 1, ord, 1, names, exprs, 16, "w", &err);
+    mr_window_order order = {ord, NULL, 1};
+    mr_op *w = mr_window_create(src, part, 1, &order, names, exprs, 16, "w", &err);
     if (!w)
         fail_msg("%s", err.msg);
     assert_int_equal(w->schema->nfields, 19);
@@ -119,7 +120,8 @@ static void test_large_partition(void **state)
                         "count(v) rows 6 preceding", "max(v) rows between 3 preceding and 2 following",
                         "rank()"};
     mr_err err = {0};
-    mr_op *w = mr_window_create(src, NULL, 0, ord, 1, wn, we, 5, "w", &err);
+    mr_window_order order = {ord, NULL, 1};
+    mr_op *w = mr_window_create(src, NULL, 0, &order, wn, we, 5, "w", &err);
     assert_non_null(w);
     assert_int_equal(mr_op_open(w, NULL, &err), 0);
     mr_batch *b;
@@ -149,19 +151,89 @@ static void test_large_partition(void **state)
     free(nul);
 }
 
-static void expect_error(const char *text, int code, int offset, const char *needle)
+/* range frames with offsets over an int column with ties and NULLs, asc
+ * (NULLs last) and desc (NULLs first), and over a decimal column. */
+static void range_case(const char *type_col, int desc, const char *frame, const char *const *want)
+{
+    const char *names[] = {"o"};
+    const mr_type types[] = {strcmp(type_col, "decimal") == 0 ? mr_type_decimal(6, 1)
+                                                              : mr_type_make(MR_T_INT64)};
+    mr_schema *s = tu_schema(1, names, types);
+    mr_batch *b = mr_batch_create(s, 8);
+    int dec = types[0].id == MR_T_DECIMAL;
+    static const char *asc[] = {"1", "2", "2", "4", "7", "NULL", "NULL"};
+    static const char *dsc[] = {"NULL", "NULL", "7", "4", "2", "2", "1"};
+    for (int i = 0; i < 7; i++) {
+        const char *v = desc ? dsc[i] : asc[i];
+        char buf[16];
+        snprintf(buf, sizeof buf, "%s%s", v, dec && strcmp(v, "NULL") ? ".0" : "");
+        tu_add_row(b, buf);
+    }
+    mr_batch *bs[] = {b};
+    mr_op *src = tu_source_batches(s, bs, 1, NULL);
+    const char *ocol[] = {"o"};
+    int d[] = {desc};
+    mr_window_order order = {ocol, d, 1};
+    const char *wn[] = {"c", "mn"};
+    char e1[128], e2[128];
+    snprintf(e1, sizeof e1, "count(*) %s", frame);
+    snprintf(e2, sizeof e2, "min(o) %s", frame);
+    const char *we[] = {e1, e2};
+    mr_err err = {0};
+    mr_op *w = mr_window_create(src, NULL, 0, &order, wn, we, 2, "w", &err);
+    if (!w)
+        fail_msg("%s", err.msg);
+    tu_lines out = {0};
+    run(w, &out);
+    assert_int_equal(out.n, 7);
+    for (size_t i = 0; i < out.n; i++)
+        if (strcmp(out.v[i], want[i]) != 0)
+            fail_msg("%s %s row %zu: %s, want %s", type_col, frame, i, out.v[i], want[i]);
+    tu_lines_free(&out);
+    mr_schema_destroy(s);
+}
+
+static void test_range_offsets(void **state)
+{
+    (void)state;
+    /* 1 2 2 4 7 NULL NULL; within 2 below to 1 above */
+    static const char *a[] = {"1|3|1", "2|3|1", "2|3|1", "4|3|2", "7|1|7", "NULL|2|NULL",
+                              "NULL|2|NULL"};
+    range_case("int", 0, "range between 2 preceding and 1 following", a);
+    static const char *ad[] = {"1.0|3|1.0", "2.0|3|1.0", "2.0|3|1.0", "4.0|3|2.0", "7.0|1|7.0",
+                               "NULL|2|NULL", "NULL|2|NULL"};
+    range_case("decimal", 0, "range between 2 preceding and 1 following", ad);
+    /* desc: NULL NULL 7 4 2 2 1; preceding means larger values */
+    static const char *d[] = {"NULL|2|NULL", "NULL|2|NULL", "7|1|7", "4|1|4", "2|4|1",
+                              "2|4|1", "1|3|1"};
+    range_case("int", 1, "range between 2 preceding and 1 following", d);
+    /* following only, and an empty frame past the end */
+    static const char *f[] = {"1|2|2", "2|1|4", "2|1|4", "4|0|NULL", "7|0|NULL",
+                              "NULL|2|NULL", "NULL|2|NULL"};
+    range_case("int", 0, "range between 1 following and 2 following", f);
+}
+
+static void expect_error_by(const char *text, int norder, int code, int offset,
+                            const char *needle)
 {
     mr_schema *s = schema();
     const char *name = "w";
     int bad;
     mr_err err = {0};
-    mr_schema *out = mr_window_schema(s, &name, &text, 1, &bad, &err);
+    const char *ocol[] = {norder == 1 ? "v" : "g", "v"}; /* -1: by g alone */
+    mr_window_order order = {ocol, NULL, norder < 0 ? 1 : norder};
+    mr_schema *out = mr_window_schema(s, &order, &name, &text, 1, &bad, &err);
     if (out)
         fail_msg("'%s' was accepted", text);
     assert_int_equal(bad, 0);
     if (err.code != code || err.offset != offset || !strstr(err.msg, needle))
         fail_msg("'%s': code %d offset %d: %s", text, err.code, err.offset, err.msg);
     mr_schema_destroy(s);
+}
+
+static void expect_error(const char *text, int code, int offset, const char *needle)
+{
+    expect_error_by(text, 1, code, offset, needle);
 }
 
 static void test_errors(void **state)
@@ -183,8 +255,11 @@ static void test_errors(void **state)
                  "UNBOUNDED FOLLOWING");
     expect_error("sum(v) rows between 1 preceding and unbounded preceding", MR_EINVAL, 36,
                  "UNBOUNDED PRECEDING");
-    expect_error("sum(v) range between 1 preceding and current row", MR_EINVAL, 21,
-                 "not supported");
+    expect_error_by("sum(v) range between 1 preceding and current row", -1, MR_ETYPE, 7,
+                    "needs a number order_by column");
+    expect_error_by("sum(v) range 1 preceding", 2, MR_EINVAL, 7, "exactly one order_by");
+    expect_error_by("sum(v) range between current row and 2 following", 0, MR_EINVAL, 7,
+                    "exactly one order_by");
     expect_error("sum(v) rows between 1 preceding", MR_EINVAL, 31, "expected AND");
     expect_error("sum(v) groups 1 preceding", MR_EINVAL, 7, "ROWS or RANGE");
     expect_error("sum(v) rows -1 preceding", MR_EINVAL, 12, "negative");
@@ -197,6 +272,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_functions),
         cmocka_unit_test(test_large_partition),
+        cmocka_unit_test(test_range_offsets),
         cmocka_unit_test(test_errors),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
