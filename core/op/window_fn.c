@@ -6,6 +6,7 @@
 
 #include <ctype.h>
 #include <errno.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -31,9 +32,16 @@ static const struct {
 };
 #define NFNS (sizeof fns / sizeof *fns)
 
-static int at(mr_err *err, int code, int off, const char *fmt, const char *a, const char *b)
+/* An error at byte off of the text. */
+__attribute__((format(printf, 4, 5))) static int at(mr_err *err, int code, int off,
+                                                    const char *fmt, ...)
 {
-    mr_err_set(err, code, fmt, a, b);
+    char msg[MR_ERR_MSG_MAX];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof msg, fmt, ap);
+    va_end(ap);
+    mr_err_set(err, code, "%s", msg);
     err->offset = off;
     return code;
 }
@@ -146,23 +154,23 @@ static int parse_bound(const char *t, size_t *i, wf_bound *b, mr_err *err)
         size_t q = skip_ws(t, p + len), l2 = word_len(t, q);
         if (word_is(t, p, len, "current")) {
             if (!word_is(t, q, l2, "row"))
-                return at(err, MR_EINVAL, (int)q, "expected ROW after CURRENT%s%s", "", "");
+                return at(err, MR_EINVAL, (int)q, "expected ROW after CURRENT");
             b->kind = WB_CURRENT;
         } else {
             int prec = word_is(t, q, l2, "preceding"), foll = word_is(t, q, l2, "following");
             if (!prec && !foll)
-                return at(err, MR_EINVAL, (int)q, "expected PRECEDING or FOLLOWING%s%s", "", "");
+                return at(err, MR_EINVAL, (int)q, "expected PRECEDING or FOLLOWING");
             if (word_is(t, p, len, "unbounded")) {
                 b->kind = prec ? WB_UNB_PREC : WB_UNB_FOLL;
             } else {
                 for (size_t k = p; k < p + len; k++)
                     if (!isdigit((unsigned char)t[k]))
                         return at(err, MR_EINVAL, (int)p,
-                                  "a frame offset is a whole number of rows%s%s", "", "");
+                                  "a frame offset is a whole number of rows");
                 errno = 0;
                 long long v = strtoll(t + p, NULL, 10);
                 if (errno || v > UINT32_MAX)
-                    return at(err, MR_EINVAL, (int)p, "frame offset too large%s%s", "", "");
+                    return at(err, MR_EINVAL, (int)p, "frame offset too large");
                 b->kind = prec ? WB_PREC : WB_FOLL;
                 b->n = v;
             }
@@ -171,10 +179,10 @@ static int parse_bound(const char *t, size_t *i, wf_bound *b, mr_err *err)
         return 0;
     }
     if (len == 0 && t[p] == '-')
-        return at(err, MR_EINVAL, (int)p, "frame offsets must not be negative%s%s", "", "");
+        return at(err, MR_EINVAL, (int)p, "frame offsets must not be negative");
     return at(err, MR_EINVAL, (int)p,
               "expected UNBOUNDED PRECEDING, N PRECEDING, CURRENT ROW, N FOLLOWING or "
-              "UNBOUNDED FOLLOWING%s%s", "", "");
+              "UNBOUNDED FOLLOWING");
 }
 
 /* The frame after the call, from t+i to the end. */
@@ -186,7 +194,7 @@ static int parse_frame(const char *t, size_t i, wf_fn *f, mr_err *err)
     int rows = word_is(t, p, len, "rows"), range = word_is(t, p, len, "range");
     if (!rows && !range)
         return at(err, MR_EINVAL, (int)p,
-                  "expected a frame (ROWS or RANGE ...) after the call, not '%s'%s", t + p, "");
+                  "expected a frame (ROWS or RANGE ...) after the call, not '%s'", t + p);
     f->range = range;
     f->frame_off = (int)p;
     size_t q = skip_ws(t, p + len), l2 = word_len(t, q);
@@ -198,21 +206,20 @@ static int parse_frame(const char *t, size_t i, wf_fn *f, mr_err *err)
             return MR_EINVAL;
         size_t a = skip_ws(t, k), l3 = word_len(t, a);
         if (!word_is(t, a, l3, "and"))
-            return at(err, MR_EINVAL, (int)a, "expected AND in the frame%s%s", "", "");
+            return at(err, MR_EINVAL, (int)a, "expected AND in the frame");
         k = a + l3;
         size_t endpos = skip_ws(t, k);
         if (parse_bound(t, &k, &f->end, err) != 0)
             return MR_EINVAL;
         if (f->end.kind == WB_UNB_PREC)
             return at(err, MR_EINVAL, (int)endpos,
-                      "frame end cannot be UNBOUNDED PRECEDING%s%s", "", "");
+                      "frame end cannot be UNBOUNDED PRECEDING");
         if (f->start.kind == WB_CURRENT && f->end.kind == WB_PREC)
             return at(err, MR_EINVAL, (int)endpos,
-                      "frame starting from current row cannot have preceding rows%s%s", "", "");
+                      "frame starting from current row cannot have preceding rows");
         if (f->start.kind == WB_FOLL && (f->end.kind == WB_PREC || f->end.kind == WB_CURRENT))
-            return at(err, MR_EINVAL, (int)endpos, "frame starting from following row cannot %s%s",
-                      f->end.kind == WB_CURRENT ? "end with current row" : "have preceding rows",
-                      "");
+            return at(err, MR_EINVAL, (int)endpos, "frame starting from following row cannot %s",
+                      f->end.kind == WB_CURRENT ? "end with current row" : "have preceding rows");
         i = k;
     } else {
         size_t k = q;
@@ -221,19 +228,18 @@ static int parse_frame(const char *t, size_t i, wf_fn *f, mr_err *err)
         f->end.kind = WB_CURRENT;
         if (f->start.kind == WB_FOLL)
             return at(err, MR_EINVAL, (int)q,
-                      "frame starting from following row cannot end with current row%s%s", "",
-                      "");
+                      "frame starting from following row cannot end with current row");
         i = k;
     }
     if (f->start.kind == WB_UNB_FOLL)
         return at(err, MR_EINVAL, (int)startpos,
-                  "frame start cannot be UNBOUNDED FOLLOWING%s%s", "", "");
+                  "frame start cannot be UNBOUNDED FOLLOWING");
     if (range && (f->start.kind == WB_PREC || f->start.kind == WB_FOLL ||
                   f->end.kind == WB_PREC || f->end.kind == WB_FOLL))
         f->rcol = -2; /* checked against the order by wf_parse */
     p = skip_ws(t, i);
     if (t[p])
-        return at(err, MR_EINVAL, (int)p, "unexpected text after the frame: '%s'%s", t + p, "");
+        return at(err, MR_EINVAL, (int)p, "unexpected text after the frame: '%s'", t + p);
     return 0;
 }
 
@@ -282,7 +288,8 @@ static int lag_args(const char *t, const size_t *as, const size_t *ae, const mr_
         ct = tx;
     } else if (mr_type_common(tx, td, &MR_WIDEN_EXPR, &ct) != 0) {
         return at(err, MR_ETYPE, (int)skip_ws(t, as[2]),
-                  "the default of %s does not have the type of its value%s", f->kind == WF_LAG ? "lag" : "lead", "");
+                  "the default of %s does not have the type of its value",
+                  f->kind == WF_LAG ? "lag" : "lead");
     }
     /* "case when true then (x) else (d) end" and the reverse */
     for (int k = 0; k < 2; k++) {
@@ -327,13 +334,12 @@ static int range_order(const char *t, const mr_schema *in, const wf_order *ord, 
     }
     if (!ord || ord->n != 1)
         return at(err, MR_EINVAL, off,
-                  "RANGE with offset PRECEDING/FOLLOWING needs exactly one order_by column%s%s",
-                  "", "");
+                  "RANGE with offset PRECEDING/FOLLOWING needs exactly one order_by column");
     mr_type_id id = in->fields[ord->col].type.id;
     if (id != MR_T_INT32 && id != MR_T_INT64 && id != MR_T_FLOAT64 && id != MR_T_DECIMAL)
         return at(err, MR_ETYPE, off,
                   "RANGE with offset PRECEDING/FOLLOWING needs a number order_by column, and "
-                  "'%s' is not one%s", in->fields[ord->col].name, "");
+                  "'%s' is not one", in->fields[ord->col].name);
     f->rcol = ord->col;
     f->rdesc = ord->desc;
     return 0;
@@ -349,7 +355,7 @@ int wf_parse(const char *t, const mr_schema *in, const wf_order *ord, wf_fn *f, 
     size_t p = skip_ws(t, 0), len = word_len(t, p);
     if (len == 0 || len > 63)
         return at(err, MR_EPARSE, (int)p,
-                  "expected a window function call such as row_number() or sum(x)%s%s", "", "");
+                  "expected a window function call such as row_number() or sum(x)");
     char name[64];
     for (size_t k = 0; k < len; k++)
         name[k] = (char)tolower((unsigned char)t[p + k]);
@@ -368,13 +374,12 @@ int wf_parse(const char *t, const mr_schema *in, const wf_order *ord, wf_fn *f, 
     f->kind = fns[k].kind;
     size_t open = skip_ws(t, p + len);
     if (t[open] != '(')
-        return at(err, MR_EPARSE, (int)open, "expected '(' after %s%s", name, "");
+        return at(err, MR_EPARSE, (int)open, "expected '(' after %s", name);
     size_t as[4], ae[4];
     int nargs = 0;
     long after = split_args(t, open, as, ae, &nargs, 4);
     if (after < 0)
-        return at(err, MR_EPARSE, (int)open, "unbalanced parentheses in the call of %s%s", name,
-                  "");
+        return at(err, MR_EPARSE, (int)open, "unbalanced parentheses in the call of %s", name);
     int star = f->kind == WF_COUNT && nargs == 1 && t[skip_ws(t, as[0])] == '*';
     if (nargs < fns[k].min_args || nargs > fns[k].max_args) {
         char want[48];
@@ -413,7 +418,7 @@ int wf_parse(const char *t, const mr_schema *in, const wf_order *ord, wf_fn *f, 
             return rc;
         if (f->n <= 0)
             return at(err, MR_EINVAL, (int)skip_ws(t, as[0]),
-                      "argument of ntile must be greater than zero%s%s", "", "");
+                      "argument of ntile must be greater than zero");
         f->rtype = mr_type_make(MR_T_INT32);
         return 0;
     case WF_LAG: case WF_LEAD:
@@ -433,7 +438,7 @@ int wf_parse(const char *t, const mr_schema *in, const wf_order *ord, wf_fn *f, 
             return rc;
         if (f->n <= 0)
             return at(err, MR_EINVAL, (int)skip_ws(t, as[1]),
-                      "argument of nth_value must be greater than zero%s%s", "", "");
+                      "argument of nth_value must be greater than zero");
         /* fall through */
     default:
         if ((rc = arg_expr(t, as[0], ae[0], in, &f->x, err)) != 0)
@@ -443,7 +448,7 @@ int wf_parse(const char *t, const mr_schema *in, const wf_order *ord, wf_fn *f, 
     }
     if (f->xtype.id == MR_T_NULL)
         return at(err, MR_ETYPE, (int)skip_ws(t, as[0]),
-                  "the argument of %s has no type (a bare NULL): cast it%s", name, "");
+                  "the argument of %s has no type (a bare NULL): cast it", name);
     static const mr_agg_kind ak[] = {[WF_COUNT] = MR_AGG_COUNT, [WF_SUM] = MR_AGG_SUM,
                                      [WF_AVG] = MR_AGG_AVG, [WF_MIN] = MR_AGG_MIN,
                                      [WF_MAX] = MR_AGG_MAX};
