@@ -164,7 +164,7 @@ const char *dag_env_get(const char *name);
 
 typedef enum dag_op {
     DOP_READ, DOP_FILTER, DOP_SELECT, DOP_DERIVE, DOP_DROP, DOP_AGGREGATE, DOP_JOIN,
-    DOP_UNION, DOP_DISTINCT, DOP_SORT, DOP_LIMIT, DOP_WRITE, DOP__COUNT
+    DOP_UNION, DOP_DISTINCT, DOP_SORT, DOP_LIMIT, DOP_WRITE, DOP_WINDOW, DOP__COUNT
 } dag_op;
 
 /* Each op's name, keys, checks and plan building: dag_ops[] (dag_ops.h). */
@@ -232,14 +232,15 @@ typedef struct dag_node {
     /* Typed forms the stage compiler reads, filled by propagation. */
     const char *where;   /* filter */
     dag_named proj;      /* select, derive, drop: output name: expression */
-    const char **group_by; /* aggregate; distinct: its columns (all when columns_all) */
+    const char **group_by; /* aggregate; distinct: its columns (all when columns_all);
+                            * window: partition_by */
     int ngroup_by;
     int columns_all;     /* distinct without 'columns' */
-    dag_named aggs;      /* aggregate */
+    dag_named aggs;      /* aggregate; window: its columns */
     mr_schema *partial;  /* aggregate: the partial's output (group columns, states) */
     dag_read read;
     dag_join join;
-    dag_sort_key *sort_keys; /* sort */
+    dag_sort_key *sort_keys; /* sort; window: order_by */
     int nsort_keys;
     long long limit;     /* limit n */
     int distinct;        /* union distinct */

@@ -152,6 +152,7 @@ void dag_emit_distinct(dag_pb *b, dag_frag *f, const dag_node *nd, char **cols, 
 void dag_emit_global(dag_pb *b, dag_frag *f, const dag_node *nd, Millrace__OpKind kind,
                      Millrace__SortKey **sort_keys, size_t nsort, int64_t limit);
 
+
 /* ---- the registry --------------------------------------------------------- */
 
 typedef struct dag_op_def {
@@ -188,5 +189,6 @@ DAG_OP_DECLARE(distinct);
 DAG_OP_DECLARE(sort);
 DAG_OP_DECLARE(limit);
 DAG_OP_DECLARE(write);
+DAG_OP_DECLARE(window);
 
 #endif

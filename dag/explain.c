@@ -149,6 +149,26 @@ static void label_sort(mr_strbuf *b, const Millrace__OpSpec *op)
         mr_strbuf_printf(b, " top %lld", (long long)op->sort->limit);
 }
 
+/* window w (partition by a, b order by c desc: rn, total) */
+static void label_window(mr_strbuf *b, const Millrace__OpSpec *op)
+{
+    const Millrace__WindowOp *w = op->window;
+    mr_strbuf_printf(b, "window %s (", op->node);
+    if (w->n_partition_by) {
+        mr_strbuf_printf(b, "partition by ");
+        tb_list(b, w->partition_by, w->n_partition_by);
+        mr_strbuf_printf(b, w->n_order_by ? " " : "");
+    }
+    if (w->n_order_by) {
+        mr_strbuf_printf(b, "order by ");
+        sort_keys_text(b, w->order_by, w->n_order_by);
+    }
+    mr_strbuf_printf(b, "%s", w->n_partition_by || w->n_order_by ? ": " : "");
+    for (size_t i = 0; i < w->n_columns; i++)
+        mr_strbuf_printf(b, "%s%s", i ? ", " : "", w->columns[i]->name);
+    mr_strbuf_printf(b, ")");
+}
+
 static void label_limit(mr_strbuf *b, const Millrace__OpSpec *op)
 {
     mr_strbuf_printf(b, "limit %s (%lld)", op->node, (long long)op->limit->n);
@@ -419,6 +439,20 @@ static void keys_sort(cJSON *o, const Millrace__OpSpec *op, int *bad)
     js_int(o, "limit", (long long)op->sort->limit, bad);
 }
 
+static void keys_window(cJSON *o, const Millrace__OpSpec *op, int *bad)
+{
+    const Millrace__WindowOp *w = op->window;
+    js_strings(o, "partition_by", w->partition_by, w->n_partition_by, bad);
+    cJSON *a = js_add(o, "order_by", cJSON_CreateArray(), bad);
+    for (size_t i = 0; a && i < w->n_order_by; i++) {
+        mr_strbuf t = {0};
+        mr_plan_sort_key_text(&t, w->order_by[i]);
+        js_push(a, t.oom ? NULL : cJSON_CreateString(t.p ? t.p : ""), bad);
+        free(t.p);
+    }
+    js_named(o, "columns", w->columns, w->n_columns, bad);
+}
+
 static void keys_limit(cJSON *o, const Millrace__OpSpec *op, int *bad)
 {
     js_int(o, "limit", (long long)op->limit->n, bad);
@@ -447,6 +481,7 @@ static const explain_op explain_ops[] = {
     [K(DISTINCT)] = {"distinct", "distinct", label_distinct, keys_distinct},
     [K(SORT)] = {"sort", "sort", label_sort, keys_sort},
     [K(LIMIT)] = {"limit", "limit", label_limit, keys_limit},
+    [K(WINDOW)] = {"window", "window", label_window, keys_window},
 };
 #undef K
 

@@ -19,4 +19,5 @@ const dag_op_def dag_ops[DOP__COUNT] = {
     [DOP_SORT] = {"sort", dag_sort_keys, 0, dag_sort_validate, dag_sort_compile},
     [DOP_LIMIT] = {"limit", dag_limit_keys, 0, dag_limit_validate, dag_limit_compile},
     [DOP_WRITE] = {"write", dag_write_keys, 0, dag_write_validate, dag_write_compile},
+    [DOP_WINDOW] = {"window", dag_window_keys, 0, dag_window_validate, dag_window_compile},
 };

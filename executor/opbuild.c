@@ -16,6 +16,7 @@
 #include "core/op/project.h"
 #include "core/op/sort.h"
 #include "core/op/union.h"
+#include "core/op/window.h"
 #include "proto/schema_pb.h"
 
 static void close_all(mr_op **kids, int n)
@@ -149,6 +150,39 @@ static mr_op *build_hashjoin(const Millrace__OpSpec *op, mr_op **kids, int nkids
                               h->right_prefix, op->node, err);
 }
 
+static mr_op *build_window(const Millrace__OpSpec *op, mr_op **kids, int nkids, mr_err *err)
+{
+    (void)nkids;
+    const Millrace__WindowOp *w = op->window;
+    size_t no = w->n_order_by, nc = w->n_columns;
+    const char **order = calloc(no + 1, sizeof *order);
+    int *desc = calloc(no + 1, sizeof *desc);
+    const char **names = calloc(nc + 1, sizeof *names), **exprs = calloc(nc + 1, sizeof *exprs);
+    mr_op *win = NULL;
+    if (!order || !desc || !names || !exprs) {
+        mr_err_set(err, MR_ENOMEM, "out of memory");
+        mr_op_close(kids[0]);
+    } else {
+        for (size_t i = 0; i < no; i++) {
+            order[i] = w->order_by[i]->column;
+            desc[i] = w->order_by[i]->descending;
+        }
+        mr_window_order ord = {order, desc, (int)no};
+        for (size_t i = 0; i < nc; i++) {
+            names[i] = w->columns[i]->name;
+            exprs[i] = w->columns[i]->expr;
+        }
+        win = mr_window_create(kids[0], (const char *const *)w->partition_by,
+                               (int)w->n_partition_by, &ord, names, exprs, (int)nc, op->node,
+                               err);
+    }
+    free(order);
+    free(desc);
+    free(names);
+    free(exprs);
+    return win;
+}
+
 #define K(x) MILLRACE__OP_KIND__OP_##x
 static const mr_opbuild_entry entries[] = {
     [K(SCAN)] = {"scan", 0, NULL},
@@ -162,6 +196,7 @@ static const mr_opbuild_entry entries[] = {
     [K(DISTINCT)] = {"distinct", 1, build_distinct},
     [K(SORT)] = {"sort", 1, build_sort},
     [K(LIMIT)] = {"limit", 1, build_limit},
+    [K(WINDOW)] = {"window", 1, build_window},
 };
 #undef K
 

@@ -44,6 +44,7 @@ static const struct {
     [K(DISTINCT)] = {M(DISTINCT), &millrace__distinct_op__descriptor},
     [K(SORT)] = {M(SORT), &millrace__sort_op__descriptor},
     [K(LIMIT)] = {M(LIMIT), &millrace__limit_op__descriptor},
+    [K(WINDOW)] = {M(WINDOW), &millrace__window_op__descriptor},
 };
 #undef K
 #undef M

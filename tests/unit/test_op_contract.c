@@ -43,6 +43,7 @@
 #include "core/op/sort.h"
 #include "core/op/source.h"
 #include "core/op/union.h"
+#include "core/op/window.h"
 #include "testutil.h"
 
 #define NB 6             /* batches per generated input */
@@ -316,6 +317,20 @@ static mr_op *mk_limit(bool sel)
     return must(mr_limit_create(input(sel, 1), 5000, "limit", &err), &err);
 }
 
+/* A window over its sort: partitions of g, ordered by k (NULLs and ties
+ * included); the sort beneath spills under a budget. */
+static mr_op *mk_window(bool sel)
+{
+    mr_err err = {0};
+    const char *keys[] = {"g", "k"};
+    mr_op *s = must(mr_sort_create(input(sel, 1), keys, NULL, NULL, 2, -1, "window", &err), &err);
+    const char *names[] = {"rn", "rk", "sk", "mx", "lg", "fv", "cd"};
+    const char *exprs[] = {"row_number()", "rank()", "sum(k) rows between 3 preceding and current row",
+                           "max(s)", "lag(s, 2, 'x')", "first_value(k)", "cume_dist()"};
+    mr_window_order ord = {keys + 1, NULL, 1};
+    return must(mr_window_create(s, keys, 1, &ord, names, exprs, 7, "window", &err), &err);
+}
+
 typedef struct op_case {
     const char *name;
     mr_op *(*make)(bool sel);
@@ -344,6 +359,7 @@ static const op_case CASES[] = {
     {"sort", mk_sort, true, true, false},
     {"sort top-n", mk_sort_topn, false, true, false},
     {"limit", mk_limit, false, true, false},
+    {"window", mk_window, true, true, false},
 };
 #define NCASES ((int)(sizeof CASES / sizeof CASES[0]))
 
