@@ -32,6 +32,7 @@
 #include "core/log.h"
 #include "core/strbuf.h"
 #include "warehouse/sql.h"
+#include "warehouse/sqlite_int.h"
 
 #include <sqlite3.h>
 #include <stdarg.h>
@@ -50,9 +51,7 @@
 /* ---- connections ------------------------------------------------------------ */
 
 /* Sets err to MR_EWAREHOUSE: the formatted context, then SQLite's message. */
-static int db_fail(sqlite3 *db, mr_err *err, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-static int db_fail(sqlite3 *db, mr_err *err, const char *fmt, ...)
+int sq__fail(sqlite3 *db, mr_err *err, const char *fmt, ...)
 {
     char ctx[512];
     va_list ap;
@@ -62,7 +61,7 @@ static int db_fail(sqlite3 *db, mr_err *err, const char *fmt, ...)
     return mr_err_set(err, MR_EWAREHOUSE, "%s: %s", ctx, db ? sqlite3_errmsg(db) : "out of memory");
 }
 
-static int exec(sqlite3 *db, const char *sql)
+int sq__exec(sqlite3 *db, const char *sql)
 {
     return sqlite3_exec(db, sql, NULL, NULL, NULL);
 }
@@ -173,7 +172,7 @@ static int open_db(const char *file, int flags, const char *what, sqlite3 **out,
     sqlite3 *db = NULL;
     int rc = sqlite3_open_v2(file, &db, flags, NULL);
     if (rc != SQLITE_OK) {
-        int code = db_fail(db, err, "cannot open the %s", what);
+        int code = sq__fail(db, err, "cannot open the %s", what);
         sqlite3_close(db);
         *out = NULL;
         return code;
@@ -182,14 +181,14 @@ static int open_db(const char *file, int flags, const char *what, sqlite3 **out,
     /* A commit moves whole tables: with SQLite's default 2 MB page cache
      * every few thousand rows spill dirty pages, each spill syncing the
      * journal twice.  Allow up to 256 MB (a limit, not an allocation). */
-    exec(db, "PRAGMA cache_size=-262144");
+    sq__exec(db, "PRAGMA cache_size=-262144");
     *out = db;
     return 0;
 }
 
 /* Opens the staging file for writing, in WAL mode.  With create 0 a missing
  * staging file is not an error: *out is NULL. */
-static int staging_open(const char *path, int create, sqlite3 **out, mr_err *err)
+int sq__staging_open(const char *path, int create, sqlite3 **out, mr_err *err)
 {
     *out = NULL;
     char *sp = staging_path(path);
@@ -211,9 +210,9 @@ static int staging_open(const char *path, int create, sqlite3 **out, mr_err *err
     /* before the first table (no effect on an older file: the sweep
      * converts it once it is empty): dropped staging gives its pages back
      * to the file system instead of keeping the file at its largest */
-    exec(db, "PRAGMA auto_vacuum=INCREMENTAL");
+    sq__exec(db, "PRAGMA auto_vacuum=INCREMENTAL");
     for (long waited = 0;; waited += 10) {
-        rc = exec(db, "PRAGMA journal_mode=WAL");
+        rc = sq__exec(db, "PRAGMA journal_mode=WAL");
         if (rc == SQLITE_OK)
             break;
         if ((rc & 0xff) != SQLITE_BUSY && (rc & 0xff) != SQLITE_LOCKED)
@@ -223,9 +222,9 @@ static int staging_open(const char *path, int create, sqlite3 **out, mr_err *err
         sleep_ms(10);
     }
     if (rc == SQLITE_OK)
-        rc = exec(db, "PRAGMA synchronous=NORMAL");
+        rc = sq__exec(db, "PRAGMA synchronous=NORMAL");
     if (rc != SQLITE_OK) {
-        int code = db_fail(db, err, "cannot set up the staging database %s.staging", path);
+        int code = sq__fail(db, err, "cannot set up the staging database %s.staging", path);
         sqlite3_close(db);
         return code;
     }
@@ -264,12 +263,12 @@ static void stage_drop(sq_stage *s)
 {
     sqlite3_reset(s->ins);
     if (!sqlite3_get_autocommit(s->db))
-        exec(s->db, "ROLLBACK");
+        sq__exec(s->db, "ROLLBACK");
     mr_strbuf q = {0};
     mr_strbuf_puts(&q, "DROP TABLE IF EXISTS ");
     mr_wh__ident(&q, s->table);
     if (!q.oom)
-        exec(s->db, q.p);
+        sq__exec(s->db, q.p);
     mr_strbuf_free(&q);
 }
 
@@ -280,7 +279,7 @@ static void stage_drop(sq_stage *s)
  * only the pages on the B-tree's right edge. */
 static void stage_limit_cache(sqlite3 *db)
 {
-    exec(db, "PRAGMA cache_size=-2048"); /* KiB: 2 MiB per writing task */
+    sq__exec(db, "PRAGMA cache_size=-2048"); /* KiB: 2 MiB per writing task */
 }
 
 static int sq_stage_open(const mr_wh_config *cfg, const char *staging_table, const mr_schema *schema,
@@ -303,7 +302,7 @@ static int sq_stage_open(const mr_wh_config *cfg, const char *staging_table, con
     }
     for (int i = 0; i < n; i++)
         s->types[i] = schema->fields[i].type;
-    if ((rc = staging_open(cfg->path, 1, &s->db, err)) < 0)
+    if ((rc = sq__staging_open(cfg->path, 1, &s->db, err)) < 0)
         goto fail;
     stage_limit_cache(s->db);
 
@@ -316,11 +315,11 @@ static int sq_stage_open(const mr_wh_config *cfg, const char *staging_table, con
         rc = mr_err_set(err, MR_ENOMEM, "out of memory opening staging table %s", staging_table);
         goto fail;
     }
-    if (exec(s->db, "BEGIN IMMEDIATE") != SQLITE_OK || exec(s->db, q.p) != SQLITE_OK ||
-        exec(s->db, "COMMIT") != SQLITE_OK) {
-        rc = db_fail(s->db, err, "cannot create staging table %s", staging_table);
+    if (sq__exec(s->db, "BEGIN IMMEDIATE") != SQLITE_OK || sq__exec(s->db, q.p) != SQLITE_OK ||
+        sq__exec(s->db, "COMMIT") != SQLITE_OK) {
+        rc = sq__fail(s->db, err, "cannot create staging table %s", staging_table);
         if (!sqlite3_get_autocommit(s->db))
-            exec(s->db, "ROLLBACK");
+            sq__exec(s->db, "ROLLBACK");
         goto fail;
     }
 
@@ -336,7 +335,7 @@ static int sq_stage_open(const mr_wh_config *cfg, const char *staging_table, con
         goto fail;
     }
     if (sqlite3_prepare_v3(s->db, q.p, -1, SQLITE_PREPARE_PERSISTENT, &s->ins, NULL) != SQLITE_OK) {
-        rc = db_fail(s->db, err, "cannot prepare the insert into staging table %s", staging_table);
+        rc = sq__fail(s->db, err, "cannot prepare the insert into staging table %s", staging_table);
         goto fail;
     }
     mr_strbuf_free(&q);
@@ -400,8 +399,8 @@ static int sq_stage_append(mr_wh_stage *base, const mr_batch *b, mr_err *err)
     size_t n = mr_batch_live(b);
     if (n == 0)
         return 0;
-    if (exec(s->db, "BEGIN IMMEDIATE") != SQLITE_OK)
-        return db_fail(s->db, err, "staging table %s: cannot begin a write", s->table);
+    if (sq__exec(s->db, "BEGIN IMMEDIATE") != SQLITE_OK)
+        return sq__fail(s->db, err, "staging table %s: cannot begin a write", s->table);
     for (size_t i = 0; i < n; i++) {
         uint32_t r = mr_batch_row(b, i);
         for (int c = 0; c < s->ncols; c++)
@@ -411,14 +410,14 @@ static int sq_stage_append(mr_wh_stage *base, const mr_batch *b, mr_err *err)
             goto fail;
         sqlite3_reset(s->ins);
     }
-    if (exec(s->db, "COMMIT") != SQLITE_OK)
+    if (sq__exec(s->db, "COMMIT") != SQLITE_OK)
         goto fail;
     return 0;
 fail:;
-    int rc = db_fail(s->db, err, "staging table %s", s->table);
+    int rc = sq__fail(s->db, err, "staging table %s", s->table);
     sqlite3_reset(s->ins);
     if (!sqlite3_get_autocommit(s->db))
-        exec(s->db, "ROLLBACK");
+        sq__exec(s->db, "ROLLBACK");
     return rc;
 }
 
@@ -427,7 +426,7 @@ static int sq_stage_finish(mr_wh_stage *base, mr_err *err)
     sq_stage *s = (sq_stage *)base;
     int rc = sqlite3_wal_checkpoint_v2(s->db, "main", SQLITE_CHECKPOINT_PASSIVE, NULL, NULL);
     if (rc != SQLITE_OK && (rc & 0xff) != SQLITE_BUSY && (rc & 0xff) != SQLITE_LOCKED) {
-        int code = db_fail(s->db, err, "staging table %s: cannot make the rows durable", s->table);
+        int code = sq__fail(s->db, err, "staging table %s: cannot make the rows durable", s->table);
         stage_drop(s);
         stage_free(s);
         return code;
@@ -456,8 +455,8 @@ static const char *table_name(const char *t)
 /* Runs one statement; on failure sets err naming the table. */
 static int run(sqlite3 *db, const char *sql, const char *table, mr_err *err)
 {
-    if (exec(db, sql) != SQLITE_OK)
-        return db_fail(db, err, "warehouse commit: table %s", table);
+    if (sq__exec(db, sql) != SQLITE_OK)
+        return sq__fail(db, err, "warehouse commit: table %s", table);
     return 0;
 }
 
@@ -507,7 +506,7 @@ static int table_diff(sqlite3 *db, const mr_wh_target *t, const char *name, sq_d
                                "pragma_table_xinfo(?1, 'main') WHERE hidden <> 1",
                            -1, &st, NULL) != SQLITE_OK ||
         sqlite3_bind_text(st, 1, name, -1, SQLITE_STATIC) != SQLITE_OK) {
-        rc = db_fail(db, err, "warehouse commit: table %s: cannot read its columns", t->table);
+        rc = sq__fail(db, err, "warehouse commit: table %s: cannot read its columns", t->table);
         goto out;
     }
     while ((step = sqlite3_step(st)) == SQLITE_ROW) {
@@ -528,7 +527,7 @@ static int table_diff(sqlite3 *db, const mr_wh_target *t, const char *name, sq_d
         }
     }
     if (step != SQLITE_DONE) {
-        rc = db_fail(db, err, "warehouse commit: table %s: cannot read its columns", t->table);
+        rc = sq__fail(db, err, "warehouse commit: table %s: cannot read its columns", t->table);
         goto out;
     }
     for (int i = 0; i < s->nfields && d->ncols > 0; i++)
@@ -553,7 +552,7 @@ static int add_columns(sqlite3 *db, const mr_wh_target *t, const char *name, mr_
     if (sqlite3_prepare_v2(db, "SELECT 1 FROM pragma_table_xinfo(?1, 'main') WHERE name = ?2 "
                                "COLLATE NOCASE",
                            -1, &st, NULL) != SQLITE_OK)
-        return db_fail(db, err, "warehouse commit: table %s: cannot read its columns", t->table);
+        return sq__fail(db, err, "warehouse commit: table %s: cannot read its columns", t->table);
     for (int i = 0; i < s->nfields && rc == 0; i++) {
         sqlite3_reset(st);
         sqlite3_bind_text(st, 1, name, -1, SQLITE_STATIC);
@@ -652,7 +651,7 @@ static int check_upsert_keys(sqlite3 *db, const mr_wh_target *t, mr_err *err)
     }
     if (sqlite3_prepare_v2(db, q.p, -1, &st, NULL) != SQLITE_OK ||
         sqlite3_step(st) != SQLITE_ROW) {
-        rc = db_fail(db, err, "warehouse commit: table %s: checking the upsert keys", t->table);
+        rc = sq__fail(db, err, "warehouse commit: table %s: checking the upsert keys", t->table);
         goto out;
     }
     long long nnull = sqlite3_column_int64(st, 0);
@@ -675,7 +674,7 @@ static int check_upsert_keys(sqlite3 *db, const mr_wh_target *t, mr_err *err)
     int step;
     if (sqlite3_prepare_v2(db, q.p, -1, &st, NULL) != SQLITE_OK ||
         ((step = sqlite3_step(st)) != SQLITE_ROW && step != SQLITE_DONE)) {
-        rc = db_fail(db, err, "warehouse commit: table %s: checking the upsert keys", t->table);
+        rc = sq__fail(db, err, "warehouse commit: table %s: checking the upsert keys", t->table);
         goto out;
     }
     if (step == SQLITE_ROW) {
@@ -829,7 +828,7 @@ static int run_post_sql(sqlite3 *db, const char *const *post_sql, int npost, mr_
  * ignored (the coordinator's prefix cleanup catches leftovers). */
 static void drop_tables(sqlite3 *st, const mr_wh_target *targets, int ntargets)
 {
-    if (!st || exec(st, "BEGIN IMMEDIATE") != SQLITE_OK)
+    if (!st || sq__exec(st, "BEGIN IMMEDIATE") != SQLITE_OK)
         return;
     mr_strbuf q = {0};
     for (int i = 0; i < ntargets; i++)
@@ -838,17 +837,17 @@ static void drop_tables(sqlite3 *st, const mr_wh_target *targets, int ntargets)
             mr_strbuf_puts(&q, "DROP TABLE IF EXISTS ");
             mr_wh__ident(&q, targets[i].staging_tables[k]);
             if (!q.oom)
-                exec(st, q.p);
+                sq__exec(st, q.p);
         }
     mr_strbuf_free(&q);
-    if (exec(st, "COMMIT") != SQLITE_OK)
-        exec(st, "ROLLBACK");
+    if (sq__exec(st, "COMMIT") != SQLITE_OK)
+        sq__exec(st, "ROLLBACK");
 }
 
 static void sq_drop_named(const mr_wh_config *cfg, const mr_wh_target *targets, int ntargets)
 {
     sqlite3 *st = NULL;
-    if (staging_open(cfg->path, 0, &st, NULL) == 0 && st) {
+    if (sq__staging_open(cfg->path, 0, &st, NULL) == 0 && st) {
         drop_tables(st, targets, ntargets);
         sqlite3_close(st);
     }
@@ -866,7 +865,7 @@ static int attach_staging(sqlite3 *db, const char *path, mr_err *err)
     if (sqlite3_prepare_v2(db, "ATTACH DATABASE ?1 AS " STAGING_ALIAS, -1, &st, NULL) != SQLITE_OK ||
         sqlite3_bind_text(st, 1, uri, -1, SQLITE_STATIC) != SQLITE_OK ||
         sqlite3_step(st) != SQLITE_DONE)
-        rc = db_fail(db, err, "warehouse commit: cannot attach the staging database %s.staging", path);
+        rc = sq__fail(db, err, "warehouse commit: cannot attach the staging database %s.staging", path);
     sqlite3_finalize(st);
     free(uri);
     return rc;
@@ -878,7 +877,7 @@ static int sq_commit(const mr_wh_config *cfg, mr_wh_target *targets, int ntarget
     sqlite3 *st = NULL, *db = NULL;
     char *uri = NULL;
     busy_log bl = {.file = cfg->path, .waiting = "the write lock (another commit holds it)"};
-    int rc = staging_open(cfg->path, 1, &st, err);
+    int rc = sq__staging_open(cfg->path, 1, &st, err);
     if (rc < 0)
         goto out;
     if (!(uri = file_uri(cfg->path, NULL))) {
@@ -891,8 +890,8 @@ static int sq_commit(const mr_wh_config *cfg, mr_wh_target *targets, int ntarget
     if ((rc = attach_staging(db, cfg->path, err)) < 0)
         goto out;
     sqlite3_busy_handler(db, busy_log_wait, &bl); /* db is closed before bl goes */
-    if (exec(db, "BEGIN IMMEDIATE") != SQLITE_OK) {
-        rc = db_fail(db, err, "warehouse commit: cannot begin the transaction on %s", cfg->path);
+    if (sq__exec(db, "BEGIN IMMEDIATE") != SQLITE_OK) {
+        rc = sq__fail(db, err, "warehouse commit: cannot begin the transaction on %s", cfg->path);
         goto out;
     }
     bl.waiting = "the exclusive lock (readers of the file must finish first)";
@@ -901,13 +900,13 @@ static int sq_commit(const mr_wh_config *cfg, mr_wh_target *targets, int ntarget
             goto out;
     if ((rc = run_post_sql(db, post_sql, npost, err)) < 0)
         goto out;
-    if (exec(db, "COMMIT") != SQLITE_OK)
-        rc = db_fail(db, err, "warehouse commit: COMMIT failed on %s", cfg->path);
+    if (sq__exec(db, "COMMIT") != SQLITE_OK)
+        rc = sq__fail(db, err, "warehouse commit: COMMIT failed on %s", cfg->path);
 out:
     if (db) {
         if (!sqlite3_get_autocommit(db))
-            exec(db, "ROLLBACK");
-        exec(db, "DETACH DATABASE " STAGING_ALIAS);
+            sq__exec(db, "ROLLBACK");
+        sq__exec(db, "DETACH DATABASE " STAGING_ALIAS);
         sqlite3_close(db);
     }
     if (rc < 0)
@@ -928,23 +927,22 @@ static int sq_check(const mr_wh_config *cfg, const mr_wh_target *targets, int nt
     int rc = open_db(cfg->path, SQLITE_OPEN_READWRITE, "warehouse", &db, err);
     if (rc < 0)
         return rc;
-    if (exec(db, "BEGIN") != SQLITE_OK)
-        rc = db_fail(db, err, "warehouse check: cannot begin");
+    if (sq__exec(db, "BEGIN") != SQLITE_OK)
+        rc = sq__fail(db, err, "warehouse check: cannot begin");
     for (int i = 0; i < ntargets && rc == 0; i++)
         rc = ensure_table(db, &targets[i], table_name(targets[i].table), 1, err);
-    exec(db, "ROLLBACK");
+    sq__exec(db, "ROLLBACK");
     sqlite3_close(db);
     if (rc < 0 && strncmp(err->msg, "warehouse commit: ", 18) == 0)
         memmove(err->msg + 10, err->msg + 17, strlen(err->msg + 17) + 1); /* say "warehouse: " */
     return rc;
 }
 
-static void staging_shrink(sqlite3 *st);
 
 static int sq_drop_staging(const mr_wh_config *cfg, const char *prefix, mr_err *err)
 {
     sqlite3 *st = NULL;
-    int rc = staging_open(cfg->path, 0, &st, err);
+    int rc = sq__staging_open(cfg->path, 0, &st, err);
     if (rc < 0 || !st)
         return rc;
     sqlite3_stmt *sel = NULL;
@@ -954,11 +952,11 @@ static int sq_drop_staging(const mr_wh_config *cfg, const char *prefix, mr_err *
                            "substr(name, 1, length(?1)) = ?1 AND name NOT LIKE 'sqlite\\_%' ESCAPE '\\'",
                            -1, &sel, NULL) != SQLITE_OK ||
         sqlite3_bind_text(sel, 1, prefix, -1, SQLITE_STATIC) != SQLITE_OK) {
-        rc = db_fail(st, err, "cannot list staging tables");
+        rc = sq__fail(st, err, "cannot list staging tables");
         goto out;
     }
-    if (exec(st, "BEGIN IMMEDIATE") != SQLITE_OK) {
-        rc = db_fail(st, err, "cannot drop staging tables");
+    if (sq__exec(st, "BEGIN IMMEDIATE") != SQLITE_OK) {
+        rc = sq__fail(st, err, "cannot drop staging tables");
         goto out;
     }
     /* names are collected first: dropping while the SELECT runs is not allowed */
@@ -970,7 +968,7 @@ static int sq_drop_staging(const mr_wh_config *cfg, const char *prefix, mr_err *
     }
     sqlite3_reset(sel);
     if (s != SQLITE_DONE) {
-        rc = db_fail(st, err, "cannot list staging tables");
+        rc = sq__fail(st, err, "cannot list staging tables");
         goto out;
     }
     if (names.oom) {
@@ -988,260 +986,19 @@ static int sq_drop_staging(const mr_wh_config *cfg, const char *prefix, mr_err *
             rc = mr_err_set(err, MR_ENOMEM, "out of memory dropping staging tables");
             goto out;
         }
-        if (exec(st, q.p) != SQLITE_OK) {
-            rc = db_fail(st, err, "cannot drop staging table %s", line);
+        if (sq__exec(st, q.p) != SQLITE_OK) {
+            rc = sq__fail(st, err, "cannot drop staging table %s", line);
             goto out;
         }
     }
-    if (exec(st, "COMMIT") != SQLITE_OK)
-        rc = db_fail(st, err, "cannot drop staging tables");
+    if (sq__exec(st, "COMMIT") != SQLITE_OK)
+        rc = sq__fail(st, err, "cannot drop staging tables");
     else /* also the pages of tables the commit dropped */
-        staging_shrink(st);
+        sq__staging_shrink(st);
 out:
     sqlite3_finalize(sel);
     if (!sqlite3_get_autocommit(st))
-        exec(st, "ROLLBACK");
-    sqlite3_close(st);
-    mr_strbuf_free(&names);
-    mr_strbuf_free(&q);
-    return rc;
-}
-
-/* ---- staging leases and the sweep (warehouse.h) --------------------------------
- * The leases live in the staging file itself, table millrace_leases; times
- * are this host's wall clock in ms (every user of an SQLite warehouse runs
- * on the host that has the file). */
-
-#define LEASES_DDL                                                                               \
-    "CREATE TABLE IF NOT EXISTS " MR_WH_LEASES_TABLE " (job_id TEXT PRIMARY KEY, owner TEXT NOT " \
-    "NULL, instance TEXT NOT NULL, heartbeat_ms INTEGER NOT NULL)"
-/* A job's staging tables are "s_<job>_..." and "r_<job>_..." */
-#define STAGING_JOB "substr(t.name, 3, instr(substr(t.name, 3), '_') - 1)"
-/* ?1 owner, ?2 instance, ?3 the oldest heartbeat still alive */
-#define ORPHAN_LEASE "(l.owner = ?1 AND l.instance <> ?2) OR l.heartbeat_ms < ?3"
-
-static int64_t wall_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
-/* Gives the pages of dropped tables back (incremental vacuum; a file made
- * before auto_vacuum was set is converted by one VACUUM once it holds no
- * staging table) and truncates the WAL.  Best effort: a failure (busy, full
- * disk) only leaves the file as large as it was. */
-static void staging_shrink(sqlite3 *st)
-{
-    sqlite3_stmt *q = NULL;
-    int mode = -1, tables = -1, free_pages = 0;
-    if (sqlite3_prepare_v2(st, "SELECT auto_vacuum, freelist_count FROM pragma_auto_vacuum, "
-                               "pragma_freelist_count", -1, &q, NULL) == SQLITE_OK &&
-        sqlite3_step(q) == SQLITE_ROW) {
-        mode = sqlite3_column_int(q, 0);
-        free_pages = sqlite3_column_int(q, 1);
-    }
-    sqlite3_finalize(q);
-    if (free_pages == 0)
-        return; /* nothing to give back: no write, no lock */
-    q = NULL;
-    if (sqlite3_prepare_v2(st,
-                           "SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name <> '" MR_WH_LEASES_TABLE "'",
-                           -1, &q, NULL) == SQLITE_OK &&
-        sqlite3_step(q) == SQLITE_ROW)
-        tables = sqlite3_column_int(q, 0);
-    sqlite3_finalize(q);
-    if (mode == 2)
-        exec(st, "PRAGMA incremental_vacuum");
-    else if (mode == 0 && tables == 0)
-        exec(st, "PRAGMA auto_vacuum=INCREMENTAL; VACUUM");
-    sqlite3_wal_checkpoint_v2(st, "main", SQLITE_CHECKPOINT_TRUNCATE, NULL, NULL);
-}
-
-static int has_leases(sqlite3 *st)
-{
-    sqlite3_stmt *q = NULL;
-    int have = sqlite3_prepare_v2(st, "SELECT 1 FROM sqlite_master WHERE name = '" MR_WH_LEASES_TABLE "'",
-                                  -1, &q, NULL) == SQLITE_OK &&
-               sqlite3_step(q) == SQLITE_ROW;
-    sqlite3_finalize(q);
-    return have;
-}
-
-/* Drops the lease table once it is empty (inside the caller's write
- * transaction), so that a staging file with no job running holds no table
- * at all; the next lease creates it again. */
-static int leases_tidy(sqlite3 *st)
-{
-    sqlite3_stmt *q = NULL;
-    int empty = sqlite3_prepare_v2(st, "SELECT NOT EXISTS (SELECT 1 FROM " MR_WH_LEASES_TABLE ")", -1,
-                                   &q, NULL) == SQLITE_OK &&
-                sqlite3_step(q) == SQLITE_ROW && sqlite3_column_int(q, 0);
-    sqlite3_finalize(q);
-    return empty ? exec(st, "DROP TABLE " MR_WH_LEASES_TABLE) : SQLITE_OK;
-}
-
-/* Runs sql (parameters ?1..?4 bound as given, NULL for none) as one write
- * transaction, creating the lease table first when needed. */
-static int lease_write(const mr_wh_config *cfg, const char *sql, const char *p1, const char *p2,
-                       const char *p3, int64_t p4, int create, mr_err *err)
-{
-    sqlite3 *st = NULL;
-    sqlite3_stmt *q = NULL;
-    int rc = staging_open(cfg->path, create, &st, err);
-    if (rc < 0 || !st)
-        return rc;
-    if (exec(st, "BEGIN IMMEDIATE") != SQLITE_OK || (!has_leases(st) && exec(st, LEASES_DDL) != SQLITE_OK) ||
-        sqlite3_prepare_v2(st, sql, -1, &q, NULL) != SQLITE_OK) {
-        rc = db_fail(st, err, "staging lease");
-        goto out;
-    }
-    const char *ps[3] = {p1, p2, p3};
-    for (int i = 0; i < 3; i++)
-        if (ps[i])
-            sqlite3_bind_text(q, i + 1, ps[i], -1, SQLITE_STATIC);
-    sqlite3_bind_int64(q, 4, p4);
-    if (sqlite3_step(q) != SQLITE_DONE || leases_tidy(st) != SQLITE_OK ||
-        exec(st, "COMMIT") != SQLITE_OK)
-        rc = db_fail(st, err, "staging lease");
-out:
-    sqlite3_finalize(q);
-    if (!sqlite3_get_autocommit(st))
-        exec(st, "ROLLBACK");
-    sqlite3_close(st);
-    return rc;
-}
-
-static int sq_lease_take(const mr_wh_config *cfg, const char *job_id, const mr_wh_owner *me,
-                         mr_err *err)
-{
-    return lease_write(cfg,
-                       "INSERT OR REPLACE INTO " MR_WH_LEASES_TABLE
-                       " (job_id, owner, instance, heartbeat_ms) VALUES (?1, ?2, ?3, ?4)",
-                       job_id, me->owner, me->instance, wall_ms(), 1, err);
-}
-
-static int sq_lease_renew(const mr_wh_config *cfg, const char *ids_csv, const mr_wh_owner *me,
-                          mr_err *err)
-{
-    return lease_write(cfg,
-                       "UPDATE " MR_WH_LEASES_TABLE " SET heartbeat_ms = ?4 WHERE instance = ?2 AND "
-                       "instr(',' || ?1 || ',', ',' || job_id || ',') > 0",
-                       ids_csv, me->instance, NULL, wall_ms(), 0, err);
-}
-
-static int sq_lease_release(const mr_wh_config *cfg, const char *job_id, mr_err *err)
-{
-    return lease_write(cfg, "DELETE FROM " MR_WH_LEASES_TABLE " WHERE job_id = ?1", job_id, NULL,
-                       NULL, 0, 0, err);
-}
-
-/* The orphaned staging tables (warehouse.h), NUL-separated and quoted, in
- * *names; *stale gets the number of orphaned leases. */
-static int orphans_list(sqlite3 *st, const mr_wh_owner *me, int64_t cutoff, mr_strbuf *names,
-                        int *stale, mr_err *err)
-{
-    sqlite3_stmt *q = NULL;
-    int rc = 0, s;
-    names->n = 0;
-    *stale = 0;
-    int leases = has_leases(st);
-    if (sqlite3_prepare_v2(st,
-                           leases ? "SELECT t.name FROM sqlite_master t LEFT JOIN " MR_WH_LEASES_TABLE
-                                    " l ON l.job_id = " STAGING_JOB " WHERE t.type = 'table' AND "
-                                    "t.name GLOB '[sr]_*_*' AND (l.job_id IS NULL OR " ORPHAN_LEASE ")"
-                                  : "SELECT t.name FROM sqlite_master t WHERE t.type = 'table' AND "
-                                    "t.name GLOB '[sr]_*_*' AND ?1 IS NOT ?2 AND ?3 IS NOT NULL",
-                           -1, &q, NULL) != SQLITE_OK)
-        return db_fail(st, err, "cannot list staging tables");
-    sqlite3_bind_text(q, 1, me->owner, -1, SQLITE_STATIC);
-    sqlite3_bind_text(q, 2, me->instance, -1, SQLITE_STATIC);
-    sqlite3_bind_int64(q, 3, cutoff);
-    while ((s = sqlite3_step(q)) == SQLITE_ROW) {
-        mr_wh__ident(names, (const char *)sqlite3_column_text(q, 0));
-        mr_strbuf_put(names, "", 1);
-    }
-    if (s != SQLITE_DONE)
-        rc = db_fail(st, err, "cannot list staging tables");
-    sqlite3_finalize(q);
-    q = NULL;
-    if (rc == 0 && leases && sqlite3_prepare_v2(st,
-                                      "SELECT count(*) FROM " MR_WH_LEASES_TABLE " l WHERE " ORPHAN_LEASE,
-                                      -1, &q, NULL) == SQLITE_OK) {
-        sqlite3_bind_text(q, 1, me->owner, -1, SQLITE_STATIC);
-        sqlite3_bind_text(q, 2, me->instance, -1, SQLITE_STATIC);
-        sqlite3_bind_int64(q, 3, cutoff);
-        if (sqlite3_step(q) == SQLITE_ROW)
-            *stale = sqlite3_column_int(q, 0);
-    }
-    sqlite3_finalize(q);
-    if (rc == 0 && names->oom)
-        rc = mr_err_set(err, MR_ENOMEM, "out of memory listing staging tables");
-    return rc;
-}
-
-static int sq_sweep(const mr_wh_config *cfg, const mr_wh_owner *me, int64_t expire_ms, int *swept,
-                    mr_err *err)
-{
-    sqlite3 *st = NULL;
-    int rc = staging_open(cfg->path, 0, &st, err), stale = 0;
-    *swept = 0;
-    if (rc < 0 || !st)
-        return rc;
-    mr_strbuf names = {0}, q = {0};
-    int64_t cutoff = wall_ms() - expire_ms;
-    /* a read first: nothing to sweep must not take the write lock */
-    if ((rc = orphans_list(st, me, cutoff, &names, &stale, err)) < 0 || (names.n == 0 && stale == 0))
-        goto out;
-    if (exec(st, "BEGIN IMMEDIATE") != SQLITE_OK) {
-        rc = db_fail(st, err, "cannot sweep staging tables");
-        goto out;
-    }
-    if ((rc = orphans_list(st, me, cutoff, &names, &stale, err)) < 0)
-        goto out;
-    for (size_t pos = 0; pos < names.n;) {
-        const char *name = names.p + pos;
-        pos += strlen(name) + 1;
-        q.n = 0;
-        mr_strbuf_puts(&q, "DROP TABLE ");
-        mr_strbuf_puts(&q, name);
-        if (q.oom) {
-            rc = mr_err_set(err, MR_ENOMEM, "out of memory sweeping staging tables");
-            goto out;
-        }
-        if (exec(st, q.p) != SQLITE_OK) {
-            rc = db_fail(st, err, "cannot drop staging table %s", name);
-            goto out;
-        }
-        ++*swept;
-    }
-    int ds = SQLITE_DONE;
-    if (has_leases(st)) {
-        sqlite3_stmt *del = NULL;
-        if (sqlite3_prepare_v2(st, "DELETE FROM " MR_WH_LEASES_TABLE " WHERE job_id IN (SELECT l.job_id FROM "
-                               MR_WH_LEASES_TABLE " l WHERE " ORPHAN_LEASE ")", -1,
-                               &del, NULL) != SQLITE_OK) {
-            rc = db_fail(st, err, "cannot sweep staging leases");
-            goto out;
-        }
-        sqlite3_bind_text(del, 1, me->owner, -1, SQLITE_STATIC);
-        sqlite3_bind_text(del, 2, me->instance, -1, SQLITE_STATIC);
-        sqlite3_bind_int64(del, 3, cutoff);
-        ds = sqlite3_step(del);
-        sqlite3_finalize(del);
-        if (ds == SQLITE_DONE && leases_tidy(st) != SQLITE_OK)
-            ds = SQLITE_ERROR;
-    }
-    if (ds != SQLITE_DONE || exec(st, "COMMIT") != SQLITE_OK) {
-        rc = db_fail(st, err, "cannot sweep staging tables");
-        goto out;
-    }
-    staging_shrink(st);
-out:
-    if (rc < 0)
-        *swept = 0;
-    if (!sqlite3_get_autocommit(st))
-        exec(st, "ROLLBACK");
+        sq__exec(st, "ROLLBACK");
     sqlite3_close(st);
     mr_strbuf_free(&names);
     mr_strbuf_free(&q);
@@ -1258,8 +1015,8 @@ const mr_wh__driver mr_wh__sqlite = {
     .drop_staging = sq_drop_staging,
     .drop_named = sq_drop_named,
     .check = sq_check,
-    .lease_take = sq_lease_take,
-    .lease_renew = sq_lease_renew,
-    .lease_release = sq_lease_release,
-    .sweep = sq_sweep,
+    .lease_take = sq__lease_take,
+    .lease_renew = sq__lease_renew,
+    .lease_release = sq__lease_release,
+    .sweep = sq__sweep,
 };
