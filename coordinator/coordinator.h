@@ -237,10 +237,11 @@ int64_t coord_unix_ms(void);
 /* Functions that can fail return 0 or a negative MR_E* code and fill an
  * mr_err (core/error.h), as the libraries do. */
 
-/* inputs.c -- files and splits of read nodes. */
+/* inputs.c -- files and splits of read nodes.  compression: the read's
+ * (mr_compression, 0 auto); a compressed file is one split. */
 int coord_resolve_inputs(const char *base_dir, const char *data_root, const char *pattern,
-                         uint64_t split_bytes, Millrace__Split ***splits, size_t *nsplits,
-                         mr_err *err);
+                         uint64_t split_bytes, int compression, Millrace__Split ***splits,
+                         size_t *nsplits, mr_err *err);
 /* Resolves a (maybe relative) path against base_dir; malloc'd. */
 char *coord_resolve_path(const char *base_dir, const char *path);
 int coord_path_under(const char *root, const char *path);

@@ -3,9 +3,13 @@
  * A path is a file, a folder (every regular file in it, sorted) or a glob.
  * Files are cut into splits of about split_bytes; the CSV reader aligns each
  * split to a record boundary, so the cut points need no knowledge of the
- * data.  Sorting keeps task numbering, and so the result, deterministic.
+ * data.  A compressed file (gzip, zstd: by its suffix or the read's
+ * compression) cannot be entered mid-stream, so it is one split, read
+ * whole by one task.  Sorting keeps task numbering, and so the result,
+ * deterministic.
  */
 #include "coordinator/coordinator.h"
+#include "core/formats/decode.h"
 
 #include <dirent.h>
 #include <errno.h>
@@ -74,8 +78,8 @@ static int add_splits(const char *file, uint64_t size, uint64_t split_bytes,
 }
 
 int coord_resolve_inputs(const char *base_dir, const char *data_root, const char *pattern,
-                         uint64_t split_bytes, Millrace__Split ***splits, size_t *nsplits,
-                         mr_err *err)
+                         uint64_t split_bytes, int compression, Millrace__Split ***splits,
+                         size_t *nsplits, mr_err *err)
 {
     *splits = NULL;
     *nsplits = 0;
@@ -175,7 +179,9 @@ int coord_resolve_inputs(const char *base_dir, const char *data_root, const char
             rc = mr_err_set(err, MR_EIO, "cannot read '%s': %s", files[i], strerror(errno));
             goto out;
         }
-        if (add_splits(files[i], (uint64_t)fs.st_size, split_bytes, splits, nsplits, &scap) < 0) {
+        uint64_t per = mr_compression_of(files[i], compression) == MR_COMPRESSION_NONE
+                           ? split_bytes : UINT64_MAX;
+        if (add_splits(files[i], (uint64_t)fs.st_size, per, splits, nsplits, &scap) < 0) {
             rc = mr_err_oom(err, NULL);
             goto out;
         }

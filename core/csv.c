@@ -422,7 +422,7 @@ int mr_csv_reader_open(const char *path, uint64_t offset, uint64_t length,
         return mr_err_set(err, MR_ENOMEM, "out of memory opening '%s'", path);
     r->sp.fd = -1;
     r->opt = o;
-    int rc = mr_split_open(&r->sp, path, offset, length, o.buffer_size, err);
+    int rc = mr_split_open(&r->sp, path, offset, length, o.buffer_size, o.compression, err);
     if (rc < 0) {
         mr_csv_reader_close(r);
         return rc;
@@ -686,7 +686,10 @@ static int sample_spread(const char *path, const mr_csv_options *base, uint64_t 
                          infer_col *cols, int ncols, const char *null_s, mr_err *err)
 {
     mr_sample_window w[MR_SAMPLE_POINTS];
-    size_t n = mr_sample_windows(path, done, w);
+    /* a compressed stream cannot be entered past its start: its first
+     * records are the whole sample */
+    size_t n = mr_compression_of(path, base->compression) == MR_COMPRESSION_NONE
+                   ? mr_sample_windows(path, done, w) : 0;
     if (n == 0)
         return 0;
     uint64_t offs[MR_SAMPLE_POINTS];

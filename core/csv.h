@@ -71,6 +71,8 @@ typedef struct mr_csv_options {
     bool schema_inferred;    /* the scan's schema was inferred, not given: a
                               * value that does not fit says so
                               * (mr_csv_inferred_hint); CSV and JSONL scans */
+    int compression;         /* mr_compression (core/formats/decode.h); 0 is
+                              * auto: .gz and .zst by the name; CSV and JSONL */
 } mr_csv_options;
 
 /* Fills o with the defaults: ',', '"', header, empty is NULL, fail, -1. */

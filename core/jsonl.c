@@ -453,6 +453,12 @@ void mr_jsonl_reader_close(mr_jsonl_reader *r)
 int mr_jsonl_reader_open(const char *path, uint64_t offset, uint64_t length,
                          mr_jsonl_reader **out, mr_err *err)
 {
+    return mr_jsonl_reader_open_c(path, offset, length, MR_COMPRESSION_AUTO, out, err);
+}
+
+int mr_jsonl_reader_open_c(const char *path, uint64_t offset, uint64_t length, int compression,
+                           mr_jsonl_reader **out, mr_err *err)
+{
     *out = NULL;
     mr_jsonl_reader *r = calloc(1, sizeof *r);
     if (!r)
@@ -466,7 +472,7 @@ int mr_jsonl_reader_open(const char *path, uint64_t offset, uint64_t length,
         if (left + 2 < cap)
             cap = left + 2 < 4096 ? 4096 : (size_t)left + 2;
     }
-    int rc = mr_split_open(&r->sp, path, offset, length, cap, err);
+    int rc = mr_split_open(&r->sp, path, offset, length, cap, compression, err);
     if (rc == 0 && offset > 0)
         rc = mr_split_resync(&r->sp, '\0', false, err);
     if (rc < 0) {
@@ -686,11 +692,17 @@ static int sample_spread(const char *path, uint64_t done, mr_jsonl_parser *p, in
 
 int mr_jsonl_infer_schema(const char *path, size_t sample_rows, mr_schema **out, mr_err *err)
 {
+    return mr_jsonl_infer_schema_c(path, MR_COMPRESSION_AUTO, sample_rows, out, err);
+}
+
+int mr_jsonl_infer_schema_c(const char *path, int compression, size_t sample_rows,
+                            mr_schema **out, mr_err *err)
+{
     *out = NULL;
     if (sample_rows == 0)
         sample_rows = MR_SAMPLE_FIRST_ROWS;
     mr_jsonl_reader *r;
-    int rc = mr_jsonl_reader_open(path, 0, UINT64_MAX, &r, err);
+    int rc = mr_jsonl_reader_open_c(path, 0, UINT64_MAX, compression, &r, err);
     if (rc < 0)
         return rc;
     mr_jsonl_parser *p = mr_jsonl_parser_create();
@@ -702,7 +714,9 @@ int mr_jsonl_infer_schema(const char *path, size_t sample_rows, mr_schema **out,
         goto done;
     }
     rc = sample_lines(r, p, sample_rows, &set, err);
-    if (rc == 1)
+    /* a compressed stream cannot be entered past its start: its first
+     * lines are the whole sample */
+    if (rc == 1 && mr_compression_of(path, compression) == MR_COMPRESSION_NONE)
         rc = sample_spread(path, mr_jsonl_reader_bytes(r), p, &set, err);
     cols = set.cols;
     ncols = set.n;

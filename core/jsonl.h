@@ -88,6 +88,10 @@ typedef struct mr_jsonl_reader mr_jsonl_reader;
  * "cannot open 'path': reason". */
 int mr_jsonl_reader_open(const char *path, uint64_t offset, uint64_t length,
                          mr_jsonl_reader **out, mr_err *err);
+/* The same for a file read with compression (mr_compression,
+ * core/formats/decode.h; mr_jsonl_reader_open is AUTO: by the suffix). */
+int mr_jsonl_reader_open_c(const char *path, uint64_t offset, uint64_t length, int compression,
+                           mr_jsonl_reader **out, mr_err *err);
 
 /* Next non-blank line of the split, without its line end.  Returns 1 with
  * *line / *n (valid until the next call) and *off (its byte offset in the
@@ -127,5 +131,9 @@ void mr_jsonl_reader_close(mr_jsonl_reader *r); /* NULL is a no-op */
  * *out (caller owns), MR_EPARSE when the sample holds no object with a key,
  * or another negative code with a message. */
 int mr_jsonl_infer_schema(const char *path, size_t sample_rows, mr_schema **out, mr_err *err);
+/* The same with a compression (mr_jsonl_infer_schema is AUTO); a
+ * compressed file is sampled by its first lines only. */
+int mr_jsonl_infer_schema_c(const char *path, int compression, size_t sample_rows,
+                            mr_schema **out, mr_err *err);
 
 #endif

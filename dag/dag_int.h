@@ -193,6 +193,7 @@ typedef struct dag_read {
     const char *csv_null;
     Millrace__OnError on_error;
     long long max_errors;    /* -1: no limit */
+    Millrace__Compression compression; /* csv, jsonl: auto by the suffix */
 } dag_read;
 
 typedef struct dag_join {

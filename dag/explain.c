@@ -107,8 +107,11 @@ static void sort_keys_text(mr_strbuf *b, Millrace__SortKey *const *k, size_t n)
 
 static void label_scan(mr_strbuf *b, const Millrace__OpSpec *op)
 {
-    mr_strbuf_printf(b, "read %s (%s)", op->node,
+    mr_strbuf_printf(b, "read %s (%s", op->node,
                      op->read ? mr_plan_name(mr_plan_format_names, op->read->format) : "?");
+    if (op->read && op->read->compression != MILLRACE__COMPRESSION__COMPRESSION_AUTO)
+        mr_strbuf_printf(b, ", %s", mr_plan_name(mr_plan_compression_names, op->read->compression));
+    mr_strbuf_printf(b, ")");
 }
 
 static void label_shuffle_read(mr_strbuf *b, const Millrace__OpSpec *op)
@@ -381,6 +384,8 @@ static void js_read(cJSON *obj, const Millrace__ReadSpec *r, int *bad)
     js_str(o, "path", r->path, bad);
     js_str(o, "on_error", (unsigned)r->on_error < 3 ? on_error[r->on_error] : "fail", bad);
     js_int(o, "max_errors", (long long)r->max_errors, bad);
+    if (r->compression != MILLRACE__COMPRESSION__COMPRESSION_AUTO)
+        js_str(o, "compression", mr_plan_name(mr_plan_compression_names, r->compression), bad);
     if (r->csv) {
         cJSON *c = js_add(o, "csv", cJSON_CreateObject(), bad);
         if (!c)

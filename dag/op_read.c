@@ -30,7 +30,8 @@ static const dv_keyspec csv_keys[] = {
 
 const dv_keyspec dag_read_keys[] = {
     {"op", 1, DV_K_STR},      {"format", 1, DV_K_STR},   {"path", 1, DV_K_STR},      {"schema", 0, DV_K_MAP},
-    {"csv", 0, DV_K_MAP},     {"on_error", 0, DV_K_STR}, {"max_errors", 0, DV_K_INT}, {NULL, 0, 0},
+    {"csv", 0, DV_K_MAP},     {"on_error", 0, DV_K_STR}, {"max_errors", 0, DV_K_INT}, {"compression", 0, DV_K_STR},
+    {NULL, 0, 0},
 };
 
 /* The first file (in sorted order) that path names: the file itself, the
@@ -205,9 +206,10 @@ static mr_schema *infer_schema(dag_ctx *c, dag_node *nd, int fmt)
         o.delimiter = nd->read.csv_delimiter;
         o.quote = nd->read.csv_quote;
         o.null_string = nd->read.csv_null;
+        o.compression = (int)nd->read.compression;
         rc = mr_csv_infer_schema(file, &o, 0, &out, &err);
     } else if (fmt == 1) {
-        rc = mr_jsonl_infer_schema(file, 0, &out, &err);
+        rc = mr_jsonl_infer_schema_c(file, (int)nd->read.compression, 0, &out, &err);
     } else {
         rc = mr_format_parquet.infer(file, NULL, 0, &out, &err);
     }
@@ -311,6 +313,14 @@ mr_schema *dag_read_validate(dag_ctx *c, dag_node *nd, mr_schema *const *ins)
     }
     int onerr = (v = ymap_get(b, "on_error")) ? dv_pick(c, v, on_errors, "on_error", nd->id) : 0;
     read_typed(nd, fmt, csv, onerr);
+    if ((v = ymap_get(b, "compression"))) {
+        int cm = dv_pick(c, v, mr_plan_compression_names, "compression", nd->id);
+        if (cm > 0)
+            nd->read.compression = (Millrace__Compression)cm;
+        if (fmt == 2)
+            dag_error(c, ymap_key(b, "compression"), nd->id, "'compression' applies to csv and "
+                      "jsonl reads (Parquet compresses its own pages)");
+    }
     long long me;
     if ((v = ymap_get(b, "max_errors")) && dv_parse_int(v, &me) == 0) {
         nd->read.max_errors = me;
@@ -389,4 +399,5 @@ void dag_read_compile(dag_pb *b, dag_frag *f, const dag_node *nd, int idx)
     r->csv = csv;
     r->on_error = rd->on_error;
     r->max_errors = rd->max_errors;
+    r->compression = rd->compression;
 }

@@ -277,6 +277,7 @@ static mr_op *open_scan(build_ctx *bc, size_t idx, mr_err *err)
     o.max_errors = rd->max_errors;
     o.start_in_quote = sp->in_quote;
     o.schema_inferred = rd->schema_inferred;
+    o.compression = (int)rd->compression;
     const char *fname = mr_plan_name(mr_plan_format_names, rd->format);
     const mr_format *fmt = mr_format_find(fname);
     if (fmt)

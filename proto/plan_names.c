@@ -5,6 +5,7 @@
 #include <string.h>
 
 const char *const mr_plan_format_names[] = {"csv", "jsonl", "parquet", NULL};
+const char *const mr_plan_compression_names[] = {"auto", "none", "gzip", "zstd", NULL};
 const char *const mr_plan_join_names[] = {"inner", "left", "right", "full", "semi", "anti", NULL};
 const char *const mr_plan_target_names[] = {"warehouse", "csv", "jsonl", NULL};
 const char *const mr_plan_mode_names[] = {"append", "overwrite", "upsert", "error_if_exists", NULL};

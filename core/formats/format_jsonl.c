@@ -205,7 +205,7 @@ static int jsonl_open(const char *path, uint64_t offset, uint64_t length, const 
             pos = (pos + 1) & s->mask;
         s->slots[pos] = (int)c + 1;
     }
-    int rc = mr_jsonl_reader_open(path, offset, length, &s->rd, err);
+    int rc = mr_jsonl_reader_open_c(path, offset, length, opt ? opt->compression : 0, &s->rd, err);
     if (rc < 0) {
         jsonl_close(s);
         return rc;
@@ -226,12 +226,11 @@ static uint64_t jsonl_bytes(const void *src)
     return mr_jsonl_reader_bytes(((const jsonl_src *)src)->rd);
 }
 
-/* JSON Lines inference takes no CSV options. */
+/* JSON Lines inference takes no CSV options but the compression. */
 static int jsonl_infer(const char *path, const mr_csv_options *opt, size_t sample_rows,
                        mr_schema **out, mr_err *err)
 {
-    (void)opt;
-    return mr_jsonl_infer_schema(path, sample_rows, out, err);
+    return mr_jsonl_infer_schema_c(path, opt ? opt->compression : 0, sample_rows, out, err);
 }
 
 const mr_format mr_format_jsonl = {

@@ -9,7 +9,7 @@
 #include <unistd.h>
 
 int mr_split_open(mr_split *s, const char *path, uint64_t offset, uint64_t length, size_t cap,
-                  mr_err *err)
+                  int compression, mr_err *err)
 {
     memset(s, 0, sizeof *s);
     s->fd = -1;
@@ -28,6 +28,19 @@ int mr_split_open(mr_split *s, const char *path, uint64_t offset, uint64_t lengt
                           strerror(e));
     }
     s->split_end = length > UINT64_MAX - offset ? UINT64_MAX : offset + length;
+    mr_compression kind = mr_compression_of(path, compression);
+    if (kind != MR_COMPRESSION_NONE) {
+        if (offset > 0) {
+            mr_split_close(s);
+            return mr_err_set(err, MR_EINVAL, "cannot read '%s' from byte %llu: a compressed "
+                              "file is read whole", path, (unsigned long long)offset);
+        }
+        s->split_end = UINT64_MAX;
+        if (!(s->dec = mr_decoder_create(kind, s->fd, s->path))) {
+            mr_split_close(s);
+            return mr_err_set(err, MR_ENOMEM, "out of memory opening '%s'", path);
+        }
+    }
     s->buf_off = s->fpos = offset > 0 ? offset - 1 : 0;
     return 0;
 }
@@ -51,6 +64,16 @@ long mr_split_read(mr_split *s, mr_err *err)
                               s->path);
         s->buf = nb;
         s->cap *= 2;
+    }
+    if (s->dec) {
+        long n = mr_decoder_read(s->dec, s->buf + s->end, s->cap - s->end, err);
+        if (n < 0)
+            return n;
+        if (n == 0)
+            s->eof = true;
+        s->fpos += (uint64_t)n;
+        s->end += (size_t)n;
+        return n;
     }
     for (;;) {
         ssize_t n = pread(s->fd, s->buf + s->end, s->cap - s->end, (off_t)s->fpos);
@@ -97,7 +120,7 @@ int mr_split_resync(mr_split *s, char quote, bool in_quote, mr_err *err)
 
 int64_t mr_split_lines_before(const mr_split *s, uint64_t upto)
 {
-    if (upto > MR_SPLIT_LINE_COUNT_LIMIT)
+    if (upto > MR_SPLIT_LINE_COUNT_LIMIT || s->dec)
         return -1;
     size_t cap = 1u << 20;
     char *tmp = malloc(cap);
@@ -124,6 +147,8 @@ int64_t mr_split_lines_before(const mr_split *s, uint64_t upto)
 
 void mr_split_close(mr_split *s)
 {
+    mr_decoder_destroy(s->dec);
+    s->dec = NULL;
     if (s->fd >= 0)
         close(s->fd);
     s->fd = -1;

@@ -146,22 +146,22 @@ static void test_split_resync(void **state)
     mr_err err;
     mr_split sp;
     /* offset 5: byte 4 is the quoted newline; inside quotes it is data */
-    assert_int_equal(mr_split_open(&sp, p, 5, UINT64_MAX, 64, &err), 0);
+    assert_int_equal(mr_split_open(&sp, p, 5, UINT64_MAX, 64, 0, &err), 0);
     assert_int_equal(mr_split_resync(&sp, '"', true, &err), 0);
     assert_int_equal(sp.buf_off + sp.beg, 10); /* "NEXT" */
     assert_int_equal(mr_split_lines_before(&sp, sp.buf_off + sp.beg), 2);
     mr_split_close(&sp);
     /* without quoting the same byte ends a line */
-    assert_int_equal(mr_split_open(&sp, p, 5, UINT64_MAX, 64, &err), 0);
+    assert_int_equal(mr_split_open(&sp, p, 5, UINT64_MAX, 64, 0, &err), 0);
     assert_int_equal(mr_split_resync(&sp, '\0', false, &err), 0);
     assert_int_equal(sp.buf_off + sp.beg, 5);
     mr_split_close(&sp);
     /* past the last line end: nothing left */
-    assert_int_equal(mr_split_open(&sp, p, sizeof text - 1, UINT64_MAX, 64, &err), 0);
+    assert_int_equal(mr_split_open(&sp, p, sizeof text - 1, UINT64_MAX, 64, 0, &err), 0);
     assert_int_equal(mr_split_resync(&sp, '"', false, &err), 0);
     assert_int_equal(sp.buf_off + sp.beg, sizeof text - 1);
     mr_split_close(&sp);
-    assert_int_equal(mr_split_open(&sp, "/nonexistent/q.csv", 0, 10, 64, &err), MR_ENOTFOUND);
+    assert_int_equal(mr_split_open(&sp, "/nonexistent/q.csv", 0, 10, 64, 0, &err), MR_ENOTFOUND);
     mr_split_close(&sp);
 }
 

@@ -103,7 +103,8 @@ static result resolve(const fixture *f, const char *data_root, const char *patte
 {
     result r;
     memset(&r, 0, sizeof r);
-    r.rc = coord_resolve_inputs(f->root, data_root, pattern, split_bytes, &r.splits, &r.n, &r.err);
+    r.rc = coord_resolve_inputs(f->root, data_root, pattern, split_bytes, 0, &r.splits,
+                                &r.n, &r.err);
     return r;
 }
 
@@ -266,7 +267,7 @@ static void test_missing(void **state)
     Millrace__Split **splits = NULL;
     size_t n = 99;
     mr_err err;
-    assert_int_equal(coord_resolve_inputs(f->root, f->root, "missing.csv", 4096, &splits, &n, &err),
+    assert_int_equal(coord_resolve_inputs(f->root, f->root, "missing.csv", 4096, 0, &splits, &n, &err),
                      MR_ENOTFOUND);
     assert_int_equal(n, 0);
     assert_null(splits);
