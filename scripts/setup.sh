@@ -17,7 +17,8 @@ cd "$(dirname "$0")/.."
 #     and the -dev packages; protobuf-c-compiler generates the proto code;
 #   tests: libcmocka-dev (unit), python3-venv (pytest in .venv), postgresql
 #     (initdb, pg_ctl and psql for scripts/pg_test_server.sh and the
-#     warehouse tests), sqlite3 (demo and tests read the warehouse with it);
+#     warehouse tests), sqlite3 (demo and tests read the warehouse with it),
+#     zstd (tests/e2e/test_compressed.py writes .zst inputs with it);
 #   fuzzing (scripts/fuzz.sh): clang and libclang-rt-14-dev, which holds
 #     libFuzzer and clang's sanitizer runtimes;
 #   base image (docker/build-base-image.sh): debootstrap and the archive's
@@ -25,7 +26,7 @@ cd "$(dirname "$0")/.."
 PACKAGES=(cmake pkg-config make gcc libc6-dev libzmq3-dev libprotobuf-c-dev protobuf-c-compiler
   libyaml-dev libzstd-dev libsnappy-dev zlib1g-dev libsqlite3-dev libpq-dev postgresql libmicrohttpd-dev
   libcjson-dev libpcre2-dev libyajl-dev libutf8proc-dev nettle-dev libcmocka-dev
-  libcurl4-openssl-dev sqlite3 python3-venv clang libclang-rt-14-dev
+  libcurl4-openssl-dev sqlite3 zstd python3-venv clang libclang-rt-14-dev
   debootstrap debian-archive-keyring)
 # The cluster test (tests/cluster) needs a Docker engine, which setup does not
 # install (it needs a daemon and privileges); where Docker is present the

@@ -392,10 +392,43 @@ static void test_resolve_path(void **state)
     free(p);
 }
 
+/* A compressed file (by its suffix, or the read's compression) is one
+ * split however large; a plain file beside it is still cut. */
+static void test_compressed_one_split(void **state)
+{
+    fixture *f = *state;
+    make_dir(f->root, "gz");
+    char dir[PATH_MAX + 8];
+    snprintf(dir, sizeof dir, "%s/gz", f->root);
+    write_file(dir, "a.csv.gz", 5000);
+    write_file(dir, "b.csv.zst", 3000);
+    write_file(dir, "c.csv", 3000);
+    result r = resolve(f, f->root, "gz/*", 1000);
+    assert_int_equal(r.rc, 0);
+    assert_int_equal(r.n, 1 + 1 + 3);
+    assert_string_equal(base(&r, 0), "a.csv.gz");
+    assert_int_equal(r.splits[0]->offset, 0);
+    assert_int_equal(r.splits[0]->length, 5000);
+    assert_string_equal(base(&r, 1), "b.csv.zst");
+    assert_int_equal(r.splits[1]->length, 3000);
+    assert_int_equal(check_tiling(&r, "c.csv", 3000, 1000), 3);
+    result_free(&r);
+    /* compression: none cuts them all; gzip keeps every file whole */
+    r.rc = coord_resolve_inputs(f->root, f->root, "gz/*", 1000, 1, &r.splits, &r.n, &r.err);
+    assert_int_equal(r.rc, 0);
+    assert_int_equal(r.n, 5 + 3 + 3);
+    result_free(&r);
+    r.rc = coord_resolve_inputs(f->root, f->root, "gz/*", 1000, 2, &r.splits, &r.n, &r.err);
+    assert_int_equal(r.rc, 0);
+    assert_int_equal(r.n, 3);
+    result_free(&r);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_single_file, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_compressed_one_split, setup, teardown),
         cmocka_unit_test_setup_teardown(test_folder, setup, teardown),
         cmocka_unit_test_setup_teardown(test_glob, setup, teardown),
         cmocka_unit_test_setup_teardown(test_missing, setup, teardown),
