@@ -21,9 +21,15 @@ static const struct {
 } agg_names[] = {
     {"count", MR_AGG_COUNT}, {"sum", MR_AGG_SUM}, {"avg", MR_AGG_AVG},
     {"min", MR_AGG_MIN},     {"max", MR_AGG_MAX},
+    {"variance", MR_AGG_VAR_SAMP},       {"var_samp", MR_AGG_VAR_SAMP},
+    {"var_pop", MR_AGG_VAR_POP},         {"stddev", MR_AGG_STDDEV_SAMP},
+    {"stddev_samp", MR_AGG_STDDEV_SAMP}, {"stddev_pop", MR_AGG_STDDEV_POP},
+    {"bool_and", MR_AGG_BOOL_AND},       {"bool_or", MR_AGG_BOOL_OR},
 };
 
-#define AGG_LIST "count, sum, avg, min, max"
+#define AGG_LIST                                                                                   \
+    "count, sum, avg, min, max, variance, var_samp, var_pop, stddev, stddev_samp, stddev_pop, "    \
+    "bool_and, bool_or"
 
 static int is_blank(char c)
 {
@@ -239,6 +245,30 @@ int mr_agg_result_type(mr_agg_kind kind, mr_type arg, mr_type *out, mr_err *err)
                               kind == MR_AGG_MIN ? "min" : "max");
         *out = arg;
         return 0;
+    case MR_AGG_VAR_SAMP:
+    case MR_AGG_VAR_POP:
+    case MR_AGG_STDDEV_SAMP:
+    case MR_AGG_STDDEV_POP:
+        if (arg.id == MR_T_INT32 || arg.id == MR_T_INT64 || arg.id == MR_T_FLOAT64 ||
+            arg.id == MR_T_DECIMAL) {
+            *out = mr_type_make(MR_T_FLOAT64);
+            return 0;
+        }
+        return mr_err_set(err, MR_ETYPE, "%s() needs a number, not %s",
+                          kind == MR_AGG_VAR_SAMP   ? "var_samp"
+                          : kind == MR_AGG_VAR_POP  ? "var_pop"
+                          : kind == MR_AGG_STDDEV_SAMP ? "stddev_samp"
+                                                       : "stddev_pop",
+                          mr_type_name(arg, tn, sizeof tn));
+    case MR_AGG_BOOL_AND:
+    case MR_AGG_BOOL_OR:
+        if (arg.id == MR_T_BOOL) {
+            *out = arg;
+            return 0;
+        }
+        return mr_err_set(err, MR_ETYPE, "%s() needs a bool, not %s",
+                          kind == MR_AGG_BOOL_AND ? "bool_and" : "bool_or",
+                          mr_type_name(arg, tn, sizeof tn));
     }
     return mr_err_set(err, MR_EINVAL, "unknown aggregate kind %d", (int)kind);
 }

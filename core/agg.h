@@ -11,6 +11,13 @@
  *   sum(x)              -> sum in the result type, NULL when no non-NULL x
  *   avg(x)              -> sum (float64 or decimal(18,s)) and int64 count
  *   min(x), max(x)      -> a value of x's type
+ *   var_samp, var_pop, stddev_samp, stddev_pop (variance and stddev are the
+ *   sample ones, as in PostgreSQL)
+ *                       -> int64 count, float64 mean and float64 M2 (the sum
+ *                          of squared deviations from the mean): Welford's
+ *                          update per value, Chan's formula to merge two
+ *                          states, both numerically stable
+ *   bool_and(x), bool_or(x) -> the bool result so far, NULL when no non-NULL x
  */
 #ifndef MR_AGG_H
 #define MR_AGG_H
@@ -27,7 +34,16 @@ typedef enum mr_agg_kind {
     MR_AGG_AVG,
     MR_AGG_MIN,
     MR_AGG_MAX,
+    MR_AGG_VAR_SAMP,
+    MR_AGG_VAR_POP,
+    MR_AGG_STDDEV_SAMP,
+    MR_AGG_STDDEV_POP,
+    MR_AGG_BOOL_AND,
+    MR_AGG_BOOL_OR,
 } mr_agg_kind;
+
+/* Whether kind is one of the variance / standard deviation aggregates. */
+#define MR_AGG_IS_VARIANCE(k) ((k) >= MR_AGG_VAR_SAMP && (k) <= MR_AGG_STDDEV_POP)
 
 typedef enum mr_agg_mode {
     MR_AGG_PARTIAL, /* rows -> group keys + states */
@@ -49,7 +65,9 @@ int mr_agg_arg_offset(const char *text);
 /* The result type of kind applied to a value of type arg (ignored for
  * count(*)): count -> int64; sum of ints -> int64, of decimal(p,s) ->
  * decimal(18,s), of float64 -> float64; avg of ints/floats -> float64, of
- * decimals -> decimal(18,6); min/max -> arg.  MR_ETYPE when it does not apply
+ * decimals -> decimal(18,6); min/max -> arg; variance and stddev of numbers
+ * -> float64 (PostgreSQL gives numeric for integer and decimal input);
+ * bool_and/bool_or of bool -> bool.  MR_ETYPE when it does not apply
  * (sum of a string). */
 int mr_agg_result_type(mr_agg_kind kind, mr_type arg, mr_type *out, mr_err *err);
 

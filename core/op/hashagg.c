@@ -1,4 +1,5 @@
-/* hashagg.c - hash aggregation: GROUP BY with count/sum/avg/min/max, in
+/* hashagg.c - hash aggregation: GROUP BY with count/sum/avg/min/max,
+ * variance/stddev and bool_and/bool_or, in
  * single, partial and final modes.
  *
  * Algorithm.  The operator drains its child first, then emits.  For each
@@ -145,6 +146,22 @@ static int states_reserve(hashagg_op *h, size_t ngroups)
             } else if (rc == 0) {
                 rc = grow_zero(&rt->mm, mr_type_width(d->arg_type), old, cap);
             }
+            break;
+        case MR_AGG_VAR_SAMP:
+        case MR_AGG_VAR_POP:
+        case MR_AGG_STDDEV_SAMP:
+        case MR_AGG_STDDEV_POP:
+            rc = grow_zero(&rt->count, 8, old, cap);
+            if (rc == 0)
+                rc = grow_zero(&rt->fsum, sizeof(double), old, cap);
+            if (rc == 0)
+                rc = grow_zero(&rt->m2, sizeof(double), old, cap);
+            break;
+        case MR_AGG_BOOL_AND:
+        case MR_AGG_BOOL_OR:
+            rc = grow_zero(&rt->has, 1, old, cap);
+            if (rc == 0)
+                rc = grow_zero(&rt->mm, 1, old, cap);
             break;
         }
         if (rc < 0)
@@ -437,6 +454,60 @@ static int upd_minmax(hashagg_op *h, int a, const mr_column *c, const uint32_t *
     return 0;
 }
 
+/* variance/stddev: Welford's update of (count, mean, M2) with every
+ * non-NULL value of c (int32, int64, decimal or float64). */
+static void upd_var(agg_rt *rt, const mr_column *c, const uint32_t *gids, size_t n)
+{
+    double div = c->type.id == MR_T_DECIMAL ? (double)mr_pow10[c->type.scale] : 1.0;
+    for (size_t i = 0; i < n; i++) {
+        if (!mr_column_is_valid(c, i))
+            continue;
+        double x;
+        switch (c->type.id) {
+        case MR_T_INT32: x = MR_COL_I32(c)[i]; break;
+        case MR_T_FLOAT64: x = MR_COL_F64(c)[i]; break;
+        default: x = (double)MR_COL_I64(c)[i] / div; break;
+        }
+        uint32_t g = gids[i];
+        int64_t k = ++rt->count[g];
+        double delta = x - rt->fsum[g];
+        rt->fsum[g] += delta / (double)k;
+        rt->m2[g] += delta * (x - rt->fsum[g]);
+    }
+}
+
+/* variance/stddev in FINAL: merges partial (count, mean, M2) states with
+ * Chan et al.'s pairwise formula. */
+static void upd_var_merge(agg_rt *rt, const mr_column *cnt, const mr_column *mean,
+                          const mr_column *m2, const uint32_t *gids, size_t n)
+{
+    const int64_t *cv = MR_COL_I64(cnt);
+    const double *mv = MR_COL_F64(mean), *qv = MR_COL_F64(m2);
+    for (size_t i = 0; i < n; i++) {
+        if (!mr_column_is_valid(cnt, i) || cv[i] <= 0)
+            continue;
+        uint32_t g = gids[i];
+        int64_t na = rt->count[g], nb = cv[i], nt = na + nb;
+        double delta = mv[i] - rt->fsum[g];
+        rt->fsum[g] += delta * ((double)nb / (double)nt);
+        rt->m2[g] += qv[i] + delta * delta * ((double)na * (double)nb / (double)nt);
+        rt->count[g] = nt;
+    }
+}
+
+/* bool_and / bool_or over bools (the input, or PARTIAL results in FINAL:
+ * the same merge).  mm holds "saw a false" for and, "saw a true" for or. */
+static void upd_bool(agg_rt *rt, bool is_and, const mr_column *c, const uint32_t *gids, size_t n)
+{
+    const uint8_t *v = (const uint8_t *)c->data;
+    uint8_t *seen = rt->mm;
+    for (size_t i = 0; i < n; i++)
+        if (mr_column_is_valid(c, i)) {
+            rt->has[gids[i]] = 1;
+            seen[gids[i]] |= is_and ? !v[i] : v[i] != 0;
+        }
+}
+
 /* count(distinct) in SINGLE/FINAL: inserts every non-NULL (group, value)
  * into the aggregate's set and counts the new pairs. */
 static int upd_distinct(hashagg_op *h, int a, const mr_column *c, const uint32_t *gids, size_t n)
@@ -552,6 +623,22 @@ int hashagg__consume(hashagg_op *h, const mr_batch *in, mr_err *err)
             if (upd_minmax(h, a, c, gids, n) < 0)
                 return hashagg__oom(h, err);
             break;
+        case MR_AGG_VAR_SAMP:
+        case MR_AGG_VAR_POP:
+        case MR_AGG_STDDEV_SAMP:
+        case MR_AGG_STDDEV_POP:
+            if (h->mode == MR_AGG_FINAL) {
+                const mr_column *mean = hashagg__dense_col(h, in, d->state_col + 1);
+                const mr_column *m2 = mean ? hashagg__dense_col(h, in, d->state_col + 2) : NULL;
+                if (!m2)
+                    return hashagg__oom(h, err);
+                upd_var_merge(rt, c, mean, m2, gids, n);
+            } else {
+                upd_var(rt, c, gids, n);
+            }
+            break;
+        case MR_AGG_BOOL_AND:
+        case MR_AGG_BOOL_OR: upd_bool(rt, d->kind == MR_AGG_BOOL_AND, c, gids, n); break;
         }
     }
     return 0;
@@ -677,6 +764,46 @@ static int emit_minmax(const agg_def *d, mr_column *dst, const agg_rt *rt, size_
     return 0;
 }
 
+/* variance/stddev from (count, mean, M2): NULL below 2 values for the
+ * sample ones and with no value for the population ones, as in PostgreSQL. */
+static void emit_var(mr_agg_kind kind, mr_column *dst, const agg_rt *rt, size_t from, size_t m)
+{
+    bool samp = kind == MR_AGG_VAR_SAMP || kind == MR_AGG_STDDEV_SAMP;
+    bool sd = kind == MR_AGG_STDDEV_SAMP || kind == MR_AGG_STDDEV_POP;
+    double *out = MR_COL_F64(dst);
+    for (size_t j = 0; j < m; j++) {
+        int64_t c = rt->count[from + j];
+        bool ok = c >= (samp ? 2 : 1);
+        double v = ok ? rt->m2[from + j] / (double)(samp ? c - 1 : c) : 0;
+        if (v < 0) /* rounding cannot make a variance negative */
+            v = 0;
+        out[j] = sd ? sqrt(v) : v;
+        mr_column_set_valid(dst, j, ok);
+    }
+}
+
+static void emit_var_state(mr_column *dst, const agg_rt *rt, size_t from, size_t m)
+{
+    emit_count(dst, rt->count, from, m);
+    memcpy(dst[1].data, rt->fsum + from, m * sizeof(double));
+    memcpy(dst[2].data, rt->m2 + from, m * sizeof(double));
+    for (size_t j = 0; j < m; j++) {
+        mr_column_set_valid(&dst[1], j, true);
+        mr_column_set_valid(&dst[2], j, true);
+    }
+}
+
+static void emit_bool(bool is_and, mr_column *dst, const agg_rt *rt, size_t from, size_t m)
+{
+    uint8_t *out = (uint8_t *)dst->data;
+    const uint8_t *seen = rt->mm;
+    for (size_t j = 0; j < m; j++) {
+        bool ok = rt->has[from + j] != 0;
+        out[j] = ok ? (is_and ? !seen[from + j] : seen[from + j]) : 0;
+        mr_column_set_valid(dst, j, ok);
+    }
+}
+
 /* Fills h->out with the next groups; MR_NEXT_BATCH, MR_NEXT_DONE or an
  * error. */
 static int emit(hashagg_op *h, mr_batch **out, mr_err *err)
@@ -733,6 +860,17 @@ static int emit(hashagg_op *h, mr_batch **out, mr_err *err)
         case MR_AGG_MAX:
             rc = emit_minmax(d, dst, rt, from, m) < 0 ? hashagg__oom(h, err) : 0;
             break;
+        case MR_AGG_VAR_SAMP:
+        case MR_AGG_VAR_POP:
+        case MR_AGG_STDDEV_SAMP:
+        case MR_AGG_STDDEV_POP:
+            if (h->mode == MR_AGG_PARTIAL)
+                emit_var_state(dst, rt, from, m);
+            else
+                emit_var(d->kind, dst, rt, from, m);
+            break;
+        case MR_AGG_BOOL_AND:
+        case MR_AGG_BOOL_OR: emit_bool(d->kind == MR_AGG_BOOL_AND, dst, rt, from, m); break;
         }
         if (rc < 0)
             return rc;
@@ -903,6 +1041,7 @@ static void rt_free(agg_rt *rt)
     free(rt->count);
     free(rt->isum);
     free(rt->fsum);
+    free(rt->m2);
     free(rt->has);
     free(rt->mm);
     free(rt->str.buf);
@@ -1056,10 +1195,14 @@ size_t mr_hashagg_memory(const mr_op *op)
             b += cap * sizeof *rt->isum;
         if (rt->fsum)
             b += cap * sizeof *rt->fsum;
+        if (rt->m2)
+            b += cap * sizeof *rt->m2;
         if (rt->has)
             b += cap;
         if (rt->mm)
-            b += cap * mr_type_width(d->arg_type);
+            b += cap * (d->kind == MR_AGG_BOOL_AND || d->kind == MR_AGG_BOOL_OR
+                            ? 1
+                            : mr_type_width(d->arg_type));
         if (rt->str.off)
             b += cap * (sizeof *rt->str.off + sizeof *rt->str.len) + rt->str.cap;
         if (rt->has_dset)

@@ -57,9 +57,11 @@ typedef struct sstore {
 typedef struct agg_rt {
     int64_t *count; /* count, count(distinct), avg's count */
     i128 *isum;     /* integer and decimal sums */
-    double *fsum;   /* float sums */
-    uint8_t *has;   /* sum, min, max: the group saw a non-NULL value */
-    void *mm;       /* fixed-width min/max, one value per group */
+    double *fsum;   /* float sums; the running mean of variance/stddev */
+    double *m2;     /* variance/stddev: sum of squared deviations from the mean */
+    uint8_t *has;   /* sum, min, max, bool_and/or: the group saw a non-NULL value */
+    void *mm;       /* fixed-width min/max, one value per group; bool_and/or:
+                     * uint8 "saw a false" (and) / "saw a true" (or) */
     sstore str;     /* string min/max */
     mr_hashtab dset;        /* count(distinct) in SINGLE/FINAL: seen (group, value) */
     bool has_dset;
