@@ -92,7 +92,7 @@ def same(a, b):
     return a == b
 
 
-def run_job(tmp_path, dsn, data, aggs, having=None, executors=2):
+def run_job(tmp_path, dsn, data, aggs, table, having=None, executors=2):
     src = tmp_path / "in.jsonl"
     with open(src, "w", encoding="utf-8") as f:
         for r in data:
@@ -106,7 +106,7 @@ def run_job(tmp_path, dsn, data, aggs, having=None, executors=2):
         'warehouse:\n  driver: postgres\n  dsn: "${env:MILLRACE_WAREHOUSE_DSN}"\n'
         f"nodes:\n  src:\n    op: read\n    format: jsonl\n    path: {src}\n    schema:\n{sch}"
         f"  agg:\n    op: aggregate\n    input: src\n    group_by: [g]\n    aggregates:\n{agg}{hv}"
-        "  out:\n    op: write\n    input: agg\n    to: warehouse\n    table: mr_out\n"
+        f"  out:\n    op: write\n    input: agg\n    to: warehouse\n    table: {table}\n"
         "    mode: overwrite\n", encoding="utf-8")
     r = run_cli("run", dag, "--executors", executors, env={"MILLRACE_WAREHOUSE_DSN": dsn})
     assert r.returncode == 0, r.stdout + r.stderr
@@ -134,12 +134,12 @@ def diff(got, want, names):
 
 def test_aggregates_match_postgres(tmp_path, pg_server):
     data = rows()
-    run_job(tmp_path, pg_server, data, AGGS)
+    run_job(tmp_path, pg_server, data, AGGS, "mr_aggs")
     with psycopg.connect(pg_server, autocommit=True) as con:
         load(con, data)
         sel = ", ".join(f"{p or e} AS {n}" for n, (e, p) in AGGS.items())
         want = {r[0]: r[1:] for r in con.execute(f"SELECT g, {sel} FROM src GROUP BY g")}
-        got = {r[0]: r[1:] for r in con.execute(f"SELECT g, {', '.join(AGGS)} FROM mr_out")}
+        got = {r[0]: r[1:] for r in con.execute(f"SELECT g, {', '.join(AGGS)} FROM mr_aggs")}
     assert len(want) == 92
     # the cases are there: NULL sample variance, zero variance, all-NULL bools
     assert any(v[0] is None for v in want.values()) and want[99][0] == 0
@@ -150,3 +150,27 @@ def test_aggregates_match_postgres(tmp_path, pg_server):
 
 def AGGS_IDX(name):
     return list(AGGS).index(name)
+
+
+HAVING_AGGS = {"n": ("count(*)", "count(*)"), "sd": ("stddev(f)", "stddev(f)"),
+               "bo": ("bool_or(b)", "bool_or(b)"), "sl": ("sum(l)", "sum(l)")}
+
+
+def test_having_matches_postgres(tmp_path, pg_server):
+    """having filters the final groups on the aggregates' output columns
+    (never on partial states: a group spread over both executors counts
+    whole)."""
+    data = rows()
+    run_job(tmp_path, pg_server, data, HAVING_AGGS, "mr_having",
+            having="n >= 2 and (sd > 560 or bo is null or not bo) and g <> 75")
+    with psycopg.connect(pg_server, autocommit=True) as con:
+        load(con, data)
+        sel = ", ".join(p for _, p in HAVING_AGGS.values())
+        want = {r[0]: r[1:] for r in con.execute(
+            f"SELECT g, {sel} FROM src GROUP BY g HAVING count(*) >= 2 AND "
+            "(stddev(f) > 560 OR bool_or(b) IS NULL OR NOT bool_or(b)) AND g <> 75")}
+        got = {r[0]: r[1:] for r in con.execute(
+            f"SELECT g, {', '.join(HAVING_AGGS)} FROM mr_having")}
+    # some groups pass, some do not, on each condition
+    assert 5 <= len(want) <= 80, len(want)
+    assert not diff(got, want, list(HAVING_AGGS))
