@@ -1,5 +1,5 @@
 /* hashagg.c - hash aggregation: GROUP BY with count/sum/avg/min/max,
- * variance/stddev and bool_and/bool_or, in
+ * variance/stddev, bool_and/bool_or and string_agg, in
  * single, partial and final modes.
  *
  * Algorithm.  The operator drains its child first, then emits.  For each
@@ -66,8 +66,9 @@
  *     is parsed again); it may spill again.
  *     At MR_SPILL_MAX_DEPTH the operator no longer spills (it can only get
  *     there when groups are so large that MIN_GROUPS of them pass the
- *     budget) and works over budget.  Known limit: count(distinct) sets
- *     and string min/max grow within existing groups and are not bounded.
+ *     budget) and works over budget.  Known limit: count(distinct) sets,
+ *     string min/max and string_agg buffers grow within existing groups
+ *     and are not bounded.
  *
  * Files: hashagg_plan.c builds the plan, hashagg_spill.c holds the
  * spilling, this file the input, the states, the output and the lifecycle
@@ -162,6 +163,11 @@ static int states_reserve(hashagg_op *h, size_t ngroups)
             rc = grow_zero(&rt->has, 1, old, cap);
             if (rc == 0)
                 rc = grow_zero(&rt->mm, 1, old, cap);
+            break;
+        case MR_AGG_STRING_AGG:
+            rc = grow_zero(&rt->has, 1, old, cap);
+            if (rc == 0)
+                rc = grow_zero(&rt->sa, sizeof(sagg), old, cap);
             break;
         }
         if (rc < 0)
@@ -508,6 +514,56 @@ static void upd_bool(agg_rt *rt, bool is_and, const mr_column *c, const uint32_t
         }
 }
 
+/* Appends n bytes to a group's string_agg buffer, growing it by doubling. */
+static int sagg_append(agg_rt *rt, sagg *s, const char *p, size_t n)
+{
+    if (s->len + n > s->cap) {
+        size_t cap = s->cap ? s->cap : 16;
+        while (cap < s->len + n)
+            cap *= 2;
+        char *q = realloc(s->p, cap);
+        if (!q)
+            return MR_ENOMEM;
+        rt->sa_bytes += cap - s->cap;
+        s->p = q;
+        s->cap = cap;
+    }
+    if (n)
+        memcpy(s->p + s->len, p, n);
+    s->len += n;
+    return 0;
+}
+
+/* string_agg: appends every non-NULL value (the input, or PARTIAL states in
+ * FINAL: the same join), sep between values. */
+static int upd_sagg(agg_rt *rt, const agg_def *d, const mr_column *c, const uint32_t *gids,
+                    size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        if (!mr_column_is_valid(c, i))
+            continue;
+        uint32_t g = gids[i];
+        size_t len;
+        const char *v = mr_column_str(c, i, &len);
+        if ((rt->has[g] && sagg_append(rt, &rt->sa[g], d->sep, d->seplen) < 0) ||
+            sagg_append(rt, &rt->sa[g], v, len) < 0)
+            return MR_ENOMEM;
+        rt->has[g] = 1;
+    }
+    return 0;
+}
+
+void hashagg__sagg_free(agg_rt *rt, size_t ngroups)
+{
+    if (!rt->sa)
+        return;
+    for (size_t g = 0; g < ngroups; g++)
+        free(rt->sa[g].p);
+    free(rt->sa);
+    rt->sa = NULL;
+    rt->sa_bytes = 0;
+}
+
 /* count(distinct) in SINGLE/FINAL: inserts every non-NULL (group, value)
  * into the aggregate's set and counts the new pairs. */
 static int upd_distinct(hashagg_op *h, int a, const mr_column *c, const uint32_t *gids, size_t n)
@@ -639,6 +695,10 @@ int hashagg__consume(hashagg_op *h, const mr_batch *in, mr_err *err)
             break;
         case MR_AGG_BOOL_AND:
         case MR_AGG_BOOL_OR: upd_bool(rt, d->kind == MR_AGG_BOOL_AND, c, gids, n); break;
+        case MR_AGG_STRING_AGG:
+            if (upd_sagg(rt, d, c, gids, n) < 0)
+                return hashagg__oom(h, err);
+            break;
         }
     }
     return 0;
@@ -871,6 +931,15 @@ static int emit(hashagg_op *h, mr_batch **out, mr_err *err)
             break;
         case MR_AGG_BOOL_AND:
         case MR_AGG_BOOL_OR: emit_bool(d->kind == MR_AGG_BOOL_AND, dst, rt, from, m); break;
+        case MR_AGG_STRING_AGG:
+            for (size_t j = 0; j < m && rc == 0; j++) {
+                const sagg *sg = &rt->sa[from + j];
+                if (!rt->has[from + j])
+                    mr_column_set_str_null(dst, j);
+                else if (mr_column_set_str(dst, j, sg->p, sg->len) < 0)
+                    rc = hashagg__oom(h, err);
+            }
+            break;
         }
         if (rc < 0)
             return rc;
@@ -1036,8 +1105,9 @@ static int hashagg_next(mr_op *op, mr_batch **out, mr_err *err)
     }
 }
 
-static void rt_free(agg_rt *rt)
+static void rt_free(agg_rt *rt, size_t ngroups)
 {
+    hashagg__sagg_free(rt, ngroups);
     free(rt->count);
     free(rt->isum);
     free(rt->fsum);
@@ -1063,7 +1133,7 @@ static void hashagg_close(mr_op *op)
     free(h->miss);
     if (h->rt)
         for (int a = 0; a < h->p->nagg; a++)
-            rt_free(&h->rt[a]);
+            rt_free(&h->rt[a], h->state_cap);
     free(h->rt);
     for (int c = 0; c < h->ngather; c++) /* the child is closed by now */
         mr_column_free(&h->gather[c]);
@@ -1207,6 +1277,8 @@ size_t mr_hashagg_memory(const mr_op *op)
             b += cap * (sizeof *rt->str.off + sizeof *rt->str.len) + rt->str.cap;
         if (rt->has_dset)
             b += mr_hashtab_bytes(&rt->dset);
+        if (rt->sa)
+            b += cap * sizeof *rt->sa + rt->sa_bytes;
     }
     return b;
 }

@@ -35,6 +35,8 @@ typedef struct agg_def {
     int state_col;   /* first of them, counting the group columns */
     int arg_col;     /* agg_input column when arg is a bare column, else -1 */
     int dkey;        /* PARTIAL count(distinct): its key column in the group table */
+    char *sep;       /* string_agg: the separator, seplen bytes */
+    size_t seplen;
 } agg_def;
 
 typedef struct plan {
@@ -54,6 +56,12 @@ typedef struct sstore {
     uint32_t *len; /* per group */
 } sstore;
 
+/* string_agg: one growing buffer per group. */
+typedef struct sagg {
+    char *p;
+    size_t len, cap;
+} sagg;
+
 typedef struct agg_rt {
     int64_t *count; /* count, count(distinct), avg's count */
     i128 *isum;     /* integer and decimal sums */
@@ -63,6 +71,8 @@ typedef struct agg_rt {
     void *mm;       /* fixed-width min/max, one value per group; bool_and/or:
                      * uint8 "saw a false" (and) / "saw a true" (or) */
     sstore str;     /* string min/max */
+    sagg *sa;       /* string_agg, per group */
+    size_t sa_bytes;/* string_agg: bytes of every group's buffer */
     mr_hashtab dset;        /* count(distinct) in SINGLE/FINAL: seen (group, value) */
     bool has_dset;
     mr_column eval; /* the argument evaluated over the current batch */
@@ -131,6 +141,9 @@ int hashagg__consume(hashagg_op *h, const mr_batch *in, mr_err *err);
 /* An operator of outer's mode and plan (shared) over child, one spill
  * depth deeper, for one spilled partition; NULL with err set. */
 mr_op *hashagg__create_inner(hashagg_op *outer, mr_op *child, mr_err *err);
+
+/* Frees string_agg's per-group buffers of the first ngroups groups. */
+void hashagg__sagg_free(agg_rt *rt, size_t ngroups);
 
 /* hashagg_spill.c */
 int hashagg__table_reset(hashagg_op *h);

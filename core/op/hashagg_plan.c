@@ -16,6 +16,7 @@ void hashagg__plan_free(plan *p)
         for (int i = 0; i < p->nagg; i++) {
             free(p->aggs[i].name);
             free(p->aggs[i].text);
+            free(p->aggs[i].sep);
             mr_expr_destroy(p->aggs[i].arg);
         }
     free(p->aggs);
@@ -107,6 +108,8 @@ int hashagg__plan_build(plan *p, const mr_schema *in, const char *const *group_b
             mr_err_prefix(err, "%saggregate '%s' (%s)", where, d->name, d->text);
             return rc;
         }
+        if (d->kind == MR_AGG_STRING_AGG && mr_agg_separator(exprs[i], &d->sep, &d->seplen) < 0)
+            return mr_err_set(err, MR_ENOMEM, "%sout of memory", where);
         if (d->arg && mr_expr_column_name(d->arg))
             d->arg_col = mr_schema_find(in, mr_expr_column_name(d->arg));
         d->state_col = state_col;
@@ -150,6 +153,7 @@ mr_schema *hashagg__plan_state_schema(const plan *p, const mr_schema *in, const 
         case MR_AGG_STDDEV_POP: break; /* $count, then $mean and $m2 below */
         case MR_AGG_BOOL_AND: suffix = "$and"; t = d->result; break;
         case MR_AGG_BOOL_OR: suffix = "$or"; t = d->result; break;
+        case MR_AGG_STRING_AGG: suffix = "$str"; t = d->result; break;
         }
         size_t len = strlen(d->name) + 8;
         char *nm = malloc(len);

@@ -16,6 +16,7 @@ int hashagg__table_reset(hashagg_op *h)
 {
     for (int a = 0; a < h->p->nagg; a++) {
         agg_rt *rt = &h->rt[a];
+        hashagg__sagg_free(rt, h->state_cap);
         free(rt->count);
         free(rt->isum);
         free(rt->fsum);

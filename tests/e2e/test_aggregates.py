@@ -174,3 +174,26 @@ def test_having_matches_postgres(tmp_path, pg_server):
     # some groups pass, some do not, on each condition
     assert 5 <= len(want) <= 80, len(want)
     assert not diff(got, want, list(HAVING_AGGS))
+
+
+def test_string_agg_matches_postgres(tmp_path, pg_server):
+    """string_agg's order is unspecified: each group's parts are compared as
+    multisets; the separators hold a quote and several characters."""
+    data = rows()
+    aggs = {"si": ("string_agg(cast(i as string), ', ')", "string_agg(i::text, ', ')"),
+            "sq": ("string_agg(cast(d as string) || 'x', ' '' ')", "string_agg(d::text || 'x', ' '' ')")}
+    run_job(tmp_path, pg_server, data, aggs, "mr_string_agg")
+    with psycopg.connect(pg_server, autocommit=True) as con:
+        load(con, data)
+        sel = ", ".join(p for _, p in aggs.values())
+        want = {r[0]: r[1:] for r in con.execute(f"SELECT g, {sel} FROM src GROUP BY g")}
+        got = {r[0]: r[1:] for r in con.execute(f"SELECT g, si, sq FROM mr_string_agg")}
+    assert sorted(got) == sorted(want)
+    assert any(v[0] is None for v in want.values())
+    for g in want:
+        for k, sep in enumerate([", ", " ' "]):
+            w, v = want[g][k], got[g][k]
+            if w is None or v is None:
+                assert w is None and v is None, (g, v, w)
+            else:
+                assert sorted(v.split(sep)) == sorted(w.split(sep)), (g, v, w)

@@ -861,6 +861,65 @@ static void test_stats_and_bools(void **state)
     mr_schema_destroy(s);
 }
 
+/* string_agg: NULLs skipped, quotes in the separator, an empty string kept
+ * apart from NULL; PARTIAL states joined by FINAL with the separator. */
+static void test_string_agg(void **state)
+{
+    (void)state;
+    const char *cn[] = {"k", "s"};
+    mr_type ct[] = {mr_type_make(MR_T_STRING), mr_type_make(MR_T_STRING)};
+    mr_schema *s = tu_schema(2, cn, ct);
+    const char *rows[] = {"a|x", "a|NULL", "b|", "a|y", "c|NULL", "a|z"};
+    const char *gb[] = {"k"};
+    const char *names[] = {"sa", "up"};
+    const char *exprs[] = {"string_agg(s, ''', ')", "STRING_AGG( upper(s) , '' )"};
+    const char *want[] = {"a|x', y', z|XYZ", "b||", "c|NULL|NULL"};
+    run_single(s, rows, N(rows), gb, 1, names, exprs, 2, want, N(want));
+
+    mr_batch *b[3];
+    for (int t = 0; t < 3; t++)
+        b[t] = batch_of(s, rows + 2 * t, 2);
+    mr_err err;
+    mr_schema *st = mr_hashagg_state_schema(s, gb, 1, names, exprs, 2, &err);
+    assert_non_null(st);
+    assert_string_equal(st->fields[1].name, "sa$str");
+    feed parts = {0};
+    for (int t = 0; t < 3; t++) {
+        tu_lines pl;
+        run_mode(MR_AGG_PARTIAL, s, s, b + t, 1, gb, 1, names, exprs, 2, &pl, &parts);
+        tu_lines_free(&pl);
+    }
+    tu_lines fin;
+    run_mode(MR_AGG_FINAL, st, s, parts.b, parts.n, gb, 1, names, exprs, 2, &fin, NULL);
+    expect_lines(&fin, want, N(want));
+    tu_lines_free(&fin);
+    feed_close(&parts);
+    for (int t = 0; t < 3; t++)
+        mr_batch_destroy(b[t]);
+    mr_schema_destroy(st);
+    mr_schema_destroy(s);
+
+    int off;
+    char msg[256];
+    assert_int_equal(parse_bad("string_agg(s)", &off, msg), MR_EPARSE);
+    assert_non_null(strstr(msg, "takes 2 arguments"));
+    assert_int_equal(parse_bad("string_agg(s, sep)", &off, msg), MR_EINVAL);
+    assert_int_equal(off, 14);
+    assert_non_null(strstr(msg, "separator must be a string literal"));
+    assert_int_equal(parse_bad("string_agg(s, 'a' || 'b')", &off, msg), MR_EINVAL);
+    assert_int_equal(parse_bad("string_agg( , ',')", &off, msg), MR_EPARSE);
+    char *sep;
+    size_t len;
+    assert_int_equal(mr_agg_separator("string_agg(f(a, ','), ' '' ')", &sep, &len), 0);
+    assert_int_equal(len, 3);
+    assert_string_equal(sep, " ' ");
+    free(sep);
+    assert_int_equal(mr_agg_separator("sum(x)", &sep, &len), MR_EINVAL);
+    mr_type t;
+    assert_int_equal(mr_agg_result_type(MR_AGG_STRING_AGG, mr_type_make(MR_T_INT32), &t, &err),
+                     MR_ETYPE);
+}
+
 static const char *split_names[] = {"n", "nv", "dv", "sv", "av", "sd", "ad", "sf", "af",
                                     "lo", "hi", "slo", "shi", "ds", "dlo"};
 static const char *split_exprs[] = {"count(*)", "count(v)", "count(distinct v)", "sum(v)",
@@ -1071,6 +1130,7 @@ int main(void)
         cmocka_unit_test(test_bad_plans),
         cmocka_unit_test(test_expression_args),
         cmocka_unit_test(test_stats_and_bools),
+        cmocka_unit_test(test_string_agg),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

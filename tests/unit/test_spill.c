@@ -444,10 +444,11 @@ static void test_hashagg_partial_final(void **state)
  * spilling gives the same bits (rows keep their order within a group);
  * budgeted PARTIAL (early flushes) + FINAL (spilling) merges states in
  * another order, so floats agree within a relative 1e-9. */
-static const char *const STAT_NAMES[] = {"vv", "sv", "vf", "pf", "ba", "bo"};
+static const char *const STAT_NAMES[] = {"vv", "sv", "vf", "pf", "ba", "bo", "ss"};
 static const char *const STAT_EXPRS[] = {"variance(v)", "stddev_pop(v)", "var_pop(f)",
-                                         "stddev(f)",   "bool_and(v > -450)", "bool_or(f > 48)"};
-#define NSTAT 6
+                                         "stddev(f)",   "bool_and(v > -450)", "bool_or(f > 48)",
+                                         "string_agg(s, '-')"}; /* s is a group key */
+#define NSTAT 7
 
 static mr_op *stat_op(mr_agg_mode mode, mr_op *child, mr_schema *in)
 {
@@ -503,12 +504,13 @@ static void test_hashagg_stats(void **state)
     assert_close(&a, &c);
     env_done(&e);
     /* the groups hold every case: NULL sample variance (one row), values */
-    bool saw_null = false, saw_value = false;
+    bool saw_null = false, saw_value = false, saw_joined = false;
     for (size_t i = 0; i < a.n; i++) {
         saw_null |= strstr(a.v[i], "|NULL|0|") != NULL;
+        saw_joined |= strstr(a.v[i], "-str-") != NULL;
         saw_value |= strstr(a.v[i], "|NULL|") == NULL;
     }
-    assert_true(saw_null && saw_value);
+    assert_true(saw_null && saw_value && saw_joined);
     mr_schema_destroy(in);
     lines_free(&a);
     lines_free(&b);
