@@ -71,7 +71,8 @@
  *     and are not bounded.
  *
  * Files: hashagg_plan.c builds the plan, hashagg_spill.c holds the
- * spilling, this file the input, the states, the output and the lifecycle
+ * spilling, hashagg_stats.c the states of variance/stddev, bool_and/bool_or
+ * and string_agg, this file the input, the states, the output and the lifecycle
  * (shared declarations in hashagg_int.h).
  */
 #include "core/op/hashagg.h"
@@ -460,110 +461,6 @@ static int upd_minmax(hashagg_op *h, int a, const mr_column *c, const uint32_t *
     return 0;
 }
 
-/* variance/stddev: Welford's update of (count, mean, M2) with every
- * non-NULL value of c (int32, int64, decimal or float64). */
-static void upd_var(agg_rt *rt, const mr_column *c, const uint32_t *gids, size_t n)
-{
-    double div = c->type.id == MR_T_DECIMAL ? (double)mr_pow10[c->type.scale] : 1.0;
-    for (size_t i = 0; i < n; i++) {
-        if (!mr_column_is_valid(c, i))
-            continue;
-        double x;
-        switch (c->type.id) {
-        case MR_T_INT32: x = MR_COL_I32(c)[i]; break;
-        case MR_T_FLOAT64: x = MR_COL_F64(c)[i]; break;
-        default: x = (double)MR_COL_I64(c)[i] / div; break;
-        }
-        uint32_t g = gids[i];
-        int64_t k = ++rt->count[g];
-        double delta = x - rt->fsum[g];
-        rt->fsum[g] += delta / (double)k;
-        rt->m2[g] += delta * (x - rt->fsum[g]);
-    }
-}
-
-/* variance/stddev in FINAL: merges partial (count, mean, M2) states with
- * Chan et al.'s pairwise formula. */
-static void upd_var_merge(agg_rt *rt, const mr_column *cnt, const mr_column *mean,
-                          const mr_column *m2, const uint32_t *gids, size_t n)
-{
-    const int64_t *cv = MR_COL_I64(cnt);
-    const double *mv = MR_COL_F64(mean), *qv = MR_COL_F64(m2);
-    for (size_t i = 0; i < n; i++) {
-        if (!mr_column_is_valid(cnt, i) || cv[i] <= 0)
-            continue;
-        uint32_t g = gids[i];
-        int64_t na = rt->count[g], nb = cv[i], nt = na + nb;
-        double delta = mv[i] - rt->fsum[g];
-        rt->fsum[g] += delta * ((double)nb / (double)nt);
-        rt->m2[g] += qv[i] + delta * delta * ((double)na * (double)nb / (double)nt);
-        rt->count[g] = nt;
-    }
-}
-
-/* bool_and / bool_or over bools (the input, or PARTIAL results in FINAL:
- * the same merge).  mm holds "saw a false" for and, "saw a true" for or. */
-static void upd_bool(agg_rt *rt, bool is_and, const mr_column *c, const uint32_t *gids, size_t n)
-{
-    const uint8_t *v = (const uint8_t *)c->data;
-    uint8_t *seen = rt->mm;
-    for (size_t i = 0; i < n; i++)
-        if (mr_column_is_valid(c, i)) {
-            rt->has[gids[i]] = 1;
-            seen[gids[i]] |= is_and ? !v[i] : v[i] != 0;
-        }
-}
-
-/* Appends n bytes to a group's string_agg buffer, growing it by doubling. */
-static int sagg_append(agg_rt *rt, sagg *s, const char *p, size_t n)
-{
-    if (s->len + n > s->cap) {
-        size_t cap = s->cap ? s->cap : 16;
-        while (cap < s->len + n)
-            cap *= 2;
-        char *q = realloc(s->p, cap);
-        if (!q)
-            return MR_ENOMEM;
-        rt->sa_bytes += cap - s->cap;
-        s->p = q;
-        s->cap = cap;
-    }
-    if (n)
-        memcpy(s->p + s->len, p, n);
-    s->len += n;
-    return 0;
-}
-
-/* string_agg: appends every non-NULL value (the input, or PARTIAL states in
- * FINAL: the same join), sep between values. */
-static int upd_sagg(agg_rt *rt, const agg_def *d, const mr_column *c, const uint32_t *gids,
-                    size_t n)
-{
-    for (size_t i = 0; i < n; i++) {
-        if (!mr_column_is_valid(c, i))
-            continue;
-        uint32_t g = gids[i];
-        size_t len;
-        const char *v = mr_column_str(c, i, &len);
-        if ((rt->has[g] && sagg_append(rt, &rt->sa[g], d->sep, d->seplen) < 0) ||
-            sagg_append(rt, &rt->sa[g], v, len) < 0)
-            return MR_ENOMEM;
-        rt->has[g] = 1;
-    }
-    return 0;
-}
-
-void hashagg__sagg_free(agg_rt *rt, size_t ngroups)
-{
-    if (!rt->sa)
-        return;
-    for (size_t g = 0; g < ngroups; g++)
-        free(rt->sa[g].p);
-    free(rt->sa);
-    rt->sa = NULL;
-    rt->sa_bytes = 0;
-}
-
 /* count(distinct) in SINGLE/FINAL: inserts every non-NULL (group, value)
  * into the aggregate's set and counts the new pairs. */
 static int upd_distinct(hashagg_op *h, int a, const mr_column *c, const uint32_t *gids, size_t n)
@@ -688,15 +585,15 @@ int hashagg__consume(hashagg_op *h, const mr_batch *in, mr_err *err)
                 const mr_column *m2 = mean ? hashagg__dense_col(h, in, d->state_col + 2) : NULL;
                 if (!m2)
                     return hashagg__oom(h, err);
-                upd_var_merge(rt, c, mean, m2, gids, n);
+                hashagg__upd_var_merge(rt, c, mean, m2, gids, n);
             } else {
-                upd_var(rt, c, gids, n);
+                hashagg__upd_var(rt, c, gids, n);
             }
             break;
         case MR_AGG_BOOL_AND:
-        case MR_AGG_BOOL_OR: upd_bool(rt, d->kind == MR_AGG_BOOL_AND, c, gids, n); break;
+        case MR_AGG_BOOL_OR: hashagg__upd_bool(rt, d->kind == MR_AGG_BOOL_AND, c, gids, n); break;
         case MR_AGG_STRING_AGG:
-            if (upd_sagg(rt, d, c, gids, n) < 0)
+            if (hashagg__upd_sagg(rt, d, c, gids, n) < 0)
                 return hashagg__oom(h, err);
             break;
         }
@@ -824,46 +721,6 @@ static int emit_minmax(const agg_def *d, mr_column *dst, const agg_rt *rt, size_
     return 0;
 }
 
-/* variance/stddev from (count, mean, M2): NULL below 2 values for the
- * sample ones and with no value for the population ones, as in PostgreSQL. */
-static void emit_var(mr_agg_kind kind, mr_column *dst, const agg_rt *rt, size_t from, size_t m)
-{
-    bool samp = kind == MR_AGG_VAR_SAMP || kind == MR_AGG_STDDEV_SAMP;
-    bool sd = kind == MR_AGG_STDDEV_SAMP || kind == MR_AGG_STDDEV_POP;
-    double *out = MR_COL_F64(dst);
-    for (size_t j = 0; j < m; j++) {
-        int64_t c = rt->count[from + j];
-        bool ok = c >= (samp ? 2 : 1);
-        double v = ok ? rt->m2[from + j] / (double)(samp ? c - 1 : c) : 0;
-        if (v < 0) /* rounding cannot make a variance negative */
-            v = 0;
-        out[j] = sd ? sqrt(v) : v;
-        mr_column_set_valid(dst, j, ok);
-    }
-}
-
-static void emit_var_state(mr_column *dst, const agg_rt *rt, size_t from, size_t m)
-{
-    emit_count(dst, rt->count, from, m);
-    memcpy(dst[1].data, rt->fsum + from, m * sizeof(double));
-    memcpy(dst[2].data, rt->m2 + from, m * sizeof(double));
-    for (size_t j = 0; j < m; j++) {
-        mr_column_set_valid(&dst[1], j, true);
-        mr_column_set_valid(&dst[2], j, true);
-    }
-}
-
-static void emit_bool(bool is_and, mr_column *dst, const agg_rt *rt, size_t from, size_t m)
-{
-    uint8_t *out = (uint8_t *)dst->data;
-    const uint8_t *seen = rt->mm;
-    for (size_t j = 0; j < m; j++) {
-        bool ok = rt->has[from + j] != 0;
-        out[j] = ok ? (is_and ? !seen[from + j] : seen[from + j]) : 0;
-        mr_column_set_valid(dst, j, ok);
-    }
-}
-
 /* Fills h->out with the next groups; MR_NEXT_BATCH, MR_NEXT_DONE or an
  * error. */
 static int emit(hashagg_op *h, mr_batch **out, mr_err *err)
@@ -925,20 +782,14 @@ static int emit(hashagg_op *h, mr_batch **out, mr_err *err)
         case MR_AGG_STDDEV_SAMP:
         case MR_AGG_STDDEV_POP:
             if (h->mode == MR_AGG_PARTIAL)
-                emit_var_state(dst, rt, from, m);
+                hashagg__emit_var_state(dst, rt, from, m);
             else
-                emit_var(d->kind, dst, rt, from, m);
+                hashagg__emit_var(d->kind, dst, rt, from, m);
             break;
         case MR_AGG_BOOL_AND:
-        case MR_AGG_BOOL_OR: emit_bool(d->kind == MR_AGG_BOOL_AND, dst, rt, from, m); break;
+        case MR_AGG_BOOL_OR: hashagg__emit_bool(d->kind == MR_AGG_BOOL_AND, dst, rt, from, m); break;
         case MR_AGG_STRING_AGG:
-            for (size_t j = 0; j < m && rc == 0; j++) {
-                const sagg *sg = &rt->sa[from + j];
-                if (!rt->has[from + j])
-                    mr_column_set_str_null(dst, j);
-                else if (mr_column_set_str(dst, j, sg->p, sg->len) < 0)
-                    rc = hashagg__oom(h, err);
-            }
+            rc = hashagg__emit_sagg(dst, rt, from, m) < 0 ? hashagg__oom(h, err) : 0;
             break;
         }
         if (rc < 0)
