@@ -11,6 +11,7 @@
 #include "core/agg.h"
 
 #include <ctype.h>
+#include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
@@ -21,9 +22,16 @@ static const struct {
 } agg_names[] = {
     {"count", MR_AGG_COUNT}, {"sum", MR_AGG_SUM}, {"avg", MR_AGG_AVG},
     {"min", MR_AGG_MIN},     {"max", MR_AGG_MAX},
+    {"variance", MR_AGG_VAR_SAMP},       {"var_samp", MR_AGG_VAR_SAMP},
+    {"var_pop", MR_AGG_VAR_POP},         {"stddev", MR_AGG_STDDEV_SAMP},
+    {"stddev_samp", MR_AGG_STDDEV_SAMP}, {"stddev_pop", MR_AGG_STDDEV_POP},
+    {"bool_and", MR_AGG_BOOL_AND},       {"bool_or", MR_AGG_BOOL_OR},
+    {"string_agg", MR_AGG_STRING_AGG},
 };
 
-#define AGG_LIST "count, sum, avg, min, max"
+#define AGG_LIST                                                                                   \
+    "count, sum, avg, min, max, variance, var_samp, var_pop, stddev, stddev_samp, stddev_pop, "    \
+    "bool_and, bool_or, string_agg"
 
 static int is_blank(char c)
 {
@@ -83,10 +91,53 @@ static int parse_arg(const char *text, size_t start, size_t end, mr_expr **arg, 
     return rc;
 }
 
+/* Index of the last comma in text[a..b) outside literals, quoted names and
+ * parentheses, or -1. */
+static long last_top_comma(const char *text, size_t a, size_t b)
+{
+    long comma = -1;
+    int depth = 0;
+    for (size_t i = a; i < b; i++) {
+        char c = text[i];
+        if (c == '\'' || c == '"') {
+            i++;
+            while (i < b && text[i] != c)
+                i++;
+        } else if (c == '(') {
+            depth++;
+        } else if (c == ')') {
+            depth--;
+        } else if (c == ',' && depth == 0) {
+            comma = (long)i;
+        }
+    }
+    return comma;
+}
+
+/* Whether text[a..b) is exactly one string literal ('it''s'). */
+static bool is_string_literal(const char *text, size_t a, size_t b)
+{
+    if (b - a < 2 || text[a] != '\'' || text[b - 1] != '\'')
+        return false;
+    for (size_t i = a + 1; i < b - 1; i++)
+        if (text[i] == '\'' && text[++i] != '\'')
+            return false;
+    return true;
+}
+
+static void trim(const char *text, size_t *a, size_t *b)
+{
+    while (*a < *b && is_blank(text[*a]))
+        (*a)++;
+    while (*b > *a && is_blank(text[*b - 1]))
+        (*b)--;
+}
+
 /* Finds the function and its argument text[*arg_start..*arg_end) (empty
- * for count(*)); 0 or an error with err->offset set. */
-static int agg_locate(const char *text, mr_agg_kind *kind, size_t *arg_start, size_t *arg_end,
-                      mr_err *err)
+ * for count(*)); for string_agg, its separator literal text[*sep_start..
+ * *sep_end).  0 or an error with err->offset set. */
+static int agg_locate_sep(const char *text, mr_agg_kind *kind, size_t *arg_start,
+                          size_t *arg_end, size_t *sep_start, size_t *sep_end, mr_err *err)
 {
     size_t i = 0;
     while (is_blank(text[i]))
@@ -165,9 +216,59 @@ static int agg_locate(const char *text, mr_agg_kind *kind, size_t *arg_start, si
         return set_at(err, (int)b,
                       mr_err_set(err, MR_EPARSE, "count(distinct) needs an argument"));
     }
+    if (k == MR_AGG_STRING_AGG) {
+        long comma = last_top_comma(text, a, b);
+        if (comma < 0)
+            return set_at(err, (int)b,
+                          mr_err_set(err, MR_EPARSE,
+                                     "string_agg takes 2 arguments: a value and a separator, as "
+                                     "in string_agg(x, ', ')"));
+        size_t sa = (size_t)comma + 1, sb = b;
+        trim(text, &sa, &sb);
+        if (!is_string_literal(text, sa, sb))
+            return set_at(err, (int)sa,
+                          mr_err_set(err, MR_EINVAL,
+                                     "string_agg's separator must be a string literal such as ', '"));
+        *sep_start = sa;
+        *sep_end = sb;
+        b = (size_t)comma;
+        trim(text, &a, &b);
+        if (a == b)
+            return set_at(err, (int)a, mr_err_set(err, MR_EPARSE, "string_agg() needs a value"));
+    }
     *kind = k;
     *arg_start = a;
     *arg_end = b;
+    return 0;
+}
+
+static int agg_locate(const char *text, mr_agg_kind *kind, size_t *arg_start, size_t *arg_end,
+                      mr_err *err)
+{
+    size_t sa, sb;
+    return agg_locate_sep(text, kind, arg_start, arg_end, &sa, &sb, err);
+}
+
+int mr_agg_separator(const char *text, char **sep, size_t *len)
+{
+    size_t a, b, sa = 0, sb = 0;
+    mr_agg_kind k;
+    *sep = NULL;
+    *len = 0;
+    if (agg_locate_sep(text, &k, &a, &b, &sa, &sb, NULL) < 0 || k != MR_AGG_STRING_AGG)
+        return MR_EINVAL;
+    char *out = malloc(sb - sa);
+    if (!out)
+        return MR_ENOMEM;
+    size_t n = 0;
+    for (size_t i = sa + 1; i < sb - 1; i++) {
+        out[n++] = text[i];
+        if (text[i] == '\'')
+            i++; /* '' is one quote */
+    }
+    out[n] = '\0';
+    *sep = out;
+    *len = n;
     return 0;
 }
 
@@ -239,6 +340,37 @@ int mr_agg_result_type(mr_agg_kind kind, mr_type arg, mr_type *out, mr_err *err)
                               kind == MR_AGG_MIN ? "min" : "max");
         *out = arg;
         return 0;
+    case MR_AGG_VAR_SAMP:
+    case MR_AGG_VAR_POP:
+    case MR_AGG_STDDEV_SAMP:
+    case MR_AGG_STDDEV_POP:
+        if (arg.id == MR_T_INT32 || arg.id == MR_T_INT64 || arg.id == MR_T_FLOAT64 ||
+            arg.id == MR_T_DECIMAL) {
+            *out = mr_type_make(MR_T_FLOAT64);
+            return 0;
+        }
+        return mr_err_set(err, MR_ETYPE, "%s() needs a number, not %s",
+                          kind == MR_AGG_VAR_SAMP   ? "var_samp"
+                          : kind == MR_AGG_VAR_POP  ? "var_pop"
+                          : kind == MR_AGG_STDDEV_SAMP ? "stddev_samp"
+                                                       : "stddev_pop",
+                          mr_type_name(arg, tn, sizeof tn));
+    case MR_AGG_BOOL_AND:
+    case MR_AGG_BOOL_OR:
+        if (arg.id == MR_T_BOOL) {
+            *out = arg;
+            return 0;
+        }
+        return mr_err_set(err, MR_ETYPE, "%s() needs a bool, not %s",
+                          kind == MR_AGG_BOOL_AND ? "bool_and" : "bool_or",
+                          mr_type_name(arg, tn, sizeof tn));
+    case MR_AGG_STRING_AGG:
+        if (arg.id == MR_T_STRING) {
+            *out = arg;
+            return 0;
+        }
+        return mr_err_set(err, MR_ETYPE, "string_agg() needs a string, not %s; add a CAST",
+                          mr_type_name(arg, tn, sizeof tn));
     }
     return mr_err_set(err, MR_EINVAL, "unknown aggregate kind %d", (int)kind);
 }

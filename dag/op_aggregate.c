@@ -2,7 +2,8 @@
  *
  * Compiles to a partial aggregate at the end of its input's stage, a
  * shuffle hashed on the group columns (one partition without any), and a
- * final aggregate that merges the states.  The partial's output schema
+ * final aggregate that merges the states; `having` becomes a filter right
+ * after the final aggregate, over its output columns.  The partial's output schema
  * (the wire between them) comes from the operator's own definition
  * (mr_hashagg_state_schema), computed here once and carried by the plan.
  */
@@ -18,7 +19,7 @@
 
 const dv_keyspec dag_aggregate_keys[] = {
     {"op", 1, DV_K_STR}, {"input", 1, DV_K_STR}, {"group_by", 0, DV_K_SEQ}, {"aggregates", 0, DV_K_MAP},
-    {NULL, 0, 0},
+    {"having", 0, DV_K_STR}, {NULL, 0, 0},
 };
 
 /* Offset of an aggregate's argument in its text ("count( distinct x)" -> 16),
@@ -139,6 +140,17 @@ mr_schema *dag_aggregate_validate(dag_ctx *c, dag_node *nd, mr_schema *const *in
     mr_schema *out = dv_sb_finish(c, &sb);
     if (out && !dv_has_placeholder(out))
         agg_partial_schema(c, nd, in);
+    /* having: a condition over the output columns, kept in nd->where and
+     * compiled to a filter after the final half. */
+    const ynode *hv = ymap_get(nd->body, "having");
+    if (hv) {
+        mr_type t;
+        int rc = dv_check_expr(c, hv, out, "having", nd->id, &t);
+        nd->where = hv->text;
+        if (rc > 0 && t.id != MR_T_BOOL)
+            dag_error(c, hv, nd->id, "having must be a boolean expression; this one is %s",
+                      dv_type_str(c, t));
+    }
     return out;
 }
 
@@ -167,4 +179,10 @@ void dag_aggregate_compile(dag_pb *b, dag_frag *f, const dag_node *nd, int idx)
         return;
     *fin->agg = *pa; /* the same description: the final half merges its states */
     fin->input = in;
+    if (nd->where) {
+        Millrace__OpSpec *h = dag_op_new(b, f, MILLRACE__OP_KIND__OP_FILTER, nd,
+                                         dag_pb_schema(b, nd->out));
+        if (h)
+            h->filter->predicate = dag_pb_str(b, nd->where);
+    }
 }

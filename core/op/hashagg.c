@@ -1,4 +1,5 @@
-/* hashagg.c - hash aggregation: GROUP BY with count/sum/avg/min/max, in
+/* hashagg.c - hash aggregation: GROUP BY with count/sum/avg/min/max,
+ * variance/stddev, bool_and/bool_or and string_agg, in
  * single, partial and final modes.
  *
  * Algorithm.  The operator drains its child first, then emits.  For each
@@ -65,11 +66,13 @@
  *     is parsed again); it may spill again.
  *     At MR_SPILL_MAX_DEPTH the operator no longer spills (it can only get
  *     there when groups are so large that MIN_GROUPS of them pass the
- *     budget) and works over budget.  Known limit: count(distinct) sets
- *     and string min/max grow within existing groups and are not bounded.
+ *     budget) and works over budget.  Known limit: count(distinct) sets,
+ *     string min/max and string_agg buffers grow within existing groups
+ *     and are not bounded.
  *
  * Files: hashagg_plan.c builds the plan, hashagg_spill.c holds the
- * spilling, this file the input, the states, the output and the lifecycle
+ * spilling, hashagg_stats.c the states of variance/stddev, bool_and/bool_or
+ * and string_agg, this file the input, the states, the output and the lifecycle
  * (shared declarations in hashagg_int.h).
  */
 #include "core/op/hashagg.h"
@@ -145,6 +148,27 @@ static int states_reserve(hashagg_op *h, size_t ngroups)
             } else if (rc == 0) {
                 rc = grow_zero(&rt->mm, mr_type_width(d->arg_type), old, cap);
             }
+            break;
+        case MR_AGG_VAR_SAMP:
+        case MR_AGG_VAR_POP:
+        case MR_AGG_STDDEV_SAMP:
+        case MR_AGG_STDDEV_POP:
+            rc = grow_zero(&rt->count, 8, old, cap);
+            if (rc == 0)
+                rc = grow_zero(&rt->fsum, sizeof(double), old, cap);
+            if (rc == 0)
+                rc = grow_zero(&rt->m2, sizeof(double), old, cap);
+            break;
+        case MR_AGG_BOOL_AND:
+        case MR_AGG_BOOL_OR:
+            rc = grow_zero(&rt->has, 1, old, cap);
+            if (rc == 0)
+                rc = grow_zero(&rt->mm, 1, old, cap);
+            break;
+        case MR_AGG_STRING_AGG:
+            rc = grow_zero(&rt->has, 1, old, cap);
+            if (rc == 0)
+                rc = grow_zero(&rt->sa, sizeof(sagg), old, cap);
             break;
         }
         if (rc < 0)
@@ -552,6 +576,26 @@ int hashagg__consume(hashagg_op *h, const mr_batch *in, mr_err *err)
             if (upd_minmax(h, a, c, gids, n) < 0)
                 return hashagg__oom(h, err);
             break;
+        case MR_AGG_VAR_SAMP:
+        case MR_AGG_VAR_POP:
+        case MR_AGG_STDDEV_SAMP:
+        case MR_AGG_STDDEV_POP:
+            if (h->mode == MR_AGG_FINAL) {
+                const mr_column *mean = hashagg__dense_col(h, in, d->state_col + 1);
+                const mr_column *m2 = mean ? hashagg__dense_col(h, in, d->state_col + 2) : NULL;
+                if (!m2)
+                    return hashagg__oom(h, err);
+                hashagg__upd_var_merge(rt, c, mean, m2, gids, n);
+            } else {
+                hashagg__upd_var(rt, c, gids, n);
+            }
+            break;
+        case MR_AGG_BOOL_AND:
+        case MR_AGG_BOOL_OR: hashagg__upd_bool(rt, d->kind == MR_AGG_BOOL_AND, c, gids, n); break;
+        case MR_AGG_STRING_AGG:
+            if (hashagg__upd_sagg(rt, d, c, gids, n) < 0)
+                return hashagg__oom(h, err);
+            break;
         }
     }
     return 0;
@@ -733,6 +777,20 @@ static int emit(hashagg_op *h, mr_batch **out, mr_err *err)
         case MR_AGG_MAX:
             rc = emit_minmax(d, dst, rt, from, m) < 0 ? hashagg__oom(h, err) : 0;
             break;
+        case MR_AGG_VAR_SAMP:
+        case MR_AGG_VAR_POP:
+        case MR_AGG_STDDEV_SAMP:
+        case MR_AGG_STDDEV_POP:
+            if (h->mode == MR_AGG_PARTIAL)
+                hashagg__emit_var_state(dst, rt, from, m);
+            else
+                hashagg__emit_var(d->kind, dst, rt, from, m);
+            break;
+        case MR_AGG_BOOL_AND:
+        case MR_AGG_BOOL_OR: hashagg__emit_bool(d->kind == MR_AGG_BOOL_AND, dst, rt, from, m); break;
+        case MR_AGG_STRING_AGG:
+            rc = hashagg__emit_sagg(dst, rt, from, m) < 0 ? hashagg__oom(h, err) : 0;
+            break;
         }
         if (rc < 0)
             return rc;
@@ -898,11 +956,13 @@ static int hashagg_next(mr_op *op, mr_batch **out, mr_err *err)
     }
 }
 
-static void rt_free(agg_rt *rt)
+static void rt_free(agg_rt *rt, size_t ngroups)
 {
+    hashagg__sagg_free(rt, ngroups);
     free(rt->count);
     free(rt->isum);
     free(rt->fsum);
+    free(rt->m2);
     free(rt->has);
     free(rt->mm);
     free(rt->str.buf);
@@ -924,7 +984,7 @@ static void hashagg_close(mr_op *op)
     free(h->miss);
     if (h->rt)
         for (int a = 0; a < h->p->nagg; a++)
-            rt_free(&h->rt[a]);
+            rt_free(&h->rt[a], h->state_cap);
     free(h->rt);
     for (int c = 0; c < h->ngather; c++) /* the child is closed by now */
         mr_column_free(&h->gather[c]);
@@ -1056,14 +1116,20 @@ size_t mr_hashagg_memory(const mr_op *op)
             b += cap * sizeof *rt->isum;
         if (rt->fsum)
             b += cap * sizeof *rt->fsum;
+        if (rt->m2)
+            b += cap * sizeof *rt->m2;
         if (rt->has)
             b += cap;
         if (rt->mm)
-            b += cap * mr_type_width(d->arg_type);
+            b += cap * (d->kind == MR_AGG_BOOL_AND || d->kind == MR_AGG_BOOL_OR
+                            ? 1
+                            : mr_type_width(d->arg_type));
         if (rt->str.off)
             b += cap * (sizeof *rt->str.off + sizeof *rt->str.len) + rt->str.cap;
         if (rt->has_dset)
             b += mr_hashtab_bytes(&rt->dset);
+        if (rt->sa)
+            b += cap * sizeof *rt->sa + rt->sa_bytes;
     }
     return b;
 }

@@ -1,6 +1,7 @@
-/* hashagg_int.h - what the hash aggregate's two files share: the plan, the
+/* hashagg_int.h - what the hash aggregate's files share: the plan, the
  * running state and the operator struct (hashagg_plan.c: the plan;
- * hashagg.c: input, states, output, lifecycle; hashagg_spill.c: spilling
+ * hashagg.c: input, states, output, lifecycle; hashagg_stats.c: the states
+ * of variance, the bools and string_agg; hashagg_spill.c: spilling
  * and spilled partitions).
  * Private to core/op/hashagg*.c. */
 #ifndef MR_OP_HASHAGG_INT_H
@@ -35,6 +36,8 @@ typedef struct agg_def {
     int state_col;   /* first of them, counting the group columns */
     int arg_col;     /* agg_input column when arg is a bare column, else -1 */
     int dkey;        /* PARTIAL count(distinct): its key column in the group table */
+    char *sep;       /* string_agg: the separator, seplen bytes */
+    size_t seplen;
 } agg_def;
 
 typedef struct plan {
@@ -54,13 +57,23 @@ typedef struct sstore {
     uint32_t *len; /* per group */
 } sstore;
 
+/* string_agg: one growing buffer per group. */
+typedef struct sagg {
+    char *p;
+    size_t len, cap;
+} sagg;
+
 typedef struct agg_rt {
     int64_t *count; /* count, count(distinct), avg's count */
     i128 *isum;     /* integer and decimal sums */
-    double *fsum;   /* float sums */
-    uint8_t *has;   /* sum, min, max: the group saw a non-NULL value */
-    void *mm;       /* fixed-width min/max, one value per group */
+    double *fsum;   /* float sums; the running mean of variance/stddev */
+    double *m2;     /* variance/stddev: sum of squared deviations from the mean */
+    uint8_t *has;   /* sum, min, max, bool_and/or: the group saw a non-NULL value */
+    void *mm;       /* fixed-width min/max, one value per group; bool_and/or:
+                     * uint8 "saw a false" (and) / "saw a true" (or) */
     sstore str;     /* string min/max */
+    sagg *sa;       /* string_agg, per group */
+    size_t sa_bytes;/* string_agg: bytes of every group's buffer */
     mr_hashtab dset;        /* count(distinct) in SINGLE/FINAL: seen (group, value) */
     bool has_dset;
     mr_column eval; /* the argument evaluated over the current batch */
@@ -129,6 +142,22 @@ int hashagg__consume(hashagg_op *h, const mr_batch *in, mr_err *err);
 /* An operator of outer's mode and plan (shared) over child, one spill
  * depth deeper, for one spilled partition; NULL with err set. */
 mr_op *hashagg__create_inner(hashagg_op *outer, mr_op *child, mr_err *err);
+
+/* hashagg_stats.c: variance/stddev, bool_and/bool_or, string_agg */
+void hashagg__upd_var(agg_rt *rt, const mr_column *c, const uint32_t *gids, size_t n);
+void hashagg__upd_var_merge(agg_rt *rt, const mr_column *cnt, const mr_column *mean,
+                            const mr_column *m2, const uint32_t *gids, size_t n);
+void hashagg__upd_bool(agg_rt *rt, bool is_and, const mr_column *c, const uint32_t *gids,
+                       size_t n);
+int hashagg__upd_sagg(agg_rt *rt, const agg_def *d, const mr_column *c, const uint32_t *gids,
+                      size_t n);
+/* Frees string_agg's per-group buffers of the first ngroups groups. */
+void hashagg__sagg_free(agg_rt *rt, size_t ngroups);
+void hashagg__emit_var(mr_agg_kind kind, mr_column *dst, const agg_rt *rt, size_t from, size_t m);
+/* PARTIAL: the three state columns dst[0..2]. */
+void hashagg__emit_var_state(mr_column *dst, const agg_rt *rt, size_t from, size_t m);
+void hashagg__emit_bool(bool is_and, mr_column *dst, const agg_rt *rt, size_t from, size_t m);
+int hashagg__emit_sagg(mr_column *dst, const agg_rt *rt, size_t from, size_t m);
 
 /* hashagg_spill.c */
 int hashagg__table_reset(hashagg_op *h);

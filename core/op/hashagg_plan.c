@@ -16,6 +16,7 @@ void hashagg__plan_free(plan *p)
         for (int i = 0; i < p->nagg; i++) {
             free(p->aggs[i].name);
             free(p->aggs[i].text);
+            free(p->aggs[i].sep);
             mr_expr_destroy(p->aggs[i].arg);
         }
     free(p->aggs);
@@ -107,10 +108,12 @@ int hashagg__plan_build(plan *p, const mr_schema *in, const char *const *group_b
             mr_err_prefix(err, "%saggregate '%s' (%s)", where, d->name, d->text);
             return rc;
         }
+        if (d->kind == MR_AGG_STRING_AGG && mr_agg_separator(exprs[i], &d->sep, &d->seplen) < 0)
+            return mr_err_set(err, MR_ENOMEM, "%sout of memory", where);
         if (d->arg && mr_expr_column_name(d->arg))
             d->arg_col = mr_schema_find(in, mr_expr_column_name(d->arg));
         d->state_col = state_col;
-        d->nstate = d->kind == MR_AGG_AVG ? 2 : 1;
+        d->nstate = d->kind == MR_AGG_AVG ? 2 : MR_AGG_IS_VARIANCE(d->kind) ? 3 : 1;
         state_col += d->nstate;
         if (d->kind == MR_AGG_COUNT_DISTINCT)
             d->dkey = dkey++;
@@ -144,6 +147,13 @@ mr_schema *hashagg__plan_state_schema(const plan *p, const mr_schema *in, const 
         case MR_AGG_AVG: suffix = "$sum"; t = hashagg__avg_sum_type(d); break;
         case MR_AGG_MIN: suffix = "$min"; t = d->arg_type; break;
         case MR_AGG_MAX: suffix = "$max"; t = d->arg_type; break;
+        case MR_AGG_VAR_SAMP:
+        case MR_AGG_VAR_POP:
+        case MR_AGG_STDDEV_SAMP:
+        case MR_AGG_STDDEV_POP: break; /* $count, then $mean and $m2 below */
+        case MR_AGG_BOOL_AND: suffix = "$and"; t = d->result; break;
+        case MR_AGG_BOOL_OR: suffix = "$or"; t = d->result; break;
+        case MR_AGG_STRING_AGG: suffix = "$str"; t = d->result; break;
         }
         size_t len = strlen(d->name) + 8;
         char *nm = malloc(len);
@@ -154,6 +164,13 @@ mr_schema *hashagg__plan_state_schema(const plan *p, const mr_schema *in, const 
         if (rc == 0 && d->kind == MR_AGG_AVG) {
             snprintf(nm, len, "%s$count", d->name);
             rc = mr_schema_set(s, d->state_col + 1, nm, mr_type_make(MR_T_INT64));
+        }
+        if (rc == 0 && MR_AGG_IS_VARIANCE(d->kind)) {
+            snprintf(nm, len, "%s$mean", d->name);
+            rc = mr_schema_set(s, d->state_col + 1, nm, mr_type_make(MR_T_FLOAT64));
+            snprintf(nm, len, "%s$m2", d->name);
+            if (rc == 0)
+                rc = mr_schema_set(s, d->state_col + 2, nm, mr_type_make(MR_T_FLOAT64));
         }
         free(nm);
         if (rc < 0)

@@ -16,9 +16,11 @@ int hashagg__table_reset(hashagg_op *h)
 {
     for (int a = 0; a < h->p->nagg; a++) {
         agg_rt *rt = &h->rt[a];
+        hashagg__sagg_free(rt, h->state_cap);
         free(rt->count);
         free(rt->isum);
         free(rt->fsum);
+        free(rt->m2);
         free(rt->has);
         free(rt->mm);
         free(rt->str.buf);
@@ -27,6 +29,7 @@ int hashagg__table_reset(hashagg_op *h)
         rt->count = NULL;
         rt->isum = NULL;
         rt->fsum = NULL;
+        rt->m2 = NULL;
         rt->has = NULL;
         rt->mm = NULL;
         memset(&rt->str, 0, sizeof rt->str);

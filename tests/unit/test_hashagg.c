@@ -180,6 +180,12 @@ static void test_agg_parse(void **state)
     parse_ok("max(coalesce(a, ')'))", MR_AGG_MAX);
     parse_ok("min(\"we)ird\")", MR_AGG_MIN);
     parse_ok("count(distinct\"x\")", MR_AGG_COUNT_DISTINCT);
+    parse_ok("stddev(x)", MR_AGG_STDDEV_SAMP);
+    parse_ok("Variance(x)", MR_AGG_VAR_SAMP);
+    parse_ok("var_pop(x)", MR_AGG_VAR_POP);
+    parse_ok("stddev_pop(x)", MR_AGG_STDDEV_POP);
+    parse_ok("bool_and(x > 1)", MR_AGG_BOOL_AND);
+    parse_ok("bool_or(x)", MR_AGG_BOOL_OR);
 
     int off;
     char msg[MR_ERR_MSG_MAX];
@@ -232,6 +238,15 @@ static void test_agg_result_type(void **state)
     assert_non_null(strstr(err.msg, "string"));
     assert_int_equal(mr_agg_result_type(MR_AGG_AVG, mr_type_make(MR_T_DATE), &t, &err), MR_ETYPE);
     assert_int_equal(mr_agg_result_type(MR_AGG_SUM, mr_type_make(MR_T_BOOL), &t, &err), MR_ETYPE);
+    assert_int_equal(mr_agg_result_type(MR_AGG_VAR_SAMP, mr_type_decimal(5, 2), &t, &err), 0);
+    assert_int_equal(t.id, MR_T_FLOAT64);
+    assert_int_equal(mr_agg_result_type(MR_AGG_STDDEV_POP, mr_type_make(MR_T_STRING), &t, &err),
+                     MR_ETYPE);
+    assert_non_null(strstr(err.msg, "stddev_pop() needs a number"));
+    assert_int_equal(mr_agg_result_type(MR_AGG_BOOL_OR, mr_type_make(MR_T_BOOL), &t, &err), 0);
+    assert_int_equal(t.id, MR_T_BOOL);
+    assert_int_equal(mr_agg_result_type(MR_AGG_BOOL_AND, mr_type_make(MR_T_INT32), &t, &err),
+                     MR_ETYPE);
 }
 
 /* ---- Source ------------------------------------------------------------- */
@@ -782,6 +797,129 @@ static void split_check(const char *const *gb, int ngroup, const char *const *na
     mr_schema_destroy(s);
 }
 
+/* variance/stddev (sample and population) and bool_and/bool_or: a group of
+ * several rows, a one-row group and an all-NULL group, in SINGLE mode and
+ * split over three PARTIAL operators merged by one FINAL. */
+static void test_stats_and_bools(void **state)
+{
+    (void)state;
+    const char *cn[] = {"k", "i", "f", "d", "b"};
+    mr_type ct[] = {mr_type_make(MR_T_STRING), mr_type_make(MR_T_INT32),
+                    mr_type_make(MR_T_FLOAT64), mr_type_decimal(9, 2), mr_type_make(MR_T_BOOL)};
+    mr_schema *s = tu_schema(5, cn, ct);
+    const char *rows[] = {
+        "a|1|1.5|1.00|true", "a|2|NULL|2.00|false", "a|3|2.5|NULL|true",
+        "a|4|3.5|3.00|NULL", "b|5|NULL|NULL|NULL",  "c|NULL|NULL|NULL|NULL",
+    };
+    const char *gb[] = {"k"};
+    const char *names[] = {"vi", "vpi", "si", "spi", "vf", "sd", "ba", "bo", "vs"};
+    const char *exprs[] = {"variance(i)", "var_pop(i)",  "stddev(i)",   "stddev_pop(i)",
+                           "VAR_SAMP(f)", "stddev(d)",   "bool_and(b)", "bool_or(b)",
+                           "stddev_samp(i * 2)"};
+    /* a: i = 1..4 -> M2 5; f = 1.5, 2.5, 3.5 -> M2 2; d = 1, 2, 3 -> M2 2 */
+    const char *want[] = {
+        "a|1.666666667|1.25|1.290994449|1.118033989|1|1|false|true|2.581988897",
+        "b|NULL|0|NULL|0|NULL|NULL|NULL|NULL|NULL",
+        "c|NULL|NULL|NULL|NULL|NULL|NULL|NULL|NULL|NULL",
+    };
+    int nagg = N(exprs);
+    run_single(s, rows, N(rows), gb, 1, names, exprs, nagg, want, N(want));
+
+    /* three map tasks of two rows each; group a spans all of them */
+    const char *order[] = {rows[0], rows[5], rows[1], rows[4], rows[2], rows[3]};
+    mr_batch *b[3];
+    for (int t = 0; t < 3; t++)
+        b[t] = batch_of(s, order + 2 * t, 2);
+    mr_err err;
+    mr_schema *st = mr_hashagg_state_schema(s, gb, 1, names, exprs, nagg, &err);
+    assert_non_null(st);
+    assert_int_equal(st->nfields, 1 + 7 * 3 + 2);
+    assert_string_equal(st->fields[1].name, "vi$count");
+    assert_string_equal(st->fields[2].name, "vi$mean");
+    assert_string_equal(st->fields[3].name, "vi$m2");
+    assert_int_equal(st->fields[3].type.id, MR_T_FLOAT64);
+    assert_string_equal(st->fields[19].name, "ba$and");
+    assert_int_equal(st->fields[19].type.id, MR_T_BOOL);
+    feed parts = {0};
+    for (int t = 0; t < 3; t++) {
+        tu_lines pl;
+        run_mode(MR_AGG_PARTIAL, s, s, b + t, 1, gb, 1, names, exprs, nagg, &pl, &parts);
+        tu_lines_free(&pl);
+    }
+    tu_lines fin;
+    run_mode(MR_AGG_FINAL, st, s, parts.b, parts.n, gb, 1, names, exprs, nagg, &fin, NULL);
+    expect_lines(&fin, want, N(want));
+    tu_lines_free(&fin);
+    feed_close(&parts);
+    for (int t = 0; t < 3; t++)
+        mr_batch_destroy(b[t]);
+
+    /* no rows at all: one row of NULLs */
+    const char *want0[] = {"NULL|NULL|NULL|NULL|NULL|NULL|NULL|NULL|NULL"};
+    run_single(s, NULL, 0, NULL, 0, names, exprs, nagg, want0, 1);
+    mr_schema_destroy(st);
+    mr_schema_destroy(s);
+}
+
+/* string_agg: NULLs skipped, quotes in the separator, an empty string kept
+ * apart from NULL; PARTIAL states joined by FINAL with the separator. */
+static void test_string_agg(void **state)
+{
+    (void)state;
+    const char *cn[] = {"k", "s"};
+    mr_type ct[] = {mr_type_make(MR_T_STRING), mr_type_make(MR_T_STRING)};
+    mr_schema *s = tu_schema(2, cn, ct);
+    const char *rows[] = {"a|x", "a|NULL", "b|", "a|y", "c|NULL", "a|z"};
+    const char *gb[] = {"k"};
+    const char *names[] = {"sa", "up"};
+    const char *exprs[] = {"string_agg(s, ''', ')", "STRING_AGG( upper(s) , '' )"};
+    const char *want[] = {"a|x', y', z|XYZ", "b||", "c|NULL|NULL"};
+    run_single(s, rows, N(rows), gb, 1, names, exprs, 2, want, N(want));
+
+    mr_batch *b[3];
+    for (int t = 0; t < 3; t++)
+        b[t] = batch_of(s, rows + 2 * t, 2);
+    mr_err err;
+    mr_schema *st = mr_hashagg_state_schema(s, gb, 1, names, exprs, 2, &err);
+    assert_non_null(st);
+    assert_string_equal(st->fields[1].name, "sa$str");
+    feed parts = {0};
+    for (int t = 0; t < 3; t++) {
+        tu_lines pl;
+        run_mode(MR_AGG_PARTIAL, s, s, b + t, 1, gb, 1, names, exprs, 2, &pl, &parts);
+        tu_lines_free(&pl);
+    }
+    tu_lines fin;
+    run_mode(MR_AGG_FINAL, st, s, parts.b, parts.n, gb, 1, names, exprs, 2, &fin, NULL);
+    expect_lines(&fin, want, N(want));
+    tu_lines_free(&fin);
+    feed_close(&parts);
+    for (int t = 0; t < 3; t++)
+        mr_batch_destroy(b[t]);
+    mr_schema_destroy(st);
+    mr_schema_destroy(s);
+
+    int off;
+    char msg[256];
+    assert_int_equal(parse_bad("string_agg(s)", &off, msg), MR_EPARSE);
+    assert_non_null(strstr(msg, "takes 2 arguments"));
+    assert_int_equal(parse_bad("string_agg(s, sep)", &off, msg), MR_EINVAL);
+    assert_int_equal(off, 14);
+    assert_non_null(strstr(msg, "separator must be a string literal"));
+    assert_int_equal(parse_bad("string_agg(s, 'a' || 'b')", &off, msg), MR_EINVAL);
+    assert_int_equal(parse_bad("string_agg( , ',')", &off, msg), MR_EPARSE);
+    char *sep;
+    size_t len;
+    assert_int_equal(mr_agg_separator("string_agg(f(a, ','), ' '' ')", &sep, &len), 0);
+    assert_int_equal(len, 3);
+    assert_string_equal(sep, " ' ");
+    free(sep);
+    assert_int_equal(mr_agg_separator("sum(x)", &sep, &len), MR_EINVAL);
+    mr_type t;
+    assert_int_equal(mr_agg_result_type(MR_AGG_STRING_AGG, mr_type_make(MR_T_INT32), &t, &err),
+                     MR_ETYPE);
+}
+
 static const char *split_names[] = {"n", "nv", "dv", "sv", "av", "sd", "ad", "sf", "af",
                                     "lo", "hi", "slo", "shi", "ds", "dlo"};
 static const char *split_exprs[] = {"count(*)", "count(v)", "count(distinct v)", "sum(v)",
@@ -991,6 +1129,8 @@ int main(void)
         cmocka_unit_test(test_overflow),
         cmocka_unit_test(test_bad_plans),
         cmocka_unit_test(test_expression_args),
+        cmocka_unit_test(test_stats_and_bools),
+        cmocka_unit_test(test_string_agg),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

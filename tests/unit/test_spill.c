@@ -8,8 +8,10 @@
  * spilled (the task counters say so) and leave the folder empty.
  */
 #include <dirent.h>
+#include <math.h>
 #include <setjmp.h>
 #include <stdarg.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -438,6 +440,83 @@ static void test_hashagg_partial_final(void **state)
     lines_free(&b);
 }
 
+/* variance/stddev and bool_and/bool_or states under a budget: SINGLE
+ * spilling gives the same bits (rows keep their order within a group);
+ * budgeted PARTIAL (early flushes) + FINAL (spilling) merges states in
+ * another order, so floats agree within a relative 1e-9. */
+static const char *const STAT_NAMES[] = {"vv", "sv", "vf", "pf", "ba", "bo", "ss"};
+static const char *const STAT_EXPRS[] = {"variance(v)", "stddev_pop(v)", "var_pop(f)",
+                                         "stddev(f)",   "bool_and(v > -450)", "bool_or(f > 48)",
+                                         "string_agg(s, '-')"}; /* s is a group key */
+#define NSTAT 7
+
+static mr_op *stat_op(mr_agg_mode mode, mr_op *child, mr_schema *in)
+{
+    mr_err err = {0};
+    const char *gb[] = {"s", "g"};
+    mr_op *op = mr_hashagg_create(child, mode, gb, 2, STAT_NAMES, STAT_EXPRS, NSTAT, in, "agg",
+                                  &err);
+    if (!op)
+        fail_msg("%s", err.msg);
+    return op;
+}
+
+static void assert_close(lines *a, lines *b)
+{
+    assert_int_equal(a->n, b->n);
+    qsort(a->v, a->n, sizeof *a->v, cmp_str);
+    qsort(b->v, b->n, sizeof *b->v, cmp_str);
+    for (size_t i = 0; i < a->n; i++) {
+        char *sa = NULL, *sb = NULL;
+        char *ca = strdup(a->v[i]), *cb = strdup(b->v[i]);
+        char *fa = strtok_r(ca, "|", &sa), *fb = strtok_r(cb, "|", &sb);
+        while (fa && fb) {
+            if (strcmp(fa, fb) != 0) {
+                char *ea, *eb;
+                double x = strtod(fa, &ea), y = strtod(fb, &eb);
+                if (*ea || *eb || fabs(x - y) > 1e-9 * fmax(fabs(x), fabs(y)) + 1e-12)
+                    fail_msg("row %zu differs:\n  %s\n  %s", i, a->v[i], b->v[i]);
+            }
+            fa = strtok_r(NULL, "|", &sa);
+            fb = strtok_r(NULL, "|", &sb);
+        }
+        assert_true(!fa && !fb);
+        free(ca);
+        free(cb);
+    }
+}
+
+static void test_hashagg_stats(void **state)
+{
+    (void)state;
+    mr_schema *in = gen_schema();
+    lines a = {0}, b = {0}, c = {0};
+    run_op(stat_op(MR_AGG_SINGLE, gen_source(16, 11, 1000, 0, NULL), in), &a);
+    spillenv e;
+    env_init(&e);
+    run_op(stat_op(MR_AGG_SINGLE, gen_source(16, 11, 1000, 0, &e.ctx), in), &b);
+    assert_true(a.n > 10000);
+    assert_same(&a, &b, false);
+    env_done(&e);
+    env_init(&e);
+    mr_op *part = stat_op(MR_AGG_PARTIAL, gen_source(16, 11, 1000, 0, &e.ctx), in);
+    run_op(stat_op(MR_AGG_FINAL, part, in), &c);
+    assert_close(&a, &c);
+    env_done(&e);
+    /* the groups hold every case: NULL sample variance (one row), values */
+    bool saw_null = false, saw_value = false, saw_joined = false;
+    for (size_t i = 0; i < a.n; i++) {
+        saw_null |= strstr(a.v[i], "|NULL|0|") != NULL;
+        saw_joined |= strstr(a.v[i], "-str-") != NULL;
+        saw_value |= strstr(a.v[i], "|NULL|") == NULL;
+    }
+    assert_true(saw_null && saw_value && saw_joined);
+    mr_schema_destroy(in);
+    lines_free(&a);
+    lines_free(&b);
+    lines_free(&c);
+}
+
 /* One group holds most rows: it stays in memory while the others spill. */
 static void test_hashagg_skew_and_no_groups(void **state)
 {
@@ -618,6 +697,7 @@ int main(void)
         cmocka_unit_test(test_hashagg_single),
         cmocka_unit_test(test_hashagg_partial_final),
         cmocka_unit_test(test_hashagg_skew_and_no_groups),
+        cmocka_unit_test(test_hashagg_stats),
         cmocka_unit_test(test_hashjoin_all_types),
         cmocka_unit_test(test_hashjoin_skew),
         cmocka_unit_test(test_hashjoin_close_early),
