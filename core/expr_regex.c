@@ -286,7 +286,7 @@ int expr__eval_regexp_like(expr__node *n, size_t rows, mr_err *err)
             continue;
         size_t len;
         const char *s = mr_column_str(a, i, &len);
-        PCRE2_SIZE *ov;
+        PCRE2_SIZE *ov = NULL;
         int m = search(n, s, len, 0, &ov, err);
         if (m < 0)
             return m;
@@ -353,7 +353,7 @@ int expr__eval_regexp_replace(expr__node *n, size_t rows, mr_err *err)
         size_t len, rl, used = 0, pos = 0, start = 0;
         const char *s = mr_column_str(a, i, &len), *rp = mr_column_str(r, i, &rl);
         while (start <= len) {
-            PCRE2_SIZE *ov;
+            PCRE2_SIZE *ov = NULL;
             int m = search(n, s, len, start, &ov, err);
             if (m < 0)
                 return m;
@@ -439,7 +439,7 @@ int expr__eval_regexp_count(expr__node *n, size_t rows, mr_err *err)
             return rc;
         int32_t count = 0;
         while (start <= len) {
-            PCRE2_SIZE *ov;
+            PCRE2_SIZE *ov = NULL;
             int m = search(n, s, len, start, &ov, err);
             if (m < 0)
                 return m;
