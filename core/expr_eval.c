@@ -46,11 +46,6 @@ static void vand(uint8_t *o, const uint8_t *a, const uint8_t *b, size_t rows)
         o[j] = a[j] & b[j];
 }
 
-static int oom(mr_err *err)
-{
-    return mr_err_set(err, MR_ENOMEM, "out of memory evaluating an expression");
-}
-
 int expr__out_prep(expr__node *n, size_t rows)
 {
     if (!n->out_ready) {
@@ -122,7 +117,7 @@ int expr__copy_row(mr_column *dst, size_t i, const mr_column *src, size_t k)
 static int eval_lit(expr__node *n, size_t rows, mr_column **res, mr_err *err)
 {
     if (expr__out_prep(n, rows) < 0)
-        return oom(err);
+        return expr__oom(err);
     mr_column *o = &n->out;
     for (size_t i = n->lit_rows; i < rows; i++) {
         vset(o->valid, i, !n->lnull);
@@ -131,7 +126,7 @@ static int eval_lit(expr__node *n, size_t rows, mr_column **res, mr_err *err)
             if (n->lnull)
                 mr_column_set_str_null(o, i);
             else if (mr_column_set_str(o, i, n->ls, n->lslen) < 0)
-                return oom(err);
+                return expr__oom(err);
             break;
         case MR_T_NULL:
         case MR_T_BOOL: MR_COL_U8(o)[i] = (uint8_t)n->li; break;
@@ -156,7 +151,7 @@ static int eval_col(expr__node *n, const mr_batch *in, const uint32_t *sel, size
         return 0;
     }
     if (expr__out_prep(n, rows) < 0)
-        return oom(err);
+        return expr__oom(err);
     mr_column *o = &n->out;
     switch (c->type.id) {
     case MR_T_STRING: {
@@ -164,7 +159,7 @@ static int eval_col(expr__node *n, const mr_batch *in, const uint32_t *sel, size
         for (size_t i = 0; i < rows; i++)
             total += c->offsets[sel[i] + 1] - c->offsets[sel[i]];
         if (mr_column_reserve_chars(o, 0, total) < 0)
-            return oom(err);
+            return expr__oom(err);
         uint32_t pos = 0;
         for (size_t i = 0; i < rows; i++) {
             uint32_t r = sel[i], st = c->offsets[r], len = c->offsets[r + 1] - st;
@@ -394,7 +389,7 @@ static int eval_arith(expr__node *n, const mr_batch *in, const uint32_t *sel, si
         (rc = expr__eval(n->kids[1], in, sel, rows, &b, err)) < 0)
         return rc;
     if (expr__out_prep(n, rows) < 0)
-        return oom(err);
+        return expr__oom(err);
     mr_column *o = &n->out;
     vand(o->valid, a->valid, b->valid, rows);
     if (a->type.id == MR_T_DATE) {
@@ -419,7 +414,7 @@ static int eval_neg(expr__node *n, const mr_batch *in, const uint32_t *sel, size
     if (rc < 0)
         return rc;
     if (expr__out_prep(n, rows) < 0)
-        return oom(err);
+        return expr__oom(err);
     mr_column *o = &n->out;
     memcpy(o->valid, a->valid, (rows + 7) / 8);
     switch (n->type.id) {
@@ -507,7 +502,7 @@ static int eval_cmp(expr__node *n, const mr_batch *in, const uint32_t *sel, size
         (rc = expr__eval(n->kids[1], in, sel, rows, &b, err)) < 0)
         return rc;
     if (expr__out_prep(n, rows) < 0)
-        return oom(err);
+        return expr__oom(err);
     mr_column *o = &n->out;
     uint8_t *r = o->data;
     if (n->kind == EN_CMP) {
@@ -534,7 +529,7 @@ static int eval_in(expr__node *n, const mr_batch *in, const uint32_t *sel, size_
     if (rc < 0)
         return rc;
     if (expr__out_prep(n, rows) < 0 || expr__scratch_prep(n, rows) < 0)
-        return oom(err);
+        return expr__oom(err);
     mr_column *o = &n->out;
     uint8_t *found = o->data, *eq = (uint8_t *)n->pos, *nul = (uint8_t *)n->idx;
     memset(found, 0, rows);
@@ -569,7 +564,7 @@ static int eval_not(expr__node *n, const mr_batch *in, const uint32_t *sel, size
     if (rc < 0)
         return rc;
     if (expr__out_prep(n, rows) < 0)
-        return oom(err);
+        return expr__oom(err);
     for (size_t i = 0; i < rows; i++)
         MR_COL_U8(&n->out)[i] = !MR_COL_U8(a)[i];
     memcpy(n->out.valid, a->valid, (rows + 7) / 8);
@@ -584,7 +579,7 @@ static int eval_isnull(expr__node *n, const mr_batch *in, const uint32_t *sel, s
     if (rc < 0)
         return rc;
     if (expr__out_prep(n, rows) < 0)
-        return oom(err);
+        return expr__oom(err);
     for (size_t i = 0; i < rows; i++)
         MR_COL_U8(&n->out)[i] = (uint8_t)(vget(a->valid, i) == n->negate);
     memset(n->out.valid, 0xff, (rows + 7) / 8);
@@ -600,7 +595,7 @@ static int eval_andor(expr__node *n, const mr_batch *in, const uint32_t *sel, si
     if (rc < 0)
         return rc;
     if (expr__out_prep(n, rows) < 0 || expr__scratch_prep(n, rows) < 0)
-        return oom(err);
+        return expr__oom(err);
     /* rows the left side decides: false for AND, true for OR */
     uint8_t decide = is_and ? 0 : 1;
     size_t m = 0;
@@ -662,7 +657,7 @@ int expr__gather_parts(expr__node *n, size_t rows, mr_err *err)
             continue;
         }
         if (expr__copy_row(o, i, n->parts[n->which[i]], n->idx[i]) < 0)
-            return oom(err);
+            return expr__oom(err);
     }
     return 0;
 }
@@ -680,7 +675,7 @@ static int eval_case(expr__node *n, const mr_batch *in, const uint32_t *sel, siz
     int npairs = (n->nkids - (n->has_else ? 1 : 0)) / 2;
     if (expr__out_prep(n, rows) < 0 || expr__scratch_prep(n, rows) < 0 ||
         expr__parts_prep(n, npairs + 1) < 0)
-        return oom(err);
+        return expr__oom(err);
     /* pos[0..m): positions still undecided; phys mirrors them physically */
     size_t m = rows;
     for (size_t i = 0; i < rows; i++) {
@@ -735,7 +730,7 @@ int expr__eval_coalesce(expr__node *n, const mr_batch *in, const uint32_t *sel, 
 {
     if (expr__out_prep(n, rows) < 0 || expr__scratch_prep(n, rows) < 0 ||
         expr__parts_prep(n, n->nkids) < 0)
-        return oom(err);
+        return expr__oom(err);
     size_t m = rows;
     for (size_t i = 0; i < rows; i++) {
         n->pos[i] = (uint32_t)i;
@@ -856,7 +851,7 @@ static int eval_like(expr__node *n, const mr_batch *in, const uint32_t *sel, siz
         (rc = expr__eval(n->kids[1], in, sel, rows, &b, err)) < 0)
         return rc;
     if (expr__out_prep(n, rows) < 0)
-        return oom(err);
+        return expr__oom(err);
     mr_column *o = &n->out;
     vand(o->valid, a->valid, b->valid, rows);
     for (size_t i = 0; i < rows; i++) {
@@ -866,7 +861,7 @@ static int eval_like(expr__node *n, const mr_batch *in, const uint32_t *sel, siz
             /* ILIKE: LIKE on both sides lowered, as PostgreSQL does in UTF-8 */
             like_buf *lb = like_scratch(n, EXPR_CASE_MAP_ROOM(sn) + EXPR_CASE_MAP_ROOM(pn) + 1);
             if (!lb)
-                return oom(err);
+                return expr__oom(err);
             size_t ln = expr__case_map(s, sn, lb->buf, false);
             size_t lp = expr__case_map(p, pn, lb->buf + ln, false);
             s = lb->buf;
@@ -890,11 +885,11 @@ static int eval_concat(expr__node *n, const mr_batch *in, const uint32_t *sel, s
         (rc = expr__eval(n->kids[1], in, sel, rows, &b, err)) < 0)
         return rc;
     if (expr__out_prep(n, rows) < 0)
-        return oom(err);
+        return expr__oom(err);
     mr_column *o = &n->out;
     size_t total = (rows ? a->offsets[rows] - a->offsets[0] + b->offsets[rows] - b->offsets[0] : 0);
     if (mr_column_reserve_chars(o, 0, total) < 0)
-        return oom(err);
+        return expr__oom(err);
     uint32_t pos = 0;
     for (size_t i = 0; i < rows; i++) {
         bool v = vget(a->valid, i) && vget(b->valid, i);
@@ -1094,7 +1089,7 @@ int expr__cast_column(const mr_column *src, mr_column *dst, size_t rows, bool tr
             const char *p;
             size_t len = expr__format_value(src, i, buf, sizeof buf, &p);
             if (mr_column_set_str(dst, i, p, len) < 0)
-                return oom(err);
+                return expr__oom(err);
         }
         return 0;
     }
@@ -1163,13 +1158,13 @@ static int eval_cast(expr__node *n, const mr_batch *in, const uint32_t *sel, siz
     if (rc < 0)
         return rc;
     if (expr__out_prep(n, rows) < 0)
-        return oom(err);
+        return expr__oom(err);
     if (n->param == 1 && a->type.id == MR_T_BOOL) { /* bool's output form, for concat */
         for (size_t i = 0; i < rows; i++) {
             if (!vget(a->valid, i))
                 mr_column_set_str_null(&n->out, i);
             else if (mr_column_set_str(&n->out, i, MR_COL_U8(a)[i] ? "t" : "f", 1) < 0)
-                return oom(err);
+                return expr__oom(err);
         }
         return 0;
     }

@@ -327,28 +327,25 @@ static inline void vset(uint8_t *v, size_t i, bool b)
         v[i >> 3] &= (uint8_t)~(1u << (i & 7));
 }
 
-static int oom(mr_err *err)
+int expr__oom(mr_err *err)
 {
     return mr_err_set(err, MR_ENOMEM, "out of memory evaluating an expression");
 }
 
-/* Room for len more chars at row i of a string result; returns where to
- * write, or NULL when out of memory.  Finish with sput_done. */
-static char *sput(mr_column *o, size_t i, size_t len)
+char *expr__str_room(mr_column *o, size_t i, size_t len)
 {
     if (mr_column_reserve_chars(o, o->offsets[i], len) < 0)
         return NULL;
     return o->chars + o->offsets[i];
 }
 
-static void sput_done(mr_column *o, size_t i, size_t len)
+void expr__str_done(mr_column *o, size_t i, size_t len)
 {
     o->offsets[i + 1] = o->offsets[i] + (uint32_t)len;
     vset(o->valid, i, true);
 }
 
-/* Row i of a string result set to NULL when any argument is NULL; true then. */
-static bool any_null(expr__node *n, size_t i)
+bool expr__null_row(expr__node *n, size_t i)
 {
     for (int k = 0; k < n->nkids; k++)
         if (!vget(n->parts[k]->valid, i)) {
@@ -545,7 +542,7 @@ static int eval_trim(expr__node *n, size_t rows, mr_err *err)
     mr_column *a = n->parts[0], *o = &n->out;
     bool left = n->op != EFN_RTRIM, right = n->op != EFN_LTRIM;
     for (size_t i = 0; i < rows; i++) {
-        if (any_null(n, i))
+        if (expr__null_row(n, i))
             continue;
         size_t len, sn = 1;
         const char *s = mr_column_str(a, i, &len), *set = " ";
@@ -569,7 +566,7 @@ static int eval_trim(expr__node *n, size_t rows, mr_err *err)
             e = st;
         }
         if (mr_column_set_str(o, i, s + b, e - b) < 0)
-            return oom(err);
+            return expr__oom(err);
     }
     return 0;
 }
@@ -578,7 +575,7 @@ static int eval_substr(expr__node *n, size_t rows, mr_err *err)
 {
     mr_column *a = n->parts[0], *o = &n->out;
     for (size_t i = 0; i < rows; i++) {
-        if (any_null(n, i))
+        if (expr__null_row(n, i))
             continue;
         size_t len;
         const char *s = mr_column_str(a, i, &len);
@@ -600,7 +597,7 @@ static int eval_substr(expr__node *n, size_t rows, mr_err *err)
             b = e = 0;
         }
         if (mr_column_set_str(o, i, s + b, e - b) < 0)
-            return oom(err);
+            return expr__oom(err);
     }
     return 0;
 }
@@ -609,7 +606,7 @@ static int eval_replace(expr__node *n, size_t rows, mr_err *err)
 {
     mr_column *o = &n->out;
     for (size_t i = 0; i < rows; i++) {
-        if (any_null(n, i))
+        if (expr__null_row(n, i))
             continue;
         size_t len, fl, tl;
         const char *s = mr_column_str(n->parts[0], i, &len);
@@ -617,16 +614,16 @@ static int eval_replace(expr__node *n, size_t rows, mr_err *err)
         const char *t = mr_column_str(n->parts[2], i, &tl);
         if (fl == 0) {
             if (mr_column_set_str(o, i, s, len) < 0)
-                return oom(err);
+                return expr__oom(err);
             continue;
         }
         size_t hits = 0;
         for (const char *p = s; (p = memmem(p, len - (size_t)(p - s), f, fl)); p += fl)
             hits++;
         size_t outlen = len + hits * tl - hits * fl;
-        char *d = sput(o, i, outlen);
+        char *d = expr__str_room(o, i, outlen);
         if (!d)
-            return oom(err);
+            return expr__oom(err);
         const char *p = s;
         for (const char *h; (h = memmem(p, len - (size_t)(p - s), f, fl)); p = h + fl) {
             memcpy(d, p, (size_t)(h - p));
@@ -635,7 +632,7 @@ static int eval_replace(expr__node *n, size_t rows, mr_err *err)
             d += tl;
         }
         memcpy(d, p, len - (size_t)(p - s));
-        sput_done(o, i, outlen);
+        expr__str_done(o, i, outlen);
     }
     return 0;
 }
@@ -648,9 +645,9 @@ static int eval_concat_fn(expr__node *n, size_t rows, mr_err *err)
         for (int k = 0; k < n->nkids; k++)
             if (vget(n->parts[k]->valid, i))
                 total += n->parts[k]->offsets[i + 1] - n->parts[k]->offsets[i];
-        char *d = sput(o, i, total);
+        char *d = expr__str_room(o, i, total);
         if (!d)
-            return oom(err);
+            return expr__oom(err);
         for (int k = 0; k < n->nkids; k++)
             if (vget(n->parts[k]->valid, i)) {
                 size_t l;
@@ -658,7 +655,7 @@ static int eval_concat_fn(expr__node *n, size_t rows, mr_err *err)
                 memcpy(d, s, l);
                 d += l;
             }
-        sput_done(o, i, total);
+        expr__str_done(o, i, total);
     }
     return 0;
 }
@@ -667,7 +664,7 @@ static int eval_split_part(expr__node *n, size_t rows, mr_err *err)
 {
     mr_column *o = &n->out;
     for (size_t i = 0; i < rows; i++) {
-        if (any_null(n, i))
+        if (expr__null_row(n, i))
             continue;
         size_t len, dl;
         const char *s = mr_column_str(n->parts[0], i, &len);
@@ -694,7 +691,7 @@ static int eval_split_part(expr__node *n, size_t rows, mr_err *err)
             }
         }
         if (mr_column_set_str(o, i, b, (size_t)(e - b)) < 0)
-            return oom(err);
+            return expr__oom(err);
     }
     return 0;
 }
@@ -772,20 +769,20 @@ static int eval_md5(expr__node *n, size_t rows, mr_err *err)
     static const char hex[] = "0123456789abcdef";
     mr_column *o = &n->out;
     for (size_t i = 0; i < rows; i++) {
-        if (any_null(n, i))
+        if (expr__null_row(n, i))
             continue;
         size_t len;
         const char *s = mr_column_str(n->parts[0], i, &len);
         unsigned char dg[16];
         md5((const unsigned char *)s, len, dg);
-        char *d = sput(o, i, 32);
+        char *d = expr__str_room(o, i, 32);
         if (!d)
-            return oom(err);
+            return expr__oom(err);
         for (int j = 0; j < 16; j++) {
             d[2 * j] = hex[dg[j] >> 4];
             d[2 * j + 1] = hex[dg[j] & 15];
         }
-        sput_done(o, i, 32);
+        expr__str_done(o, i, 32);
     }
     return 0;
 }
@@ -981,7 +978,7 @@ int expr__func_eval(expr__node *n, const mr_batch *in, const uint32_t *sel, size
         return f->eval_self(n, in, sel, rows, err);
     if (expr__out_prep(n, rows) < 0 || expr__scratch_prep(n, rows) < 0 ||
         expr__parts_prep(n, n->nkids) < 0)
-        return oom(err);
+        return expr__oom(err);
     for (int k = 0; k < n->nkids; k++) {
         int rc = expr__eval(n->kids[k], in, sel, rows, &n->parts[k], err);
         if (rc < 0)

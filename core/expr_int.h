@@ -132,6 +132,17 @@ expr__node *expr__node_clone(const expr__node *n);
 /* Frees the evaluation scratch only. */
 void expr__scratch_free(expr__node *n);
 
+/* ---- kernel helpers shared by the function files (expr_func.c) --------- */
+/* MR_ENOMEM with the one message of expression evaluation. */
+int expr__oom(mr_err *err);
+/* Row i of n's result set to NULL when any argument (n->parts) is NULL
+ * there; true then. */
+bool expr__null_row(expr__node *n, size_t i);
+/* Room for len more chars at row i of string result o; where to write, or
+ * NULL when out of memory.  Finish the row with expr__str_done. */
+char *expr__str_room(mr_column *o, size_t i, size_t len);
+void expr__str_done(mr_column *o, size_t i, size_t len);
+
 /* ---- expr_eval.c ------------------------------------------------------- */
 /* Evaluates n over the rows sel[0..rows) of in (sel NULL: rows 0..rows-1),
  * setting *res to a column that holds the results densely (row i for the

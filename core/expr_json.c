@@ -267,11 +267,6 @@ int expr__bind_json_typeof(expr__node *n, mr_err *err)
     return bind_json(n, mr_type_make(MR_T_STRING), err);
 }
 
-static int oom(mr_err *err)
-{
-    return mr_err_set(err, MR_ENOMEM, "out of memory evaluating an expression");
-}
-
 static void set_null(mr_column *o, size_t i)
 {
     if (o->type.id == MR_T_STRING)
@@ -316,13 +311,13 @@ int expr__eval_json_path(expr__node *n, size_t rows, mr_err *err)
     jstate *s = state(n);
     mr_column *o = &n->out;
     if (!s)
-        return oom(err);
+        return expr__oom(err);
     for (size_t i = 0; i < rows; i++) {
         const char *doc;
         size_t len;
         int rc = find(n, s, i, &doc, &len);
         if (rc < 0)
-            return oom(err);
+            return expr__oom(err);
         if (rc == 0 || s->w.kind == JK_NONE || s->w.kind == JK_NULL || s->w.nul) {
             set_null(o, i);
             continue;
@@ -330,7 +325,7 @@ int expr__eval_json_path(expr__node *n, size_t rows, mr_err *err)
         bool nested = s->w.kind == JK_OBJECT || s->w.kind == JK_ARRAY;
         if (mr_column_set_str(o, i, nested ? doc + s->w.start : s->w.buf,
                               nested ? s->w.end - s->w.start : s->w.blen) < 0)
-            return oom(err);
+            return expr__oom(err);
     }
     return 0;
 }
@@ -340,13 +335,13 @@ int expr__eval_json_length(expr__node *n, size_t rows, mr_err *err)
     jstate *s = state(n);
     mr_column *o = &n->out;
     if (!s)
-        return oom(err);
+        return expr__oom(err);
     for (size_t i = 0; i < rows; i++) {
         const char *doc;
         size_t len;
         int rc = find(n, s, i, &doc, &len);
         if (rc < 0)
-            return oom(err);
+            return expr__oom(err);
         if (rc == 0 || s->w.kind != JK_ARRAY || s->w.count > INT32_MAX) {
             set_null(o, i);
             continue;
@@ -364,20 +359,20 @@ int expr__eval_json_typeof(expr__node *n, size_t rows, mr_err *err)
     jstate *s = state(n);
     mr_column *o = &n->out;
     if (!s)
-        return oom(err);
+        return expr__oom(err);
     for (size_t i = 0; i < rows; i++) {
         const char *doc;
         size_t len;
         int rc = find(n, s, i, &doc, &len);
         if (rc < 0)
-            return oom(err);
+            return expr__oom(err);
         if (rc == 0) {
             set_null(o, i);
             continue;
         }
         const char *t = names[s->w.kind];
         if (mr_column_set_str(o, i, t, strlen(t)) < 0)
-            return oom(err);
+            return expr__oom(err);
     }
     return 0;
 }

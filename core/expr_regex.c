@@ -223,25 +223,17 @@ int expr__bind_regexp_count(expr__node *n, mr_err *err)
 
 /* ---- kernels ----------------------------------------------------------- */
 
-static int oom(mr_err *err)
-{
-    return mr_err_set(err, MR_ENOMEM, "out of memory evaluating an expression");
-}
-
 /* True (and row i of the result set to NULL) when the pattern or flags are
  * NULL or any argument is NULL at row i. */
 static bool null_row(expr__node *n, size_t i)
 {
-    bool null = !n->aux;
-    for (int k = 0; k < n->nkids && !null; k++)
-        null = !mr_column_is_valid(n->parts[k], i);
-    if (null) {
-        if (n->out.type.id == MR_T_STRING)
-            mr_column_set_str_null(&n->out, i);
-        else
-            mr_column_set_valid(&n->out, i, false);
-    }
-    return null;
+    if (n->aux)
+        return expr__null_row(n, i);
+    if (n->out.type.id == MR_T_STRING)
+        mr_column_set_str_null(&n->out, i);
+    else
+        mr_column_set_valid(&n->out, i, false);
+    return true;
 }
 
 /* One search of s[0..len) from byte start: 1 and the match's ovector, 0
@@ -361,14 +353,14 @@ int expr__eval_regexp_replace(expr__node *n, size_t rows, mr_err *err)
                 break;
             if (put(o, i, &used, s + pos, ov[0] - pos) < 0 ||
                 put_replacement(o, i, &used, s, ov, groups, rp, rl) < 0)
-                return oom(err);
+                return expr__oom(err);
             pos = ov[1];
             if (!x->global)
                 break;
             start = next_start(s, len, ov);
         }
         if (put(o, i, &used, s + pos, len - pos) < 0)
-            return oom(err);
+            return expr__oom(err);
         o->offsets[i + 1] = o->offsets[i] + (uint32_t)used;
         mr_column_set_valid(o, i, true);
     }
@@ -421,7 +413,7 @@ int expr__eval_regexp_substr(expr__node *n, size_t rows, mr_err *err)
             continue;
         }
         if (mr_column_set_str(o, i, s + ov[0], ov[1] - ov[0]) < 0)
-            return oom(err);
+            return expr__oom(err);
     }
     return 0;
 }

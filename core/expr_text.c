@@ -48,28 +48,9 @@ int expr__bind_starts_with(expr__node *n, mr_err *err)
 
 /* ---- helpers ----------------------------------------------------------- */
 
-static int oom(mr_err *err)
-{
-    return mr_err_set(err, MR_ENOMEM, "out of memory evaluating an expression");
-}
-
 static int too_long(expr__node *n, mr_err *err)
 {
     return mr_err_set(err, MR_EINVAL, "%s(): requested length too large", n->name);
-}
-
-/* Row i set to NULL when any argument is NULL there; true then. */
-static bool null_row(expr__node *n, size_t i)
-{
-    for (int k = 0; k < n->nkids; k++)
-        if (!mr_column_is_valid(n->parts[k], i)) {
-            if (n->out.type.id == MR_T_STRING)
-                mr_column_set_str_null(&n->out, i);
-            else
-                mr_column_set_valid(&n->out, i, false);
-            return true;
-        }
-    return false;
 }
 
 /* Bytes of the character at s[0..n) (n > 0). */
@@ -79,20 +60,6 @@ static size_t char_len(const char *s, size_t n)
     while (i < n && ((unsigned char)s[i] & 0xC0) == 0x80)
         i++;
     return i;
-}
-
-/* Room for len bytes at row i of o; where to write them, or NULL. */
-static char *room(mr_column *o, size_t i, size_t len)
-{
-    if (mr_column_reserve_chars(o, o->offsets[i], len) < 0)
-        return NULL;
-    return o->chars + o->offsets[i];
-}
-
-static void done(mr_column *o, size_t i, size_t len)
-{
-    o->offsets[i + 1] = o->offsets[i] + (uint32_t)len;
-    mr_column_set_valid(o, i, true);
 }
 
 static const char *str(const expr__node *n, int k, size_t i, size_t *len)
@@ -141,16 +108,16 @@ int expr__eval_case_map(expr__node *n, size_t rows, mr_err *err)
     mr_column *o = &n->out;
     bool upper = n->op == EFN_UPPER;
     for (size_t i = 0; i < rows; i++) {
-        if (null_row(n, i))
+        if (expr__null_row(n, i))
             continue;
         size_t sn;
         const char *s = str(n, 0, i, &sn);
         if (sn > MAX_RESULT / 2)
             return too_long(n, err);
-        char *d = room(o, i, EXPR_CASE_MAP_ROOM(sn));
+        char *d = expr__str_room(o, i, EXPR_CASE_MAP_ROOM(sn));
         if (!d)
-            return oom(err);
-        done(o, i, expr__case_map(s, sn, d, upper));
+            return expr__oom(err);
+        expr__str_done(o, i, expr__case_map(s, sn, d, upper));
     }
     return 0;
 }
@@ -164,7 +131,7 @@ int expr__eval_pad(expr__node *n, size_t rows, mr_err *err)
     mr_column *o = &n->out;
     bool left = n->op == EFN_LPAD;
     for (size_t i = 0; i < rows; i++) {
-        if (null_row(n, i))
+        if (expr__null_row(n, i))
             continue;
         size_t sn, fn = 1;
         const char *s = str(n, 0, i, &sn), *f = " ";
@@ -172,17 +139,17 @@ int expr__eval_pad(expr__node *n, size_t rows, mr_err *err)
         if (n->nkids > 2)
             f = str(n, 2, i, &fn);
         if (want <= 0) {
-            done(o, i, 0);
+            expr__str_done(o, i, 0);
             continue;
         }
         size_t have = mr_utf8_chars(s, sn);
         if ((uint64_t)want <= have || fn == 0) {
             size_t keep = mr_utf8_advance(s, sn, want);
-            char *d = room(o, i, keep);
+            char *d = expr__str_room(o, i, keep);
             if (!d)
-                return oom(err);
+                return expr__oom(err);
             memcpy(d, s, keep);
-            done(o, i, keep);
+            expr__str_done(o, i, keep);
             continue;
         }
         /* the fill's bytes for want - have characters */
@@ -193,15 +160,15 @@ int expr__eval_pad(expr__node *n, size_t rows, mr_err *err)
         if (whole > MAX_RESULT / fn || whole * fn + part + sn > MAX_RESULT)
             return too_long(n, err);
         size_t fill = (size_t)whole * fn + part, len = fill + sn;
-        char *d = room(o, i, len);
+        char *d = expr__str_room(o, i, len);
         if (!d)
-            return oom(err);
+            return expr__oom(err);
         char *p = left ? d : d + sn;
         for (uint64_t k = 0; k < whole; k++, p += fn)
             memcpy(p, f, fn);
         memcpy(p, f, part);
         memcpy(left ? d + fill : d, s, sn);
-        done(o, i, len);
+        expr__str_done(o, i, len);
     }
     return 0;
 }
@@ -213,7 +180,7 @@ int expr__eval_left_right(expr__node *n, size_t rows, mr_err *err)
     mr_column *o = &n->out;
     bool left = n->op == EFN_LEFT;
     for (size_t i = 0; i < rows; i++) {
-        if (null_row(n, i))
+        if (expr__null_row(n, i))
             continue;
         size_t sn;
         const char *s = str(n, 0, i, &sn);
@@ -226,11 +193,11 @@ int expr__eval_left_right(expr__node *n, size_t rows, mr_err *err)
         size_t at = mr_utf8_advance(s, sn, c);
         const char *from = left ? s : s + at;
         size_t len = left ? at : sn - at;
-        char *d = room(o, i, len);
+        char *d = expr__str_room(o, i, len);
         if (!d)
-            return oom(err);
+            return expr__oom(err);
         memcpy(d, from, len);
-        done(o, i, len);
+        expr__str_done(o, i, len);
     }
     return 0;
 }
@@ -242,7 +209,7 @@ int expr__eval_strpos(expr__node *n, size_t rows, mr_err *err)
     (void)err;
     mr_column *o = &n->out;
     for (size_t i = 0; i < rows; i++) {
-        if (null_row(n, i))
+        if (expr__null_row(n, i))
             continue;
         size_t sn, tn;
         const char *s = str(n, 0, i, &sn), *t = str(n, 1, i, &tn);
@@ -279,16 +246,16 @@ int expr__eval_initcap(expr__node *n, size_t rows, mr_err *err)
 {
     mr_column *o = &n->out;
     for (size_t i = 0; i < rows; i++) {
-        if (null_row(n, i))
+        if (expr__null_row(n, i))
             continue;
         size_t sn;
         const char *s = str(n, 0, i, &sn);
         /* a mapped character may be longer than its original: 4 bytes each */
         if (sn > MAX_RESULT / 4)
             return too_long(n, err);
-        char *d = room(o, i, 4 * sn);
+        char *d = expr__str_room(o, i, 4 * sn);
         if (!d)
-            return oom(err);
+            return expr__oom(err);
         size_t k = 0;
         bool in_word = false;
         for (size_t j = 0; j < sn;) {
@@ -307,7 +274,7 @@ int expr__eval_initcap(expr__node *n, size_t rows, mr_err *err)
             in_word = word_char(cp);
             j += (size_t)l;
         }
-        done(o, i, k);
+        expr__str_done(o, i, k);
     }
     return 0;
 }
@@ -317,19 +284,19 @@ int expr__eval_reverse(expr__node *n, size_t rows, mr_err *err)
 {
     mr_column *o = &n->out;
     for (size_t i = 0; i < rows; i++) {
-        if (null_row(n, i))
+        if (expr__null_row(n, i))
             continue;
         size_t sn;
         const char *s = str(n, 0, i, &sn);
-        char *d = room(o, i, sn);
+        char *d = expr__str_room(o, i, sn);
         if (!d)
-            return oom(err);
+            return expr__oom(err);
         for (size_t j = 0; j < sn;) {
             size_t l = char_len(s + j, sn - j);
             memcpy(d + sn - j - l, s + j, l);
             j += l;
         }
-        done(o, i, sn);
+        expr__str_done(o, i, sn);
     }
     return 0;
 }
@@ -339,24 +306,24 @@ int expr__eval_repeat(expr__node *n, size_t rows, mr_err *err)
 {
     mr_column *o = &n->out;
     for (size_t i = 0; i < rows; i++) {
-        if (null_row(n, i))
+        if (expr__null_row(n, i))
             continue;
         size_t sn;
         const char *s = str(n, 0, i, &sn);
         int64_t k = MR_COL_I64(n->parts[1])[i];
         if (k <= 0 || sn == 0) {
-            done(o, i, 0);
+            expr__str_done(o, i, 0);
             continue;
         }
         if ((uint64_t)k > MAX_RESULT / sn)
             return too_long(n, err);
         size_t len = (size_t)k * sn;
-        char *d = room(o, i, len);
+        char *d = expr__str_room(o, i, len);
         if (!d)
-            return oom(err);
+            return expr__oom(err);
         for (int64_t r = 0; r < k; r++)
             memcpy(d + (size_t)r * sn, s, sn);
-        done(o, i, len);
+        expr__str_done(o, i, len);
     }
     return 0;
 }
@@ -366,7 +333,7 @@ int expr__eval_starts_with(expr__node *n, size_t rows, mr_err *err)
     (void)err;
     mr_column *o = &n->out;
     for (size_t i = 0; i < rows; i++) {
-        if (null_row(n, i))
+        if (expr__null_row(n, i))
             continue;
         size_t sn, pn;
         const char *s = str(n, 0, i, &sn), *p = str(n, 1, i, &pn);
@@ -382,7 +349,7 @@ int expr__eval_sha256(expr__node *n, size_t rows, mr_err *err)
     static const char hex[] = "0123456789abcdef";
     mr_column *o = &n->out;
     for (size_t i = 0; i < rows; i++) {
-        if (null_row(n, i))
+        if (expr__null_row(n, i))
             continue;
         size_t sn;
         const char *s = str(n, 0, i, &sn);
@@ -391,14 +358,14 @@ int expr__eval_sha256(expr__node *n, size_t rows, mr_err *err)
         sha256_init(&ctx);
         sha256_update(&ctx, sn, (const uint8_t *)s);
         sha256_digest(&ctx, sizeof md, md);
-        char *d = room(o, i, 2 * sizeof md);
+        char *d = expr__str_room(o, i, 2 * sizeof md);
         if (!d)
-            return oom(err);
+            return expr__oom(err);
         for (size_t k = 0; k < sizeof md; k++) {
             d[2 * k] = hex[md[k] >> 4];
             d[2 * k + 1] = hex[md[k] & 15];
         }
-        done(o, i, 2 * sizeof md);
+        expr__str_done(o, i, 2 * sizeof md);
     }
     return 0;
 }
