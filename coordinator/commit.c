@@ -22,6 +22,7 @@ typedef struct commit_work {
     char ***staging;
     uint32_t *target_stage;
     int ntargets;
+    mr_wh_bookmarks bookmarks; /* incremental reads: moved with the data */
 } commit_work;
 
 static void commit_work_free(commit_work *w)
@@ -37,6 +38,7 @@ static void commit_work_free(commit_work *w)
     free(w->schemas);
     free(w->staging);
     free(w->target_stage);
+    coord_bm_target_free(&w->bookmarks);
 }
 
 static int commit_prepare(job *j, commit_work *w, mr_err *err)
@@ -45,7 +47,7 @@ static int commit_prepare(job *j, commit_work *w, mr_err *err)
     w->j = j;
     if (!coord_job_wh(j, &w->cfg))
         w->cfg = (mr_wh_config){.driver = "sqlite"};
-    int n = 1; /* room for the rejects target */
+    int n = 2; /* room for the rejects and the bookmarks targets */
     for (uint32_t s = 0; s < j->nstages; s++)
         n += j->stages[s].plan->write != NULL && !is_file_write(j->stages[s].plan->write);
     w->targets = calloc((size_t)n + 1, sizeof *w->targets);
@@ -107,6 +109,14 @@ static int commit_prepare(job *j, commit_work *w, mr_err *err)
         w->targets[i].schema = w->schemas[i];
         w->targets[i].staging_tables = (const char *const *)w->staging[i];
         w->targets[i].nstaging = (int)k;
+        w->target_stage[i] = UINT32_MAX;
+    }
+    if (j->bm) {
+        int i = w->ntargets;
+        int rc = coord_bm_target(j, &w->bookmarks, &w->targets[i], err);
+        if (rc < 0)
+            return rc;
+        w->ntargets++;
         w->target_stage[i] = UINT32_MAX;
     }
     return 0;
@@ -181,6 +191,13 @@ void coord_commit_ready(mr_coord *c)
         commit_work w;
         mr_err err;
         mr_err_clear(&err);
+        if (coord_bm_nothing_loaded(j)) {
+            /* every read is incremental and none passed a row: nothing to
+             * load, and no bookmark to move */
+            mr_log(MR_LOG_INFO, "coordinator", "job=%s nothing new to load", j->id);
+            job_finish(c, j, JOB_SUCCEEDED, NULL);
+            return;
+        }
         if (commit_prepare(j, &w, &err) < 0) {
             commit_work_free(&w);
             job_finish(c, j, JOB_FAILED, err.msg);
@@ -213,6 +230,8 @@ void coord_commit_ready(mr_coord *c)
                      err.msg);
             job_finish(c, j, JOB_FAILED, msg);
         } else {
+            if (j->bm)
+                coord_bm_committed(j);
             for (int i = 0; i < w.ntargets; i++)
                 if (w.target_stage[i] != UINT32_MAX)
                     j->output_rows[w.target_stage[i]] = w.targets[i].rows;

@@ -194,6 +194,8 @@ typedef struct dag_read {
     Millrace__OnError on_error;
     long long max_errors;    /* -1: no limit */
     Millrace__Compression compression; /* csv, jsonl: auto by the suffix */
+    Millrace__Incremental incremental; /* incremental: files | {column: NAME} */
+    const char *incremental_column;    /* "" unless a column */
 } dag_read;
 
 typedef struct dag_join {

@@ -132,6 +132,8 @@ static int check_kind(dag_ctx *c, const ynode *v, dv_kkind k, const char *key, c
         if (v->kind == YN_SCALAR)
             return 0;
         break;
+    case DV_K_ANY:
+        return 0;
     }
     if (yscalar_is_null(v))
         dag_error(c, v, node, "'%s' needs a value (%s)", key, kind_word(k));

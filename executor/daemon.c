@@ -236,6 +236,14 @@ static void *task_thread(void *arg)
     }
     st.n_rejects = (size_t)stats.nsample;
     st.rejects = rjp;
+    Millrace__ReadMark mark = MILLRACE__READ_MARK__INIT;
+    if (stats.has_mark) {
+        mark.node = stats.mark_node;
+        mark.rows = stats.mark_rows;
+        mark.has_max = stats.mark_has_max;
+        mark.max = stats.mark_max;
+        st.read_mark = &mark;
+    }
     if (rc < 0)
         mr_log(MR_LOG_WARN, "executor", "job=%s stage=%u task=%u attempt=%u failed: %s", s->job_id,
                s->stage_id, s->partition, s->attempt, err.msg);

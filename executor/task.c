@@ -148,6 +148,7 @@ typedef struct build_ctx {
     mr_op *sources[64]; /* for counters: every source built */
     int nsources;
     mr_op *scan;        /* the scan that reads this task's split, if any */
+    mr_op *mark;        /* above it, an incremental column read's watermark */
 } build_ctx;
 
 /* Indices of op idx's inputs: its `children`, or the op before it when it
@@ -288,6 +289,16 @@ static mr_op *open_scan(build_ctx *bc, size_t idx, mr_err *err)
     mr_schema_destroy(schema);
     if (scan)
         bc->scan = scan;
+    if (scan && rd->incremental == MILLRACE__INCREMENTAL__INCREMENTAL_COLUMN) {
+        /* only rows above the last run's watermark (docs/bookmarks.md) */
+        const char *bound = bc->spec->has_watermark ? bc->spec->watermark : NULL;
+        scan = mr_watermark_create(scan, rd->incremental_column, bound, op->node, err);
+        bc->scan = NULL; /* closed with the watermark, also when it failed */
+        if (scan) {
+            bc->scan = scan->child;
+            bc->mark = scan;
+        }
+    }
     return scan;
 }
 
@@ -576,6 +587,12 @@ static int task_run(const Millrace__TaskSpec *spec, const mr_task_env *env, vola
     }
     if (rc >= 0 && bc.scan)
         rc = stage_rejects(spec, &bc, stats, err);
+    if (bc.mark) {
+        stats->has_mark = 1;
+        stats->mark_rows = mr_watermark_rows(bc.mark);
+        stats->mark_has_max = mr_watermark_max(bc.mark, stats->mark_max, sizeof stats->mark_max);
+        snprintf(stats->mark_node, sizeof stats->mark_node, "%s", bc.mark->node);
+    }
     for (int i = 0; i < bc.nsources; i++)
         stats->rows_in += bc.sources[i]->rows_out;
     stats->rows_out = top->rows_out;

@@ -7,6 +7,7 @@
 #include <stdint.h>
 
 #include "core/error.h"
+#include "core/op/watermark.h"
 #include "executor/shuffle_store.h"
 #include "net/transport.h"
 #include "proto/millrace.pb-c.h"
@@ -51,6 +52,12 @@ typedef struct mr_task_stats {
     uint64_t spill_bytes, spill_files; /* what the task's operators spilled */
     mr_task_reject sample[MR_TASK_REJECT_SAMPLE]; /* the first rejected rows */
     int nsample;
+    /* an incremental column read: the rows its scan passed and their
+     * largest value (core/op/watermark.h) */
+    int has_mark, mark_has_max;
+    uint64_t mark_rows;
+    char mark_node[64];
+    char mark_max[MR_WATERMARK_MAX + 1];
 } mr_task_stats;
 
 /* Frees the reject sample. */
