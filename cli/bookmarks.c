@@ -18,8 +18,6 @@
 #include "cli/cli.h"
 #include "core/op/watermark.h"
 #include "dag/dag.h"
-#include "proto/plan_names.h"
-#include "proto/schema_pb.h"
 #include "warehouse/warehouse.h"
 
 static const char *help =
@@ -186,17 +184,22 @@ int cli_bookmarks(int argc, char **argv)
         int xrc = 0;
         char canon[MR_WATERMARK_MAX + 1];
         if (set) { /* the value must be one of the column's type */
-            mr_schema *sch = mr_schema_from_pb(rd->schema, &err);
-            int col = sch ? mr_schema_find(sch, rd->incremental_column) : -1;
-            if (col >= 0 && mr_watermark_canon(sch->fields[col].type, value, canon, sizeof canon,
-                                               &err) < 0) {
+            int col = -1;
+            mr_type ty = mr_type_make(MR_T_STRING);
+            for (size_t f = 0; rd->schema && f < rd->schema->n_fields; f++)
+                if (strcmp(rd->schema->fields[f]->name, rd->incremental_column) == 0 &&
+                    rd->schema->fields[f]->type) {
+                    const Millrace__Type *pt = rd->schema->fields[f]->type;
+                    ty = (mr_type){(uint8_t)pt->id, (uint8_t)pt->precision, (uint8_t)pt->scale};
+                    col = (int)f;
+                }
+            if (col >= 0 && mr_watermark_canon(ty, value, canon, sizeof canon, &err) < 0) {
                 fprintf(stderr, "millrace bookmarks: --set %s '%s': %s\n", node, value, err.msg);
                 rc = 2;
                 xrc = -1;
             } else if (col >= 0) {
                 value = canon; /* as the scans will write it */
             }
-            mr_schema_destroy(sch);
         }
         if (xrc == 0 && (reset || set))
             xrc = mr_wh_bookmarks_edit(&cfg, plan->name, node, set ? rd->incremental_column : NULL,

@@ -14,13 +14,14 @@
  * warehouse refuses it when another run moved them meanwhile.  The job's
  * answer in the API shows all of it (coord_bm_json).
  *
- * Files are named by their resolved path; a file whose size or mtime
+ * Files are named by their real path (symlinks and ".." resolved); a file whose size or mtime
  * changed is new again and is read whole.  A read whose files are all
  * known gets one task that reads nothing, so its stage still runs and
  * finishes; a job whose every read is `incremental: files` with nothing new
  * finishes at once ("nothing new"), without touching the warehouse.
  */
 #include <inttypes.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -167,10 +168,11 @@ int coord_bm_filter_files(job_bm *bm, const char *node, Millrace__Split **splits
         while (k < *n && strcmp(splits[k]->path, splits[i]->path) == 0)
             k++;
         struct stat sb;
-        if (stat(splits[i]->path, &sb) != 0)
+        char real[PATH_MAX];
+        if (stat(splits[i]->path, &sb) != 0 || !realpath(splits[i]->path, real))
             return mr_err_set(err, MR_EIO, "node '%s': cannot stat '%s'", node, splits[i]->path);
         int64_t mt = (int64_t)sb.st_mtim.tv_sec * 1000000000 + sb.st_mtim.tv_nsec;
-        if (known(bm, node, splits[i]->path, (int64_t)sb.st_size, mt)) {
+        if (known(bm, node, real, (int64_t)sb.st_size, mt)) {
             for (size_t x = i; x < k; x++)
                 millrace__split__free_unpacked(splits[x], NULL);
             r->files_skipped++;
@@ -185,7 +187,7 @@ int coord_bm_filter_files(job_bm *bm, const char *node, Millrace__Split **splits
             }
             mr_wh_bookmark *f = &r->files[r->nfiles];
             memset(f, 0, sizeof *f);
-            if (!(f->item = strdup(splits[i]->path)))
+            if (!(f->item = strdup(real))) /* one name however the path was written */
                 return mr_err_oom(err, NULL);
             f->node = (char *)r->node;
             f->kind = "file";
