@@ -38,6 +38,7 @@
 #include "core/op/hashagg.h"
 #include "core/op/hashjoin.h"
 #include "core/op/limit.h"
+#include "core/op/watermark.h"
 #include "core/op/project.h"
 #include "core/op/scan_csv.h"
 #include "core/op/sort.h"
@@ -317,6 +318,13 @@ static mr_op *mk_limit(bool sel)
     return must(mr_limit_create(input(sel, 1), 5000, "limit", &err), &err);
 }
 
+/* An incremental read's watermark: k above 4000 (NULLs never pass). */
+static mr_op *mk_watermark(bool sel)
+{
+    mr_err err = {0};
+    return must(mr_watermark_create(input(sel, 1), "k", "4000", "watermark", &err), &err);
+}
+
 /* A window over its sort: partitions of g, ordered by k (NULLs and ties
  * included); the sort beneath spills under a budget. */
 static mr_op *mk_window(bool sel)
@@ -360,6 +368,7 @@ static const op_case CASES[] = {
     {"sort top-n", mk_sort_topn, false, true, false},
     {"limit", mk_limit, false, true, false},
     {"window", mk_window, true, true, false},
+    {"watermark", mk_watermark, false, true, false},
 };
 #define NCASES ((int)(sizeof CASES / sizeof CASES[0]))
 
