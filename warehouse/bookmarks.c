@@ -97,7 +97,7 @@ static int bm_exec(bm_db *db, const char *sql, int n, const char *const *p, bm_r
             rc = sq__fail(db->sq, err, "bookmarks");
         } else {
             for (int i = 0; i < n; i++) {
-                char name[8];
+                char name[16];
                 snprintf(name, sizeof name, "$%d", i + 1);
                 int idx = sqlite3_bind_parameter_index(st, name);
                 if (idx > 0)

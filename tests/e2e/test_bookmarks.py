@@ -232,7 +232,9 @@ def test_exactly_once_under_failures(tmp_path, wh):
             assert wh.bookmarks(name) == before  # the commit failed: nothing moved
             assert wh.table(table) == rows_before
         else:
-            env = dict(os.environ, **slow)
+            tmp = tmp_path / ("run-%d" % i)  # its daemons' folder, left by kill -9
+            tmp.mkdir()
+            env = dict(os.environ, TMPDIR=str(tmp), **slow)
             p = subprocess.Popen([binary("millrace"), "run", str(dag), "--executors", "2"],
                                  stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env,
                                  start_new_session=True)
