@@ -111,6 +111,10 @@ static void label_scan(mr_strbuf *b, const Millrace__OpSpec *op)
                      op->read ? mr_plan_name(mr_plan_format_names, op->read->format) : "?");
     if (op->read && op->read->compression != MILLRACE__COMPRESSION__COMPRESSION_AUTO)
         mr_strbuf_printf(b, ", %s", mr_plan_name(mr_plan_compression_names, op->read->compression));
+    if (op->read && op->read->incremental == MILLRACE__INCREMENTAL__INCREMENTAL_FILES)
+        mr_strbuf_printf(b, ", new files only");
+    else if (op->read && op->read->incremental == MILLRACE__INCREMENTAL__INCREMENTAL_COLUMN)
+        mr_strbuf_printf(b, ", rows above the watermark of %s", op->read->incremental_column);
     mr_strbuf_printf(b, ")");
 }
 
@@ -386,6 +390,10 @@ static void js_read(cJSON *obj, const Millrace__ReadSpec *r, int *bad)
     js_int(o, "max_errors", (long long)r->max_errors, bad);
     if (r->compression != MILLRACE__COMPRESSION__COMPRESSION_AUTO)
         js_str(o, "compression", mr_plan_name(mr_plan_compression_names, r->compression), bad);
+    if (r->incremental == MILLRACE__INCREMENTAL__INCREMENTAL_FILES)
+        js_str(o, "incremental", "files", bad);
+    else if (r->incremental == MILLRACE__INCREMENTAL__INCREMENTAL_COLUMN)
+        js_str(o, "incremental_column", r->incremental_column, bad);
     if (r->csv) {
         cJSON *c = js_add(o, "csv", cJSON_CreateObject(), bad);
         if (!c)
