@@ -439,6 +439,8 @@ int job_start(mr_coord *c, job *j)
     if (coord_bm_nothing_new(j->bm)) {
         /* every read is incremental files and none has a new file */
         mr_log(MR_LOG_INFO, "coordinator", "job=%s nothing new to read", j->id);
+        for (uint32_t s = 0; s < j->nstages; s++)
+            j->stages[s].state = STAGE_DONE;
         job_finish(c, j, JOB_SUCCEEDED, NULL);
         return MR_ECANCELLED;
     }
