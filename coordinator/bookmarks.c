@@ -378,6 +378,19 @@ void coord_bm_committed(job *j)
         j->bm->moved = 1;
 }
 
+/* Adds key: text to o, with the job's secret values masked ("***" when
+ * out of memory), or null for NULL text. */
+static void add_shown(cJSON *o, const char *key, const char *text, const job *j)
+{
+    if (!text) {
+        cJSON_AddNullToObject(o, key);
+        return;
+    }
+    char *shown = mr_redact(text, &j->secrets);
+    cJSON_AddStringToObject(o, key, shown ? shown : "***");
+    free(shown);
+}
+
 cJSON *coord_bm_json(const job *j)
 {
     const job_bm *bm = j->bm;
@@ -397,19 +410,15 @@ cJSON *coord_bm_json(const job *j)
             cJSON_AddNumberToObject(x, "files_new", r->nfiles);
             cJSON_AddNumberToObject(x, "files_skipped", (double)r->files_skipped);
             cJSON *list = cJSON_AddArrayToObject(x, "files");
-            for (int f = 0; f < r->nfiles && f < 100; f++) /* the first hundred */
-                cJSON_AddItemToArray(list, cJSON_CreateString(r->files[f].item));
+            for (int f = 0; f < r->nfiles && f < 100; f++) { /* the first hundred */
+                char *shown = mr_redact(r->files[f].item, &j->secrets);
+                cJSON_AddItemToArray(list, cJSON_CreateString(shown ? shown : "***"));
+                free(shown);
+            }
         } else {
             cJSON_AddStringToObject(x, "column", r->column);
-            if (r->before)
-                cJSON_AddStringToObject(x, "watermark_before", r->before);
-            else
-                cJSON_AddNullToObject(x, "watermark_before");
-            const char *after = bm->moved ? r->after : r->before;
-            if (after)
-                cJSON_AddStringToObject(x, "watermark_after", after);
-            else
-                cJSON_AddNullToObject(x, "watermark_after");
+            add_shown(x, "watermark_before", r->before, j);
+            add_shown(x, "watermark_after", bm->moved ? r->after : r->before, j);
         }
         cJSON_AddNumberToObject(x, "rows", (double)r->rows);
         cJSON_AddItemToArray(reads, x);

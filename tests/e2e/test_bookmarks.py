@@ -280,7 +280,7 @@ def test_two_runs_at_once(tmp_path, wh):
         dag, data = make_dag(tmp_path, wh, name, inc, table)
         for day in range(6):
             write_day(data, day)
-        env = dict(os.environ, MILLRACE_TEST_BATCH_DELAY_MS="400")
+        env = dict(os.environ, MILLRACE_TEST_BATCH_DELAY_MS="600")
         procs = [subprocess.Popen([binary("millrace"), "run", str(dag), "--executors", "2"],
                                   stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
                                   env=env) for _ in range(2)]
