@@ -159,25 +159,25 @@ cJSON *cli_follow_job(const char *base_url, const char *job_id, volatile int *in
 }
 
 /* The summary's lines about incremental reads (docs/bookmarks.md). */
-static void print_bookmarks(const cJSON *bm)
+static void print_bookmarks(const cJSON *bm, FILE *out)
 {
     const cJSON *reads = cJSON_GetObjectItemCaseSensitive(bm, "reads"), *r;
     if (cJSON_GetArraySize(reads) == 0)
         return;
     char n1[40], n2[40];
     if (cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(bm, "nothing_new")))
-        printf("  nothing new: no new file or row since the last run; bookmarks unchanged\n");
+        fprintf(out, "  nothing new: no new file or row since the last run; bookmarks unchanged\n");
     if (cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(bm, "full_refresh")))
-        printf("  full refresh: bookmarks ignored, then set from what was loaded\n");
+        fprintf(out, "  full refresh: bookmarks ignored, then set from what was loaded\n");
     cJSON_ArrayForEach(r, reads)
     {
         if (strcmp(str(r, "kind"), "files") == 0) {
-            printf("  %-20s incremental files: %s new, %s already loaded\n", str(r, "node"),
+            fprintf(out, "  %-20s incremental files: %s new, %s already loaded\n", str(r, "node"),
                    grouped(num(r, "files_new"), n1, sizeof n1),
                    grouped(num(r, "files_skipped"), n2, sizeof n2));
         } else {
             const char *before = str(r, "watermark_before"), *after = str(r, "watermark_after");
-            printf("  %-20s incremental %s: %s rows above %s; watermark %s -> %s\n",
+            fprintf(out, "  %-20s incremental %s: %s rows above %s; watermark %s -> %s\n",
                    str(r, "node"), str(r, "column"), grouped(num(r, "rows"), n1, sizeof n1),
                    before[0] ? before : "(none)", before[0] ? before : "(none)",
                    after[0] ? after : "(none)");
@@ -199,7 +199,7 @@ int cli_print_summary(const cJSON *job, double seconds)
     if (rejected > 0)
         printf("  rejected rows: %s\n", grouped(rejected, rows, sizeof rows));
     if (strcmp(state, "succeeded") == 0)
-        print_bookmarks(cJSON_GetObjectItemCaseSensitive(job, "bookmarks"));
+        print_bookmarks(cJSON_GetObjectItemCaseSensitive(job, "bookmarks"), stdout);
     if (strcmp(state, "succeeded") != 0) {
         fprintf(stderr, "millrace: job %s: %s\n", state, str(job, "error"));
         return 1;
@@ -275,6 +275,7 @@ void cli_print_job(const cJSON *job, FILE *out)
                 grouped(num(x, "rows"), rows, sizeof rows));
     if (num(job, "rejected_rows") > 0)
         fprintf(out, "  rejected rows: %s\n", grouped(num(job, "rejected_rows"), rows, sizeof rows));
+    print_bookmarks(cJSON_GetObjectItemCaseSensitive(job, "bookmarks"), out);
     if (str(job, "error")[0])
         fprintf(out, "  error: %s\n", str(job, "error"));
 }
