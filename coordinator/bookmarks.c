@@ -91,6 +91,18 @@ static bm_read *read_of(job_bm *bm, const char *node)
     return NULL;
 }
 
+/* The order of loaded bookmarks: kind, node, item, by their bytes (the
+ * warehouse's ORDER BY may follow a collation), so files are found by
+ * binary search, not one scan per file. */
+static int bm_cmp(const void *a, const void *b)
+{
+    const mr_wh_bookmark *x = a, *y = b;
+    int c = strcmp(x->kind, y->kind);
+    if (!c)
+        c = strcmp(x->node, y->node);
+    return c ? c : strcmp(x->item, y->item);
+}
+
 int coord_bm_prepare(const job *j, const mr_wh_config *cfg, job_bm **out, mr_err *err)
 {
     *out = NULL;
@@ -110,6 +122,8 @@ int coord_bm_prepare(const job *j, const mr_wh_config *cfg, job_bm **out, mr_err
         coord_bm_free(bm);
         return rc;
     }
+    if (bm->nloaded > 1)
+        qsort(bm->loaded, (size_t)bm->nloaded, sizeof *bm->loaded, bm_cmp);
     for (size_t s = 0; s < plan->n_stages; s++)
         for (size_t o = 0; o < plan->stages[s]->n_ops; o++) {
             const Millrace__OpSpec *op = plan->stages[s]->ops[o];
@@ -147,13 +161,11 @@ int coord_bm_prepare(const job *j, const mr_wh_config *cfg, job_bm **out, mr_err
 /* Whether file (path, size, mtime) was loaded by node before. */
 static int known(const job_bm *bm, const char *node, const char *path, int64_t size, int64_t mt)
 {
-    for (int b = 0; b < bm->nloaded && !bm->full_refresh; b++) {
-        const mr_wh_bookmark *k = &bm->loaded[b];
-        if (strcmp(k->kind, "file") == 0 && strcmp(k->node, node) == 0 &&
-            strcmp(k->item, path) == 0 && k->size == size && k->mtime_ns == mt)
-            return 1;
-    }
-    return 0;
+    if (bm->full_refresh || bm->nloaded == 0)
+        return 0;
+    mr_wh_bookmark key = {.kind = "file", .node = (char *)node, .item = (char *)path};
+    const mr_wh_bookmark *k = bsearch(&key, bm->loaded, (size_t)bm->nloaded, sizeof key, bm_cmp);
+    return k && k->size == size && k->mtime_ns == mt;
 }
 
 int coord_bm_filter_files(job_bm *bm, const char *node, Millrace__Split **splits, size_t *n,
