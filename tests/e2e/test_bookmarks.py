@@ -3,13 +3,14 @@ PostgreSQL: `incremental: files` and `incremental: {column}` load each row
 exactly once however runs end (a failing post_sql, a killed executor, a
 cancel, kill -9 of `millrace run` and its daemons), two runs at once never
 load a row twice, --full-refresh, `millrace bookmarks`, the job's
-bookmarks in the REST API, and bad input.  The expected tables are
+bookmarks in the REST API, bad input, and dags/tickit_daily.yaml.  The expected tables are
 computed by DuckDB over all the files."""
 import os
 import random
 import signal
 import sqlite3
 import subprocess
+import sys
 import time
 from decimal import Decimal
 
@@ -17,7 +18,7 @@ import duckdb
 import pytest
 
 import pg
-from conftest import binary, run_cli
+from conftest import ROOT, binary, run_cli
 
 SCHEMA = '{id: int64, cust: string, amount: "decimal(10,2)", updated_at: timestamp}'
 
@@ -466,3 +467,51 @@ nodes:
     kinds = sqlite3.connect(tmp_path / "millrace.db").execute(
         "SELECT node, kind FROM millrace_bookmarks WHERE dag = 'nowh' ORDER BY kind").fetchall()
     assert kinds == [("a", "file"), ("", "run")]
+
+
+def test_tickit_daily(tmp_path, tickit_data):
+    """dags/tickit_daily.yaml over two days landed one after the other: sales
+    appended once each, listings merged to their latest change, as DuckDB
+    computes over every file."""
+    daily = tmp_path / "daily"
+    db = tmp_path / "daily.db"
+    params = ["--param", "data=%s" % daily, "--param", "warehouse=%s" % db]
+
+    def land(day):
+        subprocess.run([sys.executable, str(ROOT / "scripts" / "tickit_days.py"), "--src",
+                        str(tickit_data), "--out", str(daily), "--first", day], check=True,
+                       capture_output=True)
+
+    dag = ROOT / "dags" / "tickit_daily.yaml"
+    land("2008-03-01")
+    r = run_cli("run", dag, *params)
+    assert r.returncode == 0 and "1 new, 0 already loaded" in r.stdout, r.stdout + r.stderr
+    land("2008-03-02")
+    land("2008-03-03")
+    r = run_cli("run", dag, *params)
+    assert r.returncode == 0 and "2 new, 1 already loaded" in r.stdout, r.stdout + r.stderr
+    r = run_cli("run", dag, *params)
+    assert r.returncode == 0 and "nothing new" in r.stdout, r.stdout
+
+    con = sqlite3.connect(db)
+    got_sales = sorted((int(a), int(b), str(Decimal(str(c)).quantize(Decimal("0.01"))))
+                       for a, b, c in con.execute("SELECT salesid, qtysold, pricepaid FROM sales"))
+    want_sales = sorted((int(a), int(b), str(c)) for a, b, c in duckdb.sql(
+        "SELECT column0, column6, column7::DECIMAL(8,2) FROM read_csv('%s/sales/*.txt', "
+        "delim='|', header=false, auto_detect=true) WHERE column7 > 0 AND column6 > 0"
+        % daily).fetchall())
+    assert got_sales == want_sales and len(got_sales) > 100
+    got_list = sorted((int(a), str(Decimal(str(b)).quantize(Decimal("0.01"))), str(c))
+                      for a, b, c in con.execute(
+                          "SELECT listid, priceperticket, changed_at FROM listing"))
+    want_list = sorted((int(a), str(b), str(c)) for a, b, c in duckdb.sql(
+        "SELECT column0, column5::DECIMAL(8,2), strftime(column8::TIMESTAMP, '%%Y-%%m-%%d "
+        "%%H:%%M:%%S') FROM read_csv('%s/listings/*.txt', delim='|', header=false, "
+        "auto_detect=true) QUALIFY row_number() OVER (PARTITION BY column0 ORDER BY column8 "
+        "DESC) = 1" % daily).fetchall())
+    assert got_list == want_list
+    cuts = con.execute("SELECT count(*) FROM listing WHERE changed_at > listtime").fetchone()[0]
+    assert cuts > 0  # some listings of earlier days had their price cut
+    files = con.execute("SELECT node, count(*) FROM millrace_bookmarks WHERE dag = "
+                        "'tickit_daily' AND kind = 'file' GROUP BY node ORDER BY node").fetchall()
+    assert files == [("listing_changes", 3), ("sales", 3)]
