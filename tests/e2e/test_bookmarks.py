@@ -3,8 +3,8 @@ PostgreSQL: `incremental: files` and `incremental: {column}` load each row
 exactly once however runs end (a failing post_sql, a killed executor, a
 cancel, kill -9 of `millrace run` and its daemons), two runs at once never
 load a row twice, --full-refresh, `millrace bookmarks`, the job's
-bookmarks in the REST API, bad input, and dags/tickit_daily.yaml.  The expected tables are
-computed by DuckDB over all the files."""
+bookmarks in the REST API, bad input, and dags/tickit_daily.yaml.  The
+expected tables are computed by DuckDB over all the files."""
 import os
 import random
 import signal
