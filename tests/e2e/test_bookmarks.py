@@ -183,7 +183,8 @@ def test_files_and_column_match_duckdb(tmp_path, wh):
     col = [b for b in wh.bookmarks("inc_col") if b[1] == "column"]
     top = duckdb.sql("SELECT strftime(max(updated_at), '%%Y-%%m-%%d %%H:%%M:%%S') FROM read_csv("
                      "'%s/*.csv', header=true, columns={'id': 'BIGINT', 'cust': 'VARCHAR', "
-                     "'amount': 'DECIMAL(10,2)', 'updated_at': 'TIMESTAMP'})" % data).fetchall()[0][0]
+                     "'amount': 'DECIMAL(10,2)', 'updated_at': 'TIMESTAMP'})"
+                     % data).fetchall()[0][0]
     assert [(c[2], c[3]) for c in col] == [("updated_at", top)]
     # a file rewritten (new size and mtime) is new again and read whole
     p = data / "day-004.csv"
