@@ -25,8 +25,8 @@
  *
  * Concurrency.  The run row is a version: a run notes it when it reads the
  * bookmarks and its commit, holding the warehouse's write lock (SQLite:
- * BEGIN IMMEDIATE; PostgreSQL: a transaction-scoped advisory lock taken
- * before the row is read), fails when it changed meanwhile.  So of two
+ * BEGIN IMMEDIATE; PostgreSQL: a transaction-scoped advisory lock of the
+ * DAG taken before the row is read), fails when it changed meanwhile.  So of two
  * runs of one DAG that overlap, the one that commits second fails and
  * loads nothing, and no file or row is loaded twice.
  */
@@ -134,22 +134,35 @@ static void bm_name(bm_db *db, const mr_wh_config *cfg)
     mr_strbuf_free(&b);
 }
 
-static int bm_create(bm_db *db, mr_err *err)
+static int bm_table_exists(bm_db *db, int *yes, mr_err *err);
+
+/* Creates the table when missing and, on PostgreSQL, takes the DAG's lock
+ * until the transaction ends (the table's creation takes one lock for all
+ * DAGs, as two CREATE TABLE IF NOT EXISTS at once can clash).  SQLite's
+ * BEGIN IMMEDIATE already serializes every writer. */
+static int bm_create(bm_db *db, const char *dag, mr_err *err)
 {
-    int rc;
-    if (db->pg) {
-        /* every writer of the table serializes here, until its commit */
+    int rc = 0, exists = 1;
+    if (db->pg && (rc = bm_table_exists(db, &exists, err)) < 0)
+        return rc;
+    if (db->pg && !exists) {
         if ((rc = bm_exec(db, "SELECT pg_advisory_xact_lock(hashtext('millrace_bookmarks'))", 0,
                           NULL, NULL, NULL, err)) < 0)
             return rc;
         if (db->schema && (rc = pg__ensure_schema(db->pg, db->schema, err)) < 0)
             return rc;
     }
-    return bm_exec(db, "CREATE TABLE IF NOT EXISTS @ (dag TEXT NOT NULL, node TEXT NOT NULL, "
-                       "kind TEXT NOT NULL, item TEXT NOT NULL, value TEXT, size BIGINT, "
-                       "mtime_ns BIGINT, job_id TEXT NOT NULL, updated_at TEXT NOT NULL, "
-                       "PRIMARY KEY (dag, node, kind, item))",
-                   0, NULL, NULL, NULL, err);
+    if (!exists || !db->pg)
+        rc = bm_exec(db, "CREATE TABLE IF NOT EXISTS @ (dag TEXT NOT NULL, node TEXT NOT NULL, "
+                         "kind TEXT NOT NULL, item TEXT NOT NULL, value TEXT, size BIGINT, "
+                         "mtime_ns BIGINT, job_id TEXT NOT NULL, updated_at TEXT NOT NULL, "
+                         "PRIMARY KEY (dag, node, kind, item))",
+                     0, NULL, NULL, NULL, err);
+    const char *p[1] = {dag};
+    if (rc == 0 && db->pg) /* every writer of this DAG's bookmarks waits here */
+        rc = bm_exec(db, "SELECT pg_advisory_xact_lock(hashtext('millrace_bookmarks ' || $1))", 1,
+                     p, NULL, NULL, err);
+    return rc;
 }
 
 static void now_text(char *buf, size_t cap)
@@ -187,7 +200,7 @@ static int bm_bump(bm_db *db, const char *dag, const char *value, const char *jo
 /* In the commit's transaction: checks the version, then moves the rows. */
 static int bm_apply(bm_db *db, const mr_wh_bookmarks *bm, mr_err *err)
 {
-    int rc = bm_create(db, err);
+    int rc = bm_create(db, bm->dag, err);
     if (rc < 0)
         return rc;
     char *version = NULL;
@@ -403,7 +416,7 @@ int mr_wh_bookmarks_edit(const mr_wh_config *cfg, const char *dag, const char *n
     else if (sq__exec(db.sq, "BEGIN IMMEDIATE") != SQLITE_OK)
         rc = sq__fail(db.sq, err, "bookmarks: cannot begin on %s", cfg->path);
     if (rc == 0)
-        rc = bm_create(&db, err);
+        rc = bm_create(&db, dag, err);
     char now[40], stamp[64];
     now_text(now, sizeof now);
     snprintf(stamp, sizeof stamp, "edit %s", now);
