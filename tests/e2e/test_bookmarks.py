@@ -118,6 +118,14 @@ class Wh:
             "WHERE dag = '%s'" % dag))
 
 
+@pytest.fixture(autouse=True)
+def own_tmp(tmp_path, monkeypatch):
+    """Runs that fail keep their daemons' logs: under the test's folder."""
+    d = tmp_path / "tmp"
+    d.mkdir()
+    monkeypatch.setenv("TMPDIR", str(d))
+
+
 @pytest.fixture(scope="module")
 def pg_server():
     with pg.server() as dsn:
