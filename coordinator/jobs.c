@@ -55,9 +55,11 @@ static void job_free(job *j)
 {
     for (uint32_t s = 0; s < j->nstages; s++) {
         stage_rt *st = &j->stages[s];
-        for (uint32_t t = 0; t < st->ntasks; t++)
+        for (uint32_t t = 0; t < st->ntasks; t++) {
             if (st->tasks[t].split)
                 millrace__split__free_unpacked(st->tasks[t].split, NULL);
+            coord_checks_task_free(&st->tasks[t]);
+        }
         free(st->tasks);
     }
     if (j->out_paths)
@@ -75,6 +77,7 @@ static void job_free(job *j)
         free(j->rejects[r].raw);
     }
     free(j->rejects);
+    coord_checks_job_free(j);
     free(j->told);
     free(j->name);
     free(j->error);
