@@ -89,22 +89,24 @@ static size_t call_end(const char *t, size_t i)
 }
 
 /* Adds name (a call's text) to the node's aggregates unless already there. */
-static void add_call(dag_ctx *c, dag_node *nd, const char *call)
+/* Adds call (at byte off of its rule's text) to the node's aggregates
+ * unless already there; offs[] keeps where each was first seen. */
+static void add_call(dag_node *nd, const char *call, int off, int *offs)
 {
     for (int i = 0; i < nd->aggs.n; i++)
         if (strcmp(nd->aggs.names[i], call) == 0)
             return;
+    offs[nd->aggs.n] = off;
     nd->aggs.names[nd->aggs.n] = call;
     nd->aggs.texts[nd->aggs.n] = call;
     nd->aggs.n++;
-    (void)c;
 }
 
 /* Rewrites an aggregate rule's text: each aggregate call becomes the quoted
  * name of the final aggregate's column (its own text), collected into the
  * node's aggregates.  *map gets, per byte of the result, the offset in text
  * it came from.  The rewritten text, or NULL after an error. */
-static const char *rewrite_aggs(dag_ctx *c, dag_node *nd, const ynode *v, int **map)
+static const char *rewrite_aggs(dag_ctx *c, dag_node *nd, const ynode *v, int **map, int *offs)
 {
     const char *t = v->text;
     size_t n = strlen(t), cap = n * 3 + 16;
@@ -144,7 +146,7 @@ static const char *rewrite_aggs(dag_ctx *c, dag_node *nd, const ynode *v, int **
                 char *call = dag_arena_strndup(&c->arena, t + i, e - i);
                 if (!call)
                     return NULL;
-                add_call(c, nd, call);
+                add_call(nd, call, (int)i, offs);
                 calls++;
                 /* "call" with quotes doubled: at most 2 * len + 2 bytes */
                 if (o + 2 * (e - i) + 2 > cap)
@@ -190,7 +192,7 @@ static const char *rewrite_aggs(dag_ctx *c, dag_node *nd, const ynode *v, int **
 /* Checks each collected call against the input; fills the final
  * aggregate's output (every call, then count(*) when it is not one) in sb. */
 static int check_calls(dag_ctx *c, dag_node *nd, const mr_schema *in, dv_sbuild *sb,
-                       const ynode *const *where)
+                       const ynode *const *where, const int *offs)
 {
     int ok = 1;
     for (int i = 0; i < nd->aggs.n; i++) {
@@ -200,9 +202,12 @@ static int check_calls(dag_ctx *c, dag_node *nd, const mr_schema *in, dv_sbuild 
         mr_err err;
         mr_err_clear(&err);
         mr_type at = mr_type_make(MR_T_INT64), rt = at;
+        int base = 0;
         int rc = mr_agg_parse(t, &kind, &arg, &err);
-        if (rc == 0 && arg)
+        if (rc == 0 && arg) {
+            base = mr_agg_arg_offset(t);
             rc = mr_expr_bind(arg, in, &err) == 0 ? 0 : -1;
+        }
         if (rc == 0 && arg)
             at = mr_expr_type(arg);
         if (rc == 0)
@@ -211,7 +216,8 @@ static int check_calls(dag_ctx *c, dag_node *nd, const mr_schema *in, dv_sbuild 
         if (rc < 0) {
             if (err.code == MR_ENOMEM)
                 c->oom = 1;
-            dag_error(c, where[i], nd->id, "in aggregate '%s': %s", t, err.msg);
+            int off = offs[i] + (err.offset >= 0 ? base + err.offset : 0);
+            dag_error_in(c, where[i], off, nd->id, "in aggregate '%s': %s", t, err.msg);
             ok = 0;
             continue;
         }
@@ -268,11 +274,11 @@ static void check_row_count(dag_ctx *c, dag_node *nd, dag_check_rule *cr, const 
 }
 
 static void check_aggregate(dag_ctx *c, dag_node *nd, dag_check_rule *cr, const ynode *v,
-                            const ynode **agg_at)
+                            const ynode **agg_at, int *offs)
 {
     int before = nd->aggs.n;
     int *map = NULL;
-    const char *rw = rewrite_aggs(c, nd, v, &map);
+    const char *rw = rewrite_aggs(c, nd, v, &map, offs);
     if (!rw)
         return;
     cr->text = v->text;
@@ -303,7 +309,10 @@ static void bind_aggregates(dag_ctx *c, dag_node *nd, const mr_schema *fin)
                 c->oom = 1;
             int off = err.offset >= 0 && (size_t)err.offset <= strlen(cr->expr)
                           ? cr->map[err.offset] : -1;
-            dag_error_in(c, cr->at, off, nd->id, "in rule '%s': %s", cr->name, err.msg);
+            dag_error_in(c, cr->at, off, nd->id, "in rule '%s': %s%s", cr->name, err.msg,
+                         err.code == MR_ENOTFOUND ? " (an aggregate rule reads only aggregates "
+                                                    "of the input's columns, such as max(x))"
+                                                  : "");
         }
         mr_expr_destroy(e);
     }
@@ -328,10 +337,11 @@ mr_schema *dag_check_validate(dag_ctx *c, dag_node *nd, mr_schema *const *ins)
     }
     dv_named_alloc(c, &nd->aggs, ncalls);
     const ynode **agg_at = dag_arena_alloc(&c->arena, ncalls * sizeof *agg_at);
-    if (!nd->checks || !agg_at || !nd->aggs.names)
+    int *offs = dag_arena_alloc(&c->arena, ncalls * sizeof *offs);
+    if (!nd->checks || !agg_at || !offs || !nd->aggs.names)
         return NULL;
     nd->nchecks = 0;
-    int check = in && !dv_has_placeholder(in);
+    int check = in && !dv_has_placeholder(in), agg_ok = 1;
     for (size_t i = 0; i < rules->n; i++) {
         const ynode *r = rules->items[i], *val = NULL;
         if (r->kind != YN_MAP) {
@@ -385,7 +395,8 @@ mr_schema *dag_check_validate(dag_ctx *c, dag_node *nd, mr_schema *const *ins)
         case MILLRACE__CHECK_KIND__CHECK_EXPECT: {
             mr_type t;
             cr->expr = val->text;
-            int rc = dv_check_expr(c, val, check ? in : NULL, "rule", nd->id, &t);
+            const char *what = dag_arena_printf(&c->arena, "rule '%s'", cr->name);
+            int rc = dv_check_expr(c, val, check ? in : NULL, what ? what : "rule", nd->id, &t);
             if (rc > 0 && t.id != MR_T_BOOL)
                 dag_error(c, val, nd->id, "rule '%s': expect must be a boolean expression; "
                           "this one is %s", cr->name, dv_type_str(c, t));
@@ -400,15 +411,18 @@ mr_schema *dag_check_validate(dag_ctx *c, dag_node *nd, mr_schema *const *ins)
                                &cr->columns, &cr->ncolumns);
             break;
         case MILLRACE__CHECK_KIND__CHECK_ROW_COUNT: check_row_count(c, nd, cr, val); break;
-        default: check_aggregate(c, nd, cr, val, agg_at); break;
+        default:
+            check_aggregate(c, nd, cr, val, agg_at, offs);
+            agg_ok &= c->nerrors == nerr;
+            break;
         }
         ok &= c->nerrors == nerr;
     }
     if (!in)
         return NULL;
-    if (ok && check && nd->aggs.n > 0) {
+    if (agg_ok && check && nd->aggs.n > 0) {
         dv_sbuild fb = {0};
-        if (check_calls(c, nd, in, &fb, agg_at)) {
+        if (check_calls(c, nd, in, &fb, agg_at, offs)) {
             mr_schema *fin = dv_sb_finish(c, &fb);
             if (fin) {
                 bind_aggregates(c, nd, fin);
