@@ -7,8 +7,9 @@
  * expect takes reject: the other kinds judge the input as a whole.
  *
  * The node compiles, over its input's fragment, to:
- *   aggregate rules   the input is shared (a round-robin shuffle, as a node
- *                     with several readers is); a side stage reads it:
+ *   aggregate rules   the input is shared (through the first unique rule's
+ *                     hash shuffle, else a round-robin one, as a node with
+ *                     several readers is); a side stage reads it:
  *                     partial aggregate of every call (and count(*)) | one
  *                     partition | final aggregate | OP_CHECK of the
  *                     aggregate rules, a stage with no sink.  The rule's
@@ -350,7 +351,10 @@ mr_schema *dag_check_validate(dag_ctx *c, dag_node *nd, mr_schema *const *ins)
             ok = 0;
             continue;
         }
-        if (!dv_check_keys(c, r, rule_keys, "a rule", r, nd->id)) {
+        if (!dv_check_keys(c, r, rule_keys,
+                           "a rule (name, on_fail and one kind: expect, unique, row_count "
+                           "or aggregate)",
+                           r, nd->id)) {
             ok = 0;
             continue;
         }
@@ -525,9 +529,21 @@ void dag_check_compile(dag_pb *b, dag_frag *f, const dag_node *nd, int idx)
     int naggs = 0;
     for (int i = 0; i < nd->nchecks; i++)
         naggs += nd->checks[i].kind == MILLRACE__CHECK_KIND__CHECK_AGGREGATE;
+    int first_unique = -1;
+    for (int i = 0; i < nd->nchecks && first_unique < 0; i++)
+        if (nd->checks[i].kind == MILLRACE__CHECK_KIND__CHECK_UNIQUE)
+            first_unique = i;
     if (naggs > 0) {
-        /* the input, shared by the aggregate side stage and the rest */
-        dag_seal_shuffle(b, f, nd, f->shuffled ? f->partitions : b->partitions, NULL, 0, 1);
+        /* The input, shared by the aggregate side stage and the rest: the
+         * first unique rule's hash shuffle when there is one (the partial
+         * aggregates take any partitioning), else a round robin. */
+        if (first_unique >= 0) {
+            const dag_check_rule *u = &nd->checks[first_unique];
+            dag_seal_shuffle(b, f, nd, b->partitions, dag_pb_strings(b, u->columns, u->ncolumns),
+                             (size_t)u->ncolumns, 0);
+        } else {
+            dag_seal_shuffle(b, f, nd, f->shuffled ? f->partitions : b->partitions, NULL, 0, 1);
+        }
         emit_aggregates(b, nd, f->inputs[0]);
     }
     /* unique sees every row of the input: before the expect rules drop any */
@@ -535,8 +551,10 @@ void dag_check_compile(dag_pb *b, dag_frag *f, const dag_node *nd, int idx)
         const dag_check_rule *cr = &nd->checks[i];
         if (cr->kind != MILLRACE__CHECK_KIND__CHECK_UNIQUE)
             continue;
-        char **keys = dag_pb_strings(b, cr->columns, cr->ncolumns);
-        dag_seal_shuffle(b, f, nd, b->partitions, keys, (size_t)cr->ncolumns, 0);
+        if (!(naggs > 0 && i == first_unique)) {
+            char **keys = dag_pb_strings(b, cr->columns, cr->ncolumns);
+            dag_seal_shuffle(b, f, nd, b->partitions, keys, (size_t)cr->ncolumns, 0);
+        }
         emit_check(b, f, nd, 0, i);
     }
     emit_check(b, f, nd,

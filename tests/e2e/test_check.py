@@ -293,7 +293,7 @@ BAD = [
     ('{name: h, aggregate: "avg(amount) + 1"}', "the aggregate rule must be a boolean expression", '"avg'),
     ('{name: i, aggregate: "avg(amount) > 1 AND name = \'x\'"}', "in rule 'i': unknown column 'name'", "name ="),
     ('{name: j, aggregate: "amount > 1"}', "an aggregate rule needs aggregate calls", '"amount'),
-    ('{name: k, expct: "id > 0"}', "unknown key 'expct' in a rule (did you mean 'expect'?)", "expct"),
+    ('{name: k, expct: "id > 0"}', "unknown key 'expct' in a rule (name, on_fail and one kind: expect, unique, row_count or aggregate) (did you mean 'expect'?)", "expct"),
     ('{name: l}', "a rule needs one of expect, unique, row_count or aggregate", "{name"),
     ('{name: m, expect: "id > 0", unique: [id]}', "a rule has one kind: 'expect' and 'unique' are both given", "unique"),
     ('{name: n, expect: "id > 0", on_fail: maybe}', "unknown on_fail 'maybe'", "maybe"),
