@@ -323,7 +323,6 @@ mr_schema *dag_check_validate(dag_ctx *c, dag_node *nd, mr_schema *const *ins)
 {
     const mr_schema *in = nd->ninputs > 0 ? ins[0] : NULL;
     const ynode *rules = ymap_get(nd->body, "rules");
-    int ok = 1;
     if (rules->n == 0) {
         dag_error(c, rules, nd->id, "'rules' is empty: list at least one rule");
         return NULL;
@@ -348,52 +347,39 @@ mr_schema *dag_check_validate(dag_ctx *c, dag_node *nd, mr_schema *const *ins)
         if (r->kind != YN_MAP) {
             dag_error(c, r, nd->id, "a rule is a mapping with a name and one of expect, "
                       "unique, row_count or aggregate, not %s", ynode_kind_name(r));
-            ok = 0;
             continue;
         }
         if (!dv_check_keys(c, r, rule_keys,
                            "a rule (name, on_fail and one kind: expect, unique, row_count "
                            "or aggregate)",
-                           r, nd->id)) {
-            ok = 0;
+                           r, nd->id))
             continue;
-        }
         dag_check_rule *cr = &nd->checks[nd->nchecks++];
         memset(cr, 0, sizeof *cr);
         const ynode *name = ymap_get(r, "name"), *onf = ymap_get(r, "on_fail");
         cr->name = name->text;
         cr->at = r;
-        if (name->len == 0) {
+        if (name->len == 0)
             dag_error(c, name, nd->id, "a rule's name is empty");
-            ok = 0;
-        }
         for (int k = 0; k < nd->nchecks - 1; k++)
-            if (strcmp(nd->checks[k].name, cr->name) == 0) {
+            if (strcmp(nd->checks[k].name, cr->name) == 0)
                 dag_error(c, name, nd->id, "two rules are named '%s'", cr->name);
-                ok = 0;
-            }
         cr->action = MILLRACE__CHECK_ACTION__CHECK_FAIL;
         if (onf) {
             int a = dv_pick(c, onf, mr_plan_check_action_names, "on_fail", nd->id);
-            if (a < 0)
-                ok = 0;
-            else
+            if (a >= 0)
                 cr->action = (Millrace__CheckAction)a;
         }
         int kind = rule_kind(c, nd, r, &val);
-        if (kind < 0) {
-            ok = 0;
+        if (kind < 0)
             continue;
-        }
         cr->kind = (Millrace__CheckKind)kind;
         cr->at = val;
         if (cr->action == MILLRACE__CHECK_ACTION__CHECK_REJECT &&
-            cr->kind != MILLRACE__CHECK_KIND__CHECK_EXPECT) {
+            cr->kind != MILLRACE__CHECK_KIND__CHECK_EXPECT)
             dag_error(c, onf, nd->id, "rule '%s': on_fail: reject needs rows to reject, and a "
                       "%s rule judges the whole input; use fail or warn", cr->name,
                       kind_keys[kind]);
-            ok = 0;
-        }
         int nerr = c->nerrors;
         switch (cr->kind) {
         case MILLRACE__CHECK_KIND__CHECK_EXPECT: {
@@ -420,7 +406,6 @@ mr_schema *dag_check_validate(dag_ctx *c, dag_node *nd, mr_schema *const *ins)
             agg_ok &= c->nerrors == nerr;
             break;
         }
-        ok &= c->nerrors == nerr;
     }
     if (!in)
         return NULL;
