@@ -276,6 +276,7 @@ static const char *op_kind_name(Millrace__OpKind k)
     case MILLRACE__OP_KIND__OP_PROJECT: return "project";
     case MILLRACE__OP_KIND__OP_AGG_PARTIAL: return "partial_aggregate";
     case MILLRACE__OP_KIND__OP_AGG_FINAL: return "final_aggregate";
+    case MILLRACE__OP_KIND__OP_CHECK: return "check";
     default: return "unknown";
     }
 }

@@ -6,7 +6,8 @@
  * a task's status carries those counts, and the coordinator keeps the
  * counted attempt's (a re-run replaces them, so every row counts once).
  * When every stage is done, coord_checks_sum walks the plan's OP_CHECK
- * operators in stage order, one outcome per rule: rows checked and failed
+ * operators, one outcome per rule (in the DAG's order: by node, then the
+ * rule's place in its list), and fails on the first failed fail rule: rows checked and failed
  * summed over the tasks of the rule's stage, row_count's bounds applied
  * here (the only rule judged from a sum), the first few samples of the
  * tasks in order joined into one JSON array.  A failed rule whose on_fail
@@ -153,6 +154,23 @@ static char *fail_message(const job_check *x, const Millrace__CheckRule *r)
     return b.p;
 }
 
+/* Where a rule is shown: its node's first operator in the plan, then the
+ * rule's place in the node's list (the order the DAG writes them in). */
+typedef struct rule_ref {
+    const Millrace__CheckRule *rule;
+    const char *node;
+    uint32_t stage;
+    int node_rank;
+} rule_ref;
+
+static int ref_cmp(const void *a, const void *b)
+{
+    const rule_ref *x = a, *y = b;
+    if (x->node_rank != y->node_rank)
+        return x->node_rank < y->node_rank ? -1 : 1;
+    return x->rule->position < y->rule->position ? -1 : x->rule->position > y->rule->position;
+}
+
 int coord_checks_sum(job *j, char **fail)
 {
     *fail = NULL;
@@ -167,23 +185,37 @@ int coord_checks_sum(job *j, char **fail)
     if (n == 0)
         return 0;
     j->checks = calloc((size_t)n, sizeof *j->checks);
-    if (!j->checks)
+    rule_ref *refs = calloc((size_t)n, sizeof *refs);
+    if (!j->checks || !refs) {
+        free(refs);
         return MR_ENOMEM;
+    }
+    int k = 0, ranks = 0;
     for (uint32_t s = 0; s < j->nstages; s++)
         for (size_t o = 0; o < j->stages[s].plan->n_ops; o++) {
             const Millrace__OpSpec *op = j->stages[s].plan->ops[o];
             if (op->kind != MILLRACE__OP_KIND__OP_CHECK || !mr_plan_op_ok(op))
                 continue;
-            for (size_t r = 0; r < op->check->n_rules; r++) {
-                const Millrace__CheckRule *rule = op->check->rules[r];
-                job_check *x = &j->checks[j->nchecks++];
-                if (sum_rule(&j->stages[s], op->node, rule, x) < 0)
-                    return MR_ENOMEM;
-                if (!x->passed && rule->action == MILLRACE__CHECK_ACTION__CHECK_FAIL && !*fail)
-                    *fail = fail_message(x, rule);
-            }
+            int rank = -1;
+            for (int i = 0; i < k && rank < 0; i++)
+                if (strcmp(refs[i].node, op->node) == 0)
+                    rank = refs[i].node_rank;
+            if (rank < 0)
+                rank = ranks++;
+            for (size_t r = 0; r < op->check->n_rules; r++)
+                refs[k++] = (rule_ref){op->check->rules[r], op->node, s, rank};
         }
-    return 0;
+    qsort(refs, (size_t)k, sizeof *refs, ref_cmp);
+    int rc = 0;
+    for (int i = 0; i < k && rc == 0; i++) {
+        job_check *x = &j->checks[j->nchecks++];
+        rc = sum_rule(&j->stages[refs[i].stage], refs[i].node, refs[i].rule, x);
+        if (rc == 0 && !x->passed && refs[i].rule->action == MILLRACE__CHECK_ACTION__CHECK_FAIL &&
+            !*fail)
+            *fail = fail_message(x, refs[i].rule);
+    }
+    free(refs);
+    return rc;
 }
 
 /* millrace_checks' columns: job_id, node, rule, kind, action,

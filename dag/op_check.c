@@ -434,7 +434,7 @@ mr_schema *dag_check_validate(dag_ctx *c, dag_node *nd, mr_schema *const *ins)
 
 /* ---- into the plan (compile.c calls these through dag_ops) ---- */
 
-static Millrace__CheckRule *pb_rule(dag_pb *b, const dag_check_rule *cr)
+static Millrace__CheckRule *pb_rule(dag_pb *b, const dag_check_rule *cr, int position)
 {
     Millrace__CheckRule *r = dag_pb_alloc(b, sizeof *r);
     if (!r)
@@ -451,6 +451,7 @@ static Millrace__CheckRule *pb_rule(dag_pb *b, const dag_check_rule *cr)
     r->min = cr->min;
     r->has_max = cr->has_max;
     r->max = cr->max;
+    r->position = (uint32_t)position;
     return r;
 }
 
@@ -470,7 +471,7 @@ static void emit_check(dag_pb *b, dag_frag *f, const dag_node *nd, unsigned mask
     op->check->rules = rules;
     for (int i = 0; i < nd->nchecks; i++)
         if (only < 0 ? (mask >> nd->checks[i].kind) & 1 : i == only)
-            rules[op->check->n_rules++] = pb_rule(b, &nd->checks[i]);
+            rules[op->check->n_rules++] = pb_rule(b, &nd->checks[i], i);
 }
 
 /* The side stage of the aggregate rules over the shared input stage. */
@@ -518,11 +519,15 @@ void dag_check_compile(dag_pb *b, dag_frag *f, const dag_node *nd, int idx)
     for (int i = 0; i < nd->nchecks && first_unique < 0; i++)
         if (nd->checks[i].kind == MILLRACE__CHECK_KIND__CHECK_UNIQUE)
             first_unique = i;
+    /* Rows already in one partition (after a sort, a global aggregate)
+     * meet in one task: unique needs no shuffle, and none may break a
+     * sorted order the write keeps. */
+    int single = f->shuffled && f->partitions == 1;
     if (naggs > 0) {
         /* The input, shared by the aggregate side stage and the rest: the
          * first unique rule's hash shuffle when there is one (the partial
          * aggregates take any partitioning), else a round robin. */
-        if (first_unique >= 0) {
+        if (first_unique >= 0 && !single) {
             const dag_check_rule *u = &nd->checks[first_unique];
             dag_seal_shuffle(b, f, nd, b->partitions, dag_pb_strings(b, u->columns, u->ncolumns),
                              (size_t)u->ncolumns, 0);
@@ -536,7 +541,7 @@ void dag_check_compile(dag_pb *b, dag_frag *f, const dag_node *nd, int idx)
         const dag_check_rule *cr = &nd->checks[i];
         if (cr->kind != MILLRACE__CHECK_KIND__CHECK_UNIQUE)
             continue;
-        if (!(naggs > 0 && i == first_unique)) {
+        if (!single && !(naggs > 0 && i == first_unique)) {
             char **keys = dag_pb_strings(b, cr->columns, cr->ncolumns);
             dag_seal_shuffle(b, f, nd, b->partitions, keys, (size_t)cr->ncolumns, 0);
         }

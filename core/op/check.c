@@ -79,8 +79,13 @@ void mr_check_json_str(mr_strbuf *b, const char *s, size_t n)
     mr_strbuf_put(b, "\"", 1);
 }
 
-/* Row r of column c as a JSON value. */
-static void json_value(mr_strbuf *b, const mr_column *c, size_t r)
+/* Longest string value a sample shows (bytes, cut at a character
+ * boundary, "..." added): samples travel in task statuses and land in one
+ * text column, so a huge value must not ride along five times per task. */
+#define SAMPLE_STR_MAX 200
+
+/* Row r of column c as a JSON value; strings cut to cap bytes (0: whole). */
+static void json_value(mr_strbuf *b, const mr_column *c, size_t r, size_t cap)
 {
     char tmp[64];
     size_t n;
@@ -115,17 +120,32 @@ static void json_value(mr_strbuf *b, const mr_column *c, size_t r)
         return;
     case MR_T_STRING: {
         const char *p = mr_column_str(c, r, &n);
-        mr_check_json_str(b, p, n);
+        if (!cap || n <= cap) {
+            mr_check_json_str(b, p, n);
+            return;
+        }
+        n = cap;
+        while (n > 0 && ((unsigned char)p[n] & 0xC0) == 0x80)
+            n--; /* cut between characters */
+        mr_strbuf cut = {0};
+        mr_strbuf_put(&cut, p, n);
+        mr_strbuf_puts(&cut, "...");
+        if (cut.oom)
+            b->oom = 1;
+        else
+            mr_check_json_str(b, cut.p, cut.n);
+        mr_strbuf_free(&cut);
         return;
     }
     default: mr_strbuf_puts(b, "null"); return;
     }
 }
 
-/* Physical row r of b (columns cols, or all when cols is NULL) as a JSON
- * object; a malloc'd string or NULL when out of memory. */
+/* Physical row r of columns cols (those of idx[0..n), or the first n) as
+ * a JSON object, strings cut to cap bytes (0: whole); a malloc'd string,
+ * or NULL when out of memory. */
 static char *json_row(const mr_schema *s, const mr_column *cols, const int *idx, int n, size_t r,
-                      const char *extra_key, uint64_t extra)
+                      size_t cap, const char *extra_key, uint64_t extra)
 {
     mr_strbuf b = {0};
     mr_strbuf_put(&b, "{", 1);
@@ -135,7 +155,7 @@ static char *json_row(const mr_schema *s, const mr_column *cols, const int *idx,
             mr_strbuf_put(&b, ", ", 2);
         mr_check_json_str(&b, s->fields[c].name, strlen(s->fields[c].name));
         mr_strbuf_put(&b, ": ", 2);
-        json_value(&b, idx ? &cols[k] : &cols[c], r);
+        json_value(&b, idx ? &cols[k] : &cols[c], r, cap);
     }
     if (extra_key)
         mr_strbuf_printf(&b, "%s\"%s\": %" PRIu64, n > 0 ? ", " : "", extra_key, extra);
@@ -188,7 +208,7 @@ static int keep_reject(check_op *k, const mr_batch *b, uint32_t r, const char *r
         k->rej = g;
         k->rejcap = cap;
     }
-    char *raw = json_row(k->op.schema, b->cols, NULL, b->ncols, r, NULL, 0);
+    char *raw = json_row(k->op.schema, b->cols, NULL, b->ncols, r, MR_REJECT_RAW_MAX / 4, NULL, 0);
     char *why = strdup(rule);
     if (!raw || !why) {
         free(raw);
@@ -224,7 +244,8 @@ static int eval_rule(check_op *k, check_rule *cr, const mr_batch *b, size_t live
             cr->res.rows_failed++;
         }
         if (cr->res.nsamples < MR_CHECK_SAMPLES &&
-            add_sample(cr, json_row(k->op.schema, b->cols, NULL, b->ncols, r, NULL, 0)) < 0)
+            add_sample(cr, json_row(k->op.schema, b->cols, NULL, b->ncols, r, SAMPLE_STR_MAX,
+                                    NULL, 0)) < 0)
             return mr_err_oom(err, k->op.node);
         if (cr->r.kind != MR_CHECK_EXPECT || cr->r.action == MR_CHECK_WARN)
             continue;
@@ -302,8 +323,8 @@ static int finish_unique(check_op *k, check_rule *cr, mr_err *err)
             int idx[cr->nkeys];
             for (int c = 0; c < cr->nkeys; c++)
                 idx[c] = c;
-            if (add_sample(cr, json_row(ks, cr->tab.keys, idx, cr->nkeys, e, "rows",
-                                        cr->counts[e])) < 0)
+            if (add_sample(cr, json_row(ks, cr->tab.keys, idx, cr->nkeys, e, SAMPLE_STR_MAX,
+                                        "rows", cr->counts[e])) < 0)
                 rc = mr_err_oom(err, k->op.node);
         }
     }

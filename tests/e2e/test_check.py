@@ -342,3 +342,92 @@ def test_explain_shows_the_check_operators(tmp_path):
     assert "check q (id_region: unique (id, region) [warn])" in out
     assert "enough: row_count >= 100 and <= 1000000 [fail]" in out
     assert "final aggregate q -> check q (avg_ok: aggregate avg(amount) BETWEEN 10 AND 500 [fail]" in out
+
+
+def test_sorted_input_and_two_check_nodes(tmp_path):
+    """After a sort (one partition) a unique rule needs no shuffle and the
+    write keeps the order; two check nodes each report their rules, in the
+    DAG's order."""
+    data = make_data(tmp_path, files=2, rows=2000, seed=5)
+    text = f"""version: 1
+name: sorted
+params: {{data: data}}
+warehouse: {{driver: sqlite, path: wh.db}}
+nodes:
+  sales: {{op: read, format: csv, path: "${{data}}/*.csv", schema: {SCHEMA}}}
+  first:
+    op: check
+    input: sales
+    rules:
+      - {{name: known_region, expect: "region IS NOT NULL", on_fail: reject}}
+      - {{name: mean, aggregate: "avg(amount) > 0", on_fail: warn}}
+  ordered: {{op: sort, input: first, by: ["amount desc nulls last", id, name]}}
+  second:
+    op: check
+    input: ordered
+    rules:
+      - {{name: ids, unique: [id], on_fail: warn}}
+      - {{name: total, aggregate: "sum(amount) > 0 AND count(DISTINCT region) = 4", on_fail: warn}}
+  out: {{op: write, input: second, to: csv, path: out, mode: overwrite}}
+"""
+    dag = tmp_path / "s.yaml"
+    dag.write_text(text)
+    r = run_cli("explain", dag, "--executors", 3)
+    assert r.returncode == 0, r.stderr
+    assert "-> check second (ids: unique (id) [warn])" in r.stdout
+    r = run_cli("run", dag, "--executors", 3)
+    assert r.returncode == 0, r.stdout + r.stderr
+    con = duck(data)
+    want = con.execute("SELECT id, region, amount, name FROM t WHERE region IS NOT NULL "
+                       "ORDER BY amount DESC NULLS LAST, id, name").fetchall()
+    got = duckdb.sql(f"SELECT * FROM read_csv('{tmp_path}/out/part-*.csv', header=true, "
+                     "columns={'id': 'BIGINT', 'region': 'VARCHAR', 'amount': 'BIGINT', 'name': 'VARCHAR'})").fetchall()
+    assert [g[2] for g in got] == [w[2] for w in want]
+    assert sorted(got, key=repr) == sorted(want, key=repr)
+    rows = sqlite3.connect(tmp_path / "wh.db").execute(
+        "SELECT node, rule, rows_checked, rows_failed, passed FROM millrace_checks").fetchall()
+    q = lambda sql: con.execute(sql).fetchone()[0]
+    kept = "FROM t WHERE region IS NOT NULL"
+    dup = q(f"SELECT coalesce(sum(k), 0) FROM (SELECT count(*) AS k {kept} AND id IS NOT NULL "
+            "GROUP BY id HAVING count(*) > 1)")
+    n, m = q("SELECT count(*) FROM t"), q(f"SELECT count(*) {kept}")
+    total_ok = q(f"SELECT sum(amount) > 0 AND count(DISTINCT region) = 4 {kept}")
+    assert rows == [("first", "known_region", n, n - m, n == m),
+                    ("first", "mean", n, 0 if q("SELECT avg(amount) > 0 FROM t") else n,
+                     bool(q("SELECT avg(amount) > 0 FROM t"))),
+                    ("second", "ids", m, dup, dup == 0),
+                    ("second", "total", m, 0 if total_ok else m, bool(total_ok))]
+    assert "check first.known_region (expect, reject)" in r.stdout
+    assert r.stdout.index("check first.mean") < r.stdout.index("check second.ids")
+
+
+@pytest.mark.parametrize("rules", ["row", "all"])
+def test_lost_executor_counts_every_row_once(cluster_factory, tmp_path, rules):
+    """An executor killed while the checked rows are on their way: the
+    re-run tasks' counts replace the lost ones, none is counted twice."""
+    from test_faults import COORD_ARGS, busy_executor, stage, wait_for
+    import os
+    import signal
+    data = make_data(tmp_path, files=3, rows=40000, seed=9)
+    os.environ["MILLRACE_TEST_BATCH_DELAY_MS"] = "25"
+    try:
+        c = cluster_factory(executors=3, extra=COORD_ARGS)
+    finally:
+        del os.environ["MILLRACE_TEST_BATCH_DELAY_MS"]
+    chosen = RULES if rules == "all" else [x for x in RULES if "aggregate:" not in x]
+    r = c.post("/v1/jobs", json={"dag": dag_text(chosen), "params": {"data": "data"}})
+    assert r.status_code == 201, r.text
+    job_id = r.json()["id"]
+    j = wait_for(c, job_id, lambda j: stage(j, 0)["tasks"]["succeeded"] >= 2
+                 and stage(j, 0)["state"] == "running")
+    victim = busy_executor(c, j)
+    c.executors[victim].send_signal(signal.SIGKILL)
+    done = c.wait_job(job_id, timeout=240)
+    assert done["state"] == "succeeded", done
+    assert sum(s["tasks"]["retried"] for s in done["stages"]) >= 1, done
+    _, want = expected(data)
+    got = {x["rule"]: (x["rows_checked"], x["rows_failed"], x["passed"]) for x in done["checks"]}
+    assert got == {k: v for k, v in want.items() if k in got} and len(got) == len(chosen)
+    con = sqlite3.connect(tmp_path / "wh.db")
+    assert con.execute("SELECT count(*) FROM millrace_rejects").fetchone()[0] == want["positive"][1]
+    assert con.execute("SELECT count(*) FROM sales").fetchone()[0] == want["positive"][0] - want["positive"][1]

@@ -162,6 +162,40 @@ static void test_aggregate_row(void **state)
     mr_schema_destroy(s);
 }
 
+/* A sample cuts long strings (between characters), a reject keeps them. */
+static void test_long_values_cut_in_samples(void **state)
+{
+    (void)state;
+    mr_schema *s = schema3();
+    mr_batch *b = mr_batch_create(s, 1);
+    char row[600] = "1|-1|";
+    for (int i = 0; i < 199; i++)
+        strcat(row, "x");
+    strcat(row, "\xc3\xa9yyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyy"); /* é across byte 200 */
+    tu_add_row(b, row);
+    mr_batch *bs[] = {b};
+    mr_err err = {0};
+    const mr_check_rule rules[] = {{"pos", MR_CHECK_EXPECT, MR_CHECK_REJECT, "amount > 0", NULL, 0}};
+    mr_op *op = mr_check_create(tu_source_batches(s, bs, 1, NULL), rules, 1, "q", &err);
+    assert_non_null(op);
+    assert_int_equal(drain(op, NULL), 0);
+    const mr_check_result *r;
+    int n;
+    mr_check_results(op, &r, &n);
+    char want[400] = "{\"id\": 1, \"amount\": -1, \"name\": \"";
+    for (int i = 0; i < 199; i++)
+        strcat(want, "x");
+    strcat(want, "...\"}");
+    assert_string_equal(r[0].samples[0], want);
+    const mr_reject *rj;
+    size_t nrj;
+    mr_check_rejects(op, &rj, &nrj);
+    assert_int_equal(nrj, 1);
+    assert_non_null(strstr(rj[0].raw, "\xc3\xa9yyyy"));
+    mr_op_close(op);
+    mr_schema_destroy(s);
+}
+
 static void test_bad_rules(void **state)
 {
     (void)state;
@@ -187,6 +221,7 @@ int main(void)
         cmocka_unit_test(test_actions_and_counts),
         cmocka_unit_test(test_fail_drops_without_rejects),
         cmocka_unit_test(test_aggregate_row),
+        cmocka_unit_test(test_long_values_cut_in_samples),
         cmocka_unit_test(test_bad_rules),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
