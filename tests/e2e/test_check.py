@@ -405,13 +405,16 @@ nodes:
 def test_lost_executor_counts_every_row_once(cluster_factory, tmp_path, rules):
     """An executor killed while the checked rows are on their way: the
     re-run tasks' counts replace the lost ones, none is counted twice."""
-    from test_faults import COORD_ARGS, busy_executor, stage, wait_for
+    from test_faults import busy_executor, stage, wait_for
     import os
     import signal
     data = make_data(tmp_path, files=3, rows=40000, seed=9)
     os.environ["MILLRACE_TEST_BATCH_DELAY_MS"] = "25"
+    # lost after 3 s: long enough that a busy machine does not lose the
+    # survivors too (each loss re-runs their work), short for the victim
     try:
-        c = cluster_factory(executors=3, extra=COORD_ARGS)
+        c = cluster_factory(executors=3, extra=("--lost-after-ms", "3000", "--split-bytes",
+                                                "200000", "--partitions", "6"))
     finally:
         del os.environ["MILLRACE_TEST_BATCH_DELAY_MS"]
     chosen = RULES if rules == "all" else [x for x in RULES if "aggregate:" not in x]
