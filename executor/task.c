@@ -434,13 +434,17 @@ void mr_task_stats_free(mr_task_stats *stats)
     stats->nchecks = 0;
 }
 
-/* The check operators of the tree under op, depth first. */
+/* The check operators of the tree under op, depth first, into out[n..cap)
+ * (out NULL: just counted); returns the new n. */
 static int find_checks(mr_op *op, mr_op **out, int n, int cap)
 {
     if (!op)
         return n;
-    if (mr_check_is(op) && n < cap)
-        out[n++] = op;
+    if (mr_check_is(op) && (!out || n < cap)) {
+        if (out)
+            out[n] = op;
+        n++;
+    }
     for (int i = 0; i < op->nchildren; i++)
         n = find_checks(op->children[i], out, n, cap);
     return n;
@@ -694,12 +698,16 @@ static int task_run(const Millrace__TaskSpec *spec, const mr_task_env *env, vola
                             st->id, st->write ? mr_plan_name(mr_plan_target_names, st->write->target)
                                               : "(none)");
     }
-    mr_op *checks[64];
-    int nchecks = find_checks(top, checks, 0, 64);
+    int nchecks = find_checks(top, NULL, 0, 0);
+    mr_op **checks = calloc((size_t)nchecks + 1, sizeof *checks);
+    if (!checks && rc >= 0)
+        rc = mr_err_oom(err, NULL);
+    nchecks = checks ? find_checks(top, checks, 0, nchecks) : 0;
     if (rc >= 0 && (bc.scan || nchecks > 0))
         rc = stage_rejects(spec, &bc, checks, nchecks, stats, err);
     if (rc >= 0)
         rc = collect_checks(top, checks, nchecks, stats, err);
+    free(checks);
     for (int i = 0; i < bc.nsources; i++)
         stats->rows_in += bc.sources[i]->rows_out;
     stats->rows_out = top->rows_out;
