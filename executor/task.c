@@ -451,9 +451,8 @@ static int find_checks(mr_op *op, mr_op **out, int n, int cap)
 }
 
 /* Copies every check rule's counts into stats for the coordinator. */
-static int collect_checks(mr_op *top, mr_op **ops, int nops, mr_task_stats *stats, mr_err *err)
+static int collect_checks(mr_op *const *ops, int nops, mr_task_stats *stats, mr_err *err)
 {
-    (void)top;
     int total = 0;
     for (int i = 0; i < nops; i++) {
         const mr_check_result *r;
@@ -706,7 +705,7 @@ static int task_run(const Millrace__TaskSpec *spec, const mr_task_env *env, vola
     if (rc >= 0 && (bc.scan || nchecks > 0))
         rc = stage_rejects(spec, &bc, checks, nchecks, stats, err);
     if (rc >= 0)
-        rc = collect_checks(top, checks, nchecks, stats, err);
+        rc = collect_checks(checks, nchecks, stats, err);
     free(checks);
     for (int i = 0; i < bc.nsources; i++)
         stats->rows_in += bc.sources[i]->rows_out;

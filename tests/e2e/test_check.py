@@ -273,6 +273,25 @@ def test_checks_through_the_api(cluster_factory, tmp_path):
         assert x["node"] == "q" and (x["kind"], x["action"]) == KINDS[x["rule"]]
         assert isinstance(x["sample"], list) and len(x["sample"]) <= 5
         assert (x["sample"] == []) == x["passed"]
+    # the plan as JSON lists each check operator's rules
+    def ops(x):
+        if isinstance(x, dict):
+            if x.get("kind") == "check":
+                yield x
+            for v in x.values():
+                yield from ops(v)
+        elif isinstance(x, list):
+            for v in x:
+                yield from ops(v)
+    plan = c.get(f"/v1/jobs/{job['id']}/plan").json()
+    rules = {r["name"]: r for op in ops(plan) for r in op["rules"]}
+    assert set(rules) == set(KINDS)
+    assert rules["positive"] == {"name": "positive", "kind": "expect", "on_fail": "reject",
+                                 "expect": "amount >= 0"}
+    assert rules["id_region"]["unique"] == ["id", "region"]
+    assert rules["enough"]["min"] == 100 and rules["enough"]["max"] == 1000000
+    assert rules["avg_ok"]["aggregate"] == "avg(amount) BETWEEN 10 AND 500"
+    assert any(s["operators"][-1] == "check q" for s in job["stages"])
     # a failed job shows its checks and names the rule
     text = dag_text(RULES + ['{name: never, expect: "id < 0"}']).replace("path: wh.db", "path: api.db")
     job = c.wait_job(c.post("/v1/jobs", json={"dag": text, "params": {"data": "data"}}).json()["id"])
