@@ -43,6 +43,25 @@ static const char *grouped(double v, char *buf, size_t cap)
     return buf;
 }
 
+/* The check rules' outcomes (GET /v1/jobs/ID "checks"): one line each,
+ * "check q.positive (expect, reject): 6 of 1,000 rows failed". */
+static void print_checks(FILE *out, const cJSON *job)
+{
+    const cJSON *checks = cJSON_GetObjectItemCaseSensitive(job, "checks"), *c;
+    char a[40], b[40];
+    cJSON_ArrayForEach(c, checks)
+    {
+        const cJSON *passed = cJSON_GetObjectItemCaseSensitive(c, "passed");
+        fprintf(out, "  check %s.%s (%s, %s): ", str(c, "node"), str(c, "rule"), str(c, "kind"),
+                str(c, "action"));
+        if (cJSON_IsTrue(passed))
+            fprintf(out, "passed, %s rows\n", grouped(num(c, "rows_checked"), a, sizeof a));
+        else
+            fprintf(out, "%s of %s rows failed\n", grouped(num(c, "rows_failed"), a, sizeof a),
+                    grouped(num(c, "rows_checked"), b, sizeof b));
+    }
+}
+
 static void stage_line(const cJSON *st, double elapsed, char *out, size_t cap)
 {
     const cJSON *tasks = cJSON_GetObjectItemCaseSensitive(st, "tasks");
@@ -200,6 +219,7 @@ int cli_print_summary(const cJSON *job, double seconds)
         printf("  rejected rows: %s\n", grouped(rejected, rows, sizeof rows));
     if (strcmp(state, "succeeded") == 0)
         print_bookmarks(cJSON_GetObjectItemCaseSensitive(job, "bookmarks"), stdout);
+    print_checks(stdout, job);
     if (strcmp(state, "succeeded") != 0) {
         fprintf(stderr, "millrace: job %s: %s\n", state, str(job, "error"));
         return 1;
@@ -276,6 +296,7 @@ void cli_print_job(const cJSON *job, FILE *out)
     if (num(job, "rejected_rows") > 0)
         fprintf(out, "  rejected rows: %s\n", grouped(num(job, "rejected_rows"), rows, sizeof rows));
     print_bookmarks(cJSON_GetObjectItemCaseSensitive(job, "bookmarks"), out);
+    print_checks(out, job);
     if (str(job, "error")[0])
         fprintf(out, "  error: %s\n", str(job, "error"));
 }

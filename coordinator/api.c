@@ -276,6 +276,7 @@ static const char *op_kind_name(Millrace__OpKind k)
     case MILLRACE__OP_KIND__OP_PROJECT: return "project";
     case MILLRACE__OP_KIND__OP_AGG_PARTIAL: return "partial_aggregate";
     case MILLRACE__OP_KIND__OP_AGG_FINAL: return "final_aggregate";
+    case MILLRACE__OP_KIND__OP_CHECK: return "check";
     default: return "unknown";
     }
 }
@@ -374,6 +375,21 @@ static cJSON *job_json(const job *j, int full)
     }
     cJSON_AddNumberToObject(o, "rejected_rows", (double)j->rejected_rows);
     cJSON_AddItemToObject(o, "bookmarks", coord_bm_json(j));
+    cJSON *checks = cJSON_AddArrayToObject(o, "checks");
+    for (int i = 0; i < j->nchecks; i++) {
+        const job_check *x = &j->checks[i];
+        cJSON *c = cJSON_CreateObject();
+        add_str(c, "node", x->node);
+        add_str(c, "rule", x->rule);
+        add_str(c, "kind", x->kind);
+        add_str(c, "action", x->action);
+        cJSON_AddNumberToObject(c, "rows_checked", (double)x->rows_checked);
+        cJSON_AddNumberToObject(c, "rows_failed", (double)x->rows_failed);
+        cJSON_AddBoolToObject(c, "passed", x->passed);
+        cJSON *sample = x->sample ? cJSON_Parse(x->sample) : NULL;
+        cJSON_AddItemToObject(c, "sample", sample ? sample : cJSON_CreateArray());
+        cJSON_AddItemToArray(checks, c);
+    }
     return o;
 }
 

@@ -50,6 +50,25 @@ typedef enum {
     STAGE_WAITING, STAGE_RUNNING, STAGE_DONE, STAGE_FAILED, STAGE_CANCELLED
 } stage_state;
 
+/* One check rule's counts in one task attempt (TaskStatus.checks);
+ * strings owned. */
+typedef struct task_check {
+    char *node, *rule;
+    uint64_t rows_checked, rows_failed;
+    char **samples;
+    int nsamples;
+} task_check;
+
+/* One check rule's outcome over the job (coordinator/checks.c), as
+ * millrace_checks and GET /v1/jobs/ID show it; strings owned. */
+typedef struct job_check {
+    char *node, *rule;
+    const char *kind, *action; /* static words */
+    uint64_t rows_checked, rows_failed;
+    int passed;
+    char *sample; /* JSON array text of a few failing values */
+} job_check;
+
 typedef struct task_rt {
     task_state state;
     uint32_t attempt;      /* the attempt running or last run */
@@ -73,6 +92,8 @@ typedef struct task_rt {
     uint64_t mark_rows;
     int mark_has;
     char *mark_max;
+    task_check *checks;        /* what the counted attempt's check operators counted */
+    int nchecks;
 } task_rt;
 
 typedef struct stage_rt {
@@ -128,6 +149,10 @@ typedef struct job {
     uint64_t skipped_rows;
     job_reject *rejects;
     uint32_t nrejects;
+    /* The check rules' outcomes, summed from the tasks once every stage is
+     * done (checks.c); shown by the API, written to millrace_checks. */
+    job_check *checks;
+    int nchecks;
     expect_told *told;     /* owners told to expect data, per stage */
     size_t ntold, cap_told;
     int full_refresh;      /* ignore the bookmarks of incremental reads */

@@ -59,6 +59,7 @@ static void job_free(job *j)
             if (st->tasks[t].split)
                 millrace__split__free_unpacked(st->tasks[t].split, NULL);
             free(st->tasks[t].mark_max);
+            coord_checks_task_free(&st->tasks[t]);
         }
         free(st->tasks);
     }
@@ -78,6 +79,7 @@ static void job_free(job *j)
         free(j->rejects[r].raw);
     }
     free(j->rejects);
+    coord_checks_job_free(j);
     free(j->told);
     free(j->name);
     free(j->error);

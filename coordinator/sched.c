@@ -341,6 +341,10 @@ void coord_on_status(mr_coord *c, const char *identity, const Millrace__TaskStat
         tk->skipped = s->skipped_rows;
         coord_bm_task_mark(tk, s);
         job_count_rejects(j, tk, s);
+        if (coord_checks_task(tk, s) < 0) {
+            job_finish(c, j, JOB_FAILED, "out of memory keeping check results");
+            return;
+        }
         uint32_t done = 0;
         for (uint32_t t = 0; t < st->ntasks; t++)
             done += st->tasks[t].state == TASK_DONE;

@@ -164,7 +164,7 @@ const char *dag_env_get(const char *name);
 
 typedef enum dag_op {
     DOP_READ, DOP_FILTER, DOP_SELECT, DOP_DERIVE, DOP_DROP, DOP_AGGREGATE, DOP_JOIN,
-    DOP_UNION, DOP_DISTINCT, DOP_SORT, DOP_LIMIT, DOP_WRITE, DOP_WINDOW, DOP__COUNT
+    DOP_UNION, DOP_DISTINCT, DOP_SORT, DOP_LIMIT, DOP_WRITE, DOP_WINDOW, DOP_CHECK, DOP__COUNT
 } dag_op;
 
 /* Each op's name, keys, checks and plan building: dag_ops[] (dag_ops.h). */
@@ -222,6 +222,21 @@ typedef struct dag_write {
     Millrace__SchemaChange on_schema_change;
 } dag_write;
 
+/* One rule of a check node (dag/op_check.c). */
+typedef struct dag_check_rule {
+    const char *name;
+    Millrace__CheckKind kind;
+    Millrace__CheckAction action;
+    const char *expr;     /* expect: as written; aggregate: rewritten over the final columns */
+    const char *text;     /* aggregate: as written */
+    const int *map;       /* aggregate: offset in text of each byte of expr */
+    const char **columns; /* unique */
+    int ncolumns;
+    int has_min, has_max; /* row_count */
+    long long min, max;
+    const ynode *at;      /* the rule's value, for messages */
+} dag_check_rule;
+
 typedef struct dag_node {
     const char *id;
     const ynode *key;  /* the node id in the file */
@@ -248,6 +263,9 @@ typedef struct dag_node {
     long long limit;     /* limit n */
     int distinct;        /* union distinct */
     dag_write write;
+    dag_check_rule *checks; /* check: its rules; aggs holds its aggregate calls, */
+    int nchecks;            /* partial their states */
+    mr_schema *check_final; /* check: the final aggregate's output (aggregate rules) */
 } dag_node;
 
 typedef struct dag {

@@ -191,5 +191,6 @@ DAG_OP_DECLARE(sort);
 DAG_OP_DECLARE(limit);
 DAG_OP_DECLARE(write);
 DAG_OP_DECLARE(window);
+DAG_OP_DECLARE(check);
 
 #endif

@@ -990,6 +990,8 @@ void dag_model_free(dag *d)
     for (int i = 0; d && i < d->n; i++) {
         mr_schema_destroy(d->nodes[i].out);
         mr_schema_destroy(d->nodes[i].partial);
+        mr_schema_destroy(d->nodes[i].check_final);
+        d->nodes[i].check_final = NULL;
         d->nodes[i].out = d->nodes[i].partial = NULL;
     }
 }

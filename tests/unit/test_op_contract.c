@@ -44,6 +44,7 @@
 #include "core/op/sort.h"
 #include "core/op/source.h"
 #include "core/op/union.h"
+#include "core/op/check.h"
 #include "core/op/window.h"
 #include "testutil.h"
 
@@ -339,6 +340,21 @@ static mr_op *mk_window(bool sel)
     return must(mr_window_create(s, keys, 1, &ord, names, exprs, 7, "window", &err), &err);
 }
 
+/* Every kind of check rule at once: expect that rejects (k % 5 = 0 and
+ * NULL k drop), one that warns, unique on (g, s) and a row count. */
+static mr_op *mk_check(bool sel)
+{
+    mr_err err = {0};
+    const char *ucols[] = {"g", "s"};
+    const mr_check_rule rules[] = {
+        {"no_fives", MR_CHECK_EXPECT, MR_CHECK_REJECT, "k % 5 <> 0", NULL, 0},
+        {"small", MR_CHECK_EXPECT, MR_CHECK_WARN, "k < 5000", NULL, 0},
+        {"gs", MR_CHECK_UNIQUE, MR_CHECK_WARN, NULL, ucols, 2},
+        {"rows", MR_CHECK_ROW_COUNT, MR_CHECK_FAIL, NULL, NULL, 0},
+    };
+    return must(mr_check_create(input(sel, 1), rules, 4, "check", &err), &err);
+}
+
 typedef struct op_case {
     const char *name;
     mr_op *(*make)(bool sel);
@@ -369,6 +385,7 @@ static const op_case CASES[] = {
     {"limit", mk_limit, false, true, false},
     {"window", mk_window, true, true, false},
     {"watermark", mk_watermark, false, true, false},
+    {"check", mk_check, false, true, false},
 };
 #define NCASES ((int)(sizeof CASES / sizeof CASES[0]))
 
