@@ -27,6 +27,7 @@
 #include "core/op.h"
 #include "core/op/scan.h"
 #include "core/op/scan_csv.h"
+#include "core/io.h"
 #include "core/op/source.h"
 #include "core/utf8.h"
 #include "proto/plan_names.h"
@@ -257,7 +258,8 @@ static mr_op *open_scan(build_ctx *bc, size_t idx, mr_err *err)
         mr_schema_destroy(schema);
         return scan;
     }
-    if (mr_path_check_root(bc->env->data_root, sp->path, err) < 0) {
+    /* the data root confines local files; an s3:// object is the store's */
+    if (!mr_io_is_remote(sp->path) && mr_path_check_root(bc->env->data_root, sp->path, err) < 0) {
         mr_err_prefix(err, "node '%s'", op->node);
         mr_schema_destroy(schema);
         return NULL;
