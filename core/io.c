@@ -134,3 +134,11 @@ int mr_io_list(const char *pattern, char ***urls, uint64_t **sizes, size_t *n, m
                           "this URL", pattern);
     return st->list(pattern, urls, sizes, n, err);
 }
+
+const mr_io_store *mr_io_store_for(const char *url, mr_err *err)
+{
+    const mr_io_store *st = store_for(url);
+    if (!st)
+        mr_err_set(err, MR_ENOTSUP, "'%s': no object store is configured for this URL", url);
+    return st;
+}

@@ -34,6 +34,17 @@ typedef struct mr_io_store {
      * outright.  *n may be 0.  The caller frees each URL and both
      * arrays. */
     int (*list)(const char *pattern, char ***urls, uint64_t **sizes, size_t *n, mr_err *err);
+    /* Writing, for file outputs (warehouse/files.c).  Every key under the
+     * prefix url (nothing skipped), sorted: */
+    int (*list_all)(const char *prefix, char ***urls, uint64_t **sizes, size_t *n, mr_err *err);
+    /* Uploads the local file as url (in parts when it is large). */
+    int (*upload)(const char *url, const char *local_path, mr_err *err);
+    /* Writes data[0, n) as url. */
+    int (*put)(const char *url, const void *data, size_t n, mr_err *err);
+    /* Copies from to to inside the store (same bucket). */
+    int (*copy)(const char *from, const char *to, mr_err *err);
+    /* Removes url (a missing object is no error). */
+    int (*remove)(const char *url, mr_err *err);
 } mr_io_store;
 
 /* Plugs in the store (NULL unplugs it).  Called once at start-up, before
@@ -70,5 +81,9 @@ int mr_io_size(const char *path, uint64_t *size);
 
 /* The store's listing (mr_io_store.list); MR_ENOTSUP without a store. */
 int mr_io_list(const char *pattern, char ***urls, uint64_t **sizes, size_t *n, mr_err *err);
+
+/* The plugged-in store for url (writes call its functions directly), or
+ * NULL with MR_ENOTSUP in err. */
+const mr_io_store *mr_io_store_for(const char *url, mr_err *err);
 
 #endif

@@ -510,7 +510,7 @@ static int drain_to_file(mr_op *top, const Millrace__TaskSpec *spec, const mr_ta
     char path[4096];
     if (mr_wh_files_part_path(&cfg, spec->staging_table, path, sizeof path) < 0)
         return mr_err_node(err, MR_EINVAL, ws->node, "output path too long");
-    if (mr_path_check_root(env->data_root, path, err) < 0) {
+    if (!mr_io_is_remote(path) && mr_path_check_root(env->data_root, path, err) < 0) {
         mr_err_prefix(err, "node '%s'", ws->node);
         return err->code;
     }

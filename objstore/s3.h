@@ -63,6 +63,31 @@ int os_s3_list_page_get(const os_s3_config *c, const char *bucket, const char *p
                         const char *token, int max_keys, os_s3_list_page *page, mr_err *err);
 void os_s3_list_page_free(os_s3_list_page *page);
 
+/* Writes data[0, n) as bucket/key in one PUT. */
+int os_s3_put(const os_s3_config *c, const char *bucket, const char *key, const void *data,
+              size_t n, mr_err *err);
+/* Deletes bucket/key (a missing key is no error). */
+int os_s3_delete(const os_s3_config *c, const char *bucket, const char *key, mr_err *err);
+/* Copies bucket/from_key to bucket/key inside the store (CopyObject; up
+ * to 5 GB, S3's limit for one copy). */
+int os_s3_copy(const os_s3_config *c, const char *bucket, const char *from_key, const char *key,
+               mr_err *err);
+/* A multipart upload: begin (its id, malloc'd), parts numbered from 1
+ * (each at least 5 MiB but the last; the ETag comes back), then end:
+ * commit lists the parts' ETags, !commit aborts and frees the parts. */
+int os_s3_multipart_begin(const os_s3_config *c, const char *bucket, const char *key,
+                          char **upload_id, mr_err *err);
+int os_s3_multipart_part(const os_s3_config *c, const char *bucket, const char *key,
+                         const char *upload_id, int part, const void *data, size_t n,
+                         char etag[128], mr_err *err);
+int os_s3_multipart_end(const os_s3_config *c, const char *bucket, const char *key,
+                        const char *upload_id, int nparts, char (*etags)[128], int commit,
+                        mr_err *err);
+
+/* The text of the first element called name anywhere in an XML answer
+ * (malloc'd), or NULL. */
+char *os_s3_xml_text(const char *xml, size_t len, const char *name);
+
 /* Parses a ListObjectsV2 answer (libxml2) into page: 0 or MR_EPROTO. */
 int os_s3_list_parse(const char *xml, size_t len, os_s3_list_page *page);
 

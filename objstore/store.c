@@ -148,7 +148,7 @@ static int hidden(const char *key)
     return base[0] == '.' || base[0] == '_';
 }
 
-enum { MODE_EXACT, MODE_FOLDER, MODE_GLOB };
+enum { MODE_EXACT, MODE_FOLDER, MODE_GLOB, MODE_ALL };
 
 /* Lists prefix page by page, adding what mode keeps. */
 static int list_into(const char *bucket, const char *prefix, int mode, const char *pattern,
@@ -171,6 +171,8 @@ static int list_into(const char *bucket, const char *prefix, int mode, const cha
             int keep;
             if (mode == MODE_EXACT)
                 keep = strcmp(k, prefix) == 0;
+            else if (mode == MODE_ALL)
+                keep = 1;
             else if (mode == MODE_FOLDER)
                 keep = strlen(k) > plen && !strchr(k + plen, '/') && !hidden(k);
             else
@@ -231,12 +233,157 @@ static int st_list(const char *pattern, char ***urls, uint64_t **sizes, size_t *
     return 0;
 }
 
+/* ---- writing ------------------------------------------------------------- */
+
+static int st_list_all(const char *prefix, char ***urls, uint64_t **sizes, size_t *n, mr_err *err)
+{
+    *urls = NULL;
+    *sizes = NULL;
+    *n = 0;
+    char *bucket, *key;
+    int rc = os_url_split(prefix, &bucket, &key, err);
+    if (rc < 0)
+        return rc;
+    found f = {0};
+    rc = list_into(bucket, key, MODE_ALL, NULL, &f, err);
+    free(bucket);
+    free(key);
+    if (rc < 0) {
+        for (size_t i = 0; i < f.n; i++)
+            free(f.urls[i]);
+        free(f.urls);
+        free(f.sizes);
+        return rc;
+    }
+    *urls = f.urls;
+    *sizes = f.sizes;
+    *n = f.n;
+    return 0;
+}
+
+static int st_put(const char *url, const void *data, size_t n, mr_err *err)
+{
+    char *bucket, *key;
+    int rc = os_url_split(url, &bucket, &key, err);
+    if (rc == 0)
+        rc = os_s3_put(&cfg, bucket, key, data, n, err);
+    free(bucket);
+    free(key);
+    return rc;
+}
+
+static int st_remove(const char *url, mr_err *err)
+{
+    char *bucket, *key;
+    int rc = os_url_split(url, &bucket, &key, err);
+    if (rc == 0)
+        rc = os_s3_delete(&cfg, bucket, key, err);
+    free(bucket);
+    free(key);
+    return rc;
+}
+
+static int st_copy(const char *from, const char *to, mr_err *err)
+{
+    char *fb, *fk, *tb = NULL, *tk = NULL;
+    int rc = os_url_split(from, &fb, &fk, err);
+    if (rc < 0)
+        return rc;
+    if ((rc = os_url_split(to, &tb, &tk, err)) == 0) {
+        if (strcmp(fb, tb) != 0)
+            rc = mr_err_set(err, MR_ENOTSUP, "cannot copy '%s' to another bucket", from);
+        else
+            rc = os_s3_copy(&cfg, tb, fk, tk, err);
+    }
+    free(fb);
+    free(fk);
+    free(tb);
+    free(tk);
+    return rc;
+}
+
+/* The size of an upload's parts: MILLRACE_S3_PART_BYTES (at least 5 MiB,
+ * S3's smallest part), default 16 MiB.  A file no larger is one PUT. */
+static size_t part_bytes(void)
+{
+    const char *v = getenv("MILLRACE_S3_PART_BYTES");
+    long long n = v ? atoll(v) : 0;
+    if (n < (5LL << 20))
+        n = v ? (5LL << 20) : (16LL << 20);
+    return (size_t)n;
+}
+
+static int st_upload(const char *url, const char *local_path, mr_err *err)
+{
+    char *bucket, *key;
+    int rc = os_url_split(url, &bucket, &key, err);
+    if (rc < 0)
+        return rc;
+    size_t pb = part_bytes();
+    char *buf = malloc(pb), *upload_id = NULL;
+    char(*etags)[128] = NULL;
+    int nparts = 0;
+    FILE *fp = fopen(local_path, "rb");
+    if (!buf || !fp) {
+        rc = !buf ? mr_err_oom(err, NULL)
+                  : mr_err_set(err, MR_EIO, "cannot read the staged part '%s'", local_path);
+        goto out;
+    }
+    size_t got = fread(buf, 1, pb, fp);
+    if (ferror(fp)) {
+        rc = mr_err_set(err, MR_EIO, "cannot read the staged part '%s'", local_path);
+        goto out;
+    }
+    if (got < pb) { /* small: one PUT */
+        rc = os_s3_put(&cfg, bucket, key, buf, got, err);
+        goto out;
+    }
+    if ((rc = os_s3_multipart_begin(&cfg, bucket, key, &upload_id, err)) < 0)
+        goto out;
+    while (got > 0 && rc == 0) {
+        char(*ne)[128] = realloc(etags, (size_t)(nparts + 1) * sizeof *etags);
+        if (!ne) {
+            rc = mr_err_oom(err, NULL);
+            break;
+        }
+        etags = ne;
+        rc = os_s3_multipart_part(&cfg, bucket, key, upload_id, nparts + 1, buf, got,
+                                  etags[nparts], err);
+        if (rc == 0)
+            nparts++;
+        got = rc == 0 ? fread(buf, 1, pb, fp) : 0;
+        if (rc == 0 && ferror(fp))
+            rc = mr_err_set(err, MR_EIO, "cannot read the staged part '%s'", local_path);
+    }
+    if (rc == 0) {
+        rc = os_s3_multipart_end(&cfg, bucket, key, upload_id, nparts, etags, 1, err);
+    } else {
+        mr_err aerr; /* abort, so no parts are left stored; keep the first error */
+        mr_err_clear(&aerr);
+        os_s3_multipart_end(&cfg, bucket, key, upload_id, nparts, etags, 0, &aerr);
+    }
+out:
+    if (fp)
+        fclose(fp);
+    free(buf);
+    free(etags);
+    free(upload_id);
+    free(bucket);
+    free(key);
+    return rc;
+}
+
 static const mr_io_store s3_store = {
     .scheme = "s3://",
     .open = st_open,
     .pread = st_pread,
     .close = st_close,
     .list = st_list,
+    .list_all = st_list_all,
+    .upload = st_upload,
+    .put = st_put,
+    .copy = st_copy,
+    .remove = st_remove,
 };
 
 int os_store_install(mr_err *err)

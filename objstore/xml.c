@@ -125,3 +125,27 @@ void os_s3_error_parse(const char *xml, size_t len, char *code, size_t ccap, cha
     }
     xmlFreeDoc(doc);
 }
+
+static char *find_text(xmlNodePtr n, const char *name)
+{
+    for (; n; n = n->next) {
+        if (is(n, name)) {
+            xmlChar *t = xmlNodeGetContent(n);
+            char *s = t ? strdup((const char *)t) : NULL;
+            xmlFree(t);
+            return s;
+        }
+        char *s = find_text(n->children, name);
+        if (s)
+            return s;
+    }
+    return NULL;
+}
+
+char *os_s3_xml_text(const char *xml, size_t len, const char *name)
+{
+    xmlDocPtr doc = parse(xml, len);
+    char *s = doc ? find_text(xmlDocGetRootElement(doc), name) : NULL;
+    xmlFreeDoc(doc);
+    return s;
+}
