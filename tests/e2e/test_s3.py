@@ -336,3 +336,145 @@ def test_session_credentials_and_no_secret_anywhere(s3, env, cluster_factory, tm
     assert logs
     for text in answers + logs:
         assert secret not in text and token not in text and token[:-4] not in text
+
+
+def keys(c3, b, prefix=""):
+    out, token = [], None
+    while True:
+        kw = {"Bucket": b, "Prefix": prefix}
+        if token:
+            kw["ContinuationToken"] = token
+        page = c3.list_objects_v2(**kw)
+        out += [o["Key"] for o in page.get("Contents", [])]
+        if not page.get("IsTruncated"):
+            return sorted(out)
+        token = page["NextContinuationToken"]
+
+
+def write_dag(src, to, path, mode="overwrite", fmt="csv"):
+    return f"""version: 1
+name: s3write
+nodes:
+  r: {{op: read, format: {fmt}, path: "{src}"}}
+  f: {{op: filter, input: r, where: "amount > -500"}}
+  w: {{op: write, input: f, to: {to}, path: "{path}", mode: {mode}}}
+"""
+
+
+def read_back(c3, b, ks, tmp_path, ext):
+    """The output's parts downloaded by boto3, as one DuckDB relation."""
+    d = tmp_path / f"back-{ext}"
+    d.mkdir(exist_ok=True)
+    for f in d.iterdir():
+        f.unlink()
+    for k in ks:
+        if k.endswith("." + ext):
+            c3.download_file(b, k, str(d / k.replace("/", "_")))
+    return f"read_{'csv' if ext == 'csv' else 'json'}('{d}/*.{ext}')"
+
+
+def test_write_csv_jsonl_exactly_parts_and_success(s3, env, cluster_factory, tmp_path):
+    c3 = bucket(s3, "out")
+    local = tmp_path / "in"
+    local.mkdir()
+    for k in range(3):
+        text = csv_text(sales(600 + k, 2000))
+        (local / f"{k}.csv").write_text(text)
+        c3.put_object(Bucket="out", Key=f"in/{k}.csv", Body=text.encode())
+    # an old output with more parts and a stray key: overwrite replaces all
+    for k in range(5):
+        c3.put_object(Bucket="out", Key=f"res/sales/part-{k:05d}.csv", Body=b"id\n-1\n")
+    c3.put_object(Bucket="out", Key="res/sales/stray.txt", Body=b"old")
+    c3.put_object(Bucket="out", Key="res/sales-sibling/keep.csv", Body=b"keep")
+    want = duck_rows(f"select region, count(*), sum(amount), sum(id) from "
+                     f"read_csv('{local}/*.csv') where amount > -500 group by region")
+    c = cluster_factory(executors=2)
+    for to, ext in (("csv", "csv"), ("jsonl", "jsonl")):
+        path = f"s3://out/res/sales{'' if ext == 'csv' else '_json'}"
+        done = post(c, write_dag("s3://out/in/*.csv", to, path))
+        assert done["state"] == "succeeded", done
+        prefix = "res/sales/" if ext == "csv" else "res/sales_json/"
+        got = keys(c3, "out", prefix)
+        assert got == [f"{prefix}_SUCCESS"] + [f"{prefix}part-{k:05d}.{ext}" for k in range(3)], got
+        assert not [k for k in keys(c3, "out") if "millrace-tmp" in k]
+        rel = read_back(c3, "out", got, tmp_path, ext)
+        assert duck_rows(f"select region, count(*), sum(amount), sum(id) from {rel} "
+                         f"group by region") == want
+    assert "res/sales-sibling/keep.csv" in keys(c3, "out")  # a neighbour is not the output's
+    # error_if_exists refuses an existing output and leaves it as it was
+    before = keys(c3, "out", "res/sales/")
+    done = post(c, write_dag("s3://out/in/*.csv", "csv", "s3://out/res/sales",
+                             mode="error_if_exists"))
+    assert done["state"] == "failed" and "already exists" in done["error"], done
+    assert keys(c3, "out", "res/sales/") == before
+
+
+def test_write_multipart_large_part(s3, env, cluster_factory, tmp_path):
+    """One 12 MB part with 5 MiB upload parts: a multipart upload (seen at
+    the proxy), read back whole."""
+    c3 = bucket(s3, "mpart")
+    rows = sales(77, 700000)
+    text = csv_text(rows)
+    (tmp_path / "big.csv").write_text(text)
+    c3.put_object(Bucket="mpart", Key="in/big.csv", Body=text.encode())
+    proxy = FaultProxy(s3.port)
+    try:
+        env.setenv("AWS_ENDPOINT_URL", proxy.endpoint)
+        env.setenv("MILLRACE_S3_PART_BYTES", str(5 << 20))
+        c = cluster_factory(executors=1, extra=("--split-bytes", str(64 << 20)))
+        done = post(c, write_dag("s3://mpart/in/big.csv", "csv", "s3://mpart/out"))
+        assert done["state"] == "succeeded", done
+    finally:
+        proxy.stop()
+    got = keys(c3, "mpart", "out/")
+    assert got == ["out/_SUCCESS", "out/part-00000.csv"], got
+    assert c3.head_object(Bucket="mpart", Key="out/part-00000.csv")["ContentLength"] > 10 << 20
+    posts = [p for m, p, _ in proxy.seen if m == "POST" and "uploads" in p]
+    parts = [p for m, p, _ in proxy.seen if m == "PUT" and "partNumber=" in p]
+    assert len(posts) == 1 and len(parts) >= 3, proxy.seen
+    rel = read_back(c3, "mpart", got, tmp_path, "csv")
+    assert duck_rows(f"select region, count(*), sum(amount), sum(id) from {rel} group by region") \
+        == duck_rows(f"select region, count(*), sum(amount), sum(id) from "
+                     f"read_csv('{tmp_path}/big.csv') where amount > -500 group by region")
+    assert not [k for k in keys(c3, "mpart") if "millrace-tmp" in k]
+
+
+def test_failed_write_leaves_nothing(s3, env, cluster_factory, tmp_path):
+    """A job whose one task fails on bad data after the others staged their
+    parts: no output, no temporary key; an upload refused once (500 until
+    the attempt gives up) is retried as a new attempt and the output is
+    still exactly its parts."""
+    c3 = bucket(s3, "fail")
+    for k in range(3):
+        c3.put_object(Bucket="fail", Key=f"in/{k}.csv", Body=csv_text(sales(700 + k, 3000)).encode())
+    c3.put_object(Bucket="fail", Key="in/9.csv", Body=b"id,region,amount\n1,n,notanumber\n")
+    c = cluster_factory(executors=2)
+    dag = write_dag("s3://fail/in/*.csv", "csv", "s3://fail/out").replace(
+        "format: csv,", "format: csv, schema: {id: int64, region: string, amount: double},")
+    done = post(c, dag)
+    assert done["state"] == "failed", done
+    assert "9.csv" in done["error"], done
+    assert keys(c3, "fail") == [f"in/{k}.csv" for k in (0, 1, 2, 9)]
+    c.stop()
+    c3.delete_object(Bucket="fail", Key="in/9.csv")
+    refused = {}
+
+    def refuse_first_attempt(method, path, headers):
+        # task 0's first attempt: its part upload keeps failing
+        if method == "PUT" and "millrace-tmp" in path and path.endswith("_0.csv") and \
+                "_0_0_0" in path:
+            refused[path] = refused.get(path, 0) + 1
+            return (500, "InternalError")
+        return None
+
+    proxy = FaultProxy(s3.port, refuse_first_attempt)
+    try:
+        env.setenv("AWS_ENDPOINT_URL", proxy.endpoint)
+        c = cluster_factory(executors=2)
+        done = post(c, write_dag("s3://fail/in/*.csv", "csv", "s3://fail/out"))
+        assert done["state"] == "succeeded", done
+    finally:
+        proxy.stop()
+    assert refused and all(v == 4 for v in refused.values()), refused  # AWS_MAX_ATTEMPTS=4
+    assert keys(c3, "fail", "out/") == ["out/_SUCCESS"] + [f"out/part-{k:05d}.csv" for k in range(3)]
+    assert not [k for k in keys(c3, "fail") if "millrace-tmp" in k]
