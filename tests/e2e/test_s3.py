@@ -478,3 +478,27 @@ def test_failed_write_leaves_nothing(s3, env, cluster_factory, tmp_path):
     assert refused and all(v == 4 for v in refused.values()), refused  # AWS_MAX_ATTEMPTS=4
     assert keys(c3, "fail", "out/") == ["out/_SUCCESS"] + [f"out/part-{k:05d}.csv" for k in range(3)]
     assert not [k for k in keys(c3, "fail") if "millrace-tmp" in k]
+
+
+def test_write_to_odd_key(s3, env, cluster_factory, tmp_path):
+    """An output whose key holds a space, '=', '+' and UTF-8: staging,
+    CopyObject (its x-amz-copy-source encoded like the path) and _SUCCESS."""
+    c3 = bucket(s3, "oddout")
+    local = tmp_path / "in"
+    local.mkdir()
+    for k in range(2):
+        text = csv_text(sales(800 + k, 500))
+        (local / f"{k}.csv").write_text(text)
+        c3.put_object(Bucket="oddout", Key=f"in/{k}.csv", Body=text.encode())
+    c = cluster_factory(executors=2)
+    path = "s3://oddout/res/year=2024 a+b/caf\u00e9"
+    done = post(c, write_dag("s3://oddout/in/*.csv", "csv", path))
+    assert done["state"] == "succeeded", done
+    prefix = "res/year=2024 a+b/caf\u00e9/"
+    got = keys(c3, "oddout", prefix)
+    assert got == [prefix + "_SUCCESS", prefix + "part-00000.csv", prefix + "part-00001.csv"], got
+    assert not [k for k in keys(c3, "oddout") if "millrace-tmp" in k]
+    rel = read_back(c3, "oddout", got, tmp_path, "csv")
+    assert duck_rows(f"select region, count(*), sum(amount), sum(id) from {rel} group by region") \
+        == duck_rows(f"select region, count(*), sum(amount), sum(id) from read_csv('{local}/*.csv') "
+                     f"where amount > -500 group by region")
