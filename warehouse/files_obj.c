@@ -14,7 +14,9 @@
  *            "<path>/part-NNNNN.<ext>"; delete every other object that was
  *            under "<path>/" (the old output); write "<path>/_SUCCESS"
  *            last; delete the staging prefix.
- *   drop:    delete the job's staging prefix.
+ *   drop:    delete the job's staging prefix (the coordinator drops it
+ *            again when an attempt of an ended job reports, since a PUT
+ *            in flight at the end lands after the first drop).
  * After a commit, exactly the parts and _SUCCESS are under the path.  A
  * reader that waits for _SUCCESS never sees a half-published output; one
  * that lists without waiting can, during the publish, see new parts beside
