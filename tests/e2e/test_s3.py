@@ -215,6 +215,14 @@ def test_special_keys(s3, env, cluster_factory, tmp_path):
     assert done["state"] == "succeeded", done
     assert warehouse_rows(tmp_path) == duck_agg(f"read_csv('{local}/*.csv')")
     assert done["stages"][0]["tasks"]["total"] == len(SPECIAL)
+    # listings whose prefix holds the odd characters (signed by millrace:
+    # the prefix is a query parameter)
+    for pattern, ks in (("odd/a=*", [0]), ("odd/with *", [1]), ("odd/plus+*", [2]),
+                        ("odd/caf\u00e9 *", [3]), ("odd/q[?]mark&*", [4])):
+        done = post(c, agg_dag(f"s3://keys/{pattern}"))
+        assert done["state"] == "succeeded", (pattern, done)
+        want = duck_agg(f"read_csv([{', '.join(repr(str(local / f'{k}.csv')) for k in ks)}])")
+        assert warehouse_rows(tmp_path) == want, pattern
     for k, key in enumerate(SPECIAL):  # each named outright (a '?' in a key is a glob: skip)
         if "?" in key:
             continue
@@ -291,8 +299,9 @@ def test_retries_throttling_and_5xx(s3, env, cluster_factory, tmp_path):
     proxy = FaultProxy(s3.port, flaky)
     try:
         env.setenv("AWS_ENDPOINT_URL", proxy.endpoint)
-        c = cluster_factory(executors=2)
-        (tmp_path / "x.yaml").write_text(agg_dag("s3://flaky/in/*.csv"))
+        # a task whose requests keep failing is retried three times, then
+        # fails the job (not for a minute: the retry deadline is short)
+        c = cluster_factory(executors=2, extra=("--retry-deadline-ms", "1000"))
         done = post(c, agg_dag("s3://flaky/in/*.csv"))
         assert done["state"] == "succeeded", done
         assert warehouse_rows(tmp_path) == duck_agg(f"read_csv('{local}/*.csv')")
