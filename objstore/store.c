@@ -2,9 +2,11 @@
  *
  * Opening an object asks its size with a one-byte ranged GET.  Reads are
  * ranged GETs; a small read (the line readers' buffer refills, a Parquet
- * footer's tail) fetches a whole block of BLOCK bytes that the next small
- * reads are served from, so a split costs about size/BLOCK requests
- * rather than one per buffer.  Listing turns a key with globs into the
+ * footer's tail) fetches a block that the next small reads are served
+ * from.  The block starts at READ_MIN bytes and doubles, up to READ_MAX,
+ * while the reads go on where the last block ended, so a scan costs about
+ * size/16 MiB requests (AWS suggests ranges of 8-16 MB) while a footer or
+ * a schema sample fetches little.  Listing turns a key with globs into the
  * longest prefix before the first wildcard, lists it page by page
  * (ListObjectsV2 with continuation tokens) and keeps the keys fnmatch
  * accepts ('*' does not cross '/'), as the local glob does. */
@@ -18,7 +20,8 @@
 #include "core/io.h"
 #include "objstore/s3.h"
 
-#define BLOCK (4u << 20)
+#define READ_MIN (1u << 20)
+#define READ_MAX (16u << 20)
 
 static os_s3_config cfg;
 
@@ -26,8 +29,11 @@ typedef struct s3_handle {
     char *bucket, *key;
     uint64_t size;
     char *cache;
+    size_t cache_cap;
     uint64_t cache_off;
     size_t cache_len;
+    size_t block;     /* the block's size: READ_MIN, doubling to READ_MAX */
+    uint64_t next_off; /* where the last read ended */
 } s3_handle;
 
 int os_url_split(const char *url, char **bucket, char **key, mr_err *err)
@@ -89,13 +95,27 @@ static int64_t st_pread(void *hp, void *buf, size_t n, uint64_t off, mr_err *err
         n = (size_t)(h->size - off);
     if (h->cache && off >= h->cache_off && off + n <= h->cache_off + h->cache_len) {
         memcpy(buf, h->cache + (off - h->cache_off), n);
+        h->next_off = off + n;
         return (int64_t)n;
     }
-    if (n >= BLOCK)
-        return os_s3_get_range(&cfg, h->bucket, h->key, off, n, buf, err);
-    if (!h->cache && !(h->cache = malloc(BLOCK)))
-        return mr_err_oom(err, NULL);
-    size_t want = h->size - off < BLOCK ? (size_t)(h->size - off) : BLOCK;
+    int sequential = h->block && off == h->next_off;
+    h->block = !h->block ? READ_MIN
+               : sequential ? (h->block * 2 > READ_MAX ? READ_MAX : h->block * 2)
+                            : READ_MIN;
+    if (n >= h->block) {
+        int64_t got = os_s3_get_range(&cfg, h->bucket, h->key, off, n, buf, err);
+        if (got > 0)
+            h->next_off = off + (uint64_t)got;
+        return got;
+    }
+    if (h->cache_cap < h->block) {
+        char *nc = realloc(h->cache, h->block);
+        if (!nc)
+            return mr_err_oom(err, NULL);
+        h->cache = nc;
+        h->cache_cap = h->block;
+    }
+    size_t want = h->size - off < h->block ? (size_t)(h->size - off) : h->block;
     int64_t got = os_s3_get_range(&cfg, h->bucket, h->key, off, want, h->cache, err);
     if (got < 0) {
         h->cache_len = 0;
@@ -105,6 +125,7 @@ static int64_t st_pread(void *hp, void *buf, size_t n, uint64_t off, mr_err *err
     h->cache_len = (size_t)got;
     size_t k = (size_t)got < n ? (size_t)got : n;
     memcpy(buf, h->cache, k);
+    h->next_off = off + k;
     return (int64_t)k;
 }
 
