@@ -63,6 +63,13 @@ int os_s3_config_from_env(os_s3_config *c, mr_err *err)
     }
     h += 3;
     const char *slash = strchr(h, '/');
+    if (slash && slash[1]) {
+        int rc = mr_err_set(err, MR_EINVAL, "AWS_ENDPOINT_URL '%s' has a path: give the "
+                            "store's root (http://host:port); buckets go in s3:// paths",
+                            c->endpoint);
+        os_s3_config_free(c);
+        return rc;
+    }
     c->host = slash ? strndup(h, (size_t)(slash - h)) : strdup(h);
     if (!c->host) {
         os_s3_config_free(c);

@@ -269,6 +269,8 @@ def test_errors_name_the_object_never_the_secret(s3, env, tmp_path):
     check("s3://errs/ok/*.csv", "s3://errs/ok/", "bad credentials", "AWS_ACCESS_KEY_ID",
           AWS_ACCESS_KEY_ID="AKIAUNKNOWNKEY000000")
     env.setenv("AWS_ACCESS_KEY_ID", s3.key_id)
+    check("s3://errs/ok/a.csv", "AWS_ENDPOINT_URL", "has a path",
+          AWS_ENDPOINT_URL=s3.endpoint + "/errs")
     check("s3://errs/ok/a.csv", "s3://errs/ok/a.csv", "cannot reach the S3 endpoint",
           "http://127.0.0.1:9", "4 attempts", AWS_ENDPOINT_URL="http://127.0.0.1:9")
     for out in outs:
