@@ -25,7 +25,7 @@ RUN apt-get update -qq \
       libzmq3-dev libprotobuf-c-dev protobuf-c-compiler libyaml-dev libzstd-dev \
       libsnappy-dev zlib1g-dev \
       libsqlite3-dev libpq-dev libmicrohttpd-dev libcjson-dev libcurl4-openssl-dev \
-      libpcre2-dev libyajl-dev libutf8proc-dev nettle-dev \
+      libpcre2-dev libyajl-dev libutf8proc-dev nettle-dev libxml2-dev \
  && rm -rf /var/lib/apt/lists/*
 WORKDIR /src
 COPY . .
@@ -41,7 +41,7 @@ ENV DEBIAN_FRONTEND=noninteractive
 RUN apt-get update -qq \
  && apt-get install -y -qq --no-install-recommends \
       libzmq5 libprotobuf-c1 libyaml-0-2 libzstd1 libsnappy1v5 zlib1g libsqlite3-0 libpq5 \
-      libmicrohttpd12 libcjson1 libcurl4 libpcre2-8-0 libyajl2 libutf8proc2 libnettle8 \
+      libmicrohttpd12 libcjson1 libcurl4 libpcre2-8-0 libyajl2 libutf8proc2 libnettle8 libxml2 \
  && rm -rf /var/lib/apt/lists/* \
  && groupadd --system --gid 10001 millrace \
  && useradd --system --uid 10001 --gid millrace --home-dir /data --no-create-home \

@@ -14,6 +14,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "objstore/store.h"
 #include "cli/cli.h"
 #include "dag/dag.h"
 #include "warehouse/warehouse.h"
@@ -832,6 +833,15 @@ int main(int argc, char **argv)
         return argc < 2 ? 2 : 0;
     }
     const char *cmd = argv[1];
+    {
+        /* validate reads s3:// inputs as the coordinator does */
+        mr_err serr;
+        mr_err_clear(&serr);
+        if (os_store_install(&serr) < 0) {
+            fprintf(stderr, "millrace: %s\n", serr.msg);
+            return 2;
+        }
+    }
     /* --coordinator URL may appear anywhere after the command. */
     const char *coord = NULL;
     char **rest = calloc((size_t)argc, sizeof *rest);

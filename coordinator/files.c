@@ -13,6 +13,7 @@
 #include <sys/stat.h>
 
 #include "coordinator/coordinator.h"
+#include "core/io.h"
 
 #include <limits.h>
 
@@ -25,7 +26,9 @@ static int real_under(const char *root, const char *real)
 
 int coord_output_under(const char *root, const char *path)
 {
-    if (!root || !root[0] || strcmp(root, "/") == 0)
+    /* the data root confines the local file system; an s3:// output is
+     * the object store's (core/io.h) */
+    if (!root || !root[0] || strcmp(root, "/") == 0 || mr_io_is_remote(path))
         return 1;
     if (!path || path[0] != '/')
         return 0;

@@ -6,10 +6,13 @@
  * data.  A compressed file (gzip, zstd: by its suffix or the read's
  * compression) cannot be entered mid-stream, so it is one split, read
  * whole by one task.  Sorting keeps task numbering, and so the result,
- * deterministic.
+ * deterministic.  An s3:// path (core/io.h) is listed through the object
+ * store, globs in its key included, and cut into byte-range splits the
+ * same way; the data root confines local paths only.
  */
 #include "coordinator/coordinator.h"
 #include "core/formats/decode.h"
+#include "core/io.h"
 
 #include <dirent.h>
 #include <errno.h>
@@ -23,7 +26,7 @@
 char *coord_resolve_path(const char *base_dir, const char *path)
 {
     char *out;
-    if (path[0] == '/' || !base_dir || !base_dir[0])
+    if (path[0] == '/' || mr_io_is_remote(path) || !base_dir || !base_dir[0])
         out = strdup(path);
     else if (asprintf(&out, "%s/%s", base_dir, path) < 0)
         out = NULL;
@@ -77,12 +80,47 @@ static int add_splits(const char *file, uint64_t size, uint64_t split_bytes,
     return 0;
 }
 
+/* The objects an s3:// pattern names, cut into splits. */
+static int resolve_remote(const char *pattern, uint64_t split_bytes, int compression,
+                          Millrace__Split ***splits, size_t *nsplits, mr_err *err)
+{
+    char **urls;
+    uint64_t *sizes;
+    size_t n, scap = 0;
+    int rc = mr_io_list(pattern, &urls, &sizes, &n, err);
+    if (rc < 0)
+        return rc;
+    if (n == 0)
+        rc = mr_err_set(err, MR_ENOTFOUND, strpbrk(pattern, "*?[") ? "no input objects match '%s'"
+                        : "input object '%s' does not exist", pattern);
+    for (size_t i = 0; i < n && rc == 0; i++) {
+        uint64_t per = mr_compression_of(urls[i], compression) == MR_COMPRESSION_NONE
+                           ? split_bytes : UINT64_MAX;
+        if (add_splits(urls[i], sizes[i], per, splits, nsplits, &scap) < 0)
+            rc = mr_err_oom(err, NULL);
+    }
+    for (size_t i = 0; i < n; i++)
+        free(urls[i]);
+    free(urls);
+    free(sizes);
+    if (rc < 0) {
+        for (size_t i = 0; i < *nsplits; i++)
+            millrace__split__free_unpacked((*splits)[i], NULL);
+        free(*splits);
+        *splits = NULL;
+        *nsplits = 0;
+    }
+    return rc;
+}
+
 int coord_resolve_inputs(const char *base_dir, const char *data_root, const char *pattern,
                          uint64_t split_bytes, int compression, Millrace__Split ***splits,
                          size_t *nsplits, mr_err *err)
 {
     *splits = NULL;
     *nsplits = 0;
+    if (mr_io_is_remote(pattern))
+        return resolve_remote(pattern, split_bytes, compression, splits, nsplits, err);
     char *full = coord_resolve_path(base_dir, pattern);
     if (!full)
         return mr_err_oom(err, NULL);

@@ -10,6 +10,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "objstore/store.h"
 #include "coordinator/coordinator.h"
 #include "core/log.h"
 
@@ -337,6 +338,15 @@ int main(int argc, char **argv)
         return rc;
     pthread_mutex_init(&c.mu, NULL);
     signal(SIGPIPE, SIG_IGN);
+    {
+        /* s3:// inputs, configured by the AWS environment */
+        mr_err serr;
+        mr_err_clear(&serr);
+        if (os_store_install(&serr) < 0) {
+            fprintf(stderr, "millrace-coordinator: %s\n", serr.msg);
+            return 1;
+        }
+    }
     struct sigaction sa;
     memset(&sa, 0, sizeof sa);
     sa.sa_handler = on_signal;

@@ -16,6 +16,7 @@
 #include <string.h>
 
 #include "coordinator/coord_int.h"
+#include "core/io.h"
 #include "core/log.h"
 #include "warehouse/warehouse.h"
 
@@ -304,9 +305,32 @@ static void job_count_rejects(job *j, task_rt *tk, const Millrace__TaskStatus *s
     }
 }
 
+/* An attempt of an ended job reported: it may have finished uploading a
+ * part to an object store's staging prefix after the job dropped it (an
+ * object store, unlike a folder that is gone, takes a PUT anywhere), so the
+ * prefix is cleared again.  After a commit it holds nothing of value: the
+ * chosen parts were copied out and the prefix removed. */
+static void late_status_cleanup(job *j, const Millrace__TaskStatus *s)
+{
+    if (!j->out_paths)
+        return;
+    stage_rt *st = stage_by_id(j, s->stage_id);
+    uint32_t si = st ? (uint32_t)(st - j->stages) : UINT32_MAX;
+    if (si >= j->nstages || !j->out_paths[si] || !mr_io_is_remote(j->out_paths[si]))
+        return;
+    mr_wh_config cfg;
+    mr_err err;
+    mr_err_clear(&err);
+    coord_file_output_cfg(st->plan->write, j->out_paths[si], j->id, &cfg);
+    if (mr_wh_drop_staging(&cfg, NULL, &err) < 0)
+        mr_log(MR_LOG_WARN, "coordinator", "job=%s %s", j->id, err.msg);
+}
+
 void coord_on_status(mr_coord *c, const char *identity, const Millrace__TaskStatus *s)
 {
     job *j = coord_job_find(c, s->job_id);
+    if (j && j->state != JOB_RUNNING && j->state != JOB_QUEUED)
+        late_status_cleanup(j, s);
     if (!j || j->state != JOB_RUNNING)
         return;
     stage_rt *st = stage_by_id(j, s->stage_id);

@@ -46,6 +46,7 @@
 #include "core/batch.h"
 #include "core/formats/sample.h"
 #include "core/formats/split.h"
+#include "core/io.h"
 #include "core/utf8.h"
 
 /* A field while its record is being parsed: where its bytes are. */
@@ -420,7 +421,7 @@ int mr_csv_reader_open(const char *path, uint64_t offset, uint64_t length,
     mr_csv_reader *r = calloc(1, sizeof *r);
     if (!r)
         return mr_err_set(err, MR_ENOMEM, "out of memory opening '%s'", path);
-    r->sp.fd = -1;
+    r->sp.f.fd = -1;
     r->opt = o;
     int rc = mr_split_open(&r->sp, path, offset, length, o.buffer_size, o.compression, err);
     if (rc < 0) {
@@ -452,10 +453,10 @@ int mr_csv_reader_open(const char *path, uint64_t offset, uint64_t length,
             while (blank && pos < r->first_off) {
                 size_t want = r->first_off - pos < sizeof chunk ? (size_t)(r->first_off - pos)
                                                                 : sizeof chunk;
-                ssize_t got = pread(r->sp.fd, chunk, want, (off_t)pos);
+                int64_t got = mr_file_pread(&r->sp.f, chunk, want, pos, err);
                 if (got <= 0)
                     break;
-                for (ssize_t i = 0; i < got && blank; i++) {
+                for (int64_t i = 0; i < got && blank; i++) {
                     if (chunk[i] == '\n')
                         cr = 0;
                     else if (chunk[i] == '\r' && !cr)
@@ -477,12 +478,13 @@ int mr_csv_reader_open(const char *path, uint64_t offset, uint64_t length,
 int mr_csv_quote_parity(const char *path, char quote, const uint64_t *offsets, size_t n,
                         bool *in_quote, mr_err *err)
 {
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
-    if (fd < 0)
-        return mr_err_set(err, MR_EIO, "cannot open '%s': %s", path, strerror(errno));
+    mr_file f;
+    int frc = mr_file_open(&f, path, err);
+    if (frc < 0)
+        return frc == MR_ENOTFOUND ? MR_EIO : frc;
     char *buf = malloc(1 << 20);
     if (!buf) {
-        close(fd);
+        mr_file_close(&f);
         return mr_err_set(err, MR_ENOMEM, "out of memory reading '%s'", path);
     }
     uint64_t pos = 0; /* bytes counted so far */
@@ -494,9 +496,9 @@ int mr_csv_quote_parity(const char *path, char quote, const uint64_t *offsets, s
             continue;
         }
         size_t want = stop - pos < (1u << 20) ? (size_t)(stop - pos) : (1u << 20);
-        ssize_t got = pread(fd, buf, want, (off_t)pos);
+        int64_t got = mr_file_pread(&f, buf, want, pos, err);
         if (got < 0) {
-            rc = mr_err_set(err, MR_EIO, "cannot read '%s': %s", path, strerror(errno));
+            rc = (int)got;
             break;
         }
         if (got == 0) { /* the file shrank: the rest start outside quotes */
@@ -509,7 +511,7 @@ int mr_csv_quote_parity(const char *path, char quote, const uint64_t *offsets, s
         pos += (uint64_t)got;
     }
     free(buf);
-    close(fd);
+    mr_file_close(&f);
     return rc;
 }
 
@@ -696,9 +698,9 @@ static int sample_spread(const char *path, const mr_csv_options *base, uint64_t 
     bool inq[MR_SAMPLE_POINTS] = {0};
     for (size_t i = 0; i < n; i++)
         offs[i] = w[i].offset;
-    struct stat st;
+    uint64_t fsize;
     int rc;
-    if (base->quote && stat(path, &st) == 0 && (uint64_t)st.st_size <= INFER_PARITY_MAX &&
+    if (base->quote && mr_io_size(path, &fsize) == 0 && fsize <= INFER_PARITY_MAX &&
         (rc = mr_csv_quote_parity(path, base->quote, offs, n, inq, err)) < 0)
         return rc;
     mr_csv_options o = *base;

@@ -31,6 +31,7 @@
 #include "core/csv.h"
 #include "core/formats/sample.h"
 #include "core/formats/split.h"
+#include "core/io.h"
 #include "core/utf8.h"
 
 struct mr_jsonl_parser {
@@ -463,12 +464,12 @@ int mr_jsonl_reader_open_c(const char *path, uint64_t offset, uint64_t length, i
     mr_jsonl_reader *r = calloc(1, sizeof *r);
     if (!r)
         return mr_err_oom(err, NULL);
-    r->sp.fd = -1;
+    r->sp.f.fd = -1;
     /* A small file or the tail of one needs no full-size buffer. */
-    struct stat st;
+    uint64_t fsize;
     size_t cap = MR_JSONL_BUFFER_SIZE;
-    if (stat(path, &st) == 0 && S_ISREG(st.st_mode)) {
-        uint64_t left = (uint64_t)st.st_size > offset ? (uint64_t)st.st_size - offset : 0;
+    if (mr_io_size(path, &fsize) == 0) {
+        uint64_t left = fsize > offset ? fsize - offset : 0;
         if (left + 2 < cap)
             cap = left + 2 < 4096 ? 4096 : (size_t)left + 2;
     }

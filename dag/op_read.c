@@ -20,6 +20,7 @@
 
 #include "core/csv.h"
 #include "core/formats/format.h"
+#include "core/io.h"
 #include "core/jsonl.h"
 #include "proto/plan_names.h"
 
@@ -44,10 +45,23 @@ static const dv_keyspec incremental_keys[] = {
  * first regular file of a folder (hidden and '_' names skipped, as the
  * coordinator does), or the first match of a glob.  Returns a malloc'd
  * path or NULL. */
-static char *first_file(const char *full)
+static char *first_file_e(const char *full, mr_err *err)
 {
     struct stat sb;
     char *best = NULL;
+    if (mr_io_is_remote(full)) { /* an object store's listing (core/io.h) */
+        char **urls;
+        uint64_t *sizes;
+        size_t n;
+        if (mr_io_list(full, &urls, &sizes, &n, err) < 0)
+            return NULL;
+        best = n ? urls[0] : NULL;
+        for (size_t i = 1; i < n; i++)
+            free(urls[i]);
+        free(urls);
+        free(sizes);
+        return best;
+    }
     if (stat(full, &sb) == 0 && S_ISREG(sb.st_mode))
         return strdup(full);
     if (stat(full, &sb) == 0 && S_ISDIR(sb.st_mode)) {
@@ -80,13 +94,20 @@ static char *first_file(const char *full)
     return best;
 }
 
+static char *first_file(const char *full)
+{
+    mr_err err;
+    mr_err_clear(&err);
+    return first_file_e(full, &err);
+}
+
 /* Resolves a read's path against the base folder (malloc'd; NULL when out
  * of memory, with c->oom set). */
 static char *resolve_read_path(dag_ctx *c, const char *path)
 {
     const char *base = c->opt->base_dir;
     char *full = NULL;
-    if (path[0] == '/' || !base || !base[0])
+    if (path[0] == '/' || mr_io_is_remote(path) || !base || !base[0])
         full = strdup(path);
     else if (asprintf(&full, "%s/%s", base, path) < 0)
         full = NULL;
@@ -109,7 +130,7 @@ static void report_no_input(dag_ctx *c, const dag_node *nd, const ynode *path, c
     const char *head = dag_arena_printf(&c->arena, what, path->text);
     if (!head)
         return;
-    if (path->text[0] == '/' || !base || !base[0])
+    if (path->text[0] == '/' || mr_io_is_remote(path->text) || !base || !base[0])
         dag_error(c, path, nd->id, "%s%s", head, then);
     else
         dag_error(c, path, nd->id, "%s (resolved to '%s'; relative paths resolve against '%s')%s",
@@ -127,8 +148,12 @@ static void check_input_exists(dag_ctx *c, dag_node *nd)
     char *full = resolve_read_path(c, path->text);
     if (!full)
         return;
-    char *file = first_file(full);
-    if (!file)
+    mr_err err;
+    mr_err_clear(&err);
+    char *file = first_file_e(full, &err);
+    if (!file && err.code < 0)
+        dag_error(c, path, nd->id, "%s", err.msg); /* the store refused or is unreachable */
+    else if (!file)
         report_no_input(c, nd, path, full, "");
     free(file);
     free(full);
@@ -138,7 +163,7 @@ static void check_input_exists(dag_ctx *c, dag_node *nd)
  * all.  A path that does not exist is left to the caller's "no file". */
 static int under_root(const char *root, const char *path)
 {
-    if (!root || !root[0] || strcmp(root, "/") == 0)
+    if (!root || !root[0] || strcmp(root, "/") == 0 || mr_io_is_remote(path))
         return 1;
     char real[PATH_MAX];
     if (!realpath(path, real))
@@ -182,7 +207,14 @@ static mr_schema *infer_schema(dag_ctx *c, dag_node *nd, int fmt)
     }
     int inside = under_root(root, dir) || access(dir, F_OK) != 0;
     free(dir);
-    char *file = inside ? first_file(full) : NULL;
+    mr_err lerr;
+    mr_err_clear(&lerr);
+    char *file = inside ? first_file_e(full, &lerr) : NULL;
+    if (!file && lerr.code < 0) {
+        dag_error(c, path, nd->id, "cannot infer a schema: %s", lerr.msg);
+        free(full);
+        return NULL;
+    }
     if (file && !under_root(root, file)) {
         free(file);
         file = NULL;

@@ -11,6 +11,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "objstore/store.h"
 #include "executor/daemon.h"
 #include "executor/shuffle_send.h"
 
@@ -151,6 +152,11 @@ int main(int argc, char **argv)
     signal(SIGPIPE, SIG_IGN);
     mr_err err;
     mr_err_clear(&err);
+    /* s3:// inputs, configured by the AWS environment */
+    if (os_store_install(&err) < 0) {
+        fprintf(stderr, "millrace-executor: %s\n", err.msg);
+        return 1;
+    }
     mr_executor *ex = mr_executor_create(&cfg, &err);
     if (!ex) {
         fprintf(stderr, "millrace-executor: %s\n", err.msg);

@@ -28,6 +28,7 @@
 #include "core/op/check.h"
 #include "core/op/scan.h"
 #include "core/op/scan_csv.h"
+#include "core/io.h"
 #include "core/op/source.h"
 #include "core/utf8.h"
 #include "proto/plan_names.h"
@@ -259,7 +260,8 @@ static mr_op *open_scan(build_ctx *bc, size_t idx, mr_err *err)
         mr_schema_destroy(schema);
         return scan;
     }
-    if (mr_path_check_root(bc->env->data_root, sp->path, err) < 0) {
+    /* the data root confines local files; an s3:// object is the store's */
+    if (!mr_io_is_remote(sp->path) && mr_path_check_root(bc->env->data_root, sp->path, err) < 0) {
         mr_err_prefix(err, "node '%s'", op->node);
         mr_schema_destroy(schema);
         return NULL;
@@ -639,7 +641,7 @@ static int drain_to_file(mr_op *top, const Millrace__TaskSpec *spec, const mr_ta
     char path[4096];
     if (mr_wh_files_part_path(&cfg, spec->staging_table, path, sizeof path) < 0)
         return mr_err_node(err, MR_EINVAL, ws->node, "output path too long");
-    if (mr_path_check_root(env->data_root, path, err) < 0) {
+    if (!mr_io_is_remote(path) && mr_path_check_root(env->data_root, path, err) < 0) {
         mr_err_prefix(err, "node '%s'", ws->node);
         return err->code;
     }

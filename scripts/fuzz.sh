@@ -69,10 +69,10 @@ sources_of() {
 
 # One make run per target; FLAGS match the sanitizer build of CMake.
 MAKEFILE='
-FLAGS := -g -O1 -fno-omit-frame-pointer -D_GNU_SOURCE -std=gnu11 -I. -I$(OUT)/gen
+FLAGS := -g -O1 -fno-omit-frame-pointer -D_GNU_SOURCE -std=gnu11 -I. -I$(OUT)/gen -I/usr/include/libxml2
 SAN := -fsanitize=address,undefined -fno-sanitize-recover=undefined
 OBJ := $(patsubst %.c,$(OUT)/obj/%.o,$(patsubst $(OUT)/%,%,$(SRC)))
-LIBS := -lprotobuf-c -lzstd -lsnappy -lz -lyaml -lcjson -lpcre2-8 -lyajl -lutf8proc -lnettle -lm -lpthread
+LIBS := -lprotobuf-c -lzstd -lsnappy -lz -lyaml -lcjson -lpcre2-8 -lyajl -lutf8proc -lnettle -lxml2 -lm -lpthread
 
 all: $(OUT)/bin/$(T)
 

@@ -22,6 +22,10 @@
  * same file system here, as for the SQLite warehouse (a shared volume in a
  * cluster).  Confinement to the data root is the callers' check
  * (coordinator/files.c, executor/task.c): a driver trusts its paths.
+ *
+ * An s3:// output has the same steps over an object store, in
+ * warehouse/files_obj.c: a part is written to a local temporary file and
+ * uploaded when it is finished; publish copies instead of renaming.
  */
 #include "warehouse/warehouse.h"
 
@@ -35,10 +39,14 @@
 #include <unistd.h>
 
 #include "core/filewriter.h"
+#include "core/io.h"
+#include "warehouse/files_obj.h"
 
 typedef struct files_stage {
     mr_wh_stage base;
     mr_filewriter *fw;
+    char *local; /* an s3:// part: the local file written, then uploaded */
+    char *url;
 } files_stage;
 
 static const char *ext_of(const mr_wh_config *cfg)
@@ -102,8 +110,32 @@ static int files_stage_open(const mr_wh_config *cfg, const char *staging, const 
     if (!s)
         return mr_err_oom(err, NULL);
     s->base.driver = &mr_wh__files;
-    s->fw = mr_filewriter_open(path, ext_of(cfg), schema, 1, err);
+    const char *local = path;
+    if (mr_io_is_remote(path)) {
+        const char *tmpdir = getenv("TMPDIR");
+        int fd = -1;
+        if (!(s->url = strdup(path)) ||
+            asprintf(&s->local, "%s/millrace-part-XXXXXX", tmpdir && tmpdir[0] ? tmpdir
+                                                                              : "/tmp") < 0)
+            s->local = NULL;
+        if (!s->url || !s->local || (fd = mkstemp(s->local)) < 0) {
+            int rc = s->url && s->local ? mr_err_set(err, MR_EIO, "cannot create a local file "
+                                                     "for part '%s'", path)
+                                        : mr_err_oom(err, NULL);
+            free(s->url);
+            free(s->local);
+            free(s);
+            return rc;
+        }
+        close(fd);
+        local = s->local;
+    }
+    s->fw = mr_filewriter_open(local, ext_of(cfg), schema, 1, err);
     if (!s->fw) {
+        if (s->local)
+            unlink(s->local);
+        free(s->local);
+        free(s->url);
         free(s);
         return err->code ? err->code : MR_EIO;
     }
@@ -120,6 +152,12 @@ static int files_stage_finish(mr_wh_stage *base, mr_err *err)
 {
     files_stage *s = (files_stage *)base;
     int rc = mr_filewriter_close(s->fw, err);
+    if (s->local && rc == 0)
+        rc = mr_wh_obj_stage_upload(s->local, s->url, err);
+    else if (s->local)
+        unlink(s->local);
+    free(s->local);
+    free(s->url);
     free(s);
     return rc;
 }
@@ -128,6 +166,10 @@ static void files_stage_abort(mr_wh_stage *base)
 {
     files_stage *s = (files_stage *)base;
     mr_filewriter_abort(s->fw);
+    if (s->local)
+        unlink(s->local);
+    free(s->local);
+    free(s->url);
     free(s);
 }
 
@@ -137,6 +179,11 @@ static int files_begin(const mr_wh_config *cfg, const mr_wh_target *t, mr_err *e
 {
     struct stat sb;
     const char *mode = t->mode && t->mode[0] ? t->mode : "error_if_exists";
+    if (mr_io_is_remote(cfg->path)) {
+        char tmp[4096];
+        staging_dir(cfg, tmp, sizeof tmp);
+        return mr_wh_obj_begin(cfg, t, tmp, err);
+    }
     if (make_parents(cfg->path) != 0)
         return mr_err_set(err, MR_EIO, "cannot create the folders of '%s': %s", cfg->path,
                           strerror(errno));
@@ -170,6 +217,8 @@ static int files_prepare(const mr_wh_config *cfg, mr_wh_target *targets, int nta
     char tmp[4096], from[4400], to[4400];
     const char *ext = ext_of(cfg);
     staging_dir(cfg, tmp, sizeof tmp);
+    if (mr_io_is_remote(cfg->path))
+        return mr_wh_obj_prepare(cfg, targets, ntargets, tmp, ext, err);
     for (int i = 0; i < ntargets; i++) {
         const mr_wh_target *t = &targets[i];
         for (int k = 0; k < t->nstaging; k++) {
@@ -205,10 +254,10 @@ static int files_prepare(const mr_wh_config *cfg, mr_wh_target *targets, int nta
 static int files_publish(const mr_wh_config *cfg, mr_wh_target *targets, int ntargets,
                          mr_err *err)
 {
-    (void)targets;
-    (void)ntargets;
     char tmp[4096], old[4200];
     staging_dir(cfg, tmp, sizeof tmp);
+    if (mr_io_is_remote(cfg->path))
+        return mr_wh_obj_publish(cfg, targets, ntargets, tmp, ext_of(cfg), err);
     snprintf(old, sizeof old, "%s.millrace-old-%s", cfg->path, cfg->job_id);
     struct stat sb;
     int had = stat(cfg->path, &sb) == 0;
@@ -234,6 +283,8 @@ static int files_drop_staging(const mr_wh_config *cfg, const char *prefix, mr_er
     (void)prefix;
     char tmp[4096];
     staging_dir(cfg, tmp, sizeof tmp);
+    if (mr_io_is_remote(cfg->path))
+        return mr_wh_obj_drop(tmp, err);
     if (remove_flat_dir(tmp) != 0 && errno != ENOENT)
         return mr_err_set(err, MR_EIO, "cannot remove '%s': %s", tmp, strerror(errno));
     return 0;

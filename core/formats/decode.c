@@ -12,7 +12,7 @@
 
 struct mr_decoder {
     mr_compression kind;
-    int fd;
+    mr_file *f;
     const char *path;
     unsigned char *in;
     size_t in_len;   /* bytes of in[] filled by the last read */
@@ -42,13 +42,13 @@ mr_compression mr_compression_of(const char *path, int c)
     return MR_COMPRESSION_NONE;
 }
 
-mr_decoder *mr_decoder_create(mr_compression kind, int fd, const char *path)
+mr_decoder *mr_decoder_create(mr_compression kind, mr_file *f, const char *path)
 {
     mr_decoder *d = calloc(1, sizeof *d);
     if (!d)
         return NULL;
     d->kind = kind;
-    d->fd = fd;
+    d->f = f;
     d->path = path;
     d->in = malloc(DECODE_IN_SIZE);
     if (!d->in) {
@@ -75,17 +75,13 @@ mr_decoder *mr_decoder_create(mr_compression kind, int fd, const char *path)
 /* Reads the next compressed bytes into in[]; sets in_eof at the end. */
 static int fill(mr_decoder *d, mr_err *err)
 {
-    for (;;) {
-        ssize_t n = read(d->fd, d->in, DECODE_IN_SIZE);
-        if (n < 0 && errno == EINTR)
-            continue;
-        if (n < 0)
-            return mr_err_set(err, MR_EIO, "%s: read failed: %s", d->path, strerror(errno));
-        d->in_len = (size_t)n;
-        d->in_eof = n == 0;
-        d->in_total += (uint64_t)n;
-        return 0;
-    }
+    int64_t n = mr_file_pread(d->f, d->in, DECODE_IN_SIZE, d->in_total, err);
+    if (n < 0)
+        return (int)n;
+    d->in_len = (size_t)n;
+    d->in_eof = n == 0;
+    d->in_total += (uint64_t)n;
+    return 0;
 }
 
 static int truncated(const mr_decoder *d, mr_err *err)

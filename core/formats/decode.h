@@ -16,6 +16,7 @@
 #include <stdint.h>
 
 #include "core/error.h"
+#include "core/io.h"
 
 /* Numbered like the plan's Compression enum (proto/millrace.proto). */
 typedef enum mr_compression {
@@ -31,9 +32,10 @@ mr_compression mr_compression_of(const char *path, int c);
 
 typedef struct mr_decoder mr_decoder;
 
-/* A decoder of kind (GZIP or ZSTD) reading fd; path names the file in
- * messages.  NULL when out of memory. */
-mr_decoder *mr_decoder_create(mr_compression kind, int fd, const char *path);
+/* A decoder of kind (GZIP or ZSTD) reading f from its start (a local file
+ * or an object); path names the file in messages.  NULL when out of
+ * memory. */
+mr_decoder *mr_decoder_create(mr_compression kind, mr_file *f, const char *path);
 
 /* Writes up to cap decompressed bytes into out.  Returns how many (> 0),
  * 0 at the clean end of the data, or MR_EIO (read failed), MR_EPARSE

@@ -454,7 +454,7 @@ static int start_row_group(pq_src *s, mr_err *err)
         if (grow((void **)&c->chunk, &c->chunk_cap, n + 1, 1) < 0)
             return mr_err_set(err, MR_ENOMEM, "out of memory");
         char why[300];
-        int rc = pq_pread(s->f.fd, c->chunk, n, (uint64_t)chunk_start(ch), why, sizeof why);
+        int rc = pq_pread(&s->f.file, c->chunk, n, (uint64_t)chunk_start(ch), why, sizeof why);
         if (rc < 0)
             return col_err(s, c, rc, why, err);
         s->bytes += n;

@@ -154,6 +154,7 @@ int pq_decode_values(int ptype, int32_t type_len, int enc, const uint8_t *p, siz
 
 #include "core/error.h"
 #include "core/types.h"
+#include "core/io.h"
 
 /* How a file column's values become millrace values (its natural type). */
 enum {
@@ -170,9 +171,10 @@ typedef struct pq_field {
     int max_def;  /* 1 when optional, else 0 */
 } pq_field;
 
-/* An open file: its descriptor, size, footer and top-level fields. */
+/* An open file (local or an object, core/io.h): its size, footer and
+ * top-level fields. */
 typedef struct pq_file {
-    int fd;
+    mr_file file;
     char *path;
     uint64_t size;
     uint8_t *footer;
@@ -200,6 +202,6 @@ int pq_type_fits(mr_type nat, mr_type want);
  * naming the first one that is nested or of an unsupported type. */
 int pq_file_schema(const pq_file *f, mr_schema **out, mr_err *err);
 /* pread of exactly n bytes at off; 0 or MR_EIO with why set. */
-int pq_pread(int fd, void *buf, size_t n, uint64_t off, char *why, size_t cap);
+int pq_pread(mr_file *f, void *buf, size_t n, uint64_t off, char *why, size_t cap);
 
 #endif

@@ -26,21 +26,18 @@
 /* Footers above this are refused rather than allocated. */
 #define PQ_FOOTER_MAX (256u << 20)
 
-int pq_pread(int fd, void *buf, size_t n, uint64_t off, char *why, size_t cap)
+int pq_pread(mr_file *f, void *buf, size_t n, uint64_t off, char *why, size_t cap)
 {
-    uint8_t *p = buf;
-    while (n > 0) {
-        ssize_t r = pread(fd, p, n, (off_t)off);
-        if (r < 0 && errno == EINTR)
-            continue;
-        if (r <= 0) {
-            snprintf(why, cap, "%s", r < 0 ? strerror(errno) : "the file is shorter than its "
-                     "metadata says (truncated?)");
-            return MR_EIO;
-        }
-        p += r;
-        n -= (size_t)r;
-        off += (uint64_t)r;
+    mr_err e;
+    mr_err_clear(&e);
+    int64_t r = mr_file_pread(f, buf, n, off, &e);
+    if (r < 0) {
+        snprintf(why, cap, "%.*s", cap > 0 ? (int)cap - 1 : 0, e.msg);
+        return (int)r;
+    }
+    if ((size_t)r < n) {
+        snprintf(why, cap, "the file is shorter than its metadata says (truncated?)");
+        return MR_EIO;
     }
     return 0;
 }
@@ -49,8 +46,8 @@ void pq_file_close(pq_file *f)
 {
     if (!f)
         return;
-    if (f->path && f->fd >= 0) /* a zeroed pq_file has no path */
-        close(f->fd);
+    if (f->path) /* a zeroed pq_file has no path */
+        mr_file_close(&f->file);
     for (int i = 0; f->fields && i < f->nfields; i++)
         free(f->fields[i].name);
     free(f->fields);
@@ -58,7 +55,7 @@ void pq_file_close(pq_file *f)
     free(f->footer);
     free(f->path);
     memset(f, 0, sizeof *f);
-    f->fd = -1;
+    f->file.fd = -1;
 }
 
 /* The leaves under element *i (advancing *i past its subtree); -1 when the
@@ -129,32 +126,24 @@ static int list_fields(pq_file *f, char *why, size_t cap)
 int pq_file_open(pq_file *f, const char *path, mr_err *err)
 {
     memset(f, 0, sizeof *f);
-    f->fd = -1;
+    f->file.fd = -1;
     char why[512];
     int rc;
     f->path = strdup(path);
     if (!f->path)
         return mr_err_set(err, MR_ENOMEM, "out of memory");
-    f->fd = open(path, O_RDONLY | O_CLOEXEC);
-    if (f->fd < 0) {
-        int e = errno;
+    if ((rc = mr_file_open(&f->file, path, err)) < 0) {
         pq_file_close(f);
-        return mr_err_set(err, e == ENOENT ? MR_ENOTFOUND : MR_EIO, "cannot open '%s': %s", path,
-                          strerror(e));
+        return rc;
     }
-    struct stat sb;
-    if (fstat(f->fd, &sb) < 0 || !S_ISREG(sb.st_mode)) {
-        pq_file_close(f);
-        return mr_err_set(err, MR_EIO, "cannot open '%s': not a regular file", path);
-    }
-    f->size = (uint64_t)sb.st_size;
+    f->size = f->file.size;
     uint8_t tail[8];
     if (f->size < 12) {
         rc = mr_err_set(err, MR_EPARSE, "Parquet file '%s': %llu bytes is too short for a "
                         "Parquet file (truncated?)", path, (unsigned long long)f->size);
         goto fail;
     }
-    if ((rc = pq_pread(f->fd, tail, 8, f->size - 8, why, sizeof why)) < 0) {
+    if ((rc = pq_pread(&f->file, tail, 8, f->size - 8, why, sizeof why)) < 0) {
         mr_err_set(err, rc, "Parquet file '%s': %s", path, why);
         goto fail;
     }
@@ -177,7 +166,7 @@ int pq_file_open(pq_file *f, const char *path, mr_err *err)
         rc = mr_err_set(err, MR_ENOMEM, "out of memory");
         goto fail;
     }
-    if ((rc = pq_pread(f->fd, f->footer, flen, f->size - 8 - flen, why, sizeof why)) < 0 ||
+    if ((rc = pq_pread(&f->file, f->footer, flen, f->size - 8 - flen, why, sizeof why)) < 0 ||
         (rc = pq_meta_parse(f->footer, flen, &f->meta, why, sizeof why)) < 0 ||
         (rc = list_fields(f, why, sizeof why)) < 0) {
         if (rc == MR_ENOMEM)

@@ -2,14 +2,13 @@
  * first records. */
 #include "core/formats/sample.h"
 
-#include <sys/stat.h>
+#include "core/io.h"
 
 size_t mr_sample_windows(const char *path, uint64_t done, mr_sample_window *w)
 {
-    struct stat st;
-    if (stat(path, &st) != 0 || (uint64_t)st.st_size <= done)
+    uint64_t size;
+    if (mr_io_size(path, &size) != 0 || size <= done)
         return 0;
-    const uint64_t size = (uint64_t)st.st_size;
     size_t n = 0;
     for (int j = 1; j <= MR_SAMPLE_POINTS; j++) {
         /* the tail starts no earlier than where the first sample stopped */

@@ -12,7 +12,7 @@ int mr_split_open(mr_split *s, const char *path, uint64_t offset, uint64_t lengt
                   int compression, mr_err *err)
 {
     memset(s, 0, sizeof *s);
-    s->fd = -1;
+    s->f.fd = -1;
     s->path = strdup(path);
     s->cap = cap;
     s->buf = malloc(cap);
@@ -20,12 +20,10 @@ int mr_split_open(mr_split *s, const char *path, uint64_t offset, uint64_t lengt
         mr_split_close(s);
         return mr_err_set(err, MR_ENOMEM, "out of memory opening '%s'", path);
     }
-    s->fd = open(path, O_RDONLY | O_CLOEXEC);
-    if (s->fd < 0) {
-        int e = errno;
+    int rc = mr_file_open(&s->f, path, err);
+    if (rc < 0) {
         mr_split_close(s);
-        return mr_err_set(err, e == ENOENT ? MR_ENOTFOUND : MR_EIO, "cannot open '%s': %s", path,
-                          strerror(e));
+        return rc;
     }
     s->split_end = length > UINT64_MAX - offset ? UINT64_MAX : offset + length;
     mr_compression kind = mr_compression_of(path, compression);
@@ -36,7 +34,7 @@ int mr_split_open(mr_split *s, const char *path, uint64_t offset, uint64_t lengt
                               "file is read whole", path, (unsigned long long)offset);
         }
         s->split_end = UINT64_MAX;
-        if (!(s->dec = mr_decoder_create(kind, s->fd, s->path))) {
+        if (!(s->dec = mr_decoder_create(kind, &s->f, s->path))) {
             mr_split_close(s);
             return mr_err_set(err, MR_ENOMEM, "out of memory opening '%s'", path);
         }
@@ -75,18 +73,14 @@ long mr_split_read(mr_split *s, mr_err *err)
         s->end += (size_t)n;
         return n;
     }
-    for (;;) {
-        ssize_t n = pread(s->fd, s->buf + s->end, s->cap - s->end, (off_t)s->fpos);
-        if (n < 0 && errno == EINTR)
-            continue;
-        if (n < 0)
-            return mr_err_set(err, MR_EIO, "%s: read failed: %s", s->path, strerror(errno));
-        if (n == 0)
-            s->eof = true;
-        s->fpos += (uint64_t)n;
-        s->end += (size_t)n;
+    int64_t n = mr_file_pread(&s->f, s->buf + s->end, s->cap - s->end, s->fpos, err);
+    if (n < 0)
         return (long)n;
-    }
+    if (n == 0)
+        s->eof = true;
+    s->fpos += (uint64_t)n;
+    s->end += (size_t)n;
+    return (long)n;
 }
 
 int mr_split_resync(mr_split *s, char quote, bool in_quote, mr_err *err)
@@ -120,8 +114,8 @@ int mr_split_resync(mr_split *s, char quote, bool in_quote, mr_err *err)
 
 int64_t mr_split_lines_before(const mr_split *s, uint64_t upto)
 {
-    if (upto > MR_SPLIT_LINE_COUNT_LIMIT || s->dec)
-        return -1;
+    if (upto > MR_SPLIT_LINE_COUNT_LIMIT || s->dec || s->f.store)
+        return -1; /* an object's earlier bytes are not fetched for a line number */
     size_t cap = 1u << 20;
     char *tmp = malloc(cap);
     if (!tmp)
@@ -130,7 +124,7 @@ int64_t mr_split_lines_before(const mr_split *s, uint64_t upto)
     uint64_t pos = 0;
     while (pos < upto) {
         size_t want = upto - pos < cap ? (size_t)(upto - pos) : cap;
-        ssize_t n = pread(s->fd, tmp, want, (off_t)pos);
+        ssize_t n = pread(s->f.fd, tmp, want, (off_t)pos);
         if (n < 0 && errno == EINTR)
             continue;
         if (n <= 0) {
@@ -149,9 +143,7 @@ void mr_split_close(mr_split *s)
 {
     mr_decoder_destroy(s->dec);
     s->dec = NULL;
-    if (s->fd >= 0)
-        close(s->fd);
-    s->fd = -1;
+    mr_file_close(&s->f);
     free(s->path);
     free(s->buf);
     s->path = s->buf = NULL;

@@ -17,12 +17,13 @@
 
 #include "core/error.h"
 #include "core/formats/decode.h"
+#include "core/io.h"
 
 /* Lines before a split are counted only when the split starts this early. */
 #define MR_SPLIT_LINE_COUNT_LIMIT (UINT64_C(1) << 30)
 
 typedef struct mr_split {
-    int fd;
+    mr_file f;            /* a local file or an object (core/io.h) */
     char *path;
     char *buf;
     size_t cap, beg, end; /* buf[beg, end): read, not yet consumed */

@@ -37,7 +37,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         return 0;
     }
     lseek(fd, 0, SEEK_SET);
-    mr_decoder *d = mr_decoder_create(kind, fd, "input.bin");
+    /* the decoder reads an mr_file (core/io.h): a local descriptor here */
+    mr_file f = {.fd = fd, .size = size > 1 ? size - 1 : 0, .path = NULL};
+    mr_decoder *d = mr_decoder_create(kind, &f, "input.bin");
     if (!d) {
         close(fd);
         return 0;

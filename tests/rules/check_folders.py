@@ -47,6 +47,9 @@ LIB_HEADERS = {
     "yajl/yajl_parse.h": "yajl",
     "utf8proc.h": "utf8proc",
     "nettle/sha2.h": "Nettle",
+    "nettle/hmac.h": "Nettle",
+    "libxml/parser.h": "libxml2",
+    "libxml/tree.h": "libxml2",
 }
 LIB_TARGETS = {
     "PkgConfig::ZMQ": "libzmq",
@@ -64,6 +67,7 @@ LIB_TARGETS = {
     "PkgConfig::YAJL": "yajl",
     "PkgConfig::UTF8PROC": "utf8proc",
     "PkgConfig::NETTLE": "Nettle",
+    "PkgConfig::XML2": "libxml2",
     "m": "libm",
     "Threads::Threads": "pthreads",
 }
