@@ -83,6 +83,8 @@ static void send_task(mr_coord *c, job *j, stage_rt *st, uint32_t t, int e)
     spec.stage = &stage;
     spec.split = tk->split;
     spec.zstd_level = c->zstd_level;
+    /* now(): one instant per job, whichever executor or attempt runs it */
+    spec.job_start_us = (j->started_at ? j->started_at : j->submitted_at) * 1000;
     spec.scan_op = tk->scan_op;
     /* The warehouse without its secrets: an executor adds its own
      * (docs/security.md).  A dsn that cannot be parsed goes out empty; the
