@@ -267,8 +267,10 @@ int expr__eval_date_part_interval(expr__node *n, size_t rows, mr_err *err)
         case DF_SECOND: MR_COL_F64(o)[i] = (double)(us % (60 * US_PER_SEC)) / 1e6; continue;
         case DF_EPOCH:
             /* PostgreSQL: a year is 365.25 days, a month 30 */
-            MR_COL_F64(o)[i] = (double)us / 1e6 + (double)y * 365.25 * 86400 +
-                               (double)m * 30 * 86400 + (double)v->days * 86400;
+            /* PostgreSQL: a year is 365.25 days, a month 30; summed exactly
+             * in microseconds so the one rounding is the division's */
+            MR_COL_F64(o)[i] = (double)(us + (y * 31557600 + m * 2592000 +
+                                              (int64_t)v->days * 86400) * US_PER_SEC) / 1e6;
             continue;
         case DF_YEAR: r = y; break;
         case DF_QUARTER: r = m / 3 + 1; break;
