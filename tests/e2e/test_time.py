@@ -439,3 +439,47 @@ def test_now_is_one_instant_on_every_executor(tmp_path):
     now = dt.datetime.fromisoformat(got[5])
     assert before - dt.timedelta(seconds=1) <= now <= after
     assert dt.datetime.fromisoformat(got[6]) == (now + dt.timedelta(hours=9)).replace(tzinfo=None)
+
+
+def test_timestamptz_keys_through_shuffle_sort_and_union(tmp_path, db):
+    """Group, sort and union on a timestamptz column across executors (the
+    shuffle carries it, hash and sort keys order it), against PostgreSQL."""
+    rnd = random.Random(77)
+    inst = [dt.datetime(2024, 3, 31, 0, 30, tzinfo=UTC) + dt.timedelta(minutes=17 * rnd.randrange(40))
+            for _ in range(600)]
+    data = [{"id": i, "tz": None if i % 50 == 0 else tz_text(rnd, t), "ts": fmt_ts(t)}
+            for i, t in enumerate(inst)]
+    src = tmp_path / "in.jsonl"
+    write_jsonl(src, data)
+    r = run_dag(tmp_path, "version: 1\nname: keys\n"
+                'warehouse:\n  driver: postgres\n  dsn: "${env:MILLRACE_WAREHOUSE_DSN}"\n'
+                f"nodes:\n  r: {{op: read, format: jsonl, path: {src}, "
+                "schema: {id: int64, tz: timestamptz, ts: timestamp}}\n"
+                "  g: {op: aggregate, input: r, group_by: [tz], aggregates: {n: count(*), "
+                "lo: min(ts), hi: max(tz)}}\n"
+                "  s: {op: sort, input: g, by: [\"tz desc\"]}\n"
+                "  w: {op: write, input: s, to: warehouse, table: g_out, mode: overwrite}\n"
+                "  u: {op: union, inputs: [r, r2]}\n"
+                "  r2: {op: select, input: r, columns: {id: id, tz: ts, ts: ts}}\n"
+                "  d: {op: distinct, input: u}\n"
+                "  w2: {op: write, input: d, to: warehouse, table: u_out, mode: overwrite}\n",
+                env={"MILLRACE_WAREHOUSE_DSN": db}, executors=3)
+    assert r.returncode == 0, r.stdout + r.stderr
+    with psycopg.connect(db, autocommit=True) as con:
+        con.execute("SET TimeZone = 'UTC'")
+        con.execute("CREATE TABLE src (id bigint, tz timestamptz, ts timestamp)")
+        with con.cursor().copy("COPY src (id, tz, ts) FROM STDIN") as cp:
+            for row in data:
+                cp.write_row([row["id"], row["tz"], row["ts"]])
+        want = con.execute("SELECT tz, count(*), min(ts), max(tz) FROM src GROUP BY tz "
+                           "ORDER BY tz DESC NULLS LAST").fetchall()
+        got = con.execute("SELECT tz, n, lo, hi FROM g_out").fetchall()
+        assert sorted(got, key=repr) == sorted(want, key=repr)
+        assert [g[0] for g in got if g[0]] == [w[0] for w in want if w[0]]  # written in order
+        want_u = con.execute("SELECT id, tz, ts FROM src UNION SELECT id, ts::timestamptz, ts "
+                             "FROM src").fetchall()
+        got_u = con.execute("SELECT id, tz, ts FROM u_out").fetchall()
+        assert sorted(got_u, key=repr) == sorted(want_u, key=repr)
+        assert con.execute("SELECT data_type FROM information_schema.columns WHERE "
+                           "table_name = 'u_out' AND column_name = 'tz'").fetchone()[0] == \
+            "timestamp with time zone"
