@@ -483,3 +483,35 @@ def test_timestamptz_keys_through_shuffle_sort_and_union(tmp_path, db):
         assert con.execute("SELECT data_type FROM information_schema.columns WHERE "
                            "table_name = 'u_out' AND column_name = 'tz'").fetchone()[0] == \
             "timestamp with time zone"
+
+
+def test_parquet_utc_timestamps_read_as_timestamptz(tmp_path):
+    """isAdjustedToUTC timestamps are instants (timestamptz); plain ones stay
+    timestamp; both keep their microseconds (checked against pyarrow)."""
+    pa = pytest.importorskip("pyarrow")
+    pq = pytest.importorskip("pyarrow.parquet")
+    vals = [dt.datetime(2024, 3, 31, 1, 30, 0, 250000), None, dt.datetime(1969, 12, 31, 23, 59, 59)]
+    table = pa.table({"id": [1, 2, 3],
+                      "at": pa.array([v and v.replace(tzinfo=UTC) for v in vals],
+                                     pa.timestamp("us", tz="UTC")),
+                      "ms": pa.array([v and v.replace(tzinfo=UTC) for v in vals],
+                                     pa.timestamp("ms", tz="Europe/Paris")),
+                      "wall": pa.array(vals, pa.timestamp("us"))})
+    pq.write_table(table, tmp_path / "t.parquet")
+    db = tmp_path / "w.db"
+    r = run_dag(tmp_path, f"version: 1\nname: pq\nwarehouse: {{path: {db}}}\nnodes:\n"
+                f"  r: {{op: read, format: parquet, path: {tmp_path / 't.parquet'}}}\n"
+                "  d: {op: derive, input: r, columns: {paris: \"at AT TIME ZONE 'Europe/Paris'\"}}\n"
+                "  w: {op: write, input: d, to: warehouse, table: t, mode: overwrite}\n")
+    assert r.returncode == 0, r.stdout + r.stderr
+    con = sqlite3.connect(db)
+    decl = {c[1]: c[2] for c in con.execute("PRAGMA table_info(t)")}
+    got = con.execute("SELECT at, ms, wall, paris FROM t ORDER BY id").fetchall()
+    con.close()
+    assert decl == {"id": "BIGINT", "at": "TIMESTAMPTZ", "ms": "TIMESTAMPTZ", "wall": "TIMESTAMP",
+                    "paris": "TIMESTAMP"}, decl
+    assert got[0] == ("2024-03-31 01:30:00.25+00:00", "2024-03-31 01:30:00.25+00:00",
+                      "2024-03-31 01:30:00.25", "2024-03-31 03:30:00.25")
+    assert got[1] == (None, None, None, None)
+    assert got[2] == ("1969-12-31 23:59:59+00:00", "1969-12-31 23:59:59+00:00",
+                      "1969-12-31 23:59:59", "1970-01-01 00:59:59")
