@@ -156,7 +156,7 @@ static bool ts_add(int64_t t, const mr_interval *v, int sign, int64_t *out)
     days += sign * (int64_t)v->days;
     if (days < -2500000 || days > 110000000)
         return false;
-    __extension__ __int128 r = (__int128)days * US_PER_DAY + us + (__int128)sign * v->micros;
+    expr__i128 r = (expr__i128)days * US_PER_DAY + us + (expr__i128)sign * v->micros;
     if (r < TS_MIN || r > TS_MAX)
         return false;
     *out = (int64_t)r;
@@ -222,8 +222,8 @@ int expr__time_arith(expr__node *n, const mr_column *a, const mr_column *b, size
 
 int expr__interval_cmp(const mr_interval *a, const mr_interval *b)
 {
-    __extension__ __int128 x = ((__int128)a->months * 30 + a->days) * US_PER_DAY + a->micros;
-    __extension__ __int128 y = ((__int128)b->months * 30 + b->days) * US_PER_DAY + b->micros;
+    expr__i128 x = ((expr__i128)a->months * 30 + a->days) * US_PER_DAY + a->micros;
+    expr__i128 y = ((expr__i128)b->months * 30 + b->days) * US_PER_DAY + b->micros;
     return (x > y) - (x < y);
 }
 
@@ -260,6 +260,8 @@ int expr__eval_date_part_interval(expr__node *n, size_t rows, mr_err *err)
     memcpy(o->valid, a->valid, (rows + 7) / 8);
     int f = (int)n->param;
     for (size_t i = 0; i < rows; i++) {
+        if (!mr_column_is_valid(a, i))
+            continue;
         const mr_interval *v = &ivs(a)[i];
         int64_t y = v->months / 12, m = v->months % 12, us = v->micros;
         int64_t r = 0;
@@ -269,8 +271,9 @@ int expr__eval_date_part_interval(expr__node *n, size_t rows, mr_err *err)
             /* PostgreSQL: a year is 365.25 days, a month 30 */
             /* PostgreSQL: a year is 365.25 days, a month 30; summed exactly
              * in microseconds so the one rounding is the division's */
-            MR_COL_F64(o)[i] = (double)(us + (y * 31557600 + m * 2592000 +
-                                              (int64_t)v->days * 86400) * US_PER_SEC) / 1e6;
+            MR_COL_F64(o)[i] =
+                (double)((expr__i128)us + ((expr__i128)y * 31557600 + m * 2592000 +
+                                         (expr__i128)v->days * 86400) * US_PER_SEC) / 1e6;
             continue;
         case DF_YEAR: r = y; break;
         case DF_QUARTER: r = m / 3 + 1; break;
