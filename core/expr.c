@@ -442,7 +442,7 @@ static int bind_node(expr__node **slot, const mr_schema *s, mr_err *err)
         if (n->kids[0]->type.id == MR_T_NULL || n->kids[0]->unknown)
             if ((rc = expr__coerce(&n->kids[0], mr_type_make(MR_T_INT32), err)) < 0)
                 return rc;
-        if (!mr_type_is_numeric(n->kids[0]->type))
+        if (!mr_type_is_numeric(n->kids[0]->type) && n->kids[0]->type.id != MR_T_INTERVAL)
             return expr__err_at(err, MR_ETYPE, n->off, "unary '-' cannot apply to %s",
                                 tname(n->kids[0]->type, b1));
         n->type = n->kids[0]->type;

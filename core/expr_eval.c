@@ -434,6 +434,17 @@ static int eval_neg(expr__node *n, const mr_batch *in, const uint32_t *sel, size
         for (size_t i = 0; i < rows; i++)
             MR_COL_F64(o)[i] = -MR_COL_F64(a)[i];
         break;
+    case MR_T_INTERVAL:
+        for (size_t i = 0; i < rows; i++) {
+            mr_interval v = ((const mr_interval *)a->data)[i];
+            if (vget(o->valid, i) && (v.months == INT32_MIN || v.days == INT32_MIN ||
+                                      v.micros == INT64_MIN))
+                return mr_err_set(err, MR_EOVERFLOW, "interval out of range: -interval");
+            ((mr_interval *)o->data)[i] = (mr_interval){v.micros == INT64_MIN ? 0 : -v.micros,
+                                                        v.days == INT32_MIN ? 0 : -v.days,
+                                                        v.months == INT32_MIN ? 0 : -v.months};
+        }
+        break;
     default:
         for (size_t i = 0; i < rows; i++) {
             int64_t v = MR_COL_I64(a)[i];

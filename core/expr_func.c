@@ -368,6 +368,9 @@ static int cmp_rows(const mr_column *a, size_t i, const mr_column *b, size_t j)
         return (MR_COL_I32(a)[i] > MR_COL_I32(b)[j]) - (MR_COL_I32(a)[i] < MR_COL_I32(b)[j]);
     case MR_T_FLOAT64:
         return (MR_COL_F64(a)[i] > MR_COL_F64(b)[j]) - (MR_COL_F64(a)[i] < MR_COL_F64(b)[j]);
+    case MR_T_INTERVAL:
+        return expr__interval_cmp(&((const mr_interval *)a->data)[i],
+                                  &((const mr_interval *)b->data)[j]);
     default:
         return (MR_COL_I64(a)[i] > MR_COL_I64(b)[j]) - (MR_COL_I64(a)[i] < MR_COL_I64(b)[j]);
     }

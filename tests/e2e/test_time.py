@@ -258,6 +258,18 @@ def test_interval_literals_match_postgres(tmp_path, db):
                   "'+00:00')"),
         "lit": ("CAST(INTERVAL '1 day 2 hours' + CAST(s AS interval) AS text)",
                 "(INTERVAL '1 day 2 hours' + s::interval)::text"),
+        "neg": ("CAST(-CAST(s AS interval) AS text)", "(-s::interval)::text"),
+        "great": ("CAST(greatest(CAST(s AS interval), INTERVAL '1 mon') AS text)",
+                  "greatest(s::interval, INTERVAL '1 mon')::text"),
+        "least_iv": ("CAST(least(CAST(s AS interval), INTERVAL '29 days 12:00') AS text)",
+                  "least(s::interval, INTERVAL '29 days 12:00')::text"),
+        "nullif_iv": ("CAST(nullif(CAST(s AS interval), INTERVAL '1 day') AS text)",
+                   "nullif(s::interval, INTERVAL '1 day')::text"),
+        "in_list": ("CAST(s AS interval) IN (INTERVAL '24 hours', INTERVAL '30 days')",
+                    "s::interval IN (INTERVAL '24 hours', INTERVAL '30 days')"),
+        "case_iv": ("CAST(CASE WHEN s LIKE '%day%' THEN CAST(s AS interval) ELSE INTERVAL '-1 mon' "
+                 "END AS text)", "(CASE WHEN s LIKE '%day%' THEN s::interval ELSE "
+                 "INTERVAL '-1 mon' END)::text"),
     }
     bad, _ = compare(tmp_path, db, data, {"id": ("int64", "bigint"), "s": ("string", "text")},
                      funcs)
