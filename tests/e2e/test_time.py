@@ -527,3 +527,45 @@ def test_parquet_utc_timestamps_read_as_timestamptz(tmp_path):
     assert got[1] == (None, None, None, None)
     assert got[2] == ("1969-12-31 23:59:59+00:00", "1969-12-31 23:59:59+00:00",
                       "1969-12-31 23:59:59", "1970-01-01 00:59:59")
+
+
+def test_now_survives_a_retry(cluster_factory, tmp_path):
+    """An executor killed mid-job: the retried tasks, run later elsewhere,
+    still see the job's one start instant."""
+    import os
+    import signal
+    import time
+    data = tmp_path / "data"
+    data.mkdir()
+    for f in range(6):
+        (data / f"p{f}.csv").write_text("k,v\n" + "".join(f"{f},{i}\n" for i in range(60000)))
+    os.environ["MILLRACE_TEST_BATCH_DELAY_MS"] = "25"
+    try:
+        c = cluster_factory(executors=3, extra=("--lost-after-ms", "1000"))
+    finally:
+        del os.environ["MILLRACE_TEST_BATCH_DELAY_MS"]
+    dag = ("version: 1\nname: now_retry\nwarehouse: {path: wh.db}\nnodes:\n"
+           "  r: {op: read, format: csv, path: data, schema: {k: int32, v: int32}}\n"
+           "  d: {op: select, input: r, columns: {k: k, n: now()}}\n"
+           "  w: {op: write, input: d, to: warehouse, table: t, mode: overwrite}\n")
+    r = c.post("/v1/jobs", json={"dag": dag})
+    assert r.status_code == 201, r.text
+    job_id = r.json()["id"]
+    end = time.time() + 60
+    while time.time() < end:
+        j = c.get(f"/v1/jobs/{job_id}").json()
+        if j["stages"][0]["tasks"]["succeeded"] >= 1 and j["state"] == "running":
+            break
+        assert j["state"] in ("queued", "running"), j
+        time.sleep(0.02)
+    busy = [e for e in c.get("/v1/executors").json()["executors"]
+            if e["running_tasks"] > 0 and e["state"] == "alive"]
+    assert busy, "no executor was running a task"
+    c.executors[int(busy[0]["id"].split("-")[1])].send_signal(signal.SIGKILL)
+    done = c.wait_job(job_id, timeout=180)
+    assert done["state"] == "succeeded", done
+    assert sum(s["tasks"]["retried"] for s in done["stages"]) >= 1, done
+    con = sqlite3.connect(tmp_path / "wh.db")
+    got = con.execute("SELECT count(*), count(DISTINCT n), count(DISTINCT k) FROM t").fetchone()
+    con.close()
+    assert got == (360000, 1, 6)
