@@ -43,7 +43,7 @@ typedef struct fmt_item {
 } fmt_item;
 
 typedef struct tfmt {
-    int n;
+    int n, cap;
     fmt_item *items;
     char *text; /* literal bytes */
 } tfmt;
@@ -113,10 +113,14 @@ static int add_item(tfmt *f, fmt_item it)
         f->items[f->n - 1].len += it.len; /* literal bytes are contiguous */
         return 0;
     }
-    fmt_item *x = realloc(f->items, (size_t)(f->n + 1) * sizeof *x);
-    if (!x)
-        return MR_ENOMEM;
-    f->items = x;
+    if (f->n == f->cap) { /* doubling: a long format costs linear time */
+        int cap = f->cap ? 2 * f->cap : 16;
+        fmt_item *x = realloc(f->items, (size_t)cap * sizeof *x);
+        if (!x)
+            return MR_ENOMEM;
+        f->items = x;
+        f->cap = cap;
+    }
     f->items[f->n++] = it;
     return 0;
 }
