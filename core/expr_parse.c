@@ -443,6 +443,17 @@ static int parse_type(parser *p, mr_type *out)
     }
     buf[n] = '\0';
     mr_err e;
+    if (strcasecmp(buf, "timestamp") == 0 && is_kw(&p->t, "with")) {
+        /* the standard's spelling: TIMESTAMP WITH TIME ZONE */
+        if ((rc = lex(p)) < 0)
+            return rc;
+        if (!is_kw(&p->t, "time") || !is_kw((tok[]){peek2(p)}, "zone"))
+            return perr(p, p->t.off, "expected TIME ZONE after TIMESTAMP WITH%s", "", 0);
+        if ((rc = lex(p)) < 0 || (rc = lex(p)) < 0)
+            return rc;
+        *out = mr_type_make(MR_T_TIMESTAMPTZ);
+        return 0;
+    }
     if (strcasecmp(buf, "interval") == 0) { /* an expression type, not a column type */
         *out = mr_type_make(MR_T_INTERVAL);
         return 0;

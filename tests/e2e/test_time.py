@@ -42,6 +42,7 @@ CHANGE_DAYS = ["2024-03-31", "2024-10-27", "2024-03-10", "2024-11-03", "2024-04-
 FUNCS = {
     "tz_in": ("tz", None),
     "ts_to_tz": ("CAST(ts AS timestamptz)", "ts::timestamptz"),
+    "std_cast": ("CAST(ts AS timestamp with time zone)", "ts::timestamp with time zone"),
     "tz_to_ts": ("CAST(tz AS timestamp)", "tz::timestamp"),
     "tz_to_date": ("CAST(tz AS date)", "tz::date"),
     "d_to_tz": ("CAST(d AS timestamptz)", "d::timestamptz"),
