@@ -42,6 +42,7 @@ RUN apt-get update -qq \
  && apt-get install -y -qq --no-install-recommends \
       libzmq5 libprotobuf-c1 libyaml-0-2 libzstd1 libsnappy1v5 zlib1g libsqlite3-0 libpq5 \
       libmicrohttpd12 libcjson1 libcurl4 libpcre2-8-0 libyajl2 libutf8proc2 libnettle8 libxml2 \
+      tzdata \
  && rm -rf /var/lib/apt/lists/* \
  && groupadd --system --gid 10001 millrace \
  && useradd --system --uid 10001 --gid millrace --home-dir /data --no-create-home \

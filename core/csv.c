@@ -527,7 +527,8 @@ enum {
     CAND_FLOAT64 = 1 << 4,
     CAND_DATE = 1 << 5,
     CAND_TIMESTAMP = 1 << 6,
-    CAND_ALL = (1 << 7) - 1,
+    CAND_TIMESTAMPTZ = 1 << 7, /* timestamps, some with a UTC offset */
+    CAND_ALL = (1 << 8) - 1,
 };
 
 typedef struct infer_col {
@@ -605,6 +606,8 @@ static void infer_value(infer_col *c, const char *p, size_t n)
         c->cand &= ~(unsigned)CAND_DATE;
     if ((c->cand & CAND_TIMESTAMP) && mr_parse_timestamp(p, n, &i64, NULL) < 0)
         c->cand &= ~(unsigned)CAND_TIMESTAMP;
+    if ((c->cand & CAND_TIMESTAMPTZ) && mr_parse_timestamptz(p, n, &i64, NULL, NULL) < 0)
+        c->cand &= ~(unsigned)CAND_TIMESTAMPTZ;
 }
 
 static mr_type infer_type(const infer_col *c)
@@ -627,6 +630,8 @@ static mr_type infer_type(const infer_col *c)
         return mr_type_make(MR_T_DATE);
     if (c->cand & CAND_TIMESTAMP)
         return mr_type_make(MR_T_TIMESTAMP);
+    if (c->cand & CAND_TIMESTAMPTZ)
+        return mr_type_make(MR_T_TIMESTAMPTZ);
     return mr_type_make(MR_T_STRING);
 }
 
@@ -829,8 +834,9 @@ static mr_type widen_for(mr_type t, const char *v, size_t n)
         c.scale = t.scale;
         break;
     case MR_T_FLOAT64: c.cand = CAND_FLOAT64; break;
-    case MR_T_DATE: c.cand = CAND_DATE | CAND_TIMESTAMP; break;
-    case MR_T_TIMESTAMP: c.cand = CAND_TIMESTAMP; break;
+    case MR_T_DATE: c.cand = CAND_DATE | CAND_TIMESTAMP | CAND_TIMESTAMPTZ; break;
+    case MR_T_TIMESTAMP: c.cand = CAND_TIMESTAMP | CAND_TIMESTAMPTZ; break;
+    case MR_T_TIMESTAMPTZ: c.cand = CAND_TIMESTAMPTZ; break;
     default: return mr_type_make(MR_T_STRING);
     }
     infer_value(&c, v, n);

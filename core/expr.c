@@ -143,6 +143,7 @@ static int fold(expr__node **slot, mr_err *err)
         case MR_T_INT32:
         case MR_T_DATE: lit->li = MR_COL_I32(res)[0]; break;
         case MR_T_NULL: lit->lnull = true; break;
+        case MR_T_INTERVAL: lit->liv = *(const mr_interval *)res->data; break;
         default: lit->li = MR_COL_I64(res)[0]; break;
         }
     }
@@ -237,8 +238,10 @@ static const char *const op_names[] = {"+", "-", "*", "/", "%"};
 
 static int bind_arith(expr__node *n, mr_err *err)
 {
-    int rc = adopt(&n->kids[0], &n->kids[1], err);
-    if (rc < 0)
+    int rc = expr__time_bind_arith(n, err); /* timestamps and intervals */
+    if (rc != 0)
+        return rc < 0 ? rc : 0;
+    if ((rc = adopt(&n->kids[0], &n->kids[1], err)) < 0)
         return rc;
     mr_type a = n->kids[0]->type, b = n->kids[1]->type;
     char b1[32], b2[32];
@@ -439,7 +442,7 @@ static int bind_node(expr__node **slot, const mr_schema *s, mr_err *err)
         if (n->kids[0]->type.id == MR_T_NULL || n->kids[0]->unknown)
             if ((rc = expr__coerce(&n->kids[0], mr_type_make(MR_T_INT32), err)) < 0)
                 return rc;
-        if (!mr_type_is_numeric(n->kids[0]->type))
+        if (!mr_type_is_numeric(n->kids[0]->type) && n->kids[0]->type.id != MR_T_INTERVAL)
             return expr__err_at(err, MR_ETYPE, n->off, "unary '-' cannot apply to %s",
                                 tname(n->kids[0]->type, b1));
         n->type = n->kids[0]->type;
@@ -528,6 +531,10 @@ int mr_expr_bind(mr_expr *e, const mr_schema *schema, mr_err *err)
     int rc = bind_node(&e->root, schema, err);
     if (rc == 0 && (e->root->type.id == MR_T_NULL || e->root->unknown))
         rc = expr__coerce(&e->root, mr_type_make(MR_T_STRING), err);
+    if (rc == 0 && e->root->type.id == MR_T_INTERVAL)
+        rc = expr__err_at(err, MR_ETYPE, e->root->off,
+                          "an interval is not a storable column type: cast it to text, or "
+                          "take extract(epoch FROM ...) for its seconds");
     if (rc == 0)
         e->bound = true;
     return rc;

@@ -50,4 +50,10 @@ const char *mr_expr_column_name(const mr_expr *e);
 
 void mr_expr_destroy(mr_expr *e); /* NULL is a no-op */
 
+/* The instant now() and current_timestamp return (microseconds since the
+ * epoch, UTC) in expressions bound later on the calling thread: the job's
+ * start, which the executor sets before it builds a task's operators.
+ * Unset (INT64_MIN), binding takes the current time. */
+void mr_expr_set_now(int64_t micros);
+
 #endif

@@ -106,6 +106,7 @@ int expr__copy_row(mr_column *dst, size_t i, const mr_column *src, size_t k)
     case MR_T_NULL: MR_COL_U8(dst)[i] = MR_COL_U8(src)[k]; break;
     case MR_T_INT32:
     case MR_T_DATE: MR_COL_I32(dst)[i] = MR_COL_I32(src)[k]; break;
+    case MR_T_INTERVAL: ((mr_interval *)dst->data)[i] = ((const mr_interval *)src->data)[k]; break;
     default: MR_COL_I64(dst)[i] = MR_COL_I64(src)[k]; break;
     }
     vset(dst->valid, i, v);
@@ -133,6 +134,7 @@ static int eval_lit(expr__node *n, size_t rows, mr_column **res, mr_err *err)
         case MR_T_INT32:
         case MR_T_DATE: MR_COL_I32(o)[i] = (int32_t)n->li; break;
         case MR_T_FLOAT64: MR_COL_F64(o)[i] = n->lf; break;
+        case MR_T_INTERVAL: ((mr_interval *)o->data)[i] = n->liv; break;
         default: MR_COL_I64(o)[i] = n->li; break;
         }
     }
@@ -392,6 +394,8 @@ static int eval_arith(expr__node *n, const mr_batch *in, const uint32_t *sel, si
         return expr__oom(err);
     mr_column *o = &n->out;
     vand(o->valid, a->valid, b->valid, rows);
+    if (n->param) /* time +/- interval, time - time, interval +/- interval */
+        return expr__time_arith(n, a, b, rows, err);
     if (a->type.id == MR_T_DATE) {
         /* date +/- int32 -> date, date - date -> int32: int32 arithmetic */
         expr__node tmp = *n;
@@ -429,6 +433,17 @@ static int eval_neg(expr__node *n, const mr_batch *in, const uint32_t *sel, size
     case MR_T_FLOAT64:
         for (size_t i = 0; i < rows; i++)
             MR_COL_F64(o)[i] = -MR_COL_F64(a)[i];
+        break;
+    case MR_T_INTERVAL:
+        for (size_t i = 0; i < rows; i++) {
+            mr_interval v = ((const mr_interval *)a->data)[i];
+            if (vget(o->valid, i) && (v.months == INT32_MIN || v.days == INT32_MIN ||
+                                      v.micros == INT64_MIN))
+                return mr_err_set(err, MR_EOVERFLOW, "interval out of range: -interval");
+            ((mr_interval *)o->data)[i] = (mr_interval){v.micros == INT64_MIN ? 0 : -v.micros,
+                                                        v.days == INT32_MIN ? 0 : -v.days,
+                                                        v.months == INT32_MIN ? 0 : -v.months};
+        }
         break;
     default:
         for (size_t i = 0; i < rows; i++) {
@@ -487,6 +502,14 @@ static void cmp_kernel(const mr_column *a, const mr_column *b, size_t rows, int 
             case ECMP_GT: r[i] = c > 0; break;
             default: r[i] = c >= 0; break;
             }
+        }
+        break;
+    case MR_T_INTERVAL:
+        for (size_t i = 0; i < rows; i++) {
+            int c = expr__interval_cmp(&((const mr_interval *)a->data)[i],
+                                       &((const mr_interval *)b->data)[i]);
+            r[i] = (uint8_t)(op == ECMP_EQ ? c == 0 : op == ECMP_NE ? c != 0 : op == ECMP_LT ? c < 0
+                             : op == ECMP_LE ? c <= 0 : op == ECMP_GT ? c > 0 : c >= 0);
         }
         break;
     default: CMP_LOOP(int64_t, MR_COL_I64(a), MR_COL_I64(b)); break;
@@ -918,8 +941,7 @@ bool expr__castable(mr_type from, mr_type to)
     if ((from.id == MR_T_BOOL && (to.id == MR_T_INT32 || to.id == MR_T_INT64)) ||
         (to.id == MR_T_BOOL && (from.id == MR_T_INT32 || from.id == MR_T_INT64)))
         return true;
-    return (from.id == MR_T_DATE && to.id == MR_T_TIMESTAMP) ||
-           (from.id == MR_T_TIMESTAMP && to.id == MR_T_DATE);
+    return mr_type_is_time(from.id) && mr_type_is_time(to.id);
 }
 
 static size_t fmt_i64(int64_t v, char *buf)
@@ -957,13 +979,15 @@ size_t expr__format_value(const mr_column *c, size_t r, char *buf, size_t cap, c
     case MR_T_DECIMAL: return mr_format_decimal(MR_COL_I64(c)[r], c->type.scale, buf, cap);
     case MR_T_DATE: return mr_format_date(MR_COL_I32(c)[r], buf, cap);
     case MR_T_TIMESTAMP: return mr_format_timestamp(MR_COL_I64(c)[r], buf, cap);
+    case MR_T_TIMESTAMPTZ: return mr_format_timestamptz(MR_COL_I64(c)[r], buf, cap);
+    case MR_T_INTERVAL: return mr_format_interval(&((const mr_interval *)c->data)[r], buf, cap);
     default: buf[0] = '\0'; return 0;
     }
 }
 
 static int cast_fail(mr_err *err, const mr_column *src, size_t r, mr_type to, const char *why)
 {
-    char buf[64], tn[32];
+    char buf[128], tn[32];
     const char *p;
     size_t len = expr__format_value(src, r, buf, sizeof buf, &p);
     if (len > 200)
@@ -1063,6 +1087,8 @@ static int parse_into(mr_column *dst, size_t i, const char *s, size_t len)
                                 &MR_COL_I64(dst)[i], &e);
     case MR_T_DATE: return mr_parse_date(s, len, &MR_COL_I32(dst)[i], &e);
     case MR_T_TIMESTAMP: return mr_parse_timestamp(s, len, &MR_COL_I64(dst)[i], &e);
+    case MR_T_TIMESTAMPTZ: return mr_parse_timestamptz(s, len, &MR_COL_I64(dst)[i], NULL, &e);
+    case MR_T_INTERVAL: return mr_parse_interval(s, len, &((mr_interval *)dst->data)[i], &e);
     default: return MR_ECAST;
     }
 }
@@ -1080,7 +1106,7 @@ int expr__cast_column(const mr_column *src, mr_column *dst, size_t rows, bool tr
         return 0;
     }
     if (to.id == MR_T_STRING) {
-        char buf[64];
+        char buf[128];
         for (size_t i = 0; i < rows; i++) {
             if (!vget(src->valid, i)) {
                 mr_column_set_str_null(dst, i);
@@ -1112,17 +1138,8 @@ int expr__cast_column(const mr_column *src, mr_column *dst, size_t rows, bool tr
         memcpy(dst->data, src->data, rows * mr_type_width(to));
         return 0;
     }
-    if (from.id == MR_T_DATE || from.id == MR_T_TIMESTAMP) {
-        for (size_t i = 0; i < rows; i++) {
-            if (from.id == MR_T_DATE) {
-                MR_COL_I64(dst)[i] = (int64_t)MR_COL_I32(src)[i] * 86400000000LL;
-            } else {
-                int64_t us = MR_COL_I64(src)[i], d = us / 86400000000LL;
-                if (us % 86400000000LL < 0)
-                    d--;
-                MR_COL_I32(dst)[i] = (int32_t)d;
-            }
-        }
+    if (mr_type_is_time(from.id)) {
+        expr__time_cast(src, dst, rows);
         return 0;
     }
     if (from.id == MR_T_INT32 && to.id == MR_T_INT64) {

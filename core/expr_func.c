@@ -25,9 +25,6 @@
 
 enum { DU_MICRO, DU_MILLI, DU_SECOND, DU_MINUTE, DU_HOUR, DU_DAY, DU_WEEK, DU_MONTH,
        DU_QUARTER, DU_YEAR, DU_DECADE, DU_CENTURY, DU_MILLENNIUM };
-enum { DF_YEAR, DF_QUARTER, DF_MONTH, DF_WEEK, DF_DAY, DF_DOW, DF_ISODOW, DF_DOY, DF_HOUR,
-       DF_MINUTE, DF_SECOND, DF_MILLI, DF_MICRO, DF_EPOCH, DF_ISOYEAR, DF_DECADE,
-       DF_CENTURY, DF_MILLENNIUM };
 
 static int lookup_word(const char *s, size_t n, const char *const *names, const int *codes,
                        size_t count)
@@ -283,10 +280,13 @@ static int bind_date(expr__node *n, mr_err *err)
                                     "hour, minute, second, milliseconds, microseconds, "
                                     "epoch, isoyear, decade, century, millennium");
     n->param = code;
-    if ((rc = expr__need_type(n, 1, MR_T_TIMESTAMP, err)) < 0)
+    int kt = n->kids[1]->type.id;
+    if (kt == MR_T_INTERVAL && !trunc)
+        return expr__bind_date_part_interval(n, err);
+    if (kt != MR_T_TIMESTAMPTZ && (rc = expr__need_type(n, 1, MR_T_TIMESTAMP, err)) < 0)
         return rc;
-    if (trunc)
-        n->type = mr_type_make(MR_T_TIMESTAMP);
+    if (trunc) /* a timestamptz is truncated in UTC, the session zone */
+        n->type = mr_type_make(kt == MR_T_TIMESTAMPTZ ? MR_T_TIMESTAMPTZ : MR_T_TIMESTAMP);
     else
         n->type = mr_type_make(code == DF_SECOND || code == DF_EPOCH ? MR_T_FLOAT64
                                                                     : MR_T_INT64);
@@ -368,6 +368,9 @@ static int cmp_rows(const mr_column *a, size_t i, const mr_column *b, size_t j)
         return (MR_COL_I32(a)[i] > MR_COL_I32(b)[j]) - (MR_COL_I32(a)[i] < MR_COL_I32(b)[j]);
     case MR_T_FLOAT64:
         return (MR_COL_F64(a)[i] > MR_COL_F64(b)[j]) - (MR_COL_F64(a)[i] < MR_COL_F64(b)[j]);
+    case MR_T_INTERVAL:
+        return expr__interval_cmp(&((const mr_interval *)a->data)[i],
+                                  &((const mr_interval *)b->data)[j]);
     default:
         return (MR_COL_I64(a)[i] > MR_COL_I64(b)[j]) - (MR_COL_I64(a)[i] < MR_COL_I64(b)[j]);
     }
@@ -890,7 +893,8 @@ static int eval_length_fn(expr__node *n, size_t rows, mr_err *err)
 
 static int eval_date_fn(expr__node *n, size_t rows, mr_err *err)
 {
-    (void)err;
+    if (n->parts[1]->type.id == MR_T_INTERVAL)
+        return expr__eval_date_part_interval(n, rows, err);
     return eval_date(n, rows);
 }
 
@@ -945,6 +949,13 @@ static const expr__fndef funcs[] = {
     {"repeat", EFN_REPEAT, 2, 2, expr__bind_text_int, expr__eval_repeat, NULL},
     {"starts_with", EFN_STARTS_WITH, 2, 2, expr__bind_starts_with, expr__eval_starts_with, NULL},
     {"sha256", EFN_SHA256, 1, 1, expr__bind_text, expr__eval_sha256, NULL},
+    {"timezone", EFN_TIMEZONE, 2, 2, expr__bind_timezone, expr__eval_timezone, NULL},
+    {"to_timestamp", EFN_TO_TIMESTAMP, 2, 2, expr__bind_to_timestamp, expr__eval_to_timestamp,
+     NULL},
+    {"to_date", EFN_TO_DATE, 2, 2, expr__bind_to_timestamp, expr__eval_to_timestamp, NULL},
+    {"to_char", EFN_TO_CHAR, 2, 2, expr__bind_to_char, expr__eval_to_char, NULL},
+    {"make_date", EFN_MAKE_DATE, 3, 3, expr__bind_make_date, expr__eval_make_date, NULL},
+    {"now", EFN_NOW, 0, 0, expr__bind_now, expr__eval_now, NULL},
 };
 static const size_t NFUNCS = sizeof funcs / sizeof funcs[0];
 

@@ -4,7 +4,7 @@
  * expr.c (binding: names -> column indices, types, implicit casts, constant
  * folding), expr_eval.c (vectorized evaluation of operators and casts) and
  * expr_func.c (the scalar function library, whose table also lists the
- * functions of expr_regex.c, expr_json.c and expr_text.c).
+ * functions of expr_regex.c, expr_json.c, expr_text.c and expr_time.c).
  *
  * One struct, expr__node, serves both as the read-only tree built by the
  * parser and binder and as the holder of its evaluation scratch (the result
@@ -52,7 +52,8 @@ typedef enum expr__fn {
     EFN_MD5, EFN_DATE_TRUNC, EFN_DATE_PART, EFN_REGEXP_LIKE, EFN_REGEXP_REPLACE,
     EFN_REGEXP_SUBSTR, EFN_REGEXP_COUNT, EFN_JSON_EXTRACT_PATH_TEXT, EFN_JSON_ARRAY_LENGTH,
     EFN_JSON_TYPEOF, EFN_LPAD, EFN_RPAD, EFN_LEFT, EFN_RIGHT, EFN_STRPOS, EFN_INITCAP,
-    EFN_REVERSE, EFN_REPEAT, EFN_STARTS_WITH, EFN_SHA256,
+    EFN_REVERSE, EFN_REPEAT, EFN_STARTS_WITH, EFN_SHA256, EFN_TIMEZONE, EFN_TO_TIMESTAMP,
+    EFN_TO_DATE, EFN_TO_CHAR, EFN_MAKE_DATE, EFN_NOW,
 } expr__fn;
 
 typedef struct expr__node expr__node;
@@ -103,6 +104,7 @@ struct expr__node {
     bool lnull;
     int64_t li;     /* bool, int32, int64, decimal, date, timestamp */
     double lf;
+    mr_interval liv; /* interval */
     char *ls;       /* string bytes, owned */
     size_t lslen;
 
@@ -238,6 +240,39 @@ int expr__eval_case_map(expr__node *n, size_t rows, mr_err *err); /* upper, lowe
  * the bytes written.  Bytes that are not UTF-8 are copied. */
 #define EXPR_CASE_MAP_ROOM(n) ((n) * 2)
 size_t expr__case_map(const char *s, size_t n, char *d, bool upper);
+
+/* ---- expr_time.c (timestamptz, intervals, time zones, formats) --------- */
+/* date_part fields (expr__date_field codes). */
+enum { DF_YEAR, DF_QUARTER, DF_MONTH, DF_WEEK, DF_DAY, DF_DOW, DF_ISODOW, DF_DOY, DF_HOUR,
+       DF_MINUTE, DF_SECOND, DF_MILLI, DF_MICRO, DF_EPOCH, DF_ISOYEAR, DF_DECADE,
+       DF_CENTURY, DF_MILLENNIUM };
+/* Types a +/- b where either side is a time or an interval: 1 when it
+ * did (n->param set to the kernel, n->type to the result), 0 when the
+ * operands are not time arithmetic, or an error. */
+int expr__time_bind_arith(expr__node *n, mr_err *err);
+int expr__time_arith(expr__node *n, const mr_column *a, const mr_column *b, size_t rows,
+                     mr_err *err);
+/* Casts between date, timestamp and timestamptz (dst prepared). */
+void expr__time_cast(const mr_column *src, mr_column *dst, size_t rows);
+/* PostgreSQL's interval order: months as 30 days, days as 24 hours. */
+int expr__interval_cmp(const mr_interval *a, const mr_interval *b);
+/* date_part(field, interval); field a DF_* code in n->param. */
+int expr__bind_date_part_interval(expr__node *n, mr_err *err);
+int expr__eval_date_part_interval(expr__node *n, size_t rows, mr_err *err);
+/* The job's start instant for now(), per thread (the executor sets it
+ * before building a task's operators; INT64_MIN: not set). */
+void expr__set_now(int64_t micros);
+int expr__bind_timezone(expr__node *n, mr_err *err);
+int expr__eval_timezone(expr__node *n, size_t rows, mr_err *err);
+/* expr_timefmt.c: to_timestamp, to_date, to_char */
+int expr__bind_to_timestamp(expr__node *n, mr_err *err); /* also to_date */
+int expr__eval_to_timestamp(expr__node *n, size_t rows, mr_err *err);
+int expr__bind_to_char(expr__node *n, mr_err *err);
+int expr__eval_to_char(expr__node *n, size_t rows, mr_err *err);
+int expr__bind_make_date(expr__node *n, mr_err *err);
+int expr__eval_make_date(expr__node *n, size_t rows, mr_err *err);
+int expr__bind_now(expr__node *n, mr_err *err);
+int expr__eval_now(expr__node *n, size_t rows, mr_err *err);
 
 /* ---- expr.c ------------------------------------------------------------ */
 /* Wraps *slot in a cast to t (folding literals at once); 0 or an error. */

@@ -41,7 +41,7 @@ typedef struct parser {
     int depth;  /* recursion guard against hostile input */
 } parser;
 
-enum { P_OR = 1, P_AND, P_NOT, P_IS, P_CMP, P_LIKE, P_OTHER, P_ADD, P_MUL, P_UNARY, P_CAST };
+enum { P_OR = 1, P_AND, P_NOT, P_IS, P_CMP, P_LIKE, P_OTHER, P_ADD, P_MUL, P_AT, P_UNARY, P_CAST };
 #define MAX_DEPTH 200
 
 /* ---- nodes ------------------------------------------------------------- */
@@ -443,6 +443,21 @@ static int parse_type(parser *p, mr_type *out)
     }
     buf[n] = '\0';
     mr_err e;
+    if (strcasecmp(buf, "timestamp") == 0 && is_kw(&p->t, "with")) {
+        /* the standard's spelling: TIMESTAMP WITH TIME ZONE */
+        if ((rc = lex(p)) < 0)
+            return rc;
+        if (!is_kw(&p->t, "time") || !is_kw((tok[]){peek2(p)}, "zone"))
+            return perr(p, p->t.off, "expected TIME ZONE after TIMESTAMP WITH%s", "", 0);
+        if ((rc = lex(p)) < 0 || (rc = lex(p)) < 0)
+            return rc;
+        *out = mr_type_make(MR_T_TIMESTAMPTZ);
+        return 0;
+    }
+    if (strcasecmp(buf, "interval") == 0) { /* an expression type, not a column type */
+        *out = mr_type_make(MR_T_INTERVAL);
+        return 0;
+    }
     if (mr_type_parse(buf, out, &e) < 0)
         return expr__err_at(p->err, MR_EPARSE, off, "%s", e.msg);
     return 0;
@@ -637,6 +652,66 @@ fail:
     return rc;
 }
 
+/* DATE 'YYYY-MM-DD', TIMESTAMP '...', TIMESTAMPTZ '...+02', INTERVAL '1 day':
+ * the literal is parsed now, so a bad one is an error at its place. */
+static int parse_typed_literal(parser *p, expr__node **out)
+{
+    tok t = p->t;
+    int rc;
+    mr_type_id id = is_kw(&t, "date")        ? MR_T_DATE
+                    : is_kw(&t, "timestamp") ? MR_T_TIMESTAMP
+                    : is_kw(&t, "interval")  ? MR_T_INTERVAL
+                                             : MR_T_TIMESTAMPTZ;
+    if ((rc = lex(p)) < 0)
+        return rc;
+    size_t len;
+    char *s = unquote(&p->t, &len);
+    if (!s)
+        return mr_err_set(p->err, MR_ENOMEM, "out of memory parsing an expression");
+    expr__node *n = mk(p, EN_LIT, t.off);
+    if (!n) {
+        free(s);
+        return MR_ENOMEM;
+    }
+    mr_err e;
+    int32_t d;
+    switch (id) {
+    case MR_T_DATE:
+        rc = mr_parse_date(s, len, &d, &e);
+        n->li = d;
+        break;
+    case MR_T_TIMESTAMP: rc = mr_parse_timestamp(s, len, &n->li, &e); break;
+    case MR_T_TIMESTAMPTZ: rc = mr_parse_timestamptz(s, len, &n->li, NULL, &e); break;
+    default: rc = mr_parse_interval(s, len, &n->liv, &e); break;
+    }
+    n->type = mr_type_make(id);
+    if (rc < 0) {
+        char tb[32];
+        rc = expr__err_at(p->err, MR_EPARSE, p->t.off, "bad %s literal '%s'",
+                          mr_type_name(n->type, tb, sizeof tb), s);
+        free(s);
+        expr__node_free(n);
+        return rc;
+    }
+    free(s);
+    return finish(p, n, out);
+}
+
+/* current_timestamp (no parentheses, as in SQL): a call of now(). */
+static int parse_now(parser *p, expr__node **out)
+{
+    expr__node *n = mk(p, EN_FUNC, p->t.off);
+    if (!n)
+        return MR_ENOMEM;
+    if (!(n->name = strdup("current_timestamp"))) {
+        expr__node_free(n);
+        return mr_err_set(p->err, MR_ENOMEM, "out of memory parsing an expression");
+    }
+    n->fndef = expr__func_lookup("now");
+    n->op = n->fndef->fn;
+    return finish(p, n, out);
+}
+
 static int parse_primary(parser *p, expr__node **out)
 {
     tok t = p->t;
@@ -690,43 +765,11 @@ static int parse_primary(parser *p, expr__node **out)
             }
             return finish(p, n, out);
         }
-        if ((is_kw(&t, "date") || is_kw(&t, "timestamp")) && nx.kind == TK_STR) {
-            bool date = is_kw(&t, "date");
-            if ((rc = lex(p)) < 0)
-                return rc;
-            size_t len;
-            char *s = unquote(&p->t, &len);
-            if (!s)
-                return mr_err_set(p->err, MR_ENOMEM, "out of memory parsing an expression");
-            expr__node *n = mk(p, EN_LIT, t.off);
-            if (!n) {
-                free(s);
-                return MR_ENOMEM;
-            }
-            mr_err e;
-            int32_t d;
-            if (date) {
-                rc = mr_parse_date(s, len, &d, &e);
-                n->li = d;
-                n->type = mr_type_make(MR_T_DATE);
-            } else {
-                rc = mr_parse_timestamp(s, len, &n->li, &e);
-                n->type = mr_type_make(MR_T_TIMESTAMP);
-            }
-            if (rc < 0) {
-                rc = expr__err_at(p->err, MR_EPARSE, p->t.off, "bad %s literal '%s'",
-                                  date ? "date" : "timestamp", s);
-                free(s);
-                expr__node_free(n);
-                return rc;
-            }
-            free(s);
-            return finish(p, n, out);
-        }
-        if (is_kw(&t, "interval") && (nx.kind == TK_STR || nx.kind == TK_NUM))
-            return perr(p, t.off, "INTERVAL is not supported yet: add or subtract days as an "
-                                  "integer (date + 7, date - 1), subtract dates for days "
-                                  "between them, or use date_trunc / date_part%s", "", 0);
+        if ((is_kw(&t, "date") || is_kw(&t, "timestamp") || is_kw(&t, "timestamptz") ||
+             is_kw(&t, "interval")) && nx.kind == TK_STR)
+            return parse_typed_literal(p, out);
+        if (is_kw(&t, "current_timestamp") && !(nx.kind == TK_OP && nx.len == 1 && nx.s[0] == '('))
+            return parse_now(p, out);
         if (is_kw(&t, "case"))
             return parse_case(p, t.off, out);
         if ((is_kw(&t, "cast") || is_kw(&t, "try_cast")) && nx.kind == TK_OP &&
@@ -819,6 +862,8 @@ static int infix_prec(parser *p, int *kind, int *op, bool *neg)
     if (is_kw(t, "is"))
         return *kind = EN_ISNULL, P_IS;
     tok nx = peek2(p);
+    if (is_kw(t, "at") && is_kw(&nx, "time")) /* t AT TIME ZONE z: timezone(z, t) */
+        return *kind = EN_FUNC, *op = 4, P_AT;
     const tok *w = t;
     if (is_kw(t, "not")) {
         *neg = true;
@@ -897,6 +942,17 @@ static int parse_infix(parser *p, int prec, int kind, int op, bool neg, expr__no
         goto fail;
     if ((rc = lex(p)) < 0)
         goto fail;
+    if (kind == EN_FUNC && op == 4) { /* AT already read: TIME ZONE zone */
+        if ((rc = expect_kw(p, "time")) < 0 || (rc = expect_kw(p, "zone")) < 0 ||
+            (rc = parse_expr(p, prec, &right)) < 0)
+            goto fail;
+        if ((rc = mk2(p, EN_FUNC, EFN_TIMEZONE, off, right, left, out)) < 0)
+            return rc;
+        (*out)->fndef = expr__func_lookup("timezone");
+        if (!((*out)->name = strdup("AT TIME ZONE")))
+            return mr_err_set(p->err, MR_ENOMEM, "out of memory parsing an expression");
+        return 0;
+    }
     if (kind == EN_CAST) {
         mr_type t;
         if ((rc = parse_type(p, &t)) < 0)

@@ -153,6 +153,9 @@ static size_t format_value(const mr_column *c, size_t r, char *buf, size_t cap, 
     case MR_T_DECIMAL: return mr_format_decimal(MR_COL_I64(c)[r], c->type.scale, buf, cap);
     case MR_T_DATE: *quote = true; return mr_format_date(MR_COL_I32(c)[r], buf, cap);
     case MR_T_TIMESTAMP: *quote = true; return mr_format_timestamp(MR_COL_I64(c)[r], buf, cap);
+    case MR_T_TIMESTAMPTZ:
+        *quote = true;
+        return mr_format_timestamptz(MR_COL_I64(c)[r], buf, cap);
     default: return 0;
     }
 }

@@ -562,6 +562,7 @@ enum {
     SEEN_NESTED = 32,
     STR_NOT_DATE = 64,
     STR_NOT_TS = 128,
+    STR_NOT_TSTZ = 256, /* not a timestamp with or without an offset */
 };
 
 typedef struct infer_col {
@@ -586,6 +587,8 @@ static mr_type infer_type(unsigned f)
         return mr_type_make(MR_T_DATE);
     if (kinds == SEEN_STRING && !(f & STR_NOT_TS))
         return mr_type_make(MR_T_TIMESTAMP);
+    if (kinds == SEEN_STRING && !(f & STR_NOT_TSTZ))
+        return mr_type_make(MR_T_TIMESTAMPTZ);
     return mr_type_make(MR_T_STRING);
 }
 
@@ -610,6 +613,8 @@ static unsigned classify(const mr_jsonl_field *f)
             r |= STR_NOT_DATE;
         if (mr_parse_timestamp(f->val, f->val_len, &t, NULL) < 0)
             r |= STR_NOT_TS;
+        if (mr_parse_timestamptz(f->val, f->val_len, &t, NULL, NULL) < 0)
+            r |= STR_NOT_TSTZ;
         return r;
     }
     case MR_JSON_OBJECT:

@@ -565,3 +565,308 @@ size_t mr_format_timestamp(int64_t micros, char *buf, size_t cap)
     }
     return copy_out(tmp, (size_t)len, buf, cap);
 }
+
+/* ---- timestamptz ---------------------------------------------------------
+ * The offset is found from the end: after the date (10 bytes) the text may
+ * hold only '+' or '-' as an offset sign, so the first of them past byte 10
+ * starts it.  PostgreSQL also takes zone names there; millrace takes
+ * numeric offsets only (a name needs AT TIME ZONE). */
+
+int mr_parse_timestamptz(const char *s, size_t n, int64_t *out, int *has_offset, mr_err *err)
+{
+    size_t end = n;
+    int64_t off_s = 0;
+    int has = 0;
+    if (n > 10 && (s[n - 1] == 'Z' || s[n - 1] == 'z')) {
+        end = n - 1;
+        has = 1;
+    } else {
+        for (size_t i = 10; i < n; i++)
+            if (s[i] == '+' || s[i] == '-') {
+                const char *o = s + i + 1;
+                size_t k = n - i - 1;
+                unsigned hh = 0, mm = 0;
+                bool ok = (k == 2 && read_digits(o, 2, &hh)) ||
+                          (k == 4 && read_digits(o, 2, &hh) && read_digits(o + 2, 2, &mm)) ||
+                          (k == 5 && o[2] == ':' && read_digits(o, 2, &hh) &&
+                           read_digits(o + 3, 2, &mm));
+                if (!ok || hh > 15 || mm > 59)
+                    return mr_err_set(err, MR_EPARSE,
+                                      "invalid time zone offset in '%.*s' (expected Z, +HH, "
+                                      "+HH:MM or +HHMM, at most 15:59)", TQ(s, n));
+                off_s = ((int64_t)hh * 3600 + mm * 60) * (s[i] == '-' ? -1 : 1);
+                end = i;
+                has = 1;
+                break;
+            }
+    }
+    if (has && end > 10 && s[end - 1] == ' ')
+        end--;
+    int64_t local;
+    int rc = mr_parse_timestamp(s, end, &local, err);
+    if (rc < 0)
+        return rc;
+    *out = local - off_s * INT64_C(1000000);
+    if (has_offset)
+        *has_offset = has;
+    return 0;
+}
+
+size_t mr_format_timestamptz(int64_t micros, char *buf, size_t cap)
+{
+    char tmp[80];
+    size_t len = mr_format_timestamp(micros, tmp, sizeof tmp);
+    memcpy(tmp + len, "+00:00", 7);
+    return copy_out(tmp, len + 6, buf, cap);
+}
+
+/* ---- intervals -----------------------------------------------------------
+ * PostgreSQL's "postgres" input: a sequence of "number unit" pairs, an
+ * optional [-]HH:MM[:SS[.f]] clock part, an optional leading '@' and a
+ * trailing "ago" that negates everything.  Units as PostgreSQL spells them.
+ * A fraction spills down as PostgreSQL's does: years to whole months,
+ * months to 30-day days then time, weeks and days to 24-hour time. */
+
+typedef struct iv_unit {
+    const char *names; /* '|'-separated spellings */
+    int kind;          /* 0 months, 1 days, 2 micros */
+    int64_t mul;       /* months, days or micros per unit */
+} iv_unit;
+
+static const iv_unit iv_units[] = {
+    {"millennium|millennia|millenniums|mil|mils", 0, 12000},
+    {"century|centuries|cent|c", 0, 1200},
+    {"decade|decades|dec|decs", 0, 120},
+    {"year|years|yr|yrs|y", 0, 12},
+    {"month|months|mon|mons", 0, 1},
+    {"week|weeks|w", 1, 7},
+    {"day|days|d", 1, 1},
+    {"hour|hours|hr|hrs|h", 2, INT64_C(3600000000)},
+    {"minute|minutes|min|mins|m", 2, INT64_C(60000000)},
+    {"second|seconds|sec|secs|s", 2, INT64_C(1000000)},
+    {"millisecond|milliseconds|msec|msecs|ms", 2, INT64_C(1000)},
+    {"microsecond|microseconds|usec|usecs|us", 2, 1},
+};
+
+static const iv_unit *iv_unit_find(const char *w, size_t n)
+{
+    for (size_t u = 0; u < sizeof iv_units / sizeof iv_units[0]; u++) {
+        const char *p = iv_units[u].names;
+        while (*p) {
+            const char *q = strchr(p, '|');
+            size_t l = q ? (size_t)(q - p) : strlen(p);
+            if (l == n) {
+                size_t i = 0;
+                while (i < n && lower_ascii(w[i]) == p[i])
+                    i++;
+                if (i == n)
+                    return &iv_units[u];
+            }
+            p += l + (q ? 1 : 0);
+        }
+    }
+    return NULL;
+}
+
+#define IV_LIMIT 1e17 /* far past any interval a timestamp can use */
+#define IV_MICROS_MAX 2e18
+
+/* Adds value (with a fraction) of unit u to the three parts, spilling the
+ * fraction down. */
+static bool iv_add(mr_interval *v, double x, const iv_unit *u)
+{
+    if (!(x < IV_LIMIT && x > -IV_LIMIT))
+        return false;
+    if (u->kind == 0) {
+        double months = x * (double)u->mul;
+        double whole = months < 0 ? ceil(months) : floor(months);
+        if (u->mul >= 12) /* PostgreSQL drops a year's fraction of a month */
+            months = whole;
+        double fd = (months - whole) * 30;
+        double wd = fd < 0 ? ceil(fd) : floor(fd);
+        double us = (fd - wd) * 86400e6;
+        if (fabs((double)v->months + whole) > INT32_MAX || fabs((double)v->days + wd) > INT32_MAX)
+            return false;
+        if (fabs((double)v->micros + us) > IV_MICROS_MAX)
+            return false;
+        v->months += (int32_t)whole;
+        v->days += (int32_t)wd;
+        v->micros += (int64_t)llround(us);
+    } else if (u->kind == 1) {
+        double days = x * (double)u->mul;
+        double whole = days < 0 ? ceil(days) : floor(days);
+        if (fabs((double)v->days + whole) > INT32_MAX)
+            return false;
+        double us = (days - whole) * 86400e6;
+        if (fabs((double)v->micros + us) > IV_MICROS_MAX)
+            return false;
+        v->days += (int32_t)whole;
+        v->micros += (int64_t)llround(us);
+    } else {
+        double us = x * (double)u->mul;
+        if (fabs((double)v->micros + us) > IV_MICROS_MAX)
+            return false;
+        v->micros += (int64_t)llround(us);
+    }
+    return true;
+}
+
+/* [-]H+:MM[:SS[.f]] at s[0..n) as microseconds. */
+static bool iv_clock(const char *s, size_t n, int64_t *out)
+{
+    bool neg = false;
+    size_t i = 0;
+    if (i < n && (s[i] == '-' || s[i] == '+'))
+        neg = s[i++] == '-';
+    int64_t part[3] = {0, 0, 0};
+    int np = 0;
+    double frac = 0;
+    while (np < 3) {
+        size_t st = i;
+        while (i < n && is_digit(s[i]) && i - st < 9)
+            part[np] = part[np] * 10 + (s[i++] - '0');
+        if (i == st)
+            return false;
+        np++;
+        if (i < n && s[i] == ':' && np < 3) {
+            i++;
+            continue;
+        }
+        break;
+    }
+    if (np < 2 || part[1] > 59 || part[2] > 59)
+        return false;
+    if (i < n && s[i] == '.' && np == 3) {
+        double scale = 0.1;
+        for (i++; i < n && is_digit(s[i]); i++, scale /= 10)
+            frac += (s[i] - '0') * scale;
+    }
+    if (i != n)
+        return false;
+    int64_t us = ((part[0] * 60 + part[1]) * 60 + part[2]) * INT64_C(1000000) +
+                 (int64_t)llround(frac * 1e6);
+    *out = neg ? -us : us;
+    return true;
+}
+
+int mr_parse_interval(const char *s, size_t n, mr_interval *out, mr_err *err)
+{
+    mr_interval v = {0, 0, 0};
+    size_t i = 0;
+    bool any = false, ago = false;
+    while (i < n && s[i] == ' ')
+        i++;
+    if (i < n && s[i] == '@')
+        i++;
+    while (i < n) {
+        while (i < n && s[i] == ' ')
+            i++;
+        if (i == n)
+            break;
+        if (ago)
+            goto bad; /* "ago" must be last */
+        size_t st = i;
+        if (!is_digit(s[i]) && s[i] != '-' && s[i] != '+' && s[i] != '.') {
+            while (i < n && s[i] != ' ')
+                i++;
+            if (eq_nocase(s + st, i - st, "ago")) {
+                ago = true;
+                continue;
+            }
+            goto bad; /* a unit with no number */
+        }
+        i++;
+        bool clock = false;
+        int dots = 0;
+        while (i < n && (is_digit(s[i]) || s[i] == '.' || s[i] == ':')) {
+            clock |= s[i] == ':';
+            dots += s[i] == '.';
+            i++;
+        }
+        const char *w = s + st;
+        size_t wl = i - st;
+        if (clock) {
+            int64_t us;
+            if (!iv_clock(w, wl, &us))
+                goto bad;
+            if (fabs((double)v.micros + (double)us) > IV_MICROS_MAX)
+                goto range;
+            v.micros += us;
+            any = true;
+            continue;
+        }
+        char num[40];
+        if (wl >= sizeof num || dots > 1)
+            goto bad;
+        memcpy(num, w, wl);
+        num[wl] = '\0';
+        char *e;
+        double x = strtod(num, &e);
+        if (e == num || *e)
+            goto bad;
+        while (i < n && s[i] == ' ')
+            i++;
+        st = i;
+        while (i < n && s[i] != ' ' && !is_digit(s[i]) && s[i] != '-' && s[i] != '+')
+            i++;
+        const iv_unit *u = iv_unit_find(s + st, i - st);
+        if (!u && i == st) /* a bare number is seconds, as in PostgreSQL */
+            u = &iv_units[9];
+        if (!u)
+            goto bad;
+        if (!iv_add(&v, x, u))
+            goto range;
+        any = true;
+    }
+    if (!any)
+        goto bad;
+    if (ago) {
+        v.months = -v.months;
+        v.days = -v.days;
+        v.micros = -v.micros;
+    }
+    *out = v;
+    return 0;
+bad:
+    return mr_err_set(err, MR_EPARSE,
+                      "invalid interval '%.*s' (expected e.g. '1 day 2 hours', '3 mons', "
+                      "'-01:30:00')", TQ(s, n));
+range:
+    return mr_err_set(err, MR_EPARSE, "interval '%.*s' out of range", TQ(s, n));
+}
+
+/* PostgreSQL's EncodeInterval in its default style: year, mon and day
+ * fields each when non-zero, a '+' on a positive field once a negative one
+ * came before it, then the clock when non-zero or when all is zero. */
+size_t mr_format_interval(const mr_interval *v, char *buf, size_t cap)
+{
+    char tmp[128];
+    int len = 0;
+    bool zero = true, before = false;
+    const int64_t f[3] = {v->months / 12, v->months % 12, v->days};
+    static const char *const unit[3] = {"year", "mon", "day"};
+    for (int k = 0; k < 3; k++) {
+        if (f[k] == 0)
+            continue;
+        len += sprintf(tmp + len, "%s%s%lld %s%s", zero ? "" : " ", before && f[k] > 0 ? "+" : "",
+                       (long long)f[k], unit[k], f[k] != 1 ? "s" : "");
+        before |= f[k] < 0;
+        zero = false;
+    }
+    if (v->micros != 0 || zero) {
+        int64_t us = v->micros;
+        bool minus = us < 0;
+        uint64_t a = minus ? (uint64_t)0 - (uint64_t)us : (uint64_t)us;
+        uint64_t secs = a / 1000000, frac = a % 1000000;
+        len += sprintf(tmp + len, "%s%s%02llu:%02llu:%02llu", zero ? "" : " ",
+                       minus ? "-" : (before ? "+" : ""), (unsigned long long)(secs / 3600),
+                       (unsigned long long)(secs / 60 % 60), (unsigned long long)(secs % 60));
+        if (frac) {
+            len += sprintf(tmp + len, ".%06llu", (unsigned long long)frac);
+            while (tmp[len - 1] == '0')
+                len--;
+            tmp[len] = '\0';
+        }
+    }
+    return copy_out(tmp, (size_t)len, buf, cap);
+}

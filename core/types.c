@@ -24,7 +24,9 @@ size_t mr_type_width(mr_type t)
     case MR_T_INT64:
     case MR_T_FLOAT64:
     case MR_T_DECIMAL:
-    case MR_T_TIMESTAMP: return 8;
+    case MR_T_TIMESTAMP:
+    case MR_T_TIMESTAMPTZ: return 8;
+    case MR_T_INTERVAL: return sizeof(mr_interval);
     case MR_T_NULL: return 1;
     default: return 0;
     }
@@ -102,9 +104,11 @@ int mr_type_common(mr_type a, mr_type b, const mr_widen *rule, mr_type *out)
         *out = mr_type_decimal(p, s);
         return 0;
     }
-    if (rule->datetime && (a.id == MR_T_DATE || a.id == MR_T_TIMESTAMP) &&
-        (b.id == MR_T_DATE || b.id == MR_T_TIMESTAMP)) {
-        *out = mr_type_make(MR_T_TIMESTAMP);
+    if (rule->datetime && mr_type_is_time(a.id) && mr_type_is_time(b.id)) {
+        /* as PostgreSQL with its time zone set to UTC: a timestamp meets a
+         * timestamptz as the instant its wall-clock reading names in UTC */
+        *out = mr_type_make(a.id == MR_T_TIMESTAMPTZ || b.id == MR_T_TIMESTAMPTZ
+                                ? MR_T_TIMESTAMPTZ : MR_T_TIMESTAMP);
         return 0;
     }
     return MR_ETYPE;
@@ -122,6 +126,8 @@ const char *mr_type_name(mr_type t, char *buf, size_t cap)
     case MR_T_STRING: n = "string"; break;
     case MR_T_DATE: n = "date"; break;
     case MR_T_TIMESTAMP: n = "timestamp"; break;
+    case MR_T_TIMESTAMPTZ: n = "timestamptz"; break;
+    case MR_T_INTERVAL: n = "interval"; break;
     case MR_T_DECIMAL:
         snprintf(buf, cap, "decimal(%u,%u)", t.precision, t.scale);
         return buf;
@@ -161,6 +167,7 @@ int mr_type_parse(const char *text, mr_type *out, mr_err *err)
         {"double", MR_T_FLOAT64},    {"string", MR_T_STRING},
         {"text", MR_T_STRING},       {"varchar", MR_T_STRING},
         {"date", MR_T_DATE},         {"timestamp", MR_T_TIMESTAMP},
+        {"timestamptz", MR_T_TIMESTAMPTZ},
     };
     const char *p = text;
     while (isspace((unsigned char)*p))
@@ -177,6 +184,15 @@ int mr_type_parse(const char *text, mr_type *out, mr_err *err)
         rest += 9; /* PostgreSQL's spelling */
         while (isspace((unsigned char)*rest))
             rest++;
+    }
+    if (strcmp(name, "timestamp") == 0 && strncasecmp(rest, "with time zone", 14) == 0) {
+        rest += 14; /* the SQL standard's spelling of timestamptz */
+        while (isspace((unsigned char)*rest))
+            rest++;
+        if (*rest == '\0') {
+            *out = mr_type_make(MR_T_TIMESTAMPTZ);
+            return 0;
+        }
     }
     if (*rest == '\0') {
         for (size_t i = 0; i < sizeof names / sizeof names[0]; i++)
@@ -205,9 +221,13 @@ int mr_type_parse(const char *text, mr_type *out, mr_err *err)
         *out = mr_type_decimal(prec, scale);
         return 0;
     }
+    if (strcmp(name, "interval") == 0 && *rest == '\0')
+        return mr_err_set(err, MR_EINVAL,
+                          "interval is not a storable column type: cast it to text, or "
+                          "use extract(epoch FROM ...) for its seconds");
     return mr_err_set(err, MR_EINVAL,
                       "unknown type '%s' (types: bool, int32, int64, float64, decimal(p,s), "
-                      "string, date, timestamp)", text);
+                      "string, date, timestamp, timestamptz)", text);
 }
 
 mr_schema *mr_schema_create(int n)

@@ -9,6 +9,8 @@
  *   string     uint32_t offsets[n+1] into a chars buffer, UTF-8, not NUL-ended
  *   date       int32_t days since 1970-01-01
  *   timestamp  int64_t microseconds since 1970-01-01 00:00:00, no time zone
+ *   timestamptz int64_t microseconds since 1970-01-01 00:00:00 UTC: an instant
+ *   interval   mr_interval (16 bytes); expressions only, never stored
  */
 #ifndef MR_TYPES_H
 #define MR_TYPES_H
@@ -28,7 +30,23 @@ typedef enum mr_type_id {
     MR_T_STRING = 6,
     MR_T_DATE = 7,
     MR_T_TIMESTAMP = 8,
+    MR_T_TIMESTAMPTZ = 9,
+    MR_T_INTERVAL = 10, /* expression values only: no column stores one */
 } mr_type_id;
+
+/* An interval as PostgreSQL keeps it: months, days and microseconds apart,
+ * because a month or a day has no fixed length in microseconds. */
+typedef struct mr_interval {
+    int64_t micros;
+    int32_t days;
+    int32_t months;
+} mr_interval;
+
+/* Whether t is one of the time types (date, timestamp, timestamptz). */
+static inline int mr_type_is_time(int id)
+{
+    return id == MR_T_DATE || id == MR_T_TIMESTAMP || id == MR_T_TIMESTAMPTZ;
+}
 
 typedef struct mr_type {
     uint8_t id;        /* mr_type_id */
@@ -127,6 +145,13 @@ int mr_parse_decimal(const char *s, size_t n, int precision, int scale,
 int mr_parse_date(const char *s, size_t n, int32_t *out, mr_err *err);
 /* "YYYY-MM-DD HH:MM:SS[.ffffff]" or with a 'T'; a bare date is midnight. */
 int mr_parse_timestamp(const char *s, size_t n, int64_t *out, mr_err *err);
+/* A timestamp with an optional UTC offset: "Z", "+HH", "+HH:MM" or "+HHMM"
+ * (a blank before it allowed); none is UTC.  *out is the instant in UTC.
+ * *has_offset (may be NULL) tells whether the text named one. */
+int mr_parse_timestamptz(const char *s, size_t n, int64_t *out, int *has_offset, mr_err *err);
+/* PostgreSQL interval input: "1 day 2 hours", "1 year 2 mons", "-3 days",
+ * "01:02:03.5", "P1Y2M3DT4H5M6S", "@ 1 hour ago" ... */
+int mr_parse_interval(const char *s, size_t n, mr_interval *out, mr_err *err);
 
 /* Formatters write the canonical text form (the one PostgreSQL prints) into
  * buf and return the length written (no NUL counted; buf gets a NUL when it
@@ -134,6 +159,11 @@ int mr_parse_timestamp(const char *s, size_t n, int64_t *out, mr_err *err);
 size_t mr_format_decimal(int64_t v, int scale, char *buf, size_t cap);
 size_t mr_format_date(int32_t days, char *buf, size_t cap);
 size_t mr_format_timestamp(int64_t micros, char *buf, size_t cap);
+/* "YYYY-MM-DD HH:MM:SS[.ffffff]+00:00" (always UTC). */
+size_t mr_format_timestamptz(int64_t micros, char *buf, size_t cap);
+/* PostgreSQL's output: "1 year 2 mons 3 days 04:05:06.5"; cap of 96 is
+ * always enough. */
+size_t mr_format_interval(const mr_interval *v, char *buf, size_t cap);
 size_t mr_format_float64(double v, char *buf, size_t cap);
 
 /* Days since epoch for a civil date, and back (proleptic Gregorian). */

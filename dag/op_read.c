@@ -441,7 +441,7 @@ mr_schema *dag_read_validate(dag_ctx *c, dag_node *nd, mr_schema *const *ins)
         mr_err_clear(&err);
         if (t->kind != YN_SCALAR || yscalar_is_null(t)) {
             dag_error(c, t, nd->id, "column '%s' needs a type (bool, int32, int64, float64, "
-                      "decimal(p,s), string, date, timestamp)", k->text);
+                      "decimal(p,s), string, date, timestamp, timestamptz)", k->text);
             ok = 0;
         } else if (mr_type_parse(t->text, &ty, &err) != 0) {
             /* In a {flow} mapping an unquoted decimal(8,2) splits at the comma. */

@@ -18,8 +18,8 @@ const dv_keyspec dag_union_keys[] = {
  * mr_union_schema; this only finds the column to blame). */
 static int union_widens(mr_type a, mr_type b, mr_type *out)
 {
-    if ((a.id == MR_T_DATE || a.id == MR_T_TIMESTAMP) && (b.id == MR_T_DATE || b.id == MR_T_TIMESTAMP))
-        return *out = mr_type_make(MR_T_TIMESTAMP), 1;
+    if (mr_type_is_time(a.id) && mr_type_is_time(b.id))
+        return mr_type_common(a, b, &MR_WIDEN_UNION, out) == 0;
     return dv_common_type(a, b, out);
 }
 

@@ -23,6 +23,7 @@
 #include <sys/stat.h>
 
 #include "core/csv.h"
+#include "core/expr.h"
 #include "core/log.h"
 #include "core/op.h"
 #include "core/op/check.h"
@@ -688,6 +689,9 @@ static int task_run(const Millrace__TaskSpec *spec, const mr_task_env *env, vola
     mr_exec_ctx exec = {
         .cancel = cancel, .memory_budget = env->op_memory, .spill_dir = env->op_spill_dir};
     build_ctx bc = {.spec = spec, .st = spec->stage, .env = env, .cancel = cancel};
+    /* now() in this task's expressions: the job's start.  Left set for the
+     * whole task, since some operators bind their expressions when opened. */
+    mr_expr_set_now(spec->job_start_us ? spec->job_start_us : INT64_MIN);
     mr_op *top = build_pipeline(&bc, err);
     if (!top)
         return err->code ? err->code : MR_EINVAL;

@@ -135,7 +135,7 @@ static int frames_take(mr_frames *f, void *data, size_t len)
 
 static int type_from_pb(const Millrace__Type *pt, mr_type *out)
 {
-    if (!pt || pt->id < MILLRACE__TYPE_ID__TYPE_BOOL || pt->id > MILLRACE__TYPE_ID__TYPE_TIMESTAMP)
+    if (!pt || pt->id < MILLRACE__TYPE_ID__TYPE_BOOL || pt->id > MILLRACE__TYPE_ID__TYPE_TIMESTAMPTZ)
         return -1;
     if ((int)pt->id == MR_T_DECIMAL) {
         if (pt->precision < 1 || pt->precision > MR_DECIMAL_MAX_PRECISION ||

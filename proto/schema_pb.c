@@ -83,7 +83,7 @@ mr_schema *mr_schema_from_pb(const Millrace__Schema *pb, mr_err *err)
             goto fail;
         }
         const Millrace__Type *t = f->type;
-        if (t->id < MILLRACE__TYPE_ID__TYPE_BOOL || t->id > MILLRACE__TYPE_ID__TYPE_TIMESTAMP) {
+        if (t->id < MILLRACE__TYPE_ID__TYPE_BOOL || t->id > MILLRACE__TYPE_ID__TYPE_TIMESTAMPTZ) {
             mr_err_set(err, MR_EPROTO, "schema field '%s' has bad type id %d", f->name, (int)t->id);
             goto fail;
         }

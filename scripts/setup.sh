@@ -22,12 +22,14 @@ cd "$(dirname "$0")/.."
 #   fuzzing (scripts/fuzz.sh): clang and libclang-rt-14-dev, which holds
 #     libFuzzer and clang's sanitizer runtimes;
 #   base image (docker/build-base-image.sh): debootstrap and the archive's
-#     keyring to check what it downloads.
+#     keyring to check what it downloads;
+#   tzdata: the time zone database AT TIME ZONE reads (core/tz.c), at run
+#     time as well (the Dockerfile's runtime stage installs it too).
 PACKAGES=(cmake pkg-config make gcc libc6-dev libzmq3-dev libprotobuf-c-dev protobuf-c-compiler
   libyaml-dev libzstd-dev libsnappy-dev zlib1g-dev libsqlite3-dev libpq-dev postgresql libmicrohttpd-dev
   libcjson-dev libpcre2-dev libyajl-dev libutf8proc-dev nettle-dev libcmocka-dev
   libcurl4-openssl-dev libxml2-dev sqlite3 zstd python3-venv clang libclang-rt-14-dev
-  debootstrap debian-archive-keyring)
+  debootstrap debian-archive-keyring tzdata)
 # The cluster test (tests/cluster) needs a Docker engine, which setup does not
 # install (it needs a daemon and privileges); where Docker is present the
 # Compose tool it drives is installed too.

@@ -170,6 +170,7 @@ static char *encode_binary(char *p, const mr_batch *b, size_t live)
                 p = put32(p, (uint32_t)(MR_COL_I32(col)[r] - PG_EPOCH_DAYS));
                 break;
             case MR_T_TIMESTAMP:
+            case MR_T_TIMESTAMPTZ: /* the same int64 on the wire */
                 p = put32(p, 8);
                 p = put64(p, (uint64_t)(MR_COL_I64(col)[r] - PG_EPOCH_MICROS));
                 break;
@@ -238,6 +239,7 @@ static char *encode_text(char *p, const mr_batch *b, size_t live)
                 break;
             case MR_T_DATE: p += mr_format_date(MR_COL_I32(col)[r], p, FMT_W); break;
             case MR_T_TIMESTAMP: p += mr_format_timestamp(MR_COL_I64(col)[r], p, FMT_W); break;
+            case MR_T_TIMESTAMPTZ: p += mr_format_timestamptz(MR_COL_I64(col)[r], p, FMT_W); break;
             case MR_T_STRING: {
                 const char *s = col->chars + col->offsets[r];
                 const char *e = col->chars + col->offsets[r + 1];

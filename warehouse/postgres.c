@@ -42,7 +42,7 @@
 /* PostgreSQL type OIDs (pg_type.dat; fixed since forever). */
 enum {
     OID_BOOL = 16, OID_INT8 = 20, OID_INT4 = 23, OID_TEXT = 25, OID_FLOAT8 = 701,
-    OID_VARCHAR = 1043, OID_DATE = 1082, OID_TIMESTAMP = 1114, OID_NUMERIC = 1700,
+    OID_VARCHAR = 1043, OID_DATE = 1082, OID_TIMESTAMP = 1114, OID_TIMESTAMPTZ = 1184, OID_NUMERIC = 1700,
 };
 
 /* SQL text and COPY data are built in mr_strbufs (warehouse/sql.h). */
@@ -274,6 +274,7 @@ static int type_fits(mr_type t, unsigned oid, int typmod)
     case MR_T_STRING: return oid == OID_TEXT || oid == OID_VARCHAR;
     case MR_T_DATE: return oid == OID_DATE;
     case MR_T_TIMESTAMP: return oid == OID_TIMESTAMP;
+    case MR_T_TIMESTAMPTZ: return oid == OID_TIMESTAMPTZ;
     default: return 0;
     }
 }

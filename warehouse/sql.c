@@ -18,6 +18,7 @@ const char *mr_wh__col_decl(mr_type t, char *buf, size_t cap)
         return buf;
     case MR_T_DATE: return "DATE";
     case MR_T_TIMESTAMP: return "TIMESTAMP";
+    case MR_T_TIMESTAMPTZ: return "TIMESTAMPTZ";
     default: return "TEXT";
     }
 }

@@ -373,6 +373,9 @@ static int bind_value(sq_stage *s, int c, const mr_column *col, uint32_t r)
     case MR_T_TIMESTAMP:
         len = mr_format_timestamp(MR_COL_I64(col)[r], buf, FMT_W);
         return sqlite3_bind_text(st, p, buf, (int)len, SQLITE_STATIC);
+    case MR_T_TIMESTAMPTZ:
+        len = mr_format_timestamptz(MR_COL_I64(col)[r], buf, FMT_W);
+        return sqlite3_bind_text(st, p, buf, (int)len, SQLITE_STATIC);
     case MR_T_STRING:
         /* chars may be NULL when every string so far is empty, and a NULL
          * pointer would bind SQL NULL: an empty string must stay one */

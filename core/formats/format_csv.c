@@ -86,6 +86,9 @@ static int put_field(const csv_src *s, mr_column *c, int col, size_t row, const 
         break;
     case MR_T_DATE: rc = mr_parse_date(p, n, &MR_COL_I32(c)[row], &e); break;
     case MR_T_TIMESTAMP: rc = mr_parse_timestamp(p, n, &MR_COL_I64(c)[row], &e); break;
+    case MR_T_TIMESTAMPTZ:
+        rc = mr_parse_timestamptz(p, n, &MR_COL_I64(c)[row], NULL, &e);
+        break;
     default:
         snprintf(why, cap, "column '%s': unsupported type", colname);
         return 1;

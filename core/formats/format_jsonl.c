@@ -105,6 +105,9 @@ static int put_value(mr_column *c, const char *colname, size_t row, const mr_jso
         break;
     case MR_T_DATE: rc = mr_parse_date(p, n, &MR_COL_I32(c)[row], &e); break;
     case MR_T_TIMESTAMP: rc = mr_parse_timestamp(p, n, &MR_COL_I64(c)[row], &e); break;
+    case MR_T_TIMESTAMPTZ:
+        rc = mr_parse_timestamptz(p, n, &MR_COL_I64(c)[row], NULL, &e);
+        break;
     default:
         snprintf(why, cap, "column '%.200s': unsupported type", colname);
         return 1;

@@ -592,6 +592,7 @@ static int put_value(const pq_col *c, mr_column *col, size_t row, const pq_val *
     case MR_T_DATE: MR_COL_I32(col)[row] = (int32_t)iv; break;
     case MR_T_INT64: MR_COL_I64(col)[row] = iv; break;
     case MR_T_TIMESTAMP:
+    case MR_T_TIMESTAMPTZ:
         MR_COL_I64(col)[row] = nid == MR_T_DATE ? iv * INT64_C(86400000000) : iv;
         break;
     case MR_T_FLOAT64:

@@ -263,7 +263,8 @@ int pq_field_type(const pq_field *fd, mr_type *out, int *kind, char *why, size_t
         if (lt == PQ_LT_TIMESTAMP) {
             if (timestamp_unit(e->lt_unit, kind) < 0)
                 break;
-            *out = mr_type_make(MR_T_TIMESTAMP);
+            /* isAdjustedToUTC: the value is an instant */
+            *out = mr_type_make(e->lt_utc ? MR_T_TIMESTAMPTZ : MR_T_TIMESTAMP);
             return 0;
         }
         if (!lt && (ct == PQ_CT_TS_MILLIS || ct == PQ_CT_TS_MICROS)) {
@@ -324,7 +325,9 @@ int pq_type_fits(mr_type nat, mr_type want)
         return want.id == MR_T_FLOAT64 ||
                (want.id == MR_T_DECIMAL && want.scale >= nat.scale &&
                 want.precision - want.scale >= nat.precision - nat.scale);
-    case MR_T_DATE: return want.id == MR_T_TIMESTAMP;
+    case MR_T_DATE: return want.id == MR_T_TIMESTAMP || want.id == MR_T_TIMESTAMPTZ;
+    case MR_T_TIMESTAMP: return want.id == MR_T_TIMESTAMPTZ; /* read as UTC */
+    case MR_T_TIMESTAMPTZ: return want.id == MR_T_TIMESTAMP; /* the UTC reading */
     default: return 0;
     }
 }

@@ -132,8 +132,11 @@ static int convert(mr_column *dst, const mr_column *src, const uint32_t *rows, s
             MR_COL_I64(dst)[i] = MR_COL_I32(src)[rows[i]];
         return 0;
     case MR_T_TIMESTAMP:
+    case MR_T_TIMESTAMPTZ: /* from a date, or a timestamp read as UTC */
         for (size_t i = 0; i < m; i++)
-            MR_COL_I64(dst)[i] = (int64_t)MR_COL_I32(src)[rows[i]] * 86400000000LL;
+            MR_COL_I64(dst)[i] = from.id == MR_T_DATE
+                                     ? (int64_t)MR_COL_I32(src)[rows[i]] * 86400000000LL
+                                     : MR_COL_I64(src)[rows[i]];
         return 0;
     case MR_T_FLOAT64:
         if (from.id == MR_T_INT32)

@@ -94,8 +94,8 @@ def canon(v):
         return int(v)
     if isinstance(v, (float, decimal.Decimal)):
         return round(float(v), 4)
-    if isinstance(v, datetime.datetime):
-        return v.replace(tzinfo=None).isoformat(sep=" ")
+    if isinstance(v, datetime.datetime):  # UTC-adjusted ones land as timestamptz: +00:00
+        return v.isoformat(sep=" ")
     if isinstance(v, datetime.date):
         return v.isoformat()
     return v

@@ -22,14 +22,15 @@
 #include "core/colbuf.h"
 #include "testutil.h"
 
-#define NTYPES 8
+#define NTYPES 9
 
-static const char *const NAMES[NTYPES] = {"b", "i", "l", "f", "d", "s", "dt", "ts"};
+static const char *const NAMES[NTYPES] = {"b", "i", "l", "f", "d", "s", "dt", "ts", "tz"};
 
 static mr_type type_at(int i)
 {
     static const mr_type_id ids[NTYPES] = {MR_T_BOOL,    MR_T_INT32,  MR_T_INT64, MR_T_FLOAT64,
-                                           MR_T_DECIMAL, MR_T_STRING, MR_T_DATE,  MR_T_TIMESTAMP};
+                                           MR_T_DECIMAL, MR_T_STRING, MR_T_DATE,  MR_T_TIMESTAMP,
+                                           MR_T_TIMESTAMPTZ};
     return ids[i] == MR_T_DECIMAL ? mr_type_decimal(10, 2) : mr_type_make(ids[i]);
 }
 
@@ -143,14 +144,14 @@ static void round_trip(const mr_batch *b)
 static mr_batch *sample_batch(const mr_schema *sch)
 {
     mr_batch *b = mr_batch_create(sch, 0);
-    tu_add_row(b, "true|1|10|1.5|3.25|hello|2024-01-02|2024-01-02 03:04:05");
-    tu_add_row(b, "NULL|NULL|NULL|NULL|NULL|NULL|NULL|NULL");
-    tu_add_row(b, "false|-7|-70|-0.5|-1.10||1970-01-01|1970-01-01 00:00:00");
-    tu_add_row(b, "true|2147483647|9223372036854775807|1e300|99999999.99|naïve ünïcode|2099-12-31|2099-12-31 23:59:59");
-    tu_add_row(b, "NULL|0|0|0|0||NULL|NULL");
+    tu_add_row(b, "true|1|10|1.5|3.25|hello|2024-01-02|2024-01-02 03:04:05|2024-01-02 03:04:05+05:30");
+    tu_add_row(b, "NULL|NULL|NULL|NULL|NULL|NULL|NULL|NULL|NULL");
+    tu_add_row(b, "false|-7|-70|-0.5|-1.10||1970-01-01|1970-01-01 00:00:00|1969-12-31 23:59:59.5Z");
+    tu_add_row(b, "true|2147483647|9223372036854775807|1e300|99999999.99|naïve ünïcode|2099-12-31|2099-12-31 23:59:59|2099-12-31 23:59:59-0800");
+    tu_add_row(b, "NULL|0|0|0|0||NULL|NULL|NULL");
     for (int i = 0; i < 20; i++) /* past one validity byte and then some */
-        tu_add_row(b, i % 3 ? "true|5|6|7.5|8.00|x|2000-01-01|2000-01-01 00:00:01"
-                            : "NULL|NULL|NULL|NULL|NULL|NULL|NULL|NULL");
+        tu_add_row(b, i % 3 ? "true|5|6|7.5|8.00|x|2000-01-01|2000-01-01 00:00:01|2000-01-01 00:00:01"
+                            : "NULL|NULL|NULL|NULL|NULL|NULL|NULL|NULL|NULL");
     return b;
 }
 
@@ -179,8 +180,8 @@ static void test_round_trip_all_types(void **state)
     /* only empty strings and NULLs: chars never allocated */
     mr_batch_destroy(b);
     b = mr_batch_create(sch, 0);
-    tu_add_row(b, "NULL|NULL|NULL|NULL|NULL||NULL|NULL");
-    tu_add_row(b, "NULL|NULL|NULL|NULL|NULL|NULL|NULL|NULL");
+    tu_add_row(b, "NULL|NULL|NULL|NULL|NULL||NULL|NULL|NULL");
+    tu_add_row(b, "NULL|NULL|NULL|NULL|NULL|NULL|NULL|NULL|NULL");
     free(b->cols[5].chars); /* as a column that never stored a byte has it */
     b->cols[5].chars = NULL;
     b->cols[5].chars_cap = 0;

@@ -18,12 +18,13 @@
 
 #include "net/wire.h"
 
-#define NTYPES 8
+#define NTYPES 9
 
 static mr_type all_types(int i)
 {
     static const mr_type_id ids[NTYPES] = {MR_T_BOOL,   MR_T_INT32,  MR_T_INT64, MR_T_FLOAT64,
-                                           MR_T_DECIMAL, MR_T_STRING, MR_T_DATE,  MR_T_TIMESTAMP};
+                                           MR_T_DECIMAL, MR_T_STRING, MR_T_DATE,  MR_T_TIMESTAMP,
+                                           MR_T_TIMESTAMPTZ};
     return ids[i] == MR_T_DECIMAL ? mr_type_decimal(12, 3) : mr_type_make(ids[i]);
 }
 
@@ -47,7 +48,8 @@ static mr_batch *make_batch(size_t n)
             case MR_T_DATE: MR_COL_I32(col)[r] = (int32_t)r - 500; break;
             case MR_T_INT64:
             case MR_T_DECIMAL:
-            case MR_T_TIMESTAMP: MR_COL_I64(col)[r] = (int64_t)r * 1000003 - (INT64_C(1) << 40); break;
+            case MR_T_TIMESTAMP:
+            case MR_T_TIMESTAMPTZ: MR_COL_I64(col)[r] = (int64_t)r * 1000003 - (INT64_C(1) << 40); break;
             case MR_T_FLOAT64: MR_COL_F64(col)[r] = (double)r / 3.0 - 1e9; break;
             case MR_T_STRING:
                 if (null) {

@@ -50,6 +50,9 @@ static inline void tu_add_row(mr_batch *b, const char *line)
             case MR_T_DATE: rc = mr_parse_date(p, n, &MR_COL_I32(col)[r], &err); break;
             case MR_T_INT64: rc = mr_parse_int64(p, n, &MR_COL_I64(col)[r], &err); break;
             case MR_T_TIMESTAMP: rc = mr_parse_timestamp(p, n, &MR_COL_I64(col)[r], &err); break;
+            case MR_T_TIMESTAMPTZ:
+                rc = mr_parse_timestamptz(p, n, &MR_COL_I64(col)[r], NULL, &err);
+                break;
             case MR_T_FLOAT64: rc = mr_parse_float64(p, n, &MR_COL_F64(col)[r], &err); break;
             case MR_T_DECIMAL:
                 rc = mr_parse_decimal(p, n, col->type.precision, col->type.scale,
@@ -130,6 +133,7 @@ static inline void tu_fmt_value(const mr_column *c, size_t r, char *buf, size_t 
     case MR_T_DATE: mr_format_date(MR_COL_I32(c)[r], buf, cap); break;
     case MR_T_INT64: snprintf(buf, cap, "%lld", (long long)MR_COL_I64(c)[r]); break;
     case MR_T_TIMESTAMP: mr_format_timestamp(MR_COL_I64(c)[r], buf, cap); break;
+    case MR_T_TIMESTAMPTZ: mr_format_timestamptz(MR_COL_I64(c)[r], buf, cap); break;
     case MR_T_FLOAT64: snprintf(buf, cap, "%.10g", MR_COL_F64(c)[r]); break;
     case MR_T_DECIMAL: mr_format_decimal(MR_COL_I64(c)[r], c->type.scale, buf, cap); break;
     default: snprintf(buf, cap, "?");
