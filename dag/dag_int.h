@@ -246,6 +246,16 @@ typedef struct dag_node {
     long long limit;     /* limit n */
     int distinct;        /* union distinct */
     dag_write write;
+    /* Column pruning (optimize.c): a node whose output was narrowed keeps
+     * its whole schema here (a read's is the file's; read_cols the
+     * positions of the columns it outputs). */
+    mr_schema *full_out;
+    uint32_t *read_cols;
+    int nread_cols;
+    /* A join: the columns it reads of each input (NULL: all), so an input
+     * that others read whole (a shared node) is narrowed before the
+     * join's shuffle. */
+    mr_schema *join_in[2];
 } dag_node;
 
 typedef struct dag {
@@ -264,6 +274,12 @@ typedef struct dag {
  * d's schemas are destroyed by dag_model_free. */
 void dag_validate(dag_ctx *c, const ynode *root, dag *d);
 void dag_model_free(dag *d);
+
+/* ---- optimizer (optimize.c) -------------------------------------------- */
+
+/* Column pruning over a valid, typed model (see optimize.c); off when
+ * MILLRACE_NO_OPTIMIZE is set to anything but 0. */
+void dag_optimize(dag_ctx *c, dag *d);
 
 /* ---- stage compiler (compile.c) ----------------------------------------- */
 

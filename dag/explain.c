@@ -112,6 +112,13 @@ static void label_scan(mr_strbuf *b, const Millrace__OpSpec *op)
     if (op->read && op->read->compression != MILLRACE__COMPRESSION__COMPRESSION_AUTO)
         mr_strbuf_printf(b, ", %s", mr_plan_name(mr_plan_compression_names, op->read->compression));
     mr_strbuf_printf(b, ")");
+    /* column pruning: the columns decoded, of how many */
+    if (op->read && op->read->n_columns && op->read->schema && op->output) {
+        mr_strbuf_printf(b, " columns [");
+        for (size_t i = 0; i < op->output->n_fields; i++)
+            mr_strbuf_printf(b, "%s%s", i ? ", " : "", op->output->fields[i]->name);
+        mr_strbuf_printf(b, "] of %zu", op->read->schema->n_fields);
+    }
 }
 
 static void label_shuffle_read(mr_strbuf *b, const Millrace__OpSpec *op)
@@ -397,6 +404,14 @@ static void js_read(cJSON *obj, const Millrace__ReadSpec *r, int *bad)
     }
 }
 
+/* A pruned scan: how many columns the file has (its output lists those
+ * it decodes). */
+static void keys_scan(cJSON *o, const Millrace__OpSpec *op, int *bad)
+{
+    if (op->read && op->read->n_columns && op->read->schema)
+        js_add(o, "file_columns", cJSON_CreateNumber((double)op->read->schema->n_fields), bad);
+}
+
 /* A filter shows as one unnamed expression, a project as its list. */
 static void keys_filter(cJSON *o, const Millrace__OpSpec *op, int *bad)
 {
@@ -475,7 +490,7 @@ static void keys_union(cJSON *o, const Millrace__OpSpec *op, int *bad)
 
 #define K(x) MILLRACE__OP_KIND__OP_##x
 static const explain_op explain_ops[] = {
-    [K(SCAN)] = {"read", "scan", label_scan, NULL},
+    [K(SCAN)] = {"read", "scan", label_scan, keys_scan},
     [K(SHUFFLE_READ)] = {"shuffle read", "shuffle_read", label_shuffle_read, keys_shuffle_read},
     [K(FILTER)] = {"filter", "filter", NULL, keys_filter},
     [K(PROJECT)] = {"project", "project", NULL, keys_project},

@@ -390,7 +390,11 @@ void dag_read_compile(dag_pb *b, dag_frag *f, const dag_node *nd, int idx)
     millrace__csv_options__init(csv);
     r->format = rd->format;
     r->path = dag_pb_str(b, rd->path);
-    r->schema = op->output;
+    r->schema = nd->nread_cols > 0 ? dag_pb_schema(b, nd->full_out) : op->output;
+    if (nd->nread_cols > 0) { /* pruned: the file's columns it outputs */
+        r->columns = nd->read_cols;
+        r->n_columns = (size_t)nd->nread_cols;
+    }
     r->schema_inferred = rd->schema_inferred; /* for the scan's messages */
     csv->header = rd->csv_header;
     csv->delimiter = dag_arena_strndup(&b->c->arena, &rd->csv_delimiter, 1);

@@ -988,7 +988,11 @@ void dag_model_free(dag *d)
     for (int i = 0; d && i < d->n; i++) {
         mr_schema_destroy(d->nodes[i].out);
         mr_schema_destroy(d->nodes[i].partial);
-        d->nodes[i].out = d->nodes[i].partial = NULL;
+        mr_schema_destroy(d->nodes[i].full_out);
+        mr_schema_destroy(d->nodes[i].join_in[0]);
+        mr_schema_destroy(d->nodes[i].join_in[1]);
+        d->nodes[i].join_in[0] = d->nodes[i].join_in[1] = NULL;
+        d->nodes[i].out = d->nodes[i].partial = d->nodes[i].full_out = NULL;
     }
 }
 

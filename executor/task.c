@@ -245,7 +245,17 @@ static mr_op *open_scan(build_ctx *bc, size_t idx, mr_err *err)
     const Millrace__Split *sp = bc->spec->split;
     if (!rd)
         return mr_err_set(err, MR_EPROTO, "scan without a read spec"), NULL;
-    mr_schema *schema = mr_schema_from_pb(rd->schema, err);
+    /* Column pruning: the scan outputs op->output, the columns
+     * rd->columns names in the file's schema rd->schema. */
+    int pruned = rd->n_columns > 0;
+    if (pruned && (!rd->schema || !op->output || op->output->n_fields != rd->n_columns))
+        return mr_err_set(err, MR_EPROTO, "node '%s': scan columns do not match its output",
+                          op->node), NULL;
+    for (size_t i = 0; pruned && i < rd->n_columns; i++)
+        if (rd->columns[i] >= rd->schema->n_fields)
+            return mr_err_set(err, MR_EPROTO, "node '%s': scan column %u out of range",
+                              op->node, rd->columns[i]), NULL;
+    mr_schema *schema = mr_schema_from_pb(pruned ? op->output : rd->schema, err);
     if (!schema)
         return NULL;
     mr_op *scan = NULL;
@@ -278,6 +288,10 @@ static mr_op *open_scan(build_ctx *bc, size_t idx, mr_err *err)
     o.start_in_quote = sp->in_quote;
     o.schema_inferred = rd->schema_inferred;
     o.compression = (int)rd->compression;
+    if (pruned) {
+        o.fields = rd->columns;
+        o.nfields = (int)rd->schema->n_fields;
+    }
     const char *fname = mr_plan_name(mr_plan_format_names, rd->format);
     const mr_format *fmt = mr_format_find(fname);
     if (fmt)

@@ -16,6 +16,7 @@ typedef struct scan {
     const mr_format *fmt;
     char *path;
     char *null_string; /* owned copy of opt.null_string; NULL when empty */
+    uint32_t *fields;  /* owned copy of opt.fields; NULL when not given */
     mr_csv_options opt;
     uint64_t offset, length; /* the split, opened by open() */
     void *src;
@@ -103,6 +104,7 @@ static void scan_close(mr_op *op)
     mr_badrows_free(&s->bad);
     mr_schema_destroy(op->schema);
     free(s->null_string);
+    free(s->fields);
     free(s->path);
     free(s);
 }
@@ -141,8 +143,17 @@ mr_op *mr_scan_create(const mr_format *fmt, const char *path, uint64_t offset, u
     if (s->opt.null_string && s->opt.null_string[0])
         s->null_string = strdup(s->opt.null_string);
     s->opt.null_string = s->null_string;
+    if (s->opt.fields) {
+        size_t nb = (size_t)schema->nfields * sizeof *s->fields;
+        s->fields = malloc(nb);
+        if (s->fields)
+            memcpy(s->fields, s->opt.fields, nb);
+    }
+    s->opt.fields = s->fields;
     bool want_null = opt && opt->null_string && opt->null_string[0];
-    if (!s->path || !s->op.schema || (want_null && !s->null_string)) {
+    bool want_fields = opt && opt->fields;
+    if (!s->path || !s->op.schema || (want_null && !s->null_string) ||
+        (want_fields && !s->fields)) {
         mr_err_oom(err, nd);
         mr_op_close(&s->op);
         return NULL;
