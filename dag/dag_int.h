@@ -256,6 +256,12 @@ typedef struct dag_node {
      * that others read whole (a shared node) is narrowed before the
      * join's shuffle. */
     mr_schema *join_in[2];
+    /* Filter pushdown (pushdown.c): conditions applied to this node's
+     * output (names: the filter each came from; texts: the condition);
+     * a read evaluates them in its scan.  scan_out: a read's scan output
+     * when the pushed conditions read columns its readers do not. */
+    dag_named pushed;
+    mr_schema *scan_out;
 } dag_node;
 
 typedef struct dag {
@@ -280,6 +286,10 @@ void dag_model_free(dag *d);
 /* Column pruning over a valid, typed model (see optimize.c); off when
  * MILLRACE_NO_OPTIMIZE is set to anything but 0. */
 void dag_optimize(dag_ctx *c, dag *d);
+/* Filter pushdown (see pushdown.c), run by dag_optimize. */
+void dag_pushdown(dag_ctx *c, dag *d);
+/* A node's pushed conditions as one AND (arena), NULL when none. */
+const char *dag_pushed_text(dag_ctx *c, const dag_node *nd);
 
 /* ---- stage compiler (compile.c) ----------------------------------------- */
 

@@ -119,6 +119,16 @@ static void label_scan(mr_strbuf *b, const Millrace__OpSpec *op)
             mr_strbuf_printf(b, "%s%s", i ? ", " : "", op->output->fields[i]->name);
         mr_strbuf_printf(b, "] of %zu", op->read->schema->n_fields);
     }
+    if (op->read && op->read->filter && op->read->filter[0])
+        mr_strbuf_printf(b, " where %s (pushed down)", op->read->filter);
+}
+
+/* A filter that pushdown moved says so, with its condition. */
+static void label_filter(mr_strbuf *b, const Millrace__OpSpec *op)
+{
+    mr_strbuf_printf(b, "filter %s", op->node);
+    if (op->filter->pushed)
+        mr_strbuf_printf(b, " (pushed down: %s)", op->filter->predicate);
 }
 
 static void label_shuffle_read(mr_strbuf *b, const Millrace__OpSpec *op)
@@ -410,6 +420,8 @@ static void keys_scan(cJSON *o, const Millrace__OpSpec *op, int *bad)
 {
     if (op->read && op->read->n_columns && op->read->schema)
         js_add(o, "file_columns", cJSON_CreateNumber((double)op->read->schema->n_fields), bad);
+    if (op->read && op->read->filter && op->read->filter[0])
+        js_add(o, "filter", cJSON_CreateString(op->read->filter), bad);
 }
 
 /* A filter shows as one unnamed expression, a project as its list. */
@@ -419,6 +431,8 @@ static void keys_filter(cJSON *o, const Millrace__OpSpec *op, int *bad)
     e.name = "";
     e.expr = op->filter->predicate;
     js_named(o, "exprs", &v, 1, bad);
+    if (op->filter->pushed)
+        js_add(o, "pushed", cJSON_CreateBool(1), bad);
 }
 
 static void keys_project(cJSON *o, const Millrace__OpSpec *op, int *bad)
@@ -492,7 +506,7 @@ static void keys_union(cJSON *o, const Millrace__OpSpec *op, int *bad)
 static const explain_op explain_ops[] = {
     [K(SCAN)] = {"read", "scan", label_scan, keys_scan},
     [K(SHUFFLE_READ)] = {"shuffle read", "shuffle_read", label_shuffle_read, keys_shuffle_read},
-    [K(FILTER)] = {"filter", "filter", NULL, keys_filter},
+    [K(FILTER)] = {"filter", "filter", label_filter, keys_filter},
     [K(PROJECT)] = {"project", "project", NULL, keys_project},
     [K(AGG_PARTIAL)] = {"partial aggregate", "agg_partial", NULL, keys_agg},
     [K(AGG_FINAL)] = {"final aggregate", "agg_final", NULL, keys_agg},

@@ -382,7 +382,8 @@ void dag_read_compile(dag_pb *b, dag_frag *f, const dag_node *nd, int idx)
 {
     (void)idx;
     const dag_read *rd = &nd->read;
-    Millrace__OpSpec *op = dag_op_new(b, f, MILLRACE__OP_KIND__OP_SCAN, nd, dag_pb_schema(b, nd->out));
+    Millrace__OpSpec *op = dag_op_new(b, f, MILLRACE__OP_KIND__OP_SCAN, nd,
+                                      dag_pb_schema(b, nd->scan_out ? nd->scan_out : nd->out));
     Millrace__CsvOptions *csv = dag_pb_alloc(b, sizeof *csv);
     if (!op || !csv)
         return;
@@ -404,4 +405,11 @@ void dag_read_compile(dag_pb *b, dag_frag *f, const dag_node *nd, int idx)
     r->on_error = rd->on_error;
     r->max_errors = rd->max_errors;
     r->compression = rd->compression;
+    /* filter pushdown: the conditions evaluated in the scan, then only
+     * the columns the readers need */
+    const char *pushed = dag_pushed_text(b->c, nd);
+    if (pushed)
+        r->filter = dag_pb_str(b, pushed);
+    if (nd->scan_out)
+        dag_narrow(b, f, nd, nd->out);
 }

@@ -15,6 +15,11 @@
  *   union         the needed columns, by name, from every input
  *   sort          what is needed, plus the sort keys; limit: what is needed
  *   distinct over columns: those columns
+ * A read with on_error skip or reject still checks every column (those
+ * policies decide on whole rows, so pruning must not change which rows
+ * they drop): its scan outputs all, a project after it the needed ones.
+ * With on_error fail, a column nothing reads is not converted at all, so
+ * a bad value there no longer fails the job (as in DuckDB).
  * A node that is needed for its row count alone (count(*) over a read)
  * keeps one column.  A second pass, in topological order, narrows the
  * model: a read outputs only its needed columns (dag_node.full_out keeps
@@ -185,7 +190,8 @@ static mr_schema *schema_like(const mr_schema *s, const mr_schema *by, dag_arena
 
 /* Narrows node nd's output to the needed columns (want), given its inputs'
  * narrowed schemas.  0, or -1 when out of memory. */
-static int narrow(dag_ctx *c, dag_node *nd, const char *want, const dag *d)
+static int narrow(dag_ctx *c, dag_node *nd, const char *want, const char *readers,
+                  const dag *d)
 {
     const mr_schema *in0 = nd->ninputs > 0 ? d->nodes[nd->inputs[0].node].out : NULL;
     mr_schema *o = NULL;
@@ -194,6 +200,32 @@ static int narrow(dag_ctx *c, dag_node *nd, const char *want, const dag *d)
         int n = 0;
         for (int f = 0; f < nd->out->nfields; f++)
             n += want[f] != 0;
+        if (nd->read.on_error != MILLRACE__ON_ERROR__ON_ERROR_FAIL && n < nd->out->nfields) {
+            /* skip and reject decide on whole rows: the scan checks every
+             * column, and a project after it keeps the needed ones */
+            if (!(nd->scan_out = mr_schema_copy(nd->out)) || !(o = schema_keep(nd->out, want)))
+                return -1;
+            nd->full_out = nd->out;
+            nd->out = o;
+            return 0;
+        }
+        if (nd->pushed.n > 0 && readers) {
+            /* the scan decodes what its filter reads too; a project after
+             * the filter drops what only the filter needed */
+            int nr = 0;
+            for (int f = 0; f < nd->out->nfields; f++)
+                nr += readers[f] != 0;
+            if (nr < n && !(nd->scan_out = schema_keep(nd->out, want)))
+                return -1;
+            if (nr < n && n == nd->out->nfields) {
+                o = schema_keep(nd->out, readers);
+                if (!o)
+                    return -1;
+                nd->full_out = nd->out;
+                nd->out = o;
+                return 0;
+            }
+        }
         if (n == nd->out->nfields)
             return 0;
         nd->read_cols = dag_arena_alloc(&c->arena, ((size_t)n + 1) * sizeof *nd->read_cols);
@@ -202,7 +234,7 @@ static int narrow(dag_ctx *c, dag_node *nd, const char *want, const dag *d)
         for (int f = 0; f < nd->out->nfields; f++)
             if (want[f])
                 nd->read_cols[nd->nread_cols++] = (uint32_t)f;
-        o = schema_keep(nd->out, want);
+        o = schema_keep(nd->out, nd->scan_out ? readers : want);
         if (!o)
             return -1;
         nd->full_out = nd->out;
@@ -260,6 +292,15 @@ static int narrow(dag_ctx *c, dag_node *nd, const char *want, const dag *d)
     return 0;
 }
 
+const char *dag_pushed_text(dag_ctx *c, const dag_node *nd)
+{
+    const char *t = NULL;
+    for (int i = 0; i < nd->pushed.n; i++)
+        t = t ? dag_arena_printf(&c->arena, "%s AND (%s)", t, nd->pushed.texts[i])
+              : dag_arena_printf(&c->arena, "(%s)", nd->pushed.texts[i]);
+    return t;
+}
+
 static int optimize_off(void)
 {
     const char *v = getenv("MILLRACE_NO_OPTIMIZE");
@@ -270,8 +311,10 @@ void dag_optimize(dag_ctx *c, dag *d)
 {
     if (optimize_off() || d->norder != d->n)
         return;
+    dag_pushdown(c, d);
     char **want = dag_arena_alloc(&c->arena, ((size_t)d->n + 1) * sizeof *want);
-    if (!want)
+    char **readers = dag_arena_alloc(&c->arena, ((size_t)d->n + 1) * sizeof *readers);
+    if (!want || !readers)
         return;
     for (int i = 0; i < d->n; i++) {
         const dag_node *nd = &d->nodes[i];
@@ -292,6 +335,20 @@ void dag_optimize(dag_ctx *c, dag *d)
             any |= want[i][f];
         if (!any && nd->out->nfields > 0)
             want[i][0] = 1; /* needed for its rows alone: keep one column */
+        if (nd->pushed.n > 0) {
+            /* the conditions pushed onto its output read columns too */
+            readers[i] = dag_arena_alloc(&c->arena, (size_t)nd->out->nfields + 1);
+            char *used = dag_arena_alloc(&c->arena, (size_t)nd->out->nfields + 1);
+            if (!readers[i] || !used)
+                return;
+            memcpy(readers[i], want[i], (size_t)nd->out->nfields);
+            for (int p = 0; p < nd->pushed.n; p++) {
+                memset(used, 0, (size_t)nd->out->nfields);
+                need_text(used, nd->out, nd->pushed.texts[p]);
+                for (int f = 0; f < nd->out->nfields; f++)
+                    want[i][f] |= used[f];
+            }
+        }
         for (int k = 0; k < nd->ninputs; k++) {
             int in = nd->inputs[k].node;
             const mr_schema *ins = d->nodes[in].out;
@@ -313,7 +370,7 @@ void dag_optimize(dag_ctx *c, dag *d)
     /* Narrowed schemas, from the reads on. */
     for (int oi = 0; oi < d->norder; oi++) {
         int i = d->order[oi];
-        if (narrow(c, &d->nodes[i], want[i], d) < 0) {
+        if (narrow(c, &d->nodes[i], want[i], readers[i], d) < 0) {
             c->oom = 1;
             return;
         }

@@ -991,6 +991,8 @@ void dag_model_free(dag *d)
         mr_schema_destroy(d->nodes[i].full_out);
         mr_schema_destroy(d->nodes[i].join_in[0]);
         mr_schema_destroy(d->nodes[i].join_in[1]);
+        mr_schema_destroy(d->nodes[i].scan_out);
+        d->nodes[i].scan_out = NULL;
         d->nodes[i].join_in[0] = d->nodes[i].join_in[1] = NULL;
         d->nodes[i].out = d->nodes[i].partial = d->nodes[i].full_out = NULL;
     }

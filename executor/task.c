@@ -25,6 +25,7 @@
 #include "core/csv.h"
 #include "core/log.h"
 #include "core/op.h"
+#include "core/op/filter.h"
 #include "core/op/scan.h"
 #include "core/op/scan_csv.h"
 #include "core/op/source.h"
@@ -302,6 +303,9 @@ static mr_op *open_scan(build_ctx *bc, size_t idx, mr_err *err)
     mr_schema_destroy(schema);
     if (scan)
         bc->scan = scan;
+    /* filter pushdown: the condition runs on each batch the scan parses */
+    if (scan && rd->filter && rd->filter[0])
+        return mr_filter_create(scan, rd->filter, op->node, err);
     return scan;
 }
 
