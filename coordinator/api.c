@@ -373,6 +373,7 @@ static cJSON *job_json(const job *j, int full)
         }
     }
     cJSON_AddNumberToObject(o, "rejected_rows", (double)j->rejected_rows);
+    cJSON_AddNumberToObject(o, "row_groups_skipped", (double)j->groups_skipped);
     return o;
 }
 

@@ -77,6 +77,9 @@ typedef struct mr_csv_options {
                               * column is read from (column pruning); NULL:
                               * column i is field i */
     int nfields;             /* with fields: the fields a record has */
+    const char *filter;      /* the scan's pushed-down condition, for formats
+                              * that can skip data by it (Parquet row-group
+                              * statistics); the scan's filter still applies */
 } mr_csv_options;
 
 /* Fills o with the defaults: ',', '"', header, empty is NULL, fail, -1. */

@@ -293,6 +293,8 @@ static mr_op *open_scan(build_ctx *bc, size_t idx, mr_err *err)
         o.fields = rd->columns;
         o.nfields = (int)rd->schema->n_fields;
     }
+    if (rd->filter && rd->filter[0])
+        o.filter = rd->filter;
     const char *fname = mr_plan_name(mr_plan_format_names, rd->format);
     const mr_format *fmt = mr_format_find(fname);
     if (fmt)
@@ -602,6 +604,7 @@ static int task_run(const Millrace__TaskSpec *spec, const mr_task_env *env, vola
     else if (bc.scan && spec->stage->ops[spec->scan_op]->read->format ==
                             MILLRACE__FILE_FORMAT__FORMAT_PARQUET)
         stats->bytes_read = mr_scan_bytes_read(bc.scan); /* footer and column chunks */
+    stats->groups_skipped = mr_scan_groups_skipped(bc.scan);
     mr_op_close(top);
     stats->spill_bytes = exec.spill_bytes;
     stats->spill_files = exec.spill_files;

@@ -365,3 +365,71 @@ def test_unused_bad_column_and_used_bad_column(tmp_path):
     r = run_cli("run", dag, "--param", "col=c", cwd=tmp_path)
     assert r.returncode != 0
     assert "t.csv:4" in r.stdout + r.stderr and "'c'" in r.stdout + r.stderr
+
+
+def test_parquet_row_groups_skipped_by_statistics(tmp_path):
+    """Row groups whose min/max cannot satisfy a pushed-down condition
+    (col op constant, BETWEEN, IN) are not read; the job's stats count
+    them, and the results still match DuckDB over the same files (one
+    written with statistics, one without)."""
+    pa = pytest.importorskip("pyarrow")
+    pq = pytest.importorskip("pyarrow.parquet")
+    import datetime
+    n = 1000
+    k = list(range(n))
+    tab = pa.table({
+        "k": pa.array(k, pa.int64()),
+        "name": pa.array([f"n{i // 100:02d}-{i % 7}" if i % 13 else None for i in k], pa.string()),
+        "d": pa.array([datetime.date(2024, 1, 1) + datetime.timedelta(days=i // 10) for i in k],
+                      pa.date32()),
+        "v": pa.array([i * 3 % 17 for i in k], pa.int32()),
+    })
+    pq.write_table(tab, tmp_path / "stats.parquet", row_group_size=100)
+    pq.write_table(tab, tmp_path / "nostats.parquet", row_group_size=100, write_statistics=False)
+    meta = pq.ParquetFile(tmp_path / "stats.parquet").metadata
+    assert meta.num_row_groups == 10
+    assert meta.row_group(3).column(0).statistics.min == 300
+    conds = {
+        "between": ("k BETWEEN 250 AND 349 AND v > 3", 8),        # groups 2 and 3
+        "cmp": ("d >= DATE '2024-03-20' AND k <> 5", 7),          # day 79+: rows 790.., groups 7-9
+        "in_str": ("name IN ('n04-1', 'n07-3')", 8),              # groups 4 and 7
+        "flipped": ("120 > k", 8),                                 # groups 0 and 1
+    }
+    nodes = ""
+    for f in ("stats", "nostats"):
+        for name, (cond, _) in conds.items():
+            nodes += (f"  {f}_{name}_r: {{op: read, format: parquet, path: {f}.parquet, "
+                      f"schema: {{k: int64, name: string, d: date, v: int32}}}}\n"
+                      f"  {f}_{name}_f: {{op: filter, input: {f}_{name}_r, where: \"{cond}\"}}\n"
+                      f"  {f}_{name}: {{op: write, input: {f}_{name}_f, to: warehouse, "
+                      f"table: {f}_{name}}}\n")
+    dag = tmp_path / "pq.yaml"
+    dag.write_text("version: 1\nname: pq\nwarehouse: {driver: sqlite, path: wh.db}\nnodes:\n"
+                   + nodes)
+    x = run_cli("explain", dag, cwd=tmp_path)
+    assert "read stats_between_r (parquet) where (k BETWEEN 250 AND 349) AND (v > 3) " \
+           "(pushed down)" in x.stdout, x.stdout
+    r = run_cli("run", dag, cwd=tmp_path)
+    assert r.returncode == 0, r.stdout + r.stderr
+    # only the files with statistics skip: 8 + 7 + 8 + 8
+    assert "Parquet row groups skipped by statistics: 31" in r.stdout, r.stdout
+    con = duckdb.connect()
+    for f in ("stats", "nostats"):
+        for name, (cond, _) in conds.items():
+            want = Counter(tuple(norm(v) for v in row) for row in con.execute(
+                f"SELECT * FROM read_parquet('{tmp_path}/{f}.parquet') WHERE {cond}").fetchall())
+            cols, got = rows(tmp_path / "wh.db", f"{f}_{name}")
+            assert cols == ["k", "name", "d", "v"]
+            assert got == want and sum(got.values()) > 0, (f, name)
+    # each condition alone, on the file with statistics, skips what it says
+    for name, (cond, skipped) in conds.items():
+        one = tmp_path / f"one_{name}.yaml"
+        one.write_text(
+            "version: 1\nname: one\nwarehouse: {driver: sqlite, path: one.db}\nnodes:\n"
+            "  r: {op: read, format: parquet, path: stats.parquet, "
+            "schema: {k: int64, name: string, d: date, v: int32}}\n"
+            f"  f: {{op: filter, input: r, where: \"{cond}\"}}\n"
+            "  w: {op: write, input: f, to: warehouse, table: t, mode: overwrite}\n")
+        r = run_cli("run", one, cwd=tmp_path)
+        assert r.returncode == 0, r.stdout + r.stderr
+        assert f"Parquet row groups skipped by statistics: {skipped}\n" in r.stdout, (name, r.stdout)
