@@ -103,6 +103,16 @@ case("swap",
      "  @_f: {op: filter, input: @_p, where: \"id < 50 AND pk IS NOT NULL\"}\n"
      "  @: {op: write, input: @_f, to: warehouse, table: @}\n",
      "SELECT id AS pk, pk AS id FROM people WHERE pk < 50 AND id IS NOT NULL")
+# quoted names with spaces and quotes, AND inside a string, an OR that
+# must not split, a function call named like no column
+case("quoting",
+     "  @_p: {op: select, input: %P, columns: {\"my name\": name, \"say \\\"x\\\"\": pk, g: grp}}\n"
+     "  @_f: {op: filter, input: @_p, where: "
+     "\"\\\"my name\\\" <> 'x AND y' AND (g = 1 OR \\\"say \\\"\\\"x\\\"\\\"\\\" < 100) "
+     "AND length(coalesce(\\\"my name\\\", '')) > 1\"}\n"
+     "  @: {op: write, input: @_f, to: warehouse, table: @}\n",
+     "SELECT name AS \"my name\", pk AS \"say \"\"x\"\"\", grp AS g FROM people "
+     "WHERE name <> 'x AND y' AND (grp = 1 OR pk < 100) AND length(coalesce(name, '')) > 1")
 # unions: the filter goes into every input
 case("union",
      "  @_a: {op: select, input: %P, columns: {k: pk, v: score}}\n"
@@ -325,6 +335,10 @@ def test_explain_shows_pruned_columns_and_pushed_filters(opt_run):
     # the swap: the select's id is the file's pk
     assert "read swap_people (csv) columns [pk, id] of 6 where (\"pk\" < 50) AND " \
            "(\"id\" IS NOT NULL) (pushed down)" in on
+    # quoted names renamed back; 'x AND y' and the OR stay whole terms
+    assert "read quoting_people (csv) columns [pk, name, grp] of 6 where (\"name\" <> 'x AND y') " \
+           "AND (\"grp\" = 1 OR \"pk\" < 100) AND (length(coalesce(\"name\", '')) > 1) " \
+           "(pushed down)" in on
     # a union: into every input
     assert "read union_people (csv) columns [pk, score] of 6 where (\"score\" > 0) AND " \
            "(\"pk\" % 2 = 1) (pushed down)" in on
