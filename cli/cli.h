@@ -57,4 +57,8 @@ int cli_print_summary(const cJSON *job, double seconds);
  * per stage with its operators, outputs, rejects and the error. */
 void cli_print_job(const cJSON *job, FILE *out);
 
+/* ---- bookmarks.c: `millrace bookmarks DAG` ---- */
+/* Shows or edits the DAG's incremental bookmarks; returns the exit code. */
+int cli_bookmarks(int argc, char **argv);
+
 #endif

@@ -42,6 +42,7 @@ static const char *usage_text =
     "  cancel JOB                                cancel a job\n"
     "  executors [--json]                        list executors\n"
     "  keygen DIR                                make a CURVE key pair for the daemons\n"
+    "  bookmarks DAG [--reset [NODE]] [--set NODE VALUE]  show or edit incremental bookmarks\n"
     "\n"
     "Client commands reach the coordinator at --coordinator URL, or\n"
     "$MILLRACE_COORDINATOR (default http://127.0.0.1:8080), and send $MILLRACE_TOKEN\n"
@@ -59,10 +60,13 @@ static const char *run_help =
     "  --param k=v       override a DAG param (repeatable)\n"
     "  --data-root DIR   executors read and write only below DIR (default /)\n"
     "  --keep-logs       keep the daemons' logs (their folder is printed)\n"
-    "  --verbose         show the daemons' logs on stderr\n";
+    "  --verbose         show the daemons' logs on stderr\n"
+    "  --full-refresh    incremental reads ignore their bookmarks: read every file\n"
+    "                    and row, then set the bookmarks from what was loaded\n";
 
 typedef struct dag_args {
     const char *path;
+    int full_refresh; /* --full-refresh */
     mr_param params[MAX_PARAMS];
     size_t nparams;
 } dag_args;
@@ -215,6 +219,8 @@ static char *submit_body(const char *text, const dag_args *a, const char *base_d
         cJSON_AddStringToObject(params, a->params[i].key, a->params[i].value);
     if (base_dir)
         cJSON_AddStringToObject(root, "base_dir", base_dir);
+    if (a->full_refresh)
+        cJSON_AddBoolToObject(root, "full_refresh", 1);
     char *body = cJSON_PrintUnformatted(root);
     cJSON_Delete(root);
     return body;
@@ -300,6 +306,8 @@ static int cmd_run(int argc, char **argv)
             keep = 1;
         } else if (strcmp(argv[i], "--verbose") == 0) {
             verbose = 1;
+        } else if (strcmp(argv[i], "--full-refresh") == 0) {
+            a.full_refresh = 1;
         } else if (argv[i][0] == '-' || a.path) {
             fprintf(stderr, "millrace run: unexpected '%s' (see millrace run --help)\n", argv[i]);
             goto out;
@@ -538,13 +546,16 @@ static int cmd_submit(int argc, char **argv, const char *url)
         if (p)
             continue;
         if (strcmp(argv[i], "--help") == 0) {
-            printf("usage: millrace submit DAG [--param k=v]... [--wait]\n\n"
+            printf("usage: millrace submit DAG [--param k=v]... [--wait] [--full-refresh]\n\n"
                    "Submits the DAG to the coordinator; prints the job id, or with --wait\n"
-                   "follows the job to its end (exit 0 succeeded, 1 failed).\n");
+                   "follows the job to its end (exit 0 succeeded, 1 failed).  With\n"
+                   "--full-refresh incremental reads ignore their bookmarks.\n");
             rc = 0;
             goto out;
         } else if (strcmp(argv[i], "--wait") == 0) {
             wait = 1;
+        } else if (strcmp(argv[i], "--full-refresh") == 0) {
+            a.full_refresh = 1;
         } else if (argv[i][0] == '-' || a.path) {
             fprintf(stderr, "millrace submit: unexpected '%s'\n", argv[i]);
             goto out;
@@ -847,6 +858,8 @@ int main(int argc, char **argv)
         rc = cmd_submit(nrest, rest, url);
     else if (strcmp(cmd, "keygen") == 0)
         rc = cmd_keygen(nrest, rest);
+    else if (strcmp(cmd, "bookmarks") == 0)
+        rc = cli_bookmarks(nrest, rest);
     else if (strcmp(cmd, "jobs") == 0 || strcmp(cmd, "status") == 0 ||
              strcmp(cmd, "cancel") == 0 || strcmp(cmd, "executors") == 0)
         rc = cmd_client(cmd, nrest, rest, url);

@@ -43,6 +43,25 @@ static const char *grouped(double v, char *buf, size_t cap)
     return buf;
 }
 
+/* The check rules' outcomes (GET /v1/jobs/ID "checks"): one line each,
+ * "check q.positive (expect, reject): 6 of 1,000 rows failed". */
+static void print_checks(FILE *out, const cJSON *job)
+{
+    const cJSON *checks = cJSON_GetObjectItemCaseSensitive(job, "checks"), *c;
+    char a[40], b[40];
+    cJSON_ArrayForEach(c, checks)
+    {
+        const cJSON *passed = cJSON_GetObjectItemCaseSensitive(c, "passed");
+        fprintf(out, "  check %s.%s (%s, %s): ", str(c, "node"), str(c, "rule"), str(c, "kind"),
+                str(c, "action"));
+        if (cJSON_IsTrue(passed))
+            fprintf(out, "passed, %s rows\n", grouped(num(c, "rows_checked"), a, sizeof a));
+        else
+            fprintf(out, "%s of %s rows failed\n", grouped(num(c, "rows_failed"), a, sizeof a),
+                    grouped(num(c, "rows_checked"), b, sizeof b));
+    }
+}
+
 static void stage_line(const cJSON *st, double elapsed, char *out, size_t cap)
 {
     const cJSON *tasks = cJSON_GetObjectItemCaseSensitive(st, "tasks");
@@ -158,6 +177,33 @@ cJSON *cli_follow_job(const char *base_url, const char *job_id, volatile int *in
     }
 }
 
+/* The summary's lines about incremental reads (docs/bookmarks.md). */
+static void print_bookmarks(const cJSON *bm, FILE *out)
+{
+    const cJSON *reads = cJSON_GetObjectItemCaseSensitive(bm, "reads"), *r;
+    if (cJSON_GetArraySize(reads) == 0)
+        return;
+    char n1[40], n2[40];
+    if (cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(bm, "nothing_new")))
+        fprintf(out, "  nothing new: no new file or row since the last run; bookmarks unchanged\n");
+    if (cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(bm, "full_refresh")))
+        fprintf(out, "  full refresh: bookmarks ignored, then set from what was loaded\n");
+    cJSON_ArrayForEach(r, reads)
+    {
+        if (strcmp(str(r, "kind"), "files") == 0) {
+            fprintf(out, "  %-20s incremental files: %s new, %s already loaded\n", str(r, "node"),
+                   grouped(num(r, "files_new"), n1, sizeof n1),
+                   grouped(num(r, "files_skipped"), n2, sizeof n2));
+        } else {
+            const char *before = str(r, "watermark_before"), *after = str(r, "watermark_after");
+            fprintf(out, "  %-20s incremental %s: %s rows above %s; watermark %s -> %s\n",
+                   str(r, "node"), str(r, "column"), grouped(num(r, "rows"), n1, sizeof n1),
+                   before[0] ? before : "(none)", before[0] ? before : "(none)",
+                   after[0] ? after : "(none)");
+        }
+    }
+}
+
 int cli_print_summary(const cJSON *job, double seconds)
 {
     const char *state = str(job, "state");
@@ -175,6 +221,9 @@ int cli_print_summary(const cJSON *job, double seconds)
     double rejected = num(job, "rejected_rows");
     if (rejected > 0)
         printf("  rejected rows: %s\n", grouped(rejected, rows, sizeof rows));
+    if (strcmp(state, "succeeded") == 0)
+        print_bookmarks(cJSON_GetObjectItemCaseSensitive(job, "bookmarks"), stdout);
+    print_checks(stdout, job);
     if (strcmp(state, "succeeded") != 0) {
         fprintf(stderr, "millrace: job %s: %s\n", state, str(job, "error"));
         return 1;
@@ -253,6 +302,8 @@ void cli_print_job(const cJSON *job, FILE *out)
                 grouped(num(job, "row_groups_skipped"), rows, sizeof rows));
     if (num(job, "rejected_rows") > 0)
         fprintf(out, "  rejected rows: %s\n", grouped(num(job, "rejected_rows"), rows, sizeof rows));
+    print_bookmarks(cJSON_GetObjectItemCaseSensitive(job, "bookmarks"), out);
+    print_checks(out, job);
     if (str(job, "error")[0])
         fprintf(out, "  error: %s\n", str(job, "error"));
 }

@@ -276,6 +276,7 @@ static const char *op_kind_name(Millrace__OpKind k)
     case MILLRACE__OP_KIND__OP_PROJECT: return "project";
     case MILLRACE__OP_KIND__OP_AGG_PARTIAL: return "partial_aggregate";
     case MILLRACE__OP_KIND__OP_AGG_FINAL: return "final_aggregate";
+    case MILLRACE__OP_KIND__OP_CHECK: return "check";
     default: return "unknown";
     }
 }
@@ -374,6 +375,22 @@ static cJSON *job_json(const job *j, int full)
     }
     cJSON_AddNumberToObject(o, "rejected_rows", (double)j->rejected_rows);
     cJSON_AddNumberToObject(o, "row_groups_skipped", (double)j->groups_skipped);
+    cJSON_AddItemToObject(o, "bookmarks", coord_bm_json(j));
+    cJSON *checks = cJSON_AddArrayToObject(o, "checks");
+    for (int i = 0; i < j->nchecks; i++) {
+        const job_check *x = &j->checks[i];
+        cJSON *c = cJSON_CreateObject();
+        add_str(c, "node", x->node);
+        add_str(c, "rule", x->rule);
+        add_str(c, "kind", x->kind);
+        add_str(c, "action", x->action);
+        cJSON_AddNumberToObject(c, "rows_checked", (double)x->rows_checked);
+        cJSON_AddNumberToObject(c, "rows_failed", (double)x->rows_failed);
+        cJSON_AddBoolToObject(c, "passed", x->passed);
+        cJSON *sample = x->sample ? cJSON_Parse(x->sample) : NULL;
+        cJSON_AddItemToObject(c, "sample", sample ? sample : cJSON_CreateArray());
+        cJSON_AddItemToArray(checks, c);
+    }
     return o;
 }
 
@@ -490,6 +507,7 @@ typedef struct submit_req {
     size_t nparams;
     char *params_json;
     const char *base_dir;
+    int full_refresh; /* "full_refresh": true, or ?full_refresh=true */
 } submit_req;
 
 /* 400 for malformed JSON, saying where (byte, line, column). */
@@ -543,6 +561,12 @@ static int parse_submit(struct MHD_Connection *con, const req_body *b, submit_re
                         enum MHD_Result *ret)
 {
     memset(r, 0, sizeof *r);
+    const char *fr = MHD_lookup_connection_value(con, MHD_GET_ARGUMENT_KIND, "full_refresh");
+    if (fr && strcmp(fr, "true") && strcmp(fr, "false") && strcmp(fr, "1") && strcmp(fr, "0")) {
+        *ret = reply_error(con, 400, "bad_request", "full_refresh must be true or false");
+        return -1;
+    }
+    r->full_refresh = fr && (strcmp(fr, "true") == 0 || strcmp(fr, "1") == 0);
     const char *ct = MHD_lookup_connection_value(con, MHD_HEADER_KIND, "Content-Type");
     if (!ct || strncasecmp(ct, "application/json", 16) != 0) {
         r->yaml = b->buf ? b->buf : "";
@@ -586,6 +610,14 @@ static int parse_submit(struct MHD_Connection *con, const req_body *b, submit_re
             r->nparams++;
         }
         r->params_json = params_shown(params);
+    }
+    cJSON *frj = cJSON_GetObjectItemCaseSensitive(r->json, "full_refresh");
+    if (frj && !cJSON_IsNull(frj)) {
+        if (!cJSON_IsBool(frj)) {
+            *ret = reply_error(con, 400, "bad_request", "\"full_refresh\" must be true or false");
+            return -1;
+        }
+        r->full_refresh |= cJSON_IsTrue(frj);
     }
     cJSON *bd = cJSON_GetObjectItemCaseSensitive(r->json, "base_dir");
     if (bd && !cJSON_IsNull(bd)) {
@@ -705,6 +737,7 @@ static enum MHD_Result handle_submit(struct MHD_Connection *con, const req_body 
     }
     j->plan_json = plan_json;
     j->secrets = secrets; /* the job owns them now */
+    j->full_refresh = r.full_refresh;
     cJSON *o = job_json(j, 1);
     char location[80];
     snprintf(location, sizeof location, "/v1/jobs/%s", j->id);

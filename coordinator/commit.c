@@ -22,6 +22,8 @@ typedef struct commit_work {
     char ***staging;
     uint32_t *target_stage;
     int ntargets;
+    mr_wh_bookmarks bookmarks; /* incremental reads: moved with the data */
+    int checks; /* the millrace_checks target, or -1 */
 } commit_work;
 
 static void commit_work_free(commit_work *w)
@@ -37,15 +39,17 @@ static void commit_work_free(commit_work *w)
     free(w->schemas);
     free(w->staging);
     free(w->target_stage);
+    coord_bm_target_free(&w->bookmarks);
 }
 
 static int commit_prepare(job *j, commit_work *w, mr_err *err)
 {
     memset(w, 0, sizeof *w);
     w->j = j;
+    w->checks = -1;
     if (!coord_job_wh(j, &w->cfg))
         w->cfg = (mr_wh_config){.driver = "sqlite"};
-    int n = 1; /* room for the rejects target */
+    int n = 3; /* room for the rejects, checks and bookmarks targets */
     for (uint32_t s = 0; s < j->nstages; s++)
         n += j->stages[s].plan->write != NULL && !is_file_write(j->stages[s].plan->write);
     w->targets = calloc((size_t)n + 1, sizeof *w->targets);
@@ -108,6 +112,33 @@ static int commit_prepare(job *j, commit_work *w, mr_err *err)
         w->targets[i].staging_tables = (const char *const *)w->staging[i];
         w->targets[i].nstaging = (int)k;
         w->target_stage[i] = UINT32_MAX;
+    }
+    if (j->bm) {
+        int i = w->ntargets;
+        int rc = coord_bm_target(j, &w->bookmarks, &w->targets[i], err);
+        if (rc < 0)
+            return rc;
+        w->ntargets++;
+        w->target_stage[i] = UINT32_MAX;
+    }
+    if (j->nchecks > 0 && coord_job_wh(j, &w->cfg)) {
+        /* The check rules' outcomes land in millrace_checks in the same
+         * transaction, staged by the coordinator (checks.c) under an 'r'
+         * name no stage has. */
+        int i = w->ntargets;
+        char name[160];
+        mr_wh_staging_name(name, sizeof name, 'r', j->id, j->nstages, 0, 0);
+        w->schemas[i] = NULL;
+        w->staging[i] = calloc(2, sizeof *w->staging[i]);
+        if (!w->staging[i] || !(w->staging[i][0] = strdup(name)))
+            return mr_err_oom(err, NULL);
+        w->ntargets++;
+        w->targets[i].table = MR_WH_CHECKS_TABLE;
+        w->targets[i].mode = "append";
+        w->targets[i].staging_tables = (const char *const *)w->staging[i];
+        w->targets[i].nstaging = 1;
+        w->target_stage[i] = UINT32_MAX;
+        w->checks = i;
     }
     return 0;
 }
@@ -178,9 +209,28 @@ void coord_commit_ready(mr_coord *c)
             done += j->stages[s].state == STAGE_DONE;
         if (done != j->nstages)
             continue;
+        /* The check rules decide before anything is committed. */
+        char *failed = NULL;
+        if (coord_checks_sum(j, &failed) < 0) {
+            job_finish(c, j, JOB_FAILED, "out of memory summing check results");
+            return;
+        }
+        if (failed) {
+            mr_log(MR_LOG_WARN, "coordinator", "job=%s %s", j->id, failed);
+            job_finish(c, j, JOB_FAILED, failed);
+            free(failed);
+            return;
+        }
         commit_work w;
         mr_err err;
         mr_err_clear(&err);
+        if (coord_bm_nothing_loaded(j)) {
+            /* every read is incremental and none passed a row: nothing to
+             * load, and no bookmark to move */
+            mr_log(MR_LOG_INFO, "coordinator", "job=%s nothing new to load", j->id);
+            job_finish(c, j, JOB_SUCCEEDED, NULL);
+            return;
+        }
         if (commit_prepare(j, &w, &err) < 0) {
             commit_work_free(&w);
             job_finish(c, j, JOB_FAILED, err.msg);
@@ -194,7 +244,16 @@ void coord_commit_ready(mr_coord *c)
         j->committing = 1;
         mr_log(MR_LOG_INFO, "coordinator", "job=%s committing %d output(s)", j->id, w.ntargets);
         pthread_mutex_unlock(&c->mu);
-        int rc = mr_wh_commit(&w.cfg, w.targets, w.ntargets,
+        /* j->checks changes only on this thread (coord_checks_sum above) */
+        int rc = 0;
+        if (w.checks >= 0) {
+            mr_schema *cs = NULL;
+            rc = coord_checks_stage(j, &w.cfg, w.staging[w.checks][0], &cs, &err);
+            w.schemas[w.checks] = cs;
+            w.targets[w.checks].schema = cs;
+        }
+        if (rc >= 0)
+            rc = mr_wh_commit(&w.cfg, w.targets, w.ntargets,
                               (const char *const *)j->plan->post_sql, (int)j->plan->n_post_sql,
                               &err);
         pthread_mutex_lock(&c->mu);
@@ -213,6 +272,8 @@ void coord_commit_ready(mr_coord *c)
                      err.msg);
             job_finish(c, j, JOB_FAILED, msg);
         } else {
+            if (j->bm)
+                coord_bm_committed(j);
             for (int i = 0; i < w.ntargets; i++)
                 if (w.target_stage[i] != UINT32_MAX)
                     j->output_rows[w.target_stage[i]] = w.targets[i].rows;

@@ -9,6 +9,7 @@
 
 #include "coordinator/coordinator.h"
 #include "proto/plan_names.h"
+#include "warehouse/warehouse.h"
 
 /* A write node that lands in files rather than the warehouse. */
 static inline int is_file_write(const Millrace__WriteSpec *w)
@@ -19,6 +20,22 @@ static inline int is_file_write(const Millrace__WriteSpec *w)
 /* jobs.c */
 /* Ends the job: stops its tasks, drops its staging and temporary folders. */
 void job_finish(mr_coord *c, job *j, job_state state, const char *error);
+
+/* The table the check rules' outcomes land in (checks.c). */
+#define MR_WH_CHECKS_TABLE "millrace_checks"
+
+/* checks.c: a task's check counts kept from its status (replacing an
+ * earlier attempt's); the job's outcomes summed from every task
+ * (coord_checks_sum: 0, or MR_ENOMEM; *fail gets the message of the
+ * first failed rule with on_fail: fail, malloc'd, else NULL); those outcomes
+ * staged in the warehouse under staging for the commit to append to
+ * millrace_checks; and frees. */
+int coord_checks_task(task_rt *tk, const Millrace__TaskStatus *s);
+int coord_checks_sum(job *j, char **fail);
+int coord_checks_stage(const job *j, const mr_wh_config *cfg, const char *staging,
+                       mr_schema **schema, mr_err *err);
+void coord_checks_task_free(task_rt *tk);
+void coord_checks_job_free(job *j);
 /* Starts a queued job: resolves its paths and input splits, checks its
  * targets and takes its staging lease with mu released (the job's plan is
  * read-only; only this thread starts and ends jobs, so j stays), then

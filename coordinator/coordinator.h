@@ -50,6 +50,25 @@ typedef enum {
     STAGE_WAITING, STAGE_RUNNING, STAGE_DONE, STAGE_FAILED, STAGE_CANCELLED
 } stage_state;
 
+/* One check rule's counts in one task attempt (TaskStatus.checks);
+ * strings owned. */
+typedef struct task_check {
+    char *node, *rule;
+    uint64_t rows_checked, rows_failed;
+    char **samples;
+    int nsamples;
+} task_check;
+
+/* One check rule's outcome over the job (coordinator/checks.c), as
+ * millrace_checks and GET /v1/jobs/ID show it; strings owned. */
+typedef struct job_check {
+    char *node, *rule;
+    const char *kind, *action; /* static words */
+    uint64_t rows_checked, rows_failed;
+    int passed;
+    char *sample; /* JSON array text of a few failing values */
+} job_check;
+
 typedef struct task_rt {
     task_state state;
     uint32_t attempt;      /* the attempt running or last run */
@@ -69,6 +88,13 @@ typedef struct task_rt {
     uint64_t progress_ms;   /* coord_now_ms() when that progress last changed */
     uint64_t first_failure_ms; /* coord_now_ms() of its first retryable failure; 0: none */
     uint64_t not_before_ms;    /* a retry waits (back-off) until then */
+    /* an incremental column read's scan, as its ok attempt reported it
+     * (TaskStatus.read_mark): rows passed, the largest value (owned) */
+    uint64_t mark_rows;
+    int mark_has;
+    char *mark_max;
+    task_check *checks;        /* what the counted attempt's check operators counted */
+    int nchecks;
 } task_rt;
 
 typedef struct stage_rt {
@@ -125,8 +151,14 @@ typedef struct job {
     uint64_t groups_skipped; /* Parquet row groups skipped by statistics */
     job_reject *rejects;
     uint32_t nrejects;
+    /* The check rules' outcomes, summed from the tasks once every stage is
+     * done (checks.c); shown by the API, written to millrace_checks. */
+    job_check *checks;
+    int nchecks;
     expect_told *told;     /* owners told to expect data, per stage */
     size_t ntold, cap_told;
+    int full_refresh;      /* ignore the bookmarks of incremental reads */
+    struct job_bm *bm;     /* its incremental reads (bookmarks.c); NULL: none */
     struct job *next;      /* newest first */
 } job;
 
@@ -247,6 +279,38 @@ int coord_resolve_inputs(const char *base_dir, const char *data_root, const char
 /* Resolves a (maybe relative) path against base_dir; malloc'd. */
 char *coord_resolve_path(const char *base_dir, const char *path);
 int coord_path_under(const char *root, const char *path);
+
+/* bookmarks.c -- incremental reads (docs/bookmarks.md).  prepare and
+ * filter_files run in the job's preparation (mu released); the rest with
+ * mu held. */
+typedef struct job_bm job_bm;
+int coord_bm_needed(const Millrace__JobPlan *plan);
+/* Loads the DAG's bookmarks when the plan has incremental reads (*out
+ * NULL otherwise).  0 or a negative code with err set. */
+int coord_bm_prepare(const job *j, const mr_wh_config *cfg, job_bm **out, mr_err *err);
+void coord_bm_free(job_bm *bm);
+/* Drops from a read's splits the files it loaded before (same path, size
+ * and mtime), noting the others as this run's. */
+int coord_bm_filter_files(job_bm *bm, const char *node, Millrace__Split **splits, size_t *n,
+                          mr_err *err);
+/* Marks the job as having nothing new when every read is incremental
+ * files and none found a new file. */
+void coord_bm_check_nothing_new(job_bm *bm);
+int coord_bm_nothing_new(const job_bm *bm);
+/* The watermark a column read's tasks get (NULL: none, read every row). */
+const char *coord_bm_watermark(const job *j, const char *node);
+/* Keeps a successful attempt's read mark in its task. */
+void coord_bm_task_mark(task_rt *tk, const Millrace__TaskStatus *s);
+/* Whether every read is incremental and none passed a row (and there is
+ * nothing else to commit): the commit is skipped. */
+int coord_bm_nothing_loaded(job *j);
+/* The commit's bookmarks target, filled into *out and *t (free with
+ * coord_bm_target_free). */
+int coord_bm_target(job *j, mr_wh_bookmarks *out, mr_wh_target *t, mr_err *err);
+void coord_bm_target_free(mr_wh_bookmarks *b);
+void coord_bm_committed(job *j);
+/* The job's "bookmarks" in the API (a cJSON object). */
+struct cJSON *coord_bm_json(const job *j);
 
 /* api.c -- the REST API, described by docs/openapi.json, which the build
  * embeds as the NUL-terminated coord_openapi_json (see CMakeLists.txt). */

@@ -55,11 +55,15 @@ static void job_free(job *j)
 {
     for (uint32_t s = 0; s < j->nstages; s++) {
         stage_rt *st = &j->stages[s];
-        for (uint32_t t = 0; t < st->ntasks; t++)
+        for (uint32_t t = 0; t < st->ntasks; t++) {
             if (st->tasks[t].split)
                 millrace__split__free_unpacked(st->tasks[t].split, NULL);
+            free(st->tasks[t].mark_max);
+            coord_checks_task_free(&st->tasks[t]);
+        }
         free(st->tasks);
     }
+    coord_bm_free(j->bm);
     if (j->out_paths)
         for (uint32_t s = 0; s < j->nstages; s++)
             free(j->out_paths[s]);
@@ -75,6 +79,7 @@ static void job_free(job *j)
         free(j->rejects[r].raw);
     }
     free(j->rejects);
+    coord_checks_job_free(j);
     free(j->told);
     free(j->name);
     free(j->error);
@@ -218,6 +223,7 @@ typedef struct job_prep {
     task_rt **tasks;  /* per stage */
     uint32_t *ntasks;
     int leased;
+    job_bm *bm;       /* incremental reads: bookmarks loaded, files taken */
     char *error;      /* the job fails with this */
 } job_prep;
 
@@ -237,6 +243,7 @@ static void prep_free(job_prep *p, uint32_t nstages)
     free(p->ntasks);
     free(p->wh_path);
     free(p->error);
+    coord_bm_free(p->bm);
 }
 
 /* Records the message the job fails with; returns code. */
@@ -308,6 +315,13 @@ static int job_prepare(const mr_coord *c, const job *j, job_prep *p)
             return prep_fail(p, &err, rc);
         }
     }
+    mr_wh_config bcfg = {mr_plan_name(mr_plan_driver_names, w ? (int)w->driver : 0),
+                         w && w->driver != MILLRACE__WAREHOUSE_DRIVER__DRIVER_SQLITE ? w->path
+                                                                                    : p->wh_path,
+                         w ? w->dsn : NULL, w ? w->schema : NULL, NULL};
+    int brc = coord_bm_prepare(j, &bcfg, &p->bm, &err); /* incremental reads' bookmarks */
+    if (brc < 0)
+        return prep_fail(p, &err, brc);
     for (uint32_t s = 0; s < j->nstages; s++) {
         const stage_rt *st = &j->stages[s];
         const Millrace__Stage *ps = st->plan;
@@ -335,13 +349,21 @@ static int job_prepare(const mr_coord *c, const job *j, job_prep *p)
                 mr_err_prefix(&err, "node '%s'", op->node);
                 return prep_fail(p, &err, rc);
             }
+            if (p->bm && (rc = coord_bm_filter_files(p->bm, op->node, splits, &n, &err)) < 0) {
+                for (size_t i = 0; i < n; i++)
+                    millrace__split__free_unpacked(splits[i], NULL);
+                free(splits);
+                mr_err_prefix(&err, "node '%s'", op->node);
+                return prep_fail(p, &err, rc);
+            }
+            int none = n == 0; /* no new file: one task that reads nothing */
             if (op->read->format == MILLRACE__FILE_FORMAT__FORMAT_CSV &&
                 (rc = mark_quoted_splits(op->read, splits, n, &err)) < 0) {
                 mr_err_prefix(&err, "node '%s'", op->node);
                 rc = prep_fail(p, &err, rc);
             }
             task_rt *grown =
-                rc < 0 ? NULL : realloc(p->tasks[s], (p->ntasks[s] + n) * sizeof *grown);
+                rc < 0 ? NULL : realloc(p->tasks[s], (p->ntasks[s] + n + none) * sizeof *grown);
             if (!grown) {
                 for (size_t i = 0; i < n; i++)
                     millrace__split__free_unpacked(splits[i], NULL);
@@ -354,7 +376,11 @@ static int job_prepare(const mr_coord *c, const job *j, job_prep *p)
                 grown[p->ntasks[s] + i].split = splits[i];
                 grown[p->ntasks[s] + i].scan_op = (uint32_t)o;
             }
-            p->ntasks[s] += (uint32_t)n;
+            if (none) {
+                memset(&grown[p->ntasks[s]], 0, sizeof *grown);
+                grown[p->ntasks[s]].scan_op = (uint32_t)o;
+            }
+            p->ntasks[s] += (uint32_t)(n + none);
             free(splits);
         }
         for (uint32_t t = 0; t < p->ntasks[s]; t++)
@@ -379,6 +405,9 @@ static void job_publish(job *j, job_prep *p)
     j->wh_refused = p->wh_refused;
     j->out_paths = p->out_paths;
     j->leased = p->leased;
+    j->bm = p->bm;
+    p->bm = NULL;
+    coord_bm_check_nothing_new(j->bm);
     for (uint32_t s = 0; s < j->nstages && p->tasks && p->ntasks; s++) {
         j->stages[s].tasks = p->tasks[s];
         j->stages[s].ntasks = p->ntasks[s];
@@ -409,6 +438,14 @@ int job_start(mr_coord *c, job *j)
     coord_staging_job_start(c, j);
     j->state = JOB_RUNNING;
     j->started_at = coord_unix_ms();
+    if (coord_bm_nothing_new(j->bm)) {
+        /* every read is incremental files and none has a new file */
+        mr_log(MR_LOG_INFO, "coordinator", "job=%s nothing new to read", j->id);
+        for (uint32_t s = 0; s < j->nstages; s++)
+            j->stages[s].state = STAGE_DONE;
+        job_finish(c, j, JOB_SUCCEEDED, NULL);
+        return MR_ECANCELLED;
+    }
     mr_log(MR_LOG_INFO, "coordinator", "job=%s started", j->id);
     return 0;
 }

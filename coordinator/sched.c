@@ -84,6 +84,10 @@ static void send_task(mr_coord *c, job *j, stage_rt *st, uint32_t t, int e)
     spec.split = tk->split;
     spec.zstd_level = c->zstd_level;
     spec.scan_op = tk->scan_op;
+    const char *wm = ps->n_ops > tk->scan_op && !st->reads_shuffle
+                         ? coord_bm_watermark(j, ps->ops[tk->scan_op]->node) : NULL;
+    spec.has_watermark = wm != NULL;
+    spec.watermark = (char *)(wm ? wm : "");
     /* The warehouse without its secrets: an executor adds its own
      * (docs/security.md).  A dsn that cannot be parsed goes out empty; the
      * job's start already checked it, so this is out of memory at worst. */
@@ -337,7 +341,12 @@ void coord_on_status(mr_coord *c, const char *identity, const Millrace__TaskStat
         tk->rejected = s->rejected_rows;
         tk->skipped = s->skipped_rows;
         tk->groups_skipped = s->groups_skipped;
+        coord_bm_task_mark(tk, s);
         job_count_rejects(j, tk, s);
+        if (coord_checks_task(tk, s) < 0) {
+            job_finish(c, j, JOB_FAILED, "out of memory keeping check results");
+            return;
+        }
         uint32_t done = 0;
         for (uint32_t t = 0; t < st->ntasks; t++)
             done += st->tasks[t].state == TASK_DONE;

@@ -164,7 +164,7 @@ const char *dag_env_get(const char *name);
 
 typedef enum dag_op {
     DOP_READ, DOP_FILTER, DOP_SELECT, DOP_DERIVE, DOP_DROP, DOP_AGGREGATE, DOP_JOIN,
-    DOP_UNION, DOP_DISTINCT, DOP_SORT, DOP_LIMIT, DOP_WRITE, DOP_WINDOW, DOP__COUNT
+    DOP_UNION, DOP_DISTINCT, DOP_SORT, DOP_LIMIT, DOP_WRITE, DOP_WINDOW, DOP_CHECK, DOP__COUNT
 } dag_op;
 
 /* Each op's name, keys, checks and plan building: dag_ops[] (dag_ops.h). */
@@ -194,6 +194,8 @@ typedef struct dag_read {
     Millrace__OnError on_error;
     long long max_errors;    /* -1: no limit */
     Millrace__Compression compression; /* csv, jsonl: auto by the suffix */
+    Millrace__Incremental incremental; /* incremental: files | {column: NAME} */
+    const char *incremental_column;    /* "" unless a column */
 } dag_read;
 
 typedef struct dag_join {
@@ -219,6 +221,21 @@ typedef struct dag_write {
     const char *delete_where; /* upsert: the CDC delete predicate, NULL when none */
     Millrace__SchemaChange on_schema_change;
 } dag_write;
+
+/* One rule of a check node (dag/op_check.c). */
+typedef struct dag_check_rule {
+    const char *name;
+    Millrace__CheckKind kind;
+    Millrace__CheckAction action;
+    const char *expr;     /* expect: as written; aggregate: rewritten over the final columns */
+    const char *text;     /* aggregate: as written */
+    const int *map;       /* aggregate: offset in text of each byte of expr */
+    const char **columns; /* unique */
+    int ncolumns;
+    int has_min, has_max; /* row_count */
+    long long min, max;
+    const ynode *at;      /* the rule's value, for messages */
+} dag_check_rule;
 
 typedef struct dag_node {
     const char *id;
@@ -262,6 +279,9 @@ typedef struct dag_node {
      * when the pushed conditions read columns its readers do not. */
     dag_named pushed;
     mr_schema *scan_out;
+    dag_check_rule *checks; /* check: its rules; aggs holds its aggregate calls, */
+    int nchecks;            /* partial their states */
+    mr_schema *check_final; /* check: the final aggregate's output (aggregate rules) */
 } dag_node;
 
 typedef struct dag {

@@ -22,7 +22,8 @@
 
 /* ---- keys (validate.c) --------------------------------------------------- */
 
-typedef enum dv_kkind { DV_K_STR, DV_K_MAP, DV_K_SEQ, DV_K_INT, DV_K_BOOL, DV_K_SCALAR } dv_kkind;
+typedef enum dv_kkind { DV_K_STR, DV_K_MAP, DV_K_SEQ, DV_K_INT, DV_K_BOOL, DV_K_SCALAR, DV_K_ANY } dv_kkind;
+/* DV_K_ANY: the op checks the value itself (a scalar or a mapping). */
 
 typedef struct dv_keyspec {
     const char *key; /* NULL ends a table */
@@ -193,5 +194,6 @@ DAG_OP_DECLARE(sort);
 DAG_OP_DECLARE(limit);
 DAG_OP_DECLARE(write);
 DAG_OP_DECLARE(window);
+DAG_OP_DECLARE(check);
 
 #endif

@@ -111,6 +111,10 @@ static void label_scan(mr_strbuf *b, const Millrace__OpSpec *op)
                      op->read ? mr_plan_name(mr_plan_format_names, op->read->format) : "?");
     if (op->read && op->read->compression != MILLRACE__COMPRESSION__COMPRESSION_AUTO)
         mr_strbuf_printf(b, ", %s", mr_plan_name(mr_plan_compression_names, op->read->compression));
+    if (op->read && op->read->incremental == MILLRACE__INCREMENTAL__INCREMENTAL_FILES)
+        mr_strbuf_printf(b, ", new files only");
+    else if (op->read && op->read->incremental == MILLRACE__INCREMENTAL__INCREMENTAL_COLUMN)
+        mr_strbuf_printf(b, ", rows above the watermark of %s", op->read->incremental_column);
     mr_strbuf_printf(b, ")");
     /* column pruning: the columns decoded, of how many */
     if (op->read && op->read->n_columns && op->read->schema && op->output) {
@@ -192,6 +196,34 @@ static void label_window(mr_strbuf *b, const Millrace__OpSpec *op)
 static void label_limit(mr_strbuf *b, const Millrace__OpSpec *op)
 {
     mr_strbuf_printf(b, "limit %s (%lld)", op->node, (long long)op->limit->n);
+}
+
+/* check c (not_null: expect x is not null [reject], ids: unique (id), ...) */
+static void label_check(mr_strbuf *b, const Millrace__OpSpec *op)
+{
+    const Millrace__CheckOp *k = op->check;
+    mr_strbuf_printf(b, "check %s (", op->node);
+    for (size_t i = 0; i < k->n_rules; i++) {
+        const Millrace__CheckRule *r = k->rules[i];
+        mr_strbuf_printf(b, "%s%s: %s", i ? ", " : "", r->name,
+                         mr_plan_name(mr_plan_check_kind_names, r->kind));
+        if (r->kind == MILLRACE__CHECK_KIND__CHECK_EXPECT)
+            mr_strbuf_printf(b, " %s", r->expr);
+        else if (r->kind == MILLRACE__CHECK_KIND__CHECK_AGGREGATE)
+            mr_strbuf_printf(b, " %s", r->text);
+        else if (r->kind == MILLRACE__CHECK_KIND__CHECK_UNIQUE) {
+            mr_strbuf_printf(b, " (");
+            tb_list(b, r->columns, r->n_columns);
+            mr_strbuf_printf(b, ")");
+        } else {
+            if (r->has_min)
+                mr_strbuf_printf(b, " >= %lld", (long long)r->min);
+            if (r->has_max)
+                mr_strbuf_printf(b, "%s <= %lld", r->has_min ? " and" : "", (long long)r->max);
+        }
+        mr_strbuf_printf(b, " [%s]", mr_plan_name(mr_plan_check_action_names, r->action));
+    }
+    mr_strbuf_printf(b, ")");
 }
 
 static const explain_op *explain_find(Millrace__OpKind k);
@@ -403,6 +435,10 @@ static void js_read(cJSON *obj, const Millrace__ReadSpec *r, int *bad)
     js_int(o, "max_errors", (long long)r->max_errors, bad);
     if (r->compression != MILLRACE__COMPRESSION__COMPRESSION_AUTO)
         js_str(o, "compression", mr_plan_name(mr_plan_compression_names, r->compression), bad);
+    if (r->incremental == MILLRACE__INCREMENTAL__INCREMENTAL_FILES)
+        js_str(o, "incremental", "files", bad);
+    else if (r->incremental == MILLRACE__INCREMENTAL__INCREMENTAL_COLUMN)
+        js_str(o, "incremental_column", r->incremental_column, bad);
     if (r->csv) {
         cJSON *c = js_add(o, "csv", cJSON_CreateObject(), bad);
         if (!c)
@@ -502,6 +538,31 @@ static void keys_union(cJSON *o, const Millrace__OpSpec *op, int *bad)
     js_add(o, "distinct", cJSON_CreateBool(op->union_op->distinct), bad);
 }
 
+static void keys_check(cJSON *o, const Millrace__OpSpec *op, int *bad)
+{
+    cJSON *a = js_add(o, "rules", cJSON_CreateArray(), bad);
+    for (size_t i = 0; a && i < op->check->n_rules; i++) {
+        const Millrace__CheckRule *r = op->check->rules[i];
+        cJSON *x = cJSON_CreateObject();
+        js_push(a, x, bad);
+        if (!x)
+            return;
+        js_str(x, "name", r->name, bad);
+        js_str(x, "kind", mr_plan_name(mr_plan_check_kind_names, r->kind), bad);
+        js_str(x, "on_fail", mr_plan_name(mr_plan_check_action_names, r->action), bad);
+        if (r->kind == MILLRACE__CHECK_KIND__CHECK_EXPECT)
+            js_str(x, "expect", r->expr, bad);
+        if (r->kind == MILLRACE__CHECK_KIND__CHECK_AGGREGATE)
+            js_str(x, "aggregate", r->text, bad);
+        if (r->kind == MILLRACE__CHECK_KIND__CHECK_UNIQUE)
+            js_strings(x, "unique", r->columns, r->n_columns, bad);
+        if (r->has_min)
+            js_int(x, "min", (long long)r->min, bad);
+        if (r->has_max)
+            js_int(x, "max", (long long)r->max, bad);
+    }
+}
+
 #define K(x) MILLRACE__OP_KIND__OP_##x
 static const explain_op explain_ops[] = {
     [K(SCAN)] = {"read", "scan", label_scan, keys_scan},
@@ -516,6 +577,7 @@ static const explain_op explain_ops[] = {
     [K(SORT)] = {"sort", "sort", label_sort, keys_sort},
     [K(LIMIT)] = {"limit", "limit", label_limit, keys_limit},
     [K(WINDOW)] = {"window", "window", label_window, keys_window},
+    [K(CHECK)] = {"check", "check", label_check, keys_check},
 };
 #undef K
 

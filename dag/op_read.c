@@ -31,6 +31,12 @@ static const dv_keyspec csv_keys[] = {
 const dv_keyspec dag_read_keys[] = {
     {"op", 1, DV_K_STR},      {"format", 1, DV_K_STR},   {"path", 1, DV_K_STR},      {"schema", 0, DV_K_MAP},
     {"csv", 0, DV_K_MAP},     {"on_error", 0, DV_K_STR}, {"max_errors", 0, DV_K_INT}, {"compression", 0, DV_K_STR},
+    {"incremental", 0, DV_K_ANY},
+    {NULL, 0, 0},
+};
+
+static const dv_keyspec incremental_keys[] = {
+    {"column", 1, DV_K_STR},
     {NULL, 0, 0},
 };
 
@@ -285,6 +291,48 @@ static void read_typed(dag_node *nd, int fmt, const ynode *csv, int onerr)
     r->max_errors = -1;
 }
 
+/* incremental: files, or {column: NAME} naming a column of the read's
+ * schema whose type orders (every type but bool); fills the typed form. */
+static void check_incremental(dag_ctx *c, dag_node *nd, const mr_schema *schema)
+{
+    const ynode *v = ymap_get(nd->body, "incremental");
+    nd->read.incremental_column = "";
+    if (!v)
+        return;
+    if (v->kind == YN_SCALAR && !yscalar_is_null(v)) {
+        if (strcmp(v->text, "files") == 0)
+            nd->read.incremental = MILLRACE__INCREMENTAL__INCREMENTAL_FILES;
+        else
+            dag_error(c, v, nd->id, "unknown incremental '%s' (expected files, or {column: "
+                      "NAME} for rows above the last run's watermark)", v->text);
+        return;
+    }
+    if (v->kind != YN_MAP) {
+        dag_error(c, v, nd->id, "'incremental' must be files or {column: NAME}");
+        return;
+    }
+    dv_check_keys(c, v, incremental_keys, "incremental", ymap_key(nd->body, "incremental"),
+                  nd->id);
+    const ynode *col = ymap_get(v, "column");
+    if (!schema || !col || col->kind != YN_SCALAR || yscalar_is_null(col))
+        return;
+    int i = mr_schema_find(schema, col->text);
+    if (i < 0) {
+        dag_error(c, col, nd->id, "incremental column '%s' is not in the read's schema",
+                  col->text);
+        return;
+    }
+    mr_type t = schema->fields[i].type;
+    if (t.id == MR_T_BOOL) {
+        dag_error(c, col, nd->id, "incremental column '%s' is bool, which has no useful order "
+                  "for a watermark (use a number, decimal, string, date or timestamp)",
+                  col->text);
+        return;
+    }
+    nd->read.incremental = MILLRACE__INCREMENTAL__INCREMENTAL_COLUMN;
+    nd->read.incremental_column = col->text;
+}
+
 mr_schema *dag_read_validate(dag_ctx *c, dag_node *nd, mr_schema *const *ins)
 {
     (void)ins;
@@ -334,8 +382,11 @@ mr_schema *dag_read_validate(dag_ctx *c, dag_node *nd, mr_schema *const *ins)
                       me);
     }
     const ynode *sch = ymap_get(b, "schema");
-    if (!sch)
-        return fmt < 0 ? NULL : infer_schema(c, nd, fmt);
+    if (!sch) {
+        mr_schema *inf = fmt < 0 ? NULL : infer_schema(c, nd, fmt);
+        check_incremental(c, nd, inf);
+        return inf;
+    }
     check_input_exists(c, nd);
     if (sch->kind != YN_MAP)
         return NULL;
@@ -373,6 +424,7 @@ mr_schema *dag_read_validate(dag_ctx *c, dag_node *nd, mr_schema *const *ins)
     mr_schema *out = ok ? dv_sb_finish(c, &sb) : NULL;
     if (out && fmt == 2)
         check_parquet_schema(c, nd, sch, out);
+    check_incremental(c, nd, out);
     return out;
 }
 
@@ -405,6 +457,8 @@ void dag_read_compile(dag_pb *b, dag_frag *f, const dag_node *nd, int idx)
     r->on_error = rd->on_error;
     r->max_errors = rd->max_errors;
     r->compression = rd->compression;
+    r->incremental = rd->incremental;
+    r->incremental_column = dag_pb_str(b, rd->incremental_column ? rd->incremental_column : "");
     /* filter pushdown: the conditions evaluated in the scan, then only
      * the columns the readers need */
     const char *pushed = dag_pushed_text(b->c, nd);

@@ -330,6 +330,8 @@ void dag_optimize(dag_ctx *c, dag *d)
         dag_node *nd = &d->nodes[i];
         if (nd->op == DOP_WRITE)
             need_all(want[i], nd->out);
+        if (nd->op == DOP_READ && nd->read.incremental == MILLRACE__INCREMENTAL__INCREMENTAL_COLUMN)
+            need_name(want[i], nd->out, nd->read.incremental_column); /* the watermark's */
         int any = 0;
         for (int f = 0; f < nd->out->nfields; f++)
             any |= want[i][f];

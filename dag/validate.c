@@ -132,6 +132,8 @@ static int check_kind(dag_ctx *c, const ynode *v, dv_kkind k, const char *key, c
         if (v->kind == YN_SCALAR)
             return 0;
         break;
+    case DV_K_ANY:
+        return 0;
     }
     if (yscalar_is_null(v))
         dag_error(c, v, node, "'%s' needs a value (%s)", key, kind_word(k));
@@ -992,7 +994,8 @@ void dag_model_free(dag *d)
         mr_schema_destroy(d->nodes[i].join_in[0]);
         mr_schema_destroy(d->nodes[i].join_in[1]);
         mr_schema_destroy(d->nodes[i].scan_out);
-        d->nodes[i].scan_out = NULL;
+        mr_schema_destroy(d->nodes[i].check_final);
+        d->nodes[i].scan_out = d->nodes[i].check_final = NULL;
         d->nodes[i].join_in[0] = d->nodes[i].join_in[1] = NULL;
         d->nodes[i].out = d->nodes[i].partial = d->nodes[i].full_out = NULL;
     }

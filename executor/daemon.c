@@ -237,6 +237,36 @@ static void *task_thread(void *arg)
     }
     st.n_rejects = (size_t)stats.nsample;
     st.rejects = rjp;
+    Millrace__ReadMark mark = MILLRACE__READ_MARK__INIT;
+    if (stats.has_mark) {
+        mark.node = stats.mark_node;
+        mark.rows = stats.mark_rows;
+        mark.has_max = stats.mark_has_max;
+        mark.max = stats.mark_max;
+        st.read_mark = &mark;
+    }
+    Millrace__CheckCount *cc = calloc((size_t)stats.nchecks + 1, sizeof *cc);
+    Millrace__CheckCount **ccp = calloc((size_t)stats.nchecks + 1, sizeof *ccp);
+    for (int i = 0; cc && ccp && i < stats.nchecks; i++) {
+        millrace__check_count__init(&cc[i]);
+        cc[i].node = stats.checks[i].node;
+        cc[i].rule = stats.checks[i].rule;
+        cc[i].rows_checked = stats.checks[i].rows_checked;
+        cc[i].rows_failed = stats.checks[i].rows_failed;
+        cc[i].samples = stats.checks[i].samples;
+        cc[i].n_samples = (size_t)stats.checks[i].nsamples;
+        ccp[i] = &cc[i];
+        st.n_checks++;
+    }
+    st.checks = ccp;
+    if (stats.nchecks > 0 && (!cc || !ccp) && rc >= 0) {
+        /* the counts are what the job's checks decide by: never drop them */
+        st.state = MILLRACE__TASK_STATE__TASK_FAILED;
+        st.error = "out of memory reporting check results";
+        st.code = MR_ENOMEM;
+        st.retryable = 1;
+        st.n_checks = 0;
+    }
     if (rc < 0)
         mr_log(MR_LOG_WARN, "executor", "job=%s stage=%u task=%u attempt=%u failed: %s", s->job_id,
                s->stage_id, s->partition, s->attempt, err.msg);
@@ -260,6 +290,8 @@ static void *task_thread(void *arg)
     }
     mr_socket_close(push);
     free(buf);
+    free(cc);
+    free(ccp);
     mr_task_stats_free(&stats);
     return NULL;
 }

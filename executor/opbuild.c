@@ -8,6 +8,7 @@
 
 #include <stdlib.h>
 
+#include "core/op/check.h"
 #include "core/op/distinct.h"
 #include "core/op/filter.h"
 #include "core/op/hashagg.h"
@@ -183,6 +184,30 @@ static mr_op *build_window(const Millrace__OpSpec *op, mr_op **kids, int nkids, 
     return win;
 }
 
+static mr_op *build_check(const Millrace__OpSpec *op, mr_op **kids, int nkids, mr_err *err)
+{
+    (void)nkids;
+    const Millrace__CheckOp *c = op->check;
+    mr_check_rule *rules = calloc(c->n_rules + 1, sizeof *rules);
+    if (!rules) {
+        mr_op_close(kids[0]);
+        mr_err_oom(err, op->node);
+        return NULL;
+    }
+    for (size_t i = 0; i < c->n_rules; i++) {
+        const Millrace__CheckRule *r = c->rules[i];
+        rules[i] = (mr_check_rule){.name = r->name,
+                                   .kind = (mr_check_kind)r->kind,
+                                   .action = (mr_check_action)r->action,
+                                   .expr = r->expr && r->expr[0] ? r->expr : NULL,
+                                   .columns = (const char *const *)r->columns,
+                                   .ncolumns = (int)r->n_columns};
+    }
+    mr_op *k = mr_check_create(kids[0], rules, (int)c->n_rules, op->node, err);
+    free(rules);
+    return k;
+}
+
 #define K(x) MILLRACE__OP_KIND__OP_##x
 static const mr_opbuild_entry entries[] = {
     [K(SCAN)] = {"scan", 0, NULL},
@@ -197,6 +222,7 @@ static const mr_opbuild_entry entries[] = {
     [K(SORT)] = {"sort", 1, build_sort},
     [K(LIMIT)] = {"limit", 1, build_limit},
     [K(WINDOW)] = {"window", 1, build_window},
+    [K(CHECK)] = {"check", 1, build_check},
 };
 #undef K
 

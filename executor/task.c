@@ -26,6 +26,7 @@
 #include "core/log.h"
 #include "core/op.h"
 #include "core/op/filter.h"
+#include "core/op/check.h"
 #include "core/op/scan.h"
 #include "core/op/scan_csv.h"
 #include "core/op/source.h"
@@ -149,6 +150,7 @@ typedef struct build_ctx {
     mr_op *sources[64]; /* for counters: every source built */
     int nsources;
     mr_op *scan;        /* the scan that reads this task's split, if any */
+    mr_op *mark;        /* above it, an incremental column read's watermark */
 } build_ctx;
 
 /* Indices of op idx's inputs: its `children`, or the op before it when it
@@ -293,7 +295,9 @@ static mr_op *open_scan(build_ctx *bc, size_t idx, mr_err *err)
         o.fields = rd->columns;
         o.nfields = (int)rd->schema->n_fields;
     }
-    if (rd->filter && rd->filter[0])
+    /* Parquet skips row groups by it, except where the watermark must see
+     * every row read (an incremental column read) */
+    if (rd->filter && rd->filter[0] && rd->incremental != MILLRACE__INCREMENTAL__INCREMENTAL_COLUMN)
         o.filter = rd->filter;
     const char *fname = mr_plan_name(mr_plan_format_names, rd->format);
     const mr_format *fmt = mr_format_find(fname);
@@ -305,9 +309,26 @@ static mr_op *open_scan(build_ctx *bc, size_t idx, mr_err *err)
     mr_schema_destroy(schema);
     if (scan)
         bc->scan = scan;
-    /* filter pushdown: the condition runs on each batch the scan parses */
-    if (scan && rd->filter && rd->filter[0])
-        return mr_filter_create(scan, rd->filter, op->node, err);
+    if (scan && rd->incremental == MILLRACE__INCREMENTAL__INCREMENTAL_COLUMN) {
+        /* only rows above the last run's watermark (docs/bookmarks.md) */
+        const char *bound = bc->spec->has_watermark ? bc->spec->watermark : NULL;
+        scan = mr_watermark_create(scan, rd->incremental_column, bound, op->node, err);
+        bc->scan = NULL; /* closed with the watermark, also when it failed */
+        if (scan) {
+            bc->scan = scan->child;
+            bc->mark = scan;
+        }
+    }
+    /* filter pushdown: the condition runs on each batch the scan parses
+     * (after an incremental read's watermark, which sees every row read) */
+    if (scan && rd->filter && rd->filter[0]) {
+        mr_op *top = mr_filter_create(scan, rd->filter, op->node, err);
+        if (!top && bc->mark == scan)
+            bc->mark = NULL;
+        if (!top)
+            bc->scan = NULL; /* closed with the filter */
+        scan = top;
+    }
     return scan;
 }
 
@@ -441,30 +462,138 @@ void mr_task_stats_free(mr_task_stats *stats)
         free(stats->sample[i].raw);
     }
     stats->nsample = 0;
+    for (int i = 0; i < stats->nchecks; i++) {
+        free(stats->checks[i].node);
+        free(stats->checks[i].rule);
+        for (int k = 0; k < stats->checks[i].nsamples; k++)
+            free(stats->checks[i].samples[k]);
+        free(stats->checks[i].samples);
+    }
+    free(stats->checks);
+    stats->checks = NULL;
+    stats->nchecks = 0;
+}
+
+/* The check operators of the tree under op, depth first, into out[n..cap)
+ * (out NULL: just counted); returns the new n. */
+static int find_checks(mr_op *op, mr_op **out, int n, int cap)
+{
+    if (!op)
+        return n;
+    if (mr_check_is(op) && (!out || n < cap)) {
+        if (out)
+            out[n] = op;
+        n++;
+    }
+    for (int i = 0; i < op->nchildren; i++)
+        n = find_checks(op->children[i], out, n, cap);
+    return n;
+}
+
+/* Copies every check rule's counts into stats for the coordinator. */
+static int collect_checks(mr_op *const *ops, int nops, mr_task_stats *stats, mr_err *err)
+{
+    int total = 0;
+    for (int i = 0; i < nops; i++) {
+        const mr_check_result *r;
+        int n;
+        mr_check_results(ops[i], &r, &n);
+        total += n;
+    }
+    if (total == 0)
+        return 0;
+    stats->checks = calloc((size_t)total, sizeof *stats->checks);
+    if (!stats->checks)
+        return mr_err_oom(err, NULL);
+    for (int i = 0; i < nops; i++) {
+        const mr_check_result *r;
+        int n;
+        mr_check_results(ops[i], &r, &n);
+        for (int k = 0; k < n; k++) {
+            mr_task_check *c = &stats->checks[stats->nchecks++];
+            c->node = strdup(ops[i]->node);
+            c->rule = strdup(r[k].rule);
+            c->rows_checked = r[k].rows_checked;
+            c->rows_failed = r[k].rows_failed;
+            c->samples = calloc((size_t)r[k].nsamples + 1, sizeof *c->samples);
+            if (!c->node || !c->rule || !c->samples)
+                return mr_err_oom(err, NULL);
+            for (int s = 0; s < r[k].nsamples; s++, c->nsamples++)
+                if (!(c->samples[s] = mr_utf8_clean(r[k].samples[s], strlen(r[k].samples[s]))))
+                    return mr_err_oom(err, NULL);
+        }
+    }
+    return 0;
 }
 
 /* A rejected row's raw text may be what was wrong with it, and warehouses
  * and JSON want valid text: core/utf8's one replacement policy. */
 static char *utf8_clean(const char *s) { return mr_utf8_clean(s, strlen(s)); }
 
+static int stage_reject_rows(const Millrace__TaskSpec *spec, const build_ctx *bc,
+                             const mr_reject *const *rows, const char *const *nodes, size_t n,
+                             mr_task_stats *stats, mr_err *err);
+
 /* Stages the rejected rows of the task's scan as its reject table, and
  * copies the first few into stats for the coordinator. */
 static int stage_rejects(const Millrace__TaskSpec *spec, const build_ctx *bc,
-                         mr_task_stats *stats, mr_err *err)
+                         mr_op *const *checks, int nchecks, mr_task_stats *stats, mr_err *err)
 {
-    const Millrace__OpSpec *op = spec->stage->ops[spec->scan_op];
-    const mr_reject *rows = NULL;
-    size_t n = 0;
-    mr_scan_rejects(bc->scan, &rows, &n);
-    stats->skipped_rows = mr_scan_bad_rows(bc->scan) - n;
-    stats->rejected_rows = n;
+    /* The scan's rejects, then those of each check operator: one list of
+     * (node, reject) in the order they are staged. */
+    size_t n = 0, cap = 0;
+    const mr_reject *part;
+    size_t npart = 0;
+    if (bc->scan) {
+        mr_scan_rejects(bc->scan, &part, &npart);
+        stats->skipped_rows = mr_scan_bad_rows(bc->scan) - npart;
+        cap += npart;
+    }
+    for (int i = 0; i < nchecks; i++) {
+        mr_check_rejects(checks[i], &part, &npart);
+        cap += npart;
+    }
+    stats->rejected_rows = cap;
+    if (cap == 0)
+        return 0;
+    const mr_reject **rows = calloc(cap, sizeof *rows);
+    const char **nodes = calloc(cap, sizeof *nodes);
+    if (!rows || !nodes) {
+        free(rows);
+        free(nodes);
+        return mr_err_set(err, MR_ENOMEM, "out of memory staging rejects");
+    }
+    if (bc->scan) {
+        mr_scan_rejects(bc->scan, &part, &npart);
+        for (size_t i = 0; i < npart; i++, n++) {
+            rows[n] = &part[i];
+            nodes[n] = spec->stage->ops[spec->scan_op]->node;
+        }
+    }
+    for (int c = 0; c < nchecks; c++) {
+        mr_check_rejects(checks[c], &part, &npart);
+        for (size_t i = 0; i < npart; i++, n++) {
+            rows[n] = &part[i];
+            nodes[n] = checks[c]->node;
+        }
+    }
+    int rc = stage_reject_rows(spec, bc, rows, nodes, n, stats, err);
+    free(rows);
+    free(nodes);
+    return rc;
+}
+
+static int stage_reject_rows(const Millrace__TaskSpec *spec, const build_ctx *bc,
+                             const mr_reject *const *rows, const char *const *nodes, size_t n,
+                             mr_task_stats *stats, mr_err *err)
+{
     for (size_t i = 0; i < n && stats->nsample < MR_TASK_REJECT_SAMPLE; i++) {
         mr_task_reject *r = &stats->sample[stats->nsample++];
-        r->node = strdup(op->node);
-        r->file = strdup(rows[i].file);
-        r->reason = utf8_clean(rows[i].reason);
-        r->raw = utf8_clean(rows[i].raw);
-        r->line = rows[i].line;
+        r->node = strdup(nodes[i]);
+        r->file = strdup(rows[i]->file);
+        r->reason = utf8_clean(rows[i]->reason);
+        r->raw = utf8_clean(rows[i]->raw);
+        r->line = rows[i]->line;
     }
     if (n == 0 || !spec->warehouse)
         return 0;
@@ -484,9 +613,9 @@ static int stage_rejects(const Millrace__TaskSpec *spec, const build_ctx *bc,
         size_t k = n - i < b->cap ? n - i : b->cap;
         mr_batch_reset(b);
         for (size_t r = 0; r < k && rc >= 0; r++) {
-            const mr_reject *x = &rows[i + r];
+            const mr_reject *x = rows[i + r];
             char *reason = utf8_clean(x->reason), *raw = utf8_clean(x->raw);
-            const char *vals[6] = {spec->job_id, op->node, x->file, NULL, reason, raw};
+            const char *vals[6] = {spec->job_id, nodes[i + r], x->file, NULL, reason, raw};
             if (!reason || !raw)
                 rc = MR_ENOMEM;
             for (int c = 0; c < 6 && rc >= 0; c++)
@@ -512,6 +641,17 @@ static int stage_rejects(const Millrace__TaskSpec *spec, const build_ctx *bc,
     mr_batch_destroy(b);
     mr_schema_destroy(schema);
     return rc < 0 ? rc : 0;
+}
+
+/* A check node's side stage (its aggregate rules): the check operator's
+ * counts are the result, its rows go nowhere. */
+static int drain_to_nothing(mr_op *top, const mr_task_env *env, mr_err *err)
+{
+    mr_batch *b;
+    int rc;
+    while ((rc = mr_op_next(top, &b, err)) == MR_NEXT_BATCH)
+        batch_pause(env);
+    return rc;
 }
 
 /* File outputs: the files driver stages this attempt's part file in the
@@ -589,13 +729,30 @@ static int task_run(const Millrace__TaskSpec *spec, const mr_task_env *env, vola
         else if (st->write && (st->write->target == MILLRACE__WRITE_TARGET__TARGET_CSV ||
                                st->write->target == MILLRACE__WRITE_TARGET__TARGET_JSONL))
             rc = drain_to_file(top, spec, env, err);
+        else if (!st->write && st->n_ops > 0 &&
+                 st->ops[st->n_ops - 1]->kind == MILLRACE__OP_KIND__OP_CHECK)
+            rc = drain_to_nothing(top, env, err);
         else
             rc = mr_err_set(err, MR_ENOTSUP, "stage %u: output target '%s' is not supported yet",
                             st->id, st->write ? mr_plan_name(mr_plan_target_names, st->write->target)
                                               : "(none)");
     }
-    if (rc >= 0 && bc.scan)
-        rc = stage_rejects(spec, &bc, stats, err);
+    int nchecks = find_checks(top, NULL, 0, 0);
+    mr_op **checks = calloc((size_t)nchecks + 1, sizeof *checks);
+    if (!checks && rc >= 0)
+        rc = mr_err_oom(err, NULL);
+    nchecks = checks ? find_checks(top, checks, 0, nchecks) : 0;
+    if (rc >= 0 && (bc.scan || nchecks > 0))
+        rc = stage_rejects(spec, &bc, checks, nchecks, stats, err);
+    if (rc >= 0)
+        rc = collect_checks(checks, nchecks, stats, err);
+    free(checks);
+    if (bc.mark) {
+        stats->has_mark = 1;
+        stats->mark_rows = mr_watermark_rows(bc.mark);
+        stats->mark_has_max = mr_watermark_max(bc.mark, stats->mark_max, sizeof stats->mark_max);
+        snprintf(stats->mark_node, sizeof stats->mark_node, "%s", bc.mark->node);
+    }
     for (int i = 0; i < bc.nsources; i++)
         stats->rows_in += bc.sources[i]->rows_out;
     stats->rows_out = top->rows_out;

@@ -7,6 +7,7 @@
 #include <stdint.h>
 
 #include "core/error.h"
+#include "core/op/watermark.h"
 #include "executor/shuffle_store.h"
 #include "net/transport.h"
 #include "proto/millrace.pb-c.h"
@@ -45,6 +46,15 @@ typedef struct mr_task_reject {
     int64_t line;
 } mr_task_reject;
 
+/* One check rule's counts in this attempt (core/op/check.h), strings
+ * owned by the stats. */
+typedef struct mr_task_check {
+    char *node, *rule;
+    uint64_t rows_checked, rows_failed;
+    char **samples;
+    int nsamples;
+} mr_task_check;
+
 typedef struct mr_task_stats {
     uint64_t rows_in, rows_out, bytes_read, bytes_shuffled;
     uint64_t rejected_rows, skipped_rows;
@@ -52,6 +62,14 @@ typedef struct mr_task_stats {
     uint64_t spill_bytes, spill_files; /* what the task's operators spilled */
     mr_task_reject sample[MR_TASK_REJECT_SAMPLE]; /* the first rejected rows */
     int nsample;
+    /* an incremental column read: the rows its scan passed and their
+     * largest value (core/op/watermark.h) */
+    int has_mark, mark_has_max;
+    uint64_t mark_rows;
+    char mark_node[64];
+    char mark_max[MR_WATERMARK_MAX + 1];
+    mr_task_check *checks; /* every rule of the stage's check operators */
+    int nchecks;
 } mr_task_stats;
 
 /* Frees the reject sample. */

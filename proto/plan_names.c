@@ -11,6 +11,8 @@ const char *const mr_plan_target_names[] = {"warehouse", "csv", "jsonl", NULL};
 const char *const mr_plan_mode_names[] = {"append", "overwrite", "upsert", "error_if_exists", NULL};
 const char *const mr_plan_driver_names[] = {"sqlite", "postgres", NULL};
 const char *const mr_plan_schema_change_names[] = {"fail", "add_columns", "recreate", NULL};
+const char *const mr_plan_check_kind_names[] = {"expect", "unique", "row_count", "aggregate", NULL};
+const char *const mr_plan_check_action_names[] = {"fail", "reject", "warn", NULL};
 
 const char *mr_plan_name(const char *const *names, int value)
 {
@@ -46,6 +48,7 @@ static const struct {
     [K(SORT)] = {M(SORT), &millrace__sort_op__descriptor},
     [K(LIMIT)] = {M(LIMIT), &millrace__limit_op__descriptor},
     [K(WINDOW)] = {M(WINDOW), &millrace__window_op__descriptor},
+    [K(CHECK)] = {M(CHECK), &millrace__check_op__descriptor},
 };
 #undef K
 #undef M

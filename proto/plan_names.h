@@ -20,6 +20,10 @@ extern const char *const mr_plan_mode_names[];    /* Millrace__WriteMode: append
 extern const char *const mr_plan_driver_names[];  /* Millrace__WarehouseDriver: sqlite, postgres */
 /* Millrace__SchemaChange: fail, add_columns, recreate */
 extern const char *const mr_plan_schema_change_names[];
+/* Millrace__CheckKind: expect, unique, row_count, aggregate */
+extern const char *const mr_plan_check_kind_names[];
+/* Millrace__CheckAction: fail, reject, warn */
+extern const char *const mr_plan_check_action_names[];
 
 /* names[value], or "?" when value is not in the table (a plan from a newer
  * build).  Never NULL. */

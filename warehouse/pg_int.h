@@ -48,4 +48,8 @@ int pg__stage_append(mr_wh_stage *base, const mr_batch *b, mr_err *err);
 int pg__stage_finish(mr_wh_stage *base, mr_err *err);
 void pg__stage_abort(mr_wh_stage *base);
 
+/* bookmarks.c: moves a commit's bookmarks in c's open transaction. */
+int mr_wh__bookmarks_apply_pg(PGconn *c, const mr_wh_config *cfg, const mr_wh_bookmarks *bm,
+                              mr_err *err);
+
 #endif

@@ -518,6 +518,8 @@ static int staged_rows(PGconn *c, const char *table, unsigned long long *rows, m
 static int prepare_target(PGconn *c, const mr_wh_config *cfg, const mr_wh_target *t, qname *qn,
                           unsigned long long *counts, mr_err *err)
 {
+    if (t->bookmarks)
+        return mr_wh__bookmarks_apply_pg(c, cfg, t->bookmarks, err);
     int rc = qname_parse(cfg, t->table, qn, err);
     for (int i = 0; i < t->schema->nfields && rc == 0; i++)
         rc = pg__check_ident(t->schema->fields[i].name, "column", err);
@@ -690,6 +692,8 @@ out:
 static int move_target(PGconn *c, mr_wh_target *t, const qname *qn, const unsigned long long *counts,
                        mr_err *err)
 {
+    if (t->bookmarks) /* moved by prepare_target */
+        return 0;
     const char *mode = t->mode ? t->mode : "append";
     char what[160];
     snprintf(what, sizeof what, "warehouse commit: table %s", t->table);

@@ -732,6 +732,8 @@ out:
 
 static int commit_target(sqlite3 *db, mr_wh_target *t, mr_err *err)
 {
+    if (t->bookmarks)
+        return mr_wh__bookmarks_apply_sqlite(db, t->bookmarks, err);
     const char *name = table_name(t->table);
     const char *mode = t->mode ? t->mode : "append";
     if (!*name)

@@ -27,4 +27,7 @@ int sq__lease_release(const mr_wh_config *cfg, const char *job_id, mr_err *err);
 int sq__sweep(const mr_wh_config *cfg, const mr_wh_owner *me, int64_t expire_ms, int *swept,
              mr_err *err);
 
+/* bookmarks.c: moves a commit's bookmarks in db's open transaction. */
+int mr_wh__bookmarks_apply_sqlite(sqlite3 *db, const mr_wh_bookmarks *bm, mr_err *err);
+
 #endif

@@ -94,6 +94,9 @@ static int check_target(const mr_wh_target *t, mr_err *err)
 {
     if (!t->table || !*t->table)
         return mr_err_set(err, MR_EINVAL, "warehouse commit: a target has no table name");
+    if (t->bookmarks) /* bookmarks.c: no schema, no staging */
+        return t->bookmarks->dag && t->nstaging == 0
+                   ? 0 : mr_err_set(err, MR_EINVAL, "warehouse commit: bookmarks without a DAG");
     int rc = check_schema(t->schema, t->table, err);
     if (rc < 0)
         return rc;

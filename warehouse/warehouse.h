@@ -172,6 +172,9 @@ typedef struct mr_wh_target {
     /* when the table's columns differ from the write's: fail (also NULL) |
      * add_columns | recreate (overwrite only); see mr_wh_commit */
     const char *on_schema_change;
+    /* set on a target of its own (table MR_WH_BOOKMARKS_TABLE, no schema,
+     * no staging): the commit moves these bookmarks (see below) */
+    const struct mr_wh_bookmarks *bookmarks;
 } mr_wh_target;
 
 /* Fills t's table, mode, key, node, dedupe, delete_column and
@@ -331,6 +334,50 @@ int mr_wh_sweep(const mr_wh_config *cfg, const mr_wh_owner *me, int64_t expire_m
                 mr_err *err);
 
 #define MR_WH_LEASES_TABLE "millrace_leases"
+
+/* ---- bookmarks of incremental reads (bookmarks.c, docs/bookmarks.md) -------
+ * The table millrace_bookmarks holds, per DAG name, the files each
+ * `incremental: files` read loaded, the watermark of each `incremental:
+ * {column}` read, and a run row whose value changes whenever the DAG's
+ * bookmarks move (a version).  A job moves them in its commit: a target
+ * whose `bookmarks` is set (table MR_WH_BOOKMARKS_TABLE, no schema or
+ * staging) makes mr_wh_commit, in its transaction and before any data
+ * moves, fail with MR_EWAREHOUSE when the version is no longer `seen`
+ * (another run committed meanwhile), delete the rows of clear_nodes,
+ * replace rows (same dag, node, kind, item) and set the version to job_id. */
+#define MR_WH_BOOKMARKS_TABLE "millrace_bookmarks"
+
+typedef struct mr_wh_bookmark {
+    char *node, *kind, *item; /* kind: "file" (item: path) | "column" (item: column) */
+    char *value;              /* column: the watermark; file: NULL */
+    int64_t size, mtime_ns;   /* file */
+    char *job_id, *updated_at; /* as loaded (ignored when written) */
+} mr_wh_bookmark;
+
+typedef struct mr_wh_bookmarks {
+    const char *dag;    /* the DAG's name */
+    const char *job_id; /* the job committing */
+    const char *seen;   /* the version when the job read the bookmarks ("" none) */
+    const char *const *clear_nodes; /* nodes whose rows go first (full refresh) */
+    int nclear;
+    const mr_wh_bookmark *rows;
+    int nrows;
+} mr_wh_bookmarks;
+
+/* Reads the bookmarks of dag (rows ordered by node, kind, item; the run
+ * row apart, as *version, "" when none).  A warehouse without the table,
+ * or an SQLite file that does not exist, has none.  The caller frees rows
+ * with mr_wh_bookmarks_free and *version with free.  0, MR_EIO
+ * (PostgreSQL unreachable), MR_EWAREHOUSE or MR_ENOMEM. */
+int mr_wh_bookmarks_load(const mr_wh_config *cfg, const char *dag, mr_wh_bookmark **rows,
+                         int *n, char **version, mr_err *err);
+void mr_wh_bookmarks_free(mr_wh_bookmark *rows, int n);
+/* Edits the bookmarks of dag in one transaction: value NULL deletes those
+ * of node (NULL: every node); otherwise sets node's watermark on column to
+ * value.  Either way the version changes, so a run that read the old
+ * bookmarks cannot commit.  0 or a negative code. */
+int mr_wh_bookmarks_edit(const mr_wh_config *cfg, const char *dag, const char *node,
+                         const char *column, const char *value, mr_err *err);
 
 /* ---- for drivers (warehouse/<driver>.c) -----------------------------------
  * A driver fills one mr_wh__driver; the front (warehouse.c) picks it by

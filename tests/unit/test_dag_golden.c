@@ -140,8 +140,11 @@ static void check_plan_shape(const Millrace__JobPlan *plan, const char *name)
         assert_int_equal(st->n_inputs > 0, reads > 0);
         if (reads)
             assert_true(st->partitions > 0);
-        /* A stage ends in exactly one of: a shuffle or a write. */
-        if (!((st->shuffle != NULL) ^ (st->write != NULL)))
+        /* A stage ends in exactly one of: a shuffle or a write, or it is a
+         * check node's side stage: no sink, an OP_CHECK at its root. */
+        int side = !st->shuffle && !st->write &&
+                   st->ops[st->n_ops - 1]->kind == MILLRACE__OP_KIND__OP_CHECK;
+        if (!((st->shuffle != NULL) ^ (st->write != NULL)) && !side)
             fail_msg("%s: stage %zu must end in a shuffle or a write", name, s);
         if (st->shuffle && st->shuffle->round_robin)
             assert_int_equal(st->shuffle->n_keys, 0);

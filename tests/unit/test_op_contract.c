@@ -38,11 +38,13 @@
 #include "core/op/hashagg.h"
 #include "core/op/hashjoin.h"
 #include "core/op/limit.h"
+#include "core/op/watermark.h"
 #include "core/op/project.h"
 #include "core/op/scan_csv.h"
 #include "core/op/sort.h"
 #include "core/op/source.h"
 #include "core/op/union.h"
+#include "core/op/check.h"
 #include "core/op/window.h"
 #include "testutil.h"
 
@@ -317,6 +319,13 @@ static mr_op *mk_limit(bool sel)
     return must(mr_limit_create(input(sel, 1), 5000, "limit", &err), &err);
 }
 
+/* An incremental read's watermark: k above 4000 (NULLs never pass). */
+static mr_op *mk_watermark(bool sel)
+{
+    mr_err err = {0};
+    return must(mr_watermark_create(input(sel, 1), "k", "4000", "watermark", &err), &err);
+}
+
 /* A window over its sort: partitions of g, ordered by k (NULLs and ties
  * included); the sort beneath spills under a budget. */
 static mr_op *mk_window(bool sel)
@@ -329,6 +338,21 @@ static mr_op *mk_window(bool sel)
                            "max(s)", "lag(s, 2, 'x')", "first_value(k)", "cume_dist()"};
     mr_window_order ord = {keys + 1, NULL, 1};
     return must(mr_window_create(s, keys, 1, &ord, names, exprs, 7, "window", &err), &err);
+}
+
+/* Every kind of check rule at once: expect that rejects (k % 5 = 0 and
+ * NULL k drop), one that warns, unique on (g, s) and a row count. */
+static mr_op *mk_check(bool sel)
+{
+    mr_err err = {0};
+    const char *ucols[] = {"g", "s"};
+    const mr_check_rule rules[] = {
+        {"no_fives", MR_CHECK_EXPECT, MR_CHECK_REJECT, "k % 5 <> 0", NULL, 0},
+        {"small", MR_CHECK_EXPECT, MR_CHECK_WARN, "k < 5000", NULL, 0},
+        {"gs", MR_CHECK_UNIQUE, MR_CHECK_WARN, NULL, ucols, 2},
+        {"rows", MR_CHECK_ROW_COUNT, MR_CHECK_FAIL, NULL, NULL, 0},
+    };
+    return must(mr_check_create(input(sel, 1), rules, 4, "check", &err), &err);
 }
 
 typedef struct op_case {
@@ -360,6 +384,8 @@ static const op_case CASES[] = {
     {"sort top-n", mk_sort_topn, false, true, false},
     {"limit", mk_limit, false, true, false},
     {"window", mk_window, true, true, false},
+    {"watermark", mk_watermark, false, true, false},
+    {"check", mk_check, false, true, false},
 };
 #define NCASES ((int)(sizeof CASES / sizeof CASES[0]))
 
