@@ -214,6 +214,10 @@ int cli_print_summary(const cJSON *job, double seconds)
         cJSON_ArrayForEach(o, outputs)
             printf("  %-20s -> %-32s %s rows\n", str(o, "node"), str(o, "target"),
                    grouped(num(o, "rows"), rows, sizeof rows));
+    double groups = num(job, "row_groups_skipped");
+    if (groups > 0)
+        printf("  Parquet row groups skipped by statistics: %s\n",
+               grouped(groups, rows, sizeof rows));
     double rejected = num(job, "rejected_rows");
     if (rejected > 0)
         printf("  rejected rows: %s\n", grouped(rejected, rows, sizeof rows));
@@ -293,6 +297,9 @@ void cli_print_job(const cJSON *job, FILE *out)
     cJSON_ArrayForEach(x, outputs)
         fprintf(out, "  output %s -> %s: %s rows\n", str(x, "node"), str(x, "target"),
                 grouped(num(x, "rows"), rows, sizeof rows));
+    if (num(job, "row_groups_skipped") > 0)
+        fprintf(out, "  Parquet row groups skipped by statistics: %s\n",
+                grouped(num(job, "row_groups_skipped"), rows, sizeof rows));
     if (num(job, "rejected_rows") > 0)
         fprintf(out, "  rejected rows: %s\n", grouped(num(job, "rejected_rows"), rows, sizeof rows));
     print_bookmarks(cJSON_GetObjectItemCaseSensitive(job, "bookmarks"), out);

@@ -374,6 +374,7 @@ static cJSON *job_json(const job *j, int full)
         }
     }
     cJSON_AddNumberToObject(o, "rejected_rows", (double)j->rejected_rows);
+    cJSON_AddNumberToObject(o, "row_groups_skipped", (double)j->groups_skipped);
     cJSON_AddItemToObject(o, "bookmarks", coord_bm_json(j));
     cJSON *checks = cJSON_AddArrayToObject(o, "checks");
     for (int i = 0; i < j->nchecks; i++) {

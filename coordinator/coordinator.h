@@ -81,6 +81,7 @@ typedef struct task_rt {
     uint32_t scan_op;       /* which OP_SCAN of the stage the split is for */
     uint64_t rejected;      /* rows its read rejected (staged as its reject table) */
     uint64_t skipped;       /* rows its read skipped */
+    uint64_t groups_skipped; /* Parquet row groups its read skipped by statistics */
     int sampled;            /* its rejects are already in the job's sample */
     uint64_t dispatched_ms; /* coord_now_ms() when the attempt was sent (metrics) */
     uint64_t progress_rows; /* the attempt's progress as its executor last reported it */
@@ -147,6 +148,7 @@ typedef struct job {
      * (every one lands in the warehouse table millrace_rejects). */
     uint64_t rejected_rows;
     uint64_t skipped_rows;
+    uint64_t groups_skipped; /* Parquet row groups skipped by statistics */
     job_reject *rejects;
     uint32_t nrejects;
     /* The check rules' outcomes, summed from the tasks once every stage is

@@ -282,12 +282,13 @@ void coord_schedule(mr_coord *c)
  * sampled once). */
 static void job_count_rejects(job *j, task_rt *tk, const Millrace__TaskStatus *s)
 {
-    j->rejected_rows = j->skipped_rows = 0;
+    j->rejected_rows = j->skipped_rows = j->groups_skipped = 0;
     for (uint32_t st = 0; st < j->nstages; st++)
         for (uint32_t t = 0; t < j->stages[st].ntasks; t++)
             if (j->stages[st].tasks[t].state == TASK_DONE) {
                 j->rejected_rows += j->stages[st].tasks[t].rejected;
                 j->skipped_rows += j->stages[st].tasks[t].skipped;
+                j->groups_skipped += j->stages[st].tasks[t].groups_skipped;
             }
     if (tk->sampled || s->n_rejects == 0)
         return;
@@ -365,6 +366,7 @@ void coord_on_status(mr_coord *c, const char *identity, const Millrace__TaskStat
         tk->bytes_read = s->bytes_read;
         tk->rejected = s->rejected_rows;
         tk->skipped = s->skipped_rows;
+        tk->groups_skipped = s->groups_skipped;
         coord_bm_task_mark(tk, s);
         job_count_rejects(j, tk, s);
         if (coord_checks_task(tk, s) < 0) {

@@ -73,6 +73,13 @@ typedef struct mr_csv_options {
                               * (mr_csv_inferred_hint); CSV and JSONL scans */
     int compression;         /* mr_compression (core/formats/decode.h); 0 is
                               * auto: .gz and .zst by the name; CSV and JSONL */
+    const uint32_t *fields;  /* CSV scan without a header: the field each schema
+                              * column is read from (column pruning); NULL:
+                              * column i is field i */
+    int nfields;             /* with fields: the fields a record has */
+    const char *filter;      /* the scan's pushed-down condition, for formats
+                              * that can skip data by it (Parquet row-group
+                              * statistics); the scan's filter still applies */
 } mr_csv_options;
 
 /* Fills o with the defaults: ',', '"', header, empty is NULL, fail, -1. */

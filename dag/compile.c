@@ -308,6 +308,17 @@ void dag_build_node(dag_pb *b, int idx, dag_frag *f, int depth)
     if (!def->own_inputs)
         dag_build_node(b, nd->inputs[0].node, f, depth + 1);
     def->compile(b, f, nd, idx);
+    /* conditions pushed onto this node's output (a read has them inside) */
+    const char *pushed = nd->op != DOP_READ ? dag_pushed_text(b->c, nd) : NULL;
+    if (pushed) {
+        Millrace__OpSpec *op = dag_op_new(b, f, MILLRACE__OP_KIND__OP_FILTER, nd,
+                                          dag_frag_schema(f));
+        if (op) {
+            op->node = dag_pb_str(b, nd->pushed.names[0]);
+            op->filter->predicate = dag_pb_str(b, pushed);
+            op->filter->pushed = 1;
+        }
+    }
     /* Computed once for all its readers: share through a round-robin
      * shuffle that keeps the partition count (and so a sorted order). */
     if (nd->nconsumers > 1 && !b->c->arena.failed) {

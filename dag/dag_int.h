@@ -263,6 +263,22 @@ typedef struct dag_node {
     long long limit;     /* limit n */
     int distinct;        /* union distinct */
     dag_write write;
+    /* Column pruning (optimize.c): a node whose output was narrowed keeps
+     * its whole schema here (a read's is the file's; read_cols the
+     * positions of the columns it outputs). */
+    mr_schema *full_out;
+    uint32_t *read_cols;
+    int nread_cols;
+    /* A join: the columns it reads of each input (NULL: all), so an input
+     * that others read whole (a shared node) is narrowed before the
+     * join's shuffle. */
+    mr_schema *join_in[2];
+    /* Filter pushdown (pushdown.c): conditions applied to this node's
+     * output (names: the filter each came from; texts: the condition);
+     * a read evaluates them in its scan.  scan_out: a read's scan output
+     * when the pushed conditions read columns its readers do not. */
+    dag_named pushed;
+    mr_schema *scan_out;
     dag_check_rule *checks; /* check: its rules; aggs holds its aggregate calls, */
     int nchecks;            /* partial their states */
     mr_schema *check_final; /* check: the final aggregate's output (aggregate rules) */
@@ -284,6 +300,16 @@ typedef struct dag {
  * d's schemas are destroyed by dag_model_free. */
 void dag_validate(dag_ctx *c, const ynode *root, dag *d);
 void dag_model_free(dag *d);
+
+/* ---- optimizer (optimize.c) -------------------------------------------- */
+
+/* Column pruning over a valid, typed model (see optimize.c); off when
+ * MILLRACE_NO_OPTIMIZE is set to anything but 0. */
+void dag_optimize(dag_ctx *c, dag *d);
+/* Filter pushdown (see pushdown.c), run by dag_optimize. */
+void dag_pushdown(dag_ctx *c, dag *d);
+/* A node's pushed conditions as one AND (arena), NULL when none. */
+const char *dag_pushed_text(dag_ctx *c, const dag_node *nd);
 
 /* ---- stage compiler (compile.c) ----------------------------------------- */
 

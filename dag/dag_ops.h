@@ -146,6 +146,9 @@ void dag_seal_shuffle(dag_pb *b, dag_frag *f, const dag_node *nd, uint32_t parti
 char **dag_schema_names(dag_pb *b, const Millrace__Schema *s, size_t *n);
 /* Builds node idx's output as a fragment in f. */
 void dag_build_node(dag_pb *b, int idx, dag_frag *f, int depth);
+/* A project onto want's columns appended to f when f outputs more
+ * (optimize.c: a union's inputs after column pruning). */
+void dag_narrow(dag_pb *b, dag_frag *f, const dag_node *nd, const mr_schema *want);
 /* distinct over cols (n == 0: every column) | hash(those) | distinct. */
 void dag_emit_distinct(dag_pb *b, dag_frag *f, const dag_node *nd, char **cols, size_t n,
                        Millrace__Schema *out);

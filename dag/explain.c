@@ -116,6 +116,23 @@ static void label_scan(mr_strbuf *b, const Millrace__OpSpec *op)
     else if (op->read && op->read->incremental == MILLRACE__INCREMENTAL__INCREMENTAL_COLUMN)
         mr_strbuf_printf(b, ", rows above the watermark of %s", op->read->incremental_column);
     mr_strbuf_printf(b, ")");
+    /* column pruning: the columns decoded, of how many */
+    if (op->read && op->read->n_columns && op->read->schema && op->output) {
+        mr_strbuf_printf(b, " columns [");
+        for (size_t i = 0; i < op->output->n_fields; i++)
+            mr_strbuf_printf(b, "%s%s", i ? ", " : "", op->output->fields[i]->name);
+        mr_strbuf_printf(b, "] of %zu", op->read->schema->n_fields);
+    }
+    if (op->read && op->read->filter && op->read->filter[0])
+        mr_strbuf_printf(b, " where %s (pushed down)", op->read->filter);
+}
+
+/* A filter that pushdown moved says so, with its condition. */
+static void label_filter(mr_strbuf *b, const Millrace__OpSpec *op)
+{
+    mr_strbuf_printf(b, "filter %s", op->node);
+    if (op->filter->pushed)
+        mr_strbuf_printf(b, " (pushed down: %s)", op->filter->predicate);
 }
 
 static void label_shuffle_read(mr_strbuf *b, const Millrace__OpSpec *op)
@@ -433,6 +450,16 @@ static void js_read(cJSON *obj, const Millrace__ReadSpec *r, int *bad)
     }
 }
 
+/* A pruned scan: how many columns the file has (its output lists those
+ * it decodes). */
+static void keys_scan(cJSON *o, const Millrace__OpSpec *op, int *bad)
+{
+    if (op->read && op->read->n_columns && op->read->schema)
+        js_add(o, "file_columns", cJSON_CreateNumber((double)op->read->schema->n_fields), bad);
+    if (op->read && op->read->filter && op->read->filter[0])
+        js_add(o, "filter", cJSON_CreateString(op->read->filter), bad);
+}
+
 /* A filter shows as one unnamed expression, a project as its list. */
 static void keys_filter(cJSON *o, const Millrace__OpSpec *op, int *bad)
 {
@@ -440,6 +467,8 @@ static void keys_filter(cJSON *o, const Millrace__OpSpec *op, int *bad)
     e.name = "";
     e.expr = op->filter->predicate;
     js_named(o, "exprs", &v, 1, bad);
+    if (op->filter->pushed)
+        js_add(o, "pushed", cJSON_CreateBool(1), bad);
 }
 
 static void keys_project(cJSON *o, const Millrace__OpSpec *op, int *bad)
@@ -536,9 +565,9 @@ static void keys_check(cJSON *o, const Millrace__OpSpec *op, int *bad)
 
 #define K(x) MILLRACE__OP_KIND__OP_##x
 static const explain_op explain_ops[] = {
-    [K(SCAN)] = {"read", "scan", label_scan, NULL},
+    [K(SCAN)] = {"read", "scan", label_scan, keys_scan},
     [K(SHUFFLE_READ)] = {"shuffle read", "shuffle_read", label_shuffle_read, keys_shuffle_read},
-    [K(FILTER)] = {"filter", "filter", NULL, keys_filter},
+    [K(FILTER)] = {"filter", "filter", label_filter, keys_filter},
     [K(PROJECT)] = {"project", "project", NULL, keys_project},
     [K(AGG_PARTIAL)] = {"partial aggregate", "agg_partial", NULL, keys_agg},
     [K(AGG_FINAL)] = {"final aggregate", "agg_final", NULL, keys_agg},

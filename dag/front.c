@@ -75,6 +75,8 @@ int mr_dag_compile(const char *yaml, size_t len, const mr_dag_options *opt,
     } else {
         dag d;
         dag_validate(&c, root, &d);
+        if (c.nerrors == 0 && !c.oom && !c.arena.failed)
+            dag_optimize(&c, &d);
         if (c.nerrors == 0 && !c.oom && !c.arena.failed) {
             Millrace__JobPlan *built = dag_compile_plan(&c, &d);
             if (built) {

@@ -163,6 +163,7 @@ void dag_join_compile(dag_pb *b, dag_frag *f, const dag_node *nd, int idx)
                       dag_pb_strings(b, dj->right_keys, dj->nkeys)};
     for (int s = 0; s < 2; s++) {
         dag_build_node(b, nd->inputs[s].node, &side[s], 1);
+        dag_narrow(b, &side[s], nd, nd->join_in[s]); /* only what the join reads */
         dag_seal_shuffle(b, &side[s], nd, b->partitions, keys[s], (size_t)dj->nkeys, 0);
     }
     memset(f, 0, sizeof *f);

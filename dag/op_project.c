@@ -138,6 +138,8 @@ mr_schema *dag_drop_validate(dag_ctx *c, dag_node *nd, mr_schema *const *ins)
 void dag_filter_compile(dag_pb *b, dag_frag *f, const dag_node *nd, int idx)
 {
     (void)idx;
+    if (!nd->where)
+        return; /* every condition was pushed below it (dag/pushdown.c) */
     Millrace__OpSpec *op = dag_op_new(b, f, MILLRACE__OP_KIND__OP_FILTER, nd,
                                       dag_pb_schema(b, nd->out));
     if (op)

@@ -466,7 +466,8 @@ void dag_read_compile(dag_pb *b, dag_frag *f, const dag_node *nd, int idx)
 {
     (void)idx;
     const dag_read *rd = &nd->read;
-    Millrace__OpSpec *op = dag_op_new(b, f, MILLRACE__OP_KIND__OP_SCAN, nd, dag_pb_schema(b, nd->out));
+    Millrace__OpSpec *op = dag_op_new(b, f, MILLRACE__OP_KIND__OP_SCAN, nd,
+                                      dag_pb_schema(b, nd->scan_out ? nd->scan_out : nd->out));
     Millrace__CsvOptions *csv = dag_pb_alloc(b, sizeof *csv);
     if (!op || !csv)
         return;
@@ -474,7 +475,11 @@ void dag_read_compile(dag_pb *b, dag_frag *f, const dag_node *nd, int idx)
     millrace__csv_options__init(csv);
     r->format = rd->format;
     r->path = dag_pb_str(b, rd->path);
-    r->schema = op->output;
+    r->schema = nd->nread_cols > 0 ? dag_pb_schema(b, nd->full_out) : op->output;
+    if (nd->nread_cols > 0) { /* pruned: the file's columns it outputs */
+        r->columns = nd->read_cols;
+        r->n_columns = (size_t)nd->nread_cols;
+    }
     r->schema_inferred = rd->schema_inferred; /* for the scan's messages */
     csv->header = rd->csv_header;
     csv->delimiter = dag_arena_strndup(&b->c->arena, &rd->csv_delimiter, 1);
@@ -486,4 +491,11 @@ void dag_read_compile(dag_pb *b, dag_frag *f, const dag_node *nd, int idx)
     r->compression = rd->compression;
     r->incremental = rd->incremental;
     r->incremental_column = dag_pb_str(b, rd->incremental_column ? rd->incremental_column : "");
+    /* filter pushdown: the conditions evaluated in the scan, then only
+     * the columns the readers need */
+    const char *pushed = dag_pushed_text(b->c, nd);
+    if (pushed)
+        r->filter = dag_pb_str(b, pushed);
+    if (nd->scan_out)
+        dag_narrow(b, f, nd, nd->out);
 }

@@ -96,6 +96,7 @@ void dag_union_compile(dag_pb *b, dag_frag *f, const dag_node *nd, int idx)
     uint32_t common = 0;
     for (int k = 0; k < n; k++) {
         dag_build_node(b, nd->inputs[k].node, &in[k], 1);
+        dag_narrow(b, &in[k], nd, nd->out); /* inputs left wider by pruning */
         if (!in[k].shuffled)
             scans++;
         else if (common == 0 || common == in[k].partitions)

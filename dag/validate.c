@@ -990,9 +990,14 @@ void dag_model_free(dag *d)
     for (int i = 0; d && i < d->n; i++) {
         mr_schema_destroy(d->nodes[i].out);
         mr_schema_destroy(d->nodes[i].partial);
+        mr_schema_destroy(d->nodes[i].full_out);
+        mr_schema_destroy(d->nodes[i].join_in[0]);
+        mr_schema_destroy(d->nodes[i].join_in[1]);
+        mr_schema_destroy(d->nodes[i].scan_out);
         mr_schema_destroy(d->nodes[i].check_final);
-        d->nodes[i].check_final = NULL;
-        d->nodes[i].out = d->nodes[i].partial = NULL;
+        d->nodes[i].scan_out = d->nodes[i].check_final = NULL;
+        d->nodes[i].join_in[0] = d->nodes[i].join_in[1] = NULL;
+        d->nodes[i].out = d->nodes[i].partial = d->nodes[i].full_out = NULL;
     }
 }
 

@@ -224,6 +224,7 @@ static void *task_thread(void *arg)
     st.bytes_read = stats.bytes_read;
     st.rejected_rows = stats.rejected_rows;
     st.skipped_rows = stats.skipped_rows;
+    st.groups_skipped = stats.groups_skipped;
     Millrace__Reject rj[MR_TASK_REJECT_SAMPLE], *rjp[MR_TASK_REJECT_SAMPLE];
     for (int i = 0; i < stats.nsample; i++) {
         millrace__reject__init(&rj[i]);

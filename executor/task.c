@@ -26,6 +26,7 @@
 #include "core/expr.h"
 #include "core/log.h"
 #include "core/op.h"
+#include "core/op/filter.h"
 #include "core/op/check.h"
 #include "core/op/scan.h"
 #include "core/op/scan_csv.h"
@@ -249,7 +250,17 @@ static mr_op *open_scan(build_ctx *bc, size_t idx, mr_err *err)
     const Millrace__Split *sp = bc->spec->split;
     if (!rd)
         return mr_err_set(err, MR_EPROTO, "scan without a read spec"), NULL;
-    mr_schema *schema = mr_schema_from_pb(rd->schema, err);
+    /* Column pruning: the scan outputs op->output, the columns
+     * rd->columns names in the file's schema rd->schema. */
+    int pruned = rd->n_columns > 0;
+    if (pruned && (!rd->schema || !op->output || op->output->n_fields != rd->n_columns))
+        return mr_err_set(err, MR_EPROTO, "node '%s': scan columns do not match its output",
+                          op->node), NULL;
+    for (size_t i = 0; pruned && i < rd->n_columns; i++)
+        if (rd->columns[i] >= rd->schema->n_fields)
+            return mr_err_set(err, MR_EPROTO, "node '%s': scan column %u out of range",
+                              op->node, rd->columns[i]), NULL;
+    mr_schema *schema = mr_schema_from_pb(pruned ? op->output : rd->schema, err);
     if (!schema)
         return NULL;
     mr_op *scan = NULL;
@@ -283,6 +294,14 @@ static mr_op *open_scan(build_ctx *bc, size_t idx, mr_err *err)
     o.start_in_quote = sp->in_quote;
     o.schema_inferred = rd->schema_inferred;
     o.compression = (int)rd->compression;
+    if (pruned) {
+        o.fields = rd->columns;
+        o.nfields = (int)rd->schema->n_fields;
+    }
+    /* Parquet skips row groups by it, except where the watermark must see
+     * every row read (an incremental column read) */
+    if (rd->filter && rd->filter[0] && rd->incremental != MILLRACE__INCREMENTAL__INCREMENTAL_COLUMN)
+        o.filter = rd->filter;
     const char *fname = mr_plan_name(mr_plan_format_names, rd->format);
     const mr_format *fmt = mr_format_find(fname);
     if (fmt)
@@ -302,6 +321,16 @@ static mr_op *open_scan(build_ctx *bc, size_t idx, mr_err *err)
             bc->scan = scan->child;
             bc->mark = scan;
         }
+    }
+    /* filter pushdown: the condition runs on each batch the scan parses
+     * (after an incremental read's watermark, which sees every row read) */
+    if (scan && rd->filter && rd->filter[0]) {
+        mr_op *top = mr_filter_create(scan, rd->filter, op->node, err);
+        if (!top && bc->mark == scan)
+            bc->mark = NULL;
+        if (!top)
+            bc->scan = NULL; /* closed with the filter */
+        scan = top;
     }
     return scan;
 }
@@ -738,6 +767,7 @@ static int task_run(const Millrace__TaskSpec *spec, const mr_task_env *env, vola
     else if (bc.scan && spec->stage->ops[spec->scan_op]->read->format ==
                             MILLRACE__FILE_FORMAT__FORMAT_PARQUET)
         stats->bytes_read = mr_scan_bytes_read(bc.scan); /* footer and column chunks */
+    stats->groups_skipped = mr_scan_groups_skipped(bc.scan);
     mr_op_close(top);
     stats->spill_bytes = exec.spill_bytes;
     stats->spill_files = exec.spill_files;

@@ -58,6 +58,7 @@ typedef struct mr_task_check {
 typedef struct mr_task_stats {
     uint64_t rows_in, rows_out, bytes_read, bytes_shuffled;
     uint64_t rejected_rows, skipped_rows;
+    uint64_t groups_skipped; /* Parquet row groups its scan skipped by statistics */
     uint64_t spill_bytes, spill_files; /* what the task's operators spilled */
     mr_task_reject sample[MR_TASK_REJECT_SAMPLE]; /* the first rejected rows */
     int nsample;

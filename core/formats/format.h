@@ -67,6 +67,10 @@ typedef struct mr_format {
      * the byte windows; the format parses them). */
     int (*infer)(const char *path, const mr_csv_options *opt, size_t sample_rows,
                  mr_schema **out, mr_err *err);
+    /* Optional: parts of the split left unread because the pushed-down
+     * condition (mr_csv_options.filter) cannot hold there (Parquet: row
+     * groups, by their statistics). */
+    uint64_t (*groups_skipped)(const void *src);
 } mr_format;
 
 extern const mr_format mr_format_csv;

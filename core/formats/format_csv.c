@@ -14,7 +14,9 @@
  * record when it is opened: one extra open and a read of a few KB next to
  * the megabytes the split then scans, one code path for all splits, and
  * every file of a glob checked by its own tasks.  Without a header, fields
- * are positional (map[i] = i).
+ * are positional (map[i] = i, or the field the plan names when column
+ * pruning left some out: mr_csv_options.fields).  Fields that no schema
+ * column maps to are split off but never converted or UTF-8 checked.
  */
 #include "core/formats/format.h"
 
@@ -152,8 +154,12 @@ static int map_columns(csv_src *s, const char *path, const mr_csv_options *opt, 
     if (!s->map)
         return mr_err_oom(err, NULL);
     for (int i = 0; i < sc->nfields; i++)
-        s->map[i] = i;
-    s->nfields = sc->nfields;
+        s->map[i] = opt->fields ? (int)opt->fields[i] : i;
+    s->nfields = opt->fields ? opt->nfields : sc->nfields;
+    for (int i = 0; i < sc->nfields; i++)
+        if (s->map[i] < 0 || s->map[i] >= s->nfields)
+            return mr_err_set(err, MR_EINVAL, "column '%s' is read from field %d of %d",
+                              sc->fields[i].name, s->map[i] + 1, s->nfields);
     if (!opt->header)
         return 0;
     mr_schema *hdr = NULL;

@@ -82,6 +82,8 @@ typedef struct pq_src {
     bool in_rg;
     bool batchable; /* every column takes the batch path (pq_next_rows) */
     uint64_t bytes;
+    pq_prune *prune;        /* the pushed-down condition, NULL when none */
+    uint64_t groups_skipped; /* row groups its statistics ruled out */
 } pq_src;
 
 /* "Parquet file 'x', row group N, column 'c': " + why into err. */
@@ -155,8 +157,29 @@ static int map_columns(pq_src *s, mr_err *err)
     return 0;
 }
 
+/* Whether row group rg may hold a row the pushed-down condition keeps
+ * (parquet_prune.c): statistics are used for columns read without
+ * conversion, strings and integers only. */
+static int prune_keep(const pq_src *s, const pq_row_group *rg)
+{
+    int leaf[64], ptype[64];
+    char usable[64];
+    pq_prune_cols pc = {s->ncols < 64 ? s->ncols : 64, leaf, ptype, usable};
+    for (int i = 0; i < pc.n; i++) {
+        const pq_col *c = &s->cols[i];
+        leaf[i] = (int)c->fd->leaf;
+        ptype[i] = c->ptype;
+        usable[i] = c->copy == COPY_I32 || c->copy == COPY_I64 || c->copy == COPY_DEC ||
+                    (c->kind == PQ_K_STRING && mr_type_equal(c->nat, c->want));
+        if (c->kind == PQ_K_TS_MICROS || c->kind == PQ_K_DOUBLE)
+            usable[i] = 0;
+    }
+    return pq_prune_keep(s->prune, &pc, s->schema, rg);
+}
+
 /* The row groups whose first column chunk starts in [offset, offset+length),
- * each checked against the file. */
+ * each checked against the file (and against the pushed-down condition's
+ * statistics test). */
 static int pick_row_groups(pq_src *s, uint64_t offset, uint64_t length, mr_err *err)
 {
     const pq_file_meta *m = &s->f.meta;
@@ -191,6 +214,10 @@ static int pick_row_groups(pq_src *s, uint64_t offset, uint64_t length, mr_err *
                 return mr_err_set(err, MR_EPARSE, "Parquet file '%s', row group %u, column '%s': "
                                   "corrupt footer: %s", s->f.path, r, c->fd->name, bad);
         }
+        if (s->prune && !prune_keep(s, rg)) {
+            s->groups_skipped++;
+            continue;
+        }
         s->rgs[s->nrgs++] = r;
     }
     return 0;
@@ -213,6 +240,7 @@ static void pq_close(void *src)
     }
     free(s->cols);
     free(s->rgs);
+    pq_prune_free(s->prune);
     pq_file_close(&s->f);
     free(s);
 }
@@ -220,14 +248,18 @@ static void pq_close(void *src)
 static int pq_open(const char *path, uint64_t offset, uint64_t length, const mr_schema *schema,
                    const mr_csv_options *opt, void **out, mr_err *err)
 {
-    (void)opt;
     *out = NULL;
     pq_src *s = calloc(1, sizeof *s);
     if (!s)
         return mr_err_set(err, MR_ENOMEM, "out of memory");
     s->schema = schema;
+    if (opt && pq_prune_create(opt->filter, schema, &s->prune, err) < 0) {
+        free(s);
+        return MR_ENOMEM;
+    }
     int rc = pq_file_open(&s->f, path, err);
     if (rc < 0) {
+        pq_prune_free(s->prune);
         free(s);
         return rc;
     }
@@ -832,6 +864,11 @@ static int pq_infer(const char *path, const mr_csv_options *opt, size_t sample_r
     return rc;
 }
 
+static uint64_t pq_groups_skipped(const void *src)
+{
+    return src ? ((const pq_src *)src)->groups_skipped : 0;
+}
+
 const mr_format mr_format_parquet = {
     .name = "parquet",
     .title = "Parquet",
@@ -843,4 +880,5 @@ const mr_format mr_format_parquet = {
     .bytes = pq_bytes,
     .close = pq_close,
     .infer = pq_infer,
+    .groups_skipped = pq_groups_skipped,
 };

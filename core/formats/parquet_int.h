@@ -71,6 +71,13 @@ typedef struct pq_chunk {
     int64_t total_compressed;
     int64_t data_page_offset;
     int64_t dict_page_offset; /* -1 when absent */
+    /* Statistics (into the footer buffer): min_value/max_value, or the
+     * older min/max (signed order; used for numbers only); NULL when
+     * absent.  null_count -1 when absent. */
+    const uint8_t *min, *max;
+    uint32_t min_len, max_len;
+    int legacy_minmax; /* min/max came from the deprecated fields 1, 2 */
+    int64_t null_count;
 } pq_chunk;
 
 typedef struct pq_row_group {
@@ -203,5 +210,26 @@ int pq_type_fits(mr_type nat, mr_type want);
 int pq_file_schema(const pq_file *f, mr_schema **out, mr_err *err);
 /* pread of exactly n bytes at off; 0 or MR_EIO with why set. */
 int pq_pread(mr_file *f, void *buf, size_t n, uint64_t off, char *why, size_t cap);
+
+/* ---- row-group pruning by statistics (parquet_prune.c) ---- */
+
+/* Per scan column: its leaf in the row groups' chunks (-1: none), its
+ * physical type, whether its statistics are in the column's own order. */
+typedef struct pq_prune_cols {
+    int n;
+    const int *leaf;
+    const int *ptype;
+    const char *usable;
+} pq_prune_cols;
+
+typedef struct pq_prune pq_prune;
+/* The pushed-down condition bound to the scan's schema; *out NULL when
+ * there is none or it does not bind (then nothing is skipped).  0 or
+ * MR_ENOMEM. */
+int pq_prune_create(const char *filter, const mr_schema *schema, pq_prune **out, mr_err *err);
+void pq_prune_free(pq_prune *p);
+/* 0 when no row of rg can satisfy the condition (skip it), else 1. */
+int pq_prune_keep(const pq_prune *p, const pq_prune_cols *pc, const mr_schema *schema,
+                  const pq_row_group *rg);
 
 #endif

@@ -371,6 +371,42 @@ static void parse_schema_el(tin *t, pq_schema_el *e)
         tin_fail(t, "a schema element has no name");
 }
 
+/* Statistics: min_value/max_value (5, 6) win over the deprecated max/min
+ * (1, 2); null_count (3). */
+static void parse_stats(tin *t, pq_chunk *c)
+{
+    int16_t last = 0, id;
+    int ty;
+    if (!tin_enter(t))
+        return;
+    const uint8_t *omin = NULL, *omax = NULL;
+    uint32_t nmin = 0, nmax = 0;
+    while (tin_field(t, &last, &id, &ty)) {
+        if (ty == TC_BINARY && (id == 1 || id == 2 || id == 5 || id == 6)) {
+            uint32_t n = 0;
+            const uint8_t *v = tin_bin(t, &n);
+            if (id == 5) { c->max = v; c->max_len = n; }
+            else if (id == 6) { c->min = v; c->min_len = n; }
+            else if (id == 1) { omax = v; nmax = n; }
+            else { omin = v; nmin = n; }
+        } else if (id == 3) {
+            c->null_count = tin_i64_field(t, ty);
+        } else {
+            tin_skip(t, ty);
+        }
+    }
+    if ((!c->min || !c->max) && omin && omax) {
+        c->min = omin;
+        c->min_len = nmin;
+        c->max = omax;
+        c->max_len = nmax;
+        c->legacy_minmax = 1;
+    } else if (!c->min || !c->max) {
+        c->min = c->max = NULL;
+    }
+    t->depth--;
+}
+
 static void parse_col_meta(tin *t, pq_chunk *c)
 {
     int16_t last = 0, id;
@@ -386,6 +422,12 @@ static void parse_col_meta(tin *t, pq_chunk *c)
         case 7: c->total_compressed = tin_i64_field(t, ty); break;
         case 9: c->data_page_offset = tin_i64_field(t, ty); break;
         case 11: c->dict_page_offset = tin_i64_field(t, ty); break;
+        case 12:
+            if (ty == TC_STRUCT)
+                parse_stats(t, c);
+            else
+                tin_skip(t, ty);
+            break;
         default: tin_skip(t, ty); break;
         }
     }
@@ -396,6 +438,7 @@ static void parse_chunk(tin *t, pq_chunk *c)
 {
     memset(c, 0, sizeof *c);
     c->dict_page_offset = -1;
+    c->null_count = -1;
     int16_t last = 0, id;
     int ty;
     if (!tin_enter(t))

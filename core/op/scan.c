@@ -16,6 +16,8 @@ typedef struct scan {
     const mr_format *fmt;
     char *path;
     char *null_string; /* owned copy of opt.null_string; NULL when empty */
+    uint32_t *fields;  /* owned copy of opt.fields; NULL when not given */
+    char *filter;      /* owned copy of opt.filter; NULL when not given */
     mr_csv_options opt;
     uint64_t offset, length; /* the split, opened by open() */
     void *src;
@@ -103,6 +105,8 @@ static void scan_close(mr_op *op)
     mr_badrows_free(&s->bad);
     mr_schema_destroy(op->schema);
     free(s->null_string);
+    free(s->fields);
+    free(s->filter);
     free(s->path);
     free(s);
 }
@@ -141,8 +145,20 @@ mr_op *mr_scan_create(const mr_format *fmt, const char *path, uint64_t offset, u
     if (s->opt.null_string && s->opt.null_string[0])
         s->null_string = strdup(s->opt.null_string);
     s->opt.null_string = s->null_string;
+    if (s->opt.fields) {
+        size_t nb = (size_t)schema->nfields * sizeof *s->fields;
+        s->fields = malloc(nb);
+        if (s->fields)
+            memcpy(s->fields, s->opt.fields, nb);
+    }
+    s->opt.fields = s->fields;
+    if (s->opt.filter)
+        s->filter = strdup(s->opt.filter);
+    s->opt.filter = s->filter;
     bool want_null = opt && opt->null_string && opt->null_string[0];
-    if (!s->path || !s->op.schema || (want_null && !s->null_string)) {
+    bool want_fields = opt && opt->fields, want_filter = opt && opt->filter;
+    if (!s->path || !s->op.schema || (want_null && !s->null_string) ||
+        (want_fields && !s->fields) || (want_filter && !s->filter)) {
         mr_err_oom(err, nd);
         mr_op_close(&s->op);
         return NULL;
@@ -171,6 +187,12 @@ uint64_t mr_scan_bytes_read(const mr_op *op)
 {
     const scan *s = mr_scan_format(op) ? (const scan *)op : NULL;
     return s && s->src ? s->fmt->bytes(s->src) : 0;
+}
+
+uint64_t mr_scan_groups_skipped(const mr_op *op)
+{
+    const scan *s = mr_scan_format(op) ? (const scan *)op : NULL;
+    return s && s->src && s->fmt->groups_skipped ? s->fmt->groups_skipped(s->src) : 0;
 }
 
 uint64_t mr_scan_bad_rows(const mr_op *op)

@@ -38,6 +38,10 @@ int mr_scan_rejects(mr_op *op, const mr_reject **rows, size_t *n);
 /* Bytes of the file consumed so far; 0 when op is not a scan. */
 uint64_t mr_scan_bytes_read(const mr_op *op);
 
+/* Parts of the split its format skipped by the pushed-down condition
+ * (Parquet row groups); 0 when op is not a scan. */
+uint64_t mr_scan_groups_skipped(const mr_op *op);
+
 /* Rows skipped or rejected so far; 0 when op is not a scan. */
 uint64_t mr_scan_bad_rows(const mr_op *op);
 

@@ -194,6 +194,20 @@ static Millrace__JobPlan *compile_ok(const char *yaml, const mr_dag_options *opt
     return plan;
 }
 
+/* Tests of the stage compiler's own layout run with the optimizer off (its
+ * plans are in the golden corpus and tests/e2e/test_optimizer.py). */
+static int no_optimize(void **state)
+{
+    (void)state;
+    return setenv("MILLRACE_NO_OPTIMIZE", "1", 1);
+}
+
+static int optimize_again(void **state)
+{
+    (void)state;
+    return unsetenv("MILLRACE_NO_OPTIMIZE");
+}
+
 static void test_plan_contents(void **state)
 {
     (void)state;
@@ -556,12 +570,12 @@ int main(void)
         cmocka_unit_test(test_subst),
         cmocka_unit_test(test_suggest),
         cmocka_unit_test(test_schema_round_trip),
-        cmocka_unit_test(test_plan_contents),
-        cmocka_unit_test(test_plan_wide),
+        cmocka_unit_test_setup_teardown(test_plan_contents, no_optimize, optimize_again),
+        cmocka_unit_test_setup_teardown(test_plan_wide, no_optimize, optimize_again),
         cmocka_unit_test(test_plan_shared),
         cmocka_unit_test(test_infer_schema),
         cmocka_unit_test(test_options_and_errors),
-        cmocka_unit_test(test_explain_text),
+        cmocka_unit_test_setup_teardown(test_explain_text, no_optimize, optimize_again),
         cmocka_unit_test(test_prefixes),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
