@@ -497,6 +497,26 @@ def test_tickit_daily(tmp_path, tickit_data):
     assert r.returncode == 0 and "1 new, 0 already loaded" in r.stdout, r.stdout + r.stderr
     land("2008-03-02")
     land("2008-03-03")
+    # Day 3's sales sent twice: the salesid_unique check fails the run before
+    # its commit, so nothing of days 2 and 3 is loaded or bookmarked.
+    day3 = daily / "sales" / "sales-2008-03-03.txt"
+    resent = daily / "sales" / "sales-2008-03-03-resent.txt"
+    resent.write_bytes(day3.read_bytes())
+    con = sqlite3.connect(db)
+    before = con.execute("SELECT count(*) FROM sales").fetchone()[0]
+    marks = con.execute("SELECT * FROM millrace_bookmarks ORDER BY node, item").fetchall()
+    nchecks = con.execute("SELECT count(*) FROM millrace_checks").fetchone()[0]
+    con.close()
+    r = run_cli("run", dag, *params)
+    ndup = len(day3.read_text().splitlines())
+    assert r.returncode != 0, r.stdout
+    assert ("check 'salesid_unique' failed: %d of " % (2 * ndup)) in r.stderr, r.stderr
+    con = sqlite3.connect(db)
+    assert con.execute("SELECT count(*) FROM sales").fetchone()[0] == before
+    assert con.execute("SELECT * FROM millrace_bookmarks ORDER BY node, item").fetchall() == marks
+    assert con.execute("SELECT count(*) FROM millrace_checks").fetchone()[0] == nchecks
+    con.close()
+    resent.unlink()
     r = run_cli("run", dag, *params)
     assert r.returncode == 0 and "2 new, 1 already loaded" in r.stdout, r.stdout + r.stderr
     r = run_cli("run", dag, *params)
@@ -524,3 +544,14 @@ def test_tickit_daily(tmp_path, tickit_data):
     files = con.execute("SELECT node, count(*) FROM millrace_bookmarks WHERE dag = "
                         "'tickit_daily' AND kind = 'file' GROUP BY node ORDER BY node").fetchall()
     assert files == [("listing_changes", 3), ("sales", 3)]
+    # every rule of both check nodes, once per run that committed rows
+    checks = con.execute("SELECT node, rule, count(*), sum(rows_checked), min(passed) FROM "
+                         "millrace_checks GROUP BY node, rule ORDER BY node, rule").fetchall()
+    nsales = duckdb.sql("SELECT count(*) FROM read_csv('%s/sales/*.txt', delim='|', "
+                        "header=false)" % daily).fetchone()[0]
+    assert [(n, r, c) for n, r, c, _, _ in checks] == [
+        ("listing_checked", "listid_present", 2), ("listing_checked", "price_positive", 2),
+        ("sales_checked", "ids_present", 2), ("sales_checked", "price_positive", 2),
+        ("sales_checked", "sales_landed", 2), ("sales_checked", "salesid_unique", 2)]
+    assert all(rows == nsales for n, _, _, rows, _ in checks if n == "sales_checked")
+    assert all(ok == 1 for *_, ok in checks)
