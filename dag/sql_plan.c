@@ -33,11 +33,11 @@
 #include <strings.h>
 
 enum { ST_JOIN, ST_FILTER, ST_DERIVE, ST_AGG, ST_SELECT, ST_DISTINCT, ST_SORT, ST_LIMIT,
-       ST_UNION };
+       ST_UNION, ST_RENAME };
 static const char *const st_op[] = {"join", "filter", "derive", "aggregate", "select",
-                                    "distinct", "sort", "limit", "union"};
+                                    "distinct", "sort", "limit", "union", "select"};
 static const int st_dop[] = {DOP_JOIN, DOP_FILTER, DOP_DERIVE, DOP_AGGREGATE, DOP_SELECT,
-                             DOP_DISTINCT, DOP_SORT, DOP_LIMIT, DOP_UNION};
+                             DOP_DISTINCT, DOP_SORT, DOP_LIMIT, DOP_UNION, DOP_SELECT};
 
 typedef struct sq_ent {
     const char *qual, *name, *phys;
@@ -84,8 +84,9 @@ typedef struct sq_step {
     const char *qual[8]; /* per input: the qualifier its columns get (NULL: keep) */
     int union_all;
     sq_scope out;
-    const char **names;  /* its output names, once filled */
-    int nnames;
+    const char **names;  /* select of a UNION arm: the first arm's names */
+    const char **rename; /* rename: these columns get the qualifier in front */
+    int nrename;
 } sq_step;
 
 const dv_keyspec dag_sql_keys[] = {
@@ -746,6 +747,32 @@ static int plan_select(xp *x, sq_select *s, const sq_env *env, const char **id, 
                  ? "left" : "either");
             return -1;
         }
+        /* An outer join would merge keys named alike on both sides into
+         * one column (SQL USING); ON keeps both, so the right one is
+         * renamed first ("<alias>.<name>"). */
+        const char **ren = zalloc(q, 64 * sizeof *ren);
+        int nren = 0;
+        for (int k = 0; ren && f->join != SQ_J_INNER && k < ncj; k++) {
+            if (!key_conjunct(q, cj[k], &eq) || !rq)
+                continue;
+            sq_span sd[2] = {{cj[k].a, eq}, {eq + 1, cj[k].b}};
+            const char *n0 = tokname(q, sd[0].b - 1), *n1 = tokname(q, sd[1].b - 1);
+            if (strcmp(n0, n1) != 0)
+                continue;
+            for (int sx = 0; sx < 2; sx++)
+                if (sd[sx].b - sd[sx].a == 3 && strcmp(tokname(q, sd[sx].a), rq) == 0)
+                    ren[nren++] = n0;
+        }
+        if (nren) {
+            sq_step *rn = new_step(x, ST_RENAME, bk, &sid);
+            if (!rn)
+                return -1;
+            rn->rename = ren;
+            rn->nrename = nren;
+            add_in(x, step_node(x), src, f->at, rq);
+            src = sid;
+            rq = NULL;
+        }
         sq_step *st = new_step(x, ST_JOIN, bk, &sid);
         if (!st)
             return -1;
@@ -885,7 +912,8 @@ static int plan_query(xp *x, sq_query *qy, const sq_env *env, const char **id, i
         size_t before = (size_t)x->nextra;
         if (plan_select(x, qy->arms[a], env, &aid, &st) < 0)
             return -1;
-        sq_blk *bk = x->nextra > (int)before ? x->extra[x->nextra - 1].sql->blk : NULL;
+        sq_step *armlast = x->nextra > (int)before ? x->extra[x->nextra - 1].sql : NULL;
+        sq_blk *bk = armlast ? armlast->blk : NULL;
         if (a == 0) {
             cur = aid;
             first = bk;
@@ -903,8 +931,13 @@ static int plan_query(xp *x, sq_query *qy, const sq_env *env, const char **id, i
             *is_step = 1;
         }
         /* an arm's select takes the first arm's names (SQL matches by position) */
-        if (bk && first && x->extra[x->nextra - 1].sql->kind == ST_SELECT)
-            x->extra[x->nextra - 1].sql->names = first->names;
+        if (bk && first && armlast->kind == ST_SELECT && bk->s->nitems == first->s->nitems)
+            armlast->names = first->names;
+        else if (bk && first && armlast->kind == ST_DISTINCT && bk->s->nitems == first->s->nitems)
+            for (int k = 0; k < x->nextra; k++)
+                if (x->extra[k].sql && x->extra[k].sql->blk == bk &&
+                    x->extra[k].sql->kind == ST_SELECT)
+                    x->extra[k].sql->names = first->names;
         dag_node *un_nd = NULL;
         for (int k = 0; k < x->nextra; k++)
             if (x->extra[k].sql == un)
@@ -1480,6 +1513,27 @@ static int fill_union(fill *f, mr_schema *const *ins)
     return 0;
 }
 
+static int fill_rename(fill *f, const sq_scope *in)
+{
+    sq_q *q = f->q;
+    sq_step *st = f->st;
+    ynode *b = body_new(f);
+    ykey(q, b, "input", yscalar(q, f->nd->inputs[0].ref->text, f->tok), f->tok);
+    ynode *cols = ycoll(q, YN_MAP, in->n, f->tok);
+    int cap = 0;
+    for (int k = 0; k < in->n; k++) {
+        const char *phys = in->e[k].phys;
+        for (int r = 0; r < st->nrename; r++)
+            if (strcmp(in->e[k].name, st->rename[r]) == 0 && in->e[k].qual)
+                phys = dag_arena_printf(&q->c->arena, "%s.%s", in->e[k].qual, in->e[k].name);
+        yadd(cols, yscalar(q, phys, f->tok), yscalar(q, colref(q, in->e[k].phys), f->tok));
+        if (out_add(f, &cap, in->e[k].qual, in->e[k].name, phys, in->e[k].outer_key) < 0)
+            return -1;
+    }
+    ykey(q, b, "columns", cols, f->tok);
+    return 0;
+}
+
 int dag_sql_fill(dag_ctx *c, dag *d, dag_node *nd, mr_schema *const *ins)
 {
     sq_step *st = nd->sql;
@@ -1504,6 +1558,7 @@ int dag_sql_fill(dag_ctx *c, dag *d, dag_node *nd, mr_schema *const *ins)
     case ST_DERIVE: rc = fill_derive(&f, &in[0]); break;
     case ST_AGG: rc = fill_agg(&f, &in[0]); break;
     case ST_SELECT: rc = fill_select(&f, &in[0]); break;
+    case ST_RENAME: rc = fill_rename(&f, &in[0]); break;
     case ST_SORT: rc = fill_sort(&f, &in[0]); break;
     case ST_UNION: rc = fill_union(&f, ins); break;
     case ST_LIMIT:
