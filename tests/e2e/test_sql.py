@@ -234,17 +234,31 @@ def test_sql_corpus_matches_postgres(tmp_path, pg_db):
     assert nonempty >= len(files) - 3, "most queries should return rows"
 
 
+def golden_dag(query):
+    """A DAG with query as its one sql node; every read also feeds a write
+    of its own, so the query's errors are the only ones."""
+    return "\n".join(["version: 1", "name: bad", "params: {data: x}", "nodes:"] + reads() +
+                     ["  q:", "    op: sql", "    query: |", block(query),
+                      "  w: {op: write, input: q, to: csv, path: out}"] +
+                     [f"  keep_{t}: {{op: write, input: {t}, to: csv, path: {t}_out}}"
+                      for t in TABLES]) + "\n"
+
+
+def golden_run(tmp_path, query):
+    write_data(tmp_path, {t: [] for t in TABLES})
+    dag = tmp_path / "bad.yaml"
+    dag.write_text(golden_dag(query))
+    r = run_cli("validate", dag, "--param", f"data={tmp_path}")
+    return r, [l.replace(str(dag), "bad.yaml") for l in r.stderr.splitlines()
+               if l.startswith(str(dag))]
+
+
 def test_sql_errors_golden(tmp_path):
     files = corpus("invalid")
+    assert len(files) >= 20
     for f in files:
-        dag = tmp_path / "bad.yaml"
-        dag.write_text("\n".join(["version: 1", "name: bad", "nodes:"] + reads() +
-                                 ["  q:", "    op: sql", "    query: |", block(f.read_text()),
-                                  "  w: {op: write, input: q, to: csv, path: out}"]) + "\n")
-        r = run_cli("validate", dag, "--param", f"data={tmp_path}")
+        r, got = golden_run(tmp_path, f.read_text())
         assert r.returncode == 2, f"{f.name}: {r.stdout}{r.stderr}"
-        got = [l.replace(str(dag), "bad.yaml") for l in r.stderr.splitlines()
-               if l.startswith(str(dag))]
         want = f.with_suffix(".err").read_text().splitlines()
         assert got == want, f"{f.name}:\n" + "\n".join(got)
 
@@ -259,3 +273,51 @@ def plan_lines(text):
         out.append(re.sub(r"(join|filter|aggregate|project|sort|limit|distinct|union|window"
                           r"|write|shuffle read)( [a-z][a-z0-9_.]*)", r"\1", l))
     return out
+
+
+PLAN_QUERY = """SELECT e.eventname, sum(s.pricepaid) AS revenue, count(*) AS n
+FROM sales s JOIN event e ON s.eventid = e.eventid
+WHERE s.qtysold > 1
+GROUP BY e.eventname
+HAVING count(*) > 1
+ORDER BY revenue DESC, e.eventname
+LIMIT 10"""
+
+PLAN_NODES = """  j: {op: join, left: sales, right: event, on: [eventid]}
+  f: {op: filter, input: j, where: "qtysold > 1"}
+  a:
+    op: aggregate
+    input: f
+    group_by: [eventname]
+    aggregates: {_a1: sum(pricepaid), _a2: count(*)}
+    having: _a2 > 1
+  p: {op: select, input: a, columns: {eventname: eventname, revenue: _a1, n: _a2}}
+  s: {op: sort, input: p, by: [revenue desc, eventname]}
+  top: {op: limit, input: s, n: 10}"""
+
+PLAN_UNION = """WITH paid AS (SELECT buyerid AS userid, pricepaid FROM sales WHERE pricepaid > 100)
+SELECT userid FROM paid UNION ALL SELECT userid FROM users"""
+
+PLAN_UNION_NODES = """  paid: {op: filter, input: sales, where: "pricepaid > 100"}
+  paid_cols: {op: select, input: paid, columns: {userid: buyerid, pricepaid: pricepaid}}
+  a: {op: select, input: paid_cols, columns: {userid: userid}}
+  b: {op: select, input: users, columns: {userid: userid}}
+  top: {op: union, inputs: [a, b], distinct: false}"""
+
+
+@pytest.mark.parametrize("query,nodes", [(PLAN_QUERY, PLAN_NODES),
+                                         (PLAN_UNION, PLAN_UNION_NODES)])
+def test_sql_plan_is_the_hand_written_plan(tmp_path, query, nodes):
+    write_data(tmp_path, {t: [] for t in TABLES})
+    head = ["version: 1", "name: plan", "params: {data: x}", "nodes:"] + reads()
+    keep = [f"  keep_{t}: {{op: write, input: {t}, to: csv, path: {t}_out}}" for t in TABLES]
+    tail = ["  w: {op: write, input: top, to: csv, path: out}"] + keep
+    a, b = tmp_path / "sql.yaml", tmp_path / "nodes.yaml"
+    a.write_text("\n".join(head + ["  top:", "    op: sql", "    query: |", block(query)] +
+                           tail) + "\n")
+    b.write_text("\n".join(head + [nodes] + tail) + "\n")
+    ra = run_cli("explain", a, "--param", f"data={tmp_path}")
+    rb = run_cli("explain", b, "--param", f"data={tmp_path}")
+    assert ra.returncode == 0, ra.stderr
+    assert rb.returncode == 0, rb.stderr
+    assert plan_lines(ra.stdout) == plan_lines(rb.stdout), ra.stdout + "\n----\n" + rb.stdout
