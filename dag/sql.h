@@ -27,6 +27,7 @@ typedef struct sq_item {   /* one select-list item */
 
 typedef struct sq_query sq_query;
 
+enum { SQ_SET_UNION, SQ_SET_INTERSECT, SQ_SET_EXCEPT };
 enum { SQ_J_FIRST, SQ_J_INNER, SQ_J_LEFT, SQ_J_RIGHT, SQ_J_FULL };
 
 typedef struct sq_from {   /* one FROM or JOIN item */
@@ -61,6 +62,7 @@ typedef struct sq_cte {
 } sq_cte;
 
 struct sq_query {
+    int setop;        /* SQ_SET_*: how arms after the first combine */
     sq_cte *ctes;
     int nctes;
     sq_select **arms; /* one, or the arms of UNION [ALL] */
@@ -72,11 +74,21 @@ struct sq_query {
     int at;
 };
 
+typedef struct sq_sub {  /* a subquery inside an expression: ( query ) */
+    int lparen, rparen;   /* its parentheses' tokens */
+    sq_query *q;
+} sq_sub;
+
 typedef struct sq_tokens {
     const char *text;
     mr_tok *t;        /* n tokens, then one MR_TOK_EOF */
     int n;
+    sq_sub *subs;     /* subqueries in expressions, by position */
+    int nsubs, subcap;
 } sq_tokens;
+
+/* The subquery whose '(' is token i, or NULL. */
+const sq_sub *sq_sub_at(const sq_tokens *tk, int i);
 
 /* Token helpers. */
 int sq_is_kw(const sq_tokens *tk, int i, const char *kw);

@@ -11,7 +11,7 @@
  *
  * Grammar (keywords case-insensitive):
  *   query  := [WITH name AS ( query ) {, name AS ( query )}]
- *             select {(UNION [ALL]) select}
+ *             select {(UNION [ALL] | INTERSECT | EXCEPT) select}
  *             [ORDER BY expr [ASC|DESC] [NULLS FIRST|LAST] {, ...}] [LIMIT n] [;]
  *   select := SELECT [DISTINCT] item {, item} FROM from {join}
  *             [WHERE expr] [GROUP BY expr {, expr}] [HAVING expr]
@@ -166,6 +166,33 @@ static int ends_operand(sp *p, int i)
     return !is_cont(p, i) && !sq_is_kw(p->tk, i, "case") && !sq_is_kw(p->tk, i, "distinct");
 }
 
+static int parse_query(sp *p, sq_query **out);
+
+static int add_sub(sp *p, int lp, int rp, sq_query *q)
+{
+    sq_tokens *tk = p->tk;
+    if (tk->nsubs == tk->subcap) {
+        int nc = tk->subcap ? tk->subcap * 2 : 4;
+        sq_sub *n = dag_arena_alloc(p->a, (size_t)nc * sizeof *n);
+        if (!n)
+            return fail(p, lp, "out of memory");
+        if (tk->nsubs)
+            memcpy(n, tk->subs, (size_t)tk->nsubs * sizeof *n);
+        tk->subs = n;
+        tk->subcap = nc;
+    }
+    tk->subs[tk->nsubs++] = (sq_sub){lp, rp, q};
+    return 0;
+}
+
+const sq_sub *sq_sub_at(const sq_tokens *tk, int i)
+{
+    for (int k = 0; k < tk->nsubs; k++)
+        if (tk->subs[k].lparen == i)
+            return &tk->subs[k];
+    return NULL;
+}
+
 /* Scans one expression: up to a ',' ')' ';' or clause keyword at depth 0,
  * or (alias_ok) a bare word right after a complete operand. */
 static int scan_expr(sp *p, sq_span *out, int alias_ok, const char *what)
@@ -177,10 +204,21 @@ static int scan_expr(sp *p, sq_span *out, int alias_ok, const char *what)
         if (depth == 0 && (op(p, ",") || op(p, ")") || is_clause(p, p->i) ||
                            (alias_ok && kw(p, "as"))))
             break;
-        if (kw(p, "select") && depth > 0)
-            return fail(p, p->i, "a subquery inside an expression is not supported: write the "
-                        "condition as a JOIN (an inner JOIN for IN, a LEFT JOIN and IS NULL for "
-                        "NOT IN), or compute the value in a WITH query and JOIN it");
+        if (op(p, "(") && (sq_is_kw(p->tk, p->i + 1, "select") ||
+                           sq_is_kw(p->tk, p->i + 1, "with"))) {
+            /* a subquery: parsed here, planned where the planner allows one */
+            int lp = p->i++;
+            sq_query *sub;
+            if (parse_query(p, &sub) < 0)
+                return -1;
+            if (!op(p, ")"))
+                return fail(p, p->i, "expected ')' to close the subquery, found %s",
+                            tokstr(p, p->i));
+            if (add_sub(p, lp, p->i, sub) < 0)
+                return -1;
+            p->i++;
+            continue;
+        }
         if (kw(p, "over"))
             return fail(p, p->i, "window functions (OVER) are not supported in a sql node yet: "
                         "compute them in a window node that reads this one");
@@ -204,8 +242,6 @@ static int scan_expr(sp *p, sq_span *out, int alias_ok, const char *what)
     out->b = p->i;
     return 0;
 }
-
-static int parse_query(sp *p, sq_query **out);
 
 static int parse_alias(sp *p, int *alias)
 {
@@ -473,16 +509,21 @@ static int parse_query(sp *p, sq_query **out)
                         "WITH query and SELECT * FROM it");
         if (parse_select(p, &q->arms[q->narms++]) < 0)
             return -1;
-        if (kw(p, "intersect") || kw(p, "except"))
-            return fail(p, p->i, "%s is not supported yet: write it as a JOIN of the two "
-                        "queries on all their columns (INTERSECT) or a LEFT JOIN keeping rows "
-                        "where the right side IS NULL (EXCEPT)",
-                        kw(p, "intersect") ? "INTERSECT" : "EXCEPT");
-        if (!kw(p, "union"))
+        int set = kw(p, "union") ? SQ_SET_UNION : kw(p, "intersect") ? SQ_SET_INTERSECT
+                : kw(p, "except") ? SQ_SET_EXCEPT : -1;
+        if (set < 0)
             break;
+        if (q->narms > 1 && set != q->setop)
+            return fail(p, p->i, "UNION, INTERSECT and EXCEPT mixed in one query: put one of "
+                        "them in a WITH query and use its name");
+        q->setop = set;
         p->i++;
         q->all[q->narms] = 0;
         if (kw(p, "all")) {
+            if (set != SQ_SET_UNION)
+                return fail(p, p->i, "%s ALL is not supported: write %s (distinct rows)",
+                            set == SQ_SET_INTERSECT ? "INTERSECT" : "EXCEPT",
+                            set == SQ_SET_INTERSECT ? "INTERSECT" : "EXCEPT");
             q->all[q->narms] = 1;
             p->i++;
         } else if (kw(p, "distinct")) {

@@ -33,11 +33,13 @@
 #include <strings.h>
 
 enum { ST_JOIN, ST_FILTER, ST_DERIVE, ST_AGG, ST_SELECT, ST_DISTINCT, ST_SORT, ST_LIMIT,
-       ST_UNION, ST_RENAME };
+       ST_UNION, ST_RENAME, ST_SEMI, ST_MARK, ST_SETAGG, ST_SETOUT };
 static const char *const st_op[] = {"join", "filter", "derive", "aggregate", "select",
-                                    "distinct", "sort", "limit", "union", "select"};
+                                    "distinct", "sort", "limit", "union", "select", "join",
+                                    "derive", "aggregate", "select"};
 static const int st_dop[] = {DOP_JOIN, DOP_FILTER, DOP_DERIVE, DOP_AGGREGATE, DOP_SELECT,
-                             DOP_DISTINCT, DOP_SORT, DOP_LIMIT, DOP_UNION, DOP_SELECT};
+                             DOP_DISTINCT, DOP_SORT, DOP_LIMIT, DOP_UNION, DOP_SELECT, DOP_JOIN,
+                             DOP_DERIVE, DOP_AGGREGATE, DOP_SELECT};
 
 typedef struct sq_ent {
     const char *qual, *name, *phys;
@@ -87,6 +89,14 @@ typedef struct sq_step {
     const char **names;  /* select of a UNION arm: the first arm's names */
     const char **rename; /* rename: these columns get the qualifier in front */
     int nrename;
+    sq_span *conj;       /* filter: these conjuncts (else span) */
+    int nconj;
+    int anti;            /* semi: NOT EXISTS */
+    sq_span in_ref;      /* semi: x of x IN (subquery) (b == a for EXISTS) */
+    sq_span *corr;       /* semi (EXISTS): correlated a = b pairs, inner side first */
+    int ncorr;
+    const char *inner;   /* semi (EXISTS): the subquery's qualifier */
+    int mark;            /* mark: the side number; setagg: SQ_SET_* */
 } sq_step;
 
 const dv_keyspec dag_sql_keys[] = {
@@ -416,6 +426,12 @@ static int rewrite_into(rw *r, int a, int b, sbuf *s)
     for (int i = a; i < b; i++) {
         const mr_tok *t = &q->tk.t[i];
         const char *txt = q->tk.text + t->off;
+        if (sq_sub_at(&q->tk, i)) {
+            qerr(q, i + 1, "a subquery is taken only as a WHERE condition joined by AND: "
+                 "[NOT] EXISTS (SELECT ... FROM x WHERE x.k = outer.k ...) or column IN "
+                 "(SELECT one column ...); elsewhere, compute it in a WITH query and JOIN it");
+            return -1;
+        }
         if (is_agg(q, i)) {
             if (!r->blk) {
                 qerr(q, i, "aggregate functions are not allowed in %s%s", r->where,
@@ -710,6 +726,117 @@ static const char *item_name(sq_q *q, const sq_item *it)
     return "?column?";
 }
 
+/* A WHERE conjunct holding a subquery: [NOT] EXISTS (SELECT ... FROM one
+ * WHERE inner.k = outer.k AND ...) or x IN (SELECT one column ...), as a
+ * semi or anti join of cur (qualified cq when raw) with the subquery. */
+static int plan_semi(xp *x, sq_span c, const sq_env *env, const char **cur, const char *cq)
+{
+    sq_q *q = x->q;
+    int i = c.a, anti = 0;
+    static const char *const how = "a subquery is taken only as a WHERE condition joined "
+        "by AND: [NOT] EXISTS (SELECT ... FROM x WHERE x.k = outer.k ...) or column IN "
+        "(SELECT one column ...)";
+    if (sq_is_kw(&q->tk, i, "not") && sq_is_kw(&q->tk, i + 1, "exists")) {
+        anti = 1;
+        i++;
+    }
+    const sq_sub *sub = NULL;
+    sq_span ref = {0, 0};
+    if (sq_is_kw(&q->tk, i, "exists")) {
+        sub = sq_sub_at(&q->tk, i + 1);
+        if (!sub || sub->rparen != c.b - 1) {
+            qerr(q, c.a, "%s", how);
+            return -1;
+        }
+    } else {
+        int k = c.a;
+        while (k < c.b && !sq_is_kw(&q->tk, k, "in") && !sq_is_kw(&q->tk, k, "not"))
+            k++;
+        if (k < c.b && sq_is_kw(&q->tk, k, "not") && sq_is_kw(&q->tk, k + 1, "in")) {
+            qerr(q, k, "NOT IN (subquery) is not supported (one NULL in the subquery makes it "
+                 "false for every row): write NOT EXISTS (SELECT ... WHERE inner.x = outer.x)");
+            return -1;
+        }
+        sub = k < c.b ? sq_sub_at(&q->tk, k + 1) : NULL;
+        if (!sub || sub->rparen != c.b - 1 || !is_ref(q, c.a, k)) {
+            qerr(q, c.a, "%s", how);
+            return -1;
+        }
+        ref = (sq_span){c.a, k};
+    }
+    const char *rid, *rq = NULL, *sid;
+    sq_span *corr = NULL;
+    int ncorr = 0;
+    if (ref.b > ref.a) {
+        int st;
+        if (plan_query(x, sub->q, env, &rid, &st) < 0)
+            return -1;
+    } else {
+        sq_query *sq = sub->q;
+        sq_select *ss = sq->arms[0];
+        if (sq->narms != 1 || sq->nctes || ss->nfrom != 1 || ss->ngroup ||
+            ss->having.b > ss->having.a || sq->limit >= 0) {
+            qerr(q, sub->lparen + 1, "an EXISTS subquery here reads one node or WITH query, "
+                 "with a WHERE that ties it to the outer query (no JOIN, GROUP BY, UNION or "
+                 "LIMIT): put the rest in a WITH query");
+            return -1;
+        }
+        if (from_source(x, &ss->from[0], env, &rid, &rq) < 0)
+            return -1;
+        sq_span wc[64];
+        int nwc = ss->where.b > ss->where.a ? conjuncts(q, ss->where, wc, 64) : 0, eq, nrest = 0;
+        sq_span *rest = zalloc(q, 64 * sizeof *rest);
+        corr = zalloc(q, 128 * sizeof *corr);
+        if (!rest || !corr)
+            return -1;
+        for (int k = 0; k < nwc; k++) {
+            int outer_side = -1;
+            if (key_conjunct(q, wc[k], &eq)) {
+                sq_span sd[2] = {{wc[k].a, eq}, {eq + 1, wc[k].b}};
+                for (int sx = 0; sx < 2; sx++)
+                    if (sd[sx].b - sd[sx].a == 3 &&
+                        (!rq || strcmp(tokname(q, sd[sx].a), rq) != 0))
+                        outer_side = sx;
+                if (outer_side >= 0) {
+                    corr[2 * ncorr] = sd[1 - outer_side];
+                    corr[2 * ncorr + 1] = sd[outer_side];
+                    ncorr++;
+                    continue;
+                }
+            }
+            rest[nrest++] = wc[k];
+        }
+        if (ncorr == 0) {
+            qerr(q, sub->lparen + 1, "this EXISTS subquery is not tied to the outer query: its "
+                 "WHERE needs inner.column = outer.column (qualified with the outer alias)");
+            return -1;
+        }
+        if (nrest) {
+            sq_step *fs = new_step(x, ST_FILTER, NULL, &sid);
+            if (!fs)
+                return -1;
+            fs->span = ss->where;
+            fs->conj = rest;
+            fs->nconj = nrest;
+            add_in(x, step_node(x), rid, ss->where.a, rq);
+            rid = sid;
+        }
+    }
+    sq_step *st = new_step(x, ST_SEMI, NULL, &sid);
+    if (!st)
+        return -1;
+    st->anti = anti;
+    st->in_ref = ref;
+    st->corr = corr;
+    st->ncorr = ncorr;
+    st->inner = rq;
+    st->span = c;
+    add_in(x, step_node(x), *cur, c.a, cq);
+    add_in(x, step_node(x), rid, sub->lparen, rq);
+    *cur = sid;
+    return 0;
+}
+
 static int plan_select(xp *x, sq_select *s, const sq_env *env, const char **id, int *is_step)
 {
     sq_q *q = x->q;
@@ -792,14 +919,43 @@ static int plan_select(xp *x, sq_select *s, const sq_env *env, const char **id, 
         }
     }
     if (s->where.b > s->where.a) {
-        const char *sid;
-        sq_step *st = new_step(x, ST_FILTER, bk, &sid);
-        if (!st)
+        sq_span wc[64];
+        int nwc = conjuncts(q, s->where, wc, 64), nplain = 0, nsub = 0;
+        sq_span *plain = zalloc(q, 64 * sizeof *plain);
+        if (!plain)
             return -1;
-        st->span = s->where;
-        add_in(x, step_node(x), cur, s->where.a, raw ? qual : NULL);
-        cur = sid;
-        raw = 0;
+        for (int k = 0; k < nwc; k++) {
+            int has = 0;
+            for (int i = wc[k].a; i < wc[k].b; i++)
+                has |= sq_sub_at(&q->tk, i) != NULL;
+            if (has)
+                nsub++;
+            else
+                plain[nplain++] = wc[k];
+        }
+        if (nplain) {
+            const char *sid;
+            sq_step *st = new_step(x, ST_FILTER, bk, &sid);
+            if (!st)
+                return -1;
+            st->span = s->where;
+            if (nsub) {
+                st->conj = plain;
+                st->nconj = nplain;
+            }
+            add_in(x, step_node(x), cur, s->where.a, raw ? qual : NULL);
+            cur = sid;
+            raw = 0;
+        }
+        for (int k = 0; k < nwc && nsub; k++) {
+            int has = 0;
+            for (int i = wc[k].a; i < wc[k].b; i++)
+                has |= sq_sub_at(&q->tk, i) != NULL;
+            if (has && plan_semi(x, wc[k], env, &cur, raw ? qual : NULL) < 0)
+                return -1;
+            if (has)
+                raw = 0;
+        }
     }
     /* grouping */
     bk->agg = s->ngroup > 0;
@@ -918,6 +1074,41 @@ static int plan_query(xp *x, sq_query *qy, const sq_env *env, const char **id, i
             cur = aid;
             first = bk;
             *is_step = st;
+            continue;
+        }
+        if (qy->setop != SQ_SET_UNION) {
+            if (bk && first && armlast->kind == ST_SELECT && bk->s->nitems == first->s->nitems)
+                armlast->names = first->names;
+            /* INTERSECT / EXCEPT: each side marked 1 or 2, the rows grouped
+             * (GROUP BY counts NULLs equal, as set operations do), kept by
+             * which sides they came from. */
+            const char *ml, *mr, *uid, *gid, *oid;
+            sq_step *s1 = new_step(x, ST_MARK, NULL, &ml);
+            if (!s1)
+                return -1;
+            s1->mark = 1;
+            add_in(x, step_node(x), cur, qy->arms[a - 1]->at, NULL);
+            sq_step *s2 = new_step(x, ST_MARK, NULL, &mr);
+            if (!s2)
+                return -1;
+            s2->mark = 2;
+            add_in(x, step_node(x), aid, qy->arms[a]->at, NULL);
+            sq_step *u = new_step(x, ST_UNION, NULL, &uid);
+            if (!u)
+                return -1;
+            u->union_all = 1;
+            add_in(x, step_node(x), ml, qy->arms[a]->at, NULL);
+            add_in(x, step_node(x), mr, qy->arms[a]->at, NULL);
+            sq_step *g = new_step(x, ST_SETAGG, NULL, &gid);
+            if (!g)
+                return -1;
+            g->mark = qy->setop;
+            add_in(x, step_node(x), uid, qy->arms[a]->at, NULL);
+            if (!new_step(x, ST_SETOUT, NULL, &oid))
+                return -1;
+            add_in(x, step_node(x), gid, qy->arms[a]->at, NULL);
+            cur = oid;
+            *is_step = 1;
             continue;
         }
         if (!un || un->union_all != qy->all[a]) {
@@ -1189,7 +1380,23 @@ static int fill_filter(fill *f, const sq_scope *in)
     sq_step *st = f->st;
     rw r = {q, in, NULL, 0, st->from ? "JOIN ... ON" : "WHERE"};
     char *text = NULL;
-    if (st->from) {
+    if (st->nconj) {
+        sbuf s = {0};
+        for (int k = 0; k < st->nconj; k++) {
+            if (s.n)
+                sb_str(&s, "AND");
+            sb_put(&s, "(", 1);
+            if (rewrite_into(&r, st->conj[k].a, st->conj[k].b, &s) < 0) {
+                free(s.s);
+                return -1;
+            }
+            sb_put(&s, ")", 1);
+        }
+        text = dag_arena_strdup(&q->c->arena, s.s ? s.s : "true");
+        free(s.s);
+        if (!text)
+            return -1;
+    } else if (st->from) {
         /* an inner join's conditions that are no keys */
         sq_span cj[64];
         int ncj = conjuncts(q, st->span, cj, 64), eq;
@@ -1513,6 +1720,105 @@ static int fill_union(fill *f, mr_schema *const *ins)
     return 0;
 }
 
+static int fill_semi(fill *f, const sq_scope *L, const sq_scope *R)
+{
+    sq_q *q = f->q;
+    sq_step *st = f->st;
+    int n = st->ncorr ? st->ncorr : 1;
+    const char **lk = zalloc(q, (size_t)n * sizeof *lk), **rk = zalloc(q, (size_t)n * sizeof *rk);
+    if (!lk || !rk)
+        return -1;
+    if (st->in_ref.b > st->in_ref.a) {
+        sq_span e = st->in_ref;
+        int k = resolve(q, L, e.b - e.a == 3 ? tokname(q, e.a) : NULL, tokname(q, e.b - 1), e.a);
+        if (k < 0)
+            return -1;
+        if (R->n != 1) {
+            qerr(q, e.b + 2, "the subquery of IN gives %d columns: select exactly one", R->n);
+            return -1;
+        }
+        lk[0] = L->e[k].phys;
+        rk[0] = R->e[0].phys;
+    } else {
+        for (int c = 0; c < st->ncorr; c++) {
+            sq_span in = st->corr[2 * c], out = st->corr[2 * c + 1];
+            int ri = resolve(q, R, in.b - in.a == 3 ? tokname(q, in.a) : NULL,
+                             tokname(q, in.b - 1), in.a);
+            int li = ri < 0 ? -1 : resolve(q, L, tokname(q, out.a), tokname(q, out.b - 1), out.a);
+            if (ri < 0 || li < 0)
+                return -1;
+            lk[c] = L->e[li].phys;
+            rk[c] = R->e[ri].phys;
+        }
+    }
+    ynode *b = body_new(f);
+    ykey(q, b, "left", yscalar(q, f->nd->inputs[0].ref->text, f->tok), f->tok);
+    ykey(q, b, "right", yscalar(q, f->nd->inputs[1].ref->text, f->tok), f->tok);
+    ynode *on = ycoll(q, YN_SEQ, n, st->span.a);
+    for (int k = 0; on && k < n; k++) {
+        if (strcmp(lk[k], rk[k]) == 0) {
+            yadd(on, yscalar(q, lk[k], st->span.a), NULL);
+            continue;
+        }
+        ynode *m = ycoll(q, YN_MAP, 2, st->span.a);
+        ykey(q, m, "left", yscalar(q, lk[k], st->span.a), st->span.a);
+        ykey(q, m, "right", yscalar(q, rk[k], st->span.a), st->span.a);
+        yadd(on, m, NULL);
+    }
+    ykey(q, b, "on", on, st->span.a);
+    ykey(q, b, "how", yscalar(q, st->anti ? "anti" : "semi", f->tok), f->tok);
+    st->out = *L;
+    return 0;
+}
+
+static int fill_set(fill *f, const sq_scope *in)
+{
+    sq_q *q = f->q;
+    sq_step *st = f->st;
+    ynode *b = body_new(f);
+    ykey(q, b, "input", yscalar(q, f->nd->inputs[0].ref->text, f->tok), f->tok);
+    int cap = 0;
+    if (st->kind == ST_MARK) {
+        ynode *cols = ycoll(q, YN_MAP, 1, f->tok);
+        yadd(cols, yscalar(q, "_side", f->tok), yscalar(q, st->mark == 1 ? "1" : "2", f->tok));
+        ykey(q, b, "columns", cols, f->tok);
+        for (int k = 0; k < in->n; k++)
+            if (out_add(f, &cap, NULL, in->e[k].name, in->e[k].phys, 0) < 0)
+                return -1;
+        return out_add(f, &cap, NULL, "_side", "_side", 0);
+    }
+    if (st->kind == ST_SETAGG) {
+        ynode *gb = ycoll(q, YN_SEQ, in->n, f->tok);
+        for (int k = 0; k < in->n; k++) {
+            if (strcmp(in->e[k].phys, "_side") == 0)
+                continue;
+            yadd(gb, yscalar(q, in->e[k].phys, f->tok), NULL);
+            if (out_add(f, &cap, NULL, in->e[k].name, in->e[k].phys, 0) < 0)
+                return -1;
+        }
+        ynode *ag = ycoll(q, YN_MAP, 2, f->tok);
+        yadd(ag, yscalar(q, "_lo", f->tok), yscalar(q, "min(_side)", f->tok));
+        yadd(ag, yscalar(q, "_hi", f->tok), yscalar(q, "max(_side)", f->tok));
+        ykey(q, b, "group_by", gb, f->tok);
+        ykey(q, b, "aggregates", ag, f->tok);
+        ykey(q, b, "having", yscalar(q, st->mark == SQ_SET_INTERSECT ? "_lo = 1 AND _hi = 2"
+                                                                     : "_hi = 1", f->tok), f->tok);
+        if (out_add(f, &cap, NULL, "_lo", "_lo", 0) < 0)
+            return -1;
+        return out_add(f, &cap, NULL, "_hi", "_hi", 0);
+    }
+    ynode *cols = ycoll(q, YN_MAP, in->n, f->tok);
+    for (int k = 0; k < in->n; k++) {
+        if (strcmp(in->e[k].phys, "_lo") == 0 || strcmp(in->e[k].phys, "_hi") == 0)
+            continue;
+        yadd(cols, yscalar(q, in->e[k].phys, f->tok), yscalar(q, colref(q, in->e[k].phys), f->tok));
+        if (out_add(f, &cap, NULL, in->e[k].name, in->e[k].phys, 0) < 0)
+            return -1;
+    }
+    ykey(q, b, "columns", cols, f->tok);
+    return 0;
+}
+
 static int fill_rename(fill *f, const sq_scope *in)
 {
     sq_q *q = f->q;
@@ -1559,6 +1865,10 @@ int dag_sql_fill(dag_ctx *c, dag *d, dag_node *nd, mr_schema *const *ins)
     case ST_AGG: rc = fill_agg(&f, &in[0]); break;
     case ST_SELECT: rc = fill_select(&f, &in[0]); break;
     case ST_RENAME: rc = fill_rename(&f, &in[0]); break;
+    case ST_SEMI: rc = fill_semi(&f, &in[0], &in[1]); break;
+    case ST_MARK:
+    case ST_SETAGG:
+    case ST_SETOUT: rc = fill_set(&f, &in[0]); break;
     case ST_SORT: rc = fill_sort(&f, &in[0]); break;
     case ST_UNION: rc = fill_union(&f, ins); break;
     case ST_LIMIT:
