@@ -219,9 +219,9 @@ static int scan_expr(sp *p, sq_span *out, int alias_ok, const char *what)
             p->i++;
             continue;
         }
-        if (kw(p, "over"))
-            return fail(p, p->i, "window functions (OVER) are not supported in a sql node yet: "
-                        "compute them in a window node that reads this one");
+        if (kw(p, "over") && !sq_is_op(p->tk, p->i + 1, "("))
+            return fail(p, p->i + 1, "expected '(' after OVER (named windows are not "
+                        "supported: write the window after OVER)");
         if (depth == 0 && alias_ok && p->i > start && p->tk->t[p->i].kind == MR_TOK_IDENT &&
             ends_operand(p, p->i - 1) && p->tk->t[p->i - 1].kind != MR_TOK_OP &&
             !is_cont(p, p->i) && !sq_is_kw(p->tk, p->i - 1, "date") &&

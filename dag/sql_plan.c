@@ -33,13 +33,13 @@
 #include <strings.h>
 
 enum { ST_JOIN, ST_FILTER, ST_DERIVE, ST_AGG, ST_SELECT, ST_DISTINCT, ST_SORT, ST_LIMIT,
-       ST_UNION, ST_RENAME, ST_SEMI, ST_MARK, ST_SETAGG, ST_SETOUT };
+       ST_UNION, ST_RENAME, ST_SEMI, ST_MARK, ST_SETAGG, ST_SETOUT, ST_WINDOW };
 static const char *const st_op[] = {"join", "filter", "derive", "aggregate", "select",
                                     "distinct", "sort", "limit", "union", "select", "join",
-                                    "derive", "aggregate", "select"};
+                                    "derive", "aggregate", "select", "window"};
 static const int st_dop[] = {DOP_JOIN, DOP_FILTER, DOP_DERIVE, DOP_AGGREGATE, DOP_SELECT,
                              DOP_DISTINCT, DOP_SORT, DOP_LIMIT, DOP_UNION, DOP_SELECT, DOP_JOIN,
-                             DOP_DERIVE, DOP_AGGREGATE, DOP_SELECT};
+                             DOP_DERIVE, DOP_AGGREGATE, DOP_SELECT, DOP_WINDOW};
 
 typedef struct sq_ent {
     const char *qual, *name, *phys;
@@ -51,8 +51,18 @@ typedef struct sq_scope {
     int n;
 } sq_scope;
 
+typedef struct sq_win {  /* one window function call: fn(args) OVER (spec) */
+    int fn, close;       /* tokens of its name and of the ')' ending OVER (...) */
+    int argl, argr;      /* the parentheses of its arguments */
+    int overl;           /* the '(' after OVER */
+    int spec;            /* index of its window (calls with the same spec share one) */
+    const char *col;     /* the window node's column holding it */
+} sq_win;
+
 typedef struct sq_q {    /* one sql node's query */
     int quiet;           /* > 0: errors are not reported (trial rewrites) */
+    sq_win *wins;        /* every window call of the query */
+    int nwins;
     dag_ctx *c;
     dag *d;
     const ynode *qn;     /* the query scalar */
@@ -74,6 +84,7 @@ typedef struct sq_blk {  /* planning state of one SELECT block */
     const char **itext;  /* select items after the aggregate, rewritten */
     const char *having;
     const char **names;  /* output names (syntactic; NULL for '*') */
+    sq_scope pre;        /* grouped: the aggregate's input scope */
 } sq_blk;
 
 typedef struct sq_step {
@@ -304,6 +315,18 @@ static int input_scope(sq_q *q, const dag_node *nd, int k, const mr_schema *in, 
 
 /* ---- expressions: a token range into the text the op reads ------------ */
 
+/* The token matching the '(' at i. */
+static int close_paren(sq_q *q, int i, int b)
+{
+    int depth = 0;
+    for (int k = i; k < b; k++) {
+        depth += sq_is_op(&q->tk, k, "(") - sq_is_op(&q->tk, k, ")");
+        if (depth == 0)
+            return k;
+    }
+    return b - 1;
+}
+
 static const char *const agg_names[] = {
     "count", "sum", "avg", "min", "max", "variance", "var_samp", "var_pop", "stddev",
     "stddev_samp", "stddev_pop", "bool_and", "bool_or", "string_agg", NULL,
@@ -315,7 +338,7 @@ static int is_agg(sq_q *q, int i)
         return 0;
     for (int k = 0; agg_names[k]; k++)
         if (sq_is_kw(&q->tk, i, agg_names[k]))
-            return 1;
+            return !sq_is_kw(&q->tk, close_paren(q, i + 1, q->tk.n) + 1, "over");
     return 0;
 }
 
@@ -350,6 +373,7 @@ typedef struct rw {
     sq_blk *blk;        /* aggregates: extract into blk (NULL: not allowed) */
     int post;           /* after the aggregate: columns must be grouped */
     const char *where;  /* the clause, for messages */
+    int win_ok;         /* window calls read their window node's column */
 } rw;
 
 static int rewrite(rw *r, int a, int b, char **out);
@@ -382,18 +406,6 @@ static void sb_put(sbuf *s, const char *p, size_t n)
 static void sb_str(sbuf *s, const char *p)
 {
     sb_put(s, p, strlen(p));
-}
-
-/* The token matching the '(' at i. */
-static int close_paren(sq_q *q, int i, int b)
-{
-    int depth = 0;
-    for (int k = i; k < b; k++) {
-        depth += sq_is_op(&q->tk, k, "(") - sq_is_op(&q->tk, k, ")");
-        if (depth == 0)
-            return k;
-    }
-    return b - 1;
 }
 
 static const char *agg_col(rw *r, const char *text)
@@ -431,6 +443,20 @@ static int rewrite_into(rw *r, int a, int b, sbuf *s)
                  "[NOT] EXISTS (SELECT ... FROM x WHERE x.k = outer.k ...) or column IN "
                  "(SELECT one column ...); elsewhere, compute it in a WITH query and JOIN it");
             return -1;
+        }
+        const sq_win *w = NULL;
+        for (int k = 0; k < q->nwins && !w; k++)
+            if (q->wins[k].fn == i)
+                w = &q->wins[k];
+        if (w) {
+            if (!r->win_ok) {
+                qerr(q, i, "window functions are not allowed in %s: they belong in the "
+                     "select list (filter on them in an outer query)", r->where);
+                return -1;
+            }
+            sb_str(s, w->col);
+            i = w->close;
+            continue;
         }
         if (is_agg(q, i)) {
             if (!r->blk) {
@@ -534,7 +560,7 @@ static int rewrite(rw *r, int a, int b, char **out)
 static int rewrite_post(sq_q *q, sq_blk *bk, const sq_scope *pre, int a, int b, const char *where,
                         char **out)
 {
-    rw plain = {q, pre, NULL, 0, where};
+    rw plain = {q, pre, NULL, 0, where, 0};
     sbuf s = {0};
     int bad = 0;
     for (int i = a; i < b && !bad; i++)
@@ -552,7 +578,7 @@ static int rewrite_post(sq_q *q, sq_blk *bk, const sq_scope *pre, int a, int b, 
             }
         free(s.s);
     }
-    rw r = {q, pre, bk, 1, where};
+    rw r = {q, pre, bk, 1, where, strcmp(where, "the select list") == 0};
     return rewrite(&r, a, b, out);
 }
 
@@ -1019,6 +1045,63 @@ static int plan_select(xp *x, sq_select *s, const sq_env *env, const char **id, 
         cur = sid;
         raw = 0;
     }
+    /* window calls of the select list: one window node per distinct OVER (...) */
+    int nspec = 0, *spec_at = zalloc(q, 64 * sizeof *spec_at);
+    if (!spec_at)
+        return -1;
+    for (int i = 0; i < s->nitems; i++) {
+        const sq_item *it = &s->items[i];
+        for (int k = it->e.a; !it->star && k < it->e.b; k++) {
+            if (q->tk.t[k].kind != MR_TOK_IDENT || !sq_is_op(&q->tk, k + 1, "("))
+                continue;
+            int argr = close_paren(q, k + 1, it->e.b);
+            if (!sq_is_kw(&q->tk, argr + 1, "over") || !sq_is_op(&q->tk, argr + 2, "("))
+                continue;
+            int close = close_paren(q, argr + 2, it->e.b);
+            if (q->nwins % 16 == 0) {
+                sq_win *nw = zalloc(q, ((size_t)q->nwins + 16) * sizeof *nw);
+                if (!nw)
+                    return -1;
+                if (q->nwins)
+                    memcpy(nw, q->wins, (size_t)q->nwins * sizeof *nw);
+                q->wins = nw;
+            }
+            sq_win *w = &q->wins[q->nwins++];
+            *w = (sq_win){k, close, k + 1, argr, argr + 2, -1,
+                          dag_arena_printf(&q->c->arena, "_w%d", q->nwins)};
+            for (int sp = 0; sp < nspec && w->spec < 0; sp++) {
+                const sq_win *o = &q->wins[spec_at[sp]];
+                int same = o->close - o->overl == w->close - w->overl;
+                for (int t = 0; same && t <= w->close - w->overl; t++) {
+                    const mr_tok *x1 = &q->tk.t[o->overl + t], *y1 = &q->tk.t[w->overl + t];
+                    same = x1->len == y1->len && strncasecmp(q->tk.text + x1->off,
+                                                             q->tk.text + y1->off,
+                                                             (size_t)x1->len) == 0;
+                }
+                if (same)
+                    w->spec = sp;
+            }
+            if (w->spec < 0) {
+                if (nspec == 64) {
+                    qerr(q, k, "more than 64 different windows in one select list");
+                    return -1;
+                }
+                w->spec = nspec;
+                spec_at[nspec++] = q->nwins - 1;
+            }
+            k = close;
+        }
+    }
+    for (int sp = 0; sp < nspec; sp++) {
+        const char *sid;
+        sq_step *ws = new_step(x, ST_WINDOW, bk, &sid);
+        if (!ws)
+            return -1;
+        ws->mark = spec_at[sp];
+        add_in(x, step_node(x), cur, q->wins[spec_at[sp]].overl, raw ? qual : NULL);
+        cur = sid;
+        raw = 0;
+    }
     int star_only = s->nitems == 1 && s->items[0].star && s->items[0].star_qual < 0;
     if (bk->agg || !star_only) {
         const char *sid;
@@ -1378,7 +1461,7 @@ static int fill_filter(fill *f, const sq_scope *in)
 {
     sq_q *q = f->q;
     sq_step *st = f->st;
-    rw r = {q, in, NULL, 0, st->from ? "JOIN ... ON" : "WHERE"};
+    rw r = {q, in, NULL, 0, st->from ? "JOIN ... ON" : "WHERE", 0};
     char *text = NULL;
     if (st->nconj) {
         sbuf s = {0};
@@ -1437,7 +1520,7 @@ static int group_texts(sq_q *q, sq_blk *bk, const sq_scope *in)
     bk->gcol = zalloc(q, ((size_t)s->ngroup + 1) * sizeof *bk->gcol);
     if (!bk->gtext || !bk->gcol)
         return -1;
-    rw r = {q, in, NULL, 0, "GROUP BY"};
+    rw r = {q, in, NULL, 0, "GROUP BY", 0};
     for (int g = 0; g < s->ngroup; g++) {
         sq_span e = bk->gitem[g] >= 0 ? s->items[bk->gitem[g]].e : s->group[g];
         char *text;
@@ -1488,6 +1571,73 @@ static int fill_derive(fill *f, const sq_scope *in)
     return 0;
 }
 
+/* The parts of OVER (PARTITION BY ... ORDER BY ... frame). */
+typedef struct sq_wspec {
+    sq_span part[32], ord[32];
+    int npart, nord, desc[32], nulls[32];
+    int frame; /* token where the frame starts, or -1 */
+} sq_wspec;
+
+static int win_spec(sq_q *q, const sq_win *w, sq_wspec *ws)
+{
+    int i = w->overl + 1, end = w->close;
+    memset(ws, 0, sizeof *ws);
+    ws->frame = -1;
+    if (sq_is_kw(&q->tk, i, "partition") && sq_is_kw(&q->tk, i + 1, "by")) {
+        for (i += 2;;) {
+            int a = i, depth = 0;
+            while (i < end && !(depth == 0 && (sq_is_op(&q->tk, i, ",") ||
+                                               sq_is_kw(&q->tk, i, "order")))) {
+                depth += sq_is_op(&q->tk, i, "(") - sq_is_op(&q->tk, i, ")");
+                i++;
+            }
+            if (i == a || ws->npart == 32) {
+                qerr(q, i, "expected a PARTITION BY column");
+                return -1;
+            }
+            ws->part[ws->npart++] = (sq_span){a, i};
+            if (!sq_is_op(&q->tk, i, ","))
+                break;
+            i++;
+        }
+    }
+    if (sq_is_kw(&q->tk, i, "order") && sq_is_kw(&q->tk, i + 1, "by")) {
+        for (i += 2;;) {
+            int a = i, depth = 0;
+            while (i < end && !(depth == 0 && (sq_is_op(&q->tk, i, ",") ||
+                   sq_is_kw(&q->tk, i, "asc") || sq_is_kw(&q->tk, i, "desc") ||
+                   sq_is_kw(&q->tk, i, "nulls") || sq_is_kw(&q->tk, i, "rows") ||
+                   sq_is_kw(&q->tk, i, "range")))) {
+                depth += sq_is_op(&q->tk, i, "(") - sq_is_op(&q->tk, i, ")");
+                i++;
+            }
+            if (i == a || ws->nord == 32) {
+                qerr(q, i, "expected an ORDER BY column in the window");
+                return -1;
+            }
+            int k = ws->nord++;
+            ws->ord[k] = (sq_span){a, i};
+            if (sq_is_kw(&q->tk, i, "asc") || sq_is_kw(&q->tk, i, "desc"))
+                ws->desc[k] = sq_is_kw(&q->tk, i++, "desc");
+            if (sq_is_kw(&q->tk, i, "nulls")) {
+                ws->nulls[k] = sq_is_kw(&q->tk, i + 1, "first") ? 1 : 2;
+                i += 2;
+            }
+            if (!sq_is_op(&q->tk, i, ","))
+                break;
+            i++;
+        }
+    }
+    if (i < end) {
+        if (!sq_is_kw(&q->tk, i, "rows") && !sq_is_kw(&q->tk, i, "range")) {
+            qerr(q, i, "expected PARTITION BY, ORDER BY or a frame (ROWS / RANGE) in the window");
+            return -1;
+        }
+        ws->frame = i;
+    }
+    return 0;
+}
+
 static int fill_agg(fill *f, const sq_scope *in)
 {
     sq_q *q = f->q;
@@ -1498,6 +1648,26 @@ static int fill_agg(fill *f, const sq_scope *in)
     bk->itext = zalloc(q, ((size_t)s->nitems + 1) * sizeof *bk->itext);
     if (!bk->itext)
         return -1;
+    bk->pre = *in;
+    /* aggregates used only inside window calls are computed here too */
+    for (int k = 0; k < q->nwins; k++) {
+        const sq_win *w = &q->wins[k];
+        sq_wspec ws;
+        char *t;
+        if (w->fn < s->at || !s->nitems || w->fn >= s->items[s->nitems - 1].e.b)
+            continue;
+        if (win_spec(q, w, &ws) < 0)
+            return -1;
+        if (w->argr > w->argl + 1 &&
+            rewrite_post(q, bk, in, w->argl + 1, w->argr, "a window function's arguments", &t) < 0)
+            return -1;
+        for (int j = 0; j < ws.npart; j++)
+            if (rewrite_post(q, bk, in, ws.part[j].a, ws.part[j].b, "PARTITION BY", &t) < 0)
+                return -1;
+        for (int j = 0; j < ws.nord; j++)
+            if (rewrite_post(q, bk, in, ws.ord[j].a, ws.ord[j].b, "the window's ORDER BY", &t) < 0)
+                return -1;
+    }
     for (int i = 0; i < s->nitems; i++) {
         if (s->items[i].star) {
             qerr(q, s->items[i].e.a, "SELECT * with GROUP BY or aggregates: list the grouped "
@@ -1588,7 +1758,7 @@ static int fill_select(fill *f, const sq_scope *in)
         if (bk->agg) {
             text = (char *)bk->itext[i];
         } else {
-            rw r = {q, in, NULL, 0, "the select list without GROUP BY"};
+            rw r = {q, in, NULL, 0, "the select list without GROUP BY", 1};
             if (rewrite(&r, it->e.a, it->e.b, &text) < 0)
                 return -1;
         }
@@ -1819,6 +1989,112 @@ static int fill_set(fill *f, const sq_scope *in)
     return 0;
 }
 
+/* A window's PARTITION BY or ORDER BY item: the column it names. */
+static const char *win_col(fill *f, const sq_scope *in, sq_span e, const char *what)
+{
+    sq_q *q = f->q;
+    sq_blk *bk = f->st->blk;
+    char *text;
+    if (bk->agg) {
+        if (rewrite_post(q, bk, &bk->pre, e.a, e.b, what, &text) < 0)
+            return NULL;
+    } else {
+        rw r = {q, in, NULL, 0, what, 0};
+        if (rewrite(&r, e.a, e.b, &text) < 0)
+            return NULL;
+    }
+    for (int k = 0; k < in->n; k++)
+        if (strcmp(colref(q, in->e[k].phys), text) == 0)
+            return in->e[k].phys;
+    qerr(q, e.a, "%s takes columns: compute this expression in a WITH query (or a subquery "
+         "in FROM) and name its column here", what);
+    return NULL;
+}
+
+static int fill_window(fill *f, const sq_scope *in)
+{
+    sq_q *q = f->q;
+    sq_step *st = f->st;
+    sq_blk *bk = st->blk;
+    const sq_win *w0 = &q->wins[st->mark];
+    sq_wspec ws;
+    if (win_spec(q, w0, &ws) < 0)
+        return -1;
+    ynode *b = body_new(f);
+    ykey(q, b, "input", yscalar(q, f->nd->inputs[0].ref->text, f->tok), f->tok);
+    if (ws.npart) {
+        ynode *pb = ycoll(q, YN_SEQ, ws.npart, f->tok);
+        for (int k = 0; k < ws.npart; k++) {
+            const char *c = win_col(f, in, ws.part[k], "PARTITION BY");
+            if (!c)
+                return -1;
+            yadd(pb, yscalar(q, c, ws.part[k].a), NULL);
+        }
+        ykey(q, b, "partition_by", pb, f->tok);
+    }
+    if (ws.nord) {
+        ynode *ob = ycoll(q, YN_SEQ, ws.nord, f->tok);
+        for (int k = 0; k < ws.nord; k++) {
+            const char *c = win_col(f, in, ws.ord[k], "the window's ORDER BY");
+            if (!c)
+                return -1;
+            yadd(ob, yscalar(q, dag_arena_printf(&q->c->arena, "%s%s%s", colref(q, c),
+                                                  ws.desc[k] ? " desc" : "",
+                                                  ws.nulls[k] == 1 ? " nulls first"
+                                                  : ws.nulls[k] == 2 ? " nulls last" : ""),
+                             ws.ord[k].a), NULL);
+        }
+        ykey(q, b, "order_by", ob, f->tok);
+    }
+    ynode *cols = ycoll(q, YN_MAP, q->nwins, f->tok);
+    int cap = 0;
+    for (int k = 0; k < in->n; k++)
+        if (out_add(f, &cap, in->e[k].qual, in->e[k].name, in->e[k].phys, in->e[k].outer_key) < 0)
+            return -1;
+    for (int k = 0; k < q->nwins; k++) {
+        const sq_win *w = &q->wins[k];
+        if (w->spec != w0->spec || w->fn < bk->s->at ||
+            (bk->s->nitems && w->fn >= bk->s->items[bk->s->nitems - 1].e.b))
+            continue;
+        sbuf sb = {0};
+        sb_str(&sb, tokname(q, w->fn));
+        sb_put(&sb, "(", 1);
+        if (w->argr > w->argl + 1) {
+            char *args;
+            if (bk->agg) {
+                if (rewrite_post(q, bk, &bk->pre, w->argl + 1, w->argr,
+                                 "a window function's arguments", &args) < 0) {
+                    free(sb.s);
+                    return -1;
+                }
+            } else {
+                rw r = {q, in, NULL, 0, "a window function's arguments", 0};
+                if (rewrite(&r, w->argl + 1, w->argr, &args) < 0) {
+                    free(sb.s);
+                    return -1;
+                }
+            }
+            sb_str(&sb, args);
+        }
+        sb_put(&sb, ")", 1);
+        for (int t = ws.frame; ws.frame >= 0 && t < w0->close; t++)
+            sb_put(&sb, q->tk.text + q->tk.t[t].off, (size_t)q->tk.t[t].len);
+        char *p = sb.s, *o = sb.s;
+        for (; p && *p; p++) /* "rank ( )" reads as "rank()" */
+            if (!(*p == ' ' && (p[1] == '(' || p[1] == ')' || (p > sb.s && p[-1] == '('))))
+                *o++ = *p;
+        if (o)
+            *o = '\0';
+        yadd(cols, yscalar(q, w->col, w->fn), yscalar(q, dag_arena_strdup(&q->c->arena,
+                                                                          sb.s ? sb.s : ""), w->fn));
+        free(sb.s);
+        if (out_add(f, &cap, NULL, w->col, w->col, 0) < 0)
+            return -1;
+    }
+    ykey(q, b, "columns", cols, f->tok);
+    return 0;
+}
+
 static int fill_rename(fill *f, const sq_scope *in)
 {
     sq_q *q = f->q;
@@ -1866,6 +2142,7 @@ int dag_sql_fill(dag_ctx *c, dag *d, dag_node *nd, mr_schema *const *ins)
     case ST_SELECT: rc = fill_select(&f, &in[0]); break;
     case ST_RENAME: rc = fill_rename(&f, &in[0]); break;
     case ST_SEMI: rc = fill_semi(&f, &in[0], &in[1]); break;
+    case ST_WINDOW: rc = fill_window(&f, &in[0]); break;
     case ST_MARK:
     case ST_SETAGG:
     case ST_SETOUT: rc = fill_set(&f, &in[0]); break;
