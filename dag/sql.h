@@ -117,4 +117,120 @@ extern const dv_keyspec dag_sql_keys[];
 mr_schema *dag_sql_validate(dag_ctx *c, dag_node *nd, mr_schema *const *ins);
 void dag_sql_compile(dag_pb *b, dag_frag *f, const dag_node *nd, int idx);
 
+/* ---- the planner's state, shared by sql_names.c, sql_plan.c, sql_fill.c ---- */
+
+enum { ST_JOIN, ST_FILTER, ST_DERIVE, ST_AGG, ST_SELECT, ST_DISTINCT, ST_SORT, ST_LIMIT,
+       ST_UNION, ST_RENAME, ST_SEMI, ST_MARK, ST_SETAGG, ST_SETOUT, ST_WINDOW };
+typedef struct sq_ent {
+    const char *qual, *name, *phys;
+    int outer_key; /* a key merged with the other side's by an outer join */
+} sq_ent;
+
+typedef struct sq_scope {
+    sq_ent *e;
+    int n;
+} sq_scope;
+
+typedef struct sq_win {  /* one window function call: fn(args) OVER (spec) */
+    int fn, close;       /* tokens of its name and of the ')' ending OVER (...) */
+    int argl, argr;      /* the parentheses of its arguments */
+    int overl;           /* the '(' after OVER */
+    int spec;            /* index of its window (calls with the same spec share one) */
+    const char *col;     /* the window node's column holding it */
+} sq_win;
+
+typedef struct sq_q {    /* one sql node's query */
+    int quiet;           /* > 0: errors are not reported (trial rewrites) */
+    sq_win *wins;        /* every window call of the query */
+    int nwins;
+    dag_ctx *c;
+    dag *d;
+    const ynode *qn;     /* the query scalar */
+    const char *id;      /* the sql node's id */
+    sq_tokens tk;
+} sq_q;
+
+typedef struct sq_blk {  /* planning state of one SELECT block */
+    sq_select *s;
+    int agg;             /* grouped or aggregating */
+    int *gplain;         /* per group item: a plain column (no derive needed) */
+    int *gitem;          /* per group item: the select item it names, or -1 */
+    const char **gtext;  /* group expressions, rewritten, and their columns */
+    const char **gcol;
+    int ng;
+    const char **atext;  /* aggregates and their columns */
+    const char **acol;
+    int na, acap;
+    const char **itext;  /* select items after the aggregate, rewritten */
+    const char *having;
+    const char **names;  /* output names (syntactic; NULL for '*') */
+    sq_scope pre;        /* grouped: the aggregate's input scope */
+} sq_blk;
+
+typedef struct sq_step {
+    int kind;
+    sq_q *q;
+    sq_blk *blk;
+    sq_query *qry;       /* sort, limit: the query whose ORDER BY / LIMIT */
+    sq_from *from;       /* join: the joined item */
+    sq_span span;        /* filter: its condition */
+    const char *qual[8]; /* per input: the qualifier its columns get (NULL: keep) */
+    int union_all;
+    sq_scope out;
+    const char **names;  /* select of a UNION arm: the first arm's names */
+    const char **rename; /* rename: these columns get the qualifier in front */
+    int nrename;
+    sq_span *conj;       /* filter: these conjuncts (else span) */
+    int nconj;
+    int anti;            /* semi: NOT EXISTS */
+    sq_span in_ref;      /* semi: x of x IN (subquery) (b == a for EXISTS) */
+    sq_span *corr;       /* semi (EXISTS): correlated a = b pairs, inner side first */
+    int ncorr;
+    const char *inner;   /* semi (EXISTS): the subquery's qualifier */
+    int mark;            /* mark: the side number; setagg: SQ_SET_* */
+} sq_step;
+
+typedef struct rw {
+    sq_q *q;
+    const sq_scope *sc; /* names resolve here */
+    sq_blk *blk;        /* aggregates: extract into blk (NULL: not allowed) */
+    int post;           /* after the aggregate: columns must be grouped */
+    const char *where;  /* the clause, for messages */
+    int win_ok;         /* window calls read their window node's column */
+} rw;
+
+typedef struct sbuf {
+    char *s;
+    size_t n, cap;
+    int oom;
+} sbuf;
+
+
+/* sql_names.c: arena memory, errors in the query, synthetic YAML for a
+ * step's keys, scopes and name resolution, and expressions rewritten to
+ * the columns a step reads. */
+void *sq_zalloc(sq_q *q, size_t n);
+void sq_qerr(sq_q *q, int tok, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+ynode *sq_yscalar(sq_q *q, const char *text, int tok);
+ynode *sq_ycoll(sq_q *q, ynode_kind kind, int cap, int tok);
+void sq_yadd(ynode *coll, ynode *a, ynode *b);
+void sq_ykey(sq_q *q, ynode *map, const char *key, ynode *v, int tok);
+const char *sq_colref(sq_q *q, const char *name);
+const char *sq_tokname(sq_q *q, int i);
+int sq_is_name_tok(sq_q *q, int i);
+int sq_resolve(sq_q *q, const sq_scope *sc, const char *qual, const char *name, int tok);
+int sq_scope_add(sq_q *q, sq_scope *sc, int *cap, const char *qual, const char *name, const char *phys, int outer_key);
+int sq_input_scope(sq_q *q, const dag_node *nd, int k, const mr_schema *in, sq_scope *out);
+int sq_close_paren(sq_q *q, int i, int b);
+int sq_is_agg(sq_q *q, int i);
+int sq_not_a_column(sq_q *q, int i, int a);
+void sq_sb_put(sbuf *s, const char *p, size_t n);
+void sq_sb_str(sbuf *s, const char *p);
+int sq_rewrite_into(rw *r, int a, int b, sbuf *s);
+int sq_rewrite(rw *r, int a, int b, char **out);
+int sq_rewrite_post(sq_q *q, sq_blk *bk, const sq_scope *pre, int a, int b, const char *where, char **out);
+int sq_is_ref(sq_q *q, int a, int b);
+int sq_conjuncts(sq_q *q, sq_span e, sq_span *out, int cap);
+int sq_key_conjunct(sq_q *q, sq_span c, int *eq);
+
 #endif

@@ -605,6 +605,7 @@ int sq_parse(dag_arena *a, const char *text, sq_tokens *tk, sq_query **out, int 
              char *msg, size_t cap)
 {
     int n = 0, tcap = 64;
+    memset(tk, 0, sizeof *tk);
     tk->text = text;
     tk->t = dag_arena_alloc(a, (size_t)tcap * sizeof *tk->t);
     size_t pos = 0;
