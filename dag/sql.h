@@ -28,7 +28,7 @@ typedef struct sq_item {   /* one select-list item */
 typedef struct sq_query sq_query;
 
 enum { SQ_SET_UNION, SQ_SET_INTERSECT, SQ_SET_EXCEPT };
-enum { SQ_J_FIRST, SQ_J_INNER, SQ_J_LEFT, SQ_J_RIGHT, SQ_J_FULL };
+enum { SQ_J_FIRST, SQ_J_INNER, SQ_J_LEFT, SQ_J_RIGHT, SQ_J_FULL, SQ_J_CROSS };
 
 typedef struct sq_from {   /* one FROM or JOIN item */
     int join;              /* SQ_J_* */
@@ -120,10 +120,11 @@ void dag_sql_compile(dag_pb *b, dag_frag *f, const dag_node *nd, int idx);
 /* ---- the planner's state, shared by sql_names.c, sql_plan.c, sql_fill.c ---- */
 
 enum { ST_JOIN, ST_FILTER, ST_DERIVE, ST_AGG, ST_SELECT, ST_DISTINCT, ST_SORT, ST_LIMIT,
-       ST_UNION, ST_RENAME, ST_SEMI, ST_MARK, ST_SETAGG, ST_SETOUT, ST_WINDOW };
+       ST_UNION, ST_RENAME, ST_SEMI, ST_MARK, ST_SETAGG, ST_SETOUT, ST_WINDOW, ST_ONE };
 typedef struct sq_ent {
     const char *qual, *name, *phys;
-    int outer_key; /* a key merged with the other side's by an outer join */
+    int outer_key; /* 1: a key merged with the other side's by an outer join;
+                    * 2: a hidden column (a CROSS JOIN's constant key) */
 } sq_ent;
 
 typedef struct sq_scope {

@@ -16,7 +16,8 @@
 
 static const char *const st_op[] = {"join", "filter", "derive", "aggregate", "select",
                                     "distinct", "sort", "limit", "union", "select", "join",
-                                    "derive", "aggregate", "select", "window"};
+                                    "derive", "aggregate", "select", "window",
+                                    "derive"};
 
 /* ---- pass 2: each step's keys --------------------------------------------- */
 
@@ -46,10 +47,14 @@ static int fill_join(fill *f, const sq_scope *L, const sq_scope *R)
     sq_q *q = f->q;
     sq_from *fr = f->st->from;
     sq_span cj[64];
-    int ncj = sq_conjuncts(q, fr->on, cj, 64), eq, nk = 0;
+    int ncj = fr->join == SQ_J_CROSS ? 0 : sq_conjuncts(q, fr->on, cj, 64), eq, nk = 0;
     const char **lk = sq_zalloc(q, 64 * sizeof *lk), **rk = sq_zalloc(q, 64 * sizeof *rk);
     if (!lk || !rk)
         return -1;
+    if (fr->join == SQ_J_CROSS) {
+        lk[0] = rk[0] = "_cross";
+        nk = 1;
+    }
     for (int k = 0; k < ncj; k++) {
         if (!sq_key_conjunct(q, cj[k], &eq))
             continue;
@@ -93,7 +98,7 @@ static int fill_join(fill *f, const sq_scope *L, const sq_scope *R)
         lk[nk] = L->e[l].phys;
         rk[nk++] = R->e[r].phys;
     }
-    static const char *const how[] = {"inner", "inner", "left", "right", "full"};
+    static const char *const how[] = {"inner", "inner", "left", "right", "full", "inner"};
     ynode *b = body_new(f);
     sq_ykey(q, b, "left", sq_yscalar(q, f->nd->inputs[0].ref->text, f->tok), f->tok);
     sq_ykey(q, b, "right", sq_yscalar(q, f->nd->inputs[1].ref->text, f->tok), f->tok);
@@ -109,7 +114,7 @@ static int fill_join(fill *f, const sq_scope *L, const sq_scope *R)
         sq_yadd(on, m, NULL);
     }
     sq_ykey(q, b, "on", on, fr->on.a);
-    if (fr->join != SQ_J_INNER)
+    if (fr->join != SQ_J_INNER && fr->join != SQ_J_CROSS)
         sq_ykey(q, b, "how", sq_yscalar(q, how[fr->join], f->tok), f->tok);
     /* USING keys (same name both sides) appear once; the other right
      * columns get a prefix when any name clashes with a left one. */
@@ -131,7 +136,8 @@ static int fill_join(fill *f, const sq_scope *L, const sq_scope *R)
         for (int k = 0; k < nk; k++)
             outer |= strcmp(lk[k], rk[k]) == 0 && strcmp(L->e[j].phys, lk[k]) == 0 &&
                      (fr->join == SQ_J_RIGHT || fr->join == SQ_J_FULL);
-        if (out_add(f, &cap, L->e[j].qual, L->e[j].name, L->e[j].phys, outer | L->e[j].outer_key) < 0)
+        if (out_add(f, &cap, L->e[j].qual, L->e[j].name, L->e[j].phys,
+                    L->e[j].outer_key ? L->e[j].outer_key : outer) < 0)
             return -1;
     }
     for (int i = 0; i < R->n; i++) {
@@ -140,7 +146,7 @@ static int fill_join(fill *f, const sq_scope *L, const sq_scope *R)
             using_key |= strcmp(rk[k], R->e[i].phys) == 0 && strcmp(lk[k], rk[k]) == 0;
         const char *phys = using_key ? R->e[i].phys
                          : dag_arena_printf(&q->c->arena, "%s%s", prefix, R->e[i].phys);
-        int outer = R->e[i].outer_key ||
+        int outer = R->e[i].outer_key ? R->e[i].outer_key :
                     (using_key && (fr->join == SQ_J_LEFT || fr->join == SQ_J_FULL));
         if (out_add(f, &cap, R->e[i].qual, R->e[i].name, phys, outer) < 0)
             return -1;
@@ -424,6 +430,8 @@ static int fill_select(fill *f, const sq_scope *in)
             for (int k = 0; k < in->n; k++) {
                 if (qual && (!in->e[k].qual || strcmp(in->e[k].qual, qual) != 0))
                     continue;
+                if (in->e[k].outer_key == 2)
+                    continue; /* a CROSS JOIN's key */
                 any = 1;
                 if (in->e[k].outer_key && qual)
                     continue; /* the merged key shows once, from the side that keeps it */
@@ -786,6 +794,22 @@ static int fill_window(fill *f, const sq_scope *in)
     return 0;
 }
 
+/* A CROSS JOIN side: every column, plus the constant key _cross (hidden). */
+static int fill_one(fill *f, const sq_scope *in)
+{
+    sq_q *q = f->q;
+    ynode *b = body_new(f);
+    sq_ykey(q, b, "input", sq_yscalar(q, f->nd->inputs[0].ref->text, f->tok), f->tok);
+    ynode *cols = sq_ycoll(q, YN_MAP, 1, f->tok);
+    sq_yadd(cols, sq_yscalar(q, "_cross", f->tok), sq_yscalar(q, "1", f->tok));
+    sq_ykey(q, b, "columns", cols, f->tok);
+    int cap = 0;
+    for (int k = 0; k < in->n; k++)
+        if (out_add(f, &cap, in->e[k].qual, in->e[k].name, in->e[k].phys, in->e[k].outer_key) < 0)
+            return -1;
+    return out_add(f, &cap, NULL, "_cross", "_cross", 2);
+}
+
 static int fill_rename(fill *f, const sq_scope *in)
 {
     sq_q *q = f->q;
@@ -834,6 +858,7 @@ int dag_sql_fill(dag_ctx *c, dag *d, dag_node *nd, mr_schema *const *ins)
     case ST_RENAME: rc = fill_rename(&f, &in[0]); break;
     case ST_SEMI: rc = fill_semi(&f, &in[0], &in[1]); break;
     case ST_WINDOW: rc = fill_window(&f, &in[0]); break;
+    case ST_ONE: rc = fill_one(&f, &in[0]); break;
     case ST_MARK:
     case ST_SETAGG:
     case ST_SETOUT: rc = fill_set(&f, &in[0]); break;

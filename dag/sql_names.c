@@ -122,7 +122,7 @@ int sq_resolve(sq_q *q, const sq_scope *sc, const char *qual, const char *name, 
         if (qual && (!sc->e[i].qual || strcmp(sc->e[i].qual, qual) != 0))
             continue;
         qual_seen = 1;
-        if (strcmp(sc->e[i].name, name) == 0) {
+        if (sc->e[i].outer_key != 2 && strcmp(sc->e[i].name, name) == 0) {
             if (hit < 0)
                 hit = i;
             nhit++;
@@ -333,6 +333,11 @@ int sq_rewrite_into(rw *r, int a, int b, sbuf *s)
             sq_sb_str(s, w->col);
             i = w->close;
             continue;
+        }
+        if (sq_is_kw(&q->tk, i, "over") && sq_is_op(&q->tk, i + 1, "(")) {
+            sq_qerr(q, i, "window functions are not allowed in %s: they belong in the select "
+                    "list (filter on them in an outer query)", r->where);
+            return -1;
         }
         if (sq_is_agg(q, i)) {
             if (!r->blk) {

@@ -18,6 +18,7 @@
  *   item   := * | name.* | expr [[AS] alias]
  *   from   := (name | ( query )) [[AS] alias]
  *   join   := [INNER | LEFT [OUTER] | RIGHT [OUTER] | FULL [OUTER]] JOIN from ON expr
+ *           | CROSS JOIN from   (a one-row from: see sql_plan.c)
  * What millrace does not run is refused here with what to write instead.
  */
 #include "dag/sql.h"
@@ -357,16 +358,16 @@ static int parse_select(sp *p, sq_select **out)
             if (op(p, ","))
                 return fail(p, p->i, "a comma between FROM items (a cross join) is not "
                             "supported: write JOIN ... ON with the matching columns");
-            if (kw(p, "cross") || kw(p, "natural"))
-                return fail(p, p->i, "%s JOIN is not supported: write JOIN ... ON with the "
-                            "matching columns", kw(p, "cross") ? "CROSS" : "NATURAL");
-            join = kw(p, "left") ? SQ_J_LEFT : kw(p, "right") ? SQ_J_RIGHT
+            if (kw(p, "natural"))
+                return fail(p, p->i, "NATURAL JOIN is not supported: write JOIN ... ON with "
+                            "the matching columns");
+            join = kw(p, "cross") ? SQ_J_CROSS : kw(p, "left") ? SQ_J_LEFT : kw(p, "right") ? SQ_J_RIGHT
                  : kw(p, "full") ? SQ_J_FULL : kw(p, "inner") || kw(p, "join") ? SQ_J_INNER : -1;
             if (join < 0)
                 break;
             if (!kw(p, "join"))
                 p->i++;
-            if (join != SQ_J_INNER && kw(p, "outer"))
+            if (join != SQ_J_INNER && join != SQ_J_CROSS && kw(p, "outer"))
                 p->i++;
             if (expect_kw(p, "join", "in the FROM clause") < 0)
                 return -1;
@@ -384,7 +385,7 @@ static int parse_select(sp *p, sq_select **out)
         f->join = join;
         if (parse_from_item(p, f) < 0)
             return -1;
-        if (join != SQ_J_FIRST) {
+        if (join != SQ_J_FIRST && join != SQ_J_CROSS) {
             if (kw(p, "using"))
                 return fail(p, p->i, "JOIN ... USING is not supported: write ON a.x = b.x");
             if (expect_kw(p, "on", "after the joined node") < 0 ||

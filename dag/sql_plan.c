@@ -37,7 +37,8 @@
 
 static const int st_dop[] = {DOP_JOIN, DOP_FILTER, DOP_DERIVE, DOP_AGGREGATE, DOP_SELECT,
                              DOP_DISTINCT, DOP_SORT, DOP_LIMIT, DOP_UNION, DOP_SELECT, DOP_JOIN,
-                             DOP_DERIVE, DOP_AGGREGATE, DOP_SELECT, DOP_WINDOW};
+                             DOP_DERIVE, DOP_AGGREGATE, DOP_SELECT, DOP_WINDOW,
+                             DOP_DERIVE};
 
 
 const dv_keyspec dag_sql_keys[] = {
@@ -59,6 +60,7 @@ void dag_sql_compile(dag_pb *b, dag_frag *f, const dag_node *nd, int idx)
 
 typedef struct sq_env {  /* WITH queries in view: name -> the node that computes it */
     const char *name, *id;
+    const sq_query *q;
     const struct sq_env *up;
 } sq_env;
 
@@ -299,6 +301,20 @@ static int plan_semi(xp *x, sq_span c, const sq_env *env, const char **cur, cons
     return 0;
 }
 
+/* Whether q gives one row: one SELECT with aggregates and no GROUP BY. */
+static int one_row(sq_q *q, const sq_query *qy)
+{
+    if (!qy || qy->narms != 1 || qy->arms[0]->ngroup ||
+        qy->arms[0]->having.b > qy->arms[0]->having.a)
+        return 0;
+    const sq_select *s = qy->arms[0];
+    int agg = 0;
+    for (int i = 0; i < s->nitems; i++)
+        for (int k = s->items[i].e.a; !s->items[i].star && k < s->items[i].e.b; k++)
+            agg |= sq_is_agg(q, k);
+    return agg;
+}
+
 static int plan_select(xp *x, sq_select *s, const sq_env *env, const char **id, int *is_step)
 {
     sq_q *q = x->q;
@@ -316,6 +332,36 @@ static int plan_select(xp *x, sq_select *s, const sq_env *env, const char **id, 
         const char *src, *rq, *sid;
         if (from_source(x, f, env, &src, &rq) < 0)
             return -1;
+        if (f->join == SQ_J_CROSS) {
+            /* a one-row right side: both sides get a constant key */
+            const sq_query *rq_q = f->sub;
+            for (const sq_env *e = env; !rq_q && f->name >= 0 && e; e = e->up)
+                if (strcmp(e->name, sq_tokname(q, f->name)) == 0)
+                    rq_q = e->q;
+            if (!one_row(q, rq_q)) {
+                sq_qerr(q, f->at, "CROSS JOIN takes a one-row side only (a subquery or WITH "
+                        "query with aggregates and no GROUP BY, e.g. CROSS JOIN (SELECT "
+                        "avg(x) AS a FROM t) s); otherwise write JOIN ... ON with the "
+                        "matching columns");
+                return -1;
+            }
+            const char *l1, *r1;
+            if (!new_step(x, ST_ONE, bk, &l1))
+                return -1;
+            add_in(x, step_node(x), cur, s->from[0].at, raw ? qual : NULL);
+            if (!new_step(x, ST_ONE, bk, &r1))
+                return -1;
+            add_in(x, step_node(x), src, f->at, rq);
+            sq_step *st = new_step(x, ST_JOIN, bk, &sid);
+            if (!st)
+                return -1;
+            st->from = f;
+            add_in(x, step_node(x), l1, f->at, NULL);
+            add_in(x, step_node(x), r1, f->at, NULL);
+            cur = sid;
+            raw = 0;
+            continue;
+        }
         sq_span cj[64];
         int ncj = sq_conjuncts(q, f->on, cj, 64), nkeys = 0, rest = 0, eq;
         for (int k = 0; k < ncj; k++) {
@@ -422,8 +468,13 @@ static int plan_select(xp *x, sq_select *s, const sq_env *env, const char **id, 
     /* grouping */
     bk->agg = s->ngroup > 0;
     for (int i = 0; i < s->nitems && !bk->agg; i++)
-        for (int k = s->items[i].e.a; k < s->items[i].e.b && !s->items[i].star; k++)
-            bk->agg |= sq_is_agg(q, k);
+        for (int k = s->items[i].e.a; k < s->items[i].e.b && !s->items[i].star; k++) {
+            const sq_sub *inner = sq_sub_at(&q->tk, k);
+            if (inner)
+                k = inner->rparen; /* its aggregates are its own */
+            else
+                bk->agg |= sq_is_agg(q, k);
+        }
     for (int k = s->having.a; k < s->having.b; k++)
         bk->agg |= sq_is_agg(q, k);
     if (s->having.b > s->having.a && !bk->agg) {
@@ -539,6 +590,8 @@ static int plan_select(xp *x, sq_select *s, const sq_env *env, const char **id, 
         raw = 0;
     }
     int star_only = s->nitems == 1 && s->items[0].star && s->items[0].star_qual < 0;
+    for (int j = 1; j < s->nfrom; j++)
+        star_only &= s->from[j].join != SQ_J_CROSS; /* the select drops its key */
     if (bk->agg || !star_only) {
         const char *sid;
         if (!new_step(x, ST_SELECT, bk, &sid))
@@ -574,6 +627,7 @@ static int plan_query(xp *x, sq_query *qy, const sq_env *env, const char **id, i
             return -1;
         e->name = sq_tokname(q, qy->ctes[i].name);
         e->up = up;
+        e->q = qy->ctes[i].q;
         mine = e;
     }
     if (mine)
