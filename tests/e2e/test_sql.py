@@ -14,7 +14,8 @@ block scalar and `millrace validate` must print exactly NAME.err (the
 file:line:column inside the query and the message).
 
 Plans: a query and its hand-written nodes give the same `explain`, but for
-the node names.
+the node names.  Chains: sql nodes read and feed derive, window, other sql
+and write nodes.
 """
 import csv
 import decimal
@@ -321,3 +322,54 @@ def test_sql_plan_is_the_hand_written_plan(tmp_path, query, nodes):
     assert ra.returncode == 0, ra.stderr
     assert rb.returncode == 0, rb.stderr
     assert plan_lines(ra.stdout) == plan_lines(rb.stdout), ra.stdout + "\n----\n" + rb.stdout
+
+
+CHAIN = """  d: {op: derive, input: orders, columns: {yr: "date_part('year', o_orderdate)"}}
+  s1:
+    op: sql
+    inputs: [d]
+    query: |
+      SELECT yr, o_orderstatus, count(*) AS n, sum(o_totalprice) AS total
+      FROM d GROUP BY yr, o_orderstatus
+  s2:
+    op: sql
+    query: SELECT yr, sum(n) AS n, max(total) AS top FROM s1 WHERE o_orderstatus <> 'P' GROUP BY yr
+  w: {op: window, input: s2, order_by: [yr], columns: {run: sum(n)}}
+  s3:
+    op: sql
+    query: |
+      SELECT w.yr, w.n, w.run, w.top, c.nc
+      FROM w JOIN (SELECT yr, count(*) AS nc FROM d WHERE o_custkey IS NULL GROUP BY yr) c
+        ON w.yr = c.yr
+  save: {op: write, input: s3, to: warehouse, table: chain_out, mode: overwrite}"""
+
+CHAIN_PG = """WITH d AS (SELECT *, extract(year FROM o_orderdate) AS yr FROM orders),
+     s2 AS (SELECT yr, sum(c) AS n, max(total) AS top FROM
+              (SELECT yr, o_orderstatus, count(*) AS c, sum(o_totalprice) AS total
+               FROM d GROUP BY yr, o_orderstatus) s1
+            WHERE o_orderstatus <> 'P' GROUP BY yr)
+SELECT s2.yr, s2.n, sum(s2.n) OVER (ORDER BY s2.yr), s2.top, c.nc
+FROM s2 JOIN (SELECT yr, count(*) AS nc FROM d WHERE o_custkey IS NULL GROUP BY yr) c
+  ON s2.yr = c.yr"""
+
+
+def test_sql_nodes_feed_and_are_fed_by_other_nodes(tmp_path, pg_db):
+    """A derive feeds a sql node, which feeds another sql node, a window
+    node and (with the derive again) a third sql node that a write saves."""
+    data = make_data(seed=5)
+    write_data(tmp_path, data)
+    dag = tmp_path / "chain.yaml"
+    dag.write_text("\n".join(["version: 1", "name: chain", "params: {data: x}",
+                              'warehouse: {driver: postgres, dsn: "${env:MILLRACE_WAREHOUSE_DSN}"}',
+                              "nodes:"] + [l for l in reads() if "orders" in l] + [CHAIN]) + "\n")
+    env = {"MILLRACE_WAREHOUSE_DSN": pg_db}
+    r = run_cli("explain", dag, "--param", f"data={tmp_path}", env=env)
+    assert r.returncode == 0, r.stderr
+    assert "window w (order by yr: run)" in r.stdout, r.stdout
+    r = run_cli("run", dag, "--param", f"data={tmp_path}", env=env)
+    assert r.returncode == 0, r.stdout + r.stderr
+    load_pg(pg_db, data)
+    want = pg.query(pg_db, CHAIN_PG)
+    got = pg.query(pg_db, "SELECT * FROM chain_out")
+    assert len(want) >= 5
+    compare("chain", got, want, False)
