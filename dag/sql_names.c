@@ -470,14 +470,15 @@ int sq_is_ref(sq_q *q, int a, int b)
             sq_is_name_tok(q, a + 2));
 }
 
-/* Splits [a, b) at its top-level ANDs into at most cap conjuncts. */
+/* Splits [a, b) at its top-level ANDs into at most cap conjuncts (the
+ * last one keeps whatever ANDs remain, so nothing is lost). */
 int sq_conjuncts(sq_q *q, sq_span e, sq_span *out, int cap)
 {
     int n = 0, depth = 0, st = e.a, between = 0;
     for (int i = e.a; i <= e.b && n < cap; i++) {
         if (i < e.b && depth == 0 && sq_is_kw(&q->tk, i, "between"))
             between = 1;
-        if (i == e.b || (depth == 0 && sq_is_kw(&q->tk, i, "and") && !between)) {
+        if (i == e.b || (depth == 0 && sq_is_kw(&q->tk, i, "and") && !between && n < cap - 1)) {
             out[n++] = (sq_span){st, i};
             st = i + 1;
             continue;
