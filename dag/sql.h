@@ -166,6 +166,8 @@ typedef struct sq_blk {  /* planning state of one SELECT block */
     const char *having;
     const char **names;  /* output names (syntactic; NULL for '*') */
     sq_scope pre;        /* grouped: the aggregate's input scope */
+    int direct;          /* the aggregate's output is the select list: no select node */
+    const char *alias;   /* direct: the name the next new aggregate takes */
 } sq_blk;
 
 typedef struct sq_step {

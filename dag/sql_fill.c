@@ -372,8 +372,10 @@ static int fill_agg(fill *f, const sq_scope *in)
             return -1;
         }
         char *t;
+        bk->alias = bk->direct && i >= s->ngroup ? sq_tokname(q, s->items[i].alias) : NULL;
         if (sq_rewrite_post(q, bk, in, s->items[i].e.a, s->items[i].e.b, "the select list", &t) < 0)
             return -1;
+        bk->alias = NULL;
         bk->itext[i] = t;
     }
     if (s->having.b > s->having.a) {

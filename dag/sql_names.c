@@ -304,7 +304,9 @@ static const char *agg_col(rw *r, const char *text)
         bk->acap = nc;
     }
     bk->atext[bk->na] = dag_arena_strdup(&r->q->c->arena, text);
-    bk->acol[bk->na] = dag_arena_printf(&r->q->c->arena, "_a%d", bk->na + 1);
+    bk->acol[bk->na] = bk->alias ? bk->alias
+                                 : dag_arena_printf(&r->q->c->arena, "_a%d", bk->na + 1);
+    bk->alias = NULL;
     return bk->acol[bk->na++];
 }
 

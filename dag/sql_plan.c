@@ -301,6 +301,67 @@ static int plan_semi(xp *x, sq_span c, const sq_env *env, const char **cur, cons
     return 0;
 }
 
+static int same_tokens(sq_q *q, sq_span a, sq_span b)
+{
+    if (a.b - a.a != b.b - b.a)
+        return 0;
+    for (int k = 0; k < a.b - a.a; k++) {
+        const mr_tok *x = &q->tk.t[a.a + k], *y = &q->tk.t[b.a + k];
+        if (x->len != y->len || strncasecmp(q->tk.text + x->off, q->tk.text + y->off,
+                                            (size_t)x->len) != 0)
+            return 0;
+    }
+    return 1;
+}
+
+/* Whether a grouped block's select list is its aggregate's output as it
+ * stands - the GROUP BY columns in order, then one aliased aggregate call
+ * each, HAVING using only those - over one node of the DAG (whose names
+ * are its columns): then the aggregates take the aliases and no select
+ * node follows, as a hand-written aggregate would be written. */
+static int agg_direct(xp *x, sq_select *s, sq_blk *bk, const sq_env *env)
+{
+    sq_q *q = x->q;
+    if (s->nfrom != 1 || s->from[0].sub || s->nitems <= s->ngroup)
+        return 0;
+    const char *name = sq_tokname(q, s->from[0].name);
+    for (const sq_env *e = env; e; e = e->up)
+        if (strcmp(e->name, name) == 0)
+            return 0;
+    for (int g = 0; g < s->ngroup; g++) {
+        const sq_item *it = &s->items[g];
+        if (it->star || !sq_is_ref(q, it->e.a, it->e.b) || !bk->gplain[g] ||
+            (bk->gitem[g] >= 0 && bk->gitem[g] != g) ||
+            (bk->gitem[g] < 0 && !same_tokens(q, s->group[g], it->e)) ||
+            (it->alias >= 0 && strcmp(sq_tokname(q, it->alias), sq_tokname(q, it->e.b - 1))))
+            return 0;
+    }
+    for (int i = s->ngroup; i < s->nitems; i++) {
+        const sq_item *it = &s->items[i];
+        if (it->star || it->alias < 0 || !sq_is_agg(q, it->e.a) ||
+            sq_close_paren(q, it->e.a + 1, it->e.b) != it->e.b - 1)
+            return 0;
+        for (int j = 0; j < i; j++)
+            if ((j >= s->ngroup && same_tokens(q, s->items[j].e, it->e)) ||
+                strcmp(sq_tokname(q, s->items[j].alias >= 0 ? s->items[j].alias
+                                                            : s->items[j].e.b - 1),
+                       sq_tokname(q, it->alias)) == 0)
+                return 0;
+    }
+    for (int k = s->having.a; k < s->having.b; k++) {
+        if (!sq_is_agg(q, k))
+            continue;
+        sq_span call = {k, sq_close_paren(q, k + 1, s->having.b) + 1};
+        int found = 0;
+        for (int i = s->ngroup; i < s->nitems && !found; i++)
+            found = same_tokens(q, s->items[i].e, call);
+        if (!found)
+            return 0;
+        k = call.b - 1;
+    }
+    return 1;
+}
+
 /* Whether q gives one row: one SELECT with aggregates and no GROUP BY. */
 static int one_row(sq_q *q, const sq_query *qy)
 {
@@ -592,7 +653,8 @@ static int plan_select(xp *x, sq_select *s, const sq_env *env, const char **id, 
     int star_only = s->nitems == 1 && s->items[0].star && s->items[0].star_qual < 0;
     for (int j = 1; j < s->nfrom; j++)
         star_only &= s->from[j].join != SQ_J_CROSS; /* the select drops its key */
-    if (bk->agg || !star_only) {
+    bk->direct = bk->agg && nspec == 0 && agg_direct(x, s, bk, env);
+    if ((bk->agg && !bk->direct) || (!bk->agg && !star_only)) {
         const char *sid;
         if (!new_step(x, ST_SELECT, bk, &sid))
             return -1;

@@ -306,8 +306,20 @@ PLAN_UNION_NODES = """  paid: {op: filter, input: sales, where: "pricepaid > 100
   top: {op: union, inputs: [a, b], distinct: false}"""
 
 
+PLAN_DIRECT = """SELECT eventid, sum(pricepaid) AS revenue, count(*) AS n
+FROM sales GROUP BY eventid HAVING count(*) > 2"""
+
+PLAN_DIRECT_NODES = """  top:
+    op: aggregate
+    input: sales
+    group_by: [eventid]
+    aggregates: {revenue: sum(pricepaid), n: count(*)}
+    having: n > 2"""
+
+
 @pytest.mark.parametrize("query,nodes", [(PLAN_QUERY, PLAN_NODES),
-                                         (PLAN_UNION, PLAN_UNION_NODES)])
+                                         (PLAN_UNION, PLAN_UNION_NODES),
+                                         (PLAN_DIRECT, PLAN_DIRECT_NODES)])
 def test_sql_plan_is_the_hand_written_plan(tmp_path, query, nodes):
     write_data(tmp_path, {t: [] for t in TABLES})
     head = ["version: 1", "name: plan", "params: {data: x}", "nodes:"] + reads()
