@@ -168,6 +168,8 @@ typedef struct sq_blk {  /* planning state of one SELECT block */
     sq_scope pre;        /* grouped: the aggregate's input scope */
     int direct;          /* the aggregate's output is the select list: no select node */
     const char *alias;   /* direct: the name the next new aggregate takes */
+    sq_span *extra;      /* ORDER BY items that are no output column: the select */
+    int nextra;          /* computes them as hidden _o1, _o2 ..., dropped after the sort */
 } sq_blk;
 
 typedef struct sq_step {

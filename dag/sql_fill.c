@@ -378,6 +378,11 @@ static int fill_agg(fill *f, const sq_scope *in)
         bk->alias = NULL;
         bk->itext[i] = t;
     }
+    for (int k = 0; k < bk->nextra; k++) {
+        char *t;
+        if (sq_rewrite_post(q, bk, in, bk->extra[k].a, bk->extra[k].b, "ORDER BY", &t) < 0)
+            return -1;
+    }
     if (s->having.b > s->having.a) {
         char *t;
         if (sq_rewrite_post(q, bk, in, s->having.a, s->having.b, "HAVING", &t) < 0)
@@ -478,6 +483,23 @@ static int fill_select(fill *f, const sq_scope *in)
             return -1;
         nout++;
     }
+    for (int k = 0; bk && k < bk->nextra; k++) {
+        /* ORDER BY of what the output lacks: a hidden column, dropped after the sort */
+        char *text;
+        sq_span e = bk->extra[k];
+        if (bk->agg) {
+            if (sq_rewrite_post(q, bk, &bk->pre, e.a, e.b, "ORDER BY", &text) < 0)
+                return -1;
+        } else {
+            rw r = {q, in, NULL, 0, "ORDER BY", 0};
+            if (sq_rewrite(&r, e.a, e.b, &text) < 0)
+                return -1;
+        }
+        const char *name = dag_arena_printf(&q->c->arena, "_o%d", k + 1);
+        sq_yadd(cols, sq_yscalar(q, name, e.a), sq_yscalar(q, text, e.a));
+        if (out_add(f, &cap, NULL, name, name, 2) < 0)
+            return -1;
+    }
     sq_ykey(q, b, "columns", cols, f->tok);
     return 0;
 }
@@ -489,6 +511,13 @@ static int order_col(fill *f, const sq_scope *in, const sq_order *o)
     sq_q *q = f->q;
     sq_blk *bk = f->st->blk;
     sq_span e = o->e;
+    for (int k = 0; bk && k < bk->nextra; k++)
+        if (bk->extra[k].a == e.a) {
+            const char *name = dag_arena_printf(&q->c->arena, "_o%d", k + 1);
+            for (int i = 0; name && i < in->n; i++)
+                if (strcmp(in->e[i].phys, name) == 0)
+                    return i;
+        }
     if (e.b == e.a + 1 && q->tk.t[e.a].kind == MR_TOK_NUM) {
         long p = strtol(q->tk.text + q->tk.t[e.a].off, NULL, 10);
         if (p < 1 || p > in->n) {
@@ -680,7 +709,8 @@ static int fill_set(fill *f, const sq_scope *in)
     }
     ynode *cols = sq_ycoll(q, YN_MAP, in->n, f->tok);
     for (int k = 0; k < in->n; k++) {
-        if (strcmp(in->e[k].phys, "_lo") == 0 || strcmp(in->e[k].phys, "_hi") == 0)
+        if (strcmp(in->e[k].phys, "_lo") == 0 || strcmp(in->e[k].phys, "_hi") == 0 ||
+            in->e[k].outer_key == 2)
             continue;
         sq_yadd(cols, sq_yscalar(q, in->e[k].phys, f->tok), sq_yscalar(q, sq_colref(q, in->e[k].phys), f->tok));
         if (out_add(f, &cap, NULL, in->e[k].name, in->e[k].phys, 0) < 0)

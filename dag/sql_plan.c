@@ -376,7 +376,8 @@ static int one_row(sq_q *q, const sq_query *qy)
     return agg;
 }
 
-static int plan_select(xp *x, sq_select *s, const sq_env *env, const char **id, int *is_step)
+static int plan_select(xp *x, sq_select *s, const sq_env *env, const sq_query *ord,
+                       const char **id, int *is_step)
 {
     sq_q *q = x->q;
     sq_blk *bk = sq_zalloc(q, sizeof *bk);
@@ -653,7 +654,29 @@ static int plan_select(xp *x, sq_select *s, const sq_env *env, const char **id, 
     int star_only = s->nitems == 1 && s->items[0].star && s->items[0].star_qual < 0;
     for (int j = 1; j < s->nfrom; j++)
         star_only &= s->from[j].join != SQ_J_CROSS; /* the select drops its key */
-    bk->direct = bk->agg && nspec == 0 && agg_direct(x, s, bk, env);
+    /* ORDER BY items that are none of the output columns */
+    int has_star = 0;
+    for (int i = 0; i < s->nitems; i++)
+        has_star |= s->items[i].star;
+    for (int o = 0; ord && !has_star && o < ord->norder; o++) {
+        sq_span e = ord->order[o].e;
+        int in_out = e.b == e.a + 1 && q->tk.t[e.a].kind == MR_TOK_NUM;
+        for (int i = 0; i < s->nitems && !in_out; i++)
+            in_out = same_tokens(q, s->items[i].e, e) ||
+                     (e.b == e.a + 1 && sq_is_ref(q, e.a, e.b) && bk->names &&
+                      strcmp(bk->names[i], sq_tokname(q, e.a)) == 0);
+        if (in_out)
+            continue;
+        if (s->distinct) {
+            sq_qerr(q, e.a, "with SELECT DISTINCT, ORDER BY takes output columns only: add "
+                    "it to the select list");
+            return -1;
+        }
+        if (!bk->extra && !(bk->extra = sq_zalloc(q, (size_t)ord->norder * sizeof *bk->extra)))
+            return -1;
+        bk->extra[bk->nextra++] = e;
+    }
+    bk->direct = bk->agg && nspec == 0 && !bk->nextra && agg_direct(x, s, bk, env);
     if ((bk->agg && !bk->direct) || (!bk->agg && !star_only)) {
         const char *sid;
         if (!new_step(x, ST_SELECT, bk, &sid))
@@ -701,7 +724,7 @@ static int plan_query(xp *x, sq_query *qy, const sq_env *env, const char **id, i
         const char *aid;
         int st;
         size_t before = (size_t)x->nextra;
-        if (plan_select(x, qy->arms[a], env, &aid, &st) < 0)
+        if (plan_select(x, qy->arms[a], env, qy->narms == 1 ? qy : NULL, &aid, &st) < 0)
             return -1;
         sq_step *armlast = x->nextra > (int)before ? x->extra[x->nextra - 1].sql : NULL;
         sq_blk *bk = armlast ? armlast->blk : NULL;
@@ -790,6 +813,13 @@ static int plan_query(xp *x, sq_query *qy, const sq_env *env, const char **id, i
         add_in(x, step_node(x), cur, qy->at, NULL);
         cur = sid;
         *is_step = 1;
+    }
+    if (qy->narms == 1 && first && first->nextra) {
+        const char *sid;
+        if (!new_step(x, ST_SETOUT, NULL, &sid))
+            return -1;
+        add_in(x, step_node(x), cur, qy->order[0].e.a, NULL);
+        cur = sid;
     }
     *id = cur;
     return 0;

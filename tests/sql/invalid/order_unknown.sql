@@ -1,2 +1,2 @@
 SELECT c_name FROM customer
-ORDER BY c_acctbal
+ORDER BY c_nmae
