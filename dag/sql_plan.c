@@ -45,15 +45,22 @@ const dv_keyspec dag_sql_keys[] = {
     {"op", 1, DV_K_STR}, {"query", 1, DV_K_STR}, {"inputs", 0, DV_K_SEQ}, {NULL, 0, 0},
 };
 
+/* A sql node that reaches validation still has op sql: its query did not
+ * expand because its text could not be read (a params error, reported
+ * there), so its output is unknown and later nodes are not checked
+ * against it. */
 mr_schema *dag_sql_validate(dag_ctx *c, dag_node *nd, mr_schema *const *ins)
 {
     (void)c, (void)nd, (void)ins;
     return NULL;
 }
 
+/* Never reached: a DAG whose sql node did not expand has errors and is not
+ * compiled.  Should that change, the plan is refused rather than wrong. */
 void dag_sql_compile(dag_pb *b, dag_frag *f, const dag_node *nd, int idx)
 {
-    (void)b, (void)f, (void)nd, (void)idx;
+    (void)f, (void)idx;
+    dag_error(b->c, nd->key, nd->id, "sql node '%s' was not expanded into nodes", nd->id);
 }
 
 /* ---- pass 1: the steps ---------------------------------------------------- */
