@@ -56,4 +56,18 @@ void mr_expr_destroy(mr_expr *e); /* NULL is a no-op */
  * Unset (INT64_MIN), binding takes the current time. */
 void mr_expr_set_now(int64_t micros);
 
+/* The expression language's lexer, for the SQL statement layer
+ * (dag/sql_parse.c), so both read one token grammar.  Lexes the token at
+ * or after byte pos of text (blanks and -- comments skipped; '.' and ';'
+ * are operators here): 0 with *t, or MR_EPARSE with err->offset set. */
+typedef enum mr_tok_kind {
+    MR_TOK_EOF, MR_TOK_NUM, MR_TOK_STR, MR_TOK_IDENT, MR_TOK_QIDENT, MR_TOK_OP
+} mr_tok_kind;
+typedef struct mr_tok {
+    int kind; /* mr_tok_kind */
+    int off;  /* byte offset in text */
+    int len;
+} mr_tok;
+int mr_expr_lex(const char *text, size_t pos, mr_tok *t, mr_err *err);
+
 #endif

@@ -1103,3 +1103,37 @@ int mr_expr_parse(const char *text, mr_expr **out, mr_err *err)
     *out = e;
     return 0;
 }
+
+/* ---- the lexer for the statement layer (dag/sql_parse.c) ---------------- */
+
+int mr_expr_lex(const char *text, size_t pos, mr_tok *t, mr_err *err)
+{
+    /* SQL's line comments and the two statement-only characters ('.' of a
+     * qualified name, ';' after a statement) come first; everything else
+     * is the expression lexer's own token. */
+    for (;;) {
+        while (text[pos] == ' ' || text[pos] == '\t' || text[pos] == '\n' || text[pos] == '\r')
+            pos++;
+        if (text[pos] != '-' || text[pos + 1] != '-')
+            break;
+        while (text[pos] && text[pos] != '\n')
+            pos++;
+    }
+    if (text[pos] == ';' || (text[pos] == '.' && !isdigit((unsigned char)text[pos + 1]))) {
+        t->kind = MR_TOK_OP;
+        t->off = (int)pos;
+        t->len = 1;
+        return 0;
+    }
+    parser p = {.text = text, .pos = pos, .err = err};
+    int rc = lex(&p);
+    if (rc < 0)
+        return rc;
+    static const int kinds[] = {[TK_EOF] = MR_TOK_EOF, [TK_NUM] = MR_TOK_NUM,
+                                [TK_STR] = MR_TOK_STR, [TK_IDENT] = MR_TOK_IDENT,
+                                [TK_QIDENT] = MR_TOK_QIDENT, [TK_OP] = MR_TOK_OP};
+    t->kind = kinds[p.t.kind];
+    t->off = p.t.off;
+    t->len = (int)p.t.len;
+    return 0;
+}

@@ -114,6 +114,9 @@ void dag_error(dag_ctx *c, const ynode *n, const char *node, const char *fmt, ..
  * and for literal blocks, the scalar's start otherwise. */
 void dag_error_in(dag_ctx *c, const ynode *n, int off, const char *node, const char *fmt, ...)
     __attribute__((format(printf, 5, 6)));
+/* The file line and column of byte off of scalar n's text, as
+ * dag_error_in reports them. */
+void dag_pos_in(const dag_ctx *c, const ynode *n, int off, int *line, int *col);
 /* Sorts ctx's diagnostics by position (stable). */
 void dag_diags_sort(mr_diags *d);
 
@@ -164,7 +167,7 @@ const char *dag_env_get(const char *name);
 
 typedef enum dag_op {
     DOP_READ, DOP_FILTER, DOP_SELECT, DOP_DERIVE, DOP_DROP, DOP_AGGREGATE, DOP_JOIN,
-    DOP_UNION, DOP_DISTINCT, DOP_SORT, DOP_LIMIT, DOP_WRITE, DOP_WINDOW, DOP_CHECK, DOP__COUNT
+    DOP_UNION, DOP_DISTINCT, DOP_SORT, DOP_LIMIT, DOP_WRITE, DOP_WINDOW, DOP_CHECK, DOP_SQL, DOP__COUNT
 } dag_op;
 
 /* Each op's name, keys, checks and plan building: dag_ops[] (dag_ops.h). */
@@ -282,6 +285,7 @@ typedef struct dag_node {
     dag_check_rule *checks; /* check: its rules; aggs holds its aggregate calls, */
     int nchecks;            /* partial their states */
     mr_schema *check_final; /* check: the final aggregate's output (aggregate rules) */
+    struct sq_step *sql; /* a step of a sql node's query (sql.h), or NULL */
 } dag_node;
 
 typedef struct dag {

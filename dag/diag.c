@@ -161,10 +161,8 @@ static int quoted_column(const dag_ctx *c, long p, int col, ynode_style style, s
     return col;
 }
 
-void dag_error_in(dag_ctx *c, const ynode *n, int off, const char *node, const char *fmt, ...)
+void dag_pos_in(const dag_ctx *c, const ynode *n, int off, int *line_out, int *col_out)
 {
-    if (n->subst_failed)
-        return; /* see dag_error */
     int line = n->line, col = n->col;
     size_t ro = off < 0 ? 0 : (size_t)off;
     if (ro > n->len)
@@ -196,6 +194,16 @@ void dag_error_in(dag_ctx *c, const ynode *n, int off, const char *node, const c
             indent++;
         col = indent + 1 + (int)mr_utf8_chars(n->raw + last, ro - last);
     }
+    *line_out = line;
+    *col_out = col;
+}
+
+void dag_error_in(dag_ctx *c, const ynode *n, int off, const char *node, const char *fmt, ...)
+{
+    if (n->subst_failed)
+        return; /* see dag_error */
+    int line, col;
+    dag_pos_in(c, n, off, &line, &col);
     va_list ap;
     va_start(ap, fmt);
     diag_vadd(c, line, col, node, fmt, ap);

@@ -3,6 +3,7 @@
  * building live in its file, dag/op_NAME.c.
  */
 #include "dag/dag_ops.h"
+#include "dag/sql.h"
 
 const dag_op_def dag_ops[DOP__COUNT] = {
     [DOP_READ] = {"read", dag_read_keys, 1, dag_read_validate, dag_read_compile},
@@ -21,4 +22,5 @@ const dag_op_def dag_ops[DOP__COUNT] = {
     [DOP_WRITE] = {"write", dag_write_keys, 0, dag_write_validate, dag_write_compile},
     [DOP_WINDOW] = {"window", dag_window_keys, 0, dag_window_validate, dag_window_compile},
     [DOP_CHECK] = {"check", dag_check_keys, 0, dag_check_validate, dag_check_compile},
+    [DOP_SQL] = {"sql", dag_sql_keys, 1, dag_sql_validate, dag_sql_compile},
 };

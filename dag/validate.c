@@ -30,6 +30,7 @@
  * dag_model_free destroys.
  */
 #include "dag/dag_ops.h"
+#include "dag/sql.h"
 
 #include <ctype.h>
 #include <errno.h>
@@ -874,8 +875,10 @@ int dv_common_type(mr_type a, mr_type b, mr_type *out)
 
 /* Runs the checks of one node; ins[k] is the schema of input k or NULL
  * when unknown. */
-static void propagate(dag_ctx *c, dag_node *nd, mr_schema *const *ins)
+static void propagate(dag_ctx *c, dag *d, dag_node *nd, mr_schema *const *ins)
 {
+    if (nd->sql && dag_sql_fill(c, d, nd, ins) < 0)
+        return; /* a sql node's step: its keys come from the query */
     if (nd->op >= 0 && nd->op < DOP__COUNT)
         nd->out = dag_ops[nd->op].validate(c, nd, ins);
 }
@@ -958,7 +961,7 @@ static void propagate_all(dag_ctx *c, dag *d)
             for (int k = 0; k < nd->ninputs; k++)
                 ins[k] = nd->inputs[k].node >= 0 && pass == 0 ? d->nodes[nd->inputs[k].node].out
                                                               : NULL;
-            propagate(c, nd, ins);
+            propagate(c, d, nd, ins);
             if (c->oom)
                 return;
         }
@@ -979,6 +982,7 @@ void dag_validate(dag_ctx *c, const ynode *root, dag *d)
     walk_values(c, (ynode *)root, &params, 1);
     check_top(c, root, d);
     parse_nodes(c, root, d);
+    dag_sql_expand(c, d);
     check_graph(c, d);
     propagate_all(c, d);
     if (!c->oom)

@@ -1,0 +1,1 @@
+SELECT DISTINCT c_mktsegment FROM customer

@@ -1,0 +1,1 @@
+SELECT DISTINCT o_orderstatus, o_orderpriority FROM orders

@@ -1,0 +1,3 @@
+-- ordered
+SELECT l_orderkey AS k, sum(l_quantity) AS q FROM lineitem
+GROUP BY l_orderkey ORDER BY q DESC NULLS LAST, k LIMIT 25

@@ -1,0 +1,1 @@
+SELECT n.*, r.r_name FROM nation n JOIN region r ON n.n_regionkey = r.r_regionkey

@@ -1,0 +1,1 @@
+SELECT * FROM region CROSS JOIN (SELECT count(*) AS nations FROM nation) n

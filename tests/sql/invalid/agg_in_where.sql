@@ -1,0 +1,2 @@
+SELECT o_custkey FROM orders
+WHERE sum(o_totalprice) > 10

@@ -1,0 +1,2 @@
+SELECT eventid
+FROM sales s JOIN event e ON s.eventid = e.eventid

@@ -1,0 +1,2 @@
+SELECT n_name, r_name
+FROM nation, region

@@ -1,0 +1,1 @@
+SELECT c_name, c_name FROM customer

@@ -1,0 +1,1 @@
+SELECT c_name FROM customer HAVING c_custkey > 1

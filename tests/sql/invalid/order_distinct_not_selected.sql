@@ -1,0 +1,2 @@
+SELECT DISTINCT c_mktsegment FROM customer
+ORDER BY c_acctbal

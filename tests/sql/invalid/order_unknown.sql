@@ -1,0 +1,2 @@
+SELECT c_name FROM customer
+ORDER BY c_nmae

@@ -1,0 +1,1 @@
+SELECT c_name customer WHERE c_custkey = 1

@@ -1,0 +1,1 @@
+SELECT c_name + 1 AS x FROM customer

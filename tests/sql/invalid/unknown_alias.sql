@@ -1,0 +1,1 @@
+SELECT x.c_name FROM customer c

@@ -1,0 +1,2 @@
+SELECT c_custkey, c_nmae
+FROM customer

@@ -1,0 +1,1 @@
+SELECT lenght(c_name) AS l FROM customer

@@ -1,0 +1,2 @@
+SELECT c_name FROM customer
+WHERE c_name = 'abc
