@@ -46,6 +46,7 @@
 
 #include "coordinator/coordinator.h"
 #include "coordinator/metrics.h"
+#include "coordinator/ui.h"
 #include "core/log.h"
 #include "core/utf8.h"
 #include "dag/dag.h"
@@ -951,6 +952,8 @@ static enum MHD_Result route(struct MHD_Connection *con, const char *url, const 
     route_id r = route_match(url, &allow, id, sizeof id);
     if (b->refused_code)
         return reply_error(con, 403, b->refused_code, b->refused);
+    if (coord_ui_path(url)) /* public files; the page's API calls carry the token */
+        return coord_ui_serve(con, url, method);
     if (r != R_HEALTH && !b->authorized)
         return reply_error(con, 401, "unauthorized",
                            "missing or wrong token: send Authorization: Bearer TOKEN");
