@@ -274,6 +274,13 @@ function stageTable(job) {
       td(fmtBytes(s.bytes_read), true), td(fmtBytes(s.bytes_shuffled), true))), { id: "stages" });
 }
 
+/* Where an error points: data errors read "FILE:LINE: column 'NAME': ...",
+ * DAG errors "FILE:LINE:COLUMN: ...".  Null when it names no place. */
+function errorWhere(text) {
+  const m = text.match(/(\S+?):(\d+)(?::(\d+))?:\s*(?:column '([^']*)')?/);
+  return m ? { file: m[1], line: m[2], column: m[3] || m[4] || "" } : null;
+}
+
 async function viewJob(id) {
   const path = "/v1/jobs/" + encodeURIComponent(id);
   const job = await api(path);
@@ -294,7 +301,13 @@ async function viewJob(id) {
       el("dt", {}, "params"), el("dd", { class: "mono" },
         Object.entries(job.params || {}).map(([k, v]) => k + "=" + v).join("  ") || "none")),
   ];
-  if (job.error) nodes.push(el("h2", {}, "Error"), el("pre", { class: "error", id: "job-error" }, job.error));
+  if (job.error) {
+    nodes.push(el("h2", {}, "Error"));
+    const w = errorWhere(job.error);
+    if (w) nodes.push(el("p", { id: "job-error-where" }, "at ", el("code", {}, w.file), ", line ", w.line,
+      w.column ? [", column ", el("code", {}, w.column)] : null));
+    nodes.push(el("pre", { class: "error", id: "job-error" }, job.error));
+  }
   nodes.push(el("h2", {}, "Stage graph"), drawGraph(plan, job), el("h2", {}, "Stages"), stageTable(job));
   if (job.outputs && job.outputs.length)
     nodes.push(el("h2", {}, "Outputs"), table(["node", "target", { label: "rows", num: true }],
