@@ -191,7 +191,7 @@ function opLabel(op) {
 function drawGraph(plan, job) {
   const live = new Map((job.stages || []).map(s => [s.id, s]));
   const { cols } = layout(plan.stages);
-  const W = 250, GAP_X = 90, GAP_Y = 26, LINE = 15, MAX_OPS = 8;
+  const W = 250, GAP_X = 160, GAP_Y = 26, LINE = 15, MAX_OPS = 8;
   const boxH = s => 44 + Math.min(s.operators.length, MAX_OPS + 1) * LINE + 24 + (s.write ? LINE : 0);
   const pos = new Map();
   let height = 0;
@@ -217,13 +217,17 @@ function drawGraph(plan, job) {
       const mx = (x1 + x2) / 2;
       g.appendChild(svg("path", { class: "edge", "data-from": i, "data-to": s.id,
         d: `M${x1},${y1} C${mx},${y1} ${mx},${y2} ${x2},${y2}`, "marker-end": "url(#arrow)" }));
-      const src = plan.stages.find(p => p.id === i), ls = live.get(i);
-      const keys = src && src.shuffle && src.shuffle.keys && src.shuffle.keys.length
-        ? src.shuffle.keys.join(", ") : "";
-      const label = (keys ? "by " + keys + " · " : "") + fmtBytes(ls ? ls.bytes_shuffled : 0);
-      g.appendChild(svg("text", { class: "edge-label", x: mx, y: (y1 + y2) / 2 - 4,
-        "text-anchor": "middle" }, label));
     }
+  }
+  /* a shuffle's label once, at its sending stage: its keys and the bytes sent */
+  for (const s of plan.stages) {
+    if (!s.shuffle || !pos.has(s.id)) continue;
+    const p = pos.get(s.id), ls = live.get(s.id);
+    let keys = (s.shuffle.keys || []).join(", ");
+    if (keys.length > 18) keys = keys.slice(0, 17) + "…";
+    g.appendChild(svg("text", { class: "edge-label", x: p.x + W + 6, y: p.y + p.h / 2 - 6, "data-stage": s.id },
+      (keys ? "by " + keys + " · " : s.shuffle.round_robin ? "round robin · " : "") +
+      fmtBytes(ls ? ls.bytes_shuffled : 0)));
   }
   for (const s of plan.stages) {
     const p = pos.get(s.id), ls = live.get(s.id) || {};
@@ -233,8 +237,9 @@ function drawGraph(plan, job) {
                             transform: `translate(${p.x},${p.y})` });
     node.appendChild(svg("title", {}, `stage ${s.id}: ${state}`));
     node.appendChild(svg("rect", { class: "box", width: W, height: p.h, rx: 4 }));
+    const n = t.total || s.partitions; /* a scan's tasks are its input splits, known when it starts */
     node.appendChild(svg("text", { class: "title", x: 10, y: 18 },
-      `stage ${s.id} · ${s.partitions} partition${s.partitions === 1 ? "" : "s"} · ${state}`));
+      `stage ${s.id} · ${n} task${n === 1 ? "" : "s"} · ${state}`));
     let y = 36;
     s.operators.slice(0, MAX_OPS).forEach(op => {
       node.appendChild(svg("text", { class: "op", x: 10, y }, opLabel(op)));
@@ -318,7 +323,7 @@ async function viewJob(id) {
       job.checks.map(c => el("tr", { class: c.passed ? "check" : "check failed-check" },
         td(c.node), td(c.rule), td(c.kind), td(c.action), td(fmtNum(c.rows_checked), true),
         td(fmtNum(c.rows_failed), true), td(c.passed ? "passed" : "failed"),
-        el("td", { class: "mono" }, (c.sample || []).map(x => JSON.stringify(x)).join("\n")))), { id: "checks" }));
+        el("td", { class: "mono sample" }, (c.sample || []).map(x => JSON.stringify(x)).join("\n")))), { id: "checks" }));
   if (rejects)
     nodes.push(el("h2", {}, `Rejected rows (${fmtNum(rejects.rejected_rows)}; first ${rejects.rejects.length} shown)`),
       table(["node", "file", { label: "line", num: true }, "reason", "raw"],

@@ -72,6 +72,14 @@ def submit(c, dag, **params):
     return r.json()["id"]
 
 
+def fmt_bytes(n):
+    """The page's byte format, written again."""
+    units, i, v = ["B", "KiB", "MiB", "GiB", "TiB"], 0, float(n)
+    while v >= 1024 and i < len(units) - 1:
+        v, i = v / 1024, i + 1
+    return (f"{v:.1f}" if i else str(int(v))) + " " + units[i]
+
+
 def wait(d, cond, timeout=30):
     return WebDriverWait(d, timeout, poll_frequency=0.05).until(lambda _: cond())
 
@@ -164,6 +172,13 @@ def test_tickit_job_list_and_stage_graph(browser, cluster):
     for s in plan["stages"]:
         for i in s["inputs"]:
             assert x[i] < x[s["id"]]
+    # each shuffle is labelled at its sending stage with the bytes it sent
+    labels = {int(t.get_attribute("data-stage")): t.text for t in
+              browser.find_elements(By.CSS_SELECTOR, "#stage-graph text.edge-label")}
+    assert set(labels) == {s["id"] for s in plan["stages"] if s["shuffle"]}
+    for s in done["stages"]:
+        if s["id"] in labels:
+            assert labels[s["id"]].endswith(" · " + fmt_bytes(s["bytes_shuffled"])), labels[s["id"]]
     rows = browser.find_elements(By.CSS_SELECTOR, "#stages tr.stage-row")
     assert len(rows) == len(done["stages"])
     for r, s in zip(rows, done["stages"]):
@@ -189,6 +204,58 @@ def test_failed_job_shows_error_with_position(browser, cluster):
     failed = browser.find_elements(By.CSS_SELECTOR, "#stage-graph g.stage.state-failed")
     assert failed, "the failed stage is marked"
     shot(browser, "failed")
+
+
+CHECKED_DAG = """\
+version: 1
+name: checked
+warehouse: {driver: sqlite, path: checked.db}
+nodes:
+  items:
+    op: read
+    format: csv
+    path: mixed.csv
+    csv: {header: true}
+    on_error: reject
+    schema: {k: int32, v: int64}
+  q:
+    op: check
+    input: items
+    rules:
+      - {name: small_v, expect: "v < 90", on_fail: warn}
+      - {name: enough, row_count: {min: 10}}
+  out: {op: write, input: q, to: warehouse, table: checked, mode: overwrite}
+"""
+
+
+def test_rejects_and_checks(browser, cluster):
+    lines = ["k,v"] + [f"{i % 5},{i}" for i in range(100)]
+    lines[7] = "2,seven<b>"  # markup in data stays text
+    lines[40] = "x,40"
+    (cluster.workdir / "mixed.csv").write_text("\n".join(lines) + "\n")
+    job_id = submit(cluster, CHECKED_DAG)
+    done = cluster.wait_job(job_id)
+    assert done["state"] == "succeeded", done
+    assert done["rejected_rows"] == 2
+    api_rejects = cluster.get(f"/v1/jobs/{job_id}/rejects").json()["rejects"]
+    browser.get(cluster.url + f"/ui/#/job/{job_id}")
+    table = wait(browser, lambda: browser.find_elements(By.ID, "rejects"))[0]
+    rows = [[c.text for c in r.find_elements(By.TAG_NAME, "td")]
+            for r in table.find_elements(By.CSS_SELECTOR, "tbody tr")]
+    assert rows == [[r["node"], r["file"], str(r["line"]), r["reason"], r["raw"]] for r in api_rejects]
+    assert sorted(r[2] for r in rows) == ["41", "8"] and any(r[4] == "2,seven<b>" for r in rows)
+    assert not browser.find_elements(By.CSS_SELECTOR, "main b")  # escaped, not parsed
+    checks = browser.find_elements(By.CSS_SELECTOR, "#checks tbody tr")
+    assert len(checks) == len(done["checks"]) == 2
+    for tr, c in zip(checks, done["checks"]):
+        cells = [x.text for x in tr.find_elements(By.TAG_NAME, "td")]
+        assert cells[:4] == [c["node"], c["rule"], c["kind"], c["action"]]
+        assert cells[4:7] == [f"{c['rows_checked']:,}", f"{c['rows_failed']:,}",
+                              "passed" if c["passed"] else "failed"]
+    small = next(c for c in done["checks"] if c["rule"] == "small_v")
+    assert not small["passed"] and small["rows_failed"] == 10  # v = 90..99
+    browser.execute_script("document.getElementById('checks').scrollIntoView()")
+    shot(browser, "checks")
 
 
 def test_executors_page_lists_executors(browser, cluster):
@@ -233,11 +300,10 @@ def test_running_job_is_followed_without_reload(browser, tmp_path, tickit_data, 
         seen, states = [], set()
         end = time.time() + 120
         while time.time() < end:
-            try:
-                text = browser.find_element(By.ID, "job-progress").text
-                state = browser.find_element(By.CSS_SELECTOR, "main h1 .state").text
-            except Exception:  # redrawn between the two look-ups
-                continue
+            # both from one drawing of the page
+            text, state = browser.execute_script(
+                "return [document.getElementById('job-progress').textContent,"
+                " document.querySelector('main h1 .state').textContent]")
             if not seen or seen[-1] != text:
                 seen.append(text)
             states.add(state)
