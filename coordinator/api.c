@@ -26,6 +26,9 @@
  * header line now and then is never idle); one address holds at most
  * HTTP_PER_IP connections of the HTTP_CONNECTIONS there are.
  *
+ * The web UI's files under /ui/ (ui.c) pass the Host and Origin gates but
+ * need no token: they hold no data, and the page's API calls carry it.
+ *
  * Error bodies are {"error": {"code", "message", ...}}; strings that come
  * from clients (ids, DAG text quoted in messages, names, params) are made
  * valid UTF-8 before they go into a response, so every response parses.
