@@ -328,3 +328,16 @@ def test_running_job_is_followed_without_reload(browser, tmp_path, tickit_data, 
         no_console_errors(browser)
     finally:
         c.stop()
+
+
+def test_open_coordinator_needs_no_form(browser, tmp_path):
+    c = Cluster(tmp_path, executors=1)  # no token: the API is open, the page asks nothing
+    try:
+        browser.get(c.url + "/ui/")
+        browser.execute_script("sessionStorage.clear()")
+        browser.get(c.url + "/ui/#/executors")
+        wait(browser, lambda: len(browser.find_elements(By.CSS_SELECTOR, "tr.executor-row")) == 1)
+        assert not browser.find_element(By.ID, "login").is_displayed()
+        assert not browser.find_element(By.ID, "forget").is_displayed()
+    finally:
+        c.stop()
