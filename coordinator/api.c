@@ -26,6 +26,9 @@
  * header line now and then is never idle); one address holds at most
  * HTTP_PER_IP connections of the HTTP_CONNECTIONS there are.
  *
+ * The web UI's files under /ui/ (ui.c) pass the Host and Origin gates but
+ * need no token: they hold no data, and the page's API calls carry it.
+ *
  * Error bodies are {"error": {"code", "message", ...}}; strings that come
  * from clients (ids, DAG text quoted in messages, names, params) are made
  * valid UTF-8 before they go into a response, so every response parses.
@@ -46,6 +49,7 @@
 
 #include "coordinator/coordinator.h"
 #include "coordinator/metrics.h"
+#include "coordinator/ui.h"
 #include "core/log.h"
 #include "core/utf8.h"
 #include "dag/dag.h"
@@ -952,6 +956,8 @@ static enum MHD_Result route(struct MHD_Connection *con, const char *url, const 
     route_id r = route_match(url, &allow, id, sizeof id);
     if (b->refused_code)
         return reply_error(con, 403, b->refused_code, b->refused);
+    if (coord_ui_path(url)) /* public files; the page's API calls carry the token */
+        return coord_ui_serve(con, url, method);
     if (r != R_HEALTH && !b->authorized)
         return reply_error(con, 401, "unauthorized",
                            "missing or wrong token: send Authorization: Bearer TOKEN");

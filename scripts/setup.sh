@@ -24,12 +24,14 @@ cd "$(dirname "$0")/.."
 #   base image (docker/build-base-image.sh): debootstrap and the archive's
 #     keyring to check what it downloads;
 #   tzdata: the time zone database AT TIME ZONE reads (core/tz.c), at run
-#     time as well (the Dockerfile's runtime stage installs it too).
+#     time as well (the Dockerfile's runtime stage installs it too);
+#   chromium and chromium-driver: the headless browser tests/e2e/test_ui.py
+#     drives through Selenium.
 PACKAGES=(cmake pkg-config make gcc libc6-dev libzmq3-dev libprotobuf-c-dev protobuf-c-compiler
   libyaml-dev libzstd-dev libsnappy-dev zlib1g-dev libsqlite3-dev libpq-dev postgresql libmicrohttpd-dev
   libcjson-dev libpcre2-dev libyajl-dev libutf8proc-dev nettle-dev libcmocka-dev
   libcurl4-openssl-dev libxml2-dev sqlite3 zstd python3-venv clang libclang-rt-14-dev
-  debootstrap debian-archive-keyring tzdata)
+  debootstrap debian-archive-keyring tzdata chromium chromium-driver)
 # The cluster test (tests/cluster) needs a Docker engine, which setup does not
 # install (it needs a daemon and privileges); where Docker is present the
 # Compose tool it drives is installed too.
@@ -44,9 +46,11 @@ fi
 # tests run. pyarrow writes the Parquet files the reader is tested on
 # (tests/unit/test_parquet.c, tests/e2e/test_parquet.py). The benchmark's own tools (pyspark) come from bench/setup.sh.
 # moto[server]: the S3-compatible server, with signature checks, and boto3
-# the independent S3 client of tests/e2e/test_s3.py.
+# the independent S3 client of tests/e2e/test_s3.py. selenium drives Chromium
+# in tests/e2e/test_ui.py.
 PY_TOOLS=(pytest duckdb requests "psycopg[binary]" jsonschema prometheus_client
-  "schemathesis==3.39.16" "hypothesis==6.123.2" numpy pyzmq pyarrow "moto[server]" boto3)
+  "schemathesis==3.39.16" "hypothesis==6.123.2" numpy pyzmq pyarrow "moto[server]" boto3
+  selenium)
 
 log() { printf 'setup: %s\n' "$*" >&2; }
 
