@@ -99,7 +99,13 @@ static int scalar(unnest_op *u, const char *s, size_t n, bool null)
     return u->depth == 1 ? push_elem(u, s, n, null) : 1;
 }
 
-static int cb_null(void *c) { return scalar(c, NULL, 0, true); }
+static int cb_null(void *c)
+{
+    unnest_op *u = c;
+    if (u->depth == 0)
+        return 1; /* JSON null: no array, as a NULL value */
+    return scalar(c, NULL, 0, true);
+}
 static int cb_bool(void *c, int b) { return scalar(c, b ? "true" : "false", b ? 4 : 5, false); }
 static int cb_number(void *c, const char *s, size_t n) { return scalar(c, s, n, false); }
 static int cb_string(void *c, const unsigned char *s, size_t n)
@@ -182,8 +188,6 @@ static int read_row(unnest_op *u, uint32_t r, mr_err *err)
     if (st == yajl_status_client_canceled && !u->not_array && !u->nul)
         return mr_err_oom(err, u->op.node);
     u->nel = 0;
-    if (u->not_array && len == 4 && memcmp(doc, "null", 4) == 0)
-        return 0; /* JSON null: no array, as a NULL value */
     set_doc_err(u, err,
                 u->nul ? "holds a string with U+0000, which text cannot hold"
                 : u->not_array ? "is not a JSON array"
