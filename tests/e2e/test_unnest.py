@@ -201,3 +201,27 @@ def test_explain_shows_the_unnest(tmp_path):
     r = run_cli("explain", dag)
     assert r.returncode == 0, r.stderr
     assert "unnest flat (j as e int32, keep empty)" in r.stdout, r.stdout
+
+
+def test_as_may_reuse_the_column_name_over_several_files(tmp_path):
+    import sqlite3
+    folder = tmp_path / "in"
+    folder.mkdir()
+    want = collections.Counter()
+    for f in range(3):
+        data = [{"id": f * 100 + i, "tag": "x", "j": json.dumps(list(range(i % 5)))}
+                for i in range(100)]
+        write_jsonl(folder / f"p{f}.jsonl", data)
+        for r in data:
+            want.update((r["id"], e) for e in json.loads(r["j"]))
+    text = dag_text(f"{folder}/*.jsonl", f"warehouse: {{driver: sqlite, path: {tmp_path}/wh.db}}",
+                    typ="int32").replace("    as: e\n", "    as: j\n")
+    dag = tmp_path / "u.yaml"
+    dag.write_text(text)
+    r = run_cli("run", dag, "--executors", 3)
+    assert r.returncode == 0, r.stdout + r.stderr
+    con = sqlite3.connect(tmp_path / "wh.db")
+    got = collections.Counter(con.execute("SELECT id, j FROM mr_out").fetchall())
+    assert [c[1] for c in con.execute("PRAGMA table_info(mr_out)")] == ["id", "tag", "j"]
+    con.close()
+    assert got == want and sum(want.values()) == 600
