@@ -27,11 +27,12 @@ static const struct {
     {"stddev_samp", MR_AGG_STDDEV_SAMP}, {"stddev_pop", MR_AGG_STDDEV_POP},
     {"bool_and", MR_AGG_BOOL_AND},       {"bool_or", MR_AGG_BOOL_OR},
     {"string_agg", MR_AGG_STRING_AGG},
+    {"approx_count_distinct", MR_AGG_APPROX_COUNT_DISTINCT},
 };
 
 #define AGG_LIST                                                                                   \
     "count, sum, avg, min, max, variance, var_samp, var_pop, stddev, stddev_samp, stddev_pop, "    \
-    "bool_and, bool_or, string_agg"
+    "bool_and, bool_or, string_agg, approx_count_distinct"
 
 static int is_blank(char c)
 {
@@ -371,6 +372,12 @@ int mr_agg_result_type(mr_agg_kind kind, mr_type arg, mr_type *out, mr_err *err)
         }
         return mr_err_set(err, MR_ETYPE, "string_agg() needs a string, not %s; add a CAST",
                           mr_type_name(arg, tn, sizeof tn));
+    case MR_AGG_APPROX_COUNT_DISTINCT:
+        if (arg.id == MR_T_NULL)
+            return mr_err_set(err, MR_ETYPE, "approx_count_distinct() of an untyped null; add a "
+                              "CAST");
+        *out = mr_type_make(MR_T_INT64);
+        return 0;
     }
     return mr_err_set(err, MR_EINVAL, "unknown aggregate kind %d", (int)kind);
 }

@@ -21,6 +21,9 @@
  *   string_agg(x, sep)  -> the values so far joined by sep (a string
  *                          literal), NULL when no non-NULL x; merging two
  *                          states joins them with sep too
+ *   approx_count_distinct(x) -> a HyperLogLog sketch (core/op/hashagg_stats.c:
+ *                          4096 registers as text), merged register by
+ *                          register; the final value is its estimate (int64)
  */
 #ifndef MR_AGG_H
 #define MR_AGG_H
@@ -44,6 +47,7 @@ typedef enum mr_agg_kind {
     MR_AGG_BOOL_AND,
     MR_AGG_BOOL_OR,
     MR_AGG_STRING_AGG,
+    MR_AGG_APPROX_COUNT_DISTINCT,
 } mr_agg_kind;
 
 /* Whether kind is one of the variance / standard deviation aggregates. */
@@ -76,7 +80,8 @@ int mr_agg_arg_offset(const char *text);
  * decimal(18,s), of float64 -> float64; avg of ints/floats -> float64, of
  * decimals -> decimal(18,6); min/max -> arg; variance and stddev of numbers
  * -> float64 (PostgreSQL gives numeric for integer and decimal input);
- * bool_and/bool_or of bool -> bool; string_agg of string -> string.  MR_ETYPE when it does not apply
+ * bool_and/bool_or of bool -> bool; string_agg of string -> string;
+ * approx_count_distinct of any type -> int64.  MR_ETYPE when it does not apply
  * (sum of a string). */
 int mr_agg_result_type(mr_agg_kind kind, mr_type arg, mr_type *out, mr_err *err);
 

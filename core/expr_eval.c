@@ -1028,6 +1028,38 @@ static bool rescale(int64_t v, int s, int t, int64_t *out)
     return true;
 }
 
+/* f as a decimal of scale t, as PostgreSQL casts float8 to numeric: the
+ * value rounded to 15 significant digits (DBL_DIG), then to scale t half
+ * away from zero, so 0.1 + 0.2 gives 0.3 and not 0.30000000000000004.
+ * false when it does not fit in 18 digits. */
+static bool float_to_scaled(double f, int t, int64_t *out)
+{
+    if (!isfinite(f))
+        return false;
+    if (f == 0.0) {
+        *out = 0;
+        return true;
+    }
+    char buf[40];
+    snprintf(buf, sizeof buf, "%.14e", f); /* [-]d.dddddddddddddde[+-]x */
+    const char *p = buf;
+    bool neg = *p == '-';
+    p += neg;
+    int64_t d = 0;
+    for (; *p && *p != 'e'; p++)
+        if (*p != '.')
+            d = d * 10 + (*p - '0');
+    int k = atoi(p + 1) - 14 + t; /* value * 10^t = d * 10^k */
+    if (k >= 0) {
+        if (k > 18 || __builtin_mul_overflow(d, mr_pow10[k], &d))
+            return false;
+    } else {
+        d = -k > 18 ? 0 : expr__div_round(d, mr_pow10[-k]);
+    }
+    *out = neg ? -d : d;
+    return true;
+}
+
 /* One numeric value to the numeric/bool type of dst at row i; 0, or -1 when
  * out of range. */
 static int num_put(mr_column *dst, size_t i, int64_t v, int s, double f, bool isf)
@@ -1040,12 +1072,19 @@ static int num_put(mr_column *dst, size_t i, int64_t v, int s, double f, bool is
         }
         if (isnan(f))
             return -1;
-        double x = t.id == MR_T_DECIMAL ? round(f * (double)mr_pow10[t.scale]) : rint(f);
+        if (t.id == MR_T_DECIMAL) {
+            if (!float_to_scaled(f, t.scale, &v))
+                return -1;
+            s = t.scale;
+            goto put;
+        }
+        double x = rint(f);
         if (!(x > -9.2233720368547748e18 && x < 9.2233720368547748e18))
             return -1;
         v = (int64_t)x;
-        s = t.id == MR_T_DECIMAL ? t.scale : 0;
+        s = 0;
     }
+put:
     switch (t.id) {
     case MR_T_FLOAT64: MR_COL_F64(dst)[i] = (double)v / (double)mr_pow10[s]; return 0;
     case MR_T_DECIMAL:
@@ -1126,9 +1165,10 @@ int expr__cast_column(const mr_column *src, mr_column *dst, size_t rows, bool tr
                 continue;
             size_t len;
             const char *s = mr_column_str(src, i, &len);
-            if (parse_into(dst, i, s, len) < 0) {
+            int rc = parse_into(dst, i, s, len);
+            if (rc < 0) {
                 if (!try_)
-                    return cast_fail(err, src, i, to, NULL);
+                    return cast_fail(err, src, i, to, rc == MR_EOVERFLOW ? "out of range" : NULL);
                 vset(dst->valid, i, false);
             }
         }

@@ -172,9 +172,10 @@ int mr_parse_float64(const char *s, size_t n, double *out, mr_err *err)
     double v = strtod(buf, &end);
     if (end != buf + n)
         return mr_err_set(err, MR_EPARSE, "invalid float64 '%.*s'", TQ(s, n));
-    if (errno == ERANGE && isinf(v))
+    /* As PostgreSQL's float8in: overflow, and underflow to zero, are out of
+     * range; a subnormal result (ERANGE, not zero) is kept. */
+    if (errno == ERANGE && (isinf(v) || v == 0.0))
         return mr_err_set(err, MR_EOVERFLOW, "float64 value '%.*s' out of range", TQ(s, n));
-    /* Underflow (ERANGE with a tiny result) keeps the nearest double. */
     *out = v;
     return 0;
 }

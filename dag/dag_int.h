@@ -167,7 +167,7 @@ const char *dag_env_get(const char *name);
 
 typedef enum dag_op {
     DOP_READ, DOP_FILTER, DOP_SELECT, DOP_DERIVE, DOP_DROP, DOP_AGGREGATE, DOP_JOIN,
-    DOP_UNION, DOP_DISTINCT, DOP_SORT, DOP_LIMIT, DOP_WRITE, DOP_WINDOW, DOP_CHECK, DOP_SQL, DOP__COUNT
+    DOP_UNION, DOP_DISTINCT, DOP_SORT, DOP_LIMIT, DOP_WRITE, DOP_WINDOW, DOP_CHECK, DOP_SQL, DOP_UNNEST, DOP__COUNT
 } dag_op;
 
 /* Each op's name, keys, checks and plan building: dag_ops[] (dag_ops.h). */

@@ -195,5 +195,6 @@ DAG_OP_DECLARE(limit);
 DAG_OP_DECLARE(write);
 DAG_OP_DECLARE(window);
 DAG_OP_DECLARE(check);
+DAG_OP_DECLARE(unnest);
 
 #endif

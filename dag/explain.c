@@ -198,6 +198,14 @@ static void label_limit(mr_strbuf *b, const Millrace__OpSpec *op)
     mr_strbuf_printf(b, "limit %s (%lld)", op->node, (long long)op->limit->n);
 }
 
+/* unnest u (tags as tag int64, keep empty) */
+static void label_unnest(mr_strbuf *b, const Millrace__OpSpec *op)
+{
+    const Millrace__UnnestOp *u = op->unnest;
+    mr_strbuf_printf(b, "unnest %s (%s as %s %s%s)", op->node, u->column, u->as, u->type,
+                     u->keep_empty ? ", keep empty" : "");
+}
+
 /* check c (not_null: expect x is not null [reject], ids: unique (id), ...) */
 static void label_check(mr_strbuf *b, const Millrace__OpSpec *op)
 {
@@ -563,6 +571,14 @@ static void keys_check(cJSON *o, const Millrace__OpSpec *op, int *bad)
     }
 }
 
+static void keys_unnest(cJSON *o, const Millrace__OpSpec *op, int *bad)
+{
+    js_str(o, "column", op->unnest->column, bad);
+    js_str(o, "as", op->unnest->as, bad);
+    js_str(o, "type", op->unnest->type, bad);
+    js_add(o, "keep_empty", cJSON_CreateBool(op->unnest->keep_empty), bad);
+}
+
 #define K(x) MILLRACE__OP_KIND__OP_##x
 static const explain_op explain_ops[] = {
     [K(SCAN)] = {"read", "scan", label_scan, keys_scan},
@@ -578,6 +594,7 @@ static const explain_op explain_ops[] = {
     [K(LIMIT)] = {"limit", "limit", label_limit, keys_limit},
     [K(WINDOW)] = {"window", "window", label_window, keys_window},
     [K(CHECK)] = {"check", "check", label_check, keys_check},
+    [K(UNNEST)] = {"unnest", "unnest", label_unnest, keys_unnest},
 };
 #undef K
 

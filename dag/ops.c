@@ -23,4 +23,5 @@ const dag_op_def dag_ops[DOP__COUNT] = {
     [DOP_WINDOW] = {"window", dag_window_keys, 0, dag_window_validate, dag_window_compile},
     [DOP_CHECK] = {"check", dag_check_keys, 0, dag_check_validate, dag_check_compile},
     [DOP_SQL] = {"sql", dag_sql_keys, 1, dag_sql_validate, dag_sql_compile},
+    [DOP_UNNEST] = {"unnest", dag_unnest_keys, 0, dag_unnest_validate, dag_unnest_compile},
 };

@@ -17,6 +17,7 @@
 #include "core/op/project.h"
 #include "core/op/sort.h"
 #include "core/op/union.h"
+#include "core/op/unnest.h"
 #include "core/op/window.h"
 #include "proto/schema_pb.h"
 
@@ -208,6 +209,19 @@ static mr_op *build_check(const Millrace__OpSpec *op, mr_op **kids, int nkids, m
     return k;
 }
 
+static mr_op *build_unnest(const Millrace__OpSpec *op, mr_op **kids, int nkids, mr_err *err)
+{
+    (void)nkids;
+    const Millrace__UnnestOp *u = op->unnest;
+    mr_type t;
+    if (mr_type_parse(u->type, &t, err) != 0) {
+        mr_op_close(kids[0]);
+        mr_err_prefix(err, "node '%s'", op->node);
+        return NULL;
+    }
+    return mr_unnest_create(kids[0], u->column, u->as, t, u->keep_empty, op->node, err);
+}
+
 #define K(x) MILLRACE__OP_KIND__OP_##x
 static const mr_opbuild_entry entries[] = {
     [K(SCAN)] = {"scan", 0, NULL},
@@ -223,6 +237,7 @@ static const mr_opbuild_entry entries[] = {
     [K(LIMIT)] = {"limit", 1, build_limit},
     [K(WINDOW)] = {"window", 1, build_window},
     [K(CHECK)] = {"check", 1, build_check},
+    [K(UNNEST)] = {"unnest", 1, build_unnest},
 };
 #undef K
 

@@ -49,6 +49,7 @@ static const struct {
     [K(LIMIT)] = {M(LIMIT), &millrace__limit_op__descriptor},
     [K(WINDOW)] = {M(WINDOW), &millrace__window_op__descriptor},
     [K(CHECK)] = {M(CHECK), &millrace__check_op__descriptor},
+    [K(UNNEST)] = {M(UNNEST), &millrace__unnest_op__descriptor},
 };
 #undef K
 #undef M

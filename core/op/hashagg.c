@@ -170,6 +170,7 @@ static int states_reserve(hashagg_op *h, size_t ngroups)
             if (rc == 0)
                 rc = grow_zero(&rt->sa, sizeof(sagg), old, cap);
             break;
+        case MR_AGG_APPROX_COUNT_DISTINCT: rc = grow_zero(&rt->sa, sizeof(sagg), old, cap); break;
         }
         if (rc < 0)
             return rc;
@@ -596,6 +597,15 @@ int hashagg__consume(hashagg_op *h, const mr_batch *in, mr_err *err)
             if (hashagg__upd_sagg(rt, d, c, gids, n) < 0)
                 return hashagg__oom(h, err);
             break;
+        case MR_AGG_APPROX_COUNT_DISTINCT:
+            rc = h->mode == MR_AGG_FINAL ? hashagg__upd_hll_merge(rt, c, gids, n)
+                                         : hashagg__upd_hll(rt, c, gids, n);
+            if (rc == MR_EPROTO)
+                return mr_err_node(err, rc, h->op.node, "a partial approx_count_distinct "
+                                   "state is not a sketch of this version");
+            if (rc < 0)
+                return hashagg__oom(h, err);
+            break;
         }
     }
     return 0;
@@ -790,6 +800,12 @@ static int emit(hashagg_op *h, mr_batch **out, mr_err *err)
         case MR_AGG_BOOL_OR: hashagg__emit_bool(d->kind == MR_AGG_BOOL_AND, dst, rt, from, m); break;
         case MR_AGG_STRING_AGG:
             rc = hashagg__emit_sagg(dst, rt, from, m) < 0 ? hashagg__oom(h, err) : 0;
+            break;
+        case MR_AGG_APPROX_COUNT_DISTINCT:
+            if (h->mode == MR_AGG_PARTIAL)
+                rc = hashagg__emit_hll_state(dst, rt, from, m) < 0 ? hashagg__oom(h, err) : 0;
+            else
+                hashagg__emit_hll(dst, rt, from, m);
             break;
         }
         if (rc < 0)

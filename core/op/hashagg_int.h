@@ -158,6 +158,14 @@ void hashagg__emit_var(mr_agg_kind kind, mr_column *dst, const agg_rt *rt, size_
 void hashagg__emit_var_state(mr_column *dst, const agg_rt *rt, size_t from, size_t m);
 void hashagg__emit_bool(bool is_and, mr_column *dst, const agg_rt *rt, size_t from, size_t m);
 int hashagg__emit_sagg(mr_column *dst, const agg_rt *rt, size_t from, size_t m);
+/* approx_count_distinct: a HyperLogLog sketch per group in rt->sa (NULL p
+ * until the group sees a value).  upd hashes every non-NULL value of c;
+ * merge takes PARTIAL states (text, MR_EPROTO when malformed); emit_state
+ * writes the sketch as text, emit the estimate. */
+int hashagg__upd_hll(agg_rt *rt, const mr_column *c, const uint32_t *gids, size_t n);
+int hashagg__upd_hll_merge(agg_rt *rt, const mr_column *c, const uint32_t *gids, size_t n);
+int hashagg__emit_hll_state(mr_column *dst, const agg_rt *rt, size_t from, size_t m);
+void hashagg__emit_hll(mr_column *dst, const agg_rt *rt, size_t from, size_t m);
 
 /* hashagg_spill.c */
 int hashagg__table_reset(hashagg_op *h);

@@ -154,6 +154,7 @@ mr_schema *hashagg__plan_state_schema(const plan *p, const mr_schema *in, const 
         case MR_AGG_BOOL_AND: suffix = "$and"; t = d->result; break;
         case MR_AGG_BOOL_OR: suffix = "$or"; t = d->result; break;
         case MR_AGG_STRING_AGG: suffix = "$str"; t = d->result; break;
+        case MR_AGG_APPROX_COUNT_DISTINCT: suffix = "$hll"; t = mr_type_make(MR_T_STRING); break;
         }
         size_t len = strlen(d->name) + 8;
         char *nm = malloc(len);

@@ -927,6 +927,30 @@ static const char *split_exprs[] = {"count(*)", "count(v)", "count(distinct v)",
                                     "avg(f)",   "min(v)",   "max(d)",  "min(s)",
                                     "max(s)",   "count(distinct s)", "min(f)"};
 
+/* HyperLogLog sketches merged from three map tasks give the very estimate
+ * one task over every row gives (registers merge by maximum). */
+static void test_approx_count_distinct_splits(void **state)
+{
+    (void)state;
+    const char *gb[] = {"g"};
+    const char *names[] = {"av", "as", "af", "ad", "dv"};
+    const char *exprs[] = {"approx_count_distinct(v)", "approx_count_distinct(s)",
+                           "approx_count_distinct(f)", "approx_count_distinct(d * 2)",
+                           "count(distinct v)"};
+    split_check(gb, 1, names, exprs, N(exprs));
+    split_check(NULL, 0, names, exprs, N(exprs));
+    mr_agg_kind k;
+    mr_expr *arg = NULL;
+    mr_err err;
+    assert_int_equal(mr_agg_parse("Approx_Count_Distinct(x + 1)", &k, &arg, &err), 0);
+    assert_int_equal(k, MR_AGG_APPROX_COUNT_DISTINCT);
+    mr_expr_destroy(arg);
+    mr_type t;
+    assert_int_equal(mr_agg_result_type(k, mr_type_make(MR_T_DATE), &t, &err), 0);
+    assert_int_equal(t.id, MR_T_INT64);
+    assert_int_equal(mr_agg_result_type(k, mr_type_make(MR_T_NULL), &t, &err), MR_ETYPE);
+}
+
 static void test_partial_final_grouped(void **state)
 {
     (void)state;
@@ -1131,6 +1155,7 @@ int main(void)
         cmocka_unit_test(test_expression_args),
         cmocka_unit_test(test_stats_and_bools),
         cmocka_unit_test(test_string_agg),
+        cmocka_unit_test(test_approx_count_distinct_splits),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

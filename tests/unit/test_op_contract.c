@@ -45,6 +45,7 @@
 #include "core/op/source.h"
 #include "core/op/union.h"
 #include "core/op/check.h"
+#include "core/op/unnest.h"
 #include "core/op/window.h"
 #include "testutil.h"
 
@@ -342,6 +343,20 @@ static mr_op *mk_window(bool sel)
 
 /* Every kind of check rule at once: expect that rejects (k % 5 = 0 and
  * NULL k drop), one that warns, unique on (g, s) and a row count. */
+/* An unnest of a JSON array made from k and g ([] when g is 0, so rows
+ * vanish too), its selection vector from spread when sel. */
+static mr_op *mk_unnest(bool sel)
+{
+    mr_err err = {0};
+    const char *names[] = {"k", "j"};
+    const char *exprs[] = {"k", "CASE WHEN g = 0 THEN '[]' ELSE '[' || coalesce(cast(k AS string), "
+                                "'null') || ', \"' || cast(g AS string) || '\"]' END"};
+    mr_op *p = must(mr_project_create(gen_source(1), names, exprs, 2, "unnest", &err), &err);
+    return must(mr_unnest_create(sel ? spread(p) : p, "j", "e", mr_type_make(MR_T_INT64), false,
+                                 "unnest", &err),
+                &err);
+}
+
 static mr_op *mk_check(bool sel)
 {
     mr_err err = {0};
@@ -386,6 +401,7 @@ static const op_case CASES[] = {
     {"window", mk_window, true, true, false},
     {"watermark", mk_watermark, false, true, false},
     {"check", mk_check, false, true, false},
+    {"unnest", mk_unnest, false, true, false},
 };
 #define NCASES ((int)(sizeof CASES / sizeof CASES[0]))
 

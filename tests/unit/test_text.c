@@ -101,7 +101,12 @@ static void test_float64(void **state)
     assert_int_equal(mr_parse_float64(S("NaN"), &v, &e), 0);
     assert_true(isnan(v));
     assert_int_equal(mr_parse_float64(S("1e400"), &v, &e), MR_EOVERFLOW);
-    assert_int_equal(mr_parse_float64(S("1e-400"), &v, &e), 0); /* underflows to 0 */
+    /* underflow to zero is out of range, as in PostgreSQL; subnormals stay */
+    assert_int_equal(mr_parse_float64(S("1e-400"), &v, &e), MR_EOVERFLOW);
+    assert_int_equal(mr_parse_float64(S("-1e-400"), &v, &e), MR_EOVERFLOW);
+    assert_int_equal(mr_parse_float64(S("4e-320"), &v, &e), 0);
+    assert_true(v > 0 && v < 1e-300);
+    assert_int_equal(mr_parse_float64(S("0e-400"), &v, &e), 0);
     assert_true(v == 0.0);
     const char *bad[] = {"", "abc", "1.5x", " 1", "1 ", "0x10", "nan(1)", "1e", "-", "."};
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++)

@@ -164,7 +164,7 @@ static inline void tu_lines_add_batch(tu_lines *l, const mr_batch *b)
         char line[1024] = "", v[256];
         for (int c = 0; c < b->ncols; c++) {
             tu_fmt_value(&b->cols[c], r, v, sizeof v);
-            if (c)
+            if (c && strlen(line) + 1 < sizeof line) /* long rows are cut, not overrun */
                 strcat(line, "|");
             strncat(line, v, sizeof line - strlen(line) - 1);
         }
