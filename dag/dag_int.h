@@ -220,6 +220,8 @@ typedef struct dag_write {
     int ndedupe;
     const char *delete_where; /* upsert: the CDC delete predicate, NULL when none */
     Millrace__SchemaChange on_schema_change;
+    const char *compression;  /* parquet: codec name, "" default */
+    uint64_t row_group_rows;  /* parquet: 0 default */
 } dag_write;
 
 /* One rule of a check node (dag/op_check.c). */

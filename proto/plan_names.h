@@ -15,7 +15,7 @@ extern const char *const mr_plan_format_names[];  /* Millrace__FileFormat: csv, 
 /* Millrace__Compression: auto, none, gzip, zstd */
 extern const char *const mr_plan_compression_names[];
 extern const char *const mr_plan_join_names[];    /* Millrace__JoinKind: inner ... anti */
-extern const char *const mr_plan_target_names[];  /* Millrace__WriteTarget: warehouse, csv, jsonl */
+extern const char *const mr_plan_target_names[];  /* Millrace__WriteTarget: warehouse, csv, jsonl, parquet */
 extern const char *const mr_plan_mode_names[];    /* Millrace__WriteMode: append ... error_if_exists */
 extern const char *const mr_plan_driver_names[];  /* Millrace__WarehouseDriver: sqlite, postgres */
 /* Millrace__SchemaChange: fail, add_columns, recreate */
