@@ -18,6 +18,7 @@ import pytest
 
 from conftest import run_cli
 from test_parquet import table
+from test_s3 import bucket, csv_text, duck_rows, env, keys, post, s3, sales, write_dag  # noqa: F401 (fixtures)
 
 COLS = ["id", "i32", "i64", "f64", "b", "s", "s2", "d", "ts_us", "ts_utc", "dec_small", "dec18"]
 CODECS = {"snappy": "SNAPPY", "zstd": "ZSTD", "gzip": "GZIP", "none": "UNCOMPRESSED"}
@@ -235,3 +236,28 @@ def test_parquet_options_on_other_targets(tmp_path):
     col = (tmp_path / "job.yaml").read_text().splitlines()[5].index("compression") + 1
     assert r.returncode != 0 and f"job.yaml:6:{col}: error" in r.stderr, r.stderr
     assert "'compression' applies only to to: parquet" in r.stderr
+
+
+def test_write_parquet_to_s3(s3, env, cluster_factory, tmp_path):
+    """An s3:// Parquet output ends with exactly its parts and _SUCCESS,
+    and the parts downloaded read back to the source's rows."""
+    c3 = bucket(s3, "pqout")
+    local = tmp_path / "in"
+    local.mkdir()
+    for k in range(2):
+        text = csv_text(sales(700 + k, 1500))
+        (local / f"{k}.csv").write_text(text)
+        c3.put_object(Bucket="pqout", Key=f"in/{k}.csv", Body=text.encode())
+    c = cluster_factory(executors=2)
+    done = post(c, write_dag("s3://pqout/in/*.csv", "parquet", "s3://pqout/res"))
+    assert done["state"] == "succeeded", done
+    got = keys(c3, "pqout", "res/")
+    assert got == ["res/_SUCCESS"] + [f"res/part-{k:05d}.parquet" for k in range(2)], got
+    assert not [k for k in keys(c3, "pqout") if "millrace-tmp" in k]
+    d = tmp_path / "back"
+    d.mkdir()
+    for k in got[1:]:
+        c3.download_file("pqout", k, str(d / k.split("/")[1]))
+    q = "select region, count(*), sum(amount), sum(id) from {} where amount > -500 group by region"
+    assert duck_rows(q.format(f"read_parquet('{d}/*.parquet')")) == \
+        duck_rows(q.format(f"read_csv('{local}/*.csv')"))
