@@ -80,6 +80,6 @@ void coord_file_output_cfg(const Millrace__WriteSpec *ws, const char *path, cons
     *cfg = (mr_wh_config){.driver = mr_plan_name(mr_plan_target_names, ws->target),
                           .path = path,
                           .job_id = job_id,
-                          .compression = ws->compression,
+                          .compression = mr_plan_name(mr_plan_parquet_codec_names, ws->compression),
                           .row_group_rows = ws->row_group_rows};
 }

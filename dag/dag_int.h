@@ -220,7 +220,7 @@ typedef struct dag_write {
     int ndedupe;
     const char *delete_where; /* upsert: the CDC delete predicate, NULL when none */
     Millrace__SchemaChange on_schema_change;
-    const char *compression;  /* parquet: codec name, "" default */
+    Millrace__ParquetCodec compression; /* parquet: the page codec */
     uint64_t row_group_rows;  /* parquet: 0 default */
 } dag_write;
 

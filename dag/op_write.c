@@ -70,7 +70,7 @@ static void write_typed(dag_ctx *c, dag_node *nd, int to, const ynode *table, co
     w->ndedupe = 0;
     w->delete_where = NULL;
     w->on_schema_change = MILLRACE__SCHEMA_CHANGE__SCHEMA_FAIL;
-    w->compression = "";
+    w->compression = MILLRACE__PARQUET_CODEC__PARQUET_SNAPPY;
     w->row_group_rows = 0;
     if (key && key->kind == YN_SEQ) {
         w->key = dag_arena_alloc(&c->arena, (key->n + 1) * sizeof *w->key);
@@ -110,7 +110,6 @@ static void merge_validate(dag_ctx *c, dag_node *nd, int m, const mr_schema *in)
 /* compression and row_group_rows: Parquet file writes only. */
 static void parquet_options_validate(dag_ctx *c, dag_node *nd, int to)
 {
-    static const char *const codecs[] = {"snappy", "zstd", "gzip", "none", NULL};
     const ynode *b = nd->body, *cv = ymap_get(b, "compression"), *rv = ymap_get(b, "row_group_rows");
     int pq = to == MILLRACE__WRITE_TARGET__TARGET_PARQUET;
     if (cv && !pq)
@@ -121,8 +120,9 @@ static void parquet_options_validate(dag_ctx *c, dag_node *nd, int to)
                   "to to: parquet");
     if (!pq)
         return;
-    if (cv && dv_pick(c, cv, codecs, "Parquet compression", nd->id) >= 0)
-        nd->write.compression = cv->text;
+    int k = cv ? dv_pick(c, cv, mr_plan_parquet_codec_names, "Parquet compression", nd->id) : -1;
+    if (k >= 0)
+        nd->write.compression = (Millrace__ParquetCodec)k;
     long long n;
     if (rv && (dv_parse_int(rv, &n) < 0 || n < 1 || n > 2147483647))
         dag_error(c, rv, nd->id, "row_group_rows must be a whole number from 1 to 2147483647");
@@ -268,7 +268,7 @@ void dag_write_compile(dag_pb *b, dag_frag *f, const dag_node *nd, int idx)
         w->delete_where = dag_pb_str(b, dw->delete_where);
     }
     w->on_schema_change = dw->on_schema_change;
-    w->compression = dag_pb_str(b, dw->compression ? dw->compression : "");
+    w->compression = dw->compression;
     w->row_group_rows = dw->row_group_rows;
     Millrace__Stage *st = dag_seal(b, f);
     if (st)

@@ -639,7 +639,7 @@ static int drain_to_file(mr_op *top, const Millrace__TaskSpec *spec, const mr_ta
     mr_wh_config cfg = {.driver = mr_plan_name(mr_plan_target_names, ws->target),
                         .path = ws->path,
                         .job_id = spec->job_id,
-                        .compression = ws->compression,
+                        .compression = mr_plan_name(mr_plan_parquet_codec_names, ws->compression),
                         .row_group_rows = ws->row_group_rows};
     char path[4096];
     if (mr_wh_files_part_path(&cfg, spec->staging_table, path, sizeof path) < 0)

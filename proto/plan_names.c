@@ -13,6 +13,7 @@ const char *const mr_plan_driver_names[] = {"sqlite", "postgres", NULL};
 const char *const mr_plan_schema_change_names[] = {"fail", "add_columns", "recreate", NULL};
 const char *const mr_plan_check_kind_names[] = {"expect", "unique", "row_count", "aggregate", NULL};
 const char *const mr_plan_check_action_names[] = {"fail", "reject", "warn", NULL};
+const char *const mr_plan_parquet_codec_names[] = {"snappy", "zstd", "gzip", "none", NULL};
 
 const char *mr_plan_name(const char *const *names, int value)
 {

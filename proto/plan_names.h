@@ -24,6 +24,8 @@ extern const char *const mr_plan_schema_change_names[];
 extern const char *const mr_plan_check_kind_names[];
 /* Millrace__CheckAction: fail, reject, warn */
 extern const char *const mr_plan_check_action_names[];
+/* Millrace__ParquetCodec: snappy, zstd, gzip, none */
+extern const char *const mr_plan_parquet_codec_names[];
 
 /* names[value], or "?" when value is not in the table (a plan from a newer
  * build).  Never NULL. */
