@@ -78,7 +78,7 @@ int main(int argc, char **argv)
         fprintf(stderr, "usage: %s DSN ROWS\n", argv[0]);
         return 2;
     }
-    mr_wh_config cfg = {"postgres", NULL, argv[1], NULL, NULL};
+    mr_wh_config cfg = {"postgres", NULL, argv[1], NULL, NULL, NULL, 0};
     long rounds = atol(argv[2]) / 4096;
     mr_schema *s = lineitem();
     mr_batch *b = make_batch(s, 4096);

@@ -179,7 +179,7 @@ int cli_bookmarks(int argc, char **argv)
             snprintf(wpath, sizeof wpath, "%s", p);
         mr_wh_config cfg = {mr_plan_name(mr_plan_driver_names, (int)w->driver),
                             w->driver == MILLRACE__WAREHOUSE_DRIVER__DRIVER_SQLITE ? wpath : NULL,
-                            w->dsn, w->schema, NULL};
+                            w->dsn, w->schema, NULL, NULL, 0};
         rc = 1;
         int xrc = 0;
         char canon[MR_WATERMARK_MAX + 1];

@@ -407,7 +407,7 @@ static int check_warehouse(const dag_args *a, const Millrace__JobPlan *plan)
     const Millrace__Warehouse *w = plan->warehouse;
     char real[PATH_MAX], path[PATH_MAX * 2];
     mr_wh_config cfg = {mr_plan_name(mr_plan_driver_names, w ? (int)w->driver : MILLRACE__WAREHOUSE_DRIVER__DRIVER_SQLITE), NULL,
-                        w ? w->dsn : NULL, w ? w->schema : NULL, NULL};
+                        w ? w->dsn : NULL, w ? w->schema : NULL, NULL, NULL, 0};
     if (!w || w->driver == MILLRACE__WAREHOUSE_DRIVER__DRIVER_SQLITE) {
         const char *p = w && w->path && w->path[0] ? w->path : "millrace.db";
         if (p[0] != '/' && realpath(a->path, real))

@@ -14,6 +14,7 @@
 
 #include "coordinator/coordinator.h"
 #include "core/io.h"
+#include "proto/plan_names.h"
 
 #include <limits.h>
 
@@ -76,7 +77,9 @@ int coord_warehouse_under(const char *root, const char *db_path)
 void coord_file_output_cfg(const Millrace__WriteSpec *ws, const char *path, const char *job_id,
                            mr_wh_config *cfg)
 {
-    *cfg = (mr_wh_config){.driver = ws->target == MILLRACE__WRITE_TARGET__TARGET_JSONL ? "jsonl" : "csv",
+    *cfg = (mr_wh_config){.driver = mr_plan_name(mr_plan_target_names, ws->target),
                           .path = path,
-                          .job_id = job_id};
+                          .job_id = job_id,
+                          .compression = mr_plan_name(mr_plan_parquet_codec_names, ws->compression),
+                          .row_group_rows = ws->row_group_rows};
 }

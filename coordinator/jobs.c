@@ -261,7 +261,7 @@ int coord_job_wh(const job *j, mr_wh_config *cfg)
         return 0;
     *cfg = (mr_wh_config){mr_plan_name(mr_plan_driver_names, w->driver),
                           w->driver == MILLRACE__WAREHOUSE_DRIVER__DRIVER_SQLITE ? j->wh_path : w->path,
-                          w->dsn, w->schema, NULL};
+                          w->dsn, w->schema, NULL, NULL, 0};
     return 1;
 }
 
@@ -318,7 +318,7 @@ static int job_prepare(const mr_coord *c, const job *j, job_prep *p)
     mr_wh_config bcfg = {mr_plan_name(mr_plan_driver_names, w ? (int)w->driver : 0),
                          w && w->driver != MILLRACE__WAREHOUSE_DRIVER__DRIVER_SQLITE ? w->path
                                                                                     : p->wh_path,
-                         w ? w->dsn : NULL, w ? w->schema : NULL, NULL};
+                         w ? w->dsn : NULL, w ? w->schema : NULL, NULL, NULL, 0};
     int brc = coord_bm_prepare(j, &bcfg, &p->bm, &err); /* incremental reads' bookmarks */
     if (brc < 0)
         return prep_fail(p, &err, brc);
@@ -387,7 +387,7 @@ static int job_prepare(const mr_coord *c, const job *j, job_prep *p)
             p->tasks[s][t].executor = -1;
     }
     mr_wh_config cfg = {mr_plan_name(mr_plan_driver_names, w ? (int)w->driver : MILLRACE__WAREHOUSE_DRIVER__DRIVER_SQLITE),
-                        w ? p->wh_path : NULL, w ? w->dsn : NULL, w ? w->schema : NULL, NULL};
+                        w ? p->wh_path : NULL, w ? w->dsn : NULL, w ? w->schema : NULL, NULL, NULL, 0};
     if (w && w->driver != MILLRACE__WAREHOUSE_DRIVER__DRIVER_SQLITE)
         cfg.path = w->path;
     int rc = check_targets(j, &cfg, &err);

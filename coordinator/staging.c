@@ -86,7 +86,7 @@ static coord_wh_ref *ref_make(const mr_wh_config *w, const char *job)
 
 static mr_wh_config ref_cfg(const coord_wh_ref *r)
 {
-    mr_wh_config cfg = {r->driver, r->path, r->dsn, r->schema, NULL};
+    mr_wh_config cfg = {r->driver, r->path, r->dsn, r->schema, NULL, NULL, 0};
     return cfg;
 }
 

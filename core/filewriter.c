@@ -15,6 +15,7 @@
  * place.  abort() closes and unlinks: an attempt that failed leaves nothing.
  */
 #include "core/filewriter.h"
+#include "core/formats/parquet_write.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -38,6 +39,7 @@ struct mr_filewriter {
     char **prefix; /* jsonl: per column `{"name":` or `,"name":` */
     size_t *prefix_len;
     uint64_t rows;
+    mr_pqwriter *pq; /* parquet: everything goes there */
 };
 
 static int fw_flush(mr_filewriter *w, mr_err *err)
@@ -249,6 +251,33 @@ static int build_prefixes(mr_filewriter *w, mr_err *err)
     return 0;
 }
 
+mr_filewriter *mr_filewriter_open_opts(const char *path, const char *format,
+                                       const mr_schema *schema, const mr_filewriter_opts *o,
+                                       mr_err *err)
+{
+    if (format && strcmp(format, "parquet") == 0) {
+        int codec = mr_pq_codec_parse(o->compression);
+        if (codec < 0) {
+            mr_err_set(err, MR_EINVAL, "unknown Parquet compression '%s' (expected snappy, "
+                       "zstd, gzip or none)", o->compression);
+            return NULL;
+        }
+        mr_filewriter *w = calloc(1, sizeof *w);
+        if (!w) {
+            mr_err_oom(err, NULL);
+            return NULL;
+        }
+        w->fd = -1;
+        w->pq = mr_pqwriter_open(path, schema, codec, o->row_group_rows, err);
+        if (!w->pq) {
+            free(w);
+            return NULL;
+        }
+        return w;
+    }
+    return mr_filewriter_open(path, format, schema, o->header, err);
+}
+
 mr_filewriter *mr_filewriter_open(const char *path, const char *format, const mr_schema *schema,
                                   int header, mr_err *err)
 {
@@ -307,6 +336,8 @@ mr_filewriter *mr_filewriter_open(const char *path, const char *format, const mr
 
 int mr_filewriter_write(mr_filewriter *w, const mr_batch *b, mr_err *err)
 {
+    if (w->pq)
+        return mr_pqwriter_write(w->pq, b, err);
     if (b->ncols != w->schema->nfields)
         return mr_err_set(err, MR_EINVAL, "'%s': batch has %d columns, the file %d", w->path,
                           b->ncols, w->schema->nfields);
@@ -327,13 +358,18 @@ int mr_filewriter_write(mr_filewriter *w, const mr_batch *b, mr_err *err)
 
 uint64_t mr_filewriter_rows(const mr_filewriter *w)
 {
-    return w ? w->rows : 0;
+    return !w ? 0 : w->pq ? mr_pqwriter_rows(w->pq) : w->rows;
 }
 
 int mr_filewriter_close(mr_filewriter *w, mr_err *err)
 {
     if (!w)
         return 0;
+    if (w->pq) {
+        int prc = mr_pqwriter_close(w->pq, err);
+        free(w);
+        return prc;
+    }
     int rc = fw_flush(w, err);
     if (rc == 0 && fsync(w->fd) < 0)
         rc = mr_err_set(err, MR_EIO, "cannot fsync '%s': %s", w->path, strerror(errno));
@@ -347,6 +383,11 @@ void mr_filewriter_abort(mr_filewriter *w)
 {
     if (!w)
         return;
+    if (w->pq) {
+        mr_pqwriter_abort(w->pq);
+        free(w);
+        return;
+    }
     if (w->fd >= 0)
         close(w->fd);
     unlink(w->path);

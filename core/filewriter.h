@@ -16,6 +16,8 @@
  * timestamps as strings in their text forms, strings escaped (", \, and
  * control characters; other UTF-8 is written as is).
  *
+ * Parquet: core/formats/parquet_write.h, behind the same calls.
+ *
  * Values use the canonical text forms of core/types.h (mr_format_*), so the
  * readers of the same format read every written value back exactly
  * (floats included: the shortest form round-trips).
@@ -37,6 +39,19 @@ typedef struct mr_filewriter mr_filewriter;
  * err set (MR_EINVAL for an unknown format, MR_EIO naming the path). */
 mr_filewriter *mr_filewriter_open(const char *path, const char *format, const mr_schema *schema,
                                   int header, mr_err *err);
+
+/* Options of mr_filewriter_open_opts: header as above; Parquet's
+ * compression name (NULL: snappy) and rows per row group (0: default). */
+typedef struct mr_filewriter_opts {
+    int header;
+    const char *compression;
+    uint64_t row_group_rows;
+} mr_filewriter_opts;
+
+/* As mr_filewriter_open, for "csv", "jsonl" or "parquet". */
+mr_filewriter *mr_filewriter_open_opts(const char *path, const char *format,
+                                       const mr_schema *schema, const mr_filewriter_opts *o,
+                                       mr_err *err);
 
 /* Appends the live rows of b (columns as in the schema).  Returns 0, or
  * MR_EIO / MR_ENOMEM / MR_EINVAL (batch does not match the schema) with a

@@ -223,6 +223,8 @@ typedef struct dag_write {
     int ndedupe;
     const char *delete_where; /* upsert: the CDC delete predicate, NULL when none */
     Millrace__SchemaChange on_schema_change;
+    Millrace__ParquetCodec compression; /* parquet: the page codec */
+    uint64_t row_group_rows;  /* parquet: 0 default */
 } dag_write;
 
 /* One rule of a check node (dag/op_check.c). */

@@ -1,5 +1,5 @@
 /* op_write.c - the write op: a warehouse table (append, overwrite, upsert
- * on a key) or a folder of CSV / JSON Lines part files.  The write ends its
+ * on a key) or a folder of CSV / JSON Lines / Parquet part files.  The write ends its
  * stage; the coordinator commits every write of a job together.
  *
  * An upsert is a MERGE (warehouse/warehouse.h says how the commit runs
@@ -23,7 +23,8 @@
 const dv_keyspec dag_write_keys[] = {
     {"op", 1, DV_K_STR},     {"input", 1, DV_K_STR}, {"to", 1, DV_K_STR},   {"table", 0, DV_K_STR},
     {"mode", 0, DV_K_STR},   {"key", 0, DV_K_SEQ},   {"path", 0, DV_K_STR}, {"dedupe", 0, DV_K_MAP},
-    {"delete_where", 0, DV_K_STR}, {"on_schema_change", 0, DV_K_STR}, {NULL, 0, 0},
+    {"delete_where", 0, DV_K_STR}, {"on_schema_change", 0, DV_K_STR},
+    {"compression", 0, DV_K_STR}, {"row_group_rows", 0, DV_K_INT}, {NULL, 0, 0},
 };
 
 static const dv_keyspec dedupe_keys[] = {
@@ -69,6 +70,8 @@ static void write_typed(dag_ctx *c, dag_node *nd, int to, const ynode *table, co
     w->ndedupe = 0;
     w->delete_where = NULL;
     w->on_schema_change = MILLRACE__SCHEMA_CHANGE__SCHEMA_FAIL;
+    w->compression = MILLRACE__PARQUET_CODEC__PARQUET_SNAPPY;
+    w->row_group_rows = 0;
     if (key && key->kind == YN_SEQ) {
         w->key = dag_arena_alloc(&c->arena, (key->n + 1) * sizeof *w->key);
         for (size_t i = 0; w->key && i < key->n; i++)
@@ -102,6 +105,29 @@ static void merge_validate(dag_ctx *c, dag_node *nd, int m, const mr_schema *in)
                       dv_type_str(c, t));
         w->delete_where = dw->text;
     }
+}
+
+/* compression and row_group_rows: Parquet file writes only. */
+static void parquet_options_validate(dag_ctx *c, dag_node *nd, int to)
+{
+    const ynode *b = nd->body, *cv = ymap_get(b, "compression"), *rv = ymap_get(b, "row_group_rows");
+    int pq = to == MILLRACE__WRITE_TARGET__TARGET_PARQUET;
+    if (cv && !pq)
+        dag_error(c, ymap_key(b, "compression"), nd->id, "'compression' applies only to "
+                  "to: parquet");
+    if (rv && !pq)
+        dag_error(c, ymap_key(b, "row_group_rows"), nd->id, "'row_group_rows' applies only "
+                  "to to: parquet");
+    if (!pq)
+        return;
+    int k = cv ? dv_pick(c, cv, mr_plan_parquet_codec_names, "Parquet compression", nd->id) : -1;
+    if (k >= 0)
+        nd->write.compression = (Millrace__ParquetCodec)k;
+    long long n;
+    if (rv && (dv_parse_int(rv, &n) < 0 || n < 1 || n > 2147483647))
+        dag_error(c, rv, nd->id, "row_group_rows must be a whole number from 1 to 2147483647");
+    else if (rv)
+        nd->write.row_group_rows = (uint64_t)n;
 }
 
 /* on_schema_change: recreate drops the table, so only overwrite may. */
@@ -171,6 +197,8 @@ mr_schema *dag_write_validate(dag_ctx *c, dag_node *nd, mr_schema *const *ins)
                 dag_error(c, ymap_key(b, wh_only[i]), nd->id, "'%s' is for warehouse writes",
                           wh_only[i]);
     }
+    if (to >= 0)
+        parquet_options_validate(c, nd, to);
     return in ? mr_schema_copy(in) : NULL;
 }
 
@@ -240,6 +268,8 @@ void dag_write_compile(dag_pb *b, dag_frag *f, const dag_node *nd, int idx)
         w->delete_where = dag_pb_str(b, dw->delete_where);
     }
     w->on_schema_change = dw->on_schema_change;
+    w->compression = dw->compression;
+    w->row_group_rows = dw->row_group_rows;
     Millrace__Stage *st = dag_seal(b, f);
     if (st)
         st->write = w;

@@ -449,7 +449,7 @@ static int drain_to_warehouse(mr_op *top, const Millrace__TaskSpec *spec, const 
     const Millrace__Warehouse *w = spec->warehouse;
     if (!w || !spec->staging_table || !spec->staging_table[0])
         return mr_err_set(err, MR_EPROTO, "write task without warehouse or staging table");
-    mr_wh_config cfg = {mr_plan_name(mr_plan_driver_names, w->driver), w->path, w->dsn, w->schema, NULL};
+    mr_wh_config cfg = {mr_plan_name(mr_plan_driver_names, w->driver), w->path, w->dsn, w->schema, NULL, NULL, 0};
     int rc = check_warehouse_root(env, w, err);
     if (rc < 0)
         return rc;
@@ -603,7 +603,7 @@ static int stage_reject_rows(const Millrace__TaskSpec *spec, const build_ctx *bc
     const Millrace__Warehouse *w = spec->warehouse;
     if (check_warehouse_root(bc->env, w, err) < 0)
         return err->code;
-    mr_wh_config cfg = {mr_plan_name(mr_plan_driver_names, w->driver), w->path, w->dsn, w->schema, NULL};
+    mr_wh_config cfg = {mr_plan_name(mr_plan_driver_names, w->driver), w->path, w->dsn, w->schema, NULL, NULL, 0};
     char name[160];
     mr_wh_staging_name(name, sizeof name, 'r', spec->job_id, spec->stage_id, spec->partition,
                        spec->attempt);
@@ -665,9 +665,11 @@ static int drain_to_file(mr_op *top, const Millrace__TaskSpec *spec, const mr_ta
     const Millrace__WriteSpec *ws = spec->stage->write;
     if (!spec->staging_table || !spec->staging_table[0])
         return mr_err_set(err, MR_EPROTO, "write task without a staging name");
-    mr_wh_config cfg = {.driver = ws->target == MILLRACE__WRITE_TARGET__TARGET_JSONL ? "jsonl" : "csv",
+    mr_wh_config cfg = {.driver = mr_plan_name(mr_plan_target_names, ws->target),
                         .path = ws->path,
-                        .job_id = spec->job_id};
+                        .job_id = spec->job_id,
+                        .compression = mr_plan_name(mr_plan_parquet_codec_names, ws->compression),
+                        .row_group_rows = ws->row_group_rows};
     char path[4096];
     if (mr_wh_files_part_path(&cfg, spec->staging_table, path, sizeof path) < 0)
         return mr_err_node(err, MR_EINVAL, ws->node, "output path too long");
@@ -733,7 +735,8 @@ static int task_run(const Millrace__TaskSpec *spec, const mr_task_env *env, vola
         else if (st->write && st->write->target == MILLRACE__WRITE_TARGET__TARGET_WAREHOUSE)
             rc = drain_to_warehouse(top, spec, env, err);
         else if (st->write && (st->write->target == MILLRACE__WRITE_TARGET__TARGET_CSV ||
-                               st->write->target == MILLRACE__WRITE_TARGET__TARGET_JSONL))
+                               st->write->target == MILLRACE__WRITE_TARGET__TARGET_JSONL ||
+                               st->write->target == MILLRACE__WRITE_TARGET__TARGET_PARQUET))
             rc = drain_to_file(top, spec, env, err);
         else if (!st->write && st->n_ops > 0 &&
                  st->ops[st->n_ops - 1]->kind == MILLRACE__OP_KIND__OP_CHECK)

@@ -7,12 +7,13 @@
 const char *const mr_plan_format_names[] = {"csv", "jsonl", "parquet", NULL};
 const char *const mr_plan_compression_names[] = {"auto", "none", "gzip", "zstd", NULL};
 const char *const mr_plan_join_names[] = {"inner", "left", "right", "full", "semi", "anti", NULL};
-const char *const mr_plan_target_names[] = {"warehouse", "csv", "jsonl", NULL};
+const char *const mr_plan_target_names[] = {"warehouse", "csv", "jsonl", "parquet", NULL};
 const char *const mr_plan_mode_names[] = {"append", "overwrite", "upsert", "error_if_exists", NULL};
 const char *const mr_plan_driver_names[] = {"sqlite", "postgres", NULL};
 const char *const mr_plan_schema_change_names[] = {"fail", "add_columns", "recreate", NULL};
 const char *const mr_plan_check_kind_names[] = {"expect", "unique", "row_count", "aggregate", NULL};
 const char *const mr_plan_check_action_names[] = {"fail", "reject", "warn", NULL};
+const char *const mr_plan_parquet_codec_names[] = {"snappy", "zstd", "gzip", "none", NULL};
 
 const char *mr_plan_name(const char *const *names, int value)
 {

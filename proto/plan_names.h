@@ -15,7 +15,7 @@ extern const char *const mr_plan_format_names[];  /* Millrace__FileFormat: csv, 
 /* Millrace__Compression: auto, none, gzip, zstd */
 extern const char *const mr_plan_compression_names[];
 extern const char *const mr_plan_join_names[];    /* Millrace__JoinKind: inner ... anti */
-extern const char *const mr_plan_target_names[];  /* Millrace__WriteTarget: warehouse, csv, jsonl */
+extern const char *const mr_plan_target_names[];  /* Millrace__WriteTarget: warehouse, csv, jsonl, parquet */
 extern const char *const mr_plan_mode_names[];    /* Millrace__WriteMode: append ... error_if_exists */
 extern const char *const mr_plan_driver_names[];  /* Millrace__WarehouseDriver: sqlite, postgres */
 /* Millrace__SchemaChange: fail, add_columns, recreate */
@@ -24,6 +24,8 @@ extern const char *const mr_plan_schema_change_names[];
 extern const char *const mr_plan_check_kind_names[];
 /* Millrace__CheckAction: fail, reject, warn */
 extern const char *const mr_plan_check_action_names[];
+/* Millrace__ParquetCodec: snappy, zstd, gzip, none */
+extern const char *const mr_plan_parquet_codec_names[];
 
 /* names[value], or "?" when value is not in the table (a plan from a newer
  * build).  Never NULL. */

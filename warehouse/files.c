@@ -1,4 +1,4 @@
-/* files.c - file outputs (a write node's `to: csv | jsonl`) as a third
+/* files.c - file outputs (a write node's `to: csv | jsonl | parquet`) as a third
  * warehouse driver: part files staged per task attempt, published by
  * rename.
  *
@@ -51,7 +51,9 @@ typedef struct files_stage {
 
 static const char *ext_of(const mr_wh_config *cfg)
 {
-    return strcmp(cfg->driver, "jsonl") == 0 ? "jsonl" : "csv";
+    return strcmp(cfg->driver, "jsonl") == 0     ? "jsonl"
+           : strcmp(cfg->driver, "parquet") == 0 ? "parquet"
+                                                 : "csv";
 }
 
 static void staging_dir(const mr_wh_config *cfg, char *out, size_t cap)
@@ -130,7 +132,9 @@ static int files_stage_open(const mr_wh_config *cfg, const char *staging, const 
         close(fd);
         local = s->local;
     }
-    s->fw = mr_filewriter_open(local, ext_of(cfg), schema, 1, err);
+    mr_filewriter_opts fo = {.header = 1, .compression = cfg->compression,
+                             .row_group_rows = cfg->row_group_rows};
+    s->fw = mr_filewriter_open_opts(local, ext_of(cfg), schema, &fo, err);
     if (!s->fw) {
         if (s->local)
             unlink(s->local);

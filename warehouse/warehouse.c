@@ -33,14 +33,14 @@ static int pick(const mr_wh_config *cfg, const mr_wh__driver **out, mr_err *err)
         *out = &mr_wh__postgres;
         return 0;
     }
-    if (strcmp(d, "csv") == 0 || strcmp(d, "jsonl") == 0) {
+    if (strcmp(d, "csv") == 0 || strcmp(d, "jsonl") == 0 || strcmp(d, "parquet") == 0) {
         if (!cfg->path || !*cfg->path || !cfg->job_id || !*cfg->job_id)
             return mr_err_set(err, MR_EINVAL, "file output: needs a path and a job");
         *out = &mr_wh__files;
         return 0;
     }
     return mr_err_set(err, MR_EINVAL,
-                      "warehouse: unknown driver '%s' (drivers: sqlite, postgres, csv, jsonl)", d);
+                      "warehouse: unknown driver '%s' (drivers: sqlite, postgres, csv, jsonl, parquet)", d);
 }
 
 /* A step the driver d does not have. */

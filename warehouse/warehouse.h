@@ -120,6 +120,8 @@ typedef struct mr_wh_config {
     const char *dsn;    /* postgres: libpq connection string */
     const char *schema; /* postgres: schema of unqualified tables */
     const char *job_id; /* csv, jsonl: the job the staging folder belongs to */
+    const char *compression;  /* parquet: codec name (NULL: snappy) */
+    uint64_t row_group_rows;  /* parquet: rows per row group (0: default) */
 } mr_wh_config;
 
 /* An open staging table being written by one task attempt. */

@@ -32,7 +32,7 @@ static int setup(void **state)
     if (!mkdtemp(f->dir))
         return -1;
     snprintf(f->path, sizeof f->path, "%s/wh.db", f->dir);
-    f->cfg = (mr_wh_config){"sqlite", f->path, NULL, NULL, NULL};
+    f->cfg = (mr_wh_config){"sqlite", f->path, NULL, NULL, NULL, NULL, 0};
     f->schema = mr_schema_create(2);
     mr_schema_set(f->schema, 0, "a", mr_type_make(MR_T_INT64));
     mr_schema_set(f->schema, 1, "s", mr_type_make(MR_T_STRING));

@@ -957,7 +957,7 @@ static void test_dsn_password_never_shown(void **state)
     mr_schema *s = mr_schema_create(1);
     mr_schema_set(s, 0, "a", mr_type_make(MR_T_INT32));
     for (int k = 0; k < 2; k++) {
-        mr_wh_config cfg = {"postgres", NULL, dsns[k], NULL, NULL};
+        mr_wh_config cfg = {"postgres", NULL, dsns[k], NULL, NULL, NULL, 0};
         mr_err err;
         mr_wh_stage *st = NULL;
         assert_int_equal(mr_wh_stage_open(&cfg, "s_x", s, &st, &err), MR_EWAREHOUSE);
@@ -970,11 +970,11 @@ static void test_dsn_password_never_shown(void **state)
         assert_int_equal(mr_wh_commit(&cfg, &t, 1, NULL, 0, &err), MR_EIO);
         assert_null(strstr(err.msg, "hunter2"));
     }
-    mr_wh_config bad = {"postgres", NULL, "host=x password hunter2secret", NULL, NULL};
+    mr_wh_config bad = {"postgres", NULL, "host=x password hunter2secret", NULL, NULL, NULL, 0};
     mr_err err;
     assert_int_equal(mr_wh_drop_staging(&bad, "s_", &err), MR_EINVAL);
     assert_null(strstr(err.msg, "hunter2"));
-    mr_wh_config none = {"postgres", NULL, "", NULL, NULL};
+    mr_wh_config none = {"postgres", NULL, "", NULL, NULL, NULL, 0};
     assert_int_equal(mr_wh_drop_staging(&none, "s_", &err), MR_EINVAL);
     assert_non_null(strstr(err.msg, "dsn"));
     mr_schema_destroy(s);

@@ -38,7 +38,7 @@ static int teardown(void **state)
 static int commit(const char *job, const char *seen, const mr_wh_bookmark *rows, int n,
                   const char *const *clear, int nclear, const char *post, mr_err *err)
 {
-    mr_wh_config cfg = {"sqlite", g_db, NULL, NULL, NULL};
+    mr_wh_config cfg = {"sqlite", g_db, NULL, NULL, NULL, NULL, 0};
     mr_wh_bookmarks bm = {"d", job, seen, clear, nclear, rows, n};
     mr_wh_target t = {.table = MR_WH_BOOKMARKS_TABLE, .bookmarks = &bm};
     const char *ps[1] = {post};
@@ -48,7 +48,7 @@ static int commit(const char *job, const char *seen, const mr_wh_bookmark *rows,
 /* The bookmarks of dag "d" as "node/kind/item=value" lines, and version. */
 static void dump(char *out, size_t cap, char **version)
 {
-    mr_wh_config cfg = {"sqlite", g_db, NULL, NULL, NULL};
+    mr_wh_config cfg = {"sqlite", g_db, NULL, NULL, NULL, NULL, 0};
     mr_wh_bookmark *rows;
     int n;
     mr_err err = {0};
@@ -111,7 +111,7 @@ static void test_moves(void **state)
 static void test_edit(void **state)
 {
     (void)state;
-    mr_wh_config cfg = {"sqlite", g_db, NULL, NULL, NULL};
+    mr_wh_config cfg = {"sqlite", g_db, NULL, NULL, NULL, NULL, 0};
     char got[1024], *ver;
     mr_err err = {0};
     assert_int_equal(mr_wh_bookmarks_edit(&cfg, "d", "b", "ts", "100", &err), 0);
