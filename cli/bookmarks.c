@@ -25,7 +25,8 @@ static const char *help =
     "\n"
     "Shows the bookmarks of the DAG's incremental reads, kept in the table\n"
     "millrace_bookmarks of its warehouse: the files each `incremental: files`\n"
-    "read loaded (path, size, modification time) and the watermark of each\n"
+    "read loaded (path, size, modification time; an s3:// object: URL, size,\n"
+    "ETag) and the watermark of each\n"
     "`incremental: {column: NAME}` read.\n"
     "\n"
     "  --reset [NODE]    forget them (one read's, or every read's): the next run\n"
@@ -85,7 +86,10 @@ static void show(const Millrace__JobPlan *plan, const mr_wh_bookmark *rows, int 
     printf("bookmarks of DAG '%s'%s\n", plan->name, n ? "" : ": none");
     for (int i = 0; i < n; i++) {
         const mr_wh_bookmark *b = &rows[i];
-        if (strcmp(b->kind, "file") == 0)
+        if (strcmp(b->kind, "file") == 0 && b->value) /* an object: its ETag */
+            printf("  %-20s file    %s (%lld bytes, etag %s) by %s at %s\n", b->node, b->item,
+                   (long long)b->size, b->value[0] ? b->value : "none", b->job_id, b->updated_at);
+        else if (strcmp(b->kind, "file") == 0)
             printf("  %-20s file    %s (%lld bytes, mtime %lld.%09lld) by %s at %s\n", b->node,
                    b->item, (long long)b->size, (long long)(b->mtime_ns / 1000000000),
                    (long long)(b->mtime_ns % 1000000000), b->job_id, b->updated_at);

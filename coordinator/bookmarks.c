@@ -15,7 +15,11 @@
  * answer in the API shows all of it (coord_bm_json).
  *
  * Files are named by their real path (symlinks and ".." resolved); a file whose size or mtime
- * changed is new again and is read whole.  A read whose files are all
+ * changed is new again and is read whole.  An object of an object store
+ * (s3://) is named by its URL as listed and told by its size and the ETag
+ * of the listing (Split.etag, kept in the row's value): an object
+ * uploaded again with other content has another ETag and is new again.
+ * Nothing local (stat, realpath) is asked about a URL.  A read whose files are all
  * known gets one task that reads nothing, so its stage still runs and
  * finishes; a job whose every read is `incremental: files` with nothing new
  * finishes at once ("nothing new"), without touching the warehouse.
@@ -29,6 +33,7 @@
 
 #include <cjson/cJSON.h>
 #include "coordinator/coord_int.h"
+#include "core/io.h"
 #include "core/op/watermark.h"
 #include "proto/schema_pb.h"
 
@@ -73,8 +78,10 @@ void coord_bm_free(job_bm *bm)
         return;
     for (int i = 0; i < bm->nreads; i++) {
         free(bm->reads[i].after);
-        for (int f = 0; f < bm->reads[i].nfiles; f++)
+        for (int f = 0; f < bm->reads[i].nfiles; f++) {
             free(bm->reads[i].files[f].item);
+            free(bm->reads[i].files[f].value);
+        }
         free(bm->reads[i].files);
     }
     free(bm->reads);
@@ -158,14 +165,20 @@ int coord_bm_prepare(const job *j, const mr_wh_config *cfg, job_bm **out, mr_err
     return 0;
 }
 
-/* Whether file (path, size, mtime) was loaded by node before. */
-static int known(const job_bm *bm, const char *node, const char *path, int64_t size, int64_t mt)
+/* Whether file (path, size, and mtime for a local file, ETag for an
+ * object) was loaded by node before. */
+static int known(const job_bm *bm, const char *node, const char *path, int64_t size, int64_t mt,
+                 const char *etag)
 {
     if (bm->full_refresh || bm->nloaded == 0)
         return 0;
     mr_wh_bookmark key = {.kind = "file", .node = (char *)node, .item = (char *)path};
     const mr_wh_bookmark *k = bsearch(&key, bm->loaded, (size_t)bm->nloaded, sizeof key, bm_cmp);
-    return k && k->size == size && k->mtime_ns == mt;
+    if (!k || k->size != size)
+        return 0;
+    if (etag) /* an object: a row without an ETag (none listed) matches only "" */
+        return strcmp(k->value ? k->value : "", etag) == 0;
+    return k->mtime_ns == mt;
 }
 
 int coord_bm_filter_files(job_bm *bm, const char *node, Millrace__Split **splits, size_t *n,
@@ -179,12 +192,22 @@ int coord_bm_filter_files(job_bm *bm, const char *node, Millrace__Split **splits
         size_t k = i + 1; /* the splits of one file are adjacent */
         while (k < *n && strcmp(splits[k]->path, splits[i]->path) == 0)
             k++;
-        struct stat sb;
         char real[PATH_MAX];
-        if (stat(splits[i]->path, &sb) != 0 || !realpath(splits[i]->path, real))
-            return mr_err_set(err, MR_EIO, "node '%s': cannot stat '%s'", node, splits[i]->path);
-        int64_t mt = (int64_t)sb.st_mtim.tv_sec * 1000000000 + sb.st_mtim.tv_nsec;
-        if (known(bm, node, real, (int64_t)sb.st_size, mt)) {
+        int64_t size, mt = 0;
+        const char *etag = NULL, *name = real;
+        if (mr_io_is_remote(splits[i]->path)) { /* as listed: URL, size, ETag */
+            name = splits[i]->path;
+            size = (int64_t)splits[i]->file_size;
+            etag = splits[i]->etag ? splits[i]->etag : "";
+        } else {
+            struct stat sb;
+            if (stat(splits[i]->path, &sb) != 0 || !realpath(splits[i]->path, real))
+                return mr_err_set(err, MR_EIO, "node '%s': cannot stat '%s'", node,
+                                  splits[i]->path);
+            size = (int64_t)sb.st_size;
+            mt = (int64_t)sb.st_mtim.tv_sec * 1000000000 + sb.st_mtim.tv_nsec;
+        }
+        if (known(bm, node, name, size, mt, etag)) {
             for (size_t x = i; x < k; x++)
                 millrace__split__free_unpacked(splits[x], NULL);
             r->files_skipped++;
@@ -199,11 +222,15 @@ int coord_bm_filter_files(job_bm *bm, const char *node, Millrace__Split **splits
             }
             mr_wh_bookmark *f = &r->files[r->nfiles];
             memset(f, 0, sizeof *f);
-            if (!(f->item = strdup(real))) /* one name however the path was written */
+            if (!(f->item = strdup(name))) /* one name however the path was written */
                 return mr_err_oom(err, NULL);
+            if (etag && !(f->value = strdup(etag))) {
+                free(f->item);
+                return mr_err_oom(err, NULL);
+            }
             f->node = (char *)r->node;
             f->kind = "file";
-            f->size = (int64_t)sb.st_size;
+            f->size = size;
             f->mtime_ns = mt;
             r->nfiles++;
             for (size_t x = i; x < k; x++)

@@ -49,7 +49,7 @@ static int cmp_str(const void *a, const void *b)
     return strcmp(*(char *const *)a, *(char *const *)b);
 }
 
-static int add_splits(const char *file, uint64_t size, uint64_t split_bytes,
+static int add_splits(const char *file, uint64_t size, const char *etag, uint64_t split_bytes,
                       Millrace__Split ***splits, size_t *n, size_t *cap)
 {
     uint64_t off = 0;
@@ -71,6 +71,10 @@ static int add_splits(const char *file, uint64_t size, uint64_t split_bytes,
             free(s);
             return -1;
         }
+        if (etag && etag[0] && !(s->etag = strdup(etag))) {
+            millrace__split__free_unpacked(s, NULL);
+            return -1;
+        }
         s->offset = off;
         s->length = size - off < split_bytes ? size - off : split_bytes;
         s->file_size = size;
@@ -86,8 +90,9 @@ static int resolve_remote(const char *pattern, uint64_t split_bytes, int compres
 {
     char **urls;
     uint64_t *sizes;
+    char **etags;
     size_t n, scap = 0;
-    int rc = mr_io_list(pattern, &urls, &sizes, &n, err);
+    int rc = mr_io_list(pattern, &urls, &sizes, &etags, &n, err);
     if (rc < 0)
         return rc;
     if (n == 0)
@@ -96,12 +101,15 @@ static int resolve_remote(const char *pattern, uint64_t split_bytes, int compres
     for (size_t i = 0; i < n && rc == 0; i++) {
         uint64_t per = mr_compression_of(urls[i], compression) == MR_COMPRESSION_NONE
                            ? split_bytes : UINT64_MAX;
-        if (add_splits(urls[i], sizes[i], per, splits, nsplits, &scap) < 0)
+        if (add_splits(urls[i], sizes[i], etags[i], per, splits, nsplits, &scap) < 0)
             rc = mr_err_oom(err, NULL);
     }
-    for (size_t i = 0; i < n; i++)
+    for (size_t i = 0; i < n; i++) {
         free(urls[i]);
+        free(etags[i]);
+    }
     free(urls);
+    free(etags);
     free(sizes);
     if (rc < 0) {
         for (size_t i = 0; i < *nsplits; i++)
@@ -219,7 +227,7 @@ int coord_resolve_inputs(const char *base_dir, const char *data_root, const char
         }
         uint64_t per = mr_compression_of(files[i], compression) == MR_COMPRESSION_NONE
                            ? split_bytes : UINT64_MAX;
-        if (add_splits(files[i], (uint64_t)fs.st_size, per, splits, nsplits, &scap) < 0) {
+        if (add_splits(files[i], (uint64_t)fs.st_size, NULL, per, splits, nsplits, &scap) < 0) {
             rc = mr_err_oom(err, NULL);
             goto out;
         }

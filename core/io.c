@@ -123,16 +123,19 @@ int mr_io_size(const char *path, uint64_t *size)
     return 0;
 }
 
-int mr_io_list(const char *pattern, char ***urls, uint64_t **sizes, size_t *n, mr_err *err)
+int mr_io_list(const char *pattern, char ***urls, uint64_t **sizes, char ***etags, size_t *n,
+               mr_err *err)
 {
     *urls = NULL;
     *sizes = NULL;
+    if (etags)
+        *etags = NULL;
     *n = 0;
     const mr_io_store *st = store_for(pattern);
     if (!st)
         return mr_err_set(err, MR_ENOTSUP, "cannot list '%s': no object store is configured for "
                           "this URL", pattern);
-    return st->list(pattern, urls, sizes, n, err);
+    return st->list(pattern, urls, sizes, etags, n, err);
 }
 
 const mr_io_store *mr_io_store_for(const char *url, mr_err *err)

@@ -30,10 +30,13 @@ typedef struct mr_io_store {
     void (*close)(void *h);
     /* The objects pattern names (a key, a key with globs, or a prefix
      * ending in '/': every object under it), sorted by URL, with their
-     * sizes.  Names starting with '.' or '_' are skipped unless named
-     * outright.  *n may be 0.  The caller frees each URL and both
+     * sizes and, when etags is not NULL, their ETags as the listing gave
+     * them ("" for none; incremental reads tell a re-uploaded object by
+     * it).  Names starting with '.' or '_' are skipped unless named
+     * outright.  *n may be 0.  The caller frees each URL and ETag and the
      * arrays. */
-    int (*list)(const char *pattern, char ***urls, uint64_t **sizes, size_t *n, mr_err *err);
+    int (*list)(const char *pattern, char ***urls, uint64_t **sizes, char ***etags, size_t *n,
+                mr_err *err);
     /* Writing, for file outputs (warehouse/files.c).  Every key under the
      * prefix url (nothing skipped), sorted: */
     int (*list_all)(const char *prefix, char ***urls, uint64_t **sizes, size_t *n, mr_err *err);
@@ -80,7 +83,8 @@ void mr_file_close(mr_file *f); /* safe twice, and on a zeroed mr_file with fd -
 int mr_io_size(const char *path, uint64_t *size);
 
 /* The store's listing (mr_io_store.list); MR_ENOTSUP without a store. */
-int mr_io_list(const char *pattern, char ***urls, uint64_t **sizes, size_t *n, mr_err *err);
+int mr_io_list(const char *pattern, char ***urls, uint64_t **sizes, char ***etags, size_t *n,
+               mr_err *err);
 
 /* The plugged-in store for url (writes call its functions directly), or
  * NULL with MR_ENOTSUP in err. */

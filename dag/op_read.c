@@ -53,7 +53,7 @@ static char *first_file_e(const char *full, mr_err *err)
         char **urls;
         uint64_t *sizes;
         size_t n;
-        if (mr_io_list(full, &urls, &sizes, &n, err) < 0)
+        if (mr_io_list(full, &urls, &sizes, NULL, &n, err) < 0)
             return NULL;
         best = n ? urls[0] : NULL;
         for (size_t i = 1; i < n; i++)

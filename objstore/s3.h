@@ -53,6 +53,7 @@ int64_t os_s3_get_range(const os_s3_config *c, const char *bucket, const char *k
 typedef struct os_s3_list_page {
     char **keys;
     uint64_t *sizes;
+    char **etags;     /* each key's ETag as listed (quotes and all), "" when none */
     size_t n;
     char *next_token; /* NULL on the last page */
 } os_s3_list_page;

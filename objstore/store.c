@@ -139,10 +139,23 @@ static void st_close(void *h)
 typedef struct found {
     char **urls;
     uint64_t *sizes;
+    char **etags;
     size_t n, cap;
 } found;
 
-static int found_add(found *f, const char *bucket, const char *key, uint64_t size)
+static void found_free(found *f)
+{
+    for (size_t i = 0; i < f->n; i++) {
+        free(f->urls[i]);
+        free(f->etags[i]);
+    }
+    free(f->urls);
+    free(f->sizes);
+    free(f->etags);
+}
+
+static int found_add(found *f, const char *bucket, const char *key, uint64_t size,
+                     const char *etag)
 {
     if (f->n == f->cap) {
         size_t nc = f->cap ? f->cap * 2 : 64;
@@ -154,10 +167,18 @@ static int found_add(found *f, const char *bucket, const char *key, uint64_t siz
         if (!ns)
             return MR_ENOMEM;
         f->sizes = ns;
+        char **ne = realloc(f->etags, nc * sizeof *ne);
+        if (!ne)
+            return MR_ENOMEM;
+        f->etags = ne;
         f->cap = nc;
     }
-    if (asprintf(&f->urls[f->n], "s3://%s/%s", bucket, key) < 0)
+    char *e = strdup(etag ? etag : "");
+    if (!e || asprintf(&f->urls[f->n], "s3://%s/%s", bucket, key) < 0) {
+        free(e);
         return MR_ENOMEM;
+    }
+    f->etags[f->n] = e;
     f->sizes[f->n++] = size;
     return 0;
 }
@@ -198,7 +219,7 @@ static int list_into(const char *bucket, const char *prefix, int mode, const cha
                 keep = strlen(k) > plen && !strchr(k + plen, '/') && !hidden(k);
             else
                 keep = fnmatch(pattern, k, FNM_PATHNAME) == 0 && !hidden(k);
-            if (keep && (rc = found_add(f, bucket, k, page.sizes[i])) < 0)
+            if (keep && (rc = found_add(f, bucket, k, page.sizes[i], page.etags[i])) < 0)
                 mr_err_oom(err, NULL);
         }
         token = page.next_token;
@@ -209,7 +230,8 @@ static int list_into(const char *bucket, const char *prefix, int mode, const cha
     return rc;
 }
 
-static int st_list(const char *pattern, char ***urls, uint64_t **sizes, size_t *n, mr_err *err)
+static int st_list(const char *pattern, char ***urls, uint64_t **sizes, char ***etags, size_t *n,
+                   mr_err *err)
 {
     char *bucket, *key;
     int rc = os_url_split(pattern, &bucket, &key, err);
@@ -240,16 +262,20 @@ static int st_list(const char *pattern, char ***urls, uint64_t **sizes, size_t *
     if (rc < 0 && rc != MR_ENOMEM)
         mr_err_prefix(err, "cannot list '%s'", pattern);
     if (rc < 0) {
-        for (size_t i = 0; i < f.n; i++)
-            free(f.urls[i]);
-        free(f.urls);
-        free(f.sizes);
+        found_free(&f);
         return rc;
     }
     /* ListObjectsV2 lists in UTF-8 byte order, which is strcmp's: the
      * URLs are sorted as local files are */
     *urls = f.urls;
     *sizes = f.sizes;
+    if (etags)
+        *etags = f.etags;
+    else {
+        for (size_t i = 0; i < f.n; i++)
+            free(f.etags[i]);
+        free(f.etags);
+    }
     *n = f.n;
     return 0;
 }
@@ -270,12 +296,12 @@ static int st_list_all(const char *prefix, char ***urls, uint64_t **sizes, size_
     free(bucket);
     free(key);
     if (rc < 0) {
-        for (size_t i = 0; i < f.n; i++)
-            free(f.urls[i]);
-        free(f.urls);
-        free(f.sizes);
+        found_free(&f);
         return rc;
     }
+    for (size_t i = 0; i < f.n; i++)
+        free(f.etags[i]);
+    free(f.etags);
     *urls = f.urls;
     *sizes = f.sizes;
     *n = f.n;

@@ -37,6 +37,9 @@ void os_s3_list_page_free(os_s3_list_page *page)
 {
     for (size_t i = 0; i < page->n; i++)
         free(page->keys[i]);
+    for (size_t i = 0; page->etags && i < page->n; i++)
+        free(page->etags[i]);
+    free(page->etags);
     free(page->keys);
     free(page->sizes);
     free(page->next_token);
@@ -72,7 +75,10 @@ int os_s3_list_parse(const char *xml, size_t len, os_s3_list_page *page)
             uint64_t *ns = nk ? realloc(page->sizes, nc * sizeof *ns) : NULL;
             if (ns)
                 page->sizes = ns;
-            if (!nk || !ns) {
+            char **ne = ns ? realloc(page->etags, nc * sizeof *ne) : NULL;
+            if (ne)
+                page->etags = ne;
+            if (!nk || !ns || !ne) {
                 free(key);
                 free(size);
                 rc = MR_ENOMEM;
@@ -88,7 +94,15 @@ int os_s3_list_parse(const char *xml, size_t len, os_s3_list_page *page)
             rc = MR_EPROTO;
             break;
         }
+        char *etag = child_text(c, "ETag");
+        if (!etag && !(etag = strdup(""))) {
+            free(key);
+            free(size);
+            rc = MR_ENOMEM;
+            break;
+        }
         page->keys[page->n] = key;
+        page->etags[page->n] = etag;
         page->sizes[page->n++] = v;
         free(size);
     }

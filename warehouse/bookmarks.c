@@ -10,10 +10,14 @@
  *   node      the read node ("" for the run row)
  *   kind      'file' (one row per file loaded), 'column' (one row per read:
  *             the watermark) or 'run' (one row per DAG: the last change)
- *   item      file: its path; column: the column's name; run: ""
+ *   item      file: its path (an object: its s3:// URL); column: the
+ *             column's name; run: ""
  *   value     column: the watermark as text; run: the job id (or "edit
- *             <time>") that last moved the DAG's bookmarks
+ *             <time>") that last moved the DAG's bookmarks; file: NULL for
+ *             a local file, the ETag for an object (no new column, so
+ *             tables made by earlier versions need no migration)
  *   size, mtime_ns   file: its size and modification time when loaded
+ *             (an object: mtime_ns NULL)
  *   job_id, updated_at   the job that wrote the row, and when (UTC)
  *
  * The SQL is written once, with $1-style parameters, which SQLite reads as
@@ -231,8 +235,9 @@ static int bm_apply(bm_db *db, const mr_wh_bookmarks *bm, mr_err *err)
         snprintf(size, sizeof size, "%lld", (long long)b->size);
         snprintf(mtime, sizeof mtime, "%lld", (long long)b->mtime_ns);
         int file = strcmp(b->kind, "file") == 0;
+        /* an object (value: its ETag) has no mtime */
         const char *p[9] = {bm->dag, b->node, b->kind, b->item, b->value,
-                            file ? size : NULL, file ? mtime : NULL, bm->job_id, now};
+                            file ? size : NULL, file && !b->value ? mtime : NULL, bm->job_id, now};
         rc = bm_exec(db, "DELETE FROM @ WHERE dag = $1 AND node = $2 AND kind = $3 AND item = $4",
                      4, p, NULL, NULL, err);
         if (rc == 0)

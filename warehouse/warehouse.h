@@ -351,7 +351,7 @@ int mr_wh_sweep(const mr_wh_config *cfg, const mr_wh_owner *me, int64_t expire_m
 
 typedef struct mr_wh_bookmark {
     char *node, *kind, *item; /* kind: "file" (item: path) | "column" (item: column) */
-    char *value;              /* column: the watermark; file: NULL */
+    char *value;              /* column: the watermark; file: NULL, or an object's ETag */
     int64_t size, mtime_ns;   /* file */
     char *job_id, *updated_at; /* as loaded (ignored when written) */
 } mr_wh_bookmark;

@@ -548,7 +548,7 @@ def test_tickit_daily(tmp_path, tickit_data):
     checks = con.execute("SELECT node, rule, count(*), sum(rows_checked), min(passed) FROM "
                          "millrace_checks GROUP BY node, rule ORDER BY node, rule").fetchall()
     nsales = duckdb.sql("SELECT count(*) FROM read_csv('%s/sales/*.txt', delim='|', "
-                        "header=false)" % daily).fetchone()[0]
+                        "header=false)" % daily).fetchall()[0][0]
     assert [(n, r, c) for n, r, c, _, _ in checks] == [
         ("listing_checked", "listid_present", 2), ("listing_checked", "price_positive", 2),
         ("sales_checked", "ids_present", 2), ("sales_checked", "price_positive", 2),

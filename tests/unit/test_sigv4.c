@@ -95,7 +95,8 @@ static void test_list_parse(void **state)
     const char *xml = "<?xml version=\"1.0\" encoding=\"UTF-8\"?>"
                       "<ListBucketResult xmlns=\"http://s3.amazonaws.com/doc/2006-03-01/\">"
                       "<Name>b</Name><IsTruncated>true</IsTruncated>"
-                      "<Contents><Key>a &amp; b.csv</Key><Size>12</Size></Contents>"
+                      "<Contents><Key>a &amp; b.csv</Key><Size>12</Size>"
+                      "<ETag>&quot;9b2cf535f27731c974343645a3985328&quot;</ETag></Contents>"
                       "<Contents><Key>caf\xc3\xa9.csv</Key><Size>0</Size></Contents>"
                       "<NextContinuationToken>tok/+=</NextContinuationToken>"
                       "</ListBucketResult>";
@@ -104,7 +105,9 @@ static void test_list_parse(void **state)
     assert_int_equal(p.n, 2);
     assert_string_equal(p.keys[0], "a & b.csv");
     assert_int_equal(p.sizes[0], 12);
+    assert_string_equal(p.etags[0], "\"9b2cf535f27731c974343645a3985328\"");
     assert_string_equal(p.keys[1], "caf\xc3\xa9.csv");
+    assert_string_equal(p.etags[1], ""); /* none listed */
     assert_string_equal(p.next_token, "tok/+=");
     os_s3_list_page_free(&p);
     /* truncated without a token, a bad size, not a listing: refused */
