@@ -164,7 +164,12 @@ void coord_staging_job_end(mr_coord *c, job *j)
         return;
     mr_log(MR_LOG_WARN, "coordinator", "job=%s cannot drop staging (retried later): %s", j->id,
            err.msg);
-    coord_wh_ref *r = ref_make(&cfg, j->id);
+    coord_staging_retry(c, &cfg, j->id);
+}
+
+void coord_staging_retry(mr_coord *c, const mr_wh_config *cfg, const char *job_id)
+{
+    coord_wh_ref *r = ref_make(cfg, job_id);
     if (r) {
         r->next = c->keeper.pending;
         c->keeper.pending = r;
