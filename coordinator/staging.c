@@ -14,8 +14,9 @@
  * queued here and retried on every tick, so leftovers never wait for a
  * human.  The keeper does its warehouse work without mu, on copies.
  *
- * Limit: the coordinator keeps no durable state, so a warehouse no job has
- * used since start is not swept; one no job has used for IDLE_TICKS ticks
+ * At start-up the state store (store.c) drops the staging of the jobs it
+ * knew as running, and queues here what it could not drop.  Limit: beyond
+ * those, a warehouse no job has used since start is not swept; one no job has used for IDLE_TICKS ticks
  * is forgotten (swept again when a job uses it).
  */
 #include <inttypes.h>
