@@ -179,10 +179,11 @@ int cli_cluster_start(cli_cluster *cl, int nexec, const char *data_root, int ver
         return -1;
     }
     /* The DAG is the user's own, run with their own environment: any
-     * ${env:NAME} may be read (values stay masked in what is shown). */
+     * ${env:NAME} may be read (values stay masked in what is shown).  One
+     * run keeps no history: no state store. */
     char *cargv[] = {coord_bin, "--http", "127.0.0.1:0", "--bind", "tcp://127.0.0.1:*",
                      "--data-root", (char *)data_root, "--ready-file", ready,
-                     "--allow-env", "*", "--curve-keys", keys, NULL};
+                     "--allow-env", "*", "--curve-keys", keys, "--state-dir", ":memory:", NULL};
     cl->coordinator = spawn(cargv, log, verbose);
     if (cl->coordinator < 0)
         return -1;

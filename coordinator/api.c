@@ -50,6 +50,7 @@
 #include "coordinator/coordinator.h"
 #include "coordinator/metrics.h"
 #include "coordinator/ui.h"
+#include "coordinator/store.h"
 #include "core/log.h"
 #include "core/utf8.h"
 #include "dag/dag.h"
@@ -249,7 +250,7 @@ static enum MHD_Result reply_405(struct MHD_Connection *con, const char *allow)
 
 /* ---- the job as the API shows it ---- */
 
-static void add_time(cJSON *o, const char *key, int64_t unix_ms)
+void coord_json_time(cJSON *o, const char *key, int64_t unix_ms)
 {
     if (!unix_ms) {
         cJSON_AddNullToObject(o, key);
@@ -331,7 +332,7 @@ static cJSON *stage_json(const job *j, uint32_t s)
 
 /* The job as the API shows it: the summary, or with full, its params,
  * stages and outputs too.  Call with the lock held. */
-static cJSON *job_json(const job *j, int full)
+cJSON *coord_job_json(const job *j, int full)
 {
     cJSON *o = cJSON_CreateObject();
     cJSON_AddStringToObject(o, "id", j->id);
@@ -339,9 +340,9 @@ static cJSON *job_json(const job *j, int full)
     add_str(o, "name", name ? name : j->name ? "***" : NULL);
     free(name);
     cJSON_AddStringToObject(o, "state", coord_job_state_name(j->state));
-    add_time(o, "submitted_at", j->submitted_at);
-    add_time(o, "started_at", j->started_at);
-    add_time(o, "finished_at", j->finished_at);
+    coord_json_time(o, "submitted_at", j->submitted_at);
+    coord_json_time(o, "started_at", j->started_at);
+    coord_json_time(o, "finished_at", j->finished_at);
     add_str(o, "error", j->error);
     if (!full)
         return o;
@@ -742,7 +743,8 @@ static enum MHD_Result handle_submit(struct MHD_Connection *con, const req_body 
     j->plan_json = plan_json;
     j->secrets = secrets; /* the job owns them now */
     j->full_refresh = r.full_refresh;
-    cJSON *o = job_json(j, 1);
+    coord_store_job(g_coord, j);
+    cJSON *o = coord_job_json(j, 1);
     char location[80];
     snprintf(location, sizeof location, "/v1/jobs/%s", j->id);
     pthread_mutex_unlock(&g_coord->mu);
@@ -784,14 +786,16 @@ static enum MHD_Result handle_jobs_list(struct MHD_Connection *con)
     long n = 0;
     for (job *j = g_coord->jobs; j && n < limit; j = j->next)
         if (want < 0 || (int)j->state == want) {
-            cJSON_AddItemToArray(arr, job_json(j, 0));
+            cJSON_AddItemToArray(arr, coord_job_json(j, 0));
             n++;
         }
     pthread_mutex_unlock(&g_coord->mu);
+    /* then the history of earlier runs (all older than this run's jobs) */
+    coord_store_list(g_coord, arr, want < 0 ? NULL : coord_job_state_name(want), limit - n);
     return reply_json(con, 200, root);
 }
 
-static cJSON *rejects_json(const job *j, long limit)
+cJSON *coord_rejects_json(const job *j, long limit)
 {
     cJSON *root = cJSON_CreateObject();
     cJSON *arr = cJSON_AddArrayToObject(root, "rejects");
@@ -811,6 +815,36 @@ static cJSON *rejects_json(const job *j, long limit)
 
 typedef enum { SUB_JOB, SUB_PLAN, SUB_REJECTS, SUB_CANCEL } job_sub;
 
+/* A job of an earlier run, from the state store: answers and returns 1,
+ * or returns 0 when the store does not know it. */
+static int stored_job(struct MHD_Connection *con, const char *id, job_sub sub, long limit,
+                      enum MHD_Result *res)
+{
+    char *text = coord_store_get(g_coord, id, sub == SUB_REJECTS ? "rejects"
+                                              : sub == SUB_PLAN  ? "plan"
+                                                                 : "full");
+    cJSON *o = text ? cJSON_Parse(text) : NULL;
+    free(text);
+    if (!o)
+        return 0;
+    if (sub == SUB_CANCEL) {
+        cJSON *state = cJSON_GetObjectItemCaseSensitive(o, "state");
+        char msg[120];
+        snprintf(msg, sizeof msg, "job %s has already finished (%s)", id,
+                 cJSON_IsString(state) ? state->valuestring : "?");
+        cJSON_Delete(o);
+        *res = reply_error(con, 409, "conflict", msg);
+        return 1;
+    }
+    if (sub == SUB_REJECTS) { /* the sample is stored whole: cut to ?limit */
+        cJSON *arr = cJSON_GetObjectItemCaseSensitive(o, "rejects");
+        while (cJSON_IsArray(arr) && cJSON_GetArraySize(arr) > limit)
+            cJSON_DeleteItemFromArray(arr, cJSON_GetArraySize(arr) - 1);
+    }
+    *res = reply_json(con, 200, o);
+    return 1;
+}
+
 static enum MHD_Result handle_job(struct MHD_Connection *con, const char *id, job_sub sub)
 {
     long limit = sub == SUB_REJECTS ? query_limit(con, 100) : 0;
@@ -820,6 +854,9 @@ static enum MHD_Result handle_job(struct MHD_Connection *con, const char *id, jo
     job *j = coord_job_find(g_coord, id);
     if (!j) {
         pthread_mutex_unlock(&g_coord->mu);
+        enum MHD_Result stored;
+        if (stored_job(con, id, sub, limit, &stored))
+            return stored;
         char msg[200];
         snprintf(msg, sizeof msg, "no job '%.64s' (finished jobs beyond the history are forgotten)",
                  id);
@@ -828,9 +865,9 @@ static enum MHD_Result handle_job(struct MHD_Connection *con, const char *id, jo
     cJSON *o = NULL;
     unsigned status = 200;
     switch (sub) {
-    case SUB_JOB: o = job_json(j, 1); break;
+    case SUB_JOB: o = coord_job_json(j, 1); break;
     case SUB_PLAN: o = j->plan_json ? cJSON_Parse(j->plan_json) : NULL; break;
-    case SUB_REJECTS: o = rejects_json(j, limit); break;
+    case SUB_REJECTS: o = coord_rejects_json(j, limit); break;
     case SUB_CANCEL:
         if (j->state >= JOB_SUCCEEDED) {
             char msg[120];
@@ -840,7 +877,7 @@ static enum MHD_Result handle_job(struct MHD_Connection *con, const char *id, jo
             status = 409;
         } else {
             coord_job_cancel(g_coord, j);
-            o = job_json(j, 0);
+            o = coord_job_json(j, 0);
             status = 202;
         }
         break;

@@ -213,6 +213,8 @@ typedef struct mr_coord {
     char instance[40];      /* random per start */
     int staging_lease_ms;   /* a staging lease not renewed this long is swept */
     coord_keeper keeper;
+    struct coord_store *store; /* store.c; NULL with --state-dir :memory: */
+    int history_days;          /* --history-days: the store's retention; 0: forever */
 } mr_coord;
 
 /* staging.c -- staging leases and the sweep of orphaned staging
@@ -228,6 +230,9 @@ int coord_staging_lease(const mr_coord *c, const job *j, const mr_wh_config *cfg
 void coord_staging_job_start(mr_coord *c, job *j);
 /* When a job ends: drops its staging and lease; a failure is retried later. */
 void coord_staging_job_end(mr_coord *c, job *j);
+/* Queues the clean-up of job_id's staging in cfg (copied) for the keeper
+ * to retry on every tick (a drop that failed). */
+void coord_staging_retry(mr_coord *c, const mr_wh_config *cfg, const char *job_id);
 
 /* jobs.c, sched.c, members.c, recovery.c, commit.c -- jobs, scheduling,
  * executors, recovery and the commit; call with mu held. */
@@ -316,6 +321,12 @@ struct cJSON *coord_bm_json(const job *j);
  * embeds as the NUL-terminated coord_openapi_json (see CMakeLists.txt). */
 extern const char coord_openapi_json[];
 int coord_http_start(mr_coord *c, const char *addr, int *bound_port, mr_err *err);
+/* The job as the API shows it: the summary, or with full, its params,
+ * stages, outputs, bookmarks and checks; its reject sample (at most limit
+ * rows); a time as the API writes it (null for 0).  Call with mu held. */
+struct cJSON *coord_job_json(const job *j, int full);
+struct cJSON *coord_rejects_json(const job *j, long limit);
+void coord_json_time(struct cJSON *o, const char *key, int64_t unix_ms);
 void coord_http_stop(void);
 
 /* files.c -- file outputs: temporary folder, prepare, publish, abort. */

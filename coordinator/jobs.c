@@ -15,6 +15,7 @@
 #include <time.h>
 
 #include "coordinator/coord_int.h"
+#include "coordinator/store.h"
 #include "core/csv.h"
 #include "core/log.h"
 #include "warehouse/warehouse.h"
@@ -207,6 +208,8 @@ void job_finish(mr_coord *c, job *j, job_state state, const char *error)
     /* Staging left by the job: everything when it failed, and after a commit
      * whatever superseded attempts staged; then its lease (staging.c). */
     coord_staging_job_end(c, j);
+    /* durable before mu is released, so before anyone sees it finished */
+    coord_store_job(c, j);
     mr_log(state == JOB_SUCCEEDED ? MR_LOG_INFO : MR_LOG_WARN, "coordinator",
            "job=%s %s%s%s (%" PRId64 " ms)", j->id, coord_job_state_name(state),
            error ? ": " : "", error ? error : "",
@@ -309,6 +312,7 @@ static int job_prepare(const mr_coord *c, const job *j, job_prep *p)
         mr_wh_config fcfg;
         coord_file_output_cfg(ws, path, j->id, &fcfg);
         mr_wh_target t = {.table = path, .mode = mr_plan_name(mr_plan_mode_names, ws->mode)};
+        coord_store_cleanup(c, j, p->wh_path, p->out_paths); /* before the folder exists */
         int rc = mr_wh_begin(&fcfg, &t, &err);
         if (rc < 0) {
             mr_err_prefix(&err, "node '%s'", ws->node);
@@ -393,8 +397,10 @@ static int job_prepare(const mr_coord *c, const job *j, job_prep *p)
     int rc = check_targets(j, &cfg, &err);
     if (rc < 0)
         return prep_fail(p, &err, rc);
-    if (w)
+    if (w) {
+        coord_store_cleanup(c, j, p->wh_path, p->out_paths); /* before the lease */
         p->leased = coord_staging_lease(c, j, &cfg);
+    }
     return 0;
 }
 
@@ -447,6 +453,7 @@ int job_start(mr_coord *c, job *j)
         return MR_ECANCELLED;
     }
     mr_log(MR_LOG_INFO, "coordinator", "job=%s started", j->id);
+    coord_store_job(c, j); /* with what a restart must clean up */
     return 0;
 }
 

@@ -12,6 +12,7 @@
 
 #include "objstore/store.h"
 #include "coordinator/coordinator.h"
+#include "coordinator/store.h"
 #include "core/log.h"
 
 /* Largest control frame taken from an executor: registrations, heartbeats
@@ -69,7 +70,13 @@ static void usage(FILE *out)
             "                       https://ui.example.com (repeatable)\n"
             "  --max-nodes N        largest DAG accepted, in nodes (default 10000)\n"
             "  --max-compile-ms N   a DAG taking longer to compile is refused (default 10000)\n"
-            "  --history N          finished jobs kept for the API (default 1000)\n"
+            "  --history N          finished jobs kept in memory for the API (default 1000)\n"
+            "  --state-dir DIR      keep jobs in DIR/state.db (SQLite) so history survives a\n"
+            "                       restart; jobs running when the coordinator died are marked\n"
+            "                       failed at start-up and their staging dropped (default\n"
+            "                       DATA_ROOT/.millrace-state; ':memory:' keeps nothing)\n"
+            "  --history-days N     drop stored jobs finished more than N days ago (default 0:\n"
+            "                       keep them all)\n"
             "  --ready-file F       write the bound addresses as JSON to F once listening\n"
             "  --curve-keys DIR     encrypt and authenticate the control port with ZeroMQ CURVE:\n"
             "                       the key pair in DIR (public.key, secret.key), and only\n"
@@ -119,6 +126,9 @@ static int add_str(const char ***list, size_t *n, const char *v)
     return 0;
 }
 
+/* --state-dir DIR, empty when not given (then DATA_ROOT/.millrace-state). */
+static char g_state_dir[PATH_MAX + 32];
+
 /* --curve-keys DIR, empty when not given. */
 static char g_curve_dir[PATH_MAX];
 
@@ -141,6 +151,8 @@ static int parse_args(mr_coord *c, int argc, char **argv, char *ready_file, size
         {"keygen", required_argument, 0, 'G'},
         {"retry-deadline-ms", required_argument, 0, 'D'},
         {"staging-lease-ms", required_argument, 0, 'L'},
+        {"state-dir", required_argument, 0, 'S'},
+        {"history-days", required_argument, 0, 'y'},
         {0, 0, 0, 0}};
     snprintf(c->http_addr, sizeof c->http_addr, "127.0.0.1:8080");
     snprintf(c->bind, sizeof c->bind, "tcp://127.0.0.1:7070");
@@ -256,6 +268,12 @@ static int parse_args(mr_coord *c, int argc, char **argv, char *ready_file, size
             if (parse_num("--max-compile-ms", optarg, 1, 3600000, &v) < 0)
                 return 2;
             c->max_compile_ms = (unsigned)v;
+            break;
+        case 'S': snprintf(g_state_dir, sizeof g_state_dir, "%s", optarg); break;
+        case 'y':
+            if (parse_num("--history-days", optarg, 0, 100000, &v) < 0)
+                return 2;
+            c->history_days = (int)v;
             break;
         case 'R': snprintf(ready_file, rcap, "%s", optarg); break;
         case 'k': snprintf(g_curve_dir, sizeof g_curve_dir, "%s", optarg); break;
@@ -382,6 +400,12 @@ int main(int argc, char **argv)
         fprintf(stderr, "millrace-coordinator: %s\n", err.msg[0] ? err.msg : "out of memory");
         return 1;
     }
+    if (!g_state_dir[0])
+        snprintf(g_state_dir, sizeof g_state_dir, "%s/.millrace-state", c.data_root);
+    if (coord_store_open(&c, g_state_dir, &err) < 0 || coord_store_recover(&c, &err) < 0) {
+        fprintf(stderr, "millrace-coordinator: %s\n", err.msg);
+        return 1;
+    }
     int port = 0;
     if (coord_http_start(&c, c.http_addr, &port, &err) < 0) {
         fprintf(stderr, "millrace-coordinator: %s\n", err.msg);
@@ -402,7 +426,12 @@ int main(int argc, char **argv)
 
     mr_frames m = {0};
     mr_socket *socks[1] = {c.ctl};
+    uint64_t retained_ms = coord_now_ms();
     while (!g_stop) {
+        if (coord_now_ms() - retained_ms > 3600000) { /* --history-days, hourly */
+            retained_ms = coord_now_ms();
+            coord_store_retain(&c);
+        }
         int ready[1] = {0};
         if (mr_socket_poll(socks, 1, 50, ready) < 0)
             break;
@@ -420,6 +449,7 @@ int main(int argc, char **argv)
     mr_log(MR_LOG_INFO, "coordinator", "stopping");
     coord_http_stop();
     coord_staging_stop(&c);
+    coord_store_close(&c);
     mr_frames_free(&m);
     mr_socket_close(c.ctl);
     mr_net_destroy(c.net);

@@ -14,8 +14,9 @@
  * queued here and retried on every tick, so leftovers never wait for a
  * human.  The keeper does its warehouse work without mu, on copies.
  *
- * Limit: the coordinator keeps no durable state, so a warehouse no job has
- * used since start is not swept; one no job has used for IDLE_TICKS ticks
+ * At start-up the state store (store.c) drops the staging of the jobs it
+ * knew as running, and queues here what it could not drop.  Limit: beyond
+ * those, a warehouse no job has used since start is not swept; one no job has used for IDLE_TICKS ticks
  * is forgotten (swept again when a job uses it).
  */
 #include <inttypes.h>
@@ -164,7 +165,12 @@ void coord_staging_job_end(mr_coord *c, job *j)
         return;
     mr_log(MR_LOG_WARN, "coordinator", "job=%s cannot drop staging (retried later): %s", j->id,
            err.msg);
-    coord_wh_ref *r = ref_make(&cfg, j->id);
+    coord_staging_retry(c, &cfg, j->id);
+}
+
+void coord_staging_retry(mr_coord *c, const mr_wh_config *cfg, const char *job_id)
+{
+    coord_wh_ref *r = ref_make(cfg, job_id);
     if (r) {
         r->next = c->keeper.pending;
         c->keeper.pending = r;
