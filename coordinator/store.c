@@ -293,7 +293,7 @@ static void recover_cleanup(mr_coord *c, const char *id, const char *text)
     const cJSON *w = cJSON_GetObjectItemCaseSensitive(o, "warehouse");
     if (cJSON_IsObject(w)) {
         mr_wh_config cfg = {json_str(w, "driver"), json_str(w, "path"), json_str(w, "dsn"),
-                            json_str(w, "schema"), NULL};
+                            json_str(w, "schema"), NULL, NULL, 0};
         mr_err_clear(&err);
         if (cJSON_GetObjectItemCaseSensitive(w, "dsn_secret"))
             mr_log(MR_LOG_WARN, "coordinator",
