@@ -103,6 +103,10 @@ typedef struct stage_rt {
     uint32_t ntasks;
     task_rt *tasks;
     int reads_shuffle; /* tasks are partitions, run on the partitions' owners */
+    /* Broadcast reads (ReadSpec.broadcast): every split of each, sent to
+     * every task of the stage (TaskSpec.broadcast_reads). */
+    Millrace__BroadcastRead **bcast;
+    size_t nbcast;
 } stage_rt;
 
 /* One rejected input row, as GET /v1/jobs/ID/rejects shows it.  Strings

@@ -52,6 +52,17 @@ job *coord_job_find(mr_coord *c, const char *id)
     return NULL;
 }
 
+static void bcast_free(Millrace__BroadcastRead **v, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        for (size_t k = 0; k < v[i]->n_splits; k++)
+            millrace__split__free_unpacked(v[i]->splits[k], NULL);
+        free(v[i]->splits);
+        free(v[i]);
+    }
+    free(v);
+}
+
 static void job_free(job *j)
 {
     for (uint32_t s = 0; s < j->nstages; s++) {
@@ -63,6 +74,7 @@ static void job_free(job *j)
             coord_checks_task_free(&st->tasks[t]);
         }
         free(st->tasks);
+        bcast_free(st->bcast, st->nbcast);
     }
     coord_bm_free(j->bm);
     if (j->out_paths)
@@ -225,6 +237,8 @@ typedef struct job_prep {
     char **out_paths; /* per stage: a file output's path, resolved */
     task_rt **tasks;  /* per stage */
     uint32_t *ntasks;
+    Millrace__BroadcastRead ***bcast; /* per stage: its broadcast reads */
+    size_t *nbcast;
     int leased;
     job_bm *bm;       /* incremental reads: bookmarks loaded, files taken */
     char *error;      /* the job fails with this */
@@ -240,7 +254,11 @@ static void prep_free(job_prep *p, uint32_t nstages)
                 millrace__split__free_unpacked(p->tasks[s][t].split, NULL);
         if (p->tasks)
             free(p->tasks[s]);
+        if (p->bcast && p->nbcast)
+            bcast_free(p->bcast[s], p->nbcast[s]);
     }
+    free(p->bcast);
+    free(p->nbcast);
     free(p->out_paths);
     free(p->tasks);
     free(p->ntasks);
@@ -281,7 +299,9 @@ static int job_prepare(const mr_coord *c, const job *j, job_prep *p)
     p->out_paths = calloc(j->nstages + 1, sizeof *p->out_paths);
     p->tasks = calloc(j->nstages + 1, sizeof *p->tasks);
     p->ntasks = calloc(j->nstages + 1, sizeof *p->ntasks);
-    if (!p->out_paths || !p->tasks || !p->ntasks)
+    p->bcast = calloc(j->nstages + 1, sizeof *p->bcast);
+    p->nbcast = calloc(j->nstages + 1, sizeof *p->nbcast);
+    if (!p->out_paths || !p->tasks || !p->ntasks || !p->bcast || !p->nbcast)
         return prep_fail(p, &err, mr_err_oom(&err, NULL));
     const Millrace__Warehouse *w = j->plan->warehouse;
     if (w && w->driver == MILLRACE__WAREHOUSE_DRIVER__DRIVER_SQLITE) {
@@ -337,10 +357,43 @@ static int job_prepare(const mr_coord *c, const job *j, job_prep *p)
                 return prep_fail(p, &err, mr_err_oom(&err, NULL));
             }
         }
+        /* Broadcast reads, in scan and shuffle-reading stages alike: each
+         * file one split, all of them in every task. */
+        for (size_t o = 0; o < ps->n_ops; o++) {
+            const Millrace__OpSpec *op = ps->ops[o];
+            if (op->kind != MILLRACE__OP_KIND__OP_SCAN || !op->read->broadcast)
+                continue;
+            Millrace__Split **splits;
+            size_t n;
+            int cm = op->read->format == MILLRACE__FILE_FORMAT__FORMAT_PARQUET
+                         ? MILLRACE__COMPRESSION__COMPRESSION_NONE : (int)op->read->compression;
+            int rc = coord_resolve_inputs(j->base_dir, c->data_root, op->read->path, UINT64_MAX,
+                                          cm, &splits, &n, &err);
+            if (rc < 0) {
+                mr_err_prefix(&err, "node '%s'", op->node);
+                return prep_fail(p, &err, rc);
+            }
+            Millrace__BroadcastRead *br = calloc(1, sizeof *br);
+            Millrace__BroadcastRead **grown =
+                br ? realloc(p->bcast[s], (p->nbcast[s] + 1) * sizeof *grown) : NULL;
+            if (!grown) {
+                for (size_t i = 0; i < n; i++)
+                    millrace__split__free_unpacked(splits[i], NULL);
+                free(splits);
+                free(br);
+                return prep_fail(p, &err, mr_err_oom(&err, NULL));
+            }
+            millrace__broadcast_read__init(br);
+            br->op = (uint32_t)o;
+            br->splits = splits;
+            br->n_splits = n;
+            p->bcast[s] = grown;
+            p->bcast[s][p->nbcast[s]++] = br;
+        }
         /* One task per split of every read in the stage, read by read. */
         for (size_t o = 0; o < ps->n_ops && !st->reads_shuffle; o++) {
             const Millrace__OpSpec *op = ps->ops[o];
-            if (op->kind != MILLRACE__OP_KIND__OP_SCAN)
+            if (op->kind != MILLRACE__OP_KIND__OP_SCAN || op->read->broadcast)
                 continue;
             Millrace__Split **splits;
             size_t n;
@@ -417,9 +470,15 @@ static void job_publish(job *j, job_prep *p)
     for (uint32_t s = 0; s < j->nstages && p->tasks && p->ntasks; s++) {
         j->stages[s].tasks = p->tasks[s];
         j->stages[s].ntasks = p->ntasks[s];
+        j->stages[s].bcast = p->bcast[s];
+        j->stages[s].nbcast = p->nbcast[s];
     }
     free(p->tasks);
     free(p->ntasks);
+    free(p->bcast);
+    free(p->nbcast);
+    p->bcast = NULL;
+    p->nbcast = NULL;
     p->wh_path = NULL;
     p->out_paths = NULL;
     p->tasks = NULL;

@@ -87,6 +87,8 @@ static void send_task(mr_coord *c, job *j, stage_rt *st, uint32_t t, int e)
     /* now(): one instant per job, whichever executor or attempt runs it */
     spec.job_start_us = (j->started_at ? j->started_at : j->submitted_at) * 1000;
     spec.scan_op = tk->scan_op;
+    spec.broadcast_reads = st->bcast;
+    spec.n_broadcast_reads = st->nbcast;
     const char *wm = ps->n_ops > tk->scan_op && !st->reads_shuffle
                          ? coord_bm_watermark(j, ps->ops[tk->scan_op]->node) : NULL;
     spec.has_watermark = wm != NULL;

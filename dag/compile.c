@@ -17,7 +17,10 @@
  *   distinct    distinct | hash(distinct columns) | distinct
  *   join        left | hash(left keys);  right | hash(right keys);  then
  *               [read L, read R, hash join(children L, R)] - co-partitioned
- *               because every shuffle of a job has the same partition owners
+ *               because every shuffle of a job has the same partition owners;
+ *               or broadcast (op_join.c): left chain, right chain (its reads
+ *               marked broadcast, read whole by every task), hash join, in
+ *               the left side's stage, no shuffle
  *   union       reads-only inputs: one scan stage, union over the chain tips;
  *               shuffle-fed inputs with one partition count: one stage over
  *               their shuffle reads; otherwise each input is sealed with a

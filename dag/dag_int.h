@@ -300,6 +300,7 @@ typedef struct dag {
     const char *wh_path, *wh_dsn, *wh_schema;
     const char **post_sql;
     int npost_sql;
+    int64_t broadcast_threshold; /* bytes; -1: not set in the DAG */
 } dag;
 
 /* Parses the YAML tree into d and checks everything; errors go to c.

@@ -125,6 +125,8 @@ static void label_scan(mr_strbuf *b, const Millrace__OpSpec *op)
     }
     if (op->read && op->read->filter && op->read->filter[0])
         mr_strbuf_printf(b, " where %s (pushed down)", op->read->filter);
+    if (op->read && op->read->broadcast)
+        mr_strbuf_printf(b, " (broadcast: every task reads all of it)");
 }
 
 /* A filter that pushdown moved says so, with its condition. */
@@ -152,6 +154,9 @@ static void label_join(mr_strbuf *b, const Millrace__OpSpec *op)
     if (h->right_prefix && h->right_prefix[0])
         mr_strbuf_printf(b, ", right_prefix %s", h->right_prefix);
     mr_strbuf_printf(b, ")");
+    /* a broadcast join says so and why (dag/op_join.c) */
+    if (h->broadcast)
+        mr_strbuf_printf(b, " broadcast: %s", h->broadcast_reason);
 }
 
 static void label_distinct(mr_strbuf *b, const Millrace__OpSpec *op)
@@ -466,6 +471,8 @@ static void keys_scan(cJSON *o, const Millrace__OpSpec *op, int *bad)
         js_add(o, "file_columns", cJSON_CreateNumber((double)op->read->schema->n_fields), bad);
     if (op->read && op->read->filter && op->read->filter[0])
         js_add(o, "filter", cJSON_CreateString(op->read->filter), bad);
+    if (op->read && op->read->broadcast)
+        js_add(o, "broadcast", cJSON_CreateBool(1), bad);
 }
 
 /* A filter shows as one unnamed expression, a project as its list. */
@@ -503,6 +510,10 @@ static void keys_join(cJSON *o, const Millrace__OpSpec *op, int *bad)
     js_strings(o, "left_keys", h->left_keys, h->n_left_keys, bad);
     js_strings(o, "right_keys", h->right_keys, h->n_right_keys, bad);
     js_str(o, "right_prefix", h->right_prefix, bad);
+    if (h->broadcast) {
+        js_add(o, "broadcast", cJSON_CreateBool(1), bad);
+        js_str(o, "broadcast_reason", h->broadcast_reason, bad);
+    }
 }
 
 static void keys_sort(cJSON *o, const Millrace__OpSpec *op, int *bad)

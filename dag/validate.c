@@ -44,7 +44,7 @@
 static const dv_keyspec top_keys[] = {
     {"version", 1, DV_K_INT}, {"name", 1, DV_K_STR},     {"description", 0, DV_K_SCALAR},
     {"params", 0, DV_K_MAP},  {"warehouse", 0, DV_K_MAP}, {"nodes", 1, DV_K_MAP},
-    {"post_sql", 0, DV_K_SEQ}, {NULL, 0, 0},
+    {"post_sql", 0, DV_K_SEQ}, {"broadcast_threshold", 0, DV_K_INT}, {NULL, 0, 0},
 };
 static const dv_keyspec warehouse_keys[] = {
     {"driver", 0, DV_K_STR}, {"path", 0, DV_K_STR}, {"dsn", 0, DV_K_STR}, {"schema", 0, DV_K_STR}, {NULL, 0, 0},
@@ -350,6 +350,17 @@ static void check_top(dag_ctx *c, const ynode *root, dag *d)
             if (sch)
                 d->wh_schema = sch->text;
         }
+    }
+    /* bytes: a join input estimated at most this big is broadcast (compile.c) */
+    const ynode *bt = ymap_get(root, "broadcast_threshold");
+    long long btv;
+    d->broadcast_threshold = -1;
+    if (bt && bt->kind == YN_SCALAR && dv_parse_int(bt, &btv) == 0) {
+        if (btv < 0)
+            dag_error(c, bt, NULL, "broadcast_threshold is a size in bytes (0 turns broadcast "
+                      "joins off), not %lld", btv);
+        else
+            d->broadcast_threshold = btv;
     }
     const ynode *ps = ymap_get(root, "post_sql");
     if (ps && ps->kind == YN_SEQ) {

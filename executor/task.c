@@ -32,6 +32,7 @@
 #include "core/op/scan_csv.h"
 #include "core/io.h"
 #include "core/op/source.h"
+#include "core/op/union.h"
 #include "core/utf8.h"
 #include "proto/plan_names.h"
 #include "proto/schema_pb.h"
@@ -243,39 +244,18 @@ out:
     return result;
 }
 
-static mr_op *open_scan(build_ctx *bc, size_t idx, mr_err *err)
+/* A scan of split sp of read op (schema: its output), with the read's
+ * watermark and pushed filter; track: the task's own split, whose scan
+ * the task's statistics and rejects come from. */
+static mr_op *scan_split(build_ctx *bc, const Millrace__OpSpec *op, const Millrace__Split *sp,
+                         const mr_schema *schema, int track, mr_err *err)
 {
-    const Millrace__OpSpec *op = bc->st->ops[idx];
     const Millrace__ReadSpec *rd = op->read;
-    const Millrace__Split *sp = bc->spec->split;
-    if (!rd)
-        return mr_err_set(err, MR_EPROTO, "scan without a read spec"), NULL;
-    /* Column pruning: the scan outputs op->output, the columns
-     * rd->columns names in the file's schema rd->schema. */
     int pruned = rd->n_columns > 0;
-    if (pruned && (!rd->schema || !op->output || op->output->n_fields != rd->n_columns))
-        return mr_err_set(err, MR_EPROTO, "node '%s': scan columns do not match its output",
-                          op->node), NULL;
-    for (size_t i = 0; pruned && i < rd->n_columns; i++)
-        if (rd->columns[i] >= rd->schema->n_fields)
-            return mr_err_set(err, MR_EPROTO, "node '%s': scan column %u out of range",
-                              op->node, rd->columns[i]), NULL;
-    mr_schema *schema = mr_schema_from_pb(pruned ? op->output : rd->schema, err);
-    if (!schema)
-        return NULL;
     mr_op *scan = NULL;
-    if (idx != bc->spec->scan_op || !sp) {
-        /* another read of this stage: this task reads nothing of it */
-        scan = mr_source_create(schema, empty_next, NULL, NULL, op->node);
-        if (!scan)
-            mr_err_oom(err, NULL);
-        mr_schema_destroy(schema);
-        return scan;
-    }
     /* the data root confines local files; an s3:// object is the store's */
     if (!mr_io_is_remote(sp->path) && mr_path_check_root(bc->env->data_root, sp->path, err) < 0) {
         mr_err_prefix(err, "node '%s'", op->node);
-        mr_schema_destroy(schema);
         return NULL;
     }
     mr_csv_options o;
@@ -309,8 +289,7 @@ static mr_op *open_scan(build_ctx *bc, size_t idx, mr_err *err)
     else
         mr_err_set(err, MR_ENOTSUP, "node '%s': format '%s' is not supported", op->node,
                    fname);
-    mr_schema_destroy(schema);
-    if (scan)
+    if (scan && track)
         bc->scan = scan;
     if (scan && rd->incremental == MILLRACE__INCREMENTAL__INCREMENTAL_COLUMN) {
         /* only rows above the last run's watermark (docs/bookmarks.md) */
@@ -326,12 +305,86 @@ static mr_op *open_scan(build_ctx *bc, size_t idx, mr_err *err)
      * (after an incremental read's watermark, which sees every row read) */
     if (scan && rd->filter && rd->filter[0]) {
         mr_op *top = mr_filter_create(scan, rd->filter, op->node, err);
-        if (!top && bc->mark == scan)
+        if (!top && track && bc->mark == scan)
             bc->mark = NULL;
-        if (!top)
+        if (!top && track)
             bc->scan = NULL; /* closed with the filter */
         scan = top;
     }
+    return scan;
+}
+
+/* A broadcast read: every split of it (TaskSpec.broadcast_reads) in one
+ * union, whichever split the task itself reads. */
+static mr_op *scan_broadcast(build_ctx *bc, size_t idx, const mr_schema *schema, mr_err *err)
+{
+    const Millrace__OpSpec *op = bc->st->ops[idx];
+    const Millrace__BroadcastRead *br = NULL;
+    for (size_t i = 0; i < bc->spec->n_broadcast_reads; i++)
+        if (bc->spec->broadcast_reads[i]->op == idx)
+            br = bc->spec->broadcast_reads[i];
+    if (!br)
+        return mr_err_set(err, MR_EPROTO, "node '%s': broadcast read without its files",
+                          op->node), NULL;
+    if (br->n_splits == 0) {
+        mr_op *e = mr_source_create(schema, empty_next, NULL, NULL, op->node);
+        return e ? e : (mr_err_oom(err, NULL), NULL);
+    }
+    mr_op **in = calloc(br->n_splits, sizeof *in);
+    if (!in)
+        return mr_err_oom(err, NULL), NULL;
+    size_t n = 0;
+    for (; n < br->n_splits; n++)
+        if (!(in[n] = scan_split(bc, op, br->splits[n], schema, 0, err)))
+            break;
+    mr_op *result = NULL;
+    if (n == 1)
+        result = in[0];
+    else if (n == br->n_splits)
+        result = mr_union_create(in, (int)n, 0, op->node, err);
+    else
+        for (size_t i = 0; i < n; i++)
+            mr_op_close(in[i]);
+    free(in);
+    return result;
+}
+
+static mr_op *open_scan(build_ctx *bc, size_t idx, mr_err *err)
+{
+    const Millrace__OpSpec *op = bc->st->ops[idx];
+    const Millrace__ReadSpec *rd = op->read;
+    const Millrace__Split *sp = bc->spec->split;
+    if (!rd)
+        return mr_err_set(err, MR_EPROTO, "scan without a read spec"), NULL;
+    /* Column pruning: the scan outputs op->output, the columns
+     * rd->columns names in the file's schema rd->schema. */
+    int pruned = rd->n_columns > 0;
+    if (pruned && (!rd->schema || !op->output || op->output->n_fields != rd->n_columns))
+        return mr_err_set(err, MR_EPROTO, "node '%s': scan columns do not match its output",
+                          op->node), NULL;
+    for (size_t i = 0; pruned && i < rd->n_columns; i++)
+        if (rd->columns[i] >= rd->schema->n_fields)
+            return mr_err_set(err, MR_EPROTO, "node '%s': scan column %u out of range",
+                              op->node, rd->columns[i]), NULL;
+    mr_schema *schema = mr_schema_from_pb(pruned ? op->output : rd->schema, err);
+    if (!schema)
+        return NULL;
+    if (rd->broadcast) {
+        mr_op *all = scan_broadcast(bc, idx, schema, err);
+        mr_schema_destroy(schema);
+        return all;
+    }
+    mr_op *scan = NULL;
+    if (idx != bc->spec->scan_op || !sp) {
+        /* another read of this stage: this task reads nothing of it */
+        scan = mr_source_create(schema, empty_next, NULL, NULL, op->node);
+        if (!scan)
+            mr_err_oom(err, NULL);
+        mr_schema_destroy(schema);
+        return scan;
+    }
+    scan = scan_split(bc, op, sp, schema, 1, err);
+    mr_schema_destroy(schema);
     return scan;
 }
 
