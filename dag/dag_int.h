@@ -196,6 +196,9 @@ typedef struct dag_read {
     Millrace__Compression compression; /* csv, jsonl: auto by the suffix */
     Millrace__Incremental incremental; /* incremental: files | {column: NAME} */
     const char *incremental_column;    /* "" unless a column */
+    /* format postgres (dag/read_db.c): the variable the dsn came from, or
+     * the literal dsn (no password); table or query ("" when absent) */
+    const char *dsn_env, *dsn, *table, *query;
 } dag_read;
 
 typedef struct dag_join {

@@ -36,6 +36,7 @@
 #include "proto/schema_pb.h"
 #include "executor/opbuild.h"
 #include "executor/shuffle_send.h"
+#include "warehouse/pg_source.h"
 #include "warehouse/warehouse.h"
 
 static int task_run(const Millrace__TaskSpec *spec, const mr_task_env *env, volatile int *cancel,
@@ -242,6 +243,28 @@ out:
     return result;
 }
 
+/* A postgres read's scan.  The dsn comes from the executor's own
+ * environment variable the plan names (never from the plan itself, which
+ * carries no password), or is the DAG's literal dsn without one; with an
+ * incremental column the watermark becomes the query's WHERE. */
+static mr_op *open_db_scan(build_ctx *bc, const Millrace__OpSpec *op, const mr_schema *schema,
+                           mr_err *err)
+{
+    const Millrace__ReadSpec *rd = op->read;
+    const char *dsn = rd->dsn;
+    if (rd->dsn_env && rd->dsn_env[0]) {
+        dsn = getenv(rd->dsn_env);
+        if (!dsn)
+            return mr_err_set(err, MR_EINVAL, "node '%s': the executor has no environment "
+                              "variable %s (the source dsn; set it on every executor as on the "
+                              "coordinator)", op->node, rd->dsn_env), NULL;
+    }
+    int inc = rd->incremental == MILLRACE__INCREMENTAL__INCREMENTAL_COLUMN;
+    mr_pg_read r = {dsn, rd->table, rd->query, inc ? rd->incremental_column : NULL,
+                    inc && bc->spec->has_watermark ? bc->spec->watermark : NULL};
+    return mr_pg_source_scan(&r, schema, op->node, err);
+}
+
 static mr_op *open_scan(build_ctx *bc, size_t idx, mr_err *err)
 {
     const Millrace__OpSpec *op = bc->st->ops[idx];
@@ -259,6 +282,16 @@ static mr_op *open_scan(build_ctx *bc, size_t idx, mr_err *err)
         if (!scan)
             mr_err_oom(err, NULL);
         mr_schema_destroy(schema);
+        return scan;
+    }
+    if (rd->format == MILLRACE__FILE_FORMAT__FORMAT_POSTGRES) { /* a database (pg_source.h) */
+        scan = open_db_scan(bc, op, schema, err);
+        mr_schema_destroy(schema);
+        if (scan && rd->incremental == MILLRACE__INCREMENTAL__INCREMENTAL_COLUMN) {
+            const char *bound = bc->spec->has_watermark ? bc->spec->watermark : NULL;
+            scan = bc->mark = mr_watermark_create(scan, rd->incremental_column, bound, op->node,
+                                                  err);
+        }
         return scan;
     }
     /* the data root confines local files; an s3:// object is the store's */
