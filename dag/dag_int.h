@@ -199,6 +199,8 @@ typedef struct dag_read {
     /* format postgres (dag/read_db.c): the variable the dsn came from, or
      * the literal dsn (no password); table or query ("" when absent) */
     const char *dsn_env, *dsn, *table, *query;
+    const char *partition_column; /* "" when not partitioned */
+    unsigned partitions;          /* ranges read in parallel (1: one task) */
 } dag_read;
 
 typedef struct dag_join {

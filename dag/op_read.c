@@ -34,6 +34,7 @@ const dv_keyspec dag_read_keys[] = {
     {"csv", 0, DV_K_MAP},     {"on_error", 0, DV_K_STR}, {"max_errors", 0, DV_K_INT}, {"compression", 0, DV_K_STR},
     {"incremental", 0, DV_K_ANY},
     {"dsn", 0, DV_K_STR},     {"table", 0, DV_K_STR},    {"query", 0, DV_K_STR},
+    {"partition_column", 0, DV_K_STR}, {"partitions", 0, DV_K_INT},
     {NULL, 0, 0},
 };
 
@@ -503,4 +504,6 @@ void dag_read_compile(dag_pb *b, dag_frag *f, const dag_node *nd, int idx)
     r->dsn_env = dag_pb_str(b, rd->dsn_env ? rd->dsn_env : "");
     r->table = dag_pb_str(b, rd->table ? rd->table : "");
     r->query = dag_pb_str(b, rd->query ? rd->query : "");
+    r->partition_column = dag_pb_str(b, rd->partition_column ? rd->partition_column : "");
+    r->partitions = rd->partitions;
 }

@@ -18,7 +18,47 @@
 
 /* Keys only file reads take, and keys only database reads take. */
 static const char *const file_only[] = {"path", "schema", "csv", "compression", NULL};
-static const char *const db_only[] = {"dsn", "table", "query", NULL};
+static const char *const db_only[] = {"dsn", "table", "query", "partition_column", "partitions",
+                                      NULL};
+
+/* partition_column and partitions: both or neither; a column of schema
+ * whose type has ranges (integers, decimals, dates, timestamps). */
+static void check_partitions(dag_ctx *c, dag_node *nd, const mr_schema *schema)
+{
+    dag_read *r = &nd->read;
+    const ynode *col = ymap_get(nd->body, "partition_column"),
+                *num = ymap_get(nd->body, "partitions");
+    long long n = 1;
+    r->partition_column = "";
+    r->partitions = 1;
+    if (!col && !num)
+        return;
+    if (!col || !num) {
+        dag_error(c, ymap_key(nd->body, col ? "partition_column" : "partitions"), nd->id,
+                  "give 'partition_column' and 'partitions' together");
+        return;
+    }
+    if (dv_parse_int(num, &n) != 0 || n < 1 || n > 1024) {
+        dag_error(c, num, nd->id, "partitions must be a whole number from 1 to 1024");
+        return;
+    }
+    if (col->kind != YN_SCALAR || yscalar_is_null(col) || !schema)
+        return;
+    int i = mr_schema_find(schema, col->text);
+    if (i < 0) {
+        dag_error(c, col, nd->id, "partition column '%s' is not a column of the source",
+                  col->text);
+        return;
+    }
+    int id = schema->fields[i].type.id;
+    if (id != MR_T_INT32 && id != MR_T_INT64 && id != MR_T_DECIMAL && !mr_type_is_time(id)) {
+        dag_error(c, col, nd->id, "partition column '%s' must be an integer, decimal, date or "
+                  "timestamp column", col->text);
+        return;
+    }
+    r->partition_column = col->text;
+    r->partitions = (unsigned)n;
+}
 
 /* The NAME of a value written exactly as ${env:NAME}, copied into the
  * arena, or NULL. */
@@ -68,7 +108,8 @@ mr_schema *dag_read_db_validate(dag_ctx *c, dag_node *nd)
     dag_read *r = &nd->read;
     const ynode *b = nd->body, *dsn = ymap_get(b, "dsn"), *tab = ymap_get(b, "table"),
                 *qry = ymap_get(b, "query");
-    r->dsn_env = r->dsn = r->table = r->query = "";
+    r->dsn_env = r->dsn = r->table = r->query = r->partition_column = "";
+    r->partitions = 1;
     dag_read_db_check_keys(c, nd, 1);
     if (!dsn) {
         dag_error(c, ymap_key(b, "op"), nd->id, "a postgres read needs a 'dsn' (a libpq "
@@ -124,5 +165,6 @@ mr_schema *dag_read_db_validate(dag_ctx *c, dag_node *nd)
         dag_error(c, rc == MR_EIO ? dsn : what, nd->id, "%s", err.msg);
         return NULL;
     }
+    check_partitions(c, nd, out);
     return out;
 }

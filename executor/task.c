@@ -260,8 +260,10 @@ static mr_op *open_db_scan(build_ctx *bc, const Millrace__OpSpec *op, const mr_s
                               "coordinator)", op->node, rd->dsn_env), NULL;
     }
     int inc = rd->incremental == MILLRACE__INCREMENTAL__INCREMENTAL_COLUMN;
+    const Millrace__Split *sp = bc->spec->split;
     mr_pg_read r = {dsn, rd->table, rd->query, inc ? rd->incremental_column : NULL,
-                    inc && bc->spec->has_watermark ? bc->spec->watermark : NULL};
+                    inc && bc->spec->has_watermark ? bc->spec->watermark : NULL,
+                    sp && sp->db_range && sp->db_range[0] ? sp->db_range : NULL};
     return mr_pg_source_scan(&r, schema, op->node, err);
 }
 

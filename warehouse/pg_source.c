@@ -227,10 +227,115 @@ void mr_pg_source_plug(void)
     mr_dbsrc_set(&pg_dbsrc);
 }
 
+/* ---- ranges of a partition column ----------------------------------------- */
+
+int mr_pg_source_ranges(const char *dsn, const char *table, const char *query,
+                        const char *column, mr_type t, unsigned n, char ***conds, mr_err *err)
+{
+    *conds = NULL;
+    const char *cast, *cut;
+    switch (t.id) {
+    case MR_T_INT32:
+    case MR_T_INT64:
+    case MR_T_DECIMAL:
+        cast = "numeric";
+        cut = "lo::numeric + (hi::numeric - lo::numeric) * k / %u";
+        break;
+    case MR_T_DATE:
+        cast = "date";
+        cut = "lo + ((hi - lo) * k / %u)";
+        break;
+    case MR_T_TIMESTAMP:
+    case MR_T_TIMESTAMPTZ:
+        cast = t.id == MR_T_TIMESTAMP ? "timestamp" : "timestamptz";
+        cut = "lo + (hi - lo) * (k::float8 / %u)";
+        break;
+    default:
+        return mr_err_set(err, MR_EINVAL, "partition column '%s' must be an integer, decimal, "
+                          "date or timestamp", column);
+    }
+    PGconn *pc = NULL;
+    PGresult *res = NULL;
+    mr_strbuf sb = {0};
+    char **out = calloc(n ? n : 1, sizeof *out);
+    char *qc = NULL, msg[512];
+    int rc = out ? connect_src(dsn, &pc, err) : mr_err_oom(err, NULL);
+    if (rc < 0)
+        goto out;
+    if (!(qc = PQescapeIdentifier(pc, column, strlen(column)))) {
+        rc = mr_err_oom(err, NULL);
+        goto out;
+    }
+    mr_strbuf_printf(&sb, "WITH b AS (SELECT min(%s) AS lo, max(%s) AS hi FROM ", qc, qc);
+    if (append_from(pc, &sb, table, query) < 0 || sb.oom) {
+        rc = mr_err_oom(err, NULL);
+        goto out;
+    }
+    mr_strbuf_puts(&sb, ") SELECT (");
+    mr_strbuf_printf(&sb, cut, n);
+    mr_strbuf_printf(&sb, ")::%s::text FROM b, generate_series(1, %u) AS k ORDER BY k", cast,
+                     n > 1 ? n - 1 : 0);
+    if (sb.oom) {
+        rc = mr_err_oom(err, NULL);
+        goto out;
+    }
+    res = PQexec(pc, sb.p);
+    if (PQresultStatus(res) != PGRES_TUPLES_OK || PQntuples(res) != (int)(n > 1 ? n - 1 : 0)) {
+        rc = mr_err_set(err, MR_EIO, "cannot cut the source into ranges of '%s': %s", column,
+                        pq_msg(pc, msg, sizeof msg));
+        goto out;
+    }
+    int empty = n > 1 && PQgetisnull(res, 0, 0);
+    for (unsigned k = 0; k < n; k++) {
+        mr_strbuf c = {0};
+        char *lo = NULL, *hi = NULL;
+        if (!empty && k > 0) {
+            const char *v = PQgetvalue(res, (int)k - 1, 0);
+            lo = PQescapeLiteral(pc, v, strlen(v));
+        }
+        if (!empty && k + 1 < n) {
+            const char *v = PQgetvalue(res, (int)k, 0);
+            hi = PQescapeLiteral(pc, v, strlen(v));
+        }
+        if (n == 1)
+            mr_strbuf_puts(&c, "TRUE");
+        else if (empty)
+            mr_strbuf_puts(&c, k == 0 ? "TRUE" : "FALSE");
+        else if (k == 0)
+            mr_strbuf_printf(&c, "(%s < %s::%s OR %s IS NULL)", qc, hi ? hi : "NULL", cast, qc);
+        else if (k + 1 == n)
+            mr_strbuf_printf(&c, "%s >= %s::%s", qc, lo ? lo : "NULL", cast);
+        else
+            mr_strbuf_printf(&c, "(%s >= %s::%s AND %s < %s::%s)", qc, lo ? lo : "NULL", cast,
+                             qc, hi ? hi : "NULL", cast);
+        PQfreemem(lo);
+        PQfreemem(hi);
+        if (c.oom || !c.p) {
+            mr_strbuf_free(&c);
+            rc = mr_err_oom(err, NULL);
+            goto out;
+        }
+        out[k] = c.p; /* the buffer's text, now ours */
+    }
+    *conds = out;
+    out = NULL;
+    rc = 0;
+out:
+    if (out)
+        for (unsigned k = 0; k < n; k++)
+            free(out[k]);
+    free(out);
+    PQfreemem(qc);
+    PQclear(res);
+    PQfinish(pc);
+    mr_strbuf_free(&sb);
+    return rc;
+}
+
 /* ---- the scan ---------------------------------------------------------- */
 
 typedef struct pg_scan {
-    char *dsn, *table, *query, *wm_column, *watermark, *node;
+    char *dsn, *table, *query, *wm_column, *watermark, *range, *node;
     mr_schema *schema;
     PGconn *pc;
     mr_batch *b;
@@ -272,6 +377,9 @@ static int start_copy(pg_scan *s, mr_err *err)
         PQfreemem(q);
         PQfreemem(l);
     }
+    if (rc == 0 && s->range)
+        mr_strbuf_printf(&sb, " %s (%s)", s->wm_column && s->watermark ? "AND" : "WHERE",
+                         s->range);
     mr_strbuf_puts(&sb, ") TO STDOUT");
     if (rc < 0 || sb.oom) {
         rc = mr_err_oom(err, NULL);
@@ -470,6 +578,7 @@ static void scan_close(void *ctx)
     free(s->query);
     free(s->wm_column);
     free(s->watermark);
+    free(s->range);
     free(s->node);
     free(s);
 }
@@ -494,6 +603,7 @@ mr_op *mr_pg_source_scan(const mr_pg_read *r, const mr_schema *schema, const cha
     s->query = dup_or_null(r->query, &oom);
     s->wm_column = dup_or_null(r->wm_column, &oom);
     s->watermark = r->watermark ? strdup(r->watermark) : NULL;
+    s->range = dup_or_null(r->range, &oom);
     s->node = strdup(node ? node : "");
     s->schema = mr_schema_copy(schema);
     s->b = s->schema ? mr_batch_create(s->schema, 0) : NULL;

@@ -19,6 +19,7 @@ typedef struct mr_pg_read {
     const char *query;     /* a SELECT, or NULL */
     const char *wm_column; /* incremental column, or NULL */
     const char *watermark; /* its last watermark (text), or NULL: read all */
+    const char *range;     /* an SQL condition from mr_pg_source_ranges, or NULL */
 } mr_pg_read;
 
 /* Plugs the lookup into core/dbsrc.h. */
@@ -30,6 +31,17 @@ void mr_pg_source_plug(void);
  * timestamp, timestamptz; any other type is MR_EINVAL naming the column. */
 int mr_pg_source_describe(const char *dsn, const char *table, const char *query,
                           mr_schema **out, mr_err *err);
+
+/* Cuts the source into n ranges of column (of millrace type t: an integer,
+ * decimal, date, timestamp or timestamptz): asks the database for the
+ * column's min and max, cuts that span into n equal widths and returns n
+ * SQL conditions in *conds (malloc'd array of malloc'd strings): the first
+ * also takes NULLs and everything below the second cut, the last
+ * everything from its cut up, so together they hold every row once.  An
+ * empty source (no min) gives the first condition TRUE and the rest
+ * FALSE. */
+int mr_pg_source_ranges(const char *dsn, const char *table, const char *query,
+                        const char *column, mr_type t, unsigned n, char ***conds, mr_err *err);
 
 /* The scan: rows of schema (columns by name) from r, streamed in batches.
  * Connects in open (the operator's first next), never in create.  node
