@@ -71,8 +71,9 @@ static int connect_src(const char *dsn, PGconn **out, mr_err *err)
     PQconninfoFree(o);
     PGconn *pc = PQconnectdb(dsn);
     if (!pc || PQstatus(pc) != CONNECTION_OK) {
+        /* the server, database and user; the password never */
         dsn_label(dsn, label, sizeof label);
-        mr_err_set(err, MR_EIO, "cannot connect to the source database %s: %s", label,
+        mr_err_set(err, MR_EIO, "cannot connect to the source database (%s): %s", label,
                    pq_msg(pc, msg, sizeof msg));
         PQfinish(pc);
         return MR_EIO;
@@ -115,9 +116,27 @@ static int append_from(PGconn *pc, mr_strbuf *sb, const char *table, const char 
     return sb->oom ? MR_ENOMEM : 0;
 }
 
-/* The millrace type of a result column, or MR_EINVAL naming it. */
-static int map_type(const char *col, Oid oid, int mod, mr_type *t, mr_err *err)
+/* The SQL name of a type ("json", "numeric(30,2)") into buf. */
+static const char *type_name(PGconn *pc, Oid oid, int mod, char *buf, size_t cap)
 {
+    char o[16], m[16];
+    snprintf(o, sizeof o, "%u", (unsigned)oid);
+    snprintf(m, sizeof m, "%d", mod);
+    const char *vals[2] = {o, m};
+    PGresult *r = PQexecParams(pc, "SELECT format_type($1::oid, $2::int)", 2, NULL, vals, NULL,
+                               NULL, 0);
+    if (PQresultStatus(r) == PGRES_TUPLES_OK && PQntuples(r) == 1)
+        snprintf(buf, cap, "%s", PQgetvalue(r, 0, 0));
+    else
+        snprintf(buf, cap, "with OID %s", o);
+    PQclear(r);
+    return buf;
+}
+
+/* The millrace type of a result column, or MR_EINVAL naming it. */
+static int map_type(PGconn *pc, const char *col, Oid oid, int mod, mr_type *t, mr_err *err)
+{
+    char tn[128];
     switch (oid) {
     case OID_BOOL: *t = mr_type_make(MR_T_BOOL); return 0;
     case OID_INT2:
@@ -146,9 +165,9 @@ static int map_type(const char *col, Oid oid, int mod, mr_type *t, mr_err *err)
         return 0;
     }
     default:
-        return mr_err_set(err, MR_EINVAL, "column '%s' has PostgreSQL type OID %u, which "
-                          "millrace does not read; cast it in a query (e.g. %s::text)",
-                          col, (unsigned)oid, col);
+        return mr_err_set(err, MR_EINVAL, "column '%s' has type %s, which millrace does not "
+                          "read; cast it in a query (e.g. %s::text)", col,
+                          type_name(pc, oid, mod, tn, sizeof tn), col);
     }
 }
 
@@ -194,7 +213,7 @@ int mr_pg_source_describe(const char *dsn, const char *table, const char *query,
     for (int i = 0; i < n; i++) {
         mr_type t;
         const char *name = PQfname(res, i);
-        if ((rc = map_type(name, PQftype(res, i), PQfmod(res, i), &t, err)) < 0)
+        if ((rc = map_type(pc, name, PQftype(res, i), PQfmod(res, i), &t, err)) < 0)
             goto out;
         int twice = 0;
         for (int k = 0; k < i; k++)

@@ -222,11 +222,12 @@ def test_incremental_moves_the_watermark(tmp_path, db):
 
 BAD = [
     ("port=1", "table: src", "cannot connect to the source database"),
-    ("user=nobody_here", "table: src", "nobody_here"),
-    ("dbname=no_such_db", "table: src", "no_such_db"),
+    # values of the ${env:} dsn are masked in messages (docs/security.md)
+    ("user=nobody_here", "table: src", "role \"***\" does not exist"),
+    ("dbname=no_such_db", "table: src", "database \"***\" does not exist"),
     ("", "table: no_such_table", "source table 'no_such_table' does not exist"),
     ("", 'query: "SELECT nope FROM src"', "source query fails"),
-    ("", "query: \"SELECT '{}'::json AS j\"", "column 'j' has PostgreSQL type"),
+    ("", "query: \"SELECT '{}'::json AS j\"", "column 'j' has type json"),
     ("", 'query: "SELECT 1.5::numeric AS x"', "column 'x' is numeric without a precision"),
     ("", 'query: "SELECT 1::numeric(30,2) AS x"', "numeric(30,2)"),
     ("", "table: src, partition_column: t, partitions: 2", "partition column 't' must be"),
@@ -238,7 +239,7 @@ BAD = [
 def test_validate_errors_never_show_the_password(tmp_path, db, dsn_extra, read, want):
     f = tmp_path / "d.yaml"
     f.write_text(dag_text(read))
-    env = {"MILLRACE_DAG_PG_SRC": f"{db} {dsn_extra} password={SECRET} connect_timeout=5"}
+    env = {"MILLRACE_DAG_PG_SRC": f"{db} {dsn_extra} password={SECRET}"}
     r = run_cli("validate", f, cwd=tmp_path, env=env)
     out = r.stdout + r.stderr
     assert r.returncode != 0, out
