@@ -276,4 +276,18 @@ def test_password_never_in_plan_api_or_logs(tmp_path, db, cluster_factory, monke
     c.stop()
     for log in tmp_path.glob("*.log"):
         assert SECRET not in log.read_text(errors="replace"), log
-    # an executor without the variable fails the task with a clear message
+
+
+def test_executor_without_the_variable(tmp_path, db, cluster_factory, monkeypatch):
+    monkeypatch.setenv("MILLRACE_DAG_PG_SRC", f"{db} password={SECRET}")
+    c = cluster_factory(executors=0)
+    monkeypatch.delenv("MILLRACE_DAG_PG_SRC")
+    c.add_executor()
+    c.wait_executors(1)
+    text = dag_text("table: src", wh=f"warehouse: {{driver: sqlite, path: {tmp_path / 'x.db'}}}")
+    r = c.post("/v1/jobs", data=text.encode(), headers={"Content-Type": "application/yaml"})
+    assert r.status_code == 201, r.text
+    done = c.wait_job(r.json()["id"])
+    assert done["state"] == "failed", done
+    assert "has no environment variable MILLRACE_DAG_PG_SRC" in done["error"], done
+    assert SECRET not in str(done)
