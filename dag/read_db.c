@@ -17,7 +17,8 @@
 #include "core/dbsrc.h"
 
 /* Keys only file reads take, and keys only database reads take. */
-static const char *const file_only[] = {"path", "schema", "csv", "compression", NULL};
+static const char *const file_only[] = {"path",     "schema",     "csv", "compression",
+                                        "on_error", "max_errors", NULL};
 static const char *const db_only[] = {"dsn", "table", "query", "partition_column", "partitions",
                                       NULL};
 

@@ -389,8 +389,11 @@ static int start_copy(pg_scan *s, mr_err *err)
     if (rc == 0 && s->wm_column && s->watermark) {
         char *q = PQescapeIdentifier(s->pc, s->wm_column, strlen(s->wm_column));
         char *l = PQescapeLiteral(s->pc, s->watermark, strlen(s->watermark));
+        /* strings compare by bytes, as the watermark operator does */
+        int wi = mr_schema_find(s->schema, s->wm_column);
+        int str = wi >= 0 && s->schema->fields[wi].type.id == MR_T_STRING;
         if (q && l)
-            mr_strbuf_printf(&sb, " WHERE %s > %s", q, l);
+            mr_strbuf_printf(&sb, " WHERE %s%s > %s", q, str ? " COLLATE \"C\"" : "", l);
         else
             rc = MR_ENOMEM;
         PQfreemem(q);
