@@ -15,6 +15,7 @@
 #include <unistd.h>
 
 #include "objstore/store.h"
+#include "warehouse/pg_source.h"
 #include "cli/cli.h"
 #include "dag/dag.h"
 #include "warehouse/warehouse.h"
@@ -842,6 +843,7 @@ int main(int argc, char **argv)
             return 2;
         }
     }
+    mr_pg_source_plug(); /* format postgres reads: schemas at compile (core/dbsrc.h) */
     /* --coordinator URL may appear anywhere after the command. */
     const char *coord = NULL;
     char **rest = calloc((size_t)argc, sizeof *rest);

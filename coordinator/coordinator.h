@@ -285,6 +285,9 @@ int64_t coord_unix_ms(void);
 int coord_resolve_inputs(const char *base_dir, const char *data_root, const char *pattern,
                          uint64_t split_bytes, int compression, Millrace__Split ***splits,
                          size_t *nsplits, mr_err *err);
+/* dbinputs.c -- a database read's splits: one task reads it all. */
+int coord_db_splits(const Millrace__ReadSpec *rd, Millrace__Split ***splits, size_t *nsplits,
+                    mr_err *err);
 /* Resolves a (maybe relative) path against base_dir; malloc'd. */
 char *coord_resolve_path(const char *base_dir, const char *path);
 int coord_path_under(const char *root, const char *path);

@@ -400,8 +400,10 @@ static int job_prepare(const mr_coord *c, const job *j, job_prep *p)
             /* Parquet compresses its own pages: no stream compression */
             int cm = op->read->format == MILLRACE__FILE_FORMAT__FORMAT_PARQUET
                          ? MILLRACE__COMPRESSION__COMPRESSION_NONE : (int)op->read->compression;
-            int rc = coord_resolve_inputs(j->base_dir, c->data_root, op->read->path,
-                                          c->split_bytes, cm, &splits, &n, &err);
+            int rc = op->read->format == MILLRACE__FILE_FORMAT__FORMAT_POSTGRES
+                         ? coord_db_splits(op->read, &splits, &n, &err)
+                         : coord_resolve_inputs(j->base_dir, c->data_root, op->read->path,
+                                                c->split_bytes, cm, &splits, &n, &err);
             if (rc < 0) {
                 mr_err_prefix(&err, "node '%s'", op->node);
                 return prep_fail(p, &err, rc);

@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include "objstore/store.h"
+#include "warehouse/pg_source.h"
 #include "coordinator/coordinator.h"
 #include "coordinator/store.h"
 #include "core/log.h"
@@ -365,6 +366,7 @@ int main(int argc, char **argv)
             return 1;
         }
     }
+    mr_pg_source_plug(); /* format postgres reads: schemas at compile (core/dbsrc.h) */
     struct sigaction sa;
     memset(&sa, 0, sizeof sa);
     sa.sa_handler = on_signal;

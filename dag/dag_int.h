@@ -199,6 +199,11 @@ typedef struct dag_read {
     Millrace__Compression compression; /* csv, jsonl: auto by the suffix */
     Millrace__Incremental incremental; /* incremental: files | {column: NAME} */
     const char *incremental_column;    /* "" unless a column */
+    /* format postgres (dag/read_db.c): the variable the dsn came from, or
+     * the literal dsn (no password); table or query ("" when absent) */
+    const char *dsn_env, *dsn, *table, *query;
+    const char *partition_column; /* "" when not partitioned */
+    unsigned partitions;          /* ranges read in parallel (1: one task) */
 } dag_read;
 
 typedef struct dag_join {

@@ -182,6 +182,10 @@ extern const dag_op_def dag_ops[DOP__COUNT];
     mr_schema *dag_##op##_validate(dag_ctx *c, dag_node *nd, mr_schema *const *ins);         \
     void dag_##op##_compile(dag_pb *b, dag_frag *f, const dag_node *nd, int idx)
 DAG_OP_DECLARE(read);
+/* The read's database form (dag/read_db.c): keys that do not apply to the
+ * read's kind, and a postgres read's checks, typed form and schema. */
+void dag_read_db_check_keys(dag_ctx *c, dag_node *nd, int is_db);
+mr_schema *dag_read_db_validate(dag_ctx *c, dag_node *nd);
 DAG_OP_DECLARE(filter);
 DAG_OP_DECLARE(project);
 extern const dv_keyspec dag_drop_keys[]; /* compiles as a project */

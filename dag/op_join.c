@@ -242,6 +242,10 @@ static long long broadcast_estimate(dag_pb *b, const dag_frag *f, const char **w
             *why = "a right read stages rejects or is incremental";
             return -1;
         }
+        if (rd->format == MILLRACE__FILE_FORMAT__FORMAT_POSTGRES) {
+            *why = "the right input is a database read (its size is not known)";
+            return -1;
+        }
         const char *base = b->c->opt->base_dir;
         char *full = NULL;
         if (mr_io_is_remote(rd->path)) {

@@ -30,9 +30,11 @@ static const dv_keyspec csv_keys[] = {
 };
 
 const dv_keyspec dag_read_keys[] = {
-    {"op", 1, DV_K_STR},      {"format", 1, DV_K_STR},   {"path", 1, DV_K_STR},      {"schema", 0, DV_K_MAP},
+    {"op", 1, DV_K_STR},      {"format", 1, DV_K_STR},   {"path", 0, DV_K_STR},      {"schema", 0, DV_K_MAP},
     {"csv", 0, DV_K_MAP},     {"on_error", 0, DV_K_STR}, {"max_errors", 0, DV_K_INT}, {"compression", 0, DV_K_STR},
     {"incremental", 0, DV_K_ANY},
+    {"dsn", 0, DV_K_STR},     {"table", 0, DV_K_STR},    {"query", 0, DV_K_STR},
+    {"partition_column", 0, DV_K_STR}, {"partitions", 0, DV_K_INT},
     {NULL, 0, 0},
 };
 
@@ -307,6 +309,7 @@ static void read_typed(dag_node *nd, int fmt, const ynode *csv, int onerr)
     int h;
     r->format = fmt == 1   ? MILLRACE__FILE_FORMAT__FORMAT_JSONL
                 : fmt == 2 ? MILLRACE__FILE_FORMAT__FORMAT_PARQUET
+                : fmt == 3 ? MILLRACE__FILE_FORMAT__FORMAT_POSTGRES
                            : MILLRACE__FILE_FORMAT__FORMAT_CSV;
     v = ymap_get(nd->body, "path");
     r->path = v && v->kind == YN_SCALAR ? v->text : "";
@@ -368,11 +371,22 @@ static void check_incremental(dag_ctx *c, dag_node *nd, const mr_schema *schema)
 mr_schema *dag_read_validate(dag_ctx *c, dag_node *nd, mr_schema *const *ins)
 {
     (void)ins;
-    static const char *const formats[] = {"csv", "jsonl", "parquet", NULL};
+    static const char *const formats[] = {"csv", "jsonl", "parquet", "postgres", NULL};
     static const char *const on_errors[] = {"fail", "skip", "reject", NULL};
     const ynode *b = nd->body, *v;
     int fmt = (v = ymap_get(b, "format")) ? dv_pick(c, v, formats, "format", nd->id) : -1;
     const ynode *csv = ymap_get(b, "csv");
+    if (fmt == 3) { /* a database: dag/read_db.c */
+        read_typed(nd, fmt, NULL, (v = ymap_get(b, "on_error"))
+                                      ? dv_pick(c, v, on_errors, "on_error", nd->id) : 0);
+        mr_schema *db = dag_read_db_validate(c, nd);
+        check_incremental(c, nd, db);
+        if (nd->read.incremental == MILLRACE__INCREMENTAL__INCREMENTAL_FILES)
+            dag_error(c, ymap_get(b, "incremental"), nd->id, "incremental: files is for file "
+                      "reads; a postgres read takes {column: NAME}");
+        return db;
+    }
+    dag_read_db_check_keys(c, nd, 0);
     if (csv && fmt >= 1)
         dag_error(c, ymap_key(b, "csv"), nd->id, "'csv' options apply to format csv only");
     if (csv) {
@@ -498,4 +512,10 @@ void dag_read_compile(dag_pb *b, dag_frag *f, const dag_node *nd, int idx)
         r->filter = dag_pb_str(b, pushed);
     if (nd->scan_out)
         dag_narrow(b, f, nd, nd->out);
+    r->dsn = dag_pb_str(b, rd->dsn ? rd->dsn : "");
+    r->dsn_env = dag_pb_str(b, rd->dsn_env ? rd->dsn_env : "");
+    r->table = dag_pb_str(b, rd->table ? rd->table : "");
+    r->query = dag_pb_str(b, rd->query ? rd->query : "");
+    r->partition_column = dag_pb_str(b, rd->partition_column ? rd->partition_column : "");
+    r->partitions = rd->partitions;
 }

@@ -38,6 +38,7 @@
 #include "proto/schema_pb.h"
 #include "executor/opbuild.h"
 #include "executor/shuffle_send.h"
+#include "warehouse/pg_source.h"
 #include "warehouse/warehouse.h"
 
 static int task_run(const Millrace__TaskSpec *spec, const mr_task_env *env, volatile int *cancel,
@@ -244,6 +245,30 @@ out:
     return result;
 }
 
+/* A postgres read's scan.  The dsn comes from the executor's own
+ * environment variable the plan names (never from the plan itself, which
+ * carries no password), or is the DAG's literal dsn without one; with an
+ * incremental column the watermark becomes the query's WHERE. */
+static mr_op *open_db_scan(build_ctx *bc, const Millrace__OpSpec *op, const mr_schema *schema,
+                           mr_err *err)
+{
+    const Millrace__ReadSpec *rd = op->read;
+    const char *dsn = rd->dsn;
+    if (rd->dsn_env && rd->dsn_env[0]) {
+        dsn = getenv(rd->dsn_env);
+        if (!dsn)
+            return mr_err_set(err, MR_EINVAL, "node '%s': the executor has no environment "
+                              "variable %s (the source dsn; set it on every executor as on the "
+                              "coordinator)", op->node, rd->dsn_env), NULL;
+    }
+    int inc = rd->incremental == MILLRACE__INCREMENTAL__INCREMENTAL_COLUMN;
+    const Millrace__Split *sp = bc->spec->split;
+    mr_pg_read r = {dsn, rd->table, rd->query, inc ? rd->incremental_column : NULL,
+                    inc && bc->spec->has_watermark ? bc->spec->watermark : NULL,
+                    sp && sp->db_range && sp->db_range[0] ? sp->db_range : NULL};
+    return mr_pg_source_scan(&r, schema, op->node, err);
+}
+
 /* A scan of split sp of read op (schema: its output), with the read's
  * watermark and pushed filter; track: the task's own split, whose scan
  * the task's statistics and rejects come from. */
@@ -381,6 +406,23 @@ static mr_op *open_scan(build_ctx *bc, size_t idx, mr_err *err)
         if (!scan)
             mr_err_oom(err, NULL);
         mr_schema_destroy(schema);
+        return scan;
+    }
+    if (rd->format == MILLRACE__FILE_FORMAT__FORMAT_POSTGRES) { /* a database (pg_source.h) */
+        scan = open_db_scan(bc, op, schema, err);
+        mr_schema_destroy(schema);
+        if (scan && rd->incremental == MILLRACE__INCREMENTAL__INCREMENTAL_COLUMN) {
+            const char *bound = bc->spec->has_watermark ? bc->spec->watermark : NULL;
+            scan = bc->mark = mr_watermark_create(scan, rd->incremental_column, bound, op->node,
+                                                  err);
+        }
+        /* a pushed-down filter runs on the rows the database sent */
+        if (scan && rd->filter && rd->filter[0]) {
+            mr_op *top = mr_filter_create(scan, rd->filter, op->node, err);
+            if (!top && bc->mark == scan)
+                bc->mark = NULL; /* closed with the filter */
+            scan = top;
+        }
         return scan;
     }
     scan = scan_split(bc, op, sp, schema, 1, err);

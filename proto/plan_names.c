@@ -4,7 +4,7 @@
 #include <ctype.h>
 #include <string.h>
 
-const char *const mr_plan_format_names[] = {"csv", "jsonl", "parquet", NULL};
+const char *const mr_plan_format_names[] = {"csv", "jsonl", "parquet", "postgres", NULL};
 const char *const mr_plan_compression_names[] = {"auto", "none", "gzip", "zstd", NULL};
 const char *const mr_plan_join_names[] = {"inner", "left", "right", "full", "semi", "anti", NULL};
 const char *const mr_plan_target_names[] = {"warehouse", "csv", "jsonl", "parquet", NULL};

@@ -61,6 +61,8 @@ static int value_parse(mr_type t, const char *text, wvalue *v, mr_err *err)
         return mr_parse_int64(text, n, &v->i, err) < 0 ? err->code : 0;
     case MR_T_TIMESTAMP:
         return mr_parse_timestamp(text, n, &v->i, err) < 0 ? err->code : 0;
+    case MR_T_TIMESTAMPTZ: /* an instant; the text carries its offset */
+        return mr_parse_timestamptz(text, n, &v->i, NULL, err) < 0 ? err->code : 0;
     case MR_T_DECIMAL:
         return mr_parse_decimal(text, n, t.precision, t.scale, &v->i, err) < 0 ? err->code : 0;
     case MR_T_FLOAT64:
@@ -263,6 +265,9 @@ static void value_format(mr_type t, const wvalue *v, char *buf, size_t cap)
         break;
     case MR_T_TIMESTAMP:
         mr_format_timestamp(v->i, buf, cap);
+        break;
+    case MR_T_TIMESTAMPTZ:
+        mr_format_timestamptz(v->i, buf, cap);
         break;
     case MR_T_DECIMAL:
         mr_format_decimal(v->i, t.scale, buf, cap);
