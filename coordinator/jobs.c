@@ -108,16 +108,22 @@ static void job_free(job *j)
 void coord_trim_history(mr_coord *c)
 {
     size_t finished = 0;
+    int trimmed = 0;
     for (job **pp = &c->jobs; *pp;) {
         job *j = *pp;
         int done = j->state >= JOB_SUCCEEDED;
         if (done && ++finished > c->history) {
             *pp = j->next;
             job_free(j);
+            trimmed = 1;
         } else {
             pp = &j->next;
         }
     }
+    /* a job forgotten here is forgotten by the store too, so GET
+     * /v1/jobs/ID and the job list agree */
+    if (trimmed)
+        coord_store_keep(c, c->history);
 }
 
 job *coord_job_add(mr_coord *c, Millrace__JobPlan *plan, const char *base_dir,

@@ -71,7 +71,7 @@ static void usage(FILE *out)
             "                       https://ui.example.com (repeatable)\n"
             "  --max-nodes N        largest DAG accepted, in nodes (default 10000)\n"
             "  --max-compile-ms N   a DAG taking longer to compile is refused (default 10000)\n"
-            "  --history N          finished jobs kept in memory for the API (default 1000)\n"
+            "  --history N          finished jobs kept, in memory and stored (default 1000)\n"
             "  --state-dir DIR      keep jobs in DIR/state.db (SQLite) so history survives a\n"
             "                       restart; jobs running when the coordinator died are marked\n"
             "                       failed at start-up and their staging dropped (default\n"

@@ -417,6 +417,27 @@ void coord_store_retain(mr_coord *c)
     pthread_mutex_unlock(&s->mu);
 }
 
+void coord_store_keep(mr_coord *c, size_t keep)
+{
+    coord_store *s = c->store;
+    if (!s)
+        return;
+    pthread_mutex_lock(&s->mu);
+    sqlite3_stmt *st = NULL;
+    if (sqlite3_prepare_v2(s->db,
+                           "DELETE FROM jobs WHERE finished_at IS NOT NULL AND id NOT IN "
+                           "(SELECT id FROM jobs WHERE finished_at IS NOT NULL "
+                           "ORDER BY finished_at DESC, id DESC LIMIT ?1)",
+                           -1, &st, NULL) == SQLITE_OK) {
+        sqlite3_bind_int64(st, 1, (sqlite3_int64)keep);
+        if (sqlite3_step(st) != SQLITE_DONE)
+            mr_log(MR_LOG_WARN, "coordinator", "state store: trimming the history: %s",
+                   sqlite3_errmsg(s->db));
+    }
+    sqlite3_finalize(st);
+    pthread_mutex_unlock(&s->mu);
+}
+
 void coord_store_list(mr_coord *c, cJSON *arr, const char *want, long limit)
 {
     coord_store *s = c->store;

@@ -36,6 +36,9 @@ void coord_store_cleanup(const struct mr_coord *c, const struct job *j, const ch
                          char *const *out_paths);
 /* Drops finished jobs older than --history-days (mu not needed). */
 void coord_store_retain(struct mr_coord *c);
+/* Drops all but the newest keep finished jobs, so --history bounds the
+ * stored history as it bounds the one in memory (called with mu held). */
+void coord_store_keep(struct mr_coord *c, size_t keep);
 /* Jobs of earlier runs of the coordinator, newest first, appended to arr
  * as their summaries: at most limit of them, of state want (NULL: any). */
 void coord_store_list(struct mr_coord *c, struct cJSON *arr, const char *want, long limit);

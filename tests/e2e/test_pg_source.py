@@ -2,7 +2,7 @@
 job's source, checked row by row against PostgreSQL itself.
 
 Covers every mapped type with NULLs and awkward text (tabs, newlines,
-backslashes, UTF-8), 300,000 rows read by one task and by N partition tasks
+backslashes, UTF-8), 40,000 rows read by one task and by N partition tasks
 (the union equals the table, NULL partition values included), a query, both
 warehouses, incremental reads whose watermark moves, the errors `millrace
 validate` gives for a bad dsn, user, database, table, query or column type,
@@ -21,7 +21,7 @@ import pytest
 import pg
 from conftest import run_cli
 
-ROWS = 300_000
+ROWS = 40_000
 SECRET = "Pw_s3cr3t_9f1c"
 # A password the trust-authenticated test server ignores: it still travels
 # with the dsn wherever millrace would leak it.
