@@ -13,6 +13,7 @@
 #include "objstore/store.h"
 #include "coordinator/coordinator.h"
 #include "coordinator/store.h"
+#include "coordinator/schedules.h"
 #include "core/log.h"
 
 /* Largest control frame taken from an executor: registrations, heartbeats
@@ -445,9 +446,11 @@ int main(int argc, char **argv)
         coord_schedule(&c);
         coord_commit_ready(&c);
         pthread_mutex_unlock(&c.mu);
+        coord_schedules_tick(&c);
     }
     mr_log(MR_LOG_INFO, "coordinator", "stopping");
     coord_http_stop();
+    coord_schedules_free();
     coord_staging_stop(&c);
     coord_store_close(&c);
     mr_frames_free(&m);
