@@ -164,3 +164,29 @@ def test_bad_input_and_token(cluster):
     assert c.get("/v1/schedules/nope").status_code == 404
     r = requests.put(c.url + "/v1/schedules", headers=c.headers(), timeout=10)
     assert r.status_code == 405
+
+
+def test_cli(cluster, tmp_path):
+    from conftest import run_cli
+    c = cluster
+    env = {"MILLRACE_COORDINATOR": c.url, "MILLRACE_TOKEN": "s3cret"}
+    (tmp_path / "cli.yaml").write_text(dag("viacli", "t_cli"))
+    for cmd in ("schedule", "schedules", "unschedule"):
+        r = run_cli(cmd, "--help", env=env)
+        assert r.returncode == 0 and r.stdout.startswith(f"usage: millrace {cmd}"), r
+    r = run_cli("schedule", tmp_path / "cli.yaml", "--cron", "*/2 * * * *", "--tz", "UTC", env=env)
+    assert r.returncode == 0, r.stderr
+    sid = r.stdout.strip()
+    r = run_cli("schedule", tmp_path / "cli.yaml", "--cron", "* * * * *", "--tz", "No/Where", env=env)
+    assert r.returncode == 2 and "No/Where" in r.stderr, r
+    r = run_cli("schedule", tmp_path / "cli.yaml", env=env)
+    assert r.returncode == 2 and "--cron" in r.stderr, r
+    assert run_cli("schedules", env={"MILLRACE_COORDINATOR": c.url, "MILLRACE_TOKEN": "bad"}).returncode != 0
+    wait_runs(c, sid, 1)
+    r = run_cli("schedules", env=env)
+    assert r.returncode == 0 and sid in r.stdout and "viacli" in r.stdout and "*/2 * * * * UTC" in r.stdout, r.stdout
+    r = run_cli("unschedule", sid, env=env)
+    assert r.returncode == 0 and sid in r.stdout, r
+    assert run_cli("unschedule", sid, env=env).returncode == 1
+    r = run_cli("schedules", "--json", env=env)
+    assert r.returncode == 0 and '"schedules"' in r.stdout and sid not in r.stdout
