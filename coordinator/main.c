@@ -412,6 +412,7 @@ int main(int argc, char **argv)
         fprintf(stderr, "millrace-coordinator: %s\n", err.msg);
         return 1;
     }
+    coord_schedules_load(&c); /* compiles their DAGs: after the API's set-up */
     if (coord_staging_start(&c, bound) < 0) {
         fprintf(stderr, "millrace-coordinator: cannot start the staging keeper thread\n");
         return 1;

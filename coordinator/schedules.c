@@ -29,6 +29,7 @@
 #include <time.h>
 
 #include "coordinator/coordinator.h"
+#include "coordinator/store.h"
 #include "core/cron.h"
 #include "core/log.h"
 #include "core/tz.h"
@@ -199,9 +200,12 @@ static int after_known(mr_coord *c, const char *name)
     return found;
 }
 
-int coord_schedules_create(mr_coord *c, const cJSON *body, cJSON **out, char *msg, size_t cap)
+/* Builds a schedule from its spec (the POST body); with check_after, an
+ * `after` target must be known.  g_mu held.  Returns 0 or an HTTP status
+ * with msg set. */
+static int sched_make(mr_coord *c, const cJSON *body, int check_after, sched **out, char *msg,
+                      size_t cap)
 {
-    clock_init();
     *out = NULL;
     const cJSON *dag = cJSON_GetObjectItemCaseSensitive(body, "dag");
     const cJSON *params = cJSON_GetObjectItemCaseSensitive(body, "params");
@@ -253,10 +257,8 @@ int coord_schedules_create(mr_coord *c, const cJSON *body, cJSON **out, char *ms
     }
     if (coord_api_submit_dag(dag->valuestring, params, 1, &s->name, NULL, 0, msg, cap) < 0)
         goto bad;
-    pthread_mutex_lock(&g_mu);
     if (after) {
-        if (!after_known(c, after->valuestring)) {
-            pthread_mutex_unlock(&g_mu);
+        if (check_after && !after_known(c, after->valuestring)) {
             snprintf(msg, cap,
                      "unknown \"after\" target \"%.80s\": no job or schedule of a DAG of that name",
                      after->valuestring);
@@ -271,7 +273,42 @@ int coord_schedules_create(mr_coord *c, const cJSON *body, cJSON **out, char *ms
     s->params = params ? cJSON_PrintUnformatted(params) : NULL;
     if (s->cron_text)
         s->next_v = mr_cron_next(&s->cron, s->tz, clock_now());
-    snprintf(s->id, sizeof s->id, "s-%" PRId64 "-%u", g_t0 % 1000000, ++g_seq);
+    *out = s;
+    return 0;
+bad:
+    sched_free(s);
+    return 400;
+}
+
+int coord_schedules_create(mr_coord *c, const cJSON *body, cJSON **out, char *msg, size_t cap)
+{
+    clock_init();
+    *out = NULL;
+    sched *s;
+    pthread_mutex_lock(&g_mu);
+    int status = sched_make(c, body, 1, &s, msg, cap);
+    if (status) {
+        pthread_mutex_unlock(&g_mu);
+        return status;
+    }
+    snprintf(s->id, sizeof s->id, "s%" PRId64 "-%u", g_t0, ++g_seq);
+    /* The spec as posted: the DAG's ${env:} references stay unresolved. */
+    cJSON *spec = cJSON_CreateObject();
+    cJSON_AddStringToObject(spec, "dag", s->dag);
+    if (s->params)
+        cJSON_AddItemToObject(spec, "params", cJSON_Parse(s->params));
+    if (s->cron_text) {
+        cJSON_AddStringToObject(spec, "cron", s->cron_text);
+        if (s->tz)
+            cJSON_AddStringToObject(spec, "tz", mr_tz_name(s->tz));
+    } else {
+        cJSON_AddStringToObject(spec, "after", s->after);
+    }
+    char *text = cJSON_PrintUnformatted(spec);
+    cJSON_Delete(spec);
+    if (text)
+        coord_store_schedule(c, s->id, text);
+    free(text);
     s->next = g_list;
     g_list = s;
     *out = sched_json(c, s);
@@ -279,9 +316,31 @@ int coord_schedules_create(mr_coord *c, const cJSON *body, cJSON **out, char *ms
            s->cron_text ? "cron" : "after", s->cron_text ? s->cron_text : s->after);
     pthread_mutex_unlock(&g_mu);
     return 201;
-bad:
-    sched_free(s);
-    return 400;
+}
+
+static void load_one(void *arg, const char *id, const char *text)
+{
+    mr_coord *c = arg;
+    cJSON *spec = cJSON_Parse(text);
+    sched *s = NULL;
+    char msg[300] = "not JSON";
+    if (!spec || sched_make(c, spec, 0, &s, msg, sizeof msg)) {
+        mr_log(MR_LOG_WARN, "schedules", "stored schedule %s cannot be restored: %s", id, msg);
+    } else {
+        snprintf(s->id, sizeof s->id, "%s", id);
+        s->next = g_list;
+        g_list = s;
+        mr_log(MR_LOG_INFO, "schedules", "schedule %s restored: dag=%s", s->id, s->name);
+    }
+    cJSON_Delete(spec);
+}
+
+void coord_schedules_load(mr_coord *c)
+{
+    clock_init();
+    pthread_mutex_lock(&g_mu);
+    coord_store_schedules(c, load_one, c);
+    pthread_mutex_unlock(&g_mu);
 }
 
 cJSON *coord_schedules_list(mr_coord *c)
@@ -309,12 +368,12 @@ cJSON *coord_schedules_get(mr_coord *c, const char *id)
 
 int coord_schedules_delete(mr_coord *c, const char *id)
 {
-    (void)c;
     pthread_mutex_lock(&g_mu);
     for (sched **p = &g_list; *p; p = &(*p)->next)
         if (strcmp((*p)->id, id) == 0) {
             sched *s = *p;
             *p = s->next;
+            coord_store_schedule(c, id, NULL);
             pthread_mutex_unlock(&g_mu);
             mr_log(MR_LOG_INFO, "schedules", "schedule %s deleted", id);
             sched_free(s);

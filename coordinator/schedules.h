@@ -23,6 +23,9 @@ struct cJSON *coord_schedules_list(struct mr_coord *c);
 struct cJSON *coord_schedules_get(struct mr_coord *c, const char *id);
 /* DELETE /v1/schedules/ID: 0, or -1 when unknown. */
 int coord_schedules_delete(struct mr_coord *c, const char *id);
+/* At start-up, after the store opened: the stored schedules come back,
+ * their next cron time counted from now (missed ticks are not run). */
+void coord_schedules_load(struct mr_coord *c);
 /* Called by the coordinator's loop with mu NOT held: submits due runs. */
 void coord_schedules_tick(struct mr_coord *c);
 /* Prometheus lines for the schedules (malloc'd text, "" when none). */
