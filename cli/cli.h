@@ -61,4 +61,7 @@ void cli_print_job(const cJSON *job, FILE *out);
 /* Shows or edits the DAG's incremental bookmarks; returns the exit code. */
 int cli_bookmarks(int argc, char **argv);
 
+/* ---- schedules.c: millrace schedule | schedules | unschedule ---- */
+int cli_schedules(const char *cmd, int argc, char **argv, const char *url);
+
 #endif

@@ -45,6 +45,9 @@ static const char *usage_text =
     "  executors [--json]                        list executors\n"
     "  keygen DIR                                make a CURVE key pair for the daemons\n"
     "  bookmarks DAG [--reset [NODE]] [--set NODE VALUE]  show or edit incremental bookmarks\n"
+    "  schedule DAG --cron EXPR [--tz ZONE] | --after NAME   run a DAG on a clock\n"
+    "  schedules [--json]                        list schedules\n"
+    "  unschedule ID                             delete a schedule\n"
     "\n"
     "Client commands reach the coordinator at --coordinator URL, or\n"
     "$MILLRACE_COORDINATOR (default http://127.0.0.1:8080), and send $MILLRACE_TOKEN\n"
@@ -872,6 +875,9 @@ int main(int argc, char **argv)
         rc = cmd_keygen(nrest, rest);
     else if (strcmp(cmd, "bookmarks") == 0)
         rc = cli_bookmarks(nrest, rest);
+    else if (strcmp(cmd, "schedule") == 0 || strcmp(cmd, "schedules") == 0 ||
+             strcmp(cmd, "unschedule") == 0)
+        rc = cli_schedules(cmd, nrest, rest, url);
     else if (strcmp(cmd, "jobs") == 0 || strcmp(cmd, "status") == 0 ||
              strcmp(cmd, "cancel") == 0 || strcmp(cmd, "executors") == 0)
         rc = cmd_client(cmd, nrest, rest, url);

@@ -51,6 +51,7 @@
 #include "coordinator/metrics.h"
 #include "coordinator/ui.h"
 #include "coordinator/store.h"
+#include "coordinator/schedules.h"
 #include "core/log.h"
 #include "core/utf8.h"
 #include "dag/dag.h"
@@ -752,6 +753,71 @@ static enum MHD_Result handle_submit(struct MHD_Connection *con, const req_body 
     return reply_json_h(con, 201, o, "Location", location);
 }
 
+int coord_api_submit_dag(const char *yaml, const cJSON *params, int dry, char **name,
+                         char *job_id, size_t cap, char *msg, size_t msg_cap)
+{
+    mr_param ps[64];
+    size_t np = 0;
+    const cJSON *p;
+    cJSON_ArrayForEach(p, params)
+    {
+        if (np == 64) {
+            snprintf(msg, msg_cap, "\"params\": at most 64");
+            return -1;
+        }
+        ps[np].key = p->string;
+        ps[np].value = p->valuestring;
+        np++;
+    }
+    mr_dag_secrets secrets = {0};
+    mr_dag_options opt = {.file = "<schedule>", .params = ps, .nparams = np, .getenv = NULL,
+                          .partitions = default_partitions(), .base_dir = g_coord->data_root,
+                          .data_root = g_coord->data_root,
+                          .allow_env = g_coord->nallow_env ? g_coord->allow_env : NULL,
+                          .nallow_env = g_coord->nallow_env, .secrets = &secrets,
+                          .max_nodes = g_coord->max_nodes,
+                          .max_compile_ms = g_coord->max_compile_ms};
+    Millrace__JobPlan *plan = NULL;
+    mr_diags diags = {0};
+    if (mr_dag_compile(yaml, strlen(yaml), &opt, &plan, &diags) < 0) {
+        if (diags.n > 0)
+            snprintf(msg, msg_cap, "invalid DAG: %d:%d: %s", (int)diags.items[0].line,
+                     (int)diags.items[0].column, diags.items[0].message);
+        else
+            snprintf(msg, msg_cap, "invalid DAG");
+        mr_diags_free(&diags);
+        mr_dag_secrets_free(&secrets);
+        return -1;
+    }
+    mr_diags_free(&diags);
+    *name = strdup(plan->name && plan->name[0] ? plan->name : "");
+    if (dry) {
+        millrace__job_plan__free_unpacked(plan, NULL);
+        mr_dag_secrets_free(&secrets);
+        return 0;
+    }
+    char *plan_json = plan_json_shown(plan, &secrets);
+    char *params_json = params && cJSON_GetArraySize(params) ? params_shown(params) : NULL;
+    pthread_mutex_lock(&g_coord->mu);
+    job *j = coord_job_add(g_coord, plan, NULL, params_json);
+    if (!j) {
+        pthread_mutex_unlock(&g_coord->mu);
+        millrace__job_plan__free_unpacked(plan, NULL);
+        mr_dag_secrets_free(&secrets);
+        free(plan_json);
+        free(params_json);
+        snprintf(msg, msg_cap, "out of memory");
+        return -1;
+    }
+    j->plan_json = plan_json;
+    j->secrets = secrets;
+    coord_store_job(g_coord, j);
+    snprintf(job_id, cap, "%s", j->id);
+    pthread_mutex_unlock(&g_coord->mu);
+    free(params_json);
+    return 0;
+}
+
 /* ---- reading endpoints ---- */
 
 /* Parses ?limit= (1..10000, default dflt); -1 when malformed. */
@@ -916,6 +982,16 @@ static enum MHD_Result handle_metrics(struct MHD_Connection *con)
     pthread_mutex_lock(&g_coord->mu);
     char *text = coord_metrics_render(g_coord);
     pthread_mutex_unlock(&g_coord->mu);
+    char *sched = text ? coord_schedules_metrics() : NULL;
+    if (sched && sched[0]) {
+        size_t a = strlen(text), n = strlen(sched);
+        char *both = realloc(text, a + n + 1);
+        if (both) {
+            memcpy(both + a, sched, n + 1);
+            text = both;
+        }
+    }
+    free(sched);
     if (!text)
         return reply_error(con, 500, "internal", "out of memory");
     return reply_raw(con, 200, text, strlen(text), "text/plain; version=0.0.4; charset=utf-8",
@@ -934,8 +1010,50 @@ static enum MHD_Result handle_openapi(struct MHD_Connection *con)
 
 typedef enum {
     R_NONE, R_HEALTH, R_OPENAPI, R_METRICS, R_JOBS, R_VALIDATE, R_EXECUTORS,
-    R_JOB, R_PLAN, R_REJECTS, R_CANCEL
+    R_JOB, R_PLAN, R_REJECTS, R_CANCEL, R_SCHEDULES, R_SCHEDULE
 } route_id;
+
+/* /v1/schedules and /v1/schedules/ID (schedules.c keeps them). */
+static enum MHD_Result handle_schedules(struct MHD_Connection *con, const char *id,
+                                        const char *method, const req_body *b)
+{
+    if (id) {
+        if (strcmp(method, "DELETE") == 0) {
+            if (coord_schedules_delete(g_coord, id) < 0)
+                return reply_error(con, 404, "not_found", "no such schedule");
+            cJSON *o = cJSON_CreateObject();
+            cJSON_AddStringToObject(o, "id", id);
+            cJSON_AddBoolToObject(o, "deleted", 1);
+            return reply_json(con, 200, o);
+        }
+        cJSON *o = coord_schedules_get(g_coord, id);
+        return o ? reply_json(con, 200, o) : reply_error(con, 404, "not_found", "no such schedule");
+    }
+    if (strcmp(method, "POST") != 0)
+        return reply_json(con, 200, coord_schedules_list(g_coord));
+    const char *ct = MHD_lookup_connection_value(con, MHD_HEADER_KIND, "Content-Type");
+    if (!ct || strncasecmp(ct, "application/json", 16) != 0)
+        return reply_error(con, 415, "unsupported_media_type",
+                           "send the schedule as JSON with Content-Type: application/json");
+    const char *end = NULL;
+    cJSON *body = b->buf ? cJSON_ParseWithLengthOpts(b->buf, b->len + 1, &end, 1) : NULL;
+    if (!body)
+        return reply_bad_json(con, b, end);
+    if (!cJSON_IsObject(body)) {
+        cJSON_Delete(body);
+        return reply_error(con, 400, "bad_request", "the JSON body must be an object with \"dag\"");
+    }
+    cJSON *out = NULL;
+    char msg[400] = "";
+    int status = coord_schedules_create(g_coord, body, &out, msg, sizeof msg);
+    cJSON_Delete(body);
+    if (status != 201)
+        return reply_error(con, (unsigned)status, status == 400 ? "bad_request" : "internal", msg);
+    char location[80];
+    cJSON *idj = cJSON_GetObjectItem(out, "id");
+    snprintf(location, sizeof location, "/v1/schedules/%s", idj ? idj->valuestring : "");
+    return reply_json_h(con, 201, out, "Location", location);
+}
 
 /* Maps a path to its route and the methods it allows; job routes copy the
  * id into id (cap bytes). */
@@ -947,12 +1065,22 @@ static route_id route_match(const char *url, const char **allow, char *id, size_
         const char *allow;
     } fixed[] = {{"/healthz", R_HEALTH, "GET"},        {"/v1/openapi.json", R_OPENAPI, "GET"},
                  {"/metrics", R_METRICS, "GET"},       {"/v1/jobs", R_JOBS, "GET, POST"},
-                 {"/v1/validate", R_VALIDATE, "POST"}, {"/v1/executors", R_EXECUTORS, "GET"}};
+                 {"/v1/validate", R_VALIDATE, "POST"}, {"/v1/executors", R_EXECUTORS, "GET"},
+                 {"/v1/schedules", R_SCHEDULES, "GET, POST"}};
     for (size_t i = 0; i < sizeof fixed / sizeof fixed[0]; i++)
         if (strcmp(url, fixed[i].path) == 0) {
             *allow = fixed[i].allow;
             return fixed[i].r;
         }
+    if (strncmp(url, "/v1/schedules/", 14) == 0) {
+        const char *q = url + 14;
+        size_t m = strlen(q);
+        if (m == 0 || m >= cap || strchr(q, '/'))
+            return R_NONE;
+        memcpy(id, q, m + 1);
+        *allow = "GET, DELETE";
+        return R_SCHEDULE;
+    }
     if (strncmp(url, "/v1/jobs/", 9) != 0)
         return R_NONE;
     const char *p = url + 9;
@@ -1028,6 +1156,8 @@ static enum MHD_Result route(struct MHD_Connection *con, const char *url, const 
     case R_PLAN: return handle_job(con, id, SUB_PLAN);
     case R_REJECTS: return handle_job(con, id, SUB_REJECTS);
     case R_CANCEL: return handle_job(con, id, SUB_CANCEL);
+    case R_SCHEDULES:
+    case R_SCHEDULE: return handle_schedules(con, r == R_SCHEDULE ? id : NULL, method, b);
     case R_NONE: break;
     }
     return reply_error(con, 404, "not_found", "no such resource");

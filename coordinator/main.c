@@ -14,6 +14,7 @@
 #include "warehouse/pg_source.h"
 #include "coordinator/coordinator.h"
 #include "coordinator/store.h"
+#include "coordinator/schedules.h"
 #include "core/log.h"
 
 /* Largest control frame taken from an executor: registrations, heartbeats
@@ -413,6 +414,7 @@ int main(int argc, char **argv)
         fprintf(stderr, "millrace-coordinator: %s\n", err.msg);
         return 1;
     }
+    coord_schedules_load(&c); /* compiles their DAGs: after the API's set-up */
     if (coord_staging_start(&c, bound) < 0) {
         fprintf(stderr, "millrace-coordinator: cannot start the staging keeper thread\n");
         return 1;
@@ -447,9 +449,11 @@ int main(int argc, char **argv)
         coord_schedule(&c);
         coord_commit_ready(&c);
         pthread_mutex_unlock(&c.mu);
+        coord_schedules_tick(&c);
     }
     mr_log(MR_LOG_INFO, "coordinator", "stopping");
     coord_http_stop();
+    coord_schedules_free();
     coord_staging_stop(&c);
     coord_store_close(&c);
     mr_frames_free(&m);

@@ -29,6 +29,7 @@
 #include <limits.h>
 #include <pthread.h>
 #include <sqlite3.h>
+#include <time.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -58,7 +59,9 @@ static const char SCHEMA[] =
     " id TEXT PRIMARY KEY, boot TEXT NOT NULL, name TEXT, state TEXT NOT NULL,"
     " submitted_at INTEGER NOT NULL, finished_at INTEGER,"
     " summary TEXT NOT NULL, full TEXT NOT NULL, rejects TEXT, plan TEXT, cleanup TEXT);"
-    "CREATE INDEX IF NOT EXISTS jobs_by_time ON jobs(submitted_at DESC);";
+    "CREATE INDEX IF NOT EXISTS jobs_by_time ON jobs(submitted_at DESC);"
+    "CREATE TABLE IF NOT EXISTS schedules(id TEXT PRIMARY KEY, created_at INTEGER NOT NULL,"
+    " spec TEXT NOT NULL);";
 
 static int db_fail(coord_store *s, mr_err *err, const char *what)
 {
@@ -482,4 +485,47 @@ char *coord_store_get(mr_coord *c, const char *id, const char *what)
     sqlite3_finalize(st);
     pthread_mutex_unlock(&s->mu);
     return out;
+}
+
+void coord_store_schedule(mr_coord *c, const char *id, const char *spec)
+{
+    coord_store *s = c->store;
+    if (!s)
+        return;
+    pthread_mutex_lock(&s->mu);
+    sqlite3_stmt *st = NULL;
+    int rc = sqlite3_prepare_v2(s->db,
+                                spec ? "INSERT OR REPLACE INTO schedules VALUES(?1, ?2, ?3)"
+                                     : "DELETE FROM schedules WHERE id = ?1",
+                                -1, &st, NULL);
+    if (rc == SQLITE_OK) {
+        sqlite3_bind_text(st, 1, id, -1, SQLITE_STATIC);
+        if (spec) {
+            sqlite3_bind_int64(st, 2, (int64_t)time(NULL));
+            sqlite3_bind_text(st, 3, spec, -1, SQLITE_STATIC);
+        }
+        rc = sqlite3_step(st);
+    }
+    if (rc != SQLITE_DONE)
+        mr_log(MR_LOG_ERROR, "coordinator", "schedule=%s cannot be stored in %s: %s", id, s->path,
+               sqlite3_errmsg(s->db));
+    sqlite3_finalize(st);
+    pthread_mutex_unlock(&s->mu);
+}
+
+void coord_store_schedules(mr_coord *c, void (*fn)(void *arg, const char *id, const char *spec),
+                           void *arg)
+{
+    coord_store *s = c->store;
+    if (!s)
+        return;
+    pthread_mutex_lock(&s->mu);
+    sqlite3_stmt *st = NULL;
+    if (sqlite3_prepare_v2(s->db, "SELECT id, spec FROM schedules ORDER BY created_at, id", -1,
+                           &st, NULL) == SQLITE_OK)
+        while (sqlite3_step(st) == SQLITE_ROW)
+            fn(arg, (const char *)sqlite3_column_text(st, 0),
+               (const char *)sqlite3_column_text(st, 1));
+    sqlite3_finalize(st);
+    pthread_mutex_unlock(&s->mu);
 }

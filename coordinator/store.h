@@ -46,4 +46,11 @@ void coord_store_list(struct mr_coord *c, struct cJSON *arr, const char *want, l
  * text (malloc'd), or NULL when the store does not know it. */
 char *coord_store_get(struct mr_coord *c, const char *id, const char *what);
 
+/* Stores schedule id's spec (JSON text: dag as posted, params, cron, tz,
+ * after), or deletes it when spec is NULL.  A failure is logged. */
+void coord_store_schedule(struct mr_coord *c, const char *id, const char *spec);
+/* Calls fn for each stored schedule, oldest first (at start-up). */
+void coord_store_schedules(struct mr_coord *c, void (*fn)(void *arg, const char *id, const char *spec),
+                           void *arg);
+
 #endif

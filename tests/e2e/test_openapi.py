@@ -29,7 +29,8 @@ def test_document_is_well_formed():
     want = {("/healthz", "get"), ("/v1/jobs", "post"), ("/v1/jobs", "get"), ("/v1/jobs/{id}", "get"),
             ("/v1/jobs/{id}/plan", "get"), ("/v1/jobs/{id}/rejects", "get"),
             ("/v1/jobs/{id}/cancel", "post"), ("/v1/validate", "post"), ("/v1/executors", "get"),
-            ("/metrics", "get"), ("/v1/openapi.json", "get")}
+            ("/metrics", "get"), ("/v1/openapi.json", "get"), ("/v1/schedules", "get"),
+            ("/v1/schedules", "post"), ("/v1/schedules/{id}", "get"), ("/v1/schedules/{id}", "delete")}
     assert {(p, m) for p, m, _ in ops} == want
     for p, m, op in ops:
         if p != "/healthz":

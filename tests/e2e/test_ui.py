@@ -288,6 +288,21 @@ def test_schedules_page_answers(browser, cluster):
     shot(browser, "schedules")
 
 
+def test_schedules_page_lists_a_schedule(browser, cluster):
+    r = cluster.post("/v1/schedules", json={"dag": TICKIT, "cron": "0 3 1 1 *", "tz": "Europe/Paris"})
+    assert r.status_code == 201, r.text
+    sid = r.json()["id"]
+    try:
+        browser.get(cluster.url + "/ui/#/schedules")
+        rows = wait(browser, lambda: browser.find_elements(By.CSS_SELECTOR, "tr.schedule-row"))
+        text = rows[0].text
+        assert sid in text and "cron 0 3 1 1 *" in text, text
+        # the next run: 1 January 03:00 in Paris is 02:00 UTC
+        assert "01-01" in text and "02:00" in text, text
+    finally:
+        requests.delete(cluster.url + f"/v1/schedules/{sid}", headers=cluster.headers(), timeout=10)
+
+
 def test_running_job_is_followed_without_reload(browser, tmp_path, tickit_data, monkeypatch):
     stage_tickit(tmp_path, tickit_data)
     monkeypatch.setenv("MILLRACE_TEST_BATCH_DELAY_MS", "300")  # a slow executor
