@@ -26,6 +26,8 @@ ROWS = 200_000      # facts rows, ~95 bytes each; 90% share one key
 SKEW_DAG = """
 version: 1
 name: skew
+# the dims side is small: broadcast would skip the shuffle this file tests
+broadcast_threshold: 0
 params: {data: data, warehouse: wh.db}
 warehouse: {driver: sqlite, path: "${warehouse}"}
 nodes:
