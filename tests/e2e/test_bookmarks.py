@@ -299,7 +299,9 @@ def test_two_runs_at_once(tmp_path, wh):
         # the runs overlap: the one that commits second fails, loading nothing
         assert codes == [0, 1], outs
         err = [o[1] for o, p in zip(outs, procs) if p.returncode == 1][0]
-        assert "moved since this run read them" in err, err
+        # (on a loaded machine SQLite's busy timeout can expire first: the
+        # second run then fails on the lock, which also loads nothing)
+        assert "moved since this run read them" in err or "database is locked" in err, err
         assert wh.table(table) == oracle(data)
         r = run(dag)
         assert r.returncode == 0 and "nothing new" in r.stdout, r.stdout
