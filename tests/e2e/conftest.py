@@ -7,6 +7,7 @@ same files.
 """
 import json
 import os
+import random
 import socket
 import subprocess
 import sys
@@ -45,9 +46,26 @@ def tickit_data(tmp_path_factory):
 
 
 def free_port():
+    """A port free now, chosen below the kernel's ephemeral range
+    (net.ipv4.ip_local_port_range, 32768 and up by default) so that an
+    outgoing connection of another test cannot take it before the server
+    binds it; the Cluster still retries if one does."""
+    rng = random.Random()
+    for _ in range(200):
+        port = rng.randrange(10000, 32000)
+        with socket.socket() as s:
+            try:
+                s.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+            return port
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
+
+
+class PortTaken(RuntimeError):
+    """Another process took a port between free_port() and the bind."""
 
 
 class Cluster:
@@ -58,6 +76,15 @@ class Cluster:
         for every executor (e.g. ("--memory", "262144"))."""
         self.workdir = Path(workdir)
         self.executor_args = list(executor_args)
+        for attempt in range(3):
+            try:
+                self._start(executors, token, extra)
+                return
+            except PortTaken:
+                if attempt == 2:
+                    raise
+
+    def _start(self, executors, token, extra):
         self.procs = []
         self.http_port = free_port()
         self.ctl_port = free_port()
@@ -109,7 +136,10 @@ class Cluster:
         end = time.time() + timeout
         while time.time() < end:
             if self.coordinator.poll() is not None:
-                raise RuntimeError("coordinator exited: " + (self.workdir / "coordinator.log").read_text())
+                log = (self.workdir / "coordinator.log").read_text()
+                if "address in use" in log or "Address already in use" in log:
+                    raise PortTaken(log)
+                raise RuntimeError("coordinator exited: " + log)
             try:
                 if requests.get(self.url + "/healthz", timeout=1).status_code == 200:
                     return
